@@ -1,0 +1,2 @@
+/** Durable control-plane state on SQLite or PostgreSQL behind one interface and one schema. */
+package dev.tollgate.controlplane.store;
