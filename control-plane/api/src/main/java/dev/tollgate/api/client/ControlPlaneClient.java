@@ -1,0 +1,288 @@
+package dev.tollgate.api.client;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Supplier;
+
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JavaType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.tls.SpiffeTrustManager;
+import dev.tollgate.api.wire.AuditEventView;
+import dev.tollgate.api.wire.AuditVerificationView;
+import dev.tollgate.api.wire.CaRotationView;
+import dev.tollgate.api.wire.CaStatusView;
+import dev.tollgate.api.wire.JoinTokenView;
+import dev.tollgate.api.wire.Json;
+import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.Problem;
+import dev.tollgate.api.wire.SvidRequest;
+import dev.tollgate.api.wire.SvidResponse;
+import dev.tollgate.api.wire.SvidView;
+import dev.tollgate.api.wire.WorkloadSpec;
+import dev.tollgate.api.wire.WorkloadView;
+
+/**
+ * A client of the control plane's API over HTTPS. The server must present the control plane's SPIFFE ID and chain
+ * to the trust bundle; host names are not checked. With a client certificate it authenticates as an operator or a
+ * workload; without one only the public routes (bundle, join-token issuance) work.
+ */
+public final class ControlPlaneClient {
+    /** Largest response body read. */
+    public static final int MAX_RESPONSE_BYTES = 4 << 20;
+
+    private final URI base;
+    private final HttpClient http;
+    private final Duration timeout;
+    private final ObjectMapper json = Json.mapper();
+
+    private ControlPlaneClient(Builder b) throws GeneralSecurityException, IOException {
+        this.base = b.base;
+        this.timeout = b.timeout;
+        SSLContext ssl = SSLContext.getInstance("TLSv1.3");
+        KeyManager[] kms = null;
+        if (b.key != null) {
+            KeyStore ks = KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            char[] pw = "tollgate".toCharArray();
+            ks.setKeyEntry("me", b.key, pw, b.chain.toArray(new X509Certificate[0]));
+            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(ks, pw);
+            kms = kmf.getKeyManagers();
+        }
+        ssl.init(kms, new TrustManager[] {new SpiffeTrustManager(b.bundle, b.serverId::equals)}, null);
+        this.http = HttpClient.newBuilder()
+                .sslContext(ssl)
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(b.timeout)
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .build();
+    }
+
+    public static Builder builder(URI base) {
+        return new Builder(base);
+    }
+
+    public URI base() {
+        return base;
+    }
+
+    // ---- public routes --------------------------------------------------------------------------------------
+
+    public String bundlePem() {
+        return send("GET", "/v1/bundle", null, String.class);
+    }
+
+    public String spiffeBundleJson() {
+        return send("GET", "/v1/bundle/spiffe", null, String.class);
+    }
+
+    public SvidResponse joinSvid(SvidRequest request) {
+        return send("POST", "/v1/svid/join", request, SvidResponse.class);
+    }
+
+    // ---- workload routes (mTLS with an SVID) ----------------------------------------------------------------
+
+    public SvidResponse renewSvid(SvidRequest request) {
+        return send("POST", "/v1/svid/renew", request, SvidResponse.class);
+    }
+
+    // ---- operator routes ------------------------------------------------------------------------------------
+
+    public WorkloadView registerWorkload(WorkloadSpec spec) {
+        return send("POST", "/v1/workloads", spec, WorkloadView.class);
+    }
+
+    public List<WorkloadView> workloads() {
+        return send("GET", "/v1/workloads", null, new TypeReference<List<WorkloadView>>() { });
+    }
+
+    public WorkloadView workload(SpiffeId id) {
+        return send("GET", workloadPath(id), null, WorkloadView.class);
+    }
+
+    public WorkloadView updateWorkload(SpiffeId id, WorkloadSpec spec) {
+        return send("PUT", workloadPath(id), spec, WorkloadView.class);
+    }
+
+    public void deleteWorkload(SpiffeId id) {
+        send("DELETE", workloadPath(id), null, Void.class);
+    }
+
+    public JoinTokenView createJoinToken(SpiffeId id, Long ttlSeconds) {
+        String q = ttlSeconds == null ? "" : "?ttlSeconds=" + ttlSeconds;
+        return send("POST", workloadPath(id) + "/join-tokens" + q, null, JoinTokenView.class);
+    }
+
+    public List<SvidView> svids(SpiffeId id, int limit) {
+        String q = "?limit=" + limit + (id == null ? "" : "&spiffeId=" + URLEncoder.encode(id.toString(), StandardCharsets.UTF_8));
+        return send("GET", "/v1/svids" + q, null, new TypeReference<List<SvidView>>() { });
+    }
+
+    public CaStatusView caStatus() {
+        return send("GET", "/v1/ca", null, CaStatusView.class);
+    }
+
+    public CaRotationView rotateCa() {
+        return send("POST", "/v1/ca/rotate", null, CaRotationView.class);
+    }
+
+    public SvidResponse issueOperatorCredential(OperatorCredentialRequest request) {
+        return send("POST", "/v1/operators", request, SvidResponse.class);
+    }
+
+    public List<AuditEventView> audit(long afterSeq, int limit) {
+        return send("GET", "/v1/audit?after=" + afterSeq + "&limit=" + limit, null,
+                new TypeReference<List<AuditEventView>>() { });
+    }
+
+    public AuditVerificationView verifyAudit() {
+        return send("GET", "/v1/audit/verify", null, AuditVerificationView.class);
+    }
+
+    /** The route of a workload: its SPIFFE ID's path under /v1/workloads. */
+    public static String workloadPath(SpiffeId id) {
+        return "/v1/workloads" + id.path();
+    }
+
+    // ---- plumbing -------------------------------------------------------------------------------------------
+
+    private <T> T send(String method, String path, Object body, Class<T> type) {
+        return send(method, path, body, json.getTypeFactory().constructType(type));
+    }
+
+    private <T> T send(String method, String path, Object body, TypeReference<T> type) {
+        return send(method, path, body, json.getTypeFactory().constructType(type));
+    }
+
+    @SuppressWarnings("unchecked")
+    private <T> T send(String method, String path, Object body, JavaType type) {
+        try {
+            HttpRequest.Builder rb = HttpRequest.newBuilder(base.resolve(path)).timeout(timeout)
+                    .header("accept", "application/json");
+            if (body != null) {
+                rb.header("content-type", "application/json")
+                        .method(method, HttpRequest.BodyPublishers.ofByteArray(json.writeValueAsBytes(body)));
+            } else {
+                rb.method(method, HttpRequest.BodyPublishers.noBody());
+            }
+            HttpResponse<byte[]> resp = http.send(rb.build(), HttpResponse.BodyHandlers.ofByteArray());
+            byte[] bytes = resp.body();
+            if (bytes.length > MAX_RESPONSE_BYTES) {
+                throw new IOException("response: " + bytes.length + " bytes (expected: <= " + MAX_RESPONSE_BYTES + ")");
+            }
+            if (resp.statusCode() >= 400) {
+                Problem p = null;
+                try {
+                    p = json.readValue(bytes, Problem.class);
+                } catch (IOException notAProblem) {
+                    p = Problem.of(resp.statusCode(), "http_" + resp.statusCode(), "HTTP " + resp.statusCode(),
+                            new String(bytes, StandardCharsets.UTF_8));
+                }
+                throw new ControlPlaneException(resp.statusCode(), p);
+            }
+            if (type.getRawClass() == Void.class) {
+                return null;
+            }
+            if (type.getRawClass() == String.class) {
+                return (T) new String(bytes, StandardCharsets.UTF_8);
+            }
+            return json.readValue(bytes, type);
+        } catch (IOException e) {
+            throw new UncheckedIOException(method + " " + base.resolve(path) + ": " + describe(e), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    private static String describe(IOException e) {
+        Throwable t = e;
+        StringBuilder sb = new StringBuilder(String.valueOf(e.getMessage()));
+        while ((t = t.getCause()) != null && t != t.getCause()) {
+            sb.append(": ").append(t.getMessage());
+        }
+        return sb.toString();
+    }
+
+    public static final class Builder {
+        private final URI base;
+        private Supplier<? extends Collection<X509Certificate>> bundle;
+        private SpiffeId serverId;
+        private PrivateKey key;
+        private List<X509Certificate> chain;
+        private Duration timeout = Duration.ofSeconds(10);
+
+        private Builder(URI base) {
+            this.base = Objects.requireNonNull(base, "base");
+        }
+
+        /** The CA certificates the server's chain must lead to. */
+        public Builder trustBundle(Supplier<? extends Collection<X509Certificate>> bundle) {
+            this.bundle = bundle;
+            return this;
+        }
+
+        public Builder trustBundle(List<X509Certificate> bundle) {
+            List<X509Certificate> copy = List.copyOf(bundle);
+            this.bundle = () -> copy;
+            return this;
+        }
+
+        /** The SPIFFE ID the server must present. */
+        public Builder serverId(SpiffeId id) {
+            this.serverId = id;
+            return this;
+        }
+
+        /** The client certificate chain and key (an operator credential or a workload's SVID). */
+        public Builder clientCertificate(List<X509Certificate> chain, PrivateKey key) {
+            this.chain = List.copyOf(chain);
+            this.key = key;
+            return this;
+        }
+
+        public Builder timeout(Duration t) {
+            if (t.isZero() || t.isNegative()) {
+                throw new IllegalArgumentException("timeout: " + t + " (expected: > 0)");
+            }
+            this.timeout = t;
+            return this;
+        }
+
+        public ControlPlaneClient build() {
+            if (bundle == null) {
+                throw new IllegalStateException("trustBundle: not set (expected: the CA bundle to verify the server)");
+            }
+            if (serverId == null) {
+                throw new IllegalStateException("serverId: not set (expected: the control plane's SPIFFE ID)");
+            }
+            try {
+                return new ControlPlaneClient(this);
+            } catch (GeneralSecurityException | IOException e) {
+                throw new IllegalStateException("cannot build TLS client: " + e.getMessage(), e);
+            }
+        }
+    }
+}

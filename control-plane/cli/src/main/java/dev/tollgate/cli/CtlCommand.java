@@ -1,0 +1,449 @@
+package dev.tollgate.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.KeyPair;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import dev.tollgate.api.InvalidSpiffeIdException;
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.client.ControlPlaneClient;
+import dev.tollgate.api.client.ControlPlaneException;
+import dev.tollgate.api.tls.Csrs;
+import dev.tollgate.api.tls.Pem;
+import dev.tollgate.api.wire.AuditEventView;
+import dev.tollgate.api.wire.CaRotationView;
+import dev.tollgate.api.wire.CaStatusView;
+import dev.tollgate.api.wire.JoinTokenView;
+import dev.tollgate.api.wire.Json;
+import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.SvidResponse;
+import dev.tollgate.api.wire.SvidView;
+import dev.tollgate.api.wire.WorkloadSpec;
+import dev.tollgate.api.wire.WorkloadView;
+import dev.tollgate.controlplane.config.Durations;
+
+/** {@code ./tollgate ctl}: the operator CLI over the control plane's API. */
+@Command(name = "ctl", mixinStandardHelpOptions = true,
+        description = "Operate a control plane: workloads, join tokens, certificates, the CA and the audit trail.",
+        subcommands = {CtlCommand.Workload.class, CtlCommand.JoinToken.class, CtlCommand.Bundle.class,
+                CtlCommand.Svid.class, CtlCommand.Ca.class, CtlCommand.Operator.class, CtlCommand.Audit.class,
+                CommandLine.HelpCommand.class})
+public final class CtlCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** Runs an action against the API and turns every failure into a message and an exit code. */
+    abstract static class Action implements Callable<Integer> {
+        @Mixin
+        CtlOptions opts;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        abstract void run(ControlPlaneClient client, PrintWriter out) throws Exception;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            try {
+                run(opts.client(), out);
+                out.flush();
+                return 0;
+            } catch (ControlPlaneException e) {
+                err.println("error: " + e.problem().title() + ": " + e.problem().detail() + " (reason: " + e.reason() + ")");
+                String hint = switch (e.status()) {
+                    case 401 -> "hint: the control plane did not accept your certificate; check --credential-dir or "
+                            + "--cert/--key (an operator certificate may have expired; restarting a local control "
+                            + "plane renews the bootstrap credential)";
+                    case 403 -> "hint: your certificate's role may not do this; ask an admin for a credential with a higher role";
+                    case 404 -> "hint: check the SPIFFE ID with './tollgate ctl workload list'";
+                    default -> null;
+                };
+                if (hint != null) {
+                    err.println(hint);
+                }
+                return 1;
+            } catch (CtlException | IllegalArgumentException e) {
+                err.println("error: " + e.getMessage());
+                return 2;
+            } catch (UncheckedIOException e) {
+                err.println("error: cannot reach the control plane: " + e.getMessage());
+                err.println("hint: is it running (./tollgate control-plane)? Is --server right?");
+                return 1;
+            } catch (Exception e) {
+                err.println("error: " + e);
+                return 1;
+            }
+        }
+
+        void print(PrintWriter out, Object value, Runnable table) {
+            if (opts.output == CtlOptions.Output.JSON) {
+                try {
+                    out.println(Json.mapper().writerWithDefaultPrettyPrinter().writeValueAsString(value));
+                } catch (JsonProcessingException e) {
+                    throw new IllegalStateException(e);
+                }
+            } else {
+                table.run();
+            }
+        }
+    }
+
+    static SpiffeId id(String s) {
+        try {
+            return SpiffeId.parse(s);
+        } catch (InvalidSpiffeIdException e) {
+            throw new CtlException("'" + s + "' is not a SPIFFE ID: " + e.getMessage()
+                    + " (expected like spiffe://tollgate.local/agent/research-bot)");
+        }
+    }
+
+    static Long seconds(String duration) {
+        return duration == null ? null : Durations.parse(duration).toSeconds();
+    }
+
+    static void workloadTable(PrintWriter out, List<WorkloadView> ws) {
+        Table t = new Table("SPIFFE ID", "HUMAN OWNER", "SERVICE OWNER", "TOOLS", "MAX SVID", "MAX TASK", "PURPOSE");
+        for (WorkloadView w : ws) {
+            t.row(w.spiffeId(), w.humanOwner(), w.serviceOwner(), String.join(",", w.tools()),
+                    Durations.format(java.time.Duration.ofSeconds(w.maxSvidTtlSeconds())),
+                    Durations.format(java.time.Duration.ofSeconds(w.maxTaskTtlSeconds())), w.purpose());
+        }
+        t.print(out);
+    }
+
+    @Command(name = "workload", mixinStandardHelpOptions = true, description = "Register, list, show, update and delete workloads.",
+            subcommands = {Workload.Register.class, Workload.ListCmd.class, Workload.Show.class, Workload.Update.class,
+                    Workload.Delete.class})
+    static final class Workload implements Runnable {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() {
+            spec.commandLine().usage(spec.commandLine().getOut());
+        }
+
+        static class SpecOptions {
+            @Option(names = "--human-owner", required = true, description = "the person accountable for the workload")
+            String humanOwner;
+            @Option(names = "--service-owner", required = true, description = "the team or service that runs it")
+            String serviceOwner;
+            @Option(names = "--purpose", required = true, description = "why it exists")
+            String purpose;
+            @Option(names = "--tool", paramLabel = "NAME", description = "a tool it may ever be given (repeat for more)")
+            List<String> tools = new ArrayList<>();
+            @Option(names = "--max-svid-ttl", paramLabel = "DURATION", description = "longest SVID it may hold, like 1h (default: the control plane's svid.max-ttl)")
+            String maxSvidTtl;
+            @Option(names = "--max-task-ttl", paramLabel = "DURATION", description = "longest task it may run, like 15m (default: 15m)")
+            String maxTaskTtl;
+
+            WorkloadSpec spec(String id) {
+                return new WorkloadSpec(id, humanOwner, serviceOwner, purpose, tools, seconds(maxSvidTtl), seconds(maxTaskTtl));
+            }
+        }
+
+        @Command(name = "register", mixinStandardHelpOptions = true, description = "Register a workload.")
+        static final class Register extends Action {
+            @Parameters(index = "0", paramLabel = "SPIFFE_ID", description = "spiffe://<trust-domain>/agent/<name> or /tool/<name>")
+            String id;
+            @Mixin
+            SpecOptions specOptions;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                WorkloadView w = c.registerWorkload(specOptions.spec(id(id).toString()));
+                print(out, w, () -> out.println("registered " + w.spiffeId()));
+            }
+        }
+
+        @Command(name = "list", mixinStandardHelpOptions = true, description = "List workloads.")
+        static final class ListCmd extends Action {
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                List<WorkloadView> ws = c.workloads();
+                print(out, ws, () -> workloadTable(out, ws));
+            }
+        }
+
+        @Command(name = "show", mixinStandardHelpOptions = true, description = "Show one workload.")
+        static final class Show extends Action {
+            @Parameters(index = "0", paramLabel = "SPIFFE_ID")
+            String id;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                WorkloadView w = c.workload(id(id));
+                print(out, w, () -> workloadTable(out, List.of(w)));
+            }
+        }
+
+        @Command(name = "update", mixinStandardHelpOptions = true, description = "Replace a workload's registration.")
+        static final class Update extends Action {
+            @Parameters(index = "0", paramLabel = "SPIFFE_ID")
+            String id;
+            @Mixin
+            SpecOptions specOptions;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                SpiffeId sid = id(id);
+                WorkloadView w = c.updateWorkload(sid, specOptions.spec(sid.toString()));
+                print(out, w, () -> out.println("updated " + w.spiffeId()));
+            }
+        }
+
+        @Command(name = "delete", mixinStandardHelpOptions = true, description = "Delete a workload (its certificates stay in the inventory).")
+        static final class Delete extends Action {
+            @Parameters(index = "0", paramLabel = "SPIFFE_ID")
+            String id;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                c.deleteWorkload(id(id));
+                print(out, java.util.Map.of("deleted", id), () -> out.println("deleted " + id));
+            }
+        }
+    }
+
+    @Command(name = "join-token", mixinStandardHelpOptions = true, description = "One-time join tokens.",
+            subcommands = {JoinToken.Create.class})
+    static final class JoinToken implements Runnable {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() {
+            spec.commandLine().usage(spec.commandLine().getOut());
+        }
+
+        @Command(name = "create", mixinStandardHelpOptions = true,
+                description = "Create a one-time join token for a registered workload; it is shown only once.")
+        static final class Create extends Action {
+            @Parameters(index = "0", paramLabel = "SPIFFE_ID")
+            String id;
+            @Option(names = "--ttl", paramLabel = "DURATION", description = "token lifetime, like 10m (default: the control plane's join-token.ttl)")
+            String ttl;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                JoinTokenView t = c.createJoinToken(id(id), seconds(ttl));
+                print(out, t, () -> {
+                    out.println(t.token());
+                    spec.commandLine().getErr().println("join token for " + t.spiffeId() + ", single use, expires " + t.expiresAt());
+                });
+            }
+        }
+    }
+
+    @Command(name = "bundle", mixinStandardHelpOptions = true, description = "The trust bundle.",
+            subcommands = {Bundle.Show.class})
+    static final class Bundle implements Runnable {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() {
+            spec.commandLine().usage(spec.commandLine().getOut());
+        }
+
+        @Command(name = "show", mixinStandardHelpOptions = true, description = "Print the trust bundle (PEM, or the SPIFFE bundle with --spiffe).")
+        static final class Show extends Action {
+            @Option(names = "--spiffe", description = "print the SPIFFE bundle (JWKS) instead of PEM")
+            boolean spiffe;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                out.print(spiffe || opts.output == CtlOptions.Output.JSON ? c.spiffeBundleJson() + "\n" : c.bundlePem());
+            }
+        }
+    }
+
+    @Command(name = "svid", mixinStandardHelpOptions = true, description = "Issued certificates (the inventory's seed).",
+            subcommands = {Svid.ListCmd.class})
+    static final class Svid implements Runnable {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() {
+            spec.commandLine().usage(spec.commandLine().getOut());
+        }
+
+        @Command(name = "list", mixinStandardHelpOptions = true, description = "List issued certificates, newest first.")
+        static final class ListCmd extends Action {
+            @Option(names = "--id", paramLabel = "SPIFFE_ID", description = "only this identity's certificates")
+            String id;
+            @Option(names = "--limit", defaultValue = "50", description = "most rows; default: ${DEFAULT-VALUE}")
+            int limit;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                List<SvidView> svids = c.svids(id == null ? null : id(id), limit);
+                print(out, svids, () -> {
+                    Table t = new Table("SERIAL", "SPIFFE ID", "KIND", "KEY", "NOT AFTER", "FINGERPRINT");
+                    for (SvidView s : svids) {
+                        t.row(s.serial(), s.spiffeId(), s.kind(), s.keyAlgorithm() + "-" + s.keyBits(),
+                                s.notAfter().toString(), s.publicKeyFingerprint().substring(0, 16) + "…");
+                    }
+                    t.print(out);
+                });
+            }
+        }
+    }
+
+    @Command(name = "ca", mixinStandardHelpOptions = true, description = "The certificate authority.",
+            subcommands = {Ca.Status.class, Ca.Rotate.class})
+    static final class Ca implements Runnable {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() {
+            spec.commandLine().usage(spec.commandLine().getOut());
+        }
+
+        @Command(name = "status", mixinStandardHelpOptions = true, description = "Show CA slots (prepared / active / old) and the bundle sequence.")
+        static final class Status extends Action {
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                CaStatusView s = c.caStatus();
+                print(out, s, () -> {
+                    out.println("trust domain " + s.trustDomain() + ", bundle sequence " + s.bundleSequence());
+                    Table t = new Table("STATE", "CA ID", "NOT BEFORE", "NOT AFTER", "SOURCE");
+                    s.slots().forEach(x -> t.row(x.state(), x.id().substring(0, Math.min(16, x.id().length())),
+                            x.notBefore().toString(), x.notAfter().toString(), x.source()));
+                    t.print(out);
+                });
+            }
+        }
+
+        @Command(name = "rotate", mixinStandardHelpOptions = true,
+                description = "Force a CA rotation (admin): the next CA is published in the bundle now and signs after the activation delay.")
+        static final class Rotate extends Action {
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                CaRotationView r = c.rotateCa();
+                print(out, r, () -> out.println("prepared CA " + r.preparedCaId() + " (bundle sequence "
+                        + r.bundleSequence() + "); it signs from " + r.activatesAt()));
+            }
+        }
+    }
+
+    @Command(name = "operator", mixinStandardHelpOptions = true, description = "Operator credentials.",
+            subcommands = {Operator.Issue.class})
+    static final class Operator implements Runnable {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() {
+            spec.commandLine().usage(spec.commandLine().getOut());
+        }
+
+        @Command(name = "issue", mixinStandardHelpOptions = true,
+                description = "Issue an operator credential (admin). The key is made here and never sent.")
+        static final class Issue extends Action {
+            @Option(names = "--name", required = true, description = "operator name: spiffe://<td>/operator/<name>")
+            String name;
+            @Option(names = "--role", required = true, description = "viewer, operator or admin")
+            String role;
+            @Option(names = "--ttl", paramLabel = "DURATION", description = "lifetime, like 8h (default and maximum: the control plane's operators.max-ttl)")
+            String ttl;
+            @Option(names = "--out", required = true, paramLabel = "DIR",
+                    description = "directory to write admin.crt, admin.key (mode 0600), bundle.pem, api-url and server-id into (usable as --credential-dir)")
+            Path outDir;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) throws IOException {
+                KeyPair kp = Csrs.newP256();
+                SvidResponse r = c.issueOperatorCredential(new OperatorCredentialRequest(name, role, Csrs.csrPem(kp), seconds(ttl)));
+                Files.createDirectories(outDir);
+                Path keyFile = outDir.resolve(CtlOptions.KEY_FILE);
+                Files.deleteIfExists(keyFile);
+                Files.createFile(keyFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+                Files.writeString(keyFile, Pem.encodePrivateKey(kp.getPrivate()));
+                Files.writeString(outDir.resolve(CtlOptions.CERT_FILE), r.chainPem());
+                Files.writeString(outDir.resolve(CtlOptions.BUNDLE_FILE), r.bundlePem());
+                Files.writeString(outDir.resolve(CtlOptions.API_URL_FILE), c.base().toString());
+                Path dir = opts.credentialDir();
+                String serverId = opts.serverId != null ? opts.serverId
+                        : CtlOptions.read(dir.resolve(CtlOptions.SERVER_ID_FILE), "--server-id").trim();
+                Files.writeString(outDir.resolve(CtlOptions.SERVER_ID_FILE), serverId);
+                print(out, r, () -> out.println("issued " + r.spiffeId() + " (" + role + "), valid until "
+                        + r.notAfter() + "; use it with --credential-dir " + outDir));
+            }
+        }
+    }
+
+    @Command(name = "audit", mixinStandardHelpOptions = true, description = "The tamper-evident audit trail.",
+            subcommands = {Audit.ListCmd.class, Audit.Verify.class})
+    static final class Audit implements Runnable {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() {
+            spec.commandLine().usage(spec.commandLine().getOut());
+        }
+
+        @Command(name = "list", mixinStandardHelpOptions = true, description = "List audit events, oldest first.")
+        static final class ListCmd extends Action {
+            @Option(names = "--after", defaultValue = "0", description = "only events after this sequence number; default: ${DEFAULT-VALUE}")
+            long after;
+            @Option(names = "--limit", defaultValue = "100", description = "most rows; default: ${DEFAULT-VALUE}")
+            int limit;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                List<AuditEventView> events = c.audit(after, limit);
+                print(out, events, () -> {
+                    Table t = new Table("SEQ", "AT", "KIND", "ACTOR", "ACTION", "SUBJECT", "RESULT");
+                    events.forEach(e -> t.row(Long.toString(e.seq()), e.at().toString(), e.kind(), e.actor(),
+                            e.action(), e.subject(), e.result()));
+                    t.print(out);
+                });
+            }
+        }
+
+        @Command(name = "verify", mixinStandardHelpOptions = true, description = "Recompute the audit hash chain.")
+        static final class Verify extends Action {
+            @Override
+            public Integer call() {
+                Integer rc = super.call();
+                return rc == 0 && !intact ? 3 : rc;
+            }
+
+            boolean intact = true;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                var v = c.verifyAudit();
+                intact = v.intact();
+                print(out, v, () -> out.println(v.intact() ? "audit chain intact (" + v.events() + " events)"
+                        : "audit chain BROKEN at seq " + v.firstBrokenSeq() + ": " + v.reason()));
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+package dev.tollgate.cli;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+import picocli.CommandLine.Option;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.client.ControlPlaneClient;
+import dev.tollgate.api.tls.Pem;
+
+/**
+ * How ctl reaches the control plane. Without flags it uses what a local control plane wrote at start in
+ * {@code $TOLLGATE_HOME/control-plane/operator}: the API address, the control plane's SPIFFE ID, the trust bundle
+ * and the bootstrap admin credential.
+ */
+public final class CtlOptions {
+    /** Files a control plane writes for operators, and ctl reads. */
+    public static final String API_URL_FILE = "api-url";
+    public static final String SERVER_ID_FILE = "server-id";
+    public static final String BUNDLE_FILE = "bundle.pem";
+    public static final String CERT_FILE = "admin.crt";
+    public static final String KEY_FILE = "admin.key";
+
+    public enum Output { TABLE, JSON }
+
+    @Option(names = "--server", paramLabel = "URL",
+            description = "control plane API, like https://127.0.0.1:8443 (default: from the credential directory)")
+    URI server;
+
+    @Option(names = "--credential-dir", paramLabel = "DIR",
+            description = "directory with admin.crt, admin.key, bundle.pem, api-url and server-id "
+                    + "(default: $TOLLGATE_HOME/control-plane/operator, $TOLLGATE_HOME defaulting to ~/.tollgate)")
+    Path credentialDir;
+
+    @Option(names = "--cert", paramLabel = "FILE", description = "operator certificate chain, PEM (overrides the credential directory)")
+    Path cert;
+
+    @Option(names = "--key", paramLabel = "FILE", description = "operator private key, PEM")
+    Path key;
+
+    @Option(names = "--bundle", paramLabel = "FILE", description = "trust bundle to verify the control plane against, PEM")
+    Path bundle;
+
+    @Option(names = "--server-id", paramLabel = "SPIFFE_ID",
+            description = "SPIFFE ID the control plane must present (default: from the credential directory)")
+    String serverId;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "table",
+            description = "table (for people) or json (for scripts); default: ${DEFAULT-VALUE}")
+    Output output;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "10s",
+            description = "how long to wait for the control plane; default: ${DEFAULT-VALUE}")
+    String timeout;
+
+    Path credentialDir() {
+        if (credentialDir != null) {
+            return credentialDir;
+        }
+        Map<String, String> env = System.getenv();
+        String home = env.get("TOLLGATE_HOME");
+        Path base = home != null && !home.isBlank() ? Path.of(home) : Path.of(System.getProperty("user.home"), ".tollgate");
+        return base.resolve("control-plane").resolve("operator");
+    }
+
+    ControlPlaneClient client() {
+        Path dir = credentialDir();
+        URI url = server != null ? server : URI.create(read(dir.resolve(API_URL_FILE), "--server").trim());
+        SpiffeId id = SpiffeId.parse(serverId != null ? serverId : read(dir.resolve(SERVER_ID_FILE), "--server-id").trim());
+        var roots = Pem.certificates(read(bundle != null ? bundle : dir.resolve(BUNDLE_FILE), "--bundle"));
+        Path certFile = cert != null ? cert : dir.resolve(CERT_FILE);
+        Path keyFile = key != null ? key : dir.resolve(KEY_FILE);
+        ControlPlaneClient.Builder b = ControlPlaneClient.builder(url).trustBundle(roots).serverId(id)
+                .timeout(dev.tollgate.controlplane.config.Durations.parse(timeout));
+        if (Files.exists(certFile) || cert != null) {
+            b.clientCertificate(Pem.certificates(read(certFile, "--cert")), Pem.privateKey(read(keyFile, "--key")));
+        }
+        return b.build();
+    }
+
+    Duration timeout() {
+        return dev.tollgate.controlplane.config.Durations.parse(timeout);
+    }
+
+    static String read(Path p, String flag) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            throw new CtlException("cannot read " + p + " (" + e.getClass().getSimpleName() + "). Is a control plane "
+                    + "running on this machine (./tollgate control-plane)? Otherwise pass " + flag + ".");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+package dev.tollgate.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import dev.tollgate.controlplane.ControlPlaneCommand;
+import dev.tollgate.proxy.SidecarCommand;
+
+/** The one launcher: {@code ./tollgate control-plane | sidecar | ctl | demo}. */
+@Command(name = "tollgate", mixinStandardHelpOptions = true, versionProvider = Tollgate.Version.class,
+        description = {"Short-lived, task-scoped credentials for AI agents, enforced by a sidecar on every request.", ""},
+        subcommands = {ControlPlaneCommand.class, SidecarCommand.class, CtlCommand.class, CommandLine.HelpCommand.class},
+        footer = {"", "Run './tollgate <command> --help' for a command's options. Docs: docs/ in the repository."})
+public final class Tollgate implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    public static CommandLine commandLine() {
+        return new CommandLine(new Tollgate()).setCaseInsensitiveEnumValuesAllowed(true);
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    /** The version from the jar manifest, or "development" when run from classes. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Tollgate.class.getPackage().getImplementationVersion();
+            return new String[] {"tollgate " + (v == null ? "development" : v)};
+        }
+    }
+}

@@ -1,0 +1,175 @@
+package dev.tollgate.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import picocli.CommandLine;
+
+import dev.tollgate.api.wire.Json;
+import dev.tollgate.controlplane.TestControlPlane;
+
+class CtlCommandTest {
+    @TempDir
+    Path dir;
+
+    TestControlPlane tcp;
+    String creds;
+
+    @BeforeEach
+    void start() {
+        tcp = TestControlPlane.start(dir.resolve("cp"));
+        creds = tcp.cp.operatorDir().toString();
+    }
+
+    @AfterEach
+    void stop() {
+        tcp.close();
+    }
+
+    record Result(int code, String out, String err) {
+    }
+
+    Result ctl(String... args) {
+        List<String> all = new ArrayList<>(List.of("ctl"));
+        all.addAll(List.of(args));
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cl = Tollgate.commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int code = cl.execute(all.toArray(new String[0]));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void registersListsShowsAndDeletesAWorkload() {
+        String id = "spiffe://test.tollgate/agent/research-bot";
+        Result reg = ctl("--credential-dir", creds, "workload", "register", id, "--human-owner", "alice@example.com",
+                "--service-owner", "team-agents", "--purpose", "research", "--tool", "crm.read", "--tool", "web.search",
+                "--max-svid-ttl", "10m");
+        assertThat(reg.code()).as(reg.err()).isZero();
+        assertThat(reg.out()).contains("registered " + id);
+
+        Result list = ctl("--credential-dir", creds, "workload", "list");
+        assertThat(list.out()).contains("SPIFFE ID", id, "alice@example.com", "crm.read,web.search", "10m");
+
+        Result show = ctl("--credential-dir", creds, "--output", "json", "workload", "show", id);
+        assertThat(show.code()).isZero();
+        assertThat(json(show.out()).get("tools").size()).isEqualTo(2);
+
+        assertThat(ctl("--credential-dir", creds, "workload", "delete", id).code()).isZero();
+        Result gone = ctl("--credential-dir", creds, "workload", "show", id);
+        assertThat(gone.code()).isEqualTo(1);
+        assertThat(gone.err()).contains("no workload " + id, "reason: workload_not_found", "hint:");
+    }
+
+    @Test
+    void createsAJoinTokenThatTheControlPlaneAccepts() {
+        tcp.register(TestControlPlane.agent("joiner"));
+        Result r = ctl("--credential-dir", creds, "join-token", "create", "spiffe://test.tollgate/agent/joiner", "--ttl", "5m");
+        assertThat(r.code()).as(r.err()).isZero();
+        String token = r.out().trim();
+        assertThat(token).startsWith("tgjt_");
+        var kp = dev.tollgate.api.tls.Csrs.newP256();
+        var svid = tcp.anonymous().joinSvid(new dev.tollgate.api.wire.SvidRequest(dev.tollgate.api.tls.Csrs.csrPem(kp), token, null));
+        assertThat(svid.spiffeId()).isEqualTo("spiffe://test.tollgate/agent/joiner");
+        Result svids = ctl("--credential-dir", creds, "svid", "list", "--id", "spiffe://test.tollgate/agent/joiner");
+        assertThat(svids.out()).contains(svid.serial(), "join", "EC-256");
+    }
+
+    @Test
+    void showsBundleCaStatusAndRotates() {
+        assertThat(ctl("--credential-dir", creds, "bundle", "show").out()).startsWith("-----BEGIN CERTIFICATE-----");
+        JsonNode spiffe = json(ctl("--credential-dir", creds, "bundle", "show", "--spiffe").out());
+        assertThat(spiffe.get("keys").get(0).get("use").asText()).isEqualTo("x509-svid");
+        long before = spiffe.get("spiffe_sequence").asLong();
+        assertThat(ctl("--credential-dir", creds, "ca", "status").out()).contains("active", "generated");
+        Result rot = ctl("--credential-dir", creds, "ca", "rotate");
+        assertThat(rot.code()).as(rot.err()).isZero();
+        assertThat(rot.out()).contains("prepared CA");
+        JsonNode status = json(ctl("--credential-dir", creds, "-o", "json", "ca", "status").out());
+        assertThat(status.get("bundleSequence").asLong()).isGreaterThan(before);
+        assertThat(status.get("slots").toString()).contains("\"prepared\"");
+    }
+
+    @Test
+    void issuesAnOperatorCredentialWithAPrivateKeyFile() throws Exception {
+        Path out = dir.resolve("viewer");
+        Result r = ctl("--credential-dir", creds, "operator", "issue", "--name", "val", "--role", "viewer", "--out", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(Files.getPosixFilePermissions(out.resolve("admin.key")))
+                .containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+        assertThat(ctl("--credential-dir", out.toString(), "workload", "list").code()).isZero();
+        Result denied = ctl("--credential-dir", out.toString(), "ca", "rotate");
+        assertThat(denied.code()).isEqualTo(1);
+        assertThat(denied.err()).contains("insufficient_role", "role viewer");
+    }
+
+    @Test
+    void auditListAndVerify() {
+        tcp.register(TestControlPlane.agent("audited"));
+        assertThat(ctl("--credential-dir", creds, "audit", "list").out()).contains("operator.action", "workload.register");
+        Result v = ctl("--credential-dir", creds, "audit", "verify");
+        assertThat(v.code()).isZero();
+        assertThat(v.out()).contains("audit chain intact");
+    }
+
+    @Test
+    void explainsWhatToDoWhenNoControlPlaneIsFound() {
+        Result r = ctl("--credential-dir", dir.resolve("nowhere").toString(), "workload", "list");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("cannot read", "Is a control plane running", "--server");
+    }
+
+    @Test
+    void rejectsAMalformedSpiffeIdBeforeCallingTheApi() {
+        Result r = ctl("--credential-dir", creds, "workload", "show", "spiffe://test.tollgate/agent/../x");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("is not a SPIFFE ID", "dot_segment");
+    }
+
+    @Test
+    void everyCommandAndOptionHasADescription() {
+        CommandLine root = Tollgate.commandLine();
+        List<String> missing = new ArrayList<>();
+        walk(root, missing);
+        assertThat(missing).isEmpty();
+    }
+
+    private static void walk(CommandLine cl, List<String> missing) {
+        var spec = cl.getCommandSpec();
+        if (spec.usageMessage().description().length == 0) {
+            missing.add("command " + spec.qualifiedName());
+        }
+        for (var opt : spec.options()) {
+            if (opt.description().length == 0 || opt.description()[0].isBlank()) {
+                missing.add(spec.qualifiedName() + " " + opt.longestName());
+            }
+        }
+        for (CommandLine sub : cl.getSubcommands().values()) {
+            walk(sub, missing);
+        }
+    }
+
+    private static JsonNode json(String s) {
+        try {
+            return Json.mapper().readTree(s);
+        } catch (Exception e) {
+            throw new AssertionError("not JSON: " + s, e);
+        }
+    }
+}

@@ -1,0 +1,288 @@
+package dev.tollgate.controlplane;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.KeyPair;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+import dev.tollgate.api.OperatorRole;
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.tls.Csrs;
+import dev.tollgate.api.tls.Pem;
+import dev.tollgate.api.tls.Svids;
+import dev.tollgate.controlplane.api.ApiRoutes;
+import dev.tollgate.controlplane.api.ApiServer;
+import dev.tollgate.controlplane.api.Authenticator;
+import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.ca.CaManager;
+import dev.tollgate.controlplane.ca.IssuedCertificate;
+import dev.tollgate.controlplane.config.ControlPlaneConfig;
+import dev.tollgate.controlplane.identity.JoinTokens;
+import dev.tollgate.controlplane.identity.SvidIssuer;
+import dev.tollgate.controlplane.identity.WorkloadRegistry;
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
+import dev.tollgate.controlplane.store.JdbcStore;
+import dev.tollgate.controlplane.store.Store;
+import dev.tollgate.controlplane.store.StoreSettings;
+import dev.tollgate.controlplane.store.SvidRecord;
+
+/** A running control plane: storage, CA, API, admin endpoint and the schedules that keep them current. */
+public final class ControlPlane implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ControlPlane.class);
+    /** Names of the files written for operators in {@link ControlPlaneConfig#operatorDir()}. */
+    public static final String API_URL_FILE = "api-url";
+    public static final String SERVER_ID_FILE = "server-id";
+    public static final String BUNDLE_FILE = "bundle.pem";
+    public static final String ADMIN_CERT_FILE = "admin.crt";
+    public static final String ADMIN_KEY_FILE = "admin.key";
+    /** The SPIFFE ID of the bootstrap admin credential. */
+    public static final String BOOTSTRAP_ADMIN = "bootstrap-admin";
+
+    private final ControlPlaneConfig config;
+    private final Clock clock;
+    private final Store store;
+    private final CaManager ca;
+    private final PrometheusMeterRegistry registry;
+    private final ServerIdentity serverIdentity;
+    private final ApiServer api;
+    private final AdminServer admin;
+    private final ThreadPoolExecutor blocking;
+    private final ScheduledExecutorService scheduler;
+    private final AtomicLong writtenBundleSequence = new AtomicLong(-1);
+
+    private ControlPlane(ControlPlaneConfig config, Clock clock, Store store, CaManager ca,
+                         PrometheusMeterRegistry registry, ServerIdentity serverIdentity, ApiServer api,
+                         AdminServer admin, ThreadPoolExecutor blocking, ScheduledExecutorService scheduler) {
+        this.config = config;
+        this.clock = clock;
+        this.store = store;
+        this.ca = ca;
+        this.registry = registry;
+        this.serverIdentity = serverIdentity;
+        this.api = api;
+        this.admin = admin;
+        this.blocking = blocking;
+        this.scheduler = scheduler;
+    }
+
+    /** Starts everything or nothing: a failure closes what was already started and is rethrown. */
+    public static ControlPlane start(ControlPlaneConfig config, Map<String, String> env, Clock clock)
+            throws IOException, InterruptedException {
+        createPrivateDirectory(config.dataDir());
+        Store store = JdbcStore.open(new StoreSettings(config.database().url(), config.database().user().orElse(null),
+                config.database().password().orElse(null), config.database().maxPoolSize(), clock));
+        ThreadPoolExecutor blocking = null;
+        ScheduledExecutorService scheduler = null;
+        ApiServer api = null;
+        try {
+            CaManager ca = CaManagerFactory.create(config, store, env, clock);
+            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            ControlPlaneMetrics metrics = new ControlPlaneMetrics(registry);
+            metrics.caExpiryGauge(ca::activeNotAfter, clock);
+            metrics.bundleSequenceGauge(() -> ca.bundle().sequence());
+            Auditor auditor = new Auditor(store, clock);
+            WorkloadRegistry workloads = new WorkloadRegistry(store, auditor, clock, config.trustDomain(),
+                    config.svid().maxTtl());
+            JoinTokens joinTokens = new JoinTokens(store, auditor, metrics, clock, config.joinTokenTtl(),
+                    config.joinTokenMaxTtl());
+            SvidIssuer issuer = new SvidIssuer(store, ca, joinTokens, workloads, auditor, metrics, clock,
+                    config.trustDomain(), config.svid().defaultTtl(), config.svid().maxTtl(),
+                    config.operators().maxTtl());
+            ServerIdentity identity = new ServerIdentity(ca, store, config.serverId(), config.api().certificateTtl(), clock);
+            AtomicInteger threads = new AtomicInteger();
+            blocking = new ThreadPoolExecutor(2, 16, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(512), r -> {
+                Thread t = new Thread(r, "tollgate-api-" + threads.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+            ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain());
+            var a = config.api();
+            api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
+                            a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
+                    new Authenticator(() -> ca.bundle().anchors(), config.trustDomain()), blocking, metrics, auditor);
+            AdminServer admin = new AdminServer(config.adminListen(), registry, identity::valid);
+            scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "tollgate-cp-scheduler");
+                t.setDaemon(true);
+                return t;
+            });
+            ControlPlane cp = new ControlPlane(config, clock, store, ca, registry, identity, api, admin, blocking,
+                    scheduler);
+            cp.writeOperatorFiles();
+            long tick = config.ca().checkInterval().toMillis();
+            scheduler.scheduleWithFixedDelay(cp::maintain, tick, tick, TimeUnit.MILLISECONDS);
+            LOG.info("control plane for trust domain {} serving its API on {} (admin on {})", config.trustDomain(),
+                    cp.apiUri(), admin.address());
+            return cp;
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            if (api != null) {
+                api.close();
+            }
+            if (blocking != null) {
+                blocking.shutdownNow();
+            }
+            if (scheduler != null) {
+                scheduler.shutdownNow();
+            }
+            store.close();
+            throw e;
+        }
+    }
+
+    /** One round of upkeep: the CA's rotation schedule, the API certificate, the files operators read. */
+    void maintain() {
+        try {
+            ca.refresh();
+            ca.tick();
+            serverIdentity.refreshIfDue();
+            writeOperatorFiles();
+        } catch (RuntimeException | IOException e) {
+            LOG.error("control-plane upkeep failed; retrying at the next tick", e);
+        }
+    }
+
+    public URI apiUri() {
+        InetSocketAddress a = api.address();
+        return URI.create("https://" + hostForUri(a) + ":" + a.getPort());
+    }
+
+    public InetSocketAddress adminAddress() {
+        return admin.address();
+    }
+
+    public SpiffeId serverId() {
+        return config.serverId();
+    }
+
+    public ControlPlaneConfig config() {
+        return config;
+    }
+
+    public CaManager ca() {
+        return ca;
+    }
+
+    public Store store() {
+        return store;
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    public Path operatorDir() {
+        return config.operatorDir();
+    }
+
+    /**
+     * Writes the API address, the server ID and the bundle for the CLI, and a bootstrap admin credential when there
+     * is none or the present one is past half its life. The key file is readable only by its owner.
+     */
+    void writeOperatorFiles() throws IOException {
+        Path dir = config.operatorDir();
+        createPrivateDirectory(dir);
+        writeAtomically(dir.resolve(API_URL_FILE), apiUri().toString());
+        writeAtomically(dir.resolve(SERVER_ID_FILE), config.serverId().toString());
+        var bundle = ca.bundle();
+        if (writtenBundleSequence.getAndSet(bundle.sequence()) != bundle.sequence()) {
+            writeAtomically(dir.resolve(BUNDLE_FILE), bundle.pem());
+        }
+        Path certFile = dir.resolve(ADMIN_CERT_FILE);
+        if (Files.exists(certFile) && !pastHalfLife(certFile)) {
+            return;
+        }
+        KeyPair kp = Csrs.newP256();
+        SpiffeId id = SpiffeId.of(config.trustDomain(), SpiffeId.Kind.OPERATOR, BOOTSTRAP_ADMIN);
+        IssuedCertificate cert = ca.issue(id, kp.getPublic(), config.operators().bootstrapTtl(),
+                Optional.of(OperatorRole.ADMIN));
+        X509Certificate leaf = cert.leaf();
+        store.insertSvid(new SvidRecord(Svids.serialHex(leaf), id, cert.caId(), "operator",
+                Svids.fingerprint(leaf.getPublicKey()), Svids.keyAlgorithm(leaf.getPublicKey()),
+                Svids.keyBits(leaf.getPublicKey()), leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant(),
+                clock.instant(), Pem.encode(leaf)));
+        Path keyTmp = dir.resolve(ADMIN_KEY_FILE + ".tmp");
+        Files.deleteIfExists(keyTmp);
+        Files.createFile(keyTmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(keyTmp, Pem.encodePrivateKey(kp.getPrivate()));
+        Files.move(keyTmp, dir.resolve(ADMIN_KEY_FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        writeAtomically(certFile, Pem.encodeCertificates(cert.chain()));
+        LOG.info("bootstrap admin credential written to {} (valid until {})", dir, leaf.getNotAfter().toInstant());
+    }
+
+    private boolean pastHalfLife(Path certFile) {
+        try {
+            X509Certificate c = Pem.certificates(Files.readString(certFile)).get(0);
+            Instant nb = c.getNotBefore().toInstant();
+            Instant na = c.getNotAfter().toInstant();
+            boolean staleCa = ca.bundle().anchors().stream().noneMatch(a -> {
+                try {
+                    c.verify(a.getPublicKey());
+                    return true;
+                } catch (java.security.GeneralSecurityException e) {
+                    return false;
+                }
+            });
+            return staleCa || !clock.instant().isBefore(nb.plus(Duration.between(nb, na).dividedBy(2)));
+        } catch (IOException | IllegalArgumentException e) {
+            return true;
+        }
+    }
+
+    private static void writeAtomically(Path file, String content) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, content);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    static void createPrivateDirectory(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
+    }
+
+    private static String hostForUri(InetSocketAddress a) {
+        String h = a.getAddress().isAnyLocalAddress() ? "127.0.0.1" : a.getAddress().getHostAddress();
+        return h.contains(":") ? "[" + h + "]" : h;
+    }
+
+    @Override
+    public void close() {
+        scheduler.shutdownNow();
+        api.close();
+        admin.close();
+        blocking.shutdown();
+        try {
+            if (!blocking.awaitTermination(5, TimeUnit.SECONDS)) {
+                blocking.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        registry.close();
+        store.close();
+        LOG.info("control plane stopped");
+    }
+}

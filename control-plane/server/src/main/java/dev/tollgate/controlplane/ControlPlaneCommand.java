@@ -1,0 +1,141 @@
+package dev.tollgate.controlplane;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import dev.tollgate.controlplane.config.ConfigException;
+import dev.tollgate.controlplane.config.ConfigValues;
+import dev.tollgate.controlplane.config.ControlPlaneConfig;
+
+/** {@code ./tollgate control-plane}: runs the control plane until SIGTERM or Ctrl-C. */
+@Command(name = "control-plane", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Run the control plane: CA, workloads, join tokens, SVIDs, operator API.",
+                "Options come from --config (YAML; every option is listed with its default in config/control-plane.yaml)",
+                "and the flags below, which win over the file. The CA key is sealed with a key-encryption key from",
+                "--kek-file or the TOLLGATE_KEK environment variable."},
+        footer = {"", "Exit status: 0 after a clean stop, 2 for invalid configuration, 1 when start-up fails."})
+public final class ControlPlaneCommand implements Callable<Integer> {
+
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML configuration file")
+    Path config;
+
+    @Option(names = "--trust-domain", description = "the SPIFFE trust domain (config: trust-domain; default tollgate.local)")
+    String trustDomain;
+
+    @Option(names = "--data-dir", paramLabel = "DIR", description = "state directory (config: data-dir; default $TOLLGATE_HOME/control-plane)")
+    Path dataDir;
+
+    @Option(names = "--database-url", paramLabel = "JDBC_URL", description = "jdbc:sqlite:<file> or jdbc:postgresql://… (config: database.url)")
+    String databaseUrl;
+
+    @Option(names = "--api-listen", paramLabel = "HOST:PORT", description = "API address (config: api.listen; default 127.0.0.1:8443)")
+    String apiListen;
+
+    @Option(names = "--admin-listen", paramLabel = "HOST:PORT", description = "admin endpoint address (config: admin.listen; default 127.0.0.1:9443)")
+    String adminListen;
+
+    @Option(names = "--kek-file", paramLabel = "FILE", description = "key-encryption key file (config: kek.file; else $TOLLGATE_KEK)")
+    Path kekFile;
+
+    @Option(names = "--generate-kek", description = "create --kek-file with a new random key (mode 0600) if it does not exist; for local use")
+    boolean generateKek;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "set any configuration option, like --set svid.default-ttl=2m (repeatable)")
+    Map<String, String> overrides = new LinkedHashMap<>();
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        ControlPlaneConfig cfg;
+        try {
+            cfg = parse(System.getenv());
+        } catch (ConfigException e) {
+            spec.commandLine().getErr().println("error: " + e.getMessage());
+            return 2;
+        }
+        if (generateKek) {
+            if (cfg.kekFile().isEmpty()) {
+                spec.commandLine().getErr().println("error: --generate-kek needs --kek-file (where to write the key)");
+                return 2;
+            }
+            generateKek(cfg.kekFile().get());
+        }
+        ControlPlane cp;
+        try {
+            cp = ControlPlane.start(cfg, System.getenv(), Clock.systemUTC());
+        } catch (ConfigException e) {
+            spec.commandLine().getErr().println("error: " + e.getMessage());
+            return 2;
+        } catch (Exception e) {
+            spec.commandLine().getErr().println("error: the control plane did not start: " + e.getMessage());
+            return 1;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            cp.close();
+            stopped.countDown();
+        }, "tollgate-shutdown"));
+        var out = spec.commandLine().getOut();
+        out.println("Tollgate control plane, trust domain " + cfg.trustDomain());
+        out.println("  API            " + cp.apiUri() + "  (presents " + cp.serverId() + ")");
+        out.println("  metrics        http://" + cp.adminAddress().getHostString() + ":" + cp.adminAddress().getPort() + "/metrics");
+        out.println("  database       " + cfg.database().url());
+        out.println("  admin creds    " + cp.operatorDir() + "  (used by './tollgate ctl' without flags)");
+        out.flush();
+        stopped.await();
+        return 0;
+    }
+
+    ControlPlaneConfig parse(Map<String, String> env) {
+        ConfigValues v = ControlPlaneConfig.values();
+        if (config != null) {
+            v.loadYaml(config);
+        }
+        set(v, "trust-domain", trustDomain);
+        set(v, "data-dir", dataDir == null ? null : dataDir.toString());
+        set(v, "database.url", databaseUrl);
+        set(v, "api.listen", apiListen);
+        set(v, "admin.listen", adminListen);
+        set(v, "kek.file", kekFile == null ? null : kekFile.toString());
+        overrides.forEach((k, val) -> v.set(k, val, "--set"));
+        return ControlPlaneConfig.parse(v, env);
+    }
+
+    private static void set(ConfigValues v, String key, String value) {
+        if (value != null) {
+            v.set(key, value, "command line");
+        }
+    }
+
+    static void generateKek(Path file) throws IOException {
+        if (Files.exists(file)) {
+            return;
+        }
+        if (file.getParent() != null) {
+            Files.createDirectories(file.getParent());
+        }
+        byte[] raw = new byte[32];
+        new SecureRandom().nextBytes(raw);
+        Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(file, Base64.getEncoder().encodeToString(raw) + "\n");
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new ControlPlaneCommand()).execute(args));
+    }
+}

@@ -1,0 +1,171 @@
+package dev.tollgate.controlplane.api;
+
+import java.net.InetSocketAddress;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+
+import javax.net.ssl.SSLPeerUnverifiedException;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.ssl.SslHandler;
+
+import dev.tollgate.api.wire.Problem;
+import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
+
+/**
+ * Routes aggregated requests. Authentication reads the TLS session on the event loop; everything else (database,
+ * signing) runs on the blocking executor and the response is written back to the channel.
+ */
+@ChannelHandler.Sharable
+final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private static final Logger LOG = LoggerFactory.getLogger(ApiHandler.class);
+
+    private final List<Route> routes;
+    private final Authenticator authenticator;
+    private final Executor executor;
+    private final ControlPlaneMetrics metrics;
+    private final Auditor auditor;
+
+    ApiHandler(List<Route> routes, Authenticator authenticator, Executor executor, ControlPlaneMetrics metrics,
+               Auditor auditor) {
+        this.auditor = auditor;
+        this.routes = routes;
+        this.authenticator = authenticator;
+        this.executor = executor;
+        this.metrics = metrics;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        long start = System.nanoTime();
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        String method = req.method().name();
+        if (!req.decoderResult().isSuccess()) {
+            write(ctx, ApiResponse.problem(Problem.of(400, "malformed_request", "Bad request",
+                    "the request could not be parsed")), false, method, "unmatched", start);
+            return;
+        }
+        QueryStringDecoder qs = new QueryStringDecoder(req.uri(), 32);
+        String path = qs.rawPath();
+        Route route = null;
+        Map<String, String> params = null;
+        boolean pathKnown = false;
+        for (Route r : routes) {
+            Map<String, String> m = r.match(path);
+            if (m != null) {
+                pathKnown = true;
+                if (r.method().equals(method)) {
+                    route = r;
+                    params = m;
+                    break;
+                }
+            }
+        }
+        if (route == null) {
+            ApiResponse resp = pathKnown
+                    ? ApiResponse.problem(Problem.of(405, "method_not_allowed", "Method not allowed", method + " " + path))
+                    : ApiResponse.problem(Problem.of(404, "no_such_route", "Not found", "no route " + path));
+            write(ctx, resp, keepAlive, method, "unmatched", start);
+            return;
+        }
+        String remote = remote(ctx);
+        Principal principal = authenticator.authenticate(peerChain(ctx), remote);
+        byte[] body = ByteBufUtil.getBytes(req.content());
+        ApiRequest request = new ApiRequest(method, path, qs.parameters(), params,
+                req.headers().get(HttpHeaderNames.CONTENT_TYPE), body, principal, remote);
+        Route chosen = route;
+        try {
+            executor.execute(() -> {
+                ApiResponse resp;
+                try {
+                    Authenticator.authorize(principal, chosen.access());
+                    resp = chosen.handler().handle(request);
+                } catch (ApiProblem p) {
+                    resp = ApiResponse.problem(p.toProblem());
+                    if (chosen.access().role() != null && !"GET".equals(method)) {
+                        auditor.recordQuietly(Auditor.OPERATOR_ACTION, principal.auditName(),
+                                method + " " + chosen.template(), path, p.reason(), Map.of("status", p.status()));
+                    }
+                } catch (RuntimeException e) {
+                    LOG.error("{} {} failed", method, chosen.template(), e);
+                    resp = ApiResponse.problem(Problem.of(500, "internal_error", "Internal error",
+                            "the control plane failed to handle the request; see its log"));
+                }
+                write(ctx, resp, keepAlive, method, chosen.template(), start);
+            });
+        } catch (RejectedExecutionException e) {
+            write(ctx, ApiResponse.problem(Problem.of(503, "overloaded", "Service unavailable",
+                    "too many requests in progress; retry later")), false, method, chosen.template(), start);
+        }
+    }
+
+    private void write(ChannelHandlerContext ctx, ApiResponse r, boolean keepAlive, String method, String route,
+                       long start) {
+        FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                HttpResponseStatus.valueOf(r.status()), Unpooled.wrappedBuffer(r.body()));
+        if (r.contentType() != null) {
+            resp.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
+        }
+        resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, r.body().length);
+        resp.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+        resp.headers().set("x-content-type-options", "nosniff");
+        if (!keepAlive) {
+            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        metrics.apiRequest(method, route, r.status(), System.nanoTime() - start);
+        var f = ctx.writeAndFlush(resp);
+        if (!keepAlive) {
+            f.addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    private static X509Certificate[] peerChain(ChannelHandlerContext ctx) {
+        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+        if (ssl == null) {
+            return null;
+        }
+        try {
+            Certificate[] certs = ssl.engine().getSession().getPeerCertificates();
+            X509Certificate[] out = new X509Certificate[certs.length];
+            for (int i = 0; i < certs.length; i++) {
+                out[i] = (X509Certificate) certs[i];
+            }
+            return out;
+        } catch (SSLPeerUnverifiedException e) {
+            return null;
+        }
+    }
+
+    private static String remote(ChannelHandlerContext ctx) {
+        return ctx.channel().remoteAddress() instanceof InetSocketAddress a
+                ? a.getAddress().getHostAddress() + ":" + a.getPort() : "unknown";
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.debug("API connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        ctx.close();
+    }
+}

@@ -1,0 +1,165 @@
+package dev.tollgate.controlplane.api;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.AuditEventView;
+import dev.tollgate.api.wire.AuditVerificationView;
+import dev.tollgate.api.wire.CaRotationView;
+import dev.tollgate.api.wire.CaSlotView;
+import dev.tollgate.api.wire.CaStatusView;
+import dev.tollgate.api.wire.Json;
+import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.SvidRequest;
+import dev.tollgate.api.wire.SvidView;
+import dev.tollgate.api.wire.WorkloadSpec;
+import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.ca.CaManager;
+import dev.tollgate.controlplane.ca.RotationPlan;
+import dev.tollgate.controlplane.identity.JoinTokens;
+import dev.tollgate.controlplane.identity.SvidIssuer;
+import dev.tollgate.controlplane.identity.WorkloadRegistry;
+import dev.tollgate.controlplane.store.AuditRecord;
+import dev.tollgate.controlplane.store.AuditVerification;
+import dev.tollgate.controlplane.store.Store;
+import dev.tollgate.controlplane.store.SvidRecord;
+
+/** Every route of the API, in one table. The OpenAPI document (openapi.yaml) describes exactly these. */
+public final class ApiRoutes {
+    public static final String OPENAPI_RESOURCE = "openapi.yaml";
+    public static final int MAX_LIST = 1000;
+
+    private final Store store;
+    private final CaManager ca;
+    private final WorkloadRegistry workloads;
+    private final JoinTokens joinTokens;
+    private final SvidIssuer issuer;
+    private final Auditor auditor;
+    private final String trustDomain;
+    private final byte[] openApiJson;
+    private final byte[] openApiYaml;
+
+    public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
+                     Auditor auditor, String trustDomain) {
+        this.store = store;
+        this.ca = ca;
+        this.workloads = workloads;
+        this.joinTokens = joinTokens;
+        this.issuer = issuer;
+        this.auditor = auditor;
+        this.trustDomain = trustDomain;
+        this.openApiYaml = openApiYaml();
+        try {
+            JsonNode doc = new YAMLMapper().readTree(openApiYaml);
+            this.openApiJson = Json.mapper().writeValueAsBytes(doc);
+        } catch (IOException e) {
+            throw new UncheckedIOException("openapi.yaml is not valid YAML", e);
+        }
+    }
+
+    /** The OpenAPI document as shipped (YAML). */
+    public static byte[] openApiYaml() {
+        try (InputStream in = ApiRoutes.class.getResourceAsStream(OPENAPI_RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException(OPENAPI_RESOURCE + " is missing from the classpath");
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public List<Route> routes() {
+        return List.of(
+                new Route("GET", "/openapi.json", Access.PUBLIC,
+                        r -> new ApiResponse(200, "application/json", openApiJson)),
+                new Route("GET", "/openapi.yaml", Access.PUBLIC,
+                        r -> new ApiResponse(200, "application/yaml", openApiYaml)),
+                new Route("GET", "/v1/bundle", Access.PUBLIC,
+                        r -> ApiResponse.text("application/x-pem-file", ca.bundle().pem())),
+                new Route("GET", "/v1/bundle/spiffe", Access.PUBLIC,
+                        r -> ApiResponse.text("application/json", ca.bundle().spiffeJwks(ca.refreshHint()))),
+                new Route("POST", "/v1/svid/join", Access.PUBLIC,
+                        r -> ApiResponse.ok(issuer.join(r.json(SvidRequest.class), r.remote()))),
+                new Route("POST", "/v1/svid/renew", Access.WORKLOAD,
+                        r -> ApiResponse.ok(issuer.renew(((Principal.Workload) r.principal()).id(),
+                                r.json(SvidRequest.class)))),
+                new Route("GET", "/v1/workloads", Access.VIEWER, r -> ApiResponse.ok(workloads.list())),
+                new Route("POST", "/v1/workloads", Access.OPERATOR,
+                        r -> ApiResponse.json(201, workloads.register(r.json(WorkloadSpec.class), actor(r)))),
+                new Route("GET", "/v1/workloads/{kind}/{name}", Access.VIEWER,
+                        r -> ApiResponse.ok(WorkloadRegistry.view(workloads.get(workloadId(r))))),
+                new Route("PUT", "/v1/workloads/{kind}/{name}", Access.OPERATOR,
+                        r -> ApiResponse.ok(workloads.update(workloadId(r), r.json(WorkloadSpec.class), actor(r)))),
+                new Route("DELETE", "/v1/workloads/{kind}/{name}", Access.OPERATOR, r -> {
+                    workloads.delete(workloadId(r), actor(r));
+                    return ApiResponse.noContent();
+                }),
+                new Route("POST", "/v1/workloads/{kind}/{name}/join-tokens", Access.OPERATOR, r -> {
+                    SpiffeId id = workloadId(r);
+                    workloads.get(id);
+                    Long ttl = r.queryParam("ttlSeconds") == null ? null
+                            : r.queryLong("ttlSeconds", 0, 0, Long.MAX_VALUE / 1000);
+                    return ApiResponse.json(201, joinTokens.create(id, ttl, actor(r)));
+                }),
+                new Route("GET", "/v1/svids", Access.VIEWER, r -> {
+                    Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("spiffeId"))
+                            .map(s -> WorkloadRegistry.parseId("spiffeId", s));
+                    int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
+                    return ApiResponse.ok(store.svids(id, limit).stream().map(ApiRoutes::svidView).toList());
+                }),
+                new Route("GET", "/v1/ca", Access.VIEWER, r -> ApiResponse.ok(caStatus())),
+                new Route("POST", "/v1/ca/rotate", Access.ADMIN, r -> {
+                    RotationPlan plan = ca.forceRotate();
+                    auditor.record(Auditor.CA_ROTATION, actor(r), "ca.rotate", plan.preparedCaId(), "ok",
+                            Map.of("activatesAt", plan.activatesAt().toString(), "bundleSequence", plan.bundleSequence()));
+                    return ApiResponse.ok(new CaRotationView(plan.preparedCaId(), plan.bundleSequence(), plan.activatesAt()));
+                }),
+                new Route("POST", "/v1/operators", Access.ADMIN,
+                        r -> ApiResponse.json(201, issuer.operator(r.json(OperatorCredentialRequest.class), actor(r)))),
+                new Route("GET", "/v1/audit", Access.VIEWER, r -> {
+                    long after = r.queryLong("after", 0, 0, Long.MAX_VALUE);
+                    int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
+                    return ApiResponse.ok(store.audit(after, limit).stream().map(ApiRoutes::auditView).toList());
+                }),
+                new Route("GET", "/v1/audit/verify", Access.VIEWER, r -> {
+                    AuditVerification v = store.verifyAudit();
+                    return ApiResponse.ok(new AuditVerificationView(v.intact(), v.events(),
+                            v.intact() ? null : v.firstBrokenSeq(), v.reason()));
+                }));
+    }
+
+    private CaStatusView caStatus() {
+        return new CaStatusView(trustDomain, ca.bundle().sequence(), ca.status().stream()
+                .map(s -> new CaSlotView(s.id(), s.state().name().toLowerCase(), s.notBefore(), s.notAfter(), s.source()))
+                .toList());
+    }
+
+    private SpiffeId workloadId(ApiRequest r) {
+        String raw = "spiffe://" + trustDomain + "/" + r.param("kind") + "/" + r.param("name");
+        return WorkloadRegistry.parseId("path", raw);
+    }
+
+    private static String actor(ApiRequest r) {
+        return r.principal().auditName();
+    }
+
+    static SvidView svidView(SvidRecord s) {
+        return new SvidView(s.serialHex(), s.spiffeId().toString(), s.kind(), s.caId(), s.publicKeyFingerprint(),
+                s.keyAlgorithm(), s.keyBits(), s.notBefore(), s.notAfter(), s.issuedAt());
+    }
+
+    static AuditEventView auditView(AuditRecord a) {
+        var e = a.event();
+        return new AuditEventView(a.seq(), e.at(), e.kind(), e.actor(), e.action(), e.subject(), e.result(),
+                e.taskId(), e.details(), a.hash());
+    }
+}

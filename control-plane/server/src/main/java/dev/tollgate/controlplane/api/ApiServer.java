@@ -1,0 +1,155 @@
+package dev.tollgate.controlplane.api;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+
+import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
+
+/** The HTTPS listener of the operator and workload API: one ChannelInitializer, one handler per concern. */
+public final class ApiServer implements AutoCloseable {
+    public static final String HANDLER_LIMIT = "connection-limit";
+    public static final String HANDLER_TLS = "tls";
+    public static final String HANDLER_IDLE = "idle";
+    public static final String HANDLER_CODEC = "http-codec";
+    public static final String HANDLER_AGGREGATOR = "aggregator";
+    public static final String HANDLER_API = "api";
+
+    /** Request line and header limits of the API (its clients are the CLI and sidecars). */
+    public static final int MAX_INITIAL_LINE = 4096;
+    public static final int MAX_HEADER_SIZE = 8192;
+
+    /** Settings of the listener. */
+    public record Settings(InetSocketAddress listen, int maxBodyBytes, int maxConnections, Duration idleTimeout,
+                           Duration handshakeTimeout) {
+    }
+
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final Channel channel;
+
+    private ApiServer(EventLoopGroup boss, EventLoopGroup workers, Channel channel) {
+        this.boss = boss;
+        this.workers = workers;
+        this.channel = channel;
+    }
+
+    /**
+     * Binds the listener. New connections take the TLS context current at accept time, so a re-issued server
+     * certificate applies to new handshakes at once and existing connections keep theirs.
+     */
+    public static ApiServer start(Settings s, Supplier<SslContext> tls, List<Route> routes, Authenticator auth,
+                                  Executor blocking, ControlPlaneMetrics metrics, Auditor auditor) throws InterruptedException {
+        EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        EventLoopGroup workers = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+        ApiHandler api = new ApiHandler(routes, auth, blocking, metrics, auditor);
+        ConnectionLimit limit = new ConnectionLimit(s.maxConnections(), metrics);
+        HttpDecoderConfig decoder = new HttpDecoderConfig()
+                .setMaxInitialLineLength(MAX_INITIAL_LINE)
+                .setMaxHeaderSize(MAX_HEADER_SIZE)
+                .setStrictLineParsing(true)
+                .setAllowDuplicateContentLengths(false);
+        try {
+            Channel ch = new ServerBootstrap()
+                    .group(boss, workers)
+                    .channel(NioServerSocketChannel.class)
+                    .option(ChannelOption.SO_BACKLOG, 256)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel c) {
+                            SslHandler ssl = tls.get().newHandler(c.alloc());
+                            ssl.setHandshakeTimeoutMillis(s.handshakeTimeout().toMillis());
+                            c.pipeline()
+                                    .addLast(HANDLER_LIMIT, limit)
+                                    .addLast(HANDLER_TLS, ssl)
+                                    .addLast(HANDLER_IDLE, new IdleClose(s.idleTimeout()))
+                                    .addLast(HANDLER_CODEC, new HttpServerCodec(decoder))
+                                    .addLast(HANDLER_AGGREGATOR, new HttpObjectAggregator(s.maxBodyBytes(), true))
+                                    .addLast(HANDLER_API, api);
+                        }
+                    })
+                    .bind(s.listen()).sync().channel();
+            return new ApiServer(boss, workers, ch);
+        } catch (InterruptedException | RuntimeException e) {
+            boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            throw e;
+        }
+    }
+
+    public InetSocketAddress address() {
+        return (InetSocketAddress) channel.localAddress();
+    }
+
+    @Override
+    public void close() {
+        channel.close().syncUninterruptibly();
+        boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    /** Closes connections over the limit as soon as they are accepted. */
+    @io.netty.channel.ChannelHandler.Sharable
+    static final class ConnectionLimit extends ChannelInboundHandlerAdapter {
+        private final int max;
+        private final AtomicInteger open = new AtomicInteger();
+        private final ControlPlaneMetrics metrics;
+
+        ConnectionLimit(int max, ControlPlaneMetrics metrics) {
+            this.max = max;
+            this.metrics = metrics;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) throws Exception {
+            if (open.incrementAndGet() > max) {
+                metrics.connectionRefused();
+                ctx.close();
+                return;
+            }
+            super.channelActive(ctx);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+            open.decrementAndGet();
+            super.channelInactive(ctx);
+        }
+    }
+
+    /** Closes a connection idle for longer than the idle timeout. */
+    static final class IdleClose extends IdleStateHandler {
+        IdleClose(Duration idle) {
+            super(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        protected void channelIdle(ChannelHandlerContext ctx, IdleStateEvent evt) {
+            ctx.close();
+        }
+    }
+}

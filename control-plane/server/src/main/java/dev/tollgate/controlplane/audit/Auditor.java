@@ -1,0 +1,59 @@
+package dev.tollgate.controlplane.audit;
+
+import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.tollgate.controlplane.store.AuditEvent;
+import dev.tollgate.controlplane.store.Store;
+import dev.tollgate.controlplane.store.StoreException;
+
+/**
+ * Writes audit events to the store's hash chain. Event kinds are constants here, one per kind of fact, so that
+ * issuance, renewal, refusal and operator actions are separate events.
+ */
+public final class Auditor {
+    public static final String SVID_ISSUED = "svid.issued";
+    public static final String SVID_RENEWED = "svid.renewed";
+    public static final String SVID_REFUSED = "svid.refused";
+    public static final String JOIN_TOKEN_CREATED = "join_token.created";
+    public static final String JOIN_TOKEN_REFUSED = "join_token.refused";
+    public static final String OPERATOR_ACTION = "operator.action";
+    public static final String OPERATOR_CREDENTIAL_ISSUED = "operator.credential_issued";
+    public static final String CA_ROTATION = "ca.rotation";
+    public static final String SYSTEM = "system";
+
+    private static final Logger LOG = LoggerFactory.getLogger(Auditor.class);
+
+    private final Store store;
+    private final Clock clock;
+
+    public Auditor(Store store, Clock clock) {
+        this.store = store;
+        this.clock = clock;
+    }
+
+    /**
+     * Appends one event. Callers that must not acknowledge an action without its audit record let the
+     * StoreException propagate.
+     */
+    public void record(String kind, String actor, String action, String subject, String result,
+                       Map<String, Object> details) {
+        Map<String, Object> d = details == null ? Map.of() : new LinkedHashMap<>(details);
+        store.appendAudit(new AuditEvent(clock.instant(), kind, actor, action, subject == null ? "" : subject,
+                result, null, d));
+    }
+
+    /** Appends an event where losing it must not fail the request (refusals of bad input); failures are logged. */
+    public void recordQuietly(String kind, String actor, String action, String subject, String result,
+                              Map<String, Object> details) {
+        try {
+            record(kind, actor, action, subject, result, details);
+        } catch (StoreException e) {
+            LOG.error("audit event {} could not be stored: {}", kind, e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,2 @@
+/** Structured, hash-chained audit events, one kind per fact. */
+package dev.tollgate.controlplane.audit;

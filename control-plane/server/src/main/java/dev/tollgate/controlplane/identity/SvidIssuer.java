@@ -1,0 +1,179 @@
+package dev.tollgate.controlplane.identity;
+
+import java.security.PublicKey;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+import dev.tollgate.api.OperatorRole;
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.tls.Pem;
+import dev.tollgate.api.tls.Svids;
+import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.SvidRequest;
+import dev.tollgate.api.wire.SvidResponse;
+import dev.tollgate.controlplane.api.ApiProblem;
+import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.ca.BadCsrException;
+import dev.tollgate.controlplane.ca.CaManager;
+import dev.tollgate.controlplane.ca.CsrParser;
+import dev.tollgate.controlplane.ca.IssuedCertificate;
+import dev.tollgate.controlplane.ca.TrustBundle;
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.IssuanceKind;
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.IssuanceResult;
+import dev.tollgate.controlplane.store.Store;
+import dev.tollgate.controlplane.store.SvidRecord;
+import dev.tollgate.controlplane.store.Workload;
+
+/**
+ * Issues X.509-SVIDs: first through a join token, then renewed over mTLS, plus operator credentials. The identity
+ * always comes from the registration, never from the CSR, whose only use is its public key (proof of possession
+ * checked). Every certificate is recorded durably before it is returned.
+ */
+public final class SvidIssuer {
+    private final Store store;
+    private final CaManager ca;
+    private final JoinTokens joinTokens;
+    private final WorkloadRegistry workloads;
+    private final Auditor auditor;
+    private final ControlPlaneMetrics metrics;
+    private final Clock clock;
+    private final String trustDomain;
+    private final Duration defaultTtl;
+    private final Duration maxTtl;
+    private final Duration operatorMaxTtl;
+
+    public SvidIssuer(Store store, CaManager ca, JoinTokens joinTokens, WorkloadRegistry workloads, Auditor auditor,
+                      ControlPlaneMetrics metrics, Clock clock, String trustDomain, Duration defaultTtl,
+                      Duration maxTtl, Duration operatorMaxTtl) {
+        this.store = store;
+        this.ca = ca;
+        this.joinTokens = joinTokens;
+        this.workloads = workloads;
+        this.auditor = auditor;
+        this.metrics = metrics;
+        this.clock = clock;
+        this.trustDomain = trustDomain;
+        this.defaultTtl = defaultTtl;
+        this.maxTtl = maxTtl;
+        this.operatorMaxTtl = operatorMaxTtl;
+    }
+
+    /** First issuance: a CSR and a one-time join token. */
+    public SvidResponse join(SvidRequest request, String remote) {
+        PublicKey key = csrKey(request, IssuanceKind.JOIN, "anonymous@" + remote);
+        SpiffeId id;
+        try {
+            id = joinTokens.redeem(request.joinToken(), remote);
+        } catch (ApiProblem p) {
+            metrics.issuance(IssuanceKind.JOIN, IssuanceResult.REFUSED);
+            throw p;
+        }
+        Workload w = store.workload(id).orElseThrow(() -> {
+            metrics.issuance(IssuanceKind.JOIN, IssuanceResult.REFUSED);
+            return ApiProblem.forbidden("workload_not_registered", "workload " + id + " is no longer registered");
+        });
+        return issue(w.id(), key, ttl(request.ttlSeconds(), w.maxSvidTtl()), IssuanceKind.JOIN, id.toString());
+    }
+
+    /** Renewal over mTLS: the caller is the workload its current SVID names. */
+    public SvidResponse renew(SpiffeId caller, SvidRequest request) {
+        PublicKey key = csrKey(request, IssuanceKind.RENEWAL, caller.toString());
+        if (request.joinToken() != null) {
+            metrics.issuance(IssuanceKind.RENEWAL, IssuanceResult.BAD_REQUEST);
+            throw ApiProblem.badRequest("unexpected_join_token", "joinToken: renewals authenticate with the current SVID; leave it out");
+        }
+        Optional<Workload> w = store.workload(caller);
+        if (w.isEmpty()) {
+            metrics.issuance(IssuanceKind.RENEWAL, IssuanceResult.REFUSED);
+            auditor.recordQuietly(Auditor.SVID_REFUSED, caller.toString(), "svid.renew", caller.toString(),
+                    "denied", Map.of("reason", "workload_not_registered"));
+            throw ApiProblem.forbidden("workload_not_registered", "workload " + caller + " is not registered (deleted?)");
+        }
+        return issue(caller, key, ttl(request.ttlSeconds(), w.get().maxSvidTtl()), IssuanceKind.RENEWAL,
+                caller.toString());
+    }
+
+    /** An operator credential, asked for by an admin. */
+    public SvidResponse operator(OperatorCredentialRequest request, String actor) {
+        if (request.name() == null || !request.name().matches("[a-z0-9][a-z0-9._-]{0,63}")) {
+            throw ApiProblem.badRequest("invalid_operator_name", "name: '" + request.name()
+                    + "' (expected: lowercase letters, digits, '.', '_' or '-', at most 64)");
+        }
+        OperatorRole role;
+        try {
+            role = OperatorRole.parse(request.role());
+        } catch (IllegalArgumentException e) {
+            throw ApiProblem.badRequest("invalid_role", e.getMessage());
+        }
+        PublicKey key = csrKey(new SvidRequest(request.csr(), null, request.ttlSeconds()), IssuanceKind.OPERATOR, actor);
+        SpiffeId id = SpiffeId.of(trustDomain, SpiffeId.Kind.OPERATOR, request.name());
+        Duration ttl = ttl(request.ttlSeconds(), operatorMaxTtl);
+        SvidResponse r = issue(id, key, ttl, Optional.of(role), IssuanceKind.OPERATOR, actor);
+        auditor.record(Auditor.OPERATOR_CREDENTIAL_ISSUED, actor, "operator.issue", id.toString(), "ok",
+                Map.of("role", role.wireName(), "serial", r.serial()));
+        return r;
+    }
+
+    private PublicKey csrKey(SvidRequest request, IssuanceKind kind, String actor) {
+        if (request == null || request.csr() == null) {
+            metrics.issuance(kind, IssuanceResult.BAD_REQUEST);
+            throw ApiProblem.badRequest("missing_field", "csr: missing (expected: a PKCS#10 CSR in PEM)");
+        }
+        try {
+            return CsrParser.parse(request.csr());
+        } catch (BadCsrException e) {
+            metrics.issuance(kind, IssuanceResult.BAD_CSR);
+            auditor.recordQuietly(Auditor.SVID_REFUSED, actor, "svid." + kind.name().toLowerCase(), "", "bad_csr",
+                    Map.of("reason", e.reason()));
+            throw ApiProblem.badRequest("bad_csr:" + e.reason(), "csr: " + e.getMessage());
+        }
+    }
+
+    private Duration ttl(Long requestedSeconds, Duration registrationMax) {
+        Duration cap = registrationMax.compareTo(maxTtl) < 0 ? registrationMax : maxTtl;
+        if (requestedSeconds == null) {
+            return defaultTtl.compareTo(cap) < 0 ? defaultTtl : cap;
+        }
+        if (requestedSeconds < WorkloadRegistry.MIN_TTL.toSeconds()) {
+            throw ApiProblem.badRequest("ttl_out_of_range", "ttlSeconds: " + requestedSeconds + " (expected: >= "
+                    + WorkloadRegistry.MIN_TTL.toSeconds() + ")");
+        }
+        Duration asked = Duration.ofSeconds(requestedSeconds);
+        return asked.compareTo(cap) < 0 ? asked : cap;
+    }
+
+    private SvidResponse issue(SpiffeId id, PublicKey key, Duration ttl, IssuanceKind kind, String actor) {
+        return issue(id, key, ttl, Optional.empty(), kind, actor);
+    }
+
+    private SvidResponse issue(SpiffeId id, PublicKey key, Duration ttl, Optional<OperatorRole> role,
+                               IssuanceKind kind, String actor) {
+        IssuedCertificate issued;
+        try {
+            issued = ca.issue(id, key, ttl, role);
+        } catch (RuntimeException e) {
+            metrics.issuance(kind, IssuanceResult.ERROR);
+            throw e;
+        }
+        X509Certificate leaf = issued.leaf();
+        String chainPem = Pem.encodeCertificates(issued.chain());
+        store.insertSvid(new SvidRecord(Svids.serialHex(leaf), id, issued.caId(), kind.name().toLowerCase(),
+                Svids.fingerprint(leaf.getPublicKey()), Svids.keyAlgorithm(leaf.getPublicKey()),
+                Svids.keyBits(leaf.getPublicKey()), leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant(),
+                clock.instant(), Pem.encode(leaf)));
+        if (kind == IssuanceKind.JOIN || kind == IssuanceKind.RENEWAL) {
+            auditor.record(kind == IssuanceKind.JOIN ? Auditor.SVID_ISSUED : Auditor.SVID_RENEWED, actor,
+                    "svid." + kind.name().toLowerCase(), id.toString(), "ok",
+                    Map.of("serial", Svids.serialHex(leaf), "notAfter", leaf.getNotAfter().toInstant().toString(),
+                            "caId", issued.caId()));
+        }
+        metrics.issuance(kind, IssuanceResult.OK);
+        TrustBundle bundle = ca.bundle();
+        return new SvidResponse(id.toString(), Svids.serialHex(leaf), chainPem, leaf.getNotBefore().toInstant(),
+                leaf.getNotAfter().toInstant(), bundle.pem(), bundle.sequence());
+    }
+}

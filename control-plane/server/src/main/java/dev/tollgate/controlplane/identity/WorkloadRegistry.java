@@ -1,0 +1,167 @@
+package dev.tollgate.controlplane.identity;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+import dev.tollgate.api.InvalidSpiffeIdException;
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.WorkloadSpec;
+import dev.tollgate.api.wire.WorkloadView;
+import dev.tollgate.controlplane.api.ApiProblem;
+import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.store.Store;
+import dev.tollgate.controlplane.store.StoreConflictException;
+import dev.tollgate.controlplane.store.Workload;
+
+/** Registers, lists, updates and deletes workloads, validating every field of what operators send. */
+public final class WorkloadRegistry {
+    public static final int MAX_OWNER_LENGTH = 200;
+    public static final int MAX_PURPOSE_LENGTH = 2000;
+    public static final int MAX_TOOLS = 256;
+    /** Tool names: a letter or digit, then letters, digits, '.', '_', '-', ':' or '/'; at most 128 characters. */
+    public static final Pattern TOOL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}");
+    public static final Duration MIN_TTL = Duration.ofMinutes(1);
+    public static final Duration DEFAULT_MAX_TASK_TTL = Duration.ofMinutes(15);
+    public static final Duration MAX_TASK_TTL = Duration.ofHours(24);
+
+    private final Store store;
+    private final Auditor auditor;
+    private final Clock clock;
+    private final String trustDomain;
+    private final Duration svidMaxTtl;
+
+    public WorkloadRegistry(Store store, Auditor auditor, Clock clock, String trustDomain, Duration svidMaxTtl) {
+        this.store = store;
+        this.auditor = auditor;
+        this.clock = clock;
+        this.trustDomain = trustDomain;
+        this.svidMaxTtl = svidMaxTtl;
+    }
+
+    public WorkloadView register(WorkloadSpec spec, String actor) {
+        Workload w = validate(spec, null);
+        try {
+            store.insertWorkload(w);
+        } catch (StoreConflictException e) {
+            throw ApiProblem.conflict("workload_exists", "workload " + w.id() + " is already registered");
+        }
+        auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.register", w.id().toString(), "ok",
+                Map.of("humanOwner", w.humanOwner(), "serviceOwner", w.serviceOwner(), "tools", String.join(",", w.tools())));
+        return view(w);
+    }
+
+    public WorkloadView update(SpiffeId id, WorkloadSpec spec, String actor) {
+        Workload existing = get(id);
+        if (spec.spiffeId() != null && !spec.spiffeId().equals(id.toString())) {
+            throw ApiProblem.badRequest("spiffe_id_mismatch",
+                    "spiffeId: '" + spec.spiffeId() + "' (expected: the workload's own ID " + id + " or absent)");
+        }
+        WorkloadSpec full = new WorkloadSpec(id.toString(), spec.humanOwner(), spec.serviceOwner(), spec.purpose(),
+                spec.tools(), spec.maxSvidTtlSeconds(), spec.maxTaskTtlSeconds());
+        Workload w = validate(full, existing.createdAt());
+        if (!store.updateWorkload(w)) {
+            throw ApiProblem.notFound("workload_not_found", "no workload " + id);
+        }
+        auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.update", id.toString(), "ok", Map.of());
+        return view(w);
+    }
+
+    public void delete(SpiffeId id, String actor) {
+        if (!store.deleteWorkload(id)) {
+            throw ApiProblem.notFound("workload_not_found", "no workload " + id);
+        }
+        auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.delete", id.toString(), "ok", Map.of());
+    }
+
+    public Workload get(SpiffeId id) {
+        return store.workload(id).orElseThrow(() -> ApiProblem.notFound("workload_not_found", "no workload " + id));
+    }
+
+    public List<WorkloadView> list() {
+        return store.workloads().stream().map(WorkloadRegistry::view).toList();
+    }
+
+    /** Parses a SPIFFE ID from a request, as a 400 naming the broken rule when it is not valid. */
+    public static SpiffeId parseId(String field, String value) {
+        if (value == null) {
+            throw ApiProblem.badRequest("missing_field", field + ": missing (expected: a SPIFFE ID)");
+        }
+        try {
+            return SpiffeId.parse(value);
+        } catch (InvalidSpiffeIdException e) {
+            throw ApiProblem.badRequest("invalid_spiffe_id:" + e.rule(), field + ": " + e.getMessage());
+        }
+    }
+
+    private Workload validate(WorkloadSpec spec, Instant createdAt) {
+        SpiffeId id = parseId("spiffeId", spec.spiffeId());
+        if (!id.memberOf(trustDomain)) {
+            throw ApiProblem.badRequest("foreign_trust_domain", "spiffeId: " + id + " (expected: in trust domain "
+                    + trustDomain + ")");
+        }
+        SpiffeId.Kind kind = id.kind();
+        String[] segments = id.path().substring(1).split("/");
+        if ((kind != SpiffeId.Kind.AGENT && kind != SpiffeId.Kind.TOOL) || segments.length != 2) {
+            throw ApiProblem.badRequest("unsupported_workload_path", "spiffeId: " + id
+                    + " (expected: spiffe://" + trustDomain + "/agent/<name> or spiffe://" + trustDomain + "/tool/<name>)");
+        }
+        String human = text("humanOwner", spec.humanOwner(), MAX_OWNER_LENGTH);
+        String service = text("serviceOwner", spec.serviceOwner(), MAX_OWNER_LENGTH);
+        String purpose = text("purpose", spec.purpose(), MAX_PURPOSE_LENGTH);
+        List<String> tools = spec.tools() == null ? List.of() : spec.tools();
+        if (tools.size() > MAX_TOOLS) {
+            throw ApiProblem.badRequest("too_many_tools", "tools: " + tools.size() + " (expected: <= " + MAX_TOOLS + ")");
+        }
+        LinkedHashSet<String> unique = new LinkedHashSet<>();
+        for (String t : tools) {
+            if (t == null || !TOOL_NAME.matcher(t).matches()) {
+                throw ApiProblem.badRequest("invalid_tool_name", "tools: '" + t + "' (expected: " + TOOL_NAME.pattern() + ")");
+            }
+            if (!unique.add(t)) {
+                throw ApiProblem.badRequest("duplicate_tool", "tools: '" + t + "' appears twice");
+            }
+        }
+        Duration svidTtl = ttl("maxSvidTtlSeconds", spec.maxSvidTtlSeconds(), svidMaxTtl, svidMaxTtl);
+        Duration taskTtl = ttl("maxTaskTtlSeconds", spec.maxTaskTtlSeconds(), DEFAULT_MAX_TASK_TTL, MAX_TASK_TTL);
+        Instant now = clock.instant();
+        return new Workload(id, human, service, purpose, List.copyOf(unique), svidTtl, taskTtl,
+                createdAt == null ? now : createdAt, now);
+    }
+
+    private static String text(String field, String value, int max) {
+        if (value == null || value.isBlank()) {
+            throw ApiProblem.badRequest("missing_field", field + ": missing (expected: non-empty text)");
+        }
+        if (value.length() > max) {
+            throw ApiProblem.badRequest("field_too_long", field + ": " + value.length() + " characters (expected: <= " + max + ")");
+        }
+        for (int i = 0; i < value.length(); i++) {
+            if (Character.isISOControl(value.charAt(i))) {
+                throw ApiProblem.badRequest("control_character", field + ": contains a control character at " + i);
+            }
+        }
+        return value.strip();
+    }
+
+    private static Duration ttl(String field, Long seconds, Duration dflt, Duration max) {
+        if (seconds == null) {
+            return dflt;
+        }
+        Duration d = Duration.ofSeconds(seconds);
+        if (d.compareTo(MIN_TTL) < 0 || d.compareTo(max) > 0) {
+            throw ApiProblem.badRequest("ttl_out_of_range", field + ": " + seconds + " (expected: between "
+                    + MIN_TTL.toSeconds() + " and " + max.toSeconds() + ")");
+        }
+        return d;
+    }
+
+    public static WorkloadView view(Workload w) {
+        return new WorkloadView(w.id().toString(), w.humanOwner(), w.serviceOwner(), w.purpose(), w.tools(),
+                w.maxSvidTtl().toSeconds(), w.maxTaskTtl().toSeconds(), w.createdAt(), w.updatedAt());
+    }
+}

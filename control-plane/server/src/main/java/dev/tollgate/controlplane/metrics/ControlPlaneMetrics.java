@@ -1,0 +1,87 @@
+package dev.tollgate.controlplane.metrics;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+
+/** Every meter of the control plane, named in one place; tag values come only from enums and route templates. */
+public final class ControlPlaneMetrics {
+    public static final String SVID_ISSUANCES = "tollgate.cp.svid.issuances";
+    public static final String CA_EXPIRY = "tollgate.cp.ca.expiry.seconds";
+    public static final String BUNDLE_SEQUENCE = "tollgate.cp.bundle.sequence";
+    public static final String API_REQUESTS = "tollgate.cp.api.requests";
+    public static final String API_CONNECTIONS_REFUSED = "tollgate.cp.api.connections.refused";
+    public static final String JOIN_TOKENS = "tollgate.cp.join.tokens";
+    public static final String AUDIT_WRITE_FAILURES = "tollgate.cp.audit.write.failures";
+
+    /** How an SVID came to be asked for. */
+    public enum IssuanceKind {
+        JOIN, RENEWAL, OPERATOR, CONTROL_PLANE
+    }
+
+    /** How an issuance ended. */
+    public enum IssuanceResult {
+        OK, BAD_CSR, BAD_REQUEST, REFUSED, ERROR
+    }
+
+    /** What happened to a join token. */
+    public enum JoinTokenOutcome {
+        CREATED, REDEEMED, UNKNOWN, ALREADY_USED, EXPIRED
+    }
+
+    private final MeterRegistry registry;
+
+    public ControlPlaneMetrics(MeterRegistry registry) {
+        this.registry = registry;
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    public void issuance(IssuanceKind kind, IssuanceResult result) {
+        Counter.builder(SVID_ISSUANCES).description("X.509-SVID issuances and renewals by kind and result")
+                .tag("kind", lower(kind)).tag("result", lower(result)).register(registry).increment();
+    }
+
+    public void joinToken(JoinTokenOutcome outcome) {
+        Counter.builder(JOIN_TOKENS).description("join tokens created and redeemed, by outcome")
+                .tag("outcome", lower(outcome)).register(registry).increment();
+    }
+
+    public void connectionRefused() {
+        Counter.builder(API_CONNECTIONS_REFUSED).description("API connections closed because the connection limit was reached")
+                .register(registry).increment();
+    }
+
+    /** Records one API request; route is the route template (never the raw path). */
+    public void apiRequest(String method, String route, int status, long nanos) {
+        Timer.builder(API_REQUESTS).description("operator and workload API requests by route and status")
+                .tag("method", method).tag("route", route).tag("status", Integer.toString(status))
+                .register(registry).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    public void caExpiryGauge(Supplier<Instant> activeNotAfter, Clock clock) {
+        Gauge.builder(CA_EXPIRY, () -> {
+            Instant na = activeNotAfter.get();
+            return na == null ? Double.NaN : Duration.between(clock.instant(), na).toMillis() / 1000.0;
+        }).description("seconds until the active signing CA expires").register(registry);
+    }
+
+    public void bundleSequenceGauge(Supplier<Long> sequence) {
+        Gauge.builder(BUNDLE_SEQUENCE, () -> sequence.get().doubleValue())
+                .description("sequence number of the trust bundle").register(registry);
+    }
+
+    private static String lower(Enum<?> e) {
+        return e.name().toLowerCase(Locale.ROOT);
+    }
+}

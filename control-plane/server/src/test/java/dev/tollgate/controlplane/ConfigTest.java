@@ -1,0 +1,88 @@
+package dev.tollgate.controlplane;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import dev.tollgate.controlplane.config.ConfigException;
+import dev.tollgate.controlplane.config.ConfigValues;
+import dev.tollgate.controlplane.config.ControlPlaneConfig;
+
+class ConfigTest {
+    /** The reference file, relative to this module's directory (where surefire runs). */
+    static final Path REFERENCE = Path.of("..", "..", "config", "control-plane.yaml");
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void referenceFileListsEveryOptionWithItsDefault() throws IOException {
+        String text = Files.readString(REFERENCE);
+        ConfigValues v = ControlPlaneConfig.values().loadYaml(REFERENCE);
+        assertThat(v.errors()).isEmpty();
+        for (ConfigValues.Option o : ControlPlaneConfig.OPTIONS) {
+            String leaf = o.key().substring(o.key().lastIndexOf('.') + 1);
+            Matcher m = Pattern.compile("(?m)^\\s*" + Pattern.quote(leaf) + ":\\s*(.*)$").matcher(text);
+            assertThat(m.find()).as("option %s is in %s", o.key(), REFERENCE).isTrue();
+            assertThat(v.string(o.key())).as("default of %s", o.key()).isEqualTo(o.defaultValue());
+            assertThat(text).as("description of %s", o.key()).contains(o.description());
+        }
+    }
+
+    @Test
+    void referenceFileParsesIntoTheDefaults() {
+        ControlPlaneConfig cfg = ControlPlaneConfig.parse(ControlPlaneConfig.values().loadYaml(REFERENCE),
+                Map.of("TOLLGATE_HOME", dir.toString()));
+        assertThat(cfg.trustDomain()).isEqualTo("tollgate.local");
+        assertThat(cfg.svid().defaultTtl()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(cfg.joinTokenTtl()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(cfg.dataDir()).isEqualTo(dir.resolve("control-plane"));
+        assertThat(cfg.database().url()).isEqualTo("jdbc:sqlite:" + dir.resolve("control-plane").resolve("control-plane.db"));
+    }
+
+    @Test
+    void reportsEveryProblemAtOnce() throws IOException {
+        Path f = dir.resolve("bad.yaml");
+        Files.writeString(f, """
+                trust-domain: Bad_Domain
+                api:
+                  listen: nowhere
+                  max-body-bytes: 0
+                svid:
+                  default-ttl: 2h
+                  max-ttl: 1h
+                ca:
+                  prepare-at: 0.9
+                  activate-at: 0.5
+                no-such-option: 1
+                """);
+        assertThatThrownBy(() -> ControlPlaneConfig.parse(ControlPlaneConfig.values().loadYaml(f), Map.of()))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.problems()).hasSize(6);
+                    assertThat(e.getMessage())
+                            .contains("unknown option 'no-such-option'")
+                            .contains("trust-domain: 'Bad_Domain'")
+                            .contains("api.listen: 'nowhere' (expected: host:port")
+                            .contains("api.max-body-bytes: 0 (expected: between 1024 and")
+                            .contains("svid.default-ttl: 2h (expected: <= svid.max-ttl 1h)")
+                            .contains("ca.prepare-at: 0.9 (expected: < ca.activate-at 0.5)");
+                });
+    }
+
+    @Test
+    void duplicateKeysInTheFileAreAnError() throws IOException {
+        Path f = dir.resolve("dup.yaml");
+        Files.writeString(f, "trust-domain: a.b\ntrust-domain: c.d\n");
+        assertThat(ControlPlaneConfig.values().loadYaml(f).errors()).singleElement().asString().contains("Duplicate");
+    }
+}
