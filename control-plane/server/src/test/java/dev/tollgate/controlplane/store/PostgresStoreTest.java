@@ -1,5 +1,7 @@
 package dev.tollgate.controlplane.store;
 
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import java.io.IOException;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -9,6 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 
@@ -51,6 +54,16 @@ class PostgresStoreTest extends StoreConformanceTest {
     protected Store reopenStore() {
         return track(JdbcStore.open(new StoreSettings(postgres.getJdbcUrl("postgres", database), "postgres", null, 4,
                 clock)));
+    }
+
+    @Test
+    void openingAMissingDatabaseNamesIt() {
+        StoreSettings settings = new StoreSettings(postgres.getJdbcUrl("postgres", "no_such_database"), "postgres",
+                null, 2, clock);
+        assertThatThrownBy(() -> JdbcStore.open(settings))
+                .isInstanceOf(StoreException.class)
+                .hasMessageContaining("cannot connect to")
+                .hasMessageContaining("no_such_database");
     }
 
     @Override

@@ -467,6 +467,20 @@ abstract class StoreConformanceTest {
     }
 
     @Test
+    void auditKeepsWhenTheStoreRecordedEachEventOutsideTheHash() throws Exception {
+        Store store = newStore();
+        clock.advance(Duration.ofHours(3));
+        AuditRecord backdated = store.appendAudit(event("svid.issued", T0, Map.of()));
+
+        try (Connection c = rawConnection()) {
+            assertThat(count(c, "SELECT recorded_at FROM audit_event WHERE seq = 1"))
+                    .isEqualTo(T0.plus(Duration.ofHours(3)).toEpochMilli());
+        }
+        assertThat(backdated.event().at()).isEqualTo(T0);
+        assertThat(store.verifyAudit().intact()).isTrue();
+    }
+
+    @Test
     void editedAuditEventIsReportedBySeq() throws Exception {
         Store store = newStore();
         appendEvents(store, 5);
