@@ -10,6 +10,10 @@ import dev.tollgate.api.SpiffeId;
  * The control plane's durable state. Every write returns only once it is durable (committed with a synchronous
  * commit), so an acknowledged issuance, join-token use or revocation survives a crash. One implementation serves
  * SQLite and PostgreSQL; both pass the same conformance suite.
+ *
+ * <p>Instants and durations are kept to the millisecond; finer parts are truncated. Writes of records that break a
+ * stored uniqueness throw {@link StoreConflictException}; other failures throw {@link StoreException} and leave
+ * nothing behind; a null required field throws {@link NullPointerException} naming the field.
  */
 public interface Store extends AutoCloseable {
 
@@ -26,7 +30,7 @@ public interface Store extends AutoCloseable {
     /** The trust bundle's sequence number: 0 before the first bundle. */
     long bundleSequence();
 
-    /** Atomically increments the bundle sequence and returns the new value. */
+    /** Atomically increments the bundle sequence and returns the new value; strictly increasing across replicas. */
     long nextBundleSequence();
 
     // ---- workloads ------------------------------------------------------------------------------------------
@@ -36,9 +40,10 @@ public interface Store extends AutoCloseable {
 
     Optional<Workload> workload(SpiffeId id);
 
+    /** Every workload, ordered by SPIFFE ID. */
     List<Workload> workloads();
 
-    /** Replaces a workload's registration; false when it does not exist. */
+    /** Replaces a workload's registration (every field, createdAt included); false when it does not exist. */
     boolean updateWorkload(Workload workload);
 
     boolean deleteWorkload(SpiffeId id);
@@ -48,7 +53,11 @@ public interface Store extends AutoCloseable {
     /** Stores a join token by its hash; the token itself is never stored. */
     void insertJoinToken(JoinTokenRecord token);
 
-    /** Atomically marks the token used if it is unused and unexpired, and says what happened. */
+    /**
+     * Atomically marks the token used if it is unused and unexpired ({@code now} before its expiresAt), and says
+     * what happened. Of concurrent redeemers exactly one gets {@code REDEEMED}; a token both used and expired
+     * reports {@code ALREADY_USED}.
+     */
     JoinTokenRedemption redeemJoinToken(String tokenHash, Instant now);
 
     // ---- issued certificates (the seed of the inventory) ----------------------------------------------------
@@ -57,7 +66,11 @@ public interface Store extends AutoCloseable {
 
     Optional<SvidRecord> svid(String serialHex);
 
-    /** Newest first; when id is present only that identity's certificates. */
+    /**
+     * Newest first (by issuedAt, then by descending serial); when id is present only that identity's certificates.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
     List<SvidRecord> svids(Optional<SpiffeId> id, int limit);
 
     /** The latest notAfter of any certificate signed by this CA. */
@@ -65,13 +78,26 @@ public interface Store extends AutoCloseable {
 
     // ---- audit ----------------------------------------------------------------------------------------------
 
-    /** Appends an event to the hash chain; returns it with its sequence number and hashes. */
+    /**
+     * Appends an event to the hash chain; returns it with its sequence number and hashes. Sequence numbers start at
+     * 1 and are consecutive. The returned event is the event as stored: its instant truncated to milliseconds,
+     * whole numbers in its details as {@code Long} and other numbers as {@code Double}.
+     *
+     * @throws IllegalArgumentException when a details value is not a string, number or boolean
+     */
     AuditRecord appendAudit(AuditEvent event);
 
-    /** Events with sequence number greater than afterSeq, oldest first. */
+    /**
+     * Events with sequence number greater than afterSeq, oldest first.
+     *
+     * @throws IllegalArgumentException when afterSeq is negative or limit is not positive
+     */
     List<AuditRecord> audit(long afterSeq, int limit);
 
-    /** Recomputes the whole hash chain. */
+    /**
+     * Recomputes the whole hash chain. Intact: {@code (true, events, 0, "intact")}; otherwise the first sequence
+     * number that breaks it and why (edited, missing, reordered, cut off the end).
+     */
     AuditVerification verifyAudit();
 
     @Override

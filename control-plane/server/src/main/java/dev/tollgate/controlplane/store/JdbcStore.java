@@ -1,0 +1,871 @@
+package dev.tollgate.controlplane.store;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import org.flywaydb.core.Flyway;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.sqlite.SQLiteErrorCode;
+import org.sqlite.SQLiteException;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.controlplane.store.JoinTokenRedemption.Outcome;
+
+/**
+ * The {@link Store} on SQLite or PostgreSQL, through one HikariCP pool and one Flyway-managed schema
+ * ({@code db/migration}, plain portable SQL).
+ *
+ * <p>Every write runs in one transaction and returns only after its commit: on SQLite the database is in WAL mode
+ * with {@code synchronous=FULL}, so a commit is on disk before it returns; on PostgreSQL every write transaction
+ * commits synchronously (the store forces {@code synchronous_commit=on} for its transactions when the server's
+ * default is {@code off}). A failed write is rolled back whole.
+ *
+ * <p>SQLite has one writer at a time. The store serializes writers to a database file with a lock shared by every
+ * {@code JdbcStore} of that file in the JVM, and starts write transactions with {@code BEGIN IMMEDIATE} under a
+ * busy timeout so that other processes wait instead of failing; readers never wait for writers in WAL mode.
+ * PostgreSQL serializes what must be serialized with row locks: the bundle sequence and the audit chain head are
+ * rows updated with {@code value = value + 1}, which holds them until commit, so increments and audit appends are
+ * one sequence across connections and control-plane replicas.
+ *
+ * <p>Instants are stored as epoch milliseconds and durations as milliseconds: anything finer is truncated, so a
+ * record read back equals the one written when its times are whole milliseconds.
+ */
+public final class JdbcStore implements Store {
+    private static final Logger LOG = LoggerFactory.getLogger(JdbcStore.class);
+
+    /** How long a SQLite writer waits for the database: for the JVM's write lock and for other processes. */
+    static final Duration SQLITE_WRITE_WAIT = Duration.ofSeconds(30);
+
+    /** One write lock per SQLite database file, shared by every store on that file in this JVM. */
+    private static final ConcurrentHashMap<Path, ReentrantLock> SQLITE_WRITE_LOCKS = new ConcurrentHashMap<>();
+    private static final AtomicInteger POOL_NUMBER = new AtomicInteger();
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final TypeReference<List<String>> STRING_LIST = new TypeReference<>() {
+    };
+    private static final int AUDIT_VERIFY_FETCH_SIZE = 1000;
+
+    private static final String CA_COLUMNS = "id, state, certificate_chain_pem, encrypted_private_key_pem, "
+            + "trust_anchor_pem, not_before, not_after, source, created_at, state_changed_at";
+    private static final String WORKLOAD_COLUMNS = "spiffe_id, human_owner, service_owner, purpose, tools_json, "
+            + "max_svid_ttl_ms, max_task_ttl_ms, created_at, updated_at";
+    private static final String SVID_COLUMNS = "serial_hex, spiffe_id, ca_id, kind, public_key_fingerprint, "
+            + "key_algorithm, key_bits, not_before, not_after, issued_at, certificate_pem";
+    private static final String AUDIT_COLUMNS = "seq, at, kind, actor, action, subject, result, task_id, "
+            + "details_json, prev_hash, hash";
+
+    private final StoreSettings settings;
+    private final HikariDataSource dataSource;
+    private final StoreSettings.Database database;
+    /** SQLite only: the file's write lock; null on PostgreSQL. */
+    private final ReentrantLock sqliteWriteLock;
+    /** PostgreSQL only: true when the server's default would not commit synchronously. */
+    private final boolean forceSynchronousCommit;
+    private volatile boolean closed;
+
+    private JdbcStore(StoreSettings settings, HikariDataSource dataSource, ReentrantLock sqliteWriteLock,
+                      boolean forceSynchronousCommit) {
+        this.settings = settings;
+        this.dataSource = dataSource;
+        this.database = settings.database();
+        this.sqliteWriteLock = sqliteWriteLock;
+        this.forceSynchronousCommit = forceSynchronousCommit;
+    }
+
+    /**
+     * Connects, brings the schema up to date and returns a ready store. Opening an up-to-date database again
+     * changes nothing.
+     *
+     * @throws StoreException when the database cannot be reached, migrated or made durable
+     */
+    public static JdbcStore open(StoreSettings settings) {
+        Objects.requireNonNull(settings, "settings: null (expected: non-null)");
+        HikariConfig config = new HikariConfig();
+        config.setPoolName("tollgate-store-" + POOL_NUMBER.incrementAndGet());
+        config.setMaximumPoolSize(settings.maxPoolSize());
+        config.setMinimumIdle(Math.min(1, settings.maxPoolSize()));
+        config.setAutoCommit(true);
+        ReentrantLock writeLock = null;
+        if (settings.database() == StoreSettings.Database.SQLITE) {
+            Path file = sqliteFile(settings);
+            config.setJdbcUrl(StoreSettings.SQLITE_PREFIX + file);
+            config.addDataSourceProperty("journal_mode", "WAL");
+            config.addDataSourceProperty("synchronous", "FULL");
+            config.addDataSourceProperty("busy_timeout", Long.toString(SQLITE_WRITE_WAIT.toMillis()));
+            config.addDataSourceProperty("foreign_keys", "true");
+            config.addDataSourceProperty("transaction_mode", "IMMEDIATE");
+            writeLock = SQLITE_WRITE_LOCKS.computeIfAbsent(file, f -> new ReentrantLock(true));
+        } else {
+            config.setJdbcUrl(settings.jdbcUrl());
+            config.setUsername(settings.user());
+            config.setPassword(settings.password());
+            config.addDataSourceProperty("ApplicationName", "tollgate-control-plane");
+        }
+
+        HikariDataSource dataSource;
+        try {
+            dataSource = new HikariDataSource(config);
+        } catch (RuntimeException e) {
+            throw new StoreException("cannot connect to " + describe(settings) + ": " + rootMessage(e), e);
+        }
+        try {
+            migrate(settings, dataSource, writeLock);
+            boolean forceSync = false;
+            if (settings.database() == StoreSettings.Database.SQLITE) {
+                checkSqliteDurability(settings, dataSource);
+            } else {
+                forceSync = postgresCommitIsAsynchronous(dataSource);
+                if (forceSync) {
+                    LOG.warn("synchronous_commit is off on {}; the store turns it on for its own transactions",
+                            describe(settings));
+                }
+            }
+            return new JdbcStore(settings, dataSource, writeLock, forceSync);
+        } catch (RuntimeException e) {
+            dataSource.close();
+            throw e;
+        }
+    }
+
+    private static Path sqliteFile(StoreSettings settings) {
+        Path file = settings.sqliteFile().toAbsolutePath().normalize();
+        Path dir = file.getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new StoreException("cannot open SQLite database " + file + ": directory " + dir
+                    + " does not exist", null);
+        }
+        try {
+            // The lock key must be the same for every spelling of the path, so resolve links in the directory.
+            return dir.toRealPath().resolve(file.getFileName());
+        } catch (IOException e) {
+            throw new StoreException("cannot open SQLite database " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void migrate(StoreSettings settings, HikariDataSource dataSource, ReentrantLock writeLock) {
+        // Flyway cannot lock a SQLite database, so migrations take the same write lock as every other writer.
+        boolean locked = writeLock == null || tryLock(writeLock, "migrate the schema");
+        try {
+            Flyway.configure()
+                    .dataSource(dataSource)
+                    .locations("classpath:db/migration")
+                    .failOnMissingLocations(true)
+                    .load()
+                    .migrate();
+        } catch (RuntimeException e) {
+            throw new StoreException("cannot migrate the schema of " + describe(settings) + ": " + rootMessage(e), e);
+        } finally {
+            if (locked && writeLock != null) {
+                writeLock.unlock();
+            }
+        }
+    }
+
+    private static void checkSqliteDurability(StoreSettings settings, HikariDataSource dataSource) {
+        try (Connection c = dataSource.getConnection(); Statement s = c.createStatement()) {
+            String journalMode;
+            try (ResultSet rs = s.executeQuery("PRAGMA journal_mode")) {
+                rs.next();
+                journalMode = rs.getString(1);
+            }
+            int synchronous;
+            try (ResultSet rs = s.executeQuery("PRAGMA synchronous")) {
+                rs.next();
+                synchronous = rs.getInt(1);
+            }
+            if (!"wal".equalsIgnoreCase(journalMode) || synchronous != 2) {
+                throw new StoreException("SQLite database " + describe(settings) + " runs with journal_mode="
+                        + journalMode + ", synchronous=" + synchronous + " (expected: wal, 2 (FULL))", null);
+            }
+        } catch (SQLException e) {
+            throw new StoreException("cannot read the pragmas of " + describe(settings) + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static boolean postgresCommitIsAsynchronous(HikariDataSource dataSource) {
+        try (Connection c = dataSource.getConnection(); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT current_setting('synchronous_commit')")) {
+            rs.next();
+            return "off".equalsIgnoreCase(rs.getString(1));
+        } catch (SQLException e) {
+            throw new StoreException("cannot read synchronous_commit: " + e.getMessage(), e);
+        }
+    }
+
+    // ---- CA slots -------------------------------------------------------------------------------------------
+
+    @Override
+    public List<CaRecord> caRecords() {
+        return read("list CAs", c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT " + CA_COLUMNS + " FROM ca ORDER BY position");
+                 ResultSet rs = ps.executeQuery()) {
+                List<CaRecord> cas = new ArrayList<>();
+                while (rs.next()) {
+                    cas.add(ca(rs));
+                }
+                return cas;
+            }
+        });
+    }
+
+    @Override
+    public void insertCa(CaRecord ca) {
+        Objects.requireNonNull(ca, "ca: null (expected: non-null)");
+        write("insert CA " + ca.id(), "CA " + ca.id() + " already exists", c -> {
+            long position = increment(c, "ca_position");
+            update(c, "INSERT INTO ca (" + CA_COLUMNS + ", position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    text(ca.id(), "ca.id"), name(ca.state(), "ca.state"),
+                    text(ca.certificateChainPem(), "ca.certificateChainPem"),
+                    text(ca.encryptedPrivateKeyPem(), "ca.encryptedPrivateKeyPem"),
+                    text(ca.trustAnchorPem(), "ca.trustAnchorPem"), millis(ca.notBefore(), "ca.notBefore"),
+                    millis(ca.notAfter(), "ca.notAfter"), text(ca.source(), "ca.source"),
+                    millis(ca.createdAt(), "ca.createdAt"), millis(ca.stateChangedAt(), "ca.stateChangedAt"),
+                    position);
+            return null;
+        });
+    }
+
+    @Override
+    public boolean updateCaState(String caId, CaState state, Instant changedAt) {
+        return write("update CA " + caId, null, c -> update(c,
+                "UPDATE ca SET state = ?, state_changed_at = ? WHERE id = ?", name(state, "state"),
+                millis(changedAt, "changedAt"), text(caId, "caId")) == 1);
+    }
+
+    @Override
+    public long bundleSequence() {
+        return read("read the bundle sequence", c -> counter(c, "bundle_sequence"));
+    }
+
+    @Override
+    public long nextBundleSequence() {
+        return write("advance the bundle sequence", null, c -> increment(c, "bundle_sequence"));
+    }
+
+    // ---- workloads ------------------------------------------------------------------------------------------
+
+    @Override
+    public void insertWorkload(Workload workload) {
+        Objects.requireNonNull(workload, "workload: null (expected: non-null)");
+        write("insert workload " + workload.id(), "workload " + workload.id() + " already exists", c -> {
+            update(c, "INSERT INTO workload (" + WORKLOAD_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    workloadValues(workload, false));
+            return null;
+        });
+    }
+
+    @Override
+    public Optional<Workload> workload(SpiffeId id) {
+        String key = text(id, "id");
+        return read("read workload " + id, c -> {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT " + WORKLOAD_COLUMNS + " FROM workload WHERE spiffe_id = ?")) {
+                ps.setString(1, key);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? Optional.of(workload(rs)) : Optional.<Workload>empty();
+                }
+            }
+        });
+    }
+
+    /** Every workload, ordered by SPIFFE ID. */
+    @Override
+    public List<Workload> workloads() {
+        return read("list workloads", c -> {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT " + WORKLOAD_COLUMNS + " FROM workload ORDER BY spiffe_id");
+                 ResultSet rs = ps.executeQuery()) {
+                List<Workload> workloads = new ArrayList<>();
+                while (rs.next()) {
+                    workloads.add(workload(rs));
+                }
+                return workloads;
+            }
+        });
+    }
+
+    /** Replaces every field of the stored registration, createdAt included, with the given one. */
+    @Override
+    public boolean updateWorkload(Workload workload) {
+        Objects.requireNonNull(workload, "workload: null (expected: non-null)");
+        return write("update workload " + workload.id(), null, c -> update(c,
+                "UPDATE workload SET spiffe_id = ?, human_owner = ?, service_owner = ?, purpose = ?, tools_json = ?, "
+                        + "max_svid_ttl_ms = ?, max_task_ttl_ms = ?, created_at = ?, updated_at = ? "
+                        + "WHERE spiffe_id = ?", workloadValues(workload, true)) == 1);
+    }
+
+    @Override
+    public boolean deleteWorkload(SpiffeId id) {
+        String key = text(id, "id");
+        return write("delete workload " + id, null,
+                c -> update(c, "DELETE FROM workload WHERE spiffe_id = ?", key) == 1);
+    }
+
+    private static Object[] workloadValues(Workload w, boolean keyAgainAtEnd) {
+        String id = text(w.id(), "workload.id");
+        String tools;
+        try {
+            tools = JSON.writeValueAsString(w.tools());
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("workload.tools: cannot be written as JSON: " + e.getMessage(), e);
+        }
+        List<Object> values = new ArrayList<>(List.of(id, text(w.humanOwner(), "workload.humanOwner"),
+                text(w.serviceOwner(), "workload.serviceOwner"), text(w.purpose(), "workload.purpose"), tools,
+                durationMillis(w.maxSvidTtl(), "workload.maxSvidTtl"),
+                durationMillis(w.maxTaskTtl(), "workload.maxTaskTtl"), millis(w.createdAt(), "workload.createdAt"),
+                millis(w.updatedAt(), "workload.updatedAt")));
+        if (keyAgainAtEnd) {
+            values.add(id);
+        }
+        return values.toArray();
+    }
+
+    // ---- join tokens ----------------------------------------------------------------------------------------
+
+    @Override
+    public void insertJoinToken(JoinTokenRecord token) {
+        Objects.requireNonNull(token, "token: null (expected: non-null)");
+        write("insert join token", "a join token with this hash already exists", c -> {
+            update(c, "INSERT INTO join_token (token_hash, spiffe_id, created_at, expires_at, created_by) "
+                            + "VALUES (?, ?, ?, ?, ?)", text(token.tokenHash(), "token.tokenHash"),
+                    text(token.workload(), "token.workload"), millis(token.createdAt(), "token.createdAt"),
+                    millis(token.expiresAt(), "token.expiresAt"), text(token.createdBy(), "token.createdBy"));
+            return null;
+        });
+    }
+
+    /**
+     * Redeems the token when it is unused and {@code now} is before its expiry. A token that is both used and
+     * expired reports {@code ALREADY_USED}: a replay is the more telling fact.
+     */
+    @Override
+    public JoinTokenRedemption redeemJoinToken(String tokenHash, Instant now) {
+        String hash = text(tokenHash, "tokenHash");
+        long nowMillis = millis(now, "now");
+        return write("redeem join token", null, c -> {
+            // The conditional UPDATE is the single point of truth: on PostgreSQL a second redeemer blocks on the
+            // row lock and then re-checks "used_at IS NULL" against the committed row; on SQLite writers are serial.
+            int redeemed = update(c, "UPDATE join_token SET used_at = ? "
+                    + "WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?", nowMillis, hash, nowMillis);
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT spiffe_id, used_at FROM join_token WHERE token_hash = ?")) {
+                ps.setString(1, hash);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        return new JoinTokenRedemption(Outcome.UNKNOWN, Optional.empty());
+                    }
+                    Optional<SpiffeId> workload = Optional.of(SpiffeId.parse(rs.getString(1)));
+                    rs.getLong(2);
+                    boolean used = !rs.wasNull();
+                    Outcome outcome = redeemed == 1 ? Outcome.REDEEMED : used ? Outcome.ALREADY_USED : Outcome.EXPIRED;
+                    return new JoinTokenRedemption(outcome, workload);
+                }
+            }
+        });
+    }
+
+    // ---- issued certificates --------------------------------------------------------------------------------
+
+    @Override
+    public void insertSvid(SvidRecord svid) {
+        Objects.requireNonNull(svid, "svid: null (expected: non-null)");
+        write("insert SVID " + svid.serialHex(), "SVID serial " + svid.serialHex() + " already exists", c -> {
+            update(c, "INSERT INTO svid (" + SVID_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    text(svid.serialHex(), "svid.serialHex"), text(svid.spiffeId(), "svid.spiffeId"),
+                    text(svid.caId(), "svid.caId"), text(svid.kind(), "svid.kind"),
+                    text(svid.publicKeyFingerprint(), "svid.publicKeyFingerprint"),
+                    text(svid.keyAlgorithm(), "svid.keyAlgorithm"), svid.keyBits(),
+                    millis(svid.notBefore(), "svid.notBefore"), millis(svid.notAfter(), "svid.notAfter"),
+                    millis(svid.issuedAt(), "svid.issuedAt"), text(svid.certificatePem(), "svid.certificatePem"));
+            return null;
+        });
+    }
+
+    @Override
+    public Optional<SvidRecord> svid(String serialHex) {
+        String serial = text(serialHex, "serialHex");
+        return read("read SVID " + serialHex, c -> {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT " + SVID_COLUMNS + " FROM svid WHERE serial_hex = ?")) {
+                ps.setString(1, serial);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? Optional.of(svid(rs)) : Optional.<SvidRecord>empty();
+                }
+            }
+        });
+    }
+
+    /** Newest issuedAt first; certificates issued in the same millisecond by descending serial. */
+    @Override
+    public List<SvidRecord> svids(Optional<SpiffeId> id, int limit) {
+        Objects.requireNonNull(id, "id: null (expected: an Optional)");
+        requirePositive(limit, "limit");
+        return read("list SVIDs", c -> {
+            String sql = "SELECT " + SVID_COLUMNS + " FROM svid"
+                    + (id.isPresent() ? " WHERE spiffe_id = ?" : "")
+                    + " ORDER BY issued_at DESC, serial_hex DESC LIMIT ?";
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                int i = 1;
+                if (id.isPresent()) {
+                    ps.setString(i++, id.get().toString());
+                }
+                ps.setInt(i, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    List<SvidRecord> svids = new ArrayList<>();
+                    while (rs.next()) {
+                        svids.add(svid(rs));
+                    }
+                    return svids;
+                }
+            }
+        });
+    }
+
+    @Override
+    public Optional<Instant> latestExpiryIssuedBy(String caId) {
+        String key = text(caId, "caId");
+        return read("read the latest expiry issued by CA " + caId, c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT MAX(not_after) FROM svid WHERE ca_id = ?")) {
+                ps.setString(1, key);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    long notAfter = rs.getLong(1);
+                    return rs.wasNull() ? Optional.<Instant>empty() : Optional.of(Instant.ofEpochMilli(notAfter));
+                }
+            }
+        });
+    }
+
+    // ---- audit ----------------------------------------------------------------------------------------------
+
+    /**
+     * Appends the event to the one hash chain. The returned record holds the event as stored: its instant truncated
+     * to milliseconds and its details normalised (whole numbers as {@code Long}, other numbers as {@code Double}).
+     *
+     * @throws NullPointerException     when a field other than taskId is null
+     * @throws IllegalArgumentException when a details value is not a string, number or boolean
+     */
+    @Override
+    public AuditRecord appendAudit(AuditEvent event) {
+        AuditEvent stored = AuditChain.normalize(event);
+        String details = AuditChain.detailsJson(stored.details());
+        long recordedAt = settings.clock().millis();
+        return write("append audit event " + stored.kind(), null, c -> {
+            // Locks the chain head until commit: appends from every connection and replica form one chain.
+            update(c, "UPDATE audit_head SET seq = seq + 1 WHERE id = 1");
+            long seq;
+            String prevHash;
+            try (PreparedStatement ps = c.prepareStatement("SELECT seq, hash FROM audit_head WHERE id = 1");
+                 ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new SQLException("the audit chain head row is missing");
+                }
+                seq = rs.getLong(1);
+                prevHash = rs.getString(2);
+            }
+            String hash = AuditChain.hash(prevHash, stored);
+            update(c, "INSERT INTO audit_event (" + AUDIT_COLUMNS + ", recorded_at) "
+                            + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", seq, stored.at().toEpochMilli(),
+                    stored.kind(), stored.actor(), stored.action(), stored.subject(), stored.result(),
+                    stored.taskId(), details, prevHash, hash, recordedAt);
+            update(c, "UPDATE audit_head SET hash = ? WHERE id = 1", hash);
+            return new AuditRecord(seq, stored, prevHash, hash);
+        });
+    }
+
+    @Override
+    public List<AuditRecord> audit(long afterSeq, int limit) {
+        if (afterSeq < 0) {
+            throw new IllegalArgumentException("afterSeq: " + afterSeq + " (expected: >= 0)");
+        }
+        requirePositive(limit, "limit");
+        return read("list audit events", c -> {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT " + AUDIT_COLUMNS + " FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?")) {
+                ps.setLong(1, afterSeq);
+                ps.setInt(2, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    List<AuditRecord> records = new ArrayList<>();
+                    while (rs.next()) {
+                        long seq = rs.getLong(1);
+                        try {
+                            records.add(auditRecord(rs));
+                        } catch (IllegalArgumentException e) {
+                            throw new StoreException("audit event " + seq + " is unreadable: " + e.getMessage()
+                                    + "; run verifyAudit()", e);
+                        }
+                    }
+                    return records;
+                }
+            }
+        });
+    }
+
+    /**
+     * Recomputes the chain from the first event. Reports {@code (true, n, 0, "intact")} when every event links to
+     * the one before, matches its own hash and the chain head; otherwise the first sequence number that does not
+     * and why: an edited event, a missing one (deleted, a gap), a broken link (reordered or replaced), events cut
+     * off the end, or events added past the head outside the store. {@code events} counts the stored events.
+     */
+    @Override
+    public AuditVerification verifyAudit() {
+        return read("verify the audit chain", c -> {
+            // No snapshot needed: the head read first names events that are all committed; the head read last
+            // covers events appended while scanning.
+            long[] headSeqBefore = new long[1];
+            String headHashBefore = head(c, headSeqBefore);
+            ChainVerifier verifier = new ChainVerifier();
+            boolean cursor = database == StoreSettings.Database.POSTGRESQL;
+            if (cursor) {
+                c.setAutoCommit(false); // PostgreSQL streams with a fetch size only inside a transaction
+            }
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT " + AUDIT_COLUMNS + " FROM audit_event ORDER BY seq")) {
+                ps.setFetchSize(AUDIT_VERIFY_FETCH_SIZE);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        verifier.accept(rs);
+                    }
+                }
+            }
+            if (cursor) {
+                c.commit(); // read-only; on failure the pool rolls back when the connection returns
+                c.setAutoCommit(true);
+            }
+            long[] headSeqAfter = new long[1];
+            String headHashAfter = head(c, headSeqAfter);
+            return verifier.finish(headSeqBefore[0], headHashBefore, headSeqAfter[0], headHashAfter);
+        });
+    }
+
+    private static String head(Connection c, long[] seq) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT seq, hash FROM audit_head WHERE id = 1");
+             ResultSet rs = ps.executeQuery()) {
+            if (!rs.next()) {
+                throw new SQLException("the audit chain head row is missing");
+            }
+            seq[0] = rs.getLong(1);
+            return rs.getString(2);
+        }
+    }
+
+    /** Walks the events in sequence order and remembers the first that breaks the chain. */
+    private static final class ChainVerifier {
+        private long events;
+        private long expectedSeq = 1;
+        private String prevHash = AuditChain.GENESIS_HASH;
+        private long lastSeq;
+        private String lastHash = AuditChain.GENESIS_HASH;
+        private long firstBroken;
+        private String reason;
+
+        void accept(ResultSet rs) throws SQLException {
+            events++;
+            long seq = rs.getLong(1);
+            String storedPrev = rs.getString(10);
+            String storedHash = rs.getString(11);
+            if (reason == null) {
+                if (seq > expectedSeq) {
+                    broken(expectedSeq, seq == expectedSeq + 1
+                            ? "event " + expectedSeq + " is missing (deleted)"
+                            : "events " + expectedSeq + " to " + (seq - 1) + " are missing (deleted)");
+                } else if (seq < expectedSeq) {
+                    broken(seq, "event " + seq + " is out of sequence (expected: " + expectedSeq
+                            + "; inserted outside the store)");
+                } else if (!prevHash.equals(storedPrev)) {
+                    broken(seq, "event " + seq + " does not link to event " + (seq - 1)
+                            + " (prev_hash differs: events reordered, replaced or removed)");
+                } else {
+                    String computed;
+                    try {
+                        computed = AuditChain.hash(storedPrev, auditRecord(rs).event());
+                    } catch (IllegalArgumentException e) {
+                        computed = null;
+                    }
+                    if (!storedHash.equals(computed)) {
+                        broken(seq, "event " + seq + " does not match its hash (edited)");
+                    }
+                }
+            }
+            prevHash = storedHash;
+            expectedSeq = seq + 1;
+            lastSeq = seq;
+            lastHash = storedHash;
+        }
+
+        AuditVerification finish(long headSeqBefore, String headHashBefore, long headSeqAfter, String headHashAfter) {
+            if (reason == null) {
+                if (lastSeq < headSeqBefore) {
+                    broken(lastSeq + 1, "the chain head is at event " + headSeqBefore + " but the last event is "
+                            + lastSeq + " (events deleted from the end)");
+                } else if (lastSeq > headSeqAfter) {
+                    broken(headSeqAfter + 1, "event " + (headSeqAfter + 1)
+                            + " lies past the chain head (inserted outside the store)");
+                } else if ((lastSeq == headSeqBefore && !lastHash.equals(headHashBefore))
+                        || (lastSeq == headSeqAfter && !lastHash.equals(headHashAfter))) {
+                    broken(lastSeq, "event " + lastSeq + " does not match the chain head's hash (edited)");
+                }
+            }
+            return reason == null
+                    ? new AuditVerification(true, events, 0, "intact")
+                    : new AuditVerification(false, events, firstBroken, reason);
+        }
+
+        private void broken(long seq, String why) {
+            firstBroken = seq;
+            reason = why;
+        }
+    }
+
+    // ---- lifecycle ------------------------------------------------------------------------------------------
+
+    @Override
+    public void close() {
+        closed = true;
+        dataSource.close();
+    }
+
+    @Override
+    public String toString() {
+        return "JdbcStore[" + describe(settings) + (closed ? ", closed" : "") + "]";
+    }
+
+    // ---- transactions ---------------------------------------------------------------------------------------
+
+    @FunctionalInterface
+    private interface SqlWork<T> {
+        T run(Connection c) throws SQLException;
+    }
+
+    /**
+     * Runs the work in one transaction and returns after it committed; on any failure rolls it back.
+     *
+     * @param conflict the message of the {@link StoreConflictException} a unique violation becomes, or null
+     */
+    private <T> T write(String what, String conflict, SqlWork<T> work) {
+        ensureOpen(what);
+        boolean locked = sqliteWriteLock != null && tryLock(sqliteWriteLock, what);
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false); // SQLite: BEGIN IMMEDIATE, waiting up to busy_timeout for other processes
+            try {
+                if (forceSynchronousCommit) {
+                    try (Statement s = c.createStatement()) {
+                        s.execute("SET LOCAL synchronous_commit TO on");
+                    }
+                }
+                T result = work.run(c);
+                c.commit();
+                return result;
+            } catch (SQLException | RuntimeException | Error e) {
+                rollback(c, e);
+                throw e;
+            }
+        } catch (SQLException e) {
+            throw translate(what, conflict, e);
+        } finally {
+            if (locked) {
+                sqliteWriteLock.unlock();
+            }
+        }
+    }
+
+    private <T> T read(String what, SqlWork<T> work) {
+        ensureOpen(what);
+        try (Connection c = dataSource.getConnection()) {
+            return work.run(c);
+        } catch (SQLException e) {
+            throw translate(what, null, e);
+        }
+    }
+
+    private static boolean tryLock(ReentrantLock lock, String what) {
+        try {
+            if (lock.tryLock(SQLITE_WRITE_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                return true;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreException(what + ": interrupted while waiting for the SQLite write lock", e);
+        }
+        throw new StoreException(what + ": the SQLite write lock was not free within "
+                + SQLITE_WRITE_WAIT.toSeconds() + "s", null);
+    }
+
+    private void ensureOpen(String what) {
+        if (closed) {
+            throw new StoreException(what + ": the store is closed", null);
+        }
+    }
+
+    private static void rollback(Connection c, Throwable cause) {
+        try {
+            c.rollback();
+        } catch (SQLException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    private static StoreException translate(String what, String conflict, SQLException e) {
+        if (conflict != null && isUniqueViolation(e)) {
+            return new StoreConflictException(conflict);
+        }
+        return new StoreException(what + " failed: " + e.getMessage(), e);
+    }
+
+    private static boolean isUniqueViolation(SQLException e) {
+        for (SQLException x = e; x != null; x = x.getNextException()) {
+            if ("23505".equals(x.getSQLState())) { // PostgreSQL unique_violation
+                return true;
+            }
+            if (x instanceof SQLiteException s && (s.getResultCode() == SQLiteErrorCode.SQLITE_CONSTRAINT_PRIMARYKEY
+                    || s.getResultCode() == SQLiteErrorCode.SQLITE_CONSTRAINT_UNIQUE)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // ---- SQL helpers ----------------------------------------------------------------------------------------
+
+    private static int update(Connection c, String sql, Object... values) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < values.length; i++) {
+                Object v = values[i];
+                if (v instanceof Long l) {
+                    ps.setLong(i + 1, l);
+                } else if (v instanceof Integer n) {
+                    ps.setInt(i + 1, n);
+                } else if (v == null) {
+                    ps.setNull(i + 1, java.sql.Types.VARCHAR);
+                } else {
+                    ps.setString(i + 1, (String) v);
+                }
+            }
+            return ps.executeUpdate();
+        }
+    }
+
+    private static long increment(Connection c, String counter) throws SQLException {
+        if (update(c, "UPDATE counter SET value = value + 1 WHERE name = ?", counter) != 1) {
+            throw new SQLException("counter " + counter + " is missing");
+        }
+        return counter(c, counter);
+    }
+
+    private static long counter(Connection c, String counter) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT value FROM counter WHERE name = ?")) {
+            ps.setString(1, counter);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new SQLException("counter " + counter + " is missing");
+                }
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    private static String text(Object value, String name) {
+        if (value == null) {
+            throw new NullPointerException(name + ": null (expected: non-null)");
+        }
+        return value.toString();
+    }
+
+    private static String name(Enum<?> value, String name) {
+        if (value == null) {
+            throw new NullPointerException(name + ": null (expected: non-null)");
+        }
+        return value.name();
+    }
+
+    private static long millis(Instant value, String name) {
+        if (value == null) {
+            throw new NullPointerException(name + ": null (expected: non-null)");
+        }
+        return value.toEpochMilli();
+    }
+
+    private static long durationMillis(Duration value, String name) {
+        if (value == null) {
+            throw new NullPointerException(name + ": null (expected: non-null)");
+        }
+        return value.toMillis();
+    }
+
+    private static void requirePositive(int value, String name) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(name + ": " + value + " (expected: > 0)");
+        }
+    }
+
+    // ---- row mapping ----------------------------------------------------------------------------------------
+
+    private static CaRecord ca(ResultSet rs) throws SQLException {
+        return new CaRecord(rs.getString(1), CaState.valueOf(rs.getString(2)), rs.getString(3), rs.getString(4),
+                rs.getString(5), instant(rs, 6), instant(rs, 7), rs.getString(8), instant(rs, 9), instant(rs, 10));
+    }
+
+    private static Workload workload(ResultSet rs) throws SQLException {
+        List<String> tools;
+        try {
+            tools = JSON.readValue(rs.getString(5), STRING_LIST);
+        } catch (JsonProcessingException e) {
+            throw new SQLException("workload " + rs.getString(1) + " has unreadable tools: " + e.getMessage(), e);
+        }
+        return new Workload(SpiffeId.parse(rs.getString(1)), rs.getString(2), rs.getString(3), rs.getString(4),
+                tools, Duration.ofMillis(rs.getLong(6)), Duration.ofMillis(rs.getLong(7)), instant(rs, 8),
+                instant(rs, 9));
+    }
+
+    private static SvidRecord svid(ResultSet rs) throws SQLException {
+        return new SvidRecord(rs.getString(1), SpiffeId.parse(rs.getString(2)), rs.getString(3), rs.getString(4),
+                rs.getString(5), rs.getString(6), rs.getInt(7), instant(rs, 8), instant(rs, 9), instant(rs, 10),
+                rs.getString(11));
+    }
+
+    /** @throws IllegalArgumentException when the stored details are not a JSON object of plain values */
+    private static AuditRecord auditRecord(ResultSet rs) throws SQLException {
+        AuditEvent event = new AuditEvent(instant(rs, 2), rs.getString(3), rs.getString(4), rs.getString(5),
+                rs.getString(6), rs.getString(7), rs.getString(8), AuditChain.parseDetails(rs.getString(9)));
+        return new AuditRecord(rs.getLong(1), event, rs.getString(10), rs.getString(11));
+    }
+
+    private static Instant instant(ResultSet rs, int column) throws SQLException {
+        return Instant.ofEpochMilli(rs.getLong(column));
+    }
+
+    private static String describe(StoreSettings settings) {
+        return settings.database() == StoreSettings.Database.SQLITE
+                ? settings.jdbcUrl()
+                : settings.jdbcUrl().replaceAll("(?i)(password=)[^&;]*", "$1***");
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root == e ? String.valueOf(e.getMessage()) : e.getMessage() + " (" + root.getMessage() + ")";
+    }
+}

@@ -1,0 +1,720 @@
+package dev.tollgate.controlplane.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.controlplane.store.JoinTokenRedemption.Outcome;
+
+/**
+ * The behaviour every {@link Store} implementation must show. Each database runs it through a subclass that
+ * supplies fresh, empty databases.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+abstract class StoreConformanceTest {
+    static final Instant T0 = Instant.parse("2030-01-01T00:00:00Z");
+    static final SpiffeId AGENT_A = SpiffeId.parse("spiffe://example.org/agent/a");
+    static final SpiffeId AGENT_B = SpiffeId.parse("spiffe://example.org/agent/b");
+    static final SpiffeId TOOL_C = SpiffeId.parse("spiffe://example.org/tool/c");
+
+    protected final MutableClock clock = new MutableClock(T0);
+    private final List<Store> opened = Collections.synchronizedList(new ArrayList<>());
+
+    /** A store on a new, empty database, using {@link #clock}. */
+    protected abstract Store newStore();
+
+    /** Another store on the database of the latest {@link #newStore()}, as a restart or a second replica. */
+    protected abstract Store reopenStore();
+
+    /** A plain JDBC connection to the database of the latest {@link #newStore()}, bypassing the store. */
+    protected abstract Connection rawConnection() throws SQLException;
+
+    /** Remembers a store so that it is closed after the test. */
+    protected final <S extends Store> S track(S store) {
+        opened.add(store);
+        return store;
+    }
+
+    @AfterEach
+    void closeStores() {
+        for (Store s : opened) {
+            s.close();
+        }
+    }
+
+    // ---- fixtures -------------------------------------------------------------------------------------------
+
+    static CaRecord ca(String id, CaState state, Instant createdAt) {
+        return new CaRecord(id, state, "-----BEGIN CERTIFICATE-----\n" + id + "\n-----END CERTIFICATE-----\n",
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\nkey-" + id + "\n-----END ENCRYPTED PRIVATE KEY-----\n",
+                "-----BEGIN CERTIFICATE-----\nanchor\n-----END CERTIFICATE-----\n", createdAt,
+                createdAt.plus(Duration.ofDays(365)), "generated", createdAt, createdAt);
+    }
+
+    static Workload workload(SpiffeId id, String purpose) {
+        return new Workload(id, "alice@example.org", "team-agents", purpose, List.of("search", "fetch_url"),
+                Duration.ofMinutes(15), Duration.ofHours(2), T0, T0);
+    }
+
+    static JoinTokenRecord token(String hash, SpiffeId id, Instant expiresAt) {
+        return new JoinTokenRecord(hash, id, T0, expiresAt, "spiffe://example.org/operator/bob");
+    }
+
+    static SvidRecord svid(String serial, SpiffeId id, String caId, Instant issuedAt, Instant notAfter) {
+        return new SvidRecord(serial, id, caId, "join", "sha256:" + serial, "EC", 256, issuedAt, notAfter, issuedAt,
+                "-----BEGIN CERTIFICATE-----\n" + serial + "\n-----END CERTIFICATE-----\n");
+    }
+
+    static AuditEvent event(String kind, Instant at, Map<String, Object> details) {
+        return new AuditEvent(at, kind, "system", "POST /v1/svids", AGENT_A.toString(), "ok", "task-1", details);
+    }
+
+    // ---- CA slots -------------------------------------------------------------------------------------------
+
+    @Test
+    void caRecordsRoundTripInCreationOrder() {
+        Store store = newStore();
+        assertThat(store.caRecords()).isEmpty();
+        // ids deliberately not in insertion order, and the same creation instant for two of them
+        CaRecord c = ca("cc", CaState.ACTIVE, T0);
+        CaRecord a = ca("aa", CaState.PREPARED, T0);
+        CaRecord b = ca("bb", CaState.OLD, T0.plusSeconds(5));
+        store.insertCa(c);
+        store.insertCa(a);
+        store.insertCa(b);
+
+        assertThat(store.caRecords()).containsExactly(c, a, b);
+    }
+
+    @Test
+    void insertingACaTwiceIsAConflictAndChangesNothing() {
+        Store store = newStore();
+        CaRecord first = ca("aa", CaState.ACTIVE, T0);
+        store.insertCa(first);
+
+        assertThatThrownBy(() -> store.insertCa(ca("aa", CaState.PREPARED, T0.plusSeconds(1))))
+                .isInstanceOf(StoreConflictException.class)
+                .hasMessageContaining("CA aa already exists");
+        CaRecord second = ca("bb", CaState.PREPARED, T0);
+        store.insertCa(second);
+        assertThat(store.caRecords()).containsExactly(first, second);
+    }
+
+    @Test
+    void updateCaStateMovesTheSlotAndReportsAMissingCa() {
+        Store store = newStore();
+        CaRecord active = ca("aa", CaState.ACTIVE, T0);
+        store.insertCa(active);
+        Instant later = T0.plus(Duration.ofDays(30));
+
+        assertThat(store.updateCaState("aa", CaState.OLD, later)).isTrue();
+        assertThat(store.updateCaState("missing", CaState.OLD, later)).isFalse();
+        assertThat(store.caRecords()).containsExactly(active.withState(CaState.OLD, later));
+    }
+
+    @Test
+    void bundleSequenceStartsAtZeroAndAdvancesByOne() {
+        Store store = newStore();
+        assertThat(store.bundleSequence()).isZero();
+        assertThat(store.nextBundleSequence()).isEqualTo(1);
+        assertThat(store.nextBundleSequence()).isEqualTo(2);
+        assertThat(store.bundleSequence()).isEqualTo(2);
+    }
+
+    @Test
+    void bundleSequenceIsStrictlyIncreasingAcrossConcurrentReplicas() throws Exception {
+        Store one = newStore();
+        Store two = track(reopenStore());
+        int threads = 8;
+        int perThread = 25;
+
+        List<List<Long>> seen = concurrently(threads, t -> () -> {
+            Store store = t % 2 == 0 ? one : two;
+            List<Long> values = new ArrayList<>();
+            for (int i = 0; i < perThread; i++) {
+                values.add(store.nextBundleSequence());
+            }
+            return values;
+        });
+
+        List<Long> all = new ArrayList<>();
+        for (List<Long> values : seen) {
+            assertThat(values).isSorted().doesNotHaveDuplicates();
+            all.addAll(values);
+        }
+        assertThat(all).hasSize(threads * perThread).doesNotHaveDuplicates()
+                .allSatisfy(v -> assertThat(v).isBetween(1L, (long) threads * perThread));
+        assertThat(one.bundleSequence()).isEqualTo(threads * perThread);
+    }
+
+    // ---- workloads ------------------------------------------------------------------------------------------
+
+    @Test
+    void workloadRoundTripsAndListsBySpiffeId() {
+        Store store = newStore();
+        Workload b = workload(AGENT_B, "summarise tickets");
+        Workload c = new Workload(TOOL_C, "carol@example.org", "team-tools", "", List.of(), Duration.ofMillis(1),
+                Duration.ofDays(1), T0.plusMillis(1), T0.plusMillis(2));
+        Workload a = workload(AGENT_A, "triage mail");
+        store.insertWorkload(b);
+        store.insertWorkload(c);
+        store.insertWorkload(a);
+
+        assertThat(store.workload(AGENT_A)).contains(a);
+        assertThat(store.workload(TOOL_C)).contains(c);
+        assertThat(store.workload(SpiffeId.parse("spiffe://example.org/agent/nobody"))).isEmpty();
+        assertThat(store.workloads()).containsExactly(a, b, c);
+    }
+
+    @Test
+    void insertingAWorkloadTwiceIsAConflict() {
+        Store store = newStore();
+        Workload original = workload(AGENT_A, "triage mail");
+        store.insertWorkload(original);
+
+        assertThatThrownBy(() -> store.insertWorkload(workload(AGENT_A, "something else")))
+                .isInstanceOf(StoreConflictException.class)
+                .hasMessageContaining("workload spiffe://example.org/agent/a already exists");
+        assertThat(store.workloads()).containsExactly(original);
+    }
+
+    @Test
+    void updateWorkloadReplacesTheRegistrationAndReportsAMissingOne() {
+        Store store = newStore();
+        store.insertWorkload(workload(AGENT_A, "triage mail"));
+        Workload changed = new Workload(AGENT_A, "dave@example.org", "team-ops", "triage and reply",
+                List.of("send_mail"), Duration.ofMinutes(5), Duration.ofMinutes(30), T0, T0.plusSeconds(60));
+
+        assertThat(store.updateWorkload(changed)).isTrue();
+        assertThat(store.workload(AGENT_A)).contains(changed);
+        assertThat(store.updateWorkload(workload(AGENT_B, "absent"))).isFalse();
+        assertThat(store.workload(AGENT_B)).isEmpty();
+    }
+
+    @Test
+    void deleteWorkloadRemovesItOnceAndReportsAMissingOne() {
+        Store store = newStore();
+        store.insertWorkload(workload(AGENT_A, "triage mail"));
+        store.insertWorkload(workload(AGENT_B, "summarise"));
+
+        assertThat(store.deleteWorkload(AGENT_A)).isTrue();
+        assertThat(store.deleteWorkload(AGENT_A)).isFalse();
+        assertThat(store.workload(AGENT_A)).isEmpty();
+        assertThat(store.workloads()).extracting(Workload::id).containsExactly(AGENT_B);
+    }
+
+    // ---- join tokens ----------------------------------------------------------------------------------------
+
+    @Test
+    void joinTokenIsRedeemedOnceThenReportedAsUsed() {
+        Store store = newStore();
+        store.insertJoinToken(token("h1", AGENT_A, T0.plus(Duration.ofMinutes(10))));
+
+        assertThat(store.redeemJoinToken("h1", clock.instant()))
+                .isEqualTo(new JoinTokenRedemption(Outcome.REDEEMED, Optional.of(AGENT_A)));
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(store.redeemJoinToken("h1", clock.instant()))
+                .isEqualTo(new JoinTokenRedemption(Outcome.ALREADY_USED, Optional.of(AGENT_A)));
+    }
+
+    @Test
+    void unknownJoinTokenIsReportedWithoutAWorkload() {
+        Store store = newStore();
+        store.insertJoinToken(token("h1", AGENT_A, T0.plus(Duration.ofMinutes(10))));
+
+        assertThat(store.redeemJoinToken("other", clock.instant()))
+                .isEqualTo(new JoinTokenRedemption(Outcome.UNKNOWN, Optional.empty()));
+    }
+
+    @Test
+    void joinTokenExpiresAtItsExpiryInstant() {
+        Store store = newStore();
+        Instant expiry = T0.plus(Duration.ofMinutes(10));
+        store.insertJoinToken(token("early", AGENT_A, expiry));
+        store.insertJoinToken(token("late", AGENT_B, expiry));
+
+        clock.advance(Duration.ofMinutes(10).minusMillis(1));
+        assertThat(store.redeemJoinToken("early", clock.instant()).outcome()).isEqualTo(Outcome.REDEEMED);
+        clock.advance(Duration.ofMillis(1));
+        assertThat(store.redeemJoinToken("late", clock.instant()))
+                .isEqualTo(new JoinTokenRedemption(Outcome.EXPIRED, Optional.of(AGENT_B)));
+        clock.advance(Duration.ofDays(1));
+        assertThat(store.redeemJoinToken("late", clock.instant()).outcome()).isEqualTo(Outcome.EXPIRED);
+        assertThat(store.redeemJoinToken("early", clock.instant()).outcome()).isEqualTo(Outcome.ALREADY_USED);
+    }
+
+    @Test
+    void insertingAJoinTokenTwiceIsAConflict() {
+        Store store = newStore();
+        store.insertJoinToken(token("h1", AGENT_A, T0.plusSeconds(60)));
+
+        assertThatThrownBy(() -> store.insertJoinToken(token("h1", AGENT_B, T0.plusSeconds(600))))
+                .isInstanceOf(StoreConflictException.class)
+                .hasMessageContaining("join token");
+        assertThat(store.redeemJoinToken("h1", T0).workload()).contains(AGENT_A);
+    }
+
+    @Test
+    void joinTokenIsRedeemedExactlyOnceUnderConcurrentUse() throws Exception {
+        Store one = newStore();
+        Store two = track(reopenStore());
+        one.insertJoinToken(token("contested", AGENT_A, T0.plus(Duration.ofMinutes(10))));
+        int redeemers = 16;
+
+        List<JoinTokenRedemption> results = concurrently(redeemers,
+                t -> () -> (t % 2 == 0 ? one : two).redeemJoinToken("contested", T0.plusSeconds(1)));
+
+        assertThat(results).filteredOn(r -> r.outcome() == Outcome.REDEEMED).hasSize(1);
+        assertThat(results).filteredOn(r -> r.outcome() == Outcome.ALREADY_USED).hasSize(redeemers - 1);
+        assertThat(results).allSatisfy(r -> assertThat(r.workload()).contains(AGENT_A));
+    }
+
+    // ---- issued certificates --------------------------------------------------------------------------------
+
+    @Test
+    void svidRoundTripsAndAMissingSerialIsEmpty() {
+        Store store = newStore();
+        SvidRecord svid = new SvidRecord("0a1b2c", AGENT_A, "ca1", "renewal", "sha256:abc", "RSA", 3072, T0,
+                T0.plus(Duration.ofHours(1)), T0.plusMillis(7), "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n");
+        store.insertSvid(svid);
+
+        assertThat(store.svid("0a1b2c")).contains(svid);
+        assertThat(store.svid("ffff")).isEmpty();
+    }
+
+    @Test
+    void insertingAnSvidWithAKnownSerialIsAConflict() {
+        Store store = newStore();
+        SvidRecord first = svid("01", AGENT_A, "ca1", T0, T0.plusSeconds(3600));
+        store.insertSvid(first);
+
+        assertThatThrownBy(() -> store.insertSvid(svid("01", AGENT_B, "ca1", T0, T0.plusSeconds(60))))
+                .isInstanceOf(StoreConflictException.class)
+                .hasMessageContaining("SVID serial 01 already exists");
+        assertThat(store.svid("01")).contains(first);
+    }
+
+    @Test
+    void svidsAreNewestFirstFilteredByIdentityAndLimited() {
+        Store store = newStore();
+        SvidRecord a1 = svid("a1", AGENT_A, "ca1", T0, T0.plusSeconds(3600));
+        SvidRecord b1 = svid("b1", AGENT_B, "ca1", T0.plusSeconds(10), T0.plusSeconds(3610));
+        SvidRecord a2 = svid("a2", AGENT_A, "ca1", T0.plusSeconds(20), T0.plusSeconds(3620));
+        SvidRecord a3 = svid("a3", AGENT_A, "ca2", T0.plusSeconds(30), T0.plusSeconds(3630));
+        SvidRecord b2 = svid("b2", AGENT_B, "ca2", T0.plusSeconds(40), T0.plusSeconds(3640));
+        // inserted out of issue order: the order must come from issuedAt, not from insertion
+        for (SvidRecord s : List.of(a2, b2, a1, a3, b1)) {
+            store.insertSvid(s);
+        }
+
+        assertThat(store.svids(Optional.empty(), 100)).containsExactly(b2, a3, a2, b1, a1);
+        assertThat(store.svids(Optional.empty(), 2)).containsExactly(b2, a3);
+        assertThat(store.svids(Optional.of(AGENT_A), 100)).containsExactly(a3, a2, a1);
+        assertThat(store.svids(Optional.of(AGENT_A), 1)).containsExactly(a3);
+        assertThat(store.svids(Optional.of(TOOL_C), 10)).isEmpty();
+    }
+
+    @Test
+    void svidsIssuedInTheSameMillisecondComeByDescendingSerial() {
+        Store store = newStore();
+        SvidRecord x = svid("0b", AGENT_A, "ca1", T0, T0.plusSeconds(60));
+        SvidRecord y = svid("0c", AGENT_A, "ca1", T0, T0.plusSeconds(60));
+        SvidRecord z = svid("0a", AGENT_A, "ca1", T0, T0.plusSeconds(60));
+        store.insertSvid(x);
+        store.insertSvid(y);
+        store.insertSvid(z);
+
+        assertThat(store.svids(Optional.of(AGENT_A), 10)).containsExactly(y, x, z);
+    }
+
+    @Test
+    void svidsRefusesANonPositiveLimit() {
+        Store store = newStore();
+        assertThatThrownBy(() -> store.svids(Optional.empty(), 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("limit: 0 (expected: > 0)");
+    }
+
+    @Test
+    void latestExpiryIssuedByIsTheLatestNotAfterOfThatCaOnly() {
+        Store store = newStore();
+        store.insertSvid(svid("01", AGENT_A, "ca1", T0, T0.plusSeconds(500)));
+        store.insertSvid(svid("02", AGENT_B, "ca1", T0.plusSeconds(10), T0.plusSeconds(900)));
+        store.insertSvid(svid("03", AGENT_A, "ca1", T0.plusSeconds(20), T0.plusSeconds(700)));
+        store.insertSvid(svid("04", AGENT_A, "ca2", T0.plusSeconds(30), T0.plusSeconds(5000)));
+
+        assertThat(store.latestExpiryIssuedBy("ca1")).contains(T0.plusSeconds(900));
+        assertThat(store.latestExpiryIssuedBy("ca2")).contains(T0.plusSeconds(5000));
+        assertThat(store.latestExpiryIssuedBy("ca3")).isEmpty();
+    }
+
+    // ---- audit ----------------------------------------------------------------------------------------------
+
+    @Test
+    void auditHashIsSha256OfPrevHashAndCanonicalJson() throws Exception {
+        Store store = newStore();
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("z", "last");
+        details.put("a", 1);
+        details.put("m", true);
+        details.put("f", 0.5);
+        AuditRecord first = store.appendAudit(event("svid.issued", T0, details));
+
+        String canonical = "{\"at\":1893456000000,\"kind\":\"svid.issued\",\"actor\":\"system\","
+                + "\"action\":\"POST /v1/svids\",\"subject\":\"spiffe://example.org/agent/a\",\"result\":\"ok\","
+                + "\"taskId\":\"task-1\",\"details\":{\"a\":1,\"f\":0.5,\"m\":true,\"z\":\"last\"}}";
+        String zeros = "0".repeat(64);
+        assertThat(first.seq()).isEqualTo(1);
+        assertThat(first.prevHash()).isEqualTo(zeros);
+        assertThat(first.hash()).isEqualTo(sha256Hex(zeros + canonical));
+
+        AuditRecord second = store.appendAudit(new AuditEvent(T0.plusMillis(1), "operator.action", "system",
+                "DELETE /v1/workloads", "", "denied", null, Map.of()));
+        String canonical2 = "{\"at\":1893456000001,\"kind\":\"operator.action\",\"actor\":\"system\","
+                + "\"action\":\"DELETE /v1/workloads\",\"subject\":\"\",\"result\":\"denied\",\"taskId\":null,"
+                + "\"details\":{}}";
+        assertThat(second.seq()).isEqualTo(2);
+        assertThat(second.prevHash()).isEqualTo(first.hash());
+        assertThat(second.hash()).isEqualTo(sha256Hex(first.hash() + canonical2));
+    }
+
+    @Test
+    void auditEventsReadBackAsAppendedAndPageBySeq() {
+        Store store = newStore();
+        List<AuditRecord> appended = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            appended.add(store.appendAudit(event("svid.issued", T0.plusSeconds(i),
+                    Map.of("n", i, "big", 1L << 40, "ratio", 1.25, "ok", i % 2 == 0, "serial", "s" + i))));
+        }
+
+        assertThat(appended).extracting(AuditRecord::seq).containsExactly(1L, 2L, 3L, 4L, 5L);
+        assertThat(appended.get(0).event().details()).containsEntry("n", 0L);
+        assertThat(store.audit(0, 100)).containsExactlyElementsOf(appended);
+        assertThat(store.audit(0, 2)).containsExactlyElementsOf(appended.subList(0, 2));
+        assertThat(store.audit(2, 2)).containsExactlyElementsOf(appended.subList(2, 4));
+        assertThat(store.audit(5, 10)).isEmpty();
+    }
+
+    @Test
+    void auditRefusesDetailsThatAreNotPlainValues() {
+        Store store = newStore();
+        assertThatThrownBy(() -> store.appendAudit(event("x", T0, Map.of("nested", Map.of("a", 1)))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("event.details.nested");
+        assertThatThrownBy(() -> store.appendAudit(event("x", T0, Map.of("nan", Double.NaN))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("event.details.nan");
+        assertThat(store.audit(0, 10)).isEmpty();
+        assertThat(store.verifyAudit()).isEqualTo(new AuditVerification(true, 0, 0, "intact"));
+    }
+
+    @Test
+    void intactAuditChainVerifies() {
+        Store store = newStore();
+        assertThat(store.verifyAudit()).isEqualTo(new AuditVerification(true, 0, 0, "intact"));
+        appendEvents(store, 4);
+
+        assertThat(store.verifyAudit()).isEqualTo(new AuditVerification(true, 4, 0, "intact"));
+    }
+
+    @Test
+    void auditAppendsFromConcurrentReplicasFormOneChain() throws Exception {
+        Store one = newStore();
+        Store two = track(reopenStore());
+        int threads = 6;
+        int perThread = 10;
+
+        concurrently(threads, t -> () -> {
+            for (int i = 0; i < perThread; i++) {
+                (t % 2 == 0 ? one : two).appendAudit(event("svid.issued", T0.plusSeconds(i), Map.of("thread", t)));
+            }
+            return null;
+        });
+
+        List<AuditRecord> chain = one.audit(0, 1000);
+        assertThat(chain).extracting(AuditRecord::seq)
+                .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, threads * perThread)
+                        .boxed().toList());
+        assertThat(two.verifyAudit()).isEqualTo(new AuditVerification(true, threads * perThread, 0, "intact"));
+    }
+
+    @Test
+    void auditKeepsWhenTheStoreRecordedEachEventOutsideTheHash() throws Exception {
+        Store store = newStore();
+        clock.advance(Duration.ofHours(3));
+        AuditRecord backdated = store.appendAudit(event("svid.issued", T0, Map.of()));
+
+        try (Connection c = rawConnection()) {
+            assertThat(count(c, "SELECT recorded_at FROM audit_event WHERE seq = 1"))
+                    .isEqualTo(T0.plus(Duration.ofHours(3)).toEpochMilli());
+        }
+        assertThat(backdated.event().at()).isEqualTo(T0);
+        assertThat(store.verifyAudit().intact()).isTrue();
+    }
+
+    @Test
+    void editedAuditEventIsReportedBySeq() throws Exception {
+        Store store = newStore();
+        appendEvents(store, 5);
+        raw("UPDATE audit_event SET actor = 'mallory' WHERE seq = 3");
+
+        AuditVerification v = store.verifyAudit();
+        assertThat(v.intact()).isFalse();
+        assertThat(v.firstBrokenSeq()).isEqualTo(3);
+        assertThat(v.events()).isEqualTo(5);
+        assertThat(v.reason()).contains("edited");
+    }
+
+    @Test
+    void editedAuditDetailsAreReportedBySeq() throws Exception {
+        Store store = newStore();
+        appendEvents(store, 3);
+        raw("UPDATE audit_event SET details_json = '{\"i\":99}' WHERE seq = 2");
+
+        AuditVerification v = store.verifyAudit();
+        assertThat(v.firstBrokenSeq()).isEqualTo(2);
+        assertThat(v.reason()).contains("edited");
+    }
+
+    @Test
+    void editedAuditEventWithARecomputedHashBreaksTheNextLink() throws Exception {
+        Store store = newStore();
+        List<AuditRecord> records = appendEvents(store, 5);
+        AuditRecord third = records.get(2);
+        AuditEvent forged = new AuditEvent(third.event().at(), third.event().kind(), "mallory",
+                third.event().action(), third.event().subject(), third.event().result(), third.event().taskId(),
+                third.event().details());
+        String forgedHash = AuditChain.hash(third.prevHash(), AuditChain.normalize(forged));
+        raw("UPDATE audit_event SET actor = 'mallory', hash = '" + forgedHash + "' WHERE seq = 3");
+
+        AuditVerification v = store.verifyAudit();
+        assertThat(v.firstBrokenSeq()).isEqualTo(4);
+        assertThat(v.reason()).contains("does not link");
+    }
+
+    @Test
+    void deletedAuditEventIsReportedAsAGap() throws Exception {
+        Store store = newStore();
+        appendEvents(store, 5);
+        raw("DELETE FROM audit_event WHERE seq = 2");
+
+        AuditVerification v = store.verifyAudit();
+        assertThat(v.intact()).isFalse();
+        assertThat(v.firstBrokenSeq()).isEqualTo(2);
+        assertThat(v.events()).isEqualTo(4);
+        assertThat(v.reason()).contains("missing");
+    }
+
+    @Test
+    void reorderedAuditEventsAreReportedAtTheFirstMovedSeq() throws Exception {
+        Store store = newStore();
+        appendEvents(store, 5);
+        raw("UPDATE audit_event SET seq = -1 WHERE seq = 2",
+                "UPDATE audit_event SET seq = 2 WHERE seq = 3",
+                "UPDATE audit_event SET seq = 3 WHERE seq = -1");
+
+        AuditVerification v = store.verifyAudit();
+        assertThat(v.firstBrokenSeq()).isEqualTo(2);
+        assertThat(v.reason()).contains("does not link");
+    }
+
+    @Test
+    void auditEventsCutOffTheEndAreReported() throws Exception {
+        Store store = newStore();
+        appendEvents(store, 5);
+        raw("DELETE FROM audit_event WHERE seq >= 4");
+
+        AuditVerification v = store.verifyAudit();
+        assertThat(v.firstBrokenSeq()).isEqualTo(4);
+        assertThat(v.reason()).contains("deleted from the end");
+    }
+
+    @Test
+    void appendingAfterTamperingKeepsTheBreakVisible() throws Exception {
+        Store store = newStore();
+        appendEvents(store, 3);
+        raw("UPDATE audit_event SET result = 'denied' WHERE seq = 2");
+        store.appendAudit(event("late", T0.plusSeconds(60), Map.of()));
+
+        AuditVerification v = store.verifyAudit();
+        assertThat(v.firstBrokenSeq()).isEqualTo(2);
+        assertThat(v.events()).isEqualTo(4);
+    }
+
+    // ---- lifecycle and failures -----------------------------------------------------------------------------
+
+    @Test
+    void everythingSurvivesCloseAndReopen() {
+        Store store = newStore();
+        CaRecord ca = ca("aa", CaState.ACTIVE, T0);
+        Workload workload = workload(AGENT_A, "triage mail");
+        SvidRecord svid = svid("01", AGENT_A, "aa", T0, T0.plusSeconds(3600));
+        store.insertCa(ca);
+        store.insertWorkload(workload);
+        store.insertJoinToken(token("used", AGENT_A, T0.plusSeconds(600)));
+        store.insertJoinToken(token("fresh", AGENT_B, T0.plusSeconds(600)));
+        store.redeemJoinToken("used", T0);
+        store.insertSvid(svid);
+        store.nextBundleSequence();
+        store.nextBundleSequence();
+        List<AuditRecord> audit = appendEvents(store, 3);
+        store.close();
+
+        Store reopened = track(reopenStore());
+        assertThat(reopened.caRecords()).containsExactly(ca);
+        assertThat(reopened.workloads()).containsExactly(workload);
+        assertThat(reopened.svid("01")).contains(svid);
+        assertThat(reopened.bundleSequence()).isEqualTo(2);
+        assertThat(reopened.audit(0, 10)).containsExactlyElementsOf(audit);
+        assertThat(reopened.verifyAudit().intact()).isTrue();
+        assertThat(reopened.redeemJoinToken("used", T0).outcome()).isEqualTo(Outcome.ALREADY_USED);
+        assertThat(reopened.redeemJoinToken("fresh", T0).outcome()).isEqualTo(Outcome.REDEEMED);
+        assertThat(reopened.appendAudit(event("after.restart", T0, Map.of())).seq()).isEqualTo(4);
+    }
+
+    @Test
+    void migrationsAreAppliedOnceWhenOpenedAgain() throws Exception {
+        Store store = newStore();
+        store.insertWorkload(workload(AGENT_A, "triage mail"));
+        Store again = track(reopenStore());
+        store.close();
+        Store third = track(reopenStore());
+
+        assertThat(third.workloads()).extracting(Workload::id).containsExactly(AGENT_A);
+        assertThat(again.bundleSequence()).isZero();
+        try (Connection c = rawConnection(); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT version FROM flyway_schema_history "
+                     + "WHERE version IS NOT NULL ORDER BY installed_rank")) {
+            List<String> versions = new ArrayList<>();
+            while (rs.next()) {
+                versions.add(rs.getString(1));
+            }
+            assertThat(versions).containsExactly("1");
+        }
+    }
+
+    @Test
+    void instantsAreKeptToTheMillisecond() {
+        Store store = newStore();
+        Instant precise = T0.plusNanos(1_234_567);
+        store.insertSvid(svid("01", AGENT_A, "ca1", precise, precise.plusSeconds(60)));
+
+        SvidRecord read = store.svid("01").orElseThrow();
+        assertThat(read.issuedAt()).isEqualTo(T0.plusMillis(1));
+        assertThat(read.notAfter()).isEqualTo(T0.plusSeconds(60).plusMillis(1));
+        assertThat(store.appendAudit(event("x", precise, Map.of())).event().at()).isEqualTo(T0.plusMillis(1));
+        assertThat(store.verifyAudit().intact()).isTrue();
+    }
+
+    @Test
+    void aRefusedWriteLeavesNothingBehind() {
+        Store store = newStore();
+        SvidRecord incomplete = new SvidRecord("01", AGENT_A, "ca1", "join", "sha256:x", "EC", 256, T0,
+                T0.plusSeconds(60), T0, null);
+
+        assertThatThrownBy(() -> store.insertSvid(incomplete))
+                .isInstanceOf(NullPointerException.class)
+                .hasMessage("svid.certificatePem: null (expected: non-null)");
+        assertThat(store.svid("01")).isEmpty();
+        assertThatThrownBy(() -> store.appendAudit(new AuditEvent(T0, "k", null, "a", "s", "ok", null, Map.of())))
+                .isInstanceOf(NullPointerException.class)
+                .hasMessage("event.actor: null (expected: non-null)");
+        assertThat(store.verifyAudit()).isEqualTo(new AuditVerification(true, 0, 0, "intact"));
+        assertThat(store.appendAudit(event("k", T0, Map.of())).seq()).isEqualTo(1);
+    }
+
+    @Test
+    void aClosedStoreRefusesWork() {
+        Store store = newStore();
+        store.close();
+
+        assertThatThrownBy(store::workloads).isInstanceOf(StoreException.class).hasMessageContaining("closed");
+        assertThatThrownBy(store::nextBundleSequence).isInstanceOf(StoreException.class)
+                .hasMessageContaining("closed");
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------------------
+
+    static List<AuditRecord> appendEvents(Store store, int count) {
+        List<AuditRecord> records = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            records.add(store.appendAudit(event("svid.issued", T0.plusSeconds(i), Map.of("i", i))));
+        }
+        return records;
+    }
+
+    /** Changes the database behind the store's back, as an intruder with database access would. */
+    void raw(String... statements) throws SQLException {
+        try (Connection c = rawConnection(); Statement s = c.createStatement()) {
+            for (String sql : statements) {
+                s.executeUpdate(sql);
+            }
+        }
+    }
+
+    /** Runs the tasks on their own threads, released together, and returns their results in task order. */
+    static <T> List<T> concurrently(int threads, IntFunction<Callable<T>> task) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            CountDownLatch ready = new CountDownLatch(threads);
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<T>> futures = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                Callable<T> work = task.apply(t);
+                futures.add(pool.submit(() -> {
+                    ready.countDown();
+                    go.await();
+                    return work.call();
+                }));
+            }
+            assertThat(ready.await(10, TimeUnit.SECONDS)).as("all threads started").isTrue();
+            go.countDown();
+            List<T> results = new ArrayList<>();
+            for (Future<T> f : futures) {
+                results.add(f.get(30, TimeUnit.SECONDS));
+            }
+            return results;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    static String sha256Hex(String s) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    static long count(Connection c, String sql) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+}
