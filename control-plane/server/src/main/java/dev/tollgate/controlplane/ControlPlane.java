@@ -38,6 +38,7 @@ import dev.tollgate.controlplane.api.ApiServer;
 import dev.tollgate.controlplane.api.Authenticator;
 import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.ca.CaManager;
+import dev.tollgate.controlplane.ca.CaTransition;
 import dev.tollgate.controlplane.ca.IssuedCertificate;
 import dev.tollgate.controlplane.config.ControlPlaneConfig;
 import dev.tollgate.controlplane.identity.JoinTokens;
@@ -65,6 +66,7 @@ public final class ControlPlane implements AutoCloseable {
     private final Clock clock;
     private final Store store;
     private final CaManager ca;
+    private final Auditor auditor;
     private final PrometheusMeterRegistry registry;
     private final ServerIdentity serverIdentity;
     private final ApiServer api;
@@ -73,13 +75,14 @@ public final class ControlPlane implements AutoCloseable {
     private final ScheduledExecutorService scheduler;
     private final AtomicLong writtenBundleSequence = new AtomicLong(-1);
 
-    private ControlPlane(ControlPlaneConfig config, Clock clock, Store store, CaManager ca,
+    private ControlPlane(ControlPlaneConfig config, Clock clock, Store store, CaManager ca, Auditor auditor,
                          PrometheusMeterRegistry registry, ServerIdentity serverIdentity, ApiServer api,
                          AdminServer admin, ThreadPoolExecutor blocking, ScheduledExecutorService scheduler) {
         this.config = config;
         this.clock = clock;
         this.store = store;
         this.ca = ca;
+        this.auditor = auditor;
         this.registry = registry;
         this.serverIdentity = serverIdentity;
         this.api = api;
@@ -101,7 +104,7 @@ public final class ControlPlane implements AutoCloseable {
             CaManager ca = CaManagerFactory.create(config, store, env, clock);
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             ControlPlaneMetrics metrics = new ControlPlaneMetrics(registry);
-            metrics.caExpiryGauge(ca::activeNotAfter, clock);
+            metrics.caExpiryGauge(() -> ca.activeNotAfter().orElse(null), clock);
             metrics.bundleSequenceGauge(() -> ca.bundle().sequence());
             Auditor auditor = new Auditor(store, clock);
             WorkloadRegistry workloads = new WorkloadRegistry(store, auditor, clock, config.trustDomain(),
@@ -129,7 +132,7 @@ public final class ControlPlane implements AutoCloseable {
                 t.setDaemon(true);
                 return t;
             });
-            ControlPlane cp = new ControlPlane(config, clock, store, ca, registry, identity, api, admin, blocking,
+            ControlPlane cp = new ControlPlane(config, clock, store, ca, auditor, registry, identity, api, admin, blocking,
                     scheduler);
             cp.writeOperatorFiles();
             long tick = config.ca().checkInterval().toMillis();
@@ -156,7 +159,10 @@ public final class ControlPlane implements AutoCloseable {
     void maintain() {
         try {
             ca.refresh();
-            ca.tick();
+            for (CaTransition t : ca.tick()) {
+                auditor.record(Auditor.CA_ROTATION, Auditor.SYSTEM, "ca." + t.to().name().toLowerCase(), t.caId(), "ok",
+                        Map.of("from", t.from().map(Enum::name).orElse("none"), "bundleSequence", t.bundleSequence()));
+            }
             serverIdentity.refreshIfDue();
             writeOperatorFiles();
         } catch (RuntimeException | IOException e) {

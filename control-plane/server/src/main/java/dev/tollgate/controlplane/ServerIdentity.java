@@ -23,6 +23,7 @@ import dev.tollgate.api.tls.Svids;
 import dev.tollgate.controlplane.api.ServerTls;
 import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.IssuedCertificate;
+import dev.tollgate.controlplane.store.CaState;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.SvidRecord;
 
@@ -67,7 +68,7 @@ final class ServerIdentity {
         Instant nb = c.leaf().getNotBefore().toInstant();
         Instant na = c.leaf().getNotAfter().toInstant();
         Instant half = nb.plus(Duration.between(nb, na).dividedBy(2));
-        boolean caChanged = !c.caId().equals(ca.activeCaId());
+        boolean caChanged = ca.status().stream().noneMatch(s -> s.state() == CaState.ACTIVE && s.id().equals(c.caId()));
         if (clock.instant().isBefore(half) && !caChanged) {
             return;
         }

@@ -67,7 +67,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                     "the request could not be parsed")), false, method, "unmatched", start);
             return;
         }
-        QueryStringDecoder qs = new QueryStringDecoder(req.uri(), 32);
+        QueryStringDecoder qs = QueryStringDecoder.builder().maxParams(32).build(req.uri());
         String path = qs.rawPath();
         Route route = null;
         Map<String, String> params = null;

@@ -23,6 +23,7 @@ import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.WorkloadSpec;
 import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.ca.CaManager;
+import dev.tollgate.controlplane.ca.CaRotationException;
 import dev.tollgate.controlplane.ca.RotationPlan;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.SvidIssuer;
@@ -86,7 +87,7 @@ public final class ApiRoutes {
                 new Route("GET", "/v1/bundle", Access.PUBLIC,
                         r -> ApiResponse.text("application/x-pem-file", ca.bundle().pem())),
                 new Route("GET", "/v1/bundle/spiffe", Access.PUBLIC,
-                        r -> ApiResponse.text("application/json", ca.bundle().spiffeJwks(ca.refreshHint()))),
+                        r -> ApiResponse.text("application/json", ca.bundle().spiffeJwks(ca.settings().bundleRefreshHint()))),
                 new Route("POST", "/v1/svid/join", Access.PUBLIC,
                         r -> ApiResponse.ok(issuer.join(r.json(SvidRequest.class), r.remote()))),
                 new Route("POST", "/v1/svid/renew", Access.WORKLOAD,
@@ -118,7 +119,12 @@ public final class ApiRoutes {
                 }),
                 new Route("GET", "/v1/ca", Access.VIEWER, r -> ApiResponse.ok(caStatus())),
                 new Route("POST", "/v1/ca/rotate", Access.ADMIN, r -> {
-                    RotationPlan plan = ca.forceRotate();
+                    RotationPlan plan;
+                    try {
+                        plan = ca.forceRotate();
+                    } catch (CaRotationException e) {
+                        throw ApiProblem.conflict("ca_not_rotatable", e.getMessage());
+                    }
                     auditor.record(Auditor.CA_ROTATION, actor(r), "ca.rotate", plan.preparedCaId(), "ok",
                             Map.of("activatesAt", plan.activatesAt().toString(), "bundleSequence", plan.bundleSequence()));
                     return ApiResponse.ok(new CaRotationView(plan.preparedCaId(), plan.bundleSequence(), plan.activatesAt()));

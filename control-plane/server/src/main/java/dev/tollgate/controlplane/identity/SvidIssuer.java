@@ -124,12 +124,12 @@ public final class SvidIssuer {
             throw ApiProblem.badRequest("missing_field", "csr: missing (expected: a PKCS#10 CSR in PEM)");
         }
         try {
-            return CsrParser.parse(request.csr());
+            return CsrParser.publicKey(request.csr().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         } catch (BadCsrException e) {
             metrics.issuance(kind, IssuanceResult.BAD_CSR);
             auditor.recordQuietly(Auditor.SVID_REFUSED, actor, "svid." + kind.name().toLowerCase(), "", "bad_csr",
-                    Map.of("reason", e.reason()));
-            throw ApiProblem.badRequest("bad_csr:" + e.reason(), "csr: " + e.getMessage());
+                    Map.of("reason", e.reason().wireName()));
+            throw ApiProblem.badRequest("bad_csr:" + e.reason().wireName(), "csr: " + e.getMessage());
         }
     }
 

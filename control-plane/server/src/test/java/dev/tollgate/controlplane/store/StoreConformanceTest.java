@@ -1,5 +1,6 @@
 package dev.tollgate.controlplane.store;
 
+import dev.tollgate.testing.MutableClock;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
