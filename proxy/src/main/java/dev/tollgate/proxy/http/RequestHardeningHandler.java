@@ -83,7 +83,9 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (rejected) {
+        // After a refusal, and for what the decoder flushes when the connection closes (a partial head becomes a
+        // failed request then), there is nobody to answer: drop it without counting.
+        if (rejected || !ctx.channel().isActive()) {
             ReferenceCountUtil.release(msg);
             return;
         }
