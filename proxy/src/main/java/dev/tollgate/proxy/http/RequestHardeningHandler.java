@@ -1,0 +1,257 @@
+package dev.tollgate.proxy.http;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Objects;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.ContentLengthNotAllowedException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.InvalidChunkExtensionException;
+import io.netty.handler.codec.http.InvalidChunkTerminationException;
+import io.netty.handler.codec.http.InvalidLineSeparatorException;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http.TransferEncodingNotAllowedException;
+import io.netty.util.ReferenceCountUtil;
+
+/**
+ * Refuses a request that is malformed or ambiguous before anything of it goes further, and normalises the request
+ * target of every accepted request with {@link PathNormalizer} ({@link HttpRequest#setUri} is set to
+ * {@link NormalizedTarget#toUri()}). Placed directly after the {@code HttpServerCodec} (or after the HTTP/2 to
+ * {@code HttpObject} conversion of a stream, where the header checks below still apply).
+ *
+ * <p>Refused are: a {@link RequestRejectedEvent} from {@link Http1FramingGuard}; a request or content whose
+ * {@link DecoderResult} failed; more headers than the limit; duplicate Host; duplicate or invalid Content-Length;
+ * Transfer-Encoding other than one exact {@code chunked}, or together with Content-Length; trailer fields; a
+ * target {@link PathNormalizer} refuses. The answer is a small JSON body
+ * {@code {"error":"bad_request","reason":"<tag>"}} with status 400, except 414 for
+ * {@link RejectReason#REQUEST_LINE_TOO_LONG} and 431 for {@link RejectReason#HEADERS_TOO_LARGE} and
+ * {@link RejectReason#TOO_MANY_HEADERS}, and {@code Connection: close}; the connection is closed once it is written.
+ * If an earlier request on the connection is still waiting for its response, or a response is half written, the
+ * connection is closed without an answer, because a client would read the error as part of that response. The refused message and
+ * everything read after it is released, never passed on.
+ */
+public final class RequestHardeningHandler extends ChannelDuplexHandler {
+    private final HttpLimits limits;
+    private final RejectListener listener;
+    private boolean rejected;
+    /** Requests passed on whose response has not been completely written. */
+    private int requestsInFlight;
+    /** A request was passed on and its LastHttpContent has not arrived yet. */
+    private boolean requestBodyOpen;
+    /** A response head was written and its LastHttpContent has not been. */
+    private boolean responseOpen;
+    private boolean informationalResponse;
+
+    public RequestHardeningHandler(HttpLimits limits, RejectListener listener) {
+        this.limits = Objects.requireNonNull(limits, "limits");
+        this.listener = Objects.requireNonNull(listener, "listener");
+    }
+
+    /** The status answered for {@code reason}. */
+    public static HttpResponseStatus statusOf(RejectReason reason) {
+        switch (reason) {
+            case REQUEST_LINE_TOO_LONG:
+                return HttpResponseStatus.REQUEST_URI_TOO_LONG;
+            case HEADERS_TOO_LARGE:
+            case TOO_MANY_HEADERS:
+                return HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE;
+            case HEADER_READ_TIMEOUT:
+            case IDLE_TIMEOUT:
+                return HttpResponseStatus.REQUEST_TIMEOUT;
+            default:
+                return HttpResponseStatus.BAD_REQUEST;
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        // After a refusal, and for what the decoder flushes when the connection closes (a partial head becomes a
+        // failed request then), there is nobody to answer: drop it without counting.
+        if (rejected || !ctx.channel().isActive()) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        RejectReason reason = null;
+        if (msg instanceof HttpRequest) {
+            reason = check((HttpRequest) msg);
+        }
+        if (reason == null && msg instanceof HttpContent) {
+            reason = check((HttpContent) msg);
+        }
+        if (reason != null) {
+            ReferenceCountUtil.release(msg);
+            reject(ctx, reason);
+            return;
+        }
+        if (msg instanceof HttpRequest) {
+            requestsInFlight++;
+            requestBodyOpen = true;
+        }
+        if (msg instanceof LastHttpContent) {
+            requestBodyOpen = false;
+        }
+        ctx.fireChannelRead(msg);
+    }
+
+    private RejectReason check(HttpRequest request) {
+        DecoderResult result = request.decoderResult();
+        if (result.isFailure()) {
+            return reasonOf(result.cause());
+        }
+        HttpHeaders headers = request.headers();
+        if (headers.size() > limits.maxHeaderCount()) {
+            return RejectReason.TOO_MANY_HEADERS;
+        }
+        if (headers.getAll(HttpHeaderNames.HOST).size() > 1) {
+            return RejectReason.DUPLICATE_HOST;
+        }
+        List<String> contentLengths = headers.getAll(HttpHeaderNames.CONTENT_LENGTH);
+        List<String> transferEncodings = headers.getAll(HttpHeaderNames.TRANSFER_ENCODING);
+        if (!contentLengths.isEmpty() && !transferEncodings.isEmpty()) {
+            return RejectReason.CONTENT_LENGTH_WITH_TRANSFER_ENCODING;
+        }
+        if (contentLengths.size() > 1) {
+            return RejectReason.DUPLICATE_CONTENT_LENGTH;
+        }
+        if (contentLengths.size() == 1 && !isPlainDecimal(contentLengths.get(0))) {
+            return RejectReason.INVALID_CONTENT_LENGTH;
+        }
+        if (transferEncodings.size() > 1
+                || transferEncodings.size() == 1 && !"chunked".equals(transferEncodings.get(0))) {
+            return RejectReason.UNSUPPORTED_TRANSFER_ENCODING;
+        }
+        PathNormalizer.Result target = PathNormalizer.normalize(request.method(), request.uri());
+        if (target instanceof PathNormalizer.Rejected) {
+            return ((PathNormalizer.Rejected) target).reason();
+        }
+        String uri = ((NormalizedTarget) target).toUri();
+        if (!uri.equals(request.uri())) {
+            request.setUri(uri);
+        }
+        return null;
+    }
+
+    private static RejectReason check(HttpContent content) {
+        DecoderResult result = content.decoderResult();
+        if (result.isFailure()) {
+            return reasonOf(result.cause());
+        }
+        if (content instanceof LastHttpContent && !((LastHttpContent) content).trailingHeaders().isEmpty()) {
+            return RejectReason.TRAILERS_NOT_ALLOWED;
+        }
+        return null;
+    }
+
+    private static boolean isPlainDecimal(String value) {
+        int length = value.length();
+        if (length == 0 || length > 18 || (length > 1 && value.charAt(0) == '0')) {
+            return false;
+        }
+        for (int i = 0; i < length; i++) {
+            char c = value.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Maps a decoder failure to a reason; anything not recognised is {@link RejectReason#MALFORMED_REQUEST}. */
+    static RejectReason reasonOf(Throwable cause) {
+        if (cause instanceof TooLongHttpLineException) {
+            return RejectReason.REQUEST_LINE_TOO_LONG;
+        }
+        if (cause instanceof TooLongHttpHeaderException) {
+            return RejectReason.HEADERS_TOO_LARGE;
+        }
+        if (cause instanceof InvalidLineSeparatorException) {
+            return RejectReason.BARE_LF;
+        }
+        if (cause instanceof InvalidChunkExtensionException) {
+            return RejectReason.CHUNK_EXTENSION;
+        }
+        if (cause instanceof InvalidChunkTerminationException) {
+            return RejectReason.INVALID_CHUNK_FRAMING;
+        }
+        if (cause instanceof ContentLengthNotAllowedException) {
+            return RejectReason.CONTENT_LENGTH_WITH_TRANSFER_ENCODING;
+        }
+        if (cause instanceof TransferEncodingNotAllowedException) {
+            return RejectReason.UNSUPPORTED_TRANSFER_ENCODING;
+        }
+        if (cause instanceof NumberFormatException) {
+            return RejectReason.INVALID_CHUNK_SIZE;
+        }
+        return RejectReason.MALFORMED_REQUEST;
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof RequestRejectedEvent) {
+            if (!rejected) {
+                reject(ctx, ((RequestRejectedEvent) evt).reason());
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (msg instanceof HttpResponse) {
+            informationalResponse = ((HttpResponse) msg).status().codeClass() == HttpStatusClass.INFORMATIONAL;
+            responseOpen = true;
+        }
+        if (msg instanceof LastHttpContent) {
+            responseOpen = false;
+            if (!informationalResponse && requestsInFlight > 0) {
+                requestsInFlight--;
+            }
+        }
+        ctx.write(msg, promise);
+    }
+
+    private void reject(ChannelHandlerContext ctx, RejectReason reason) {
+        rejected = true;
+        try {
+            listener.rejected(reason);
+        } finally {
+            // Only the refused request itself may be waiting for an answer, and no response may be half written.
+            if (responseOpen || requestsInFlight != (requestBodyOpen ? 1 : 0)) {
+                ctx.close();
+            } else {
+                ctx.writeAndFlush(errorResponse(ctx, reason)).addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+    }
+
+    private static FullHttpResponse errorResponse(ChannelHandlerContext ctx, RejectReason reason) {
+        byte[] body = ("{\"error\":\"bad_request\",\"reason\":\"" + reason.tag() + "\"}")
+                .getBytes(StandardCharsets.US_ASCII);
+        ByteBuf content = ctx.alloc().buffer(body.length).writeBytes(body);
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, statusOf(reason), content);
+        response.headers()
+                .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
+                .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        return response;
+    }
+}
