@@ -1,5 +1,6 @@
 package dev.tollgate.controlplane.ca;
 
+import dev.tollgate.testing.MutableClock;
 import static dev.tollgate.controlplane.ca.CaTestSupport.TD;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -46,7 +47,7 @@ import dev.tollgate.api.tls.SpiffeTrustManager;
 import dev.tollgate.controlplane.store.CaState;
 
 class CaManagerTest {
-    private final MutableClock clock = MutableClock.atNow();
+    private final MutableClock clock = new MutableClock();
     private final InMemoryCaSlotRepository repo = new InMemoryCaSlotRepository();
     private final CaSettings settings = CaSettings.defaults().withActivationDelay(Duration.ZERO);
     private final SpiffeId agent = SpiffeId.parse("spiffe://" + TD + "/agent/planner");
@@ -141,7 +142,7 @@ class CaManagerTest {
     void opensslVerifiesIssuedSvidAgainstBundle(@TempDir Path dir) throws Exception {
         Optional<String> openssl = CaTestSupport.openssl();
         Assumptions.assumeTrue(openssl.isPresent(), "openssl is not on PATH; skipping the openssl verify check");
-        CaManager ca = CaTestSupport.started(new InMemoryCaSlotRepository(), MutableClock.atNow(), settings);
+        CaManager ca = CaTestSupport.started(new InMemoryCaSlotRepository(), new MutableClock(), settings);
         IssuedCertificate issued = ca.issue(agent, CaKeyType.EC_P256.generate().getPublic(), Duration.ofMinutes(5),
                 Optional.empty());
 

@@ -1,5 +1,6 @@
 package dev.tollgate.controlplane.ca;
 
+import dev.tollgate.testing.MutableClock;
 import static dev.tollgate.controlplane.ca.CaTestSupport.TD;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -20,7 +21,7 @@ import dev.tollgate.controlplane.store.CaRecord;
 import dev.tollgate.controlplane.store.CaState;
 
 class CaRotationTest {
-    private final MutableClock clock = MutableClock.atNow();
+    private final MutableClock clock = new MutableClock();
     private final InMemoryCaSlotRepository repo = new InMemoryCaSlotRepository();
     private final CaSettings settings = CaSettings.defaults();
     private final SpiffeId agent = SpiffeId.parse("spiffe://" + TD + "/agent/planner");

@@ -1,5 +1,6 @@
 package dev.tollgate.controlplane.ca;
 
+import dev.tollgate.testing.MutableClock;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,6 @@
 package dev.tollgate.controlplane.ca;
 
+import dev.tollgate.testing.MutableClock;
 import static dev.tollgate.controlplane.ca.CaTestSupport.TD;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -166,7 +167,7 @@ class CsrParserTest {
         ask.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
         KeyPair kp = CaKeyType.EC_P256.generate();
         PublicKey key = CsrParser.publicKey(CaTestSupport.pem(CaTestSupport.csr(kp, "SHA256withECDSA", ask)));
-        CaManager ca = CaTestSupport.started(new InMemoryCaSlotRepository(), MutableClock.atNow(),
+        CaManager ca = CaTestSupport.started(new InMemoryCaSlotRepository(), new MutableClock(),
                 CaSettings.defaults());
         SpiffeId registered = SpiffeId.parse("spiffe://" + TD + "/agent/summarizer");
 

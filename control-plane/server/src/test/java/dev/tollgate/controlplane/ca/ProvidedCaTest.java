@@ -1,5 +1,6 @@
 package dev.tollgate.controlplane.ca;
 
+import dev.tollgate.testing.MutableClock;
 import static dev.tollgate.controlplane.ca.CaTestSupport.TD;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -21,7 +22,7 @@ import dev.tollgate.controlplane.store.CaState;
 import dev.tollgate.testing.TestPki;
 
 class ProvidedCaTest {
-    private final MutableClock clock = MutableClock.atNow();
+    private final MutableClock clock = new MutableClock();
     private final InMemoryCaSlotRepository repo = new InMemoryCaSlotRepository();
     private final CaSettings settings = CaSettings.defaults();
     private final SpiffeId agent = SpiffeId.parse("spiffe://" + TD + "/agent/planner");
@@ -118,7 +119,7 @@ class ProvidedCaTest {
         assertThatThrownBy(() -> CaTestSupport.manager(repo, clock, settings).start(Optional.of(providedIntermediate())))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("expected: to contain now");
 
-        MutableClock fresh = MutableClock.atNow();
+        MutableClock fresh = new MutableClock();
         CaTestSupport.OperatorPki unrelated = CaTestSupport.OperatorPki.create(fresh.instant());
         ProvidedCa mixed = new ProvidedCa(Pem.encode(pki.intermediate()),
                 Pem.encodePrivateKey(pki.intermediateKeys().getPrivate()), Optional.of(Pem.encode(unrelated.root())));

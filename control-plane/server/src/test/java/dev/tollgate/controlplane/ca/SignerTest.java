@@ -1,5 +1,6 @@
 package dev.tollgate.controlplane.ca;
 
+import dev.tollgate.testing.MutableClock;
 import static dev.tollgate.controlplane.ca.CaTestSupport.TD;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
@@ -64,7 +65,7 @@ class SignerTest {
 
     @Test
     void managerGeneratesTheConfiguredKeyType() {
-        CaManager ca = CaTestSupport.started(new InMemoryCaSlotRepository(), MutableClock.atNow(),
+        CaManager ca = CaTestSupport.started(new InMemoryCaSlotRepository(), new MutableClock(),
                 CaSettings.defaults().withKeyType(CaKeyType.EC_P384));
         KeyPair leafKeys = CaKeyType.EC_P256.generate();
 
