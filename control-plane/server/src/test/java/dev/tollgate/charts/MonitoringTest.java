@@ -143,15 +143,29 @@ class MonitoringTest {
 
     @Test
     void promtoolAcceptsTheAlertRules() throws Exception {
+        String out = promtool("check", "rules", alertsFile().toString());
+        assertThat(out).contains("SUCCESS");
+    }
+
+    @Test
+    void promtoolRuleTestsPass() throws Exception {
+        String out = promtool("test", "rules", alertsFile().resolveSibling("tollgate-alerts.test.yaml").toString());
+        assertThat(out).contains("SUCCESS");
+    }
+
+    /** Runs promtool, skipping the test when it is not installed; fails on a non-zero exit status. */
+    private static String promtool(String... args) throws Exception {
         Optional<Path> promtool = onPath("promtool");
         Assumptions.assumeTrue(promtool.isPresent(),
-                "promtool is not on PATH (Debian: apt-get install prometheus); skipping `promtool check rules`");
-        Process p = new ProcessBuilder(promtool.get().toString(), "check", "rules", alertsFile().toString())
-                .redirectErrorStream(true).start();
+                "promtool is not on PATH (Debian: apt-get install prometheus); skipping `promtool " + String.join(" ", args) + "`");
+        List<String> command = new ArrayList<>();
+        command.add(promtool.get().toString());
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("promtool finished").isTrue();
-        assertThat(p.exitValue()).as("promtool check rules:%n%s", out).isZero();
-        assertThat(out).contains("SUCCESS");
+        assertThat(p.exitValue()).as("promtool %s:%n%s", String.join(" ", args), out).isZero();
+        return out;
     }
 
     @Test
