@@ -47,6 +47,10 @@ public final class CtlCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** The connection and output options, accepted on ctl itself as well as on each subcommand. */
+    @Mixin
+    CtlOptions opts;
+
     @Override
     public void run() {
         spec.commandLine().usage(spec.commandLine().getOut());
@@ -64,6 +68,13 @@ public final class CtlCommand implements Runnable {
 
         @Override
         public Integer call() {
+            CommandLine.Model.CommandSpec s = spec;
+            while (s != null && !(s.userObject() instanceof CtlCommand)) {
+                s = s.parent();
+            }
+            if (s != null) {
+                opts = opts.orElse(((CtlCommand) s.userObject()).opts);
+            }
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             try {

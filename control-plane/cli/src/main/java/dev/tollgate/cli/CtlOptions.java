@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Map;
 
 import picocli.CommandLine.Option;
@@ -50,13 +49,27 @@ public final class CtlOptions {
             description = "SPIFFE ID the control plane must present (default: from the credential directory)")
     String serverId;
 
-    @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "table",
-            description = "table (for people) or json (for scripts); default: ${DEFAULT-VALUE}")
+    @Option(names = {"-o", "--output"}, paramLabel = "FORMAT",
+            description = "table (for people) or json (for scripts); default: table")
     Output output;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "10s",
-            description = "how long to wait for the control plane; default: ${DEFAULT-VALUE}")
+    @Option(names = "--timeout", paramLabel = "DURATION",
+            description = "how long to wait for the control plane; default: 10s")
     String timeout;
+
+    /** These options where given on the subcommand, else where given on {@code ctl}. */
+    CtlOptions orElse(CtlOptions outer) {
+        CtlOptions m = new CtlOptions();
+        m.server = server != null ? server : outer.server;
+        m.credentialDir = credentialDir != null ? credentialDir : outer.credentialDir;
+        m.cert = cert != null ? cert : outer.cert;
+        m.key = key != null ? key : outer.key;
+        m.bundle = bundle != null ? bundle : outer.bundle;
+        m.serverId = serverId != null ? serverId : outer.serverId;
+        m.output = output != null ? output : outer.output != null ? outer.output : Output.TABLE;
+        m.timeout = timeout != null ? timeout : outer.timeout != null ? outer.timeout : "10s";
+        return m;
+    }
 
     Path credentialDir() {
         if (credentialDir != null) {
@@ -81,10 +94,6 @@ public final class CtlOptions {
             b.clientCertificate(Pem.certificates(read(certFile, "--cert")), Pem.privateKey(read(keyFile, "--key")));
         }
         return b.build();
-    }
-
-    Duration timeout() {
-        return dev.tollgate.controlplane.config.Durations.parse(timeout);
     }
 
     static String read(Path p, String flag) {

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Optional;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.controlplane.ca.CaSlotRepository;
 
 /**
  * The control plane's durable state. Every write returns only once it is durable (committed with a synchronous
@@ -15,23 +16,10 @@ import dev.tollgate.api.SpiffeId;
  * stored uniqueness throw {@link StoreConflictException}; other failures throw {@link StoreException} and leave
  * nothing behind; a null required field throws {@link NullPointerException} naming the field.
  */
-public interface Store extends AutoCloseable {
+public interface Store extends CaSlotRepository, AutoCloseable {
 
-    // ---- CA slots -------------------------------------------------------------------------------------------
-
-    /** Every CA the store knows, in creation order. */
-    List<CaRecord> caRecords();
-
-    void insertCa(CaRecord ca);
-
-    /** Moves a CA to a new state; false when no such CA exists. */
-    boolean updateCaState(String caId, CaState state, Instant changedAt);
-
-    /** The trust bundle's sequence number: 0 before the first bundle. */
-    long bundleSequence();
-
-    /** Atomically increments the bundle sequence and returns the new value; strictly increasing across replicas. */
-    long nextBundleSequence();
+    // ---- CA slots: declared by CaSlotRepository (caRecords, insertCa, updateCaState, bundleSequence,
+    // nextBundleSequence, latestExpiryIssuedBy) ------------------------------------------------------------------
 
     // ---- workloads ------------------------------------------------------------------------------------------
 
@@ -73,8 +61,6 @@ public interface Store extends AutoCloseable {
      */
     List<SvidRecord> svids(Optional<SpiffeId> id, int limit);
 
-    /** The latest notAfter of any certificate signed by this CA. */
-    Optional<Instant> latestExpiryIssuedBy(String caId);
 
     // ---- audit ----------------------------------------------------------------------------------------------
 
