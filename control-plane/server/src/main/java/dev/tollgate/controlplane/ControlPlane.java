@@ -106,7 +106,7 @@ public final class ControlPlane implements AutoCloseable {
             ControlPlaneMetrics metrics = new ControlPlaneMetrics(registry);
             metrics.caExpiryGauge(() -> ca.activeNotAfter().orElse(null), clock);
             metrics.bundleSequenceGauge(() -> ca.bundle().sequence());
-            Auditor auditor = new Auditor(store, clock);
+            Auditor auditor = new Auditor(store, clock, metrics::auditWriteFailure);
             WorkloadRegistry workloads = new WorkloadRegistry(store, auditor, clock, config.trustDomain(),
                     config.svid().maxTtl());
             JoinTokens joinTokens = new JoinTokens(store, auditor, metrics, clock, config.joinTokenTtl(),

@@ -39,6 +39,7 @@ class MonitoringTest {
             "tollgate_cp_api_requests_seconds_sum",
             "tollgate_cp_api_requests_seconds_max",
             "tollgate_cp_api_connections_refused_total",
+            "tollgate_cp_audit_write_failures_total",
             "up");
 
     private static final Set<String> PROMQL_WORDS = Set.of("by", "without", "on", "ignoring", "group_left",
@@ -92,6 +93,7 @@ class MonitoringTest {
         metrics.issuance(ControlPlaneMetrics.IssuanceKind.JOIN, ControlPlaneMetrics.IssuanceResult.OK);
         metrics.joinToken(ControlPlaneMetrics.JoinTokenOutcome.CREATED);
         metrics.connectionRefused();
+        metrics.auditWriteFailure();
         metrics.apiRequest("GET", "/v1/bundle", 200, TimeUnit.MILLISECONDS.toNanos(3));
         metrics.caExpiryGauge(() -> Instant.parse("2030-01-01T00:00:00Z"), Clock.fixed(Instant.parse("2029-12-01T00:00:00Z"), ZoneOffset.UTC));
         metrics.bundleSequenceGauge(() -> 7L);

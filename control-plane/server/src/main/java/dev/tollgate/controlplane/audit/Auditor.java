@@ -30,10 +30,18 @@ public final class Auditor {
 
     private final Store store;
     private final Clock clock;
+    private final Runnable onLostEvent;
 
+    /** An auditor whose lost events (see {@link #recordQuietly}) are only logged. */
     public Auditor(Store store, Clock clock) {
+        this(store, clock, () -> { });
+    }
+
+    /** An auditor that also calls onLostEvent (a counter) whenever an event of a refusal could not be stored. */
+    public Auditor(Store store, Clock clock, Runnable onLostEvent) {
         this.store = store;
         this.clock = clock;
+        this.onLostEvent = onLostEvent;
     }
 
     /**
@@ -53,6 +61,7 @@ public final class Auditor {
         try {
             record(kind, actor, action, subject, result, details);
         } catch (StoreException e) {
+            onLostEvent.run();
             LOG.error("audit event {} could not be stored: {}", kind, e.getMessage());
         }
     }

@@ -57,6 +57,12 @@ public final class ControlPlaneMetrics {
                 .tag("outcome", lower(outcome)).register(registry).increment();
     }
 
+    /** An audit event of a refused request could not be stored. */
+    public void auditWriteFailure() {
+        Counter.builder(AUDIT_WRITE_FAILURES).description("audit events of refused requests that could not be stored")
+                .register(registry).increment();
+    }
+
     public void connectionRefused() {
         Counter.builder(API_CONNECTIONS_REFUSED).description("API connections closed because the connection limit was reached")
                 .register(registry).increment();
