@@ -10,3 +10,5 @@ CREATE TABLE revisions (
     payload    TEXT   NOT NULL,
     created_at BIGINT NOT NULL
 );
+-- The latest revision of a kind (the latest published trust bundle, checked before publishing another).
+CREATE INDEX revisions_by_kind ON revisions (kind, revision);

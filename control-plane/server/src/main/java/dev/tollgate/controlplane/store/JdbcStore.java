@@ -709,6 +709,22 @@ public final class JdbcStore implements Store {
     }
 
     @Override
+    public Optional<RevisionRecord> latestRevisionOfKind(String kind) {
+        String k = text(kind, "kind");
+        return read("read the latest " + k + " revision", c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT revision, kind, payload, created_at FROM revisions "
+                    + "WHERE kind = ? ORDER BY revision DESC LIMIT 1")) {
+                ps.setString(1, k);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next()
+                            ? Optional.of(new RevisionRecord(rs.getLong(1), rs.getString(2), rs.getString(3), instant(rs, 4)))
+                            : Optional.<RevisionRecord>empty();
+                }
+            }
+        });
+    }
+
+    @Override
     public int pruneRevisionsBefore(long revision) {
         return write("prune revisions before " + revision, null,
                 c -> update(c, "DELETE FROM revisions WHERE revision < ?", revision));

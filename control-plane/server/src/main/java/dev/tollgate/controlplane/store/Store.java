@@ -89,6 +89,9 @@ public interface Store extends CaSlotRepository, AutoCloseable {
     /** The number of the oldest retained revision; {@code latestRevision() + 1} when none is retained. */
     long oldestRetainedRevision();
 
+    /** The latest retained revision of this kind. */
+    Optional<RevisionRecord> latestRevisionOfKind(String kind);
+
     /** Deletes the revisions numbered below {@code revision}; returns how many. */
     int pruneRevisionsBefore(long revision);
 

@@ -196,6 +196,20 @@ abstract class StoreConformanceTest {
     }
 
     @Test
+    void latestRevisionOfAKindIsTheNewestRetainedOne() {
+        Store store = newStore();
+        assertThat(store.latestRevisionOfKind("bundle")).isEmpty();
+        store.appendRevision("bundle", "{\"sequence\":1}", T0);
+        store.appendRevision("bundle", "{\"sequence\":2}", T0);
+        store.appendRevision("policy", "{}", T0);
+
+        assertThat(store.latestRevisionOfKind("bundle")).map(RevisionRecord::payloadJson).contains("{\"sequence\":2}");
+        store.pruneRevisionsBefore(3);
+        assertThat(store.latestRevisionOfKind("bundle")).isEmpty();
+        assertThat(store.latestRevisionOfKind("policy")).map(RevisionRecord::revision).contains(3L);
+    }
+
+    @Test
     void revisionsArePagedAfterARevisionOldestFirst() {
         Store store = newStore();
         for (int i = 1; i <= 7; i++) {
