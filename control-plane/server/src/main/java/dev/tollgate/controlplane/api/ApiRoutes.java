@@ -134,9 +134,9 @@ public final class ApiRoutes {
                     } catch (CaRotationException e) {
                         throw ApiProblem.conflict("ca_not_rotatable", e.getMessage());
                     }
+                    bundles.publishIfChanged(); // first: the shorter the window, the rarer a second replica's copy
                     auditor.record(Auditor.CA_ROTATION, actor(r), "ca.rotate", plan.preparedCaId(), "ok",
                             Map.of("activatesAt", plan.activatesAt().toString(), "bundleSequence", plan.bundleSequence()));
-                    bundles.publishIfChanged();
                     return ApiResponse.ok(new CaRotationView(plan.preparedCaId(), plan.bundleSequence(), plan.activatesAt()));
                 }),
                 new Route("POST", "/v1/operators", Access.ADMIN,
