@@ -36,6 +36,7 @@ import dev.tollgate.api.tls.Svids;
 import dev.tollgate.controlplane.api.ApiRoutes;
 import dev.tollgate.controlplane.api.ApiServer;
 import dev.tollgate.controlplane.api.Authenticator;
+import dev.tollgate.controlplane.api.WatchStreams;
 import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaTransition;
@@ -49,6 +50,8 @@ import dev.tollgate.controlplane.store.JdbcStore;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.StoreSettings;
 import dev.tollgate.controlplane.store.SvidRecord;
+import dev.tollgate.controlplane.watch.BundleRevisions;
+import dev.tollgate.controlplane.watch.WatchHub;
 
 /** A running control plane: storage, CA, API, admin endpoint and the schedules that keep them current. */
 public final class ControlPlane implements AutoCloseable {
@@ -73,11 +76,16 @@ public final class ControlPlane implements AutoCloseable {
     private final AdminServer admin;
     private final ThreadPoolExecutor blocking;
     private final ScheduledExecutorService scheduler;
+    private final WatchHub hub;
+    private final BundleRevisions bundles;
     private final AtomicLong writtenBundleSequence = new AtomicLong(-1);
 
     private ControlPlane(ControlPlaneConfig config, Clock clock, Store store, CaManager ca, Auditor auditor,
                          PrometheusMeterRegistry registry, ServerIdentity serverIdentity, ApiServer api,
-                         AdminServer admin, ThreadPoolExecutor blocking, ScheduledExecutorService scheduler) {
+                         AdminServer admin, ThreadPoolExecutor blocking, ScheduledExecutorService scheduler,
+                         WatchHub hub, BundleRevisions bundles) {
+        this.hub = hub;
+        this.bundles = bundles;
         this.config = config;
         this.clock = clock;
         this.store = store;
@@ -100,6 +108,7 @@ public final class ControlPlane implements AutoCloseable {
         ThreadPoolExecutor blocking = null;
         ScheduledExecutorService scheduler = null;
         ApiServer api = null;
+        WatchHub hub = null;
         try {
             CaManager ca = CaManagerFactory.create(config, store, env, clock);
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -115,13 +124,21 @@ public final class ControlPlane implements AutoCloseable {
                     config.trustDomain(), config.svid().defaultTtl(), config.svid().maxTtl(),
                     config.operators().maxTtl());
             ServerIdentity identity = new ServerIdentity(ca, store, config.serverId(), config.api().certificateTtl(), clock);
+            var w = config.watch();
+            hub = new WatchHub(store, clock, metrics, new WatchHub.Settings(w.pollInterval(), w.retainedRevisions(),
+                    w.maxStreamsPerIdentity(), w.maxStreams(), w.maxQueuedEvents()));
+            BundleRevisions bundles = new BundleRevisions(ca, store, hub);
+            hub.register(bundles);
+            bundles.publishIfChanged();
+            hub.start();
             AtomicInteger threads = new AtomicInteger();
             blocking = new ThreadPoolExecutor(2, 16, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(512), r -> {
                 Thread t = new Thread(r, "tollgate-api-" + threads.incrementAndGet());
                 t.setDaemon(true);
                 return t;
             });
-            ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain());
+            ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
+                    new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
@@ -133,7 +150,7 @@ public final class ControlPlane implements AutoCloseable {
                 return t;
             });
             ControlPlane cp = new ControlPlane(config, clock, store, ca, auditor, registry, identity, api, admin, blocking,
-                    scheduler);
+                    scheduler, hub, bundles);
             cp.writeOperatorFiles();
             long tick = config.ca().checkInterval().toMillis();
             scheduler.scheduleWithFixedDelay(cp::maintain, tick, tick, TimeUnit.MILLISECONDS);
@@ -141,6 +158,9 @@ public final class ControlPlane implements AutoCloseable {
                     cp.apiUri(), admin.address());
             return cp;
         } catch (IOException | InterruptedException | RuntimeException e) {
+            if (hub != null) {
+                hub.close();
+            }
             if (api != null) {
                 api.close();
             }
@@ -155,7 +175,10 @@ public final class ControlPlane implements AutoCloseable {
         }
     }
 
-    /** One round of upkeep: the CA's rotation schedule, the API certificate, the files operators read. */
+    /**
+     * One round of upkeep: the CA's rotation schedule and the bundle revision it may call for, the revision log's
+     * retention, the API certificate, the files operators read.
+     */
     void maintain() {
         try {
             ca.refresh();
@@ -163,6 +186,8 @@ public final class ControlPlane implements AutoCloseable {
                 auditor.record(Auditor.CA_ROTATION, Auditor.SYSTEM, "ca." + t.to().name().toLowerCase(), t.caId(), "ok",
                         Map.of("from", t.from().map(Enum::name).orElse("none"), "bundleSequence", t.bundleSequence()));
             }
+            bundles.publishIfChanged();
+            hub.prune();
             serverIdentity.refreshIfDue();
             writeOperatorFiles();
         } catch (RuntimeException | IOException e) {
@@ -197,6 +222,11 @@ public final class ControlPlane implements AutoCloseable {
 
     public PrometheusMeterRegistry registry() {
         return registry;
+    }
+
+    /** The revision log and its watchers: publish revisions here. */
+    public WatchHub watchHub() {
+        return hub;
     }
 
     public Path operatorDir() {
@@ -277,6 +307,7 @@ public final class ControlPlane implements AutoCloseable {
     @Override
     public void close() {
         scheduler.shutdownNow();
+        hub.close();
         api.close();
         admin.close();
         blocking.shutdown();

@@ -20,10 +20,12 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
@@ -98,7 +100,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         Route chosen = route;
         try {
             executor.execute(() -> {
-                ApiResponse resp;
+                RouteResult resp;
                 try {
                     Authenticator.authorize(principal, chosen.access());
                     resp = chosen.handler().handle(request);
@@ -113,7 +115,11 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                     resp = ApiResponse.problem(Problem.of(500, "internal_error", "Internal error",
                             "the control plane failed to handle the request; see its log"));
                 }
-                write(ctx, resp, keepAlive, method, chosen.template(), start);
+                if (resp instanceof StreamingResponse stream) {
+                    ctx.executor().execute(() -> startStream(ctx, stream, method, chosen.template(), start));
+                } else {
+                    write(ctx, (ApiResponse) resp, keepAlive, method, chosen.template(), start);
+                }
             });
         } catch (RejectedExecutionException e) {
             write(ctx, ApiResponse.problem(Problem.of(503, "overloaded", "Service unavailable",
@@ -139,6 +145,26 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (!keepAlive) {
             f.addListener(ChannelFutureListener.CLOSE);
         }
+    }
+
+    /** On the event loop: writes the response head and hands the connection to the stream. */
+    private void startStream(ChannelHandlerContext ctx, StreamingResponse stream, String method, String route,
+                             long start) {
+        if (!ctx.channel().isActive()) {
+            stream.abandon();
+            return;
+        }
+        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        head.headers().set(HttpHeaderNames.CONTENT_TYPE, stream.contentType());
+        head.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+        head.headers().set("x-content-type-options", "nosniff");
+        HttpUtil.setTransferEncodingChunked(head, true);
+        metrics.apiRequest(method, route, 200, System.nanoTime() - start);
+        if (ctx.pipeline().get(ApiServer.HANDLER_IDLE) != null) {
+            ctx.pipeline().remove(ApiServer.HANDLER_IDLE);
+        }
+        ctx.writeAndFlush(head);
+        stream.start(ctx.channel());
     }
 
     private static X509Certificate[] peerChain(ChannelHandlerContext ctx) {

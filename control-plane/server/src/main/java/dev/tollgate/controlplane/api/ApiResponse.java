@@ -8,7 +8,7 @@ import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.Problem;
 
 /** What a route answers. */
-public record ApiResponse(int status, String contentType, byte[] body) {
+public record ApiResponse(int status, String contentType, byte[] body) implements RouteResult {
     public static ApiResponse json(int status, Object value) {
         try {
             return new ApiResponse(status, "application/json", Json.mapper().writeValueAsBytes(value));

@@ -32,6 +32,7 @@ import dev.tollgate.controlplane.store.AuditRecord;
 import dev.tollgate.controlplane.store.AuditVerification;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.SvidRecord;
+import dev.tollgate.controlplane.watch.BundleRevisions;
 
 /** Every route of the API, in one table. The OpenAPI document (openapi.yaml) describes exactly these. */
 public final class ApiRoutes {
@@ -45,11 +46,15 @@ public final class ApiRoutes {
     private final SvidIssuer issuer;
     private final Auditor auditor;
     private final String trustDomain;
+    private final WatchStreams watch;
+    private final BundleRevisions bundles;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
-                     Auditor auditor, String trustDomain) {
+                     Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles) {
+        this.watch = watch;
+        this.bundles = bundles;
         this.store = store;
         this.ca = ca;
         this.workloads = workloads;
@@ -93,6 +98,8 @@ public final class ApiRoutes {
                 new Route("POST", "/v1/svid/renew", Access.WORKLOAD,
                         r -> ApiResponse.ok(issuer.renew(((Principal.Workload) r.principal()).id(),
                                 r.json(SvidRequest.class)))),
+                new Route("GET", "/v1/watch", Access.WORKLOAD,
+                        r -> watch.open((Principal.Workload) r.principal(), r.queryLong("after", 0, 0, Long.MAX_VALUE))),
                 new Route("GET", "/v1/workloads", Access.VIEWER, r -> ApiResponse.ok(workloads.list())),
                 new Route("POST", "/v1/workloads", Access.OPERATOR,
                         r -> ApiResponse.json(201, workloads.register(r.json(WorkloadSpec.class), actor(r)))),
@@ -101,7 +108,9 @@ public final class ApiRoutes {
                 new Route("PUT", "/v1/workloads/{kind}/{name}", Access.OPERATOR,
                         r -> ApiResponse.ok(workloads.update(workloadId(r), r.json(WorkloadSpec.class), actor(r)))),
                 new Route("DELETE", "/v1/workloads/{kind}/{name}", Access.OPERATOR, r -> {
-                    workloads.delete(workloadId(r), actor(r));
+                    SpiffeId id = workloadId(r);
+                    workloads.delete(id, actor(r));
+                    watch.identityDeleted(id);
                     return ApiResponse.noContent();
                 }),
                 new Route("POST", "/v1/workloads/{kind}/{name}/join-tokens", Access.OPERATOR, r -> {
@@ -125,6 +134,7 @@ public final class ApiRoutes {
                     } catch (CaRotationException e) {
                         throw ApiProblem.conflict("ca_not_rotatable", e.getMessage());
                     }
+                    bundles.publishIfChanged(); // first: the shorter the window, the rarer a second replica's copy
                     auditor.record(Auditor.CA_ROTATION, actor(r), "ca.rotate", plan.preparedCaId(), "ok",
                             Map.of("activatesAt", plan.activatesAt().toString(), "bundleSequence", plan.bundleSequence()));
                     return ApiResponse.ok(new CaRotationView(plan.preparedCaId(), plan.bundleSequence(), plan.activatesAt()));

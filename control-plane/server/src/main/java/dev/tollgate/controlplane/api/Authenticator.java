@@ -39,7 +39,7 @@ public final class Authenticator {
         if (id.kind() == SpiffeId.Kind.OPERATOR) {
             return new Principal.Operator(id, role(chain[0]));
         }
-        return new Principal.Workload(id);
+        return new Principal.Workload(id, chain[0].getNotAfter().toInstant());
     }
 
     /** The operator role the certificate carries, or null. */

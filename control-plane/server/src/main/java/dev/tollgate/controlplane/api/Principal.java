@@ -32,8 +32,8 @@ public sealed interface Principal {
         }
     }
 
-    /** A workload's X.509-SVID. */
-    record Workload(SpiffeId id) implements Principal {
+    /** A workload's X.509-SVID, valid until notAfter. */
+    record Workload(SpiffeId id, java.time.Instant notAfter) implements Principal {
         @Override
         public String auditName() {
             return id.toString();

@@ -12,7 +12,7 @@ public record Route(String method, String template, Access access, Handler handl
     /** Handles a request that has been authenticated and authorised for this route. */
     @FunctionalInterface
     public interface Handler {
-        ApiResponse handle(ApiRequest request);
+        RouteResult handle(ApiRequest request);
     }
 
     /** The path parameters when path matches this route's template, else null. */

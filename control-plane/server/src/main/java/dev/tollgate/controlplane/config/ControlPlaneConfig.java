@@ -25,7 +25,8 @@ public record ControlPlaneConfig(
         Svid svid,
         Duration joinTokenTtl,
         Duration joinTokenMaxTtl,
-        Operators operators) {
+        Operators operators,
+        Watch watch) {
 
     public static final List<ConfigValues.Option> OPTIONS = List.of(
             opt("trust-domain", "tollgate.local", "the SPIFFE trust domain every identity of this control plane belongs to"),
@@ -57,7 +58,14 @@ public record ControlPlaneConfig(
             opt("join-token.ttl", "10m", "lifetime of a join token when the operator names none"),
             opt("join-token.max-ttl", "1h", "longest join token an operator may ask for"),
             opt("operators.bootstrap-ttl", "24h", "lifetime of the bootstrap admin credential written at start"),
-            opt("operators.max-ttl", "7d", "longest operator certificate issued"));
+            opt("operators.max-ttl", "7d", "longest operator certificate issued"),
+            opt("watch.heartbeat-interval", "15s", "how often a watch stream with nothing new sends a heartbeat line (sidecars reconnect after three missed)"),
+            opt("watch.retained-revisions", "10000", "how many of the latest revisions are kept; a watcher further behind is resynchronised with full state"),
+            opt("watch.max-streams-per-identity", "4", "most concurrent watch streams of one SPIFFE ID; more get 429"),
+            opt("watch.max-streams", "10000", "most concurrent watch streams of this replica; more get 429"),
+            opt("watch.poll-interval", "200ms", "how often the revision log is read for revisions appended by other replicas"),
+            opt("watch.max-queued-events", "1000", "most events queued for one watcher that does not read; more close its stream"),
+            opt("watch.write-stall-timeout", "30s", "a watch stream whose connection accepts no writes for this long is closed"));
 
     private static ConfigValues.Option opt(String key, String def, String description) {
         return new ConfigValues.Option(key, def, description);
@@ -84,6 +92,11 @@ public record ControlPlaneConfig(
     }
 
     public record Operators(Duration bootstrapTtl, Duration maxTtl) {
+    }
+
+    /** The watch stream and the revision log behind it. */
+    public record Watch(Duration heartbeatInterval, int retainedRevisions, int maxStreamsPerIdentity, int maxStreams,
+                        Duration pollInterval, int maxQueuedEvents, Duration writeStallTimeout) {
     }
 
     /** The control plane's own SPIFFE ID, presented by its API. */
@@ -155,8 +168,15 @@ public record ControlPlaneConfig(
         }
         Operators ops = new Operators(v.duration("operators.bootstrap-ttl", Duration.ofMinutes(5), Duration.ofDays(365)),
                 v.duration("operators.max-ttl", Duration.ofMinutes(5), Duration.ofDays(365)));
+        Watch watch = new Watch(v.duration("watch.heartbeat-interval", Duration.ofMillis(50), Duration.ofMinutes(10)),
+                (int) v.integer("watch.retained-revisions", 100, 10_000_000),
+                (int) v.integer("watch.max-streams-per-identity", 1, 1000),
+                (int) v.integer("watch.max-streams", 1, 1_000_000),
+                v.duration("watch.poll-interval", Duration.ofMillis(10), Duration.ofMinutes(1)),
+                (int) v.integer("watch.max-queued-events", 10, 1_000_000),
+                v.duration("watch.write-stall-timeout", Duration.ofMillis(100), Duration.ofHours(1)));
         ControlPlaneConfig cfg = new ControlPlaneConfig(td, dataDir, db, api, v.address("admin.listen"),
-                v.path("kek.file"), ca, svid, jt, jtMax, ops);
+                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch);
         v.throwIfInvalid("control-plane");
         return cfg;
     }

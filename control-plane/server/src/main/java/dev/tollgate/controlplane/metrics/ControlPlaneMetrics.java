@@ -21,6 +21,12 @@ public final class ControlPlaneMetrics {
     public static final String API_CONNECTIONS_REFUSED = "tollgate.cp.api.connections.refused";
     public static final String JOIN_TOKENS = "tollgate.cp.join.tokens";
     public static final String AUDIT_WRITE_FAILURES = "tollgate.cp.audit.write.failures";
+    public static final String WATCH_STREAMS_OPEN = "tollgate.cp.watch.streams.open";
+    public static final String WATCH_STREAMS_CLOSED = "tollgate.cp.watch.streams.closed";
+    public static final String WATCH_STREAMS_REFUSED = "tollgate.cp.watch.streams.refused";
+    public static final String WATCH_REVISIONS_PUBLISHED = "tollgate.cp.watch.revisions.published";
+    public static final String WATCH_RESYNCS = "tollgate.cp.watch.resyncs";
+    public static final String WATCH_LATEST_REVISION = "tollgate.cp.watch.revision.latest";
 
     /** How an SVID came to be asked for. */
     public enum IssuanceKind {
@@ -35,6 +41,46 @@ public final class ControlPlaneMetrics {
     /** What happened to a join token. */
     public enum JoinTokenOutcome {
         CREATED, REDEEMED, UNKNOWN, ALREADY_USED, EXPIRED
+    }
+
+    /** The kinds of revision, as in {@code WatchEvent}. */
+    public enum RevisionKind {
+        BUNDLE, SIGNING_KEYS, REVOCATION, POLICY;
+
+        /** The kind named on the wire ("signing_keys"), or null when there is none by that name. */
+        public static RevisionKind fromWire(String kind) {
+            for (RevisionKind k : values()) {
+                if (k.wireName().equals(kind)) {
+                    return k;
+                }
+            }
+            return null;
+        }
+
+        public String wireName() {
+            return lower(this);
+        }
+    }
+
+    /** Why a watch stream ended. */
+    public enum StreamCloseReason {
+        /** The client went away (or sent something on the stream). */
+        CLIENT,
+        /** The SVID the client connected with expired. */
+        EXPIRED,
+        /** The client did not read: too many queued events or writes stalled. */
+        BACKPRESSURE,
+        /** The workload was deleted. */
+        DELETED,
+        /** The control plane is stopping. */
+        SHUTDOWN,
+        /** The control plane could not serve the stream (the store failed, a snapshot could not be made). */
+        ERROR
+    }
+
+    /** Which limit refused a watch stream. */
+    public enum StreamLimit {
+        PER_IDENTITY, TOTAL
     }
 
     private final MeterRegistry registry;
@@ -85,6 +131,36 @@ public final class ControlPlaneMetrics {
     public void bundleSequenceGauge(Supplier<Long> sequence) {
         Gauge.builder(BUNDLE_SEQUENCE, () -> sequence.get().doubleValue())
                 .description("sequence number of the trust bundle").register(registry);
+    }
+
+    public void watchStreamsGauge(Supplier<Number> open) {
+        Gauge.builder(WATCH_STREAMS_OPEN, () -> open.get().doubleValue())
+                .description("watch streams open on this replica").register(registry);
+    }
+
+    public void latestRevisionGauge(Supplier<Number> latest) {
+        Gauge.builder(WATCH_LATEST_REVISION, () -> latest.get().doubleValue())
+                .description("latest revision of the log delivered to this replica's watchers").register(registry);
+    }
+
+    public void watchStreamClosed(StreamCloseReason reason) {
+        Counter.builder(WATCH_STREAMS_CLOSED).description("watch streams closed, by reason")
+                .tag("reason", lower(reason)).register(registry).increment();
+    }
+
+    public void watchStreamRefused(StreamLimit limit) {
+        Counter.builder(WATCH_STREAMS_REFUSED).description("watch streams refused by a stream limit")
+                .tag("limit", lower(limit)).register(registry).increment();
+    }
+
+    public void revisionPublished(RevisionKind kind) {
+        Counter.builder(WATCH_REVISIONS_PUBLISHED).description("revisions appended by this replica, by kind")
+                .tag("kind", lower(kind)).register(registry).increment();
+    }
+
+    public void resyncServed() {
+        Counter.builder(WATCH_RESYNCS).description("watchers sent full state because they were too far behind or ahead")
+                .register(registry).increment();
     }
 
     private static String lower(Enum<?> e) {

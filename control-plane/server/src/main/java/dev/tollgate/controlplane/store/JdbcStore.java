@@ -2,6 +2,7 @@ package dev.tollgate.controlplane.store;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -31,6 +32,7 @@ import org.sqlite.SQLiteErrorCode;
 import org.sqlite.SQLiteException;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.Json;
 import dev.tollgate.controlplane.store.JoinTokenRedemption.Outcome;
 
 /**
@@ -636,6 +638,96 @@ public final class JdbcStore implements Store {
             firstBroken = seq;
             reason = why;
         }
+    }
+
+    // ---- revision log ---------------------------------------------------------------------------------------
+
+    @Override
+    public long appendRevision(String kind, String payloadJson, Instant at) {
+        String k = text(kind, "kind");
+        if (k.isBlank()) {
+            throw new IllegalArgumentException("kind: '' (expected: a revision kind)");
+        }
+        String payload = text(payloadJson, "payloadJson");
+        int bytes = payload.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > MAX_REVISION_PAYLOAD_BYTES) {
+            throw new IllegalArgumentException("payloadJson: " + bytes + " bytes (expected: <= "
+                    + MAX_REVISION_PAYLOAD_BYTES + ")");
+        }
+        try {
+            Json.mapper().readTree(payload);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("payloadJson: not JSON (" + e.getOriginalMessage() + ")", e);
+        }
+        long created = millis(at, "at");
+        return write("append a " + k + " revision", null, c -> {
+            long revision = increment(c, "revision");
+            update(c, "INSERT INTO revisions (revision, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+                    revision, k, payload, created);
+            return revision;
+        });
+    }
+
+    @Override
+    public List<RevisionRecord> revisionsAfter(long after, int limit) {
+        if (after < 0) {
+            throw new IllegalArgumentException("after: " + after + " (expected: >= 0)");
+        }
+        requirePositive(limit, "limit");
+        return read("list revisions", c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT revision, kind, payload, created_at FROM revisions "
+                    + "WHERE revision > ? ORDER BY revision LIMIT ?")) {
+                ps.setLong(1, after);
+                ps.setInt(2, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    List<RevisionRecord> out = new ArrayList<>();
+                    while (rs.next()) {
+                        out.add(new RevisionRecord(rs.getLong(1), rs.getString(2), rs.getString(3), instant(rs, 4)));
+                    }
+                    return out;
+                }
+            }
+        });
+    }
+
+    @Override
+    public long latestRevision() {
+        return read("read the latest revision", c -> counter(c, "revision"));
+    }
+
+    @Override
+    public long oldestRetainedRevision() {
+        return read("read the oldest revision", c -> {
+            // The counter first: a revision appended between the two reads is then at most counter + 1 away.
+            long latest = counter(c, "revision");
+            try (PreparedStatement ps = c.prepareStatement("SELECT MIN(revision) FROM revisions");
+                 ResultSet rs = ps.executeQuery()) {
+                long min = rs.next() ? rs.getLong(1) : 0; // MIN of no rows is NULL, read as 0
+                return min == 0 ? latest + 1 : min;
+            }
+        });
+    }
+
+    @Override
+    public Optional<RevisionRecord> latestRevisionOfKind(String kind) {
+        String k = text(kind, "kind");
+        return read("read the latest " + k + " revision", c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT revision, kind, payload, created_at FROM revisions "
+                    + "WHERE kind = ? ORDER BY revision DESC LIMIT 1")) {
+                ps.setString(1, k);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next()
+                            ? Optional.of(new RevisionRecord(rs.getLong(1), rs.getString(2), rs.getString(3), instant(rs, 4)))
+                            : Optional.<RevisionRecord>empty();
+                }
+            }
+        });
+    }
+
+    @Override
+    public int pruneRevisionsBefore(long revision) {
+        return write("prune revisions before " + revision, null,
+                c -> update(c, "DELETE FROM revisions WHERE revision < ?", revision));
     }
 
     // ---- lifecycle ------------------------------------------------------------------------------------------

@@ -62,6 +62,39 @@ public interface Store extends CaSlotRepository, AutoCloseable {
     List<SvidRecord> svids(Optional<SpiffeId> id, int limit);
 
 
+    // ---- revision log (what sidecars watch) ----------------------------------------------------------------
+
+    /** Largest payload of one revision, in UTF-8 bytes. */
+    int MAX_REVISION_PAYLOAD_BYTES = 1 << 20;
+
+    /**
+     * Appends a revision and returns its number, one more than the latest revision of any replica. Revisions commit
+     * in number order, so a reader of {@link #revisionsAfter} never sees a later revision before an earlier one.
+     *
+     * @throws IllegalArgumentException when kind is empty, the payload is not JSON or is larger than
+     *                                  {@link #MAX_REVISION_PAYLOAD_BYTES}
+     */
+    long appendRevision(String kind, String payloadJson, Instant at);
+
+    /**
+     * Retained revisions with a number greater than {@code after}, oldest first.
+     *
+     * @throws IllegalArgumentException when after is negative or limit is not positive
+     */
+    List<RevisionRecord> revisionsAfter(long after, int limit);
+
+    /** The number of the latest revision ever appended (pruned or not); 0 when there is none. */
+    long latestRevision();
+
+    /** The number of the oldest retained revision; {@code latestRevision() + 1} when none is retained. */
+    long oldestRetainedRevision();
+
+    /** The latest retained revision of this kind. */
+    Optional<RevisionRecord> latestRevisionOfKind(String kind);
+
+    /** Deletes the revisions numbered below {@code revision}; returns how many. */
+    int pruneRevisionsBefore(long revision);
+
     // ---- audit ----------------------------------------------------------------------------------------------
 
     /**

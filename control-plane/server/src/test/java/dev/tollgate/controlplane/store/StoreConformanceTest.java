@@ -176,6 +176,117 @@ abstract class StoreConformanceTest {
         assertThat(one.bundleSequence()).isEqualTo(threads * perThread);
     }
 
+    // ---- revision log ---------------------------------------------------------------------------------------
+
+    @Test
+    void revisionLogStartsEmptyAndNumbersAppendsFromOne() {
+        Store store = newStore();
+        assertThat(store.latestRevision()).isZero();
+        assertThat(store.oldestRetainedRevision()).isEqualTo(1);
+        assertThat(store.revisionsAfter(0, 10)).isEmpty();
+
+        assertThat(store.appendRevision("bundle", "{\"sequence\":1}", T0)).isEqualTo(1);
+        assertThat(store.appendRevision("revocation", "{\"id\":\"t1\"}", T0.plusMillis(1500))).isEqualTo(2);
+
+        assertThat(store.latestRevision()).isEqualTo(2);
+        assertThat(store.oldestRetainedRevision()).isEqualTo(1);
+        assertThat(track(reopenStore()).revisionsAfter(0, 10)).containsExactly(
+                new RevisionRecord(1, "bundle", "{\"sequence\":1}", T0),
+                new RevisionRecord(2, "revocation", "{\"id\":\"t1\"}", T0.plusMillis(1500)));
+    }
+
+    @Test
+    void latestRevisionOfAKindIsTheNewestRetainedOne() {
+        Store store = newStore();
+        assertThat(store.latestRevisionOfKind("bundle")).isEmpty();
+        store.appendRevision("bundle", "{\"sequence\":1}", T0);
+        store.appendRevision("bundle", "{\"sequence\":2}", T0);
+        store.appendRevision("policy", "{}", T0);
+
+        assertThat(store.latestRevisionOfKind("bundle")).map(RevisionRecord::payloadJson).contains("{\"sequence\":2}");
+        store.pruneRevisionsBefore(3);
+        assertThat(store.latestRevisionOfKind("bundle")).isEmpty();
+        assertThat(store.latestRevisionOfKind("policy")).map(RevisionRecord::revision).contains(3L);
+    }
+
+    @Test
+    void revisionsArePagedAfterARevisionOldestFirst() {
+        Store store = newStore();
+        for (int i = 1; i <= 7; i++) {
+            store.appendRevision("policy", "{\"version\":" + i + "}", T0);
+        }
+        assertThat(store.revisionsAfter(2, 3)).extracting(RevisionRecord::revision).containsExactly(3L, 4L, 5L);
+        assertThat(store.revisionsAfter(5, 100)).extracting(RevisionRecord::revision).containsExactly(6L, 7L);
+        assertThat(store.revisionsAfter(7, 100)).isEmpty();
+        assertThatThrownBy(() -> store.revisionsAfter(-1, 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("after: -1 (expected: >= 0)");
+        assertThatThrownBy(() -> store.revisionsAfter(0, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("limit: 0 (expected: > 0)");
+    }
+
+    @Test
+    void pruningKeepsTheRevisionCounter() {
+        Store store = newStore();
+        for (int i = 1; i <= 5; i++) {
+            store.appendRevision("bundle", "{\"sequence\":" + i + "}", T0);
+        }
+        assertThat(store.pruneRevisionsBefore(4)).isEqualTo(3);
+        assertThat(store.oldestRetainedRevision()).isEqualTo(4);
+        assertThat(store.revisionsAfter(0, 10)).extracting(RevisionRecord::revision).containsExactly(4L, 5L);
+
+        assertThat(store.pruneRevisionsBefore(100)).isEqualTo(2);
+        assertThat(store.latestRevision()).isEqualTo(5);
+        assertThat(store.oldestRetainedRevision()).isEqualTo(6);
+        assertThat(store.appendRevision("bundle", "{}", T0)).isEqualTo(6);
+        assertThat(store.oldestRetainedRevision()).isEqualTo(6);
+    }
+
+    @Test
+    void revisionPayloadMustBeJsonWithinTheSizeLimit() {
+        Store store = newStore();
+        String big = "\"" + "x".repeat(Store.MAX_REVISION_PAYLOAD_BYTES) + "\"";
+        assertThatThrownBy(() -> store.appendRevision("policy", big, T0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("payloadJson: " + (Store.MAX_REVISION_PAYLOAD_BYTES + 2) + " bytes (expected: <= "
+                        + Store.MAX_REVISION_PAYLOAD_BYTES + ")");
+        assertThatThrownBy(() -> store.appendRevision("policy", "{not json", T0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("payloadJson: not JSON");
+        assertThatThrownBy(() -> store.appendRevision("", "{}", T0))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> store.appendRevision(null, "{}", T0))
+                .isInstanceOf(NullPointerException.class).hasMessage("kind: null (expected: non-null)");
+        assertThat(store.latestRevision()).isZero();
+    }
+
+    @Test
+    void revisionsAreGaplessAndStrictlyIncreasingAcrossConcurrentReplicas() throws Exception {
+        Store one = newStore();
+        Store two = track(reopenStore());
+        int threads = 8;
+        int perThread = 20;
+
+        List<List<Long>> seen = concurrently(threads, t -> () -> {
+            Store store = t % 2 == 0 ? one : two;
+            List<Long> values = new ArrayList<>();
+            for (int i = 0; i < perThread; i++) {
+                values.add(store.appendRevision("revocation", "{\"thread\":" + t + ",\"i\":" + i + "}", T0));
+            }
+            return values;
+        });
+
+        List<Long> all = new ArrayList<>();
+        for (List<Long> values : seen) {
+            assertThat(values).isSorted().doesNotHaveDuplicates();
+            all.addAll(values);
+        }
+        assertThat(all).hasSize(threads * perThread).doesNotHaveDuplicates();
+        List<RevisionRecord> stored = two.revisionsAfter(0, 1000);
+        assertThat(stored).extracting(RevisionRecord::revision)
+                .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, threads * perThread).boxed()
+                        .toList());
+        assertThat(one.latestRevision()).isEqualTo(threads * perThread);
+    }
+
     // ---- workloads ------------------------------------------------------------------------------------------
 
     @Test
@@ -618,7 +729,22 @@ abstract class StoreConformanceTest {
             while (rs.next()) {
                 versions.add(rs.getString(1));
             }
-            assertThat(versions).containsExactly("1");
+            assertThat(versions).containsExactlyElementsOf(shippedMigrationVersions());
+        }
+    }
+
+    /** The versions of the migrations on the classpath (V1__..., V2__...), in order. */
+    static List<String> shippedMigrationVersions() throws Exception {
+        java.net.URL dir = StoreConformanceTest.class.getClassLoader().getResource("db/migration");
+        assertThat(dir).as("db/migration on the classpath").isNotNull();
+        try (var files = java.nio.file.Files.list(java.nio.file.Path.of(dir.toURI()))) {
+            List<String> versions = files.map(f -> f.getFileName().toString())
+                    .filter(n -> n.matches("V\\d+__.*\\.sql"))
+                    .map(n -> n.substring(1, n.indexOf("__")))
+                    .sorted(java.util.Comparator.comparingLong(Long::parseLong))
+                    .toList();
+            assertThat(versions).startsWith("1", "2");
+            return versions;
         }
     }
 

@@ -1,0 +1,40 @@
+package dev.tollgate.controlplane.api;
+
+import java.time.Duration;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.controlplane.watch.WatchHub;
+
+/** Opens {@code GET /v1/watch} streams: checks the caller's SVID and the stream limits, then reserves a slot. */
+public final class WatchStreams {
+    private final WatchHub hub;
+    private final Duration heartbeat;
+    private final int maxQueued;
+    private final Duration writeStallTimeout;
+
+    public WatchStreams(WatchHub hub, Duration heartbeat, int maxQueued, Duration writeStallTimeout) {
+        this.hub = hub;
+        this.heartbeat = heartbeat;
+        this.maxQueued = maxQueued;
+        this.writeStallTimeout = writeStallTimeout;
+    }
+
+    /** The stream of a workload whose presented SVID is valid until its leaf's notAfter; 401 if expired, 429 over a limit. */
+    StreamingResponse open(Principal.Workload workload, long after) {
+        if (!hub.clock().instant().isBefore(workload.notAfter())) {
+            throw ApiProblem.unauthorized("svid_expired", "the presented SVID expired at " + workload.notAfter());
+        }
+        WatchHub.Subscription s;
+        try {
+            s = hub.reserve(workload.id(), workload.notAfter());
+        } catch (WatchHub.StreamLimitException e) {
+            throw new ApiProblem(429, "too_many_streams", "Too many requests", e.getMessage());
+        }
+        return new WatchStream(hub, s, after, heartbeat, maxQueued, writeStallTimeout);
+    }
+
+    /** Ends the streams of a deleted workload. */
+    void identityDeleted(SpiffeId id) {
+        hub.identityDeleted(id);
+    }
+}
