@@ -40,6 +40,12 @@ class MonitoringTest {
             "tollgate_cp_api_requests_seconds_max",
             "tollgate_cp_api_connections_refused_total",
             "tollgate_cp_audit_write_failures_total",
+            "tollgate_cp_watch_streams_open",
+            "tollgate_cp_watch_streams_closed_total",
+            "tollgate_cp_watch_streams_refused_total",
+            "tollgate_cp_watch_revisions_published_total",
+            "tollgate_cp_watch_resyncs_total",
+            "tollgate_cp_watch_revision_latest",
             "up");
 
     private static final Set<String> PROMQL_WORDS = Set.of("by", "without", "on", "ignoring", "group_left",
@@ -94,6 +100,12 @@ class MonitoringTest {
         metrics.joinToken(ControlPlaneMetrics.JoinTokenOutcome.CREATED);
         metrics.connectionRefused();
         metrics.auditWriteFailure();
+        metrics.watchStreamsGauge(() -> 2);
+        metrics.latestRevisionGauge(() -> 42);
+        metrics.watchStreamClosed(ControlPlaneMetrics.StreamCloseReason.values()[0]);
+        metrics.watchStreamRefused(ControlPlaneMetrics.StreamLimit.values()[0]);
+        metrics.revisionPublished(ControlPlaneMetrics.RevisionKind.values()[0]);
+        metrics.resyncServed();
         metrics.apiRequest("GET", "/v1/bundle", 200, TimeUnit.MILLISECONDS.toNanos(3));
         metrics.caExpiryGauge(() -> Instant.parse("2030-01-01T00:00:00Z"), Clock.fixed(Instant.parse("2029-12-01T00:00:00Z"), ZoneOffset.UTC));
         metrics.bundleSequenceGauge(() -> 7L);
@@ -189,6 +201,24 @@ class MonitoringTest {
         }
         assertThat(EXPORTED).containsAll(used);
         assertThat(used).as("the dashboard shows every control-plane metric").containsAll(EXPORTED);
+    }
+
+    @Test
+    void everyMeterNamedInControlPlaneMetricsIsListedAsExported() throws IllegalAccessException {
+        Set<String> bases = new TreeSet<>();
+        for (java.lang.reflect.Field f : ControlPlaneMetrics.class.getFields()) {
+            if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) && f.getType() == String.class) {
+                String v = (String) f.get(null);
+                if (v.startsWith("tollgate.")) {
+                    bases.add(v.replace('.', '_'));
+                }
+            }
+        }
+        assertThat(bases).hasSizeGreaterThanOrEqualTo(7);
+        for (String base : bases) {
+            assertThat(EXPORTED).as("%s is exported, charted and known to the alerts' check", base)
+                    .anyMatch(e -> e.equals(base) || e.startsWith(base + "_"));
+        }
     }
 
     @Test
