@@ -1,0 +1,86 @@
+package dev.tollgate.proxy;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import dev.tollgate.proxy.config.ConfigException;
+import dev.tollgate.proxy.config.ConfigLoader;
+import dev.tollgate.proxy.config.SidecarConfig;
+
+/**
+ * {@code tollgate sidecar --config sidecar.yaml}: runs the sidecar until SIGTERM or SIGINT, then drains gracefully
+ * and exits 0 (1 when the drain timed out). An invalid configuration prints every error and exits 2.
+ */
+@Command(name = "sidecar", mixinStandardHelpOptions = true,
+        description = "Runs the Tollgate sidecar: mTLS ingress, egress, L4 tunnel and admin listeners.",
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:drained cleanly after SIGTERM/SIGINT", "1:drain timed out or start failed",
+                "2:invalid configuration or usage"})
+public final class SidecarCommand implements Callable<Integer> {
+    public static final int EXIT_OK = 0;
+    public static final int EXIT_FAILED = 1;
+    public static final int EXIT_CONFIG = 2;
+
+    @Option(names = "--config", required = true, paramLabel = "<file>",
+            description = "The sidecar's YAML configuration file (listeners, app, tls, identity, upstreams, limits).")
+    Path config;
+
+    @Option(names = "--check", description = "Only validate the configuration, print the result and exit.")
+    boolean check;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter out = spec.commandLine().getOut();
+        SidecarConfig cfg;
+        try {
+            cfg = ConfigLoader.load(config);
+        } catch (ConfigException e) {
+            err.println(config + ": " + e.getMessage());
+            err.flush();
+            return EXIT_CONFIG;
+        }
+        if (check) {
+            out.println(config + ": configuration is valid");
+            out.flush();
+            return EXIT_OK;
+        }
+        Sidecar sidecar = Sidecar.builder(cfg).build();
+        try {
+            sidecar.start();
+        } catch (java.io.IOException e) {
+            err.println("sidecar failed to start: " + e.getMessage());
+            err.flush();
+            sidecar.close();
+            return EXIT_FAILED;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        boolean[] clean = {false};
+        Thread hook = new Thread(() -> {
+            try {
+                clean[0] = sidecar.drain();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                sidecar.close();
+                stopped.countDown();
+            }
+        }, "tollgate-drain");
+        Runtime.getRuntime().addShutdownHook(hook);
+        stopped.await();
+        return clean[0] ? EXIT_OK : EXIT_FAILED;
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new SidecarCommand()).execute(args));
+    }
+}
