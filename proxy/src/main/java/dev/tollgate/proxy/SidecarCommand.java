@@ -63,21 +63,18 @@ public final class SidecarCommand implements Callable<Integer> {
             sidecar.close();
             return EXIT_FAILED;
         }
-        CountDownLatch stopped = new CountDownLatch(1);
-        boolean[] clean = {false};
-        Thread hook = new Thread(() -> {
-            try {
-                clean[0] = sidecar.drain();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            } finally {
-                sidecar.close();
-                stopped.countDown();
-            }
-        }, "tollgate-drain");
-        Runtime.getRuntime().addShutdownHook(hook);
-        stopped.await();
-        return clean[0] ? EXIT_OK : EXIT_FAILED;
+        CountDownLatch stop = new CountDownLatch(1);
+        for (String name : new String[] {"TERM", "INT"}) {
+            sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> stop.countDown());
+        }
+        stop.await();
+        boolean clean;
+        try {
+            clean = sidecar.drain();
+        } finally {
+            sidecar.close();
+        }
+        return clean ? EXIT_OK : EXIT_FAILED;
     }
 
     public static void main(String[] args) {

@@ -15,13 +15,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.tollgate.api.SpiffeId;
-import dev.tollgate.api.tls.Svids;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.metrics.HandshakeResult;
 import dev.tollgate.proxy.metrics.Listener;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.TlsVersionTag;
 import dev.tollgate.proxy.tls.HandshakeFailures;
+import dev.tollgate.proxy.tls.PeerCertificateException;
+import dev.tollgate.proxy.tls.TlsContextOwner;
 
 /**
  * Right after the server-side SslHandler: counts every handshake by result and TLS version, records the peer's
@@ -35,11 +36,13 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
     private final ProxyMetrics metrics;
     private final ConnectionTracker tracker;
     private final SidecarConfig.Identity allowList;
+    private final TlsContextOwner tls;
 
     /** @param allowList checked right after the handshake when not null */
-    HandshakeHandler(Listener listener, ProxyMetrics metrics, ConnectionTracker tracker,
+    HandshakeHandler(Listener listener, TlsContextOwner tls, ProxyMetrics metrics, ConnectionTracker tracker,
                      SidecarConfig.Identity allowList) {
         this.listener = listener;
+        this.tls = tls;
         this.metrics = metrics;
         this.tracker = tracker;
         this.allowList = allowList;
@@ -72,9 +75,19 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         SpiffeId peer;
         try {
             Certificate[] certs = session.getPeerCertificates();
-            peer = Svids.spiffeId((X509Certificate) certs[0]);
-        } catch (SSLPeerUnverifiedException | RuntimeException e) {
+            X509Certificate[] chain = new X509Certificate[certs.length];
+            for (int i = 0; i < certs.length; i++) {
+                chain[i] = (X509Certificate) certs[i];
+            }
+            // Again, for resumed sessions too: expiry, chain and SVID shape are checked on every connection.
+            peer = tls.verifyClient(chain);
+        } catch (SSLPeerUnverifiedException | ClassCastException e) {
             metrics.handshake(listener, HandshakeResult.NO_CLIENT_CERTIFICATE, version);
+            ctx.close();
+            return;
+        } catch (PeerCertificateException e) {
+            metrics.handshake(listener, e.result(), version);
+            LOG.debug("{} peer refused after the handshake ({}): {}", listener.tag(), e.result().tag(), e.getMessage());
             ctx.close();
             return;
         }

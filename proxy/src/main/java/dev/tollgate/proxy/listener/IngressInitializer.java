@@ -47,7 +47,7 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
         ChannelPipeline p = ch.pipeline();
         p.addLast(PipelineNames.IDLE, new IdleTimeoutHandler(c.config().limits().idleTimeout().toMillis(), c.metrics()));
         p.addLast(PipelineNames.TLS, c.tls().newIngressHandler(ch.alloc()));
-        p.addLast(PipelineNames.HANDSHAKE, new HandshakeHandler(Listener.INGRESS, c.metrics(), c.tracker(), null));
+        p.addLast(PipelineNames.HANDSHAKE, new HandshakeHandler(Listener.INGRESS, c.tls(), c.metrics(), c.tracker(), null));
         p.addLast(PipelineNames.ALPN, new Alpn());
     }
 
@@ -64,6 +64,12 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
             } else {
                 configureHttp1(ch);
             }
+        }
+
+        @Override
+        protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+            // Counted and logged by the handshake handler.
+            ctx.close();
         }
     }
 
@@ -102,8 +108,7 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
         return Http2FrameCodecBuilder.forServer()
                 .initialSettings(Http2Settings.defaultSettings()
                         .maxConcurrentStreams(l.h2MaxConcurrentStreams())
-                        .maxHeaderListSize(l.h2MaxHeaderListSize())
-                        .pushEnabled(false))
+                        .maxHeaderListSize(l.h2MaxHeaderListSize()))
                 .validateHeaders(true)
                 .decoderEnforceMaxRstFramesPerWindow(l.h2MaxRstFramesPerWindow(), l.h2RstWindowSeconds())
                 .decoderEnforceMaxSmallContinuationFrames(l.h2MaxSmallContinuationFrames())

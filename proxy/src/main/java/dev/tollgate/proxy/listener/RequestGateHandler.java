@@ -119,7 +119,8 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
             deny = null;
         }
         if (deny == null) {
-            // Pass on what was held; a further request among it is gated again.
+            // The allowed head goes on; what followed it is passed on, and a further request among it is gated again.
+            ctx.fireChannelRead(held.pollFirst());
             while (!held.isEmpty()) {
                 Object m = held.pollFirst();
                 channelRead(ctx, m);

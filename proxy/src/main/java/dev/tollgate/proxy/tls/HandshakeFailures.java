@@ -32,6 +32,9 @@ public final class HandshakeFailures {
                     || m.contains("EMPTY CLIENT CERTIFICATE") || m.contains("PEER NOT AUTHENTICATED")) {
                 return HandshakeResult.NO_CLIENT_CERTIFICATE;
             }
+            if (m.contains("KEY_USAGE_BIT_INCORRECT")) {
+                return HandshakeResult.NOT_AN_SVID;
+            }
             if (m.contains("UNSUPPORTED_PROTOCOL") || m.contains("PROTOCOL_VERSION")
                     || m.contains("NO APPROPRIATE PROTOCOL") || m.contains("UNSUPPORTED PROTOCOL")
                     || m.contains("CLIENT REQUESTED PROTOCOL")) {

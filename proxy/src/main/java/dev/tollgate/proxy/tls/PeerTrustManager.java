@@ -28,7 +28,7 @@ import dev.tollgate.proxy.metrics.HandshakeResult;
  */
 public final class PeerTrustManager extends X509ExtendedTrustManager {
     private static final String EKU_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
-    private static final String EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+    static final String EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
 
     private final List<X509Certificate> bundle;
     private final Predicate<SpiffeId> accepted;

@@ -47,8 +47,10 @@ import dev.tollgate.proxy.metrics.ReloadResult;
  * {@link CertificateSnapshot} (on the certificate source's thread, never an event loop); the owner validates it again,
  * builds every context it needs from it, and only when all of them were built swaps them in atomically. Any failure
  * keeps the previous state. Connections keep the context they were created with; new handshakes take the current
- * one. TLS 1.3 is the default; 1.2 only when configured and then only ECDHE with AEAD suites. Session resumption is
- * off on both sides, so every handshake runs the peer identity checks.
+ * one. TLS 1.3 is the default; 1.2 only when configured and then only ECDHE with AEAD suites. The session caches are
+ * off on both sides, so the sidecar never resumes as a client; as a server BoringSSL may still issue TLS 1.3 tickets,
+ * so every completed server handshake, resumed or not, is verified again with {@link #verifyClient} before the
+ * connection carries data.
  */
 public final class TlsContextOwner implements CertificateSource.Listener {
     private static final Logger LOG = LoggerFactory.getLogger(TlsContextOwner.class);
@@ -242,11 +244,25 @@ public final class TlsContextOwner implements CertificateSource.Listener {
         SSLSessionContext sessions = ctx.sessionContext();
         if (sessions instanceof OpenSslSessionContext openssl) {
             openssl.setSessionCacheEnabled(false);
-        } else if (sessions != null) {
+        }
+        if (!(sessions instanceof OpenSslSessionContext) && sessions != null) {
             sessions.setSessionCacheSize(1);
             sessions.setSessionTimeout(1);
         }
         return ctx;
+    }
+
+    /**
+     * Verifies a client's certificate chain against the current bundle and clock, as the trust manager does during a
+     * full handshake. Run after every server handshake so that a resumed session never skips the checks.
+     */
+    public SpiffeId verifyClient(java.security.cert.X509Certificate[] chain) throws PeerCertificateException {
+        State s = state.get();
+        if (s == null) {
+            throw new PeerCertificateException(HandshakeResult.UNTRUSTED_CHAIN, "no trust bundle loaded");
+        }
+        return new PeerTrustManager(s.snapshot().bundle(), id -> true, HandshakeResult.PEER_NOT_ALLOWED, clock)
+                .verify(chain, PeerTrustManager.EKU_CLIENT_AUTH);
     }
 
     /** A server-side handler for the ingress listener (ALPN h2 and http/1.1). */
