@@ -8,6 +8,8 @@ import java.util.concurrent.TimeUnit;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
@@ -147,6 +149,18 @@ final class UpstreamPool {
                             ch.pipeline().addLast(PipelineNames.UPSTREAM_TLS,
                                     owner.tls().newUpstreamHandler(upstream, ch.alloc()));
                         }
+                        ch.pipeline().addLast(PipelineNames.UPSTREAM_GUARD, new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                                if (ctx.pipeline().get(PipelineNames.UPSTREAM_RELAY) != null) {
+                                    ctx.fireExceptionCaught(cause);
+                                } else {
+                                    // Before the exchange handlers exist, failures surface via the connect and
+                                    // handshake futures.
+                                    ctx.close();
+                                }
+                            }
+                        });
                     }
                 });
         ChannelFuture cf = b.connect(upstream.address().toUnresolved());

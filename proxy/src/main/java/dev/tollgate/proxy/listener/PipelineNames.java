@@ -31,6 +31,7 @@ public final class PipelineNames {
 
     // connections to upstreams
     public static final String UPSTREAM_TLS = "upstream-tls";
+    public static final String UPSTREAM_GUARD = "upstream-guard";
     public static final String UPSTREAM_CODEC = "upstream-codec";
     public static final String UPSTREAM_IDLE = "upstream-idle";
     public static final String UPSTREAM_RELAY = "upstream-relay";

@@ -67,4 +67,21 @@ public final class Http {
             return "failed: " + e;
         }
     }
+
+    /** Sends raw request text over plain TCP and returns everything the server sent until it closed. */
+    public static String rawPlain(InetSocketAddress a, String request) throws IOException {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", a.getPort())) {
+            s.setSoTimeout(20_000);
+            s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        }
+    }
+
+    /** A client that sends every request to {@code proxy} in absolute form, as agents with HTTP_PROXY do. */
+    public static HttpClient viaProxy(InetSocketAddress proxy) {
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .proxy(java.net.ProxySelector.of(new InetSocketAddress("127.0.0.1", proxy.getPort())))
+                .connectTimeout(Duration.ofSeconds(5)).build();
+    }
 }
