@@ -106,7 +106,7 @@ public final class ConfigLoader {
                 errors.add("app: " + a + " (expected: a loopback address; the application runs beside the sidecar)");
             }
         });
-        if (listeners.egress().isPresent() && upstreams.isEmpty()) {
+        if (listeners.egress().isPresent() && root.path("upstreams").size() == 0) {
             errors.add("upstreams: none (expected: at least one upstream, required by listeners.egress)");
         }
         boolean mtls = listeners.ingress().isPresent() || listeners.l4().isPresent();

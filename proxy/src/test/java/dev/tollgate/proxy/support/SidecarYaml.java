@@ -64,6 +64,12 @@ public final class SidecarYaml {
         return this;
     }
 
+    public SidecarYaml spiffeUpstreamByPrefix(String name, String address, String spiffeId, String prefix) {
+        upstreams.add("  " + name + ":\n    address: \"" + address + "\"\n    spiffe-id: \"" + spiffeId
+                + "\"\n    match: {path-prefix: " + prefix + "}\n    pool-size: 4\n");
+        return this;
+    }
+
     public SidecarYaml externalUpstream(String name, String address, Path roots, String matchPrefix) {
         upstreams.add("  " + name + ":\n    address: \"" + address + "\"\n    tls: external\n    roots: \"" + roots
                 + "\"\n    match: {path-prefix: " + matchPrefix + "}\n");
