@@ -64,17 +64,54 @@ public final class SidecarCommand implements Callable<Integer> {
             return EXIT_FAILED;
         }
         CountDownLatch stop = new CountDownLatch(1);
-        for (String name : new String[] {"TERM", "INT"}) {
-            sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> stop.countDown());
+        if (!onSignals(stop::countDown, "TERM", "INT")) {
+            // Without signal handlers, drain from a shutdown hook and end with the drain's exit code.
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                int code = drainAndClose(sidecar);
+                Runtime.getRuntime().halt(code);
+            }, "tollgate-drain"));
         }
         stop.await();
-        boolean clean;
+        return drainAndClose(sidecar);
+    }
+
+    private static int drainAndClose(Sidecar sidecar) {
         try {
-            clean = sidecar.drain();
+            return sidecar.drain() ? EXIT_OK : EXIT_FAILED;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return EXIT_FAILED;
         } finally {
             sidecar.close();
         }
-        return clean ? EXIT_OK : EXIT_FAILED;
+    }
+
+    /**
+     * Installs {@code action} as the handler of the named signals through {@code sun.misc.Signal}, looked up
+     * reflectively because it is not a standard API. Returns false when it is not available.
+     */
+    static boolean onSignals(Runnable action, String... names) {
+        try {
+            Class<?> signal = Class.forName("sun.misc.Signal");
+            Class<?> handlerType = Class.forName("sun.misc.SignalHandler");
+            Object handler = java.lang.reflect.Proxy.newProxyInstance(handlerType.getClassLoader(),
+                    new Class<?>[] {handlerType}, (proxy, method, args) -> switch (method.getName()) {
+                        case "handle" -> {
+                            action.run();
+                            yield null;
+                        }
+                        case "hashCode" -> System.identityHashCode(proxy);
+                        case "equals" -> proxy == args[0];
+                        default -> "tollgate-signal-handler";
+                    });
+            java.lang.reflect.Method handle = signal.getMethod("handle", signal, handlerType);
+            for (String name : names) {
+                handle.invoke(null, signal.getConstructor(String.class).newInstance(name), handler);
+            }
+            return true;
+        } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
+            return false;
+        }
     }
 
     public static void main(String[] args) {

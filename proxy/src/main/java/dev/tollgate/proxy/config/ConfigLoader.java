@@ -245,8 +245,7 @@ public final class ConfigLoader {
         int order = 0;
         Map<String, String> hostOwners = new LinkedHashMap<>();
         Map<String, String> prefixOwners = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : n.properties()) {
             String name = e.getKey();
             String p = "upstreams." + name;
             if (!UPSTREAM_NAME.matcher(name).matches()) {

@@ -8,6 +8,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http2.HttpConversionUtil;
+import io.netty.util.AsciiString;
 
 /**
  * What the forwarder itself must do to headers for correct re-serialisation: connection-scoped headers of one hop
@@ -15,8 +16,8 @@ import io.netty.handler.codec.http2.HttpConversionUtil;
  * a length is sent chunked. (Request hardening proper lives in the hardening slot.)
  */
 final class HopByHop {
-    private static final List<CharSequence> ALWAYS = List.of(HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE,
-            HttpHeaderNames.PROXY_CONNECTION, HttpHeaderNames.TE, HttpHeaderNames.TRAILER, HttpHeaderNames.UPGRADE,
+    private static final List<CharSequence> ALWAYS = List.of(HttpHeaderNames.CONNECTION,
+            AsciiString.cached("keep-alive"), AsciiString.cached("proxy-connection"), HttpHeaderNames.TE, HttpHeaderNames.TRAILER, HttpHeaderNames.UPGRADE,
             HttpHeaderNames.PROXY_AUTHENTICATE, HttpHeaderNames.PROXY_AUTHORIZATION,
             HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text(),
             HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(),
