@@ -21,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import dev.tollgate.proxy.Sidecar;
 import dev.tollgate.proxy.config.ConfigLoader;
+import dev.tollgate.proxy.listener.PipelineNames;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.HandshakeResult;
 import dev.tollgate.proxy.metrics.Listener;
@@ -42,6 +43,7 @@ class EgressTest {
     TestApp toolApp;
     Sidecar tool;
     final List<String> toolStreamKinds = new CopyOnWriteArrayList<>();
+    final List<List<String>> toolPipelines = new CopyOnWriteArrayList<>();
 
     @BeforeEach
     void startTool() throws Exception {
@@ -56,6 +58,7 @@ class EgressTest {
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
                 if (msg instanceof io.netty.handler.codec.http.HttpRequest) {
                     toolStreamKinds.add(ctx.channel() instanceof Http2StreamChannel ? "h2" : "h1");
+                    toolPipelines.add(ctx.pipeline().names());
                 }
                 ctx.fireChannelRead(msg);
             }
@@ -109,6 +112,9 @@ class EgressTest {
         }
 
         assertThat(toolStreamKinds).containsExactly("h2", "h2", "h2");
+        assertThat(toolPipelines.get(0)).containsSubsequence(PipelineNames.H2_STREAM_CODEC,
+                PipelineNames.HANDLER_HARDENING, PipelineNames.REQUEST_LIMITS, PipelineNames.PEER_ID_HEADER,
+                PipelineNames.GATE, PipelineNames.FORWARD);
         assertThat(tool.metrics().registry().get("tollgate.proxy.connections.accepted").tag("listener", "ingress")
                 .counter().count()).isEqualTo(1);
     }
@@ -149,5 +155,50 @@ class EgressTest {
 
         assertThat(response).startsWith("HTTP/1.1 502").contains("\"reason\":\"connect_refused\"");
         assertThat(agent.metrics().upstreamErrorCount(UpstreamErrorKind.CONNECT_REFUSED)).isEqualTo(1);
+    }
+
+    @Test
+    void placesTheHardeningSlotRightAfterTheHttp1Codec() throws Exception {
+        HttpClient client = Http.client(mesh.clientContext(mesh.pki.svid("agent/caller")), HttpClient.Version.HTTP_1_1);
+
+        assertThat(Http.get(client, Http.https(tool.ingressAddress().orElseThrow(), "/echo")).statusCode())
+                .isEqualTo(200);
+
+        List<String> names = toolPipelines.get(0);
+        assertThat(names.indexOf(PipelineNames.HANDLER_HARDENING))
+                .isEqualTo(names.indexOf(PipelineNames.HTTP_CODEC) + 1);
+        assertThat(names).containsSubsequence(PipelineNames.TLS, PipelineNames.HEAD_DEADLINE,
+                PipelineNames.HTTP_CODEC, PipelineNames.HANDLER_HARDENING, PipelineNames.REQUEST_LIMITS,
+                PipelineNames.PEER_ID_HEADER, PipelineNames.GATE, PipelineNames.FORWARD);
+    }
+
+    @Test
+    void answers504WhenTheUpstreamDoesNotAnswerInTime() throws Exception {
+        Sidecar agent = mesh.start(new SidecarYaml().tls(mesh.svidFiles("agent", "agent/caller"), mesh.bundle())
+                .ingress(false).egress(true).spiffeUpstream("billing",
+                        "127.0.0.1:" + tool.ingressAddress().orElseThrow().getPort(), TOOL, "billing.internal",
+                        "300ms"));
+
+        String response = Http.rawPlain(agent.egressAddress().orElseThrow(),
+                "GET /slow HTTP/1.1\r\nHost: billing.internal\r\nConnection: close\r\n\r\n");
+        toolApp.releaseSlow();
+
+        assertThat(response).startsWith("HTTP/1.1 504").contains("\"error\":\"upstream_timeout\"");
+        assertThat(agent.metrics().upstreamErrorCount(UpstreamErrorKind.REQUEST_TIMEOUT)).isEqualTo(1);
+        await().until(() -> agent.metrics().requestCount(Direction.EGRESS, RequestOutcome.TIMEOUT) == 1);
+    }
+
+    @Test
+    void relaysExpectContinueAndStreamsTheBody() throws Exception {
+        Sidecar agent = agent(TOOL);
+        HttpClient client = Http.viaProxy(agent.egressAddress().orElseThrow());
+
+        HttpResponse<String> r = client.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://billing.internal/echo")).expectContinue(true)
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString("x".repeat(100_000))).build(),
+                HttpResponse.BodyHandlers.ofString());
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).contains("body=100000\n");
     }
 }

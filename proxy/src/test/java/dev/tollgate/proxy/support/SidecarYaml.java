@@ -59,8 +59,14 @@ public final class SidecarYaml {
     }
 
     public SidecarYaml spiffeUpstream(String name, String address, String spiffeId, String matchHost) {
+        return spiffeUpstream(name, address, spiffeId, matchHost, "20s");
+    }
+
+    public SidecarYaml spiffeUpstream(String name, String address, String spiffeId, String matchHost,
+                                      String requestTimeout) {
         upstreams.add("  " + name + ":\n    address: \"" + address + "\"\n    spiffe-id: \"" + spiffeId
-                + "\"\n    match: {host: " + matchHost + "}\n    pool-size: 4\n    request-timeout: 20s\n");
+                + "\"\n    match: {host: " + matchHost + "}\n    pool-size: 4\n    request-timeout: "
+                + requestTimeout + "\n");
         return this;
     }
 
