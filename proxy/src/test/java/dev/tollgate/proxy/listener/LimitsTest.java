@@ -95,11 +95,13 @@ class LimitsTest {
     void closesConnectionsBeyondTheTotalLimit() throws Exception {
         Sidecar s = egress("max-connections: 2");
         int port = s.egressAddress().orElseThrow().getPort();
-        try (Socket a = new Socket("127.0.0.1", port); Socket b = new Socket("127.0.0.1", port);
-             Socket c = new Socket("127.0.0.1", port)) {
+        try (Socket a = new Socket("127.0.0.1", port); Socket b = new Socket("127.0.0.1", port)) {
+            await().until(() -> s.connections().openConnections() == 2);
+            Socket c = new Socket("127.0.0.1", port);
             c.setSoTimeout(5000);
             assertThat(c.getInputStream().read()).isEqualTo(-1);
-            assertThat(a.isConnected() && b.isConnected()).isTrue();
+            c.close();
+            assertThat(s.connections().openConnections()).isEqualTo(2);
         }
         assertThat(s.metrics().limitHitCount(LimitKind.MAX_CONNECTIONS)).isEqualTo(1);
     }
