@@ -125,9 +125,12 @@ public final class ConfigLoader {
             return new SidecarConfig.Listeners(Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
         }
         knownKeys(n, "listeners.", Set.of("ingress", "egress", "admin", "l4"));
-        Optional<HostPort> ingress = listenerAddress(n.path("ingress"), "listeners.ingress", false);
-        Optional<HostPort> egress = listenerAddress(n.path("egress"), "listeners.egress", true);
-        Optional<HostPort> admin = listenerAddress(n.path("admin"), "listeners.admin", true);
+        Optional<HostPort> ingress = listenerAddress(n.path("ingress"), "listeners.ingress",
+                ConfigDefaults.INGRESS_ADDRESS, false);
+        Optional<HostPort> egress = listenerAddress(n.path("egress"), "listeners.egress",
+                ConfigDefaults.EGRESS_ADDRESS, true);
+        Optional<HostPort> admin = listenerAddress(n.path("admin"), "listeners.admin",
+                ConfigDefaults.ADMIN_ADDRESS, true);
         Optional<SidecarConfig.L4> l4 = Optional.empty();
         JsonNode l4n = n.path("l4");
         if (!l4n.isMissingNode() && object(l4n, "listeners.l4")) {
@@ -147,15 +150,20 @@ public final class ConfigLoader {
         return new SidecarConfig.Listeners(ingress, egress, admin, l4);
     }
 
-    private Optional<HostPort> listenerAddress(JsonNode n, String path, boolean loopbackOnly) {
+    /** A listener is started when its key is present; {@code {}} (or null) takes the default address. */
+    private Optional<HostPort> listenerAddress(JsonNode n, String path, String defaultAddress, boolean loopbackOnly) {
         if (n.isMissingNode()) {
             return Optional.empty();
+        }
+        if (n.isNull() || (n.isTextual() && n.asText().isEmpty())) {
+            return Optional.of(HostPort.parse(defaultAddress));
         }
         if (!object(n, path)) {
             return Optional.empty();
         }
         knownKeys(n, path + ".", Set.of("address"));
-        HostPort hp = requiredHostPort(n.path("address"), path + ".address");
+        HostPort hp = n.path("address").isMissingNode() ? HostPort.parse(defaultAddress)
+                : hostPort(n.path("address"), path + ".address");
         if (hp != null && loopbackOnly && !hp.isLoopback()) {
             errors.add(path + ".address: " + hp + " (expected: a loopback address)");
         }

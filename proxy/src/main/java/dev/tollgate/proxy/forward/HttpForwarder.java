@@ -352,6 +352,13 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 ReferenceCountUtil.release(msg);
                 return;
             }
+            if (msg.decoderResult().isFailure()) {
+                Throwable cause = msg.decoderResult().cause();
+                ReferenceCountUtil.release(msg);
+                onUpstreamFailed(new UpstreamException(UpstreamErrorKind.PROTOCOL_ERROR,
+                        "upstream " + upstream.name() + " sent a malformed response: " + cause.getMessage(), cause));
+                return;
+            }
             if (msg instanceof HttpResponse resp) {
                 informational = false;
                 HttpStatusClass cls = resp.status().codeClass();

@@ -27,15 +27,14 @@ import dev.tollgate.proxy.metrics.ProxyMetrics;
 
 /**
  * The admin listener (loopback only): {@code /healthz} (the process runs), {@code /readyz} (a valid certificate is
- * loaded and the sidecar is not draining) and {@code /metrics} (Prometheus text format).
+ * loaded and the sidecar is not draining) and {@code /metrics} (Prometheus text format). Its requests are the only
+ * ones the sidecar aggregates, bounded by {@code limits.max-buffered-body}.
  */
 public final class AdminInitializer extends ChannelInitializer<Channel> {
     /** Why the sidecar is not ready, or null when it is. */
     public interface Readiness {
         String notReadyReason();
     }
-
-    private static final int MAX_ADMIN_REQUEST = 8 * 1024;
 
     private final SidecarConfig.Limits limits;
     private final ProxyMetrics metrics;
@@ -54,7 +53,7 @@ public final class AdminInitializer extends ChannelInitializer<Channel> {
         ch.closeFuture().addListener(f -> metrics.connectionClosed(Listener.ADMIN));
         ch.pipeline().addLast(PipelineNames.IDLE, new IdleTimeoutHandler(limits.idleTimeout().toMillis(), metrics));
         ch.pipeline().addLast(PipelineNames.HTTP_CODEC, HttpRequestPipeline.serverCodec(limits));
-        ch.pipeline().addLast(PipelineNames.ADMIN_AGGREGATOR, new HttpObjectAggregator(MAX_ADMIN_REQUEST));
+        ch.pipeline().addLast(PipelineNames.ADMIN_AGGREGATOR, new HttpObjectAggregator(limits.maxBufferedBody()));
         ch.pipeline().addLast(PipelineNames.ADMIN, handler);
     }
 
