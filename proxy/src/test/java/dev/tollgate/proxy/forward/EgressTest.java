@@ -201,4 +201,23 @@ class EgressTest {
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.body()).contains("body=100000\n");
     }
+
+    @Test
+    void passesServerSentEventsThroughBothSidecarsOverHttp2() {
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(20), () -> {
+            Sidecar agent = agent(TOOL);
+            HttpClient client = Http.viaProxy(agent.egressAddress().orElseThrow());
+            HttpResponse<java.util.stream.Stream<String>> r = client.send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://billing.internal/sse")).build(), HttpResponse.BodyHandlers.ofLines());
+            java.util.Iterator<String> lines = r.body().iterator();
+            for (int i = 0; i < 3; i++) {
+                // Each event is sent only after the previous one arrived: buffering anywhere would hang here.
+                toolApp.pushEvent("tick-" + i);
+                assertThat(lines.next()).isEqualTo("data: tick-" + i);
+                assertThat(lines.next()).isEmpty();
+            }
+            toolApp.pushEvent(TestApp.END);
+            assertThat(toolStreamKinds).containsExactly("h2");
+        });
+    }
 }
