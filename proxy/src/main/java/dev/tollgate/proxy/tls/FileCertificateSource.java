@@ -24,14 +24,17 @@ import dev.tollgate.proxy.metrics.ReloadResult;
 
 /**
  * Reads the certificate chain, private key and trust bundle from three PEM files and polls them on its own
- * scheduler thread. Each poll reads the files and compares a SHA-256 over their contents with the last attempt, so
- * a change is noticed even when modification times are coarse. Changed material is validated before it is
- * published; a key that does not match its certificate (a pair caught half-written) or any other failure keeps the
- * last good snapshot, is counted, and is retried as soon as the contents change again.
+ * scheduler thread. A poll first compares the files' modification times and sizes with the previous poll and reads
+ * them only when one changed, or on every {@value #FULL_READ_EVERY}th poll regardless, since modification times can
+ * be coarse; what was read is compared by a SHA-256 over the contents with the last attempt. Changed material is
+ * validated before it is published; a key that does not match its certificate (a pair caught half-written) or any
+ * other failure keeps the last good snapshot, is counted, and is retried as soon as the contents change again.
  */
 public final class FileCertificateSource implements CertificateSource {
     private static final Logger LOG = LoggerFactory.getLogger(FileCertificateSource.class);
     private static final long MAX_FILE_BYTES = Pem.MAX_PEM_CHARS;
+    /** Every this many polls the files are read even when their modification times did not change. */
+    static final int FULL_READ_EVERY = 12;
 
     private final Path certFile;
     private final Path keyFile;
@@ -45,6 +48,8 @@ public final class FileCertificateSource implements CertificateSource {
     private Listener listener;
     private volatile CertificateSnapshot current;
     private String lastAttemptHash;
+    private String lastStat;
+    private int pollsSinceRead;
     private boolean closed;
 
     public FileCertificateSource(Path certFile, Path keyFile, Path bundleFile, Duration interval,
@@ -72,26 +77,48 @@ public final class FileCertificateSource implements CertificateSource {
         }
         checkNow();
         long ms = Math.max(1, interval.toMillis());
-        scheduler.scheduleWithFixedDelay(this::checkQuietly, ms, ms, TimeUnit.MILLISECONDS);
+        scheduler.scheduleWithFixedDelay(this::poll, ms, ms, TimeUnit.MILLISECONDS);
     }
 
-    private void checkQuietly() {
+    /** The scheduled poll: a stat of the three files, and a full check only when they changed (or periodically). */
+    private void poll() {
         try {
+            String stat = stat();
+            synchronized (lock) {
+                boolean due = ++pollsSinceRead >= FULL_READ_EVERY;
+                if (!due && stat.equals(lastStat)) {
+                    return;
+                }
+            }
             checkNow();
         } catch (RuntimeException e) {
             LOG.warn("certificate file check failed", e);
         }
     }
 
+    private String stat() {
+        StringBuilder b = new StringBuilder();
+        for (Path p : new Path[] {certFile, keyFile, bundleFile}) {
+            try {
+                b.append(Files.getLastModifiedTime(p).toMillis()).append('/').append(Files.size(p)).append(';');
+            } catch (IOException e) {
+                b.append("missing;");
+            }
+        }
+        return b.toString();
+    }
+
     /**
-     * Reads the files once, on the calling thread, and publishes new valid material. Returns the result of this
-     * attempt, or empty when the contents did not change since the last attempt.
+     * Reads the files once (whatever their modification times say), on the calling thread, and publishes new valid
+     * material. Returns the result of this attempt, or empty when the contents did not change since the last attempt.
      */
     public Optional<ReloadResult> checkNow() {
         synchronized (lock) {
             if (closed || listener == null) {
                 return Optional.empty();
             }
+            lastStat = stat();
+            pollsSinceRead = 0;
             String certPem;
             String keyPem;
             String bundlePem;
