@@ -73,7 +73,7 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private final boolean http2Stream;
     private final HeadWatch headWatch;
 
-    private final ArrayDeque<HttpObject> inbound = new ArrayDeque<>();
+    private final ArrayDeque<Object> inbound = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private Exchange exchange;
     private boolean closed;
@@ -115,11 +115,11 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext c, Object msg) {
-        if (closed || !(msg instanceof HttpObject)) {
+        if (closed || !(msg instanceof HttpObject || msg instanceof LocalAnswer)) {
             ReferenceCountUtil.release(msg);
             return;
         }
-        inbound.add((HttpObject) msg);
+        inbound.add(msg);
         processInbound();
     }
 
@@ -156,12 +156,18 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 releaseInbound();
                 return;
             }
-            HttpObject m = inbound.peekFirst();
+            Object m = inbound.peekFirst();
             Exchange ex = exchange;
             if (ex == null) {
                 inbound.pollFirst();
                 if (m instanceof HttpRequest req) {
                     startExchange(req);
+                } else if (m instanceof LocalAnswer answer) {
+                    headWatch.headReceived();
+                    Exchange refused = new Exchange(null);
+                    exchange = refused;
+                    tracker.requestStarted();
+                    refused.respondLocally(answer.status(), answer.error(), answer.reason(), answer.outcome());
                 } else {
                     ReferenceCountUtil.release(m);
                 }
@@ -182,7 +188,7 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 return;
             }
             inbound.pollFirst();
-            ex.writeUpstream(m);
+            ex.writeUpstream((HttpObject) m);
         }
     }
 
@@ -239,7 +245,7 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     }
 
     private void releaseInbound() {
-        HttpObject m;
+        Object m;
         while ((m = inbound.pollFirst()) != null) {
             ReferenceCountUtil.release(m);
         }
@@ -257,6 +263,7 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private final class Exchange implements ResponseSink {
         final long start = System.nanoTime();
         HttpRequest head;
+        final boolean forwardable;
         final boolean clientKeepAlive;
         final boolean headRequest;
         SidecarConfig.Upstream upstream;
@@ -276,10 +283,12 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         boolean finished;
         RequestOutcome localOutcome;
 
+        /** @param head the request, or null for a request refused in front of the forwarder */
         Exchange(HttpRequest head) {
             this.head = head;
-            this.clientKeepAlive = http2Stream || HttpUtil.isKeepAlive(head);
-            this.headRequest = head.method().equals(HttpMethod.HEAD);
+            this.forwardable = head != null;
+            this.clientKeepAlive = head != null && (http2Stream || HttpUtil.isKeepAlive(head));
+            this.headRequest = head != null && head.method().equals(HttpMethod.HEAD);
             this.requestDone = head instanceof LastHttpContent;
         }
 
@@ -479,9 +488,10 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             if (timeout != null) {
                 timeout.cancel(false);
             }
-            keepClient = http2Stream || (clientKeepAlive && !draining && requestDone);
+            boolean refused = !forwardable;
+            keepClient = !refused && (http2Stream || (clientKeepAlive && !draining && requestDone));
             localOutcome = outcome;
-            discarding = !requestDone;
+            discarding = !requestDone && !refused;
             lastClientWrite = ctx.writeAndFlush(JsonResponses.error(ctx.alloc(), status, error, reason,
                     keepClient));
             if (!keepClient && !http2Stream) {
@@ -489,6 +499,11 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 finish(outcome, false);
                 closed = true;
                 releaseInbound();
+                return;
+            }
+            if (refused) {
+                // HTTP/2: the rest of a refused request is never read; the stream is reset after the answer.
+                lastClientWrite.addListener(f -> finish(outcome, false));
                 return;
             }
             if (requestDone) {

@@ -28,9 +28,9 @@ final class HttpRequestPipeline {
             p.addLast(PipelineNames.HANDLER_HARDENING, hardening);
         }
         p.addLast(PipelineNames.REQUEST_LIMITS, new RequestLimitsHandler(c.config().limits().maxHeaderCount(),
-                direction, c.metrics()));
+                c.metrics()));
         p.addLast(PipelineNames.PEER_ID_HEADER, new PeerIdentityHeaderHandler(direction == Direction.INGRESS));
-        p.addLast(PipelineNames.GATE, new RequestGateHandler(gate, direction, c::ownIdentity, c.metrics()));
+        p.addLast(PipelineNames.GATE, new RequestGateHandler(gate, direction, c::ownIdentity));
         HttpForwarder forwarder = new HttpForwarder(c.pools(), c.tracker(), c.metrics(), direction, target,
                 http2Stream, headWatch);
         p.addLast(PipelineNames.FORWARD, forwarder);

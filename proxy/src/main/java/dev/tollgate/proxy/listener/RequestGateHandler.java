@@ -5,7 +5,6 @@ import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Supplier;
 
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpRequest;
@@ -17,16 +16,17 @@ import org.slf4j.LoggerFactory;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.gate.GateRequest;
+import dev.tollgate.proxy.forward.LocalAnswer;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.metrics.Direction;
-import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.RequestOutcome;
 
 /**
  * Asks the {@link RequestGate} about each request head before anything of the request reaches the forwarder. While
- * the decision is pending, what follows is held and no further read is requested. A denial answers with the gate's
- * status and {@code {"error":"…","reason":"…"}}, forwards nothing and closes the HTTP/1.1 connection (the unread body
- * makes it unusable). A gate that fails is a denial (503): the sidecar fails closed.
+ * the decision is pending, what follows is held and no further read is requested. A denial forwards nothing: the
+ * request is replaced by a {@link LocalAnswer} with the gate's status and {@code {"error":"…","reason":"…"}}, which
+ * the forwarder sends in order and then closes the HTTP/1.1 connection (the unread body makes it unusable) or resets
+ * the HTTP/2 stream. A gate that fails is a denial (503): the sidecar fails closed.
  */
 final class RequestGateHandler extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(RequestGateHandler.class);
@@ -34,18 +34,15 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
     private final RequestGate gate;
     private final Direction direction;
     private final Supplier<Optional<SpiffeId>> ownIdentity;
-    private final ProxyMetrics metrics;
     private final ArrayDeque<Object> held = new ArrayDeque<>();
     private boolean deciding;
     private boolean readCompletePending;
     private boolean denied;
 
-    RequestGateHandler(RequestGate gate, Direction direction, Supplier<Optional<SpiffeId>> ownIdentity,
-                       ProxyMetrics metrics) {
+    RequestGateHandler(RequestGate gate, Direction direction, Supplier<Optional<SpiffeId>> ownIdentity) {
         this.gate = gate;
         this.direction = direction;
         this.ownIdentity = ownIdentity;
-        this.metrics = metrics;
     }
 
     @Override
@@ -64,19 +61,18 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
         }
         deciding = true;
         held.add(msg);
-        long start = System.nanoTime();
         CompletionStage<GateDecision> stage;
         try {
             stage = gate.decide(new GateRequest(direction, request, Peers.of(ctx.channel()), ownIdentity.get()));
         } catch (RuntimeException e) {
-            decided(ctx, null, e, start);
+            decided(ctx, null, e);
             return;
         }
         stage.whenComplete((d, err) -> {
             if (ctx.executor().inEventLoop()) {
-                decided(ctx, d, err, start);
+                decided(ctx, d, err);
             } else {
-                ctx.executor().execute(() -> decided(ctx, d, err, start));
+                ctx.executor().execute(() -> decided(ctx, d, err));
             }
         });
     }
@@ -99,7 +95,7 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
         ctx.fireChannelInactive();
     }
 
-    private void decided(ChannelHandlerContext ctx, GateDecision d, Throwable err, long start) {
+    private void decided(ChannelHandlerContext ctx, GateDecision d, Throwable err) {
         if (!ctx.channel().isActive() && held.isEmpty()) {
             return;
         }
@@ -136,9 +132,8 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
         }
         denied = true;
         releaseHeld();
-        metrics.request(direction, outcome, System.nanoTime() - start);
-        ctx.writeAndFlush(JsonResponses.error(ctx.alloc(), deny.status(), deny.error(), deny.reason(), false))
-                .addListener(ChannelFutureListener.CLOSE);
+        ctx.fireChannelRead(new LocalAnswer(deny.status(), deny.error(), deny.reason(), outcome));
+        ctx.fireChannelReadComplete();
     }
 
     private void releaseHeld() {

@@ -1,6 +1,5 @@
 package dev.tollgate.proxy.listener;
 
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderResult;
@@ -11,24 +10,23 @@ import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 
-import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.forward.LocalAnswer;
 import dev.tollgate.proxy.metrics.LimitKind;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.RequestOutcome;
 
 /**
- * Answers requests the codec could not decode (414 for a long request line, 431 for large headers, 400 otherwise)
- * and requests with more header fields than allowed (431), then closes the connection. Counts each as a limit hit.
+ * Refuses requests the codec could not decode (414 for a long request line, 431 for large headers, 400 otherwise)
+ * and requests with more header fields than allowed (431): counts the limit hit and hands the forwarder a
+ * {@link LocalAnswer}, which answers in order and closes the connection. Everything after it is dropped.
  */
 final class RequestLimitsHandler extends ChannelInboundHandlerAdapter {
     private final int maxHeaderCount;
-    private final Direction direction;
     private final ProxyMetrics metrics;
     private boolean rejecting;
 
-    RequestLimitsHandler(int maxHeaderCount, Direction direction, ProxyMetrics metrics) {
+    RequestLimitsHandler(int maxHeaderCount, ProxyMetrics metrics) {
         this.maxHeaderCount = maxHeaderCount;
-        this.direction = direction;
         this.metrics = metrics;
     }
 
@@ -73,8 +71,7 @@ final class RequestLimitsHandler extends ChannelInboundHandlerAdapter {
     private void reject(ChannelHandlerContext ctx, int status, LimitKind kind, String error, String reason) {
         rejecting = true;
         metrics.limitHit(kind);
-        metrics.request(direction, RequestOutcome.LIMIT, 0);
-        ctx.writeAndFlush(JsonResponses.error(ctx.alloc(), status, error, reason, false))
-                .addListener(ChannelFutureListener.CLOSE);
+        ctx.fireChannelRead(new LocalAnswer(status, error, reason, RequestOutcome.LIMIT));
+        ctx.fireChannelReadComplete();
     }
 }

@@ -109,7 +109,7 @@ class IngressTest {
         assertThat(r.statusCode()).isEqualTo(403);
         assertThat(r.headers().firstValue("content-type")).hasValue("application/json");
         assertThat(r.body()).startsWith("{\"error\":\"peer_not_allowed\",\"reason\":\"peer spiffe://example.org/agent/stranger");
-        assertThat(sidecar.metrics().requestCount(Direction.INGRESS, RequestOutcome.DENIED)).isEqualTo(1);
+        await().until(() -> sidecar.metrics().requestCount(Direction.INGRESS, RequestOutcome.DENIED) == 1);
         assertThat(app.requests()).isZero();
     }
 
@@ -192,5 +192,41 @@ class IngressTest {
         Http.get(client, Http.https(ingress, "/echo"));
         assertThat(sidecar.metrics().registry().get("tollgate.proxy.tls.handshakes").tag("listener", "ingress")
                 .tag("result", "ok").tag("tls_version", "tls_1_3").counter().count()).isEqualTo(1);
+    }
+
+    @Test
+    void answersAPipelinedRefusedRequestOnlyAfterTheEarlierResponse() throws Exception {
+        StringBuilder many = new StringBuilder();
+        for (int i = 0; i < 30; i++) {
+            many.append("x-h").append(i).append(": v\r\n");
+        }
+        String pipelined = "GET /echo HTTP/1.1\r\nHost: a\r\n\r\nGET /echo HTTP/1.1\r\nHost: a\r\n" + many + "\r\n";
+        SSLContext ctx = as(mesh.pki.svid("agent/caller"));
+        String all;
+        try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) ctx.getSocketFactory().createSocket("127.0.0.1",
+                ingress.getPort())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(pipelined.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            all = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+        }
+
+        assertThat(all).startsWith("HTTP/1.1 200 OK");
+        assertThat(all.indexOf("HTTP/1.1 431")).isGreaterThan(all.indexOf("peer=" + CALLER));
+        assertThat(app.requests()).isEqualTo(1);
+    }
+
+    @Test
+    void deniesPeerNotOnAllowListOverHttp2() throws Exception {
+        HttpClient client = Http.client(as(mesh.pki.svid("agent/stranger")), HttpClient.Version.HTTP_2);
+
+        HttpResponse<String> r = Http.get(client, Http.https(ingress, "/echo"));
+
+        assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_2);
+        assertThat(r.statusCode()).isEqualTo(403);
+        assertThat(r.body()).contains("\"error\":\"peer_not_allowed\"");
+        await().until(() -> sidecar.metrics().requestCount(Direction.INGRESS, RequestOutcome.DENIED) == 1);
+        await().until(() -> sidecar.connections().inFlight() == 0);
+        assertThat(app.requests()).isZero();
     }
 }

@@ -3,19 +3,16 @@ package dev.tollgate.proxy.listener;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
-import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
-import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
@@ -26,20 +23,18 @@ import org.junit.jupiter.api.Test;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.forward.LocalAnswer;
 import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.gate.GateRequest;
 import dev.tollgate.proxy.gate.IdentityAllowListGate;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.metrics.Direction;
-import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.RequestOutcome;
 
 class RequestGateHandlerTest {
-    final ProxyMetrics metrics = new ProxyMetrics(new SimpleMeterRegistry(), Clock.systemUTC());
-
     private EmbeddedChannel channel(RequestGate gate) {
         return new EmbeddedChannel(new RequestGateHandler(gate, Direction.INGRESS,
-                () -> Optional.of(SpiffeId.parse("spiffe://example.org/tool/self")), metrics));
+                () -> Optional.of(SpiffeId.parse("spiffe://example.org/tool/self"))));
     }
 
     private static HttpRequest head() {
@@ -77,20 +72,16 @@ class RequestGateHandlerTest {
     }
 
     @Test
-    void answersDenialWithJsonForwardsNothingAndCloses() {
+    void replacesADeniedRequestWithALocalAnswerAndForwardsNothingOfIt() {
         EmbeddedChannel ch = channel(new IdentityAllowListGate(new SidecarConfig.Identity(
                 java.util.Set.of(SpiffeId.parse("spiffe://example.org/agent/a")), java.util.Set.of())));
 
-        ch.writeInbound(head(), chunk("secret"));
+        ch.writeInbound(head(), chunk("secret"), new DefaultLastHttpContent());
 
+        assertThat((Object) ch.readInbound()).isEqualTo(new LocalAnswer(403, "peer_not_allowed",
+                "no verified peer identity", RequestOutcome.DENIED));
         assertThat((Object) ch.readInbound()).isNull();
-        FullHttpResponse r = ch.readOutbound();
-        assertThat(r.status().code()).isEqualTo(403);
-        assertThat(r.content().toString(StandardCharsets.UTF_8))
-                .isEqualTo("{\"error\":\"peer_not_allowed\",\"reason\":\"no verified peer identity\"}\n");
-        r.release();
-        assertThat(ch.isOpen()).isFalse();
-        assertThat(metrics.requestCount(Direction.INGRESS, RequestOutcome.DENIED)).isEqualTo(1);
+        assertThat(ch.finish()).isFalse();
     }
 
     @Test
@@ -101,11 +92,10 @@ class RequestGateHandlerTest {
 
         ch.writeInbound(head());
 
-        FullHttpResponse r = ch.readOutbound();
-        assertThat(r.status().code()).isEqualTo(503);
-        assertThat(r.content().toString(StandardCharsets.UTF_8)).contains("\"error\":\"gate_unavailable\"");
-        r.release();
-        assertThat(metrics.requestCount(Direction.INGRESS, RequestOutcome.UNAVAILABLE)).isEqualTo(1);
+        LocalAnswer a = ch.readInbound();
+        assertThat(a.status()).isEqualTo(503);
+        assertThat(a.error()).isEqualTo("gate_unavailable");
+        assertThat(a.outcome()).isEqualTo(RequestOutcome.UNAVAILABLE);
     }
 
     @Test
@@ -121,9 +111,8 @@ class RequestGateHandlerTest {
 
         ch.writeInbound(head());
 
-        FullHttpResponse r = ch.readOutbound();
-        assertThat(r.status().code()).isEqualTo(401);
-        r.release();
+        LocalAnswer a = ch.readInbound();
+        assertThat(a.status()).isEqualTo(401);
         assertThat(secondAsked.get()).isFalse();
     }
 }
