@@ -1,0 +1,334 @@
+package dev.tollgate.proxy;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+import javax.net.ssl.SSLException;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.util.concurrent.DefaultThreadFactory;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.tollgate.proxy.config.HostPort;
+import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.forward.OffLoopResolverGroup;
+import dev.tollgate.proxy.forward.UpstreamPools;
+import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.listener.AdminInitializer;
+import dev.tollgate.proxy.listener.ConnectionTracker;
+import dev.tollgate.proxy.listener.EgressInitializer;
+import dev.tollgate.proxy.listener.HttpHardening;
+import dev.tollgate.proxy.listener.IngressInitializer;
+import dev.tollgate.proxy.listener.L4Initializer;
+import dev.tollgate.proxy.listener.ListenerContext;
+import dev.tollgate.proxy.metrics.ProxyMetrics;
+import dev.tollgate.proxy.tls.CertificateSource;
+import dev.tollgate.proxy.tls.FileCertificateSource;
+import dev.tollgate.proxy.tls.SvidValidator;
+import dev.tollgate.proxy.tls.TlsContextOwner;
+
+/**
+ * One sidecar process, drivable in-process: {@link #start()} binds the configured listeners, {@link #drain()} stops
+ * accepting and lets in-flight requests finish, {@link #close()} releases everything. Built with {@link #builder}.
+ */
+public final class Sidecar implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Sidecar.class);
+
+    private final SidecarConfig config;
+    private final Clock clock;
+    private final PrometheusMeterRegistry registry;
+    private final ProxyMetrics metrics;
+    private final CertificateSource certificates;
+    private final HttpHardening hardening;
+    private final RequestGate ingressGate;
+    private final RequestGate egressGate;
+    private final Transport transport = Transport.best();
+
+    private TlsContextOwner tls;
+    private ConnectionTracker tracker;
+    private UpstreamPools pools;
+    private EventLoopGroup boss;
+    private EventLoopGroup workers;
+    private ExecutorService resolverPool;
+    private Channel ingress;
+    private Channel egress;
+    private Channel admin;
+    private Channel l4;
+    private volatile boolean draining;
+    private volatile boolean started;
+
+    private Sidecar(Builder b) {
+        this.config = b.config;
+        this.clock = b.clock;
+        this.registry = b.registry != null ? b.registry : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        this.metrics = new ProxyMetrics(registry, clock);
+        this.certificates = b.certificates != null ? b.certificates
+                : new FileCertificateSource(config.tls().cert(), config.tls().key(), config.tls().bundle(),
+                config.tls().reloadInterval(), new SvidValidator(clock, config.tls().spiffeId()),
+                metrics::certificateReload);
+        this.hardening = b.hardening;
+        this.ingressGate = b.ingressGate;
+        this.egressGate = b.egressGate;
+    }
+
+    public static Builder builder(SidecarConfig config) {
+        return new Builder(config);
+    }
+
+    /** Options for a sidecar; every one but the configuration has a default. */
+    public static final class Builder {
+        private final SidecarConfig config;
+        private Clock clock = Clock.systemUTC();
+        private PrometheusMeterRegistry registry;
+        private CertificateSource certificates;
+        private HttpHardening hardening = HttpHardening.NONE;
+        private RequestGate ingressGate = RequestGate.allowAll();
+        private RequestGate egressGate = RequestGate.allowAll();
+
+        private Builder(SidecarConfig config) {
+            this.config = Objects.requireNonNull(config, "config");
+        }
+
+        /** The clock for certificate validity and expiry. */
+        public Builder clock(Clock c) {
+            clock = Objects.requireNonNull(c);
+            return this;
+        }
+
+        public Builder registry(PrometheusMeterRegistry r) {
+            registry = Objects.requireNonNull(r);
+            return this;
+        }
+
+        /** Where certificates come from; default: the files named in {@code tls}, polled. */
+        public Builder certificateSource(CertificateSource s) {
+            certificates = Objects.requireNonNull(s);
+            return this;
+        }
+
+        /** Handlers for the request-hardening slot of every HTTP server pipeline. */
+        public Builder hardening(HttpHardening h) {
+            hardening = Objects.requireNonNull(h);
+            return this;
+        }
+
+        /** Gates run on ingress after the identity allow-list (credentials, policy). */
+        public Builder ingressGate(RequestGate g) {
+            ingressGate = Objects.requireNonNull(g);
+            return this;
+        }
+
+        /** Gates run on egress (credentials, policy). */
+        public Builder egressGate(RequestGate g) {
+            egressGate = Objects.requireNonNull(g);
+            return this;
+        }
+
+        public Sidecar build() {
+            return new Sidecar(this);
+        }
+    }
+
+    /**
+     * Loads the certificate (when the source has one), binds every configured listener and returns. Not ready until
+     * a valid certificate is loaded.
+     *
+     * @throws IOException when a listener cannot be bound or TLS cannot be set up
+     */
+    public synchronized Sidecar start() throws IOException {
+        if (started) {
+            throw new IllegalStateException("already started");
+        }
+        started = true;
+        try {
+            tls = new TlsContextOwner(config, metrics, clock);
+        } catch (SSLException e) {
+            throw new IOException("TLS setup failed: " + e.getMessage(), e);
+        }
+        tracker = new ConnectionTracker(config.limits(), metrics);
+        resolverPool = new ThreadPoolExecutor(0, 4, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024),
+                new DefaultThreadFactory("tollgate-resolver", true));
+        pools = new UpstreamPools(tls, metrics, config.limits(), transport.clientChannel(),
+                new OffLoopResolverGroup(resolverPool));
+        boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("tollgate-accept", true),
+                transport.ioHandlerFactory());
+        int threads = config.workerThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.workerThreads();
+        workers = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("tollgate-io", true),
+                transport.ioHandlerFactory());
+        LOG.info("transport {} with {} event loops", transport.name(), threads);
+        certificates.start(tls);
+        if (!tls.ready()) {
+            LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
+        }
+        ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressGate,
+                egressGate);
+        SidecarConfig.Listeners l = config.listeners();
+        List<String> bound = new ArrayList<>();
+        try {
+            if (l.admin().isPresent()) {
+                admin = bind(l.admin().get(), new AdminInitializer(config.limits(), metrics, registry,
+                        this::notReadyReason), true);
+                bound.add("admin " + admin.localAddress());
+            }
+            if (l.ingress().isPresent()) {
+                ingress = bind(l.ingress().get(), new IngressInitializer(ctx), false);
+                bound.add("ingress " + ingress.localAddress());
+            }
+            if (l.egress().isPresent()) {
+                egress = bind(l.egress().get(), new EgressInitializer(ctx), false);
+                bound.add("egress " + egress.localAddress());
+            }
+            if (l.l4().isPresent()) {
+                l4 = bind(l.l4().get().address(), new L4Initializer(ctx, l.l4().get()), false);
+                bound.add("l4 " + l4.localAddress() + " -> " + l.l4().get().target());
+            }
+        } catch (IOException | RuntimeException e) {
+            close();
+            throw e;
+        }
+        LOG.info("sidecar listening: {}", String.join(", ", bound));
+        return this;
+    }
+
+    private Channel bind(HostPort address, ChannelHandler initializer, boolean autoRead) throws IOException {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(boss, workers)
+                .channel(transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.AUTO_READ, autoRead)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(initializer);
+        var f = b.bind(address.toBindAddress()).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            throw new IOException("cannot listen on " + address + ": " + f.cause().getMessage(), f.cause());
+        }
+        return f.channel();
+    }
+
+    /** Null when ready; otherwise why not. */
+    public String notReadyReason() {
+        if (draining) {
+            return "draining";
+        }
+        if (tls == null || !tls.ready()) {
+            return "no valid certificate";
+        }
+        return null;
+    }
+
+    public boolean ready() {
+        return notReadyReason() == null;
+    }
+
+    /**
+     * Graceful drain: readiness turns false at once, the listeners stop accepting, idle connections close, busy
+     * HTTP/1.1 connections close after their response ({@code Connection: close}), HTTP/2 connections get GOAWAY.
+     * Waits on the calling thread (never call it on an event loop) for in-flight requests, up to the drain timeout.
+     *
+     * @return true when every in-flight request finished in time
+     */
+    public boolean drain() throws InterruptedException {
+        draining = true;
+        LOG.info("draining: {} requests in flight, {} connections", tracker.inFlight(), tracker.openConnections());
+        for (Channel server : new Channel[] {ingress, egress, l4}) {
+            if (server != null) {
+                server.close().awaitUninterruptibly();
+            }
+        }
+        tracker.drain();
+        boolean clean = tracker.awaitNoRequests(config.drainTimeout());
+        LOG.info(clean ? "drained" : "drain timeout reached with {} requests in flight", tracker.inFlight());
+        return clean;
+    }
+
+    @Override
+    public synchronized void close() {
+        certificates.close();
+        for (Channel server : new Channel[] {ingress, egress, l4, admin}) {
+            if (server != null) {
+                server.close().awaitUninterruptibly();
+            }
+        }
+        if (tracker != null) {
+            tracker.closeAll();
+        }
+        if (pools != null) {
+            pools.close();
+        }
+        if (workers != null) {
+            workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        }
+        if (boss != null) {
+            boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        }
+        if (resolverPool != null) {
+            resolverPool.shutdownNow();
+        }
+    }
+
+    public SidecarConfig config() {
+        return config;
+    }
+
+    public ProxyMetrics metrics() {
+        return metrics;
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    /** The TLS owner (after {@link #start()}). */
+    public TlsContextOwner tls() {
+        return tls;
+    }
+
+    public ConnectionTracker connections() {
+        return tracker;
+    }
+
+    public Optional<InetSocketAddress> ingressAddress() {
+        return address(ingress);
+    }
+
+    public Optional<InetSocketAddress> egressAddress() {
+        return address(egress);
+    }
+
+    public Optional<InetSocketAddress> adminAddress() {
+        return address(admin);
+    }
+
+    public Optional<InetSocketAddress> l4Address() {
+        return address(l4);
+    }
+
+    private static Optional<InetSocketAddress> address(Channel ch) {
+        return ch == null ? Optional.empty() : Optional.of((InetSocketAddress) ch.localAddress());
+    }
+
+    /** How long {@link #drain()} waits at most. */
+    public Duration drainTimeout() {
+        return config.drainTimeout();
+    }
+}

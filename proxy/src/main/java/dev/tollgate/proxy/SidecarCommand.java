@@ -1,0 +1,120 @@
+package dev.tollgate.proxy;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import dev.tollgate.proxy.config.ConfigException;
+import dev.tollgate.proxy.config.ConfigLoader;
+import dev.tollgate.proxy.config.SidecarConfig;
+
+/**
+ * {@code tollgate sidecar --config sidecar.yaml}: runs the sidecar until SIGTERM or SIGINT, then drains gracefully
+ * and exits 0 (1 when the drain timed out). An invalid configuration prints every error and exits 2.
+ */
+@Command(name = "sidecar", mixinStandardHelpOptions = true,
+        description = "Runs the Tollgate sidecar: mTLS ingress, egress, L4 tunnel and admin listeners.",
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:drained cleanly after SIGTERM/SIGINT", "1:drain timed out or start failed",
+                "2:invalid configuration or usage"})
+public final class SidecarCommand implements Callable<Integer> {
+    public static final int EXIT_OK = 0;
+    public static final int EXIT_FAILED = 1;
+    public static final int EXIT_CONFIG = 2;
+
+    @Option(names = "--config", required = true, paramLabel = "<file>",
+            description = "The sidecar's YAML configuration file (listeners, app, tls, identity, upstreams, limits).")
+    Path config;
+
+    @Option(names = "--check", description = "Only validate the configuration, print the result and exit.")
+    boolean check;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter out = spec.commandLine().getOut();
+        SidecarConfig cfg;
+        try {
+            cfg = ConfigLoader.load(config);
+        } catch (ConfigException e) {
+            err.println(config + ": " + e.getMessage());
+            err.flush();
+            return EXIT_CONFIG;
+        }
+        if (check) {
+            out.println(config + ": configuration is valid");
+            out.flush();
+            return EXIT_OK;
+        }
+        Sidecar sidecar = Sidecar.builder(cfg).build();
+        try {
+            sidecar.start();
+        } catch (java.io.IOException e) {
+            err.println("sidecar failed to start: " + e.getMessage());
+            err.flush();
+            sidecar.close();
+            return EXIT_FAILED;
+        }
+        CountDownLatch stop = new CountDownLatch(1);
+        if (!onSignals(stop::countDown, "TERM", "INT")) {
+            // Without signal handlers, drain from a shutdown hook and end with the drain's exit code.
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                int code = drainAndClose(sidecar);
+                Runtime.getRuntime().halt(code);
+            }, "tollgate-drain"));
+        }
+        stop.await();
+        return drainAndClose(sidecar);
+    }
+
+    private static int drainAndClose(Sidecar sidecar) {
+        try {
+            return sidecar.drain() ? EXIT_OK : EXIT_FAILED;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return EXIT_FAILED;
+        } finally {
+            sidecar.close();
+        }
+    }
+
+    /**
+     * Installs {@code action} as the handler of the named signals through {@code sun.misc.Signal}, looked up
+     * reflectively because it is not a standard API. Returns false when it is not available.
+     */
+    static boolean onSignals(Runnable action, String... names) {
+        try {
+            Class<?> signal = Class.forName("sun.misc.Signal");
+            Class<?> handlerType = Class.forName("sun.misc.SignalHandler");
+            Object handler = java.lang.reflect.Proxy.newProxyInstance(handlerType.getClassLoader(),
+                    new Class<?>[] {handlerType}, (proxy, method, args) -> switch (method.getName()) {
+                        case "handle" -> {
+                            action.run();
+                            yield null;
+                        }
+                        case "hashCode" -> System.identityHashCode(proxy);
+                        case "equals" -> proxy == args[0];
+                        default -> "tollgate-signal-handler";
+                    });
+            java.lang.reflect.Method handle = signal.getMethod("handle", signal, handlerType);
+            for (String name : names) {
+                handle.invoke(null, signal.getConstructor(String.class).newInstance(name), handler);
+            }
+            return true;
+        } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
+            return false;
+        }
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new SidecarCommand()).execute(args));
+    }
+}

@@ -1,0 +1,41 @@
+package dev.tollgate.proxy.config;
+
+import java.time.Duration;
+
+/** Every default of the sidecar configuration, in one place; {@code config/} documents the same values. */
+public final class ConfigDefaults {
+    private ConfigDefaults() {
+    }
+
+    public static final String INGRESS_ADDRESS = "0.0.0.0:8443";
+    public static final String EGRESS_ADDRESS = "127.0.0.1:15001";
+    public static final String ADMIN_ADDRESS = "127.0.0.1:15000";
+
+    public static final TlsVersion TLS_MIN_VERSION = TlsVersion.TLS_1_3;
+    public static final Duration TLS_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
+    public static final Duration TLS_RELOAD_INTERVAL = Duration.ofSeconds(5);
+
+    public static final Duration UPSTREAM_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    public static final Duration UPSTREAM_IDLE_TIMEOUT = Duration.ofSeconds(60);
+    public static final Duration UPSTREAM_REQUEST_TIMEOUT = Duration.ofSeconds(60);
+    public static final int UPSTREAM_POOL_SIZE = 64;
+
+    public static final int MAX_INITIAL_LINE = 8 * 1024;
+    public static final int MAX_HEADER_SIZE = 16 * 1024;
+    public static final int MAX_HEADER_COUNT = 100;
+    public static final int MAX_CHUNK_SIZE = 64 * 1024;
+    public static final int MAX_BUFFERED_BODY = 1024 * 1024;
+    public static final int MAX_CONNECTIONS = 10_000;
+    public static final int MAX_CONNECTIONS_PER_PEER = 1_000;
+    public static final Duration HEADER_READ_TIMEOUT = Duration.ofSeconds(10);
+    public static final Duration IDLE_TIMEOUT = Duration.ofSeconds(120);
+    public static final int H2_MAX_CONCURRENT_STREAMS = 128;
+    public static final int H2_MAX_HEADER_LIST_SIZE = 16 * 1024;
+    public static final int H2_MAX_RST_FRAMES_PER_WINDOW = 200;
+    public static final int H2_RST_WINDOW_SECONDS = 30;
+    public static final int H2_MAX_SMALL_CONTINUATION_FRAMES = 16;
+
+    public static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(20);
+    /** 0 means one event loop per available processor. */
+    public static final int WORKER_THREADS = 0;
+}

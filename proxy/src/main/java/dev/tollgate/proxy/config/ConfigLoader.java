@@ -1,0 +1,584 @@
+package dev.tollgate.proxy.config;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+
+import dev.tollgate.api.InvalidSpiffeIdException;
+import dev.tollgate.api.SpiffeId;
+
+/**
+ * Parses the sidecar's YAML file once into a {@link SidecarConfig}. Unknown keys, wrong types and out-of-range values
+ * are all collected and reported together in one {@link ConfigException}, each as {@code path: value (expected: ...)}.
+ */
+public final class ConfigLoader {
+    /** The largest configuration file accepted. */
+    public static final int MAX_FILE_BYTES = 1024 * 1024;
+    private static final int MAX_NESTING = 32;
+    private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h)");
+    private static final Pattern SIZE = Pattern.compile("(\\d{1,10})(B|KiB|MiB)?");
+    private static final Pattern UPSTREAM_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
+
+    private final List<String> errors = new ArrayList<>();
+
+    private ConfigLoader() {
+    }
+
+    public static SidecarConfig load(Path file) throws ConfigException {
+        byte[] bytes;
+        try {
+            long size = Files.size(file);
+            if (size > MAX_FILE_BYTES) {
+                throw new ConfigException(List.of(file + ": " + size + " bytes (expected: <= " + MAX_FILE_BYTES + ")"));
+            }
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new ConfigException(List.of(file + ": cannot be read (" + e.getMessage() + ")"));
+        }
+        return parse(new String(bytes, java.nio.charset.StandardCharsets.UTF_8), file.getParent());
+    }
+
+    /** Parses YAML text; relative file paths are resolved against {@code baseDir} when it is not null. */
+    public static SidecarConfig parse(String yaml, Path baseDir) throws ConfigException {
+        if (yaml.length() > MAX_FILE_BYTES) {
+            throw new ConfigException(List.of("configuration: " + yaml.length() + " characters (expected: <= "
+                    + MAX_FILE_BYTES + ")"));
+        }
+        YAMLFactory factory = YAMLFactory.builder()
+                .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING).build())
+                .build();
+        ObjectMapper mapper = new ObjectMapper(factory);
+        mapper.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+        JsonNode root;
+        try {
+            root = mapper.readTree(yaml);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new ConfigException(List.of("configuration is not valid YAML: " + e.getOriginalMessage()));
+        }
+        if (root == null || root.isMissingNode() || root.isNull()) {
+            throw new ConfigException(List.of("configuration is empty"));
+        }
+        ConfigLoader loader = new ConfigLoader();
+        SidecarConfig config = loader.root(root, baseDir);
+        if (!loader.errors.isEmpty()) {
+            throw new ConfigException(loader.errors);
+        }
+        return config;
+    }
+
+    private SidecarConfig root(JsonNode root, Path baseDir) {
+        if (!object(root, "configuration")) {
+            return null;
+        }
+        knownKeys(root, "", Set.of("listeners", "app", "tls", "identity", "upstreams", "limits", "drain-timeout",
+                "worker-threads"));
+        SidecarConfig.Listeners listeners = listeners(root.path("listeners"));
+        Optional<HostPort> app = optionalHostPort(root.path("app"), "app");
+        SidecarConfig.Tls tls = tls(root.path("tls"), baseDir);
+        SidecarConfig.Identity identity = identity(root.path("identity"));
+        Map<String, SidecarConfig.Upstream> upstreams = upstreams(root.path("upstreams"), baseDir);
+        SidecarConfig.Limits limits = limits(root.path("limits"));
+        Duration drain = duration(root.path("drain-timeout"), "drain-timeout", ConfigDefaults.DRAIN_TIMEOUT, true);
+        int workers = integer(root.path("worker-threads"), "worker-threads", ConfigDefaults.WORKER_THREADS, 0, 256);
+
+        if (listeners.ingress().isPresent() && app.isEmpty()) {
+            errors.add("app: missing (expected: host:port of the local application, required by listeners.ingress)");
+        }
+        app.ifPresent(a -> {
+            if (!a.isLoopback()) {
+                errors.add("app: " + a + " (expected: a loopback address; the application runs beside the sidecar)");
+            }
+        });
+        if (listeners.egress().isPresent() && root.path("upstreams").size() == 0) {
+            errors.add("upstreams: none (expected: at least one upstream, required by listeners.egress)");
+        }
+        boolean mtls = listeners.ingress().isPresent() || listeners.l4().isPresent();
+        if (mtls && identity.allowIds().isEmpty() && identity.allowTrustDomains().isEmpty()) {
+            errors.add("identity.allow: empty (expected: at least one SPIFFE ID or trust domain; nobody could call)");
+        }
+        return new SidecarConfig(listeners, app, tls, identity, upstreams, limits, drain, workers);
+    }
+
+    private SidecarConfig.Listeners listeners(JsonNode n) {
+        if (n.isMissingNode()) {
+            errors.add("listeners: missing (expected: at least one of ingress, egress, admin, l4)");
+            return new SidecarConfig.Listeners(Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
+        }
+        if (!object(n, "listeners")) {
+            return new SidecarConfig.Listeners(Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
+        }
+        knownKeys(n, "listeners.", Set.of("ingress", "egress", "admin", "l4"));
+        Optional<HostPort> ingress = listenerAddress(n.path("ingress"), "listeners.ingress",
+                ConfigDefaults.INGRESS_ADDRESS, false);
+        Optional<HostPort> egress = listenerAddress(n.path("egress"), "listeners.egress",
+                ConfigDefaults.EGRESS_ADDRESS, true);
+        Optional<HostPort> admin = listenerAddress(n.path("admin"), "listeners.admin",
+                ConfigDefaults.ADMIN_ADDRESS, true);
+        Optional<SidecarConfig.L4> l4 = Optional.empty();
+        JsonNode l4n = n.path("l4");
+        if (!l4n.isMissingNode() && object(l4n, "listeners.l4")) {
+            knownKeys(l4n, "listeners.l4.", Set.of("address", "target"));
+            HostPort address = requiredHostPort(l4n.path("address"), "listeners.l4.address");
+            HostPort target = requiredHostPort(l4n.path("target"), "listeners.l4.target");
+            if (target != null && !target.isLoopback()) {
+                errors.add("listeners.l4.target: " + target + " (expected: a loopback address)");
+            }
+            if (address != null && target != null) {
+                l4 = Optional.of(new SidecarConfig.L4(address, target));
+            }
+        }
+        if (ingress.isEmpty() && egress.isEmpty() && admin.isEmpty() && l4.isEmpty()) {
+            errors.add("listeners: none (expected: at least one of ingress, egress, admin, l4)");
+        }
+        return new SidecarConfig.Listeners(ingress, egress, admin, l4);
+    }
+
+    /** A listener is started when its key is present; {@code {}} (or null) takes the default address. */
+    private Optional<HostPort> listenerAddress(JsonNode n, String path, String defaultAddress, boolean loopbackOnly) {
+        if (n.isMissingNode()) {
+            return Optional.empty();
+        }
+        if (n.isNull() || (n.isTextual() && n.asText().isEmpty())) {
+            return Optional.of(HostPort.parse(defaultAddress));
+        }
+        if (!object(n, path)) {
+            return Optional.empty();
+        }
+        knownKeys(n, path + ".", Set.of("address"));
+        HostPort hp = n.path("address").isMissingNode() ? HostPort.parse(defaultAddress)
+                : hostPort(n.path("address"), path + ".address");
+        if (hp != null && loopbackOnly && !hp.isLoopback()) {
+            errors.add(path + ".address: " + hp + " (expected: a loopback address)");
+        }
+        return Optional.ofNullable(hp);
+    }
+
+    private SidecarConfig.Tls tls(JsonNode n, Path baseDir) {
+        if (n.isMissingNode()) {
+            errors.add("tls: missing (expected: cert, key and bundle file paths)");
+            return null;
+        }
+        if (!object(n, "tls")) {
+            return null;
+        }
+        knownKeys(n, "tls.", Set.of("cert", "key", "bundle", "min-version", "handshake-timeout", "reload-interval",
+                "spiffe-id"));
+        Path cert = requiredPath(n.path("cert"), "tls.cert", baseDir);
+        Path key = requiredPath(n.path("key"), "tls.key", baseDir);
+        Path bundle = requiredPath(n.path("bundle"), "tls.bundle", baseDir);
+        TlsVersion min = ConfigDefaults.TLS_MIN_VERSION;
+        if (!n.path("min-version").isMissingNode()) {
+            String v = text(n.path("min-version"), "tls.min-version");
+            if (v != null) {
+                try {
+                    min = TlsVersion.fromConfig(v);
+                } catch (IllegalArgumentException e) {
+                    errors.add("tls.min-version: " + e.getMessage());
+                }
+            }
+        }
+        Duration hs = duration(n.path("handshake-timeout"), "tls.handshake-timeout",
+                ConfigDefaults.TLS_HANDSHAKE_TIMEOUT, true);
+        Duration reload = duration(n.path("reload-interval"), "tls.reload-interval",
+                ConfigDefaults.TLS_RELOAD_INTERVAL, true);
+        Optional<SpiffeId> id = Optional.empty();
+        if (!n.path("spiffe-id").isMissingNode()) {
+            id = Optional.ofNullable(spiffeId(n.path("spiffe-id"), "tls.spiffe-id"));
+        }
+        return new SidecarConfig.Tls(cert, key, bundle, min, hs, reload, id);
+    }
+
+    private SidecarConfig.Identity identity(JsonNode n) {
+        Set<SpiffeId> ids = new LinkedHashSet<>();
+        Set<String> domains = new LinkedHashSet<>();
+        if (n.isMissingNode() || !object(n, "identity")) {
+            return new SidecarConfig.Identity(ids, domains);
+        }
+        knownKeys(n, "identity.", Set.of("allow"));
+        JsonNode allow = n.path("allow");
+        if (allow.isMissingNode()) {
+            return new SidecarConfig.Identity(ids, domains);
+        }
+        if (!allow.isArray()) {
+            errors.add("identity.allow: " + describe(allow) + " (expected: a list of SPIFFE IDs or trust-domain entries)");
+            return new SidecarConfig.Identity(ids, domains);
+        }
+        for (int i = 0; i < allow.size(); i++) {
+            JsonNode e = allow.get(i);
+            String p = "identity.allow[" + i + "]";
+            if (e.isTextual()) {
+                SpiffeId id = spiffeId(e, p);
+                if (id != null && !ids.add(id)) {
+                    errors.add(p + ": " + id + " (expected: each SPIFFE ID once)");
+                }
+            } else if (e.isObject()) {
+                knownKeys(e, p + ".", Set.of("trust-domain"));
+                String td = text(e.path("trust-domain"), p + ".trust-domain");
+                if (td != null) {
+                    try {
+                        domains.add(SpiffeId.requireTrustDomain(td));
+                    } catch (InvalidSpiffeIdException ex) {
+                        errors.add(p + ".trust-domain: " + td + " (expected: a trust domain name; " + ex.getMessage() + ")");
+                    }
+                }
+            } else {
+                errors.add(p + ": " + describe(e) + " (expected: a SPIFFE ID or {trust-domain: <name>})");
+            }
+        }
+        return new SidecarConfig.Identity(ids, domains);
+    }
+
+    private Map<String, SidecarConfig.Upstream> upstreams(JsonNode n, Path baseDir) {
+        Map<String, SidecarConfig.Upstream> out = new LinkedHashMap<>();
+        if (n.isMissingNode() || !object(n, "upstreams")) {
+            return out;
+        }
+        int order = 0;
+        Map<String, String> hostOwners = new LinkedHashMap<>();
+        Map<String, String> prefixOwners = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonNode> e : n.properties()) {
+            String name = e.getKey();
+            String p = "upstreams." + name;
+            if (!UPSTREAM_NAME.matcher(name).matches()) {
+                errors.add(p + ": invalid name (expected: [a-z0-9][a-z0-9_-]*, at most 63 characters)");
+            }
+            JsonNode u = e.getValue();
+            if (!object(u, p)) {
+                continue;
+            }
+            knownKeys(u, p + ".", Set.of("address", "spiffe-id", "tls", "roots", "match", "connect-timeout",
+                    "idle-timeout", "request-timeout", "pool-size"));
+            HostPort address = requiredHostPort(u.path("address"), p + ".address");
+            SidecarConfig.UpstreamTls tls = upstreamTls(u, p, baseDir);
+            SidecarConfig.Match match = match(u.path("match"), p + ".match");
+            match.host().ifPresent(h -> {
+                String prev = hostOwners.putIfAbsent(h, name);
+                if (prev != null) {
+                    errors.add(p + ".match.host: " + h + " (expected: unique; already used by upstreams." + prev + ")");
+                }
+            });
+            match.pathPrefix().ifPresent(pp -> {
+                String prev = prefixOwners.putIfAbsent(pp, name);
+                if (prev != null) {
+                    errors.add(p + ".match.path-prefix: " + pp + " (expected: unique; already used by upstreams."
+                            + prev + ")");
+                }
+            });
+            Duration connect = duration(u.path("connect-timeout"), p + ".connect-timeout",
+                    ConfigDefaults.UPSTREAM_CONNECT_TIMEOUT, true);
+            Duration idle = duration(u.path("idle-timeout"), p + ".idle-timeout", ConfigDefaults.UPSTREAM_IDLE_TIMEOUT,
+                    true);
+            Duration request = duration(u.path("request-timeout"), p + ".request-timeout",
+                    ConfigDefaults.UPSTREAM_REQUEST_TIMEOUT, true);
+            int pool = integer(u.path("pool-size"), p + ".pool-size", ConfigDefaults.UPSTREAM_POOL_SIZE, 1, 100_000);
+            if (address != null && tls != null) {
+                out.put(name, new SidecarConfig.Upstream(name, order++, address, tls, match, connect, idle, request,
+                        pool));
+            }
+        }
+        return out;
+    }
+
+    private SidecarConfig.UpstreamTls upstreamTls(JsonNode u, String p, Path baseDir) {
+        JsonNode id = u.path("spiffe-id");
+        JsonNode tls = u.path("tls");
+        if (!tls.isMissingNode()) {
+            String mode = text(tls, p + ".tls");
+            if (mode == null) {
+                return null;
+            }
+            if (!mode.equals("external")) {
+                errors.add(p + ".tls: " + mode + " (expected: external, or omit it and set spiffe-id)");
+                return null;
+            }
+            if (!id.isMissingNode()) {
+                errors.add(p + ": both spiffe-id and tls: external (expected: one of them)");
+                return null;
+            }
+            JsonNode roots = u.path("roots");
+            if (roots.isMissingNode()) {
+                return new SidecarConfig.ExternalTls(Optional.empty());
+            }
+            String r = text(roots, p + ".roots");
+            if (r == null) {
+                return null;
+            }
+            if (r.equals("system")) {
+                return new SidecarConfig.ExternalTls(Optional.empty());
+            }
+            Path path = resolve(r, baseDir);
+            if (!Files.isReadable(path)) {
+                errors.add(p + ".roots: " + r + " (expected: system, or a readable PEM file)");
+            }
+            return new SidecarConfig.ExternalTls(Optional.of(path));
+        }
+        if (!u.path("roots").isMissingNode()) {
+            errors.add(p + ".roots: set (expected: only with tls: external)");
+        }
+        if (id.isMissingNode()) {
+            errors.add(p + ".spiffe-id: missing (expected: the upstream's SPIFFE ID, or tls: external)");
+            return null;
+        }
+        SpiffeId sid = spiffeId(id, p + ".spiffe-id");
+        return sid == null ? null : new SidecarConfig.SpiffeTls(sid);
+    }
+
+    private SidecarConfig.Match match(JsonNode n, String p) {
+        if (n.isMissingNode()) {
+            return new SidecarConfig.Match(Optional.empty(), Optional.empty());
+        }
+        if (!object(n, p)) {
+            return new SidecarConfig.Match(Optional.empty(), Optional.empty());
+        }
+        knownKeys(n, p + ".", Set.of("host", "path-prefix"));
+        Optional<String> host = Optional.empty();
+        Optional<String> prefix = Optional.empty();
+        if (!n.path("host").isMissingNode()) {
+            String h = text(n.path("host"), p + ".host");
+            if (h != null) {
+                if (!h.matches("[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")) {
+                    errors.add(p + ".host: " + h + " (expected: a lowercase host name without port)");
+                } else {
+                    host = Optional.of(h);
+                }
+            }
+        }
+        if (!n.path("path-prefix").isMissingNode()) {
+            String pp = text(n.path("path-prefix"), p + ".path-prefix");
+            if (pp != null) {
+                if (!pp.startsWith("/") || pp.contains("..") || pp.contains("?") || pp.contains("#")) {
+                    errors.add(p + ".path-prefix: " + pp + " (expected: an absolute path starting with '/')");
+                } else {
+                    prefix = Optional.of(pp);
+                }
+            }
+        }
+        if (host.isPresent() && prefix.isPresent()) {
+            errors.add(p + ": both host and path-prefix (expected: one of them)");
+        }
+        return new SidecarConfig.Match(host, prefix);
+    }
+
+    private SidecarConfig.Limits limits(JsonNode n) {
+        SidecarConfig.Limits d = SidecarConfig.Limits.defaults();
+        if (n.isMissingNode()) {
+            return d;
+        }
+        if (!object(n, "limits")) {
+            return d;
+        }
+        knownKeys(n, "limits.", Set.of("max-initial-line", "max-header-size", "max-header-count", "max-chunk-size",
+                "max-buffered-body", "max-connections", "max-connections-per-peer", "header-read-timeout",
+                "idle-timeout", "http2"));
+        JsonNode h2 = n.path("http2");
+        if (!h2.isMissingNode() && object(h2, "limits.http2")) {
+            knownKeys(h2, "limits.http2.", Set.of("max-concurrent-streams", "max-header-list-size",
+                    "max-rst-frames-per-window", "rst-window", "max-small-continuation-frames"));
+        }
+        Duration rstWindow = duration(h2.path("rst-window"), "limits.http2.rst-window",
+                Duration.ofSeconds(d.h2RstWindowSeconds()), true);
+        return new SidecarConfig.Limits(
+                size(n.path("max-initial-line"), "limits.max-initial-line", d.maxInitialLine(), 256, 1 << 20),
+                size(n.path("max-header-size"), "limits.max-header-size", d.maxHeaderSize(), 1024, 1 << 20),
+                integer(n.path("max-header-count"), "limits.max-header-count", d.maxHeaderCount(), 1, 10_000),
+                size(n.path("max-chunk-size"), "limits.max-chunk-size", d.maxChunkSize(), 1024, 16 << 20),
+                size(n.path("max-buffered-body"), "limits.max-buffered-body", d.maxBufferedBody(), 1024, 64 << 20),
+                integer(n.path("max-connections"), "limits.max-connections", d.maxConnections(), 1, 1_000_000),
+                integer(n.path("max-connections-per-peer"), "limits.max-connections-per-peer",
+                        d.maxConnectionsPerPeer(), 1, 1_000_000),
+                duration(n.path("header-read-timeout"), "limits.header-read-timeout", d.headerReadTimeout(), true),
+                duration(n.path("idle-timeout"), "limits.idle-timeout", d.idleTimeout(), true),
+                integer(h2.path("max-concurrent-streams"), "limits.http2.max-concurrent-streams",
+                        d.h2MaxConcurrentStreams(), 1, 10_000),
+                size(h2.path("max-header-list-size"), "limits.http2.max-header-list-size", d.h2MaxHeaderListSize(),
+                        1024, 1 << 20),
+                integer(h2.path("max-rst-frames-per-window"), "limits.http2.max-rst-frames-per-window",
+                        d.h2MaxRstFramesPerWindow(), 1, 1_000_000),
+                (int) Math.max(1, rstWindow == null ? d.h2RstWindowSeconds() : rstWindow.toSeconds()),
+                integer(h2.path("max-small-continuation-frames"), "limits.http2.max-small-continuation-frames",
+                        d.h2MaxSmallContinuationFrames(), 1, 1000));
+    }
+
+    // ---- value readers: each records an error and returns a harmless value on failure ----
+
+    private boolean object(JsonNode n, String path) {
+        if (!n.isObject()) {
+            errors.add(path + ": " + describe(n) + " (expected: a mapping)");
+            return false;
+        }
+        return true;
+    }
+
+    private void knownKeys(JsonNode n, String prefix, Set<String> known) {
+        for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (!known.contains(k)) {
+                errors.add(prefix + k + ": unknown option (expected one of: " + String.join(", ", known.stream().sorted().toList()) + ")");
+            }
+        }
+    }
+
+    private String text(JsonNode n, String path) {
+        if (!n.isTextual()) {
+            errors.add(path + ": " + describe(n) + " (expected: a string)");
+            return null;
+        }
+        return n.asText();
+    }
+
+    private HostPort requiredHostPort(JsonNode n, String path) {
+        if (n.isMissingNode()) {
+            errors.add(path + ": missing (expected: host:port)");
+            return null;
+        }
+        return hostPort(n, path);
+    }
+
+    private Optional<HostPort> optionalHostPort(JsonNode n, String path) {
+        return n.isMissingNode() ? Optional.empty() : Optional.ofNullable(hostPort(n, path));
+    }
+
+    private HostPort hostPort(JsonNode n, String path) {
+        String t = text(n, path);
+        if (t == null) {
+            return null;
+        }
+        try {
+            return HostPort.parse(t);
+        } catch (IllegalArgumentException e) {
+            errors.add(path + ": " + e.getMessage());
+            return null;
+        }
+    }
+
+    private Path requiredPath(JsonNode n, String path, Path baseDir) {
+        if (n.isMissingNode()) {
+            errors.add(path + ": missing (expected: a file path)");
+            return null;
+        }
+        String t = text(n, path);
+        return t == null ? null : resolve(t, baseDir);
+    }
+
+    private static Path resolve(String t, Path baseDir) {
+        Path p = Path.of(t);
+        return p.isAbsolute() || baseDir == null ? p : baseDir.resolve(p);
+    }
+
+    private SpiffeId spiffeId(JsonNode n, String path) {
+        String t = text(n, path);
+        if (t == null) {
+            return null;
+        }
+        try {
+            return SpiffeId.parse(t);
+        } catch (InvalidSpiffeIdException e) {
+            errors.add(path + ": " + t + " (expected: a SPIFFE ID; " + e.getMessage() + ")");
+            return null;
+        }
+    }
+
+    private Duration duration(JsonNode n, String path, Duration dflt, boolean positive) {
+        if (n.isMissingNode()) {
+            return dflt;
+        }
+        String t = n.isNumber() ? n.asText() : text(n, path);
+        if (t == null) {
+            return dflt;
+        }
+        Matcher m = DURATION.matcher(t);
+        if (!m.matches()) {
+            errors.add(path + ": " + t + " (expected: a duration like 500ms, 10s, 5m or 1h)");
+            return dflt;
+        }
+        long v = Long.parseLong(m.group(1));
+        Duration d = switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(v);
+            case "s" -> Duration.ofSeconds(v);
+            case "m" -> Duration.ofMinutes(v);
+            default -> Duration.ofHours(v);
+        };
+        if (positive && d.isZero()) {
+            errors.add(path + ": " + t + " (expected: > 0)");
+            return dflt;
+        }
+        return d;
+    }
+
+    private int integer(JsonNode n, String path, int dflt, int min, int max) {
+        if (n.isMissingNode()) {
+            return dflt;
+        }
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+            errors.add(path + ": " + describe(n) + " (expected: an integer)");
+            return dflt;
+        }
+        return range(path, n.asInt(), dflt, min, max);
+    }
+
+    private int size(JsonNode n, String path, int dflt, int min, int max) {
+        if (n.isMissingNode()) {
+            return dflt;
+        }
+        if (n.isIntegralNumber() && n.canConvertToInt()) {
+            return range(path, n.asInt(), dflt, min, max);
+        }
+        Matcher m = n.isTextual() ? SIZE.matcher(n.asText()) : null;
+        if (m == null || !m.matches()) {
+            errors.add(path + ": " + describe(n) + " (expected: a size like 8192, 16KiB or 1MiB)");
+            return dflt;
+        }
+        long v = Long.parseLong(m.group(1));
+        String unit = m.group(2);
+        long bytes = unit == null || unit.equals("B") ? v : unit.equals("KiB") ? v * 1024 : v * 1024 * 1024;
+        if (bytes > Integer.MAX_VALUE) {
+            errors.add(path + ": " + n.asText() + " (expected: <= " + max + ")");
+            return dflt;
+        }
+        return range(path, (int) bytes, dflt, min, max);
+    }
+
+    private int range(String path, int v, int dflt, int min, int max) {
+        if (v < min) {
+            errors.add(path + ": " + v + " (expected: " + (min == 1 ? "> 0" : ">= " + min) + ")");
+            return dflt;
+        }
+        if (v > max) {
+            errors.add(path + ": " + v + " (expected: <= " + max + ")");
+            return dflt;
+        }
+        return v;
+    }
+
+    private static String describe(JsonNode n) {
+        if (n.isNull()) {
+            return "null";
+        }
+        if (n.isObject()) {
+            return "a mapping";
+        }
+        if (n.isArray()) {
+            return "a list";
+        }
+        String t = n.asText();
+        return t.length() > 80 ? t.substring(0, 80) + "..." : t;
+    }
+
+}

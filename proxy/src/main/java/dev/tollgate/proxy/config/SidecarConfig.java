@@ -1,0 +1,104 @@
+package dev.tollgate.proxy.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+import dev.tollgate.api.SpiffeId;
+
+/**
+ * The whole sidecar configuration: immutable, parsed once by {@link ConfigLoader}. A listener that is absent from
+ * the file is not started.
+ */
+public record SidecarConfig(
+        Listeners listeners,
+        Optional<HostPort> app,
+        Tls tls,
+        Identity identity,
+        Map<String, Upstream> upstreams,
+        Limits limits,
+        Duration drainTimeout,
+        int workerThreads) {
+
+    public SidecarConfig {
+        upstreams = Map.copyOf(upstreams);
+    }
+
+    /** Upstreams in the order they were written, which is the order egress selection tries them. */
+    public List<Upstream> upstreamsInOrder() {
+        return upstreams.values().stream().sorted(java.util.Comparator.comparingInt(Upstream::order)).toList();
+    }
+
+    public record Listeners(Optional<HostPort> ingress, Optional<HostPort> egress, Optional<HostPort> admin,
+                            Optional<L4> l4) {
+    }
+
+    /** A TCP tunnel: mTLS with the identity allow-list on {@code address}, plain TCP to {@code target}. */
+    public record L4(HostPort address, HostPort target) {
+    }
+
+    /**
+     * The sidecar's own certificate files and TLS policy.
+     *
+     * @param spiffeId when present, the loaded certificate must carry exactly this SPIFFE ID
+     */
+    public record Tls(Path cert, Path key, Path bundle, TlsVersion minVersion, Duration handshakeTimeout,
+                      Duration reloadInterval, Optional<SpiffeId> spiffeId) {
+    }
+
+    /** Who may call this sidecar's ingress and L4 listeners: exact SPIFFE IDs or whole trust domains. */
+    public record Identity(Set<SpiffeId> allowIds, Set<String> allowTrustDomains) {
+        public Identity {
+            allowIds = Set.copyOf(allowIds);
+            allowTrustDomains = Set.copyOf(allowTrustDomains);
+        }
+
+        /** Byte-for-byte comparison of the whole ID, or of its trust domain. */
+        public boolean allows(SpiffeId id) {
+            return allowIds.contains(id) || allowTrustDomains.contains(id.trustDomain());
+        }
+    }
+
+    /** How the sidecar authenticates an upstream. */
+    public sealed interface UpstreamTls permits SpiffeTls, ExternalTls, PlainText {
+    }
+
+    /** mTLS with this sidecar's SVID; the upstream must present exactly {@code expectedId}. */
+    public record SpiffeTls(SpiffeId expectedId) implements UpstreamTls {
+    }
+
+    /** Ordinary server-authenticated TLS with host name verification, against system or configured roots. */
+    public record ExternalTls(Optional<Path> roots) implements UpstreamTls {
+    }
+
+    /** Plain TCP; only for the local application on loopback. */
+    public record PlainText() implements UpstreamTls {
+    }
+
+    /** How egress picks an upstream: by Host header (without port) or by request path prefix. */
+    public record Match(Optional<String> host, Optional<String> pathPrefix) {
+    }
+
+    public record Upstream(String name, int order, HostPort address, UpstreamTls tls, Match match,
+                           Duration connectTimeout, Duration idleTimeout, Duration requestTimeout, int poolSize) {
+    }
+
+    public record Limits(int maxInitialLine, int maxHeaderSize, int maxHeaderCount, int maxChunkSize,
+                         int maxBufferedBody, int maxConnections, int maxConnectionsPerPeer,
+                         Duration headerReadTimeout, Duration idleTimeout, int h2MaxConcurrentStreams,
+                         int h2MaxHeaderListSize, int h2MaxRstFramesPerWindow, int h2RstWindowSeconds,
+                         int h2MaxSmallContinuationFrames) {
+        public static Limits defaults() {
+            return new Limits(ConfigDefaults.MAX_INITIAL_LINE, ConfigDefaults.MAX_HEADER_SIZE,
+                    ConfigDefaults.MAX_HEADER_COUNT, ConfigDefaults.MAX_CHUNK_SIZE, ConfigDefaults.MAX_BUFFERED_BODY,
+                    ConfigDefaults.MAX_CONNECTIONS, ConfigDefaults.MAX_CONNECTIONS_PER_PEER,
+                    ConfigDefaults.HEADER_READ_TIMEOUT, ConfigDefaults.IDLE_TIMEOUT,
+                    ConfigDefaults.H2_MAX_CONCURRENT_STREAMS, ConfigDefaults.H2_MAX_HEADER_LIST_SIZE,
+                    ConfigDefaults.H2_MAX_RST_FRAMES_PER_WINDOW, ConfigDefaults.H2_RST_WINDOW_SECONDS,
+                    ConfigDefaults.H2_MAX_SMALL_CONTINUATION_FRAMES);
+        }
+    }
+}

@@ -1,0 +1,568 @@
+package dev.tollgate.proxy.forward;
+
+import java.util.ArrayDeque;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.listener.ConnectionTracker;
+import dev.tollgate.proxy.listener.JsonResponses;
+import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.metrics.ProxyMetrics;
+import dev.tollgate.proxy.metrics.RequestOutcome;
+import dev.tollgate.proxy.metrics.UpstreamErrorKind;
+
+/**
+ * Forwards each request of one client connection (HTTP/1.1) or stream (HTTP/2) to its upstream and relays the
+ * response back, re-serialised as {@code HttpObject}s. Bodies stream in both directions with backpressure: both
+ * channels run with AUTO_READ off and each side is read again only after what was read from it has been written to
+ * the other side (the HexDumpProxy pattern). The upstream channel lives on this channel's event loop. Server-sent
+ * events are flushed per chunk. HTTP/1.1 requests of one connection are handled one after the other; the next
+ * request is read only when the previous response is complete.
+ */
+public final class HttpForwarder extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(HttpForwarder.class);
+
+    /** Told when a request head has arrived and when the connection waits for the next one. */
+    public interface HeadWatch {
+        HeadWatch NONE = new HeadWatch() {
+            @Override
+            public void headReceived() {
+            }
+
+            @Override
+            public void awaitingHead() {
+            }
+        };
+
+        void headReceived();
+
+        void awaitingHead();
+    }
+
+    private final UpstreamPools pools;
+    private final ConnectionTracker tracker;
+    private final ProxyMetrics metrics;
+    private final Direction direction;
+    private final Function<HttpRequest, Optional<SidecarConfig.Upstream>> target;
+    private final boolean http2Stream;
+    private final HeadWatch headWatch;
+
+    private final ArrayDeque<Object> inbound = new ArrayDeque<>();
+    private ChannelHandlerContext ctx;
+    private Exchange exchange;
+    private boolean closed;
+    private boolean draining;
+
+    public HttpForwarder(UpstreamPools pools, ConnectionTracker tracker, ProxyMetrics metrics, Direction direction,
+                         Function<HttpRequest, Optional<SidecarConfig.Upstream>> target, boolean http2Stream,
+                         HeadWatch headWatch) {
+        this.pools = pools;
+        this.tracker = tracker;
+        this.metrics = metrics;
+        this.direction = direction;
+        this.target = target;
+        this.http2Stream = http2Stream;
+        this.headWatch = headWatch;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext c) {
+        this.ctx = c;
+        if (c.channel().isActive()) {
+            c.read();
+        }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext c) {
+        c.read();
+        c.fireChannelActive();
+    }
+
+    /** Starts the drain for this connection: close now when idle, otherwise after the current response. */
+    public void drain() {
+        draining = true;
+        if (exchange == null && inbound.isEmpty() && !http2Stream) {
+            closeClient();
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext c, Object msg) {
+        if (closed || !(msg instanceof HttpObject || msg instanceof LocalAnswer)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        inbound.add(msg);
+        processInbound();
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext c) {
+        Exchange ex = exchange;
+        if (ex != null && ex.lease != null) {
+            ex.flushUpstream();
+        } else {
+            maybeReadClient();
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext c) {
+        closed = true;
+        releaseInbound();
+        Exchange ex = exchange;
+        if (ex != null) {
+            ex.finish(RequestOutcome.CLIENT_ERROR, false);
+        }
+        c.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext c, Throwable cause) {
+        LOG.debug("client connection failed", cause);
+        closeClient();
+    }
+
+    private void processInbound() {
+        while (!inbound.isEmpty()) {
+            if (closed) {
+                releaseInbound();
+                return;
+            }
+            Object m = inbound.peekFirst();
+            Exchange ex = exchange;
+            if (ex == null) {
+                inbound.pollFirst();
+                if (m instanceof HttpRequest req) {
+                    startExchange(req);
+                } else if (m instanceof LocalAnswer answer) {
+                    headWatch.headReceived();
+                    Exchange refused = new Exchange(null);
+                    exchange = refused;
+                    tracker.requestStarted();
+                    refused.respondLocally(answer.status(), answer.error(), answer.reason(), answer.outcome());
+                } else {
+                    ReferenceCountUtil.release(m);
+                }
+                continue;
+            }
+            if (ex.discarding) {
+                inbound.pollFirst();
+                boolean last = m instanceof LastHttpContent;
+                ReferenceCountUtil.release(m);
+                if (last) {
+                    ex.requestDone = true;
+                    ex.discarding = false;
+                    ex.maybeFinishAfterLocalResponse();
+                }
+                continue;
+            }
+            if (ex.lease == null || ex.requestDone) {
+                return;
+            }
+            inbound.pollFirst();
+            ex.writeUpstream((HttpObject) m);
+        }
+    }
+
+    private void maybeReadClient() {
+        if (closed) {
+            return;
+        }
+        Exchange ex = exchange;
+        if (ex == null) {
+            if (inbound.isEmpty()) {
+                ctx.read();
+            }
+            return;
+        }
+        if (ex.discarding && inbound.isEmpty()) {
+            ctx.read();
+            return;
+        }
+        if (ex.lease != null && !ex.requestDone && inbound.isEmpty()
+                && (ex.lastUpstreamWrite == null || ex.lastUpstreamWrite.isDone())) {
+            ctx.read();
+        }
+    }
+
+    private void startExchange(HttpRequest head) {
+        headWatch.headReceived();
+        Exchange ex = new Exchange(head);
+        exchange = ex;
+        tracker.requestStarted();
+        if (head.method().equals(HttpMethod.CONNECT)) {
+            ReferenceCountUtil.release(head);
+            ex.respondLocally(405, "method_not_allowed", "CONNECT is not supported", RequestOutcome.CLIENT_ERROR);
+            return;
+        }
+        Optional<SidecarConfig.Upstream> upstream = target.apply(head);
+        if (upstream.isEmpty()) {
+            ReferenceCountUtil.release(head);
+            ex.respondLocally(403, "no_upstream", "no configured upstream matches this request",
+                    RequestOutcome.NO_UPSTREAM);
+            return;
+        }
+        ex.upstream = upstream.get();
+        ex.timeout = ctx.executor().schedule(ex::onTimeout, ex.upstream.requestTimeout().toMillis(),
+                TimeUnit.MILLISECONDS);
+        Future<UpstreamLease> acquiring = pools.acquire(ctx.channel().eventLoop(), ex.upstream);
+        ex.acquiring = acquiring;
+        acquiring.addListener(f -> {
+            if (f.isSuccess()) {
+                ex.onAcquired((UpstreamLease) f.getNow());
+            } else {
+                ex.onAcquireFailed(f.cause());
+            }
+        });
+    }
+
+    private void releaseInbound() {
+        Object m;
+        while ((m = inbound.pollFirst()) != null) {
+            ReferenceCountUtil.release(m);
+        }
+    }
+
+    private void closeClient() {
+        if (!closed) {
+            closed = true;
+            releaseInbound();
+            ctx.close();
+        }
+    }
+
+    /** One request and its response. */
+    private final class Exchange implements ResponseSink {
+        final long start = System.nanoTime();
+        HttpRequest head;
+        final boolean forwardable;
+        final boolean clientKeepAlive;
+        final boolean headRequest;
+        SidecarConfig.Upstream upstream;
+        Future<UpstreamLease> acquiring;
+        UpstreamLease lease;
+        ScheduledFuture<?> timeout;
+        ChannelFuture lastUpstreamWrite;
+        ChannelFuture lastClientWrite;
+        boolean requestDone;
+        boolean responseStarted;
+        boolean responseDone;
+        boolean informational;
+        boolean keepClient;
+        boolean upstreamReusable;
+        boolean streaming;
+        boolean discarding;
+        boolean finished;
+        RequestOutcome localOutcome;
+
+        /** @param head the request, or null for a request refused in front of the forwarder */
+        Exchange(HttpRequest head) {
+            this.head = head;
+            this.forwardable = head != null;
+            this.clientKeepAlive = head != null && (http2Stream || HttpUtil.isKeepAlive(head));
+            this.headRequest = head != null && head.method().equals(HttpMethod.HEAD);
+            this.requestDone = head instanceof LastHttpContent;
+        }
+
+        void onAcquired(UpstreamLease l) {
+            if (finished || closed) {
+                l.release(true);
+                return;
+            }
+            lease = l;
+            l.relay.bind(this);
+            HttpRequest h = head;
+            head = null;
+            HopByHop.strip(h.headers());
+            if (!l.http2) {
+                h.setProtocolVersion(HttpVersion.HTTP_1_1);
+                HopByHop.frame(h, http2Stream && !(h instanceof LastHttpContent));
+            }
+            writeUpstream(h);
+            processInbound();
+            flushUpstream();
+            l.channel.read();
+        }
+
+        void onAcquireFailed(Throwable cause) {
+            if (finished) {
+                return;
+            }
+            ReferenceCountUtil.release(head);
+            head = null;
+            UpstreamException e = UpstreamErrors.wrap(upstream.name(), cause);
+            respondLocally(e.kind() == UpstreamErrorKind.CONNECT_TIMEOUT ? 504 : 502, "upstream_unavailable",
+                    e.kind().tag(), RequestOutcome.UPSTREAM_ERROR);
+        }
+
+        void writeUpstream(HttpObject m) {
+            if (m instanceof HttpContent c) {
+                metrics.bytes(direction, ProxyMetrics.Flow.RECEIVED, c.content().readableBytes());
+            }
+            if (m instanceof LastHttpContent) {
+                requestDone = true;
+            }
+            lastUpstreamWrite = lease.channel.write(m);
+        }
+
+        void flushUpstream() {
+            if (lease == null) {
+                return;
+            }
+            lease.channel.flush();
+            ChannelFuture f = lastUpstreamWrite;
+            if (f == null) {
+                maybeReadClient();
+                return;
+            }
+            f.addListener(w -> {
+                if (exchange != this || finished) {
+                    return;
+                }
+                if (w.isSuccess()) {
+                    maybeReadClient();
+                } else {
+                    onUpstreamFailed(w.cause());
+                }
+            });
+        }
+
+        @Override
+        public void onResponse(HttpObject msg) {
+            if (finished || closed) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            if (msg.decoderResult().isFailure()) {
+                Throwable cause = msg.decoderResult().cause();
+                ReferenceCountUtil.release(msg);
+                onUpstreamFailed(new UpstreamException(UpstreamErrorKind.PROTOCOL_ERROR,
+                        "upstream " + upstream.name() + " sent a malformed response: " + cause.getMessage(), cause));
+                return;
+            }
+            if (msg instanceof HttpResponse resp) {
+                informational = false;
+                HttpStatusClass cls = resp.status().codeClass();
+                if (cls == HttpStatusClass.INFORMATIONAL) {
+                    ReferenceCountUtil.release(msg);
+                    if (resp.status().code() == 101) {
+                        onUpstreamFailed(new UpstreamException(UpstreamErrorKind.PROTOCOL_ERROR,
+                                "upstream switched protocols", null));
+                        return;
+                    }
+                    informational = true;
+                    DefaultFullHttpResponse interim = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                            resp.status(), Unpooled.EMPTY_BUFFER);
+                    lastClientWrite = ctx.writeAndFlush(interim);
+                    return;
+                }
+                responseStarted = true;
+                if (timeout != null) {
+                    timeout.cancel(false);
+                }
+                upstreamReusable = !lease.http2 && HttpUtil.isKeepAlive(resp);
+                String type = resp.headers().get(HttpHeaderNames.CONTENT_TYPE);
+                streaming = type != null && type.regionMatches(true, 0, "text/event-stream", 0, 17);
+                HopByHop.strip(resp.headers());
+                if (!http2Stream) {
+                    resp.setProtocolVersion(HttpVersion.HTTP_1_1);
+                    int code = resp.status().code();
+                    boolean bodyPossible = !headRequest && code != 204 && code != 304;
+                    HopByHop.frame(resp, bodyPossible);
+                    keepClient = clientKeepAlive && !draining;
+                    if (!keepClient) {
+                        resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                    }
+                }
+            } else if (informational) {
+                boolean last = msg instanceof LastHttpContent;
+                ReferenceCountUtil.release(msg);
+                if (last) {
+                    informational = false;
+                }
+                return;
+            }
+            boolean last = msg instanceof LastHttpContent;
+            if (msg instanceof HttpContent c) {
+                metrics.bytes(direction, ProxyMetrics.Flow.SENT, c.content().readableBytes());
+            }
+            lastClientWrite = streaming || last ? ctx.writeAndFlush(msg) : ctx.write(msg);
+            if (last) {
+                responseDone = true;
+                lastClientWrite.addListener(f -> {
+                    if (f.isSuccess()) {
+                        finish(RequestOutcome.OK, keepClient);
+                    } else {
+                        finish(RequestOutcome.CLIENT_ERROR, false);
+                    }
+                });
+            }
+        }
+
+        @Override
+        public void onResponseReadComplete() {
+            if (finished || closed || responseDone) {
+                return;
+            }
+            ctx.flush();
+            ChannelFuture f = lastClientWrite;
+            UpstreamLease l = lease;
+            if (f == null || f.isDone()) {
+                if (f == null || f.isSuccess()) {
+                    l.channel.read();
+                }
+                return;
+            }
+            f.addListener(w -> {
+                if (w.isSuccess() && !finished && !responseDone) {
+                    l.channel.read();
+                }
+            });
+        }
+
+        @Override
+        public void onUpstreamFailed(Throwable cause) {
+            if (finished || responseDone) {
+                return;
+            }
+            UpstreamException e = UpstreamErrors.wrap(upstream.name(), cause);
+            metrics.upstreamError(e.kind());
+            if (!responseStarted) {
+                respondLocally(502, "upstream_unavailable", e.kind().tag(), RequestOutcome.UPSTREAM_ERROR);
+            } else {
+                LOG.debug("upstream {} failed mid-response", upstream.name(), cause);
+                finish(RequestOutcome.UPSTREAM_ERROR, false);
+                closeClient();
+            }
+        }
+
+        void onTimeout() {
+            if (finished || responseStarted) {
+                return;
+            }
+            metrics.upstreamError(UpstreamErrorKind.REQUEST_TIMEOUT);
+            respondLocally(504, "upstream_timeout", "no response within " + upstream.requestTimeout().toMillis()
+                    + "ms", RequestOutcome.TIMEOUT);
+        }
+
+        /** Answers the client from the sidecar; the rest of the request body is read and dropped. */
+        void respondLocally(int status, String error, String reason, RequestOutcome outcome) {
+            if (responseStarted) {
+                finish(outcome, false);
+                closeClient();
+                return;
+            }
+            responseStarted = true;
+            responseDone = true;
+            if (lease != null) {
+                lease.release(false);
+            }
+            if (timeout != null) {
+                timeout.cancel(false);
+            }
+            boolean refused = !forwardable;
+            keepClient = !refused && (http2Stream || (clientKeepAlive && !draining && requestDone));
+            localOutcome = outcome;
+            discarding = !requestDone && !refused;
+            lastClientWrite = ctx.writeAndFlush(JsonResponses.error(ctx.alloc(), status, error, reason,
+                    keepClient));
+            if (!keepClient && !http2Stream) {
+                lastClientWrite.addListener(ChannelFutureListener.CLOSE);
+                finish(outcome, false);
+                closed = true;
+                releaseInbound();
+                return;
+            }
+            if (refused) {
+                // HTTP/2: the rest of a refused request is never read; the stream is reset after the answer.
+                lastClientWrite.addListener(f -> finish(outcome, false));
+                return;
+            }
+            if (requestDone) {
+                lastClientWrite.addListener(f -> finish(outcome, f.isSuccess()));
+            } else {
+                processInbound();
+                maybeReadClient();
+            }
+        }
+
+        void maybeFinishAfterLocalResponse() {
+            if (localOutcome != null && !finished) {
+                finish(localOutcome, keepClient);
+            }
+        }
+
+        void finish(RequestOutcome outcome, boolean keep) {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            if (timeout != null) {
+                timeout.cancel(false);
+            }
+            if (head != null) {
+                ReferenceCountUtil.release(head);
+                head = null;
+            }
+            metrics.request(direction, outcome, System.nanoTime() - start);
+            tracker.requestFinished();
+            if (lease != null) {
+                lease.release(outcome == RequestOutcome.OK && requestDone && responseDone && upstreamReusable);
+            }
+            if (exchange == this) {
+                exchange = null;
+            }
+            if (closed) {
+                return;
+            }
+            if (http2Stream) {
+                if (!requestDone) {
+                    closeClient();
+                }
+                return;
+            }
+            if (!keep || !requestDone || draining) {
+                ChannelFuture f = lastClientWrite;
+                if (f != null && !f.isDone()) {
+                    closed = true;
+                    releaseInbound();
+                    f.addListener(ChannelFutureListener.CLOSE);
+                } else {
+                    closeClient();
+                }
+                return;
+            }
+            headWatch.awaitingHead();
+            processInbound();
+            maybeReadClient();
+        }
+    }
+}

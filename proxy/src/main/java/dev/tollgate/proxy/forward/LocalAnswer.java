@@ -1,0 +1,11 @@
+package dev.tollgate.proxy.forward;
+
+import dev.tollgate.proxy.metrics.RequestOutcome;
+
+/**
+ * A request that handlers in front of the forwarder refused (limits, the gate): passed down the pipeline in place of
+ * the request so that the forwarder answers it in order, after any earlier response of the connection, and then
+ * closes the connection (or resets the HTTP/2 stream). Nothing of such a request is forwarded.
+ */
+public record LocalAnswer(int status, String error, String reason, RequestOutcome outcome) {
+}

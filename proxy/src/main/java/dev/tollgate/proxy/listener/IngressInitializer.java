@@ -1,0 +1,118 @@
+package dev.tollgate.proxy.listener;
+
+import java.util.Optional;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+
+import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.forward.HttpForwarder;
+import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.metrics.Listener;
+
+/**
+ * The ingress listener: mTLS server (client certificate required, peer SPIFFE ID verified) in front of plain HTTP/1.1
+ * to the local application. HTTP/1.1 or HTTP/2 is chosen by ALPN; each HTTP/2 stream is converted to HTTP/1-style
+ * {@code HttpObject}s and runs the same request handlers as an HTTP/1.1 connection.
+ */
+public final class IngressInitializer extends ChannelInitializer<Channel> {
+    private final ListenerContext c;
+    private final RequestGate gate;
+    private final SidecarConfig.Upstream app;
+
+    public IngressInitializer(ListenerContext c) {
+        this.c = c;
+        this.gate = c.ingressChain();
+        this.app = c.app();
+    }
+
+    @Override
+    protected void initChannel(Channel ch) {
+        if (!c.tls().ready() || !c.tracker().tryOpen(ch, Listener.INGRESS)) {
+            ch.close();
+            return;
+        }
+        ChannelPipeline p = ch.pipeline();
+        p.addLast(PipelineNames.IDLE, new IdleTimeoutHandler(c.config().limits().idleTimeout().toMillis(), c.metrics()));
+        p.addLast(PipelineNames.TLS, c.tls().newIngressHandler(ch.alloc()));
+        p.addLast(PipelineNames.HANDSHAKE, new HandshakeHandler(Listener.INGRESS, c.tls(), c.metrics(), c.tracker(), null));
+        p.addLast(PipelineNames.ALPN, new Alpn());
+    }
+
+    private final class Alpn extends ApplicationProtocolNegotiationHandler {
+        Alpn() {
+            super(ApplicationProtocolNames.HTTP_1_1);
+        }
+
+        @Override
+        protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+            Channel ch = ctx.channel();
+            if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
+                configureHttp2(ch);
+            } else {
+                configureHttp1(ch);
+            }
+        }
+
+        @Override
+        protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+            // Counted and logged by the handshake handler.
+            ctx.close();
+        }
+    }
+
+    private void configureHttp1(Channel ch) {
+        ChannelPipeline p = ch.pipeline();
+        RequestHeadDeadline deadline = new RequestHeadDeadline(
+                c.config().limits().headerReadTimeout().toMillis(), c.metrics());
+        p.addLast(PipelineNames.HEAD_DEADLINE, deadline);
+        p.addLast(PipelineNames.HTTP_CODEC, HttpRequestPipeline.serverCodec(c.config().limits()));
+        HttpForwarder forwarder = HttpRequestPipeline.addAfterCodec(p, c, Direction.INGRESS, gate,
+                r -> Optional.of(app), false, deadline);
+        c.tracker().onDrain(ch, forwarder::drain);
+    }
+
+    private void configureHttp2(Channel ch) {
+        ChannelPipeline p = ch.pipeline();
+        p.addLast(PipelineNames.H2_CODEC, http2ServerCodec(c.config()));
+        p.addLast(PipelineNames.H2_MULTIPLEX, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+            @Override
+            protected void initChannel(Http2StreamChannel stream) {
+                stream.config().setOption(ChannelOption.AUTO_READ, false);
+                ChannelPipeline sp = stream.pipeline();
+                sp.addLast(PipelineNames.H2_STREAM_CODEC, new Http2StreamFrameToHttpObjectCodec(true));
+                HttpRequestPipeline.addAfterCodec(sp, c, Direction.INGRESS, gate, r -> Optional.of(app), true,
+                        HttpForwarder.HeadWatch.NONE);
+            }
+        }));
+        // The connection reads continuously; each stream applies backpressure through HTTP/2 flow control.
+        ch.config().setAutoRead(true);
+        // Closing an HTTP/2 connection sends GOAWAY and waits for open streams up to the drain timeout.
+        c.tracker().onDrain(ch, ch::close);
+    }
+
+    static Http2FrameCodec http2ServerCodec(SidecarConfig config) {
+        SidecarConfig.Limits l = config.limits();
+        return Http2FrameCodecBuilder.forServer()
+                .initialSettings(Http2Settings.defaultSettings()
+                        .maxConcurrentStreams(l.h2MaxConcurrentStreams())
+                        .maxHeaderListSize(l.h2MaxHeaderListSize()))
+                .validateHeaders(true)
+                .decoderEnforceMaxRstFramesPerWindow(l.h2MaxRstFramesPerWindow(), l.h2RstWindowSeconds())
+                .decoderEnforceMaxSmallContinuationFrames(l.h2MaxSmallContinuationFrames())
+                .gracefulShutdownTimeoutMillis(config.drainTimeout().toMillis())
+                .build();
+    }
+}

@@ -1,0 +1,52 @@
+package dev.tollgate.proxy.listener;
+
+import java.util.List;
+import java.util.Optional;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.forward.UpstreamPools;
+import dev.tollgate.proxy.forward.UpstreamRouter;
+import dev.tollgate.proxy.gate.IdentityAllowListGate;
+import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.metrics.ProxyMetrics;
+import dev.tollgate.proxy.tls.TlsContextOwner;
+
+/**
+ * What every listener's initializer shares: configuration, the TLS owner, metrics, the connection tracker, the
+ * upstream pools, the hardening slot and the request gates.
+ *
+ * @param ingressGate gates added after the identity allow-list on ingress (credentials, policy)
+ * @param egressGate  gates for egress requests (credentials, policy)
+ */
+public record ListenerContext(SidecarConfig config, TlsContextOwner tls, ProxyMetrics metrics,
+                              ConnectionTracker tracker, UpstreamPools pools, HttpHardening hardening,
+                              RequestGate ingressGate, RequestGate egressGate) {
+
+    RequestGate ingressChain() {
+        return RequestGate.chain(List.of(new ReadinessGate(tls::ready),
+                new IdentityAllowListGate(config.identity()), ingressGate));
+    }
+
+    RequestGate egressChain() {
+        return RequestGate.chain(List.of(new ReadinessGate(tls::ready), egressGate));
+    }
+
+    Optional<SpiffeId> ownIdentity() {
+        return tls.current().map(s -> s.snapshot().spiffeId());
+    }
+
+    UpstreamRouter router() {
+        return new UpstreamRouter(config.upstreamsInOrder());
+    }
+
+    /** The local application as an upstream: plain HTTP on loopback, with default upstream timeouts. */
+    SidecarConfig.Upstream app() {
+        SidecarConfig.Limits l = config.limits();
+        return new SidecarConfig.Upstream("app", -1, config.app().orElseThrow(), new SidecarConfig.PlainText(),
+                new SidecarConfig.Match(Optional.empty(), Optional.empty()),
+                dev.tollgate.proxy.config.ConfigDefaults.UPSTREAM_CONNECT_TIMEOUT, l.idleTimeout(),
+                dev.tollgate.proxy.config.ConfigDefaults.UPSTREAM_REQUEST_TIMEOUT,
+                dev.tollgate.proxy.config.ConfigDefaults.UPSTREAM_POOL_SIZE);
+    }
+}

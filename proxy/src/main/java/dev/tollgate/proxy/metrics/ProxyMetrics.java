@@ -1,0 +1,185 @@
+package dev.tollgate.proxy.metrics;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+
+/**
+ * Every meter of the sidecar. Meter names are the constants below; tag values come only from enums. Meters are
+ * created up front so that recording on the data path is a map lookup and an increment.
+ */
+public final class ProxyMetrics {
+    public static final String CONNECTIONS_ACTIVE = "tollgate.proxy.connections.active";
+    public static final String CONNECTIONS_ACCEPTED = "tollgate.proxy.connections.accepted";
+    public static final String HANDSHAKES = "tollgate.proxy.tls.handshakes";
+    public static final String REQUESTS = "tollgate.proxy.requests";
+    public static final String BYTES = "tollgate.proxy.bytes";
+    public static final String UPSTREAM_ERRORS = "tollgate.proxy.upstream.errors";
+    public static final String LIMIT_HITS = "tollgate.proxy.limit.hits";
+    public static final String CERTIFICATE_RELOADS = "tollgate.proxy.certificate.reloads";
+    public static final String CERTIFICATE_EXPIRY = "tollgate.proxy.certificate.expiry.seconds";
+
+    public static final String TAG_LISTENER = "listener";
+    public static final String TAG_RESULT = "result";
+    public static final String TAG_TLS_VERSION = "tls_version";
+    public static final String TAG_DIRECTION = "direction";
+    public static final String TAG_OUTCOME = "outcome";
+    public static final String TAG_KIND = "kind";
+    public static final String TAG_FLOW = "flow";
+
+    /** Bytes received from the client side or sent to it. */
+    public enum Flow {
+        RECEIVED, SENT;
+
+        public String tag() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    private final MeterRegistry registry;
+    private final Map<Listener, AtomicInteger> active = new EnumMap<>(Listener.class);
+    private final Map<Listener, Counter> accepted = new EnumMap<>(Listener.class);
+    private final Map<Listener, Map<HandshakeResult, Map<TlsVersionTag, Counter>>> handshakes = new EnumMap<>(Listener.class);
+    private final Map<Direction, Map<RequestOutcome, Timer>> requests = new EnumMap<>(Direction.class);
+    private final Map<Direction, Map<Flow, Counter>> bytes = new EnumMap<>(Direction.class);
+    private final Map<UpstreamErrorKind, Counter> upstreamErrors = new EnumMap<>(UpstreamErrorKind.class);
+    private final Map<LimitKind, Counter> limitHits = new EnumMap<>(LimitKind.class);
+    private final Map<ReloadResult, Counter> reloads = new EnumMap<>(ReloadResult.class);
+    private final AtomicReference<Instant> certificateNotAfter = new AtomicReference<>();
+
+    public ProxyMetrics(MeterRegistry registry, Clock clock) {
+        this.registry = registry;
+        for (Listener l : Listener.values()) {
+            AtomicInteger a = new AtomicInteger();
+            active.put(l, a);
+            Gauge.builder(CONNECTIONS_ACTIVE, a, AtomicInteger::get).tag(TAG_LISTENER, l.tag())
+                    .description("Open client connections").register(registry);
+            accepted.put(l, Counter.builder(CONNECTIONS_ACCEPTED).tag(TAG_LISTENER, l.tag())
+                    .description("Client connections accepted").register(registry));
+            Map<HandshakeResult, Map<TlsVersionTag, Counter>> byResult = new EnumMap<>(HandshakeResult.class);
+            for (HandshakeResult r : HandshakeResult.values()) {
+                Map<TlsVersionTag, Counter> byVersion = new EnumMap<>(TlsVersionTag.class);
+                for (TlsVersionTag v : TlsVersionTag.values()) {
+                    byVersion.put(v, Counter.builder(HANDSHAKES).tag(TAG_LISTENER, l.tag()).tag(TAG_RESULT, r.tag())
+                            .tag(TAG_TLS_VERSION, v.tag()).description("TLS handshakes by result").register(registry));
+                }
+                byResult.put(r, byVersion);
+            }
+            handshakes.put(l, byResult);
+        }
+        for (Direction d : Direction.values()) {
+            Map<RequestOutcome, Timer> byOutcome = new EnumMap<>(RequestOutcome.class);
+            for (RequestOutcome o : RequestOutcome.values()) {
+                byOutcome.put(o, Timer.builder(REQUESTS).tag(TAG_DIRECTION, d.tag()).tag(TAG_OUTCOME, o.tag())
+                        .description("Proxied requests (or L4 tunnels) and their duration").register(registry));
+            }
+            requests.put(d, byOutcome);
+            Map<Flow, Counter> byFlow = new EnumMap<>(Flow.class);
+            for (Flow f : Flow.values()) {
+                byFlow.put(f, Counter.builder(BYTES).baseUnit("bytes").tag(TAG_DIRECTION, d.tag())
+                        .tag(TAG_FLOW, f.tag()).description("Body bytes relayed").register(registry));
+            }
+            bytes.put(d, byFlow);
+        }
+        for (UpstreamErrorKind k : UpstreamErrorKind.values()) {
+            upstreamErrors.put(k, Counter.builder(UPSTREAM_ERRORS).tag(TAG_KIND, k.tag())
+                    .description("Failures talking to upstreams").register(registry));
+        }
+        for (LimitKind k : LimitKind.values()) {
+            limitHits.put(k, Counter.builder(LIMIT_HITS).tag(TAG_KIND, k.tag())
+                    .description("Requests or connections refused by a configured limit").register(registry));
+        }
+        for (ReloadResult r : ReloadResult.values()) {
+            reloads.put(r, Counter.builder(CERTIFICATE_RELOADS).tag(TAG_RESULT, r.tag())
+                    .description("Attempts to load new certificate material").register(registry));
+        }
+        Gauge.builder(CERTIFICATE_EXPIRY, this, m -> {
+            Instant notAfter = m.certificateNotAfter.get();
+            return notAfter == null ? Double.NaN : (notAfter.toEpochMilli() - clock.millis()) / 1000.0;
+        }).description("Seconds until the current certificate expires").baseUnit("seconds").register(registry);
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    public void connectionOpened(Listener l) {
+        accepted.get(l).increment();
+        active.get(l).incrementAndGet();
+    }
+
+    public void connectionClosed(Listener l) {
+        active.get(l).decrementAndGet();
+    }
+
+    public int activeConnections(Listener l) {
+        return active.get(l).get();
+    }
+
+    public void handshake(Listener l, HandshakeResult r, TlsVersionTag v) {
+        handshakes.get(l).get(r).get(v).increment();
+    }
+
+    public double handshakeCount(Listener l, HandshakeResult r) {
+        double sum = 0;
+        for (Counter c : handshakes.get(l).get(r).values()) {
+            sum += c.count();
+        }
+        return sum;
+    }
+
+    public void request(Direction d, RequestOutcome o, long nanos) {
+        requests.get(d).get(o).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    public long requestCount(Direction d, RequestOutcome o) {
+        return requests.get(d).get(o).count();
+    }
+
+    public void bytes(Direction d, Flow f, long n) {
+        if (n > 0) {
+            bytes.get(d).get(f).increment(n);
+        }
+    }
+
+    public double byteCount(Direction d, Flow f) {
+        return bytes.get(d).get(f).count();
+    }
+
+    public void upstreamError(UpstreamErrorKind k) {
+        upstreamErrors.get(k).increment();
+    }
+
+    public double upstreamErrorCount(UpstreamErrorKind k) {
+        return upstreamErrors.get(k).count();
+    }
+
+    public void limitHit(LimitKind k) {
+        limitHits.get(k).increment();
+    }
+
+    public double limitHitCount(LimitKind k) {
+        return limitHits.get(k).count();
+    }
+
+    public void certificateReload(ReloadResult r) {
+        reloads.get(r).increment();
+    }
+
+    public double certificateReloadCount(ReloadResult r) {
+        return reloads.get(r).count();
+    }
+
+    public void certificateNotAfter(Instant notAfter) {
+        certificateNotAfter.set(notAfter);
+    }
+}

@@ -1,0 +1,25 @@
+package dev.tollgate.proxy.metrics;
+
+/** How a proxied HTTP request ended. */
+public enum RequestOutcome {
+    /** The upstream answered and the whole response was relayed. */
+    OK,
+    /** The request gate refused the request; nothing was forwarded. */
+    DENIED,
+    /** A configured limit refused the request. */
+    LIMIT,
+    /** No upstream matched (egress). */
+    NO_UPSTREAM,
+    /** The upstream could not be reached or failed mid-exchange. */
+    UPSTREAM_ERROR,
+    /** The upstream did not answer within the request timeout. */
+    TIMEOUT,
+    /** The client went away or sent something unparseable. */
+    CLIENT_ERROR,
+    /** The sidecar was not ready (no valid certificate) or was draining. */
+    UNAVAILABLE;
+
+    public String tag() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+}

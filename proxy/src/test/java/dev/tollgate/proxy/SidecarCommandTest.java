@@ -1,0 +1,112 @@
+package dev.tollgate.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import picocli.CommandLine;
+
+import dev.tollgate.proxy.support.Mesh;
+import dev.tollgate.proxy.support.SidecarYaml;
+
+class SidecarCommandTest {
+    @TempDir
+    Path dir;
+
+    private int run(StringWriter out, StringWriter err, String... args) {
+        CommandLine cl = new CommandLine(new SidecarCommand());
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        return cl.execute(args);
+    }
+
+    @Test
+    void printsEveryConfigurationErrorAndExitsWithTwo() throws Exception {
+        Path file = dir.resolve("bad.yaml");
+        Files.writeString(file, """
+                listeners: {egress: {address: "127.0.0.1:15001"}}
+                tls: {cert: a, key: b, bundle: c}
+                upstreams:
+                  billing: {address: "b:1", spiffe-id: "spiffe://example.org/tool/billing", pool-size: 0}
+                drain-timeout: 0s
+                """);
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+
+        int code = run(out, err, "--config", file.toString());
+
+        assertThat(code).isEqualTo(SidecarCommand.EXIT_CONFIG);
+        assertThat(err.toString()).contains("invalid configuration (2 errors)")
+                .contains("upstreams.billing.pool-size: 0 (expected: > 0)")
+                .contains("drain-timeout: 0s (expected: > 0)");
+    }
+
+    @Test
+    void checksAValidConfigurationWithoutStarting() throws Exception {
+        Mesh mesh = new Mesh(dir);
+        Path file = dir.resolve("ok.yaml");
+        Files.writeString(file, new SidecarYaml().tls(mesh.svidFiles("t", "tool/billing"), mesh.bundle())
+                .app("127.0.0.1:8080").allow(Mesh.id("agent/caller")).toString());
+        StringWriter out = new StringWriter();
+
+        assertThat(run(out, new StringWriter(), "--config", file.toString(), "--check")).isZero();
+        assertThat(out.toString()).contains("configuration is valid");
+    }
+
+    @Test
+    void documentsEveryOption() {
+        CommandLine cl = new CommandLine(new SidecarCommand());
+        assertThat(cl.getCommandSpec().options()).allSatisfy(o ->
+                assertThat(String.join(" ", o.description())).as(o.longestName()).isNotBlank());
+        assertThat(cl.getCommandName()).isEqualTo("sidecar");
+    }
+
+    @Test
+    void drainsAndExitsZeroOnSigterm() throws Exception {
+        Mesh mesh = new Mesh(dir);
+        Path file = dir.resolve("run.yaml");
+        Files.writeString(file, new SidecarYaml().tls(mesh.svidFiles("t", "tool/billing"), mesh.bundle())
+                .ingress(false).toString().replace("admin: {address: \"127.0.0.1:0\"}",
+                        "admin: {address: \"127.0.0.1:" + freePort() + "\"}"));
+        int admin = Integer.parseInt(Files.readString(file).replaceAll("(?s).*admin: \\{address: \"127.0.0.1:(\\d+)\".*",
+                "$1"));
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                "dev.tollgate.proxy.SidecarCommand", "--config", file.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("sidecar.log").toFile()).start();
+        try {
+            HttpClient http = HttpClient.newHttpClient();
+            await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> http.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/readyz")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode() == 200);
+
+            p.destroy(); // SIGTERM
+
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as(Files.readString(dir.resolve("sidecar.log"))).isZero();
+            assertThat(Files.readString(dir.resolve("sidecar.log"))).contains("drained");
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    private static int freePort() throws Exception {
+        try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+}

@@ -1,0 +1,184 @@
+package dev.tollgate.proxy.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+import org.junit.jupiter.api.Test;
+
+import dev.tollgate.api.SpiffeId;
+
+class ConfigLoaderTest {
+    static final String MINIMAL = """
+            listeners:
+              ingress: {address: "0.0.0.0:8443"}
+              egress: {address: "127.0.0.1:15001"}
+              admin: {address: "127.0.0.1:15000"}
+            app: "127.0.0.1:8080"
+            tls: {cert: svid.crt, key: svid.key, bundle: bundle.pem}
+            identity:
+              allow: ["spiffe://example.org/agent/caller", {trust-domain: partner.org}]
+            upstreams:
+              billing:
+                address: "billing.svc:8443"
+                spiffe-id: "spiffe://example.org/tool/billing"
+                match: {host: billing.internal}
+              search:
+                address: "api.search.example:443"
+                tls: external
+                match: {path-prefix: /search}
+            """;
+
+    @Test
+    void parsesMinimalFileWithExplicitDefaults() throws Exception {
+        SidecarConfig c = ConfigLoader.parse(MINIMAL, Path.of("/etc/tollgate"));
+
+        assertThat(c.tls().cert()).isEqualTo(Path.of("/etc/tollgate/svid.crt"));
+        assertThat(c.tls().minVersion()).isEqualTo(TlsVersion.TLS_1_3);
+        assertThat(c.tls().handshakeTimeout()).isEqualTo(ConfigDefaults.TLS_HANDSHAKE_TIMEOUT);
+        assertThat(c.limits()).isEqualTo(SidecarConfig.Limits.defaults());
+        assertThat(c.drainTimeout()).isEqualTo(ConfigDefaults.DRAIN_TIMEOUT);
+        assertThat(c.identity().allows(SpiffeId.parse("spiffe://example.org/agent/caller"))).isTrue();
+        assertThat(c.identity().allows(SpiffeId.parse("spiffe://example.org/agent/other"))).isFalse();
+        assertThat(c.identity().allows(SpiffeId.parse("spiffe://partner.org/agent/any"))).isTrue();
+        assertThat(c.upstreamsInOrder()).extracting(SidecarConfig.Upstream::name).containsExactly("billing", "search");
+        SidecarConfig.Upstream billing = c.upstreams().get("billing");
+        assertThat(billing.tls()).isEqualTo(new SidecarConfig.SpiffeTls(
+                SpiffeId.parse("spiffe://example.org/tool/billing")));
+        assertThat(billing.poolSize()).isEqualTo(ConfigDefaults.UPSTREAM_POOL_SIZE);
+        assertThat(c.upstreams().get("search").tls()).isInstanceOf(SidecarConfig.ExternalTls.class);
+    }
+
+    @Test
+    void parsesDurationsSizesAndHttp2Limits() throws Exception {
+        SidecarConfig c = ConfigLoader.parse(MINIMAL + """
+                limits:
+                  max-header-size: 32KiB
+                  header-read-timeout: 500ms
+                  http2: {max-concurrent-streams: 50, rst-window: 1m}
+                drain-timeout: 2m
+                """, null);
+
+        assertThat(c.limits().maxHeaderSize()).isEqualTo(32 * 1024);
+        assertThat(c.limits().headerReadTimeout()).isEqualTo(Duration.ofMillis(500));
+        assertThat(c.limits().h2MaxConcurrentStreams()).isEqualTo(50);
+        assertThat(c.limits().h2RstWindowSeconds()).isEqualTo(60);
+        assertThat(c.drainTimeout()).isEqualTo(Duration.ofMinutes(2));
+    }
+
+    @Test
+    void reportsEveryErrorAtOnceWithItsPath() {
+        String yaml = """
+                listeners:
+                  egress: {address: "0.0.0.0:15001"}
+                tls: {cert: a, key: b, bundle: c, min-version: "1.1"}
+                upstreams:
+                  billing:
+                    address: "billing:8443"
+                    spiffe-id: "spiffe://Example.org/tool/billing"
+                    pool-size: 0
+                    connect-timeout: soon
+                  search: {address: "x:1", tls: plain}
+                limits: {max-connections: -1, surprise: 1}
+                """;
+
+        assertThatThrownBy(() -> ConfigLoader.parse(yaml, null))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.errors()).containsExactlyInAnyOrder(
+                        "listeners.egress.address: 0.0.0.0:15001 (expected: a loopback address)",
+                        "tls.min-version: 1.1 (expected: 1.2 or 1.3)",
+                        "upstreams.billing.spiffe-id: spiffe://Example.org/tool/billing (expected: a SPIFFE ID; "
+                                + "trust domain has an invalid character 'E' at 0 (rule: trust_domain_case))",
+                        "upstreams.billing.pool-size: 0 (expected: > 0)",
+                        "upstreams.billing.connect-timeout: soon (expected: a duration like 500ms, 10s, 5m or 1h)",
+                        "upstreams.search.tls: plain (expected: external, or omit it and set spiffe-id)",
+                        "limits.surprise: unknown option (expected one of: header-read-timeout, http2, idle-timeout, "
+                                + "max-buffered-body, max-chunk-size, max-connections, max-connections-per-peer, "
+                                + "max-header-count, max-header-size, max-initial-line)",
+                        "limits.max-connections: -1 (expected: > 0)"));
+    }
+
+    @Test
+    void requiresAppAndAllowListForIngress() {
+        assertThatThrownBy(() -> ConfigLoader.parse("""
+                listeners: {ingress: {address: "0.0.0.0:8443"}}
+                tls: {cert: a, key: b, bundle: c}
+                """, null)).isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.errors())
+                .containsExactly(
+                        "app: missing (expected: host:port of the local application, required by listeners.ingress)",
+                        "identity.allow: empty (expected: at least one SPIFFE ID or trust domain; nobody could call)"));
+    }
+
+    @Test
+    void refusesDuplicateKeysAndNonYaml() {
+        assertThatThrownBy(() -> ConfigLoader.parse("drain-timeout: 1s\ndrain-timeout: 2s\n", null))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("Duplicate field 'drain-timeout'");
+        assertThatThrownBy(() -> ConfigLoader.parse("- just\n- a list\n", null))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("configuration: a list (expected: a mapping)");
+        assertThatThrownBy(() -> ConfigLoader.parse("a: [", null))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("not valid YAML");
+    }
+
+    @Test
+    void refusesDuplicateUpstreamMatches() {
+        assertThatThrownBy(() -> ConfigLoader.parse(MINIMAL + """
+                  billing-copy:
+                    address: "b:1"
+                    spiffe-id: "spiffe://example.org/tool/billing"
+                    match: {host: billing.internal}
+                """, null)).isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.errors()).containsExactly(
+                "upstreams.billing-copy.match.host: billing.internal (expected: unique; already used by upstreams.billing)"));
+    }
+
+    /** Seed corpus of malformed configurations: each must end in a ConfigException, never another exception. */
+    @Test
+    void malformedInputsOnlyEverProduceConfigErrors() {
+        String[] corpus = {"", "~", "listeners: 3", "listeners: {ingress: 3}", "tls: []", "upstreams: {a: []}",
+            "upstreams: {\"A B\": {address: \"x:1\", spiffe-id: \"spiffe://a/b\"}}", "limits: {http2: 1}",
+            "identity: {allow: [3]}", "identity: {allow: [{trust-domain: \"UP\"}]}", "worker-threads: 1e99",
+            "drain-timeout: 99999999999h", "app: \"[::1\"", "listeners: {l4: {address: \"x\"}}",
+            "a: " + "[".repeat(100) + "]".repeat(100), "limits: {max-header-size: 9999999999KiB}"};
+        for (String yaml : corpus) {
+            assertThatThrownBy(() -> ConfigLoader.parse(yaml, null)).as(yaml).isInstanceOf(ConfigException.class);
+        }
+    }
+
+    @Test
+    void exampleFileParsesAndStatesTheDefaults() throws Exception {
+        String yaml;
+        try (var in = ConfigLoader.class.getResourceAsStream("/dev/tollgate/proxy/sidecar-example.yaml")) {
+            yaml = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+        java.nio.file.Path base = java.nio.file.Files.createTempDirectory("example");
+        java.nio.file.Files.writeString(base.resolve("roots.pem"), "unused");
+
+        SidecarConfig c = ConfigLoader.parse(yaml, base);
+
+        assertThat(c.limits()).isEqualTo(SidecarConfig.Limits.defaults());
+        assertThat(c.drainTimeout()).isEqualTo(ConfigDefaults.DRAIN_TIMEOUT);
+        assertThat(c.tls().handshakeTimeout()).isEqualTo(ConfigDefaults.TLS_HANDSHAKE_TIMEOUT);
+        assertThat(c.tls().reloadInterval()).isEqualTo(ConfigDefaults.TLS_RELOAD_INTERVAL);
+        assertThat(c.listeners().ingress()).contains(HostPort.parse(ConfigDefaults.INGRESS_ADDRESS));
+        assertThat(c.listeners().egress()).contains(HostPort.parse(ConfigDefaults.EGRESS_ADDRESS));
+        assertThat(c.listeners().admin()).contains(HostPort.parse(ConfigDefaults.ADMIN_ADDRESS));
+        SidecarConfig.Upstream billing = c.upstreams().get("billing");
+        assertThat(billing.connectTimeout()).isEqualTo(ConfigDefaults.UPSTREAM_CONNECT_TIMEOUT);
+        assertThat(billing.idleTimeout()).isEqualTo(ConfigDefaults.UPSTREAM_IDLE_TIMEOUT);
+        assertThat(billing.requestTimeout()).isEqualTo(ConfigDefaults.UPSTREAM_REQUEST_TIMEOUT);
+        assertThat(billing.poolSize()).isEqualTo(ConfigDefaults.UPSTREAM_POOL_SIZE);
+    }
+
+    @Test
+    void emptyListenerEntryTakesTheDefaultAddress() throws Exception {
+        SidecarConfig c = ConfigLoader.parse("""
+                listeners: {admin: {}, egress: }
+                tls: {cert: a, key: b, bundle: c}
+                upstreams: {x: {address: "x:1", tls: external}}
+                """, null);
+
+        assertThat(c.listeners().admin()).contains(HostPort.parse("127.0.0.1:15000"));
+        assertThat(c.listeners().egress()).contains(HostPort.parse("127.0.0.1:15001"));
+        assertThat(c.listeners().ingress()).isEmpty();
+    }
+}
