@@ -71,4 +71,32 @@ class SqliteStoreTest extends StoreConformanceTest {
                 .isInstanceOf(StoreException.class)
                 .hasMessageContaining("directory " + dir.resolve("nope") + " does not exist");
     }
+
+    @Test
+    void theTasksMigrationAppliesWithoutTheRevisionLogMigrationAndToleratesItArrivingLater() {
+        // This branch ships V1 and V3; the revision log's V2 is developed in parallel. A database migrated to V3
+        // first must accept V2 later (out of order), and a store that does not know V2 must still open it.
+        Store store = newStore();
+        store.insertRevocation(new RevocationRecord("task", "t1", "r", "a", T0, T0.plusSeconds(60)));
+        org.sqlite.SQLiteDataSource ds = new org.sqlite.SQLiteDataSource();
+        ds.setUrl("jdbc:sqlite:" + file);
+        var result = JdbcStore.flyway(ds, JdbcStore.MIGRATIONS, "classpath:db/test-revision-log").migrate();
+        assertThat(result.migrationsExecuted).isEqualTo(1);
+        assertThat(result.migrations.get(0).version).isEqualTo("2");
+        Store reopened = reopenStore();
+        assertThat(reopened.revocation("task", "t1")).isPresent();
+    }
+
+    @Test
+    void theTasksMigrationAppliesOnTopOfTheRevisionLogMigration() {
+        file = dir.resolve("v2-first.db");
+        org.sqlite.SQLiteDataSource ds = new org.sqlite.SQLiteDataSource();
+        ds.setUrl("jdbc:sqlite:" + file);
+        org.flywaydb.core.Flyway.configure().configuration(
+                        JdbcStore.flyway(ds, JdbcStore.MIGRATIONS, "classpath:db/test-revision-log").getConfiguration())
+                .target("2").load().migrate();
+        Store store = reopenStore();
+        store.insertTask(task("t1", AGENT_A, T0, java.time.Duration.ofMinutes(1)));
+        assertThat(store.task("t1")).isPresent();
+    }
 }
