@@ -12,6 +12,7 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -21,6 +22,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,6 +51,15 @@ import dev.tollgate.controlplane.store.JdbcStore;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.StoreSettings;
 import dev.tollgate.controlplane.store.SvidRecord;
+import dev.tollgate.controlplane.ca.KeyEncryption;
+import dev.tollgate.controlplane.token.Revocations;
+import dev.tollgate.controlplane.token.SigningKeys;
+import dev.tollgate.controlplane.token.Tasks;
+import dev.tollgate.controlplane.token.TokenExchange;
+import dev.tollgate.controlplane.token.TokenIssuer;
+import dev.tollgate.controlplane.token.TokenServices;
+import dev.tollgate.controlplane.watch.RevisionPublisher;
+import dev.tollgate.controlplane.watch.SnapshotSource;
 
 /** A running control plane: storage, CA, API, admin endpoint and the schedules that keep them current. */
 public final class ControlPlane implements AutoCloseable {
@@ -74,10 +85,12 @@ public final class ControlPlane implements AutoCloseable {
     private final ThreadPoolExecutor blocking;
     private final ScheduledExecutorService scheduler;
     private final AtomicLong writtenBundleSequence = new AtomicLong(-1);
+    private final TokenServices tokens;
 
     private ControlPlane(ControlPlaneConfig config, Clock clock, Store store, CaManager ca, Auditor auditor,
                          PrometheusMeterRegistry registry, ServerIdentity serverIdentity, ApiServer api,
-                         AdminServer admin, ThreadPoolExecutor blocking, ScheduledExecutorService scheduler) {
+                         AdminServer admin, ThreadPoolExecutor blocking, ScheduledExecutorService scheduler,
+                         TokenServices tokens) {
         this.config = config;
         this.clock = clock;
         this.store = store;
@@ -89,10 +102,24 @@ public final class ControlPlane implements AutoCloseable {
         this.admin = admin;
         this.blocking = blocking;
         this.scheduler = scheduler;
+        this.tokens = tokens;
+    }
+
+    /**
+     * Starts with the revision publisher of this build. Until the revision log (the watch stream) is merged, it
+     * only logs: sidecars then learn signing keys and revocations from the snapshots ({@link #snapshotSources()}).
+     */
+    public static ControlPlane start(ControlPlaneConfig config, Map<String, String> env, Clock clock)
+            throws IOException, InterruptedException {
+        return start(config, env, clock, store -> (kind, payload) -> {
+            LOG.debug("revision of kind {} not distributed: no revision log in this build", kind);
+            return 0;
+        });
     }
 
     /** Starts everything or nothing: a failure closes what was already started and is rethrown. */
-    public static ControlPlane start(ControlPlaneConfig config, Map<String, String> env, Clock clock)
+    public static ControlPlane start(ControlPlaneConfig config, Map<String, String> env, Clock clock,
+                                     Function<Store, RevisionPublisher> publishers)
             throws IOException, InterruptedException {
         createPrivateDirectory(config.dataDir());
         Store store = JdbcStore.open(new StoreSettings(config.database().url(), config.database().user().orElse(null),
@@ -101,7 +128,9 @@ public final class ControlPlane implements AutoCloseable {
         ScheduledExecutorService scheduler = null;
         ApiServer api = null;
         try {
-            CaManager ca = CaManagerFactory.create(config, store, env, clock);
+            KeyEncryption sealing = CaManagerFactory.sealing(config, env);
+            CaManager ca = CaManagerFactory.create(config, store, sealing, clock);
+            RevisionPublisher publisher = publishers.apply(store);
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             ControlPlaneMetrics metrics = new ControlPlaneMetrics(registry);
             metrics.caExpiryGauge(() -> ca.activeNotAfter().orElse(null), clock);
@@ -111,9 +140,21 @@ public final class ControlPlane implements AutoCloseable {
                     config.svid().maxTtl());
             JoinTokens joinTokens = new JoinTokens(store, auditor, metrics, clock, config.joinTokenTtl(),
                     config.joinTokenMaxTtl());
+            var tk = config.tokens();
+            SigningKeys signingKeys = new SigningKeys(store, sealing, publisher, clock, tk.signingKeyRotation(),
+                    tk.clockSkew());
+            signingKeys.start();
+            Revocations revocations = new Revocations(store, publisher, auditor, clock, signingKeys,
+                    config.trustDomain(), tk.clockSkew(), config.joinTokenMaxTtl());
+            TokenIssuer tokenIssuer = new TokenIssuer(signingKeys, store, config.trustDomain());
+            TokenServices tokens = new TokenServices(
+                    new Tasks(store, tokenIssuer, revocations, auditor, clock, config.trustDomain(), tk.maxTaskTtl()),
+                    new TokenExchange(store, tokenIssuer, signingKeys, revocations, auditor, clock,
+                            config.trustDomain(), tk.exchangeMaxTtl(), tk.clockSkew()),
+                    revocations, signingKeys);
             SvidIssuer issuer = new SvidIssuer(store, ca, joinTokens, workloads, auditor, metrics, clock,
                     config.trustDomain(), config.svid().defaultTtl(), config.svid().maxTtl(),
-                    config.operators().maxTtl());
+                    config.operators().maxTtl(), revocations::identityRevoked);
             ServerIdentity identity = new ServerIdentity(ca, store, config.serverId(), config.api().certificateTtl(), clock);
             AtomicInteger threads = new AtomicInteger();
             blocking = new ThreadPoolExecutor(2, 16, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(512), r -> {
@@ -121,7 +162,8 @@ public final class ControlPlane implements AutoCloseable {
                 t.setDaemon(true);
                 return t;
             });
-            ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain());
+            ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
+                    tokens);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
@@ -133,7 +175,7 @@ public final class ControlPlane implements AutoCloseable {
                 return t;
             });
             ControlPlane cp = new ControlPlane(config, clock, store, ca, auditor, registry, identity, api, admin, blocking,
-                    scheduler);
+                    scheduler, tokens);
             cp.writeOperatorFiles();
             long tick = config.ca().checkInterval().toMillis();
             scheduler.scheduleWithFixedDelay(cp::maintain, tick, tick, TimeUnit.MILLISECONDS);
@@ -155,8 +197,18 @@ public final class ControlPlane implements AutoCloseable {
         }
     }
 
-    /** One round of upkeep: the CA's rotation schedule, the API certificate, the files operators read. */
+    /**
+     * One round of upkeep: the CA's rotation schedule, the API certificate, the files operators read, the token
+     * signing keys, tasks past their TTL, expired revocations. Each part runs even when another fails.
+     */
     void maintain() {
+        try {
+            tokens.keys().maintain();
+            tokens.tasks().sweep();
+            tokens.revocations().purgeExpired();
+        } catch (RuntimeException e) {
+            LOG.error("token upkeep failed; retrying at the next tick", e);
+        }
         try {
             ca.refresh();
             for (CaTransition t : ca.tick()) {
@@ -193,6 +245,15 @@ public final class ControlPlane implements AutoCloseable {
 
     public Store store() {
         return store;
+    }
+
+    public TokenServices tokens() {
+        return tokens;
+    }
+
+    /** The full state of each kind this control plane publishes, for watchers that must resynchronise. */
+    public List<SnapshotSource> snapshotSources() {
+        return List.of(tokens.keys().snapshotSource(), tokens.revocations().snapshotSource());
     }
 
     public PrometheusMeterRegistry registry() {

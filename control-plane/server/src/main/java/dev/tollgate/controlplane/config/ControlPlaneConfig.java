@@ -25,7 +25,8 @@ public record ControlPlaneConfig(
         Svid svid,
         Duration joinTokenTtl,
         Duration joinTokenMaxTtl,
-        Operators operators) {
+        Operators operators,
+        Tokens tokens) {
 
     public static final List<ConfigValues.Option> OPTIONS = List.of(
             opt("trust-domain", "tollgate.local", "the SPIFFE trust domain every identity of this control plane belongs to"),
@@ -57,7 +58,11 @@ public record ControlPlaneConfig(
             opt("join-token.ttl", "10m", "lifetime of a join token when the operator names none"),
             opt("join-token.max-ttl", "1h", "longest join token an operator may ask for"),
             opt("operators.bootstrap-ttl", "24h", "lifetime of the bootstrap admin credential written at start"),
-            opt("operators.max-ttl", "7d", "longest operator certificate issued"));
+            opt("operators.max-ttl", "7d", "longest operator certificate issued"),
+            opt("tokens.signing-key-rotation", "24h", "how often a new token signing key (ES256) takes over; the old one stays published until its tokens expire"),
+            opt("tokens.max-task-ttl", "24h", "longest task (and task token) the control plane issues, whatever a registration allows"),
+            opt("tokens.exchange-max-ttl", "60s", "longest exchanged (audience-bound) token; never beyond the task's remaining life"),
+            opt("tokens.clock-skew", "30s", "tolerance for the time claims when the control plane verifies a subject token"));
 
     private static ConfigValues.Option opt(String key, String def, String description) {
         return new ConfigValues.Option(key, def, description);
@@ -84,6 +89,9 @@ public record ControlPlaneConfig(
     }
 
     public record Operators(Duration bootstrapTtl, Duration maxTtl) {
+    }
+
+    public record Tokens(Duration signingKeyRotation, Duration maxTaskTtl, Duration exchangeMaxTtl, Duration clockSkew) {
     }
 
     /** The control plane's own SPIFFE ID, presented by its API. */
@@ -155,8 +163,12 @@ public record ControlPlaneConfig(
         }
         Operators ops = new Operators(v.duration("operators.bootstrap-ttl", Duration.ofMinutes(5), Duration.ofDays(365)),
                 v.duration("operators.max-ttl", Duration.ofMinutes(5), Duration.ofDays(365)));
+        Tokens tokens = new Tokens(v.duration("tokens.signing-key-rotation", Duration.ofMinutes(1), Duration.ofDays(90)),
+                v.duration("tokens.max-task-ttl", Duration.ofMinutes(1), Duration.ofHours(24)),
+                v.duration("tokens.exchange-max-ttl", Duration.ofSeconds(5), Duration.ofSeconds(60)),
+                v.duration("tokens.clock-skew", Duration.ZERO, Duration.ofMinutes(5)));
         ControlPlaneConfig cfg = new ControlPlaneConfig(td, dataDir, db, api, v.address("admin.listen"),
-                v.path("kek.file"), ca, svid, jt, jtMax, ops);
+                v.path("kek.file"), ca, svid, jt, jtMax, ops, tokens);
         v.throwIfInvalid("control-plane");
         return cfg;
     }
