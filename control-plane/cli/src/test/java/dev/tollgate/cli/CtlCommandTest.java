@@ -56,6 +56,40 @@ class CtlCommandTest {
     }
 
     @Test
+    void createsListsAndCompletesATaskThenRevokesAndListsSigningKeys() {
+        String agent = "spiffe://test.tollgate/agent/cli-bot";
+        assertThat(ctl("--credential-dir", creds, "workload", "register", agent, "--human-owner", "a@example.com",
+                "--service-owner", "team", "--purpose", "p", "--tool", "crm.read").code()).isZero();
+        Result created = ctl("--credential-dir", creds, "--output", "json", "task", "create", agent, "--tool", "crm.read",
+                "--intent", "look up a customer", "--ttl", "2m");
+        assertThat(created.code()).as(created.err()).isZero();
+        JsonNode task = json(created.out());
+        String id = task.get("task").get("id").asText();
+        assertThat(task.get("token").asText()).matches("[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+");
+
+        Result list = ctl("--credential-dir", creds, "task", "list", "--agent", agent);
+        assertThat(list.out()).contains("ID", id, "active", "crm.read", "look up a customer");
+        assertThat(ctl("--credential-dir", creds, "task", "show", id).out()).contains(id);
+        Result refused = ctl("--credential-dir", creds, "task", "create", agent, "--tool", "payments.send", "--intent", "x");
+        assertThat(refused.code()).isEqualTo(1);
+        assertThat(refused.err()).contains("reason: tool_not_registered");
+
+        String jti = task.get("tokenId").asText();
+        assertThat(ctl("--credential-dir", creds, "revoke", "token", jti, "--reason", "leaked").out())
+                .contains("revoked token " + jti);
+        assertThat(ctl("--credential-dir", creds, "revoke", "token", jti, "--reason", "leaked").code()).isZero();
+        assertThat(ctl("--credential-dir", creds, "task", "complete", id).out()).contains("completed " + id);
+        Result revocations = ctl("--credential-dir", creds, "revocation", "list");
+        assertThat(revocations.out()).contains("token", jti, "task", id, "leaked", "task completed");
+
+        Result keys = ctl("--credential-dir", creds, "--output", "json", "signing-key", "list");
+        String kid = json(keys.out()).get(0).get("kid").asText();
+        assertThat(ctl("--credential-dir", creds, "signing-key", "rotate").out()).contains("is now active");
+        assertThat(ctl("--credential-dir", creds, "signing-key", "revoke", kid, "--reason", "exposed").code()).isZero();
+        assertThat(ctl("--credential-dir", creds, "signing-key", "list").out()).contains(kid, "revoked", "false");
+    }
+
+    @Test
     void registersListsShowsAndDeletesAWorkload() {
         String id = "spiffe://test.tollgate/agent/research-bot";
         Result reg = ctl("--credential-dir", creds, "workload", "register", id, "--human-owner", "alice@example.com",

@@ -21,8 +21,12 @@ final class CaManagerFactory {
     private CaManagerFactory() {
     }
 
-    static CaManager create(ControlPlaneConfig cfg, Store store, Map<String, String> env, Clock clock) {
-        KeyEncryption keys = new KeyEncryption(KeyEncryption.load(cfg.kekFile(), env));
+    /** The key sealing of the CA's and the token signing keys' private keys, from the configured KEK. */
+    static KeyEncryption sealing(ControlPlaneConfig cfg, Map<String, String> env) {
+        return new KeyEncryption(KeyEncryption.load(cfg.kekFile(), env));
+    }
+
+    static CaManager create(ControlPlaneConfig cfg, Store store, KeyEncryption keys, Clock clock) {
         var c = cfg.ca();
         CaSettings settings = new CaSettings(c.ttl(), CaKeyType.EC_P256, c.backdate(), c.prepareAt(), c.activateAt(),
                 c.activationDelay(), c.bundleRefreshHint());

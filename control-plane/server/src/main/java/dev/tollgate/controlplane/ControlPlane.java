@@ -12,6 +12,7 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -21,6 +22,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,6 +54,15 @@ import dev.tollgate.controlplane.store.StoreSettings;
 import dev.tollgate.controlplane.store.SvidRecord;
 import dev.tollgate.controlplane.watch.BundleRevisions;
 import dev.tollgate.controlplane.watch.WatchHub;
+import dev.tollgate.controlplane.ca.KeyEncryption;
+import dev.tollgate.controlplane.token.Revocations;
+import dev.tollgate.controlplane.token.SigningKeys;
+import dev.tollgate.controlplane.token.Tasks;
+import dev.tollgate.controlplane.token.TokenExchange;
+import dev.tollgate.controlplane.token.TokenIssuer;
+import dev.tollgate.controlplane.token.TokenServices;
+import dev.tollgate.controlplane.watch.RevisionPublisher;
+import dev.tollgate.controlplane.watch.SnapshotSource;
 
 /** A running control plane: storage, CA, API, admin endpoint and the schedules that keep them current. */
 public final class ControlPlane implements AutoCloseable {
@@ -79,11 +90,12 @@ public final class ControlPlane implements AutoCloseable {
     private final WatchHub hub;
     private final BundleRevisions bundles;
     private final AtomicLong writtenBundleSequence = new AtomicLong(-1);
+    private final TokenServices tokens;
 
     private ControlPlane(ControlPlaneConfig config, Clock clock, Store store, CaManager ca, Auditor auditor,
                          PrometheusMeterRegistry registry, ServerIdentity serverIdentity, ApiServer api,
                          AdminServer admin, ThreadPoolExecutor blocking, ScheduledExecutorService scheduler,
-                         WatchHub hub, BundleRevisions bundles) {
+                         WatchHub hub, BundleRevisions bundles, TokenServices tokens) {
         this.hub = hub;
         this.bundles = bundles;
         this.config = config;
@@ -97,10 +109,23 @@ public final class ControlPlane implements AutoCloseable {
         this.admin = admin;
         this.blocking = blocking;
         this.scheduler = scheduler;
+        this.tokens = tokens;
     }
 
     /** Starts everything or nothing: a failure closes what was already started and is rethrown. */
     public static ControlPlane start(ControlPlaneConfig config, Map<String, String> env, Clock clock)
+            throws IOException, InterruptedException {
+        return start(config, env, clock, null);
+    }
+
+    /**
+     * Starts with an extra observer of every published revision (tests record them); revisions always go to the
+     * revision log that sidecars watch.
+     *
+     * @param observers makes the observer for the store, or null for none
+     */
+    public static ControlPlane start(ControlPlaneConfig config, Map<String, String> env, Clock clock,
+                                     Function<Store, RevisionPublisher> observers)
             throws IOException, InterruptedException {
         createPrivateDirectory(config.dataDir());
         Store store = JdbcStore.open(new StoreSettings(config.database().url(), config.database().user().orElse(null),
@@ -110,9 +135,23 @@ public final class ControlPlane implements AutoCloseable {
         ApiServer api = null;
         WatchHub hub = null;
         try {
-            CaManager ca = CaManagerFactory.create(config, store, env, clock);
+            KeyEncryption sealing = CaManagerFactory.sealing(config, env);
+            CaManager ca = CaManagerFactory.create(config, store, sealing, clock);
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             ControlPlaneMetrics metrics = new ControlPlaneMetrics(registry);
+            var w = config.watch();
+            hub = new WatchHub(store, clock, metrics, new WatchHub.Settings(w.pollInterval(), w.retainedRevisions(),
+                    w.maxStreamsPerIdentity(), w.maxStreams(), w.maxQueuedEvents()));
+            RevisionPublisher publisher = hub;
+            if (observers != null) {
+                RevisionPublisher observer = observers.apply(store);
+                WatchHub log = hub;
+                publisher = (kind, payload) -> {
+                    long revision = log.publish(kind, payload);
+                    observer.publish(kind, payload);
+                    return revision;
+                };
+            }
             metrics.caExpiryGauge(() -> ca.activeNotAfter().orElse(null), clock);
             metrics.bundleSequenceGauge(() -> ca.bundle().sequence());
             Auditor auditor = new Auditor(store, clock, metrics::auditWriteFailure);
@@ -120,15 +159,26 @@ public final class ControlPlane implements AutoCloseable {
                     config.svid().maxTtl());
             JoinTokens joinTokens = new JoinTokens(store, auditor, metrics, clock, config.joinTokenTtl(),
                     config.joinTokenMaxTtl());
+            var tk = config.tokens();
+            SigningKeys signingKeys = new SigningKeys(store, sealing, publisher, clock, tk.signingKeyRotation(),
+                    tk.clockSkew());
+            signingKeys.start();
+            Revocations revocations = new Revocations(store, publisher, auditor, clock, signingKeys,
+                    config.trustDomain(), tk.clockSkew(), config.joinTokenMaxTtl());
+            TokenIssuer tokenIssuer = new TokenIssuer(signingKeys, store, config.trustDomain());
+            TokenServices tokens = new TokenServices(
+                    new Tasks(store, tokenIssuer, revocations, auditor, clock, config.trustDomain(), tk.maxTaskTtl()),
+                    new TokenExchange(store, tokenIssuer, signingKeys, revocations, auditor, clock,
+                            config.trustDomain(), tk.exchangeMaxTtl(), tk.clockSkew()),
+                    revocations, signingKeys);
             SvidIssuer issuer = new SvidIssuer(store, ca, joinTokens, workloads, auditor, metrics, clock,
                     config.trustDomain(), config.svid().defaultTtl(), config.svid().maxTtl(),
-                    config.operators().maxTtl());
+                    config.operators().maxTtl(), revocations::identityRevoked);
             ServerIdentity identity = new ServerIdentity(ca, store, config.serverId(), config.api().certificateTtl(), clock);
-            var w = config.watch();
-            hub = new WatchHub(store, clock, metrics, new WatchHub.Settings(w.pollInterval(), w.retainedRevisions(),
-                    w.maxStreamsPerIdentity(), w.maxStreams(), w.maxQueuedEvents()));
             BundleRevisions bundles = new BundleRevisions(ca, store, hub);
             hub.register(bundles);
+            hub.register(signingKeys.snapshotSource());
+            hub.register(revocations.snapshotSource());
             bundles.publishIfChanged();
             hub.start();
             AtomicInteger threads = new AtomicInteger();
@@ -138,7 +188,8 @@ public final class ControlPlane implements AutoCloseable {
                 return t;
             });
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
-                    new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles);
+                    new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
+                    tokens);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
@@ -150,7 +201,7 @@ public final class ControlPlane implements AutoCloseable {
                 return t;
             });
             ControlPlane cp = new ControlPlane(config, clock, store, ca, auditor, registry, identity, api, admin, blocking,
-                    scheduler, hub, bundles);
+                    scheduler, hub, bundles, tokens);
             cp.writeOperatorFiles();
             long tick = config.ca().checkInterval().toMillis();
             scheduler.scheduleWithFixedDelay(cp::maintain, tick, tick, TimeUnit.MILLISECONDS);
@@ -176,10 +227,18 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     /**
-     * One round of upkeep: the CA's rotation schedule and the bundle revision it may call for, the revision log's
-     * retention, the API certificate, the files operators read.
+     * One round of upkeep: the token signing keys, tasks past their TTL, expired revocations; the CA's rotation
+     * schedule and the bundle revision it may call for, the revision log's retention, the API certificate, the
+     * files operators read. Each part runs even when the other fails.
      */
     void maintain() {
+        try {
+            tokens.keys().maintain();
+            tokens.tasks().sweep();
+            tokens.revocations().purgeExpired();
+        } catch (RuntimeException e) {
+            LOG.error("token upkeep failed; retrying at the next tick", e);
+        }
         try {
             ca.refresh();
             for (CaTransition t : ca.tick()) {
@@ -218,6 +277,15 @@ public final class ControlPlane implements AutoCloseable {
 
     public Store store() {
         return store;
+    }
+
+    public TokenServices tokens() {
+        return tokens;
+    }
+
+    /** The full state of each kind this control plane publishes, for watchers that must resynchronise. */
+    public List<SnapshotSource> snapshotSources() {
+        return List.of(tokens.keys().snapshotSource(), tokens.revocations().snapshotSource());
     }
 
     public PrometheusMeterRegistry registry() {

@@ -314,17 +314,20 @@ abstract class ControlPlaneApiContract {
         TestPki.Issued forged = foreign.svid("operator/mallory");
 
         List<Route> routes = new dev.tollgate.controlplane.api.ApiRoutes(tcp.cp.store(), tcp.cp.ca(), null, null, null,
-                null, TestControlPlane.TRUST_DOMAIN, null, null).routes();
+                null, TestControlPlane.TRUST_DOMAIN, null, null, null).routes();
         int checked = 0;
         for (Route r : routes) {
             if (r.access() == Access.PUBLIC) {
                 continue;
             }
-            String path = r.template().replace("{kind}", "agent").replace("{name}", "matrix");
+            String path = r.template().replace("{kind}", "agent").replace("{name}", "matrix").replace("{id}", "t1");
             assertThat(raw(r.method(), path, null, null).statusCode()).as("no cert: %s %s", r.method(), path).isEqualTo(401);
             assertThat(raw(r.method(), path, List.of(forged.cert()), forged.key()).statusCode())
                     .as("untrusted cert: %s %s", r.method(), path).isEqualTo(401);
-            if (r.access() == Access.WORKLOAD) {
+            if (r.access() == Access.OPERATOR_OR_WORKLOAD) {
+                assertThat(raw(r.method(), path, viewer.chain, viewer.key).statusCode())
+                        .as("viewer: %s %s", r.method(), path).isEqualTo(403);
+            } else if (r.access() == Access.WORKLOAD) {
                 assertThat(raw(r.method(), path, viewer.chain, viewer.key).statusCode()).as("operator on workload route").isEqualTo(403);
             } else {
                 assertThat(raw(r.method(), path, workload.chain(), workload.keys().getPrivate()).statusCode())

@@ -50,6 +50,12 @@ public final class TestControlPlane implements AutoCloseable {
      * @param overrides   extra options, like {@code svid.default-ttl=1m}
      */
     public static TestControlPlane start(Path dir, String databaseUrl, Clock clock, Map<String, String> overrides) {
+        return start(dir, databaseUrl, clock, overrides, null);
+    }
+
+    /** As above, publishing revisions to the given publisher (null: the build's default). */
+    public static TestControlPlane start(Path dir, String databaseUrl, Clock clock, Map<String, String> overrides,
+                                         dev.tollgate.controlplane.watch.RevisionPublisher publisher) {
         Map<String, String> env = new LinkedHashMap<>();
         env.put("TOLLGATE_KEK", KEK);
         ConfigValues v = ControlPlaneConfig.values();
@@ -64,7 +70,9 @@ public final class TestControlPlane implements AutoCloseable {
         overrides.forEach((k, val) -> v.set(k, val, "test"));
         try {
             ControlPlaneConfig cfg = ControlPlaneConfig.parse(v, env);
-            return new TestControlPlane(dir, ControlPlane.start(cfg, env, clock), env);
+            ControlPlane cp = publisher == null ? ControlPlane.start(cfg, env, clock)
+                    : ControlPlane.start(cfg, env, clock, store -> publisher);
+            return new TestControlPlane(dir, cp, env);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
@@ -114,6 +122,11 @@ public final class TestControlPlane implements AutoCloseable {
         public List<java.security.cert.X509Certificate> chain() {
             return Pem.certificates(svid.chainPem());
         }
+    }
+
+    /** A client presenting a joined workload's SVID. */
+    public ControlPlaneClient as(Joined joined) {
+        return as(joined.chain(), joined.keys().getPrivate());
     }
 
     public Joined join(SpiffeId id, Long ttlSeconds) {

@@ -51,8 +51,13 @@ class WatchStreamTest {
         Map<String, String> o = new HashMap<>(Map.of("watch.poll-interval", "50ms", "watch.heartbeat-interval", "10m"));
         o.putAll(overrides);
         tcp = TestControlPlane.start(dir, null, clock, o);
+        // what the log holds at start (the signing-key set, then the bundle): every watcher from 0 gets these first
+        initial = tcp.cp.store().latestRevision();
         return tcp;
     }
+
+    /** Revisions in the log right after start. */
+    private long initial;
 
     private TestControlPlane.Joined joined(Long ttl) {
         tcp.register(AGENT);
@@ -80,15 +85,15 @@ class WatchStreamTest {
         TestControlPlane.Joined w = joined(null);
         Recorder rec = new Recorder();
         WatchClient c = client(w, 0, rec);
-        await().until(() -> rec.events.size() == 1);
-        WatchEvent first = rec.events.get(0);
+        await().until(() -> rec.events.size() == initial);
+        WatchEvent first = rec.events.get((int) initial - 1);
         assertThat(first.kind()).isEqualTo(WatchEvent.BUNDLE);
         assertThat(first.payload().get("sequence").asLong()).isEqualTo(tcp.cp.ca().bundle().sequence());
 
         CaRotationView rotation = tcp.admin().rotateCa();
 
-        await().until(() -> rec.events.size() == 2);
-        WatchEvent second = rec.events.get(1);
+        await().until(() -> rec.events.size() == initial + 1);
+        WatchEvent second = rec.events.get((int) initial);
         assertThat(second.kind()).isEqualTo(WatchEvent.BUNDLE);
         assertThat(second.revision()).isGreaterThan(first.revision());
         assertThat(second.payload().get("sequence").asLong()).isEqualTo(rotation.bundleSequence());
@@ -104,7 +109,7 @@ class WatchStreamTest {
         TestControlPlane.Joined w = joined(null);
         Recorder rec = new Recorder();
         WatchClient c = client(w, 0, rec);
-        await().until(() -> rec.events.size() == 1);
+        await().until(() -> rec.events.size() == initial);
         c.close();
         long resumeAfter = c.lastRevision();
 
@@ -189,7 +194,7 @@ class WatchStreamTest {
         start(Clock.systemUTC(), Map.of());
         TestControlPlane.Joined w = joined(null);
         RawWatch r = watch(w, 0);
-        await().until(() -> r.events.size() == 1);
+        await().until(() -> r.events.size() == initial);
 
         tcp.admin().deleteWorkload(AGENT);
 
@@ -204,10 +209,10 @@ class WatchStreamTest {
         start(clock, Map.of("svid.default-ttl", "1m"));
         TestControlPlane.Joined w = joined(60L);
         RawWatch r = watch(w, 0);
-        await().until(() -> r.events.size() == 1);
+        await().until(() -> r.events.size() == initial);
         clock.advance(Duration.ofSeconds(30));
         tcp.cp.watchHub().publish(WatchEvent.POLICY, Map.of("version", 1));
-        await().until(() -> r.events.size() == 2);
+        await().until(() -> r.events.size() == initial + 1);
         assertThat(r.ended).isFalse();
 
         clock.advance(Duration.ofSeconds(31));
@@ -242,7 +247,7 @@ class WatchStreamTest {
         start(Clock.systemUTC(), Map.of());
         TestControlPlane.Joined w = joined(null);
         RawWatch r = watch(w, 0);
-        await().until(() -> r.events.size() == 1);
+        await().until(() -> r.events.size() == initial);
 
         tcp.close();
         tcp = null;

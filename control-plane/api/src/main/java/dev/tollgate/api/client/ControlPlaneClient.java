@@ -35,7 +35,15 @@ import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.JoinTokenView;
 import dev.tollgate.api.wire.Json;
+import dev.tollgate.api.wire.OAuthError;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.RevocationRequest;
+import dev.tollgate.api.wire.RevocationView;
+import dev.tollgate.api.wire.SigningKeyView;
+import dev.tollgate.api.wire.TaskCreatedView;
+import dev.tollgate.api.wire.TaskSpec;
+import dev.tollgate.api.wire.TaskView;
+import dev.tollgate.api.wire.TokenExchangeResponse;
 import dev.tollgate.api.wire.Problem;
 import dev.tollgate.api.wire.SvidRequest;
 import dev.tollgate.api.wire.SvidResponse;
@@ -161,6 +169,70 @@ public final class ControlPlaneClient {
         return send("GET", "/v1/audit/verify", null, AuditVerificationView.class);
     }
 
+    // ---- tasks, tokens, revocations --------------------------------------------------------------------------
+
+    /** Creates a task (an operator for any agent, a workload for itself). */
+    public TaskCreatedView createTask(TaskSpec spec) {
+        return send("POST", "/v1/tasks", spec, TaskCreatedView.class);
+    }
+
+    public List<TaskView> tasks(SpiffeId agent, String state, int limit) {
+        String q = "?limit=" + limit + (agent == null ? "" : "&agent=" + enc(agent.toString()))
+                + (state == null ? "" : "&state=" + enc(state));
+        return send("GET", "/v1/tasks" + q, null, new TypeReference<List<TaskView>>() { });
+    }
+
+    public TaskView task(String id) {
+        return send("GET", "/v1/tasks/" + enc(id), null, TaskView.class);
+    }
+
+    public TaskView completeTask(String id) {
+        return send("POST", "/v1/tasks/" + enc(id) + "/complete", null, TaskView.class);
+    }
+
+    /** The token signing keys' JWKS, as served (public). */
+    public String tokenJwks() {
+        return send("GET", "/v1/tokens/jwks", null, String.class);
+    }
+
+    /**
+     * RFC 8693 token exchange of a task token for a token bound to one tool (a workload client). An RFC 6749 error
+     * comes back as a {@link ControlPlaneException} whose reason is the OAuth error code.
+     *
+     * @param scope space-separated tools, or null for the whole task scope
+     */
+    public TokenExchangeResponse exchangeToken(String subjectToken, SpiffeId audience, String scope) {
+        StringBuilder form = new StringBuilder("grant_type=").append(enc(TokenExchangeResponse.GRANT_TYPE))
+                .append("&subject_token=").append(enc(subjectToken))
+                .append("&subject_token_type=").append(enc(TokenExchangeResponse.JWT_TOKEN_TYPE))
+                .append("&audience=").append(enc(audience.toString()));
+        if (scope != null) {
+            form.append("&scope=").append(enc(scope));
+        }
+        return sendRaw("POST", "/v1/token/exchange", "application/x-www-form-urlencoded",
+                form.toString().getBytes(StandardCharsets.UTF_8), json.getTypeFactory().constructType(TokenExchangeResponse.class));
+    }
+
+    public RevocationView revoke(RevocationRequest request) {
+        return send("POST", "/v1/revocations", request, RevocationView.class);
+    }
+
+    public List<RevocationView> revocations(int limit) {
+        return send("GET", "/v1/revocations?limit=" + limit, null, new TypeReference<List<RevocationView>>() { });
+    }
+
+    public List<SigningKeyView> signingKeys() {
+        return send("GET", "/v1/signing-keys", null, new TypeReference<List<SigningKeyView>>() { });
+    }
+
+    public SigningKeyView rotateSigningKey() {
+        return send("POST", "/v1/signing-keys/rotate", null, SigningKeyView.class);
+    }
+
+    private static String enc(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+
     /** The route of a workload: its SPIFFE ID's path under /v1/workloads. */
     public static String workloadPath(SpiffeId id) {
         return "/v1/workloads" + id.path();
@@ -176,14 +248,23 @@ public final class ControlPlaneClient {
         return send(method, path, body, json.getTypeFactory().constructType(type));
     }
 
-    @SuppressWarnings("unchecked")
     private <T> T send(String method, String path, Object body, JavaType type) {
+        try {
+            return sendRaw(method, path, body == null ? null : "application/json",
+                    body == null ? null : json.writeValueAsBytes(body), type);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException("request body cannot be serialised: " + e.getMessage(), e);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private <T> T sendRaw(String method, String path, String contentType, byte[] body, JavaType type) {
         try {
             HttpRequest.Builder rb = HttpRequest.newBuilder(base.resolve(path)).timeout(timeout)
                     .header("accept", "application/json");
             if (body != null) {
-                rb.header("content-type", "application/json")
-                        .method(method, HttpRequest.BodyPublishers.ofByteArray(json.writeValueAsBytes(body)));
+                rb.header("content-type", contentType)
+                        .method(method, HttpRequest.BodyPublishers.ofByteArray(body));
             } else {
                 rb.method(method, HttpRequest.BodyPublishers.noBody());
             }
@@ -197,6 +278,9 @@ public final class ControlPlaneClient {
                 try {
                     p = json.readValue(bytes, Problem.class);
                 } catch (IOException notAProblem) {
+                    p = oauthError(resp.statusCode(), bytes);
+                }
+                if (p == null) {
                     p = Problem.of(resp.statusCode(), "http_" + resp.statusCode(), "HTTP " + resp.statusCode(),
                             new String(bytes, StandardCharsets.UTF_8));
                 }
@@ -214,6 +298,16 @@ public final class ControlPlaneClient {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    /** An RFC 6749 error response as a problem whose reason is the error code, or null when it is not one. */
+    private Problem oauthError(int status, byte[] bytes) {
+        try {
+            OAuthError e = json.readValue(bytes, OAuthError.class);
+            return e.error() == null ? null : Problem.of(status, e.error(), "OAuth error", e.errorDescription());
+        } catch (IOException notOAuth) {
+            return null;
         }
     }
 

@@ -8,6 +8,8 @@ public enum Access {
     PUBLIC(null),
     /** A registered workload authenticated by its current X.509-SVID. */
     WORKLOAD(null),
+    /** An operator with the operator role or higher, or a workload acting for itself (the route checks which). */
+    OPERATOR_OR_WORKLOAD(OperatorRole.OPERATOR),
     VIEWER(OperatorRole.VIEWER),
     OPERATOR(OperatorRole.OPERATOR),
     ADMIN(OperatorRole.ADMIN);

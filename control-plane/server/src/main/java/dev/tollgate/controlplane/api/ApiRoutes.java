@@ -18,7 +18,10 @@ import dev.tollgate.api.wire.CaSlotView;
 import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.RevocationRequest;
+import dev.tollgate.api.wire.SigningKeyView;
 import dev.tollgate.api.wire.SvidRequest;
+import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.WorkloadSpec;
 import dev.tollgate.controlplane.audit.Auditor;
@@ -33,6 +36,8 @@ import dev.tollgate.controlplane.store.AuditVerification;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.SvidRecord;
 import dev.tollgate.controlplane.watch.BundleRevisions;
+import dev.tollgate.controlplane.token.Revocations;
+import dev.tollgate.controlplane.token.TokenServices;
 
 /** Every route of the API, in one table. The OpenAPI document (openapi.yaml) describes exactly these. */
 public final class ApiRoutes {
@@ -48,11 +53,13 @@ public final class ApiRoutes {
     private final String trustDomain;
     private final WatchStreams watch;
     private final BundleRevisions bundles;
+    private final TokenServices tokens;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
-                     Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles) {
+                     Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
+                     TokenServices tokens) {
         this.watch = watch;
         this.bundles = bundles;
         this.store = store;
@@ -62,6 +69,7 @@ public final class ApiRoutes {
         this.issuer = issuer;
         this.auditor = auditor;
         this.trustDomain = trustDomain;
+        this.tokens = tokens;
         this.openApiYaml = openApiYaml();
         try {
             JsonNode doc = new YAMLMapper().readTree(openApiYaml);
@@ -150,7 +158,43 @@ public final class ApiRoutes {
                     AuditVerification v = store.verifyAudit();
                     return ApiResponse.ok(new AuditVerificationView(v.intact(), v.events(),
                             v.intact() ? null : v.firstBrokenSeq(), v.reason()));
+                }),
+                new Route("POST", "/v1/tasks", Access.OPERATOR_OR_WORKLOAD,
+                        r -> ApiResponse.json(201, tokens.tasks().create(r.json(TaskSpec.class), r.principal()))),
+                new Route("GET", "/v1/tasks", Access.VIEWER, r -> {
+                    Optional<SpiffeId> agent = Optional.ofNullable(r.queryParam("agent"))
+                            .map(s -> WorkloadRegistry.parseId("agent", s));
+                    int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
+                    return ApiResponse.ok(tokens.tasks().list(agent, Optional.ofNullable(r.queryParam("state")), limit));
+                }),
+                new Route("GET", "/v1/tasks/{id}", Access.VIEWER, r -> ApiResponse.ok(tokens.tasks().get(r.param("id")))),
+                new Route("POST", "/v1/tasks/{id}/complete", Access.OPERATOR_OR_WORKLOAD,
+                        r -> ApiResponse.ok(tokens.tasks().complete(r.param("id"), r.principal()))),
+                new Route("GET", "/v1/tokens/jwks", Access.PUBLIC,
+                        r -> new ApiResponse(200, "application/jwk-set+json", jwks())),
+                new Route("POST", "/v1/token/exchange", Access.WORKLOAD,
+                        r -> tokens.exchange().exchange(((Principal.Workload) r.principal()).id(), r.contentType(),
+                                r.body())),
+                new Route("GET", "/v1/signing-keys", Access.VIEWER, r -> ApiResponse.ok(tokens.keys().list())),
+                new Route("POST", "/v1/signing-keys/rotate", Access.ADMIN, r -> {
+                    SigningKeyView k = tokens.keys().rotate();
+                    auditor.record(Auditor.OPERATOR_ACTION, actor(r), "signing_key.rotate", k.kid(), "ok", Map.of());
+                    return ApiResponse.ok(k);
+                }),
+                new Route("POST", "/v1/revocations", Access.OPERATOR,
+                        r -> ApiResponse.ok(tokens.revocations().revoke(r.json(RevocationRequest.class), actor(r)))),
+                new Route("GET", "/v1/revocations", Access.VIEWER, r -> {
+                    int limit = (int) r.queryLong("limit", 1000, 1, Revocations.MAX_LIST);
+                    return ApiResponse.ok(tokens.revocations().list(limit));
                 }));
+    }
+
+    private byte[] jwks() {
+        try {
+            return Json.mapper().writeValueAsBytes(tokens.keys().jwks());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private CaStatusView caStatus() {

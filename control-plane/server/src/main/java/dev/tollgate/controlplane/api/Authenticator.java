@@ -74,6 +74,9 @@ public final class Authenticator {
             }
             return;
         }
+        if (access == Access.OPERATOR_OR_WORKLOAD && principal instanceof Principal.Workload) {
+            return;
+        }
         if (!(principal instanceof Principal.Operator op)) {
             throw ApiProblem.forbidden("not_an_operator", "this route needs an operator certificate (spiffe://…/operator/<name>)");
         }

@@ -24,6 +24,11 @@ public final class Auditor {
     public static final String OPERATOR_ACTION = "operator.action";
     public static final String OPERATOR_CREDENTIAL_ISSUED = "operator.credential_issued";
     public static final String CA_ROTATION = "ca.rotation";
+    public static final String TASK_CREATED = "task.created";
+    public static final String TASK_COMPLETED = "task.completed";
+    public static final String TOKEN_ISSUED = "token.issued";
+    public static final String TOKEN_EXCHANGED = "token.exchanged";
+    public static final String CREDENTIAL_REVOKED = "credential.revoked";
     public static final String SYSTEM = "system";
 
     private static final Logger LOG = LoggerFactory.getLogger(Auditor.class);
@@ -50,9 +55,15 @@ public final class Auditor {
      */
     public void record(String kind, String actor, String action, String subject, String result,
                        Map<String, Object> details) {
+        recordForTask(kind, actor, action, subject, result, null, details);
+    }
+
+    /** Appends one event that belongs to a task (correlated by its task id); failures propagate. */
+    public void recordForTask(String kind, String actor, String action, String subject, String result,
+                              String taskId, Map<String, Object> details) {
         Map<String, Object> d = details == null ? Map.of() : new LinkedHashMap<>(details);
         store.appendAudit(new AuditEvent(clock.instant(), kind, actor, action, subject == null ? "" : subject,
-                result, null, d));
+                result, taskId, d));
     }
 
     /** Appends an event where losing it must not fail the request (refusals of bad input); failures are logged. */

@@ -26,7 +26,8 @@ public record ControlPlaneConfig(
         Duration joinTokenTtl,
         Duration joinTokenMaxTtl,
         Operators operators,
-        Watch watch) {
+        Watch watch,
+        Tokens tokens) {
 
     public static final List<ConfigValues.Option> OPTIONS = List.of(
             opt("trust-domain", "tollgate.local", "the SPIFFE trust domain every identity of this control plane belongs to"),
@@ -65,7 +66,11 @@ public record ControlPlaneConfig(
             opt("watch.max-streams", "10000", "most concurrent watch streams of this replica; more get 429"),
             opt("watch.poll-interval", "200ms", "how often the revision log is read for revisions appended by other replicas"),
             opt("watch.max-queued-events", "1000", "most events queued for one watcher that does not read; more close its stream"),
-            opt("watch.write-stall-timeout", "30s", "a watch stream whose connection accepts no writes for this long is closed"));
+            opt("watch.write-stall-timeout", "30s", "a watch stream whose connection accepts no writes for this long is closed"),
+            opt("tokens.signing-key-rotation", "24h", "how often a new token signing key (ES256) takes over; the old one stays published until its tokens expire"),
+            opt("tokens.max-task-ttl", "24h", "longest task (and task token) the control plane issues, whatever a registration allows"),
+            opt("tokens.exchange-max-ttl", "60s", "longest exchanged (audience-bound) token; never beyond the task's remaining life"),
+            opt("tokens.clock-skew", "30s", "tolerance for the time claims when the control plane verifies a subject token"));
 
     private static ConfigValues.Option opt(String key, String def, String description) {
         return new ConfigValues.Option(key, def, description);
@@ -97,6 +102,10 @@ public record ControlPlaneConfig(
     /** The watch stream and the revision log behind it. */
     public record Watch(Duration heartbeatInterval, int retainedRevisions, int maxStreamsPerIdentity, int maxStreams,
                         Duration pollInterval, int maxQueuedEvents, Duration writeStallTimeout) {
+    }
+
+    /** Task tokens, exchanged tokens and their signing keys. */
+    public record Tokens(Duration signingKeyRotation, Duration maxTaskTtl, Duration exchangeMaxTtl, Duration clockSkew) {
     }
 
     /** The control plane's own SPIFFE ID, presented by its API. */
@@ -175,8 +184,12 @@ public record ControlPlaneConfig(
                 v.duration("watch.poll-interval", Duration.ofMillis(10), Duration.ofMinutes(1)),
                 (int) v.integer("watch.max-queued-events", 10, 1_000_000),
                 v.duration("watch.write-stall-timeout", Duration.ofMillis(100), Duration.ofHours(1)));
+        Tokens tokens = new Tokens(v.duration("tokens.signing-key-rotation", Duration.ofMinutes(1), Duration.ofDays(90)),
+                v.duration("tokens.max-task-ttl", Duration.ofMinutes(1), Duration.ofHours(24)),
+                v.duration("tokens.exchange-max-ttl", Duration.ofSeconds(5), Duration.ofSeconds(60)),
+                v.duration("tokens.clock-skew", Duration.ZERO, Duration.ofMinutes(5)));
         ControlPlaneConfig cfg = new ControlPlaneConfig(td, dataDir, db, api, v.address("admin.listen"),
-                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch);
+                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens);
         v.throwIfInvalid("control-plane");
         return cfg;
     }

@@ -6,6 +6,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 import dev.tollgate.api.OperatorRole;
 import dev.tollgate.api.SpiffeId;
@@ -45,10 +46,11 @@ public final class SvidIssuer {
     private final Duration defaultTtl;
     private final Duration maxTtl;
     private final Duration operatorMaxTtl;
+    private final Predicate<SpiffeId> revoked;
 
     public SvidIssuer(Store store, CaManager ca, JoinTokens joinTokens, WorkloadRegistry workloads, Auditor auditor,
                       ControlPlaneMetrics metrics, Clock clock, String trustDomain, Duration defaultTtl,
-                      Duration maxTtl, Duration operatorMaxTtl) {
+                      Duration maxTtl, Duration operatorMaxTtl, Predicate<SpiffeId> revoked) {
         this.store = store;
         this.ca = ca;
         this.joinTokens = joinTokens;
@@ -60,6 +62,7 @@ public final class SvidIssuer {
         this.defaultTtl = defaultTtl;
         this.maxTtl = maxTtl;
         this.operatorMaxTtl = operatorMaxTtl;
+        this.revoked = revoked;
     }
 
     /** First issuance: a CSR and a one-time join token. */
@@ -76,6 +79,7 @@ public final class SvidIssuer {
             metrics.issuance(IssuanceKind.JOIN, IssuanceResult.REFUSED);
             return ApiProblem.forbidden("workload_not_registered", "workload " + id + " is no longer registered");
         });
+        refuseRevoked(id, IssuanceKind.JOIN);
         return issue(w.id(), key, ttl(request.ttlSeconds(), w.maxSvidTtl()), IssuanceKind.JOIN, id.toString());
     }
 
@@ -86,6 +90,7 @@ public final class SvidIssuer {
             metrics.issuance(IssuanceKind.RENEWAL, IssuanceResult.BAD_REQUEST);
             throw ApiProblem.badRequest("unexpected_join_token", "joinToken: renewals authenticate with the current SVID; leave it out");
         }
+        refuseRevoked(caller, IssuanceKind.RENEWAL);
         Optional<Workload> w = store.workload(caller);
         if (w.isEmpty()) {
             metrics.issuance(IssuanceKind.RENEWAL, IssuanceResult.REFUSED);
@@ -95,6 +100,15 @@ public final class SvidIssuer {
         }
         return issue(caller, key, ttl(request.ttlSeconds(), w.get().maxSvidTtl()), IssuanceKind.RENEWAL,
                 caller.toString());
+    }
+
+    private void refuseRevoked(SpiffeId id, IssuanceKind kind) {
+        if (revoked.test(id)) {
+            metrics.issuance(kind, IssuanceResult.REFUSED);
+            auditor.recordQuietly(Auditor.SVID_REFUSED, id.toString(), "svid." + kind.name().toLowerCase(), id.toString(),
+                    "denied", Map.of("reason", "identity_revoked"));
+            throw ApiProblem.forbidden("identity_revoked", "identity " + id + " is revoked");
+        }
     }
 
     /** An operator credential, asked for by an admin. */

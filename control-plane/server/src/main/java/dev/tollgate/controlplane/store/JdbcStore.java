@@ -67,6 +67,8 @@ public final class JdbcStore implements Store {
     private static final TypeReference<List<String>> STRING_LIST = new TypeReference<>() {
     };
     private static final int AUDIT_VERIFY_FETCH_SIZE = 1000;
+    /** Where the schema's migrations live. */
+    static final String MIGRATIONS = "classpath:db/migration";
 
     private static final String CA_COLUMNS = "id, state, certificate_chain_pem, encrypted_private_key_pem, "
             + "trust_anchor_pem, not_before, not_after, source, created_at, state_changed_at";
@@ -169,12 +171,7 @@ public final class JdbcStore implements Store {
         // Flyway cannot lock a SQLite database, so migrations take the same write lock as every other writer.
         boolean locked = writeLock == null || tryLock(writeLock, "migrate the schema");
         try {
-            Flyway.configure()
-                    .dataSource(dataSource)
-                    .locations("classpath:db/migration")
-                    .failOnMissingLocations(true)
-                    .load()
-                    .migrate();
+            flyway(dataSource, MIGRATIONS).migrate();
         } catch (RuntimeException e) {
             throw new StoreException("cannot migrate the schema of " + describe(settings) + ": " + rootMessage(e), e);
         } finally {
@@ -182,6 +179,18 @@ public final class JdbcStore implements Store {
                 writeLock.unlock();
             }
         }
+    }
+
+    /**
+     * The Flyway setup of every store: the shipped migrations, applied in version order; a database with a
+     * migration missing from the middle of its history, or changed after it was applied, refuses to open.
+     */
+    static Flyway flyway(javax.sql.DataSource dataSource, String... locations) {
+        return Flyway.configure()
+                .dataSource(dataSource)
+                .locations(locations)
+                .failOnMissingLocations(true)
+                .load();
     }
 
     private static void checkSqliteDurability(StoreSettings settings, HikariDataSource dataSource) {
@@ -728,6 +737,240 @@ public final class JdbcStore implements Store {
     public int pruneRevisionsBefore(long revision) {
         return write("prune revisions before " + revision, null,
                 c -> update(c, "DELETE FROM revisions WHERE revision < ?", revision));
+    }
+
+    // ---- tasks ----------------------------------------------------------------------------------------------
+
+    private static final String TASK_COLUMNS = "id, agent, scope_json, intent, state, created_by, created_at, "
+            + "expires_at, ended_at";
+
+    @Override
+    public void insertTask(TaskRecord t) {
+        Objects.requireNonNull(t, "task: null (expected: non-null)");
+        List<Object> values = new ArrayList<>(List.of(text(t.id(), "task.id"), text(t.agent(), "task.agent"),
+                text(t.scopeJson(), "task.scopeJson"), text(t.intent(), "task.intent"), name(t.state(), "task.state"),
+                text(t.createdBy(), "task.createdBy"), millis(t.createdAt(), "task.createdAt"),
+                millis(t.expiresAt(), "task.expiresAt")));
+        String columns = TASK_COLUMNS;
+        String marks = "?, ?, ?, ?, ?, ?, ?, ?, ?";
+        if (t.endedAt() == null) {
+            columns = columns.substring(0, columns.lastIndexOf(','));
+            marks = marks.substring(0, marks.lastIndexOf(','));
+        } else {
+            values.add(t.endedAt().toEpochMilli());
+        }
+        String sql = "INSERT INTO task (" + columns + ") VALUES (" + marks + ")";
+        write("insert task " + t.id(), "task " + t.id() + " already exists", c -> update(c, sql, values.toArray()));
+    }
+
+    @Override
+    public Optional<TaskRecord> task(String id) {
+        String key = text(id, "id");
+        return read("read task " + id, c -> first(query(c, "SELECT " + TASK_COLUMNS + " FROM task WHERE id = ?",
+                JdbcStore::taskRecord, key)));
+    }
+
+    @Override
+    public List<TaskRecord> tasks(Optional<SpiffeId> agent, Optional<TaskState> state, int limit) {
+        requirePositive(limit, "limit");
+        StringBuilder sql = new StringBuilder("SELECT " + TASK_COLUMNS + " FROM task WHERE 1 = 1");
+        List<Object> args = new ArrayList<>();
+        agent.ifPresent(a -> {
+            sql.append(" AND agent = ?");
+            args.add(a.toString());
+        });
+        state.ifPresent(st -> {
+            sql.append(" AND state = ?");
+            args.add(st.name());
+        });
+        sql.append(" ORDER BY created_at DESC, id DESC LIMIT ?");
+        args.add((long) limit);
+        return read("list tasks", c -> query(c, sql.toString(), JdbcStore::taskRecord, args.toArray()));
+    }
+
+    @Override
+    public boolean endTask(String id, TaskState state, Instant at) {
+        if (state == TaskState.ACTIVE) {
+            throw new IllegalArgumentException("state: ACTIVE (expected: COMPLETED or EXPIRED)");
+        }
+        return write("end task " + id, null, c -> update(c,
+                "UPDATE task SET state = ?, ended_at = ? WHERE id = ? AND state = 'ACTIVE'", name(state, "state"),
+                millis(at, "at"), text(id, "id")) == 1);
+    }
+
+    @Override
+    public List<TaskRecord> activeTasksExpiredBy(Instant now, int limit) {
+        requirePositive(limit, "limit");
+        long n = millis(now, "now");
+        return read("list expired tasks", c -> query(c, "SELECT " + TASK_COLUMNS
+                + " FROM task WHERE state = 'ACTIVE' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?",
+                JdbcStore::taskRecord, n, (long) limit));
+    }
+
+    private static TaskRecord taskRecord(ResultSet rs) throws SQLException {
+        long ended = rs.getLong(9);
+        Instant endedAt = rs.wasNull() ? null : Instant.ofEpochMilli(ended);
+        return new TaskRecord(rs.getString(1), SpiffeId.parse(rs.getString(2)), rs.getString(3), rs.getString(4),
+                TaskState.valueOf(rs.getString(5)), rs.getString(6), instant(rs, 7), instant(rs, 8), endedAt);
+    }
+
+    // ---- token signing keys ---------------------------------------------------------------------------------
+
+    private static final String SIGNING_KEY_COLUMNS = "kid, state, public_jwk, encrypted_private_key_pem, "
+            + "created_at, state_changed_at";
+
+    @Override
+    public void insertSigningKey(SigningKeyRecord k) {
+        Objects.requireNonNull(k, "key: null (expected: non-null)");
+        write("insert signing key " + k.kid(), "signing key " + k.kid() + " already exists", c -> update(c,
+                "INSERT INTO signing_key (" + SIGNING_KEY_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?)",
+                text(k.kid(), "key.kid"), name(k.state(), "key.state"), text(k.publicJwk(), "key.publicJwk"),
+                text(k.encryptedPrivateKeyPem(), "key.encryptedPrivateKeyPem"), millis(k.createdAt(), "key.createdAt"),
+                millis(k.stateChangedAt(), "key.stateChangedAt")));
+    }
+
+    @Override
+    public List<SigningKeyRecord> signingKeys() {
+        return read("list signing keys", c -> query(c, "SELECT " + SIGNING_KEY_COLUMNS
+                + " FROM signing_key ORDER BY created_at, kid", rs -> new SigningKeyRecord(rs.getString(1),
+                SigningKeyState.valueOf(rs.getString(2)), rs.getString(3), rs.getString(4), instant(rs, 5),
+                instant(rs, 6))));
+    }
+
+    @Override
+    public boolean updateSigningKeyState(String kid, SigningKeyState from, SigningKeyState to, Instant at) {
+        return write("update signing key " + kid, null, c -> update(c,
+                "UPDATE signing_key SET state = ?, state_changed_at = ? WHERE kid = ? AND state = ?",
+                name(to, "to"), millis(at, "at"), text(kid, "kid"), name(from, "from")) == 1);
+    }
+
+    // ---- issued tokens --------------------------------------------------------------------------------------
+
+    private static final String TOKEN_COLUMNS = "jti, task_id, kind, subject, audience, kid, issued_at, expires_at";
+
+    @Override
+    public void insertIssuedToken(IssuedTokenRecord t) {
+        Objects.requireNonNull(t, "token: null (expected: non-null)");
+        write("insert issued token", "token " + t.jti() + " already exists", c -> update(c,
+                "INSERT INTO issued_token (" + TOKEN_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                text(t.jti(), "token.jti"), text(t.taskId(), "token.taskId"), text(t.kind(), "token.kind"),
+                text(t.subject(), "token.subject"), text(t.audience(), "token.audience"), text(t.kid(), "token.kid"),
+                millis(t.issuedAt(), "token.issuedAt"), millis(t.expiresAt(), "token.expiresAt")));
+    }
+
+    @Override
+    public Optional<IssuedTokenRecord> issuedToken(String jti) {
+        String key = text(jti, "jti");
+        return read("read issued token", c -> first(query(c, "SELECT " + TOKEN_COLUMNS
+                + " FROM issued_token WHERE jti = ?", rs -> new IssuedTokenRecord(rs.getString(1), rs.getString(2),
+                rs.getString(3), rs.getString(4), rs.getString(5), rs.getString(6), instant(rs, 7), instant(rs, 8)),
+                key)));
+    }
+
+    @Override
+    public Optional<Instant> latestTokenExpiryOfTask(String taskId) {
+        return latestTokenExpiry("task_id", text(taskId, "taskId"));
+    }
+
+    @Override
+    public Optional<Instant> latestTokenExpiryOfKey(String kid) {
+        return latestTokenExpiry("kid", text(kid, "kid"));
+    }
+
+    @Override
+    public Optional<Instant> latestTokenExpiryOfSubject(String subject) {
+        return latestTokenExpiry("subject", text(subject, "subject"));
+    }
+
+    private Optional<Instant> latestTokenExpiry(String column, String value) {
+        return read("read latest token expiry", c -> {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT MAX(expires_at) FROM issued_token WHERE " + column + " = ?")) {
+                ps.setString(1, value);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    long v = rs.getLong(1);
+                    return rs.wasNull() ? Optional.<Instant>empty() : Optional.of(Instant.ofEpochMilli(v));
+                }
+            }
+        });
+    }
+
+    // ---- revocations ----------------------------------------------------------------------------------------
+
+    private static final String REVOCATION_COLUMNS = "type, value, reason, actor, at, expires_at";
+
+    @Override
+    public boolean insertRevocation(RevocationRecord r) {
+        Objects.requireNonNull(r, "revocation: null (expected: non-null)");
+        String type = text(r.type(), "revocation.type");
+        String value = text(r.value(), "revocation.value");
+        long at = millis(r.at(), "revocation.at");
+        return write("insert revocation", null, c -> {
+            update(c, "DELETE FROM revocation WHERE type = ? AND value = ? AND expires_at <= ?", type, value, at);
+            return update(c, "INSERT INTO revocation (" + REVOCATION_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?) "
+                            + "ON CONFLICT (type, value) DO NOTHING", type, value, text(r.reason(), "revocation.reason"),
+                    text(r.actor(), "revocation.actor"), at, millis(r.expiresAt(), "revocation.expiresAt")) == 1;
+        });
+    }
+
+    @Override
+    public Optional<RevocationRecord> revocation(String type, String value) {
+        String t = text(type, "type");
+        String v = text(value, "value");
+        return read("read revocation", c -> first(query(c, "SELECT " + REVOCATION_COLUMNS
+                + " FROM revocation WHERE type = ? AND value = ?", JdbcStore::revocationRecord, t, v)));
+    }
+
+    @Override
+    public List<RevocationRecord> revocations(Instant now, int limit) {
+        requirePositive(limit, "limit");
+        long n = millis(now, "now");
+        return read("list revocations", c -> query(c, "SELECT " + REVOCATION_COLUMNS
+                + " FROM revocation WHERE expires_at > ? ORDER BY at, type, value LIMIT ?",
+                JdbcStore::revocationRecord, n, (long) limit));
+    }
+
+    @Override
+    public int deleteRevocationsExpiredBy(Instant now) {
+        long n = millis(now, "now");
+        return write("drop expired revocations", null,
+                c -> update(c, "DELETE FROM revocation WHERE expires_at <= ?", n));
+    }
+
+    private static RevocationRecord revocationRecord(ResultSet rs) throws SQLException {
+        return new RevocationRecord(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                instant(rs, 5), instant(rs, 6));
+    }
+
+    @FunctionalInterface
+    private interface RowMapper<T> {
+        T map(ResultSet rs) throws SQLException;
+    }
+
+    private static <T> List<T> query(Connection c, String sql, RowMapper<T> mapper, Object... values)
+            throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < values.length; i++) {
+                Object v = values[i];
+                if (v instanceof Long l) {
+                    ps.setLong(i + 1, l);
+                } else {
+                    ps.setString(i + 1, (String) v);
+                }
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                List<T> out = new ArrayList<>();
+                while (rs.next()) {
+                    out.add(mapper.map(rs));
+                }
+                return out;
+            }
+        }
+    }
+
+    private static <T> Optional<T> first(List<T> rows) {
+        return rows.isEmpty() ? Optional.empty() : Optional.of(rows.get(0));
     }
 
     // ---- lifecycle ------------------------------------------------------------------------------------------

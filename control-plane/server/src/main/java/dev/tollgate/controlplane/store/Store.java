@@ -119,6 +119,76 @@ public interface Store extends CaSlotRepository, AutoCloseable {
      */
     AuditVerification verifyAudit();
 
+    // ---- tasks ----------------------------------------------------------------------------------------------
+
+    /** @throws StoreConflictException when a task with this id exists */
+    void insertTask(TaskRecord task);
+
+    Optional<TaskRecord> task(String id);
+
+    /**
+     * Newest first (by createdAt, then by descending id), filtered by agent and state when given.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<TaskRecord> tasks(Optional<SpiffeId> agent, Optional<TaskState> state, int limit);
+
+    /**
+     * Ends an active task (state COMPLETED or EXPIRED, endedAt = at). False when the task does not exist or has
+     * already ended: of concurrent enders exactly one gets true.
+     */
+    boolean endTask(String id, TaskState state, Instant at);
+
+    /** Active tasks whose expiresAt is at or before now, oldest expiry first. */
+    List<TaskRecord> activeTasksExpiredBy(Instant now, int limit);
+
+    // ---- token signing keys ---------------------------------------------------------------------------------
+
+    /** @throws StoreConflictException when a key with this kid exists */
+    void insertSigningKey(SigningKeyRecord key);
+
+    /** Every signing key, oldest first (by createdAt, then kid). */
+    List<SigningKeyRecord> signingKeys();
+
+    /** Moves a key from one state to another (compare-and-set); false when it is not in state {@code from}. */
+    boolean updateSigningKeyState(String kid, SigningKeyState from, SigningKeyState to, Instant at);
+
+    // ---- issued tokens --------------------------------------------------------------------------------------
+
+    /** @throws StoreConflictException when a token with this jti was recorded */
+    void insertIssuedToken(IssuedTokenRecord token);
+
+    Optional<IssuedTokenRecord> issuedToken(String jti);
+
+    /** The latest expiresAt of the tokens of a task, if it has any. */
+    Optional<Instant> latestTokenExpiryOfTask(String taskId);
+
+    /** The latest expiresAt of the tokens signed by a key, if it signed any. */
+    Optional<Instant> latestTokenExpiryOfKey(String kid);
+
+    /** The latest expiresAt of the tokens issued to a subject, if any. */
+    Optional<Instant> latestTokenExpiryOfSubject(String subject);
+
+    // ---- revocations ----------------------------------------------------------------------------------------
+
+    /**
+     * Records a revocation unless the same (type, value) is already revoked and unexpired at the new record's
+     * {@code at}; an expired earlier row is replaced. True when this call created the revocation.
+     */
+    boolean insertRevocation(RevocationRecord revocation);
+
+    Optional<RevocationRecord> revocation(String type, String value);
+
+    /**
+     * Revocations unexpired at now (expiresAt after now), oldest first (by at, type, value).
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<RevocationRecord> revocations(Instant now, int limit);
+
+    /** Drops revocations whose expiresAt is at or before now; returns how many. */
+    int deleteRevocationsExpiredBy(Instant now);
+
     @Override
     void close();
 }

@@ -844,4 +844,128 @@ abstract class StoreConformanceTest {
             return rs.getLong(1);
         }
     }
+
+    // ---- tasks, signing keys, issued tokens, revocations ------------------------------------------------------
+
+    static TaskRecord task(String id, SpiffeId agent, Instant createdAt, Duration ttl) {
+        return new TaskRecord(id, agent, "[{\"tool\":\"crm.read\"}]", "triage the inbox", TaskState.ACTIVE,
+                "spiffe://example.org/operator/alice", createdAt, createdAt.plus(ttl), null);
+    }
+
+    @Test
+    void taskRoundTripsAndListsNewestFirstByAgentAndState() {
+        Store store = newStore();
+        TaskRecord t1 = task("t1", AGENT_A, T0, Duration.ofMinutes(5));
+        TaskRecord t2 = task("t2", AGENT_B, T0.plusSeconds(1), Duration.ofMinutes(5));
+        TaskRecord t3 = task("t3", AGENT_A, T0.plusSeconds(2), Duration.ofMinutes(5));
+        store.insertTask(t1);
+        store.insertTask(t2);
+        store.insertTask(t3);
+        assertThat(store.task("t1")).contains(t1);
+        assertThat(store.task("nope")).isEmpty();
+        assertThat(store.tasks(Optional.empty(), Optional.empty(), 10)).containsExactly(t3, t2, t1);
+        assertThat(store.tasks(Optional.of(AGENT_A), Optional.empty(), 10)).containsExactly(t3, t1);
+        assertThat(store.tasks(Optional.empty(), Optional.empty(), 2)).containsExactly(t3, t2);
+        assertThat(store.endTask("t3", TaskState.COMPLETED, T0.plusSeconds(3))).isTrue();
+        assertThat(store.tasks(Optional.of(AGENT_A), Optional.of(TaskState.ACTIVE), 10)).containsExactly(t1);
+        assertThat(store.task("t3").orElseThrow().endedAt()).isEqualTo(T0.plusSeconds(3));
+        assertThatThrownBy(() -> store.insertTask(t1)).isInstanceOf(StoreConflictException.class);
+    }
+
+    @Test
+    void aTaskEndsOnceAndOnlyWhileActive() {
+        Store store = newStore();
+        store.insertTask(task("t1", AGENT_A, T0, Duration.ofMinutes(5)));
+        assertThat(store.endTask("t1", TaskState.EXPIRED, T0.plusSeconds(300))).isTrue();
+        assertThat(store.endTask("t1", TaskState.COMPLETED, T0.plusSeconds(301))).isFalse();
+        assertThat(store.endTask("missing", TaskState.COMPLETED, T0)).isFalse();
+        assertThat(store.task("t1").orElseThrow().state()).isEqualTo(TaskState.EXPIRED);
+        assertThatThrownBy(() -> store.endTask("t1", TaskState.ACTIVE, T0)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void activeTasksExpiredByListsOnlyActiveTasksAtOrPastTheirExpiry() {
+        Store store = newStore();
+        store.insertTask(task("late", AGENT_A, T0, Duration.ofMinutes(10)));
+        store.insertTask(task("due", AGENT_A, T0, Duration.ofMinutes(5)));
+        store.insertTask(task("done", AGENT_A, T0, Duration.ofMinutes(1)));
+        store.endTask("done", TaskState.COMPLETED, T0);
+        assertThat(store.activeTasksExpiredBy(T0.plus(Duration.ofMinutes(5)), 10)).extracting(TaskRecord::id)
+                .containsExactly("due");
+        assertThat(store.activeTasksExpiredBy(T0.plus(Duration.ofMinutes(10)), 10)).extracting(TaskRecord::id)
+                .containsExactly("due", "late");
+    }
+
+    @Test
+    void signingKeysRoundTripOldestFirstAndChangeStateByCompareAndSet() {
+        Store store = newStore();
+        SigningKeyRecord k1 = new SigningKeyRecord("kid-1", SigningKeyState.ACTIVE, "{\"kty\":\"EC\"}",
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\nx\n-----END ENCRYPTED PRIVATE KEY-----\n", T0, T0);
+        SigningKeyRecord k2 = new SigningKeyRecord("kid-2", SigningKeyState.ACTIVE, "{}", "pem", T0.plusSeconds(1),
+                T0.plusSeconds(1));
+        store.insertSigningKey(k1);
+        store.insertSigningKey(k2);
+        assertThat(store.signingKeys()).containsExactly(k1, k2);
+        assertThat(store.updateSigningKeyState("kid-1", SigningKeyState.ACTIVE, SigningKeyState.RETIRED,
+                T0.plusSeconds(5))).isTrue();
+        assertThat(store.updateSigningKeyState("kid-1", SigningKeyState.ACTIVE, SigningKeyState.REVOKED,
+                T0.plusSeconds(6))).isFalse();
+        assertThat(store.signingKeys().get(0).state()).isEqualTo(SigningKeyState.RETIRED);
+        assertThat(store.signingKeys().get(0).stateChangedAt()).isEqualTo(T0.plusSeconds(5));
+        assertThatThrownBy(() -> store.insertSigningKey(k1)).isInstanceOf(StoreConflictException.class);
+    }
+
+    @Test
+    void issuedTokensRoundTripAndReportTheLatestExpiryByTaskKeyAndSubject() {
+        Store store = newStore();
+        IssuedTokenRecord a = new IssuedTokenRecord("j1", "t1", "task", AGENT_A.toString(), AGENT_A.toString(), "k1",
+                T0, T0.plusSeconds(600));
+        IssuedTokenRecord b = new IssuedTokenRecord("j2", "t1", "exchanged", AGENT_A.toString(), TOOL_C.toString(),
+                "k2", T0, T0.plusSeconds(60));
+        store.insertIssuedToken(a);
+        store.insertIssuedToken(b);
+        assertThat(store.issuedToken("j2")).contains(b);
+        assertThat(store.latestTokenExpiryOfTask("t1")).contains(T0.plusSeconds(600));
+        assertThat(store.latestTokenExpiryOfKey("k2")).contains(T0.plusSeconds(60));
+        assertThat(store.latestTokenExpiryOfSubject(AGENT_A.toString())).contains(T0.plusSeconds(600));
+        assertThat(store.latestTokenExpiryOfTask("none")).isEmpty();
+        assertThatThrownBy(() -> store.insertIssuedToken(a)).isInstanceOf(StoreConflictException.class);
+    }
+
+    @Test
+    void revokingTheSameValueTwiceKeepsOneRevocation() {
+        Store store = newStore();
+        RevocationRecord first = new RevocationRecord("task", "t1", "compromised", "alice", T0, T0.plusSeconds(300));
+        RevocationRecord again = new RevocationRecord("task", "t1", "again", "bob", T0.plusSeconds(1),
+                T0.plusSeconds(900));
+        assertThat(store.insertRevocation(first)).isTrue();
+        assertThat(store.insertRevocation(again)).isFalse();
+        assertThat(store.revocation("task", "t1")).contains(first);
+        assertThat(store.revocations(T0, 10)).containsExactly(first);
+    }
+
+    @Test
+    void revocationsSurviveAReopenAndExpireByTheirExpiry() {
+        Store store = newStore();
+        RevocationRecord r1 = new RevocationRecord("token", "j1", "leaked", "alice", T0, T0.plusSeconds(60));
+        RevocationRecord r2 = new RevocationRecord("spiffe_id", AGENT_A.toString(), "stolen", "alice",
+                T0.plusSeconds(1), T0.plusSeconds(600));
+        store.insertRevocation(r1);
+        store.insertRevocation(r2);
+        Store again = reopenStore();
+        assertThat(again.revocations(T0.plusSeconds(59), 10)).containsExactly(r1, r2);
+        assertThat(again.revocations(T0.plusSeconds(60), 10)).containsExactly(r2);
+        assertThat(again.deleteRevocationsExpiredBy(T0.plusSeconds(60))).isEqualTo(1);
+        assertThat(again.revocation("token", "j1")).isEmpty();
+    }
+
+    @Test
+    void revokingAgainAfterExpiryStartsAFreshRevocation() {
+        Store store = newStore();
+        store.insertRevocation(new RevocationRecord("token", "j1", "leaked", "alice", T0, T0.plusSeconds(60)));
+        RevocationRecord fresh = new RevocationRecord("token", "j1", "leaked again", "bob", T0.plusSeconds(61),
+                T0.plusSeconds(120));
+        assertThat(store.insertRevocation(fresh)).isTrue();
+        assertThat(store.revocation("token", "j1")).contains(fresh);
+    }
 }

@@ -1,0 +1,208 @@
+package dev.tollgate.controlplane.token;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.token.RevocationSet;
+import dev.tollgate.api.token.VerifiedToken;
+import dev.tollgate.api.wire.RevocationEvent;
+import dev.tollgate.api.wire.RevocationRequest;
+import dev.tollgate.api.wire.RevocationView;
+import dev.tollgate.api.wire.WatchEvent;
+import dev.tollgate.controlplane.api.ApiProblem;
+import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.identity.WorkloadRegistry;
+import dev.tollgate.controlplane.store.IssuedTokenRecord;
+import dev.tollgate.controlplane.store.RevocationRecord;
+import dev.tollgate.controlplane.store.Store;
+import dev.tollgate.controlplane.store.SvidRecord;
+import dev.tollgate.controlplane.store.TaskRecord;
+import dev.tollgate.controlplane.watch.RevisionPublisher;
+import dev.tollgate.controlplane.watch.SnapshotSource;
+
+/**
+ * Revokes tokens (by jti), tasks, SPIFFE IDs and signing keys. A revocation is stored before it is acknowledged,
+ * then published as {@code revocation} ({@link RevocationEvent}); revoking the same value again changes nothing in
+ * the store and publishes the same event again (delivery is at least once; sidecars apply it idempotently). Each
+ * revocation carries the instant after which nothing it covers can be valid (the latest expiry of what it covers,
+ * plus the clock skew); then it is dropped.
+ */
+public final class Revocations {
+    public static final int MAX_REASON_LENGTH = 500;
+    public static final int MAX_VALUE_LENGTH = 256;
+    /** Most revocations returned by a list or a snapshot. */
+    public static final int MAX_LIST = 100_000;
+
+    private final Store store;
+    private final RevisionPublisher publisher;
+    private final Auditor auditor;
+    private final Clock clock;
+    private final SigningKeys keys;
+    private final String trustDomain;
+    private final Duration skew;
+    private final Duration joinTokenMaxTtl;
+
+    public Revocations(Store store, RevisionPublisher publisher, Auditor auditor, Clock clock, SigningKeys keys,
+                       String trustDomain, Duration skew, Duration joinTokenMaxTtl) {
+        this.store = store;
+        this.publisher = publisher;
+        this.auditor = auditor;
+        this.clock = clock;
+        this.keys = keys;
+        this.trustDomain = trustDomain;
+        this.skew = skew;
+        this.joinTokenMaxTtl = joinTokenMaxTtl;
+    }
+
+    /** An operator's revocation ({@code POST /v1/revocations}). */
+    public RevocationView revoke(RevocationRequest request, String actor) {
+        if (request == null) {
+            throw ApiProblem.badRequest("missing_body", "request body: empty (expected: {type, value, reason})");
+        }
+        RevocationSet.Type type;
+        try {
+            type = RevocationSet.Type.parse(request.type());
+        } catch (IllegalArgumentException e) {
+            throw ApiProblem.badRequest("invalid_revocation_type", e.getMessage());
+        }
+        String value = request.value();
+        if (value == null || value.isBlank() || value.length() > MAX_VALUE_LENGTH) {
+            throw ApiProblem.badRequest("invalid_value", "value: missing or longer than " + MAX_VALUE_LENGTH + " characters");
+        }
+        String reason = reason(request.reason());
+        Instant now = clock.instant();
+        String taskId = null;
+        Instant coveredUntil;
+        switch (type) {
+            case TOKEN -> {
+                IssuedTokenRecord t = store.issuedToken(value)
+                        .orElseThrow(() -> ApiProblem.notFound("token_not_found", "no token with id " + value));
+                taskId = t.taskId();
+                coveredUntil = t.expiresAt();
+            }
+            case TASK -> {
+                TaskRecord t = store.task(value).orElseThrow(() -> ApiProblem.notFound("task_not_found", "no task " + value));
+                taskId = t.id();
+                coveredUntil = latest(t.expiresAt(), store.latestTokenExpiryOfTask(t.id()));
+            }
+            case SPIFFE_ID -> {
+                SpiffeId id = WorkloadRegistry.parseId("value", value);
+                if (!id.memberOf(trustDomain)) {
+                    throw ApiProblem.badRequest("foreign_trust_domain", "value: " + id + " (expected: in trust domain "
+                            + trustDomain + ")");
+                }
+                // its SVIDs, its tokens and any join token it may still redeem
+                Instant svids = store.svids(Optional.of(id), 1).stream().map(SvidRecord::notAfter).findFirst().orElse(now);
+                coveredUntil = latest(latest(svids, store.latestTokenExpiryOfSubject(id.toString())),
+                        Optional.of(now.plus(joinTokenMaxTtl)));
+            }
+            case SIGNING_KEY -> {
+                if (keys.record(value).isEmpty()) {
+                    throw ApiProblem.notFound("signing_key_not_found", "no signing key " + value);
+                }
+                coveredUntil = latest(now, store.latestTokenExpiryOfKey(value));
+            }
+            default -> throw new IllegalStateException(type.name());
+        }
+        RevocationRecord r = store(type, value, reason, actor, now, coveredUntil, taskId);
+        if (type == RevocationSet.Type.SIGNING_KEY) {
+            keys.revoke(value);
+        }
+        return view(r);
+    }
+
+    /** Revokes every credential of a task (completion, expiry). */
+    public RevocationRecord revokeTask(TaskRecord task, String reason, String actor) {
+        Instant until = latest(task.expiresAt(), store.latestTokenExpiryOfTask(task.id()));
+        return store(RevocationSet.Type.TASK, task.id(), reason, actor, clock.instant(), until, task.id());
+    }
+
+    private RevocationRecord store(RevocationSet.Type type, String value, String reason, String actor, Instant now,
+                                   Instant coveredUntil, String taskId) {
+        Instant expiresAt = (coveredUntil.isBefore(now) ? now : coveredUntil).plus(skew);
+        boolean created = store.insertRevocation(new RevocationRecord(type.wireName(), value, reason, actor, now,
+                expiresAt));
+        RevocationRecord stored = store.revocation(type.wireName(), value).orElseThrow();
+        if (created) {
+            auditor.recordForTask(Auditor.CREDENTIAL_REVOKED, actor, "revoke." + type.wireName(), value, "ok", taskId,
+                    Map.of("type", type.wireName(), "reason", reason, "expiresAt", expiresAt.toString()));
+        }
+        publisher.publish(WatchEvent.REVOCATION, event(stored));
+        return stored;
+    }
+
+    /** True when a token is revoked by its jti, task, subject or signing key. */
+    public boolean isRevoked(VerifiedToken t) {
+        return isRevoked(RevocationSet.Type.TOKEN, t.jti()) || isRevoked(RevocationSet.Type.TASK, t.taskId())
+                || isRevoked(RevocationSet.Type.SPIFFE_ID, t.subject().toString())
+                || isRevoked(RevocationSet.Type.SIGNING_KEY, t.kid());
+    }
+
+    public boolean isRevoked(RevocationSet.Type type, String value) {
+        Instant now = clock.instant();
+        return store.revocation(type.wireName(), value).map(r -> now.isBefore(r.expiresAt())).orElse(false);
+    }
+
+    /** True while a SPIFFE ID is revoked: its SVIDs are neither renewed nor issued through a join token. */
+    public boolean identityRevoked(SpiffeId id) {
+        return isRevoked(RevocationSet.Type.SPIFFE_ID, id.toString());
+    }
+
+    public List<RevocationView> list(int limit) {
+        return store.revocations(clock.instant(), limit).stream().map(Revocations::view).toList();
+    }
+
+    /** Drops revocations past their expiry. */
+    public int purgeExpired() {
+        return store.deleteRevocationsExpiredBy(clock.instant());
+    }
+
+    /** Every unexpired revocation, as a list of {@link RevocationEvent}. */
+    public SnapshotSource snapshotSource() {
+        return new SnapshotSource() {
+            @Override
+            public String kind() {
+                return WatchEvent.REVOCATION;
+            }
+
+            @Override
+            public Object snapshot() {
+                return store.revocations(clock.instant(), MAX_LIST).stream().map(Revocations::event).toList();
+            }
+        };
+    }
+
+    static RevocationEvent event(RevocationRecord r) {
+        return new RevocationEvent(r.type(), r.value(), r.at(), r.expiresAt());
+    }
+
+    static RevocationView view(RevocationRecord r) {
+        return new RevocationView(r.type(), r.value(), r.reason(), r.actor(), r.at(), r.expiresAt());
+    }
+
+    private static Instant latest(Instant a, Optional<Instant> b) {
+        return Stream.concat(Stream.of(a), b.stream()).max(Instant::compareTo).orElseThrow();
+    }
+
+    private static String reason(String reason) {
+        if (reason == null || reason.isBlank()) {
+            throw ApiProblem.badRequest("missing_field", "reason: missing (expected: why it is revoked)");
+        }
+        if (reason.length() > MAX_REASON_LENGTH) {
+            throw ApiProblem.badRequest("field_too_long", "reason: " + reason.length() + " characters (expected: <= "
+                    + MAX_REASON_LENGTH + ")");
+        }
+        for (int i = 0; i < reason.length(); i++) {
+            if (Character.isISOControl(reason.charAt(i))) {
+                throw ApiProblem.badRequest("control_character", "reason: contains a control character at " + i);
+            }
+        }
+        return reason.strip();
+    }
+}

@@ -1,0 +1,254 @@
+package dev.tollgate.controlplane.token;
+
+import java.security.interfaces.ECPrivateKey;
+import java.text.ParseException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.crypto.ECDSASigner;
+import com.nimbusds.jose.crypto.bc.BouncyCastleProviderSingleton;
+import com.nimbusds.jose.jwk.Curve;
+import com.nimbusds.jose.jwk.ECKey;
+import com.nimbusds.jose.jwk.JWK;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.KeyUse;
+import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
+import com.nimbusds.jose.JWSAlgorithm;
+
+import dev.tollgate.api.token.TokenKeySet;
+import dev.tollgate.api.wire.SigningKeyView;
+import dev.tollgate.api.wire.WatchEvent;
+import dev.tollgate.controlplane.ca.KeyEncryption;
+import dev.tollgate.controlplane.store.SigningKeyRecord;
+import dev.tollgate.controlplane.store.SigningKeyState;
+import dev.tollgate.controlplane.store.Store;
+import dev.tollgate.controlplane.watch.RevisionPublisher;
+import dev.tollgate.controlplane.watch.SnapshotSource;
+
+/**
+ * The token signing keys: ES256 (P-256), {@code kid} = RFC 7638 thumbprint, private keys sealed with the
+ * key-encryption key. One key is ACTIVE and signs; at each rotation it becomes RETIRED and stays in the published
+ * set until every token it signed has expired (plus the clock skew), then EXPIRED. A key revoked as compromised is
+ * dropped from the set at once. Every change of the published set is published as {@code signing_keys} (the JWKS);
+ * {@link #snapshotSource()} gives the current JWKS to a resynchronising watcher.
+ *
+ * <p>State lives in the store; {@link #maintain()} re-reads it, so that replicas converge: when several keys are
+ * ACTIVE (two replicas rotated at once) the newest signs and the others are retired.
+ */
+public final class SigningKeys {
+    private static final Logger LOG = LoggerFactory.getLogger(SigningKeys.class);
+
+    /** A key ready to sign. */
+    public record ActiveKey(String kid, ECDSASigner signer) {
+    }
+
+    private record State(List<SigningKeyRecord> records, ActiveKey active, TokenKeySet published,
+                         Map<String, Object> jwks) {
+    }
+
+    private final Store store;
+    private final KeyEncryption sealing;
+    private final RevisionPublisher publisher;
+    private final Clock clock;
+    private final Duration rotation;
+    private final Duration skew;
+    private final Map<String, ECDSASigner> opened = new HashMap<>();
+    private volatile State state;
+
+    public SigningKeys(Store store, KeyEncryption sealing, RevisionPublisher publisher, Clock clock, Duration rotation,
+                       Duration skew) {
+        this.store = store;
+        this.sealing = sealing;
+        this.publisher = publisher;
+        this.clock = clock;
+        this.rotation = rotation;
+        this.skew = skew;
+    }
+
+    /** Loads the keys; creates the first one when there is none. */
+    public synchronized void start() {
+        boolean changed = false;
+        if (store.signingKeys().stream().noneMatch(k -> k.state() == SigningKeyState.ACTIVE)) {
+            create();
+            changed = true;
+        }
+        reload(changed);
+    }
+
+    /** The key that signs now. */
+    public ActiveKey active() {
+        return state.active();
+    }
+
+    /** The published keys, as a verifier holds them. */
+    public TokenKeySet keySet() {
+        return state.published();
+    }
+
+    /** The published JWKS (public keys only). */
+    public Map<String, Object> jwks() {
+        return state.jwks();
+    }
+
+    public List<SigningKeyView> list() {
+        State s = state;
+        return s.records().stream().map(r -> new SigningKeyView(r.kid(), "ES256", r.state().name().toLowerCase(),
+                s.published().kids().contains(r.kid()), r.createdAt(), r.stateChangedAt())).toList();
+    }
+
+    public Optional<SigningKeyRecord> record(String kid) {
+        return state.records().stream().filter(r -> r.kid().equals(kid)).findFirst();
+    }
+
+    /** Rotates when the active key is due, expires retired keys whose tokens have all expired, picks up replicas' changes. */
+    public synchronized void maintain() {
+        Instant now = clock.instant();
+        boolean changed = false;
+        SigningKeyRecord active = state.records().stream().filter(r -> r.kid().equals(state.active().kid()))
+                .findFirst().orElseThrow();
+        if (!now.isBefore(active.createdAt().plus(rotation))) {
+            rotateNow();
+            return;
+        }
+        for (SigningKeyRecord r : store.signingKeys()) {
+            if (r.state() == SigningKeyState.RETIRED && !publishNeeded(r.kid(), now)) {
+                changed |= store.updateSigningKeyState(r.kid(), SigningKeyState.RETIRED, SigningKeyState.EXPIRED, now);
+            }
+        }
+        reload(changed);
+    }
+
+    /** Makes a new key active now; the old active key is retired (still published). */
+    public synchronized SigningKeyView rotate() {
+        return rotateNow();
+    }
+
+    private SigningKeyView rotateNow() {
+        Instant now = clock.instant();
+        SigningKeyRecord created = create();
+        for (SigningKeyRecord r : store.signingKeys()) {
+            if (r.state() == SigningKeyState.ACTIVE && !r.kid().equals(created.kid())) {
+                store.updateSigningKeyState(r.kid(), SigningKeyState.ACTIVE, SigningKeyState.RETIRED, now);
+            }
+        }
+        reload(true);
+        LOG.info("token signing key {} is now active", created.kid());
+        return list().stream().filter(v -> v.kid().equals(created.kid())).findFirst().orElseThrow();
+    }
+
+    /**
+     * Marks a key compromised: out of the published set at once; when it was the active key a new one takes over
+     * first. False when the key was already revoked.
+     *
+     * @throws IllegalArgumentException when there is no such key
+     */
+    public synchronized boolean revoke(String kid) {
+        SigningKeyRecord r = store.signingKeys().stream().filter(k -> k.kid().equals(kid)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no signing key " + kid));
+        if (r.state() == SigningKeyState.REVOKED) {
+            return false;
+        }
+        if (r.state() == SigningKeyState.ACTIVE) {
+            create();
+        }
+        boolean done = store.updateSigningKeyState(kid, r.state(), SigningKeyState.REVOKED, clock.instant());
+        reload(true);
+        return done;
+    }
+
+    public SnapshotSource snapshotSource() {
+        return new SnapshotSource() {
+            @Override
+            public String kind() {
+                return WatchEvent.SIGNING_KEYS;
+            }
+
+            @Override
+            public Object snapshot() {
+                return jwks();
+            }
+        };
+    }
+
+    private boolean publishNeeded(String kid, Instant now) {
+        return store.latestTokenExpiryOfKey(kid).map(exp -> now.isBefore(exp.plus(skew))).orElse(false);
+    }
+
+    private SigningKeyRecord create() {
+        try {
+            ECKey key = new ECKeyGenerator(Curve.P_256).keyUse(KeyUse.SIGNATURE).algorithm(JWSAlgorithm.ES256)
+                    .keyIDFromThumbprint(true).provider(BouncyCastleProviderSingleton.getInstance()).generate();
+            Instant now = clock.instant();
+            SigningKeyRecord r = new SigningKeyRecord(key.getKeyID(), SigningKeyState.ACTIVE,
+                    key.toPublicJWK().toJSONString(), sealing.encrypt(key.toECPrivateKey()), now, now);
+            store.insertSigningKey(r);
+            return r;
+        } catch (JOSEException e) {
+            throw new IllegalStateException("cannot generate a P-256 signing key: " + e.getMessage(), e);
+        }
+    }
+
+    /** Re-reads the keys; publishes the JWKS when it differs from the last one (or when told to). */
+    private void reload(boolean publish) {
+        List<SigningKeyRecord> records = store.signingKeys();
+        SigningKeyRecord newest = null;
+        List<JWK> published = new ArrayList<>();
+        for (SigningKeyRecord r : records) {
+            if (r.state() == SigningKeyState.ACTIVE && (newest == null || !r.createdAt().isBefore(newest.createdAt()))) {
+                newest = r;
+            }
+        }
+        Instant now = clock.instant();
+        for (SigningKeyRecord r : records) {
+            if (r.state() == SigningKeyState.ACTIVE && r != newest) {
+                store.updateSigningKeyState(r.kid(), SigningKeyState.ACTIVE, SigningKeyState.RETIRED, now);
+            }
+            if (r.state() == SigningKeyState.ACTIVE || r.state() == SigningKeyState.RETIRED) {
+                published.add(publicJwk(r));
+            }
+        }
+        if (newest == null) {
+            throw new IllegalStateException("no active token signing key");
+        }
+        ActiveKey active = new ActiveKey(newest.kid(), signer(newest));
+        Map<String, Object> jwks = new JWKSet(published).toJSONObject(true);
+        State before = state;
+        state = new State(records, active, TokenKeySet.of(published), jwks);
+        if (publish || (before != null && !before.jwks().equals(jwks))) {
+            publisher.publish(WatchEvent.SIGNING_KEYS, jwks);
+        }
+    }
+
+    private static JWK publicJwk(SigningKeyRecord r) {
+        try {
+            return JWK.parse(r.publicJwk());
+        } catch (ParseException e) {
+            throw new IllegalStateException("signing key " + r.kid() + " has an unreadable public JWK", e);
+        }
+    }
+
+    private ECDSASigner signer(SigningKeyRecord r) {
+        return opened.computeIfAbsent(r.kid(), kid -> {
+            try {
+                ECKey pub = (ECKey) publicJwk(r);
+                ECPrivateKey priv = (ECPrivateKey) sealing.decrypt(r.encryptedPrivateKeyPem(), pub.toECPublicKey(),
+                        "signing key " + kid);
+                ECDSASigner signer = new ECDSASigner(priv);
+                signer.getJCAContext().setProvider(BouncyCastleProviderSingleton.getInstance());
+                return signer;
+            } catch (JOSEException e) {
+                throw new IllegalStateException("cannot open signing key " + kid + ": " + e.getMessage(), e);
+            }
+        });
+    }
+}

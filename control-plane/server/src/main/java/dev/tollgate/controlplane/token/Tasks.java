@@ -1,0 +1,206 @@
+package dev.tollgate.controlplane.token;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.token.InvalidScopeException;
+import dev.tollgate.api.token.TaskScope;
+import dev.tollgate.api.token.TokenType;
+import dev.tollgate.api.token.TokenVerifier;
+import dev.tollgate.api.wire.TaskCreatedView;
+import dev.tollgate.api.wire.TaskSpec;
+import dev.tollgate.api.wire.TaskView;
+import dev.tollgate.controlplane.api.ApiProblem;
+import dev.tollgate.controlplane.api.Principal;
+import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.identity.WorkloadRegistry;
+import dev.tollgate.controlplane.store.Store;
+import dev.tollgate.controlplane.store.TaskRecord;
+import dev.tollgate.controlplane.store.TaskState;
+import dev.tollgate.controlplane.store.Workload;
+
+/**
+ * Creates, completes, lists and expires tasks. Creating one issues its task token: {@code sub} and {@code aud} are
+ * the agent (the agent's own sidecar is the audience: it verifies the token on egress and exchanges it for a
+ * tool-bound token). Completing a task, or its TTL running out ({@link #sweep()}), revokes every credential of the
+ * task by its id.
+ */
+public final class Tasks {
+    private static final Logger LOG = LoggerFactory.getLogger(Tasks.class);
+    public static final int MAX_INTENT_LENGTH = 1000;
+    public static final Duration MIN_TTL = Duration.ofSeconds(10);
+    /** TTL of a task whose request names none (capped like any other). */
+    public static final Duration DEFAULT_TTL = Duration.ofMinutes(15);
+    private static final int SWEEP_BATCH = 500;
+
+    private final Store store;
+    private final TokenIssuer issuer;
+    private final Revocations revocations;
+    private final Auditor auditor;
+    private final Clock clock;
+    private final String trustDomain;
+    private final Duration maxTaskTtl;
+
+    public Tasks(Store store, TokenIssuer issuer, Revocations revocations, Auditor auditor, Clock clock,
+                 String trustDomain, Duration maxTaskTtl) {
+        this.store = store;
+        this.issuer = issuer;
+        this.revocations = revocations;
+        this.auditor = auditor;
+        this.clock = clock;
+        this.trustDomain = trustDomain;
+        this.maxTaskTtl = maxTaskTtl;
+    }
+
+    public TaskCreatedView create(TaskSpec spec, Principal caller) {
+        if (spec == null) {
+            throw ApiProblem.badRequest("missing_body", "request body: empty (expected: {agent, scope, intent, ttlSeconds})");
+        }
+        SpiffeId agent = WorkloadRegistry.parseId("agent", spec.agent());
+        if (caller instanceof Principal.Workload w && !w.id().equals(agent)) {
+            throw ApiProblem.forbidden("not_own_task", "a workload may create tasks only for itself (" + w.id()
+                    + "), not for " + agent);
+        }
+        if (!agent.memberOf(trustDomain) || agent.kind() != SpiffeId.Kind.AGENT) {
+            throw ApiProblem.badRequest("not_an_agent", "agent: " + agent + " (expected: spiffe://" + trustDomain
+                    + "/agent/<name>)");
+        }
+        Workload w = store.workload(agent)
+                .orElseThrow(() -> ApiProblem.notFound("workload_not_found", "no workload " + agent));
+        TaskScope scope;
+        try {
+            scope = new TaskScope(spec.scope()).validate();
+        } catch (InvalidScopeException e) {
+            throw ApiProblem.badRequest("invalid_scope", e.getMessage());
+        }
+        for (String tool : scope.toolNames()) {
+            if (!w.tools().contains(tool)) {
+                throw ApiProblem.forbidden("tool_not_registered", "scope: tool '" + tool + "' is not registered for "
+                        + agent + " (registered: " + String.join(", ", w.tools()) + ")");
+            }
+        }
+        String intent = intent(spec.intent());
+        Duration cap = w.maxTaskTtl().compareTo(maxTaskTtl) < 0 ? w.maxTaskTtl() : maxTaskTtl;
+        Duration ttl = DEFAULT_TTL;
+        if (spec.ttlSeconds() != null) {
+            if (spec.ttlSeconds() < MIN_TTL.toSeconds()) {
+                throw ApiProblem.badRequest("ttl_out_of_range", "ttlSeconds: " + spec.ttlSeconds() + " (expected: >= "
+                        + MIN_TTL.toSeconds() + ")");
+            }
+            ttl = Duration.ofSeconds(Math.min(spec.ttlSeconds(), Long.MAX_VALUE / 1_000_000));
+        }
+        if (ttl.compareTo(cap) > 0) {
+            ttl = cap;
+        }
+        Instant now = clock.instant();
+        String id = UUID.randomUUID().toString();
+        TokenIssuer.Issued token = issuer.sign(TokenType.TASK, id, agent, agent.toString(), scope, now, now.plus(ttl));
+        if (token.token().length() > TokenVerifier.DEFAULT_MAX_TOKEN_LENGTH) {
+            throw ApiProblem.badRequest("scope_too_large", "the task token would be " + token.token().length()
+                    + " characters (expected: <= " + TokenVerifier.DEFAULT_MAX_TOKEN_LENGTH + "); narrow the scope");
+        }
+        // the task lives exactly as long as its token
+        TaskRecord task = new TaskRecord(id, agent, scope.toJson(), intent, TaskState.ACTIVE, caller.auditName(),
+                token.issuedAt(), token.expiresAt(), null);
+        store.insertTask(task);
+        issuer.record(token, TokenType.TASK, id, agent, agent.toString());
+        auditor.recordForTask(Auditor.TASK_CREATED, caller.auditName(), "task.create", agent.toString(), "ok", id,
+                Map.of("tools", String.join(",", scope.toolNames()), "ttlSeconds", ttl.toSeconds()));
+        auditor.recordForTask(Auditor.TOKEN_ISSUED, caller.auditName(), "token.issue", agent.toString(), "ok", id,
+                Map.of("jti", token.jti(), "kid", token.kid(), "type", TokenType.TASK.wireName(),
+                        "expiresAt", token.expiresAt().toString()));
+        return new TaskCreatedView(view(task), token.token(), token.jti(), token.expiresAt());
+    }
+
+    /** Completes an active task and revokes its credentials. A workload may complete only its own tasks. */
+    public TaskView complete(String id, Principal caller) {
+        TaskRecord task = find(id);
+        if (caller instanceof Principal.Workload w && !w.id().equals(task.agent())) {
+            throw ApiProblem.forbidden("not_own_task", "a workload may complete only its own tasks");
+        }
+        Instant now = clock.instant();
+        if (!store.endTask(id, TaskState.COMPLETED, now)) {
+            throw ApiProblem.conflict("task_not_active", "task " + id + " is "
+                    + find(id).state().name().toLowerCase() + " (expected: active)");
+        }
+        revocations.revokeTask(task, "task completed", caller.auditName());
+        auditor.recordForTask(Auditor.TASK_COMPLETED, caller.auditName(), "task.complete", task.agent().toString(),
+                "ok", id, Map.of("state", "completed"));
+        return view(find(id));
+    }
+
+    /** Ends every active task whose TTL has run out and revokes its credentials; returns how many. */
+    public int sweep() {
+        int ended = 0;
+        List<TaskRecord> due = store.activeTasksExpiredBy(clock.instant(), SWEEP_BATCH);
+        for (TaskRecord t : due) {
+            if (store.endTask(t.id(), TaskState.EXPIRED, clock.instant())) {
+                revocations.revokeTask(t, "task expired", Auditor.SYSTEM);
+                auditor.recordForTask(Auditor.TASK_COMPLETED, Auditor.SYSTEM, "task.expire", t.agent().toString(),
+                        "expired", t.id(), Map.of("state", "expired"));
+                ended++;
+            }
+        }
+        if (ended > 0) {
+            LOG.info("{} task(s) reached their TTL; their credentials are revoked", ended);
+        }
+        return ended;
+    }
+
+    public TaskView get(String id) {
+        return view(find(id));
+    }
+
+    public List<TaskView> list(Optional<SpiffeId> agent, Optional<String> state, int limit) {
+        Optional<TaskState> st = state.map(s -> {
+            try {
+                return TaskState.valueOf(s.toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw ApiProblem.badRequest("invalid_parameter", "state: '" + s + "' (expected: active, completed or expired)");
+            }
+        });
+        return store.tasks(agent, st, limit).stream().map(Tasks::view).toList();
+    }
+
+    public Optional<TaskRecord> record(String id) {
+        return store.task(id);
+    }
+
+    private TaskRecord find(String id) {
+        if (id == null || id.length() > 64) {
+            throw ApiProblem.notFound("task_not_found", "no task " + id);
+        }
+        return store.task(id).orElseThrow(() -> ApiProblem.notFound("task_not_found", "no task " + id));
+    }
+
+    static TaskView view(TaskRecord t) {
+        return new TaskView(t.id(), t.agent().toString(), TaskScope.fromJson(t.scopeJson()).tools(), t.intent(),
+                t.state().name().toLowerCase(), t.createdBy(), t.createdAt(), t.expiresAt(), t.endedAt());
+    }
+
+    private static String intent(String intent) {
+        if (intent == null || intent.isBlank()) {
+            throw ApiProblem.badRequest("missing_field", "intent: missing (expected: what the task is for)");
+        }
+        if (intent.length() > MAX_INTENT_LENGTH) {
+            throw ApiProblem.badRequest("field_too_long", "intent: " + intent.length() + " characters (expected: <= "
+                    + MAX_INTENT_LENGTH + ")");
+        }
+        for (int i = 0; i < intent.length(); i++) {
+            char c = intent.charAt(i);
+            if (Character.isISOControl(c) && c != '\n') {
+                throw ApiProblem.badRequest("control_character", "intent: contains a control character at " + i);
+            }
+        }
+        return intent.strip();
+    }
+}
