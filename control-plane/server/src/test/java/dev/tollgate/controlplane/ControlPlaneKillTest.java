@@ -107,6 +107,7 @@ class ControlPlaneKillTest {
         }
         List<String> acked = List.copyOf(acknowledged);
         assertThat(acked.size()).isGreaterThanOrEqualTo(KILL_AFTER);
+        System.out.printf("SIGKILL after %d acknowledged issuances; checking each is stored%n", acked.size());
 
         Path db = data.resolve("control-plane.db");
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
