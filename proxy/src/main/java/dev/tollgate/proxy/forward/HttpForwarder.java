@@ -30,6 +30,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.http.HopByHop;
 import dev.tollgate.proxy.listener.ConnectionTracker;
 import dev.tollgate.proxy.listener.JsonResponses;
 import dev.tollgate.proxy.metrics.Direction;
@@ -48,30 +49,12 @@ import dev.tollgate.proxy.metrics.UpstreamErrorKind;
 public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(HttpForwarder.class);
 
-    /** Told when a request head has arrived and when the connection waits for the next one. */
-    public interface HeadWatch {
-        HeadWatch NONE = new HeadWatch() {
-            @Override
-            public void headReceived() {
-            }
-
-            @Override
-            public void awaitingHead() {
-            }
-        };
-
-        void headReceived();
-
-        void awaitingHead();
-    }
-
     private final UpstreamPools pools;
     private final ConnectionTracker tracker;
     private final ProxyMetrics metrics;
     private final Direction direction;
     private final Function<HttpRequest, Optional<SidecarConfig.Upstream>> target;
     private final boolean http2Stream;
-    private final HeadWatch headWatch;
 
     private final ArrayDeque<Object> inbound = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
@@ -80,15 +63,13 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private boolean draining;
 
     public HttpForwarder(UpstreamPools pools, ConnectionTracker tracker, ProxyMetrics metrics, Direction direction,
-                         Function<HttpRequest, Optional<SidecarConfig.Upstream>> target, boolean http2Stream,
-                         HeadWatch headWatch) {
+                         Function<HttpRequest, Optional<SidecarConfig.Upstream>> target, boolean http2Stream) {
         this.pools = pools;
         this.tracker = tracker;
         this.metrics = metrics;
         this.direction = direction;
         this.target = target;
         this.http2Stream = http2Stream;
-        this.headWatch = headWatch;
     }
 
     @Override
@@ -163,7 +144,6 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 if (m instanceof HttpRequest req) {
                     startExchange(req);
                 } else if (m instanceof LocalAnswer answer) {
-                    headWatch.headReceived();
                     Exchange refused = new Exchange(null);
                     exchange = refused;
                     tracker.requestStarted();
@@ -214,7 +194,6 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     }
 
     private void startExchange(HttpRequest head) {
-        headWatch.headReceived();
         Exchange ex = new Exchange(head);
         exchange = ex;
         tracker.requestStarted();
@@ -301,10 +280,11 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             l.relay.bind(this);
             HttpRequest h = head;
             head = null;
-            HopByHop.strip(h.headers());
+            HopByHop.removeFromRequest(h.headers());
+            MessageFraming.removeHttp2Markers(h.headers());
             if (!l.http2) {
                 h.setProtocolVersion(HttpVersion.HTTP_1_1);
-                HopByHop.frame(h, http2Stream && !(h instanceof LastHttpContent));
+                MessageFraming.frame(h, http2Stream && !(h instanceof LastHttpContent));
             }
             writeUpstream(h);
             processInbound();
@@ -391,12 +371,13 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 upstreamReusable = !lease.http2 && HttpUtil.isKeepAlive(resp);
                 String type = resp.headers().get(HttpHeaderNames.CONTENT_TYPE);
                 streaming = type != null && type.regionMatches(true, 0, "text/event-stream", 0, 17);
-                HopByHop.strip(resp.headers());
+                HopByHop.removeFromResponse(resp.headers());
+                MessageFraming.removeHttp2Markers(resp.headers());
                 if (!http2Stream) {
                     resp.setProtocolVersion(HttpVersion.HTTP_1_1);
                     int code = resp.status().code();
                     boolean bodyPossible = !headRequest && code != 204 && code != 304;
-                    HopByHop.frame(resp, bodyPossible);
+                    MessageFraming.frame(resp, bodyPossible);
                     keepClient = clientKeepAlive && !draining;
                     if (!keepClient) {
                         resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
@@ -560,7 +541,6 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 }
                 return;
             }
-            headWatch.awaitingHead();
             processInbound();
             maybeReadClient();
         }

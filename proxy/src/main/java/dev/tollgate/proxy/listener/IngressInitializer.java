@@ -74,13 +74,8 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
     }
 
     private void configureHttp1(Channel ch) {
-        ChannelPipeline p = ch.pipeline();
-        RequestHeadDeadline deadline = new RequestHeadDeadline(
-                c.config().limits().headerReadTimeout().toMillis(), c.metrics());
-        p.addLast(PipelineNames.HEAD_DEADLINE, deadline);
-        p.addLast(PipelineNames.HTTP_CODEC, HttpRequestPipeline.serverCodec(c.config().limits()));
-        HttpForwarder forwarder = HttpRequestPipeline.addAfterCodec(p, c, Direction.INGRESS, gate,
-                r -> Optional.of(app), false, deadline);
+        HttpForwarder forwarder = HttpRequestPipeline.addHttp1(ch.pipeline(), c, Direction.INGRESS, gate,
+                r -> Optional.of(app));
         c.tracker().onDrain(ch, forwarder::drain);
     }
 
@@ -93,8 +88,7 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
                 stream.config().setOption(ChannelOption.AUTO_READ, false);
                 ChannelPipeline sp = stream.pipeline();
                 sp.addLast(PipelineNames.H2_STREAM_CODEC, new Http2StreamFrameToHttpObjectCodec(true));
-                HttpRequestPipeline.addAfterCodec(sp, c, Direction.INGRESS, gate, r -> Optional.of(app), true,
-                        HttpForwarder.HeadWatch.NONE);
+                HttpRequestPipeline.addHttp2Stream(sp, c, Direction.INGRESS, gate, r -> Optional.of(app));
             }
         }));
         // The connection reads continuously; each stream applies backpressure through HTTP/2 flow control.
