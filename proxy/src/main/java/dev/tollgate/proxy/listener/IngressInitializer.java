@@ -7,10 +7,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -81,7 +78,7 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
 
     private void configureHttp2(Channel ch) {
         ChannelPipeline p = ch.pipeline();
-        p.addLast(PipelineNames.H2_CODEC, http2ServerCodec(c.config()));
+        p.addLast(PipelineNames.H2_CODEC, Http2ServerCodec.create(c.config(), c.metrics()));
         p.addLast(PipelineNames.H2_MULTIPLEX, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel stream) {
@@ -91,22 +88,10 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
                 HttpRequestPipeline.addHttp2Stream(sp, c, Direction.INGRESS, gate, r -> Optional.of(app));
             }
         }));
+        p.addLast(PipelineNames.H2_CONNECTION_ERRORS, Http2ServerCodec.CONNECTION_ERRORS);
         // The connection reads continuously; each stream applies backpressure through HTTP/2 flow control.
         ch.config().setAutoRead(true);
         // Closing an HTTP/2 connection sends GOAWAY and waits for open streams up to the drain timeout.
         c.tracker().onDrain(ch, ch::close);
-    }
-
-    static Http2FrameCodec http2ServerCodec(SidecarConfig config) {
-        SidecarConfig.Limits l = config.limits();
-        return Http2FrameCodecBuilder.forServer()
-                .initialSettings(Http2Settings.defaultSettings()
-                        .maxConcurrentStreams(l.h2MaxConcurrentStreams())
-                        .maxHeaderListSize(l.h2MaxHeaderListSize()))
-                .validateHeaders(true)
-                .decoderEnforceMaxRstFramesPerWindow(l.h2MaxRstFramesPerWindow(), l.h2RstWindowSeconds())
-                .decoderEnforceMaxSmallContinuationFrames(l.h2MaxSmallContinuationFrames())
-                .gracefulShutdownTimeoutMillis(config.drainTimeout().toMillis())
-                .build();
     }
 }

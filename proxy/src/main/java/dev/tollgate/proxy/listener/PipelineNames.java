@@ -34,8 +34,8 @@ public final class PipelineNames {
     public static final String H2_CODEC = "h2-codec";
     public static final String H2_MULTIPLEX = "h2-multiplex";
     public static final String H2_STREAM_CODEC = "h2-stream-codec";
-    /** Counts HTTP/2 connection errors raised by the flood protections of the HTTP/2 codec. */
-    public static final String H2_ERRORS = "h2-errors";
+    /** The end of an HTTP/2 connection pipeline: takes the connection errors the codec has already answered. */
+    public static final String H2_CONNECTION_ERRORS = "h2-connection-errors";
     public static final String ADMIN_AGGREGATOR = "admin-aggregator";
     public static final String ADMIN = "admin";
     public static final String L4_RELAY = "l4-relay";
