@@ -11,6 +11,8 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -212,15 +214,24 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         ex.upstream = upstream.get();
         ex.timeout = ctx.executor().schedule(ex::onTimeout, ex.upstream.requestTimeout().toMillis(),
                 TimeUnit.MILLISECONDS);
-        Future<UpstreamLease> acquiring = pools.acquire(ctx.channel().eventLoop(), ex.upstream);
-        ex.acquiring = acquiring;
-        acquiring.addListener(f -> {
-            if (f.isSuccess()) {
-                ex.onAcquired((UpstreamLease) f.getNow());
-            } else {
-                ex.onAcquireFailed(f.cause());
-            }
-        });
+        ex.acquire(false);
+    }
+
+    /**
+     * Whether a request may be sent again after a pooled connection failed before answering: an idempotent method
+     * without a body (RFC 9110 §9.2.2), whose body is known to be empty from its head.
+     */
+    private boolean isBodylessIdempotent(HttpRequest h) {
+        HttpMethod m = h.method();
+        boolean idempotent = m.equals(HttpMethod.GET) || m.equals(HttpMethod.HEAD) || m.equals(HttpMethod.OPTIONS)
+                || m.equals(HttpMethod.TRACE);
+        if (!idempotent) {
+            return false;
+        }
+        if (h instanceof FullHttpRequest full) {
+            return !full.content().isReadable();
+        }
+        return !http2Stream && !HttpUtil.isTransferEncodingChunked(h) && HttpUtil.getContentLength(h, 0L) == 0L;
     }
 
     private void releaseInbound() {
@@ -261,6 +272,13 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         boolean discarding;
         boolean finished;
         RequestOutcome localOutcome;
+        /** Any response part (also 1xx) arrived from the upstream. */
+        boolean upstreamAnswered;
+        /** A copy of the head, kept while the exchange may still be retried on a fresh connection. */
+        HttpRequest retryHead;
+        boolean retried;
+        /** The retry must send the end of the (empty) request body itself: it went to the stale connection. */
+        boolean retryWritesLast;
 
         /** @param head the request, or null for a request refused in front of the forwarder */
         Exchange(HttpRequest head) {
@@ -269,6 +287,18 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             this.clientKeepAlive = head != null && (http2Stream || HttpUtil.isKeepAlive(head));
             this.headRequest = head != null && head.method().equals(HttpMethod.HEAD);
             this.requestDone = head instanceof LastHttpContent;
+        }
+
+        void acquire(boolean fresh) {
+            Future<UpstreamLease> f = pools.acquire(ctx.channel().eventLoop(), upstream, fresh);
+            acquiring = f;
+            f.addListener(done -> {
+                if (done.isSuccess()) {
+                    onAcquired((UpstreamLease) done.getNow());
+                } else {
+                    onAcquireFailed(done.cause());
+                }
+            });
         }
 
         void onAcquired(UpstreamLease l) {
@@ -286,7 +316,14 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 h.setProtocolVersion(HttpVersion.HTTP_1_1);
                 MessageFraming.frame(h, http2Stream && !(h instanceof LastHttpContent));
             }
+            if (l.reused && !retried && isBodylessIdempotent(h)) {
+                retryHead = new DefaultHttpRequest(h.protocolVersion(), h.method(), h.uri(), h.headers().copy());
+            }
             writeUpstream(h);
+            if (retryWritesLast) {
+                retryWritesLast = false;
+                writeUpstream(LastHttpContent.EMPTY_LAST_CONTENT);
+            }
             processInbound();
             flushUpstream();
             l.channel.read();
@@ -323,8 +360,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 maybeReadClient();
                 return;
             }
+            UpstreamLease writtenTo = lease;
             f.addListener(w -> {
-                if (exchange != this || finished) {
+                if (exchange != this || finished || lease != writtenTo) {
                     return;
                 }
                 if (w.isSuccess()) {
@@ -341,6 +379,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 ReferenceCountUtil.release(msg);
                 return;
             }
+            upstreamAnswered = true;
+            retryHead = null;
             if (msg.decoderResult().isFailure()) {
                 Throwable cause = msg.decoderResult().cause();
                 ReferenceCountUtil.release(msg);
@@ -434,6 +474,10 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             if (finished || responseDone) {
                 return;
             }
+            if (retryHead != null && !upstreamAnswered && lease != null) {
+                retryOnFreshConnection(cause);
+                return;
+            }
             UpstreamException e = UpstreamErrors.wrap(upstream.name(), cause);
             metrics.upstreamError(e.kind());
             if (!responseStarted) {
@@ -443,6 +487,27 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 finish(RequestOutcome.UPSTREAM_ERROR, false);
                 closeClient();
             }
+        }
+
+        /**
+         * The pooled connection this bodyless idempotent request went to was closed by the upstream before any
+         * response byte (it closed an idle keep-alive connection as the request arrived): nothing can have been
+         * processed, so the request is sent once more on a new connection.
+         */
+        void retryOnFreshConnection(Throwable cause) {
+            LOG.debug("upstream {} closed a pooled connection before answering; retrying once", upstream.name(),
+                    cause);
+            metrics.upstreamError(UpstreamErrorKind.STALE_CONNECTION);
+            retried = true;
+            head = retryHead;
+            retryHead = null;
+            retryWritesLast = requestDone;
+            requestDone = false;
+            lastUpstreamWrite = null;
+            UpstreamLease stale = lease;
+            lease = null;
+            stale.release(false);
+            acquire(true);
         }
 
         void onTimeout() {
