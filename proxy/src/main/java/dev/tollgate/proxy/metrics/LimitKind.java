@@ -7,10 +7,8 @@ public enum LimitKind {
     INITIAL_LINE,
     HEADER_SIZE,
     HEADER_COUNT,
-    BUFFERED_BODY,
     HEADER_READ_TIMEOUT,
     IDLE_TIMEOUT,
-    HANDSHAKE_TIMEOUT,
     /** HTTP/2: more RST_STREAM frames than allowed in the window (rapid reset); the connection is closed. */
     H2_RST_FLOOD,
     /** HTTP/2: too many small CONTINUATION frames in a row (CONTINUATION flood); the connection is closed. */
