@@ -6,6 +6,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -213,6 +215,26 @@ class RequestHardeningSidecarTest {
     }
 
     @Test
+    void refusesAnAmbiguousPathOnAnHttp2StreamAndCountsIt() throws Exception {
+        HttpClient client = Http.client(callerTls, HttpClient.Version.HTTP_2);
+        double before = scrapeRejected(tool, RejectReason.ENCODED_SLASH);
+        int appBefore = toolApp.requests();
+        double connectionsBefore = upstreamConnections();
+
+        HttpResponse<String> r = Http.get(client, Http.https(tool.ingressAddress().orElseThrow(), "/echo/a%2Fb"));
+
+        assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_2);
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(r.body()).isEqualTo("{\"error\":\"bad_request\",\"reason\":\"encoded_slash\"}");
+        assertThat(scrapeRejected(tool, RejectReason.ENCODED_SLASH)).isEqualTo(before + 1);
+        assertThat(toolApp.requests()).isEqualTo(appBefore);
+        // The stream was refused, not the connection: the next request on it goes through.
+        assertThat(Http.get(client, Http.https(tool.ingressAddress().orElseThrow(), "/echo")).statusCode())
+                .isEqualTo(200);
+        assertThat(upstreamConnections()).isEqualTo(connectionsBefore + 1);
+    }
+
+    @Test
     void ingressGateAndApplicationSeeTheSameNormalisedTarget() throws Exception {
         String response = overMtls("GET /echo/%7euser/a%3a?q=%2F HTTP/1.1\r\nHost: tool\r\nConnection: close\r\n\r\n");
 
@@ -254,7 +276,10 @@ class RequestHardeningSidecarTest {
         return new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
     }
 
-    /** The tool sidecar's accepted ingress connections: on egress, a refused request must not even connect. */
+    /**
+     * The tool sidecar's accepted ingress connections: on egress, a refused request must not even connect to the
+     * upstream.
+     */
     private static double upstreamConnections() {
         return tool.metrics().registry().get(ProxyMetrics.CONNECTIONS_ACCEPTED).tag(ProxyMetrics.TAG_LISTENER, "ingress")
                 .counter().count();
