@@ -125,7 +125,7 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
-        /** Handlers for the request-hardening slot of every HTTP server pipeline. */
+        /** Further handlers after the built-in request hardening of every HTTP server pipeline. */
         public Builder hardening(HttpHardening h) {
             hardening = Objects.requireNonNull(h);
             return this;

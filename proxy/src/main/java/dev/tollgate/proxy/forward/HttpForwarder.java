@@ -11,6 +11,8 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -30,6 +32,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.http.HopByHop;
 import dev.tollgate.proxy.listener.ConnectionTracker;
 import dev.tollgate.proxy.listener.JsonResponses;
 import dev.tollgate.proxy.metrics.Direction;
@@ -48,30 +51,12 @@ import dev.tollgate.proxy.metrics.UpstreamErrorKind;
 public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(HttpForwarder.class);
 
-    /** Told when a request head has arrived and when the connection waits for the next one. */
-    public interface HeadWatch {
-        HeadWatch NONE = new HeadWatch() {
-            @Override
-            public void headReceived() {
-            }
-
-            @Override
-            public void awaitingHead() {
-            }
-        };
-
-        void headReceived();
-
-        void awaitingHead();
-    }
-
     private final UpstreamPools pools;
     private final ConnectionTracker tracker;
     private final ProxyMetrics metrics;
     private final Direction direction;
     private final Function<HttpRequest, Optional<SidecarConfig.Upstream>> target;
     private final boolean http2Stream;
-    private final HeadWatch headWatch;
 
     private final ArrayDeque<Object> inbound = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
@@ -80,15 +65,13 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private boolean draining;
 
     public HttpForwarder(UpstreamPools pools, ConnectionTracker tracker, ProxyMetrics metrics, Direction direction,
-                         Function<HttpRequest, Optional<SidecarConfig.Upstream>> target, boolean http2Stream,
-                         HeadWatch headWatch) {
+                         Function<HttpRequest, Optional<SidecarConfig.Upstream>> target, boolean http2Stream) {
         this.pools = pools;
         this.tracker = tracker;
         this.metrics = metrics;
         this.direction = direction;
         this.target = target;
         this.http2Stream = http2Stream;
-        this.headWatch = headWatch;
     }
 
     @Override
@@ -163,7 +146,6 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 if (m instanceof HttpRequest req) {
                     startExchange(req);
                 } else if (m instanceof LocalAnswer answer) {
-                    headWatch.headReceived();
                     Exchange refused = new Exchange(null);
                     exchange = refused;
                     tracker.requestStarted();
@@ -214,7 +196,6 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     }
 
     private void startExchange(HttpRequest head) {
-        headWatch.headReceived();
         Exchange ex = new Exchange(head);
         exchange = ex;
         tracker.requestStarted();
@@ -233,15 +214,24 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         ex.upstream = upstream.get();
         ex.timeout = ctx.executor().schedule(ex::onTimeout, ex.upstream.requestTimeout().toMillis(),
                 TimeUnit.MILLISECONDS);
-        Future<UpstreamLease> acquiring = pools.acquire(ctx.channel().eventLoop(), ex.upstream);
-        ex.acquiring = acquiring;
-        acquiring.addListener(f -> {
-            if (f.isSuccess()) {
-                ex.onAcquired((UpstreamLease) f.getNow());
-            } else {
-                ex.onAcquireFailed(f.cause());
-            }
-        });
+        ex.acquire(false);
+    }
+
+    /**
+     * Whether a request may be sent again after a pooled connection failed before answering: an idempotent method
+     * without a body (RFC 9110 §9.2.2), whose body is known to be empty from its head.
+     */
+    private boolean isBodylessIdempotent(HttpRequest h) {
+        HttpMethod m = h.method();
+        boolean idempotent = m.equals(HttpMethod.GET) || m.equals(HttpMethod.HEAD) || m.equals(HttpMethod.OPTIONS)
+                || m.equals(HttpMethod.TRACE);
+        if (!idempotent) {
+            return false;
+        }
+        if (h instanceof FullHttpRequest full) {
+            return !full.content().isReadable();
+        }
+        return !http2Stream && !HttpUtil.isTransferEncodingChunked(h) && HttpUtil.getContentLength(h, 0L) == 0L;
     }
 
     private void releaseInbound() {
@@ -282,6 +272,13 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         boolean discarding;
         boolean finished;
         RequestOutcome localOutcome;
+        /** Any response part (also 1xx) arrived from the upstream. */
+        boolean upstreamAnswered;
+        /** A copy of the head, kept while the exchange may still be retried on a fresh connection. */
+        HttpRequest retryHead;
+        boolean retried;
+        /** The retry must send the end of the (empty) request body itself: it went to the stale connection. */
+        boolean retryWritesLast;
 
         /** @param head the request, or null for a request refused in front of the forwarder */
         Exchange(HttpRequest head) {
@@ -290,6 +287,18 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             this.clientKeepAlive = head != null && (http2Stream || HttpUtil.isKeepAlive(head));
             this.headRequest = head != null && head.method().equals(HttpMethod.HEAD);
             this.requestDone = head instanceof LastHttpContent;
+        }
+
+        void acquire(boolean fresh) {
+            Future<UpstreamLease> f = pools.acquire(ctx.channel().eventLoop(), upstream, fresh);
+            acquiring = f;
+            f.addListener(done -> {
+                if (done.isSuccess()) {
+                    onAcquired((UpstreamLease) done.getNow());
+                } else {
+                    onAcquireFailed(done.cause());
+                }
+            });
         }
 
         void onAcquired(UpstreamLease l) {
@@ -301,12 +310,20 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             l.relay.bind(this);
             HttpRequest h = head;
             head = null;
-            HopByHop.strip(h.headers());
+            HopByHop.removeFromRequest(h.headers());
+            MessageFraming.removeHttp2Markers(h.headers());
             if (!l.http2) {
                 h.setProtocolVersion(HttpVersion.HTTP_1_1);
-                HopByHop.frame(h, http2Stream && !(h instanceof LastHttpContent));
+                MessageFraming.frame(h, http2Stream && !(h instanceof LastHttpContent));
+            }
+            if (l.reused && !retried && isBodylessIdempotent(h)) {
+                retryHead = new DefaultHttpRequest(h.protocolVersion(), h.method(), h.uri(), h.headers().copy());
             }
             writeUpstream(h);
+            if (retryWritesLast) {
+                retryWritesLast = false;
+                writeUpstream(LastHttpContent.EMPTY_LAST_CONTENT);
+            }
             processInbound();
             flushUpstream();
             l.channel.read();
@@ -343,8 +360,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 maybeReadClient();
                 return;
             }
+            UpstreamLease writtenTo = lease;
             f.addListener(w -> {
-                if (exchange != this || finished) {
+                if (exchange != this || finished || lease != writtenTo) {
                     return;
                 }
                 if (w.isSuccess()) {
@@ -361,6 +379,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 ReferenceCountUtil.release(msg);
                 return;
             }
+            upstreamAnswered = true;
+            retryHead = null;
             if (msg.decoderResult().isFailure()) {
                 Throwable cause = msg.decoderResult().cause();
                 ReferenceCountUtil.release(msg);
@@ -391,12 +411,13 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 upstreamReusable = !lease.http2 && HttpUtil.isKeepAlive(resp);
                 String type = resp.headers().get(HttpHeaderNames.CONTENT_TYPE);
                 streaming = type != null && type.regionMatches(true, 0, "text/event-stream", 0, 17);
-                HopByHop.strip(resp.headers());
+                HopByHop.removeFromResponse(resp.headers());
+                MessageFraming.removeHttp2Markers(resp.headers());
                 if (!http2Stream) {
                     resp.setProtocolVersion(HttpVersion.HTTP_1_1);
                     int code = resp.status().code();
                     boolean bodyPossible = !headRequest && code != 204 && code != 304;
-                    HopByHop.frame(resp, bodyPossible);
+                    MessageFraming.frame(resp, bodyPossible);
                     keepClient = clientKeepAlive && !draining;
                     if (!keepClient) {
                         resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
@@ -453,6 +474,10 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             if (finished || responseDone) {
                 return;
             }
+            if (retryHead != null && !upstreamAnswered && lease != null) {
+                retryOnFreshConnection(cause);
+                return;
+            }
             UpstreamException e = UpstreamErrors.wrap(upstream.name(), cause);
             metrics.upstreamError(e.kind());
             if (!responseStarted) {
@@ -462,6 +487,27 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 finish(RequestOutcome.UPSTREAM_ERROR, false);
                 closeClient();
             }
+        }
+
+        /**
+         * The pooled connection this bodyless idempotent request went to was closed by the upstream before any
+         * response byte (it closed an idle keep-alive connection as the request arrived): nothing can have been
+         * processed, so the request is sent once more on a new connection.
+         */
+        void retryOnFreshConnection(Throwable cause) {
+            LOG.debug("upstream {} closed a pooled connection before answering; retrying once", upstream.name(),
+                    cause);
+            metrics.upstreamError(UpstreamErrorKind.STALE_CONNECTION);
+            retried = true;
+            head = retryHead;
+            retryHead = null;
+            retryWritesLast = requestDone;
+            requestDone = false;
+            lastUpstreamWrite = null;
+            UpstreamLease stale = lease;
+            lease = null;
+            stale.release(false);
+            acquire(true);
         }
 
         void onTimeout() {
@@ -560,7 +606,6 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 }
                 return;
             }
-            headWatch.awaitingHead();
             processInbound();
             maybeReadClient();
         }

@@ -6,13 +6,16 @@ import io.netty.channel.Channel;
 final class UpstreamLease {
     final Channel channel;
     final boolean http2;
+    /** An HTTP/1.1 connection that served an earlier exchange: the upstream may have closed it meanwhile. */
+    final boolean reused;
     final UpstreamRelayHandler relay;
     private final UpstreamPool pool;
     private boolean returned;
 
-    UpstreamLease(Channel channel, boolean http2, UpstreamRelayHandler relay, UpstreamPool pool) {
+    UpstreamLease(Channel channel, boolean http2, boolean reused, UpstreamRelayHandler relay, UpstreamPool pool) {
         this.channel = channel;
         this.http2 = http2;
+        this.reused = reused;
         this.relay = relay;
         this.pool = pool;
     }

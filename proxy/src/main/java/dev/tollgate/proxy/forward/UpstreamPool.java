@@ -78,12 +78,20 @@ final class UpstreamPool {
     }
 
     Future<UpstreamLease> acquire() {
+        return acquire(false);
+    }
+
+    /**
+     * @param fresh skip idle HTTP/1.1 connections: lend an HTTP/2 stream or open a new connection (or wait for one),
+     *              for a retry after a pooled connection turned out to be closed
+     */
+    Future<UpstreamLease> acquire(boolean fresh) {
         Promise<UpstreamLease> p = loop.newPromise();
         if (closed) {
             p.setFailure(new UpstreamException(UpstreamErrorKind.OTHER, "pool closed", null));
             return p;
         }
-        if (!tryLend(p)) {
+        if (!tryLend(p, fresh)) {
             if (waiters.size() >= Math.max(1, upstream.poolSize()) * MAX_WAITERS_PER_CONNECTION) {
                 owner.metrics().upstreamError(UpstreamErrorKind.POOL_EXHAUSTED);
                 p.setFailure(new UpstreamException(UpstreamErrorKind.POOL_EXHAUSTED, "upstream " + upstream.name()
@@ -105,17 +113,21 @@ final class UpstreamPool {
 
     /** Lends an idle HTTP/1.1 connection, a stream of an HTTP/2 connection, or starts a new connection. */
     private boolean tryLend(Promise<UpstreamLease> p) {
+        return tryLend(p, false);
+    }
+
+    private boolean tryLend(Promise<UpstreamLease> p, boolean fresh) {
         for (Channel parent : http2) {
             if (parent.isActive() && canOpenStream(parent)) {
                 openStream(parent, p);
                 return true;
             }
         }
-        while (!idle.isEmpty()) {
+        while (!fresh && !idle.isEmpty()) {
             Channel ch = idle.pollFirst();
             if (ch.isActive()) {
                 UpstreamRelayHandler relay = (UpstreamRelayHandler) ch.pipeline().get(PipelineNames.UPSTREAM_RELAY);
-                p.trySuccess(new UpstreamLease(ch, false, relay, this));
+                p.trySuccess(new UpstreamLease(ch, false, true, relay, this));
                 return true;
             }
         }
@@ -217,7 +229,7 @@ final class UpstreamPool {
                 TimeUnit.MILLISECONDS));
         UpstreamRelayHandler relay = new UpstreamRelayHandler();
         pl.addLast(PipelineNames.UPSTREAM_RELAY, relay);
-        return new UpstreamLease(ch, false, relay, this);
+        return new UpstreamLease(ch, false, false, relay, this);
     }
 
     private void configureHttp2(Channel ch) {
@@ -255,7 +267,7 @@ final class UpstreamPool {
                     if (f.isSuccess()) {
                         Http2StreamChannel stream = (Http2StreamChannel) f.getNow();
                         stream.closeFuture().addListener(c -> wakeWaiters());
-                        if (!p.trySuccess(new UpstreamLease(stream, true, relay, this))) {
+                        if (!p.trySuccess(new UpstreamLease(stream, true, false, relay, this))) {
                             stream.close();
                         }
                     } else {
@@ -280,7 +292,7 @@ final class UpstreamPool {
         Waiter w = waiters.pollFirst();
         if (w != null) {
             w.timeout.cancel(false);
-            if (w.promise.trySuccess(new UpstreamLease(ch, false, lease.relay, this))) {
+            if (w.promise.trySuccess(new UpstreamLease(ch, false, true, lease.relay, this))) {
                 return;
             }
         }

@@ -37,8 +37,13 @@ public final class UpstreamPools {
 
     /** Acquires a channel to the upstream; must be called on {@code loop}. */
     Future<UpstreamLease> acquire(EventLoop loop, SidecarConfig.Upstream upstream) {
+        return acquire(loop, upstream, false);
+    }
+
+    /** As {@link #acquire(EventLoop, SidecarConfig.Upstream)}; {@code fresh} skips idle pooled connections. */
+    Future<UpstreamLease> acquire(EventLoop loop, SidecarConfig.Upstream upstream, boolean fresh) {
         Map<String, UpstreamPool> mine = pools.computeIfAbsent(loop, l -> new HashMap<>());
-        return mine.computeIfAbsent(upstream.name(), n -> new UpstreamPool(upstream, loop, this)).acquire();
+        return mine.computeIfAbsent(upstream.name(), n -> new UpstreamPool(upstream, loop, this)).acquire(fresh);
     }
 
     /** Closes idle upstream connections of every loop; busy ones close when their exchange ends. */

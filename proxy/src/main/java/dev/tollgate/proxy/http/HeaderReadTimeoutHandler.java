@@ -5,25 +5,26 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.timeout.IdleState;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.concurrent.ScheduledFuture;
 
 /**
- * Closes a connection whose request head has not fully arrived within the header-read timeout after its first byte
- * (slowloris), and a connection that Netty's {@code IdleStateHandler} reports all-idle while no request is waiting
- * for its response (a request waiting on a slow upstream is not idle). Both close without an answer and are
- * counted through the {@link RejectListener}.
+ * The header-read deadline of an HTTP/1.1 connection (slowloris bound): the head of the first request must be
+ * complete within the header-read timeout of the moment this handler is added (the connection's start, after TLS),
+ * the head of every later request within the timeout of its first byte. A body that is slow to arrive is not timed
+ * here. On expiry the client gets 408 with {@code {"error":"bad_request","reason":"header_read_timeout"}} and the
+ * connection closes; if a request is still waiting for its response the connection closes without an answer,
+ * because the client would read the 408 as that response. Counted through the {@link RejectListener}.
  *
- * <p>Head timing comes from the {@link RequestHeadEvent}s of {@link Http1FramingGuard}; idleness from an
- * {@code IdleStateHandler(0, 0, idleTimeout)} earlier in the pipeline. Placed after the {@code HttpServerCodec} so
- * that it sees requests and responses.
+ * <p>Head timing comes from the {@link RequestHeadEvent}s of {@link Http1FramingGuard}. Placed after the
+ * {@code HttpServerCodec} so that it sees requests and responses. {@link #requestInFlight()} tells the listener's
+ * idle handler that a connection waiting for a response is not idle.
  */
 public final class HeaderReadTimeoutHandler extends ChannelDuplexHandler {
     private final long headerReadTimeoutNanos;
@@ -43,19 +44,30 @@ public final class HeaderReadTimeoutHandler extends ChannelDuplexHandler {
         this.listener = Objects.requireNonNull(listener, "listener");
     }
 
+    /** Whether a request was read whose response has not been completely written. */
+    public boolean requestInFlight() {
+        return requestsInFlight > 0;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        if (ctx.channel().isActive()) {
+            arm(ctx);
+        }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        arm(ctx);
+        ctx.fireChannelActive();
+    }
+
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt == RequestHeadEvent.STARTED) {
-            if (deadline == null) {
-                deadline = ctx.executor().schedule(() -> expire(ctx, RejectReason.HEADER_READ_TIMEOUT),
-                        headerReadTimeoutNanos, TimeUnit.NANOSECONDS);
-            }
+            arm(ctx);
         } else if (evt == RequestHeadEvent.COMPLETED) {
             cancelDeadline();
-        } else if (evt instanceof IdleStateEvent && ((IdleStateEvent) evt).state() == IdleState.ALL_IDLE
-                && requestsInFlight == 0 && deadline == null) {
-            expire(ctx, RejectReason.IDLE_TIMEOUT);
-            return;
         }
         ctx.fireUserEventTriggered(evt);
     }
@@ -79,16 +91,27 @@ public final class HeaderReadTimeoutHandler extends ChannelDuplexHandler {
         ctx.write(msg, promise);
     }
 
-    private void expire(ChannelHandlerContext ctx, RejectReason reason) {
+    private void arm(ChannelHandlerContext ctx) {
+        if (deadline == null && !closed) {
+            deadline = ctx.executor().schedule(() -> expire(ctx), headerReadTimeoutNanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void expire(ChannelHandlerContext ctx) {
         deadline = null;
         if (closed || !ctx.channel().isActive()) {
             return;
         }
         closed = true;
         try {
-            listener.rejected(reason);
+            listener.rejected(RejectReason.HEADER_READ_TIMEOUT);
         } finally {
-            ctx.close();
+            if (requestsInFlight > 0) {
+                ctx.close();
+            } else {
+                ctx.writeAndFlush(RequestHardeningHandler.errorResponse(ctx, RejectReason.HEADER_READ_TIMEOUT))
+                        .addListener(ChannelFutureListener.CLOSE);
+            }
         }
     }
 

@@ -156,7 +156,7 @@ public final class Http1FramingGuard extends ChannelInboundHandlerAdapter {
 
     private void fireHeadEvents(ChannelHandlerContext ctx, boolean inHeadBefore, boolean headCompleted) {
         boolean inHeadAfter = inHead();
-        if (inHeadBefore && headCompleted) {
+        if (headCompleted) {
             ctx.fireUserEventTriggered(RequestHeadEvent.COMPLETED);
         }
         if (inHeadAfter && (!inHeadBefore || headCompleted)) {

@@ -4,6 +4,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
+import dev.tollgate.proxy.config.ConfigDefaults;
+
 /**
  * Size and time limits applied to every inbound HTTP request. All defaults live in {@link #defaults()}.
  *
@@ -13,12 +15,11 @@ import java.util.List;
  * @param maxContentChunkSize   largest {@code HttpContent} the decoder emits; bigger bodies are split, not refused
  * @param maxBufferedBodyBytes  largest body a handler that buffers a whole body (for example to read a JSON-RPC
  *                              call) may buffer; streamed bodies are not bounded by it
- * @param headerReadTimeout     time from the first byte of a request head to its last (slowloris bound)
- * @param idleTimeout           time without reads or writes after which a connection with no request in flight
- *                              is closed
+ * @param headerReadTimeout     time to receive a whole request head: from the connection's start for the first
+ *                              request, from its first byte for later ones (slowloris bound)
  */
 public record HttpLimits(int maxInitialLineLength, int maxHeaderSize, int maxHeaderCount, int maxContentChunkSize,
-                         int maxBufferedBodyBytes, Duration headerReadTimeout, Duration idleTimeout) {
+                         int maxBufferedBodyBytes, Duration headerReadTimeout) {
 
     public HttpLimits {
         List<String> errors = new ArrayList<>();
@@ -28,17 +29,17 @@ public record HttpLimits(int maxInitialLineLength, int maxHeaderSize, int maxHea
         positive(errors, "maxContentChunkSize", maxContentChunkSize);
         positive(errors, "maxBufferedBodyBytes", maxBufferedBodyBytes);
         positive(errors, "headerReadTimeout", headerReadTimeout);
-        positive(errors, "idleTimeout", idleTimeout);
         if (!errors.isEmpty()) {
             throw new IllegalArgumentException(String.join("; ", errors));
         }
     }
 
-    /** The defaults: 8 KiB request line, 16 KiB of headers, 100 headers, 8 KiB chunks, 1 MiB buffered body,
-     *  10 s to read a head, 60 s idle. */
+    /** The sidecar's defaults, from {@link ConfigDefaults}: 8 KiB request line, 16 KiB of headers, 100 headers,
+     *  64 KiB chunks, 1 MiB buffered body, 10 s to read a head. */
     public static HttpLimits defaults() {
-        return new HttpLimits(8 * 1024, 16 * 1024, 100, 8 * 1024, 1024 * 1024,
-                Duration.ofSeconds(10), Duration.ofSeconds(60));
+        return new HttpLimits(ConfigDefaults.MAX_INITIAL_LINE, ConfigDefaults.MAX_HEADER_SIZE,
+                ConfigDefaults.MAX_HEADER_COUNT, ConfigDefaults.MAX_CHUNK_SIZE, ConfigDefaults.MAX_BUFFERED_BODY,
+                ConfigDefaults.HEADER_READ_TIMEOUT);
     }
 
     /** A builder that starts from {@link #defaults()}. */
@@ -73,7 +74,6 @@ public record HttpLimits(int maxInitialLineLength, int maxHeaderSize, int maxHea
         private int maxContentChunkSize;
         private int maxBufferedBodyBytes;
         private Duration headerReadTimeout;
-        private Duration idleTimeout;
 
         private Builder(HttpLimits from) {
             maxInitialLineLength = from.maxInitialLineLength;
@@ -82,7 +82,6 @@ public record HttpLimits(int maxInitialLineLength, int maxHeaderSize, int maxHea
             maxContentChunkSize = from.maxContentChunkSize;
             maxBufferedBodyBytes = from.maxBufferedBodyBytes;
             headerReadTimeout = from.headerReadTimeout;
-            idleTimeout = from.idleTimeout;
         }
 
         public Builder maxInitialLineLength(int v) {
@@ -115,14 +114,9 @@ public record HttpLimits(int maxInitialLineLength, int maxHeaderSize, int maxHea
             return this;
         }
 
-        public Builder idleTimeout(Duration v) {
-            idleTimeout = v;
-            return this;
-        }
-
         public HttpLimits build() {
             return new HttpLimits(maxInitialLineLength, maxHeaderSize, maxHeaderCount, maxContentChunkSize,
-                    maxBufferedBodyBytes, headerReadTimeout, idleTimeout);
+                    maxBufferedBodyBytes, headerReadTimeout);
         }
     }
 }

@@ -74,10 +74,8 @@ public enum RejectReason {
     DOT_SEGMENT,
     /** An empty path segment ({@code //}). */
     EMPTY_SEGMENT,
-    /** The request head did not arrive within {@link HttpLimits#headerReadTimeout()}. Closed without answer. */
-    HEADER_READ_TIMEOUT,
-    /** No request in flight and no traffic for {@link HttpLimits#idleTimeout()}. Closed without answer. */
-    IDLE_TIMEOUT;
+    /** The request head did not arrive within {@link HttpLimits#headerReadTimeout()}. Answered 408. */
+    HEADER_READ_TIMEOUT;
 
     private final String tag = name().toLowerCase(Locale.ROOT);
 

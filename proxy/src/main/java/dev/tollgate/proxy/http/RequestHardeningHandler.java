@@ -44,13 +44,15 @@ import io.netty.util.ReferenceCountUtil;
  * {@code {"error":"bad_request","reason":"<tag>"}} with status 400, except 414 for
  * {@link RejectReason#REQUEST_LINE_TOO_LONG} and 431 for {@link RejectReason#HEADERS_TOO_LARGE} and
  * {@link RejectReason#TOO_MANY_HEADERS}, and {@code Connection: close}; the connection is closed once it is written.
- * If an earlier request on the connection is still waiting for its response, or a response is half written, the
+ * If earlier requests on the connection are still waiting for their responses, the answer follows once they are
+ * written; if the refused bytes belong to a request already passed on while another response is pending, the
  * connection is closed without an answer, because a client would read the error as part of that response. The refused message and
  * everything read after it is released, never passed on.
  */
 public final class RequestHardeningHandler extends ChannelDuplexHandler {
     private final HttpLimits limits;
     private final RejectListener listener;
+    private final boolean acceptAbsoluteForm;
     private boolean rejected;
     /** Requests passed on whose response has not been completely written. */
     private int requestsInFlight;
@@ -59,10 +61,22 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
     /** A response head was written and its LastHttpContent has not been. */
     private boolean responseOpen;
     private boolean informationalResponse;
+    /** Refused while earlier requests still wait for their responses: answered once they are written. */
+    private RejectReason deferred;
 
     public RequestHardeningHandler(HttpLimits limits, RejectListener listener) {
+        this(limits, listener, false);
+    }
+
+    /**
+     * @param acceptAbsoluteForm accept an {@code http://authority/path?query} target (a client using the sidecar as
+     *                           its HTTP proxy): Host is set to the authority and the target becomes the origin form,
+     *                           which is then normalised like any other
+     */
+    public RequestHardeningHandler(HttpLimits limits, RejectListener listener, boolean acceptAbsoluteForm) {
         this.limits = Objects.requireNonNull(limits, "limits");
         this.listener = Objects.requireNonNull(listener, "listener");
+        this.acceptAbsoluteForm = acceptAbsoluteForm;
     }
 
     /** The status answered for {@code reason}. */
@@ -74,7 +88,6 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
             case TOO_MANY_HEADERS:
                 return HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE;
             case HEADER_READ_TIMEOUT:
-            case IDLE_TIMEOUT:
                 return HttpResponseStatus.REQUEST_TIMEOUT;
             default:
                 return HttpResponseStatus.BAD_REQUEST;
@@ -138,7 +151,14 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
                 || transferEncodings.size() == 1 && !"chunked".equals(transferEncodings.get(0))) {
             return RejectReason.UNSUPPORTED_TRANSFER_ENCODING;
         }
-        PathNormalizer.Result target = PathNormalizer.normalize(request.method(), request.uri());
+        String received = request.uri();
+        if (acceptAbsoluteForm && received.regionMatches(true, 0, HTTP_SCHEME, 0, HTTP_SCHEME.length())) {
+            received = toOriginForm(request, received);
+            if (received == null) {
+                return RejectReason.INVALID_TARGET;
+            }
+        }
+        PathNormalizer.Result target = PathNormalizer.normalize(request.method(), received);
         if (target instanceof PathNormalizer.Rejected) {
             return ((PathNormalizer.Rejected) target).reason();
         }
@@ -147,6 +167,28 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
             request.setUri(uri);
         }
         return null;
+    }
+
+    private static final String HTTP_SCHEME = "http://";
+
+    /**
+     * Splits {@code http://authority/path?query} into Host and origin form; null when the authority is empty or
+     * carries user information. The origin form is checked by {@link PathNormalizer} afterwards.
+     */
+    private static String toOriginForm(HttpRequest request, String absolute) {
+        int authorityStart = HTTP_SCHEME.length();
+        int end = absolute.length();
+        int authorityEnd = authorityStart;
+        while (authorityEnd < end && "/?#".indexOf(absolute.charAt(authorityEnd)) < 0) {
+            authorityEnd++;
+        }
+        String authority = absolute.substring(authorityStart, authorityEnd);
+        if (authority.isEmpty() || authority.indexOf('@') >= 0) {
+            return null;
+        }
+        request.headers().set(HttpHeaderNames.HOST, authority);
+        String rest = absolute.substring(authorityEnd);
+        return rest.isEmpty() || rest.charAt(0) != '/' ? "/" + rest : rest;
     }
 
     private static RejectReason check(HttpContent content) {
@@ -227,6 +269,11 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
             }
         }
         ctx.write(msg, promise);
+        if (deferred != null && requestsInFlight == 0 && !responseOpen) {
+            RejectReason reason = deferred;
+            deferred = null;
+            ctx.writeAndFlush(errorResponse(ctx, reason)).addListener(ChannelFutureListener.CLOSE);
+        }
     }
 
     private void reject(ChannelHandlerContext ctx, RejectReason reason) {
@@ -234,16 +281,20 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
         try {
             listener.rejected(reason);
         } finally {
-            // Only the refused request itself may be waiting for an answer, and no response may be half written.
-            if (responseOpen || requestsInFlight != (requestBodyOpen ? 1 : 0)) {
+            // Only the refused request itself may be waiting for an answer, and no response may be half written;
+            // otherwise the answer waits for the earlier responses, unless the refused bytes belong to a request
+            // whose head was already passed on (its response would be ambiguous): then the connection just closes.
+            if (requestBodyOpen && (responseOpen || requestsInFlight != 1)) {
                 ctx.close();
+            } else if (responseOpen || requestsInFlight > (requestBodyOpen ? 1 : 0)) {
+                deferred = reason;
             } else {
                 ctx.writeAndFlush(errorResponse(ctx, reason)).addListener(ChannelFutureListener.CLOSE);
             }
         }
     }
 
-    private static FullHttpResponse errorResponse(ChannelHandlerContext ctx, RejectReason reason) {
+    static FullHttpResponse errorResponse(ChannelHandlerContext ctx, RejectReason reason) {
         byte[] body = ("{\"error\":\"bad_request\",\"reason\":\"" + reason.tag() + "\"}")
                 .getBytes(StandardCharsets.US_ASCII);
         ByteBuf content = ctx.alloc().buffer(body.length).writeBytes(body);

@@ -17,11 +17,13 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.http.HttpDecoding;
 import dev.tollgate.proxy.metrics.Listener;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
@@ -52,7 +54,7 @@ public final class AdminInitializer extends ChannelInitializer<Channel> {
         metrics.connectionOpened(Listener.ADMIN);
         ch.closeFuture().addListener(f -> metrics.connectionClosed(Listener.ADMIN));
         ch.pipeline().addLast(PipelineNames.IDLE, new IdleTimeoutHandler(limits.idleTimeout().toMillis(), metrics));
-        ch.pipeline().addLast(PipelineNames.HTTP_CODEC, HttpRequestPipeline.serverCodec(limits));
+        ch.pipeline().addLast(PipelineNames.HTTP_CODEC, new HttpServerCodec(HttpDecoding.decoderConfig(ListenerContext.httpLimits(limits))));
         ch.pipeline().addLast(PipelineNames.ADMIN_AGGREGATOR, new HttpObjectAggregator(limits.maxBufferedBody()));
         ch.pipeline().addLast(PipelineNames.ADMIN, handler);
     }

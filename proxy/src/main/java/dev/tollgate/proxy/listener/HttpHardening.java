@@ -5,16 +5,17 @@ import io.netty.channel.ChannelHandler;
 import dev.tollgate.proxy.metrics.Direction;
 
 /**
- * The request-hardening slot of every HTTP server pipeline ({@link PipelineNames#HANDLER_HARDENING}, right after the
- * HTTP codec, before limits, the gate and forwarding). Implementations return a new handler per connection (or per
- * HTTP/2 stream) that sees the decoded {@code HttpObject}s of each request; it may rewrite them, or answer and close
- * instead of passing them on. {@link #NONE} leaves the slot empty.
+ * Further request handlers for every HTTP server pipeline ({@link PipelineNames#HARDENING_EXTENSION}), right after
+ * the built-in hardening (framing guard, {@code RequestHardeningHandler}, header-read deadline), before the gate and
+ * forwarding; they see only requests that passed it, with the normalised target. Implementations return a new
+ * handler per connection (or per HTTP/2 stream); it may rewrite the decoded {@code HttpObject}s, or answer and close
+ * instead of passing them on. {@link #NONE} adds nothing.
  */
 @FunctionalInterface
 public interface HttpHardening {
-    /** No hardening handler is installed. */
+    /** No further handler is installed. */
     HttpHardening NONE = direction -> null;
 
-    /** A new handler for one connection or stream of the given direction, or null to leave the slot empty. */
+    /** A new handler for one connection or stream of the given direction, or null to add none. */
     ChannelHandler newHandler(Direction direction);
 }

@@ -7,10 +7,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -74,45 +71,27 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
     }
 
     private void configureHttp1(Channel ch) {
-        ChannelPipeline p = ch.pipeline();
-        RequestHeadDeadline deadline = new RequestHeadDeadline(
-                c.config().limits().headerReadTimeout().toMillis(), c.metrics());
-        p.addLast(PipelineNames.HEAD_DEADLINE, deadline);
-        p.addLast(PipelineNames.HTTP_CODEC, HttpRequestPipeline.serverCodec(c.config().limits()));
-        HttpForwarder forwarder = HttpRequestPipeline.addAfterCodec(p, c, Direction.INGRESS, gate,
-                r -> Optional.of(app), false, deadline);
+        HttpForwarder forwarder = HttpRequestPipeline.addHttp1(ch.pipeline(), c, Direction.INGRESS, gate,
+                r -> Optional.of(app));
         c.tracker().onDrain(ch, forwarder::drain);
     }
 
     private void configureHttp2(Channel ch) {
         ChannelPipeline p = ch.pipeline();
-        p.addLast(PipelineNames.H2_CODEC, http2ServerCodec(c.config()));
+        p.addLast(PipelineNames.H2_CODEC, Http2ServerCodec.create(c.config(), c.metrics()));
         p.addLast(PipelineNames.H2_MULTIPLEX, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel stream) {
                 stream.config().setOption(ChannelOption.AUTO_READ, false);
                 ChannelPipeline sp = stream.pipeline();
                 sp.addLast(PipelineNames.H2_STREAM_CODEC, new Http2StreamFrameToHttpObjectCodec(true));
-                HttpRequestPipeline.addAfterCodec(sp, c, Direction.INGRESS, gate, r -> Optional.of(app), true,
-                        HttpForwarder.HeadWatch.NONE);
+                HttpRequestPipeline.addHttp2Stream(sp, c, Direction.INGRESS, gate, r -> Optional.of(app));
             }
         }));
+        p.addLast(PipelineNames.H2_CONNECTION_ERRORS, Http2ServerCodec.CONNECTION_ERRORS);
         // The connection reads continuously; each stream applies backpressure through HTTP/2 flow control.
         ch.config().setAutoRead(true);
         // Closing an HTTP/2 connection sends GOAWAY and waits for open streams up to the drain timeout.
         c.tracker().onDrain(ch, ch::close);
-    }
-
-    static Http2FrameCodec http2ServerCodec(SidecarConfig config) {
-        SidecarConfig.Limits l = config.limits();
-        return Http2FrameCodecBuilder.forServer()
-                .initialSettings(Http2Settings.defaultSettings()
-                        .maxConcurrentStreams(l.h2MaxConcurrentStreams())
-                        .maxHeaderListSize(l.h2MaxHeaderListSize()))
-                .validateHeaders(true)
-                .decoderEnforceMaxRstFramesPerWindow(l.h2MaxRstFramesPerWindow(), l.h2RstWindowSeconds())
-                .decoderEnforceMaxSmallContinuationFrames(l.h2MaxSmallContinuationFrames())
-                .gracefulShutdownTimeoutMillis(config.drainTimeout().toMillis())
-                .build();
     }
 }

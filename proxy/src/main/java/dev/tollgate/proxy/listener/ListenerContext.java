@@ -9,6 +9,7 @@ import dev.tollgate.proxy.forward.UpstreamPools;
 import dev.tollgate.proxy.forward.UpstreamRouter;
 import dev.tollgate.proxy.gate.IdentityAllowListGate;
 import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.http.HttpLimits;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.tls.TlsContextOwner;
 
@@ -30,6 +31,16 @@ public record ListenerContext(SidecarConfig config, TlsContextOwner tls, ProxyMe
 
     RequestGate egressChain() {
         return RequestGate.chain(List.of(new ReadinessGate(tls::ready), egressGate));
+    }
+
+    /** The request limits of the hardening handlers, from {@code limits.*} of the configuration. */
+    HttpLimits httpLimits() {
+        return httpLimits(config.limits());
+    }
+
+    static HttpLimits httpLimits(SidecarConfig.Limits l) {
+        return new HttpLimits(l.maxInitialLine(), l.maxHeaderSize(), l.maxHeaderCount(), l.maxChunkSize(),
+                l.maxBufferedBody(), l.headerReadTimeout());
     }
 
     Optional<SpiffeId> ownIdentity() {

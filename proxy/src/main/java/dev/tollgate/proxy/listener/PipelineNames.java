@@ -1,5 +1,10 @@
 package dev.tollgate.proxy.listener;
 
+import dev.tollgate.proxy.http.HeaderReadTimeoutHandler;
+import dev.tollgate.proxy.http.Http1FramingGuard;
+import dev.tollgate.proxy.http.Http1Hardening;
+import dev.tollgate.proxy.http.RequestHardeningHandler;
+
 /** The name of every handler the sidecar puts into a pipeline, so that handlers can be found, replaced or inserted. */
 public final class PipelineNames {
     private PipelineNames() {
@@ -11,20 +16,26 @@ public final class PipelineNames {
     public static final String TLS = "tls";
     public static final String HANDSHAKE = "handshake";
     public static final String ALPN = "alpn";
-    public static final String HEAD_DEADLINE = "head-deadline";
+    /** {@link Http1FramingGuard}, on the raw bytes right before the HTTP/1.1 codec. */
+    public static final String FRAMING_GUARD = Http1Hardening.FRAMING_GUARD;
     public static final String HTTP_CODEC = "http-codec";
     /**
-     * The request-hardening slot, right after the HTTP codec (or the HTTP/2 stream-to-HTTP/1 codec) of every HTTP
-     * server pipeline: smuggling checks, path normalisation and hop-by-hop header removal go here.
+     * {@link RequestHardeningHandler}, right after the HTTP codec (or the HTTP/2 stream-to-HTTP/1 codec) of every
+     * HTTP server pipeline: smuggling checks, limits, path normalisation.
      */
-    public static final String HANDLER_HARDENING = "hardening";
-    public static final String REQUEST_LIMITS = "request-limits";
+    public static final String HANDLER_HARDENING = Http1Hardening.REQUEST_HARDENING;
+    /** {@link HeaderReadTimeoutHandler}, after the hardening handler (HTTP/1.1 only). */
+    public static final String HEAD_DEADLINE = Http1Hardening.HEADER_READ_TIMEOUT;
+    /** Optional further handlers from {@link HttpHardening}, after the built-in hardening. */
+    public static final String HARDENING_EXTENSION = "hardening-extension";
     public static final String PEER_ID_HEADER = "peer-id-header";
     public static final String GATE = "gate";
     public static final String FORWARD = "forward";
     public static final String H2_CODEC = "h2-codec";
     public static final String H2_MULTIPLEX = "h2-multiplex";
     public static final String H2_STREAM_CODEC = "h2-stream-codec";
+    /** The end of an HTTP/2 connection pipeline: takes the connection errors the codec has already answered. */
+    public static final String H2_CONNECTION_ERRORS = "h2-connection-errors";
     public static final String ADMIN_AGGREGATOR = "admin-aggregator";
     public static final String ADMIN = "admin";
     public static final String L4_RELAY = "l4-relay";

@@ -13,6 +13,8 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 
+import dev.tollgate.proxy.http.RejectReason;
+
 /**
  * Every meter of the sidecar. Meter names are the constants below; tag values come only from enums. Meters are
  * created up front so that recording on the data path is a map lookup and an increment.
@@ -25,6 +27,7 @@ public final class ProxyMetrics {
     public static final String BYTES = "tollgate.proxy.bytes";
     public static final String UPSTREAM_ERRORS = "tollgate.proxy.upstream.errors";
     public static final String LIMIT_HITS = "tollgate.proxy.limit.hits";
+    public static final String REQUESTS_REJECTED = "tollgate.proxy.requests.rejected";
     public static final String CERTIFICATE_RELOADS = "tollgate.proxy.certificate.reloads";
     public static final String CERTIFICATE_EXPIRY = "tollgate.proxy.certificate.expiry.seconds";
 
@@ -35,6 +38,7 @@ public final class ProxyMetrics {
     public static final String TAG_OUTCOME = "outcome";
     public static final String TAG_KIND = "kind";
     public static final String TAG_FLOW = "flow";
+    public static final String TAG_REASON = "reason";
 
     /** Bytes received from the client side or sent to it. */
     public enum Flow {
@@ -53,6 +57,7 @@ public final class ProxyMetrics {
     private final Map<Direction, Map<Flow, Counter>> bytes = new EnumMap<>(Direction.class);
     private final Map<UpstreamErrorKind, Counter> upstreamErrors = new EnumMap<>(UpstreamErrorKind.class);
     private final Map<LimitKind, Counter> limitHits = new EnumMap<>(LimitKind.class);
+    private final Map<RejectReason, Counter> rejected = new EnumMap<>(RejectReason.class);
     private final Map<ReloadResult, Counter> reloads = new EnumMap<>(ReloadResult.class);
     private final AtomicReference<Instant> certificateNotAfter = new AtomicReference<>();
 
@@ -97,6 +102,11 @@ public final class ProxyMetrics {
         for (LimitKind k : LimitKind.values()) {
             limitHits.put(k, Counter.builder(LIMIT_HITS).tag(TAG_KIND, k.tag())
                     .description("Requests or connections refused by a configured limit").register(registry));
+        }
+        for (RejectReason r : RejectReason.values()) {
+            rejected.put(r, Counter.builder(REQUESTS_REJECTED).tag(TAG_REASON, r.tag())
+                    .description("Requests or connections refused by request hardening before anything was forwarded")
+                    .register(registry));
         }
         for (ReloadResult r : ReloadResult.values()) {
             reloads.put(r, Counter.builder(CERTIFICATE_RELOADS).tag(TAG_RESULT, r.tag())
@@ -169,6 +179,28 @@ public final class ProxyMetrics {
 
     public double limitHitCount(LimitKind k) {
         return limitHits.get(k).count();
+    }
+
+    /**
+     * A request (or connection) refused by request hardening; a refusal for exceeding a configured limit (request
+     * line, header size or count, header-read timeout) also counts as that {@link LimitKind}.
+     */
+    public void rejected(RejectReason r) {
+        rejected.get(r).increment();
+        LimitKind limit = switch (r) {
+            case REQUEST_LINE_TOO_LONG -> LimitKind.INITIAL_LINE;
+            case HEADERS_TOO_LARGE -> LimitKind.HEADER_SIZE;
+            case TOO_MANY_HEADERS -> LimitKind.HEADER_COUNT;
+            case HEADER_READ_TIMEOUT -> LimitKind.HEADER_READ_TIMEOUT;
+            default -> null;
+        };
+        if (limit != null) {
+            limitHit(limit);
+        }
+    }
+
+    public double rejectedCount(RejectReason r) {
+        return rejected.get(r).count();
     }
 
     public void certificateReload(ReloadResult r) {

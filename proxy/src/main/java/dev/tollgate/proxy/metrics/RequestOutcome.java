@@ -6,8 +6,6 @@ public enum RequestOutcome {
     OK,
     /** The request gate refused the request; nothing was forwarded. */
     DENIED,
-    /** A configured limit refused the request. */
-    LIMIT,
     /** No upstream matched (egress). */
     NO_UPSTREAM,
     /** The upstream could not be reached or failed mid-exchange. */

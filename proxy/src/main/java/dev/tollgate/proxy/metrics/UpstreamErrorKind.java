@@ -11,6 +11,8 @@ public enum UpstreamErrorKind {
     RESET,
     REQUEST_TIMEOUT,
     PROTOCOL_ERROR,
+    /** A pooled HTTP/1.1 connection was closed by the upstream before any response byte; retried once if safe. */
+    STALE_CONNECTION,
     OTHER;
 
     public String tag() {

@@ -145,31 +145,6 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void exampleFileParsesAndStatesTheDefaults() throws Exception {
-        String yaml;
-        try (var in = ConfigLoader.class.getResourceAsStream("/dev/tollgate/proxy/sidecar-example.yaml")) {
-            yaml = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        }
-        java.nio.file.Path base = java.nio.file.Files.createTempDirectory("example");
-        java.nio.file.Files.writeString(base.resolve("roots.pem"), "unused");
-
-        SidecarConfig c = ConfigLoader.parse(yaml, base);
-
-        assertThat(c.limits()).isEqualTo(SidecarConfig.Limits.defaults());
-        assertThat(c.drainTimeout()).isEqualTo(ConfigDefaults.DRAIN_TIMEOUT);
-        assertThat(c.tls().handshakeTimeout()).isEqualTo(ConfigDefaults.TLS_HANDSHAKE_TIMEOUT);
-        assertThat(c.tls().reloadInterval()).isEqualTo(ConfigDefaults.TLS_RELOAD_INTERVAL);
-        assertThat(c.listeners().ingress()).contains(HostPort.parse(ConfigDefaults.INGRESS_ADDRESS));
-        assertThat(c.listeners().egress()).contains(HostPort.parse(ConfigDefaults.EGRESS_ADDRESS));
-        assertThat(c.listeners().admin()).contains(HostPort.parse(ConfigDefaults.ADMIN_ADDRESS));
-        SidecarConfig.Upstream billing = c.upstreams().get("billing");
-        assertThat(billing.connectTimeout()).isEqualTo(ConfigDefaults.UPSTREAM_CONNECT_TIMEOUT);
-        assertThat(billing.idleTimeout()).isEqualTo(ConfigDefaults.UPSTREAM_IDLE_TIMEOUT);
-        assertThat(billing.requestTimeout()).isEqualTo(ConfigDefaults.UPSTREAM_REQUEST_TIMEOUT);
-        assertThat(billing.poolSize()).isEqualTo(ConfigDefaults.UPSTREAM_POOL_SIZE);
-    }
-
-    @Test
     void emptyListenerEntryTakesTheDefaultAddress() throws Exception {
         SidecarConfig c = ConfigLoader.parse("""
                 listeners: {admin: {}, egress: }

@@ -113,7 +113,7 @@ class EgressTest {
 
         assertThat(toolStreamKinds).containsExactly("h2", "h2", "h2");
         assertThat(toolPipelines.get(0)).containsSubsequence(PipelineNames.H2_STREAM_CODEC,
-                PipelineNames.HANDLER_HARDENING, PipelineNames.REQUEST_LIMITS, PipelineNames.PEER_ID_HEADER,
+                PipelineNames.HANDLER_HARDENING, PipelineNames.HARDENING_EXTENSION, PipelineNames.PEER_ID_HEADER,
                 PipelineNames.GATE, PipelineNames.FORWARD);
         assertThat(tool.metrics().registry().get("tollgate.proxy.connections.accepted").tag("listener", "ingress")
                 .counter().count()).isEqualTo(1);
@@ -167,9 +167,10 @@ class EgressTest {
         List<String> names = toolPipelines.get(0);
         assertThat(names.indexOf(PipelineNames.HANDLER_HARDENING))
                 .isEqualTo(names.indexOf(PipelineNames.HTTP_CODEC) + 1);
-        assertThat(names).containsSubsequence(PipelineNames.TLS, PipelineNames.HEAD_DEADLINE,
-                PipelineNames.HTTP_CODEC, PipelineNames.HANDLER_HARDENING, PipelineNames.REQUEST_LIMITS,
-                PipelineNames.PEER_ID_HEADER, PipelineNames.GATE, PipelineNames.FORWARD);
+        assertThat(names).containsSubsequence(PipelineNames.TLS, PipelineNames.FRAMING_GUARD,
+                PipelineNames.HTTP_CODEC, PipelineNames.HANDLER_HARDENING, PipelineNames.HEAD_DEADLINE,
+                PipelineNames.HARDENING_EXTENSION, PipelineNames.PEER_ID_HEADER, PipelineNames.GATE,
+                PipelineNames.FORWARD);
     }
 
     @Test

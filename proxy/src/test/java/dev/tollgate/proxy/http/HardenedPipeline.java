@@ -29,7 +29,7 @@ final class HardenedPipeline {
         channel = new EmbeddedChannel();
         channel.freezeTime();
         channel.pipeline().addLast(CODEC, new HttpServerCodec(HttpDecoding.decoderConfig(limits)));
-        HttpHardening.addHttp1(channel.pipeline(), CODEC, limits, rejections::add);
+        Http1Hardening.addHttp1(channel.pipeline(), CODEC, limits, rejections::add);
         channel.pipeline().addLast(new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {

@@ -18,18 +18,18 @@ class HttpLimitsTest {
         assertThat(d.maxHeaderSize()).isEqualTo(16384);
         assertThat(d.maxHeaderCount()).isEqualTo(100);
         assertThat(d.maxBufferedBodyBytes()).isEqualTo(1 << 20);
+        assertThat(d.maxContentChunkSize()).isEqualTo(64 * 1024);
         assertThat(d.headerReadTimeout()).isEqualTo(Duration.ofSeconds(10));
-        assertThat(d.idleTimeout()).isEqualTo(Duration.ofSeconds(60));
         assertThat(HttpLimits.builder().build()).isEqualTo(d);
     }
 
     @Test
     void reportsEveryInvalidValueAtOnce() {
         assertThatThrownBy(() -> HttpLimits.builder().maxHeaderCount(0).headerReadTimeout(Duration.ZERO)
-                .idleTimeout(null).build())
+                .maxBufferedBodyBytes(-1).build())
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("maxHeaderCount: 0 (expected: > 0); headerReadTimeout: 0ms (expected: > 0s);"
-                        + " idleTimeout: null (expected: > 0s)");
+                .hasMessage("maxHeaderCount: 0 (expected: > 0); maxBufferedBodyBytes: -1 (expected: > 0);"
+                        + " headerReadTimeout: 0ms (expected: > 0s)");
     }
 
     @Test

@@ -407,11 +407,28 @@ class RequestHardeningHandlerTest {
     }
 
     @Test
-    void closesWithoutAnswerWhenAnEarlierRequestStillAwaitsItsResponse() {
+    void answersAPipelinedRefusedRequestOnlyAfterTheEarlierResponse() {
         pipeline.write(GET + "\r\n" + GET + "X-A : b\r\n\r\n");
         assertThat(pipeline.passed).containsExactly("REQ GET /x HTTP/1.1 [Host=tool]", "LAST ");
         assertThat(pipeline.response()).isEmpty();
         assertThat(pipeline.rejections).containsExactly(RejectReason.WHITESPACE_BEFORE_COLON);
+        assertThat(pipeline.channel.isOpen()).isTrue();
+
+        DefaultFullHttpResponse ok = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        ok.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+        pipeline.channel.writeOutbound(ok);
+        assertThat(pipeline.response()).startsWith("HTTP/1.1 200 OK").contains("HTTP/1.1 400 Bad Request")
+                .endsWith("whitespace_before_colon\"}");
+        assertThat(pipeline.channel.isOpen()).isFalse();
+        assertThat(pipeline.passed).hasSize(2);
+    }
+
+    @Test
+    void closesWithoutAnswerWhenARequestBodyFailsWhileAnEarlierResponseIsPending() {
+        pipeline.write(GET + "\r\n" + POST + "Transfer-Encoding: chunked\r\n\r\n");
+        pipeline.write("zz\r\n");
+        assertThat(pipeline.rejections).containsExactly(RejectReason.INVALID_CHUNK_SIZE);
+        assertThat(pipeline.response()).isEmpty();
         assertThat(pipeline.channel.isOpen()).isFalse();
     }
 

@@ -181,7 +181,7 @@ class IngressTest {
         HttpResponse<String> r = Http.get(client, Http.https(ingress, "/echo"), headers);
 
         assertThat(r.statusCode()).isEqualTo(431);
-        assertThat(r.body()).contains("\"error\":\"too_many_headers\"");
+        assertThat(r.body()).contains("\"reason\":\"too_many_headers\"");
         assertThat(sidecar.metrics().limitHitCount(LimitKind.HEADER_COUNT)).isEqualTo(1);
         assertThat(app.requests()).isZero();
     }

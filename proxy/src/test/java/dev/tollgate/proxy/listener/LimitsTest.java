@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.tollgate.proxy.Sidecar;
+import dev.tollgate.proxy.http.RejectReason;
 import dev.tollgate.proxy.metrics.LimitKind;
 import dev.tollgate.proxy.support.Http;
 import dev.tollgate.proxy.support.Mesh;
@@ -65,7 +66,7 @@ class LimitsTest {
         String response = Http.rawPlain(s.egressAddress().orElseThrow(),
                 "GET /" + "a".repeat(1000) + " HTTP/1.1\r\nHost: x\r\n\r\n");
 
-        assertThat(response).startsWith("HTTP/1.1 414").contains("\"error\":\"request_line_too_long\"");
+        assertThat(response).startsWith("HTTP/1.1 414").contains("\"reason\":\"request_line_too_long\"");
         assertThat(s.metrics().limitHitCount(LimitKind.INITIAL_LINE)).isEqualTo(1);
     }
 
@@ -88,7 +89,7 @@ class LimitsTest {
                 "POST / HTTP/1.1\r\nHost: nowhere.internal\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd");
 
         assertThat(response).startsWith("HTTP/1.1 400");
-        assertThat(s.metrics().limitHitCount(LimitKind.MALFORMED_REQUEST)).isEqualTo(1);
+        assertThat(s.metrics().rejectedCount(RejectReason.DUPLICATE_CONTENT_LENGTH)).isEqualTo(1);
     }
 
     @Test

@@ -28,7 +28,7 @@ class PeerIdentityHeaderHandlerTest {
         ch.writeInbound(spoofed());
 
         FullHttpRequest r = ch.readInbound();
-        assertThat(r.headers().getAll(PeerIdentityHeaderHandler.HEADER))
+        assertThat(r.headers().getAll(dev.tollgate.proxy.http.IdentityHeader.NAME))
                 .containsExactly("spiffe://example.org/agent/caller");
         r.release();
     }
@@ -40,7 +40,7 @@ class PeerIdentityHeaderHandlerTest {
         ch.writeInbound(spoofed());
 
         FullHttpRequest r = ch.readInbound();
-        assertThat(r.headers().contains(PeerIdentityHeaderHandler.HEADER)).isFalse();
+        assertThat(r.headers().contains(dev.tollgate.proxy.http.IdentityHeader.NAME)).isFalse();
         r.release();
     }
 }

@@ -11,14 +11,12 @@ import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 
 /**
- * What the forwarder itself must do to headers for correct re-serialisation: connection-scoped headers of one hop
- * never reach the next, HTTP/2 conversion markers never leave the sidecar, and a message whose body follows without
- * a length is sent chunked. (Request hardening proper lives in the hardening slot.)
+ * What the forwarder itself must do to a message for correct re-serialisation, besides removing hop-by-hop fields
+ * ({@link dev.tollgate.proxy.http.HopByHop}): HTTP/2 conversion markers never leave the sidecar, and a message whose
+ * body follows without a length is sent chunked.
  */
-final class HopByHop {
-    private static final List<CharSequence> ALWAYS = List.of(HttpHeaderNames.CONNECTION,
-            AsciiString.cached("keep-alive"), AsciiString.cached("proxy-connection"), HttpHeaderNames.TE, HttpHeaderNames.TRAILER, HttpHeaderNames.UPGRADE,
-            HttpHeaderNames.PROXY_AUTHENTICATE, HttpHeaderNames.PROXY_AUTHORIZATION,
+final class MessageFraming {
+    private static final List<AsciiString> HTTP2_MARKERS = List.of(
             HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text(),
             HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(),
             HttpConversionUtil.ExtensionHeaderNames.PATH.text(),
@@ -26,20 +24,12 @@ final class HopByHop {
             HttpConversionUtil.ExtensionHeaderNames.STREAM_DEPENDENCY_ID.text(),
             HttpConversionUtil.ExtensionHeaderNames.STREAM_WEIGHT.text());
 
-    private HopByHop() {
+    private MessageFraming() {
     }
 
-    /** Removes connection-scoped headers, including every header the Connection header names. */
-    static void strip(HttpHeaders h) {
-        for (String connection : h.getAll(HttpHeaderNames.CONNECTION)) {
-            for (String token : connection.split(",")) {
-                String name = token.trim();
-                if (!name.isEmpty() && !name.equalsIgnoreCase("close") && !name.equalsIgnoreCase("keep-alive")) {
-                    h.remove(name);
-                }
-            }
-        }
-        for (CharSequence name : ALWAYS) {
+    /** Removes the {@code x-http2-*} headers Netty's HTTP/2 to HTTP/1 conversion adds. */
+    static void removeHttp2Markers(HttpHeaders h) {
+        for (AsciiString name : HTTP2_MARKERS) {
             h.remove(name);
         }
     }

@@ -1,0 +1,127 @@
+package dev.tollgate.proxy.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code config/sidecar.yaml} at the repository top: the one reference of every sidecar option and its default. */
+class ReferenceConfigTest {
+    /** The reference file, relative to this module's directory (where surefire runs). */
+    static final Path REFERENCE = Path.of("..", "config", "sidecar.yaml");
+    private static final String PROBE = "zz-probe-option";
+    private static final Pattern EXPECTED_KEYS = Pattern.compile("unknown option \\(expected one of: (.*)\\)$");
+
+    @TempDir
+    Path base;
+
+    @Test
+    void referenceFileParsesAndStatesTheDefaults() throws Exception {
+        SidecarConfig c = ConfigLoader.parse(Files.readString(REFERENCE), base);
+
+        assertThat(c.limits()).isEqualTo(SidecarConfig.Limits.defaults());
+        assertThat(c.drainTimeout()).isEqualTo(ConfigDefaults.DRAIN_TIMEOUT);
+        assertThat(c.workerThreads()).isEqualTo(ConfigDefaults.WORKER_THREADS);
+        assertThat(c.tls().minVersion()).isEqualTo(ConfigDefaults.TLS_MIN_VERSION);
+        assertThat(c.tls().handshakeTimeout()).isEqualTo(ConfigDefaults.TLS_HANDSHAKE_TIMEOUT);
+        assertThat(c.tls().reloadInterval()).isEqualTo(ConfigDefaults.TLS_RELOAD_INTERVAL);
+        assertThat(c.listeners().ingress()).contains(HostPort.parse(ConfigDefaults.INGRESS_ADDRESS));
+        assertThat(c.listeners().egress()).contains(HostPort.parse(ConfigDefaults.EGRESS_ADDRESS));
+        assertThat(c.listeners().admin()).contains(HostPort.parse(ConfigDefaults.ADMIN_ADDRESS));
+        SidecarConfig.Upstream billing = c.upstreams().get("billing");
+        assertThat(billing.connectTimeout()).isEqualTo(ConfigDefaults.UPSTREAM_CONNECT_TIMEOUT);
+        assertThat(billing.idleTimeout()).isEqualTo(ConfigDefaults.UPSTREAM_IDLE_TIMEOUT);
+        assertThat(billing.requestTimeout()).isEqualTo(ConfigDefaults.UPSTREAM_REQUEST_TIMEOUT);
+        assertThat(billing.poolSize()).isEqualTo(ConfigDefaults.UPSTREAM_POOL_SIZE);
+    }
+
+    /**
+     * For every section of the reference file, the loader is given an unknown option there; its error names every
+     * option the code accepts in that section, and each must be in the file. An option added to the loader but not
+     * to {@code config/sidecar.yaml} fails here.
+     */
+    @Test
+    void referenceFileShowsEveryOptionTheLoaderAccepts() throws Exception {
+        ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
+        ObjectMapper json = new ObjectMapper();
+        JsonNode reference = yaml.readTree(Files.readString(REFERENCE));
+        List<String> missing = new ArrayList<>();
+        int sections = 0;
+        for (String path : objectPaths(reference, "")) {
+            JsonNode probed = reference.deepCopy();
+            ObjectNode section = (ObjectNode) (path.isEmpty() ? probed : probed.at(path));
+            section.put(PROBE, 1);
+            List<String> errors = List.of();
+            try {
+                ConfigLoader.parse(json.writeValueAsString(probed), base);
+            } catch (ConfigException e) {
+                errors = e.errors();
+            }
+            for (String error : errors) {
+                Matcher m = EXPECTED_KEYS.matcher(error);
+                if (error.contains(PROBE) && m.find()) {
+                    sections++;
+                    Set<String> inFile = keysAt(reference, path);
+                    for (String option : m.group(1).split(", ")) {
+                        if (!inFile.contains(option)) {
+                            missing.add((path.isEmpty() ? "" : path + "/") + option);
+                        }
+                    }
+                }
+            }
+        }
+        assertThat(sections).as("sections whose options the loader lists").isGreaterThanOrEqualTo(10);
+        assertThat(missing).as("options accepted in code but missing from %s", REFERENCE).isEmpty();
+    }
+
+    /**
+     * The option names at {@code path}; for one upstream, those of every upstream together (the reference shows an
+     * mTLS and an external upstream, whose options differ).
+     */
+    private static Set<String> keysAt(JsonNode reference, String path) {
+        Set<String> keys = new TreeSet<>();
+        Matcher upstream = Pattern.compile("^/upstreams/[^/]+(.*)$").matcher(path);
+        List<JsonNode> nodes = new ArrayList<>();
+        if (upstream.matches()) {
+            reference.get("upstreams").forEach(u -> nodes.add(u.at(upstream.group(1))));
+        } else {
+            nodes.add(path.isEmpty() ? reference : reference.at(path));
+        }
+        for (JsonNode n : nodes) {
+            n.fieldNames().forEachRemaining(keys::add);
+        }
+        return keys;
+    }
+
+    /** JSON pointers of every object in the tree, the root as "". */
+    private static List<String> objectPaths(JsonNode node, String path) {
+        List<String> out = new ArrayList<>();
+        if (node.isObject()) {
+            out.add(path);
+            for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                out.addAll(objectPaths(node.get(k), path + "/" + k));
+            }
+        } else if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                out.addAll(objectPaths(node.get(i), path + "/" + i));
+            }
+        }
+        return out;
+    }
+}
