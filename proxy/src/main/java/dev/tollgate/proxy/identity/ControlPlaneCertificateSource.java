@@ -62,7 +62,7 @@ import dev.tollgate.proxy.tls.SvidValidator;
  * unreachable control plane keeps the current SVID, is counted and retried with exponential backoff and jitter.
  * The key and SVID live only in memory: a restarted sidecar needs a new join token.
  *
- * <p>All work runs on one thread ({@code tollgate-identity}); calls to the control plane run on a helper thread with
+ * <p>{@link #start} waits for the first join attempt (at most twice the request timeout). All work runs on one thread ({@code tollgate-identity}); calls to the control plane run on a helper thread with
  * a deadline, so a hanging connection never stalls the source. Attempt times follow the injected clock (checked every
  * {@value #TICK_MILLIS} ms), so tests move renewal and expiry by advancing a clock.
  */
@@ -131,8 +131,17 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
     public void start(Listener l) {
         this.listener = Objects.requireNonNull(l, "listener");
         metrics.state(ControlPlaneState.BOOTSTRAPPING);
-        nextAttemptAt = clock.instant();
-        exec.scheduleWithFixedDelay(this::tick, 0, TICK_MILLIS, TimeUnit.MILLISECONDS);
+        // The first join runs before start returns (bounded by the call deadline), so a reachable control plane
+        // makes the sidecar ready as it starts; later attempts follow the clock.
+        Future<?> first = exec.submit(this::attempt);
+        try {
+            first.get(cfg.requestTimeout().toMillis() * 2 + 1000, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.warn("first join attempt did not finish: {}", e.toString());
+        }
+        exec.scheduleWithFixedDelay(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     @Override
@@ -146,7 +155,14 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
 
     /** Joins (without an SVID) or renews now, whatever the schedule says; completes when the attempt is over. */
     public CompletableFuture<Void> renewNow() {
-        return CompletableFuture.runAsync(this::attempt, exec);
+        if (closed) {
+            return CompletableFuture.completedFuture(null);
+        }
+        try {
+            return CompletableFuture.runAsync(this::attempt, exec);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            return CompletableFuture.completedFuture(null);
+        }
     }
 
     /** The last watch revision applied, or 0. */
