@@ -336,6 +336,15 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
             failed("renewal", e);
             return;
         } catch (RuntimeException e) {
+            if (isGarbage(e)) {
+                metrics.renewal(RenewalResult.INVALID_ANSWER);
+                LOG.warn("the control plane's renewal answer is not an SVID response ({}), keeping {}", describe(e),
+                        cur);
+                audit.event("svid_answer_refused", "result", "garbage", "reason", describe(e));
+                degrade();
+                retryAfter(backoff.next());
+                return;
+            }
             failed("renewal", e);
             return;
         }
@@ -372,6 +381,9 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                 throw new SnapshotRejectedException(ReloadResult.UNPARSEABLE, "answer cannot be parsed: "
                         + e.getMessage());
             }
+            if (cur != null && bundle != cur.bundle()) {
+                stillTrusts(bundle, cur, seq);
+            }
             CertificateSnapshot snap = validator.validate(chain, key, bundle);
             if (cur != null && !snap.spiffeId().equals(cur.spiffeId())) {
                 throw new SnapshotRejectedException(ReloadResult.NOT_AN_SVID, "renewal answer carries "
@@ -387,6 +399,23 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                     cur == null ? "no SVID" : cur, e.getMessage());
             audit.event("svid_answer_refused", "result", e.result().tag(), "reason", e.getMessage());
             return null;
+        }
+    }
+
+    /**
+     * A new bundle must still trust the SVID in use: the control plane keeps a CA in the bundle while leaves it signed
+     * are valid, so a bundle that drops it is not the control plane's rotation and is refused. Checked at the SVID's
+     * own issuance time, so that it also holds for an SVID that has just expired.
+     */
+    private static void stillTrusts(List<X509Certificate> bundle, CertificateSnapshot cur, long seq)
+            throws SnapshotRejectedException {
+        java.util.Date at = cur.leaf().getNotBefore();
+        try {
+            new dev.tollgate.api.tls.SpiffeTrustManager(() -> bundle, x -> true, () -> at)
+                    .verify(cur.chain().toArray(new X509Certificate[0]));
+        } catch (java.security.cert.CertificateException e) {
+            throw new SnapshotRejectedException(ReloadResult.UNTRUSTED_CHAIN, "bundle sequence " + seq
+                    + " no longer trusts the SVID in use (" + e.getMessage() + ")");
         }
     }
 
@@ -556,6 +585,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                 throw new SnapshotRejectedException(ReloadResult.UNPARSEABLE, "bundle cannot be parsed: "
                         + e.getMessage());
             }
+            stillTrusts(bundle, cur, seq);
             CertificateSnapshot snap = validator.validate(cur.chain(), cur.key(), bundle);
             bundleSequence = seq;
             metrics.bundleSequence(seq);
@@ -602,6 +632,19 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
 
     private static String serial(CertificateSnapshot s) {
         return s.leaf().getSerialNumber().toString(16);
+    }
+
+    /** An answer that arrived but is not JSON of the expected shape. */
+    private static boolean isGarbage(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof com.fasterxml.jackson.core.JsonProcessingException) {
+                return true;
+            }
+            if (t == t.getCause()) {
+                break;
+            }
+        }
+        return false;
     }
 
     private static String describe(Throwable e) {
