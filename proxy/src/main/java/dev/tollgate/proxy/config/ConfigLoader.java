@@ -279,7 +279,8 @@ public final class ConfigLoader {
         Duration max = duration(n.path("renewal-max-delay"), "control-plane.renewal-max-delay",
                 ConfigDefaults.RENEWAL_MAX_DELAY, true);
         if (max.compareTo(min) < 0) {
-            errors.add("control-plane.renewal-max-delay: " + max + " (expected: >= renewal-min-delay " + min + ")");
+            errors.add("control-plane.renewal-max-delay: " + max.toMillis() + "ms (expected: >= renewal-min-delay "
+                    + min.toMillis() + "ms)");
         }
         boolean rotateKey = ConfigDefaults.ROTATE_KEY;
         JsonNode rk = n.path("rotate-key");
@@ -297,7 +298,8 @@ public final class ConfigLoader {
         Duration bMax = duration(n.path("backoff-max"), "control-plane.backoff-max",
                 ConfigDefaults.CONTROL_PLANE_BACKOFF_MAX, true);
         if (bMax.compareTo(bInit) < 0) {
-            errors.add("control-plane.backoff-max: " + bMax + " (expected: >= backoff-initial " + bInit + ")");
+            errors.add("control-plane.backoff-max: " + bMax.toMillis() + "ms (expected: >= backoff-initial "
+                    + bInit.toMillis() + "ms)");
         }
         Duration heartbeat = duration(n.path("heartbeat-interval"), "control-plane.heartbeat-interval",
                 ConfigDefaults.WATCH_HEARTBEAT_INTERVAL, true);
