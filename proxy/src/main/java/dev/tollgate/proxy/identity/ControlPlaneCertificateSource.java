@@ -429,8 +429,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         backoff.reset();
         expiryReported = false;
         metrics.state(watchConnected ? ControlPlaneState.CONNECTED : ControlPlaneState.DEGRADED);
-        Duration delay = schedule.delay(snap.leaf().getNotBefore().toInstant(), snap.notAfter(), clock.instant(),
-                random);
+        Duration delay = schedule.delay(snap.notAfter(), clock.instant(), random::nextDouble);
         nextAttemptAt = clock.instant().plus(delay);
         LOG.info("SVID {} in use; next renewal in {}", snap, delay);
         listener.onSnapshot(snap);

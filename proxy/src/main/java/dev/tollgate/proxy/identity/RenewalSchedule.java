@@ -2,11 +2,13 @@ package dev.tollgate.proxy.identity;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.random.RandomGenerator;
+import java.util.function.DoubleSupplier;
 
 /**
- * When to renew: at {@code fraction} of the SVID's lifetime, moved by up to ±10 % jitter, never sooner than the
- * minimum and never later than the maximum delay; and never later than the SVID's own expiry.
+ * When to renew: after {@code fraction} of the SVID's remaining lifetime at the time it was received (the control
+ * plane backdates NotBefore, so the remaining lifetime, not NotBefore, is the base), moved by up to ±10 % jitter so
+ * that sidecars started together spread out, never sooner than the minimum and never later than the maximum delay,
+ * and never after the SVID's own expiry.
  */
 public record RenewalSchedule(double fraction, Duration minDelay, Duration maxDelay) {
     /** The jitter, as a fraction of the planned delay in each direction. */
@@ -21,16 +23,17 @@ public record RenewalSchedule(double fraction, Duration minDelay, Duration maxDe
         }
     }
 
-    /** The delay from {@code now} until the renewal of an SVID valid from {@code notBefore} to {@code notAfter}. */
-    public Duration delay(Instant notBefore, Instant notAfter, Instant now, RandomGenerator random) {
-        long lifetime = Math.max(0, Duration.between(notBefore, notAfter).toMillis());
-        double jitter = 1 + (random.nextDouble() * 2 - 1) * JITTER;
-        Instant at = notBefore.plusMillis((long) (lifetime * fraction * jitter));
-        long millis = Duration.between(now, at).toMillis();
+    /**
+     * The delay from {@code now} until the renewal of an SVID that expires at {@code notAfter}; {@code uniform} gives
+     * numbers in [0, 1) for the jitter.
+     */
+    public Duration delay(Instant notAfter, Instant now, DoubleSupplier uniform) {
+        long remaining = Duration.between(now, notAfter).toMillis();
+        double jitter = 1 + (uniform.getAsDouble() * 2 - 1) * JITTER;
+        long millis = (long) (Math.max(0, remaining) * fraction * jitter);
         millis = Math.max(minDelay.toMillis(), Math.min(maxDelay.toMillis(), millis));
-        long untilExpiry = Duration.between(now, notAfter).toMillis();
-        if (untilExpiry > 0) {
-            millis = Math.min(millis, untilExpiry);
+        if (remaining > 0) {
+            millis = Math.min(millis, remaining);
         }
         return Duration.ofMillis(Math.max(0, millis));
     }
