@@ -60,7 +60,8 @@ import dev.tollgate.proxy.tls.SvidValidator;
  * stream's {@code bundle} revisions and resyncs, applied by sequence. Every answer is validated with
  * {@link SvidValidator} (and must keep the SPIFFE ID) before it is published; a bad answer, a refusal or an
  * unreachable control plane keeps the current SVID, is counted and retried with exponential backoff and jitter.
- * The key and SVID live only in memory: a restarted sidecar needs a new join token.
+ * The key and SVID live only in memory: a restarted sidecar needs a new join token. An SVID that expired cannot
+ * authenticate a renewal; the source then keeps trying and joins again as soon as a new join token appears.
  *
  * <p>{@link #start} waits for the first join attempt (at most twice the request timeout). All work runs on one thread ({@code tollgate-identity}); calls to the control plane run on a helper thread with
  * a deadline, so a hanging connection never stalls the source. Attempt times follow the injected clock (checked every
@@ -219,7 +220,13 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
             return;
         }
         nextAttemptAt = null;
-        if (current == null) {
+        CertificateSnapshot cur = current;
+        if (cur == null) {
+            join();
+        } else if (!clock.instant().isBefore(cur.notAfter()) && hasFreshToken()) {
+            // An expired SVID cannot authenticate a renewal: an operator's new join token brings the sidecar back.
+            LOG.info("SVID expired at {}; joining again with the new join token in {}", cur.notAfter(),
+                    tokenLocation());
             join();
         } else {
             renew();
@@ -623,6 +630,11 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         }
         String t = env.apply(ConfigDefaults.JOIN_TOKEN_ENV);
         return t == null || t.isBlank() ? Optional.empty() : Optional.of(t.strip());
+    }
+
+    private boolean hasFreshToken() {
+        Optional<String> t = readToken();
+        return t.isPresent() && !t.get().equals(usedToken);
     }
 
     private String tokenLocation() {
