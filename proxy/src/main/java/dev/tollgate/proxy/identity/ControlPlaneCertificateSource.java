@@ -97,6 +97,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
     private CertificateSnapshot renewClientFor;
     private WatchClient watch;
 
+    private final java.util.concurrent.atomic.AtomicInteger callsInFlight = new java.util.concurrent.atomic.AtomicInteger();
     private volatile CertificateSnapshot current;
     private volatile Listener listener;
     private volatile boolean closed;
@@ -164,6 +165,11 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         } catch (java.util.concurrent.RejectedExecutionException e) {
             return CompletableFuture.completedFuture(null);
         }
+    }
+
+    /** Control-plane calls still running (a call given up on counts until its thread is back). */
+    public int callsInFlight() {
+        return callsInFlight.get();
     }
 
     /** The last watch revision applied, or 0. */
@@ -431,6 +437,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
             return;
         }
         current = snap;
+        listener.onSnapshot(snap);
         results.accept(ReloadResult.APPLIED);
         metrics.renewal(RenewalResult.OK);
         backoff.reset();
@@ -439,7 +446,6 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         Duration delay = schedule.delay(snap.notAfter(), clock.instant(), random::nextDouble);
         nextAttemptAt = clock.instant().plus(delay);
         LOG.info("SVID {} in use; next renewal in {}", snap, delay);
-        listener.onSnapshot(snap);
     }
 
     private void failed(String what, RuntimeException e) {
@@ -465,7 +471,14 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
 
     /** Runs a control-plane call on a helper thread; gives up (and interrupts it) after twice the request timeout. */
     private <T> T call(Callable<T> c) {
-        Future<T> f = calls.submit(c);
+        Future<T> f = calls.submit(() -> {
+            callsInFlight.incrementAndGet();
+            try {
+                return c.call();
+            } finally {
+                callsInFlight.decrementAndGet();
+            }
+        });
         try {
             return f.get(cfg.requestTimeout().toMillis() * 2, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
@@ -597,9 +610,9 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
             metrics.bundleSequence(seq);
             metrics.bundleUpdate(BundleUpdate.APPLIED);
             current = snap;
+            listener.onSnapshot(snap);
             audit.event("bundle_applied", "sequence", seq, "cas", bundle.size());
             results.accept(ReloadResult.APPLIED);
-            listener.onSnapshot(snap);
         } catch (SnapshotRejectedException e) {
             metrics.bundleUpdate(BundleUpdate.INVALID);
             results.accept(e.result());

@@ -356,6 +356,9 @@ public final class ToxiproxyStandIn implements AutoCloseable {
                     }
                     Connection c = new Connection(this, client, up);
                     connections.add(c);
+                    if (c.resetAtOnce()) {
+                        continue;
+                    }
                     c.start();
                 } catch (IOException e) {
                     return;
@@ -402,6 +405,17 @@ public final class ToxiproxyStandIn implements AutoCloseable {
             pump(upstream, client, "downstream");
         }
 
+        /** A reset_peer toxic with timeout 0 resets a new connection before any byte passes. */
+        boolean resetAtOnce() {
+            for (Toxic t : proxy.toxics.values()) {
+                if (t.type.equals("reset_peer") && t.attributes.getOrDefault("timeout", 0L) == 0 && affectedBy(t)) {
+                    close(true);
+                    return true;
+                }
+            }
+            return false;
+        }
+
         boolean affectedBy(Toxic t) {
             return draws.computeIfAbsent(t.name + "@" + t.createdNanos,
                     k -> t.toxicity >= 1.0 || ThreadLocalRandom.current().nextDouble() < t.toxicity);
@@ -442,7 +456,14 @@ public final class ToxiproxyStandIn implements AutoCloseable {
                         continue;
                     }
                     switch (x.type) {
-                        case "timeout", "reset_peer" -> held |= x.type.equals("timeout");
+                        case "timeout" -> held = true;
+                        case "reset_peer" -> {
+                            long after = TimeUnit.MILLISECONDS.toNanos(x.attributes.getOrDefault("timeout", 0L));
+                            if (System.nanoTime() - Math.max(x.createdNanos, openedNanos) >= after) {
+                                close(true);
+                                throw new SocketException("reset by the reset_peer toxic");
+                            }
+                        }
                         case "bandwidth" -> {
                             rate = x.attributes.getOrDefault("rate", 0L);
                             held |= rate == 0;
