@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.tollgate.proxy.Sidecar;
+import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.support.Http;
 import dev.tollgate.proxy.support.TestApp;
 
@@ -67,6 +68,16 @@ class BootstrapTest {
                 .contains("peer=" + IdentityMesh.AGENT);
         assertThat(Http.rawPlain(tool.adminAddress().orElseThrow(), "GET /readyz HTTP/1.1\r\nHost: a\r\n"
                 + "Connection: close\r\n\r\n")).startsWith("HTTP/1.1 200");
+        await().atMost(Duration.ofSeconds(5)).until(() -> tool.registry().get(ProxyMetrics.CONTROL_PLANE_STATE)
+                .tag(ProxyMetrics.TAG_STATE, "connected").gauge().value() == 1.0);
+        String scrape = Http.rawPlain(tool.adminAddress().orElseThrow(), "GET /metrics HTTP/1.1\r\nHost: a\r\n"
+                + "Connection: close\r\n\r\n");
+        assertThat(scrape).contains("tollgate_proxy_svid_renewals_total{result=\"ok\"} 1.0")
+                .contains("tollgate_proxy_svid_renewals_total{result=\"no_join_token\"}")
+                .contains("tollgate_proxy_certificate_expiry_seconds")
+                .contains("tollgate_proxy_bundle_sequence")
+                .contains("tollgate_proxy_watch_lag_revisions 0.0")
+                .contains("tollgate_proxy_watch_lag_seconds");
     }
 
     @Test

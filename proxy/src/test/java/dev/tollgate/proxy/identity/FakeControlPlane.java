@@ -33,8 +33,8 @@ import dev.tollgate.testing.TestPki;
 
 /**
  * A control plane that answers what the test says: an HTTPS server presenting {@code spiffe://<td>/tollgate/control-plane}
- * from the test's PKI, serving {@code /v1/svid/join} and {@code /v1/svid/renew} with a programmable answer and
- * refusing the watch stream (404). Test support for answers a real control plane never gives.
+ * from the test's PKI, serving {@code /v1/svid/join} and {@code /v1/svid/renew} with a programmable answer and the
+ * watch stream from a script (404 without one). Test support for answers a real control plane never gives.
  */
 final class FakeControlPlane implements AutoCloseable {
     /** One HTTP answer: status and body. */
@@ -55,8 +55,10 @@ final class FakeControlPlane implements AutoCloseable {
     final TestPki pki;
     final List<Received> received = new CopyOnWriteArrayList<>();
     private final HttpsServer server;
-    private final ExecutorService pool = Executors.newFixedThreadPool(2);
+    private final ExecutorService pool = Executors.newFixedThreadPool(4);
     private volatile Function<Received, Answer> answers = r -> new Answer(503, "{}");
+    private volatile List<String> watchScript;
+    private volatile boolean closed;
 
     FakeControlPlane(TestPki pki) throws Exception {
         this.pki = pki;
@@ -80,6 +82,14 @@ final class FakeControlPlane implements AutoCloseable {
         server.createContext("/", this::handle);
         server.setExecutor(pool);
         server.start();
+    }
+
+    /**
+     * The first watch connection gets these lines, then a heartbeat every 100 ms at the last revision; later
+     * connections only heartbeats. Without a script the watch route answers 404.
+     */
+    void watch(List<String> lines) {
+        watchScript = List.copyOf(lines);
     }
 
     void answer(Function<Received, Answer> a) {
@@ -106,6 +116,10 @@ final class FakeControlPlane implements AutoCloseable {
         try (InputStream in = ex.getRequestBody()) {
             body = in.readAllBytes();
         }
+        if (path.equals("/v1/watch") && watchScript != null) {
+            stream(ex);
+            return;
+        }
         Answer a;
         if (path.equals("/v1/svid/join") || path.equals("/v1/svid/renew")) {
             Received r = new Received(path, Json.mapper().readValue(body, SvidRequest.class));
@@ -122,8 +136,32 @@ final class FakeControlPlane implements AutoCloseable {
         }
     }
 
+    private void stream(HttpExchange ex) throws IOException {
+        List<String> lines = watchScript;
+        watchScript = List.of();
+        long last = Long.parseLong(ex.getRequestURI().getQuery().replaceAll(".*after=(\\d+).*", "$1"));
+        ex.getResponseHeaders().set("content-type", "application/x-ndjson");
+        ex.sendResponseHeaders(200, 0);
+        try (OutputStream o = ex.getResponseBody()) {
+            for (String line : lines) {
+                o.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+                last = Math.max(last, Json.mapper().readTree(line).path("revision").asLong());
+            }
+            o.flush();
+            while (!closed) {
+                o.write(("{\"revision\":" + last + ",\"kind\":\"heartbeat\",\"at\":\""
+                        + java.time.Instant.now() + "\"}\n").getBytes(StandardCharsets.UTF_8));
+                o.flush();
+                Thread.sleep(100);
+            }
+        } catch (IOException | InterruptedException e) {
+            // the client went away or the fake is closing
+        }
+    }
+
     @Override
     public void close() {
+        closed = true;
         server.stop(0);
         pool.shutdownNow();
     }
