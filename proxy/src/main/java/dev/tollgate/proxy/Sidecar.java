@@ -239,7 +239,9 @@ public final class Sidecar implements AutoCloseable {
             return "draining";
         }
         if (tls == null || !tls.ready()) {
-            return "no valid certificate";
+            return certificates instanceof ControlPlaneCertificateSource cp
+                    ? "no valid certificate (control plane: " + cp.metrics().state().tag() + ")"
+                    : "no valid certificate";
         }
         return null;
     }

@@ -90,6 +90,9 @@ class BootstrapTest {
 
         IdentityMetrics m = IdentityMesh.source(second).metrics();
         assertThat(second.ready()).isFalse();
+        assertThat(Http.rawPlain(second.adminAddress().orElseThrow(), "GET /readyz HTTP/1.1\r\nHost: a\r\n"
+                + "Connection: close\r\n\r\n")).startsWith("HTTP/1.1 503")
+                .contains("no valid certificate (control plane: needs_join_token)");
         assertThat(m.renewalCount(RenewalResult.REFUSED)).isEqualTo(1);
         assertThat(m.state()).isEqualTo(ControlPlaneState.NEEDS_JOIN_TOKEN);
         // the refused token is never sent again: later attempts only find that no new token is there
