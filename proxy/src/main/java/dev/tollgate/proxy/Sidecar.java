@@ -33,6 +33,8 @@ import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.forward.OffLoopResolverGroup;
 import dev.tollgate.proxy.forward.UpstreamPools;
 import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.identity.ControlPlaneCertificateSource;
+import dev.tollgate.proxy.identity.IdentityMetrics;
 import dev.tollgate.proxy.listener.AdminInitializer;
 import dev.tollgate.proxy.listener.ConnectionTracker;
 import dev.tollgate.proxy.listener.EgressInitializer;
@@ -82,6 +84,9 @@ public final class Sidecar implements AutoCloseable {
         this.registry = b.registry != null ? b.registry : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         this.metrics = new ProxyMetrics(registry, clock);
         this.certificates = b.certificates != null ? b.certificates
+                : config.controlPlane().isPresent() ? ControlPlaneCertificateSource.builder(config.controlPlane().get())
+                        .clock(clock).validator(new SvidValidator(clock, config.tls().spiffeId()))
+                        .results(metrics::certificateReload).metrics(new IdentityMetrics(registry, clock)).build()
                 : new FileCertificateSource(config.tls().cert(), config.tls().key(), config.tls().bundle(),
                 config.tls().reloadInterval(), new SvidValidator(clock, config.tls().spiffeId()),
                 metrics::certificateReload);
@@ -119,7 +124,10 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
-        /** Where certificates come from; default: the files named in {@code tls}, polled. */
+        /**
+         * Where certificates come from; default: the control plane when {@code control-plane} is configured,
+         * otherwise the files named in {@code tls}, polled.
+         */
         public Builder certificateSource(CertificateSource s) {
             certificates = Objects.requireNonNull(s);
             return this;
@@ -231,7 +239,9 @@ public final class Sidecar implements AutoCloseable {
             return "draining";
         }
         if (tls == null || !tls.ready()) {
-            return "no valid certificate";
+            return certificates instanceof ControlPlaneCertificateSource cp
+                    ? "no valid certificate (control plane: " + cp.metrics().state().tag() + ")"
+                    : "no valid certificate";
         }
         return null;
     }
@@ -296,6 +306,11 @@ public final class Sidecar implements AutoCloseable {
 
     public PrometheusMeterRegistry registry() {
         return registry;
+    }
+
+    /** Where the certificate comes from (files or the control plane). */
+    public CertificateSource certificateSource() {
+        return certificates;
     }
 
     /** The TLS owner (after {@link #start()}). */

@@ -51,6 +51,9 @@ public final class SidecarCommand implements Callable<Integer> {
         }
         if (check) {
             out.println(config + ": configuration is valid");
+            cfg.controlPlane().ifPresent(cp -> out.println("SVID from the control plane at " + cp.url()
+                    + " (join token: " + cp.joinTokenFile().map(Object::toString)
+                    .orElse("$" + dev.tollgate.proxy.config.ConfigDefaults.JOIN_TOKEN_ENV) + ")"));
             out.flush();
             return EXIT_OK;
         }

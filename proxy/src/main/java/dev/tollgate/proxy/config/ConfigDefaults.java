@@ -35,6 +35,18 @@ public final class ConfigDefaults {
     public static final int H2_RST_WINDOW_SECONDS = 30;
     public static final int H2_MAX_SMALL_CONTINUATION_FRAMES = 16;
 
+    /** {@code control-plane.*}: see docs/rotation.md. The server ID defaults to spiffe://<td>/tollgate/control-plane. */
+    public static final String CONTROL_PLANE_SERVER_PATH = "/tollgate/control-plane";
+    public static final String JOIN_TOKEN_ENV = "TOLLGATE_JOIN_TOKEN";
+    public static final double RENEWAL_FRACTION = 0.5;
+    public static final Duration RENEWAL_MIN_DELAY = Duration.ofSeconds(5);
+    public static final Duration RENEWAL_MAX_DELAY = Duration.ofHours(1);
+    public static final boolean ROTATE_KEY = true;
+    public static final Duration CONTROL_PLANE_REQUEST_TIMEOUT = Duration.ofSeconds(10);
+    public static final Duration CONTROL_PLANE_BACKOFF_INITIAL = Duration.ofSeconds(1);
+    public static final Duration CONTROL_PLANE_BACKOFF_MAX = Duration.ofSeconds(30);
+    public static final Duration WATCH_HEARTBEAT_INTERVAL = Duration.ofSeconds(15);
+
     public static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(20);
     /** 0 means one event loop per available processor. */
     public static final int WORKER_THREADS = 0;

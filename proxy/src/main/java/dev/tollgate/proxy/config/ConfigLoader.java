@@ -88,10 +88,11 @@ public final class ConfigLoader {
             return null;
         }
         knownKeys(root, "", Set.of("listeners", "app", "tls", "identity", "upstreams", "limits", "drain-timeout",
-                "worker-threads"));
+                "worker-threads", "control-plane"));
+        boolean fromControlPlane = !root.path("control-plane").isMissingNode();
         SidecarConfig.Listeners listeners = listeners(root.path("listeners"));
         Optional<HostPort> app = optionalHostPort(root.path("app"), "app");
-        SidecarConfig.Tls tls = tls(root.path("tls"), baseDir);
+        SidecarConfig.Tls tls = tls(root.path("tls"), baseDir, fromControlPlane);
         SidecarConfig.Identity identity = identity(root.path("identity"));
         Map<String, SidecarConfig.Upstream> upstreams = upstreams(root.path("upstreams"), baseDir);
         SidecarConfig.Limits limits = limits(root.path("limits"));
@@ -113,7 +114,9 @@ public final class ConfigLoader {
         if (mtls && identity.allowIds().isEmpty() && identity.allowTrustDomains().isEmpty()) {
             errors.add("identity.allow: empty (expected: at least one SPIFFE ID or trust domain; nobody could call)");
         }
-        return new SidecarConfig(listeners, app, tls, identity, upstreams, limits, drain, workers);
+        Optional<SidecarConfig.ControlPlane> controlPlane = fromControlPlane
+                ? Optional.ofNullable(controlPlane(root.path("control-plane"), tls, baseDir)) : Optional.empty();
+        return new SidecarConfig(listeners, app, tls, identity, upstreams, limits, drain, workers, controlPlane);
     }
 
     private SidecarConfig.Listeners listeners(JsonNode n) {
@@ -170,7 +173,11 @@ public final class ConfigLoader {
         return Optional.ofNullable(hp);
     }
 
-    private SidecarConfig.Tls tls(JsonNode n, Path baseDir) {
+    private SidecarConfig.Tls tls(JsonNode n, Path baseDir, boolean fromControlPlane) {
+        if (n.isMissingNode() && fromControlPlane) {
+            return new SidecarConfig.Tls(null, null, null, ConfigDefaults.TLS_MIN_VERSION,
+                    ConfigDefaults.TLS_HANDSHAKE_TIMEOUT, ConfigDefaults.TLS_RELOAD_INTERVAL, Optional.empty());
+        }
         if (n.isMissingNode()) {
             errors.add("tls: missing (expected: cert, key and bundle file paths)");
             return null;
@@ -180,9 +187,21 @@ public final class ConfigLoader {
         }
         knownKeys(n, "tls.", Set.of("cert", "key", "bundle", "min-version", "handshake-timeout", "reload-interval",
                 "spiffe-id"));
-        Path cert = requiredPath(n.path("cert"), "tls.cert", baseDir);
-        Path key = requiredPath(n.path("key"), "tls.key", baseDir);
-        Path bundle = requiredPath(n.path("bundle"), "tls.bundle", baseDir);
+        Path cert = null;
+        Path key = null;
+        Path bundle = null;
+        if (fromControlPlane) {
+            for (String file : List.of("cert", "key", "bundle")) {
+                if (!n.path(file).isMissingNode()) {
+                    errors.add("tls." + file + ": " + describe(n.path(file)) + " (expected: absent when control-plane "
+                            + "is configured; the SVID and bundle come from the control plane)");
+                }
+            }
+        } else {
+            cert = requiredPath(n.path("cert"), "tls.cert", baseDir);
+            key = requiredPath(n.path("key"), "tls.key", baseDir);
+            bundle = requiredPath(n.path("bundle"), "tls.bundle", baseDir);
+        }
         TlsVersion min = ConfigDefaults.TLS_MIN_VERSION;
         if (!n.path("min-version").isMissingNode()) {
             String v = text(n.path("min-version"), "tls.min-version");
@@ -203,6 +222,89 @@ public final class ConfigLoader {
             id = Optional.ofNullable(spiffeId(n.path("spiffe-id"), "tls.spiffe-id"));
         }
         return new SidecarConfig.Tls(cert, key, bundle, min, hs, reload, id);
+    }
+
+    private SidecarConfig.ControlPlane controlPlane(JsonNode n, SidecarConfig.Tls tls, Path baseDir) {
+        if (!object(n, "control-plane")) {
+            return null;
+        }
+        knownKeys(n, "control-plane.", Set.of("url", "server-id", "trust-anchor", "join-token-file",
+                "renewal-fraction", "renewal-min-delay", "renewal-max-delay", "rotate-key", "request-timeout",
+                "backoff-initial", "backoff-max", "heartbeat-interval"));
+        java.net.URI url = null;
+        if (n.path("url").isMissingNode()) {
+            errors.add("control-plane.url: missing (expected: https://host:port of the control plane's API)");
+        } else {
+            String t = text(n.path("url"), "control-plane.url");
+            if (t != null) {
+                try {
+                    url = new java.net.URI(t);
+                    if (!"https".equals(url.getScheme()) || url.getHost() == null) {
+                        errors.add("control-plane.url: " + t + " (expected: an https:// URL with a host)");
+                        url = null;
+                    }
+                } catch (java.net.URISyntaxException e) {
+                    errors.add("control-plane.url: " + t + " (expected: a URL; " + e.getReason() + ")");
+                }
+            }
+        }
+        SpiffeId serverId = null;
+        if (!n.path("server-id").isMissingNode()) {
+            serverId = spiffeId(n.path("server-id"), "control-plane.server-id");
+        } else if (tls != null && tls.spiffeId().isPresent()) {
+            serverId = SpiffeId.parse("spiffe://" + tls.spiffeId().get().trustDomain()
+                    + ConfigDefaults.CONTROL_PLANE_SERVER_PATH);
+        } else {
+            errors.add("control-plane.server-id: missing (expected: the control plane's SPIFFE ID, or tls.spiffe-id "
+                    + "so that spiffe://<its trust domain>" + ConfigDefaults.CONTROL_PLANE_SERVER_PATH
+                    + " is the default)");
+        }
+        Path anchor = requiredPath(n.path("trust-anchor"), "control-plane.trust-anchor", baseDir);
+        Optional<Path> tokenFile = Optional.empty();
+        if (!n.path("join-token-file").isMissingNode()) {
+            String t = text(n.path("join-token-file"), "control-plane.join-token-file");
+            tokenFile = t == null ? Optional.empty() : Optional.of(resolve(t, baseDir));
+        }
+        double fraction = ConfigDefaults.RENEWAL_FRACTION;
+        JsonNode f = n.path("renewal-fraction");
+        if (!f.isMissingNode()) {
+            if (!f.isNumber() || f.asDouble() < 0.1 || f.asDouble() > 0.9) {
+                errors.add("control-plane.renewal-fraction: " + describe(f) + " (expected: a number in [0.1, 0.9])");
+            } else {
+                fraction = f.asDouble();
+            }
+        }
+        Duration min = duration(n.path("renewal-min-delay"), "control-plane.renewal-min-delay",
+                ConfigDefaults.RENEWAL_MIN_DELAY, true);
+        Duration max = duration(n.path("renewal-max-delay"), "control-plane.renewal-max-delay",
+                ConfigDefaults.RENEWAL_MAX_DELAY, true);
+        if (max.compareTo(min) < 0) {
+            errors.add("control-plane.renewal-max-delay: " + max.toMillis() + "ms (expected: >= renewal-min-delay "
+                    + min.toMillis() + "ms)");
+        }
+        boolean rotateKey = ConfigDefaults.ROTATE_KEY;
+        JsonNode rk = n.path("rotate-key");
+        if (!rk.isMissingNode()) {
+            if (!rk.isBoolean()) {
+                errors.add("control-plane.rotate-key: " + describe(rk) + " (expected: true or false)");
+            } else {
+                rotateKey = rk.asBoolean();
+            }
+        }
+        Duration timeout = duration(n.path("request-timeout"), "control-plane.request-timeout",
+                ConfigDefaults.CONTROL_PLANE_REQUEST_TIMEOUT, true);
+        Duration bInit = duration(n.path("backoff-initial"), "control-plane.backoff-initial",
+                ConfigDefaults.CONTROL_PLANE_BACKOFF_INITIAL, true);
+        Duration bMax = duration(n.path("backoff-max"), "control-plane.backoff-max",
+                ConfigDefaults.CONTROL_PLANE_BACKOFF_MAX, true);
+        if (bMax.compareTo(bInit) < 0) {
+            errors.add("control-plane.backoff-max: " + bMax.toMillis() + "ms (expected: >= backoff-initial "
+                    + bInit.toMillis() + "ms)");
+        }
+        Duration heartbeat = duration(n.path("heartbeat-interval"), "control-plane.heartbeat-interval",
+                ConfigDefaults.WATCH_HEARTBEAT_INTERVAL, true);
+        return new SidecarConfig.ControlPlane(url, serverId, anchor, tokenFile, fraction, min, max, rotateKey,
+                timeout, bInit, bMax, heartbeat);
     }
 
     private SidecarConfig.Identity identity(JsonNode n) {

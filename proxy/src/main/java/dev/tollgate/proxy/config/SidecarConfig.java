@@ -21,7 +21,8 @@ public record SidecarConfig(
         Map<String, Upstream> upstreams,
         Limits limits,
         Duration drainTimeout,
-        int workerThreads) {
+        int workerThreads,
+        Optional<ControlPlane> controlPlane) {
 
     public SidecarConfig {
         upstreams = Map.copyOf(upstreams);
@@ -43,10 +44,26 @@ public record SidecarConfig(
     /**
      * The sidecar's own certificate files and TLS policy.
      *
+     * @param cert     the certificate file; null when {@code control-plane} is configured (and so are key and bundle)
      * @param spiffeId when present, the loaded certificate must carry exactly this SPIFFE ID
      */
     public record Tls(Path cert, Path key, Path bundle, TlsVersion minVersion, Duration handshakeTimeout,
                       Duration reloadInterval, Optional<SpiffeId> spiffeId) {
+    }
+
+    /**
+     * Where the SVID comes from when it is not read from files: the control plane (bootstrap with a one-time join
+     * token, renewal over mTLS, trust bundle from the watch stream). See {@code docs/rotation.md}.
+     *
+     * @param trustAnchor      PEM file of the CA bundle trusted on first contact (until the first SVID arrives)
+     * @param joinTokenFile    file holding the one-time join token; when absent, {@code TOLLGATE_JOIN_TOKEN}
+     * @param renewalFraction  renew when this fraction of the SVID's lifetime has passed
+     * @param heartbeatInterval the control plane's {@code watch.heartbeat-interval}
+     */
+    public record ControlPlane(java.net.URI url, SpiffeId serverId, Path trustAnchor, Optional<Path> joinTokenFile,
+                               double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
+                               boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
+                               Duration backoffMax, Duration heartbeatInterval) {
     }
 
     /** Who may call this sidecar's ingress and L4 listeners: exact SPIFFE IDs or whole trust domains. */

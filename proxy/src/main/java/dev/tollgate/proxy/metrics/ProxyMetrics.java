@@ -30,6 +30,16 @@ public final class ProxyMetrics {
     public static final String REQUESTS_REJECTED = "tollgate.proxy.requests.rejected";
     public static final String CERTIFICATE_RELOADS = "tollgate.proxy.certificate.reloads";
     public static final String CERTIFICATE_EXPIRY = "tollgate.proxy.certificate.expiry.seconds";
+    // Identity lifecycle (registered by dev.tollgate.proxy.identity.IdentityMetrics; docs/rotation.md)
+    public static final String SVID_RENEWALS = "tollgate.proxy.svid.renewals";
+    public static final String SVID_EXPIRED = "tollgate.proxy.svid.expired";
+    public static final String BUNDLE_SEQUENCE = "tollgate.proxy.bundle.sequence";
+    public static final String BUNDLE_REVISION = "tollgate.proxy.bundle.revision";
+    public static final String BUNDLE_UPDATES = "tollgate.proxy.bundle.updates";
+    public static final String CONTROL_PLANE_STATE = "tollgate.proxy.control_plane.state";
+    public static final String WATCH_LAG_REVISIONS = "tollgate.proxy.watch.lag.revisions";
+    public static final String WATCH_LAG_SECONDS = "tollgate.proxy.watch.lag.seconds";
+    public static final String TAG_STATE = "state";
 
     public static final String TAG_LISTENER = "listener";
     public static final String TAG_RESULT = "result";

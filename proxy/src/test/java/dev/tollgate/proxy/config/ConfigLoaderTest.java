@@ -145,6 +145,69 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void controlPlaneExampleParsesAndStatesTheDefaults() throws Exception {
+        String yaml = java.nio.file.Files.readString(ReferenceConfigTest.CONTROL_PLANE_EXAMPLE);
+
+        SidecarConfig c = ConfigLoader.parse(yaml, Path.of("/etc/tollgate"));
+
+        SidecarConfig.ControlPlane cp = c.controlPlane().orElseThrow();
+        assertThat(cp.url()).isEqualTo(java.net.URI.create("https://control-plane.tollgate.svc:8443"));
+        assertThat(cp.trustAnchor()).isEqualTo(Path.of("/etc/tollgate/ca-bundle.pem"));
+        assertThat(cp.joinTokenFile()).contains(Path.of("/etc/tollgate/join-token"));
+        assertThat(cp.renewalFraction()).isEqualTo(ConfigDefaults.RENEWAL_FRACTION);
+        assertThat(cp.renewalMinDelay()).isEqualTo(ConfigDefaults.RENEWAL_MIN_DELAY);
+        assertThat(cp.renewalMaxDelay()).isEqualTo(ConfigDefaults.RENEWAL_MAX_DELAY);
+        assertThat(cp.rotateKey()).isEqualTo(ConfigDefaults.ROTATE_KEY);
+        assertThat(cp.requestTimeout()).isEqualTo(ConfigDefaults.CONTROL_PLANE_REQUEST_TIMEOUT);
+        assertThat(cp.backoffInitial()).isEqualTo(ConfigDefaults.CONTROL_PLANE_BACKOFF_INITIAL);
+        assertThat(cp.backoffMax()).isEqualTo(ConfigDefaults.CONTROL_PLANE_BACKOFF_MAX);
+        assertThat(cp.heartbeatInterval()).isEqualTo(ConfigDefaults.WATCH_HEARTBEAT_INTERVAL);
+        assertThat(cp.serverId()).isEqualTo(SpiffeId.parse("spiffe://example.org/tollgate/control-plane"));
+        assertThat(c.tls().cert()).isNull();
+    }
+
+    @Test
+    void controlPlaneServerIdDefaultsToTheTrustDomainOfTheExpectedSpiffeId() throws Exception {
+        SidecarConfig c = ConfigLoader.parse("""
+                listeners: {admin: {}}
+                control-plane: {url: "https://cp:8443", trust-anchor: anchor.pem}
+                tls: {spiffe-id: "spiffe://corp.example/agent/a"}
+                """, null);
+
+        assertThat(c.controlPlane().orElseThrow().serverId())
+                .isEqualTo(SpiffeId.parse("spiffe://corp.example/tollgate/control-plane"));
+        assertThat(c.controlPlane().orElseThrow().joinTokenFile()).isEmpty();
+    }
+
+    @Test
+    void reportsEveryControlPlaneErrorAtOnce() {
+        assertThatThrownBy(() -> ConfigLoader.parse("""
+                listeners: {admin: {}}
+                control-plane:
+                  url: "http://cp:8443"
+                  renewal-fraction: 0.95
+                  renewal-min-delay: 2h
+                  rotate-key: "no"
+                  backoff-initial: 1m
+                  backoff-max: 1s
+                  retries: 3
+                tls: {cert: a.crt, key: a.key, bundle: b.pem}
+                """, null))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("control-plane.url: http://cp:8443 (expected: an https:// URL with a host)")
+                .hasMessageContaining("control-plane.server-id: missing")
+                .hasMessageContaining("control-plane.trust-anchor: missing (expected: a file path)")
+                .hasMessageContaining("control-plane.renewal-fraction: 0.95 (expected: a number in [0.1, 0.9])")
+                .hasMessageContaining("control-plane.renewal-max-delay: 3600000ms (expected: >= renewal-min-delay "
+                        + "7200000ms)")
+                .hasMessageContaining("control-plane.rotate-key: ")
+                .hasMessageContaining("control-plane.backoff-max: 1000ms (expected: >= backoff-initial 60000ms)")
+                .hasMessageContaining("control-plane.retries: unknown option")
+                .hasMessageContaining("tls.cert: ")
+                .hasMessageContaining("expected: absent when control-plane is configured");
+    }
+
+    @Test
     void emptyListenerEntryTakesTheDefaultAddress() throws Exception {
         SidecarConfig c = ConfigLoader.parse("""
                 listeners: {admin: {}, egress: }

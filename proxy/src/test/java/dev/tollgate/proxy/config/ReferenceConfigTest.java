@@ -24,6 +24,11 @@ import org.junit.jupiter.api.io.TempDir;
 class ReferenceConfigTest {
     /** The reference file, relative to this module's directory (where surefire runs). */
     static final Path REFERENCE = Path.of("..", "config", "sidecar.yaml");
+    /**
+     * The example of a sidecar whose SVID comes from the control plane: `control-plane:` excludes the certificate
+     * files of the reference, so its options are shown here; together the two files show every option.
+     */
+    static final Path CONTROL_PLANE_EXAMPLE = Path.of("..", "config", "sidecar-control-plane.yaml");
     private static final String PROBE = "zz-probe-option";
     private static final Pattern EXPECTED_KEYS = Pattern.compile("unknown option \\(expected one of: (.*)\\)$");
 
@@ -56,37 +61,52 @@ class ReferenceConfigTest {
      * to {@code config/sidecar.yaml} fails here.
      */
     @Test
-    void referenceFileShowsEveryOptionTheLoaderAccepts() throws Exception {
+    void referenceFilesShowEveryOptionTheLoaderAccepts() throws Exception {
         ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
         ObjectMapper json = new ObjectMapper();
-        JsonNode reference = yaml.readTree(Files.readString(REFERENCE));
-        List<String> missing = new ArrayList<>();
+        List<JsonNode> files = List.of(yaml.readTree(Files.readString(REFERENCE)),
+                yaml.readTree(Files.readString(CONTROL_PLANE_EXAMPLE)));
+        Set<String> missing = new TreeSet<>();
         int sections = 0;
-        for (String path : objectPaths(reference, "")) {
-            JsonNode probed = reference.deepCopy();
-            ObjectNode section = (ObjectNode) (path.isEmpty() ? probed : probed.at(path));
-            section.put(PROBE, 1);
-            List<String> errors = List.of();
-            try {
-                ConfigLoader.parse(json.writeValueAsString(probed), base);
-            } catch (ConfigException e) {
-                errors = e.errors();
-            }
-            for (String error : errors) {
-                Matcher m = EXPECTED_KEYS.matcher(error);
-                if (error.contains(PROBE) && m.find()) {
-                    sections++;
-                    Set<String> inFile = keysAt(reference, path);
-                    for (String option : m.group(1).split(", ")) {
-                        if (!inFile.contains(option)) {
-                            missing.add((path.isEmpty() ? "" : path + "/") + option);
+        for (JsonNode reference : files) {
+            for (String path : objectPaths(reference, "")) {
+                JsonNode probed = reference.deepCopy();
+                ObjectNode section = (ObjectNode) (path.isEmpty() ? probed : probed.at(path));
+                section.put(PROBE, 1);
+                List<String> errors = List.of();
+                try {
+                    ConfigLoader.parse(json.writeValueAsString(probed), base);
+                } catch (ConfigException e) {
+                    errors = e.errors();
+                }
+                for (String error : errors) {
+                    Matcher m = EXPECTED_KEYS.matcher(error);
+                    if (error.contains(PROBE) && m.find()) {
+                        sections++;
+                        Set<String> inFiles = new TreeSet<>();
+                        for (JsonNode f : files) {
+                            if (path.isEmpty() || !f.at(path).isMissingNode()) {
+                                inFiles.addAll(keysAt(f, path));
+                            }
+                        }
+                        for (String option : m.group(1).split(", ")) {
+                            if (!inFiles.contains(option)) {
+                                missing.add((path.isEmpty() ? "" : path + "/") + option);
+                            }
                         }
                     }
                 }
             }
         }
         assertThat(sections).as("sections whose options the loader lists").isGreaterThanOrEqualTo(10);
-        assertThat(missing).as("options accepted in code but missing from %s", REFERENCE).isEmpty();
+        assertThat(missing).as("options accepted in code but missing from %s and %s", REFERENCE,
+                CONTROL_PLANE_EXAMPLE).isEmpty();
+    }
+
+    @Test
+    void controlPlaneExampleParses() throws Exception {
+        SidecarConfig c = ConfigLoader.parse(Files.readString(CONTROL_PLANE_EXAMPLE), base);
+        assertThat(c.controlPlane()).isPresent();
     }
 
     /**

@@ -20,11 +20,18 @@ public final class SidecarYaml {
     private String minVersion;
     private String drainTimeout = "10s";
     private String reloadInterval = "1h";
+    private String controlPlane;
 
     public SidecarYaml tls(Path[] certAndKey, Path bundleFile) {
         this.cert = certAndKey[0];
         this.key = certAndKey[1];
         this.bundle = bundleFile;
+        return this;
+    }
+
+    /** The body of a {@code control-plane:} mapping (indented lines); the SVID then comes from the control plane. */
+    public SidecarYaml controlPlane(String indentedBody) {
+        this.controlPlane = indentedBody;
         return this;
     }
 
@@ -120,8 +127,13 @@ public final class SidecarYaml {
         if (app != null) {
             b.append("app: \"").append(app).append("\"\n");
         }
-        b.append("tls:\n  cert: \"").append(cert).append("\"\n  key: \"").append(key).append("\"\n  bundle: \"")
-                .append(bundle).append("\"\n  reload-interval: ").append(reloadInterval).append('\n');
+        if (controlPlane != null) {
+            b.append("control-plane:\n").append(controlPlane).append("tls:\n  reload-interval: ")
+                    .append(reloadInterval).append('\n');
+        } else {
+            b.append("tls:\n  cert: \"").append(cert).append("\"\n  key: \"").append(key).append("\"\n  bundle: \"")
+                    .append(bundle).append("\"\n  reload-interval: ").append(reloadInterval).append('\n');
+        }
         if (minVersion != null) {
             b.append("  min-version: \"").append(minVersion).append("\"\n");
         }

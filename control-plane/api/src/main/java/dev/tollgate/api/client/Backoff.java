@@ -5,15 +5,15 @@ import java.util.Random;
 
 /**
  * Exponential backoff with full jitter: the n-th consecutive delay is uniform in [0, min(max, initial * 2^n)).
- * Not thread-safe: one reconnect loop owns it.
+ * Not thread-safe: one reconnect loop owns it. Shared by the watch client and the sidecar's SVID renewal.
  */
-final class Backoff {
+public final class Backoff {
     private final long initialMillis;
     private final long maxMillis;
     private final Random random;
     private int attempt;
 
-    Backoff(Duration initial, Duration max, Random random) {
+    public Backoff(Duration initial, Duration max, Random random) {
         if (initial.isZero() || initial.isNegative()) {
             throw new IllegalArgumentException("initialBackoff: " + initial + " (expected: > 0)");
         }
@@ -35,14 +35,14 @@ final class Backoff {
     }
 
     /** The delay before the next attempt; each call raises the ceiling for the one after. */
-    Duration next() {
+    public Duration next() {
         long ceiling = ceilingMillis();
         attempt++;
         return Duration.ofMillis((long) (random.nextDouble() * ceiling));
     }
 
     /** After a good connection: the next delay is drawn below the initial ceiling again. */
-    void reset() {
+    public void reset() {
         attempt = 0;
     }
 }

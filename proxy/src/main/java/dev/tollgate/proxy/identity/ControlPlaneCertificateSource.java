@@ -1,0 +1,742 @@
+package dev.tollgate.proxy.identity;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.PrivateKey;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import java.util.random.RandomGenerator;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+
+import dev.tollgate.api.client.Backoff;
+import dev.tollgate.api.client.ControlPlaneClient;
+import dev.tollgate.api.client.ControlPlaneException;
+import dev.tollgate.api.client.WatchClient;
+import dev.tollgate.api.tls.Csrs;
+import dev.tollgate.api.tls.Pem;
+import dev.tollgate.api.wire.SvidRequest;
+import dev.tollgate.api.wire.SvidResponse;
+import dev.tollgate.api.wire.WatchEvent;
+import dev.tollgate.proxy.config.ConfigDefaults;
+import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.metrics.ReloadResult;
+import dev.tollgate.proxy.tls.CertificateSnapshot;
+import dev.tollgate.proxy.tls.CertificateSource;
+import dev.tollgate.proxy.tls.SnapshotRejectedException;
+import dev.tollgate.proxy.tls.SvidValidator;
+
+/**
+ * The sidecar's SVID from the control plane. Bootstrap: a P-256 key pair made here, a CSR and the one-time join token
+ * ({@code POST /v1/svid/join}) over TLS that trusts only the configured trust anchor; the token is never sent again.
+ * Renewal: over mTLS with the current SVID ({@code POST /v1/svid/renew}) at a fraction of the lifetime with jitter,
+ * clamped ({@link RenewalSchedule}), with a new key pair unless {@code rotate-key: false}. Trust bundle: the watch
+ * stream's {@code bundle} revisions and resyncs, applied by sequence. Every answer is validated with
+ * {@link SvidValidator} (and must keep the SPIFFE ID) before it is published; a bad answer, a refusal or an
+ * unreachable control plane keeps the current SVID, is counted and retried with exponential backoff and jitter.
+ * The key and SVID live only in memory: a restarted sidecar needs a new join token. An SVID that expired cannot
+ * authenticate a renewal; the source then keeps trying and joins again as soon as a new join token appears.
+ *
+ * <p>{@link #start} waits for the first join attempt (at most twice the request timeout). All work runs on one thread ({@code tollgate-identity}); calls to the control plane run on a helper thread with
+ * a deadline, so a hanging connection never stalls the source. Attempt times follow the injected clock (checked every
+ * {@value #TICK_MILLIS} ms), so tests move renewal and expiry by advancing a clock.
+ */
+public final class ControlPlaneCertificateSource implements CertificateSource {
+    private static final Logger LOG = LoggerFactory.getLogger(ControlPlaneCertificateSource.class);
+    static final long TICK_MILLIS = 100;
+    private static final int MAX_TOKEN_BYTES = 4096;
+
+    private final SidecarConfig.ControlPlane cfg;
+    private final Clock clock;
+    private final SvidValidator validator;
+    private final Consumer<ReloadResult> results;
+    private final IdentityMetrics metrics;
+    private final IdentityAudit audit;
+    private final Supplier<KeyPair> keys;
+    private final RandomGenerator random;
+    private final Function<String, String> env;
+    private final RenewalSchedule schedule;
+    private final Backoff backoff;
+    private final ScheduledExecutorService exec;
+    private final ExecutorService calls;
+
+    // Owned by the identity thread.
+    private List<X509Certificate> anchor;
+    private String usedToken;
+    private long bundleSequence = -1;
+    private Instant nextAttemptAt;
+    private boolean expiryReported;
+    private boolean needsTokenReported;
+    private ControlPlaneClient renewClient;
+    private CertificateSnapshot renewClientFor;
+    private WatchClient watch;
+
+    private final java.util.concurrent.atomic.AtomicInteger callsInFlight = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile CertificateSnapshot current;
+    private volatile Listener listener;
+    private volatile boolean closed;
+    private volatile boolean watchConnected;
+
+    private ControlPlaneCertificateSource(Builder b) {
+        this.cfg = b.cfg;
+        this.clock = b.clock;
+        this.validator = b.validator != null ? b.validator : new SvidValidator(b.clock, Optional.empty());
+        this.results = b.results;
+        this.metrics = b.metrics != null ? b.metrics : new IdentityMetrics(new SimpleMeterRegistry(), b.clock);
+        this.audit = new IdentityAudit(b.clock);
+        this.keys = b.keys;
+        this.random = b.random;
+        this.env = b.env;
+        this.schedule = new RenewalSchedule(cfg.renewalFraction(), cfg.renewalMinDelay(), cfg.renewalMaxDelay());
+        this.backoff = new Backoff(cfg.backoffInitial(), cfg.backoffMax(), new java.util.Random(random.nextLong()));
+        this.exec = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "tollgate-identity"));
+        this.calls = Executors.newCachedThreadPool(r -> daemon(r, "tollgate-identity-call"));
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    public static Builder builder(SidecarConfig.ControlPlane cfg) {
+        return new Builder(cfg);
+    }
+
+    @Override
+    public void start(Listener l) {
+        this.listener = Objects.requireNonNull(l, "listener");
+        metrics.state(ControlPlaneState.BOOTSTRAPPING);
+        // The first join runs before start returns (bounded by the call deadline), so a reachable control plane
+        // makes the sidecar ready as it starts; later attempts follow the clock.
+        Future<?> first = exec.submit(this::attempt);
+        try {
+            first.get(cfg.requestTimeout().toMillis() * 2 + 1000, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.warn("first join attempt did not finish: {}", e.toString());
+        }
+        exec.scheduleWithFixedDelay(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public Optional<CertificateSnapshot> current() {
+        return Optional.ofNullable(current);
+    }
+
+    public IdentityMetrics metrics() {
+        return metrics;
+    }
+
+    /** Joins (without an SVID) or renews now, whatever the schedule says; completes when the attempt is over. */
+    public CompletableFuture<Void> renewNow() {
+        if (closed) {
+            return CompletableFuture.completedFuture(null);
+        }
+        try {
+            return CompletableFuture.runAsync(this::attempt, exec);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            return CompletableFuture.completedFuture(null);
+        }
+    }
+
+    /** Control-plane calls still running (a call given up on counts until its thread is back). */
+    public int callsInFlight() {
+        return callsInFlight.get();
+    }
+
+    /** The last watch revision applied, or 0. */
+    public long watchRevision() {
+        WatchClient w = watch;
+        return w == null ? 0 : w.lastRevision();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        CompletableFuture<WatchClient> w = new CompletableFuture<>();
+        try {
+            exec.execute(() -> w.complete(watch));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            w.complete(null);
+        }
+        exec.shutdown();
+        calls.shutdownNow();
+        try {
+            WatchClient wc = w.get(5, TimeUnit.SECONDS);
+            if (wc != null) {
+                wc.close();
+            }
+            if (!exec.awaitTermination(5, TimeUnit.SECONDS)) {
+                exec.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            exec.shutdownNow();
+        }
+        metrics.state(ControlPlaneState.STOPPED);
+    }
+
+    // ---- the identity thread -----------------------------------------------------------------------------------
+
+    private void tick() {
+        if (closed) {
+            return;
+        }
+        try {
+            checkExpiry();
+            if (nextAttemptAt != null && !clock.instant().isBefore(nextAttemptAt)) {
+                attempt();
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("identity tick failed", e);
+        }
+    }
+
+    private void attempt() {
+        if (closed) {
+            return;
+        }
+        nextAttemptAt = null;
+        CertificateSnapshot cur = current;
+        if (cur == null) {
+            join();
+        } else if (!clock.instant().isBefore(cur.notAfter()) && hasFreshToken()) {
+            // An expired SVID cannot authenticate a renewal: an operator's new join token brings the sidecar back.
+            LOG.info("SVID expired at {}; joining again with the new join token in {}", cur.notAfter(),
+                    tokenLocation());
+            join();
+        } else {
+            renew();
+        }
+    }
+
+    private void checkExpiry() {
+        CertificateSnapshot s = current;
+        if (s == null) {
+            return;
+        }
+        boolean expired = !clock.instant().isBefore(s.notAfter());
+        if (expired && !expiryReported) {
+            expiryReported = true;
+            metrics.expired();
+            metrics.state(ControlPlaneState.EXPIRED);
+            LOG.error("SVID {} expired at {} before a renewal succeeded: not ready, new handshakes refused; still "
+                    + "renewing", s, s.notAfter());
+            audit.event("svid_expired", "spiffe_id", s.spiffeId(), "serial", serial(s), "not_after", s.notAfter());
+        }
+        if (!expired) {
+            expiryReported = false;
+        }
+    }
+
+    private void join() {
+        Optional<String> token = readToken();
+        if (token.isEmpty() || token.get().equals(usedToken)) {
+            metrics.renewal(RenewalResult.NO_JOIN_TOKEN);
+            metrics.state(ControlPlaneState.NEEDS_JOIN_TOKEN);
+            if (!needsTokenReported) {
+                needsTokenReported = true;
+                String why = token.isEmpty() ? "no join token" : "only the join token already used";
+                LOG.error("cannot join the control plane: {} in {}; the sidecar stays not ready until a new one-time "
+                        + "join token is provided there", why, tokenLocation());
+                audit.event("join_token_missing", "reason", why, "location", tokenLocation());
+            }
+            retryAfter(cfg.backoffMax());
+            return;
+        }
+        if (anchor == null) {
+            try {
+                anchor = Pem.certificates(Files.readString(cfg.trustAnchor()));
+                if (anchor.isEmpty()) {
+                    throw new IllegalArgumentException("no certificate in it");
+                }
+            } catch (IOException | RuntimeException e) {
+                anchor = null;
+                metrics.renewal(RenewalResult.ERROR);
+                LOG.error("control-plane.trust-anchor {} cannot be read: {}", cfg.trustAnchor(), e.getMessage());
+                retryAfter(backoff.next());
+                return;
+            }
+        }
+        KeyPair kp = keys.get();
+        SvidResponse answer;
+        try {
+            ControlPlaneClient anonymous = client(null);
+            String csr = Csrs.csrPem(kp);
+            answer = call(() -> anonymous.joinSvid(new SvidRequest(csr, token.get(), null)));
+        } catch (ControlPlaneException e) {
+            if (e.status() >= 400 && e.status() < 500) {
+                usedToken = token.get();
+                metrics.renewal(RenewalResult.REFUSED);
+                metrics.state(ControlPlaneState.NEEDS_JOIN_TOKEN);
+                needsTokenReported = true;
+                LOG.error("the control plane refused the join token (HTTP {}: {}); join tokens are single use and "
+                        + "expire quickly: provide a new one in {}. Not ready until then.", e.status(),
+                        e.getMessage(), tokenLocation());
+                audit.event("join_refused", "status", e.status(), "reason", e.getMessage());
+                retryAfter(cfg.backoffMax());
+                return;
+            }
+            failed("join", e);
+            return;
+        } catch (RuntimeException e) {
+            failed("join", e);
+            return;
+        }
+        // Single use: whatever the answer, this token is never sent again.
+        usedToken = token.get();
+        needsTokenReported = false;
+        CertificateSnapshot snap = validateAnswer(answer, kp.getPrivate(), null);
+        if (snap == null) {
+            metrics.state(ControlPlaneState.NEEDS_JOIN_TOKEN);
+            retryAfter(cfg.backoffMax());
+            return;
+        }
+        audit.event("svid_joined", "spiffe_id", snap.spiffeId(), "serial", serial(snap), "not_after",
+                snap.notAfter());
+        publish(snap);
+        startWatch();
+    }
+
+    private void renew() {
+        CertificateSnapshot cur = current;
+        KeyPair kp = cfg.rotateKey() ? keys.get() : new KeyPair(cur.leaf().getPublicKey(), cur.key());
+        SvidResponse answer;
+        try {
+            ControlPlaneClient c = client(cur);
+            String csr = Csrs.csrPem(kp);
+            answer = call(() -> c.renewSvid(new SvidRequest(csr, null, null)));
+        } catch (ControlPlaneException e) {
+            if (e.status() >= 400 && e.status() < 500) {
+                metrics.renewal(RenewalResult.REFUSED);
+                LOG.warn("the control plane refused the renewal (HTTP {}: {}); keeping {}", e.status(),
+                        e.getMessage(), cur);
+                audit.event("renewal_refused", "spiffe_id", cur.spiffeId(), "status", e.status(),
+                        "reason", e.getMessage());
+                degrade();
+                retryAfter(backoff.next());
+                return;
+            }
+            failed("renewal", e);
+            return;
+        } catch (RuntimeException e) {
+            if (isGarbage(e)) {
+                metrics.renewal(RenewalResult.INVALID_ANSWER);
+                LOG.warn("the control plane's renewal answer is not an SVID response ({}), keeping {}", describe(e),
+                        cur);
+                audit.event("svid_answer_refused", "result", "garbage", "reason", describe(e));
+                degrade();
+                retryAfter(backoff.next());
+                return;
+            }
+            failed("renewal", e);
+            return;
+        }
+        CertificateSnapshot snap = validateAnswer(answer, kp.getPrivate(), cur);
+        if (snap == null) {
+            degrade();
+            retryAfter(backoff.next());
+            return;
+        }
+        audit.event("svid_renewed", "spiffe_id", snap.spiffeId(), "serial", serial(snap), "previous_serial",
+                serial(cur), "not_after", snap.notAfter(), "key_rotated", cfg.rotateKey());
+        publish(snap);
+    }
+
+    /** Parses and validates an answer; null (counted, logged) when it must not be used. */
+    private CertificateSnapshot validateAnswer(SvidResponse answer, PrivateKey key, CertificateSnapshot cur) {
+        try {
+            if (answer == null || answer.chainPem() == null) {
+                throw new SnapshotRejectedException(ReloadResult.UNPARSEABLE, "answer has no certificate chain");
+            }
+            List<X509Certificate> chain;
+            List<X509Certificate> bundle;
+            long seq;
+            try {
+                chain = Pem.certificates(answer.chainPem());
+                if (cur == null || answer.bundleSequence() > bundleSequence) {
+                    bundle = answer.bundlePem() == null ? List.of() : Pem.certificates(answer.bundlePem());
+                    seq = answer.bundleSequence();
+                } else {
+                    bundle = cur.bundle();
+                    seq = bundleSequence;
+                }
+            } catch (RuntimeException e) {
+                throw new SnapshotRejectedException(ReloadResult.UNPARSEABLE, "answer cannot be parsed: "
+                        + e.getMessage());
+            }
+            if (cur != null && bundle != cur.bundle()) {
+                stillTrusts(bundle, cur, seq);
+            }
+            CertificateSnapshot snap = validator.validate(chain, key, bundle);
+            if (cur != null && !snap.spiffeId().equals(cur.spiffeId())) {
+                throw new SnapshotRejectedException(ReloadResult.NOT_AN_SVID, "renewal answer carries "
+                        + snap.spiffeId() + " (expected: " + cur.spiffeId() + ")");
+            }
+            bundleSequence = Math.max(bundleSequence, seq);
+            metrics.bundleSequence(bundleSequence);
+            return snap;
+        } catch (SnapshotRejectedException e) {
+            results.accept(e.result());
+            metrics.renewal(RenewalResult.INVALID_ANSWER);
+            LOG.warn("the control plane's SVID answer was refused ({}), keeping {}: {}", e.result().tag(),
+                    cur == null ? "no SVID" : cur, e.getMessage());
+            audit.event("svid_answer_refused", "result", e.result().tag(), "reason", e.getMessage());
+            return null;
+        }
+    }
+
+    /**
+     * A new bundle must still trust the SVID in use: the control plane keeps a CA in the bundle while leaves it signed
+     * are valid, so a bundle that drops it is not the control plane's rotation and is refused. Checked at the SVID's
+     * own issuance time, so that it also holds for an SVID that has just expired.
+     */
+    private static void stillTrusts(List<X509Certificate> bundle, CertificateSnapshot cur, long seq)
+            throws SnapshotRejectedException {
+        java.util.Date at = cur.leaf().getNotBefore();
+        try {
+            new dev.tollgate.api.tls.SpiffeTrustManager(() -> bundle, x -> true, () -> at)
+                    .verify(cur.chain().toArray(new X509Certificate[0]));
+        } catch (java.security.cert.CertificateException e) {
+            throw new SnapshotRejectedException(ReloadResult.UNTRUSTED_CHAIN, "bundle sequence " + seq
+                    + " no longer trusts the SVID in use (" + e.getMessage() + ")");
+        }
+    }
+
+    private void publish(CertificateSnapshot snap) {
+        if (closed) {
+            return;
+        }
+        current = snap;
+        listener.onSnapshot(snap);
+        results.accept(ReloadResult.APPLIED);
+        metrics.renewal(RenewalResult.OK);
+        backoff.reset();
+        expiryReported = false;
+        metrics.state(watchConnected ? ControlPlaneState.CONNECTED : ControlPlaneState.DEGRADED);
+        Duration delay = schedule.delay(snap.notAfter(), clock.instant(), random::nextDouble);
+        nextAttemptAt = clock.instant().plus(delay);
+        LOG.info("SVID {} in use; next renewal in {}", snap, delay);
+    }
+
+    private void failed(String what, RuntimeException e) {
+        metrics.renewal(RenewalResult.ERROR);
+        Duration wait = backoff.next();
+        LOG.warn("{} failed ({}); keeping {}; next attempt in {}", what, describe(e),
+                current == null ? "no SVID" : current, wait);
+        degrade();
+        retryAfter(wait);
+    }
+
+    private void degrade() {
+        if (current == null) {
+            return;
+        }
+        metrics.state(clock.instant().isBefore(current.notAfter()) ? ControlPlaneState.DEGRADED
+                : ControlPlaneState.EXPIRED);
+    }
+
+    private void retryAfter(Duration d) {
+        nextAttemptAt = clock.instant().plus(d);
+    }
+
+    /** Runs a control-plane call on a helper thread; gives up (and interrupts it) after twice the request timeout. */
+    private <T> T call(Callable<T> c) {
+        Future<T> f = calls.submit(() -> {
+            callsInFlight.incrementAndGet();
+            try {
+                return c.call();
+            } finally {
+                callsInFlight.decrementAndGet();
+            }
+        });
+        try {
+            return f.get(cfg.requestTimeout().toMillis() * 2, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            f.cancel(true);
+            throw new IllegalStateException("no answer within " + cfg.requestTimeout().multipliedBy(2));
+        } catch (InterruptedException e) {
+            f.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    private ControlPlaneClient client(CertificateSnapshot as) {
+        ControlPlaneClient.Builder b = ControlPlaneClient.builder(cfg.url()).trustBundle(this::serverTrust)
+                .serverId(cfg.serverId()).timeout(cfg.requestTimeout());
+        if (as == null) {
+            return b.build();
+        }
+        if (renewClientFor != as) {
+            renewClient = b.clientCertificate(as.chain(), as.key()).build();
+            renewClientFor = as;
+        }
+        return renewClient;
+    }
+
+    /** The CAs the control plane's certificate must chain to: the current bundle, or the anchor before the first SVID. */
+    private List<X509Certificate> serverTrust() {
+        CertificateSnapshot s = current;
+        return s != null ? s.bundle() : anchor;
+    }
+
+    // ---- trust bundle from the watch stream ---------------------------------------------------------------------
+
+    private void startWatch() {
+        if (watch != null || closed) {
+            return;
+        }
+        watch = WatchClient.builder(cfg.url()).trustBundle(this::serverTrust).serverId(cfg.serverId())
+                .credentials(() -> {
+                    CertificateSnapshot s = current;
+                    return new WatchClient.Credentials(s.key(), s.chain());
+                })
+                .backoff(cfg.backoffInitial(), cfg.backoffMax())
+                .heartbeatInterval(cfg.heartbeatInterval())
+                .connectTimeout(cfg.requestTimeout())
+                .clock(clock)
+                .listener(new WatchClient.Listener() {
+                    @Override
+                    public void onEvent(WatchEvent e) {
+                        if (WatchEvent.BUNDLE.equals(e.kind())) {
+                            onIdentityThread(() -> applyBundle(e.payload()));
+                        }
+                        metrics.bundleRevision(e.revision());
+                    }
+
+                    @Override
+                    public void onResync(WatchEvent e) {
+                        JsonNode bundle = e.payload() == null ? null : e.payload().get(WatchEvent.BUNDLE);
+                        if (bundle != null) {
+                            onIdentityThread(() -> applyBundle(bundle));
+                        }
+                        metrics.bundleRevision(e.revision());
+                    }
+
+                    @Override
+                    public void onState(WatchClient.ConnectionState s) {
+                        watchConnected = s == WatchClient.ConnectionState.CONNECTED;
+                        if (closed || current == null) {
+                            return;
+                        }
+                        if (watchConnected && nextAttemptAt != null && clock.instant().isBefore(current.notAfter())
+                                && metrics.state() == ControlPlaneState.DEGRADED) {
+                            metrics.state(ControlPlaneState.CONNECTED);
+                        } else if (!watchConnected && metrics.state() == ControlPlaneState.CONNECTED) {
+                            metrics.state(ControlPlaneState.DEGRADED);
+                        }
+                    }
+                })
+                .build();
+        WatchClient w = watch;
+        metrics.watchLag(w::lagRevisions, w::sinceLastEvent);
+        w.start();
+    }
+
+    /** Runs on the identity thread and waits, so revisions are applied in order and never beside a renewal. */
+    private void onIdentityThread(Runnable r) {
+        if (closed) {
+            return;
+        }
+        try {
+            exec.submit(r).get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException | java.util.concurrent.RejectedExecutionException e) {
+            LOG.warn("bundle update not applied: {}", e.toString());
+        }
+    }
+
+    private void applyBundle(JsonNode payload) {
+        CertificateSnapshot cur = current;
+        if (cur == null || closed) {
+            return;
+        }
+        long seq = payload.path("sequence").asLong(-1);
+        String pem = payload.path("pem").isTextual() ? payload.path("pem").asText() : null;
+        if (seq >= 0 && seq <= bundleSequence) {
+            metrics.bundleUpdate(BundleUpdate.STALE);
+            return;
+        }
+        try {
+            if (seq < 0 || pem == null) {
+                throw new SnapshotRejectedException(ReloadResult.UNPARSEABLE, "bundle revision lacks sequence or pem");
+            }
+            List<X509Certificate> bundle;
+            try {
+                bundle = Pem.certificates(pem);
+            } catch (RuntimeException e) {
+                throw new SnapshotRejectedException(ReloadResult.UNPARSEABLE, "bundle cannot be parsed: "
+                        + e.getMessage());
+            }
+            stillTrusts(bundle, cur, seq);
+            CertificateSnapshot snap = validator.validate(cur.chain(), cur.key(), bundle);
+            bundleSequence = seq;
+            metrics.bundleSequence(seq);
+            metrics.bundleUpdate(BundleUpdate.APPLIED);
+            current = snap;
+            listener.onSnapshot(snap);
+            audit.event("bundle_applied", "sequence", seq, "cas", bundle.size());
+            results.accept(ReloadResult.APPLIED);
+        } catch (SnapshotRejectedException e) {
+            metrics.bundleUpdate(BundleUpdate.INVALID);
+            results.accept(e.result());
+            LOG.warn("trust bundle sequence {} refused ({}), keeping sequence {}: {}", seq, e.result().tag(),
+                    bundleSequence, e.getMessage());
+            audit.event("bundle_refused", "sequence", seq, "result", e.result().tag(), "reason", e.getMessage());
+        }
+    }
+
+    // ---- plumbing -----------------------------------------------------------------------------------------------
+
+    private Optional<String> readToken() {
+        Optional<Path> file = cfg.joinTokenFile();
+        if (file.isPresent()) {
+            try {
+                if (Files.size(file.get()) > MAX_TOKEN_BYTES) {
+                    LOG.error("{}: larger than {} bytes (expected: one join token)", file.get(), MAX_TOKEN_BYTES);
+                    return Optional.empty();
+                }
+                String t = Files.readString(file.get()).strip();
+                return t.isEmpty() ? Optional.empty() : Optional.of(t);
+            } catch (NoSuchFileException e) {
+                return Optional.empty();
+            } catch (IOException e) {
+                LOG.warn("{} cannot be read: {}", file.get(), e.getMessage());
+                return Optional.empty();
+            }
+        }
+        String t = env.apply(ConfigDefaults.JOIN_TOKEN_ENV);
+        return t == null || t.isBlank() ? Optional.empty() : Optional.of(t.strip());
+    }
+
+    private boolean hasFreshToken() {
+        Optional<String> t = readToken();
+        return t.isPresent() && !t.get().equals(usedToken);
+    }
+
+    private String tokenLocation() {
+        return cfg.joinTokenFile().map(Path::toString).orElse("$" + ConfigDefaults.JOIN_TOKEN_ENV);
+    }
+
+    private static String serial(CertificateSnapshot s) {
+        return s.leaf().getSerialNumber().toString(16);
+    }
+
+    /** An answer that arrived but is not JSON of the expected shape. */
+    private static boolean isGarbage(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof com.fasterxml.jackson.core.JsonProcessingException) {
+                return true;
+            }
+            if (t == t.getCause()) {
+                break;
+            }
+        }
+        return false;
+    }
+
+    private static String describe(Throwable e) {
+        StringBuilder sb = new StringBuilder(e.toString());
+        for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
+            sb.append(": ").append(t);
+        }
+        return sb.toString();
+    }
+
+    /** Settings of a source; all but the configuration have defaults. */
+    public static final class Builder {
+        private final SidecarConfig.ControlPlane cfg;
+        private Clock clock = Clock.systemUTC();
+        private SvidValidator validator;
+        private Consumer<ReloadResult> results = r -> { };
+        private IdentityMetrics metrics;
+        private Supplier<KeyPair> keys = Csrs::newP256;
+        private RandomGenerator random = new SecureRandom();
+        private Function<String, String> env = System::getenv;
+
+        private Builder(SidecarConfig.ControlPlane cfg) {
+            this.cfg = Objects.requireNonNull(cfg, "cfg");
+        }
+
+        /** The clock of validity, renewal times and retries. */
+        public Builder clock(Clock c) {
+            clock = Objects.requireNonNull(c);
+            return this;
+        }
+
+        /** Validates every answer; default: any SPIFFE ID at join, the same one at every renewal. */
+        public Builder validator(SvidValidator v) {
+            validator = Objects.requireNonNull(v);
+            return this;
+        }
+
+        /** Receives the result of every answer and bundle revision (for the reload counter). */
+        public Builder results(Consumer<ReloadResult> r) {
+            results = Objects.requireNonNull(r);
+            return this;
+        }
+
+        public Builder metrics(IdentityMetrics m) {
+            metrics = Objects.requireNonNull(m);
+            return this;
+        }
+
+        /** Makes a key pair for each CSR; default: a new P-256 pair. */
+        public Builder keys(Supplier<KeyPair> k) {
+            keys = Objects.requireNonNull(k);
+            return this;
+        }
+
+        /** The source of renewal jitter. */
+        public Builder random(RandomGenerator r) {
+            random = Objects.requireNonNull(r);
+            return this;
+        }
+
+        /** Where {@code TOLLGATE_JOIN_TOKEN} is looked up when no token file is configured. */
+        public Builder environment(Function<String, String> e) {
+            env = Objects.requireNonNull(e);
+            return this;
+        }
+
+        public ControlPlaneCertificateSource build() {
+            return new ControlPlaneCertificateSource(this);
+        }
+    }
+}
