@@ -28,8 +28,11 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.tollgate.api.SpiffeId;
 import dev.tollgate.proxy.config.HostPort;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.credential.CredentialEnforcement;
+import dev.tollgate.proxy.credential.ExchangeClient;
 import dev.tollgate.proxy.forward.OffLoopResolverGroup;
 import dev.tollgate.proxy.forward.UpstreamPools;
 import dev.tollgate.proxy.gate.RequestGate;
@@ -61,10 +64,11 @@ public final class Sidecar implements AutoCloseable {
     private final HttpHardening hardening;
     private final RequestGate ingressGate;
     private final RequestGate egressGate;
+    private final CredentialEnforcement credentials;
     private final Transport transport = Transport.best();
 
     private TlsContextOwner tls;
-    private ConnectionTracker tracker;
+    private volatile ConnectionTracker tracker;
     private UpstreamPools pools;
     private EventLoopGroup boss;
     private EventLoopGroup workers;
@@ -86,8 +90,17 @@ public final class Sidecar implements AutoCloseable {
                 config.tls().reloadInterval(), new SvidValidator(clock, config.tls().spiffeId()),
                 metrics::certificateReload);
         this.hardening = b.hardening;
-        this.ingressGate = b.ingressGate;
-        this.egressGate = b.egressGate;
+        if (b.exchangeClient != null) {
+            // Credentials first (enforcement order step 2), then whatever gates were added (policy).
+            this.credentials = new CredentialEnforcement(config, b.credentialClock != null ? b.credentialClock : clock,
+                    metrics, b.exchangeClient);
+            this.ingressGate = RequestGate.chain(List.of(credentials.ingressGate(), b.ingressGate));
+            this.egressGate = RequestGate.chain(List.of(credentials.egressGate(), b.egressGate));
+        } else {
+            this.credentials = null;
+            this.ingressGate = b.ingressGate;
+            this.egressGate = b.egressGate;
+        }
     }
 
     public static Builder builder(SidecarConfig config) {
@@ -103,6 +116,8 @@ public final class Sidecar implements AutoCloseable {
         private HttpHardening hardening = HttpHardening.NONE;
         private RequestGate ingressGate = RequestGate.allowAll();
         private RequestGate egressGate = RequestGate.allowAll();
+        private ExchangeClient exchangeClient;
+        private Clock credentialClock;
 
         private Builder(SidecarConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -140,6 +155,25 @@ public final class Sidecar implements AutoCloseable {
         /** Gates run on egress (credentials, policy). */
         public Builder egressGate(RequestGate g) {
             egressGate = Objects.requireNonNull(g);
+            return this;
+        }
+
+        /**
+         * Turns on task-credential enforcement ({@code credentials:} in the configuration): a
+         * {@link CredentialEnforcement} whose gates run first on ingress and egress. Feed its state from the watch
+         * stream with {@code sidecar.credentials().watchListener(sidecar::closeConnectionsOf)}.
+         *
+         * @param exchange how egress exchanges task tokens, e.g. {@link ExchangeClient#controlPlane} with a
+         *                 supplier of a client holding the current SVID
+         */
+        public Builder credentials(ExchangeClient exchange) {
+            exchangeClient = Objects.requireNonNull(exchange);
+            return this;
+        }
+
+        /** The clock of token validity, caches and staleness; default: {@link #clock}. */
+        public Builder credentialClock(Clock c) {
+            credentialClock = Objects.requireNonNull(c);
             return this;
         }
 
@@ -261,9 +295,35 @@ public final class Sidecar implements AutoCloseable {
         return clean;
     }
 
+    /**
+     * Closes every connection whose verified peer is {@code id} (a revoked identity); safe from any thread.
+     *
+     * @return how many were closed
+     */
+    public int closeConnectionsOf(SpiffeId id) {
+        ConnectionTracker t = tracker;
+        if (t == null) {
+            return 0;
+        }
+        int n = t.closePeer(id);
+        metrics.revokedConnectionsClosed(n);
+        if (n > 0) {
+            LOG.info("closed {} connections of revoked {}", n, id);
+        }
+        return n;
+    }
+
+    /** Task-credential enforcement, when {@link Builder#credentials} turned it on. */
+    public Optional<CredentialEnforcement> credentials() {
+        return Optional.ofNullable(credentials);
+    }
+
     @Override
     public synchronized void close() {
         certificates.close();
+        if (credentials != null) {
+            credentials.close();
+        }
         for (Channel server : new Channel[] {ingress, egress, l4, admin}) {
             if (server != null) {
                 server.close().awaitUninterruptibly();

@@ -134,6 +134,23 @@ public final class ConnectionTracker {
         }
     }
 
+    /**
+     * Closes every client connection whose verified peer is {@code id} (its identity was revoked): ingress and L4
+     * connections, HTTP/2 connections with all their streams.
+     *
+     * @return how many were closed
+     */
+    public int closePeer(SpiffeId id) {
+        int n = 0;
+        for (Channel ch : channels) {
+            if (Peers.of(ch).filter(id::equals).isPresent()) {
+                ch.close();
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** Closes every client connection now. */
     public void closeAll() {
         channels.close().awaitUninterruptibly();
