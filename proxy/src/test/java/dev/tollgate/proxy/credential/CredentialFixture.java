@@ -146,6 +146,13 @@ final class CredentialFixture implements AutoCloseable {
                 + "[{trust-domain: " + TestControlPlane.TRUST_DOMAIN + "}]\n" + credentials;
     }
 
+    /** Stops the control plane (once): no more events, heartbeats or exchanges. */
+    void stopControlPlane() {
+        if (open.remove(tcp)) {
+            tcp.close();
+        }
+    }
+
     <T extends AutoCloseable> T track(T c) {
         open.add(0, c);
         return c;
