@@ -210,6 +210,10 @@ public final class Sidecar implements AutoCloseable {
                 transport.ioHandlerFactory());
         LOG.info("transport {} with {} event loops", transport.name(), threads);
         certificates.start(tls);
+        if (credentials == null && config.credentials().required()) {
+            LOG.warn("credential enforcement is not wired (Sidecar.builder(..).credentials(..)): requests are NOT "
+                    + "checked for task credentials although credentials.required is true");
+        }
         if (!tls.ready()) {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }

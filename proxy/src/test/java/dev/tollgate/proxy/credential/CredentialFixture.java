@@ -103,9 +103,10 @@ final class CredentialFixture implements AutoCloseable {
         write(file, yaml);
         Sidecar s;
         try {
-            ControlPlaneClient client = as(w);
             s = Sidecar.builder(ConfigLoader.load(file))
-                    .credentials(ExchangeClient.controlPlane(() -> client, exchangeExecutor, clock))
+                    .credentials(ExchangeClient.controlPlane(SvidClients.following(tcp.cp.apiUri(),
+                            () -> List.copyOf(tcp.cp.ca().bundle().anchors()), tcp.cp.serverId(),
+                            () -> new WatchClient.Credentials(w.key(), w.chain())), exchangeExecutor, clock))
                     .credentialClock(clock)
                     .build();
         } catch (ConfigException e) {
