@@ -68,6 +68,7 @@ public final class CredentialWatchListener implements WatchClient.Listener {
                     return;
                 }
                 state.revocations().apply(e);
+                state.revocations().purgeExpired(); // revocations are rare; this keeps the set to those in force
                 state.touch();
                 metrics.credentialUpdate(StateUpdate.REVOCATION, true);
                 LOG.info("revocation at revision {}: {} {}", event.revision(), e.type().wireName(), e.value());
