@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -48,7 +49,8 @@ public final class CredentialEnforcement implements AutoCloseable {
     final ExchangeClient exchangeClient;
     final Cache<TokenKey, VerifiedToken> verified;
     final AsyncCache<ExchangeKey, ExchangeClient.ExchangedToken> exchanged;
-    final ExecutorService verifyExecutor;
+    final Executor verifyExecutor;
+    private final ExecutorService ownedExecutor;
     private final CredentialGate ingress;
     private final CredentialGate egress;
 
@@ -61,6 +63,12 @@ public final class CredentialEnforcement implements AutoCloseable {
      */
     public CredentialEnforcement(SidecarConfig config, Clock clock, ProxyMetrics metrics,
                                  ExchangeClient exchangeClient) {
+        this(config, clock, metrics, exchangeClient, null);
+    }
+
+    /** As above, verifying cache misses on {@code verifyExecutor} (null: a small pool of its own). */
+    CredentialEnforcement(SidecarConfig config, Clock clock, ProxyMetrics metrics, ExchangeClient exchangeClient,
+                          Executor verifyExecutor) {
         this.config = Objects.requireNonNull(config, "config");
         this.settings = config.credentials();
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -111,8 +119,10 @@ public final class CredentialEnforcement implements AutoCloseable {
                     }
                 })
                 .buildAsync();
-        this.verifyExecutor = new ThreadPoolExecutor(VERIFY_THREADS, VERIFY_THREADS, 30, TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(VERIFY_QUEUE), new DefaultThreadFactory("tollgate-verify", true));
+        this.ownedExecutor = verifyExecutor != null ? null : new ThreadPoolExecutor(VERIFY_THREADS, VERIFY_THREADS,
+                30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(VERIFY_QUEUE),
+                new DefaultThreadFactory("tollgate-verify", true));
+        this.verifyExecutor = verifyExecutor != null ? verifyExecutor : ownedExecutor;
         this.ingress = new CredentialGate(this, Direction.INGRESS);
         this.egress = new CredentialGate(this, Direction.EGRESS);
     }
@@ -163,6 +173,8 @@ public final class CredentialEnforcement implements AutoCloseable {
 
     @Override
     public void close() {
-        verifyExecutor.shutdownNow();
+        if (ownedExecutor != null) {
+            ownedExecutor.shutdownNow();
+        }
     }
 }
