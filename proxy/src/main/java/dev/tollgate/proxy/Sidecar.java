@@ -29,6 +29,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.token.RevocationSet;
 import dev.tollgate.proxy.config.HostPort;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.credential.CredentialEnforcement;
@@ -199,6 +200,10 @@ public final class Sidecar implements AutoCloseable {
             throw new IOException("TLS setup failed: " + e.getMessage(), e);
         }
         tracker = new ConnectionTracker(config.limits(), metrics);
+        if (credentials != null) {
+            tracker.refusePeers(id -> credentials.state().revocations().isRevoked(RevocationSet.Type.SPIFFE_ID,
+                    id.toString()));
+        }
         resolverPool = new ThreadPoolExecutor(0, 4, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024),
                 new DefaultThreadFactory("tollgate-resolver", true));
         pools = new UpstreamPools(tls, metrics, config.limits(), transport.clientChannel(),
