@@ -28,8 +28,12 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.token.RevocationSet;
 import dev.tollgate.proxy.config.HostPort;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.credential.CredentialEnforcement;
+import dev.tollgate.proxy.credential.ExchangeClient;
 import dev.tollgate.proxy.forward.OffLoopResolverGroup;
 import dev.tollgate.proxy.forward.UpstreamPools;
 import dev.tollgate.proxy.gate.RequestGate;
@@ -63,10 +67,13 @@ public final class Sidecar implements AutoCloseable {
     private final HttpHardening hardening;
     private final RequestGate ingressGate;
     private final RequestGate egressGate;
+    private final CredentialEnforcement credentials;
+    /** Runs token exchanges with the control plane when enforcement is wired here; null otherwise. */
+    private final java.util.concurrent.ExecutorService exchangeExecutor;
     private final Transport transport = Transport.best();
 
     private TlsContextOwner tls;
-    private ConnectionTracker tracker;
+    private volatile ConnectionTracker tracker;
     private UpstreamPools pools;
     private EventLoopGroup boss;
     private EventLoopGroup workers;
@@ -91,8 +98,35 @@ public final class Sidecar implements AutoCloseable {
                 config.tls().reloadInterval(), new SvidValidator(clock, config.tls().spiffeId()),
                 metrics::certificateReload);
         this.hardening = b.hardening;
-        this.ingressGate = b.ingressGate;
-        this.egressGate = b.egressGate;
+        ExchangeClient exchange = b.exchangeClient;
+        if (exchange == null && certificates instanceof ControlPlaneCertificateSource cps) {
+            // The SVID comes from the control plane: so do task tokens' keys and revocations, and exchanges.
+            var cp = config.controlPlane().orElseThrow();
+            this.exchangeExecutor = java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
+                Thread t = new Thread(r, "tollgate-token-exchange");
+                t.setDaemon(true);
+                return t;
+            });
+            exchange = ExchangeClient.controlPlane(dev.tollgate.proxy.credential.SvidClients.following(cp.url(),
+                    cps::controlPlaneTrust, cp.serverId(), cps::currentCredentials), exchangeExecutor, clock);
+        } else {
+            this.exchangeExecutor = null;
+        }
+        if (exchange != null) {
+            // Credentials first (enforcement order step 2), then whatever gates were added (policy).
+            this.credentials = new CredentialEnforcement(config, b.credentialClock != null ? b.credentialClock : clock,
+                    metrics, exchange);
+            if (b.exchangeClient == null && certificates instanceof ControlPlaneCertificateSource cps) {
+                cps.addWatchListener(credentials.watchListener(this::closeConnectionsOf));
+                credentials.state().trackFreshness(cps::sinceLastWatchLine);
+            }
+            this.ingressGate = RequestGate.chain(List.of(credentials.ingressGate(), b.ingressGate));
+            this.egressGate = RequestGate.chain(List.of(credentials.egressGate(), b.egressGate));
+        } else {
+            this.credentials = null;
+            this.ingressGate = b.ingressGate;
+            this.egressGate = b.egressGate;
+        }
     }
 
     public static Builder builder(SidecarConfig config) {
@@ -108,6 +142,8 @@ public final class Sidecar implements AutoCloseable {
         private HttpHardening hardening = HttpHardening.NONE;
         private RequestGate ingressGate = RequestGate.allowAll();
         private RequestGate egressGate = RequestGate.allowAll();
+        private ExchangeClient exchangeClient;
+        private Clock credentialClock;
 
         private Builder(SidecarConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -151,6 +187,25 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Turns on task-credential enforcement ({@code credentials:} in the configuration): a
+         * {@link CredentialEnforcement} whose gates run first on ingress and egress. Feed its state from the watch
+         * stream with {@code sidecar.credentials().watchListener(sidecar::closeConnectionsOf)}.
+         *
+         * @param exchange how egress exchanges task tokens, e.g. {@link ExchangeClient#controlPlane} with a
+         *                 supplier of a client holding the current SVID
+         */
+        public Builder credentials(ExchangeClient exchange) {
+            exchangeClient = Objects.requireNonNull(exchange);
+            return this;
+        }
+
+        /** The clock of token validity, caches and staleness; default: {@link #clock}. */
+        public Builder credentialClock(Clock c) {
+            credentialClock = Objects.requireNonNull(c);
+            return this;
+        }
+
         public Sidecar build() {
             return new Sidecar(this);
         }
@@ -173,6 +228,10 @@ public final class Sidecar implements AutoCloseable {
             throw new IOException("TLS setup failed: " + e.getMessage(), e);
         }
         tracker = new ConnectionTracker(config.limits(), metrics);
+        if (credentials != null) {
+            tracker.refusePeers(id -> credentials.state().revocations().isRevoked(RevocationSet.Type.SPIFFE_ID,
+                    id.toString()));
+        }
         resolverPool = new ThreadPoolExecutor(0, 4, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024),
                 new DefaultThreadFactory("tollgate-resolver", true));
         pools = new UpstreamPools(tls, metrics, config.limits(), transport.clientChannel(),
@@ -184,6 +243,10 @@ public final class Sidecar implements AutoCloseable {
                 transport.ioHandlerFactory());
         LOG.info("transport {} with {} event loops", transport.name(), threads);
         certificates.start(tls);
+        if (credentials == null && config.credentials().required()) {
+            LOG.warn("credential enforcement is not wired (Sidecar.builder(..).credentials(..)): requests are NOT "
+                    + "checked for task credentials although credentials.required is true");
+        }
         if (!tls.ready()) {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }
@@ -271,9 +334,38 @@ public final class Sidecar implements AutoCloseable {
         return clean;
     }
 
+    /**
+     * Closes every connection whose verified peer is {@code id} (a revoked identity); safe from any thread.
+     *
+     * @return how many were closed
+     */
+    public int closeConnectionsOf(SpiffeId id) {
+        ConnectionTracker t = tracker;
+        if (t == null) {
+            return 0;
+        }
+        int n = t.closePeer(id);
+        metrics.revokedConnectionsClosed(n);
+        if (n > 0) {
+            LOG.info("closed {} connections of revoked {}", n, id);
+        }
+        return n;
+    }
+
+    /** Task-credential enforcement, when {@link Builder#credentials} turned it on. */
+    public Optional<CredentialEnforcement> credentials() {
+        return Optional.ofNullable(credentials);
+    }
+
     @Override
     public synchronized void close() {
         certificates.close();
+        if (exchangeExecutor != null) {
+            exchangeExecutor.shutdownNow();
+        }
+        if (credentials != null) {
+            credentials.close();
+        }
         for (Channel server : new Channel[] {ingress, egress, l4, admin}) {
             if (server != null) {
                 server.close().awaitUninterruptibly();

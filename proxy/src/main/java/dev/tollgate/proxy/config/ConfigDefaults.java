@@ -50,4 +50,13 @@ public final class ConfigDefaults {
     public static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(20);
     /** 0 means one event loop per available processor. */
     public static final int WORKER_THREADS = 0;
+
+    /** credentials.required: a request without a credential is denied. */
+    public static final boolean CREDENTIALS_REQUIRED = true;
+    /** credentials.max-staleness: revocation state older than this denies credentialed requests. */
+    public static final Duration CREDENTIALS_MAX_STALENESS = Duration.ofSeconds(30);
+    /** credentials.clock-skew: tolerance on token time claims. */
+    public static final Duration CREDENTIALS_CLOCK_SKEW = Duration.ofSeconds(30);
+    /** credentials.cache-size: most verified (and most exchanged) tokens kept. */
+    public static final int CREDENTIALS_CACHE_SIZE = 10_000;
 }

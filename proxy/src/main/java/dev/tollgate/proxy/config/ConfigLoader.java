@@ -88,7 +88,7 @@ public final class ConfigLoader {
             return null;
         }
         knownKeys(root, "", Set.of("listeners", "app", "tls", "identity", "upstreams", "limits", "drain-timeout",
-                "worker-threads", "control-plane"));
+                "worker-threads", "control-plane", "credentials"));
         boolean fromControlPlane = !root.path("control-plane").isMissingNode();
         SidecarConfig.Listeners listeners = listeners(root.path("listeners"));
         Optional<HostPort> app = optionalHostPort(root.path("app"), "app");
@@ -98,6 +98,7 @@ public final class ConfigLoader {
         SidecarConfig.Limits limits = limits(root.path("limits"));
         Duration drain = duration(root.path("drain-timeout"), "drain-timeout", ConfigDefaults.DRAIN_TIMEOUT, true);
         int workers = integer(root.path("worker-threads"), "worker-threads", ConfigDefaults.WORKER_THREADS, 0, 256);
+        SidecarConfig.Credentials credentials = credentials(root.path("credentials"), upstreams);
 
         if (listeners.ingress().isPresent() && app.isEmpty()) {
             errors.add("app: missing (expected: host:port of the local application, required by listeners.ingress)");
@@ -116,7 +117,93 @@ public final class ConfigLoader {
         }
         Optional<SidecarConfig.ControlPlane> controlPlane = fromControlPlane
                 ? Optional.ofNullable(controlPlane(root.path("control-plane"), tls, baseDir)) : Optional.empty();
-        return new SidecarConfig(listeners, app, tls, identity, upstreams, limits, drain, workers, controlPlane);
+        return new SidecarConfig(listeners, app, tls, identity, upstreams, limits, drain, workers, controlPlane,
+                credentials);
+    }
+
+    private SidecarConfig.Credentials credentials(JsonNode n, Map<String, SidecarConfig.Upstream> upstreams) {
+        SidecarConfig.Credentials d = SidecarConfig.Credentials.defaults();
+        if (n.isMissingNode() || !object(n, "credentials")) {
+            return d;
+        }
+        knownKeys(n, "credentials.", Set.of("required", "max-staleness", "clock-skew", "cache-size", "exempt",
+                "upstream-tools"));
+        boolean required = d.required();
+        JsonNode r = n.path("required");
+        if (!r.isMissingNode()) {
+            if (r.isBoolean()) {
+                required = r.asBoolean();
+            } else {
+                errors.add("credentials.required: " + describe(r) + " (expected: true or false)");
+            }
+        }
+        Duration staleness = duration(n.path("max-staleness"), "credentials.max-staleness", d.maxStaleness(), true);
+        Duration skew = duration(n.path("clock-skew"), "credentials.clock-skew", d.clockSkew(), false);
+        if (skew != null && skew.compareTo(Duration.ofMinutes(5)) > 0) {
+            errors.add("credentials.clock-skew: " + skew.toSeconds() + "s (expected: between 0s and 5m)");
+        }
+        int cacheSize = integer(n.path("cache-size"), "credentials.cache-size", d.cacheSize(), 1, 10_000_000);
+        List<SidecarConfig.Exemption> exempt = new ArrayList<>();
+        JsonNode ex = n.path("exempt");
+        if (!ex.isMissingNode()) {
+            if (!ex.isArray()) {
+                errors.add("credentials.exempt: " + describe(ex) + " (expected: a list of {path-prefix, direction})");
+            } else {
+                for (int i = 0; i < ex.size(); i++) {
+                    String p = "credentials.exempt[" + i + "]";
+                    JsonNode e = ex.get(i);
+                    if (!object(e, p)) {
+                        continue;
+                    }
+                    knownKeys(e, p + ".", Set.of("path-prefix", "direction"));
+                    String prefix = e.path("path-prefix").isMissingNode() ? null : text(e.path("path-prefix"), p + ".path-prefix");
+                    if (prefix == null || !prefix.startsWith("/") || prefix.contains("..") || prefix.contains("//")) {
+                        errors.add(p + ".path-prefix: " + describe(e.path("path-prefix"))
+                                + " (expected: an absolute normalised path such as /healthz)");
+                        continue;
+                    }
+                    String dir = e.path("direction").isMissingNode() ? null : text(e.path("direction"), p + ".direction");
+                    dev.tollgate.proxy.metrics.Direction direction = "ingress".equals(dir)
+                            ? dev.tollgate.proxy.metrics.Direction.INGRESS
+                            : "egress".equals(dir) ? dev.tollgate.proxy.metrics.Direction.EGRESS : null;
+                    if (direction == null) {
+                        errors.add(p + ".direction: " + describe(e.path("direction")) + " (expected: ingress or egress)");
+                        continue;
+                    }
+                    exempt.add(new SidecarConfig.Exemption(prefix, direction));
+                }
+            }
+        }
+        Map<String, List<String>> tools = new LinkedHashMap<>();
+        JsonNode ut = n.path("upstream-tools");
+        if (!ut.isMissingNode() && object(ut, "credentials.upstream-tools")) {
+            for (Iterator<Map.Entry<String, JsonNode>> it = ut.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                String p = "credentials.upstream-tools." + e.getKey();
+                if (!upstreams.containsKey(e.getKey())) {
+                    errors.add(p + ": unknown upstream (expected one of: "
+                            + String.join(", ", upstreams.keySet().stream().sorted().toList()) + ")");
+                    continue;
+                }
+                if (!e.getValue().isArray() || e.getValue().isEmpty()) {
+                    errors.add(p + ": " + describe(e.getValue()) + " (expected: a non-empty list of tool names)");
+                    continue;
+                }
+                List<String> names = new ArrayList<>();
+                for (JsonNode t : e.getValue()) {
+                    String name = text(t, p + "[]");
+                    if (name != null && !dev.tollgate.api.token.ToolGrant.TOOL_NAME.matcher(name).matches()) {
+                        errors.add(p + "[]: '" + name + "' (expected: a tool name, "
+                                + dev.tollgate.api.token.ToolGrant.TOOL_NAME.pattern() + ")");
+                    } else if (name != null) {
+                        names.add(name);
+                    }
+                }
+                tools.put(e.getKey(), List.copyOf(names));
+            }
+        }
+        return new SidecarConfig.Credentials(required, staleness == null ? d.maxStaleness() : staleness,
+                skew == null ? d.clockSkew() : skew, cacheSize, exempt, tools);
     }
 
     private SidecarConfig.Listeners listeners(JsonNode n) {

@@ -22,10 +22,19 @@ public record SidecarConfig(
         Limits limits,
         Duration drainTimeout,
         int workerThreads,
-        Optional<ControlPlane> controlPlane) {
+        Optional<ControlPlane> controlPlane,
+        Credentials credentials) {
 
     public SidecarConfig {
         upstreams = Map.copyOf(upstreams);
+        credentials = credentials == null ? Credentials.defaults() : credentials;
+    }
+
+    /** Certificates from files, and without a {@code credentials} block: its defaults. */
+    public SidecarConfig(Listeners listeners, Optional<HostPort> app, Tls tls, Identity identity,
+                         Map<String, Upstream> upstreams, Limits limits, Duration drainTimeout, int workerThreads) {
+        this(listeners, app, tls, identity, upstreams, limits, drainTimeout, workerThreads, Optional.empty(),
+                Credentials.defaults());
     }
 
     /** Upstreams in the order they were written, which is the order egress selection tries them. */
@@ -117,5 +126,34 @@ public record SidecarConfig(
                     ConfigDefaults.H2_MAX_RST_FRAMES_PER_WINDOW, ConfigDefaults.H2_RST_WINDOW_SECONDS,
                     ConfigDefaults.H2_MAX_SMALL_CONTINUATION_FRAMES);
         }
+    }
+
+    /**
+     * Task-credential enforcement ({@code credentials:}); see {@code docs/enforcement.md}.
+     *
+     * @param required      when false, a request without any credential passes (counted); one that has a credential
+     *                      is still checked
+     * @param maxStaleness  revocation state older than this denies credentialed requests
+     * @param clockSkew     tolerance on {@code exp}/{@code nbf}/{@code iat}
+     * @param cacheSize     most verified tokens (and most exchanged tokens) cached
+     * @param exempt        paths that need no credential, per direction
+     * @param upstreamTools per upstream name, the task-scope tool names that upstream serves (default: the tools named
+     *                      after the service, see {@code docs/enforcement.md})
+     */
+    public record Credentials(boolean required, Duration maxStaleness, Duration clockSkew, int cacheSize,
+                              List<Exemption> exempt, Map<String, List<String>> upstreamTools) {
+        public Credentials {
+            exempt = List.copyOf(exempt);
+            upstreamTools = Map.copyOf(upstreamTools);
+        }
+
+        public static Credentials defaults() {
+            return new Credentials(ConfigDefaults.CREDENTIALS_REQUIRED, ConfigDefaults.CREDENTIALS_MAX_STALENESS,
+                    ConfigDefaults.CREDENTIALS_CLOCK_SKEW, ConfigDefaults.CREDENTIALS_CACHE_SIZE, List.of(), Map.of());
+        }
+    }
+
+    /** Requests on {@code direction} whose normalised path starts (by whole segments) with {@code pathPrefix}. */
+    public record Exemption(String pathPrefix, dev.tollgate.proxy.metrics.Direction direction) {
     }
 }

@@ -100,6 +100,8 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
     private final java.util.concurrent.atomic.AtomicInteger callsInFlight = new java.util.concurrent.atomic.AtomicInteger();
     private volatile CertificateSnapshot current;
     private volatile Listener listener;
+    /** Others following the same watch stream (credential state); called after this source's own handling. */
+    private final List<WatchClient.Listener> watchListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean closed;
     private volatile boolean watchConnected;
 
@@ -173,6 +175,31 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
     }
 
     /** The last watch revision applied, or 0. */
+    /**
+     * Adds a follower of this source's watch stream: it sees every event, resync and state change after this source
+     * has handled it. Add followers before {@link #start}.
+     */
+    public void addWatchListener(WatchClient.Listener l) {
+        watchListeners.add(java.util.Objects.requireNonNull(l, "listener"));
+    }
+
+    /** Time since the watch stream last delivered a line (event or heartbeat); very long before it first connects. */
+    public java.time.Duration sinceLastWatchLine() {
+        WatchClient w = watch;
+        return w == null ? java.time.Duration.ofDays(3650) : w.sinceLastEvent();
+    }
+
+    /** The current SVID as client credentials for calls to the control plane; null before the first SVID. */
+    public WatchClient.Credentials currentCredentials() {
+        CertificateSnapshot s = current;
+        return s == null ? null : new WatchClient.Credentials(s.key(), s.chain());
+    }
+
+    /** What the control plane's certificate is verified against: the current bundle, else the trust anchor. */
+    public List<X509Certificate> controlPlaneTrust() {
+        return serverTrust();
+    }
+
     public long watchRevision() {
         WatchClient w = watch;
         return w == null ? 0 : w.lastRevision();
@@ -537,6 +564,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                             onIdentityThread(() -> applyBundle(e.payload()));
                         }
                         metrics.bundleRevision(e.revision());
+                        watchListeners.forEach(l -> l.onEvent(e));
                     }
 
                     @Override
@@ -546,11 +574,13 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                             onIdentityThread(() -> applyBundle(bundle));
                         }
                         metrics.bundleRevision(e.revision());
+                        watchListeners.forEach(l -> l.onResync(e));
                     }
 
                     @Override
                     public void onState(WatchClient.ConnectionState s) {
                         watchConnected = s == WatchClient.ConnectionState.CONNECTED;
+                        watchListeners.forEach(l -> l.onState(s));
                         if (closed || current == null) {
                             return;
                         }

@@ -1,8 +1,10 @@
 package dev.tollgate.proxy.listener;
 
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 
 import io.netty.channel.Channel;
 import io.netty.channel.group.ChannelGroup;
@@ -31,6 +33,7 @@ public final class ConnectionTracker {
     private final Map<SpiffeId, AtomicInteger> perPeer = new ConcurrentHashMap<>();
     private final Object idle = new Object();
     private volatile boolean draining;
+    private volatile Predicate<SpiffeId> refused = id -> false;
 
     public ConnectionTracker(SidecarConfig.Limits limits, ProxyMetrics metrics) {
         this.limits = limits;
@@ -56,8 +59,23 @@ public final class ConnectionTracker {
         return true;
     }
 
-    /** Counts a connection against its verified peer identity, or counts the limit hit and returns false. */
+    /**
+     * Identities refused from now on, whatever their certificate says (a revoked SPIFFE ID): checked after every
+     * handshake, a lookup on the event loop.
+     */
+    public void refusePeers(Predicate<SpiffeId> refused) {
+        this.refused = Objects.requireNonNull(refused, "refused");
+    }
+
+    /**
+     * Counts a connection against its verified peer identity, or counts the limit hit and returns false; also false
+     * (counted as a connection closed for revocation) for a {@linkplain #refusePeers refused} identity.
+     */
     public boolean tryAddPeer(Channel ch, SpiffeId peer) {
+        if (refused.test(peer)) {
+            metrics.revokedConnectionsClosed(1);
+            return false;
+        }
         AtomicInteger n = perPeer.computeIfAbsent(peer, p -> new AtomicInteger());
         if (n.incrementAndGet() > limits.maxConnectionsPerPeer()) {
             release(peer, n);
@@ -132,6 +150,23 @@ public final class ConnectionTracker {
             Runnable action = ch.attr(DRAIN).get();
             ch.eventLoop().execute(action != null ? action : () -> { });
         }
+    }
+
+    /**
+     * Closes every client connection whose verified peer is {@code id} (its identity was revoked): ingress and L4
+     * connections, HTTP/2 connections with all their streams.
+     *
+     * @return how many were closed
+     */
+    public int closePeer(SpiffeId id) {
+        int n = 0;
+        for (Channel ch : channels) {
+            if (Peers.of(ch).filter(id::equals).isPresent()) {
+                ch.close();
+                n++;
+            }
+        }
+        return n;
     }
 
     /** Closes every client connection now. */

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.DoubleSupplier;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -14,6 +15,10 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 
 import dev.tollgate.proxy.http.RejectReason;
+import dev.tollgate.proxy.credential.CredentialOutcome;
+import dev.tollgate.proxy.credential.DenyReason;
+import dev.tollgate.proxy.credential.ExchangeResult;
+import dev.tollgate.proxy.credential.StateUpdate;
 
 /**
  * Every meter of the sidecar. Meter names are the constants below; tag values come only from enums. Meters are
@@ -40,6 +45,15 @@ public final class ProxyMetrics {
     public static final String WATCH_LAG_REVISIONS = "tollgate.proxy.watch.lag.revisions";
     public static final String WATCH_LAG_SECONDS = "tollgate.proxy.watch.lag.seconds";
     public static final String TAG_STATE = "state";
+    public static final String CREDENTIAL_DECISIONS = "tollgate.proxy.credentials.decisions";
+    public static final String CREDENTIAL_CACHE = "tollgate.proxy.credentials.cache";
+    public static final String CREDENTIAL_VERIFICATIONS = "tollgate.proxy.credentials.verifications";
+    public static final String CREDENTIAL_EXCHANGES = "tollgate.proxy.credentials.exchanges";
+    public static final String CREDENTIAL_EXEMPTIONS = "tollgate.proxy.credentials.exemptions";
+    public static final String CREDENTIAL_STALENESS = "tollgate.proxy.credentials.revocation.staleness.seconds";
+    public static final String CREDENTIAL_STALE_DENIALS = "tollgate.proxy.credentials.stale.denials";
+    public static final String CREDENTIAL_UPDATES = "tollgate.proxy.credentials.updates";
+    public static final String REVOKED_CONNECTIONS_CLOSED = "tollgate.proxy.credentials.revoked.connections.closed";
 
     public static final String TAG_LISTENER = "listener";
     public static final String TAG_RESULT = "result";
@@ -49,6 +63,8 @@ public final class ProxyMetrics {
     public static final String TAG_KIND = "kind";
     public static final String TAG_FLOW = "flow";
     public static final String TAG_REASON = "reason";
+    /** The reason tag of decisions that are not denials. */
+    public static final String NO_REASON = "none";
 
     /** Bytes received from the client side or sent to it. */
     public enum Flow {
@@ -70,6 +86,16 @@ public final class ProxyMetrics {
     private final Map<RejectReason, Counter> rejected = new EnumMap<>(RejectReason.class);
     private final Map<ReloadResult, Counter> reloads = new EnumMap<>(ReloadResult.class);
     private final AtomicReference<Instant> certificateNotAfter = new AtomicReference<>();
+    private final Map<Direction, Map<CredentialOutcome, Counter>> credentialDecisions = new EnumMap<>(Direction.class);
+    private final Map<Direction, Map<DenyReason, Counter>> credentialDenials = new EnumMap<>(Direction.class);
+    private final Map<Direction, Counter[]> credentialCache = new EnumMap<>(Direction.class);
+    private final Map<Direction, Counter> credentialVerifications = new EnumMap<>(Direction.class);
+    private final Map<Direction, Counter> credentialExemptions = new EnumMap<>(Direction.class);
+    private final Map<ExchangeResult, Counter> exchanges = new EnumMap<>(ExchangeResult.class);
+    private final Map<StateUpdate, Counter[]> credentialUpdates = new EnumMap<>(StateUpdate.class);
+    private final Counter staleDenials;
+    private final Counter revokedConnectionsClosed;
+    private final AtomicReference<DoubleSupplier> credentialStaleness = new AtomicReference<>();
 
     public ProxyMetrics(MeterRegistry registry, Clock clock) {
         this.registry = registry;
@@ -122,6 +148,53 @@ public final class ProxyMetrics {
             reloads.put(r, Counter.builder(CERTIFICATE_RELOADS).tag(TAG_RESULT, r.tag())
                     .description("Attempts to load new certificate material").register(registry));
         }
+        for (Direction d : new Direction[] {Direction.INGRESS, Direction.EGRESS}) {
+            Map<CredentialOutcome, Counter> byOutcome = new EnumMap<>(CredentialOutcome.class);
+            for (CredentialOutcome o : CredentialOutcome.values()) {
+                if (o != CredentialOutcome.DENIED) {
+                    byOutcome.put(o, Counter.builder(CREDENTIAL_DECISIONS).tag(TAG_DIRECTION, d.tag())
+                            .tag(TAG_OUTCOME, o.tag()).tag(TAG_REASON, NO_REASON)
+                            .description("Credential gate decisions").register(registry));
+                }
+            }
+            credentialDecisions.put(d, byOutcome);
+            Map<DenyReason, Counter> byReason = new EnumMap<>(DenyReason.class);
+            for (DenyReason r : DenyReason.values()) {
+                byReason.put(r, Counter.builder(CREDENTIAL_DECISIONS).tag(TAG_DIRECTION, d.tag())
+                        .tag(TAG_OUTCOME, CredentialOutcome.DENIED.tag()).tag(TAG_REASON, r.tag())
+                        .description("Credential gate decisions").register(registry));
+            }
+            credentialDenials.put(d, byReason);
+            credentialCache.put(d, new Counter[] {
+                Counter.builder(CREDENTIAL_CACHE).tag(TAG_DIRECTION, d.tag()).tag(TAG_RESULT, "hit")
+                        .description("Verified-token cache lookups").register(registry),
+                Counter.builder(CREDENTIAL_CACHE).tag(TAG_DIRECTION, d.tag()).tag(TAG_RESULT, "miss")
+                        .description("Verified-token cache lookups").register(registry)});
+            credentialVerifications.put(d, Counter.builder(CREDENTIAL_VERIFICATIONS).tag(TAG_DIRECTION, d.tag())
+                    .description("Token signature verifications (cache misses), off the event loop").register(registry));
+            credentialExemptions.put(d, Counter.builder(CREDENTIAL_EXEMPTIONS).tag(TAG_DIRECTION, d.tag())
+                    .description("Requests let through by a configured exemption").register(registry));
+        }
+        for (ExchangeResult r : ExchangeResult.values()) {
+            exchanges.put(r, Counter.builder(CREDENTIAL_EXCHANGES).tag(TAG_RESULT, r.tag())
+                    .description("Egress token exchanges").register(registry));
+        }
+        for (StateUpdate u : StateUpdate.values()) {
+            credentialUpdates.put(u, new Counter[] {
+                Counter.builder(CREDENTIAL_UPDATES).tag(TAG_KIND, u.tag()).tag(TAG_RESULT, "applied")
+                        .description("Watch events applied to the credential state").register(registry),
+                Counter.builder(CREDENTIAL_UPDATES).tag(TAG_KIND, u.tag()).tag(TAG_RESULT, "rejected")
+                        .description("Watch events applied to the credential state").register(registry)});
+        }
+        staleDenials = Counter.builder(CREDENTIAL_STALE_DENIALS)
+                .description("Credentialed requests denied because the revocation state was stale").register(registry);
+        revokedConnectionsClosed = Counter.builder(REVOKED_CONNECTIONS_CLOSED)
+                .description("Connections closed because their peer identity was revoked").register(registry);
+        Gauge.builder(CREDENTIAL_STALENESS, this, m -> {
+            DoubleSupplier s = m.credentialStaleness.get();
+            return s == null ? Double.NaN : s.getAsDouble();
+        }).description("Age of the revocation state, in seconds (credentialed requests are denied past the bound)")
+                .baseUnit("seconds").register(registry);
         Gauge.builder(CERTIFICATE_EXPIRY, this, m -> {
             Instant notAfter = m.certificateNotAfter.get();
             return notAfter == null ? Double.NaN : (notAfter.toEpochMilli() - clock.millis()) / 1000.0;
@@ -223,5 +296,83 @@ public final class ProxyMetrics {
 
     public void certificateNotAfter(Instant notAfter) {
         certificateNotAfter.set(notAfter);
+    }
+
+    public void credentialDecision(Direction d, CredentialOutcome o) {
+        credentialDecisions.get(d).get(o).increment();
+    }
+
+    public void credentialDenied(Direction d, DenyReason r) {
+        credentialDenials.get(d).get(r).increment();
+        if (r == DenyReason.REVOCATION_STATE_STALE) {
+            staleDenials.increment();
+        }
+    }
+
+    public double credentialDecisionCount(Direction d, CredentialOutcome o) {
+        return credentialDecisions.get(d).get(o).count();
+    }
+
+    public double credentialDenialCount(Direction d, DenyReason r) {
+        return credentialDenials.get(d).get(r).count();
+    }
+
+    public double staleDenialCount() {
+        return staleDenials.count();
+    }
+
+    public void credentialCache(Direction d, boolean hit) {
+        credentialCache.get(d)[hit ? 0 : 1].increment();
+    }
+
+    public double credentialCacheCount(Direction d, boolean hit) {
+        return credentialCache.get(d)[hit ? 0 : 1].count();
+    }
+
+    public void credentialVerification(Direction d) {
+        credentialVerifications.get(d).increment();
+    }
+
+    public double credentialVerificationCount(Direction d) {
+        return credentialVerifications.get(d).count();
+    }
+
+    public void credentialExemption(Direction d) {
+        credentialExemptions.get(d).increment();
+    }
+
+    public double credentialExemptionCount(Direction d) {
+        return credentialExemptions.get(d).count();
+    }
+
+    public void exchange(ExchangeResult r) {
+        exchanges.get(r).increment();
+    }
+
+    public double exchangeCount(ExchangeResult r) {
+        return exchanges.get(r).count();
+    }
+
+    public void credentialUpdate(StateUpdate u, boolean applied) {
+        credentialUpdates.get(u)[applied ? 0 : 1].increment();
+    }
+
+    public double credentialUpdateCount(StateUpdate u, boolean applied) {
+        return credentialUpdates.get(u)[applied ? 0 : 1].count();
+    }
+
+    public void revokedConnectionsClosed(int n) {
+        if (n > 0) {
+            revokedConnectionsClosed.increment(n);
+        }
+    }
+
+    public double revokedConnectionsClosedCount() {
+        return revokedConnectionsClosed.count();
+    }
+
+    /** Where the staleness gauge reads the age of the revocation state (seconds; NaN while unknown). */
+    public void credentialStaleness(DoubleSupplier seconds) {
+        credentialStaleness.set(seconds);
     }
 }

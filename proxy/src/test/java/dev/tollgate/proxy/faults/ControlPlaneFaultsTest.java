@@ -70,7 +70,7 @@ class ControlPlaneFaultsTest {
                 + "  server-id: \"" + cp.cp.serverId() + "\"\n  trust-anchor: \"" + anchor + "\"\n"
                 + "  join-token-file: \"" + token + "\"\n  request-timeout: 1s\n  backoff-initial: 100ms\n"
                 + "  backoff-max: 500ms\n  heartbeat-interval: 200ms\n")
-                .app(app.address()).allow(TOOL.toString()).toString());
+                .app(app.address()).allow(TOOL.toString()).credentialsRequired(false).toString());
         tool = Sidecar.builder(ConfigLoader.load(yaml)).build().start();
         source = (ControlPlaneCertificateSource) tool.certificateSource();
         m = source.metrics();

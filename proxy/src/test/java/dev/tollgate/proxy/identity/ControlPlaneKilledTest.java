@@ -82,7 +82,9 @@ class ControlPlaneKilledTest {
                         + cp.operator(ControlPlane.BUNDLE_FILE) + "\"\n  join-token-file: \"" + token + "\"\n"
                         + "  request-timeout: 2s\n  backoff-initial: 100ms\n  backoff-max: 1s\n"
                         + "  renewal-fraction: 0.1\n  renewal-min-delay: 1s\n")
-                .app(app.address()).allow(PROBE.toString()).toString());
+                .app(app.address()).allow(PROBE.toString())
+                // the identity layer under test: plain requests, no task credentials (covered by the credential tests)
+                .credentialsRequired(false).toString());
         tool = Sidecar.builder(dev.tollgate.proxy.config.ConfigLoader.load(yaml)).clock(Clock.systemUTC()).build()
                 .start();
         assertThat(tool.ready()).isTrue();

@@ -84,9 +84,13 @@ final class IdentityMesh implements AutoCloseable {
                         TOOL.toString(), "billing.internal"), clock);
     }
 
+    /**
+     * Starts a sidecar from yaml. These tests exercise the identity layer with plain requests, so task credentials
+     * are not required (with {@code control-plane:} they otherwise are); the credential tests cover enforcement.
+     */
     Sidecar start(SidecarYaml yaml, Clock clock) throws Exception {
         Path file = dir.resolve("sidecar-" + (files++) + ".yaml");
-        Mesh.write(file, yaml.toString());
+        Mesh.write(file, yaml.credentialsRequired(false).toString());
         Sidecar s = Sidecar.builder(ConfigLoader.load(file)).clock(clock).build();
         open.add(0, s);
         return s.start();

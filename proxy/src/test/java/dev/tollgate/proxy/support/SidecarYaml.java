@@ -19,6 +19,7 @@ public final class SidecarYaml {
     private final List<String> limits = new ArrayList<>();
     private String minVersion;
     private String drainTimeout = "10s";
+    private Boolean credentialsRequired;
     private String reloadInterval = "1h";
     private String controlPlane;
 
@@ -99,6 +100,12 @@ public final class SidecarYaml {
         return this;
     }
 
+    /** Sets {@code credentials.required}; unset leaves the default (required). */
+    public SidecarYaml credentialsRequired(boolean required) {
+        credentialsRequired = required;
+        return this;
+    }
+
     public SidecarYaml drainTimeout(String d) {
         drainTimeout = d;
         return this;
@@ -147,6 +154,9 @@ public final class SidecarYaml {
         if (!limits.isEmpty()) {
             b.append("limits:\n");
             limits.forEach(l -> b.append("  ").append(l).append('\n'));
+        }
+        if (credentialsRequired != null) {
+            b.append("credentials:\n  required: ").append(credentialsRequired).append('\n');
         }
         b.append("drain-timeout: ").append(drainTimeout).append('\n');
         b.append("worker-threads: 2\n");

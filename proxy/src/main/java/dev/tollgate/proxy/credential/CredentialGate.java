@@ -1,0 +1,393 @@
+package dev.tollgate.proxy.credential;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.RejectedExecutionException;
+
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.token.RevocationSet;
+import dev.tollgate.api.token.TokenClaims;
+import dev.tollgate.api.token.TokenRejection;
+import dev.tollgate.api.token.TokenType;
+import dev.tollgate.api.token.TokenVerifier;
+import dev.tollgate.api.token.ToolGrant;
+import dev.tollgate.api.token.VerificationResult;
+import dev.tollgate.api.token.VerifiedToken;
+import dev.tollgate.api.wire.Json;
+import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.forward.UpstreamRouter;
+import dev.tollgate.proxy.gate.GateDecision;
+import dev.tollgate.proxy.gate.GateRequest;
+import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.metrics.Direction;
+
+/**
+ * Step 2 of the enforcement order (and the tool-service part of step 3) for one direction. See
+ * {@code docs/enforcement.md} for the order of checks and every denial.
+ *
+ * <ul>
+ * <li><b>Egress</b>: the agent's task token ({@code tollgate-token} header, or {@code Authorization: Bearer}) must
+ * verify as a TASK token whose {@code sub} and {@code aud} are this sidecar's SPIFFE ID, not be revoked, and the
+ * task's scope must name a tool of the target upstream. Toward a SPIFFE upstream the task token is exchanged for a
+ * token bound to the upstream's SPIFFE ID, which replaces it in {@code tollgate-token}; toward an external or plain
+ * upstream no Tollgate token is sent. The task token itself is never forwarded.</li>
+ * <li><b>Ingress</b>: the peer sidecar's exchanged token ({@code tollgate-token}) must verify as an EXCHANGED token
+ * whose {@code aud} is this sidecar's SPIFFE ID and whose {@code sub} is the mTLS peer, and not be revoked.</li>
+ * </ul>
+ *
+ * <p>A cache hit is a SHA-256 and a lookup on the event loop; a miss is verified on the enforcement's executor. The
+ * revocation check runs on every request, hits included.
+ */
+final class CredentialGate implements RequestGate {
+    private static final Logger LOG = LoggerFactory.getLogger(CredentialGate.class);
+    /** The local decision log: one JSON line per decision (denials at INFO, allows at DEBUG). */
+    static final Logger DECISIONS = LoggerFactory.getLogger("dev.tollgate.proxy.credential.decisions");
+    static final String BEARER = "bearer ";
+
+    private final CredentialEnforcement e;
+    private final Direction direction;
+    private final TokenType type;
+    private final UpstreamRouter router;
+    private volatile TokenVerifier verifier;
+
+    CredentialGate(CredentialEnforcement e, Direction direction) {
+        this.e = e;
+        this.direction = direction;
+        this.type = direction == Direction.INGRESS ? TokenType.EXCHANGED : TokenType.TASK;
+        this.router = new UpstreamRouter(e.config.upstreamsInOrder());
+    }
+
+    /** Where the credential was found, and the token. */
+    private record Credential(String token, boolean inAuthorization, DenyReason problem) {
+    }
+
+    @Override
+    public CompletionStage<GateDecision> decide(GateRequest r) {
+        HttpRequest req = r.request();
+        String path = pathOf(req.uri());
+        if (exempt(path)) {
+            if (direction == Direction.EGRESS) {
+                stripCredential(req.headers(), false);
+            }
+            e.metrics.credentialExemption(direction);
+            e.metrics.credentialDecision(direction, CredentialOutcome.EXEMPT);
+            log(CredentialOutcome.EXEMPT, null, req, null, null);
+            return done(GateDecision.allow());
+        }
+        Credential c = credentialOf(req.headers());
+        if (c.problem() != null) {
+            return deny(c.problem(), req, null, null);
+        }
+        if (c.token() == null) {
+            if (!e.settings.required()) {
+                e.metrics.credentialDecision(direction, CredentialOutcome.UNAUTHENTICATED);
+                log(CredentialOutcome.UNAUTHENTICATED, null, req, null, null);
+                return done(GateDecision.allow());
+            }
+            return deny(DenyReason.MISSING, req, null, null);
+        }
+        Optional<SpiffeId> bound = direction == Direction.INGRESS ? r.peer() : r.own();
+        if (r.own().isEmpty() || bound.isEmpty()) {
+            return deny(DenyReason.NO_IDENTITY, req, null, null);
+        }
+        if (e.state.stale()) {
+            return deny(DenyReason.REVOCATION_STATE_STALE, req, null, null);
+        }
+        SpiffeId own = r.own().get();
+        SpiffeId subject = bound.get();
+        TokenKey key = TokenKey.of(c.token());
+        VerifiedToken hit = e.verified.getIfPresent(key);
+        if (hit != null && boundTo(hit, own, subject)) {
+            e.metrics.credentialCache(direction, true);
+            return verified(hit, c, req, own);
+        }
+        e.metrics.credentialCache(direction, false);
+        TokenVerifier v = verifierFor(own);
+        CompletableFuture<VerificationResult> result;
+        try {
+            result = CompletableFuture.supplyAsync(() -> {
+                e.metrics.credentialVerification(direction);
+                return v.verify(c.token(), subject);
+            }, e.verifyExecutor);
+        } catch (RejectedExecutionException overloaded) {
+            return CompletableFuture.failedFuture(overloaded);
+        }
+        return result.thenCompose(res -> {
+            if (res instanceof TokenRejection rej) {
+                LOG.debug("{} token refused: {} ({})", direction.tag(), rej.reason().wireName(), rej.detail());
+                return deny(DenyReason.of(rej.reason()), req, null, null);
+            }
+            VerifiedToken t = (VerifiedToken) res;
+            e.verified.put(key, t);
+            return verified(t, c, req, own);
+        });
+    }
+
+    /** A cached token stands for this request only when it has the type and binding a fresh verify would ask. */
+    private boolean boundTo(VerifiedToken t, SpiffeId own, SpiffeId subject) {
+        return t.type() == type && t.subject().equals(subject) && t.audience().contains(own.toString());
+    }
+
+    private CompletionStage<GateDecision> verified(VerifiedToken t, Credential c, HttpRequest req, SpiffeId own) {
+        Optional<RevocationSet.Entry> revoked = e.state.revocations().revocationOf(t);
+        if (revoked.isPresent()) {
+            return deny(DenyReason.REVOKED, req, t, null);
+        }
+        if (direction == Direction.INGRESS) {
+            return allow(req, t, null);
+        }
+        Optional<SidecarConfig.Upstream> upstream = router.select(routingView(req));
+        if (upstream.isEmpty()) {
+            return deny(DenyReason.UNKNOWN_TOOL, req, t, null);
+        }
+        SidecarConfig.Upstream u = upstream.get();
+        List<String> tools = toolsFor(t, u);
+        if (tools.isEmpty()) {
+            return deny(DenyReason.TOOL_NOT_IN_SCOPE, req, t, u.name());
+        }
+        if (!(u.tls() instanceof SidecarConfig.SpiffeTls spiffe)) {
+            // External or plain upstreams are not Tollgate-fronted: they get no Tollgate token at all.
+            stripCredential(req.headers(), c.inAuthorization());
+            return allow(req, t, u.name());
+        }
+        String scope = String.join(" ", tools);
+        CredentialEnforcement.ExchangeKey k = new CredentialEnforcement.ExchangeKey(t.jti(), spiffe.expectedId(), scope);
+        boolean[] issued = new boolean[1];
+        CompletableFuture<ExchangeClient.ExchangedToken> f = e.exchanged.get(k, (key, executor) -> {
+            issued[0] = true;
+            return e.exchangeClient.exchange(c.token(), spiffe.expectedId(), scope).toCompletableFuture();
+        });
+        if (!issued[0] && f.isDone() && !f.isCompletedExceptionally()) {
+            e.metrics.exchange(ExchangeResult.CACHED);
+            return replaced(req, c, f.join(), t, u.name());
+        }
+        return f.handle((x, err) -> {
+            if (err != null) {
+                Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+                DenyReason reason = cause instanceof ExchangeClient.ExchangeException ex ? ex.reason()
+                        : DenyReason.EXCHANGE_UNAVAILABLE;
+                e.metrics.exchange(reason == DenyReason.EXCHANGE_UNAVAILABLE ? ExchangeResult.UNAVAILABLE
+                        : ExchangeResult.REFUSED);
+                LOG.info("token exchange for {} failed: {}", u.name(), cause.toString());
+                return deny(reason, req, t, u.name());
+            }
+            e.metrics.exchange(issued[0] ? ExchangeResult.ISSUED : ExchangeResult.CACHED);
+            return replaced(req, c, x, t, u.name());
+        }).thenCompose(s -> s);
+    }
+
+    private CompletionStage<GateDecision> replaced(HttpRequest req, Credential c, ExchangeClient.ExchangedToken x,
+                                                   VerifiedToken t, String upstream) {
+        stripCredential(req.headers(), c.inAuthorization());
+        req.headers().set(TokenClaims.HEADER, x.token());
+        return allow(req, t, upstream);
+    }
+
+    /**
+     * The task-scope tools the upstream serves: those listed for it in {@code credentials.upstream-tools}, or else
+     * those named after its service — the last segment of its SPIFFE ID (or, for an external upstream, its name)
+     * exactly or followed by '.' ({@code crm}, {@code crm.read} for {@code spiffe://td/tool/crm}).
+     */
+    private List<String> toolsFor(VerifiedToken t, SidecarConfig.Upstream u) {
+        List<String> listed = e.settings.upstreamTools().get(u.name());
+        String service = u.tls() instanceof SidecarConfig.SpiffeTls s ? s.expectedId().name() : u.name();
+        List<String> out = new ArrayList<>();
+        for (ToolGrant g : t.scope().tools()) {
+            String tool = g.tool();
+            boolean served = listed != null ? listed.contains(tool)
+                    : tool.equals(service) || tool.startsWith(service + ".");
+            if (served) {
+                out.add(tool);
+            }
+        }
+        return out;
+    }
+
+    private TokenVerifier verifierFor(SpiffeId own) {
+        TokenVerifier v = verifier;
+        if (v == null || !v.audience().equals(own.toString())) {
+            v = TokenVerifier.builder(TokenClaims.issuer(own.trustDomain()), type, own.toString(), e.state::keys)
+                    .clock(e.clock).clockSkew(e.settings.clockSkew()).build();
+            verifier = v;
+        }
+        return v;
+    }
+
+    /**
+     * The credential of a request. Ingress: only {@code tollgate-token} (an {@code Authorization} header is the
+     * application's business and passes untouched). Egress: {@code tollgate-token} or {@code Authorization: Bearer};
+     * both with different tokens, or either repeated, is ambiguous.
+     */
+    private Credential credentialOf(HttpHeaders h) {
+        List<String> own = h.getAll(TokenClaims.HEADER);
+        if (own.size() > 1) {
+            return new Credential(null, false, DenyReason.AMBIGUOUS);
+        }
+        String token = own.isEmpty() ? null : own.get(0).trim();
+        if (direction == Direction.INGRESS) {
+            return new Credential(token == null || token.isEmpty() ? null : token, false, null);
+        }
+        List<String> auth = h.getAll(HttpHeaderNames.AUTHORIZATION);
+        String bearer = null;
+        for (String a : auth) {
+            if (a.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+                if (bearer != null) {
+                    return new Credential(null, false, DenyReason.AMBIGUOUS);
+                }
+                bearer = a.substring(BEARER.length()).trim();
+            }
+        }
+        if (token != null && !token.isEmpty()) {
+            if (bearer != null && !bearer.equals(token)) {
+                return new Credential(null, false, DenyReason.AMBIGUOUS);
+            }
+            return new Credential(token, bearer != null, null);
+        }
+        if (bearer != null && !bearer.isEmpty()) {
+            return new Credential(bearer, true, null);
+        }
+        return new Credential(null, false, null);
+    }
+
+    /** Egress: the agent's credential never goes upstream. */
+    private static void stripCredential(HttpHeaders h, boolean authorizationToo) {
+        h.remove(TokenClaims.HEADER);
+        if (authorizationToo) {
+            h.remove(HttpHeaderNames.AUTHORIZATION);
+        }
+    }
+
+    private boolean exempt(String path) {
+        if (e.settings.exempt().isEmpty() || path == null || path.contains("%") || path.contains("/./")
+                || path.contains("/../") || path.endsWith("/..") || path.endsWith("/.") || path.contains("//")) {
+            return false;
+        }
+        for (SidecarConfig.Exemption x : e.settings.exempt()) {
+            if (x.direction() == direction && segmentPrefix(path, x.pathPrefix())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static boolean segmentPrefix(String path, String prefix) {
+        if (!path.startsWith(prefix)) {
+            return false;
+        }
+        return prefix.endsWith("/") || path.length() == prefix.length() || path.charAt(prefix.length()) == '/';
+    }
+
+    /** The path of an origin-form or absolute-form request target. */
+    static String pathOf(String uri) {
+        String p = uri;
+        if (uri.regionMatches(true, 0, "http://", 0, 7) || uri.regionMatches(true, 0, "https://", 0, 8)) {
+            try {
+                p = new URI(uri).getRawPath();
+            } catch (URISyntaxException ex) {
+                return null;
+            }
+            if (p == null || p.isEmpty()) {
+                p = "/";
+            }
+        }
+        int q = p.indexOf('?');
+        if (q >= 0) {
+            p = p.substring(0, q);
+        }
+        int hash = p.indexOf('#');
+        return hash < 0 ? p : p.substring(0, hash);
+    }
+
+    /** What the egress router will see once the listener turned an absolute-form target into origin form. */
+    private static HttpRequest routingView(HttpRequest req) {
+        String uri = req.uri();
+        if (!uri.regionMatches(true, 0, "http://", 0, 7)) {
+            return req;
+        }
+        try {
+            URI u = new URI(uri);
+            if (u.getRawAuthority() == null) {
+                return req;
+            }
+            HttpRequest view = new DefaultHttpRequest(req.protocolVersion(), req.method(),
+                    u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath());
+            view.headers().set(HttpHeaderNames.HOST, u.getRawAuthority());
+            return view;
+        } catch (URISyntaxException ex) {
+            return req;
+        }
+    }
+
+    private CompletionStage<GateDecision> allow(HttpRequest req, VerifiedToken t, String upstream) {
+        e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
+        log(CredentialOutcome.ALLOWED, null, req, t, upstream);
+        return done(GateDecision.allow());
+    }
+
+    private CompletionStage<GateDecision> deny(DenyReason reason, HttpRequest req, VerifiedToken t, String upstream) {
+        e.metrics.credentialDenied(direction, reason);
+        log(CredentialOutcome.DENIED, reason, req, t, upstream);
+        String error = switch (reason.status()) {
+            case 403 -> "insufficient_scope";
+            case 503 -> "credential_check_unavailable";
+            default -> reason == DenyReason.MISSING ? "credential_required" : "invalid_credential";
+        };
+        return done(GateDecision.deny(reason.status(), error, reason.tag()));
+    }
+
+    private void log(CredentialOutcome outcome, DenyReason reason, HttpRequest req, VerifiedToken t, String upstream) {
+        boolean denied = outcome == CredentialOutcome.DENIED;
+        if (denied ? !DECISIONS.isInfoEnabled() : !DECISIONS.isDebugEnabled()) {
+            return;
+        }
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("at", e.clock.instant().toString());
+        line.put("direction", direction.tag());
+        line.put("outcome", outcome.tag());
+        if (reason != null) {
+            line.put("reason", reason.tag());
+            line.put("status", reason.status());
+        }
+        line.put("method", req.method().name());
+        String path = pathOf(req.uri());
+        line.put("path", path == null ? "" : path.length() > 256 ? path.substring(0, 256) : path);
+        if (t != null) {
+            line.put("task_id", t.taskId());
+            line.put("jti", t.jti());
+            line.put("sub", t.subject().toString());
+        }
+        if (upstream != null) {
+            line.put("upstream", upstream);
+        }
+        try {
+            String json = Json.mapper().writeValueAsString(line);
+            if (denied) {
+                DECISIONS.info(json);
+            } else {
+                DECISIONS.debug(json);
+            }
+        } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
+            LOG.warn("decision line not written: {}", ex.getMessage());
+        }
+    }
+
+    private static CompletionStage<GateDecision> done(GateDecision d) {
+        return CompletableFuture.completedFuture(d);
+    }
+}

@@ -1,0 +1,100 @@
+package dev.tollgate.proxy.credential;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.function.Supplier;
+
+import dev.tollgate.api.token.RevocationSet;
+import dev.tollgate.api.token.TokenKeySet;
+
+/**
+ * The sidecar's copy of what the control plane says about credentials: the token signing key set, the revocation
+ * set, and how fresh that copy is. Written by {@link CredentialWatchListener} (one thread), read on every request.
+ *
+ * <p><b>Staleness rule.</b> The state is <em>fresh</em> when (1) it has been synchronised — a {@code signing_keys}
+ * event or a resync was applied — and (2) no update has been rejected since the last good resync, and (3) the age
+ * is at most {@code credentials.max-staleness}. The age is the time since the last line of the watch stream (event
+ * or heartbeat: a heartbeat confirms that nothing was missed) when a watch stream is {@linkplain #trackFreshness
+ * attached} — {@code WatchClient::sinceLastEvent} — and otherwise the time since the last event this state applied.
+ * Anything else is stale and credentialed requests are denied ({@link DenyReason#REVOCATION_STATE_STALE}).
+ */
+public final class CredentialState {
+    private final Clock clock;
+    private final Duration maxStaleness;
+    private final RevocationSet revocations;
+    private volatile TokenKeySet keys = TokenKeySet.empty();
+    private volatile boolean synced;
+    private volatile boolean broken;
+    private volatile Instant lastApplied;
+    private volatile Supplier<Duration> sinceLastLine;
+
+    public CredentialState(Clock clock, Duration maxStaleness) {
+        this.clock = Objects.requireNonNull(clock, "clock");
+        if (maxStaleness.isZero() || maxStaleness.isNegative()) {
+            throw new IllegalArgumentException("maxStaleness: " + maxStaleness + " (expected: > 0)");
+        }
+        this.maxStaleness = maxStaleness;
+        this.revocations = new RevocationSet(clock);
+        this.lastApplied = clock.instant();
+    }
+
+    /** Age of the watch stream's last line ({@code WatchClient::sinceLastEvent}); heartbeats count as freshness. */
+    public void trackFreshness(Supplier<Duration> sinceLastLine) {
+        this.sinceLastLine = Objects.requireNonNull(sinceLastLine, "sinceLastLine");
+    }
+
+    public TokenKeySet keys() {
+        return keys;
+    }
+
+    public RevocationSet revocations() {
+        return revocations;
+    }
+
+    public Duration maxStaleness() {
+        return maxStaleness;
+    }
+
+    /** Time since the state was last confirmed (see the class comment). */
+    public Duration age() {
+        Duration own = Duration.between(lastApplied, clock.instant());
+        Supplier<Duration> s = sinceLastLine;
+        if (s == null) {
+            return own;
+        }
+        Duration line = s.get();
+        return line.compareTo(own) < 0 ? line : own;
+    }
+
+    /** True when credentialed requests must be denied for want of fresh revocation state. */
+    public boolean stale() {
+        return !synced || broken || age().compareTo(maxStaleness) > 0;
+    }
+
+    public boolean synced() {
+        return synced;
+    }
+
+    void replaceKeys(TokenKeySet k) {
+        keys = Objects.requireNonNull(k);
+        synced = true;
+        touch();
+    }
+
+    void touch() {
+        lastApplied = clock.instant();
+    }
+
+    void resynced() {
+        synced = true;
+        broken = false;
+        touch();
+    }
+
+    /** An update could not be applied: fail closed until the next good resync. */
+    void markBroken() {
+        broken = true;
+    }
+}

@@ -1,0 +1,135 @@
+package dev.tollgate.proxy.credential;
+
+import static dev.tollgate.proxy.credential.CredentialEnforcementTest.assertDenied;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.InetSocketAddress;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.token.TokenClaims;
+import dev.tollgate.api.wire.TaskCreatedView;
+import dev.tollgate.controlplane.TestControlPlane;
+import dev.tollgate.proxy.Sidecar;
+import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.testing.TestPki;
+
+/**
+ * Egress toward an external (non-Tollgate) upstream, an egress exemption, and {@code credentials.required: false}:
+ * the task token is checked and never forwarded, and an external upstream gets no Tollgate token at all.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class EgressCredentialModesTest {
+    static final SpiffeId BOT = TestControlPlane.agent("bot");
+
+    CredentialFixture fx;
+    HttpsServer web;
+    final List<Map<String, List<String>>> webSaw = new CopyOnWriteArrayList<>();
+    CredentialFixture.Workload bot;
+    Sidecar strict;
+    Sidecar lenient;
+
+    @BeforeAll
+    void start(@TempDir Path dir) throws Exception {
+        fx = new CredentialFixture(dir);
+        startWeb(dir);
+        bot = fx.workload(BOT, "web.search", "crm.read");
+        String upstream = "listeners:\n  egress: {address: \"127.0.0.1:0\"}\nupstreams:\n  web:\n    address: "
+                + "\"localhost:" + web.getAddress().getPort() + "\"\n    tls: external\n    roots: \""
+                + dir.resolve("web-roots.pem") + "\"\n    match: {path-prefix: /api}\n";
+        strict = fx.sidecar(bot, upstream
+                + "credentials:\n  exempt: [{path-prefix: /api/public, direction: egress}]\n");
+        lenient = fx.sidecar(bot, upstream + "credentials: {required: false}\n");
+    }
+
+    private void startWeb(Path dir) throws Exception {
+        TestPki pki = TestPki.create("web.test");
+        TestPki.Issued cert = pki.leaf(null).dns("localhost").issue();
+        CredentialFixture.write(dir.resolve("web-roots.pem"), pki.caPem());
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        ks.setKeyEntry("web", cert.key(), new char[0], cert.chain().toArray(new X509Certificate[0]));
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, new char[0]);
+        SSLContext ssl = SSLContext.getInstance("TLS");
+        ssl.init(kmf.getKeyManagers(), null, null);
+        web = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
+        web.setHttpsConfigurator(new HttpsConfigurator(ssl));
+        web.createContext("/api", ex -> {
+            Map<String, List<String>> h = new java.util.TreeMap<>();
+            ex.getRequestHeaders().forEach((k, v) -> h.put(k.toLowerCase(java.util.Locale.ROOT), List.copyOf(v)));
+            webSaw.add(h);
+            byte[] body = "external ok".getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(200, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        web.start();
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        web.stop(0);
+        fx.close();
+    }
+
+    @Test
+    void anExternalUpstreamGetsNoTollgateTokenButTheTaskTokenIsStillChecked() throws Exception {
+        TaskCreatedView task = fx.task(bot, 300, "web.search");
+        int before = webSaw.size();
+        HttpResponse<String> ok = CredentialFixture.viaEgress(strict, "localhost", "/api/search",
+                "Authorization", "Bearer " + task.token());
+        assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+        Map<String, List<String>> saw = webSaw.get(webSaw.size() - 1);
+        assertThat(saw).doesNotContainKeys("authorization", TokenClaims.HEADER);
+        assertThat(strict.metrics().exchangeCount(ExchangeResult.ISSUED)).isZero();
+
+        assertDenied(CredentialFixture.viaEgress(strict, "localhost", "/api/search"), 401, "missing");
+        TaskCreatedView crmOnly = fx.task(bot, 300, "crm.read");
+        assertDenied(CredentialFixture.viaEgress(strict, "localhost", "/api/search", TokenClaims.HEADER,
+                crmOnly.token()), 403, "tool_not_in_scope");
+        assertThat(webSaw).hasSize(before + 1);
+    }
+
+    @Test
+    void anEgressExemptionNeedsNoTokenStripsAnyTollgateTokenAndIsCounted() throws Exception {
+        double used = strict.metrics().credentialExemptionCount(Direction.EGRESS);
+        HttpResponse<String> r = CredentialFixture.viaEgress(strict, "localhost", "/api/public/status",
+                TokenClaims.HEADER, "not-even-a-token");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(webSaw.get(webSaw.size() - 1)).doesNotContainKey(TokenClaims.HEADER);
+        assertThat(strict.metrics().credentialExemptionCount(Direction.EGRESS)).isEqualTo(used + 1);
+        assertDenied(CredentialFixture.viaEgress(strict, "localhost", "/api/public/../search"), 401, "missing");
+    }
+
+    @Test
+    void notRequiredLetsRequestsWithoutACredentialThroughButStillChecksOneThatIsPresent() throws Exception {
+        double unauthenticated = lenient.metrics().credentialDecisionCount(Direction.EGRESS,
+                CredentialOutcome.UNAUTHENTICATED);
+        HttpResponse<String> r = CredentialFixture.viaEgress(lenient, "localhost", "/api/search");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(lenient.metrics().credentialDecisionCount(Direction.EGRESS, CredentialOutcome.UNAUTHENTICATED))
+                .isEqualTo(unauthenticated + 1);
+        assertDenied(CredentialFixture.viaEgress(lenient, "localhost", "/api/search", TokenClaims.HEADER, "x.y.z"),
+                401, "malformed");
+    }
+}
