@@ -118,7 +118,11 @@ class EgressCredentialModesTest {
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         assertThat(webSaw.get(webSaw.size() - 1)).doesNotContainKey(TokenClaims.HEADER);
         assertThat(strict.metrics().credentialExemptionCount(Direction.EGRESS)).isEqualTo(used + 1);
-        assertDenied(CredentialFixture.viaEgress(strict, "localhost", "/api/public/../search"), 401, "missing");
+        // the exemption cannot be escaped with a dot segment: request hardening refuses it before any gate runs
+        int seen = webSaw.size();
+        assertDenied(CredentialFixture.viaEgress(strict, "localhost", "/api/public/../search"), 400, "dot_segment");
+        assertThat(webSaw).hasSize(seen);
+        assertThat(strict.metrics().credentialExemptionCount(Direction.EGRESS)).isEqualTo(used + 1);
     }
 
     @Test
