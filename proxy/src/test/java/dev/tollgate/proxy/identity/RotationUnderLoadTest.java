@@ -29,10 +29,10 @@ import dev.tollgate.proxy.support.TestApp;
  * mixes keep-alive requests and new connections. SVID TTL is the control plane's minimum (1 minute); a renewal
  * fraction of 0.1 renews about every 6 seconds, the cadence a 20-second TTL would have at 0.3, so the control plane's
  * lower bound stays as it is. The run lasts
- * {@code -Dtollgate.rotation.seconds} (CI: 20; the issue's bench run: 120).
+ * {@code -Dtollgate.rotation.seconds} (default and CI: 120, the issue's two minutes; shorter for a quick local run).
  */
 class RotationUnderLoadTest {
-    static final Duration RUN = Duration.ofSeconds(Long.getLong("tollgate.rotation.seconds", 20));
+    static final Duration RUN = Duration.ofSeconds(Long.getLong("tollgate.rotation.seconds", 120));
 
     @TempDir
     Path dir;
