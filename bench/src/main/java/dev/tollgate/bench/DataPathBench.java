@@ -30,6 +30,8 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 
+import org.HdrHistogram.Histogram;
+
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -58,7 +60,7 @@ public final class DataPathBench implements Callable<Integer> {
     @Option(names = "--duration", defaultValue = "10", description = "seconds measured per rate and scenario; default: ${DEFAULT-VALUE}")
     double durationSeconds;
 
-    @Option(names = "--warmup", defaultValue = "5", description = "seconds of warm-up per scenario at the highest rate, not recorded; default: ${DEFAULT-VALUE}")
+    @Option(names = "--warmup", defaultValue = "5", description = "seconds of closed-loop warm-up per path, not recorded; default: ${DEFAULT-VALUE}")
     double warmupSeconds;
 
     @Option(names = "--repetitions", defaultValue = "3", description = "repetitions of every measurement; default: ${DEFAULT-VALUE}")
@@ -102,6 +104,8 @@ public final class DataPathBench implements Callable<Integer> {
     Path out;
 
     private final List<Row> rows = new ArrayList<>();
+    /** Open-loop latency distributions, all repetitions merged, keyed by scenario and rate. */
+    private final Map<String, Histogram> merged = new LinkedHashMap<>();
     private String machine;
     private final List<String> failures = new ArrayList<>();
 
@@ -221,14 +225,17 @@ public final class DataPathBench implements Callable<Integer> {
         return LoadSpec.closed(t.ingress, TOOL_HOST, d, handshakeConcurrency).withNewConnectionPerRequest(t.clientTls);
     }
 
+    /**
+     * Warms both paths (JIT, pools, connections) in closed loop, which cannot build a backlog: an open-loop warm-up
+     * above what cold sidecars sustain leaves requests queued in them that the first measurement would pay for.
+     */
     private void warmUp(LoadGenerator load, Targets t) throws InterruptedException {
         if (warmupSeconds <= 0) {
             return;
         }
-        int rate = rates.stream().mapToInt(Integer::intValue).max().orElseThrow();
         Duration d = seconds(warmupSeconds);
-        report("warm-up direct", rate, load.run(LoadSpec.open(t.direct, TOOL_HOST, rate, d, connections)));
-        report("warm-up tollgate", rate, load.run(LoadSpec.open(t.egress, TOOL_HOST, rate, d, connections)));
+        report("warm-up direct", 0, load.run(LoadSpec.closed(t.direct, TOOL_HOST, d, connections)));
+        report("warm-up tollgate", 0, load.run(LoadSpec.closed(t.egress, TOOL_HOST, d, connections)));
         report("warm-up handshakes", 0, load.run(handshakes(t, seconds(Math.min(2, warmupSeconds)))));
     }
 
@@ -289,6 +296,10 @@ public final class DataPathBench implements Callable<Integer> {
         try (PrintStream ps = new PrintStream(Files.newOutputStream(
                 out.resolve("hgrm").resolve(scenario + (rate > 0 ? "-" + rate : "") + "-rep" + rep + ".hgrm")))) {
             r.latencyNanos().outputPercentileDistribution(ps, 1000.0);
+        }
+        if (rate > 0) {
+            merged.computeIfAbsent(scenario + " " + rate, k -> new Histogram(r.latencyNanos().getHighestTrackableValue(), 3))
+                    .add(r.latencyNanos());
         }
         if (r.ok() == 0) {
             failures.add(scenario + (rate > 0 ? " at " + rate + " rps" : "") + " rep " + rep + ": no 2xx response, errors " + r.errors());
@@ -385,6 +396,18 @@ public final class DataPathBench implements Callable<Integer> {
                     .append(r.metric).append(',').append(fmt(r.value, 3)).append('\n');
         }
         Files.writeString(out.resolve("results.csv"), csv);
+        List<LatencyChart.Series> series = new ArrayList<>();
+        for (int i = 0; i < rates.size(); i++) {
+            int rate = rates.get(i);
+            for (String sc : List.of("direct", "tollgate")) {
+                Histogram h = merged.get(sc + " " + rate);
+                if (h != null) {
+                    series.add(new LatencyChart.Series(sc + " " + rate + " rps", i, sc.equals("direct"), h));
+                }
+            }
+        }
+        LatencyChart.write(out.resolve("latency.png"), "Open-loop latency by percentile (" + repetitions
+                + " repetition(s) merged): direct dashed, tollgate solid", series);
         Files.writeString(out.resolve("summary.md"), Summary.render(this, started, pinning, sidecarCommand,
                 loadBefore, loadAfter));
     }
@@ -447,7 +470,7 @@ public final class DataPathBench implements Callable<Integer> {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("rates (rps)", rates);
         s.put("duration per rate and scenario (s)", durationSeconds);
-        s.put("warm-up per scenario (s)", warmupSeconds);
+        s.put("closed-loop warm-up per path (s)", warmupSeconds);
         s.put("repetitions", repetitions);
         s.put("open-loop keep-alive connections", connections);
         s.put("saturation: closed-loop connections", saturationConnections);

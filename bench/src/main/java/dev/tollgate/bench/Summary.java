@@ -48,9 +48,11 @@ final class Summary {
         }
         List<Integer> rates = b.rates();
 
+        s.append("\n![open-loop latency by percentile, direct dashed, tollgate solid](latency.png)\n");
         s.append("\n## Added latency (tollgate − direct), open loop\n\n");
         s.append("Microseconds; median over repetitions [min – max]. Each repetition subtracts the direct percentile from "
-                + "the tollgate percentile at the same rate.\n\n");
+                + "the tollgate percentile at the same rate. A negative value means the direct run had the worse tail in that "
+                + "repetition: noise on the generator's side, not a speed-up.\n\n");
         s.append("| rate (rps) | p50 | p90 | p99 | p99.9 |\n| ---: | ---: | ---: | ---: | ---: |\n");
         for (int rate : rates) {
             s.append("| ").append(rate);
@@ -132,7 +134,8 @@ final class Summary {
         s.append("- `results.csv`: every figure of every repetition (`repetition,scenario,rate_rps,metric,value`; "
                 + "scenario `added` is tollgate − direct).\n");
         s.append("- `hgrm/`: the full latency distribution of every measurement in HdrHistogram's percentile format "
-                + "(microseconds), for plotting; no chart is drawn by the harness yet.\n");
+                + "(microseconds), for other plots.\n");
+        s.append("- `latency.png`: the open-loop distributions of all repetitions merged, latency by percentile.\n");
         return s.toString();
     }
 

@@ -48,6 +48,7 @@ class DataPathBenchSmokeTest {
                 "1,added,50,p99_us");
         assertThat(Files.readString(out.resolve("summary.md"))).contains("## Added latency", "Pinning: not pinned",
                 "handshakes/s");
+        assertThat(javax.imageio.ImageIO.read(out.resolve("latency.png").toFile())).isNotNull();
         try (var hgrm = Files.list(out.resolve("hgrm"))) {
             assertThat(hgrm.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder(
                     "direct-50-rep1.hgrm", "tollgate-50-rep1.hgrm", "direct-saturation-rep1.hgrm",
