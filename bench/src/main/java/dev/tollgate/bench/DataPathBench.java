@@ -60,7 +60,7 @@ public final class DataPathBench implements Callable<Integer> {
     @Option(names = "--duration", defaultValue = "10", description = "seconds measured per rate and scenario; default: ${DEFAULT-VALUE}")
     double durationSeconds;
 
-    @Option(names = "--warmup", defaultValue = "5", description = "seconds of closed-loop warm-up per path, not recorded; default: ${DEFAULT-VALUE}")
+    @Option(names = "--warmup", defaultValue = "15", description = "seconds of closed-loop warm-up per path, not recorded; default: ${DEFAULT-VALUE}")
     double warmupSeconds;
 
     @Option(names = "--repetitions", defaultValue = "3", description = "repetitions of every measurement; default: ${DEFAULT-VALUE}")
@@ -102,6 +102,9 @@ public final class DataPathBench implements Callable<Integer> {
 
     @Option(names = "--out", description = "result directory; default: bench/results/<date>-datapath")
     Path out;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
 
     private final List<Row> rows = new ArrayList<>();
     /** Open-loop latency distributions, all repetitions merged, keyed by scenario and rate. */
@@ -187,7 +190,7 @@ public final class DataPathBench implements Callable<Integer> {
     }
 
     private void validate() {
-        CommandLine cl = new CommandLine(this);
+        CommandLine cl = spec.commandLine();
         List<String> errors = new ArrayList<>();
         if (rates.isEmpty() || rates.stream().anyMatch(r -> r < 1 || r > 1_000_000)) {
             errors.add("rates: " + rates + " (expected: each 1..1000000)");
@@ -484,6 +487,21 @@ public final class DataPathBench implements Callable<Integer> {
 
     List<Integer> rates() {
         return rates;
+    }
+
+    /** This run's command line, quoted for a POSIX shell. */
+    String commandLine() {
+        String cp = System.getProperty("java.class.path");
+        StringBuilder b = new StringBuilder("java -cp ").append(quote(cp.length() < 200 ? cp : "<bench classpath>"))
+                .append(' ').append(DataPathBench.class.getName());
+        for (String a : spec.commandLine().getParseResult().originalArgs()) {
+            b.append(' ').append(quote(a));
+        }
+        return b.toString();
+    }
+
+    private static String quote(String a) {
+        return a.matches("[A-Za-z0-9_./:=,@%+-]+") ? a : "'" + a.replace("'", "'\\''") + "'";
     }
 
     String machine() {

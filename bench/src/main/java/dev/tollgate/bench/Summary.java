@@ -34,8 +34,8 @@ final class Summary {
                 .append("`, at end: `").append(loadAfter).append("`\n");
         s.append("- Versions: ").append(versions()).append('\n');
         s.append("- Pinning: ").append(pinning).append('\n');
-        s.append("- Command: `java -cp <bench jar and bench/target/lib/*> ")
-                .append(System.getProperty("sun.java.command", "dev.tollgate.bench.DataPathBench")).append("`\n");
+        s.append("- Command (from the worktree root, after `./mvnw -q -o -pl bench -am package -DskipTests`): `")
+                .append(b.commandLine()).append("`\n");
         s.append("- Each sidecar: `").append(sidecarCommand.replaceAll("-cp \\S+", "-cp <same classpath>")
                 .replaceAll("--config \\S+", "--config <agent.yaml | tool.yaml>")).append("`\n");
         s.append("- Path measured as **tollgate**: load generator → agent sidecar egress (plain HTTP/1.1, keep-alive) → "
