@@ -184,9 +184,19 @@ public final class DataPathBench implements Callable<Integer> {
         System.out.println("results: " + out.toAbsolutePath());
         if (!failures.isEmpty()) {
             failures.forEach(f -> System.err.println("FAILED: " + f));
+            System.err.println("sidecar configurations and logs kept in " + work);
             return 1;
         }
+        deleteTree(work); // throw-away keys, configurations and logs of a run that went well
         return 0;
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
     }
 
     private void validate() {
