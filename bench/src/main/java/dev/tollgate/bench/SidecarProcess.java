@@ -1,0 +1,179 @@
+package dev.tollgate.bench;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One sidecar as its own JVM: {@code [taskset -c <cpu>] java <opts> -cp <classpath> dev.tollgate.proxy.SidecarCommand
+ * --config <file>}. Its listeners bind ephemeral loopback ports, read back from its "sidecar listening" log line; it
+ * is started when {@code /readyz} answers 200. CPU time and RSS are read from {@code /proc/<pid>}.
+ */
+final class SidecarProcess implements AutoCloseable {
+    private static final Pattern LISTENING = Pattern.compile("sidecar listening: (.*)$", Pattern.MULTILINE);
+    private static final Pattern LISTENER = Pattern.compile("(ingress|egress|admin|l4) /?[^,:\\s]*:(\\d+)");
+    private static final long CLOCK_TICKS_PER_SECOND = clockTicks();
+
+    final String name;
+    final Path log;
+    private final Process process;
+    private final Map<String, Integer> ports;
+
+    private SidecarProcess(String name, Path log, Process process, Map<String, Integer> ports) {
+        this.name = name;
+        this.log = log;
+        this.process = process;
+        this.ports = ports;
+    }
+
+    /** The command that starts a sidecar, as run (for the summary). */
+    static List<String> command(String classpath, List<String> jvmOptions, Integer cpu, Path config) {
+        List<String> cmd = new ArrayList<>();
+        if (cpu != null) {
+            cmd.addAll(List.of("taskset", "-c", String.valueOf(cpu)));
+        }
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", classpath, "dev.tollgate.proxy.SidecarCommand", "--config", config.toString()));
+        return cmd;
+    }
+
+    static SidecarProcess start(String name, List<String> command, Path log, Duration timeout)
+            throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Map<String, Integer> ports = null;
+        while (ports == null) {
+            if (!p.isAlive()) {
+                throw new IOException(name + " sidecar exited with " + p.exitValue() + ": " + tail(log));
+            }
+            if (System.nanoTime() > deadline) {
+                p.destroyForcibly();
+                throw new IOException(name + " sidecar did not start within " + timeout + ": " + tail(log));
+            }
+            Matcher m = LISTENING.matcher(Files.readString(log));
+            if (m.find()) {
+                ports = new HashMap<>();
+                Matcher l = LISTENER.matcher(m.group(1));
+                while (l.find()) {
+                    ports.put(l.group(1), Integer.parseInt(l.group(2)));
+                }
+            } else {
+                Thread.sleep(50);
+            }
+        }
+        SidecarProcess s = new SidecarProcess(name, log, p, ports);
+        s.awaitReady(deadline);
+        return s;
+    }
+
+    private void awaitReady(long deadline) throws IOException, InterruptedException {
+        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        HttpRequest ready = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port("admin") + "/readyz"))
+                .timeout(Duration.ofSeconds(2)).build();
+        String last = "no answer";
+        while (System.nanoTime() < deadline) {
+            try {
+                HttpResponse<String> r = client.send(ready, HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200) {
+                    return;
+                }
+                last = r.statusCode() + " " + r.body();
+            } catch (IOException e) {
+                last = e.toString();
+            }
+            Thread.sleep(50);
+        }
+        close();
+        throw new IOException(name + " sidecar not ready: " + last);
+    }
+
+    int port(String listener) {
+        Integer p = ports.get(listener);
+        if (p == null) {
+            throw new IllegalStateException(name + " sidecar has no " + listener + " listener");
+        }
+        return p;
+    }
+
+    InetSocketAddress address(String listener) {
+        return new InetSocketAddress("127.0.0.1", port(listener));
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    /** User plus system CPU seconds this process has used so far ({@code /proc/<pid>/stat} utime + stime). */
+    double cpuSeconds() throws IOException {
+        String stat = Files.readString(Path.of("/proc", String.valueOf(pid()), "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        // after "pid (comm) " the fields start at field 3 (state); utime is field 14, stime 15
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / (double) CLOCK_TICKS_PER_SECOND;
+    }
+
+    /** Resident set size in KiB ({@code VmRSS} of {@code /proc/<pid>/status}). */
+    long rssKib() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid()), "status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.substring(6).trim().split("\\s+")[0]);
+            }
+        }
+        throw new IOException("no VmRSS for pid " + pid());
+    }
+
+    boolean alive() {
+        return process.isAlive();
+    }
+
+    /** SIGTERM (the sidecar drains), then SIGKILL if it has not exited in 15 s. */
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(15, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static String tail(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log);
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    private static long clockTicks() {
+        try {
+            Process p = new ProcessBuilder("getconf", "CLK_TCK").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes()).trim();
+            if (p.waitFor(5, TimeUnit.SECONDS) && p.exitValue() == 0) {
+                return Long.parseLong(out);
+            }
+        } catch (IOException | NumberFormatException e) {
+            // fall through to the Linux default
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return 100;
+    }
+}
