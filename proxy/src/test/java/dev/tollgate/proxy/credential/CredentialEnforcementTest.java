@@ -24,6 +24,7 @@ import javax.net.ssl.SSLSocket;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
@@ -81,6 +82,18 @@ class CredentialEnforcementTest {
                 "credentials:\n  exempt: [{path-prefix: /healthz, direction: ingress}]\n"));
         botSidecar = fx.sidecar(bot, CredentialFixture.agentYaml(Map.of("crm", tool), ""));
         eveSidecar = fx.sidecar(eve, CredentialFixture.agentYaml(Map.of("crm", tool), ""));
+    }
+
+    /**
+     * The sidecars are shared and some tests move the shared clock past the staleness bound; each test starts once
+     * every sidecar's revocation state is fresh again, whatever ran before it.
+     */
+    @BeforeEach
+    void freshCredentialState() {
+        for (Sidecar s : List.of(tool, botSidecar, eveSidecar)) {
+            CredentialState state = s.credentials().orElseThrow().state();
+            await().atMost(Duration.ofSeconds(20)).until(() -> !state.stale());
+        }
     }
 
     @AfterAll
