@@ -191,7 +191,7 @@ abstract class ControlPlaneApiContract {
     }
 
     @Test
-    void oversizedCsrIsRefusedFast() {
+    void oversizedCsrIsRefusedWith400Or413() {
         SpiffeId id = TestControlPlane.agent("big");
         tcp.register(id);
         String token = admin.createJoinToken(id, null).token();

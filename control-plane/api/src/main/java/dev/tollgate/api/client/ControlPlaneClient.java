@@ -9,7 +9,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -18,17 +17,13 @@ import java.util.List;
 import java.util.Objects;
 import java.util.function.Supplier;
 
-import javax.net.ssl.KeyManager;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManager;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.tollgate.api.SpiffeId;
-import dev.tollgate.api.tls.SpiffeTrustManager;
 import dev.tollgate.api.wire.AuditEventView;
 import dev.tollgate.api.wire.AuditVerificationView;
 import dev.tollgate.api.wire.CaRotationView;
@@ -68,18 +63,7 @@ public final class ControlPlaneClient {
     private ControlPlaneClient(Builder b) throws GeneralSecurityException, IOException {
         this.base = b.base;
         this.timeout = b.timeout;
-        SSLContext ssl = SSLContext.getInstance("TLSv1.3");
-        KeyManager[] kms = null;
-        if (b.key != null) {
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            ks.load(null, null);
-            char[] pw = "tollgate".toCharArray();
-            ks.setKeyEntry("me", b.key, pw, b.chain.toArray(new X509Certificate[0]));
-            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            kmf.init(ks, pw);
-            kms = kmf.getKeyManagers();
-        }
-        ssl.init(kms, new TrustManager[] {new SpiffeTrustManager(b.bundle, b.serverId::equals)}, null);
+        SSLContext ssl = ClientTls.context(b.bundle, b.serverId, b.chain, b.key);
         this.http = HttpClient.newBuilder()
                 .sslContext(ssl)
                 .version(HttpClient.Version.HTTP_1_1)

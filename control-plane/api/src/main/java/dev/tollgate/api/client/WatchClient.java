@@ -10,7 +10,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
@@ -30,9 +29,7 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManager;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,7 +38,6 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectReader;
 
 import dev.tollgate.api.SpiffeId;
-import dev.tollgate.api.tls.SpiffeTrustManager;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.WatchEvent;
 
@@ -409,16 +405,7 @@ public final class WatchClient implements AutoCloseable {
 
         private SSLContext sslContext(Credentials c) throws IOException {
             try {
-                KeyStore ks = KeyStore.getInstance("PKCS12");
-                ks.load(null, null);
-                char[] pw = "tollgate".toCharArray();
-                ks.setKeyEntry("svid", c.key(), pw, c.chain().toArray(new X509Certificate[0]));
-                KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-                kmf.init(ks, pw);
-                SSLContext ssl = SSLContext.getInstance("TLSv1.3");
-                ssl.init(kmf.getKeyManagers(), new TrustManager[] {new SpiffeTrustManager(bundle, serverId::equals)},
-                        null);
-                return ssl;
+                return ClientTls.context(bundle, serverId, c.chain(), c.key());
             } catch (GeneralSecurityException e) {
                 throw new IOException("cannot build the TLS context of the watch stream: " + e.getMessage(), e);
             }

@@ -93,13 +93,18 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             return;
         }
         String remote = remote(ctx);
-        Principal principal = authenticator.authenticate(peerChain(ctx), remote);
+        // The chain is read from the TLS session here; verifying it (signatures) runs off the event loop below.
+        X509Certificate[] chain = peerChain(ctx);
         byte[] body = ByteBufUtil.getBytes(req.content());
-        ApiRequest request = new ApiRequest(method, path, qs.parameters(), params,
-                req.headers().get(HttpHeaderNames.CONTENT_TYPE), body, principal, remote);
+        String contentType = req.headers().get(HttpHeaderNames.CONTENT_TYPE);
+        var query = qs.parameters();
+        Map<String, String> pathParams = params;
         Route chosen = route;
         try {
             executor.execute(() -> {
+                Principal principal = authenticator.authenticate(chain, remote);
+                ApiRequest request = new ApiRequest(method, path, query, pathParams, contentType, body, principal,
+                        remote);
                 RouteResult resp;
                 try {
                     Authenticator.authorize(principal, chosen.access());

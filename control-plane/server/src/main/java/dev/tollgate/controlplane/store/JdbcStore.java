@@ -289,15 +289,8 @@ public final class JdbcStore implements Store {
     @Override
     public Optional<Workload> workload(SpiffeId id) {
         String key = text(id, "id");
-        return read("read workload " + id, c -> {
-            try (PreparedStatement ps = c.prepareStatement(
-                    "SELECT " + WORKLOAD_COLUMNS + " FROM workload WHERE spiffe_id = ?")) {
-                ps.setString(1, key);
-                try (ResultSet rs = ps.executeQuery()) {
-                    return rs.next() ? Optional.of(workload(rs)) : Optional.<Workload>empty();
-                }
-            }
-        });
+        return read("read workload " + id, c -> first(query(c,
+                "SELECT " + WORKLOAD_COLUMNS + " FROM workload WHERE spiffe_id = ?", JdbcStore::workload, key)));
     }
 
     /** Every workload, ordered by SPIFFE ID. */
@@ -416,15 +409,8 @@ public final class JdbcStore implements Store {
     @Override
     public Optional<SvidRecord> svid(String serialHex) {
         String serial = text(serialHex, "serialHex");
-        return read("read SVID " + serialHex, c -> {
-            try (PreparedStatement ps = c.prepareStatement(
-                    "SELECT " + SVID_COLUMNS + " FROM svid WHERE serial_hex = ?")) {
-                ps.setString(1, serial);
-                try (ResultSet rs = ps.executeQuery()) {
-                    return rs.next() ? Optional.of(svid(rs)) : Optional.<SvidRecord>empty();
-                }
-            }
-        });
+        return read("read SVID " + serialHex, c -> first(query(c,
+                "SELECT " + SVID_COLUMNS + " FROM svid WHERE serial_hex = ?", JdbcStore::svid, serial)));
     }
 
     /** Newest issuedAt first; certificates issued in the same millisecond by descending serial. */
