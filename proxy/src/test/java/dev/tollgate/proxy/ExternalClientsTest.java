@@ -149,6 +149,17 @@ class ExternalClientsTest {
     }
 
     @Test
+    void curlWithHttp2PriorKnowledgeThroughEgressReachesTheTool() throws Exception {
+        Sidecar agent = mesh.start(new SidecarYaml().tls(caller, mesh.bundle()).ingress(false).egress(true)
+                .spiffeUpstream("billing", ingress, Mesh.id("tool/billing"), "billing.internal"));
+
+        Tools.Result r = curl("--http2-prior-knowledge", "-w", "proto=%{http_version}", "-H", "Host: billing.internal",
+                "http://127.0.0.1:" + agent.egressAddress().orElseThrow().getPort() + "/echo");
+
+        assertThat(r.output()).contains("peer=" + CALLER + "\n").endsWith("proto=2");
+    }
+
+    @Test
     void h2loadOverH2cThroughEgressAndHttp2UpstreamCompletesEveryRequest() throws Exception {
         Assumptions.assumeTrue(Tools.onPath("h2load"),
                 "h2load is not installed (Debian package nghttp2-client); skipping the load test");
