@@ -89,25 +89,31 @@ class Http2FloodTest {
 
     @Test
     void closesAndCountsAConnectionThatResetsStreamsRapidly() throws Exception {
-        RawH2 client = connect();
+        assertRapidResetClosesAndCounts(connect(), GET_ROOT, sidecar);
+    }
+
+    @Test
+    void closesAndCountsAConnectionThatFloodsContinuationFrames() throws Exception {
+        assertContinuationFloodClosesAndCounts(connect(), GET_ROOT, sidecar);
+    }
+
+    private static void assertRapidResetClosesAndCounts(RawH2 client, byte[] headers, Sidecar s) {
         List<ByteBuf> burst = new ArrayList<>();
         for (int i = 0; i < 50; i++) {
             int stream = 2 * i + 1;
-            burst.add(frame(HEADERS, END_STREAM | END_HEADERS, stream, GET_ROOT));
+            burst.add(frame(HEADERS, END_STREAM | END_HEADERS, stream, headers));
             burst.add(frame(RST_STREAM, 0, stream, new byte[] {0, 0, 0, (byte) Http2Error.CANCEL.code()}));
         }
         client.send(burst);
 
         client.awaitClosed();
         assertThat(client.goAwayError()).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
-        assertThat(sidecar.metrics().limitHitCount(LimitKind.H2_RST_FLOOD)).isEqualTo(1);
+        assertThat(s.metrics().limitHitCount(LimitKind.H2_RST_FLOOD)).isEqualTo(1);
     }
 
-    @Test
-    void closesAndCountsAConnectionThatFloodsContinuationFrames() throws Exception {
-        RawH2 client = connect();
+    private void assertContinuationFloodClosesAndCounts(RawH2 client, byte[] headers, Sidecar s) {
         List<ByteBuf> burst = new ArrayList<>();
-        burst.add(frame(HEADERS, END_STREAM, 1, GET_ROOT));
+        burst.add(frame(HEADERS, END_STREAM, 1, headers));
         for (int i = 0; i < 30; i++) {
             burst.add(frame(CONTINUATION, 0, 1, new byte[0]));
         }
@@ -115,7 +121,7 @@ class Http2FloodTest {
 
         client.awaitClosed();
         assertThat(client.goAwayError()).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
-        assertThat(sidecar.metrics().limitHitCount(LimitKind.H2_CONTINUATION_FLOOD)).isEqualTo(1);
+        assertThat(s.metrics().limitHitCount(LimitKind.H2_CONTINUATION_FLOOD)).isEqualTo(1);
         assertThat(app.requests()).isZero();
     }
 
@@ -144,18 +150,7 @@ class Http2FloodTest {
     @Test
     void closesAndCountsAnEgressH2cConnectionThatResetsStreamsRapidly() throws Exception {
         Sidecar agent = agent();
-        RawH2 client = connectH2c(agent);
-        List<ByteBuf> burst = new ArrayList<>();
-        for (int i = 0; i < 50; i++) {
-            int stream = 2 * i + 1;
-            burst.add(frame(HEADERS, END_STREAM | END_HEADERS, stream, GET_SLOW));
-            burst.add(frame(RST_STREAM, 0, stream, new byte[] {0, 0, 0, (byte) Http2Error.CANCEL.code()}));
-        }
-        client.send(burst);
-
-        client.awaitClosed();
-        assertThat(client.goAwayError()).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
-        assertThat(agent.metrics().limitHitCount(LimitKind.H2_RST_FLOOD)).isEqualTo(1);
+        assertRapidResetClosesAndCounts(connectH2c(agent), GET_SLOW, agent);
     }
 
     @Test
@@ -178,18 +173,7 @@ class Http2FloodTest {
     @Test
     void closesAndCountsAnEgressH2cConnectionThatFloodsContinuationFrames() throws Exception {
         Sidecar agent = agent();
-        RawH2 client = connectH2c(agent);
-        List<ByteBuf> burst = new ArrayList<>();
-        burst.add(frame(HEADERS, END_STREAM, 1, GET_SLOW));
-        for (int i = 0; i < 30; i++) {
-            burst.add(frame(CONTINUATION, 0, 1, new byte[0]));
-        }
-        client.send(burst);
-
-        client.awaitClosed();
-        assertThat(client.goAwayError()).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
-        assertThat(agent.metrics().limitHitCount(LimitKind.H2_CONTINUATION_FLOOD)).isEqualTo(1);
-        assertThat(app.requests()).isZero();
+        assertContinuationFloodClosesAndCounts(connectH2c(agent), GET_SLOW, agent);
     }
 
     /** An agent's sidecar with the same limits, its egress routing billing.internal to the tool's ingress. */
