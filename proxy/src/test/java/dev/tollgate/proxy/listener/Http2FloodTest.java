@@ -300,43 +300,22 @@ class Http2FloodTest {
 
         /** The error code of the first GOAWAY frame received, or -1. */
         long goAwayError() {
-            ByteBuf in = Unpooled.wrappedBuffer(bytes());
-            while (in.readableBytes() >= 9) {
-                int length = in.readUnsignedMedium();
-                int type = in.readUnsignedByte();
-                in.skipBytes(5);
-                if (in.readableBytes() < length) {
-                    break;
-                }
-                if (type == GOAWAY) {
-                    in.skipBytes(4);
-                    return in.readUnsignedInt();
-                }
-                in.skipBytes(length);
-            }
-            return -1;
+            ByteBuf payload = payload(GOAWAY, 0);
+            return payload == null || payload.readableBytes() < 8 ? -1 : payload.getUnsignedInt(4);
         }
 
         /** The error code of the first RST_STREAM frame received on {@code streamId}, or -1. */
         long rstError(int streamId) {
-            ByteBuf in = Unpooled.wrappedBuffer(bytes());
-            while (in.readableBytes() >= 9) {
-                int length = in.readUnsignedMedium();
-                int type = in.readUnsignedByte();
-                in.skipBytes(1);
-                int stream = in.readInt() & 0x7fffffff;
-                if (in.readableBytes() < length) {
-                    break;
-                }
-                if (type == RST_STREAM && stream == streamId && length == 4) {
-                    return in.readUnsignedInt();
-                }
-                in.skipBytes(length);
-            }
-            return -1;
+            ByteBuf payload = payload(RST_STREAM, streamId);
+            return payload == null || payload.readableBytes() < 4 ? -1 : payload.getUnsignedInt(0);
         }
 
         boolean sawFrame(int frameType, int streamId) {
+            return payload(frameType, streamId) != null;
+        }
+
+        /** The payload received so far of the first frame of that type on that stream, or null if none arrived. */
+        private ByteBuf payload(int frameType, int streamId) {
             ByteBuf in = Unpooled.wrappedBuffer(bytes());
             while (in.readableBytes() >= 9) {
                 int length = in.readUnsignedMedium();
@@ -344,14 +323,14 @@ class Http2FloodTest {
                 in.skipBytes(1);
                 int stream = in.readInt() & 0x7fffffff;
                 if (type == frameType && stream == streamId) {
-                    return true;
+                    return in.slice(in.readerIndex(), Math.min(length, in.readableBytes()));
                 }
                 if (in.readableBytes() < length) {
                     break;
                 }
                 in.skipBytes(length);
             }
-            return false;
+            return null;
         }
     }
 }
