@@ -57,6 +57,16 @@ final class PolicyCommands {
         }
     }
 
+    /** A command that sends a policy file. */
+    abstract static class FileAction extends CtlCommand.Action {
+        @Parameters(index = "0", paramLabel = "FILE", description = "the policy document (YAML)")
+        Path file;
+
+        String document() {
+            return read(file);
+        }
+    }
+
     static void versionTable(PrintWriter out, List<PolicyView> vs) {
         Table t = new Table("ID", "VERSION", "CURRENT", "DIGEST", "UPLOADED BY", "UPLOADED", "ACTIVATED");
         vs.forEach(v -> t.row(Long.toString(v.id()), v.version(), v.current() ? "yes" : "", v.digest(),
@@ -67,13 +77,10 @@ final class PolicyCommands {
     @Command(name = "validate", mixinStandardHelpOptions = true,
             description = "Check a policy file with the control plane's compiler; nothing is stored. Exit 1 when it "
                     + "is invalid, listing every problem.")
-    static final class Validate extends CtlCommand.Action {
-        @Parameters(index = "0", paramLabel = "FILE", description = "the policy document (YAML)")
-        Path file;
-
+    static final class Validate extends FileAction {
         @Override
         void run(ControlPlaneClient c, PrintWriter out) {
-            PolicyValidationView v = c.validatePolicy(read(file));
+            PolicyValidationView v = c.validatePolicy(document());
             exitCode = v.valid() ? 0 : 1;
             print(out, v, () -> {
                 if (v.valid()) {
@@ -89,13 +96,10 @@ final class PolicyCommands {
 
     @Command(name = "diff", mixinStandardHelpOptions = true,
             description = "Show what would change if the file became the current policy.")
-    static final class Diff extends CtlCommand.Action {
-        @Parameters(index = "0", paramLabel = "FILE", description = "the policy document (YAML)")
-        Path file;
-
+    static final class Diff extends FileAction {
         @Override
         void run(ControlPlaneClient c, PrintWriter out) {
-            PolicyDiffView d = c.diffPolicy(read(file));
+            PolicyDiffView d = c.diffPolicy(document());
             print(out, d, () -> {
                 out.println("current: " + (d.fromVersion() == null ? "(none)"
                         : d.fromVersion() + " (" + d.fromDigest() + ")"));
@@ -113,13 +117,10 @@ final class PolicyCommands {
             description = "Upload a policy file and make it the current policy; sidecars that take their policy from "
                     + "the control plane apply it within seconds. Uploading the current policy again changes nothing; "
                     + "uploading an earlier version makes it current again.")
-    static final class Upload extends CtlCommand.Action {
-        @Parameters(index = "0", paramLabel = "FILE", description = "the policy document (YAML)")
-        Path file;
-
+    static final class Upload extends FileAction {
         @Override
         void run(ControlPlaneClient c, PrintWriter out) {
-            PolicyActivationView a = c.uploadPolicy(read(file));
+            PolicyActivationView a = c.uploadPolicy(document());
             PolicyView p = a.policy();
             print(out, a, () -> {
                 if (!a.changed()) {

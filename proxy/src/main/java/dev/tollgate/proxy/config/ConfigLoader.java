@@ -128,15 +128,7 @@ public final class ConfigLoader {
             return d;
         }
         knownKeys(n, "policy.", Set.of("file", "source", "required", "reload-interval"));
-        boolean required = d.required();
-        JsonNode r = n.path("required");
-        if (!r.isMissingNode()) {
-            if (r.isBoolean()) {
-                required = r.asBoolean();
-            } else {
-                errors.add("policy.required: " + describe(r) + " (expected: true or false)");
-            }
-        }
+        boolean required = bool(n.path("required"), "policy.required", d.required());
         Duration interval = duration(n.path("reload-interval"), "policy.reload-interval", d.reloadInterval(), true);
         boolean hasFile = !n.path("file").isMissingNode();
         boolean hasSource = !n.path("source").isMissingNode();
@@ -183,15 +175,7 @@ public final class ConfigLoader {
         }
         knownKeys(n, "credentials.", Set.of("required", "max-staleness", "clock-skew", "cache-size", "exempt",
                 "upstream-tools"));
-        boolean required = d.required();
-        JsonNode r = n.path("required");
-        if (!r.isMissingNode()) {
-            if (r.isBoolean()) {
-                required = r.asBoolean();
-            } else {
-                errors.add("credentials.required: " + describe(r) + " (expected: true or false)");
-            }
-        }
+        boolean required = bool(n.path("required"), "credentials.required", d.required());
         Duration staleness = duration(n.path("max-staleness"), "credentials.max-staleness", d.maxStaleness(), true);
         Duration skew = duration(n.path("clock-skew"), "credentials.clock-skew", d.clockSkew(), false);
         if (skew != null && skew.compareTo(Duration.ofMinutes(5)) > 0) {
@@ -677,6 +661,17 @@ public final class ConfigLoader {
                 errors.add(prefix + k + ": unknown option (expected one of: " + String.join(", ", known.stream().sorted().toList()) + ")");
             }
         }
+    }
+
+    private boolean bool(JsonNode n, String path, boolean dflt) {
+        if (n.isMissingNode()) {
+            return dflt;
+        }
+        if (!n.isBoolean()) {
+            errors.add(path + ": " + describe(n) + " (expected: true or false)");
+            return dflt;
+        }
+        return n.asBoolean();
     }
 
     private String text(JsonNode n, String path) {

@@ -14,19 +14,12 @@ import dev.tollgate.proxy.config.SidecarConfig.PolicyOrigin;
 /** The {@code policy:} block: a file or the control plane, exactly one, and every error reported at once. */
 class PolicyConfigTest {
     static final String BASE = CredentialsConfigTest.BASE;
-    static final String CONTROL_PLANE = """
-            listeners:
-              egress: {}
+    static final String CONTROL_PLANE = BASE.replace("tls: {cert: svid.crt, key: svid.key, bundle: bundle.pem}\n", """
             control-plane:
               url: "https://cp.example:8443"
               server-id: "spiffe://example.org/tollgate/control-plane"
               trust-anchor: anchor.pem
-            upstreams:
-              crm:
-                address: "crm.svc:8443"
-                spiffe-id: "spiffe://example.org/tool/crm"
-                match: {host: crm}
-            """;
+            """);
 
     @Test
     void noPolicyWhenTheBlockIsAbsent() throws Exception {

@@ -7,11 +7,9 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.AfterEach;
@@ -20,14 +18,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.policy.Policy;
-import dev.tollgate.api.tls.Pem;
 import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.controlplane.TestPolicies;
 import dev.tollgate.proxy.Sidecar;
-import dev.tollgate.proxy.config.ConfigLoader;
 import dev.tollgate.proxy.config.SidecarConfig.PolicyOrigin;
 import dev.tollgate.proxy.metrics.PolicyReloadResult;
-import dev.tollgate.proxy.support.Mesh;
+import dev.tollgate.proxy.support.ControlPlaneSidecars;
 import dev.tollgate.proxy.support.SidecarYaml;
 import dev.tollgate.proxy.support.TestApp;
 
@@ -59,14 +55,7 @@ class PolicyDistributionTest {
     }
 
     private Sidecar sidecar(String name, SpiffeId id, SidecarYaml yaml) throws Exception {
-        Path token = dir.resolve(name + ".token");
-        Files.writeString(token, cp.admin().createJoinToken(id, null).token());
-        Path anchor = dir.resolve("anchor.pem");
-        Files.writeString(anchor, Pem.encodeCertificates(List.copyOf(cp.cp.ca().bundle().anchors())));
-        Path file = dir.resolve(name + ".yaml");
-        Mesh.write(file, yaml.controlPlane("  url: \"" + cp.cp.apiUri() + "\"\n  server-id: \"" + cp.cp.serverId()
-                + "\"\n  trust-anchor: \"" + anchor + "\"\n  join-token-file: \"" + token + "\"\n").toString());
-        return Sidecar.builder(ConfigLoader.load(file)).build().start();
+        return ControlPlaneSidecars.start(cp, dir, name, id, yaml);
     }
 
     private SidecarYaml agentYaml() {
