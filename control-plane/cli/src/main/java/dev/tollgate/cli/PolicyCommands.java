@@ -20,7 +20,10 @@ import dev.tollgate.api.wire.PolicyDiffView;
 import dev.tollgate.api.wire.PolicyValidationView;
 import dev.tollgate.api.wire.PolicyView;
 
-/** {@code ctl policy}: validate, diff, upload and read the policy the control plane distributes to sidecars. */
+/**
+ * {@code ctl policy}: validate, diff, upload and read the policy the control plane distributes to sidecars;
+ * {@code ctl policy test} ({@link PolicyTestCommand}) runs a policy locally.
+ */
 final class PolicyCommands {
     /** Largest policy file read (the control plane accepts at most 256 KiB). */
     static final long MAX_FILE_BYTES = 256 * 1024;
@@ -29,13 +32,14 @@ final class PolicyCommands {
     }
 
     @Command(name = "policy", mixinStandardHelpOptions = true,
-            description = "Validate, diff, upload and show the policy sidecars enforce.",
+            description = "Validate, test, diff, upload and show the policy sidecars enforce.",
             exitCodeListHeading = "%nExit codes:%n",
-            exitCodeList = {"0:done (validate: the document is valid)",
-                    "1:the document is invalid, or the control plane refused or could not be reached",
-                    "2:bad usage, or the file cannot be read"},
-            subcommands = {Validate.class, Diff.class, Upload.class, Show.class, Versions.class})
-    static final class PolicyGroup extends TokenCommands.Group {
+            exitCodeList = {"0:done (validate: the document is valid; test: the replay ran)",
+                    "1:validate: the document is invalid; the control plane refused or could not be reached",
+                    "2:bad usage or an unreadable file (test: a bad policy or a bad line)"},
+            subcommands = {Validate.class, PolicyTestCommand.class, Diff.class, Upload.class, Show.class,
+                    Versions.class})
+    static final class Policy extends TokenCommands.Group {
     }
 
     /** Reads a policy file as UTF-8, bounded. */
