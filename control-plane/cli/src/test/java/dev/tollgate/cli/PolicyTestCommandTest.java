@@ -28,15 +28,9 @@ class PolicyTestCommandTest {
     }
 
     static Result run(String... args) {
-        List<String> all = new ArrayList<>(List.of("ctl", "policy", "test"));
+        List<String> all = new ArrayList<>(List.of("policy", "test"));
         all.addAll(List.of(args));
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = Tollgate.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(all.toArray(new String[0]));
-        return new Result(code, out.toString(), err.toString());
+        return runCtl(all.toArray(new String[0]));
     }
 
     Path demoPolicy() {

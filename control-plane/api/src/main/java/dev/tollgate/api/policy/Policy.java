@@ -185,8 +185,7 @@ public final class Policy {
     private static CompiledRule compile(PolicyDocument.Rule r, int order, Map<String, Set<String>> toolsOf) {
         PolicyDocument.Kind k = r.kind();
         if (k instanceof PolicyDocument.Transition t) {
-            Set<String> after = select(t.after(), toolsOf);
-            return t.ever() ? new EverAfter(r, order, after) : new NextAfter(r, order, after);
+            return new Transition(r, order, select(t.after(), toolsOf), t.ever());
         }
         if (k instanceof PolicyDocument.StepUp s) {
             return new StepUp(r, order, s.maxCredentialAge());
@@ -230,34 +229,25 @@ public final class Policy {
         abstract Violation check(ToolCall call, Sequence seq, Instant now);
     }
 
-    private static final class NextAfter extends CompiledRule {
+    private static final class Transition extends CompiledRule {
         private final Set<String> after;
+        private final boolean ever;
 
-        NextAfter(PolicyDocument.Rule r, int order, Set<String> after) {
+        Transition(PolicyDocument.Rule r, int order, Set<String> after, boolean ever) {
             super(r, order);
             this.after = after;
+            this.ever = ever;
         }
 
         @Override
         Violation check(ToolCall call, Sequence seq, Instant now) {
+            if (ever) {
+                EarlierCall first = seq.firstOf(after);
+                return first != null ? new Violation(DenialReason.TRANSITION_FORBIDDEN, first) : null;
+            }
             String prev = seq.previousTool();
             return prev != null && after.contains(prev)
                     ? new Violation(DenialReason.TRANSITION_FORBIDDEN, seq.previous()) : null;
-        }
-    }
-
-    private static final class EverAfter extends CompiledRule {
-        private final Set<String> after;
-
-        EverAfter(PolicyDocument.Rule r, int order, Set<String> after) {
-            super(r, order);
-            this.after = after;
-        }
-
-        @Override
-        Violation check(ToolCall call, Sequence seq, Instant now) {
-            EarlierCall first = seq.firstOf(after);
-            return first != null ? new Violation(DenialReason.TRANSITION_FORBIDDEN, first) : null;
         }
     }
 
