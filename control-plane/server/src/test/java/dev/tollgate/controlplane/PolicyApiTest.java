@@ -214,6 +214,17 @@ class PolicyApiTest {
         }
     }
 
+    @Test
+    void anActivationTheLogLacksIsPublishedByUpkeep() throws Exception {
+        // As after an upload whose publication failed, or one by a replica that stopped before publishing.
+        Policy p = Policy.parse(TestPolicies.v2());
+        tcp.cp.store().activatePolicy(p.version(), p.digest(), p.source(), "test", java.time.Instant.now());
+        assertThat(tcp.cp.policies().publishIfChanged()).isTrue();
+        assertThat(tcp.cp.policies().publishIfChanged()).isFalse();
+        assertThat(tcp.cp.store().latestRevisionOfKind(WatchEvent.POLICY).orElseThrow().payloadJson())
+                .contains(p.digest());
+    }
+
     private ControlPlaneClient as(String name, String role) {
         KeyPair kp = Csrs.newP256();
         SvidResponse r = admin.issueOperatorCredential(new OperatorCredentialRequest(name, role, Csrs.csrPem(kp), null));

@@ -26,7 +26,8 @@ import dev.tollgate.proxy.metrics.ProxyMetrics;
  *
  * <p>{@link #current()} is empty while no policy is configured, and also while a configured one has not loaded yet;
  * {@link #unavailable()} tells the two apart: a configured, required policy that has not loaded denies egress
- * requests ({@code policy_unavailable}, fail closed).
+ * requests ({@code policy_unavailable}, fail closed). Loads are serialised; listeners are called on the loading
+ * thread, in load order.
  */
 public final class PolicySource implements Supplier<Optional<Policy>> {
     private static final Logger LOG = LoggerFactory.getLogger(PolicySource.class);
@@ -89,7 +90,7 @@ public final class PolicySource implements Supplier<Optional<Policy>> {
      * not have that digest is refused ({@code malformed_event}); one that names the current digest is not compiled
      * again.
      */
-    public PolicyReloadResult offer(String yaml, String expectedDigest, String where) {
+    public synchronized PolicyReloadResult offer(String yaml, String expectedDigest, String where) {
         Policy held = current.get();
         if (expectedDigest != null && held != null && held.digest().equals(expectedDigest)
                 && held.source().equals(yaml)) {
@@ -133,7 +134,7 @@ public final class PolicySource implements Supplier<Optional<Policy>> {
     }
 
     /** Counts and logs a document that was not applied; the previous policy stays. */
-    PolicyReloadResult refused(PolicyReloadResult result, String why) {
+    synchronized PolicyReloadResult refused(PolicyReloadResult result, String why) {
         metrics.policyReload(origin(), result);
         Policy kept = current.get();
         LOG.warn("policy not loaded ({}), {}: {}", result.tag(),

@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -53,9 +54,9 @@ public final class PolicyVersions implements SnapshotSource {
     private final Store store;
     private final RevisionPublisher publisher;
     private final Auditor auditor;
-    private final java.time.Clock clock;
+    private final Clock clock;
 
-    public PolicyVersions(Store store, RevisionPublisher publisher, Auditor auditor, java.time.Clock clock) {
+    public PolicyVersions(Store store, RevisionPublisher publisher, Auditor auditor, Clock clock) {
         this.store = store;
         this.publisher = publisher;
         this.auditor = auditor;
@@ -99,9 +100,6 @@ public final class PolicyVersions implements SnapshotSource {
             throw invalid(e);
         }
         PolicyActivation a = store.activatePolicy(next.version(), next.digest(), next.source(), actor, clock.instant());
-        if (a.changed()) {
-            publishIfChanged();
-        }
         Map<String, Object> details = new LinkedHashMap<>();
         details.put("version", next.version());
         details.put("digest", next.digest());
@@ -110,6 +108,10 @@ public final class PolicyVersions implements SnapshotSource {
         details.put("stored", a.stored());
         auditor.record(Auditor.OPERATOR_ACTION, actor, "policy.upload", next.digest(),
                 a.changed() ? "ok" : "unchanged", details);
+        if (a.changed()) {
+            // After the audit: should publishing fail, the activation is recorded and upkeep publishes it later.
+            publishIfChanged();
+        }
         return new PolicyActivationView(view(a.current(), false), a.changed(), a.stored(),
                 a.previous().map(PolicyVersionRecord::version).orElse(null),
                 a.previous().map(PolicyVersionRecord::digest).orElse(null));
