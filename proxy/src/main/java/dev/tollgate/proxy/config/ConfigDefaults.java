@@ -59,4 +59,13 @@ public final class ConfigDefaults {
     public static final Duration CREDENTIALS_CLOCK_SKEW = Duration.ofSeconds(30);
     /** credentials.cache-size: most verified (and most exchanged) tokens kept. */
     public static final int CREDENTIALS_CACHE_SIZE = 10_000;
+
+    /** control-plane.decision-log.buffer-size: decisions held for shipping; beyond, the oldest are dropped (counted). */
+    public static final int DECISION_LOG_BUFFER_SIZE = 10_000;
+    /** control-plane.decision-log.batch-size: most decisions in one POST /v1/audit/decisions. */
+    public static final int DECISION_LOG_BATCH_SIZE = 500;
+    /** control-plane.decision-log.max-batch-bytes: largest body of one batch (below the control plane's 64 KiB). */
+    public static final int DECISION_LOG_MAX_BATCH_BYTES = 56 * 1024;
+    /** control-plane.decision-log.flush-interval: how often buffered decisions are shipped. */
+    public static final Duration DECISION_LOG_FLUSH_INTERVAL = Duration.ofSeconds(1);
 }

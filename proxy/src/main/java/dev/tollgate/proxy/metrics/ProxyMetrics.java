@@ -19,6 +19,8 @@ import dev.tollgate.proxy.credential.CredentialOutcome;
 import dev.tollgate.proxy.credential.DenyReason;
 import dev.tollgate.proxy.credential.ExchangeResult;
 import dev.tollgate.proxy.credential.StateUpdate;
+import dev.tollgate.proxy.decision.BatchResult;
+import dev.tollgate.proxy.decision.DropReason;
 
 /**
  * Every meter of the sidecar. Meter names are the constants below; tag values come only from enums. Meters are
@@ -54,6 +56,11 @@ public final class ProxyMetrics {
     public static final String CREDENTIAL_STALE_DENIALS = "tollgate.proxy.credentials.stale.denials";
     public static final String CREDENTIAL_UPDATES = "tollgate.proxy.credentials.updates";
     public static final String REVOKED_CONNECTIONS_CLOSED = "tollgate.proxy.credentials.revoked.connections.closed";
+    // Decision log shipping (dev.tollgate.proxy.decision; docs/enforcement.md)
+    public static final String DECISIONS_SHIPPED = "tollgate.proxy.decisions.shipped";
+    public static final String DECISION_BATCHES = "tollgate.proxy.decisions.batches";
+    public static final String DECISIONS_DROPPED = "tollgate.proxy.decisions.dropped";
+    public static final String DECISIONS_BUFFERED = "tollgate.proxy.decisions.buffered";
 
     public static final String TAG_LISTENER = "listener";
     public static final String TAG_RESULT = "result";
@@ -96,6 +103,10 @@ public final class ProxyMetrics {
     private final Counter staleDenials;
     private final Counter revokedConnectionsClosed;
     private final AtomicReference<DoubleSupplier> credentialStaleness = new AtomicReference<>();
+    private final Counter decisionsShipped;
+    private final Map<BatchResult, Counter> decisionBatches = new EnumMap<>(BatchResult.class);
+    private final Map<DropReason, Counter> decisionsDropped = new EnumMap<>(DropReason.class);
+    private final AtomicReference<DoubleSupplier> decisionsBuffered = new AtomicReference<>();
 
     public ProxyMetrics(MeterRegistry registry, Clock clock) {
         this.registry = registry;
@@ -190,6 +201,20 @@ public final class ProxyMetrics {
                 .description("Credentialed requests denied because the revocation state was stale").register(registry);
         revokedConnectionsClosed = Counter.builder(REVOKED_CONNECTIONS_CLOSED)
                 .description("Connections closed because their peer identity was revoked").register(registry);
+        decisionsShipped = Counter.builder(DECISIONS_SHIPPED)
+                .description("Decisions delivered to the control plane's audit").register(registry);
+        for (BatchResult r : BatchResult.values()) {
+            decisionBatches.put(r, Counter.builder(DECISION_BATCHES).tag(TAG_RESULT, r.tag())
+                    .description("Decision batches sent to the control plane, by result").register(registry));
+        }
+        for (DropReason r : DropReason.values()) {
+            decisionsDropped.put(r, Counter.builder(DECISIONS_DROPPED).tag(TAG_REASON, r.tag())
+                    .description("Decisions that never reached the control plane, by reason").register(registry));
+        }
+        Gauge.builder(DECISIONS_BUFFERED, this, m -> {
+            DoubleSupplier s = m.decisionsBuffered.get();
+            return s == null ? 0 : s.getAsDouble();
+        }).description("Decisions waiting to be shipped to the control plane").register(registry);
         Gauge.builder(CREDENTIAL_STALENESS, this, m -> {
             DoubleSupplier s = m.credentialStaleness.get();
             return s == null ? Double.NaN : s.getAsDouble();
@@ -374,5 +399,32 @@ public final class ProxyMetrics {
     /** Where the staleness gauge reads the age of the revocation state (seconds; NaN while unknown). */
     public void credentialStaleness(DoubleSupplier seconds) {
         credentialStaleness.set(seconds);
+    }
+
+    /** A batch of n decisions was sent: shipped, failed (kept for a retry) or rejected (dropped). */
+    public void decisionBatch(BatchResult result, int n) {
+        decisionBatches.get(result).increment();
+        if (result == BatchResult.SHIPPED && n > 0) {
+            decisionsShipped.increment(n);
+        }
+    }
+
+    public void decisionsDropped(DropReason reason, int n) {
+        if (n > 0) {
+            decisionsDropped.get(reason).increment(n);
+        }
+    }
+
+    public double decisionsDroppedCount(DropReason reason) {
+        return decisionsDropped.get(reason).count();
+    }
+
+    public double decisionsShippedCount() {
+        return decisionsShipped.count();
+    }
+
+    /** Where the buffered-decisions gauge reads the buffer's depth. */
+    public void decisionsBuffered(DoubleSupplier depth) {
+        decisionsBuffered.set(depth);
     }
 }
