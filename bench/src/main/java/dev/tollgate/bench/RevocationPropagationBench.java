@@ -294,6 +294,7 @@ public final class RevocationPropagationBench implements Callable<Integer> {
             }
             String value = task.task().id();
             long[] deniedAt = new long[real];
+            String[] lastSeen = new String[real];
             List<Thread> probers = new ArrayList<>();
             for (int i = 0; i < real; i++) {
                 RealWatcher w = watchers.get(i);
@@ -301,7 +302,16 @@ public final class RevocationPropagationBench implements Callable<Integer> {
                 Thread t = new Thread(() -> {
                     long deadline = System.nanoTime() + timeout.toNanos();
                     while (System.nanoTime() < deadline) {
-                        if (w.denial(agentId).filter("revoked"::equals).isPresent()) {
+                        Optional<String> d;
+                        try {
+                            d = w.denial(agentId);
+                        } catch (RuntimeException e) {
+                            lastSeen[n] = e.toString();
+                            LockSupport.parkNanos(probeMicros * 1000);
+                            continue;
+                        }
+                        lastSeen[n] = d.orElse("allowed");
+                        if (d.filter("revoked"::equals).isPresent()) {
                             deniedAt[n] = System.nanoTime();
                             return;
                         }
@@ -318,11 +328,19 @@ public final class RevocationPropagationBench implements Callable<Integer> {
             for (Thread t : probers) {
                 t.join(timeout.toMillis() + 1000);
             }
+            // a prober can see the denial before the listener returned and its time was noted
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (System.nanoTime() < deadline
+                    && watchers.stream().anyMatch(w -> !w.timed.appliedAt.containsKey(value))) {
+                LockSupport.parkNanos(100_000);
+            }
             s.revocations++;
             for (int i = 0; i < real; i++) {
                 Long applied = watchers.get(i).timed.appliedAt.get(value);
                 if (applied == null || deniedAt[i] == 0) {
                     s.missed++;
+                    System.err.println("missed: round " + round + ", " + watchers.get(i).id + ": applied "
+                            + (applied != null) + ", last decision " + lastSeen[i]);
                     continue;
                 }
                 s.appliedSinceAck.add(applied - ack);

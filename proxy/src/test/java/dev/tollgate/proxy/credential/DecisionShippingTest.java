@@ -71,6 +71,18 @@ class DecisionShippingTest {
                 + "  decision-log: {" + decisionLog + "}\n");
     }
 
+    /** Starts the control plane and a ready agent sidecar, then stops the control plane; returns its API port. */
+    private int agentThenControlPlaneDown(String decisionLog) throws Exception {
+        cp = startControlPlane(Map.of());
+        int port = cp.cp.apiUri().getPort();
+        cp.register(AGENT);
+        agent = agentSidecar("127.0.0.1:9", decisionLog);
+        await().atMost(Duration.ofSeconds(20)).until(agent::ready);
+        cp.close();
+        cp = null;
+        return port;
+    }
+
     private int get(String path, String token) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
                 + agent.egressAddress().orElseThrow().getPort() + path));
@@ -126,13 +138,7 @@ class DecisionShippingTest {
 
     @Test
     void decisionsMadeWhileTheControlPlaneIsDownAreDeliveredWhenItReturns() throws Exception {
-        cp = startControlPlane(Map.of());
-        int port = cp.cp.apiUri().getPort();
-        cp.register(AGENT);
-        agent = agentSidecar("127.0.0.1:9", "flush-interval: 100ms");
-        await().atMost(Duration.ofSeconds(20)).until(agent::ready);
-        cp.close();
-        cp = null;
+        int port = agentThenControlPlaneDown("flush-interval: 100ms");
 
         for (int i = 0; i < 20; i++) {
             assertThat(get("/billing/down-" + i, null)).isEqualTo(401);
@@ -155,13 +161,7 @@ class DecisionShippingTest {
 
     @Test
     void aFullBufferDropsTheOldestDecisionsAndCountsEveryOne() throws Exception {
-        cp = startControlPlane(Map.of());
-        int port = cp.cp.apiUri().getPort();
-        cp.register(AGENT);
-        agent = agentSidecar("127.0.0.1:9", "buffer-size: 10, flush-interval: 100ms");
-        await().atMost(Duration.ofSeconds(20)).until(agent::ready);
-        cp.close();
-        cp = null;
+        int port = agentThenControlPlaneDown("buffer-size: 10, flush-interval: 100ms");
 
         for (int i = 0; i < 25; i++) {
             assertThat(get("/billing/full-" + i, null)).isEqualTo(401);
