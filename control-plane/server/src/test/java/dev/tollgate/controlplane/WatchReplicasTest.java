@@ -46,10 +46,7 @@ class WatchReplicasTest {
 
     @Test
     void rotationOnOneReplicaReachesAWatcherOfTheOther() throws Exception {
-        try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
-            s.execute("CREATE DATABASE watch_replicas");
-        }
-        String url = postgres.getJdbcUrl("postgres", "watch_replicas");
+        String url = database("watch_replicas");
         Map<String, String> o = Map.of("watch.poll-interval", "50ms");
         try (TestControlPlane a = TestControlPlane.start(dir.resolve("a"), url, Clock.systemUTC(), o);
              TestControlPlane b = TestControlPlane.start(dir.resolve("b"), url, Clock.systemUTC(), o)) {
@@ -88,10 +85,7 @@ class WatchReplicasTest {
 
     @Test
     void revokingAnIdentityOnOneReplicaEndsItsStreamOnTheOther() throws Exception {
-        try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
-            s.execute("CREATE DATABASE watch_revoked");
-        }
-        String url = postgres.getJdbcUrl("postgres", "watch_revoked");
+        String url = database("watch_revoked");
         Map<String, String> o = Map.of("watch.poll-interval", "50ms");
         try (TestControlPlane a = TestControlPlane.start(dir.resolve("ra"), url, Clock.systemUTC(), o);
              TestControlPlane b = TestControlPlane.start(dir.resolve("rb"), url, Clock.systemUTC(), o)) {
@@ -111,6 +105,14 @@ class WatchReplicasTest {
                 }
             }
         }
+    }
+
+    /** A new, empty database of the shared PostgreSQL; its JDBC URL. */
+    private static String database(String name) throws Exception {
+        try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+            s.execute("CREATE DATABASE " + name);
+        }
+        return postgres.getJdbcUrl("postgres", name);
     }
 
     private static boolean isBundle(WatchEvent e, long sequence) {
