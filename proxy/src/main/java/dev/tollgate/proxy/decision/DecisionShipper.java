@@ -184,21 +184,32 @@ public final class DecisionShipper implements AutoCloseable {
         }
     }
 
-    /** The oldest decisions, at most batch-size of them and at most max-batch-bytes as JSON (at least one). */
+    /**
+     * The oldest decisions, at most batch-size of them and at most max-batch-bytes as JSON (at least one). Only the
+     * removal holds the buffer's lock (event loops offer to it); the sizes are measured outside, and what does not
+     * fit goes back to the head.
+     */
     private List<Map<String, Object>> take() {
-        List<Map<String, Object>> batch = new ArrayList<>();
-        int bytes = ENVELOPE_BYTES;
+        List<Map<String, Object>> taken = new ArrayList<>();
         synchronized (buffer) {
-            while (!buffer.isEmpty() && batch.size() < settings.batchSize()) {
-                int size = jsonSize(buffer.peekFirst()) + 1;
-                if (!batch.isEmpty() && bytes + size > settings.maxBatchBytes()) {
-                    break;
-                }
-                bytes += size;
-                batch.add(buffer.pollFirst());
+            while (!buffer.isEmpty() && taken.size() < settings.batchSize()) {
+                taken.add(buffer.pollFirst());
             }
         }
-        return batch;
+        int bytes = ENVELOPE_BYTES;
+        int fit = 0;
+        while (fit < taken.size()) {
+            int size = jsonSize(taken.get(fit)) + 1;
+            if (fit > 0 && bytes + size > settings.maxBatchBytes()) {
+                break;
+            }
+            bytes += size;
+            fit++;
+        }
+        if (fit < taken.size()) {
+            putBack(taken.subList(fit, taken.size()));
+        }
+        return new ArrayList<>(taken.subList(0, fit));
     }
 
     /** A batch that was not delivered goes back to the head; what no longer fits is dropped, oldest first. */
