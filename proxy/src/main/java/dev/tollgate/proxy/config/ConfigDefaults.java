@@ -65,4 +65,12 @@ public final class ConfigDefaults {
     public static final boolean POLICY_REQUIRED = true;
     /** policy.reload-interval: how often the policy file is checked for changes. */
     public static final Duration POLICY_RELOAD_INTERVAL = Duration.ofSeconds(2);
+    /** control-plane.decision-log.buffer-size: decisions held for shipping; beyond, the oldest are dropped (counted). */
+    public static final int DECISION_LOG_BUFFER_SIZE = 10_000;
+    /** control-plane.decision-log.batch-size: most decisions in one POST /v1/audit/decisions. */
+    public static final int DECISION_LOG_BATCH_SIZE = 500;
+    /** control-plane.decision-log.max-batch-bytes: largest body of one batch (below the control plane's 64 KiB). */
+    public static final int DECISION_LOG_MAX_BATCH_BYTES = 56 * 1024;
+    /** control-plane.decision-log.flush-interval: how often buffered decisions are shipped. */
+    public static final Duration DECISION_LOG_FLUSH_INTERVAL = Duration.ofSeconds(1);
 }

@@ -370,7 +370,7 @@ public final class ConfigLoader {
         }
         knownKeys(n, "control-plane.", Set.of("url", "server-id", "trust-anchor", "join-token-file",
                 "renewal-fraction", "renewal-min-delay", "renewal-max-delay", "rotate-key", "request-timeout",
-                "backoff-initial", "backoff-max", "heartbeat-interval"));
+                "backoff-initial", "backoff-max", "heartbeat-interval", "decision-log"));
         java.net.URI url = null;
         if (n.path("url").isMissingNode()) {
             errors.add("control-plane.url: missing (expected: https://host:port of the control plane's API)");
@@ -444,7 +444,28 @@ public final class ConfigLoader {
         Duration heartbeat = duration(n.path("heartbeat-interval"), "control-plane.heartbeat-interval",
                 ConfigDefaults.WATCH_HEARTBEAT_INTERVAL, true);
         return new SidecarConfig.ControlPlane(url, serverId, anchor, tokenFile, fraction, min, max, rotateKey,
-                timeout, bInit, bMax, heartbeat);
+                timeout, bInit, bMax, heartbeat, decisionLog(n.path("decision-log")));
+    }
+
+    private SidecarConfig.DecisionLog decisionLog(JsonNode n) {
+        SidecarConfig.DecisionLog d = SidecarConfig.DecisionLog.defaults();
+        if (n.isMissingNode() || !object(n, "control-plane.decision-log")) {
+            return d;
+        }
+        knownKeys(n, "control-plane.decision-log.", Set.of("buffer-size", "batch-size", "max-batch-bytes",
+                "flush-interval"));
+        int buffer = integer(n.path("buffer-size"), "control-plane.decision-log.buffer-size", d.bufferSize(), 1,
+                10_000_000);
+        int batch = integer(n.path("batch-size"), "control-plane.decision-log.batch-size", d.batchSize(), 1, 1000);
+        int bytes = size(n.path("max-batch-bytes"), "control-plane.decision-log.max-batch-bytes", d.maxBatchBytes(),
+                4096, 16 << 20);
+        Duration flush = duration(n.path("flush-interval"), "control-plane.decision-log.flush-interval",
+                d.flushInterval(), true);
+        if (flush != null && (flush.toMillis() < 10 || flush.compareTo(Duration.ofMinutes(1)) > 0)) {
+            errors.add("control-plane.decision-log.flush-interval: " + flush.toMillis()
+                    + "ms (expected: between 10ms and 1m)");
+        }
+        return new SidecarConfig.DecisionLog(buffer, batch, bytes, flush == null ? d.flushInterval() : flush);
     }
 
     private SidecarConfig.Identity identity(JsonNode n) {

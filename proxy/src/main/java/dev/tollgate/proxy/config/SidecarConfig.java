@@ -87,11 +87,40 @@ public record SidecarConfig(
      * @param joinTokenFile    file holding the one-time join token; when absent, {@code TOLLGATE_JOIN_TOKEN}
      * @param renewalFraction  renew when this fraction of the SVID's lifetime has passed
      * @param heartbeatInterval the control plane's {@code watch.heartbeat-interval}
+     * @param decisionLog      how the decision log is shipped to the control plane
      */
     public record ControlPlane(java.net.URI url, SpiffeId serverId, Path trustAnchor, Optional<Path> joinTokenFile,
                                double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
                                boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
-                               Duration backoffMax, Duration heartbeatInterval) {
+                               Duration backoffMax, Duration heartbeatInterval, DecisionLog decisionLog) {
+        public ControlPlane {
+            decisionLog = decisionLog == null ? DecisionLog.defaults() : decisionLog;
+        }
+
+        /** With the default decision-log shipping. */
+        public ControlPlane(java.net.URI url, SpiffeId serverId, Path trustAnchor, Optional<Path> joinTokenFile,
+                            double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
+                            boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
+                            Duration backoffMax, Duration heartbeatInterval) {
+            this(url, serverId, trustAnchor, joinTokenFile, renewalFraction, renewalMinDelay, renewalMaxDelay,
+                    rotateKey, requestTimeout, backoffInitial, backoffMax, heartbeatInterval, DecisionLog.defaults());
+        }
+    }
+
+    /**
+     * Shipping of the decision log to the control plane ({@code control-plane.decision-log}); see
+     * {@code docs/enforcement.md}.
+     *
+     * @param bufferSize    decisions held while waiting to be shipped; when full the oldest is dropped and counted
+     * @param batchSize     most decisions in one batch
+     * @param maxBatchBytes largest JSON body of one batch
+     * @param flushInterval how often the buffer is shipped (a full batch is shipped at once)
+     */
+    public record DecisionLog(int bufferSize, int batchSize, int maxBatchBytes, Duration flushInterval) {
+        public static DecisionLog defaults() {
+            return new DecisionLog(ConfigDefaults.DECISION_LOG_BUFFER_SIZE, ConfigDefaults.DECISION_LOG_BATCH_SIZE,
+                    ConfigDefaults.DECISION_LOG_MAX_BATCH_BYTES, ConfigDefaults.DECISION_LOG_FLUSH_INTERVAL);
+        }
     }
 
     /** Who may call this sidecar's ingress and L4 listeners: exact SPIFFE IDs or whole trust domains. */

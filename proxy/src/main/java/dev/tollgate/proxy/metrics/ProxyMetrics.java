@@ -20,6 +20,8 @@ import dev.tollgate.proxy.credential.DenyReason;
 import dev.tollgate.proxy.credential.ExchangeResult;
 import dev.tollgate.proxy.config.SidecarConfig.PolicyOrigin;
 import dev.tollgate.proxy.credential.StateUpdate;
+import dev.tollgate.proxy.decision.BatchResult;
+import dev.tollgate.proxy.decision.DropReason;
 
 /**
  * Every meter of the sidecar. Meter names are the constants below; tag values come only from enums. Meters are
@@ -63,6 +65,11 @@ public final class ProxyMetrics {
     public static final String TAG_ORIGIN = "origin";
     public static final String TAG_VERSION = "version";
     public static final String TAG_DIGEST = "digest";
+    // Decision log shipping (dev.tollgate.proxy.decision; docs/enforcement.md)
+    public static final String DECISIONS_SHIPPED = "tollgate.proxy.decisions.shipped";
+    public static final String DECISION_BATCHES = "tollgate.proxy.decisions.batches";
+    public static final String DECISIONS_DROPPED = "tollgate.proxy.decisions.dropped";
+    public static final String DECISIONS_BUFFERED = "tollgate.proxy.decisions.buffered";
 
     public static final String TAG_LISTENER = "listener";
     public static final String TAG_RESULT = "result";
@@ -110,6 +117,10 @@ public final class ProxyMetrics {
     private final AtomicInteger policyLoaded = new AtomicInteger();
     private final Object policyInfoLock = new Object();
     private Gauge policyInfo;
+    private final Counter decisionsShipped;
+    private final Map<BatchResult, Counter> decisionBatches = new EnumMap<>(BatchResult.class);
+    private final Map<DropReason, Counter> decisionsDropped = new EnumMap<>(DropReason.class);
+    private final AtomicReference<DoubleSupplier> decisionsBuffered = new AtomicReference<>();
 
     public ProxyMetrics(MeterRegistry registry, Clock clock) {
         this.registry = registry;
@@ -217,6 +228,20 @@ public final class ProxyMetrics {
                 .description("Egress requests denied because the configured policy had not loaded yet").register(registry);
         Gauge.builder(POLICY_LOADED, policyLoaded, AtomicInteger::get)
                 .description("1 when a policy is loaded, 0 when none is (configured or not)").register(registry);
+        decisionsShipped = Counter.builder(DECISIONS_SHIPPED)
+                .description("Decisions delivered to the control plane's audit").register(registry);
+        for (BatchResult r : BatchResult.values()) {
+            decisionBatches.put(r, Counter.builder(DECISION_BATCHES).tag(TAG_RESULT, r.tag())
+                    .description("Decision batches sent to the control plane, by result").register(registry));
+        }
+        for (DropReason r : DropReason.values()) {
+            decisionsDropped.put(r, Counter.builder(DECISIONS_DROPPED).tag(TAG_REASON, r.tag())
+                    .description("Decisions that never reached the control plane, by reason").register(registry));
+        }
+        Gauge.builder(DECISIONS_BUFFERED, this, m -> {
+            DoubleSupplier s = m.decisionsBuffered.get();
+            return s == null ? 0 : s.getAsDouble();
+        }).description("Decisions waiting to be shipped to the control plane").register(registry);
         Gauge.builder(CREDENTIAL_STALENESS, this, m -> {
             DoubleSupplier s = m.credentialStaleness.get();
             return s == null ? Double.NaN : s.getAsDouble();
@@ -432,5 +457,32 @@ public final class ProxyMetrics {
 
     public double policyUnavailableDenialCount() {
         return policyUnavailableDenials.count();
+    }
+
+    /** A batch of n decisions was sent: shipped, failed (kept for a retry) or rejected (dropped). */
+    public void decisionBatch(BatchResult result, int n) {
+        decisionBatches.get(result).increment();
+        if (result == BatchResult.SHIPPED && n > 0) {
+            decisionsShipped.increment(n);
+        }
+    }
+
+    public void decisionsDropped(DropReason reason, int n) {
+        if (n > 0) {
+            decisionsDropped.get(reason).increment(n);
+        }
+    }
+
+    public double decisionsDroppedCount(DropReason reason) {
+        return decisionsDropped.get(reason).count();
+    }
+
+    public double decisionsShippedCount() {
+        return decisionsShipped.count();
+    }
+
+    /** Where the buffered-decisions gauge reads the buffer's depth. */
+    public void decisionsBuffered(DoubleSupplier depth) {
+        decisionsBuffered.set(depth);
     }
 }
