@@ -39,6 +39,7 @@ import dev.tollgate.proxy.forward.UpstreamPools;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.identity.ControlPlaneCertificateSource;
 import dev.tollgate.proxy.identity.IdentityMetrics;
+import dev.tollgate.proxy.inspect.ToolCallInspection;
 import dev.tollgate.proxy.listener.AdminInitializer;
 import dev.tollgate.proxy.listener.ConnectionTracker;
 import dev.tollgate.proxy.listener.EgressInitializer;
@@ -68,6 +69,7 @@ public final class Sidecar implements AutoCloseable {
     private final RequestGate ingressGate;
     private final RequestGate egressGate;
     private final CredentialEnforcement credentials;
+    private final ToolCallInspection inspection;
     /** Runs token exchanges with the control plane when enforcement is wired here; null otherwise. */
     private final java.util.concurrent.ExecutorService exchangeExecutor;
     private final Transport transport = Transport.best();
@@ -112,20 +114,24 @@ public final class Sidecar implements AutoCloseable {
         } else {
             this.exchangeExecutor = null;
         }
+        Clock credentialClock = b.credentialClock != null ? b.credentialClock : clock;
+        this.inspection = new ToolCallInspection(config, metrics, credentialClock);
         if (exchange != null) {
-            // Credentials first (enforcement order step 2), then whatever gates were added (policy).
-            this.credentials = new CredentialEnforcement(config, b.credentialClock != null ? b.credentialClock : clock,
-                    metrics, exchange);
+            // Credentials first (enforcement order step 2), then the tool call against scope and policy (steps 3
+            // and 4), then whatever gates were added.
+            this.credentials = new CredentialEnforcement(config, credentialClock, metrics, exchange);
             if (b.exchangeClient == null && certificates instanceof ControlPlaneCertificateSource cps) {
                 cps.addWatchListener(credentials.watchListener(this::closeConnectionsOf));
                 credentials.state().trackFreshness(cps::sinceLastWatchLine);
             }
-            this.ingressGate = RequestGate.chain(List.of(credentials.ingressGate(), b.ingressGate));
-            this.egressGate = RequestGate.chain(List.of(credentials.egressGate(), b.egressGate));
+            this.ingressGate = RequestGate.chain(List.of(credentials.ingressGate(), inspection.ingressGate(),
+                    b.ingressGate));
+            this.egressGate = RequestGate.chain(List.of(credentials.egressGate(), inspection.egressGate(),
+                    b.egressGate));
         } else {
             this.credentials = null;
-            this.ingressGate = b.ingressGate;
-            this.egressGate = b.egressGate;
+            this.ingressGate = RequestGate.chain(List.of(inspection.ingressGate(), b.ingressGate));
+            this.egressGate = RequestGate.chain(List.of(inspection.egressGate(), b.egressGate));
         }
     }
 
@@ -251,7 +257,7 @@ public final class Sidecar implements AutoCloseable {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }
         ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressGate,
-                egressGate);
+                egressGate, inspection);
         SidecarConfig.Listeners l = config.listeners();
         List<String> bound = new ArrayList<>();
         try {
@@ -350,6 +356,11 @@ public final class Sidecar implements AutoCloseable {
             LOG.info("closed {} connections of revoked {}", n, id);
         }
         return n;
+    }
+
+    /** Tool-call inspection (steps 3 and 4 of the enforcement order). */
+    public ToolCallInspection inspection() {
+        return inspection;
     }
 
     /** Task-credential enforcement, when {@link Builder#credentials} turned it on. */

@@ -18,7 +18,7 @@ import dev.tollgate.proxy.metrics.Direction;
 
 /**
  * The request half shared by every HTTP server pipeline: the hardening handlers, the optional hardening extension,
- * the peer identity header, the request gate and the forwarder, in that order.
+ * the peer identity header, tool-call inspection's reader, the request gate and the forwarder, in that order.
  */
 final class HttpRequestPipeline {
     private HttpRequestPipeline() {
@@ -52,6 +52,9 @@ final class HttpRequestPipeline {
             p.addLast(PipelineNames.HARDENING_EXTENSION, extension);
         }
         p.addLast(PipelineNames.PEER_ID_HEADER, new PeerIdentityHeaderHandler(direction == Direction.INGRESS));
+        if (c.inspection() != null) {
+            p.addLast(PipelineNames.INSPECT, c.inspection().aggregator(direction, target));
+        }
         p.addLast(PipelineNames.GATE, new RequestGateHandler(gate, direction, c::ownIdentity));
         HttpForwarder forwarder = new HttpForwarder(c.pools(), c.tracker(), c.metrics(), direction, target,
                 http2Stream);
