@@ -115,7 +115,7 @@ public final class Sidecar implements AutoCloseable {
             this.exchangeExecutor = null;
         }
         Clock credentialClock = b.credentialClock != null ? b.credentialClock : clock;
-        this.inspection = new ToolCallInspection(config, metrics, credentialClock);
+        this.inspection = new ToolCallInspection(config, metrics, credentialClock, b.policy);
         if (exchange != null) {
             // Credentials first (enforcement order step 2), then the tool call against scope and policy (steps 3
             // and 4), then whatever gates were added.
@@ -150,6 +150,7 @@ public final class Sidecar implements AutoCloseable {
         private RequestGate egressGate = RequestGate.allowAll();
         private ExchangeClient exchangeClient;
         private Clock credentialClock;
+        private java.util.function.Supplier<Optional<dev.tollgate.api.policy.Policy>> policy = Optional::empty;
 
         private Builder(SidecarConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -209,6 +210,15 @@ public final class Sidecar implements AutoCloseable {
         /** The clock of token validity, caches and staleness; default: {@link #clock}. */
         public Builder credentialClock(Clock c) {
             credentialClock = Objects.requireNonNull(c);
+            return this;
+        }
+
+        /**
+         * Where egress tool-call inspection gets the current policy (asked per inspected request); default: none, so
+         * only the task's scope is checked.
+         */
+        public Builder policy(java.util.function.Supplier<Optional<dev.tollgate.api.policy.Policy>> p) {
+            policy = Objects.requireNonNull(p);
             return this;
         }
 

@@ -3,24 +3,29 @@ package dev.tollgate.proxy.inspect;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
 
 import io.netty.channel.ChannelHandler;
 import io.netty.handler.codec.http.HttpRequest;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.policy.Policy;
+import dev.tollgate.api.policy.TaskHistory;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.metrics.Direction;
@@ -45,13 +50,27 @@ public final class ToolCallInspection {
     private final ObjectMapper json;
     private final Map<SidecarConfig.Inspect, RestRoutes> routes = new ConcurrentHashMap<>();
     final Cache<SessionKey, SpiffeId> sessions;
+    private final Cache<String, History> histories;
+    final Supplier<Optional<Policy>> policy;
+    final Constraints constraints = new Constraints();
+    final DecisionLog log = new DecisionLog();
     private final InspectionGate ingress;
     private final InspectionGate egress;
 
     record SessionKey(Direction direction, String upstream, String sessionId) {
     }
 
-    public ToolCallInspection(SidecarConfig config, ProxyMetrics metrics, Clock clock) {
+    /** A task's call history, kept until the task token's {@code exp}. */
+    private record History(TaskHistory calls, Instant expiresAt) {
+    }
+
+    /**
+     * @param policy the current policy, if any (empty: only the task's scope is checked); asked on every inspected
+     *               egress request, so a new version applies at once
+     */
+    public ToolCallInspection(SidecarConfig config, ProxyMetrics metrics, Clock clock,
+                              Supplier<Optional<Policy>> policy) {
+        this.policy = Objects.requireNonNull(policy, "policy");
         this.settings = Objects.requireNonNull(config, "config").inspection();
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -62,6 +81,23 @@ public final class ToolCallInspection {
         Ticker ticker = () -> clock.millis() * 1_000_000L;
         this.sessions = Caffeine.newBuilder().maximumSize(settings.maxSessions()).ticker(ticker)
                 .expireAfterAccess(SESSION_IDLE).build();
+        this.histories = Caffeine.newBuilder().maximumSize(settings.maxTasks()).ticker(ticker)
+                .expireAfter(new Expiry<String, History>() {
+                    @Override
+                    public long expireAfterCreate(String k, History v, long now) {
+                        return Math.max(0, Duration.between(clock.instant(), v.expiresAt()).toNanos());
+                    }
+
+                    @Override
+                    public long expireAfterUpdate(String k, History v, long now, long current) {
+                        return current;
+                    }
+
+                    @Override
+                    public long expireAfterRead(String k, History v, long now, long current) {
+                        return current;
+                    }
+                }).build();
         this.ingress = new InspectionGate(this, Direction.INGRESS);
         this.egress = new InspectionGate(this, Direction.EGRESS);
     }
@@ -80,6 +116,17 @@ public final class ToolCallInspection {
     public ChannelHandler aggregator(Direction direction,
                                      Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
         return new InspectionAggregator(this, direction, target);
+    }
+
+    /** The call history of a task, created on its first call and forgotten when its token expires. */
+    TaskHistory history(String taskId, Instant expiresAt) {
+        return histories.get(taskId, id -> new History(new TaskHistory(id, settings.maxTaskCalls()), expiresAt))
+                .calls();
+    }
+
+    /** Every decision line (JSON) is also given to {@code listener}, on the thread that decided. */
+    public void listenToDecisions(java.util.function.Consumer<String> listener) {
+        log.listen(Objects.requireNonNull(listener, "listener"));
     }
 
     JsonRpcParser parser() {
@@ -130,11 +177,11 @@ public final class ToolCallInspection {
     /** A request refused by the aggregator (its body), before any gate: counted and logged. */
     void refusedBeforeGates(Direction d, InspectionReason reason, HttpRequest req, String upstream) {
         metrics.inspection(d, reason);
-        if (!DecisionLog.enabled(true)) {
+        if (!log.enabled(true)) {
             return;
         }
         Map<String, Object> line = line(d, "denied", reason, req, upstream);
-        DecisionLog.write(true, line);
+        log.write(true, line);
     }
 
     Map<String, Object> line(Direction d, String outcome, InspectionReason reason, HttpRequest req, String upstream) {
