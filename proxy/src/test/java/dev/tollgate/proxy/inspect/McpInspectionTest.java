@@ -77,6 +77,8 @@ class McpInspectionTest {
         return "listeners:\n  egress: {address: \"127.0.0.1:0\"}\nupstreams:\n"
                 + "  crm:\n    address: \"127.0.0.1:" + crm.ingressAddress().orElseThrow().getPort() + "\"\n"
                 + "    spiffe-id: \"" + CRM + "\"\n    match: {host: crm}\n    pool-size: 4\n    inspection: mcp\n"
+                + "  crmraw:\n    address: \"127.0.0.1:" + crm.ingressAddress().orElseThrow().getPort() + "\"\n"
+                + "    spiffe-id: \"" + CRM + "\"\n    match: {host: crmraw}\n"
                 + "  billing:\n    address: \"127.0.0.1:" + billing.ingressAddress().orElseThrow().getPort() + "\"\n"
                 + "    spiffe-id: \"" + BILLING + "\"\n    match: {host: billing}\n    inspection: rest\n"
                 + "    routes:\n"
@@ -229,6 +231,24 @@ class McpInspectionTest {
         assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
         assertThat(app.requests()).isEqualTo(before + 1);
         assertThat(app.last().body()).isEqualTo(batch.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void theToolsSidecarChecksTheExchangedTokensScopeOnIngress() throws Exception {
+        // egress toward crmraw does not inspect: the call reaches the tool's sidecar, whose ingress does
+        String t = token("crm.read_customer");
+        int before = app.requests();
+        double denied = crmSidecar.metrics().inspectionCount(Direction.INGRESS, InspectionReason.TOOL_NOT_IN_SCOPE);
+        HttpResponse<String> r = post(agent, "http://crmraw/mcp", call("in-1", "crm.delete_customer", "{}")
+                .getBytes(StandardCharsets.UTF_8), TokenClaims.HEADER, t);
+        assertRpcError(r, 403, "in-1", -32003, "tool_not_in_scope");
+        assertThat(app.requests()).isEqualTo(before);
+        assertThat(crmSidecar.metrics().inspectionCount(Direction.INGRESS, InspectionReason.TOOL_NOT_IN_SCOPE))
+                .isEqualTo(denied + 1);
+        HttpResponse<String> ok = post(agent, "http://crmraw/mcp", call("in-2", "crm.read_customer", "{}")
+                .getBytes(StandardCharsets.UTF_8), TokenClaims.HEADER, t);
+        assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+        assertThat(app.requests()).isEqualTo(before + 1);
     }
 
     // ---- bad bodies: refused before any gate, nothing forwarded -------------------------------------------
