@@ -148,7 +148,8 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             return InspectionReason.CONTENT_ENCODING_NOT_ALLOWED;
         }
         String type = h.get(HttpHeaderNames.CONTENT_TYPE);
-        if (type == null || !HttpHeaderValues.APPLICATION_JSON.contentEqualsIgnoreCase(HttpUtil.getMimeType(type))) {
+        CharSequence mime = type == null ? null : HttpUtil.getMimeType(type);
+        if (mime == null || !HttpHeaderValues.APPLICATION_JSON.contentEqualsIgnoreCase(mime)) {
             return InspectionReason.NOT_JSON;
         }
         if (HttpUtil.getContentLength(req, -1L) > inspection.limits().maxBody()) {
