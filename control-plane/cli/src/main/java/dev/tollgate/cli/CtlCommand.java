@@ -40,11 +40,11 @@ import dev.tollgate.controlplane.config.Durations;
 /** {@code ./tollgate ctl}: the operator CLI over the control plane's API. */
 @Command(name = "ctl", mixinStandardHelpOptions = true,
         description = "Operate a control plane: workloads, join tokens, certificates, the CA, tasks, revocations, "
-                + "signing keys and the audit trail.",
+                + "signing keys, the audit trail and policies.",
         subcommands = {CtlCommand.Workload.class, CtlCommand.JoinToken.class, CtlCommand.Bundle.class,
                 CtlCommand.Svid.class, CtlCommand.Ca.class, CtlCommand.Operator.class, CtlCommand.Audit.class,
                 TokenCommands.Task.class, TokenCommands.Revoke.class, TokenCommands.Revocation.class,
-                TokenCommands.SigningKey.class, CommandLine.HelpCommand.class})
+                TokenCommands.SigningKey.class, PolicyCommands.Policy.class, CommandLine.HelpCommand.class})
 public final class CtlCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -1,30 +1,25 @@
 package dev.tollgate.api.policy;
 
-import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 import com.fasterxml.jackson.core.JsonPointer;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.tollgate.api.token.ArgumentConstraint;
+import dev.tollgate.api.token.InvalidScopeException;
 
 /**
  * One compiled argument constraint: the value at a JSON Pointer into a call's arguments must equal a string, be one of
  * a set, start with a prefix or fully match a pattern. The value is compared by its text: a string's content, or a
  * number's or boolean's JSON text; a missing pointer, {@code null}, an object or an array fails. Patterns are compiled
- * once, at most {@value #MAX_PATTERN_LENGTH} characters, and matched only against values of at most
+ * once, at most {@value ArgumentConstraint#MAX_VALUE_LENGTH} characters, and matched only against values of at most
  * {@value #MAX_INPUT_LENGTH} characters with a budget of {@value #MAX_STEPS} character reads, so a pathological pattern
  * cannot stall the caller: a match that runs out of budget fails the constraint. Used for policy {@code arguments}
  * rules and for the task token's scope constraints alike.
  */
 public final class ArgumentMatcher {
-    public static final int MAX_PATTERN_LENGTH = 256;
-    public static final int MAX_VALUE_LENGTH = 256;
-    public static final int MAX_IN_VALUES = 32;
-    public static final int MAX_POINTER_LENGTH = 256;
     /** Longest argument text a constraint is evaluated on; a longer value fails the constraint. */
     public static final int MAX_INPUT_LENGTH = 4096;
     /** Character reads one pattern match may make before it is abandoned (and the constraint fails). */
@@ -56,61 +51,14 @@ public final class ArgumentMatcher {
         return new ArgumentMatcher(c);
     }
 
-    /** What is wrong with a constraint, as {@code field: value (expected: ...)}, or null when it is valid. */
+    /** What is wrong with a constraint, as {@code constraint.field: value (expected: ...)}, or null when it is valid. */
     static String problem(ArgumentConstraint c) {
-        String p = c.pointer();
-        if (p == null) {
-            return "pointer: missing (expected: a JSON Pointer like /path/0)";
+        try {
+            c.validate("constraint");
+            return null;
+        } catch (InvalidScopeException e) {
+            return e.getMessage();
         }
-        if (!(p.isEmpty() || p.startsWith("/")) || p.length() > MAX_POINTER_LENGTH) {
-            return "pointer: '" + shorten(p) + "' (expected: a JSON Pointer like /path/0, at most " + MAX_POINTER_LENGTH
-                    + " characters)";
-        }
-        for (int i = 0; i < p.length(); i++) {
-            char ch = p.charAt(i);
-            if (Character.isISOControl(ch)) {
-                return "pointer: contains a control character";
-            }
-            if (ch == '~' && (i + 1 >= p.length() || (p.charAt(i + 1) != '0' && p.charAt(i + 1) != '1'))) {
-                return "pointer: '~' not followed by 0 or 1 (RFC 6901)";
-            }
-        }
-        int given = (c.equals() != null ? 1 : 0) + (c.in() != null ? 1 : 0) + (c.prefix() != null ? 1 : 0)
-                + (c.pattern() != null ? 1 : 0);
-        if (given != 1) {
-            return "constraint: " + given + " of equals, in, prefix, pattern (expected: exactly one)";
-        }
-        if (c.equals() != null && c.equals().length() > MAX_VALUE_LENGTH) {
-            return "equals: " + c.equals().length() + " characters (expected: <= " + MAX_VALUE_LENGTH + ")";
-        }
-        if (c.prefix() != null && c.prefix().length() > MAX_VALUE_LENGTH) {
-            return "prefix: " + c.prefix().length() + " characters (expected: <= " + MAX_VALUE_LENGTH + ")";
-        }
-        if (c.in() != null) {
-            List<String> in = c.in();
-            if (in.isEmpty() || in.size() > MAX_IN_VALUES) {
-                return "in: " + in.size() + " values (expected: 1 to " + MAX_IN_VALUES + ")";
-            }
-            for (String v : in) {
-                if (v == null) {
-                    return "in: null value (expected: strings)";
-                }
-                if (v.length() > MAX_VALUE_LENGTH) {
-                    return "in: a value of " + v.length() + " characters (expected: <= " + MAX_VALUE_LENGTH + ")";
-                }
-            }
-        }
-        if (c.pattern() != null) {
-            if (c.pattern().length() > MAX_PATTERN_LENGTH) {
-                return "pattern: " + c.pattern().length() + " characters (expected: <= " + MAX_PATTERN_LENGTH + ")";
-            }
-            try {
-                Pattern.compile(c.pattern());
-            } catch (PatternSyntaxException e) {
-                return "pattern: not a regular expression (" + e.getDescription() + ")";
-            }
-        }
-        return null;
     }
 
     public ArgumentConstraint constraint() {
@@ -146,7 +94,7 @@ public final class ArgumentMatcher {
         } else if (v.isTextual()) {
             text = v.textValue();
         } else if (v.isNumber() || v.isBoolean()) {
-            text = v.toString();
+            text = v.asText(); // the JSON text of a number or boolean, without serialising through a mapper
         } else {
             return null;
         }
@@ -160,10 +108,6 @@ public final class ArgumentMatcher {
         } catch (BudgetedText.BudgetExceeded | StackOverflowError e) {
             return false;
         }
-    }
-
-    private static String shorten(String s) {
-        return s.length() <= 64 ? s : s.substring(0, 64) + "...";
     }
 
     @Override

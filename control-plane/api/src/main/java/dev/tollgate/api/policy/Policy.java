@@ -240,9 +240,9 @@ public final class Policy {
 
         @Override
         Violation check(ToolCall call, Sequence seq, Instant now) {
-            EarlierCall prev = seq.previous();
-            return prev != null && after.contains(prev.tool())
-                    ? new Violation(DenialReason.TRANSITION_FORBIDDEN, prev) : null;
+            String prev = seq.previousTool();
+            return prev != null && after.contains(prev)
+                    ? new Violation(DenialReason.TRANSITION_FORBIDDEN, seq.previous()) : null;
         }
     }
 
@@ -356,6 +356,13 @@ public final class Policy {
             }
             long fresh = pending.stream().distinct().filter(t -> !history.tracks(t)).count();
             return history.trackedTools() + fresh < TaskHistory.MAX_TRACKED_TOOLS;
+        }
+
+        String previousTool() {
+            if (!pending.isEmpty()) {
+                return pending.get(pending.size() - 1);
+            }
+            return history.retained() > 0 ? history.toolBack(0) : null;
         }
 
         EarlierCall previous() {

@@ -326,16 +326,15 @@ final class PolicyLoader {
         if (!inNode.isMissingNode()) {
             if (!inNode.isArray()) {
                 problem(path + ".in: " + describe(inNode) + " (expected: a list of values)");
+            } else if (inNode.size() > ArgumentConstraint.MAX_IN_VALUES) {
+                problem(path + ".in: " + inNode.size() + " values (expected: 1 to " + ArgumentConstraint.MAX_IN_VALUES + ")");
             } else {
                 in = new ArrayList<>();
-                for (int i = 0; i < inNode.size() && i <= ArgumentMatcher.MAX_IN_VALUES; i++) {
+                for (int i = 0; i < inNode.size(); i++) {
                     String v = scalarText(inNode.get(i), path + ".in[" + i + "]");
                     if (v != null) {
                         in.add(v);
                     }
-                }
-                if (inNode.size() > ArgumentMatcher.MAX_IN_VALUES) {
-                    in.add("");
                 }
             }
         }
@@ -345,11 +344,7 @@ final class PolicyLoader {
         ArgumentConstraint c = new ArgumentConstraint(pointer, equals, in, prefix, pattern);
         String problem = ArgumentMatcher.problem(c);
         if (problem != null) {
-            if (inNode.size() > ArgumentMatcher.MAX_IN_VALUES) {
-                problem = "in: " + inNode.size() + " values (expected: 1 to " + ArgumentMatcher.MAX_IN_VALUES + ")";
-            }
-            problem(problem.startsWith("constraint:") ? path + problem.substring("constraint".length())
-                    : path + "." + problem);
+            problem(path + problem.substring("constraint".length()));
             return null;
         }
         return c;
@@ -448,7 +443,7 @@ final class PolicyLoader {
             return n.textValue();
         }
         if (n.isNumber() || n.isBoolean()) {
-            return n.toString();
+            return n.asText();
         }
         problem(path + ": " + describe(n) + " (expected: text, a number or a boolean)");
         return null;

@@ -67,11 +67,11 @@ class ArgumentMatcherTest {
         assertThatThrownBy(() -> ArgumentMatcher.of(new ArgumentConstraint("/a", "x", null, "y", null)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("constraint: 2 of equals, in, prefix, pattern (expected: exactly one)");
         assertThatThrownBy(() -> ArgumentMatcher.of(new ArgumentConstraint("a", "x", null, null, null)))
-                .hasMessageStartingWith("pointer: 'a'");
+                .hasMessageStartingWith("constraint.pointer: 'a'");
         assertThatThrownBy(() -> ArgumentMatcher.of(new ArgumentConstraint("/a", null, null, null, "(")))
-                .hasMessageStartingWith("pattern: not a regular expression");
+                .hasMessageStartingWith("constraint.pattern: not a regular expression");
         assertThatThrownBy(() -> ArgumentMatcher.of(new ArgumentConstraint("/a", null, null, null, "a".repeat(257))))
-                .hasMessageStartingWith("pattern: 257 characters");
+                .hasMessageStartingWith("constraint.pattern: 257 characters");
     }
 
     @Test
