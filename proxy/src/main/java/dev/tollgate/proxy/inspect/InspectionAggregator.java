@@ -46,6 +46,8 @@ import dev.tollgate.proxy.metrics.RequestOutcome;
  * nothing of the request is forwarded and the rest of the connection (or stream) is dropped.
  */
 public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
+    /** How much of a body over the limit is still read (and dropped) before the 413, in multiples of the limit. */
+    static final int DRAIN_FACTOR = 4;
     private final ToolCallInspection inspection;
     private final Direction direction;
     private final Function<HttpRequest, Optional<SidecarConfig.Upstream>> target;
@@ -55,6 +57,8 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
     private RestRoutes.Match route;
     private CompositeByteBuf body;
     private boolean refused;
+    /** Over the body limit: the rest of the body is read and dropped (at most this much more) before the 413. */
+    private long draining = -1;
 
     InspectionAggregator(ToolCallInspection inspection, Direction direction,
                          Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
@@ -69,6 +73,18 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
+        if (draining >= 0) {
+            boolean last = msg instanceof LastHttpContent;
+            if (msg instanceof HttpContent c) {
+                draining -= c.content().readableBytes();
+            }
+            ReferenceCountUtil.release(msg);
+            if (last || draining < 0) {
+                draining = -1;
+                answer(ctx, InspectionReason.BODY_TOO_LARGE);
+            }
+            return;
+        }
         if (head != null) {
             if (!(msg instanceof HttpContent c)) {
                 ReferenceCountUtil.release(msg);
@@ -76,8 +92,13 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             }
             int max = inspection.limits().maxBody();
             if (body.readableBytes() + (long) c.content().readableBytes() > max) {
+                boolean last = msg instanceof LastHttpContent;
                 c.release();
-                refuse(ctx, InspectionReason.BODY_TOO_LARGE);
+                if (last) {
+                    refuse(ctx, InspectionReason.BODY_TOO_LARGE);
+                } else {
+                    drain(ctx, InspectionReason.BODY_TOO_LARGE);
+                }
                 return;
             }
             body.addComponent(true, c.content().retain());
@@ -116,8 +137,13 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         if (problem != null) {
             head = req;
             upstream = up;
+            boolean bodyFollows = !(req instanceof FullHttpRequest);
             ReferenceCountUtil.release(req);
-            refuse(ctx, problem);
+            if (problem == InspectionReason.BODY_TOO_LARGE && bodyFollows) {
+                drain(ctx, problem);
+            } else {
+                refuse(ctx, problem);
+            }
             return;
         }
         head = req;
@@ -226,12 +252,30 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
     }
 
     private void refuse(ChannelHandlerContext ctx, InspectionReason reason) {
-        refused = true;
         inspection.refusedBeforeGates(direction, reason, head, upstream == null ? null : upstream.name());
         head = null;
         upstream = null;
         route = null;
         releaseBody();
+        answer(ctx, reason);
+    }
+
+    /**
+     * Refuses a body over the limit once the client has sent it (up to {@link #DRAIN_FACTOR} times the limit more,
+     * dropped as it arrives): a client still sending when the connection closes would be reset before it reads
+     * the 413.
+     */
+    private void drain(ChannelHandlerContext ctx, InspectionReason reason) {
+        inspection.refusedBeforeGates(direction, reason, head, upstream == null ? null : upstream.name());
+        head = null;
+        upstream = null;
+        route = null;
+        releaseBody();
+        draining = (long) DRAIN_FACTOR * inspection.limits().maxBody();
+    }
+
+    private void answer(ChannelHandlerContext ctx, InspectionReason reason) {
+        refused = true;
         ctx.fireChannelRead(new LocalAnswer(reason.status(), reason.error(), reason.tag(), RequestOutcome.DENIED));
         ctx.fireChannelReadComplete();
     }

@@ -57,6 +57,7 @@ class McpInspectionTest {
     Sidecar crmSidecar;
     Sidecar agent;
     Sidecar otherAgent;
+    Sidecar lenient;
 
     @BeforeAll
     void start(@TempDir Path dir) throws Exception {
@@ -71,6 +72,7 @@ class McpInspectionTest {
         String yaml = agentYaml(crmSidecar, billingSidecar);
         agent = fx.sidecar(bot, yaml);
         otherAgent = fx.sidecar(other, yaml);
+        lenient = fx.sidecar(bot, yaml + "  required: false\n");
     }
 
     static String agentYaml(Sidecar crm, Sidecar billing) {
@@ -249,6 +251,33 @@ class McpInspectionTest {
                 .getBytes(StandardCharsets.UTF_8), TokenClaims.HEADER, t);
         assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
         assertThat(app.requests()).isEqualTo(before + 1);
+    }
+
+    @Test
+    void aToolCallWithoutATaskCredentialIsDeniedEvenWhereCredentialsAreOptional() throws Exception {
+        int before = app.requests();
+        HttpResponse<String> r = post(lenient, "http://crm/mcp", call("nt", "crm.read_customer", "{}")
+                .getBytes(StandardCharsets.UTF_8));
+        assertRpcError(r, 403, "nt", -32003, "no_task_scope");
+        assertThat(app.requests()).isEqualTo(before);
+        HttpResponse<String> list = post(lenient, "http://crm/mcp", ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+                + "\"tools/list\"}").getBytes(StandardCharsets.UTF_8));
+        // egress lets it pass (no tool call, credentials optional); the tool's sidecar requires its credential and
+        // answers as JSON-RPC too
+        assertRpcError(list, 401, 1, -32001, "missing");
+        assertThat(app.requests()).isEqualTo(before);
+    }
+
+    @Test
+    void expectContinueIsAnsweredBeforeTheBodyIsRead() throws Exception {
+        String body = call("ec", "crm.read_customer", "{}");
+        HttpResponse<String> r = client(agent).send(HttpRequest.newBuilder(URI.create("http://crm/mcp"))
+                .timeout(Duration.ofSeconds(20)).expectContinue(true).header("Content-Type", "application/json")
+                .header(TokenClaims.HEADER, token("crm.read_customer"))
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(app.last().body()).isEqualTo(body.getBytes(StandardCharsets.UTF_8));
+        assertThat(app.last().headers()).doesNotContainKey("expect");
     }
 
     // ---- bad bodies: refused before any gate, nothing forwarded -------------------------------------------
