@@ -1,6 +1,10 @@
 package dev.tollgate.api.policy;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -73,6 +77,31 @@ public final class Policy {
      */
     public static Policy parse(String yaml) throws PolicyException {
         return new Policy(yaml, PolicyLoader.load(yaml));
+    }
+
+    /**
+     * Reads, validates and compiles a policy file (UTF-8).
+     *
+     * @throws PolicyException when the file cannot be read, is larger than {@value #MAX_DOCUMENT_CHARS} bytes or is
+     *         not a valid policy; each problem is prefixed with the file name
+     */
+    public static Policy load(Path file) throws PolicyException {
+        String text;
+        try {
+            long size = Files.size(file);
+            if (size > MAX_DOCUMENT_CHARS) {
+                throw new PolicyException(file + ": " + size + " bytes (expected: <= " + MAX_DOCUMENT_CHARS + ")");
+            }
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException | UncheckedIOException e) {
+            throw new PolicyException(file + ": cannot be read (" + e.getClass().getSimpleName() + ": " + e.getMessage()
+                    + ")");
+        }
+        try {
+            return parse(text);
+        } catch (PolicyException e) {
+            throw new PolicyException(e.problems().stream().map(p -> file + ": " + p).toList());
+        }
     }
 
     /** The document's {@code version}. */

@@ -375,4 +375,38 @@ class PolicyEvaluationTest {
         assertThat(p.digest()).matches("sha256:[0-9a-f]{64}");
         assertThat(Policy.parse(yaml + "\n").digest()).isNotEqualTo(p.digest());
     }
+
+    @Test
+    void historyGrowsToItsBoundWithoutLosingOrder() throws Exception {
+        Policy p = policy("""
+                - id: search-rate
+                  rate: {select: {tool: search}, max: 30, per: 1h}
+                - id: no-post-right-after-read
+                  transition: {after: {tool: crm.read_customer}, then: {tool: web.post}, within: next}
+                """);
+        TaskHistory h = new TaskHistory("grow", 64);
+        for (int i = 0; i < 60; i++) {
+            String tool = i % 2 == 0 ? "search" : "crm.read_customer";
+            assertThat(p.admit(h, List.of(ToolCall.of(tool)), T0.plusSeconds(i)).allowed()).as("call %d", i).isTrue();
+        }
+        assertThat(denied(p.admit(h, List.of(ToolCall.of("web.post")), T0.plusSeconds(60))).after())
+                .contains(new EarlierCall("crm.read_customer", 59, T0.plusSeconds(59)));
+        assertThat(denied(p.admit(h, List.of(ToolCall.of("search")), T0.plusSeconds(61))).ruleId()).isEqualTo("search-rate");
+        // the first search leaves the hour-long window at T0 + 1h
+        assertThat(p.admit(h, List.of(ToolCall.of("search")), T0.plusSeconds(3600)).allowed()).isTrue();
+    }
+
+    @Test
+    void loadsAPolicyFileAndNamesItInProblems(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path good = dir.resolve("policy.yaml");
+        java.nio.file.Files.writeString(good, TOOLS + "rules: []\n");
+        assertThat(Policy.load(good).knows("web.post")).isTrue();
+        java.nio.file.Path bad = dir.resolve("bad.yaml");
+        java.nio.file.Files.writeString(bad, "version: v1\n");
+        assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(() -> Policy.load(bad), PolicyException.class)
+                .problems()).containsExactly(bad + ": tools: missing (expected: a mapping of tool name to {labels: [...]}; "
+                        + "unlisted tools are denied)");
+        assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(() -> Policy.load(dir.resolve("none.yaml")),
+                PolicyException.class).problems().get(0)).startsWith(dir.resolve("none.yaml") + ": cannot be read (");
+    }
 }
