@@ -120,7 +120,14 @@ public final class TaskHistory {
         return facts.size();
     }
 
+    /**
+     * Records a call. Times never go backwards in the history (a call admitted after another with an earlier clock
+     * reading is recorded at the later time), so a rate window can stop at the first call older than the window.
+     */
     void record(String tool, Instant at) {
+        if (size > 0 && at.isBefore(times[slot(size - 1)])) {
+            at = times[slot(size - 1)];
+        }
         if (size == tools.length && tools.length < maxCalls) {
             int capacity = (int) Math.min((long) tools.length * 2, maxCalls);
             tools = java.util.Arrays.copyOf(tools, capacity);

@@ -409,4 +409,38 @@ class PolicyEvaluationTest {
         assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(() -> Policy.load(dir.resolve("none.yaml")),
                 PolicyException.class).problems().get(0)).startsWith(dir.resolve("none.yaml") + ": cannot be read (");
     }
+
+    @Test
+    void aTaskCallingMoreDistinctToolsThanTrackedIsDenied() throws Exception {
+        TaskHistory h = new TaskHistory("many", 8);
+        int perPolicy = PolicyLoader.MAX_TOOLS;
+        for (int round = 0; round < TaskHistory.MAX_TRACKED_TOOLS / perPolicy; round++) {
+            StringBuilder y = new StringBuilder("version: v1\ntools:\n");
+            for (int i = 0; i < perPolicy; i++) {
+                y.append("  r").append(round).append("t").append(i).append(": {}\n");
+            }
+            Policy p = Policy.parse(y.toString());
+            for (String tool : p.tools()) {
+                assertThat(p.admit(h, List.of(ToolCall.of(tool)), T0).allowed()).isTrue();
+            }
+        }
+        Policy next = Policy.parse("version: v2\ntools: {r0t0: {}, fresh: {}}\n");
+        assertThat(next.admit(h, List.of(ToolCall.of("r0t0")), T0).allowed()).as("an already tracked tool").isTrue();
+        Decision.Denied d = denied(next.admit(h, List.of(ToolCall.of("fresh")), T0));
+        assertThat(d.ruleId()).isEqualTo("task-history-full");
+        assertThat(d.reason()).isEqualTo("call_limit_exceeded");
+    }
+
+    @Test
+    void recordedTimesNeverGoBackwards() throws Exception {
+        Policy p = policy("""
+                - id: post-rate
+                  rate: {select: {tool: web.post}, max: 2, per: 10s}
+                """);
+        admit(p, "web.post", T0.plusSeconds(5));
+        admit(p, "search", T0.plusSeconds(4)); // a late arrival with an earlier clock reading, recorded at +5s
+        admit(p, "web.post", T0.plusSeconds(6));
+        assertThat(denied(admit(p, "web.post", T0.plusSeconds(14))).reason()).isEqualTo("rate_limited");
+        assertThat(admit(p, "web.post", T0.plusSeconds(15)).allowed()).isTrue();
+    }
 }
