@@ -21,7 +21,10 @@ public final class Tollgate implements Runnable {
     }
 
     public static CommandLine commandLine() {
-        return new CommandLine(new Tollgate()).setCaseInsensitiveEnumValuesAllowed(true);
+        // Identifiers such as a signing key's kid (a base64url thumbprint) may begin with '-': an argument that is no
+        // known option is taken as a parameter rather than refused as an unknown option.
+        return new CommandLine(new Tollgate()).setCaseInsensitiveEnumValuesAllowed(true)
+                .setUnmatchedOptionsArePositionalParams(true);
     }
 
     @Override
