@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import dev.tollgate.proxy.Sidecar;
+import dev.tollgate.proxy.SidecarCommand;
 
 /**
  * {@code ./tollgate demo}: starts a control plane, two sidecars joined by token and a sample MCP tool server on
@@ -76,7 +77,13 @@ public final class DemoCommand implements Callable<Integer> {
             }
             out.println("Running until Ctrl-C (everything is removed on exit).");
             out.flush();
-            new CountDownLatch(1).await();
+            CountDownLatch stop = new CountDownLatch(1);
+            // Ctrl-C and SIGTERM end the wait and the run cleans up here; where signal handlers cannot be
+            // installed, the JVM's shutdown runs the hook instead.
+            SidecarCommand.onSignals(stop::countDown, "INT", "TERM");
+            stop.await();
+            out.println("Stopped; removing everything.");
+            out.flush();
             return 0;
         } catch (Exception e) {
             err.println("demo: could not start: " + e.getMessage());
