@@ -23,9 +23,11 @@ import dev.tollgate.proxy.SidecarCommand;
  * every file it wrote is removed on exit.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Run Tollgate locally: a control plane, an agent and a tool with their sidecars, and a scripted",
-                "agent that shows allowed and blocked tool calls, SVID rotation and revocation. Loopback only; all",
-                "state in a temporary directory that is deleted on exit. Walk-through: docs/demo.md."},
+        description = {"Run Tollgate locally with a scripted agent: blocked calls, rotation, revocation.",
+                "",
+                "A control plane, an agent and a tool with their sidecars and a sample MCP",
+                "tool server, on 127.0.0.1 with ephemeral ports; all state in a temporary",
+                "directory that is deleted on exit. Walk-through: docs/demo.md."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:every step as expected (with --once), or stopped with Ctrl-C",
                 "1:a step was not as expected (named on stderr), or start-up failed"})
