@@ -96,7 +96,9 @@ public final class ReferenceYaml {
             String key = m.group(3);
             String path = parent.isEmpty() ? key : parent + "/" + key;
             Optional<String> trailing = trailingComment(raw);
-            Optional<String> description = trailing.isPresent() ? trailing : Optional.ofNullable(previousComment);
+            Optional<String> description = trailing.isPresent() ? trailing
+                    : previousComment != null ? Optional.of(previousComment)
+                    : r.listDescription(path);
             r.entries.putIfAbsent(path, new Entry(path, i + 1, description));
             String value = m.group(4) == null ? "" : stripComment(m.group(4)).strip();
             if (value.startsWith("{")) {
@@ -113,6 +115,15 @@ public final class ReferenceYaml {
             previousComment = null;
         }
         return r;
+    }
+
+    /**
+     * For an option inside a list item ({@code routes/1/path}): the description of the list ({@code routes}), which
+     * describes its items' fields together.
+     */
+    private Optional<String> listDescription(String path) {
+        java.util.regex.Matcher m = Pattern.compile("^(.*)/\\d+/[^/]+$").matcher(path);
+        return m.matches() ? Optional.ofNullable(entries.get(m.group(1))).flatMap(Entry::description) : Optional.empty();
     }
 
     private static Iterable<String> reversed(Deque<String> stack) {
