@@ -12,6 +12,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 import javax.net.ssl.SSLException;
 
@@ -29,6 +30,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.policy.Policy;
 import dev.tollgate.api.token.RevocationSet;
 import dev.tollgate.proxy.config.HostPort;
 import dev.tollgate.proxy.config.SidecarConfig;
@@ -47,6 +49,10 @@ import dev.tollgate.proxy.listener.IngressInitializer;
 import dev.tollgate.proxy.listener.L4Initializer;
 import dev.tollgate.proxy.listener.ListenerContext;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
+import dev.tollgate.proxy.policy.PolicyFileWatcher;
+import dev.tollgate.proxy.policy.PolicySource;
+import dev.tollgate.proxy.policy.PolicyUnavailableGate;
+import dev.tollgate.proxy.policy.PolicyWatchListener;
 import dev.tollgate.proxy.tls.CertificateSource;
 import dev.tollgate.proxy.tls.FileCertificateSource;
 import dev.tollgate.proxy.tls.SvidValidator;
@@ -68,6 +74,12 @@ public final class Sidecar implements AutoCloseable {
     private final RequestGate ingressGate;
     private final RequestGate egressGate;
     private final CredentialEnforcement credentials;
+    /** The configured policy (file or control plane); empty and never unavailable when none is configured. */
+    private final PolicySource policySource;
+    /** The policy the tool-call inspection evaluates: the policy source unless {@link Builder#policy} replaced it. */
+    private final Supplier<Optional<Policy>> policy;
+    /** Polls the policy file when {@code policy.file} is configured; null otherwise. */
+    private final PolicyFileWatcher policyFile;
     /** Runs token exchanges with the control plane when enforcement is wired here; null otherwise. */
     private final java.util.concurrent.ExecutorService exchangeExecutor;
     private final Transport transport = Transport.best();
@@ -98,6 +110,22 @@ public final class Sidecar implements AutoCloseable {
                 config.tls().reloadInterval(), new SvidValidator(clock, config.tls().spiffeId()),
                 metrics::certificateReload);
         this.hardening = b.hardening;
+        this.policySource = new PolicySource(config.policy(), metrics);
+        this.policy = b.policy != null ? b.policy : policySource;
+        var ps = config.policy();
+        this.policyFile = ps.origin() == SidecarConfig.PolicyOrigin.FILE
+                ? new PolicyFileWatcher(ps.file().orElseThrow(), ps.reloadInterval(), policySource) : null;
+        if (ps.origin() == SidecarConfig.PolicyOrigin.CONTROL_PLANE) {
+            if (certificates instanceof ControlPlaneCertificateSource cps) {
+                cps.addWatchListener(new PolicyWatchListener(policySource));
+            } else {
+                LOG.warn("policy.source is control-plane but certificates do not come from the control plane: "
+                        + "no policy will arrive");
+            }
+        }
+        // While a configured, required policy has not loaded, egress fails closed (after the credential check).
+        RequestGate policyGate = ps.configured() && ps.required()
+                ? new PolicyUnavailableGate(policySource, metrics) : RequestGate.allowAll();
         ExchangeClient exchange = b.exchangeClient;
         if (exchange == null && certificates instanceof ControlPlaneCertificateSource cps) {
             // The SVID comes from the control plane: so do task tokens' keys and revocations, and exchanges.
@@ -121,11 +149,11 @@ public final class Sidecar implements AutoCloseable {
                 credentials.state().trackFreshness(cps::sinceLastWatchLine);
             }
             this.ingressGate = RequestGate.chain(List.of(credentials.ingressGate(), b.ingressGate));
-            this.egressGate = RequestGate.chain(List.of(credentials.egressGate(), b.egressGate));
+            this.egressGate = RequestGate.chain(List.of(credentials.egressGate(), policyGate, b.egressGate));
         } else {
             this.credentials = null;
             this.ingressGate = b.ingressGate;
-            this.egressGate = b.egressGate;
+            this.egressGate = RequestGate.chain(List.of(policyGate, b.egressGate));
         }
     }
 
@@ -144,6 +172,7 @@ public final class Sidecar implements AutoCloseable {
         private RequestGate egressGate = RequestGate.allowAll();
         private ExchangeClient exchangeClient;
         private Clock credentialClock;
+        private Supplier<Optional<Policy>> policy;
 
         private Builder(SidecarConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -206,6 +235,15 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The policy the tool-call inspection evaluates; default: the {@link PolicySource} built from the
+         * {@code policy} section (empty when there is none).
+         */
+        public Builder policy(Supplier<Optional<Policy>> p) {
+            policy = Objects.requireNonNull(p);
+            return this;
+        }
+
         public Sidecar build() {
             return new Sidecar(this);
         }
@@ -243,6 +281,13 @@ public final class Sidecar implements AutoCloseable {
                 transport.ioHandlerFactory());
         LOG.info("transport {} with {} event loops", transport.name(), threads);
         certificates.start(tls);
+        if (policyFile != null) {
+            policyFile.start();
+        }
+        if (policySource.unavailable()) {
+            LOG.warn("no policy loaded yet from {}: egress requests are denied (policy_unavailable) until one loads",
+                    config.policy().file().map(Object::toString).orElse("the control plane"));
+        }
         if (credentials == null && config.credentials().required()) {
             LOG.warn("credential enforcement is not wired (Sidecar.builder(..).credentials(..)): requests are NOT "
                     + "checked for task credentials although credentials.required is true");
@@ -352,6 +397,16 @@ public final class Sidecar implements AutoCloseable {
         return n;
     }
 
+    /** The policy the tool-call inspection evaluates (see {@link Builder#policy}). */
+    public Supplier<Optional<Policy>> policy() {
+        return policy;
+    }
+
+    /** The configured policy's source: its current policy, whether it is unavailable, a listener hook. */
+    public PolicySource policySource() {
+        return policySource;
+    }
+
     /** Task-credential enforcement, when {@link Builder#credentials} turned it on. */
     public Optional<CredentialEnforcement> credentials() {
         return Optional.ofNullable(credentials);
@@ -359,6 +414,9 @@ public final class Sidecar implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        if (policyFile != null) {
+            policyFile.close();
+        }
         certificates.close();
         if (exchangeExecutor != null) {
             exchangeExecutor.shutdownNow();

@@ -48,6 +48,7 @@ import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
+import dev.tollgate.controlplane.policy.PolicyVersions;
 import dev.tollgate.controlplane.store.JdbcStore;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.StoreSettings;
@@ -91,11 +92,13 @@ public final class ControlPlane implements AutoCloseable {
     private final BundleRevisions bundles;
     private final AtomicLong writtenBundleSequence = new AtomicLong(-1);
     private final TokenServices tokens;
+    private final PolicyVersions policies;
 
     private ControlPlane(ControlPlaneConfig config, Clock clock, Store store, CaManager ca, Auditor auditor,
                          PrometheusMeterRegistry registry, ServerIdentity serverIdentity, ApiServer api,
                          AdminServer admin, ThreadPoolExecutor blocking, ScheduledExecutorService scheduler,
-                         WatchHub hub, BundleRevisions bundles, TokenServices tokens) {
+                         WatchHub hub, BundleRevisions bundles, TokenServices tokens, PolicyVersions policies) {
+        this.policies = policies;
         this.hub = hub;
         this.bundles = bundles;
         this.config = config;
@@ -179,7 +182,10 @@ public final class ControlPlane implements AutoCloseable {
             hub.register(bundles);
             hub.register(signingKeys.snapshotSource());
             hub.register(revocations.snapshotSource());
+            PolicyVersions policies = new PolicyVersions(store, publisher, auditor, clock);
+            hub.register(policies);
             bundles.publishIfChanged();
+            policies.publishIfChanged();
             hub.start();
             AtomicInteger threads = new AtomicInteger();
             blocking = new ThreadPoolExecutor(2, 16, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(512), r -> {
@@ -189,7 +195,7 @@ public final class ControlPlane implements AutoCloseable {
             });
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
-                    tokens);
+                    tokens, policies);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
@@ -201,7 +207,7 @@ public final class ControlPlane implements AutoCloseable {
                 return t;
             });
             ControlPlane cp = new ControlPlane(config, clock, store, ca, auditor, registry, identity, api, admin, blocking,
-                    scheduler, hub, bundles, tokens);
+                    scheduler, hub, bundles, tokens, policies);
             cp.writeOperatorFiles();
             long tick = config.ca().checkInterval().toMillis();
             scheduler.scheduleWithFixedDelay(cp::maintain, tick, tick, TimeUnit.MILLISECONDS);
@@ -246,6 +252,7 @@ public final class ControlPlane implements AutoCloseable {
                         Map.of("from", t.from().map(Enum::name).orElse("none"), "bundleSequence", t.bundleSequence()));
             }
             bundles.publishIfChanged();
+            policies.publishIfChanged();
             hub.prune();
             serverIdentity.refreshIfDue();
             writeOperatorFiles();
@@ -285,7 +292,12 @@ public final class ControlPlane implements AutoCloseable {
 
     /** The full state of each kind this control plane publishes, for watchers that must resynchronise. */
     public List<SnapshotSource> snapshotSources() {
-        return List.of(tokens.keys().snapshotSource(), tokens.revocations().snapshotSource());
+        return List.of(tokens.keys().snapshotSource(), tokens.revocations().snapshotSource(), policies);
+    }
+
+    /** The policy versions operators upload and sidecars receive. */
+    public PolicyVersions policies() {
+        return policies;
     }
 
     public PrometheusMeterRegistry registry() {

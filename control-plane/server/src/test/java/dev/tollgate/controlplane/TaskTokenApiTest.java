@@ -386,7 +386,7 @@ class TaskTokenApiTest {
         assertThat(jwks).contains("\"kty\":\"EC\"", "\"crv\":\"P-256\"").doesNotContain("\"d\"");
         assertThat(TokenKeySet.parse(jwks).kids()).containsExactly(tcp.cp.tokens().keys().active().kid());
         assertThat(tcp.cp.snapshotSources()).extracting(SnapshotSource::kind)
-                .containsExactlyInAnyOrder(WatchEvent.SIGNING_KEYS, WatchEvent.REVOCATION);
+                .containsExactlyInAnyOrder(WatchEvent.SIGNING_KEYS, WatchEvent.REVOCATION, WatchEvent.POLICY);
     }
 
     @SuppressWarnings("unchecked")

@@ -60,4 +60,9 @@ public final class ConfigDefaults {
     public static final Duration CREDENTIALS_CLOCK_SKEW = Duration.ofSeconds(30);
     /** credentials.cache-size: most verified (and most exchanged) tokens kept. */
     public static final int CREDENTIALS_CACHE_SIZE = 10_000;
+
+    /** policy.required: while a configured policy has not loaded, egress requests are denied (policy_unavailable). */
+    public static final boolean POLICY_REQUIRED = true;
+    /** policy.reload-interval: how often the policy file is checked for changes. */
+    public static final Duration POLICY_RELOAD_INTERVAL = Duration.ofSeconds(2);
 }

@@ -88,7 +88,7 @@ public final class ConfigLoader {
             return null;
         }
         knownKeys(root, "", Set.of("listeners", "app", "tls", "identity", "upstreams", "limits", "drain-timeout",
-                "worker-threads", "control-plane", "credentials"));
+                "worker-threads", "control-plane", "credentials", "policy"));
         boolean fromControlPlane = !root.path("control-plane").isMissingNode();
         SidecarConfig.Listeners listeners = listeners(root.path("listeners"));
         Optional<HostPort> app = optionalHostPort(root.path("app"), "app");
@@ -99,6 +99,7 @@ public final class ConfigLoader {
         Duration drain = duration(root.path("drain-timeout"), "drain-timeout", ConfigDefaults.DRAIN_TIMEOUT, true);
         int workers = integer(root.path("worker-threads"), "worker-threads", ConfigDefaults.WORKER_THREADS, 0, 256);
         SidecarConfig.Credentials credentials = credentials(root.path("credentials"), upstreams);
+        SidecarConfig.PolicySettings policy = policy(root.path("policy"), baseDir, fromControlPlane);
 
         if (listeners.ingress().isPresent() && app.isEmpty()) {
             errors.add("app: missing (expected: host:port of the local application, required by listeners.ingress)");
@@ -118,7 +119,53 @@ public final class ConfigLoader {
         Optional<SidecarConfig.ControlPlane> controlPlane = fromControlPlane
                 ? Optional.ofNullable(controlPlane(root.path("control-plane"), tls, baseDir)) : Optional.empty();
         return new SidecarConfig(listeners, app, tls, identity, upstreams, limits, drain, workers, controlPlane,
-                credentials);
+                credentials, policy);
+    }
+
+    private SidecarConfig.PolicySettings policy(JsonNode n, Path baseDir, boolean fromControlPlane) {
+        SidecarConfig.PolicySettings d = SidecarConfig.PolicySettings.none();
+        if (n.isMissingNode() || !object(n, "policy")) {
+            return d;
+        }
+        knownKeys(n, "policy.", Set.of("file", "source", "required", "reload-interval"));
+        boolean required = bool(n.path("required"), "policy.required", d.required());
+        Duration interval = duration(n.path("reload-interval"), "policy.reload-interval", d.reloadInterval(), true);
+        boolean hasFile = !n.path("file").isMissingNode();
+        boolean hasSource = !n.path("source").isMissingNode();
+        if (hasFile && hasSource) {
+            errors.add("policy: both file and source (expected: exactly one; file: <path> or source: control-plane)");
+            return d;
+        }
+        if (hasFile) {
+            String f = text(n.path("file"), "policy.file");
+            if (f == null || f.isBlank()) {
+                if (f != null) {
+                    errors.add("policy.file: empty (expected: a file path)");
+                }
+                return d;
+            }
+            return new SidecarConfig.PolicySettings(SidecarConfig.PolicyOrigin.FILE, Optional.of(resolve(f, baseDir)),
+                    required, interval);
+        }
+        if (hasSource) {
+            String src = text(n.path("source"), "policy.source");
+            if (src == null) {
+                return d;
+            }
+            if (!src.equals("control-plane")) {
+                errors.add("policy.source: " + src + " (expected: control-plane; for a local file use policy.file)");
+                return d;
+            }
+            if (!fromControlPlane) {
+                errors.add("policy.source: control-plane needs the control-plane section (the policy comes over "
+                        + "its watch stream)");
+                return d;
+            }
+            return new SidecarConfig.PolicySettings(SidecarConfig.PolicyOrigin.CONTROL_PLANE, Optional.empty(),
+                    required, interval);
+        }
+        errors.add("policy: neither file nor source (expected: file: <path> or source: control-plane)");
+        return d;
     }
 
     private SidecarConfig.Credentials credentials(JsonNode n, Map<String, SidecarConfig.Upstream> upstreams) {
@@ -128,15 +175,7 @@ public final class ConfigLoader {
         }
         knownKeys(n, "credentials.", Set.of("required", "max-staleness", "clock-skew", "cache-size", "exempt",
                 "upstream-tools"));
-        boolean required = d.required();
-        JsonNode r = n.path("required");
-        if (!r.isMissingNode()) {
-            if (r.isBoolean()) {
-                required = r.asBoolean();
-            } else {
-                errors.add("credentials.required: " + describe(r) + " (expected: true or false)");
-            }
-        }
+        boolean required = bool(n.path("required"), "credentials.required", d.required());
         Duration staleness = duration(n.path("max-staleness"), "credentials.max-staleness", d.maxStaleness(), true);
         Duration skew = duration(n.path("clock-skew"), "credentials.clock-skew", d.clockSkew(), false);
         if (skew != null && skew.compareTo(Duration.ofMinutes(5)) > 0) {
@@ -636,6 +675,17 @@ public final class ConfigLoader {
                 errors.add(prefix + k + ": unknown option (expected one of: " + String.join(", ", known.stream().sorted().toList()) + ")");
             }
         }
+    }
+
+    private boolean bool(JsonNode n, String path, boolean dflt) {
+        if (n.isMissingNode()) {
+            return dflt;
+        }
+        if (!n.isBoolean()) {
+            errors.add(path + ": " + describe(n) + " (expected: true or false)");
+            return dflt;
+        }
+        return n.asBoolean();
     }
 
     private String text(JsonNode n, String path) {

@@ -23,18 +23,28 @@ public record SidecarConfig(
         Duration drainTimeout,
         int workerThreads,
         Optional<ControlPlane> controlPlane,
-        Credentials credentials) {
+        Credentials credentials,
+        PolicySettings policy) {
 
     public SidecarConfig {
         upstreams = Map.copyOf(upstreams);
         credentials = credentials == null ? Credentials.defaults() : credentials;
+        policy = policy == null ? PolicySettings.none() : policy;
+    }
+
+    /** Without a {@code policy} block: no policy. */
+    public SidecarConfig(Listeners listeners, Optional<HostPort> app, Tls tls, Identity identity,
+                         Map<String, Upstream> upstreams, Limits limits, Duration drainTimeout, int workerThreads,
+                         Optional<ControlPlane> controlPlane, Credentials credentials) {
+        this(listeners, app, tls, identity, upstreams, limits, drainTimeout, workerThreads, controlPlane, credentials,
+                PolicySettings.none());
     }
 
     /** Certificates from files, and without a {@code credentials} block: its defaults. */
     public SidecarConfig(Listeners listeners, Optional<HostPort> app, Tls tls, Identity identity,
                          Map<String, Upstream> upstreams, Limits limits, Duration drainTimeout, int workerThreads) {
         this(listeners, app, tls, identity, upstreams, limits, drainTimeout, workerThreads, Optional.empty(),
-                Credentials.defaults());
+                Credentials.defaults(), PolicySettings.none());
     }
 
     /** Upstreams in the order they were written, which is the order egress selection tries them. */
@@ -164,5 +174,34 @@ public record SidecarConfig(
 
     /** Requests on {@code direction} whose normalised path starts (by whole segments) with {@code pathPrefix}. */
     public record Exemption(String pathPrefix, dev.tollgate.proxy.metrics.Direction direction) {
+    }
+
+    /** Where the tool-call policy comes from. */
+    public enum PolicyOrigin {
+        /** No policy: only the task scope is checked. */
+        NONE,
+        /** A local YAML file, reloaded when it changes. */
+        FILE,
+        /** The control plane's watch stream (kind {@code policy}). */
+        CONTROL_PLANE
+    }
+
+    /**
+     * The tool-call policy ({@code policy:}); see {@code docs/policy-distribution.md}.
+     *
+     * @param file           the policy file when origin is FILE
+     * @param required       while a configured policy has not loaded yet, egress requests are denied with
+     *                       {@code policy_unavailable}; when false they pass with the task scope checked only
+     * @param reloadInterval how often the file is checked for changes
+     */
+    public record PolicySettings(PolicyOrigin origin, Optional<Path> file, boolean required, Duration reloadInterval) {
+        public static PolicySettings none() {
+            return new PolicySettings(PolicyOrigin.NONE, Optional.empty(), ConfigDefaults.POLICY_REQUIRED,
+                    ConfigDefaults.POLICY_RELOAD_INTERVAL);
+        }
+
+        public boolean configured() {
+            return origin != PolicyOrigin.NONE;
+        }
     }
 }

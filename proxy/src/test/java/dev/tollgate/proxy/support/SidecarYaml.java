@@ -23,6 +23,7 @@ public final class SidecarYaml {
     private Boolean credentialsRequired;
     private String reloadInterval = "1h";
     private String controlPlane;
+    private String policy;
 
     public SidecarYaml tls(Path[] certAndKey, Path bundleFile) {
         this.cert = certAndKey[0];
@@ -113,6 +114,12 @@ public final class SidecarYaml {
         return this;
     }
 
+    /** The body of a {@code policy:} mapping (indented lines), e.g. {@code "  source: control-plane\n"}. */
+    public SidecarYaml policy(String indentedBody) {
+        policy = indentedBody;
+        return this;
+    }
+
     public SidecarYaml drainTimeout(String d) {
         drainTimeout = d;
         return this;
@@ -165,6 +172,9 @@ public final class SidecarYaml {
         }
         if (credentialsRequired != null) {
             b.append("credentials:\n  required: ").append(credentialsRequired).append('\n');
+        }
+        if (policy != null) {
+            b.append("policy:\n").append(policy);
         }
         b.append("drain-timeout: ").append(drainTimeout).append('\n');
         b.append("worker-threads: 2\n");

@@ -31,6 +31,7 @@ import dev.tollgate.controlplane.ca.RotationPlan;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
+import dev.tollgate.controlplane.policy.PolicyVersions;
 import dev.tollgate.controlplane.store.AuditRecord;
 import dev.tollgate.controlplane.store.AuditVerification;
 import dev.tollgate.controlplane.store.Store;
@@ -54,13 +55,15 @@ public final class ApiRoutes {
     private final WatchStreams watch;
     private final BundleRevisions bundles;
     private final TokenServices tokens;
+    private final PolicyVersions policies;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
-                     TokenServices tokens) {
+                     TokenServices tokens, PolicyVersions policies) {
         this.watch = watch;
+        this.policies = policies;
         this.bundles = bundles;
         this.store = store;
         this.ca = ca;
@@ -186,7 +189,16 @@ public final class ApiRoutes {
                 new Route("GET", "/v1/revocations", Access.VIEWER, r -> {
                     int limit = (int) r.queryLong("limit", 1000, 1, Revocations.MAX_LIST);
                     return ApiResponse.ok(tokens.revocations().list(limit));
-                }));
+                }),
+                new Route("POST", "/v1/policy/validate", Access.VIEWER,
+                        r -> ApiResponse.ok(policies.validate(PolicyVersions.document(r)))),
+                new Route("POST", "/v1/policy/diff", Access.VIEWER,
+                        r -> ApiResponse.ok(policies.diff(PolicyVersions.document(r)))),
+                new Route("PUT", "/v1/policy", Access.OPERATOR,
+                        r -> ApiResponse.ok(policies.upload(PolicyVersions.document(r), actor(r)))),
+                new Route("GET", "/v1/policy", Access.VIEWER, r -> ApiResponse.ok(policies.current())),
+                new Route("GET", "/v1/policy/versions", Access.VIEWER,
+                        r -> ApiResponse.ok(policies.versions((int) r.queryLong("limit", 100, 1, MAX_LIST)))));
     }
 
     private byte[] jwks() {

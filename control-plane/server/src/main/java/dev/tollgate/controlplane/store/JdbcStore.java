@@ -929,6 +929,82 @@ public final class JdbcStore implements Store {
                 instant(rs, 5), instant(rs, 6));
     }
 
+    // ---- policy versions ------------------------------------------------------------------------------------
+
+    private static final String POLICY_COLUMNS = "p.id, p.version, p.digest, p.yaml, p.uploaded_by, p.uploaded_at, "
+            + "p.activated_at, CASE WHEN h.version_id = p.id THEN 1 ELSE 0 END";
+    private static final String POLICY_FROM = " FROM policy_version p CROSS JOIN policy_head h WHERE h.id = 1";
+
+    @Override
+    public PolicyActivation activatePolicy(String version, String digest, String yaml, String uploadedBy,
+                                           Instant at) {
+        String v = nonEmpty(version, "version");
+        String d = nonEmpty(digest, "digest");
+        String y = nonEmpty(yaml, "yaml");
+        String by = nonEmpty(uploadedBy, "uploadedBy");
+        long now = millis(at, "at");
+        return write("activate policy " + d, null, c -> {
+            // Locks the head row until commit: activations from every connection and replica are serialised.
+            if (update(c, "UPDATE policy_head SET version_id = version_id WHERE id = 1") != 1) {
+                throw new SQLException("the policy head row is missing");
+            }
+            Optional<PolicyVersionRecord> previous = first(query(c, "SELECT " + POLICY_COLUMNS + POLICY_FROM
+                    + " AND p.id = h.version_id", JdbcStore::policyVersion));
+            Optional<PolicyVersionRecord> existing = first(query(c, "SELECT " + POLICY_COLUMNS + POLICY_FROM
+                    + " AND p.digest = ?", JdbcStore::policyVersion, d));
+            if (existing.isPresent() && existing.get().current()) {
+                return new PolicyActivation(existing.get(), previous, false);
+            }
+            long id;
+            if (existing.isPresent()) {
+                id = existing.get().id();
+                update(c, "UPDATE policy_version SET activated_at = ? WHERE id = ?", now, id);
+            } else {
+                id = increment(c, "policy_version");
+                update(c, "INSERT INTO policy_version (id, version, digest, yaml, uploaded_by, uploaded_at, "
+                        + "activated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", id, v, d, y, by, now, now);
+            }
+            update(c, "UPDATE policy_head SET version_id = ? WHERE id = 1", id);
+            PolicyVersionRecord current = first(query(c, "SELECT " + POLICY_COLUMNS + POLICY_FROM + " AND p.id = ?",
+                    JdbcStore::policyVersion, id)).orElseThrow(() -> new SQLException("policy version " + id
+                    + " vanished"));
+            return new PolicyActivation(current, previous, existing.isEmpty());
+        });
+    }
+
+    @Override
+    public Optional<PolicyVersionRecord> currentPolicy() {
+        return read("read the current policy", c -> first(query(c, "SELECT " + POLICY_COLUMNS + POLICY_FROM
+                + " AND p.id = h.version_id", JdbcStore::policyVersion)));
+    }
+
+    @Override
+    public Optional<PolicyVersionRecord> policyVersion(String digest) {
+        String d = text(digest, "digest");
+        return read("read policy version", c -> first(query(c, "SELECT " + POLICY_COLUMNS + POLICY_FROM
+                + " AND p.digest = ?", JdbcStore::policyVersion, d)));
+    }
+
+    @Override
+    public List<PolicyVersionRecord> policyVersions(int limit) {
+        requirePositive(limit, "limit");
+        return read("list policy versions", c -> query(c, "SELECT " + POLICY_COLUMNS + POLICY_FROM
+                + " ORDER BY p.id DESC LIMIT ?", JdbcStore::policyVersion, (long) limit));
+    }
+
+    private static PolicyVersionRecord policyVersion(ResultSet rs) throws SQLException {
+        return new PolicyVersionRecord(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                rs.getString(5), instant(rs, 6), instant(rs, 7), rs.getInt(8) == 1);
+    }
+
+    private static String nonEmpty(String value, String name) {
+        String v = text(value, name);
+        if (v.isEmpty()) {
+            throw new IllegalArgumentException(name + ": empty (expected: non-empty)");
+        }
+        return v;
+    }
+
     @FunctionalInterface
     private interface RowMapper<T> {
         T map(ResultSet rs) throws SQLException;

@@ -189,6 +189,31 @@ public interface Store extends CaSlotRepository, AutoCloseable {
     /** Drops revocations whose expiresAt is at or before now; returns how many. */
     int deleteRevocationsExpiredBy(Instant now);
 
+    // ---- policy versions ------------------------------------------------------------------------------------
+
+    /**
+     * Makes a policy document the current policy, in one transaction. A document whose digest is not stored yet is
+     * stored as a new version (id one more than the latest, uploadedAt = activatedAt = at); a stored one becomes
+     * current again (its activatedAt = at) unless it already is, in which case nothing changes. Concurrent
+     * activations, from any replica, are serialised.
+     *
+     * @throws IllegalArgumentException when a text field is empty
+     */
+    PolicyActivation activatePolicy(String version, String digest, String yaml, String uploadedBy, Instant at);
+
+    /** The current policy version, if one was ever activated. */
+    Optional<PolicyVersionRecord> currentPolicy();
+
+    /** The stored version with this digest. */
+    Optional<PolicyVersionRecord> policyVersion(String digest);
+
+    /**
+     * Stored versions, newest first (by id).
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<PolicyVersionRecord> policyVersions(int limit);
+
     @Override
     void close();
 }

@@ -968,4 +968,87 @@ abstract class StoreConformanceTest {
         assertThat(store.insertRevocation(fresh)).isTrue();
         assertThat(store.revocation("token", "j1")).contains(fresh);
     }
+    // ---- policy versions ------------------------------------------------------------------------------------
+
+    static final String ALICE = "spiffe://example.org/operator/alice";
+
+    @Test
+    void noPolicyIsCurrentUntilOneIsActivated() {
+        Store store = newStore();
+        assertThat(store.currentPolicy()).isEmpty();
+        assertThat(store.policyVersions(10)).isEmpty();
+        assertThat(store.policyVersion("sha256:00")).isEmpty();
+    }
+
+    @Test
+    void activatingANewDocumentStoresItAsTheNextCurrentVersion() {
+        Store store = newStore();
+        PolicyActivation first = store.activatePolicy("v1", "sha256:aa", "version: v1\n", ALICE, T0);
+        PolicyVersionRecord v1 = new PolicyVersionRecord(1, "v1", "sha256:aa", "version: v1\n", ALICE, T0, T0, true);
+        assertThat(first).isEqualTo(new PolicyActivation(v1, Optional.empty(), true));
+        assertThat(first.changed()).isTrue();
+
+        PolicyActivation second = store.activatePolicy("v2", "sha256:bb", "version: v2\n", "bob", T0.plusSeconds(5));
+        assertThat(second.stored()).isTrue();
+        assertThat(second.previous()).contains(v1);
+        assertThat(second.current().id()).isEqualTo(2);
+        assertThat(store.currentPolicy()).contains(second.current());
+        assertThat(store.policyVersions(10)).containsExactly(second.current(),
+                new PolicyVersionRecord(1, "v1", "sha256:aa", "version: v1\n", ALICE, T0, T0, false));
+        assertThat(store.policyVersions(1)).containsExactly(second.current());
+        assertThat(store.policyVersion("sha256:aa")).map(PolicyVersionRecord::current).contains(false);
+        assertThatThrownBy(() -> store.policyVersions(0)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void activatingTheCurrentDocumentAgainChangesNothing() {
+        Store store = newStore();
+        PolicyVersionRecord v1 = store.activatePolicy("v1", "sha256:aa", "y1", ALICE, T0).current();
+        PolicyActivation again = store.activatePolicy("v1", "sha256:aa", "y1", "bob", T0.plusSeconds(9));
+        assertThat(again).isEqualTo(new PolicyActivation(v1, Optional.of(v1), false));
+        assertThat(again.changed()).isFalse();
+        assertThat(store.policyVersions(10)).containsExactly(v1);
+    }
+
+    @Test
+    void activatingAStoredOlderDocumentMakesItCurrentAgainWithoutANewVersion() {
+        Store store = newStore();
+        store.activatePolicy("v1", "sha256:aa", "y1", ALICE, T0);
+        PolicyVersionRecord v2 = store.activatePolicy("v2", "sha256:bb", "y2", ALICE, T0.plusSeconds(1)).current();
+        PolicyActivation back = store.activatePolicy("v1", "sha256:aa", "y1", "bob", T0.plusSeconds(7));
+        assertThat(back.stored()).isFalse();
+        assertThat(back.changed()).isTrue();
+        assertThat(back.previous()).contains(v2);
+        assertThat(back.current()).isEqualTo(
+                new PolicyVersionRecord(1, "v1", "sha256:aa", "y1", ALICE, T0, T0.plusSeconds(7), true));
+        assertThat(store.policyVersions(10)).extracting(PolicyVersionRecord::id).containsExactly(2L, 1L);
+        assertThat(reopenStore().currentPolicy()).contains(back.current());
+    }
+
+    @Test
+    void policyActivationRefusesMissingAndEmptyFields() {
+        Store store = newStore();
+        assertThatThrownBy(() -> store.activatePolicy("v1", "", "y", ALICE, T0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("digest: empty (expected: non-empty)");
+        assertThatThrownBy(() -> store.activatePolicy("v1", "sha256:aa", null, ALICE, T0))
+                .isInstanceOf(NullPointerException.class).hasMessage("yaml: null (expected: non-null)");
+        assertThat(store.currentPolicy()).isEmpty();
+    }
+
+    @Test
+    void concurrentActivationsAcrossReplicasStoreEachDocumentOnceAndEndWithOneCurrent() throws Exception {
+        newStore();
+        int threads = 6;
+        List<Store> replicas = new ArrayList<>();
+        for (int i = 0; i < threads; i++) {
+            replicas.add(reopenStore());
+        }
+        // Two documents, each uploaded by three replicas at once.
+        List<PolicyActivation> results = concurrently(threads, t -> () -> replicas.get(t).activatePolicy(
+                "v" + t % 2, "sha256:" + t % 2, "y" + t % 2, ALICE, T0));
+        assertThat(results.stream().filter(PolicyActivation::stored)).hasSize(2);
+        List<PolicyVersionRecord> versions = replicas.get(0).policyVersions(10);
+        assertThat(versions).extracting(PolicyVersionRecord::id).containsExactly(2L, 1L);
+        assertThat(versions.stream().filter(PolicyVersionRecord::current)).hasSize(1);
+    }
 }
