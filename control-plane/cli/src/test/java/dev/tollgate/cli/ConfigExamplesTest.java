@@ -15,21 +15,25 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.tollgate.api.policy.Policy;
+import dev.tollgate.api.policy.PolicyException;
 import dev.tollgate.controlplane.config.ConfigException;
 import dev.tollgate.controlplane.config.ControlPlaneConfig;
 import dev.tollgate.proxy.config.ConfigLoader;
 
 /**
- * The configuration shown to operators loads with the real loaders: every file under {@code config/examples/}, and
- * every fenced {@code yaml} block in {@code docs/*.md} and the README whose first line marks what it is
- * ({@code # sidecar config} or {@code # control-plane config}). An example that no longer loads fails here, naming
- * its file and line.
+ * The configuration shown to operators loads with the real loaders: every file under {@code config/examples/} (its
+ * kind from its name: {@code policy-*}, {@code *sidecar*}, {@code control-plane*}), and every fenced {@code yaml}
+ * block in {@code docs/*.md} and the README whose first line marks what it is ({@code # sidecar config},
+ * {@code # control-plane config} or {@code # policy}). An example that no longer loads fails here, naming its file
+ * and line.
  */
 class ConfigExamplesTest {
     /** The repository's top, relative to this module's directory (where surefire runs). */
     static final Path TOP = Path.of("..", "..");
     static final String SIDECAR = "# sidecar config";
     static final String CONTROL_PLANE = "# control-plane config";
+    static final String POLICY = "# policy";
     private static final Pattern FENCE = Pattern.compile("(?ms)^( *)```yaml\\n(.*?)^\\1```");
 
     @TempDir
@@ -45,11 +49,12 @@ class ConfigExamplesTest {
         try (Stream<Path> files = Files.list(TOP.resolve("config/examples"))) {
             for (Path f : files.sorted().toList()) {
                 String text = Files.readString(f);
-                examples.add(new Example(TOP.relativize(f).toString(), firstLine(text), text));
+                examples.add(new Example(TOP.relativize(f).toString(), kindOf(f.getFileName().toString()), text));
             }
         }
         assertThat(examples).extracting(Example::where).contains("config/examples/control-plane-minimal.yaml",
-                "config/examples/agent-sidecar.yaml", "config/examples/tool-sidecar.yaml");
+                "config/examples/agent-sidecar.yaml", "config/examples/tool-sidecar.yaml",
+                "config/examples/policy-no-exfiltration.yaml");
         assertThat(problems(examples)).isEmpty();
     }
 
@@ -66,7 +71,7 @@ class ConfigExamplesTest {
             while (m.find()) {
                 String block = m.group(2).replaceAll("(?m)^" + m.group(1), "");
                 String kind = firstLine(block);
-                if (kind.equals(SIDECAR) || kind.equals(CONTROL_PLANE)) {
+                if (kind.equals(SIDECAR) || kind.equals(CONTROL_PLANE) || kind.equals(POLICY)) {
                     int line = (int) text.substring(0, m.start()).chars().filter(c -> c == '\n').count() + 2;
                     examples.add(new Example(TOP.relativize(page) + ":" + line, kind, block));
                 }
@@ -100,11 +105,29 @@ class ConfigExamplesTest {
                         problems.add(e.where() + ": " + x.getMessage());
                     }
                 }
-                default -> problems.add(e.where() + ": first line '" + e.kind() + "' (expected '" + SIDECAR + "' or '"
-                        + CONTROL_PLANE + "')");
+                case POLICY -> {
+                    try {
+                        Policy.parse(e.yaml());
+                    } catch (PolicyException x) {
+                        problems.add(e.where() + ": " + String.join("; ", x.problems()));
+                    }
+                }
+                default -> problems.add(e.where() + ": first line '" + e.kind() + "' (expected '" + SIDECAR + "', '"
+                        + CONTROL_PLANE + "' or '" + POLICY + "')");
             }
         }
         return problems;
+    }
+
+    /** The kind of a file under config/examples, by its name: policy-*, *sidecar*, control-plane*. */
+    private static String kindOf(String name) {
+        if (name.startsWith("policy-")) {
+            return POLICY;
+        }
+        if (name.contains("sidecar")) {
+            return SIDECAR;
+        }
+        return name.startsWith("control-plane") ? CONTROL_PLANE : "(unknown kind: name it policy-*, *sidecar* or control-plane*)";
     }
 
     private static String firstLine(String text) {

@@ -16,9 +16,11 @@ import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 
+import dev.tollgate.api.policy.DenialReason;
 import dev.tollgate.proxy.credential.DenyReason;
 import dev.tollgate.proxy.http.RejectReason;
 import dev.tollgate.proxy.metrics.UpstreamErrorKind;
+import dev.tollgate.proxy.policy.PolicyUnavailableGate;
 
 /**
  * {@code docs/troubleshooting.md} names every denial reason of the sidecar and every error of the control plane's
@@ -44,8 +46,9 @@ class TroubleshootingDocTest {
         Arrays.stream(DenyReason.values()).forEach(r -> reasons.put(r.tag(), "DenyReason." + r.name()));
         Arrays.stream(RejectReason.values()).forEach(r -> reasons.put(r.tag(), "RejectReason." + r.name()));
         Arrays.stream(UpstreamErrorKind.values()).forEach(r -> reasons.put(r.tag(), "UpstreamErrorKind." + r.name()));
+        Arrays.stream(DenialReason.values()).forEach(r -> reasons.put(r.wire(), "policy DenialReason." + r.name()));
         for (String error : new String[] {"credential_required", "invalid_credential", "insufficient_scope",
-                "credential_check_unavailable", "bad_request", "peer_not_allowed"}) {
+                "credential_check_unavailable", "bad_request", "peer_not_allowed", PolicyUnavailableGate.REASON}) {
             reasons.put(error, "the sidecar's denial bodies");
         }
         int sidecar = scan(TOP.resolve("proxy/src/main/java"), SIDECAR_LITERAL, reasons);

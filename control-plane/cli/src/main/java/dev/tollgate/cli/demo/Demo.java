@@ -42,6 +42,8 @@ public final class Demo implements AutoCloseable {
     public static final String UPSTREAM = "tools";
     /** How long start-up waits for both sidecars to hold an SVID and the control plane's signing keys. */
     static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
+    /** The agent sidecar's policy file (config/examples/policy-no-exfiltration.yaml), in the demo directory. */
+    public static final String POLICY_FILE = "policy-no-exfiltration.yaml";
 
     private final Path dir;
     private final List<AutoCloseable> open = new ArrayList<>();
@@ -97,6 +99,8 @@ public final class Demo implements AutoCloseable {
         Files.writeString(dir.resolve("trust-anchor.pem"),
                 Pem.encodeCertificates(List.copyOf(controlPlane.ca().bundle().anchors())));
 
+        Files.writeString(dir.resolve(POLICY_FILE), policyText());
+
         tools = track(new McpToolServer());
         toolSidecar = sidecar("tool-sidecar", TOOL, """
                 listeners:
@@ -119,10 +123,13 @@ public final class Demo implements AutoCloseable {
                 credentials:
                   upstream-tools:
                     %s: [%s, %s, %s]
+                policy:
+                  file: %s
                 """.formatted(UPSTREAM, toolPort, TOOL, McpToolServer.PATH, UPSTREAM, McpToolServer.READ_CUSTOMER,
-                McpToolServer.WEB_POST, McpToolServer.SHELL_EXEC));
-        await("both sidecars to hold an SVID and the signing keys", READY_TIMEOUT,
-                () -> enforcing(toolSidecar) && enforcing(agentSidecar));
+                McpToolServer.WEB_POST, McpToolServer.SHELL_EXEC, POLICY_FILE));
+        await("both sidecars to hold an SVID and the signing keys, and the agent's sidecar its policy", READY_TIMEOUT,
+                () -> enforcing(toolSidecar) && enforcing(agentSidecar)
+                        && agentSidecar.policySource().current().isPresent());
     }
 
     /** Writes the sidecar's join token and configuration into the demo directory and starts it from that file. */
@@ -146,6 +153,16 @@ public final class Demo implements AutoCloseable {
             throw new IllegalStateException(file + ": " + e.getMessage(), e);
         }
         return s.start();
+    }
+
+    /** The demo's policy: {@code config/examples/policy-no-exfiltration.yaml}, packed into the launcher. */
+    static String policyText() throws IOException {
+        try (var in = Demo.class.getResourceAsStream(POLICY_FILE)) {
+            if (in == null) {
+                throw new IOException(POLICY_FILE + " is missing from the launcher's jar (rebuild it)");
+            }
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
     }
 
     private static boolean enforcing(Sidecar s) {
