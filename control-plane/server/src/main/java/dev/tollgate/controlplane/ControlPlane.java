@@ -40,6 +40,7 @@ import dev.tollgate.controlplane.api.ApiServer;
 import dev.tollgate.controlplane.api.Authenticator;
 import dev.tollgate.controlplane.api.WatchStreams;
 import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.audit.DecisionIngest;
 import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaTransition;
 import dev.tollgate.controlplane.ca.IssuedCertificate;
@@ -167,7 +168,8 @@ public final class ControlPlane implements AutoCloseable {
                     tk.clockSkew());
             signingKeys.start();
             Revocations revocations = new Revocations(store, publisher, auditor, clock, signingKeys,
-                    config.trustDomain(), tk.clockSkew(), config.joinTokenMaxTtl());
+                    config.trustDomain(), tk.clockSkew(), config.joinTokenMaxTtl(), hub::identityRevoked);
+            hub.refuseRevoked(revocations::identityRevoked);
             TokenIssuer tokenIssuer = new TokenIssuer(signingKeys, store, config.trustDomain());
             TokenServices tokens = new TokenServices(
                     new Tasks(store, tokenIssuer, revocations, auditor, clock, config.trustDomain(), tk.maxTaskTtl()),
@@ -195,7 +197,7 @@ public final class ControlPlane implements AutoCloseable {
             });
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
-                    tokens, policies);
+                    tokens, policies, new DecisionIngest(store, clock, metrics));
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),

@@ -174,6 +174,9 @@ class TaskTokenApiTest {
         clock.advance(Duration.ofSeconds(31));
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
                 assertThat(admin.task(created.task().id()).state()).isEqualTo("expired"));
+        // the sweep ends the task, then stores and publishes its revocation, then audits: wait for the last
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(admin.audit(0, 1000))
+                .anyMatch(e -> e.kind().equals("task.completed") && created.task().id().equals(e.taskId())));
         assertThat(published.of(WatchEvent.REVOCATION)).extracting(p -> ((RevocationEvent) p).value())
                 .contains(created.task().id());
         assertThat(admin.audit(0, 1000)).anySatisfy(e -> {

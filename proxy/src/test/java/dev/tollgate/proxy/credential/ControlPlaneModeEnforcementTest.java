@@ -57,7 +57,7 @@ class ControlPlaneModeEnforcementTest {
     }
 
     private Sidecar sidecar(String name, SpiffeId id, SidecarYaml yaml) throws Exception {
-        return ControlPlaneSidecars.start(cp, dir, name, id, yaml);
+        return ControlPlaneSidecars.start(dir, cp, name, id, yaml, "");
     }
 
     @Test

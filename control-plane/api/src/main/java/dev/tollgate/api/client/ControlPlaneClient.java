@@ -26,6 +26,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.wire.AuditEventView;
 import dev.tollgate.api.wire.AuditVerificationView;
+import dev.tollgate.api.wire.DecisionBatch;
+import dev.tollgate.api.wire.DecisionBatchView;
 import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.JoinTokenView;
@@ -156,6 +158,11 @@ public final class ControlPlaneClient {
 
     public AuditVerificationView verifyAudit() {
         return send("GET", "/v1/audit/verify", null, AuditVerificationView.class);
+    }
+
+    /** Appends a sidecar's enforcement decisions to the audit chain under the caller's SPIFFE ID (a workload client). */
+    public DecisionBatchView submitDecisions(DecisionBatch batch) {
+        return send("POST", "/v1/audit/decisions", batch, DecisionBatchView.class);
     }
 
     // ---- tasks, tokens, revocations --------------------------------------------------------------------------

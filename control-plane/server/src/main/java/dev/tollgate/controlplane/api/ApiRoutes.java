@@ -16,6 +16,7 @@ import dev.tollgate.api.wire.AuditVerificationView;
 import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaSlotView;
 import dev.tollgate.api.wire.CaStatusView;
+import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
 import dev.tollgate.api.wire.RevocationRequest;
@@ -25,6 +26,7 @@ import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.WorkloadSpec;
 import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.audit.DecisionIngest;
 import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaRotationException;
 import dev.tollgate.controlplane.ca.RotationPlan;
@@ -56,14 +58,16 @@ public final class ApiRoutes {
     private final BundleRevisions bundles;
     private final TokenServices tokens;
     private final PolicyVersions policies;
+    private final DecisionIngest decisions;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
-                     TokenServices tokens, PolicyVersions policies) {
+                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions) {
         this.watch = watch;
         this.policies = policies;
+        this.decisions = decisions;
         this.bundles = bundles;
         this.store = store;
         this.ca = ca;
@@ -157,6 +161,9 @@ public final class ApiRoutes {
                     int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
                     return ApiResponse.ok(store.audit(after, limit).stream().map(ApiRoutes::auditView).toList());
                 }),
+                new Route("POST", "/v1/audit/decisions", Access.WORKLOAD,
+                        r -> ApiResponse.ok(decisions.ingest(((Principal.Workload) r.principal()).id(),
+                                r.json(DecisionBatch.class)))),
                 new Route("GET", "/v1/audit/verify", Access.VIEWER, r -> {
                     AuditVerification v = store.verifyAudit();
                     return ApiResponse.ok(new AuditVerificationView(v.intact(), v.events(),

@@ -465,29 +465,52 @@ public final class JdbcStore implements Store {
      */
     @Override
     public AuditRecord appendAudit(AuditEvent event) {
-        AuditEvent stored = AuditChain.normalize(event);
-        String details = AuditChain.detailsJson(stored.details());
+        return appendAuditBatch(List.of(event)).get(0);
+    }
+
+    @Override
+    public List<AuditRecord> appendAuditBatch(List<AuditEvent> events) {
+        if (events.isEmpty()) {
+            throw new IllegalArgumentException("events: empty (expected: at least one audit event)");
+        }
+        List<AuditEvent> stored = new ArrayList<>(events.size());
+        List<String> details = new ArrayList<>(events.size());
+        for (AuditEvent event : events) {
+            AuditEvent s = AuditChain.normalize(event);
+            stored.add(s);
+            details.add(AuditChain.detailsJson(s.details()));
+        }
         long recordedAt = settings.clock().millis();
-        return write("append audit event " + stored.kind(), null, c -> {
+        String what = events.size() == 1 ? "append audit event " + stored.get(0).kind()
+                : "append " + events.size() + " audit events";
+        return write(what, null, c -> {
             // Locks the chain head until commit: appends from every connection and replica form one chain.
-            update(c, "UPDATE audit_head SET seq = seq + 1 WHERE id = 1");
-            long seq;
+            update(c, "UPDATE audit_head SET seq = seq + ? WHERE id = 1", stored.size());
+            long last;
             String prevHash;
             try (PreparedStatement ps = c.prepareStatement("SELECT seq, hash FROM audit_head WHERE id = 1");
                  ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
                     throw new SQLException("the audit chain head row is missing");
                 }
-                seq = rs.getLong(1);
+                last = rs.getLong(1);
                 prevHash = rs.getString(2);
             }
-            String hash = AuditChain.hash(prevHash, stored);
-            update(c, "INSERT INTO audit_event (" + AUDIT_COLUMNS + ", recorded_at) "
-                            + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", seq, stored.at().toEpochMilli(),
-                    stored.kind(), stored.actor(), stored.action(), stored.subject(), stored.result(),
-                    stored.taskId(), details, prevHash, hash, recordedAt);
-            update(c, "UPDATE audit_head SET hash = ? WHERE id = 1", hash);
-            return new AuditRecord(seq, stored, prevHash, hash);
+            List<AuditRecord> out = new ArrayList<>(stored.size());
+            long seq = last - stored.size();
+            for (int i = 0; i < stored.size(); i++) {
+                seq++;
+                AuditEvent e = stored.get(i);
+                String hash = AuditChain.hash(prevHash, e);
+                update(c, "INSERT INTO audit_event (" + AUDIT_COLUMNS + ", recorded_at) "
+                                + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", seq, e.at().toEpochMilli(),
+                        e.kind(), e.actor(), e.action(), e.subject(), e.result(), e.taskId(), details.get(i),
+                        prevHash, hash, recordedAt);
+                out.add(new AuditRecord(seq, e, prevHash, hash));
+                prevHash = hash;
+            }
+            update(c, "UPDATE audit_head SET hash = ? WHERE id = 1", prevHash);
+            return out;
         });
     }
 

@@ -107,6 +107,14 @@ public interface Store extends CaSlotRepository, AutoCloseable {
     AuditRecord appendAudit(AuditEvent event);
 
     /**
+     * Appends events to the hash chain in one transaction, in order, with consecutive sequence numbers: all of them
+     * or (on any failure) none.
+     *
+     * @throws IllegalArgumentException when the list is empty or a details value is not a string, number or boolean
+     */
+    List<AuditRecord> appendAuditBatch(List<AuditEvent> events);
+
+    /**
      * Events with sequence number greater than afterSeq, oldest first.
      *
      * @throws IllegalArgumentException when afterSeq is negative or limit is not positive

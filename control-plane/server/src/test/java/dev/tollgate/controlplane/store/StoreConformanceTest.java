@@ -536,6 +536,28 @@ abstract class StoreConformanceTest {
     }
 
     @Test
+    void auditBatchAppendsInOrderAsOneChainOrNothing() {
+        Store store = newStore();
+        AuditRecord before = store.appendAudit(event("svid.issued", T0, Map.of()));
+        List<AuditRecord> batch = store.appendAuditBatch(List.of(event("decision.denied", T0, Map.of("n", 1)),
+                event("decision.allowed", T0, Map.of("n", 2)), event("decision.denied", T0, Map.of("n", 3))));
+
+        assertThat(batch).extracting(AuditRecord::seq).containsExactly(2L, 3L, 4L);
+        assertThat(batch.get(0).prevHash()).isEqualTo(before.hash());
+        assertThat(batch.get(2).prevHash()).isEqualTo(batch.get(1).hash());
+        assertThat(store.audit(1, 10)).containsExactlyElementsOf(batch);
+        assertThat(store.verifyAudit()).isEqualTo(new AuditVerification(true, 4, 0, "intact"));
+
+        assertThatThrownBy(() -> store.appendAuditBatch(List.of(event("decision.denied", T0, Map.of()),
+                event("decision.denied", T0, Map.of("nested", Map.of("a", 1))))))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> store.appendAuditBatch(List.of())).isInstanceOf(IllegalArgumentException.class);
+        assertThat(store.audit(0, 10)).hasSize(4);
+        assertThat(store.appendAudit(event("after", T0, Map.of())).seq()).isEqualTo(5);
+        assertThat(store.verifyAudit().intact()).isTrue();
+    }
+
+    @Test
     void auditRefusesDetailsThatAreNotPlainValues() {
         Store store = newStore();
         assertThatThrownBy(() -> store.appendAudit(event("x", T0, Map.of("nested", Map.of("a", 1)))))
