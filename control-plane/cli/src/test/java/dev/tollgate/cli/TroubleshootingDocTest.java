@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import dev.tollgate.api.policy.DenialReason;
 import dev.tollgate.proxy.credential.DenyReason;
 import dev.tollgate.proxy.http.RejectReason;
+import dev.tollgate.proxy.inspect.InspectionReason;
 import dev.tollgate.proxy.metrics.UpstreamErrorKind;
 import dev.tollgate.proxy.policy.PolicyUnavailableGate;
 
@@ -47,6 +48,10 @@ class TroubleshootingDocTest {
         Arrays.stream(RejectReason.values()).forEach(r -> reasons.put(r.tag(), "RejectReason." + r.name()));
         Arrays.stream(UpstreamErrorKind.values()).forEach(r -> reasons.put(r.tag(), "UpstreamErrorKind." + r.name()));
         Arrays.stream(DenialReason.values()).forEach(r -> reasons.put(r.wire(), "policy DenialReason." + r.name()));
+        Arrays.stream(InspectionReason.values()).filter(r -> r != InspectionReason.NONE).forEach(r -> {
+            reasons.put(r.tag(), "InspectionReason." + r.name());
+            reasons.put(r.error(), "InspectionReason." + r.name() + ".error()");
+        });
         for (String error : new String[] {"credential_required", "invalid_credential", "insufficient_scope",
                 "credential_check_unavailable", "bad_request", "peer_not_allowed", PolicyUnavailableGate.REASON}) {
             reasons.put(error, "the sidecar's denial bodies");
