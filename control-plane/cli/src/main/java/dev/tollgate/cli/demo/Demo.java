@@ -107,6 +107,8 @@ public final class Demo implements AutoCloseable {
                   ingress: {address: "127.0.0.1:0"}
                   admin: {address: "127.0.0.1:0"}
                 app: "%s"
+                ingress:
+                  inspection: mcp
                 identity:
                   allow: ["%s"]
                 """.formatted(tools.address(), AGENT));
@@ -120,6 +122,7 @@ public final class Demo implements AutoCloseable {
                     address: "127.0.0.1:%d"
                     spiffe-id: "%s"
                     match: {path-prefix: %s}
+                    inspection: mcp
                 credentials:
                   upstream-tools:
                     %s: [%s, %s, %s]

@@ -32,6 +32,8 @@ public final class McpToolServer implements AutoCloseable {
     /** Largest request body accepted; a larger one is answered 413. */
     static final int MAX_BODY = 64 * 1024;
 
+    /** How many tools the server offers. */
+    public static final int TOOL_COUNT = 3;
     private static final Map<String, String> TOOLS = Map.of(
             READ_CUSTOMER, "Reads a customer record from the CRM (sensitive: personal data).",
             WEB_POST, "POSTs data to an external web address (external egress).",

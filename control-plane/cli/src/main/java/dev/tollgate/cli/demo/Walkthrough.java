@@ -112,7 +112,9 @@ public final class Walkthrough {
         String seen = demo.tools().lastToken();
         JsonNode header = jwtPart(seen, 0);
         JsonNode claims = jwtPart(seen, 1);
+        int listed = list.body() == null ? 0 : list.body().path("result").path("tools").size();
         Map<String, Object> facts = facts("status", call.status(), "executed", executed, "initialize", init.status(),
+                "listedTools", listed,
                 "toolsList", list.status(), "toolTokenType", header.path("typ").asText(""),
                 "toolTokenAudience", claims.path("aud").asText(""));
         Problems p = new Problems();
@@ -128,7 +130,10 @@ public final class Walkthrough {
                         + "), called " + READ_CUSTOMER + " through its sidecar: \"" + call.text() + "\"",
                 "the task token verified at the agent's sidecar, which exchanged it for a token bound to "
                         + Demo.TOOL + "; the tool's sidecar verified that one over mTLS. The task token never left.",
-                "HTTP " + call.status() + " in " + ms(call.took()) + "; the tool executed " + executed
+                "tools/list showed " + listed + " of the server's " + McpToolServer.TOOL_COUNT + " tools"
+                        + (listed < McpToolServer.TOOL_COUNT ? " (the sidecar removed those outside the task's scope)" : "")
+                        + "; tools/call: HTTP " + call.status() + " in " + ms(call.took()) + "; the tool executed "
+                        + executed
                         + " call, carrying a " + header.path("typ").asText("?") + " for "
                         + claims.path("aud").asText("?") + " (task " + claims.path("task_id").asText("?") + ")",
                 p.text(), facts);
@@ -160,8 +165,9 @@ public final class Walkthrough {
         long executed = demo.tools().toolCalls() - before;
         Problems p = new Problems();
         p.expect(r.status() == 403, "HTTP " + r.status() + " (expected 403)");
-        p.expect(!r.reason().isEmpty(), "no denial reason in " + r.body());
-        p.expect(r.body() != null && r.body().path("error").isObject(), "not a JSON-RPC error: " + r.body());
+        p.expect("tool_not_in_scope".equals(r.reason()), "reason '" + r.reason() + "' (expected 'tool_not_in_scope')");
+        p.expect(r.body() != null && r.body().path("error").path("code").asInt() == -32003,
+                "not a JSON-RPC error -32003: " + r.body());
         p.expect(executed == 0, "the tool executed " + executed + " calls (expected 0)");
         return new StepResult(n, title, p.none(),
                 "the agent called " + SHELL_EXEC + ", which the tool server offers but task " + task.task().id()
@@ -248,7 +254,7 @@ public final class Walkthrough {
                         + " new handshakes take the new certificate, requests in flight are not disturbed",
                 "agent SVID serial " + hex(agentBefore) + " → " + hex(agentAfter) + " (valid until "
                         + now.notAfter() + "), tool SVID " + hex(toolBefore) + " → " + hex(toolAfter) + "; "
-                        + load.ok.get() + " requests during the walk-through of this step, " + load.failed.get()
+                        + load.ok.get() + " requests during the step, " + load.failed.get()
                         + " failed; " + svids + " SVIDs issued to the agent so far (./tollgate ctl svid list)",
                 p.text(), facts("agentSerialBefore", hex(agentBefore), "agentSerialAfter", hex(agentAfter),
                         "toolSerialBefore", hex(toolBefore), "toolSerialAfter", hex(toolAfter),

@@ -36,10 +36,12 @@ class DemoTest {
         Map<String, Object> allowed = steps.get(0).facts();
         assertThat(allowed).containsEntry("status", 200).containsEntry("executed", 1L)
                 .containsEntry("toolTokenType", "tollgate-exchanged+jwt")
-                .containsEntry("toolTokenAudience", Demo.TOOL.toString());
+                .containsEntry("toolTokenAudience", Demo.TOOL.toString())
+                .as("tools/list lists only the task's tools").containsEntry("listedTools", 2);
         assertThat(steps.get(1).facts()).containsEntry("status", 401).containsEntry("reason", "missing")
                 .containsEntry("executed", 0L);
-        assertThat(steps.get(2).facts()).containsEntry("status", 403).containsEntry("executed", 0L);
+        assertThat(steps.get(2).facts()).containsEntry("status", 403).containsEntry("reason", "tool_not_in_scope")
+                .containsEntry("executed", 0L);
         assertThat(steps.get(3).facts()).containsEntry("status", 403).containsEntry("reason", "transition_forbidden")
                 .containsEntry("rule", Walkthrough.TRANSITION_RULE).containsEntry("executed", 2L);
         assertThat(steps.get(4).facts().get("agentSerialAfter")).isNotEqualTo(steps.get(4).facts().get("agentSerialBefore"));
