@@ -3,13 +3,15 @@ package dev.tollgate.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import dev.tollgate.cli.demo.DemoCommand;
 import dev.tollgate.controlplane.ControlPlaneCommand;
 import dev.tollgate.proxy.SidecarCommand;
 
 /** The one launcher: {@code ./tollgate control-plane | sidecar | ctl | demo}. */
 @Command(name = "tollgate", mixinStandardHelpOptions = true, versionProvider = Tollgate.Version.class,
         description = {"Short-lived, task-scoped credentials for AI agents, enforced by a sidecar on every request.", ""},
-        subcommands = {ControlPlaneCommand.class, SidecarCommand.class, CtlCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {ControlPlaneCommand.class, SidecarCommand.class, CtlCommand.class, DemoCommand.class,
+                CommandLine.HelpCommand.class},
         footer = {"", "Run './tollgate <command> --help' for a command's options. Docs: docs/ in the repository."})
 public final class Tollgate implements Runnable {
 
