@@ -4,7 +4,8 @@
 //   node server.mjs <port>      (0 = any free port)
 //
 // stdout, one JSON object per line: {"ready":<port>} once listening, then {"call":<tool>,"session":<id>,
-// "arguments":{...}} for every tool call that reached the server, so a test can tell what was forwarded.
+// "arguments":{...},"credential":{...}} for every tool call that reached the server, so a test can tell what was
+// forwarded and with which credential headers (the JOSE "typ" of a tollgate-token, never the token).
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 
@@ -26,6 +27,22 @@ function log(line) {
     process.stdout.write(JSON.stringify(line) + '\n');
 }
 
+// What credential the request that carried a tool call had: whether an Authorization header came through, and the
+// JOSE header "typ" of the tollgate-token header that the tool's sidecar passes on.
+function credential(extra) {
+    const headers = extra?.requestInfo?.headers ?? {};
+    const token = headers['tollgate-token'];
+    let typ = null;
+    if (typeof token === 'string') {
+        try {
+            typ = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8')).typ ?? null;
+        } catch {
+            typ = 'unreadable';
+        }
+    }
+    return { authorization: headers.authorization !== undefined, tollgateTokenTyp: typ };
+}
+
 function text(value) {
     return { content: [{ type: 'text', text: JSON.stringify(value) }] };
 }
@@ -38,8 +55,8 @@ function newServer(sessionId) {
         inputSchema: { id: z.string().max(64) },
         annotations: { readOnlyHint: true, openWorldHint: false },
         _meta: { 'dev.tollgate/labels': ['sensitive-read'] }
-    }, async ({ id }) => {
-        log({ call: 'crm.read_customer', session: sessionId(), arguments: { id } });
+    }, async ({ id }, extra) => {
+        log({ call: 'crm.read_customer', session: sessionId(), arguments: { id }, credential: credential(extra) });
         return text({ id, name: `Customer ${id}`, email: `${id}@example.com` });
     });
     server.registerTool('web.post', {
@@ -47,8 +64,8 @@ function newServer(sessionId) {
         inputSchema: { url: z.string().max(2048), body: z.string().max(65536) },
         annotations: { readOnlyHint: false, openWorldHint: true },
         _meta: { 'dev.tollgate/labels': ['external-egress'] }
-    }, async ({ url, body }) => {
-        log({ call: 'web.post', session: sessionId(), arguments: { url, body } });
+    }, async ({ url, body }, extra) => {
+        log({ call: 'web.post', session: sessionId(), arguments: { url, body }, credential: credential(extra) });
         return text({ posted: url, bytes: Buffer.byteLength(body, 'utf8') });
     });
     server.registerTool('notes.write', {
@@ -56,8 +73,9 @@ function newServer(sessionId) {
         inputSchema: { text: z.string().max(65536) },
         annotations: { readOnlyHint: false, openWorldHint: false },
         _meta: { 'dev.tollgate/labels': ['write'] }
-    }, async ({ text: note }) => {
-        log({ call: 'notes.write', session: sessionId(), arguments: { text: note } });
+    }, async ({ text: note }, extra) => {
+        log({ call: 'notes.write', session: sessionId(), arguments: { text: note },
+            credential: credential(extra) });
         return text({ saved: true, chars: note.length });
     });
     return server;
