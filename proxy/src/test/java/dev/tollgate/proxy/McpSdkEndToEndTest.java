@@ -32,7 +32,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.tollgate.api.SpiffeId;
-import dev.tollgate.api.tls.Pem;
 import dev.tollgate.api.token.TokenType;
 import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.api.wire.Json;
@@ -40,6 +39,7 @@ import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.proxy.config.ConfigLoader;
 import dev.tollgate.proxy.support.Mesh;
+import dev.tollgate.proxy.support.SidecarYaml;
 import dev.tollgate.proxy.support.Tools;
 
 /**
@@ -102,13 +102,8 @@ class McpSdkEndToEndTest {
 
     /** A sidecar joined to the control plane with a fresh join token; returns once it is ready and synced. */
     private Sidecar sidecar(String name, SpiffeId id, String yaml) throws Exception {
-        Path token = dir.resolve(name + ".token");
-        Files.writeString(token, cp.admin().createJoinToken(id, null).token());
-        Path anchor = dir.resolve("anchor.pem");
-        Files.writeString(anchor, Pem.encodeCertificates(List.copyOf(cp.cp.ca().bundle().anchors())));
         Path file = dir.resolve(name + ".yaml");
-        Mesh.write(file, yaml + "control-plane:\n  url: \"" + cp.cp.apiUri() + "\"\n  server-id: \"" + cp.cp.serverId()
-                + "\"\n  trust-anchor: \"" + anchor + "\"\n  join-token-file: \"" + token + "\"\n"
+        Mesh.write(file, yaml + "control-plane:\n" + SidecarYaml.joining(cp, dir, name, id)
                 + "worker-threads: 2\ndrain-timeout: 5s\n");
         Sidecar s = Sidecar.builder(ConfigLoader.load(file)).build();
         sidecars.add(0, s);

@@ -4,6 +4,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.tls.Pem;
+import dev.tollgate.controlplane.TestControlPlane;
+
 /** Builds sidecar YAML for tests: every listener on 127.0.0.1:0 unless told otherwise. */
 public final class SidecarYaml {
     private Path cert;
@@ -34,6 +38,19 @@ public final class SidecarYaml {
     public SidecarYaml controlPlane(String indentedBody) {
         this.controlPlane = indentedBody;
         return this;
+    }
+
+    /**
+     * The body of a {@code control-plane:} mapping that joins {@code cp} as {@code id}: writes a fresh one-time join
+     * token and the control plane's CA bundle (the trust anchor) to {@code dir}, named after {@code name}.
+     */
+    public static String joining(TestControlPlane cp, Path dir, String name, SpiffeId id) {
+        Path token = dir.resolve(name + ".token");
+        Mesh.write(token, cp.admin().createJoinToken(id, null).token());
+        Path anchor = dir.resolve(name + "-anchor.pem");
+        Mesh.write(anchor, Pem.encodeCertificates(List.copyOf(cp.cp.ca().bundle().anchors())));
+        return "  url: \"" + cp.cp.apiUri() + "\"\n  server-id: \"" + cp.cp.serverId() + "\"\n  trust-anchor: \""
+                + anchor + "\"\n  join-token-file: \"" + token + "\"\n";
     }
 
     public SidecarYaml app(String hostPort) {
