@@ -10,6 +10,7 @@ public final class ConfigDefaults {
     public static final String INGRESS_ADDRESS = "0.0.0.0:8443";
     public static final String EGRESS_ADDRESS = "127.0.0.1:15001";
     public static final String ADMIN_ADDRESS = "127.0.0.1:15000";
+    public static final boolean EGRESS_HTTP2_PRIOR_KNOWLEDGE = true;
 
     public static final TlsVersion TLS_MIN_VERSION = TlsVersion.TLS_1_3;
     public static final Duration TLS_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);

@@ -218,7 +218,16 @@ public final class ConfigLoader {
         Optional<HostPort> ingress = listenerAddress(n.path("ingress"), "listeners.ingress",
                 ConfigDefaults.INGRESS_ADDRESS, false);
         Optional<HostPort> egress = listenerAddress(n.path("egress"), "listeners.egress",
-                ConfigDefaults.EGRESS_ADDRESS, true);
+                ConfigDefaults.EGRESS_ADDRESS, true, Set.of("address", "http2-prior-knowledge"));
+        boolean egressH2c = ConfigDefaults.EGRESS_HTTP2_PRIOR_KNOWLEDGE;
+        JsonNode h2c = n.path("egress").path("http2-prior-knowledge");
+        if (!h2c.isMissingNode()) {
+            if (h2c.isBoolean()) {
+                egressH2c = h2c.asBoolean();
+            } else {
+                errors.add("listeners.egress.http2-prior-knowledge: " + describe(h2c) + " (expected: true or false)");
+            }
+        }
         Optional<HostPort> admin = listenerAddress(n.path("admin"), "listeners.admin",
                 ConfigDefaults.ADMIN_ADDRESS, true);
         Optional<SidecarConfig.L4> l4 = Optional.empty();
@@ -237,11 +246,16 @@ public final class ConfigLoader {
         if (ingress.isEmpty() && egress.isEmpty() && admin.isEmpty() && l4.isEmpty()) {
             errors.add("listeners: none (expected: at least one of ingress, egress, admin, l4)");
         }
-        return new SidecarConfig.Listeners(ingress, egress, admin, l4);
+        return new SidecarConfig.Listeners(ingress, egress, admin, l4, egressH2c);
     }
 
     /** A listener is started when its key is present; {@code {}} (or null) takes the default address. */
     private Optional<HostPort> listenerAddress(JsonNode n, String path, String defaultAddress, boolean loopbackOnly) {
+        return listenerAddress(n, path, defaultAddress, loopbackOnly, Set.of("address"));
+    }
+
+    private Optional<HostPort> listenerAddress(JsonNode n, String path, String defaultAddress, boolean loopbackOnly,
+                                               Set<String> keys) {
         if (n.isMissingNode()) {
             return Optional.empty();
         }
@@ -251,7 +265,7 @@ public final class ConfigLoader {
         if (!object(n, path)) {
             return Optional.empty();
         }
-        knownKeys(n, path + ".", Set.of("address"));
+        knownKeys(n, path + ".", keys);
         HostPort hp = n.path("address").isMissingNode() ? HostPort.parse(defaultAddress)
                 : hostPort(n.path("address"), path + ".address");
         if (hp != null && loopbackOnly && !hp.isLoopback()) {

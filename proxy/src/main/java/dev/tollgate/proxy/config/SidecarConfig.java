@@ -42,8 +42,17 @@ public record SidecarConfig(
         return upstreams.values().stream().sorted(java.util.Comparator.comparingInt(Upstream::order)).toList();
     }
 
+    /**
+     * @param egressHttp2PriorKnowledge whether the egress listener also accepts HTTP/2 over cleartext with prior
+     *                                  knowledge (h2c: a connection that starts with the HTTP/2 preface)
+     */
     public record Listeners(Optional<HostPort> ingress, Optional<HostPort> egress, Optional<HostPort> admin,
-                            Optional<L4> l4) {
+                            Optional<L4> l4, boolean egressHttp2PriorKnowledge) {
+        /** With the default of {@code listeners.egress.http2-prior-knowledge}. */
+        public Listeners(Optional<HostPort> ingress, Optional<HostPort> egress, Optional<HostPort> admin,
+                         Optional<L4> l4) {
+            this(ingress, egress, admin, l4, ConfigDefaults.EGRESS_HTTP2_PRIOR_KNOWLEDGE);
+        }
     }
 
     /** A TCP tunnel: mTLS with the identity allow-list on {@code address}, plain TCP to {@code target}. */

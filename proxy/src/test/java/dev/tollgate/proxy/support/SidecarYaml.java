@@ -16,6 +16,7 @@ public final class SidecarYaml {
     private String app;
     private boolean ingress = true;
     private boolean egress;
+    private Boolean egressH2c;
     private boolean admin = true;
     private String l4Target;
     private final List<String> allow = new ArrayList<>();
@@ -65,6 +66,12 @@ public final class SidecarYaml {
 
     public SidecarYaml egress(boolean on) {
         egress = on;
+        return this;
+    }
+
+    /** Sets {@code listeners.egress.http2-prior-knowledge}; unset leaves the default (on). */
+    public SidecarYaml egressHttp2PriorKnowledge(boolean on) {
+        egressH2c = on;
         return this;
     }
 
@@ -140,7 +147,8 @@ public final class SidecarYaml {
             b.append("  ingress: {address: \"127.0.0.1:0\"}\n");
         }
         if (egress) {
-            b.append("  egress: {address: \"127.0.0.1:0\"}\n");
+            b.append("  egress: {address: \"127.0.0.1:0\"")
+                    .append(egressH2c == null ? "" : ", http2-prior-knowledge: " + egressH2c).append("}\n");
         }
         if (admin) {
             b.append("  admin: {address: \"127.0.0.1:0\"}\n");
