@@ -38,8 +38,8 @@ import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.proxy.config.ConfigLoader;
+import dev.tollgate.proxy.support.ControlPlaneSidecars;
 import dev.tollgate.proxy.support.Mesh;
-import dev.tollgate.proxy.support.SidecarYaml;
 import dev.tollgate.proxy.support.Tools;
 
 /**
@@ -103,7 +103,7 @@ class McpSdkEndToEndTest {
     /** A sidecar joined to the control plane with a fresh join token; returns once it is ready and synced. */
     private Sidecar sidecar(String name, SpiffeId id, String yaml) throws Exception {
         Path file = dir.resolve(name + ".yaml");
-        Mesh.write(file, yaml + "control-plane:\n" + SidecarYaml.joining(cp, dir, name, id)
+        Mesh.write(file, yaml + "control-plane:\n" + ControlPlaneSidecars.joining(cp, dir, name, id)
                 + "worker-threads: 2\ndrain-timeout: 5s\n");
         Sidecar s = Sidecar.builder(ConfigLoader.load(file)).build();
         sidecars.add(0, s);

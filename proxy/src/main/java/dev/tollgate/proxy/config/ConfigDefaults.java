@@ -60,4 +60,33 @@ public final class ConfigDefaults {
     public static final Duration CREDENTIALS_CLOCK_SKEW = Duration.ofSeconds(30);
     /** credentials.cache-size: most verified (and most exchanged) tokens kept. */
     public static final int CREDENTIALS_CACHE_SIZE = 10_000;
+
+    /** policy.required: while a configured policy has not loaded, egress requests are denied (policy_unavailable). */
+    public static final boolean POLICY_REQUIRED = true;
+    /** policy.reload-interval: how often the policy file is checked for changes. */
+    public static final Duration POLICY_RELOAD_INTERVAL = Duration.ofSeconds(2);
+    /** control-plane.decision-log.buffer-size: decisions held for shipping; beyond, the oldest are dropped (counted). */
+    public static final int DECISION_LOG_BUFFER_SIZE = 10_000;
+    /** control-plane.decision-log.batch-size: most decisions in one POST /v1/audit/decisions. */
+    public static final int DECISION_LOG_BATCH_SIZE = 500;
+    /** control-plane.decision-log.max-batch-bytes: largest body of one batch (below the control plane's 64 KiB). */
+    public static final int DECISION_LOG_MAX_BATCH_BYTES = 56 * 1024;
+    /** control-plane.decision-log.flush-interval: how often buffered decisions are shipped. */
+    public static final Duration DECISION_LOG_FLUSH_INTERVAL = Duration.ofSeconds(1);
+    /** inspection.max-body: the largest inspected request body buffered. */
+    public static final int INSPECTION_MAX_BODY = 1024 * 1024;
+    /** inspection.max-depth: nesting depth of a JSON-RPC body. */
+    public static final int INSPECTION_MAX_DEPTH = 32;
+    /** inspection.max-batch: messages in one JSON-RPC batch. */
+    public static final int INSPECTION_MAX_BATCH = 64;
+    /** inspection.max-arguments: bytes of one tool call's arguments. */
+    public static final int INSPECTION_MAX_ARGUMENTS = 256 * 1024;
+    /** inspection.max-sse-event: bytes of one server-sent event of a filtered tools/list response. */
+    public static final int INSPECTION_MAX_SSE_EVENT = 1024 * 1024;
+    /** inspection.max-sessions: MCP sessions whose creating identity is remembered. */
+    public static final int INSPECTION_MAX_SESSIONS = 10_000;
+    /** inspection.max-tasks: tasks whose call history is kept for the policy. */
+    public static final int INSPECTION_MAX_TASKS = 10_000;
+    /** inspection.max-task-calls: calls remembered per task. */
+    public static final int INSPECTION_MAX_TASK_CALLS = 1024;
 }

@@ -23,8 +23,7 @@ import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.proxy.Sidecar;
-import dev.tollgate.proxy.config.ConfigLoader;
-import dev.tollgate.proxy.support.Mesh;
+import dev.tollgate.proxy.support.ControlPlaneSidecars;
 import dev.tollgate.proxy.support.SidecarYaml;
 
 /**
@@ -58,9 +57,7 @@ class ControlPlaneModeEnforcementTest {
     }
 
     private Sidecar sidecar(String name, SpiffeId id, SidecarYaml yaml) throws Exception {
-        Path file = dir.resolve(name + ".yaml");
-        Mesh.write(file, yaml.controlPlane(SidecarYaml.joining(cp, dir, name, id)).toString());
-        return Sidecar.builder(ConfigLoader.load(file)).build().start();
+        return ControlPlaneSidecars.start(dir, cp, name, id, yaml, "");
     }
 
     @Test

@@ -4,10 +4,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-import dev.tollgate.api.SpiffeId;
-import dev.tollgate.api.tls.Pem;
-import dev.tollgate.controlplane.TestControlPlane;
-
 /** Builds sidecar YAML for tests: every listener on 127.0.0.1:0 unless told otherwise. */
 public final class SidecarYaml {
     private Path cert;
@@ -27,6 +23,7 @@ public final class SidecarYaml {
     private Boolean credentialsRequired;
     private String reloadInterval = "1h";
     private String controlPlane;
+    private String policy;
 
     public SidecarYaml tls(Path[] certAndKey, Path bundleFile) {
         this.cert = certAndKey[0];
@@ -39,19 +36,6 @@ public final class SidecarYaml {
     public SidecarYaml controlPlane(String indentedBody) {
         this.controlPlane = indentedBody;
         return this;
-    }
-
-    /**
-     * The body of a {@code control-plane:} mapping that joins {@code cp} as {@code id}: writes a fresh one-time join
-     * token and the control plane's CA bundle (the trust anchor) to {@code dir}, named after {@code name}.
-     */
-    public static String joining(TestControlPlane cp, Path dir, String name, SpiffeId id) {
-        Path token = dir.resolve(name + ".token");
-        Mesh.write(token, cp.admin().createJoinToken(id, null).token());
-        Path anchor = dir.resolve(name + "-anchor.pem");
-        Mesh.write(anchor, Pem.encodeCertificates(List.copyOf(cp.cp.ca().bundle().anchors())));
-        return "  url: \"" + cp.cp.apiUri() + "\"\n  server-id: \"" + cp.cp.serverId() + "\"\n  trust-anchor: \""
-                + anchor + "\"\n  join-token-file: \"" + token + "\"\n";
     }
 
     public SidecarYaml app(String hostPort) {
@@ -130,6 +114,12 @@ public final class SidecarYaml {
         return this;
     }
 
+    /** The body of a {@code policy:} mapping (indented lines), e.g. {@code "  source: control-plane\n"}. */
+    public SidecarYaml policy(String indentedBody) {
+        policy = indentedBody;
+        return this;
+    }
+
     public SidecarYaml drainTimeout(String d) {
         drainTimeout = d;
         return this;
@@ -182,6 +172,9 @@ public final class SidecarYaml {
         }
         if (credentialsRequired != null) {
             b.append("credentials:\n  required: ").append(credentialsRequired).append('\n');
+        }
+        if (policy != null) {
+            b.append("policy:\n").append(policy);
         }
         b.append("drain-timeout: ").append(drainTimeout).append('\n');
         b.append("worker-threads: 2\n");
