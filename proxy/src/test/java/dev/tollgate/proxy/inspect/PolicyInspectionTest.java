@@ -110,7 +110,7 @@ class PolicyInspectionTest {
         assertThat(app.requests()).isEqualTo(before);
         assertThat(decisions).anySatisfy(line -> assertThat(line).contains("\"outcome\":\"denied\"")
                 .contains("\"reason\":\"transition_forbidden\"").contains("\"rule\":\"no-exfiltration\"")
-                .contains("\"after\":{").contains("\"tool\":\"web.post\""));
+                .contains("\"after_tool\":\"crm.read_customer\"").contains("\"tool\":\"web.post\""));
         // another task starts with a clean history
         assertThat(rpc(token("web.post"), call(3, "web.post", "{}")).statusCode()).isEqualTo(200);
     }
@@ -130,7 +130,7 @@ class PolicyInspectionTest {
                 .isEqualTo(hits + 1);
         assertThat(decisions).anySatisfy(line -> assertThat(line).contains("\"outcome\":\"dry_run\"")
                 .contains("\"reason\":\"transition_forbidden\"").contains("\"rule\":\"no-exfiltration\"")
-                .contains("\"after\":{\"tool\":\"crm.read_customer\",\"index\":0"));
+                .contains("\"after_tool\":\"crm.read_customer\",\"after_index\":0"));
     }
 
     @Test
