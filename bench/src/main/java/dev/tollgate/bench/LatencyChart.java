@@ -30,8 +30,7 @@ final class LatencyChart {
     private static final int TOP = 50;
     private static final int BOTTOM = 60;
     private static final double MAX_X = 4; // 99.99 %
-    private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c),
-            new Color(0x9467bd), new Color(0xff7f0e), new Color(0x8c564b)};
+    private static final Color[] COLORS = Charts.COLORS;
 
     /** One line: a label, a colour index, dashed or solid, and its distribution in nanoseconds. */
     record Series(String label, int colour, boolean dashed, Histogram nanos) {

@@ -14,8 +14,11 @@ import org.HdrHistogram.Histogram;
  * @param ok           2xx responses
  * @param errors       failed requests by kind
  * @param seconds      how long requests were issued
+ * @param handshakes   TLS handshakes completed by the generator
+ * @param resumed      of those, how many resumed an earlier session (the server accepted a ticket or session id)
  */
-public record LoadResult(Histogram latencyNanos, long sent, long ok, Map<ErrorKind, Long> errors, double seconds) {
+public record LoadResult(Histogram latencyNanos, long sent, long ok, Map<ErrorKind, Long> errors, double seconds,
+                         long handshakes, long resumed) {
     public LoadResult {
         EnumMap<ErrorKind, Long> all = new EnumMap<>(ErrorKind.class);
         for (ErrorKind k : ErrorKind.values()) {
