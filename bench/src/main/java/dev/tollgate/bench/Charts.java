@@ -135,15 +135,7 @@ final class Charts {
         }
         final int lo = yLo;
         final int hi = yHi;
-        for (int e = yLo; e <= yHi; e++) {
-            int y = TOP + plotH - (int) (plotH * (e - yLo) / (double) (yHi - yLo));
-            g.setColor(new Color(0xdddddd));
-            g.drawLine(LEFT, y, LEFT + plotW, y);
-            g.setColor(Color.DARK_GRAY);
-            String label = e >= 0 ? String.format(Locale.ROOT, "%.0f", Math.pow(10, e))
-                    : String.format(Locale.ROOT, "%." + (-e) + "f", Math.pow(10, e));
-            g.drawString(label, LEFT - 8 - g.getFontMetrics().stringWidth(label), y + 4);
-        }
+        logYGrid(g, LEFT, TOP, plotW, plotH, yLo, yHi);
         axisLabels(g, xLabel, yLabel, plotW, plotH);
         java.util.function.DoubleUnaryOperator ty = v -> TOP + plotH - plotH * (Math.log10(v) - lo) / (hi - lo);
         if (yMark > 0) {
@@ -179,6 +171,19 @@ final class Charts {
         legend(g, lines.stream().map(Line::label).toList(), plotW, true);
         g.dispose();
         ImageIO.write(img, "png", file.toFile());
+    }
+
+    /** Horizontal grid lines and labels at every power of ten from 10^yLo to 10^yHi. */
+    static void logYGrid(Graphics2D g, int left, int top, int plotW, int plotH, int yLo, int yHi) {
+        for (int e = yLo; e <= yHi; e++) {
+            int y = top + plotH - (int) (plotH * (e - yLo) / (double) (yHi - yLo));
+            g.setColor(new Color(0xdddddd));
+            g.drawLine(left, y, left + plotW, y);
+            g.setColor(Color.DARK_GRAY);
+            String label = e >= 0 ? String.format(Locale.ROOT, "%.0f", Math.pow(10, e))
+                    : String.format(Locale.ROOT, "%." + (-e) + "f", Math.pow(10, e));
+            g.drawString(label, left - 8 - g.getFontMetrics().stringWidth(label), y + 4);
+        }
     }
 
     private static Graphics2D canvas(BufferedImage img, String title) {

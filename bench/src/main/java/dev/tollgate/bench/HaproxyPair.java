@@ -1,12 +1,10 @@
 package dev.tollgate.bench;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * Two HAProxy instances doing what the two sidecars do, each with one thread ({@code nbthread 1}) pinned to the
@@ -14,28 +12,14 @@ import java.util.Optional;
  * the bench CA and by name, TLS 1.3, no session reuse, connections reused); the tool side requires and verifies a
  * client certificate and proxies plain HTTP/1.1 to the tool. HTTP/1.1 between the two, as with nginx.
  */
-final class HaproxyPair extends Peer {
-    private final PeerEnv env;
-    private int egressPort;
-    private int ingressPort;
+final class HaproxyPair extends Peer.Pair {
 
     HaproxyPair(PeerEnv env) {
-        super("haproxy");
-        this.env = env;
+        super("haproxy", env);
     }
 
     static boolean available() {
         return onPath("haproxy");
-    }
-
-    @Override
-    InetSocketAddress egress() {
-        return new InetSocketAddress("127.0.0.1", egressPort);
-    }
-
-    @Override
-    Optional<InetSocketAddress> ingress() {
-        return Optional.of(new InetSocketAddress("127.0.0.1", ingressPort));
     }
 
     @Override
@@ -54,8 +38,7 @@ final class HaproxyPair extends Peer {
         Path dir = env.dir(name);
         Path[] agent = env.namedSvid(dir, "agent/haproxy", "agent.bench", "agent");
         Path[] tool = env.namedSvid(dir, "tool/haproxy", TOOL_HOST, "tool");
-        egressPort = freePort();
-        ingressPort = freePort();
+        choosePorts();
         String common = "global\n  nbthread 1\n  maxconn 8000\n  ssl-server-verify required\n"
                 + "defaults\n  mode http\n  option http-keep-alive\n  timeout connect 5s\n  timeout client 120s\n"
                 + "  timeout server 60s\n  timeout http-keep-alive 120s\n  http-reuse always\n";

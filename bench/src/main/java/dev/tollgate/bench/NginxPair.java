@@ -1,12 +1,10 @@
 package dev.tollgate.bench;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * Two nginx instances doing what the two sidecars do, each with one worker process pinned to the peers' core: the
@@ -15,28 +13,14 @@ import java.util.Optional;
  * certificate and proxies plain HTTP/1.1 to the tool (keep-alive). HTTP/1.1 between the two: nginx's proxy module
  * has no HTTP/2 upstreams.
  */
-final class NginxPair extends Peer {
-    private final PeerEnv env;
-    private int egressPort;
-    private int ingressPort;
+final class NginxPair extends Peer.Pair {
 
     NginxPair(PeerEnv env) {
-        super("nginx");
-        this.env = env;
+        super("nginx", env);
     }
 
     static boolean available() {
         return onPath("nginx");
-    }
-
-    @Override
-    InetSocketAddress egress() {
-        return new InetSocketAddress("127.0.0.1", egressPort);
-    }
-
-    @Override
-    Optional<InetSocketAddress> ingress() {
-        return Optional.of(new InetSocketAddress("127.0.0.1", ingressPort));
     }
 
     @Override
@@ -55,8 +39,7 @@ final class NginxPair extends Peer {
         Path dir = env.dir(name);
         Path[] agent = env.namedSvid(dir, "agent/nginx", "agent.bench", "agent");
         Path[] tool = env.namedSvid(dir, "tool/nginx", TOOL_HOST, "tool");
-        egressPort = freePort();
-        ingressPort = freePort();
+        choosePorts();
         String user = "root".equals(System.getProperty("user.name")) ? "user root;\n" : "";
         String common = user + "worker_processes 1;\ndaemon off;\nworker_rlimit_nofile 20000;\n"
                 + "events { worker_connections 10000; }\n";

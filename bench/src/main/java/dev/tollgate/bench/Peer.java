@@ -186,6 +186,29 @@ abstract class Peer implements AutoCloseable {
         }
     }
 
+    /** The last 20 lines of a log file. */
+    static String tail(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log);
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    /** SIGTERM, then SIGKILL if the process has not exited in 15 s. */
+    static void stop(Process process) {
+        process.destroy();
+        try {
+            if (!process.waitFor(15, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Whether a program is on the PATH. */
     static boolean onPath(String program) {
         String path = System.getenv("PATH");
@@ -223,26 +246,40 @@ abstract class Peer implements AutoCloseable {
         }
 
         String tail() {
-            try {
-                List<String> lines = Files.readAllLines(log);
-                return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
-            } catch (IOException e) {
-                return "(no log: " + e.getMessage() + ")";
-            }
+            return Peer.tail(log);
         }
 
-        /** SIGTERM, then SIGKILL after 15 s. */
         @Override
         public void close() {
-            process.destroy();
-            try {
-                if (!process.waitFor(15, TimeUnit.SECONDS)) {
-                    process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-                }
-            } catch (InterruptedException e) {
-                process.destroyForcibly();
-                Thread.currentThread().interrupt();
-            }
+            stop(process);
+        }
+    }
+
+    /** Two proxy processes on free loopback ports: the agent side (egress) and the tool side (mTLS ingress). */
+    abstract static class Pair extends Peer {
+        protected final PeerEnv env;
+        protected int egressPort;
+        protected int ingressPort;
+
+        Pair(String name, PeerEnv env) {
+            super(name);
+            this.env = env;
+        }
+
+        @Override
+        InetSocketAddress egress() {
+            return new InetSocketAddress("127.0.0.1", egressPort);
+        }
+
+        @Override
+        Optional<InetSocketAddress> ingress() {
+            return Optional.of(new InetSocketAddress("127.0.0.1", ingressPort));
+        }
+
+        /** New free ports for both sides (before every start). */
+        protected void choosePorts() throws IOException {
+            egressPort = freePort();
+            ingressPort = freePort();
         }
     }
 

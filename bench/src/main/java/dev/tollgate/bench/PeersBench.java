@@ -76,6 +76,13 @@ public final class PeersBench implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "10", description = "seconds of closed-loop warm-up per peer, not recorded; default: ${DEFAULT-VALUE}")
     double warmupSeconds;
 
+    @Option(names = "--warmup-requests", defaultValue = "50000",
+            description = "warm-up goes on (in rounds of --warmup seconds) until a peer has answered this many; default: ${DEFAULT-VALUE}")
+    long warmupRequests;
+
+    @Option(names = "--warmup-max", defaultValue = "60", description = "longest warm-up per peer (s); default: ${DEFAULT-VALUE}")
+    double warmupMaxSeconds;
+
     @Option(names = "--connections", defaultValue = "32", description = "keep-alive connections of the open-loop generator; default: ${DEFAULT-VALUE}")
     int connections;
 
@@ -290,6 +297,8 @@ public final class PeersBench implements Callable<Integer> {
         }
         range(errors, "duration", durationSeconds, 0.1, 600);
         range(errors, "warmup", warmupSeconds, 0, 600);
+        range(errors, "warmup-requests", warmupRequests, 0, 10_000_000);
+        range(errors, "warmup-max", warmupMaxSeconds, warmupSeconds, 600);
         range(errors, "repetitions", repetitions, 1, 100);
         range(errors, "connections", connections, 1, 10_000);
         range(errors, "p99-limit-ms", p99LimitMs, 0.01, 10_000);
@@ -363,14 +372,32 @@ public final class PeersBench implements Callable<Integer> {
         return s;
     }
 
-    /** Closed loop on every peer (JIT, pools, connections); not recorded. */
+    /**
+     * Closed loop on every peer (JIT, pools, connections), in rounds of {@code --warmup} seconds until the peer has
+     * answered {@code --warmup-requests} or {@code --warmup-max} seconds have passed: a JVM that starts slow (a busy
+     * core, code still interpreted) gets more rounds. Only the last round's throughput is recorded, to show how warm
+     * the peer was.
+     */
     private void warmUp() throws InterruptedException {
         if (warmupSeconds <= 0) {
             return;
         }
         for (Peer p : peers) {
-            report("warm-up " + p.name, "", load.run(withHeaders(LoadSpec.closed(p.egress(), Peer.TOOL_HOST,
-                    seconds(warmupSeconds), connections), p)));
+            long answered = 0;
+            long begin = System.nanoTime();
+            int round = 0;
+            LoadResult last = null;
+            while (answered < warmupRequests && (System.nanoTime() - begin) / 1e9 + warmupSeconds <= warmupMaxSeconds
+                    || round == 0) {
+                round++;
+                last = load.run(withHeaders(LoadSpec.closed(p.egress(), Peer.TOOL_HOST, seconds(warmupSeconds),
+                        connections), p));
+                report("warm-up " + p.name + " round " + round, "", last);
+                answered += last.ok();
+            }
+            add(0, "warmup", p.name, 0, "rounds", round);
+            add(0, "warmup", p.name, 0, "answered", answered);
+            add(0, "warmup", p.name, 0, "last_round_ok_per_s", last.throughput());
         }
     }
 
@@ -759,7 +786,8 @@ public final class PeersBench implements Callable<Integer> {
         s.put("open-loop rates (rps)", rates);
         s.put("open-loop duration per rate and peer (s)", durationSeconds);
         s.put("repetitions (open loop, cold start)", repetitions + ", " + coldstartRepetitions);
-        s.put("closed-loop warm-up per peer (s)", warmupSeconds);
+        s.put("closed-loop warm-up per peer: round (s), until answered, at most (s)", warmupSeconds + ", "
+                + warmupRequests + ", " + warmupMaxSeconds);
         s.put("open-loop keep-alive connections", connections);
         s.put("step search: p99 limit (ms), first rate, highest rate, seconds per step, bisections",
                 p99LimitMs + ", " + stepStart + ", " + stepMax + ", " + stepSeconds + ", " + stepBisections);

@@ -57,6 +57,18 @@ final class PeersSummary {
             s.append("| ").append(e.getKey()).append(" | ").append(e.getValue()).append(" |\n");
         }
 
+        if (b.rows.stream().anyMatch(r -> r.scenario().equals("warmup"))) {
+            s.append("\n## Warm-up (not measured)\n\nClosed loop, ").append(b.connections).append(" connections, "
+                    + "in rounds until the peer answered ").append(b.warmupRequests).append(" requests or the time "
+                    + "ran out; the last round's rate shows how warm each peer was when measuring began.\n\n"
+                    + "| peer | rounds | answered | last round (responses/s) |\n| --- | ---: | ---: | ---: |\n");
+            for (String p : peers) {
+                s.append("| ").append(p).append(" | ").append(b.spread("warmup", p, 0, "rounds").format(0))
+                        .append(" | ").append(b.spread("warmup", p, 0, "answered").format(0))
+                        .append(" | ").append(b.spread("warmup", p, 0, "last_round_ok_per_s").format(0)).append(" |\n");
+            }
+        }
+
         if (b.scenarios.contains("latency")) {
             s.append("\n## Added latency, open loop\n\n");
             s.append("Each request is due at start + i/rate and its latency counts from that due time (no coordinated "

@@ -1,14 +1,12 @@
 package dev.tollgate.bench;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * The agent's and the tool's sidecar, each its own JVM with one event loop ({@code worker-threads: 1}) pinned to the
@@ -16,29 +14,15 @@ import java.util.Optional;
  * credential is checked. Enforcement: SVIDs, signing keys and revocations from a real control plane (joined by
  * token); every request carries a task token, verified on egress, exchanged for the tool, verified again on ingress.
  */
-final class TollgatePair extends Peer {
-    private final PeerEnv env;
+final class TollgatePair extends Peer.Pair {
     private final BenchControlPlane cp;
     private String token;
-    private int egressPort;
-    private int ingressPort;
     private final List<Path> gcLogs = new ArrayList<>();
 
     /** cp null: pass-through. */
     TollgatePair(PeerEnv env, BenchControlPlane cp) {
-        super(cp == null ? "tollgate" : "tollgate-enforce");
-        this.env = env;
+        super(cp == null ? "tollgate" : "tollgate-enforce", env);
         this.cp = cp;
-    }
-
-    @Override
-    InetSocketAddress egress() {
-        return new InetSocketAddress("127.0.0.1", egressPort);
-    }
-
-    @Override
-    Optional<InetSocketAddress> ingress() {
-        return Optional.of(new InetSocketAddress("127.0.0.1", ingressPort));
     }
 
     @Override
@@ -72,8 +56,7 @@ final class TollgatePair extends Peer {
     @Override
     void start() throws IOException, InterruptedException {
         Path dir = env.dir(name);
-        egressPort = freePort();
-        ingressPort = freePort();
+        choosePorts();
         int agentAdmin = freePort();
         int toolAdmin = freePort();
         String toolId;
