@@ -551,6 +551,13 @@ public final class PeersBench implements Callable<Integer> {
             InetSocketAddress ingress = p.ingress().get();
             Duration d = seconds(handshakeSeconds);
             LoadSpec base = LoadSpec.closed(ingress, Peer.TOOL_HOST, d, handshakeConcurrency);
+            // the warm-up used keep-alive connections: compile the handshake paths first, unrecorded
+            Duration warm = seconds(Math.min(2, warmupSeconds));
+            if (!warm.isZero()) {
+                LoadSpec w = LoadSpec.closed(ingress, Peer.TOOL_HOST, warm, handshakeConcurrency);
+                report("warm-up handshakes " + p.name, "", load.run(w.withNewConnectionPerRequest(full)));
+                report("warm-up resumed handshakes " + p.name, "", load.run(w.withNewConnectionPerRequest(resuming)));
+            }
             measureOn(1, "handshake-full", p, 0, base.withNewConnectionPerRequest(full), p, true);
             // one connection first, so that the client holds a ticket when the measurement starts
             load.run(LoadSpec.closed(ingress, Peer.TOOL_HOST, seconds(0.3), 1).withNewConnectionPerRequest(resuming));
@@ -640,6 +647,9 @@ public final class PeersBench implements Callable<Integer> {
         for (Map.Entry<ErrorKind, Long> e : r.errors().entrySet()) {
             add(rep, scenario, p.name, param, "errors_" + e.getKey().label(), e.getValue());
         }
+        for (Map.Entry<Integer, Long> e : r.statuses().entrySet()) {
+            add(rep, scenario, p.name, param, "status_" + e.getKey(), e.getValue());
+        }
         add(rep, scenario, p.name, param, "ok_per_s", r.throughput());
         add(rep, scenario, p.name, param, "p50_us", r.micros(50));
         add(rep, scenario, p.name, param, "p90_us", r.micros(90));
@@ -669,7 +679,7 @@ public final class PeersBench implements Callable<Integer> {
     private static void report(String what, String param, LoadResult r) {
         System.out.printf(Locale.ROOT, "%-36s %8s  ok %7d/%-7d  %8.0f/s  p50 %8.1f µs  p99 %9.1f µs  p99.9 %9.1f µs  errors %s%n",
                 what, param, r.ok(), r.sent(), r.throughput(), r.micros(50), r.micros(99), r.micros(99.9),
-                r.errorCount() == 0 ? "none" : r.errors().toString());
+                r.errorCount() == 0 ? "none" : r.errors() + (r.statuses().isEmpty() ? "" : " statuses " + r.statuses()));
     }
 
     void add(int rep, String scenario, String peer, double param, String metric, double value) {
@@ -770,8 +780,13 @@ public final class PeersBench implements Callable<Integer> {
         String cp = System.getProperty("java.class.path");
         StringBuilder b = new StringBuilder("java -cp ").append(quote(cp.length() < 200 ? cp : "<bench classpath>"))
                 .append(' ').append(PeersBench.class.getName());
-        for (String a : spec.commandLine().getParseResult().originalArgs()) {
-            b.append(' ').append(quote(a));
+        List<String> args = spec.commandLine().getParseResult().originalArgs();
+        for (int i = 0; i < args.size(); i++) {
+            if (args.get(i).equals("--invoked-as")) {
+                i++; // the command as typed is shown next to this one; repeating it here says nothing new
+            } else if (!args.get(i).startsWith("--invoked-as=")) {
+                b.append(' ').append(quote(args.get(i)));
+            }
         }
         return b.toString();
     }

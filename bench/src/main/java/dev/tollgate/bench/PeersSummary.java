@@ -287,6 +287,10 @@ final class PeersSummary {
             }
             total += n;
         }
-        return total == 0 ? "0" : e.toString();
+        String codes = b.rows.stream().filter(r -> r.scenario().equals(scenario) && r.peer().equals(peer)
+                        && r.param() == param && r.metric().startsWith("status_"))
+                .map(r -> r.metric().substring("status_".length())).distinct().sorted().collect(
+                        java.util.stream.Collectors.joining(", "));
+        return total == 0 ? "0" : e + (codes.isEmpty() ? "" : " (HTTP " + codes + ")");
     }
 }

@@ -128,6 +128,7 @@ public final class LoadGenerator implements AutoCloseable {
         final Bootstrap bootstrap;
         final Histogram histogram = new Histogram(MAX_LATENCY_NANOS, 3);
         final Map<ErrorKind, Long> errors = new EnumMap<>(ErrorKind.class);
+        final Map<Integer, Long> statuses = new java.util.TreeMap<>();
         final ArrayDeque<Long> queued = new ArrayDeque<>();
         final ArrayDeque<Conn> idle = new ArrayDeque<>();
         final Set<Channel> channels = new HashSet<>();
@@ -314,6 +315,7 @@ public final class LoadGenerator implements AutoCloseable {
                 histogram.recordValue(Math.min(Math.max(latency, 0), MAX_LATENCY_NANOS));
             } else {
                 count(ErrorKind.STATUS);
+                statuses.merge(status, 1L, Long::sum);
             }
         }
 
@@ -371,7 +373,7 @@ public final class LoadGenerator implements AutoCloseable {
             if (outstanding > 0) {
                 errors.merge(ErrorKind.TIMEOUT, outstanding, Long::sum);
             }
-            return new LoadResult(histogram.copy(), submitted, ok, errors, elapsedNanos / 1e9, handshakes, resumed);
+            return new LoadResult(histogram.copy(), submitted, ok, errors, elapsedNanos / 1e9, handshakes, resumed, statuses);
         }
 
         void closeAll() {
