@@ -28,7 +28,8 @@ public final class SidecarCommand implements Callable<Integer> {
     public static final int EXIT_CONFIG = 2;
 
     @Option(names = "--config", required = true, paramLabel = "<file>",
-            description = "The sidecar's YAML configuration file (listeners, app, tls, identity, upstreams, limits).")
+            description = "The sidecar's YAML configuration file (listeners, app, tls, identity, upstreams, limits, "
+                    + "credentials, policy).")
     Path config;
 
     @Option(names = "--check", description = "Only validate the configuration, print the result and exit.")
@@ -54,6 +55,14 @@ public final class SidecarCommand implements Callable<Integer> {
             cfg.controlPlane().ifPresent(cp -> out.println("SVID from the control plane at " + cp.url()
                     + " (join token: " + cp.joinTokenFile().map(Object::toString)
                     .orElse("$" + dev.tollgate.proxy.config.ConfigDefaults.JOIN_TOKEN_ENV) + ")"));
+            var p = cfg.policy();
+            out.println(switch (p.origin()) {
+                case NONE -> "no policy: only the task scope is checked";
+                case FILE -> "policy from " + p.file().orElseThrow() + ", checked every " + p.reloadInterval().toMillis()
+                        + "ms" + (p.required() ? "; egress denied until it loads" : "");
+                case CONTROL_PLANE -> "policy from the control plane's watch stream"
+                        + (p.required() ? "; egress denied until it arrives" : "");
+            });
             out.flush();
             return EXIT_OK;
         }

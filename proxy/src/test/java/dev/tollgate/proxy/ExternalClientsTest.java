@@ -15,8 +15,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.tollgate.proxy.config.ConfigLoader;
+import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.HandshakeResult;
 import dev.tollgate.proxy.metrics.Listener;
+import dev.tollgate.proxy.metrics.RequestOutcome;
 import dev.tollgate.proxy.support.Mesh;
 import dev.tollgate.proxy.support.MutableClock;
 import dev.tollgate.proxy.support.SidecarYaml;
@@ -147,18 +149,32 @@ class ExternalClientsTest {
     }
 
     @Test
-    void h2loadThroughEgressAndHttp2UpstreamCompletesEveryRequest() throws Exception {
+    void curlWithHttp2PriorKnowledgeThroughEgressReachesTheTool() throws Exception {
+        Sidecar agent = mesh.start(new SidecarYaml().tls(caller, mesh.bundle()).ingress(false).egress(true)
+                .spiffeUpstream("billing", ingress, Mesh.id("tool/billing"), "billing.internal"));
+
+        Tools.Result r = curl("--http2-prior-knowledge", "-w", "proto=%{http_version}", "-H", "Host: billing.internal",
+                "http://127.0.0.1:" + agent.egressAddress().orElseThrow().getPort() + "/echo");
+
+        assertThat(r.output()).contains("peer=" + CALLER + "\n").endsWith("proto=2");
+    }
+
+    @Test
+    void h2loadOverH2cThroughEgressAndHttp2UpstreamCompletesEveryRequest() throws Exception {
         Assumptions.assumeTrue(Tools.onPath("h2load"),
                 "h2load is not installed (Debian package nghttp2-client); skipping the load test");
-        // h2load has no client-certificate option, so it drives the egress listener; the sidecars speak HTTP/2
-        // over mTLS between them.
+        // h2load has no client-certificate option, so it drives the egress listener over HTTP/2 with prior knowledge
+        // (h2c, its default for http:// URIs); the sidecars speak HTTP/2 over mTLS between them.
         Sidecar agent = mesh.start(new SidecarYaml().tls(caller, mesh.bundle()).ingress(false).egress(true)
                 .spiffeUpstreamByPrefix("billing", ingress, Mesh.id("tool/billing"), "/echo"));
 
-        Tools.Result r = Tools.run(List.of("h2load", "--h1", "-n", "2000", "-c", "8",
+        Tools.Result r = Tools.run(List.of("h2load", "-n", "2000", "-c", "8", "-m", "10",
                 "http://127.0.0.1:" + agent.egressAddress().orElseThrow().getPort() + "/echo"), null);
 
-        assertThat(r.output()).contains("2000 succeeded, 0 failed, 0 errored");
+        assertThat(r.output()).contains("Application protocol: h2c")
+                .contains("2000 succeeded, 0 failed, 0 errored").contains("status codes: 2000 2xx");
         assertThat(app.requests()).isEqualTo(2000);
+        // Counted once the response is written out, which may be just after h2load has read it.
+        await().until(() -> agent.metrics().requestCount(Direction.EGRESS, RequestOutcome.OK) == 2000);
     }
 }

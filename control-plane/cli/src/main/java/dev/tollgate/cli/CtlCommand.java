@@ -40,11 +40,11 @@ import dev.tollgate.controlplane.config.Durations;
 /** {@code ./tollgate ctl}: the operator CLI over the control plane's API. */
 @Command(name = "ctl", mixinStandardHelpOptions = true,
         description = "Operate a control plane: workloads, join tokens, certificates, the CA, tasks, revocations, "
-                + "signing keys and the audit trail.",
+                + "signing keys, the audit trail and policies.",
         subcommands = {CtlCommand.Workload.class, CtlCommand.JoinToken.class, CtlCommand.Bundle.class,
                 CtlCommand.Svid.class, CtlCommand.Ca.class, CtlCommand.Operator.class, CtlCommand.Audit.class,
                 TokenCommands.Task.class, TokenCommands.Revoke.class, TokenCommands.Revocation.class,
-                TokenCommands.SigningKey.class, CommandLine.HelpCommand.class})
+                TokenCommands.SigningKey.class, PolicyCommands.Policy.class, CommandLine.HelpCommand.class})
 public final class CtlCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -66,6 +66,9 @@ public final class CtlCommand implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
+        /** The exit code of a run that did not throw; a command may set it (e.g. 1 for an invalid document). */
+        int exitCode;
+
         abstract void run(ControlPlaneClient client, PrintWriter out) throws Exception;
 
         @Override
@@ -82,15 +85,18 @@ public final class CtlCommand implements Runnable {
             try {
                 run(opts.client(), out);
                 out.flush();
-                return 0;
+                return exitCode;
             } catch (ControlPlaneException e) {
                 err.println("error: " + e.problem().title() + ": " + e.problem().detail() + " (reason: " + e.reason() + ")");
+                if (e.problem().problems() != null) {
+                    e.problem().problems().forEach(p -> err.println("  - " + p));
+                }
                 String hint = switch (e.status()) {
                     case 401 -> "hint: the control plane did not accept your certificate; check --credential-dir or "
                             + "--cert/--key (an operator certificate may have expired; restarting a local control "
                             + "plane renews the bootstrap credential)";
                     case 403 -> "hint: your certificate's role may not do this; ask an admin for a credential with a higher role";
-                    case 404 -> "hint: check the SPIFFE ID with './tollgate ctl workload list'";
+                    case 404 -> "no_policy".equals(e.reason()) ? null : "hint: check the SPIFFE ID with './tollgate ctl workload list'";
                     default -> null;
                 };
                 if (hint != null) {

@@ -21,6 +21,7 @@ import picocli.CommandLine;
 
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.controlplane.TestControlPlane;
+import dev.tollgate.controlplane.TestPolicies;
 
 class CtlCommandTest {
     @TempDir
@@ -160,6 +161,55 @@ class CtlCommandTest {
         Result v = ctl("--credential-dir", creds, "audit", "verify");
         assertThat(v.code()).isZero();
         assertThat(v.out()).contains("audit chain intact");
+    }
+
+    @Test
+    void validatesDiffsUploadsShowsAndListsPolicyVersions() throws Exception {
+        Path v1 = Files.writeString(dir.resolve("v1.yaml"), TestPolicies.v1());
+        Path v2 = Files.writeString(dir.resolve("v2.yaml"), TestPolicies.v2());
+        Path bad = Files.writeString(dir.resolve("bad.yaml"), TestPolicies.invalid());
+
+        Result noneYet = ctl("--credential-dir", creds, "policy", "show");
+        assertThat(noneYet.code()).isEqualTo(1);
+        assertThat(noneYet.err()).contains("reason: no_policy").doesNotContain("hint: check the SPIFFE ID");
+
+        Result valid = ctl("--credential-dir", creds, "policy", "validate", v1.toString());
+        assertThat(valid.code()).as(valid.err()).isZero();
+        assertThat(valid.out()).contains("valid: policy 2026-11-22.1 (sha256:");
+        Result invalid = ctl("--credential-dir", creds, "policy", "validate", bad.toString());
+        assertThat(invalid.code()).isEqualTo(1);
+        assertThat(invalid.out()).contains("invalid:", "  - ", "colour");
+
+        Result up = ctl("--credential-dir", creds, "policy", "upload", v1.toString());
+        assertThat(up.code()).as(up.err()).isZero();
+        assertThat(up.out()).contains("policy 2026-11-22.1 (sha256:", "is now current");
+        assertThat(ctl("--credential-dir", creds, "policy", "upload", v1.toString()).out())
+                .startsWith("unchanged: policy 2026-11-22.1");
+
+        Result diff = ctl("--credential-dir", creds, "policy", "diff", v2.toString());
+        assertThat(diff.code()).as(diff.err()).isZero();
+        assertThat(diff.out()).contains("current: 2026-11-22.1", "post-rate");
+        assertThat(ctl("--credential-dir", creds, "policy", "diff", v1.toString()).out())
+                .contains("no changes: the file is the current policy");
+
+        Result refused = ctl("--credential-dir", creds, "policy", "upload", bad.toString());
+        assertThat(refused.code()).isEqualTo(1);
+        assertThat(refused.err()).contains("reason: invalid_policy", "  - ").contains("colour");
+
+        Result second = ctl("--credential-dir", creds, "--output", "json", "policy", "upload", v2.toString());
+        assertThat(second.code()).isZero();
+        assertThat(json(second.out()).get("previousVersion").asText()).isEqualTo("2026-11-22.1");
+        Result show = ctl("--credential-dir", creds, "policy", "show");
+        assertThat(show.out()).startsWith("# policy 2026-11-22.2 (sha256:").contains(TestPolicies.v2());
+        Result versions = ctl("--credential-dir", creds, "policy", "versions");
+        assertThat(versions.out()).contains("ID", "VERSION", "CURRENT", "2026-11-22.2", "2026-11-22.1", "yes");
+        JsonNode list = json(ctl("--credential-dir", creds, "--output", "json", "policy", "versions").out());
+        assertThat(list).hasSize(2);
+        assertThat(list.get(0).get("current").asBoolean()).isTrue();
+
+        Result missing = ctl("--credential-dir", creds, "policy", "upload", dir.resolve("nope.yaml").toString());
+        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.err()).contains("nope.yaml: no such file");
     }
 
     @Test

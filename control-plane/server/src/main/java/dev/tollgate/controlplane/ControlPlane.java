@@ -40,6 +40,7 @@ import dev.tollgate.controlplane.api.ApiServer;
 import dev.tollgate.controlplane.api.Authenticator;
 import dev.tollgate.controlplane.api.WatchStreams;
 import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.audit.DecisionIngest;
 import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaTransition;
 import dev.tollgate.controlplane.ca.IssuedCertificate;
@@ -48,6 +49,7 @@ import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
+import dev.tollgate.controlplane.policy.PolicyVersions;
 import dev.tollgate.controlplane.store.JdbcStore;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.StoreSettings;
@@ -91,11 +93,13 @@ public final class ControlPlane implements AutoCloseable {
     private final BundleRevisions bundles;
     private final AtomicLong writtenBundleSequence = new AtomicLong(-1);
     private final TokenServices tokens;
+    private final PolicyVersions policies;
 
     private ControlPlane(ControlPlaneConfig config, Clock clock, Store store, CaManager ca, Auditor auditor,
                          PrometheusMeterRegistry registry, ServerIdentity serverIdentity, ApiServer api,
                          AdminServer admin, ThreadPoolExecutor blocking, ScheduledExecutorService scheduler,
-                         WatchHub hub, BundleRevisions bundles, TokenServices tokens) {
+                         WatchHub hub, BundleRevisions bundles, TokenServices tokens, PolicyVersions policies) {
+        this.policies = policies;
         this.hub = hub;
         this.bundles = bundles;
         this.config = config;
@@ -164,7 +168,8 @@ public final class ControlPlane implements AutoCloseable {
                     tk.clockSkew());
             signingKeys.start();
             Revocations revocations = new Revocations(store, publisher, auditor, clock, signingKeys,
-                    config.trustDomain(), tk.clockSkew(), config.joinTokenMaxTtl());
+                    config.trustDomain(), tk.clockSkew(), config.joinTokenMaxTtl(), hub::identityRevoked);
+            hub.refuseRevoked(revocations::identityRevoked);
             TokenIssuer tokenIssuer = new TokenIssuer(signingKeys, store, config.trustDomain());
             TokenServices tokens = new TokenServices(
                     new Tasks(store, tokenIssuer, revocations, auditor, clock, config.trustDomain(), tk.maxTaskTtl()),
@@ -179,7 +184,10 @@ public final class ControlPlane implements AutoCloseable {
             hub.register(bundles);
             hub.register(signingKeys.snapshotSource());
             hub.register(revocations.snapshotSource());
+            PolicyVersions policies = new PolicyVersions(store, publisher, auditor, clock);
+            hub.register(policies);
             bundles.publishIfChanged();
+            policies.publishIfChanged();
             hub.start();
             AtomicInteger threads = new AtomicInteger();
             blocking = new ThreadPoolExecutor(2, 16, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(512), r -> {
@@ -189,7 +197,7 @@ public final class ControlPlane implements AutoCloseable {
             });
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
-                    tokens);
+                    tokens, policies, new DecisionIngest(store, clock, metrics));
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
@@ -201,7 +209,7 @@ public final class ControlPlane implements AutoCloseable {
                 return t;
             });
             ControlPlane cp = new ControlPlane(config, clock, store, ca, auditor, registry, identity, api, admin, blocking,
-                    scheduler, hub, bundles, tokens);
+                    scheduler, hub, bundles, tokens, policies);
             cp.writeOperatorFiles();
             long tick = config.ca().checkInterval().toMillis();
             scheduler.scheduleWithFixedDelay(cp::maintain, tick, tick, TimeUnit.MILLISECONDS);
@@ -246,6 +254,7 @@ public final class ControlPlane implements AutoCloseable {
                         Map.of("from", t.from().map(Enum::name).orElse("none"), "bundleSequence", t.bundleSequence()));
             }
             bundles.publishIfChanged();
+            policies.publishIfChanged();
             hub.prune();
             serverIdentity.refreshIfDue();
             writeOperatorFiles();
@@ -285,7 +294,12 @@ public final class ControlPlane implements AutoCloseable {
 
     /** The full state of each kind this control plane publishes, for watchers that must resynchronise. */
     public List<SnapshotSource> snapshotSources() {
-        return List.of(tokens.keys().snapshotSource(), tokens.revocations().snapshotSource());
+        return List.of(tokens.keys().snapshotSource(), tokens.revocations().snapshotSource(), policies);
+    }
+
+    /** The policy versions operators upload and sidecars receive. */
+    public PolicyVersions policies() {
+        return policies;
     }
 
     public PrometheusMeterRegistry registry() {

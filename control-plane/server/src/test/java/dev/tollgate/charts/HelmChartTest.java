@@ -269,6 +269,8 @@ class HelmChartTest {
         JsonNode dashboard = ChartFiles.readJson(ChartFiles.repoRoot().resolve("charts/grafana/tollgate-control-plane.json"));
         assertThat(ChartFiles.documents(dashboardMap.at("/data/tollgate-control-plane.json").asText()).get(0))
                 .isEqualTo(dashboard);
+        assertThat(ChartFiles.documents(dashboardMap.at("/data/tollgate-sidecar.json").asText()).get(0))
+                .isEqualTo(ChartFiles.readJson(ChartFiles.repoRoot().resolve("charts/grafana/tollgate-sidecar.json")));
     }
 
     @Test

@@ -46,6 +46,7 @@ class MonitoringTest {
             "tollgate_cp_watch_revisions_published_total",
             "tollgate_cp_watch_resyncs_total",
             "tollgate_cp_watch_revision_latest",
+            "tollgate_cp_audit_decisions_total",
             "up");
 
     private static final Set<String> PROMQL_WORDS = Set.of("by", "without", "on", "ignoring", "group_left",
@@ -106,6 +107,7 @@ class MonitoringTest {
         metrics.watchStreamRefused(ControlPlaneMetrics.StreamLimit.values()[0]);
         metrics.revisionPublished(ControlPlaneMetrics.RevisionKind.values()[0]);
         metrics.resyncServed();
+        metrics.decisionsIngested(ControlPlaneMetrics.DecisionKind.DENIED, 3);
         metrics.apiRequest("GET", "/v1/bundle", 200, TimeUnit.MILLISECONDS.toNanos(3));
         metrics.caExpiryGauge(() -> Instant.parse("2030-01-01T00:00:00Z"), Clock.fixed(Instant.parse("2029-12-01T00:00:00Z"), ZoneOffset.UTC));
         metrics.bundleSequenceGauge(() -> 7L);

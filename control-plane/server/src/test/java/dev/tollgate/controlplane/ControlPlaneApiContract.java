@@ -314,7 +314,7 @@ abstract class ControlPlaneApiContract {
         TestPki.Issued forged = foreign.svid("operator/mallory");
 
         List<Route> routes = new dev.tollgate.controlplane.api.ApiRoutes(tcp.cp.store(), tcp.cp.ca(), null, null, null,
-                null, TestControlPlane.TRUST_DOMAIN, null, null, null).routes();
+                null, TestControlPlane.TRUST_DOMAIN, null, null, null, null, null).routes();
         int checked = 0;
         for (Route r : routes) {
             if (r.access() == Access.PUBLIC) {
@@ -418,6 +418,13 @@ abstract class ControlPlaneApiContract {
 
     HttpResponse<String> rawBody(String method, String path, List<X509Certificate> chain, java.security.PrivateKey key,
                                  String body) throws Exception {
+        return rawBody(tcp, method, path, chain, key, body, "application/json");
+    }
+
+    /** A request to the control plane's API with any body and content type, as the given credential (or none). */
+    static HttpResponse<String> rawBody(TestControlPlane tcp, String method, String path, List<X509Certificate> chain,
+                                        java.security.PrivateKey key, String body, String contentType)
+            throws Exception {
         javax.net.ssl.SSLContext ssl = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
         javax.net.ssl.KeyManager[] kms = null;
         if (chain != null) {
@@ -434,7 +441,7 @@ abstract class ControlPlaneApiContract {
         HttpRequest.Builder b = HttpRequest.newBuilder(tcp.cp.apiUri().resolve(path)).timeout(Duration.ofSeconds(10));
         b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         if (body != null) {
-            b.header("content-type", "application/json");
+            b.header("content-type", contentType);
         }
         return c.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }

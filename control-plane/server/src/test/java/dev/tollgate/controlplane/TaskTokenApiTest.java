@@ -174,6 +174,9 @@ class TaskTokenApiTest {
         clock.advance(Duration.ofSeconds(31));
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
                 assertThat(admin.task(created.task().id()).state()).isEqualTo("expired"));
+        // the sweep ends the task, then stores and publishes its revocation, then audits: wait for the last
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(admin.audit(0, 1000))
+                .anyMatch(e -> e.kind().equals("task.completed") && created.task().id().equals(e.taskId())));
         assertThat(published.of(WatchEvent.REVOCATION)).extracting(p -> ((RevocationEvent) p).value())
                 .contains(created.task().id());
         assertThat(admin.audit(0, 1000)).anySatisfy(e -> {
@@ -386,7 +389,7 @@ class TaskTokenApiTest {
         assertThat(jwks).contains("\"kty\":\"EC\"", "\"crv\":\"P-256\"").doesNotContain("\"d\"");
         assertThat(TokenKeySet.parse(jwks).kids()).containsExactly(tcp.cp.tokens().keys().active().kid());
         assertThat(tcp.cp.snapshotSources()).extracting(SnapshotSource::kind)
-                .containsExactlyInAnyOrder(WatchEvent.SIGNING_KEYS, WatchEvent.REVOCATION);
+                .containsExactlyInAnyOrder(WatchEvent.SIGNING_KEYS, WatchEvent.REVOCATION, WatchEvent.POLICY);
     }
 
     @SuppressWarnings("unchecked")

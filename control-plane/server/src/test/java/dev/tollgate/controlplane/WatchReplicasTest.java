@@ -46,10 +46,7 @@ class WatchReplicasTest {
 
     @Test
     void rotationOnOneReplicaReachesAWatcherOfTheOther() throws Exception {
-        try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
-            s.execute("CREATE DATABASE watch_replicas");
-        }
-        String url = postgres.getJdbcUrl("postgres", "watch_replicas");
+        String url = database("watch_replicas");
         Map<String, String> o = Map.of("watch.poll-interval", "50ms");
         try (TestControlPlane a = TestControlPlane.start(dir.resolve("a"), url, Clock.systemUTC(), o);
              TestControlPlane b = TestControlPlane.start(dir.resolve("b"), url, Clock.systemUTC(), o)) {
@@ -84,6 +81,38 @@ class WatchReplicasTest {
                 assertThat(b.cp.store().revisionsAfter(0, 100)).hasSize(logged);
             }
         }
+    }
+
+    @Test
+    void revokingAnIdentityOnOneReplicaEndsItsStreamOnTheOther() throws Exception {
+        String url = database("watch_revoked");
+        Map<String, String> o = Map.of("watch.poll-interval", "50ms");
+        try (TestControlPlane a = TestControlPlane.start(dir.resolve("ra"), url, Clock.systemUTC(), o);
+             TestControlPlane b = TestControlPlane.start(dir.resolve("rb"), url, Clock.systemUTC(), o)) {
+            SpiffeId agent = TestControlPlane.agent("revoked-elsewhere");
+            a.register(agent);
+            TestControlPlane.Joined w = b.join(agent, null);
+            try (RawWatch onB = WatchTesting.watch(b, w.chain(), w.keys().getPrivate(), 0)) {
+                assertThat(onB.status).isEqualTo(200);
+
+                a.admin().revoke(new dev.tollgate.api.wire.RevocationRequest("spiffe_id", agent.toString(), "leaked"));
+
+                // B ends it at its next identity check (every 5 s), not at once
+                await().atMost(java.time.Duration.ofSeconds(20)).until(() -> onB.ended);
+                assertThat(b.cp.watchHub().openStreams()).isZero();
+                try (RawWatch again = WatchTesting.watch(b, w.chain(), w.keys().getPrivate(), 0)) {
+                    assertThat(again.status).isEqualTo(403);
+                }
+            }
+        }
+    }
+
+    /** A new, empty database of the shared PostgreSQL; its JDBC URL. */
+    private static String database(String name) throws Exception {
+        try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+            s.execute("CREATE DATABASE " + name);
+        }
+        return postgres.getJdbcUrl("postgres", name);
     }
 
     private static boolean isBundle(WatchEvent e, long sequence) {

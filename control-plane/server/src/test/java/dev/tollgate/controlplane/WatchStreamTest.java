@@ -1,6 +1,7 @@
 package dev.tollgate.controlplane;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import java.nio.file.Path;
@@ -19,7 +20,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.client.WatchClient;
+import dev.tollgate.api.client.ControlPlaneException;
+import dev.tollgate.api.tls.Csrs;
 import dev.tollgate.api.wire.CaRotationView;
+import dev.tollgate.api.wire.RevocationRequest;
+import dev.tollgate.api.wire.SvidRequest;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.Problem;
 import dev.tollgate.api.wire.WatchEvent;
@@ -201,6 +206,27 @@ class WatchStreamTest {
         await().until(() -> r.ended);
         assertThat(closedFor("deleted")).isEqualTo(1.0);
         assertThat(tcp.cp.watchHub().openStreams()).isZero();
+    }
+
+    @Test
+    void revokingTheIdentityEndsItsStreamsRefusesNewOnesAndItsRenewal() throws Exception {
+        start(Clock.systemUTC(), Map.of());
+        TestControlPlane.Joined w = joined(null);
+        RawWatch one = watch(w, 0);
+        RawWatch two = watch(w, 0);
+        await().until(() -> one.events.size() == initial && two.events.size() == initial);
+
+        tcp.admin().revoke(new RevocationRequest("spiffe_id", AGENT.toString(), "key leaked"));
+
+        await().until(() -> one.ended && two.ended);
+        assertThat(closedFor("revoked")).isEqualTo(2.0);
+        assertThat(tcp.cp.watchHub().openStreams()).isZero();
+        RawWatch again = watch(w, 0);
+        assertThat(again.status).isEqualTo(403);
+        assertThat(Json.mapper().readValue(again.errorBody, Problem.class).reason()).isEqualTo("identity_revoked");
+        assertThatThrownBy(() -> tcp.as(w).renewSvid(new SvidRequest(Csrs.csrPem(Csrs.newP256()), null, null)))
+                .isInstanceOfSatisfying(ControlPlaneException.class,
+                        e -> assertThat(e.reason()).isEqualTo("identity_revoked"));
     }
 
     @Test

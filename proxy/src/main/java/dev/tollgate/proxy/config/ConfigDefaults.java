@@ -10,6 +10,7 @@ public final class ConfigDefaults {
     public static final String INGRESS_ADDRESS = "0.0.0.0:8443";
     public static final String EGRESS_ADDRESS = "127.0.0.1:15001";
     public static final String ADMIN_ADDRESS = "127.0.0.1:15000";
+    public static final boolean EGRESS_HTTP2_PRIOR_KNOWLEDGE = true;
 
     public static final TlsVersion TLS_MIN_VERSION = TlsVersion.TLS_1_3;
     public static final Duration TLS_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
@@ -59,4 +60,17 @@ public final class ConfigDefaults {
     public static final Duration CREDENTIALS_CLOCK_SKEW = Duration.ofSeconds(30);
     /** credentials.cache-size: most verified (and most exchanged) tokens kept. */
     public static final int CREDENTIALS_CACHE_SIZE = 10_000;
+
+    /** policy.required: while a configured policy has not loaded, egress requests are denied (policy_unavailable). */
+    public static final boolean POLICY_REQUIRED = true;
+    /** policy.reload-interval: how often the policy file is checked for changes. */
+    public static final Duration POLICY_RELOAD_INTERVAL = Duration.ofSeconds(2);
+    /** control-plane.decision-log.buffer-size: decisions held for shipping; beyond, the oldest are dropped (counted). */
+    public static final int DECISION_LOG_BUFFER_SIZE = 10_000;
+    /** control-plane.decision-log.batch-size: most decisions in one POST /v1/audit/decisions. */
+    public static final int DECISION_LOG_BATCH_SIZE = 500;
+    /** control-plane.decision-log.max-batch-bytes: largest body of one batch (below the control plane's 64 KiB). */
+    public static final int DECISION_LOG_MAX_BATCH_BYTES = 56 * 1024;
+    /** control-plane.decision-log.flush-interval: how often buffered decisions are shipped. */
+    public static final Duration DECISION_LOG_FLUSH_INTERVAL = Duration.ofSeconds(1);
 }

@@ -88,7 +88,7 @@ public final class ConfigLoader {
             return null;
         }
         knownKeys(root, "", Set.of("listeners", "app", "tls", "identity", "upstreams", "limits", "drain-timeout",
-                "worker-threads", "control-plane", "credentials"));
+                "worker-threads", "control-plane", "credentials", "policy"));
         boolean fromControlPlane = !root.path("control-plane").isMissingNode();
         SidecarConfig.Listeners listeners = listeners(root.path("listeners"));
         Optional<HostPort> app = optionalHostPort(root.path("app"), "app");
@@ -99,6 +99,7 @@ public final class ConfigLoader {
         Duration drain = duration(root.path("drain-timeout"), "drain-timeout", ConfigDefaults.DRAIN_TIMEOUT, true);
         int workers = integer(root.path("worker-threads"), "worker-threads", ConfigDefaults.WORKER_THREADS, 0, 256);
         SidecarConfig.Credentials credentials = credentials(root.path("credentials"), upstreams);
+        SidecarConfig.PolicySettings policy = policy(root.path("policy"), baseDir, fromControlPlane);
 
         if (listeners.ingress().isPresent() && app.isEmpty()) {
             errors.add("app: missing (expected: host:port of the local application, required by listeners.ingress)");
@@ -118,7 +119,53 @@ public final class ConfigLoader {
         Optional<SidecarConfig.ControlPlane> controlPlane = fromControlPlane
                 ? Optional.ofNullable(controlPlane(root.path("control-plane"), tls, baseDir)) : Optional.empty();
         return new SidecarConfig(listeners, app, tls, identity, upstreams, limits, drain, workers, controlPlane,
-                credentials);
+                credentials, policy);
+    }
+
+    private SidecarConfig.PolicySettings policy(JsonNode n, Path baseDir, boolean fromControlPlane) {
+        SidecarConfig.PolicySettings d = SidecarConfig.PolicySettings.none();
+        if (n.isMissingNode() || !object(n, "policy")) {
+            return d;
+        }
+        knownKeys(n, "policy.", Set.of("file", "source", "required", "reload-interval"));
+        boolean required = bool(n.path("required"), "policy.required", d.required());
+        Duration interval = duration(n.path("reload-interval"), "policy.reload-interval", d.reloadInterval(), true);
+        boolean hasFile = !n.path("file").isMissingNode();
+        boolean hasSource = !n.path("source").isMissingNode();
+        if (hasFile && hasSource) {
+            errors.add("policy: both file and source (expected: exactly one; file: <path> or source: control-plane)");
+            return d;
+        }
+        if (hasFile) {
+            String f = text(n.path("file"), "policy.file");
+            if (f == null || f.isBlank()) {
+                if (f != null) {
+                    errors.add("policy.file: empty (expected: a file path)");
+                }
+                return d;
+            }
+            return new SidecarConfig.PolicySettings(SidecarConfig.PolicyOrigin.FILE, Optional.of(resolve(f, baseDir)),
+                    required, interval);
+        }
+        if (hasSource) {
+            String src = text(n.path("source"), "policy.source");
+            if (src == null) {
+                return d;
+            }
+            if (!src.equals("control-plane")) {
+                errors.add("policy.source: " + src + " (expected: control-plane; for a local file use policy.file)");
+                return d;
+            }
+            if (!fromControlPlane) {
+                errors.add("policy.source: control-plane needs the control-plane section (the policy comes over "
+                        + "its watch stream)");
+                return d;
+            }
+            return new SidecarConfig.PolicySettings(SidecarConfig.PolicyOrigin.CONTROL_PLANE, Optional.empty(),
+                    required, interval);
+        }
+        errors.add("policy: neither file nor source (expected: file: <path> or source: control-plane)");
+        return d;
     }
 
     private SidecarConfig.Credentials credentials(JsonNode n, Map<String, SidecarConfig.Upstream> upstreams) {
@@ -128,15 +175,7 @@ public final class ConfigLoader {
         }
         knownKeys(n, "credentials.", Set.of("required", "max-staleness", "clock-skew", "cache-size", "exempt",
                 "upstream-tools"));
-        boolean required = d.required();
-        JsonNode r = n.path("required");
-        if (!r.isMissingNode()) {
-            if (r.isBoolean()) {
-                required = r.asBoolean();
-            } else {
-                errors.add("credentials.required: " + describe(r) + " (expected: true or false)");
-            }
-        }
+        boolean required = bool(n.path("required"), "credentials.required", d.required());
         Duration staleness = duration(n.path("max-staleness"), "credentials.max-staleness", d.maxStaleness(), true);
         Duration skew = duration(n.path("clock-skew"), "credentials.clock-skew", d.clockSkew(), false);
         if (skew != null && skew.compareTo(Duration.ofMinutes(5)) > 0) {
@@ -218,7 +257,16 @@ public final class ConfigLoader {
         Optional<HostPort> ingress = listenerAddress(n.path("ingress"), "listeners.ingress",
                 ConfigDefaults.INGRESS_ADDRESS, false);
         Optional<HostPort> egress = listenerAddress(n.path("egress"), "listeners.egress",
-                ConfigDefaults.EGRESS_ADDRESS, true);
+                ConfigDefaults.EGRESS_ADDRESS, true, Set.of("address", "http2-prior-knowledge"));
+        boolean egressH2c = ConfigDefaults.EGRESS_HTTP2_PRIOR_KNOWLEDGE;
+        JsonNode h2c = n.path("egress").path("http2-prior-knowledge");
+        if (!h2c.isMissingNode()) {
+            if (h2c.isBoolean()) {
+                egressH2c = h2c.asBoolean();
+            } else {
+                errors.add("listeners.egress.http2-prior-knowledge: " + describe(h2c) + " (expected: true or false)");
+            }
+        }
         Optional<HostPort> admin = listenerAddress(n.path("admin"), "listeners.admin",
                 ConfigDefaults.ADMIN_ADDRESS, true);
         Optional<SidecarConfig.L4> l4 = Optional.empty();
@@ -237,11 +285,16 @@ public final class ConfigLoader {
         if (ingress.isEmpty() && egress.isEmpty() && admin.isEmpty() && l4.isEmpty()) {
             errors.add("listeners: none (expected: at least one of ingress, egress, admin, l4)");
         }
-        return new SidecarConfig.Listeners(ingress, egress, admin, l4);
+        return new SidecarConfig.Listeners(ingress, egress, admin, l4, egressH2c);
     }
 
     /** A listener is started when its key is present; {@code {}} (or null) takes the default address. */
     private Optional<HostPort> listenerAddress(JsonNode n, String path, String defaultAddress, boolean loopbackOnly) {
+        return listenerAddress(n, path, defaultAddress, loopbackOnly, Set.of("address"));
+    }
+
+    private Optional<HostPort> listenerAddress(JsonNode n, String path, String defaultAddress, boolean loopbackOnly,
+                                               Set<String> keys) {
         if (n.isMissingNode()) {
             return Optional.empty();
         }
@@ -251,7 +304,7 @@ public final class ConfigLoader {
         if (!object(n, path)) {
             return Optional.empty();
         }
-        knownKeys(n, path + ".", Set.of("address"));
+        knownKeys(n, path + ".", keys);
         HostPort hp = n.path("address").isMissingNode() ? HostPort.parse(defaultAddress)
                 : hostPort(n.path("address"), path + ".address");
         if (hp != null && loopbackOnly && !hp.isLoopback()) {
@@ -317,7 +370,7 @@ public final class ConfigLoader {
         }
         knownKeys(n, "control-plane.", Set.of("url", "server-id", "trust-anchor", "join-token-file",
                 "renewal-fraction", "renewal-min-delay", "renewal-max-delay", "rotate-key", "request-timeout",
-                "backoff-initial", "backoff-max", "heartbeat-interval"));
+                "backoff-initial", "backoff-max", "heartbeat-interval", "decision-log"));
         java.net.URI url = null;
         if (n.path("url").isMissingNode()) {
             errors.add("control-plane.url: missing (expected: https://host:port of the control plane's API)");
@@ -391,7 +444,28 @@ public final class ConfigLoader {
         Duration heartbeat = duration(n.path("heartbeat-interval"), "control-plane.heartbeat-interval",
                 ConfigDefaults.WATCH_HEARTBEAT_INTERVAL, true);
         return new SidecarConfig.ControlPlane(url, serverId, anchor, tokenFile, fraction, min, max, rotateKey,
-                timeout, bInit, bMax, heartbeat);
+                timeout, bInit, bMax, heartbeat, decisionLog(n.path("decision-log")));
+    }
+
+    private SidecarConfig.DecisionLog decisionLog(JsonNode n) {
+        SidecarConfig.DecisionLog d = SidecarConfig.DecisionLog.defaults();
+        if (n.isMissingNode() || !object(n, "control-plane.decision-log")) {
+            return d;
+        }
+        knownKeys(n, "control-plane.decision-log.", Set.of("buffer-size", "batch-size", "max-batch-bytes",
+                "flush-interval"));
+        int buffer = integer(n.path("buffer-size"), "control-plane.decision-log.buffer-size", d.bufferSize(), 1,
+                10_000_000);
+        int batch = integer(n.path("batch-size"), "control-plane.decision-log.batch-size", d.batchSize(), 1, 1000);
+        int bytes = size(n.path("max-batch-bytes"), "control-plane.decision-log.max-batch-bytes", d.maxBatchBytes(),
+                4096, 16 << 20);
+        Duration flush = duration(n.path("flush-interval"), "control-plane.decision-log.flush-interval",
+                d.flushInterval(), true);
+        if (flush != null && (flush.toMillis() < 10 || flush.compareTo(Duration.ofMinutes(1)) > 0)) {
+            errors.add("control-plane.decision-log.flush-interval: " + flush.toMillis()
+                    + "ms (expected: between 10ms and 1m)");
+        }
+        return new SidecarConfig.DecisionLog(buffer, batch, bytes, flush == null ? d.flushInterval() : flush);
     }
 
     private SidecarConfig.Identity identity(JsonNode n) {
@@ -622,6 +696,17 @@ public final class ConfigLoader {
                 errors.add(prefix + k + ": unknown option (expected one of: " + String.join(", ", known.stream().sorted().toList()) + ")");
             }
         }
+    }
+
+    private boolean bool(JsonNode n, String path, boolean dflt) {
+        if (n.isMissingNode()) {
+            return dflt;
+        }
+        if (!n.isBoolean()) {
+            errors.add(path + ": " + describe(n) + " (expected: true or false)");
+            return dflt;
+        }
+        return n.asBoolean();
     }
 
     private String text(JsonNode n, String path) {

@@ -23,18 +23,28 @@ public record SidecarConfig(
         Duration drainTimeout,
         int workerThreads,
         Optional<ControlPlane> controlPlane,
-        Credentials credentials) {
+        Credentials credentials,
+        PolicySettings policy) {
 
     public SidecarConfig {
         upstreams = Map.copyOf(upstreams);
         credentials = credentials == null ? Credentials.defaults() : credentials;
+        policy = policy == null ? PolicySettings.none() : policy;
+    }
+
+    /** Without a {@code policy} block: no policy. */
+    public SidecarConfig(Listeners listeners, Optional<HostPort> app, Tls tls, Identity identity,
+                         Map<String, Upstream> upstreams, Limits limits, Duration drainTimeout, int workerThreads,
+                         Optional<ControlPlane> controlPlane, Credentials credentials) {
+        this(listeners, app, tls, identity, upstreams, limits, drainTimeout, workerThreads, controlPlane, credentials,
+                PolicySettings.none());
     }
 
     /** Certificates from files, and without a {@code credentials} block: its defaults. */
     public SidecarConfig(Listeners listeners, Optional<HostPort> app, Tls tls, Identity identity,
                          Map<String, Upstream> upstreams, Limits limits, Duration drainTimeout, int workerThreads) {
         this(listeners, app, tls, identity, upstreams, limits, drainTimeout, workerThreads, Optional.empty(),
-                Credentials.defaults());
+                Credentials.defaults(), PolicySettings.none());
     }
 
     /** Upstreams in the order they were written, which is the order egress selection tries them. */
@@ -42,8 +52,17 @@ public record SidecarConfig(
         return upstreams.values().stream().sorted(java.util.Comparator.comparingInt(Upstream::order)).toList();
     }
 
+    /**
+     * @param egressHttp2PriorKnowledge whether the egress listener also accepts HTTP/2 over cleartext with prior
+     *                                  knowledge (h2c: a connection that starts with the HTTP/2 preface)
+     */
     public record Listeners(Optional<HostPort> ingress, Optional<HostPort> egress, Optional<HostPort> admin,
-                            Optional<L4> l4) {
+                            Optional<L4> l4, boolean egressHttp2PriorKnowledge) {
+        /** With the default of {@code listeners.egress.http2-prior-knowledge}. */
+        public Listeners(Optional<HostPort> ingress, Optional<HostPort> egress, Optional<HostPort> admin,
+                         Optional<L4> l4) {
+            this(ingress, egress, admin, l4, ConfigDefaults.EGRESS_HTTP2_PRIOR_KNOWLEDGE);
+        }
     }
 
     /** A TCP tunnel: mTLS with the identity allow-list on {@code address}, plain TCP to {@code target}. */
@@ -68,11 +87,40 @@ public record SidecarConfig(
      * @param joinTokenFile    file holding the one-time join token; when absent, {@code TOLLGATE_JOIN_TOKEN}
      * @param renewalFraction  renew when this fraction of the SVID's lifetime has passed
      * @param heartbeatInterval the control plane's {@code watch.heartbeat-interval}
+     * @param decisionLog      how the decision log is shipped to the control plane
      */
     public record ControlPlane(java.net.URI url, SpiffeId serverId, Path trustAnchor, Optional<Path> joinTokenFile,
                                double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
                                boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
-                               Duration backoffMax, Duration heartbeatInterval) {
+                               Duration backoffMax, Duration heartbeatInterval, DecisionLog decisionLog) {
+        public ControlPlane {
+            decisionLog = decisionLog == null ? DecisionLog.defaults() : decisionLog;
+        }
+
+        /** With the default decision-log shipping. */
+        public ControlPlane(java.net.URI url, SpiffeId serverId, Path trustAnchor, Optional<Path> joinTokenFile,
+                            double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
+                            boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
+                            Duration backoffMax, Duration heartbeatInterval) {
+            this(url, serverId, trustAnchor, joinTokenFile, renewalFraction, renewalMinDelay, renewalMaxDelay,
+                    rotateKey, requestTimeout, backoffInitial, backoffMax, heartbeatInterval, DecisionLog.defaults());
+        }
+    }
+
+    /**
+     * Shipping of the decision log to the control plane ({@code control-plane.decision-log}); see
+     * {@code docs/enforcement.md}.
+     *
+     * @param bufferSize    decisions held while waiting to be shipped; when full the oldest is dropped and counted
+     * @param batchSize     most decisions in one batch
+     * @param maxBatchBytes largest JSON body of one batch
+     * @param flushInterval how often the buffer is shipped (a full batch is shipped at once)
+     */
+    public record DecisionLog(int bufferSize, int batchSize, int maxBatchBytes, Duration flushInterval) {
+        public static DecisionLog defaults() {
+            return new DecisionLog(ConfigDefaults.DECISION_LOG_BUFFER_SIZE, ConfigDefaults.DECISION_LOG_BATCH_SIZE,
+                    ConfigDefaults.DECISION_LOG_MAX_BATCH_BYTES, ConfigDefaults.DECISION_LOG_FLUSH_INTERVAL);
+        }
     }
 
     /** Who may call this sidecar's ingress and L4 listeners: exact SPIFFE IDs or whole trust domains. */
@@ -155,5 +203,34 @@ public record SidecarConfig(
 
     /** Requests on {@code direction} whose normalised path starts (by whole segments) with {@code pathPrefix}. */
     public record Exemption(String pathPrefix, dev.tollgate.proxy.metrics.Direction direction) {
+    }
+
+    /** Where the tool-call policy comes from. */
+    public enum PolicyOrigin {
+        /** No policy: only the task scope is checked. */
+        NONE,
+        /** A local YAML file, reloaded when it changes. */
+        FILE,
+        /** The control plane's watch stream (kind {@code policy}). */
+        CONTROL_PLANE
+    }
+
+    /**
+     * The tool-call policy ({@code policy:}); see {@code docs/policy-distribution.md}.
+     *
+     * @param file           the policy file when origin is FILE
+     * @param required       while a configured policy has not loaded yet, egress requests are denied with
+     *                       {@code policy_unavailable}; when false they pass with the task scope checked only
+     * @param reloadInterval how often the file is checked for changes
+     */
+    public record PolicySettings(PolicyOrigin origin, Optional<Path> file, boolean required, Duration reloadInterval) {
+        public static PolicySettings none() {
+            return new PolicySettings(PolicyOrigin.NONE, Optional.empty(), ConfigDefaults.POLICY_REQUIRED,
+                    ConfigDefaults.POLICY_RELOAD_INTERVAL);
+        }
+
+        public boolean configured() {
+            return origin != PolicyOrigin.NONE;
+        }
     }
 }

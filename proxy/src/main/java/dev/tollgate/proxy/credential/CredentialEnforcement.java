@@ -22,6 +22,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.token.VerifiedToken;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
@@ -50,6 +51,7 @@ public final class CredentialEnforcement implements AutoCloseable {
     final Cache<TokenKey, VerifiedToken> verified;
     final AsyncCache<ExchangeKey, ExchangeClient.ExchangedToken> exchanged;
     final Executor verifyExecutor;
+    final DecisionLog decisions;
     private final ExecutorService ownedExecutor;
     private final CredentialGate ingress;
     private final CredentialGate egress;
@@ -63,13 +65,20 @@ public final class CredentialEnforcement implements AutoCloseable {
      */
     public CredentialEnforcement(SidecarConfig config, Clock clock, ProxyMetrics metrics,
                                  ExchangeClient exchangeClient) {
-        this(config, clock, metrics, exchangeClient, null);
+        this(config, clock, metrics, exchangeClient, DecisionLog.localOnly(), null);
+    }
+
+    /** As above, recording every decision in {@code decisions} (the local log, and shipped to the control plane). */
+    public CredentialEnforcement(SidecarConfig config, Clock clock, ProxyMetrics metrics,
+                                 ExchangeClient exchangeClient, DecisionLog decisions) {
+        this(config, clock, metrics, exchangeClient, decisions, null);
     }
 
     /** As above, verifying cache misses on {@code verifyExecutor} (null: a small pool of its own). */
     CredentialEnforcement(SidecarConfig config, Clock clock, ProxyMetrics metrics, ExchangeClient exchangeClient,
-                          Executor verifyExecutor) {
+                          DecisionLog decisions, Executor verifyExecutor) {
         this.config = Objects.requireNonNull(config, "config");
+        this.decisions = Objects.requireNonNull(decisions, "decisions");
         this.settings = config.credentials();
         this.clock = Objects.requireNonNull(clock, "clock");
         this.metrics = Objects.requireNonNull(metrics, "metrics");

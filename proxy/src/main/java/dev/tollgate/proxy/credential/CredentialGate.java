@@ -29,8 +29,8 @@ import dev.tollgate.api.token.TokenVerifier;
 import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.api.token.VerificationResult;
 import dev.tollgate.api.token.VerifiedToken;
-import dev.tollgate.api.wire.Json;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.forward.UpstreamRouter;
 import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.gate.GateRequest;
@@ -56,8 +56,6 @@ import dev.tollgate.proxy.metrics.Direction;
  */
 final class CredentialGate implements RequestGate {
     private static final Logger LOG = LoggerFactory.getLogger(CredentialGate.class);
-    /** The local decision log: one JSON line per decision (denials at INFO, allows at DEBUG). */
-    static final Logger DECISIONS = LoggerFactory.getLogger("dev.tollgate.proxy.credential.decisions");
     static final String BEARER = "bearer ";
 
     private final CredentialEnforcement e;
@@ -352,14 +350,13 @@ final class CredentialGate implements RequestGate {
     }
 
     private void log(CredentialOutcome outcome, DenyReason reason, HttpRequest req, VerifiedToken t, String upstream) {
-        boolean denied = outcome == CredentialOutcome.DENIED;
-        if (denied ? !DECISIONS.isInfoEnabled() : !DECISIONS.isDebugEnabled()) {
+        if (!e.decisions.wants(outcome.tag())) {
             return;
         }
         Map<String, Object> line = new LinkedHashMap<>();
         line.put("at", e.clock.instant().toString());
         line.put("direction", direction.tag());
-        line.put("outcome", outcome.tag());
+        line.put(DecisionLog.OUTCOME, outcome.tag());
         if (reason != null) {
             line.put("reason", reason.tag());
             line.put("status", reason.status());
@@ -375,16 +372,7 @@ final class CredentialGate implements RequestGate {
         if (upstream != null) {
             line.put("upstream", upstream);
         }
-        try {
-            String json = Json.mapper().writeValueAsString(line);
-            if (denied) {
-                DECISIONS.info(json);
-            } else {
-                DECISIONS.debug(json);
-            }
-        } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
-            LOG.warn("decision line not written: {}", ex.getMessage());
-        }
+        e.decisions.record(line);
     }
 
     private static CompletionStage<GateDecision> done(GateDecision d) {

@@ -79,8 +79,9 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
             for (int i = 0; i < certs.length; i++) {
                 chain[i] = (X509Certificate) certs[i];
             }
-            // Again, for resumed sessions too: expiry, chain and SVID shape are checked on every connection.
-            peer = tls.verifyClient(chain);
+            // Resumed sessions too: expiry, chain and SVID shape are checked on every connection (after a full
+            // handshake the trust manager's verification of this very chain stands).
+            peer = tls.verifyClient(ssl.engine(), chain);
         } catch (SSLPeerUnverifiedException | ClassCastException e) {
             metrics.handshake(listener, HandshakeResult.NO_CLIENT_CERTIFICATE, version);
             ctx.close();

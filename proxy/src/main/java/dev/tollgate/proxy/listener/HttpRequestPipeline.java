@@ -3,10 +3,16 @@ package dev.tollgate.proxy.listener;
 import java.util.Optional;
 import java.util.function.Function;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.forward.HttpForwarder;
@@ -18,7 +24,8 @@ import dev.tollgate.proxy.metrics.Direction;
 
 /**
  * The request half shared by every HTTP server pipeline: the hardening handlers, the optional hardening extension,
- * the peer identity header, the request gate and the forwarder, in that order.
+ * the peer identity header, the request gate and the forwarder, in that order; for HTTP/2 also the connection
+ * handlers, shared by ingress (ALPN {@code h2}) and egress (prior knowledge).
  */
 final class HttpRequestPipeline {
     private HttpRequestPipeline() {
@@ -34,6 +41,30 @@ final class HttpRequestPipeline {
         Http1Hardening.addHttp1(p, PipelineNames.HTTP_CODEC, c.httpLimits(), c.metrics()::rejected,
                 direction == Direction.EGRESS);
         return addRequestHandlers(p, c, direction, gate, target, false);
+    }
+
+    /**
+     * An HTTP/2 server connection at the end of {@code ch}'s pipeline: the codec with the limits of
+     * {@code limits.http2.*}, and per stream its conversion to {@code HttpObject}s and {@link #addHttp2Stream}. The
+     * connection reads continuously (each stream applies backpressure through HTTP/2 flow control); the drain closes
+     * it, which sends GOAWAY and waits for open streams up to the drain timeout.
+     */
+    static void addHttp2(Channel ch, ListenerContext c, Direction direction, RequestGate gate,
+                         Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
+        ChannelPipeline p = ch.pipeline();
+        p.addLast(PipelineNames.H2_CODEC, Http2ServerCodec.create(c.config(), c.metrics()));
+        p.addLast(PipelineNames.H2_MULTIPLEX, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+            @Override
+            protected void initChannel(Http2StreamChannel stream) {
+                stream.config().setOption(ChannelOption.AUTO_READ, false);
+                ChannelPipeline sp = stream.pipeline();
+                sp.addLast(PipelineNames.H2_STREAM_CODEC, new Http2StreamFrameToHttpObjectCodec(true));
+                addHttp2Stream(sp, c, direction, gate, target);
+            }
+        }));
+        p.addLast(PipelineNames.H2_CONNECTION_ERRORS, Http2ServerCodec.CONNECTION_ERRORS);
+        ch.config().setAutoRead(true);
+        c.tracker().onDrain(ch, ch::close);
     }
 
     /** One HTTP/2 stream, after its stream-to-HttpObject codec: the hardening handler, then the request handlers. */

@@ -5,11 +5,7 @@ import java.util.Optional;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 
@@ -77,21 +73,6 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
     }
 
     private void configureHttp2(Channel ch) {
-        ChannelPipeline p = ch.pipeline();
-        p.addLast(PipelineNames.H2_CODEC, Http2ServerCodec.create(c.config(), c.metrics()));
-        p.addLast(PipelineNames.H2_MULTIPLEX, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
-            @Override
-            protected void initChannel(Http2StreamChannel stream) {
-                stream.config().setOption(ChannelOption.AUTO_READ, false);
-                ChannelPipeline sp = stream.pipeline();
-                sp.addLast(PipelineNames.H2_STREAM_CODEC, new Http2StreamFrameToHttpObjectCodec(true));
-                HttpRequestPipeline.addHttp2Stream(sp, c, Direction.INGRESS, gate, r -> Optional.of(app));
-            }
-        }));
-        p.addLast(PipelineNames.H2_CONNECTION_ERRORS, Http2ServerCodec.CONNECTION_ERRORS);
-        // The connection reads continuously; each stream applies backpressure through HTTP/2 flow control.
-        ch.config().setAutoRead(true);
-        // Closing an HTTP/2 connection sends GOAWAY and waits for open streams up to the drain timeout.
-        c.tracker().onDrain(ch, ch::close);
+        HttpRequestPipeline.addHttp2(ch, c, Direction.INGRESS, gate, r -> Optional.of(app));
     }
 }

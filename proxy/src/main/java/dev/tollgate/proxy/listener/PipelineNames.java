@@ -16,6 +16,11 @@ public final class PipelineNames {
     public static final String TLS = "tls";
     public static final String HANDSHAKE = "handshake";
     public static final String ALPN = "alpn";
+    /**
+     * {@link Http2PrefaceDetector}, egress only: in front of the HTTP/1.1 handlers until the first bytes show which
+     * protocol the connection speaks.
+     */
+    public static final String H2C_DETECT = "h2c-detect";
     /** {@link Http1FramingGuard}, on the raw bytes right before the HTTP/1.1 codec. */
     public static final String FRAMING_GUARD = Http1Hardening.FRAMING_GUARD;
     public static final String HTTP_CODEC = "http-codec";

@@ -18,7 +18,10 @@ import dev.tollgate.proxy.http.RejectReason;
 import dev.tollgate.proxy.credential.CredentialOutcome;
 import dev.tollgate.proxy.credential.DenyReason;
 import dev.tollgate.proxy.credential.ExchangeResult;
+import dev.tollgate.proxy.config.SidecarConfig.PolicyOrigin;
 import dev.tollgate.proxy.credential.StateUpdate;
+import dev.tollgate.proxy.decision.BatchResult;
+import dev.tollgate.proxy.decision.DropReason;
 
 /**
  * Every meter of the sidecar. Meter names are the constants below; tag values come only from enums. Meters are
@@ -54,6 +57,19 @@ public final class ProxyMetrics {
     public static final String CREDENTIAL_STALE_DENIALS = "tollgate.proxy.credentials.stale.denials";
     public static final String CREDENTIAL_UPDATES = "tollgate.proxy.credentials.updates";
     public static final String REVOKED_CONNECTIONS_CLOSED = "tollgate.proxy.credentials.revoked.connections.closed";
+    // Policy distribution (docs/policy-distribution.md)
+    public static final String POLICY_RELOADS = "tollgate.proxy.policy.reloads";
+    public static final String POLICY_INFO = "tollgate.proxy.policy.info";
+    public static final String POLICY_LOADED = "tollgate.proxy.policy.loaded";
+    public static final String POLICY_UNAVAILABLE_DENIALS = "tollgate.proxy.policy.unavailable.denials";
+    public static final String TAG_ORIGIN = "origin";
+    public static final String TAG_VERSION = "version";
+    public static final String TAG_DIGEST = "digest";
+    // Decision log shipping (dev.tollgate.proxy.decision; docs/enforcement.md)
+    public static final String DECISIONS_SHIPPED = "tollgate.proxy.decisions.shipped";
+    public static final String DECISION_BATCHES = "tollgate.proxy.decisions.batches";
+    public static final String DECISIONS_DROPPED = "tollgate.proxy.decisions.dropped";
+    public static final String DECISIONS_BUFFERED = "tollgate.proxy.decisions.buffered";
 
     public static final String TAG_LISTENER = "listener";
     public static final String TAG_RESULT = "result";
@@ -96,6 +112,15 @@ public final class ProxyMetrics {
     private final Counter staleDenials;
     private final Counter revokedConnectionsClosed;
     private final AtomicReference<DoubleSupplier> credentialStaleness = new AtomicReference<>();
+    private final Map<PolicyOrigin, Map<PolicyReloadResult, Counter>> policyReloads = new EnumMap<>(PolicyOrigin.class);
+    private final Counter policyUnavailableDenials;
+    private final AtomicInteger policyLoaded = new AtomicInteger();
+    private final Object policyInfoLock = new Object();
+    private Gauge policyInfo;
+    private final Counter decisionsShipped;
+    private final Map<BatchResult, Counter> decisionBatches = new EnumMap<>(BatchResult.class);
+    private final Map<DropReason, Counter> decisionsDropped = new EnumMap<>(DropReason.class);
+    private final AtomicReference<DoubleSupplier> decisionsBuffered = new AtomicReference<>();
 
     public ProxyMetrics(MeterRegistry registry, Clock clock) {
         this.registry = registry;
@@ -190,6 +215,33 @@ public final class ProxyMetrics {
                 .description("Credentialed requests denied because the revocation state was stale").register(registry);
         revokedConnectionsClosed = Counter.builder(REVOKED_CONNECTIONS_CLOSED)
                 .description("Connections closed because their peer identity was revoked").register(registry);
+        for (PolicyOrigin o : new PolicyOrigin[] {PolicyOrigin.FILE, PolicyOrigin.CONTROL_PLANE}) {
+            Map<PolicyReloadResult, Counter> byResult = new EnumMap<>(PolicyReloadResult.class);
+            for (PolicyReloadResult r : PolicyReloadResult.values()) {
+                byResult.put(r, Counter.builder(POLICY_RELOADS).tag(TAG_ORIGIN, o.name().toLowerCase(java.util.Locale.ROOT))
+                        .tag(TAG_RESULT, r.tag()).description("Policy documents loaded, by origin and result")
+                        .register(registry));
+            }
+            policyReloads.put(o, byResult);
+        }
+        policyUnavailableDenials = Counter.builder(POLICY_UNAVAILABLE_DENIALS)
+                .description("Egress requests denied because the configured policy had not loaded yet").register(registry);
+        Gauge.builder(POLICY_LOADED, policyLoaded, AtomicInteger::get)
+                .description("1 when a policy is loaded, 0 when none is (configured or not)").register(registry);
+        decisionsShipped = Counter.builder(DECISIONS_SHIPPED)
+                .description("Decisions delivered to the control plane's audit").register(registry);
+        for (BatchResult r : BatchResult.values()) {
+            decisionBatches.put(r, Counter.builder(DECISION_BATCHES).tag(TAG_RESULT, r.tag())
+                    .description("Decision batches sent to the control plane, by result").register(registry));
+        }
+        for (DropReason r : DropReason.values()) {
+            decisionsDropped.put(r, Counter.builder(DECISIONS_DROPPED).tag(TAG_REASON, r.tag())
+                    .description("Decisions that never reached the control plane, by reason").register(registry));
+        }
+        Gauge.builder(DECISIONS_BUFFERED, this, m -> {
+            DoubleSupplier s = m.decisionsBuffered.get();
+            return s == null ? 0 : s.getAsDouble();
+        }).description("Decisions waiting to be shipped to the control plane").register(registry);
         Gauge.builder(CREDENTIAL_STALENESS, this, m -> {
             DoubleSupplier s = m.credentialStaleness.get();
             return s == null ? Double.NaN : s.getAsDouble();
@@ -374,5 +426,63 @@ public final class ProxyMetrics {
     /** Where the staleness gauge reads the age of the revocation state (seconds; NaN while unknown). */
     public void credentialStaleness(DoubleSupplier seconds) {
         credentialStaleness.set(seconds);
+    }
+
+    public void policyReload(PolicyOrigin origin, PolicyReloadResult result) {
+        policyReloads.get(origin).get(result).increment();
+    }
+
+    public double policyReloadCount(PolicyOrigin origin, PolicyReloadResult result) {
+        return policyReloads.get(origin).get(result).count();
+    }
+
+    /**
+     * The policy now in use: the info gauge ({@code version} and {@code digest} tags, value 1) is replaced. The
+     * version is the document's own, validated by the policy compiler (at most 64 of [A-Za-z0-9._:-]).
+     */
+    public void policyLoaded(String version, String digest) {
+        synchronized (policyInfoLock) {
+            if (policyInfo != null) {
+                registry.remove(policyInfo);
+            }
+            policyInfo = Gauge.builder(POLICY_INFO, () -> 1).tag(TAG_VERSION, version).tag(TAG_DIGEST, digest)
+                    .description("The policy in use (value 1), by version and digest").register(registry);
+            policyLoaded.set(1);
+        }
+    }
+
+    public void policyUnavailableDenial() {
+        policyUnavailableDenials.increment();
+    }
+
+    public double policyUnavailableDenialCount() {
+        return policyUnavailableDenials.count();
+    }
+
+    /** A batch of n decisions was sent: shipped, failed (kept for a retry) or rejected (dropped). */
+    public void decisionBatch(BatchResult result, int n) {
+        decisionBatches.get(result).increment();
+        if (result == BatchResult.SHIPPED && n > 0) {
+            decisionsShipped.increment(n);
+        }
+    }
+
+    public void decisionsDropped(DropReason reason, int n) {
+        if (n > 0) {
+            decisionsDropped.get(reason).increment(n);
+        }
+    }
+
+    public double decisionsDroppedCount(DropReason reason) {
+        return decisionsDropped.get(reason).count();
+    }
+
+    public double decisionsShippedCount() {
+        return decisionsShipped.count();
+    }
+
+    /** Where the buffered-decisions gauge reads the buffer's depth. */
+    public void decisionsBuffered(DoubleSupplier depth) {
+        decisionsBuffered.set(depth);
     }
 }

@@ -159,9 +159,10 @@ public final class FileCertificateSource implements CertificateSource {
                 return Optional.empty();
             }
             current = snapshot;
-            results.accept(ReloadResult.APPLIED);
             LOG.info("loaded certificate {} from {}", snapshot, certFile);
             listener.onSnapshot(snapshot);
+            // Counted once the listener has taken it: whoever sees the count sees new handshakes use it.
+            results.accept(ReloadResult.APPLIED);
             return Optional.of(ReloadResult.APPLIED);
         }
     }

@@ -34,6 +34,13 @@ public final class PeerTrustManager extends X509ExtendedTrustManager {
     private final Predicate<SpiffeId> accepted;
     private final HandshakeResult refusal;
     private final Clock clock;
+    private final Verified verified;
+
+    /** Told of every client chain this trust manager accepted during a handshake, with the handshake's engine. */
+    @FunctionalInterface
+    public interface Verified {
+        void clientChain(PeerTrustManager verifier, SSLEngine engine, X509Certificate[] chain, SpiffeId id);
+    }
 
     /**
      * @param accepted which SPIFFE IDs are accepted
@@ -41,10 +48,17 @@ public final class PeerTrustManager extends X509ExtendedTrustManager {
      */
     public PeerTrustManager(List<X509Certificate> bundle, Predicate<SpiffeId> accepted, HandshakeResult refusal,
                             Clock clock) {
+        this(bundle, accepted, refusal, clock, (verifier, engine, chain, id) -> { });
+    }
+
+    /** As above; {@code verified} hears of each client chain accepted during a handshake on an engine. */
+    public PeerTrustManager(List<X509Certificate> bundle, Predicate<SpiffeId> accepted, HandshakeResult refusal,
+                            Clock clock, Verified verified) {
         this.bundle = List.copyOf(bundle);
         this.accepted = accepted;
         this.refusal = refusal;
         this.clock = clock;
+        this.verified = verified;
     }
 
     /** Validates and returns the peer's SPIFFE ID. */
@@ -77,6 +91,20 @@ public final class PeerTrustManager extends X509ExtendedTrustManager {
         } catch (CertificateParsingException e) {
             throw new PeerCertificateException(HandshakeResult.NOT_AN_SVID, "peer leaf extended key usage unparseable");
         }
+        Date now = checkValidity(leaf, clock);
+        try {
+            new SpiffeTrustManager(() -> bundle, x -> true, () -> now).verify(chain);
+        } catch (CertificateException e) {
+            throw new PeerCertificateException(HandshakeResult.UNTRUSTED_CHAIN, e.getMessage());
+        }
+        if (!accepted.test(id)) {
+            throw new PeerCertificateException(refusal, "peer SPIFFE ID " + id + " is not accepted");
+        }
+        return id;
+    }
+
+    /** Refuses a leaf that is not valid at the clock's now, which it returns. */
+    static Date checkValidity(X509Certificate leaf, Clock clock) throws PeerCertificateException {
         Date now = Date.from(clock.instant());
         try {
             leaf.checkValidity(now);
@@ -87,15 +115,7 @@ public final class PeerTrustManager extends X509ExtendedTrustManager {
             throw new PeerCertificateException(HandshakeResult.NOT_YET_VALID, "peer certificate not valid before "
                     + leaf.getNotBefore().toInstant());
         }
-        try {
-            new SpiffeTrustManager(() -> bundle, x -> true, () -> now).verify(chain);
-        } catch (CertificateException e) {
-            throw new PeerCertificateException(HandshakeResult.UNTRUSTED_CHAIN, e.getMessage());
-        }
-        if (!accepted.test(id)) {
-            throw new PeerCertificateException(refusal, "peer SPIFFE ID " + id + " is not accepted");
-        }
-        return id;
+        return now;
     }
 
     @Override
@@ -110,7 +130,10 @@ public final class PeerTrustManager extends X509ExtendedTrustManager {
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-        verify(chain, EKU_CLIENT_AUTH);
+        SpiffeId id = verify(chain, EKU_CLIENT_AUTH);
+        if (engine != null) {
+            verified.clientChain(this, engine, chain.clone(), id);
+        }
     }
 
     @Override

@@ -7,17 +7,23 @@ import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLSessionContext;
 import javax.net.ssl.TrustManagerFactory;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
@@ -49,8 +55,10 @@ import dev.tollgate.proxy.metrics.ReloadResult;
  * keeps the previous state. Connections keep the context they were created with; new handshakes take the current
  * one. TLS 1.3 is the default; 1.2 only when configured and then only ECDHE with AEAD suites. The session caches are
  * off on both sides, so the sidecar never resumes as a client; as a server BoringSSL may still issue TLS 1.3 tickets,
- * so every completed server handshake, resumed or not, is verified again with {@link #verifyClient} before the
- * connection carries data.
+ * so every completed server handshake, resumed or not, goes through {@link #verifyClient} before the connection
+ * carries data: a chain the current client trust manager verified during this connection's own full handshake is
+ * taken as verified (its leaf's validity checked again against the clock), any other (a resumed session, a
+ * certificate change in between) is verified in full.
  */
 public final class TlsContextOwner implements CertificateSource.Listener {
     private static final Logger LOG = LoggerFactory.getLogger(TlsContextOwner.class);
@@ -70,7 +78,11 @@ public final class TlsContextOwner implements CertificateSource.Listener {
 
     /** The contexts built from one snapshot. */
     public record State(CertificateSnapshot snapshot, SslContext ingress, SslContext l4,
-                        Map<String, SslContext> upstreams) {
+                        Map<String, SslContext> upstreams, PeerTrustManager clientVerifier) {
+    }
+
+    /** A client chain accepted by {@code verifier} during a full handshake. */
+    private record VerifiedChain(PeerTrustManager verifier, X509Certificate[] chain, SpiffeId id) {
     }
 
     private final SidecarConfig config;
@@ -81,6 +93,12 @@ public final class TlsContextOwner implements CertificateSource.Listener {
     private final Map<String, SslContext> externalContexts;
     private final AtomicReference<State> state = new AtomicReference<>();
     private final Object buildLock = new Object();
+    /**
+     * Client chains verified by the trust manager during a full handshake, by the handshake's engine, until the
+     * handshake handler takes them; an engine whose connection failed before that is dropped with it (weak keys).
+     */
+    private final Cache<SSLEngine, VerifiedChain> verifiedInHandshake = Caffeine.newBuilder().weakKeys().build();
+    private final AtomicLong fullClientVerifications = new AtomicLong();
 
     /**
      * @throws SSLException when an external upstream's configured roots cannot be loaded
@@ -156,7 +174,8 @@ public final class TlsContextOwner implements CertificateSource.Listener {
     private State build(CertificateSnapshot s) throws SSLException {
         List<X509Certificate> bundle = s.bundle();
         PeerTrustManager clientVerifier = new PeerTrustManager(bundle, id -> true, HandshakeResult.PEER_NOT_ALLOWED,
-                clock);
+                clock, (verifier, engine, chain, id) -> verifiedInHandshake.put(engine,
+                        new VerifiedChain(verifier, chain, id)));
         SslContext ingress = serverContext(s, clientVerifier, HTTP_ALPN);
         SslContext l4 = serverContext(s, clientVerifier, null);
         Map<String, SslContext> upstreams = new LinkedHashMap<>();
@@ -168,7 +187,7 @@ public final class TlsContextOwner implements CertificateSource.Listener {
                         new PeerTrustManager(bundle, exactly, HandshakeResult.UNEXPECTED_SPIFFE_ID, clock)));
             }
         }
-        return new State(s, ingress, l4, Map.copyOf(upstreams));
+        return new State(s, ingress, l4, Map.copyOf(upstreams), clientVerifier);
     }
 
     private SslContext serverContext(CertificateSnapshot s, PeerTrustManager verifier, ApplicationProtocolConfig alpn)
@@ -254,15 +273,28 @@ public final class TlsContextOwner implements CertificateSource.Listener {
 
     /**
      * Verifies a client's certificate chain against the current bundle and clock, as the trust manager does during a
-     * full handshake. Run after every server handshake so that a resumed session never skips the checks.
+     * full handshake. Run after every server handshake so that a resumed session never skips the checks. When the
+     * current client trust manager verified exactly this chain during {@code engine}'s own handshake (a full one),
+     * that verification stands and only the leaf's validity is checked again; otherwise (resumed session, no engine,
+     * certificate material swapped since) the whole chain is verified.
      */
-    public SpiffeId verifyClient(java.security.cert.X509Certificate[] chain) throws PeerCertificateException {
+    public SpiffeId verifyClient(SSLEngine engine, X509Certificate[] chain) throws PeerCertificateException {
         State s = state.get();
         if (s == null) {
             throw new PeerCertificateException(HandshakeResult.UNTRUSTED_CHAIN, "no trust bundle loaded");
         }
-        return new PeerTrustManager(s.snapshot().bundle(), id -> true, HandshakeResult.PEER_NOT_ALLOWED, clock)
-                .verify(chain, PeerTrustManager.EKU_CLIENT_AUTH);
+        VerifiedChain v = engine == null ? null : verifiedInHandshake.asMap().remove(engine);
+        if (v != null && v.verifier() == s.clientVerifier() && Arrays.equals(v.chain(), chain)) {
+            PeerTrustManager.checkValidity(chain[0], clock);
+            return v.id();
+        }
+        fullClientVerifications.incrementAndGet();
+        return s.clientVerifier().verify(chain, PeerTrustManager.EKU_CLIENT_AUTH);
+    }
+
+    /** Client chains {@link #verifyClient} verified in full (resumed sessions, or nothing to reuse). */
+    long fullClientVerifications() {
+        return fullClientVerifications.get();
     }
 
     /** A server-side handler for the ingress listener (ALPN h2 and http/1.1). */

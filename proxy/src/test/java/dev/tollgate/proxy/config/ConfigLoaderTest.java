@@ -219,4 +219,22 @@ class ConfigLoaderTest {
         assertThat(c.listeners().egress()).contains(HostPort.parse("127.0.0.1:15001"));
         assertThat(c.listeners().ingress()).isEmpty();
     }
+
+    @Test
+    void egressHttp2PriorKnowledgeIsOnByDefaultAndCanBeTurnedOff() throws Exception {
+        String rest = """
+                tls: {cert: a, key: b, bundle: c}
+                upstreams: {x: {address: "x:1", tls: external}}
+                """;
+
+        assertThat(ConfigLoader.parse("listeners: {egress: {}}\n" + rest, null).listeners()
+                .egressHttp2PriorKnowledge()).isTrue();
+        assertThat(ConfigLoader.parse("listeners: {egress: {http2-prior-knowledge: false}}\n" + rest, null)
+                .listeners().egressHttp2PriorKnowledge()).isFalse();
+        assertThatThrownBy(() -> ConfigLoader.parse("listeners: {egress: {http2-prior-knowledge: \"no\"}}\n" + rest,
+                null)).isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.errors()).containsExactly(
+                        "listeners.egress.http2-prior-knowledge: no (expected: true or false)"));
+        assertThatThrownBy(() -> ConfigLoader.parse("listeners: {admin: {http2-prior-knowledge: true}}\n" + rest,
+                null)).isInstanceOf(ConfigException.class).hasMessageContaining("listeners.admin.http2-prior-knowledge");
+    }
 }

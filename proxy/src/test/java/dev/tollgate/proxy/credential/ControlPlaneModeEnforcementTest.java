@@ -7,7 +7,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -19,14 +18,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.tollgate.api.SpiffeId;
-import dev.tollgate.api.tls.Pem;
 import dev.tollgate.api.wire.TaskCreatedView;
 import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.proxy.Sidecar;
-import dev.tollgate.proxy.config.ConfigLoader;
-import dev.tollgate.proxy.support.Mesh;
+import dev.tollgate.proxy.support.ControlPlaneSidecars;
 import dev.tollgate.proxy.support.SidecarYaml;
 
 /**
@@ -60,14 +57,7 @@ class ControlPlaneModeEnforcementTest {
     }
 
     private Sidecar sidecar(String name, SpiffeId id, SidecarYaml yaml) throws Exception {
-        Path token = dir.resolve(name + ".token");
-        Files.writeString(token, cp.admin().createJoinToken(id, null).token());
-        Path anchor = dir.resolve("anchor.pem");
-        Files.writeString(anchor, Pem.encodeCertificates(List.copyOf(cp.cp.ca().bundle().anchors())));
-        Path file = dir.resolve(name + ".yaml");
-        Mesh.write(file, yaml.controlPlane("  url: \"" + cp.cp.apiUri() + "\"\n  server-id: \"" + cp.cp.serverId()
-                + "\"\n  trust-anchor: \"" + anchor + "\"\n  join-token-file: \"" + token + "\"\n").toString());
-        return Sidecar.builder(ConfigLoader.load(file)).build().start();
+        return ControlPlaneSidecars.start(dir, cp, name, id, yaml, "");
     }
 
     @Test

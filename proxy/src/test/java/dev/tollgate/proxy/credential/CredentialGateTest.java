@@ -65,7 +65,8 @@ class CredentialGateTest {
                   exempt: [{path-prefix: /healthz, direction: ingress}]
                 """, null);
         ce = new CredentialEnforcement(config, clock, metrics, (t, a, s) -> CompletableFuture.failedFuture(
-                new IllegalStateException("no exchange on ingress")), pending::add);
+                new IllegalStateException("no exchange on ingress")), dev.tollgate.proxy.decision.DecisionLog.localOnly(),
+                pending::add);
         listener = ce.watchListener(id -> { });
         key = new ECKeyGenerator(Curve.P_256).keyIDFromThumbprint(true).generate();
         listener.onEvent(new WatchEvent(1, WatchEvent.SIGNING_KEYS, clock.instant(),

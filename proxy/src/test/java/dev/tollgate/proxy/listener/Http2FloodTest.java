@@ -45,12 +45,14 @@ import dev.tollgate.proxy.support.SidecarYaml;
 import dev.tollgate.proxy.support.TestApp;
 
 /**
- * HTTP/2 flood protections of the ingress listener against a Netty client that writes raw frames over mTLS: each
- * attack is stopped by Netty's limit from {@code limits.http2.*}, and counted.
+ * HTTP/2 flood protections of the ingress listener (over mTLS) and of the egress listener (h2c, prior knowledge)
+ * against a Netty client that writes raw frames: each attack is stopped by Netty's limit from
+ * {@code limits.http2.*}, and counted.
  */
 class Http2FloodTest {
     private static final int HEADERS = 0x1;
     private static final int RST_STREAM = 0x3;
+    private static final long REFUSED_STREAM = Http2Error.REFUSED_STREAM.code();
     private static final int SETTINGS = 0x4;
     private static final int GOAWAY = 0x7;
     private static final int CONTINUATION = 0x9;
@@ -58,6 +60,10 @@ class Http2FloodTest {
     private static final int END_HEADERS = 0x4;
     /** HPACK, all from the static table: :method GET, :scheme https, :path /. */
     private static final byte[] GET_ROOT = {(byte) 0x82, (byte) 0x87, (byte) 0x84};
+    /** HPACK: :method GET, :scheme http, :path /slow, :authority billing.internal (names from the static table). */
+    private static final byte[] GET_SLOW = hpackGet("/slow", "billing.internal");
+    private static final String LIMITS = "http2: {max-rst-frames-per-window: 10, rst-window: 60s,"
+            + " max-header-list-size: 1KiB, max-small-continuation-frames: 8, max-concurrent-streams: 2}";
 
     @TempDir
     Path dir;
@@ -71,9 +77,7 @@ class Http2FloodTest {
         mesh = new Mesh(dir);
         app = mesh.track(new TestApp());
         sidecar = mesh.start(new SidecarYaml().tls(mesh.svidFiles("tool", "tool/billing"), mesh.bundle())
-                .app(app.address()).allow(Mesh.id("agent/caller"))
-                .limit("http2: {max-rst-frames-per-window: 10, rst-window: 60s, max-header-list-size: 1KiB,"
-                        + " max-small-continuation-frames: 8}"));
+                .app(app.address()).allow(Mesh.id("agent/caller")).limit(LIMITS));
         group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     }
 
@@ -85,25 +89,31 @@ class Http2FloodTest {
 
     @Test
     void closesAndCountsAConnectionThatResetsStreamsRapidly() throws Exception {
-        RawH2 client = connect();
+        assertRapidResetClosesAndCounts(connect(), GET_ROOT, sidecar);
+    }
+
+    @Test
+    void closesAndCountsAConnectionThatFloodsContinuationFrames() throws Exception {
+        assertContinuationFloodClosesAndCounts(connect(), GET_ROOT, sidecar);
+    }
+
+    private static void assertRapidResetClosesAndCounts(RawH2 client, byte[] headers, Sidecar s) {
         List<ByteBuf> burst = new ArrayList<>();
         for (int i = 0; i < 50; i++) {
             int stream = 2 * i + 1;
-            burst.add(frame(HEADERS, END_STREAM | END_HEADERS, stream, GET_ROOT));
+            burst.add(frame(HEADERS, END_STREAM | END_HEADERS, stream, headers));
             burst.add(frame(RST_STREAM, 0, stream, new byte[] {0, 0, 0, (byte) Http2Error.CANCEL.code()}));
         }
         client.send(burst);
 
         client.awaitClosed();
         assertThat(client.goAwayError()).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
-        assertThat(sidecar.metrics().limitHitCount(LimitKind.H2_RST_FLOOD)).isEqualTo(1);
+        assertThat(s.metrics().limitHitCount(LimitKind.H2_RST_FLOOD)).isEqualTo(1);
     }
 
-    @Test
-    void closesAndCountsAConnectionThatFloodsContinuationFrames() throws Exception {
-        RawH2 client = connect();
+    private void assertContinuationFloodClosesAndCounts(RawH2 client, byte[] headers, Sidecar s) {
         List<ByteBuf> burst = new ArrayList<>();
-        burst.add(frame(HEADERS, END_STREAM, 1, GET_ROOT));
+        burst.add(frame(HEADERS, END_STREAM, 1, headers));
         for (int i = 0; i < 30; i++) {
             burst.add(frame(CONTINUATION, 0, 1, new byte[0]));
         }
@@ -111,7 +121,7 @@ class Http2FloodTest {
 
         client.awaitClosed();
         assertThat(client.goAwayError()).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
-        assertThat(sidecar.metrics().limitHitCount(LimitKind.H2_CONTINUATION_FLOOD)).isEqualTo(1);
+        assertThat(s.metrics().limitHitCount(LimitKind.H2_CONTINUATION_FLOOD)).isEqualTo(1);
         assertThat(app.requests()).isZero();
     }
 
@@ -137,6 +147,71 @@ class Http2FloodTest {
         assertThat(app.requests()).isZero();
     }
 
+    @Test
+    void closesAndCountsAnEgressH2cConnectionThatResetsStreamsRapidly() throws Exception {
+        Sidecar agent = agent();
+        assertRapidResetClosesAndCounts(connectH2c(agent), GET_SLOW, agent);
+    }
+
+    @Test
+    void refusesEgressH2cStreamsOverTheConcurrencyLimit() throws Exception {
+        Sidecar agent = agent();
+        RawH2 client = connectH2c(agent);
+        client.send(List.of(frame(HEADERS, END_STREAM | END_HEADERS, 1, GET_SLOW),
+                frame(HEADERS, END_STREAM | END_HEADERS, 3, GET_SLOW)));
+        await().atMost(Duration.ofSeconds(5)).until(() -> app.slowWaiting() == 2);
+
+        client.send(List.of(frame(HEADERS, END_STREAM | END_HEADERS, 5, GET_SLOW)));
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> client.rstError(5) == REFUSED_STREAM);
+        assertThat(client.rstError(1)).isEqualTo(-1);
+        assertThat(client.rstError(3)).isEqualTo(-1);
+        assertThat(client.channel.isActive()).isTrue();
+        assertThat(app.slowWaiting()).isEqualTo(2);
+    }
+
+    @Test
+    void closesAndCountsAnEgressH2cConnectionThatFloodsContinuationFrames() throws Exception {
+        Sidecar agent = agent();
+        assertContinuationFloodClosesAndCounts(connectH2c(agent), GET_SLOW, agent);
+    }
+
+    /** An agent's sidecar with the same limits, its egress routing billing.internal to the tool's ingress. */
+    private Sidecar agent() throws Exception {
+        return mesh.start(new SidecarYaml().tls(mesh.svidFiles("agent", "agent/caller"), mesh.bundle())
+                .ingress(false).egress(true).limit(LIMITS)
+                .spiffeUpstream("billing", "127.0.0.1:" + sidecar.ingressAddress().orElseThrow().getPort(),
+                        Mesh.id("tool/billing"), "billing.internal"));
+    }
+
+    /** Plain TCP to the agent's egress, then the HTTP/2 preface and SETTINGS. */
+    private RawH2 connectH2c(Sidecar agent) throws Exception {
+        RawH2 client = new RawH2();
+        client.channel = new Bootstrap().group(group).channel(NioSocketChannel.class).handler(client)
+                .connect(agent.egressAddress().orElseThrow()).sync().channel();
+        sendPreface(client);
+        return client;
+    }
+
+    private static void sendPreface(RawH2 client) {
+        ByteBuf preface = Unpooled.copiedBuffer("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", StandardCharsets.US_ASCII);
+        client.send(List.of(preface, frame(SETTINGS, 0, 0, new byte[0])));
+    }
+
+    private static byte[] hpackGet(String path, String authority) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        b.write(0x82);
+        b.write(0x86);
+        // Literal without indexing, indexed name: :path is entry 4, :authority entry 1; short values, no Huffman.
+        b.write(0x04);
+        b.write(path.length());
+        b.writeBytes(path.getBytes(StandardCharsets.US_ASCII));
+        b.write(0x01);
+        b.write(authority.length());
+        b.writeBytes(authority.getBytes(StandardCharsets.US_ASCII));
+        return b.toByteArray();
+    }
+
     private RawH2 connect() throws Exception {
         SslContext tls = new JdkSslContext(mesh.clientContext(mesh.pki.svid("agent/caller")), true, null,
                 IdentityCipherSuiteFilter.INSTANCE,
@@ -159,8 +234,7 @@ class Http2FloodTest {
         client.channel = ch;
         client.awaitHandshake();
         assertThat(ch.pipeline().get(SslHandler.class).applicationProtocol()).isEqualTo("h2");
-        ByteBuf preface = Unpooled.copiedBuffer("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", StandardCharsets.US_ASCII);
-        client.send(List.of(preface, frame(SETTINGS, 0, 0, new byte[0])));
+        sendPreface(client);
         return client;
     }
 
@@ -226,24 +300,22 @@ class Http2FloodTest {
 
         /** The error code of the first GOAWAY frame received, or -1. */
         long goAwayError() {
-            ByteBuf in = Unpooled.wrappedBuffer(bytes());
-            while (in.readableBytes() >= 9) {
-                int length = in.readUnsignedMedium();
-                int type = in.readUnsignedByte();
-                in.skipBytes(5);
-                if (in.readableBytes() < length) {
-                    break;
-                }
-                if (type == GOAWAY) {
-                    in.skipBytes(4);
-                    return in.readUnsignedInt();
-                }
-                in.skipBytes(length);
-            }
-            return -1;
+            ByteBuf payload = payload(GOAWAY, 0);
+            return payload == null || payload.readableBytes() < 8 ? -1 : payload.getUnsignedInt(4);
+        }
+
+        /** The error code of the first RST_STREAM frame received on {@code streamId}, or -1. */
+        long rstError(int streamId) {
+            ByteBuf payload = payload(RST_STREAM, streamId);
+            return payload == null || payload.readableBytes() < 4 ? -1 : payload.getUnsignedInt(0);
         }
 
         boolean sawFrame(int frameType, int streamId) {
+            return payload(frameType, streamId) != null;
+        }
+
+        /** The payload received so far of the first frame of that type on that stream, or null if none arrived. */
+        private ByteBuf payload(int frameType, int streamId) {
             ByteBuf in = Unpooled.wrappedBuffer(bytes());
             while (in.readableBytes() >= 9) {
                 int length = in.readUnsignedMedium();
@@ -251,14 +323,14 @@ class Http2FloodTest {
                 in.skipBytes(1);
                 int stream = in.readInt() & 0x7fffffff;
                 if (type == frameType && stream == streamId) {
-                    return true;
+                    return in.slice(in.readerIndex(), Math.min(length, in.readableBytes()));
                 }
                 if (in.readableBytes() < length) {
                     break;
                 }
                 in.skipBytes(length);
             }
-            return false;
+            return null;
         }
     }
 }

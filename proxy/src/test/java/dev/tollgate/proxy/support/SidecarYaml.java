@@ -12,6 +12,7 @@ public final class SidecarYaml {
     private String app;
     private boolean ingress = true;
     private boolean egress;
+    private Boolean egressH2c;
     private boolean admin = true;
     private String l4Target;
     private final List<String> allow = new ArrayList<>();
@@ -22,6 +23,7 @@ public final class SidecarYaml {
     private Boolean credentialsRequired;
     private String reloadInterval = "1h";
     private String controlPlane;
+    private String policy;
 
     public SidecarYaml tls(Path[] certAndKey, Path bundleFile) {
         this.cert = certAndKey[0];
@@ -48,6 +50,12 @@ public final class SidecarYaml {
 
     public SidecarYaml egress(boolean on) {
         egress = on;
+        return this;
+    }
+
+    /** Sets {@code listeners.egress.http2-prior-knowledge}; unset leaves the default (on). */
+    public SidecarYaml egressHttp2PriorKnowledge(boolean on) {
+        egressH2c = on;
         return this;
     }
 
@@ -106,6 +114,12 @@ public final class SidecarYaml {
         return this;
     }
 
+    /** The body of a {@code policy:} mapping (indented lines), e.g. {@code "  source: control-plane\n"}. */
+    public SidecarYaml policy(String indentedBody) {
+        policy = indentedBody;
+        return this;
+    }
+
     public SidecarYaml drainTimeout(String d) {
         drainTimeout = d;
         return this;
@@ -123,7 +137,8 @@ public final class SidecarYaml {
             b.append("  ingress: {address: \"127.0.0.1:0\"}\n");
         }
         if (egress) {
-            b.append("  egress: {address: \"127.0.0.1:0\"}\n");
+            b.append("  egress: {address: \"127.0.0.1:0\"")
+                    .append(egressH2c == null ? "" : ", http2-prior-knowledge: " + egressH2c).append("}\n");
         }
         if (admin) {
             b.append("  admin: {address: \"127.0.0.1:0\"}\n");
@@ -157,6 +172,9 @@ public final class SidecarYaml {
         }
         if (credentialsRequired != null) {
             b.append("credentials:\n  required: ").append(credentialsRequired).append('\n');
+        }
+        if (policy != null) {
+            b.append("policy:\n").append(policy);
         }
         b.append("drain-timeout: ").append(drainTimeout).append('\n');
         b.append("worker-threads: 2\n");

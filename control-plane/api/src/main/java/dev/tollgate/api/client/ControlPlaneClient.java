@@ -26,23 +26,30 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.wire.AuditEventView;
 import dev.tollgate.api.wire.AuditVerificationView;
+import dev.tollgate.api.wire.DecisionBatch;
+import dev.tollgate.api.wire.DecisionBatchView;
 import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.JoinTokenView;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OAuthError;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.PolicyActivationView;
+import dev.tollgate.api.wire.PolicyDiffView;
+import dev.tollgate.api.wire.PolicyUpload;
+import dev.tollgate.api.wire.PolicyValidationView;
+import dev.tollgate.api.wire.PolicyView;
+import dev.tollgate.api.wire.Problem;
 import dev.tollgate.api.wire.RevocationRequest;
 import dev.tollgate.api.wire.RevocationView;
 import dev.tollgate.api.wire.SigningKeyView;
+import dev.tollgate.api.wire.SvidRequest;
+import dev.tollgate.api.wire.SvidResponse;
+import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.TaskCreatedView;
 import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.api.wire.TaskView;
 import dev.tollgate.api.wire.TokenExchangeResponse;
-import dev.tollgate.api.wire.Problem;
-import dev.tollgate.api.wire.SvidRequest;
-import dev.tollgate.api.wire.SvidResponse;
-import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.WorkloadSpec;
 import dev.tollgate.api.wire.WorkloadView;
 
@@ -153,6 +160,11 @@ public final class ControlPlaneClient {
         return send("GET", "/v1/audit/verify", null, AuditVerificationView.class);
     }
 
+    /** Appends a sidecar's enforcement decisions to the audit chain under the caller's SPIFFE ID (a workload client). */
+    public DecisionBatchView submitDecisions(DecisionBatch batch) {
+        return send("POST", "/v1/audit/decisions", batch, DecisionBatchView.class);
+    }
+
     // ---- tasks, tokens, revocations --------------------------------------------------------------------------
 
     /** Creates a task (an operator for any agent, a workload for itself). */
@@ -211,6 +223,33 @@ public final class ControlPlaneClient {
 
     public SigningKeyView rotateSigningKey() {
         return send("POST", "/v1/signing-keys/rotate", null, SigningKeyView.class);
+    }
+
+    // ---- policy ---------------------------------------------------------------------------------------------
+
+    /** Checks a policy document without storing it; an invalid one is a result, not an error. */
+    public PolicyValidationView validatePolicy(String yaml) {
+        return send("POST", "/v1/policy/validate", new PolicyUpload(yaml), PolicyValidationView.class);
+    }
+
+    /** What would change if the document became the current policy; an invalid one is a 400 listing its problems. */
+    public PolicyDiffView diffPolicy(String yaml) {
+        return send("POST", "/v1/policy/diff", new PolicyUpload(yaml), PolicyDiffView.class);
+    }
+
+    /** Stores the document (once per digest) and makes it the current policy, published to every sidecar. */
+    public PolicyActivationView uploadPolicy(String yaml) {
+        return send("PUT", "/v1/policy", new PolicyUpload(yaml), PolicyActivationView.class);
+    }
+
+    /** The current policy with its text; a 404 ({@code no_policy}) when none was uploaded. */
+    public PolicyView currentPolicy() {
+        return send("GET", "/v1/policy", null, PolicyView.class);
+    }
+
+    /** Stored policy versions, newest first, without their text. */
+    public List<PolicyView> policyVersions(int limit) {
+        return send("GET", "/v1/policy/versions?limit=" + limit, null, new TypeReference<List<PolicyView>>() { });
     }
 
     private static String enc(String s) {

@@ -22,10 +22,16 @@ public record ArgumentConstraint(String pointer, String equals, List<String> in,
         in = in == null ? null : List.copyOf(in);
     }
 
-    /** @throws InvalidScopeException naming what is wrong */
-    void validate(String where) {
+    /**
+     * Checks every bound; {@code where} prefixes the message ({@code where.pointer: ...}). Task scopes and policy
+     * {@code arguments} rules share it.
+     *
+     * @throws InvalidScopeException naming what is wrong
+     */
+    public void validate(String where) {
         if (pointer == null || !(pointer.isEmpty() || pointer.startsWith("/")) || pointer.length() > MAX_POINTER_LENGTH) {
-            throw new InvalidScopeException(where + ".pointer: '" + pointer + "' (expected: a JSON Pointer like /path/0, at most "
+            String shown = pointer == null || pointer.length() <= 64 ? pointer : pointer.substring(0, 64) + "...";
+            throw new InvalidScopeException(where + ".pointer: '" + shown + "' (expected: a JSON Pointer like /path/0, at most "
                     + MAX_POINTER_LENGTH + " characters)");
         }
         for (int i = 0; i < pointer.length(); i++) {

@@ -1,5 +1,7 @@
 package dev.tollgate.controlplane.api;
 
+import java.util.List;
+
 import dev.tollgate.api.wire.Problem;
 
 /** A request that fails with an RFC 9457 problem: thrown by services, turned into a response by the API handler. */
@@ -8,12 +10,19 @@ public final class ApiProblem extends RuntimeException {
     private final int status;
     private final String reason;
     private final String title;
+    private final transient List<String> problems;
 
     public ApiProblem(int status, String reason, String title, String detail) {
+        this(status, reason, title, detail, null);
+    }
+
+    /** A problem that lists every problem found in a submitted document (the {@code problems} member). */
+    public ApiProblem(int status, String reason, String title, String detail, List<String> problems) {
         super(detail);
         this.status = status;
         this.reason = reason;
         this.title = title;
+        this.problems = problems == null ? null : List.copyOf(problems);
     }
 
     public static ApiProblem badRequest(String reason, String detail) {
@@ -45,6 +54,6 @@ public final class ApiProblem extends RuntimeException {
     }
 
     public Problem toProblem() {
-        return Problem.of(status, reason, title, getMessage());
+        return Problem.of(status, reason, title, getMessage()).withProblems(problems);
     }
 }

@@ -16,6 +16,7 @@ import dev.tollgate.api.wire.AuditVerificationView;
 import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaSlotView;
 import dev.tollgate.api.wire.CaStatusView;
+import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
 import dev.tollgate.api.wire.RevocationRequest;
@@ -25,12 +26,14 @@ import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.WorkloadSpec;
 import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.audit.DecisionIngest;
 import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaRotationException;
 import dev.tollgate.controlplane.ca.RotationPlan;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
+import dev.tollgate.controlplane.policy.PolicyVersions;
 import dev.tollgate.controlplane.store.AuditRecord;
 import dev.tollgate.controlplane.store.AuditVerification;
 import dev.tollgate.controlplane.store.Store;
@@ -54,13 +57,17 @@ public final class ApiRoutes {
     private final WatchStreams watch;
     private final BundleRevisions bundles;
     private final TokenServices tokens;
+    private final PolicyVersions policies;
+    private final DecisionIngest decisions;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
-                     TokenServices tokens) {
+                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions) {
         this.watch = watch;
+        this.policies = policies;
+        this.decisions = decisions;
         this.bundles = bundles;
         this.store = store;
         this.ca = ca;
@@ -154,6 +161,9 @@ public final class ApiRoutes {
                     int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
                     return ApiResponse.ok(store.audit(after, limit).stream().map(ApiRoutes::auditView).toList());
                 }),
+                new Route("POST", "/v1/audit/decisions", Access.WORKLOAD,
+                        r -> ApiResponse.ok(decisions.ingest(((Principal.Workload) r.principal()).id(),
+                                r.json(DecisionBatch.class)))),
                 new Route("GET", "/v1/audit/verify", Access.VIEWER, r -> {
                     AuditVerification v = store.verifyAudit();
                     return ApiResponse.ok(new AuditVerificationView(v.intact(), v.events(),
@@ -186,7 +196,16 @@ public final class ApiRoutes {
                 new Route("GET", "/v1/revocations", Access.VIEWER, r -> {
                     int limit = (int) r.queryLong("limit", 1000, 1, Revocations.MAX_LIST);
                     return ApiResponse.ok(tokens.revocations().list(limit));
-                }));
+                }),
+                new Route("POST", "/v1/policy/validate", Access.VIEWER,
+                        r -> ApiResponse.ok(policies.validate(PolicyVersions.document(r)))),
+                new Route("POST", "/v1/policy/diff", Access.VIEWER,
+                        r -> ApiResponse.ok(policies.diff(PolicyVersions.document(r)))),
+                new Route("PUT", "/v1/policy", Access.OPERATOR,
+                        r -> ApiResponse.ok(policies.upload(PolicyVersions.document(r), actor(r)))),
+                new Route("GET", "/v1/policy", Access.VIEWER, r -> ApiResponse.ok(policies.current())),
+                new Route("GET", "/v1/policy/versions", Access.VIEWER,
+                        r -> ApiResponse.ok(policies.versions((int) r.queryLong("limit", 100, 1, MAX_LIST)))));
     }
 
     private byte[] jwks() {

@@ -24,6 +24,9 @@ public final class WatchStreams {
         if (!hub.clock().instant().isBefore(workload.notAfter())) {
             throw ApiProblem.unauthorized("svid_expired", "the presented SVID expired at " + workload.notAfter());
         }
+        if (hub.revoked(workload.id())) {
+            throw ApiProblem.forbidden("identity_revoked", workload.id() + " is revoked");
+        }
         WatchHub.Subscription s;
         try {
             s = hub.reserve(workload.id(), workload.notAfter());

@@ -27,6 +27,7 @@ public final class ControlPlaneMetrics {
     public static final String WATCH_REVISIONS_PUBLISHED = "tollgate.cp.watch.revisions.published";
     public static final String WATCH_RESYNCS = "tollgate.cp.watch.resyncs";
     public static final String WATCH_LATEST_REVISION = "tollgate.cp.watch.revision.latest";
+    public static final String AUDIT_DECISIONS = "tollgate.cp.audit.decisions";
 
     /** How an SVID came to be asked for. */
     public enum IssuanceKind {
@@ -72,10 +73,17 @@ public final class ControlPlaneMetrics {
         BACKPRESSURE,
         /** The workload was deleted. */
         DELETED,
+        /** The workload's SPIFFE ID was revoked. */
+        REVOKED,
         /** The control plane is stopping. */
         SHUTDOWN,
         /** The control plane could not serve the stream (the store failed, a snapshot could not be made). */
         ERROR
+    }
+
+    /** The audit kind a sidecar's decision was stored as. */
+    public enum DecisionKind {
+        ALLOWED, DENIED
     }
 
     /** Which limit refused a watch stream. */
@@ -161,6 +169,15 @@ public final class ControlPlaneMetrics {
     public void resyncServed() {
         Counter.builder(WATCH_RESYNCS).description("watchers sent full state because they were too far behind or ahead")
                 .register(registry).increment();
+    }
+
+    /** Decisions of sidecars appended to the audit chain ({@code POST /v1/audit/decisions}). */
+    public void decisionsIngested(DecisionKind kind, int count) {
+        Counter c = Counter.builder(AUDIT_DECISIONS).description("sidecar decisions appended to the audit chain, by kind")
+                .tag("kind", lower(kind)).register(registry);
+        if (count > 0) {
+            c.increment(count);
+        }
     }
 
     private static String lower(Enum<?> e) {

@@ -465,29 +465,52 @@ public final class JdbcStore implements Store {
      */
     @Override
     public AuditRecord appendAudit(AuditEvent event) {
-        AuditEvent stored = AuditChain.normalize(event);
-        String details = AuditChain.detailsJson(stored.details());
+        return appendAuditBatch(List.of(event)).get(0);
+    }
+
+    @Override
+    public List<AuditRecord> appendAuditBatch(List<AuditEvent> events) {
+        if (events.isEmpty()) {
+            throw new IllegalArgumentException("events: empty (expected: at least one audit event)");
+        }
+        List<AuditEvent> stored = new ArrayList<>(events.size());
+        List<String> details = new ArrayList<>(events.size());
+        for (AuditEvent event : events) {
+            AuditEvent s = AuditChain.normalize(event);
+            stored.add(s);
+            details.add(AuditChain.detailsJson(s.details()));
+        }
         long recordedAt = settings.clock().millis();
-        return write("append audit event " + stored.kind(), null, c -> {
+        String what = events.size() == 1 ? "append audit event " + stored.get(0).kind()
+                : "append " + events.size() + " audit events";
+        return write(what, null, c -> {
             // Locks the chain head until commit: appends from every connection and replica form one chain.
-            update(c, "UPDATE audit_head SET seq = seq + 1 WHERE id = 1");
-            long seq;
+            update(c, "UPDATE audit_head SET seq = seq + ? WHERE id = 1", stored.size());
+            long last;
             String prevHash;
             try (PreparedStatement ps = c.prepareStatement("SELECT seq, hash FROM audit_head WHERE id = 1");
                  ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
                     throw new SQLException("the audit chain head row is missing");
                 }
-                seq = rs.getLong(1);
+                last = rs.getLong(1);
                 prevHash = rs.getString(2);
             }
-            String hash = AuditChain.hash(prevHash, stored);
-            update(c, "INSERT INTO audit_event (" + AUDIT_COLUMNS + ", recorded_at) "
-                            + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", seq, stored.at().toEpochMilli(),
-                    stored.kind(), stored.actor(), stored.action(), stored.subject(), stored.result(),
-                    stored.taskId(), details, prevHash, hash, recordedAt);
-            update(c, "UPDATE audit_head SET hash = ? WHERE id = 1", hash);
-            return new AuditRecord(seq, stored, prevHash, hash);
+            List<AuditRecord> out = new ArrayList<>(stored.size());
+            long seq = last - stored.size();
+            for (int i = 0; i < stored.size(); i++) {
+                seq++;
+                AuditEvent e = stored.get(i);
+                String hash = AuditChain.hash(prevHash, e);
+                update(c, "INSERT INTO audit_event (" + AUDIT_COLUMNS + ", recorded_at) "
+                                + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", seq, e.at().toEpochMilli(),
+                        e.kind(), e.actor(), e.action(), e.subject(), e.result(), e.taskId(), details.get(i),
+                        prevHash, hash, recordedAt);
+                out.add(new AuditRecord(seq, e, prevHash, hash));
+                prevHash = hash;
+            }
+            update(c, "UPDATE audit_head SET hash = ? WHERE id = 1", prevHash);
+            return out;
         });
     }
 
@@ -927,6 +950,82 @@ public final class JdbcStore implements Store {
     private static RevocationRecord revocationRecord(ResultSet rs) throws SQLException {
         return new RevocationRecord(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
                 instant(rs, 5), instant(rs, 6));
+    }
+
+    // ---- policy versions ------------------------------------------------------------------------------------
+
+    private static final String POLICY_COLUMNS = "p.id, p.version, p.digest, p.yaml, p.uploaded_by, p.uploaded_at, "
+            + "p.activated_at, CASE WHEN h.version_id = p.id THEN 1 ELSE 0 END";
+    private static final String POLICY_FROM = " FROM policy_version p CROSS JOIN policy_head h WHERE h.id = 1";
+
+    @Override
+    public PolicyActivation activatePolicy(String version, String digest, String yaml, String uploadedBy,
+                                           Instant at) {
+        String v = nonEmpty(version, "version");
+        String d = nonEmpty(digest, "digest");
+        String y = nonEmpty(yaml, "yaml");
+        String by = nonEmpty(uploadedBy, "uploadedBy");
+        long now = millis(at, "at");
+        return write("activate policy " + d, null, c -> {
+            // Locks the head row until commit: activations from every connection and replica are serialised.
+            if (update(c, "UPDATE policy_head SET version_id = version_id WHERE id = 1") != 1) {
+                throw new SQLException("the policy head row is missing");
+            }
+            Optional<PolicyVersionRecord> previous = first(query(c, "SELECT " + POLICY_COLUMNS + POLICY_FROM
+                    + " AND p.id = h.version_id", JdbcStore::policyVersion));
+            Optional<PolicyVersionRecord> existing = first(query(c, "SELECT " + POLICY_COLUMNS + POLICY_FROM
+                    + " AND p.digest = ?", JdbcStore::policyVersion, d));
+            if (existing.isPresent() && existing.get().current()) {
+                return new PolicyActivation(existing.get(), previous, false);
+            }
+            long id;
+            if (existing.isPresent()) {
+                id = existing.get().id();
+                update(c, "UPDATE policy_version SET activated_at = ? WHERE id = ?", now, id);
+            } else {
+                id = increment(c, "policy_version");
+                update(c, "INSERT INTO policy_version (id, version, digest, yaml, uploaded_by, uploaded_at, "
+                        + "activated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", id, v, d, y, by, now, now);
+            }
+            update(c, "UPDATE policy_head SET version_id = ? WHERE id = 1", id);
+            PolicyVersionRecord current = first(query(c, "SELECT " + POLICY_COLUMNS + POLICY_FROM + " AND p.id = ?",
+                    JdbcStore::policyVersion, id)).orElseThrow(() -> new SQLException("policy version " + id
+                    + " vanished"));
+            return new PolicyActivation(current, previous, existing.isEmpty());
+        });
+    }
+
+    @Override
+    public Optional<PolicyVersionRecord> currentPolicy() {
+        return read("read the current policy", c -> first(query(c, "SELECT " + POLICY_COLUMNS + POLICY_FROM
+                + " AND p.id = h.version_id", JdbcStore::policyVersion)));
+    }
+
+    @Override
+    public Optional<PolicyVersionRecord> policyVersion(String digest) {
+        String d = text(digest, "digest");
+        return read("read policy version", c -> first(query(c, "SELECT " + POLICY_COLUMNS + POLICY_FROM
+                + " AND p.digest = ?", JdbcStore::policyVersion, d)));
+    }
+
+    @Override
+    public List<PolicyVersionRecord> policyVersions(int limit) {
+        requirePositive(limit, "limit");
+        return read("list policy versions", c -> query(c, "SELECT " + POLICY_COLUMNS + POLICY_FROM
+                + " ORDER BY p.id DESC LIMIT ?", JdbcStore::policyVersion, (long) limit));
+    }
+
+    private static PolicyVersionRecord policyVersion(ResultSet rs) throws SQLException {
+        return new PolicyVersionRecord(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                rs.getString(5), instant(rs, 6), instant(rs, 7), rs.getInt(8) == 1);
+    }
+
+    private static String nonEmpty(String value, String name) {
+        String v = text(value, name);
+        if (v.isEmpty()) {
+            throw new IllegalArgumentException(name + ": empty (expected: non-empty)");
+        }
+        return v;
     }
 
     @FunctionalInterface

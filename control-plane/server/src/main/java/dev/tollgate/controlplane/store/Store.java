@@ -107,6 +107,14 @@ public interface Store extends CaSlotRepository, AutoCloseable {
     AuditRecord appendAudit(AuditEvent event);
 
     /**
+     * Appends events to the hash chain in one transaction, in order, with consecutive sequence numbers: all of them
+     * or (on any failure) none.
+     *
+     * @throws IllegalArgumentException when the list is empty or a details value is not a string, number or boolean
+     */
+    List<AuditRecord> appendAuditBatch(List<AuditEvent> events);
+
+    /**
      * Events with sequence number greater than afterSeq, oldest first.
      *
      * @throws IllegalArgumentException when afterSeq is negative or limit is not positive
@@ -188,6 +196,31 @@ public interface Store extends CaSlotRepository, AutoCloseable {
 
     /** Drops revocations whose expiresAt is at or before now; returns how many. */
     int deleteRevocationsExpiredBy(Instant now);
+
+    // ---- policy versions ------------------------------------------------------------------------------------
+
+    /**
+     * Makes a policy document the current policy, in one transaction. A document whose digest is not stored yet is
+     * stored as a new version (id one more than the latest, uploadedAt = activatedAt = at); a stored one becomes
+     * current again (its activatedAt = at) unless it already is, in which case nothing changes. Concurrent
+     * activations, from any replica, are serialised.
+     *
+     * @throws IllegalArgumentException when a text field is empty
+     */
+    PolicyActivation activatePolicy(String version, String digest, String yaml, String uploadedBy, Instant at);
+
+    /** The current policy version, if one was ever activated. */
+    Optional<PolicyVersionRecord> currentPolicy();
+
+    /** The stored version with this digest. */
+    Optional<PolicyVersionRecord> policyVersion(String digest);
+
+    /**
+     * Stored versions, newest first (by id).
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<PolicyVersionRecord> policyVersions(int limit);
 
     @Override
     void close();

@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 import dev.tollgate.api.SpiffeId;
@@ -47,9 +48,16 @@ public final class Revocations {
     private final String trustDomain;
     private final Duration skew;
     private final Duration joinTokenMaxTtl;
+    private final Consumer<SpiffeId> identityRevoked;
 
+    /**
+     * @param identityRevoked called with a SPIFFE ID right after its revocation is stored and published, e.g. to end
+     *                        its watch streams ({@code WatchHub::identityRevoked})
+     */
     public Revocations(Store store, RevisionPublisher publisher, Auditor auditor, Clock clock, SigningKeys keys,
-                       String trustDomain, Duration skew, Duration joinTokenMaxTtl) {
+                       String trustDomain, Duration skew, Duration joinTokenMaxTtl,
+                       Consumer<SpiffeId> identityRevoked) {
+        this.identityRevoked = identityRevoked;
         this.store = store;
         this.publisher = publisher;
         this.auditor = auditor;
@@ -113,6 +121,10 @@ public final class Revocations {
         RevocationRecord r = store(type, value, reason, actor, now, coveredUntil, taskId);
         if (type == RevocationSet.Type.SIGNING_KEY) {
             keys.revoke(value);
+        }
+        if (type == RevocationSet.Type.SPIFFE_ID) {
+            // after the publication: the sidecars learn of the revocation before the revoked one loses its stream
+            identityRevoked.accept(SpiffeId.parse(value));
         }
         return view(r);
     }

@@ -16,6 +16,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -155,6 +156,7 @@ public final class WatchHub implements RevisionPublisher, AutoCloseable {
     /** The latest revision delivered to live subscribers; written only on the hub's thread. */
     private volatile long head;
     private Instant nextIdentityCheck;
+    private volatile Predicate<SpiffeId> revoked = id -> false;
 
     public WatchHub(Store store, Clock clock, ControlPlaneMetrics metrics, Settings settings) {
         this.store = store;
@@ -255,11 +257,38 @@ public final class WatchHub implements RevisionPublisher, AutoCloseable {
 
     /** Ends the streams of a deleted workload at once (other replicas notice at their next identity check). */
     public void identityDeleted(SpiffeId id) {
+        endStreamsOf(id, StreamCloseReason.DELETED);
+    }
+
+    /**
+     * Ends the streams of a revoked SPIFFE ID at once; other replicas end theirs at their next identity check, and
+     * no replica opens a new one while {@link #refuseRevoked the revocation check} says it is revoked.
+     *
+     * @return how many streams were ended
+     */
+    public int identityRevoked(SpiffeId id) {
+        return endStreamsOf(id, StreamCloseReason.REVOKED);
+    }
+
+    /** Whether an identity is revoked (the revocation store); checked for new streams and every identity check. */
+    public void refuseRevoked(Predicate<SpiffeId> isRevoked) {
+        this.revoked = Objects.requireNonNull(isRevoked, "isRevoked");
+    }
+
+    /** True when the identity's SPIFFE ID is revoked: it may not open a watch stream. */
+    public boolean revoked(SpiffeId id) {
+        return revoked.test(id);
+    }
+
+    private int endStreamsOf(SpiffeId id, StreamCloseReason reason) {
+        int n = 0;
         for (Subscription s : all) {
-            if (s.id.equals(id)) {
-                s.end(StreamCloseReason.DELETED);
+            if (s.id.equals(id) && !s.ended()) {
+                s.end(reason);
+                n++;
             }
         }
+        return n;
     }
 
     /** Deletes all but the latest retained-revisions revisions; returns how many. */
@@ -307,6 +336,8 @@ public final class WatchHub implements RevisionPublisher, AutoCloseable {
             try {
                 if (store.workload(id).isEmpty()) {
                     identityDeleted(id);
+                } else if (revoked.test(id)) {
+                    identityRevoked(id);
                 }
             } catch (RuntimeException e) {
                 LOG.warn("cannot check whether watched workload {} still exists: {}", id, e.toString());

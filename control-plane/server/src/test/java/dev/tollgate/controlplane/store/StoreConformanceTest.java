@@ -536,6 +536,28 @@ abstract class StoreConformanceTest {
     }
 
     @Test
+    void auditBatchAppendsInOrderAsOneChainOrNothing() {
+        Store store = newStore();
+        AuditRecord before = store.appendAudit(event("svid.issued", T0, Map.of()));
+        List<AuditRecord> batch = store.appendAuditBatch(List.of(event("decision.denied", T0, Map.of("n", 1)),
+                event("decision.allowed", T0, Map.of("n", 2)), event("decision.denied", T0, Map.of("n", 3))));
+
+        assertThat(batch).extracting(AuditRecord::seq).containsExactly(2L, 3L, 4L);
+        assertThat(batch.get(0).prevHash()).isEqualTo(before.hash());
+        assertThat(batch.get(2).prevHash()).isEqualTo(batch.get(1).hash());
+        assertThat(store.audit(1, 10)).containsExactlyElementsOf(batch);
+        assertThat(store.verifyAudit()).isEqualTo(new AuditVerification(true, 4, 0, "intact"));
+
+        assertThatThrownBy(() -> store.appendAuditBatch(List.of(event("decision.denied", T0, Map.of()),
+                event("decision.denied", T0, Map.of("nested", Map.of("a", 1))))))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> store.appendAuditBatch(List.of())).isInstanceOf(IllegalArgumentException.class);
+        assertThat(store.audit(0, 10)).hasSize(4);
+        assertThat(store.appendAudit(event("after", T0, Map.of())).seq()).isEqualTo(5);
+        assertThat(store.verifyAudit().intact()).isTrue();
+    }
+
+    @Test
     void auditRefusesDetailsThatAreNotPlainValues() {
         Store store = newStore();
         assertThatThrownBy(() -> store.appendAudit(event("x", T0, Map.of("nested", Map.of("a", 1)))))
@@ -967,5 +989,88 @@ abstract class StoreConformanceTest {
                 T0.plusSeconds(120));
         assertThat(store.insertRevocation(fresh)).isTrue();
         assertThat(store.revocation("token", "j1")).contains(fresh);
+    }
+    // ---- policy versions ------------------------------------------------------------------------------------
+
+    static final String ALICE = "spiffe://example.org/operator/alice";
+
+    @Test
+    void noPolicyIsCurrentUntilOneIsActivated() {
+        Store store = newStore();
+        assertThat(store.currentPolicy()).isEmpty();
+        assertThat(store.policyVersions(10)).isEmpty();
+        assertThat(store.policyVersion("sha256:00")).isEmpty();
+    }
+
+    @Test
+    void activatingANewDocumentStoresItAsTheNextCurrentVersion() {
+        Store store = newStore();
+        PolicyActivation first = store.activatePolicy("v1", "sha256:aa", "version: v1\n", ALICE, T0);
+        PolicyVersionRecord v1 = new PolicyVersionRecord(1, "v1", "sha256:aa", "version: v1\n", ALICE, T0, T0, true);
+        assertThat(first).isEqualTo(new PolicyActivation(v1, Optional.empty(), true));
+        assertThat(first.changed()).isTrue();
+
+        PolicyActivation second = store.activatePolicy("v2", "sha256:bb", "version: v2\n", "bob", T0.plusSeconds(5));
+        assertThat(second.stored()).isTrue();
+        assertThat(second.previous()).contains(v1);
+        assertThat(second.current().id()).isEqualTo(2);
+        assertThat(store.currentPolicy()).contains(second.current());
+        assertThat(store.policyVersions(10)).containsExactly(second.current(),
+                new PolicyVersionRecord(1, "v1", "sha256:aa", "version: v1\n", ALICE, T0, T0, false));
+        assertThat(store.policyVersions(1)).containsExactly(second.current());
+        assertThat(store.policyVersion("sha256:aa")).map(PolicyVersionRecord::current).contains(false);
+        assertThatThrownBy(() -> store.policyVersions(0)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void activatingTheCurrentDocumentAgainChangesNothing() {
+        Store store = newStore();
+        PolicyVersionRecord v1 = store.activatePolicy("v1", "sha256:aa", "y1", ALICE, T0).current();
+        PolicyActivation again = store.activatePolicy("v1", "sha256:aa", "y1", "bob", T0.plusSeconds(9));
+        assertThat(again).isEqualTo(new PolicyActivation(v1, Optional.of(v1), false));
+        assertThat(again.changed()).isFalse();
+        assertThat(store.policyVersions(10)).containsExactly(v1);
+    }
+
+    @Test
+    void activatingAStoredOlderDocumentMakesItCurrentAgainWithoutANewVersion() {
+        Store store = newStore();
+        store.activatePolicy("v1", "sha256:aa", "y1", ALICE, T0);
+        PolicyVersionRecord v2 = store.activatePolicy("v2", "sha256:bb", "y2", ALICE, T0.plusSeconds(1)).current();
+        PolicyActivation back = store.activatePolicy("v1", "sha256:aa", "y1", "bob", T0.plusSeconds(7));
+        assertThat(back.stored()).isFalse();
+        assertThat(back.changed()).isTrue();
+        assertThat(back.previous()).contains(v2);
+        assertThat(back.current()).isEqualTo(
+                new PolicyVersionRecord(1, "v1", "sha256:aa", "y1", ALICE, T0, T0.plusSeconds(7), true));
+        assertThat(store.policyVersions(10)).extracting(PolicyVersionRecord::id).containsExactly(2L, 1L);
+        assertThat(reopenStore().currentPolicy()).contains(back.current());
+    }
+
+    @Test
+    void policyActivationRefusesMissingAndEmptyFields() {
+        Store store = newStore();
+        assertThatThrownBy(() -> store.activatePolicy("v1", "", "y", ALICE, T0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("digest: empty (expected: non-empty)");
+        assertThatThrownBy(() -> store.activatePolicy("v1", "sha256:aa", null, ALICE, T0))
+                .isInstanceOf(NullPointerException.class).hasMessage("yaml: null (expected: non-null)");
+        assertThat(store.currentPolicy()).isEmpty();
+    }
+
+    @Test
+    void concurrentActivationsAcrossReplicasStoreEachDocumentOnceAndEndWithOneCurrent() throws Exception {
+        newStore();
+        int threads = 6;
+        List<Store> replicas = new ArrayList<>();
+        for (int i = 0; i < threads; i++) {
+            replicas.add(reopenStore());
+        }
+        // Two documents, each uploaded by three replicas at once.
+        List<PolicyActivation> results = concurrently(threads, t -> () -> replicas.get(t).activatePolicy(
+                "v" + t % 2, "sha256:" + t % 2, "y" + t % 2, ALICE, T0));
+        assertThat(results.stream().filter(PolicyActivation::stored)).hasSize(2);
+        List<PolicyVersionRecord> versions = replicas.get(0).policyVersions(10);
+        assertThat(versions).extracting(PolicyVersionRecord::id).containsExactly(2L, 1L);
+        assertThat(versions.stream().filter(PolicyVersionRecord::current)).hasSize(1);
     }
 }

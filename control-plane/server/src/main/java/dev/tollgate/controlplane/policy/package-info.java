@@ -1,0 +1,2 @@
+/** Policy versions: validated, stored once per digest, made current by operators and published to sidecars. */
+package dev.tollgate.controlplane.policy;

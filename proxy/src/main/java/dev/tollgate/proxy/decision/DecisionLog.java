@@ -1,0 +1,75 @@
+package dev.tollgate.proxy.decision;
+
+import java.util.Map;
+import java.util.Objects;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+
+import dev.tollgate.api.wire.Json;
+
+/**
+ * Where every enforcement decision of the sidecar is recorded: one JSON line on the logger {@value #LOGGER} (denials
+ * at INFO, everything else at DEBUG) and, when the sidecar has a control plane, a place in the
+ * {@link DecisionShipper}'s buffer, whatever the log level. Gates build the event; this class adds nothing to it.
+ *
+ * <p>An event is a flat map (string, number or boolean values) with at least {@value #OUTCOME}; by convention
+ * {@code at}, {@code direction}, {@code reason}, {@code status}, {@code method}, {@code path} and, once a token
+ * verified, {@code task_id}, {@code jti}, {@code sub}. Never a token, never an {@code actor}: the control plane
+ * takes the sidecar's identity from its certificate.
+ */
+public final class DecisionLog {
+    public static final String LOGGER = "dev.tollgate.proxy.decisions";
+    public static final String OUTCOME = "outcome";
+    public static final String DENIED = "denied";
+    private static final Logger LINES = LoggerFactory.getLogger(LOGGER);
+    private static final Logger LOG = LoggerFactory.getLogger(DecisionLog.class);
+
+    private final DecisionShipper shipper;
+
+    private DecisionLog(DecisionShipper shipper) {
+        this.shipper = shipper;
+    }
+
+    /** The local JSON log only (a sidecar without a control plane). */
+    public static DecisionLog localOnly() {
+        return new DecisionLog(null);
+    }
+
+    /** The local JSON log, and every event shipped to the control plane. */
+    public static DecisionLog shippedBy(DecisionShipper shipper) {
+        return new DecisionLog(Objects.requireNonNull(shipper, "shipper"));
+    }
+
+    /** Records one decision; never blocks (safe on an event loop). The map must not change afterwards. */
+    public void record(Map<String, Object> event) {
+        boolean denied = DENIED.equals(event.get(OUTCOME));
+        if (denied ? LINES.isInfoEnabled() : LINES.isDebugEnabled()) {
+            try {
+                String json = Json.mapper().writeValueAsString(event);
+                if (denied) {
+                    LINES.info(json);
+                } else {
+                    LINES.debug(json);
+                }
+            } catch (JsonProcessingException e) {
+                LOG.warn("decision line not written: {}", e.getMessage());
+            }
+        }
+        if (shipper != null) {
+            shipper.offer(event);
+        }
+    }
+
+    /** False when a decision of this outcome would be neither written nor shipped: callers may skip building it. */
+    public boolean wants(String outcome) {
+        return shipper != null || (DENIED.equals(outcome) ? LINES.isInfoEnabled() : LINES.isDebugEnabled());
+    }
+
+    /** True when decisions also go to the control plane. */
+    public boolean shipped() {
+        return shipper != null;
+    }
+}
