@@ -44,7 +44,8 @@ final class HaproxyPair extends Peer.Pair {
                 + "  timeout server 60s\n  timeout http-keep-alive 120s\n  http-reuse always\n";
         Path agentConf = dir.resolve("agent.cfg");
         Files.writeString(agentConf, common
-                + "frontend egress\n  bind 127.0.0.1:" + egressPort + "\n  default_backend tool\n"
+                + "frontend egress\n  bind 127.0.0.1:" + egressPort + "\n  bind 127.0.0.1:" + h2cPort
+                + " proto h2\n  default_backend tool\n"
                 + "backend tool\n  server tool 127.0.0.1:" + ingressPort + " ssl crt " + agent[2] + " ca-file "
                 + env.bundle() + " verify required verifyhost " + TOOL_HOST + " sni str(" + TOOL_HOST + ")"
                 + " ssl-min-ver TLSv1.3 no-ssl-reuse alpn http/1.1\n");

@@ -46,8 +46,9 @@ final class NginxPair extends Peer.Pair {
         Path agentConf = dir.resolve("agent.conf");
         Files.writeString(agentConf, common + "pid " + dir.resolve("agent.pid") + ";\n"
                 + "http {\n  access_log off;\n" + temp(dir, "agent")
-                + "  upstream tool { server 127.0.0.1:" + ingressPort + "; keepalive 64; keepalive_requests 1000000; }\n"
+                + "  upstream tool { server 127.0.0.1:" + ingressPort + "; keepalive 1024; keepalive_requests 1000000; }\n"
                 + "  server {\n    listen 127.0.0.1:" + egressPort + " backlog=4096;\n"
+                + "    listen 127.0.0.1:" + h2cPort + " http2 backlog=4096;\n"
                 + "    keepalive_requests 1000000;\n    keepalive_timeout 120s;\n"
                 + "    location / {\n      proxy_pass https://tool;\n      proxy_http_version 1.1;\n"
                 + "      proxy_set_header Connection \"\";\n      proxy_set_header Host $host;\n"
@@ -60,7 +61,7 @@ final class NginxPair extends Peer.Pair {
         Path toolConf = dir.resolve("tool.conf");
         Files.writeString(toolConf, common + "pid " + dir.resolve("tool.pid") + ";\n"
                 + "http {\n  access_log off;\n" + temp(dir, "tool")
-                + "  upstream app { server 127.0.0.1:" + env.app().getPort() + "; keepalive 64; keepalive_requests 1000000; }\n"
+                + "  upstream app { server 127.0.0.1:" + env.app().getPort() + "; keepalive 1024; keepalive_requests 1000000; }\n"
                 + "  server {\n    listen 127.0.0.1:" + ingressPort + " ssl backlog=4096;\n"
                 + "    ssl_certificate " + tool[0] + ";\n    ssl_certificate_key " + tool[1] + ";\n"
                 + "    ssl_client_certificate " + env.bundle() + ";\n    ssl_verify_client on;\n    ssl_verify_depth 2;\n"

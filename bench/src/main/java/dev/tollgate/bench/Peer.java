@@ -42,6 +42,11 @@ abstract class Peer implements AutoCloseable {
         return Optional.empty();
     }
 
+    /** Where the agent side takes HTTP/2 with prior knowledge (h2c), if it does. */
+    Optional<InetSocketAddress> h2cEgress() {
+        return Optional.empty();
+    }
+
     /** Headers every request through this peer carries (a task credential). */
     Map<String, String> headers() {
         return Map.of();
@@ -260,6 +265,7 @@ abstract class Peer implements AutoCloseable {
         protected final PeerEnv env;
         protected int egressPort;
         protected int ingressPort;
+        protected int h2cPort;
 
         Pair(String name, PeerEnv env) {
             super(name);
@@ -276,10 +282,16 @@ abstract class Peer implements AutoCloseable {
             return Optional.of(new InetSocketAddress("127.0.0.1", ingressPort));
         }
 
-        /** New free ports for both sides (before every start). */
+        @Override
+        Optional<InetSocketAddress> h2cEgress() {
+            return Optional.of(new InetSocketAddress("127.0.0.1", h2cPort));
+        }
+
+        /** New free ports for both sides (before every start); h2c on its own port unless the egress port detects it. */
         protected void choosePorts() throws IOException {
             egressPort = freePort();
             ingressPort = freePort();
+            h2cPort = freePort();
         }
     }
 

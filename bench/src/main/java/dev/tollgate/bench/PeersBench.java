@@ -441,12 +441,19 @@ public final class PeersBench implements Callable<Integer> {
         if (!wrk) {
             skip("wrk: not on the PATH; HTTP/1.1 saturation with wrk skipped (Debian: apt-get install wrk)");
         }
-        notes.put("h2load", "not run: the agent's side of every pair speaks plain HTTP/1.1 (Tollgate's egress "
-                + "listener accepts HTTP/1.1 only) and the tool's side requires a client certificate, which h2load "
-                + "cannot present; HTTP/2 is measured where it occurs, between the two Tollgate sidecars");
+        boolean h2load = Peer.onPath("h2load");
+        if (!h2load) {
+            skip("h2load: not on the PATH; HTTP/2 saturation skipped (Debian: apt-get install nghttp2-client)");
+        }
+        notes.put("h2load", "h2c (HTTP/2 with prior knowledge) to each pair's agent side; direct is not run (the "
+                + "tool speaks HTTP/1.1 only). The tool sides are not driven by h2load: they require a client "
+                + "certificate, which h2load cannot present");
         for (Peer p : peers) {
             if (wrk) {
                 wrk(p);
+            }
+            if (h2load && p.h2cEgress().isPresent()) {
+                h2load(p);
             }
         }
         for (Peer p : peers) {
@@ -493,6 +500,47 @@ public final class PeersBench implements Callable<Integer> {
         }
         if (w.requests() == 0 || w.non2xx() > 0) {
             failures.add("wrk " + p.name + ": " + w.requests() + " requests, " + w.non2xx() + " not 2xx");
+        }
+    }
+
+    /** h2load over h2c, one thread on the generator's core, against the peer's agent side. */
+    private void h2load(Peer p) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>();
+        if (cpu != null) {
+            cmd.addAll(List.of("taskset", "-c", String.valueOf(loadCpu)));
+        }
+        cmd.addAll(List.of("h2load", "-t1", "-c" + wrkConnections, "-m10", "-D", String.valueOf(wrkSeconds),
+                "-H", ":authority: " + Peer.TOOL_HOST));
+        for (Map.Entry<String, String> h : p.headers().entrySet()) {
+            cmd.addAll(List.of("-H", h.getKey().toLowerCase(Locale.ROOT) + ": " + h.getValue()));
+        }
+        cmd.add("http://127.0.0.1:" + p.h2cEgress().orElseThrow().getPort() + "/bench");
+        commands.putIfAbsent("h2load", List.of(String.join(" ", cmd.stream().map(PeersBench::quote).toList())
+                .replaceAll("Bearer \\S+", "Bearer <task token>")
+                .replaceAll("127\\.0\\.0\\.1:\\d+", "127.0.0.1:<agent side port>")));
+        double cpuBefore = p.cpuSeconds();
+        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String output = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!proc.waitFor(wrkSeconds + 30L, TimeUnit.SECONDS)) {
+            proc.destroyForcibly();
+            failures.add("h2load " + p.name + ": did not finish");
+            return;
+        }
+        double cpuUsed = p.cpuSeconds() - cpuBefore;
+        Files.writeString(out.resolve("hgrm").resolve("h2load-" + p.name + ".txt"), output);
+        H2loadResult h = H2loadResult.parse(output);
+        System.out.printf(Locale.ROOT, "h2load %-15s %9.0f req/s  mean %7.0f µs  2xx %d  failed %d%n",
+                p.name, h.requestsPerSecond(), h.meanMicros(), h.status2xx(), h.failed());
+        add(1, "h2load", p.name, 0, "requests_per_s", h.requestsPerSecond());
+        add(1, "h2load", p.name, 0, "requests", h.done());
+        add(1, "h2load", p.name, 0, "status_2xx", h.status2xx());
+        add(1, "h2load", p.name, 0, "failed", h.failed());
+        add(1, "h2load", p.name, 0, "mean_us", h.meanMicros());
+        if (h.status2xx() > 0) {
+            add(1, "h2load", p.name, 0, "cpu_s_per_1k", cpuUsed * 1000 / h.status2xx());
+        }
+        if (h.status2xx() == 0 || h.status2xx() < h.done()) {
+            failures.add("h2load " + p.name + ": " + h.done() + " requests, " + h.status2xx() + " 2xx");
         }
     }
 

@@ -50,8 +50,9 @@ final class PeersCharts {
                     + "dashed: " + b.p99LimitMs + " ms)", "offered rate (requests/s)", "p99 (ms, log scale)", lines,
                     b.p99LimitMs);
         }
-        bars(b, peers, "throughput.png", "Saturation, HTTP/1.1 keep-alive (wrk, 1 thread, " + b.wrkConnections
-                + " connections)", "requests/s", List.of("wrk"), List.of(0.0), "wrk", "requests_per_s");
+        bars(b, peers, "throughput.png", "Saturation, closed loop, " + b.wrkConnections + " connections, 1 thread",
+                "requests/s", List.of("wrk, HTTP/1.1", "h2load, h2c (10 streams each)"), List.of(0.0, 0.0),
+                List.of("wrk", "h2load"), "requests_per_s");
         List<String> sizes = new ArrayList<>();
         List<Double> params = new ArrayList<>();
         for (int s : b.largeSizes) {
@@ -60,7 +61,8 @@ final class PeersCharts {
             params.add((double) s);
         }
         bars(b, peers, "throughput-large.png", "Throughput with large responses (closed loop, " + b.largeConnections
-                + " connections)", "MiB/s", sizes, params, "large", "mib_per_s");
+                + " connections)", "MiB/s", sizes, params, java.util.Collections.nCopies(sizes.size(), "large"),
+                "mib_per_s");
         List<String> hs = List.of("full handshakes/s", "resumed handshakes/s");
         double[][] hv = new double[peers.size()][2];
         boolean any = false;
@@ -76,13 +78,13 @@ final class PeersCharts {
     }
 
     private static void bars(PeersBench b, List<String> peers, String file, String title, String yLabel,
-                             List<String> categories, List<Double> params, String scenario, String metric)
+                             List<String> categories, List<Double> params, List<String> scenarios, String metric)
             throws IOException {
         double[][] v = new double[peers.size()][categories.size()];
         boolean any = false;
         for (int i = 0; i < peers.size(); i++) {
             for (int c = 0; c < categories.size(); c++) {
-                v[i][c] = b.spread(scenario, peers.get(i), params.get(c), metric).median();
+                v[i][c] = b.spread(scenarios.get(c), peers.get(i), params.get(c), metric).median();
                 any |= !Double.isNaN(v[i][c]);
             }
         }

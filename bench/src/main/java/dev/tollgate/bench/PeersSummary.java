@@ -131,8 +131,22 @@ final class PeersSummary {
                         .append(" | ").append(b.spread("wrk", p, 0, "socket_errors").format(0)).append(" |\n");
             }
             String h2 = b.notes.get("h2load");
-            if (h2 != null) {
-                s.append("\nh2load (HTTP/2): ").append(h2).append(".\n");
+            if (h2 != null && b.commands.containsKey("h2load")) {
+                s.append("\n### Maximum throughput with h2load (HTTP/2, closed loop)\n\n`")
+                        .append(shorten(b.commands.get("h2load").get(0))).append("`: ").append(h2)
+                        .append(". h2load prints no percentiles, only the mean time for a request. Output per peer: "
+                                + "`hgrm/h2load-<peer>.txt`.\n\n| peer | requests/s | mean µs | CPU s per 1,000 | "
+                                + "2xx | failed |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
+                for (String p : peers) {
+                    if (b.spread("h2load", p, 0, "requests").n() == 0) {
+                        continue;
+                    }
+                    s.append("| ").append(p).append(" | ").append(b.spread("h2load", p, 0, "requests_per_s").format(0))
+                            .append(" | ").append(b.spread("h2load", p, 0, "mean_us").format(0))
+                            .append(" | ").append(b.spread("h2load", p, 0, "cpu_s_per_1k").format(3))
+                            .append(" | ").append(b.spread("h2load", p, 0, "status_2xx").format(0))
+                            .append(" | ").append(b.spread("h2load", p, 0, "failed").format(0)).append(" |\n");
+                }
             }
         }
 

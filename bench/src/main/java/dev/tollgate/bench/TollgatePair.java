@@ -57,6 +57,7 @@ final class TollgatePair extends Peer.Pair {
     void start() throws IOException, InterruptedException {
         Path dir = env.dir(name);
         choosePorts();
+        h2cPort = egressPort; // egress tells HTTP/2 prior knowledge from HTTP/1.1 by the preface
         int agentAdmin = freePort();
         int toolAdmin = freePort();
         String toolId;

@@ -26,7 +26,7 @@ class PeersBenchSmokeTest {
     void everyPeerAnswersEveryScenarioAndTheResultsAreWritten() throws Exception {
         int exit = new CommandLine(new PeersBench()).execute("--rates", "50", "--duration", "1", "--repetitions", "1",
                 "--warmup", "0", "--step-start", "100", "--step-max", "200", "--step-duration", "0.5",
-                "--step-bisections", "0", "--p99-limit-ms", "1000", "--wrk-duration", "1", "--wrk-connections", "2",
+                "--step-bisections", "0", "--p99-limit-ms", "1000", "--wrk-duration", "3", "--wrk-connections", "2",
                 "--handshake-duration", "0.5", "--handshake-concurrency", "2", "--resource-connections", "20",
                 "--resource-rate", "20", "--resource-duration", "0.5", "--large-sizes", "65536,1048576",
                 "--large-duration", "0.5", "--large-connections", "1", "--coldstart-repetitions", "1", "--no-pin",
@@ -36,6 +36,7 @@ class PeersBenchSmokeTest {
         Map<String, Double> csv = readCsv(out.resolve("results.csv"));
         String summary = Files.readString(out.resolve("summary.md"));
         boolean wrk = Peer.onPath("wrk");
+        boolean h2load = Peer.onPath("h2load");
         for (String peer : PeersBench.ALL_PEERS) {
             boolean present = switch (peer) {
                 case "nginx" -> NginxPair.available();
@@ -57,6 +58,10 @@ class PeersBenchSmokeTest {
             if (wrk) {
                 assertThat(csv.get("1,wrk," + peer + ",0,requests")).as(peer + " wrk").isPositive();
                 assertThat(csv.get("1,wrk," + peer + ",0,non_2xx")).as(peer + " wrk non-2xx").isZero();
+            }
+            if (h2load && !peer.equals("direct")) {
+                assertThat(csv.get("1,h2load," + peer + ",0,status_2xx")).as(peer + " h2load over h2c").isPositive();
+                assertThat(csv.get("1,h2load," + peer + ",0,failed")).as(peer + " h2load failed").isZero();
             }
             if (!peer.equals("direct")) {
                 assertThat(csv.get("1,added," + peer + ",50,p99_us")).as(peer + " added latency").isNotNull();
