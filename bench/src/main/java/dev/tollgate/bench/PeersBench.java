@@ -461,6 +461,31 @@ public final class PeersBench implements Callable<Integer> {
         }
     }
 
+    /** What a load tool printed and the CPU seconds the peer's processes used meanwhile. */
+    private record ToolRun(String output, double cpuSeconds) {
+    }
+
+    /**
+     * Runs a load tool to completion (its command recorded once for the summary, the task token and ports masked),
+     * keeps its output as {@code hgrm/<tool>-<peer>.txt}; null (and a failure) when it did not finish in time.
+     */
+    private ToolRun runTool(String tool, Peer p, List<String> cmd) throws IOException, InterruptedException {
+        commands.putIfAbsent(tool, List.of(String.join(" ", cmd.stream().map(PeersBench::quote).toList())
+                .replaceAll("Bearer \\S+", "Bearer <task token>")
+                .replaceAll("127\\.0\\.0\\.1:\\d+", "127.0.0.1:<agent side port>")));
+        double cpuBefore = p.cpuSeconds();
+        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String output = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!proc.waitFor(wrkSeconds + 30L, TimeUnit.SECONDS)) {
+            proc.destroyForcibly();
+            failures.add(tool + " " + p.name + ": did not finish");
+            return null;
+        }
+        double cpuUsed = p.cpuSeconds() - cpuBefore;
+        Files.writeString(out.resolve("hgrm").resolve(tool + "-" + p.name + ".txt"), output);
+        return new ToolRun(output, cpuUsed);
+    }
+
     /** wrk, one thread on the generator's core, against the peer's agent side. */
     private void wrk(Peer p) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
@@ -473,19 +498,12 @@ public final class PeersBench implements Callable<Integer> {
             cmd.addAll(List.of("-H", h.getKey() + ": " + h.getValue()));
         }
         cmd.add("http://127.0.0.1:" + p.egress().getPort() + "/bench");
-        commands.putIfAbsent("wrk", List.of(String.join(" ", cmd.stream().map(PeersBench::quote).toList())
-                .replaceAll("Bearer \\S+", "Bearer <task token>")
-                .replaceAll("127\\.0\\.0\\.1:\\d+", "127.0.0.1:<agent side port>")));
-        double cpuBefore = p.cpuSeconds();
-        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String output = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!proc.waitFor(wrkSeconds + 30L, TimeUnit.SECONDS)) {
-            proc.destroyForcibly();
-            failures.add("wrk " + p.name + ": did not finish");
+        ToolRun run = runTool("wrk", p, cmd);
+        if (run == null) {
             return;
         }
-        double cpuUsed = p.cpuSeconds() - cpuBefore;
-        Files.writeString(out.resolve("hgrm").resolve("wrk-" + p.name + ".txt"), output);
+        String output = run.output();
+        double cpuUsed = run.cpuSeconds();
         WrkResult w = WrkResult.parse(output);
         System.out.printf(Locale.ROOT, "wrk %-18s %9.0f req/s  p50 %7.0f µs  p99 %7.0f µs  non-2xx %d  socket errors %d%n",
                 p.name, w.requestsPerSecond(), w.p50Micros(), w.p99Micros(), w.non2xx(), w.socketErrors());
@@ -515,19 +533,12 @@ public final class PeersBench implements Callable<Integer> {
             cmd.addAll(List.of("-H", h.getKey().toLowerCase(Locale.ROOT) + ": " + h.getValue()));
         }
         cmd.add("http://127.0.0.1:" + p.h2cEgress().orElseThrow().getPort() + "/bench");
-        commands.putIfAbsent("h2load", List.of(String.join(" ", cmd.stream().map(PeersBench::quote).toList())
-                .replaceAll("Bearer \\S+", "Bearer <task token>")
-                .replaceAll("127\\.0\\.0\\.1:\\d+", "127.0.0.1:<agent side port>")));
-        double cpuBefore = p.cpuSeconds();
-        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String output = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!proc.waitFor(wrkSeconds + 30L, TimeUnit.SECONDS)) {
-            proc.destroyForcibly();
-            failures.add("h2load " + p.name + ": did not finish");
+        ToolRun run = runTool("h2load", p, cmd);
+        if (run == null) {
             return;
         }
-        double cpuUsed = p.cpuSeconds() - cpuBefore;
-        Files.writeString(out.resolve("hgrm").resolve("h2load-" + p.name + ".txt"), output);
+        String output = run.output();
+        double cpuUsed = run.cpuSeconds();
         H2loadResult h = H2loadResult.parse(output);
         System.out.printf(Locale.ROOT, "h2load %-15s %9.0f req/s  mean %7.0f µs  2xx %d  failed %d%n",
                 p.name, h.requestsPerSecond(), h.meanMicros(), h.status2xx(), h.failed());
