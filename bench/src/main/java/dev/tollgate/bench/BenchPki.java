@@ -61,15 +61,20 @@ final class BenchPki {
         this.trustDomain = trustDomain;
         this.caKeys = p256();
         X500Name name = new X500Name("CN=Tollgate bench CA " + trustDomain);
-        this.caCert = sign(caKeys.getPublic(), name, name, true, "spiffe://" + trustDomain, null);
+        this.caCert = sign(caKeys.getPublic(), name, name, true, "spiffe://" + trustDomain, null, null);
     }
 
     /** An SVID for {@code spiffe://<trust domain>/<path>}, valid for a day. */
     Svid svid(String path) {
+        return svid(path, null);
+    }
+
+    /** As {@link #svid(String)}, with a DNS name as a second SAN when dnsName is not null (for nginx and HAProxy). */
+    Svid svid(String path, String dnsName) {
         KeyPair kp = p256();
         X509Certificate cert = sign(kp.getPublic(), new X500Name("CN=" + path.replace('/', '-')),
                 new X500Name(caCert.getSubjectX500Principal().getName()), false,
-                spiffeId(path), caKeys.getPublic());
+                spiffeId(path), caKeys.getPublic(), dnsName);
         return new Svid(cert, kp.getPrivate());
     }
 
@@ -82,7 +87,7 @@ final class BenchPki {
     }
 
     private X509Certificate sign(PublicKey subjectKey, X500Name subject, X500Name issuer, boolean ca, String uri,
-                                 PublicKey issuerKey) {
+                                 PublicKey issuerKey, String dnsName) {
         Instant now = Instant.now();
         try {
             X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(issuer, new BigInteger(96, RANDOM).add(BigInteger.ONE),
@@ -100,8 +105,9 @@ final class BenchPki {
                 b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(
                         new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
             }
-            b.addExtension(Extension.subjectAlternativeName, false,
-                    new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, uri)));
+            GeneralName uriName = new GeneralName(GeneralName.uniformResourceIdentifier, uri);
+            b.addExtension(Extension.subjectAlternativeName, false, dnsName == null ? new GeneralNames(uriName)
+                    : new GeneralNames(new GeneralName[] {uriName, new GeneralName(GeneralName.dNSName, dnsName)}));
             return new JcaX509CertificateConverter().getCertificate(
                     b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(caKeys.getPrivate())));
         } catch (IOException | GeneralSecurityException | OperatorCreationException e) {

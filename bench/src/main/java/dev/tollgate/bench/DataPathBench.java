@@ -355,6 +355,15 @@ public final class DataPathBench implements Callable<Integer> {
     }
 
     private static SslContext clientTls(BenchPki pki, BenchPki.Svid svid) throws IOException {
+        return clientTls(pki, svid, false);
+    }
+
+    /**
+     * A TLS 1.3 client context with the given client certificate, trusting the bench CA, offering HTTP/1.1. With
+     * sessions false every connection makes a full handshake; with true the client keeps the sessions (TLS 1.3
+     * tickets) servers give it and offers them again, so that a server that accepts them resumes.
+     */
+    static SslContext clientTls(BenchPki pki, BenchPki.Svid svid, boolean sessions) throws IOException {
         SslContext ctx = SslContextBuilder.forClient()
                 .sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)
                 .keyManager(svid.key(), svid.cert())
@@ -367,6 +376,9 @@ public final class DataPathBench implements Callable<Integer> {
                         ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
                         ApplicationProtocolNames.HTTP_1_1))
                 .build();
+        if (sessions) {
+            return ctx;
+        }
         // every connection makes a full handshake: the client offers no session to resume
         if (ctx.sessionContext() instanceof OpenSslSessionContext openssl) {
             openssl.setSessionCacheEnabled(false);

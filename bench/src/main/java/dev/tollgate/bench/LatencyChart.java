@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 import javax.imageio.ImageIO;
 
@@ -30,8 +29,7 @@ final class LatencyChart {
     private static final int TOP = 50;
     private static final int BOTTOM = 60;
     private static final double MAX_X = 4; // 99.99 %
-    private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c),
-            new Color(0x9467bd), new Color(0xff7f0e), new Color(0x8c564b)};
+    private static final Color[] COLORS = Charts.COLORS;
 
     /** One line: a label, a colour index, dashed or solid, and its distribution in nanoseconds. */
     record Series(String label, int colour, boolean dashed, Histogram nanos) {
@@ -78,15 +76,7 @@ final class LatencyChart {
             g.setColor(Color.DARK_GRAY);
             g.drawString(xLabels[i], x - 15, TOP + plotH + 18);
         }
-        for (int e = yLo; e <= yHi; e++) {
-            int y = TOP + plotH - (int) (plotH * (e - yLo) / (double) (yHi - yLo));
-            g.setColor(new Color(0xdddddd));
-            g.drawLine(LEFT, y, LEFT + plotW, y);
-            g.setColor(Color.DARK_GRAY);
-            String label = e >= 0 ? String.format(Locale.ROOT, "%.0f", Math.pow(10, e))
-                    : String.format(Locale.ROOT, "%." + (-e) + "f", Math.pow(10, e));
-            g.drawString(label, LEFT - 8 - g.getFontMetrics().stringWidth(label), y + 4);
-        }
+        Charts.logYGrid(g, LEFT, TOP, plotW, plotH, yLo, yHi);
         g.drawString("percentile", LEFT + plotW / 2 - 30, H - 18);
         g.rotate(-Math.PI / 2);
         g.drawString("latency (ms, log scale)", -(TOP + plotH / 2) - 60, 22);

@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -25,7 +24,6 @@ import java.util.regex.Pattern;
 final class SidecarProcess implements AutoCloseable {
     private static final Pattern LISTENING = Pattern.compile("sidecar listening: (.*)$", Pattern.MULTILINE);
     private static final Pattern LISTENER = Pattern.compile("(ingress|egress|admin|l4) /?[^,:\\s]*:(\\d+)");
-    private static final long CLOCK_TICKS_PER_SECOND = clockTicks();
 
     final String name;
     final Path log;
@@ -119,20 +117,12 @@ final class SidecarProcess implements AutoCloseable {
 
     /** User plus system CPU seconds this process has used so far ({@code /proc/<pid>/stat} utime + stime). */
     double cpuSeconds() throws IOException {
-        String stat = Files.readString(Path.of("/proc", String.valueOf(pid()), "stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        // after "pid (comm) " the fields start at field 3 (state); utime is field 14, stime 15
-        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / (double) CLOCK_TICKS_PER_SECOND;
+        return ProcStats.cpuSeconds(pid());
     }
 
     /** Resident set size in KiB ({@code VmRSS} of {@code /proc/<pid>/status}). */
     long rssKib() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid()), "status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.substring(6).trim().split("\\s+")[0]);
-            }
-        }
-        throw new IOException("no VmRSS for pid " + pid());
+        return ProcStats.rssKib(pid());
     }
 
     boolean alive() {
@@ -142,38 +132,10 @@ final class SidecarProcess implements AutoCloseable {
     /** SIGTERM (the sidecar drains), then SIGKILL if it has not exited in 15 s. */
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(15, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
+        Peer.stop(process);
     }
 
     private static String tail(Path log) {
-        try {
-            List<String> lines = Files.readAllLines(log);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
-        } catch (IOException e) {
-            return "(no log: " + e.getMessage() + ")";
-        }
-    }
-
-    private static long clockTicks() {
-        try {
-            Process p = new ProcessBuilder("getconf", "CLK_TCK").redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes()).trim();
-            if (p.waitFor(5, TimeUnit.SECONDS) && p.exitValue() == 0) {
-                return Long.parseLong(out);
-            }
-        } catch (IOException | NumberFormatException e) {
-            // fall through to the Linux default
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        return 100;
+        return Peer.tail(log);
     }
 }

@@ -167,7 +167,7 @@ final class Summary {
         return b.rowsOf(scenario, rate, metric).stream().mapToDouble(Double::doubleValue).sum();
     }
 
-    private static String versions() {
+    static String versions() {
         String netty = Version.identify().getOrDefault("netty-common", null) != null
                 ? Version.identify().get("netty-common").artifactVersion() : "unknown";
         String tls = OpenSsl.isAvailable() ? "BoringSSL via netty-tcnative (" + OpenSsl.versionString() + ")"

@@ -2,6 +2,8 @@ package dev.tollgate.bench;
 
 import java.net.InetSocketAddress;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import io.netty.bootstrap.ServerBootstrap;
@@ -38,11 +40,22 @@ final class UpstreamServer implements AutoCloseable {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1,
             new DefaultThreadFactory("bench-upstream", true), NioIoHandler.newFactory());
     private final byte[] body;
+    private final Map<String, byte[]> sized = new HashMap<>();
     private final Channel server;
 
     UpstreamServer(int bodyBytes) throws InterruptedException {
-        body = new byte[bodyBytes];
-        Arrays.fill(body, (byte) 'x');
+        this(bodyBytes, new int[0]);
+    }
+
+    /**
+     * @param bodyBytes  the body of every request target but {@code /bytes/<n>}
+     * @param extraSizes each n answered at {@code /bytes/<n>} with a body of n bytes (e.g. 64 KiB, 1 MiB)
+     */
+    UpstreamServer(int bodyBytes, int... extraSizes) throws InterruptedException {
+        body = filled(bodyBytes);
+        for (int n : extraSizes) {
+            sized.put(path(n), filled(n));
+        }
         server = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
@@ -56,24 +69,37 @@ final class UpstreamServer implements AutoCloseable {
                 .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
     }
 
+    /** The request target answered with a body of n bytes (one of the sizes given at construction). */
+    static String path(int n) {
+        return "/bytes/" + n;
+    }
+
+    private static byte[] filled(int n) {
+        byte[] b = new byte[n];
+        Arrays.fill(b, (byte) 'x');
+        return b;
+    }
+
     InetSocketAddress address() {
         return (InetSocketAddress) server.localAddress();
     }
 
     private final class Answer extends ChannelInboundHandlerAdapter {
         private boolean keepAlive;
+        private byte[] answer = body;
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             try {
                 if (msg instanceof HttpRequest req) {
                     keepAlive = HttpUtil.isKeepAlive(req);
+                    answer = sized.getOrDefault(req.uri(), body);
                 }
                 if (msg instanceof LastHttpContent) {
                     FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
-                            Unpooled.wrappedBuffer(body));
+                            Unpooled.wrappedBuffer(answer));
                     res.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM)
-                            .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+                            .setInt(HttpHeaderNames.CONTENT_LENGTH, answer.length);
                     if (keepAlive) {
                         ctx.writeAndFlush(res, ctx.voidPromise());
                     } else {

@@ -34,7 +34,9 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.internal.tcnative.SSL;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
 import org.HdrHistogram.Histogram;
@@ -107,6 +109,14 @@ public final class LoadGenerator implements AutoCloseable {
         }
     }
 
+    /** Whether the handshake just completed resumed a session (BoringSSL/OpenSSL engines only; JDK: false). */
+    private static boolean resumed(SslHandler tls) {
+        if (tls.engine() instanceof ReferenceCountedOpenSslEngine openssl) {
+            return SSL.isSessionReused(openssl.sslPointer());
+        }
+        return false;
+    }
+
     @Override
     public void close() {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
@@ -118,11 +128,14 @@ public final class LoadGenerator implements AutoCloseable {
         final Bootstrap bootstrap;
         final Histogram histogram = new Histogram(MAX_LATENCY_NANOS, 3);
         final Map<ErrorKind, Long> errors = new EnumMap<>(ErrorKind.class);
+        final Map<Integer, Long> statuses = new java.util.TreeMap<>();
         final ArrayDeque<Long> queued = new ArrayDeque<>();
         final ArrayDeque<Conn> idle = new ArrayDeque<>();
         final Set<Channel> channels = new HashSet<>();
         long submitted;
         long finished;
+        long handshakes;
+        long resumed;
         long ok;
         int opening;
         long end;
@@ -262,6 +275,10 @@ public final class LoadGenerator implements AutoCloseable {
                 }
                 tls.handshakeFuture().addListener(h -> {
                     if (h.isSuccess()) {
+                        handshakes++;
+                        if (resumed(tls)) {
+                            resumed++;
+                        }
                         ready.accept(conn);
                     } else {
                         conn.handshakeFailed = true;
@@ -298,6 +315,7 @@ public final class LoadGenerator implements AutoCloseable {
                 histogram.recordValue(Math.min(Math.max(latency, 0), MAX_LATENCY_NANOS));
             } else {
                 count(ErrorKind.STATUS);
+                statuses.merge(status, 1L, Long::sum);
             }
         }
 
@@ -355,7 +373,7 @@ public final class LoadGenerator implements AutoCloseable {
             if (outstanding > 0) {
                 errors.merge(ErrorKind.TIMEOUT, outstanding, Long::sum);
             }
-            return new LoadResult(histogram.copy(), submitted, ok, errors, elapsedNanos / 1e9);
+            return new LoadResult(histogram.copy(), submitted, ok, errors, elapsedNanos / 1e9, handshakes, resumed, statuses);
         }
 
         void closeAll() {
@@ -382,6 +400,7 @@ public final class LoadGenerator implements AutoCloseable {
                 due = dueNanos;
                 FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, spec.path());
                 req.headers().set(HttpHeaderNames.HOST, spec.host());
+                spec.headers().forEach((name, value) -> req.headers().set(name, value));
                 if (closeAfter) {
                     req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
                 }

@@ -14,9 +14,14 @@ import org.HdrHistogram.Histogram;
  * @param ok           2xx responses
  * @param errors       failed requests by kind
  * @param seconds      how long requests were issued
+ * @param handshakes   TLS handshakes completed by the generator
+ * @param resumed      of those, how many resumed an earlier session (the server accepted a ticket or session id)
+ * @param statuses     responses other than 2xx by status code (their sum is the {@link ErrorKind#STATUS} count)
  */
-public record LoadResult(Histogram latencyNanos, long sent, long ok, Map<ErrorKind, Long> errors, double seconds) {
+public record LoadResult(Histogram latencyNanos, long sent, long ok, Map<ErrorKind, Long> errors, double seconds,
+                         long handshakes, long resumed, Map<Integer, Long> statuses) {
     public LoadResult {
+        statuses = Map.copyOf(statuses);
         EnumMap<ErrorKind, Long> all = new EnumMap<>(ErrorKind.class);
         for (ErrorKind k : ErrorKind.values()) {
             all.put(k, errors.getOrDefault(k, 0L));

@@ -2,6 +2,8 @@ package dev.tollgate.bench.load;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -20,10 +22,11 @@ import io.netty.handler.ssl.SslContext;
  * @param newConnectionPerRequest a fresh connection (and TLS handshake) for every request, closed after it
  * @param tls            a client TLS context, or empty for plain HTTP
  * @param grace          how long after the last due time outstanding requests may still complete
+ * @param headers        extra request headers (name → value), e.g. a credential
  */
 public record LoadSpec(InetSocketAddress target, String host, String path, Schedule schedule, double rate,
                        Duration duration, int connections, boolean newConnectionPerRequest, Optional<SslContext> tls,
-                       Duration grace) {
+                       Duration grace, Map<String, String> headers) {
     /** At most this many requests in one open-loop run. */
     public static final long MAX_REQUESTS = 10_000_000L;
     /** No run issues requests for longer than this. */
@@ -35,6 +38,10 @@ public record LoadSpec(InetSocketAddress target, String host, String path, Sched
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(schedule, "schedule");
         Objects.requireNonNull(tls, "tls");
+        headers = Map.copyOf(headers);
+        if (headers.size() > 32) {
+            throw new IllegalArgumentException("headers: " + headers.size() + " (expected: at most 32)");
+        }
         if (target.isUnresolved() || !target.getAddress().isLoopbackAddress()) {
             throw new IllegalArgumentException("target: " + target + " (expected: a loopback address)");
         }
@@ -65,16 +72,30 @@ public record LoadSpec(InetSocketAddress target, String host, String path, Sched
 
     public static LoadSpec open(InetSocketAddress target, String host, double rate, Duration duration, int connections) {
         return new LoadSpec(target, host, "/bench", Schedule.OPEN, rate, duration, connections, false,
-                Optional.empty(), Duration.ofSeconds(5));
+                Optional.empty(), Duration.ofSeconds(5), Map.of());
     }
 
     public static LoadSpec closed(InetSocketAddress target, String host, Duration duration, int connections) {
         return new LoadSpec(target, host, "/bench", Schedule.CLOSED, 0, duration, connections, false,
-                Optional.empty(), Duration.ofSeconds(5));
+                Optional.empty(), Duration.ofSeconds(5), Map.of());
     }
 
     public LoadSpec withNewConnectionPerRequest(SslContext clientTls) {
         return new LoadSpec(target, host, path, schedule, rate, duration, connections, true,
-                Optional.ofNullable(clientTls), grace);
+                Optional.ofNullable(clientTls), grace, headers);
+    }
+
+    /** The same load with one more request header. */
+    public LoadSpec withHeader(String name, String value) {
+        Map<String, String> h = new LinkedHashMap<>(headers);
+        h.put(Objects.requireNonNull(name, "name"), Objects.requireNonNull(value, "value"));
+        return new LoadSpec(target, host, path, schedule, rate, duration, connections, newConnectionPerRequest, tls,
+                grace, h);
+    }
+
+    /** The same load on another request target (e.g. a path the upstream answers with a larger body). */
+    public LoadSpec withPath(String newPath) {
+        return new LoadSpec(target, host, newPath, schedule, rate, duration, connections, newConnectionPerRequest, tls,
+                grace, headers);
     }
 }
