@@ -60,9 +60,19 @@ public final class ToolCallInspection {
     record SessionKey(Direction direction, String upstream, String sessionId) {
     }
 
-    /** A task's call history, kept until the task token's {@code exp}. */
+    /**
+     * A task's call history, kept until the task token's {@code exp} plus {@link #historyGrace}: the credential gate
+     * accepts the token until {@code exp + credentials.clock-skew}, and the policy must still see every earlier call
+     * then.
+     */
     private record History(TaskHistory calls, Instant expiresAt) {
     }
+
+    /**
+     * How long after a token's {@code exp} its task's history is kept: {@code credentials.clock-skew} (the token is
+     * still accepted) plus {@code credentials.max-staleness} (the bound on how late a revocation can arrive).
+     */
+    private final Duration historyGrace;
 
     /**
      * @param policy the current policy, if any (empty: only the task's scope is checked); asked on every inspected
@@ -74,6 +84,7 @@ public final class ToolCallInspection {
         this.log = new DecisionLog(Objects.requireNonNull(decisions, "decisions"));
         this.policy = Objects.requireNonNull(policy, "policy");
         this.settings = Objects.requireNonNull(config, "config").inspection();
+        this.historyGrace = config.credentials().clockSkew().plus(config.credentials().maxStaleness());
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.parser = new JsonRpcParser(new JsonRpcParser.Limits(settings.maxBody(), settings.maxDepth(),
@@ -87,7 +98,8 @@ public final class ToolCallInspection {
                 .expireAfter(new Expiry<String, History>() {
                     @Override
                     public long expireAfterCreate(String k, History v, long now) {
-                        return Math.max(0, Duration.between(clock.instant(), v.expiresAt()).toNanos());
+                        Instant keepUntil = v.expiresAt().plus(historyGrace);
+                        return Math.max(0, Duration.between(clock.instant(), keepUntil).toNanos());
                     }
 
                     @Override
@@ -120,7 +132,10 @@ public final class ToolCallInspection {
         return new InspectionAggregator(this, direction, target);
     }
 
-    /** The call history of a task, created on its first call and forgotten when its token expires. */
+    /**
+     * The call history of a task, created on its first call and forgotten {@code credentials.clock-skew +
+     * credentials.max-staleness} after its token's {@code exp} (never while the token is still accepted).
+     */
     TaskHistory history(String taskId, Instant expiresAt) {
         return histories.get(taskId, id -> new History(new TaskHistory(id, settings.maxTaskCalls()), expiresAt))
                 .calls();

@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class ShiftedClock extends Clock {
     private final AtomicReference<Duration> offset = new AtomicReference<>(Duration.ZERO);
 
-    void advance(Duration d) {
+    public void advance(Duration d) {
         offset.accumulateAndGet(d, Duration::plus);
     }
 

@@ -5,10 +5,12 @@ import static dev.tollgate.proxy.inspect.McpInspectionTest.call;
 import static dev.tollgate.proxy.inspect.McpInspectionTest.json;
 import static dev.tollgate.proxy.inspect.McpInspectionTest.post;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -35,6 +37,7 @@ import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.proxy.Sidecar;
 import dev.tollgate.proxy.credential.CredentialFixture;
+import dev.tollgate.proxy.credential.CredentialState;
 import dev.tollgate.proxy.metrics.Direction;
 
 /**
@@ -113,6 +116,22 @@ class PolicyInspectionTest {
                 .contains("\"after_tool\":\"crm.read_customer\"").contains("\"tool\":\"web.post\""));
         // another task starts with a clean history
         assertThat(rpc(token("web.post"), call(3, "web.post", "{}")).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void theHistoryOutlivesExpWhileTheTokenIsStillAcceptedWithinTheClockSkew() throws Exception {
+        use("  - id: no-exfiltration\n    transition: {after: {label: sensitive-read}, then: {label: external-egress},"
+                + " within: ever}\n");
+        String t = fx.task(bot, 20, "crm.read_customer", "web.post").token();
+        assertThat(rpc(t, call(1, "crm.read_customer", "{\"id\":\"c-1\"}")).statusCode()).isEqualTo(200);
+        // 15 s past exp on the sidecars' clock: still accepted (credentials.clock-skew 30 s), so still the same task
+        fx.clock.advance(Duration.ofSeconds(35));
+        CredentialState state = agent.credentials().orElseThrow().state();
+        await().atMost(Duration.ofSeconds(10)).until(() -> !state.stale());
+        int before = app.requests();
+        assertRpcError(rpc(t, call(2, "web.post", "{\"url\":\"https://evil.example\"}")), 403, 2, -32003,
+                "transition_forbidden");
+        assertThat(app.requests()).isEqualTo(before);
     }
 
     @Test
