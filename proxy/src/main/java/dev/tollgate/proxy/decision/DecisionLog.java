@@ -1,5 +1,6 @@
 package dev.tollgate.proxy.decision;
 
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 
@@ -18,7 +19,9 @@ import dev.tollgate.api.wire.Json;
  * <p>An event is a flat map (string, number or boolean values) with at least {@value #OUTCOME}; by convention
  * {@code at}, {@code direction}, {@code reason}, {@code status}, {@code method}, {@code path} and, once a token
  * verified, {@code task_id}, {@code jti}, {@code sub}. Never a token, never an {@code actor}: the control plane
- * takes the sidecar's identity from its certificate.
+ * takes the sidecar's identity from its certificate. A string value longer than {@value #MAX_VALUE} characters (a
+ * tool name or a path an agent chose, say) is cut there and ends with {@value #CUT_MARKER}, in the log line and in
+ * what is shipped alike: the control plane refuses longer values.
  */
 public final class DecisionLog {
     public static final String LOGGER = "dev.tollgate.proxy.decisions";
@@ -26,6 +29,10 @@ public final class DecisionLog {
     public static final String DENIED = "denied";
     /** A call a dry-run policy rule would have denied (it was allowed): written at INFO like a denial. */
     public static final String DRY_RUN = "dry_run";
+    /** String values are cut to this many characters (the control plane accepts up to 1024). */
+    public static final int MAX_VALUE = 512;
+    /** Ends a value that was cut. */
+    public static final String CUT_MARKER = "...[truncated]";
     private static final Logger LINES = LoggerFactory.getLogger(LOGGER);
     private static final Logger LOG = LoggerFactory.getLogger(DecisionLog.class);
 
@@ -47,6 +54,7 @@ public final class DecisionLog {
 
     /** Records one decision; never blocks (safe on an event loop). The map must not change afterwards. */
     public void record(Map<String, Object> event) {
+        event = bounded(event);
         boolean denied = notable(event.get(OUTCOME));
         if (denied ? LINES.isInfoEnabled() : LINES.isDebugEnabled()) {
             try {
@@ -68,6 +76,28 @@ public final class DecisionLog {
     /** False when a decision of this outcome would be neither written nor shipped: callers may skip building it. */
     public boolean wants(String outcome) {
         return shipper != null || (notable(outcome) ? LINES.isInfoEnabled() : LINES.isDebugEnabled());
+    }
+
+    /** The event itself when every string value is short enough, else a copy with the long ones cut. */
+    static Map<String, Object> bounded(Map<String, Object> event) {
+        Map<String, Object> copy = null;
+        for (Map.Entry<String, Object> e : event.entrySet()) {
+            if (e.getValue() instanceof String s && s.length() > MAX_VALUE) {
+                if (copy == null) {
+                    copy = new LinkedHashMap<>(event);
+                }
+                copy.put(e.getKey(), cut(s));
+            }
+        }
+        return copy == null ? event : copy;
+    }
+
+    private static String cut(String s) {
+        int end = MAX_VALUE - CUT_MARKER.length();
+        if (Character.isHighSurrogate(s.charAt(end - 1))) {
+            end--;
+        }
+        return s.substring(0, end) + CUT_MARKER;
     }
 
     private static boolean notable(Object outcome) {

@@ -32,7 +32,8 @@ import dev.tollgate.proxy.metrics.ProxyMetrics;
  * Ships decisions to the control plane ({@code POST /v1/audit/decisions}) in batches: a bounded buffer, emptied every
  * {@code flush-interval} or as soon as a batch is full, by one thread of its own (never an event loop). A batch that
  * cannot be delivered stays at the head of the buffer and is retried after an exponential backoff with jitter; one
- * the control plane refuses as malformed is dropped. A full buffer drops its oldest decision. Nothing is dropped
+ * the control plane refuses as malformed is split in halves and each sent again, so only a decision refused on its
+ * own is dropped. A full buffer drops its oldest decision. Nothing is dropped
  * silently: every dropped decision is counted by reason ({@code tollgate.proxy.decisions.dropped}) and a WARN line
  * (at most one per {@link #WARN_INTERVAL}) says how many.
  */
@@ -172,26 +173,51 @@ public final class DecisionShipper implements AutoCloseable {
             if (batch.isEmpty()) {
                 return;
             }
-            try {
-                sink.submit(batch);
-                landed(batch.size());
-                metrics.decisionBatch(BatchResult.SHIPPED, batch.size());
-                backoff.reset();
-            } catch (RejectedBatchException e) {
-                landed(batch.size());
-                metrics.decisionBatch(BatchResult.REJECTED, batch.size());
-                dropped(DropReason.REJECTED, batch.size());
-                LOG.error("the control plane refused a batch of {} decisions; they are dropped: {}", batch.size(),
-                        e.getMessage());
-            } catch (RuntimeException e) {
-                putBack(batch);
-                metrics.decisionBatch(BatchResult.FAILED, batch.size());
+            List<Map<String, Object>> notSent = new ArrayList<>();
+            RuntimeException failure = ship(batch, notSent);
+            if (failure != null) {
+                putBack(notSent);
+                metrics.decisionBatch(BatchResult.FAILED, notSent.size());
                 Duration wait = backoff.next();
                 retryAtNanos = System.nanoTime() + wait.toNanos();
-                LOG.info("cannot ship {} decisions ({} buffered), retrying in {} ms: {}", batch.size(), buffered(),
-                        wait.toMillis(), e instanceof UncheckedIOException u ? u.getMessage() : e.toString());
+                LOG.info("cannot ship {} decisions ({} buffered), retrying in {} ms: {}", notSent.size(), buffered(),
+                        wait.toMillis(), failure instanceof UncheckedIOException u ? u.getMessage()
+                                : failure.toString());
                 return;
             }
+        }
+    }
+
+    /**
+     * Sends one batch. A batch of several the control plane refuses is split in halves, each sent again, so only the
+     * decisions refused on their own are dropped. On a failure to deliver, what was not delivered is added to
+     * {@code notSent} (in order) and the failure returned; null when everything landed.
+     */
+    private RuntimeException ship(List<Map<String, Object>> batch, List<Map<String, Object>> notSent) {
+        try {
+            sink.submit(batch);
+            landed(batch.size());
+            metrics.decisionBatch(BatchResult.SHIPPED, batch.size());
+            backoff.reset();
+            return null;
+        } catch (RejectedBatchException e) {
+            metrics.decisionBatch(BatchResult.REJECTED, batch.size());
+            if (batch.size() > 1) {
+                int half = batch.size() / 2;
+                RuntimeException failure = ship(batch.subList(0, half), notSent);
+                if (failure != null) {
+                    notSent.addAll(batch.subList(half, batch.size()));
+                    return failure;
+                }
+                return ship(batch.subList(half, batch.size()), notSent);
+            }
+            landed(1);
+            dropped(DropReason.REJECTED, 1);
+            LOG.error("the control plane refused a decision; it is dropped: {}", e.getMessage());
+            return null;
+        } catch (RuntimeException e) {
+            notSent.addAll(batch);
+            return e;
         }
     }
 

@@ -27,6 +27,7 @@ import dev.tollgate.api.wire.TaskCreatedView;
 import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.proxy.Sidecar;
+import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.decision.DropReason;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.support.ControlPlaneSidecars;
@@ -157,6 +158,31 @@ class DecisionShippingTest {
         assertThat(buffered()).isZero();
         assertThat(agent.metrics().decisionsDroppedCount(DropReason.BUFFER_FULL)).isZero();
         assertThat(agent.metrics().decisionsShippedCount()).isGreaterThanOrEqualTo(20);
+    }
+
+    @Test
+    void aDenialWithAVeryLongValueReachesTheAuditCutTogetherWithTheRestOfItsBatch() throws Exception {
+        int port = agentThenControlPlaneDown("flush-interval: 100ms");
+        String method = "LONG" + "X".repeat(2000); // a valid HTTP token; the decision line carries it
+        assertThat(get("/billing/batch-0", null)).isEqualTo(401);
+        int status = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                + agent.egressAddress().orElseThrow().getPort() + "/billing/batch-1"))
+                .method(method, HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString())
+                .statusCode();
+        assertThat(status).isEqualTo(401);
+        assertThat(get("/billing/batch-2", null)).isEqualTo(401);
+        await().atMost(Duration.ofSeconds(20)).until(() -> buffered() == 3.0);
+
+        cp = startControlPlane(Map.of("api.listen", "127.0.0.1:" + port));
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> buffered() == 0.0);
+        List<AuditEventView> events = decisionsOf(AGENT).stream()
+                .filter(e -> e.subject().startsWith("/billing/batch-")).toList();
+        assertThat(events).extracting(AuditEventView::subject)
+                .containsExactly("/billing/batch-0", "/billing/batch-1", "/billing/batch-2");
+        assertThat((String) events.get(1).details().get("method")).hasSize(DecisionLog.MAX_VALUE)
+                .startsWith("LONGXXX").endsWith(DecisionLog.CUT_MARKER);
+        assertThat(agent.metrics().decisionsDroppedCount(DropReason.REJECTED)).isZero();
     }
 
     @Test

@@ -61,19 +61,57 @@ class DecisionShipperTest {
     }
 
     @Test
-    void aRejectedBatchIsDroppedAndCountedNotRetried() {
+    void aRejectedBatchIsSplitSoOnlyTheRefusedDecisionIsDroppedAndNothingIsRetried() {
+        List<Integer> attempts = new CopyOnWriteArrayList<>();
+        shipper = new DecisionShipper(new SidecarConfig.DecisionLog(1000, 9, 65536, Duration.ofMillis(20)),
+                Duration.ofMillis(10), Duration.ofMillis(20), b -> {
+                    attempts.add(b.size());
+                    if (b.stream().anyMatch(e -> e.containsKey("bad"))) {
+                        throw new DecisionShipper.RejectedBatchException("400 invalid_event", null);
+                    }
+                    delivered.add(List.copyOf(b));
+                }, metrics).start();
+        for (int i = 0; i < 9; i++) {
+            shipper.offer(i == 6 ? Map.of("outcome", "denied", "path", "/p/6", "bad", true) : event(i));
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> metrics.decisionsDroppedCount(DropReason.REJECTED) == 1.0
+                && delivered.stream().mapToInt(List::size).sum() == 8);
+        assertThat(shipper.buffered()).isZero();
+        List<Object> paths = new ArrayList<>();
+        delivered.forEach(b -> b.forEach(e -> paths.add(e.get("path"))));
+        assertThat(paths).as("every other decision, in order").containsExactly(
+                "/p/0", "/p/1", "/p/2", "/p/3", "/p/4", "/p/5", "/p/7", "/p/8");
+        assertThat(attempts.get(0)).isEqualTo(9);
+        assertThat(attempts).as("halves of halves, never a retry of the same batch").hasSizeLessThanOrEqualTo(9);
+        assertThat(metrics.decisionsShippedCount()).isEqualTo(8.0);
+    }
+
+    @Test
+    void aDecisionRefusedOnItsOwnIsDroppedAndNotRetried() {
         List<Integer> attempts = new CopyOnWriteArrayList<>();
         shipper = new DecisionShipper(new SidecarConfig.DecisionLog(1000, 5, 65536, Duration.ofMillis(20)),
                 Duration.ofMillis(10), Duration.ofMillis(20), b -> {
                     attempts.add(b.size());
                     throw new DecisionShipper.RejectedBatchException("400 invalid_event", null);
                 }, metrics).start();
-        for (int i = 0; i < 5; i++) {
-            shipper.offer(event(i));
-        }
-        await().atMost(Duration.ofSeconds(10)).until(() -> metrics.decisionsDroppedCount(DropReason.REJECTED) == 5.0);
+        shipper.offer(event(0));
+        await().atMost(Duration.ofSeconds(10)).until(() -> metrics.decisionsDroppedCount(DropReason.REJECTED) == 1.0);
         assertThat(shipper.buffered()).isZero();
-        assertThat(attempts).containsExactly(5);
+        assertThat(attempts).containsExactly(1);
+    }
+
+    @Test
+    void longStringValuesAreCutBeforeTheyAreShipped() {
+        shipper = new DecisionShipper(new SidecarConfig.DecisionLog(1000, 1, 65536, Duration.ofMillis(20)),
+                Duration.ofMillis(10), Duration.ofMillis(20), delivered::add, metrics).start();
+        DecisionLog log = DecisionLog.shippedBy(shipper);
+        log.record(Map.of("outcome", "denied", "tool", "t".repeat(2000), "status", 403));
+        await().atMost(Duration.ofSeconds(10)).until(() -> delivered.size() == 1);
+        Map<String, Object> e = delivered.get(0).get(0);
+        assertThat((String) e.get("tool")).hasSize(DecisionLog.MAX_VALUE).startsWith("ttt")
+                .endsWith(DecisionLog.CUT_MARKER);
+        assertThat(e.get("status")).isEqualTo(403);
+        assertThat(e.get("outcome")).isEqualTo("denied");
     }
 
     @Test
