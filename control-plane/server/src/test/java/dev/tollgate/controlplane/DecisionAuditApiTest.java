@@ -22,6 +22,7 @@ import dev.tollgate.api.client.ControlPlaneException;
 import dev.tollgate.api.wire.AuditEventView;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.DecisionBatchView;
+import dev.tollgate.api.wire.RevocationRequest;
 import dev.tollgate.controlplane.audit.DecisionIngest;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
 
@@ -73,6 +74,24 @@ class DecisionAuditApiTest {
     private static long head() {
         List<AuditEventView> all = tcp.admin().audit(0, 1000);
         return all.isEmpty() ? 0 : all.get(all.size() - 1).seq();
+    }
+
+    @Test
+    void aRevokedIdentityIsRefusedWhileItsCertificateIsStillValid() {
+        SpiffeId id = TestControlPlane.tool("revoked-crm");
+        tcp.register(id);
+        ControlPlaneClient revoked = tcp.as(tcp.join(id, null));
+        assertThat(revoked.submitDecisions(new DecisionBatch(List.of(decision("denied", "t-before")))).accepted())
+                .isEqualTo(1);
+        tcp.admin().revoke(new RevocationRequest("spiffe_id", id.toString(), "key leaked"));
+        long before = head();
+
+        assertThatThrownBy(() -> revoked.submitDecisions(new DecisionBatch(List.of(decision("denied", "t-after")))))
+                .isInstanceOfSatisfying(ControlPlaneException.class, e -> {
+                    assertThat(e.status()).isEqualTo(403);
+                    assertThat(e.reason()).isEqualTo("identity_revoked");
+                });
+        assertThat(since(before)).noneMatch(e -> e.kind().startsWith("decision.") && e.actor().equals(id.toString()));
     }
 
     @Test

@@ -161,9 +161,13 @@ public final class ApiRoutes {
                     int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
                     return ApiResponse.ok(store.audit(after, limit).stream().map(ApiRoutes::auditView).toList());
                 }),
-                new Route("POST", "/v1/audit/decisions", Access.WORKLOAD,
-                        r -> ApiResponse.ok(decisions.ingest(((Principal.Workload) r.principal()).id(),
-                                r.json(DecisionBatch.class)))),
+                new Route("POST", "/v1/audit/decisions", Access.WORKLOAD, r -> {
+                    SpiffeId id = ((Principal.Workload) r.principal()).id();
+                    if (tokens.revocations().identityRevoked(id)) {
+                        throw ApiProblem.forbidden("identity_revoked", id + " is revoked");
+                    }
+                    return ApiResponse.ok(decisions.ingest(id, r.json(DecisionBatch.class)));
+                }),
                 new Route("GET", "/v1/audit/verify", Access.VIEWER, r -> {
                     AuditVerification v = store.verifyAudit();
                     return ApiResponse.ok(new AuditVerificationView(v.intact(), v.events(),

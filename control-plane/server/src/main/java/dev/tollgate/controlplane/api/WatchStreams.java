@@ -3,6 +3,7 @@ package dev.tollgate.controlplane.api;
 import java.time.Duration;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.StreamCloseReason;
 import dev.tollgate.controlplane.watch.WatchHub;
 
 /** Opens {@code GET /v1/watch} streams: checks the caller's SVID and the stream limits, then reserves a slot. */
@@ -32,6 +33,12 @@ public final class WatchStreams {
             s = hub.reserve(workload.id(), workload.notAfter());
         } catch (WatchHub.StreamLimitException e) {
             throw new ApiProblem(429, "too_many_streams", "Too many requests", e.getMessage());
+        }
+        // Again, now that the slot is reserved: a revocation that landed after the check above ended no stream of
+        // this one (it was not reserved yet); one that lands from now on ends it.
+        if (hub.revoked(workload.id())) {
+            s.end(StreamCloseReason.REVOKED);
+            throw ApiProblem.forbidden("identity_revoked", workload.id() + " is revoked");
         }
         return new WatchStream(hub, s, after, heartbeat, maxQueued, writeStallTimeout);
     }
