@@ -44,6 +44,7 @@ import dev.tollgate.proxy.forward.UpstreamPools;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.identity.ControlPlaneCertificateSource;
 import dev.tollgate.proxy.identity.IdentityMetrics;
+import dev.tollgate.proxy.inspect.ToolCallInspection;
 import dev.tollgate.proxy.listener.AdminInitializer;
 import dev.tollgate.proxy.listener.ConnectionTracker;
 import dev.tollgate.proxy.listener.EgressInitializer;
@@ -86,6 +87,7 @@ public final class Sidecar implements AutoCloseable {
     /** Ships the decision log to the control plane when the SVID comes from there; null otherwise. */
     private final DecisionShipper decisionShipper;
     private final DecisionLog decisions;
+    private final ToolCallInspection inspection;
     /** Runs token exchanges with the control plane when enforcement is wired here; null otherwise. */
     private final java.util.concurrent.ExecutorService exchangeExecutor;
     private final Transport transport = Transport.best();
@@ -157,20 +159,22 @@ public final class Sidecar implements AutoCloseable {
             this.decisionShipper = null;
             this.decisions = b.decisions != null ? b.decisions : DecisionLog.localOnly();
         }
+        Clock credentialClock = b.credentialClock != null ? b.credentialClock : clock;
+        this.inspection = new ToolCallInspection(config, metrics, credentialClock, policy, decisions);
         if (exchange != null) {
-            // Credentials first (enforcement order step 2), then whatever gates were added (policy).
-            this.credentials = new CredentialEnforcement(config, b.credentialClock != null ? b.credentialClock : clock,
-                    metrics, exchange, decisions);
+            this.credentials = new CredentialEnforcement(config, credentialClock, metrics, exchange, decisions);
             if (b.exchangeClient == null && certificates instanceof ControlPlaneCertificateSource cps) {
                 cps.addWatchListener(credentials.watchListener(this::closeConnectionsOf));
                 credentials.state().trackFreshness(cps::sinceLastWatchLine);
             }
-            this.ingressGate = RequestGate.chain(List.of(credentials.ingressGate(), b.ingressGate));
-            this.egressGate = RequestGate.chain(List.of(credentials.egressGate(), policyGate, b.egressGate));
+            this.ingressGate = RequestGate.chain(List.of(credentials.ingressGate(), inspection.ingressGate(),
+                    b.ingressGate));
+            this.egressGate = RequestGate.chain(List.of(credentials.egressGate(), policyGate, inspection.egressGate(),
+                    b.egressGate));
         } else {
             this.credentials = null;
-            this.ingressGate = b.ingressGate;
-            this.egressGate = RequestGate.chain(List.of(policyGate, b.egressGate));
+            this.ingressGate = RequestGate.chain(List.of(inspection.ingressGate(), b.ingressGate));
+            this.egressGate = RequestGate.chain(List.of(policyGate, inspection.egressGate(), b.egressGate));
         }
     }
 
@@ -326,7 +330,7 @@ public final class Sidecar implements AutoCloseable {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }
         ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressGate,
-                egressGate);
+                egressGate, inspection);
         SidecarConfig.Listeners l = config.listeners();
         List<String> bound = new ArrayList<>();
         try {
@@ -440,6 +444,11 @@ public final class Sidecar implements AutoCloseable {
     /** Where this sidecar's decisions are recorded (and, with a control plane, shipped from). */
     public DecisionLog decisionLog() {
         return decisions;
+    }
+
+    /** Tool-call inspection (steps 3 and 4 of the enforcement order). */
+    public ToolCallInspection inspection() {
+        return inspection;
     }
 
     /** Task-credential enforcement, when {@link Builder#credentials} turned it on. */

@@ -102,7 +102,7 @@ public final class SidecarCommand implements Callable<Integer> {
      * Installs {@code action} as the handler of the named signals through {@code sun.misc.Signal}, looked up
      * reflectively because it is not a standard API. Returns false when it is not available.
      */
-    static boolean onSignals(Runnable action, String... names) {
+    public static boolean onSignals(Runnable action, String... names) {
         try {
             Class<?> signal = Class.forName("sun.misc.Signal");
             Class<?> handlerType = Class.forName("sun.misc.SignalHandler");

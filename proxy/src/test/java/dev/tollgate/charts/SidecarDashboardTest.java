@@ -27,7 +27,8 @@ class SidecarDashboardTest {
     /** Every series name the sidecar's registry scrapes: ProxyMetrics and IdentityMetrics register up front. */
     static Set<String> exported() {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        new ProxyMetrics(registry, Clock.systemUTC());
+        // The policy info gauge exists once a policy is loaded; the dashboard must show it then.
+        new ProxyMetrics(registry, Clock.systemUTC()).policyLoaded("2026-11-22.1", "sha256:00");
         new IdentityMetrics(registry, Clock.systemUTC());
         Set<String> names = new TreeSet<>();
         for (String line : registry.scrape().split("\n")) {

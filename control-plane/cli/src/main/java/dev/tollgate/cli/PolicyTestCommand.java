@@ -108,23 +108,10 @@ final class PolicyTestCommand implements Callable<Integer> {
     }
 
     static Policy loadPolicy(Path file) {
-        String text = readText(file, Policy.MAX_DOCUMENT_CHARS * 4L);
         try {
-            return Policy.parse(text);
+            return Policy.load(file);
         } catch (PolicyException e) {
-            throw new CtlException(file + ": invalid policy:\n  " + String.join("\n  ", e.problems()));
-        }
-    }
-
-    private static String readText(Path file, long maxBytes) {
-        try {
-            long size = Files.size(file);
-            if (size > maxBytes) {
-                throw new CtlException(file + ": " + size + " bytes (expected: <= " + maxBytes + ")");
-            }
-            return Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new CtlException("cannot read " + file + " (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")");
+            throw new CtlException("cannot use the policy:\n  " + String.join("\n  ", e.problems()));
         }
     }
 

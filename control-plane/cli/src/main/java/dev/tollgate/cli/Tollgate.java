@@ -3,13 +3,15 @@ package dev.tollgate.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import dev.tollgate.cli.demo.DemoCommand;
 import dev.tollgate.controlplane.ControlPlaneCommand;
 import dev.tollgate.proxy.SidecarCommand;
 
 /** The one launcher: {@code ./tollgate control-plane | sidecar | ctl | demo}. */
 @Command(name = "tollgate", mixinStandardHelpOptions = true, versionProvider = Tollgate.Version.class,
         description = {"Short-lived, task-scoped credentials for AI agents, enforced by a sidecar on every request.", ""},
-        subcommands = {ControlPlaneCommand.class, SidecarCommand.class, CtlCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {ControlPlaneCommand.class, SidecarCommand.class, CtlCommand.class, DemoCommand.class,
+                CommandLine.HelpCommand.class},
         footer = {"", "Run './tollgate <command> --help' for a command's options. Docs: docs/ in the repository."})
 public final class Tollgate implements Runnable {
 
@@ -21,7 +23,10 @@ public final class Tollgate implements Runnable {
     }
 
     public static CommandLine commandLine() {
-        return new CommandLine(new Tollgate()).setCaseInsensitiveEnumValuesAllowed(true);
+        // Identifiers such as a signing key's kid (a base64url thumbprint) may begin with '-': an argument that is no
+        // known option is taken as a parameter rather than refused as an unknown option.
+        return new CommandLine(new Tollgate()).setCaseInsensitiveEnumValuesAllowed(true)
+                .setUnmatchedOptionsArePositionalParams(true);
     }
 
     @Override

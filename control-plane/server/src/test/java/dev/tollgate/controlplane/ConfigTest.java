@@ -7,9 +7,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.Optional;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 import dev.tollgate.controlplane.config.ConfigException;
 import dev.tollgate.controlplane.config.ConfigValues;
 import dev.tollgate.controlplane.config.ControlPlaneConfig;
+import dev.tollgate.testing.ReferenceYaml;
 
 class ConfigTest {
     /** The reference file, relative to this module's directory (where surefire runs). */
@@ -30,13 +32,23 @@ class ConfigTest {
         String text = Files.readString(REFERENCE);
         ConfigValues v = ControlPlaneConfig.values().loadYaml(REFERENCE);
         assertThat(v.errors()).isEmpty();
+        ReferenceYaml reference = ReferenceYaml.parse(text);
+        List<String> missing = new ArrayList<>();
+        List<String> undescribed = new ArrayList<>();
         for (ConfigValues.Option o : ControlPlaneConfig.OPTIONS) {
-            String leaf = o.key().substring(o.key().lastIndexOf('.') + 1);
-            Matcher m = Pattern.compile("(?m)^\\s*" + Pattern.quote(leaf) + ":\\s*(.*)$").matcher(text);
-            assertThat(m.find()).as("option %s is in %s", o.key(), REFERENCE).isTrue();
+            var entry = reference.entry(o.key().replace('.', '/'));
+            if (entry.isEmpty()) {
+                missing.add(o.key());
+                continue;
+            }
+            if (!entry.get().description().equals(Optional.of(o.description()))) {
+                undescribed.add(o.key() + " (line " + entry.get().line() + ": expected the comment '# "
+                        + o.description() + "' right above it)");
+            }
             assertThat(v.string(o.key())).as("default of %s", o.key()).isEqualTo(o.defaultValue());
-            assertThat(text).as("description of %s", o.key()).contains(o.description());
         }
+        assertThat(missing).as("options in ControlPlaneConfig.OPTIONS but not in %s", REFERENCE).isEmpty();
+        assertThat(undescribed).as("options of %s without their one-line description", REFERENCE).isEmpty();
     }
 
     @Test

@@ -73,4 +73,20 @@ public final class ConfigDefaults {
     public static final int DECISION_LOG_MAX_BATCH_BYTES = 56 * 1024;
     /** control-plane.decision-log.flush-interval: how often buffered decisions are shipped. */
     public static final Duration DECISION_LOG_FLUSH_INTERVAL = Duration.ofSeconds(1);
+    /** inspection.max-body: the largest inspected request body buffered. */
+    public static final int INSPECTION_MAX_BODY = 1024 * 1024;
+    /** inspection.max-depth: nesting depth of a JSON-RPC body. */
+    public static final int INSPECTION_MAX_DEPTH = 32;
+    /** inspection.max-batch: messages in one JSON-RPC batch. */
+    public static final int INSPECTION_MAX_BATCH = 64;
+    /** inspection.max-arguments: bytes of one tool call's arguments. */
+    public static final int INSPECTION_MAX_ARGUMENTS = 256 * 1024;
+    /** inspection.max-sse-event: bytes of one server-sent event of a filtered tools/list response. */
+    public static final int INSPECTION_MAX_SSE_EVENT = 1024 * 1024;
+    /** inspection.max-sessions: MCP sessions whose creating identity is remembered. */
+    public static final int INSPECTION_MAX_SESSIONS = 10_000;
+    /** inspection.max-tasks: tasks whose call history is kept for the policy. */
+    public static final int INSPECTION_MAX_TASKS = 10_000;
+    /** inspection.max-task-calls: calls remembered per task. */
+    public static final int INSPECTION_MAX_TASK_CALLS = 1024;
 }

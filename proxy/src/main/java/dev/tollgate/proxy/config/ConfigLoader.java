@@ -88,7 +88,7 @@ public final class ConfigLoader {
             return null;
         }
         knownKeys(root, "", Set.of("listeners", "app", "tls", "identity", "upstreams", "limits", "drain-timeout",
-                "worker-threads", "control-plane", "credentials", "policy"));
+                "worker-threads", "control-plane", "credentials", "policy", "inspection", "ingress"));
         boolean fromControlPlane = !root.path("control-plane").isMissingNode();
         SidecarConfig.Listeners listeners = listeners(root.path("listeners"));
         Optional<HostPort> app = optionalHostPort(root.path("app"), "app");
@@ -100,6 +100,7 @@ public final class ConfigLoader {
         int workers = integer(root.path("worker-threads"), "worker-threads", ConfigDefaults.WORKER_THREADS, 0, 256);
         SidecarConfig.Credentials credentials = credentials(root.path("credentials"), upstreams);
         SidecarConfig.PolicySettings policy = policy(root.path("policy"), baseDir, fromControlPlane);
+        SidecarConfig.Inspection inspection = inspection(root.path("inspection"), root.path("ingress"));
 
         if (listeners.ingress().isPresent() && app.isEmpty()) {
             errors.add("app: missing (expected: host:port of the local application, required by listeners.ingress)");
@@ -119,7 +120,7 @@ public final class ConfigLoader {
         Optional<SidecarConfig.ControlPlane> controlPlane = fromControlPlane
                 ? Optional.ofNullable(controlPlane(root.path("control-plane"), tls, baseDir)) : Optional.empty();
         return new SidecarConfig(listeners, app, tls, identity, upstreams, limits, drain, workers, controlPlane,
-                credentials, policy);
+                credentials, policy, inspection);
     }
 
     private SidecarConfig.PolicySettings policy(JsonNode n, Path baseDir, boolean fromControlPlane) {
@@ -243,6 +244,154 @@ public final class ConfigLoader {
         }
         return new SidecarConfig.Credentials(required, staleness == null ? d.maxStaleness() : staleness,
                 skew == null ? d.clockSkew() : skew, cacheSize, exempt, tools);
+    }
+
+    private SidecarConfig.Inspection inspection(JsonNode n, JsonNode ingress) {
+        SidecarConfig.Inspection d = SidecarConfig.Inspection.defaults();
+        SidecarConfig.Inspect app = SidecarConfig.Inspect.NONE;
+        if (!ingress.isMissingNode() && object(ingress, "ingress")) {
+            knownKeys(ingress, "ingress.", Set.of("inspection", "routes"));
+            app = inspect(ingress.path("inspection"), ingress.path("routes"), "ingress");
+        }
+        if (n.isMissingNode() || !object(n, "inspection")) {
+            return new SidecarConfig.Inspection(app, d.maxBody(), d.maxDepth(), d.maxBatch(), d.maxArguments(),
+                    d.maxSseEvent(), d.maxSessions(), d.maxTasks(), d.maxTaskCalls());
+        }
+        knownKeys(n, "inspection.", Set.of("max-body", "max-depth", "max-batch", "max-arguments", "max-sse-event",
+                "max-sessions", "max-tasks", "max-task-calls"));
+        return new SidecarConfig.Inspection(app,
+                size(n.path("max-body"), "inspection.max-body", d.maxBody(), 1024, 64 << 20),
+                integer(n.path("max-depth"), "inspection.max-depth", d.maxDepth(), 4, 256),
+                integer(n.path("max-batch"), "inspection.max-batch", d.maxBatch(), 1, 10_000),
+                size(n.path("max-arguments"), "inspection.max-arguments", d.maxArguments(), 64, 64 << 20),
+                size(n.path("max-sse-event"), "inspection.max-sse-event", d.maxSseEvent(), 1024, 64 << 20),
+                integer(n.path("max-sessions"), "inspection.max-sessions", d.maxSessions(), 1, 10_000_000),
+                integer(n.path("max-tasks"), "inspection.max-tasks", d.maxTasks(), 1, 10_000_000),
+                integer(n.path("max-task-calls"), "inspection.max-task-calls", d.maxTaskCalls(), 1, 1_000_000));
+    }
+
+    private static final Pattern ROUTE_VARIABLE = Pattern.compile("\\{([A-Za-z_][A-Za-z0-9_]{0,63})\\}");
+    private static final Pattern ROUTE_LITERAL = Pattern.compile("[A-Za-z0-9._~!$&'()*+,;=:@-]+");
+    private static final Pattern HTTP_METHOD = Pattern.compile("[A-Z]{1,16}");
+    private static final int MAX_ROUTES = 1000;
+
+    /** {@code inspection: mcp | rest | none} and, for rest, {@code routes}. */
+    private SidecarConfig.Inspect inspect(JsonNode mode, JsonNode routes, String p) {
+        SidecarConfig.InspectionMode m = SidecarConfig.InspectionMode.NONE;
+        if (!mode.isMissingNode()) {
+            String t = text(mode, p + ".inspection");
+            if (t != null) {
+                switch (t) {
+                    case "mcp" -> m = SidecarConfig.InspectionMode.MCP;
+                    case "rest" -> m = SidecarConfig.InspectionMode.REST;
+                    case "none" -> m = SidecarConfig.InspectionMode.NONE;
+                    default -> errors.add(p + ".inspection: " + t + " (expected: mcp, rest or none)");
+                }
+            }
+        }
+        List<SidecarConfig.RestRoute> out = new ArrayList<>();
+        if (routes.isMissingNode()) {
+            if (m == SidecarConfig.InspectionMode.REST) {
+                errors.add(p + ".routes: missing (expected: at least one route with inspection: rest)");
+            }
+            return new SidecarConfig.Inspect(m, out);
+        }
+        if (m != SidecarConfig.InspectionMode.REST) {
+            errors.add(p + ".routes: set (expected: only with inspection: rest)");
+            return new SidecarConfig.Inspect(m, out);
+        }
+        if (!routes.isArray() || routes.isEmpty() || routes.size() > MAX_ROUTES) {
+            errors.add(p + ".routes: " + describe(routes) + " (expected: a list of 1 to " + MAX_ROUTES
+                    + " {method, path, tool, arguments})");
+            return new SidecarConfig.Inspect(m, out);
+        }
+        for (int i = 0; i < routes.size(); i++) {
+            String rp = p + ".routes[" + i + "]";
+            JsonNode r = routes.get(i);
+            if (!object(r, rp)) {
+                continue;
+            }
+            knownKeys(r, rp + ".", Set.of("method", "path", "tool", "arguments"));
+            String method = r.path("method").isMissingNode() ? null : text(r.path("method"), rp + ".method");
+            if (method == null || !HTTP_METHOD.matcher(method).matches()) {
+                errors.add(rp + ".method: " + describe(r.path("method")) + " (expected: an upper-case HTTP method)");
+                continue;
+            }
+            String path = r.path("path").isMissingNode() ? null : text(r.path("path"), rp + ".path");
+            Set<String> variables = path == null ? null : routeVariables(path);
+            if (variables == null) {
+                errors.add(rp + ".path: " + describe(r.path("path")) + " (expected: an absolute path of literal "
+                        + "segments and {name} variables, each variable once, like /customers/{id})");
+                continue;
+            }
+            String tool = r.path("tool").isMissingNode() ? null : text(r.path("tool"), rp + ".tool");
+            if (tool == null || !dev.tollgate.api.token.ToolGrant.TOOL_NAME.matcher(tool).matches()) {
+                errors.add(rp + ".tool: " + describe(r.path("tool")) + " (expected: a tool name, "
+                        + dev.tollgate.api.token.ToolGrant.TOOL_NAME.pattern() + ")");
+                continue;
+            }
+            Map<String, SidecarConfig.ArgumentSource> args = new LinkedHashMap<>();
+            JsonNode a = r.path("arguments");
+            if (!a.isMissingNode() && object(a, rp + ".arguments")) {
+                for (Map.Entry<String, JsonNode> e : a.properties()) {
+                    String ap = rp + ".arguments." + e.getKey();
+                    SidecarConfig.ArgumentSource src = argumentSource(e.getValue(), ap, variables);
+                    if (src != null) {
+                        args.put(e.getKey(), src);
+                    }
+                }
+            }
+            out.add(new SidecarConfig.RestRoute(method, path, tool, args));
+        }
+        return new SidecarConfig.Inspect(m, out);
+    }
+
+    /** The variables of a route path template, or null when it is not one. */
+    private static Set<String> routeVariables(String path) {
+        if (!path.startsWith("/") || path.length() > 1024) {
+            return null;
+        }
+        Set<String> vars = new LinkedHashSet<>();
+        if (path.equals("/")) {
+            return vars;
+        }
+        for (String seg : path.substring(1).split("/", -1)) {
+            Matcher v = ROUTE_VARIABLE.matcher(seg);
+            if (v.matches()) {
+                if (!vars.add(v.group(1))) {
+                    return null;
+                }
+            } else if (!ROUTE_LITERAL.matcher(seg).matches() || seg.equals(".") || seg.equals("..")) {
+                return null;
+            }
+        }
+        return vars;
+    }
+
+    /** {@code path:<variable>}, {@code query:<parameter>} or {@code body:<JSON Pointer>}. */
+    private SidecarConfig.ArgumentSource argumentSource(JsonNode n, String p, Set<String> variables) {
+        String v = text(n, p);
+        if (v == null) {
+            return null;
+        }
+        if (v.startsWith("path:") && variables.contains(v.substring(5))) {
+            return new SidecarConfig.ArgumentSource(SidecarConfig.ArgumentFrom.PATH, v.substring(5));
+        }
+        if (v.startsWith("query:") && v.length() > 6 && v.length() <= 256 + 6) {
+            return new SidecarConfig.ArgumentSource(SidecarConfig.ArgumentFrom.QUERY, v.substring(6));
+        }
+        if (v.startsWith("body:/") && v.length() <= 256 + 5) {
+            try {
+                com.fasterxml.jackson.core.JsonPointer.compile(v.substring(5));
+                return new SidecarConfig.ArgumentSource(SidecarConfig.ArgumentFrom.BODY, v.substring(5));
+            } catch (IllegalArgumentException ex) {
+                // reported below
+            }
+        }
+        errors.add(p + ": " + describe(n) + " (expected: path:<a variable of the route's path"
+                + (variables.isEmpty() ? "" : ": " + String.join(", ", variables)) + ">, query:<parameter> or "
+                + "body:<JSON Pointer such as /customer/id>)");
+        return null;
     }
 
     private SidecarConfig.Listeners listeners(JsonNode n) {
@@ -527,7 +676,7 @@ public final class ConfigLoader {
                 continue;
             }
             knownKeys(u, p + ".", Set.of("address", "spiffe-id", "tls", "roots", "match", "connect-timeout",
-                    "idle-timeout", "request-timeout", "pool-size"));
+                    "idle-timeout", "request-timeout", "pool-size", "inspection", "routes"));
             HostPort address = requiredHostPort(u.path("address"), p + ".address");
             SidecarConfig.UpstreamTls tls = upstreamTls(u, p, baseDir);
             SidecarConfig.Match match = match(u.path("match"), p + ".match");
@@ -551,9 +700,10 @@ public final class ConfigLoader {
             Duration request = duration(u.path("request-timeout"), p + ".request-timeout",
                     ConfigDefaults.UPSTREAM_REQUEST_TIMEOUT, true);
             int pool = integer(u.path("pool-size"), p + ".pool-size", ConfigDefaults.UPSTREAM_POOL_SIZE, 1, 100_000);
+            SidecarConfig.Inspect inspect = inspect(u.path("inspection"), u.path("routes"), p);
             if (address != null && tls != null) {
                 out.put(name, new SidecarConfig.Upstream(name, order++, address, tls, match, connect, idle, request,
-                        pool));
+                        pool, inspect));
             }
         }
         return out;

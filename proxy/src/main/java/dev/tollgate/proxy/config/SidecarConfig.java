@@ -24,12 +24,14 @@ public record SidecarConfig(
         int workerThreads,
         Optional<ControlPlane> controlPlane,
         Credentials credentials,
-        PolicySettings policy) {
+        PolicySettings policy,
+        Inspection inspection) {
 
     public SidecarConfig {
         upstreams = Map.copyOf(upstreams);
         credentials = credentials == null ? Credentials.defaults() : credentials;
         policy = policy == null ? PolicySettings.none() : policy;
+        inspection = inspection == null ? Inspection.defaults() : inspection;
     }
 
     /** Without a {@code policy} block: no policy. */
@@ -37,14 +39,14 @@ public record SidecarConfig(
                          Map<String, Upstream> upstreams, Limits limits, Duration drainTimeout, int workerThreads,
                          Optional<ControlPlane> controlPlane, Credentials credentials) {
         this(listeners, app, tls, identity, upstreams, limits, drainTimeout, workerThreads, controlPlane, credentials,
-                PolicySettings.none());
+                PolicySettings.none(), Inspection.defaults());
     }
 
     /** Certificates from files, and without a {@code credentials} block: its defaults. */
     public SidecarConfig(Listeners listeners, Optional<HostPort> app, Tls tls, Identity identity,
                          Map<String, Upstream> upstreams, Limits limits, Duration drainTimeout, int workerThreads) {
         this(listeners, app, tls, identity, upstreams, limits, drainTimeout, workerThreads, Optional.empty(),
-                Credentials.defaults(), PolicySettings.none());
+                Credentials.defaults(), PolicySettings.none(), Inspection.defaults());
     }
 
     /** Upstreams in the order they were written, which is the order egress selection tries them. */
@@ -156,8 +158,88 @@ public record SidecarConfig(
     public record Match(Optional<String> host, Optional<String> pathPrefix) {
     }
 
+    /**
+     * @param inspect how requests to this upstream are read for tool calls ({@code inspection}, {@code routes})
+     */
     public record Upstream(String name, int order, HostPort address, UpstreamTls tls, Match match,
-                           Duration connectTimeout, Duration idleTimeout, Duration requestTimeout, int poolSize) {
+                           Duration connectTimeout, Duration idleTimeout, Duration requestTimeout, int poolSize,
+                           Inspect inspect) {
+        public Upstream {
+            inspect = inspect == null ? Inspect.NONE : inspect;
+        }
+
+        /** Without inspection. */
+        public Upstream(String name, int order, HostPort address, UpstreamTls tls, Match match,
+                        Duration connectTimeout, Duration idleTimeout, Duration requestTimeout, int poolSize) {
+            this(name, order, address, tls, match, connectTimeout, idleTimeout, requestTimeout, poolSize,
+                    Inspect.NONE);
+        }
+    }
+
+    /** How the requests of an upstream (or of the local application, on ingress) are read for tool calls. */
+    public enum InspectionMode {
+        /** Not read: only the credential gate's tool-service check applies. */
+        NONE,
+        /** MCP over HTTP: POST bodies are JSON-RPC; {@code tools/call} names the tool. */
+        MCP,
+        /** A REST API: the route table maps method and path to a tool and its arguments. */
+        REST
+    }
+
+    /**
+     * One upstream's inspection: the mode and, for REST, the routes in the order they are tried.
+     */
+    public record Inspect(InspectionMode mode, List<RestRoute> routes) {
+        public static final Inspect NONE = new Inspect(InspectionMode.NONE, List.of());
+
+        public Inspect {
+            routes = List.copyOf(routes);
+        }
+    }
+
+    /**
+     * A REST route: requests with {@code method} whose path matches {@code path} (literal segments and whole-segment
+     * variables {@code {name}}) are calls of {@code tool} with the listed arguments.
+     */
+    public record RestRoute(String method, String path, String tool, Map<String, ArgumentSource> arguments) {
+        public RestRoute {
+            arguments = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(arguments));
+        }
+
+        public boolean needsBody() {
+            return arguments.values().stream().anyMatch(a -> a.from() == ArgumentFrom.BODY);
+        }
+    }
+
+    public enum ArgumentFrom {
+        PATH, QUERY, BODY
+    }
+
+    /** Where a REST argument comes from: a path variable, a query parameter, or a JSON Pointer into the body. */
+    public record ArgumentSource(ArgumentFrom from, String name) {
+    }
+
+    /**
+     * Tool-call inspection ({@code inspection:} and {@code ingress:}); see {@code docs/enforcement.md}.
+     *
+     * @param ingress       how requests to the local application are read
+     * @param maxBody       the largest inspected body buffered (larger: 413)
+     * @param maxDepth      nesting depth of a JSON-RPC body
+     * @param maxBatch      messages in one JSON-RPC batch
+     * @param maxArguments  bytes of one call's arguments
+     * @param maxSseEvent   bytes of one server-sent event of a filtered {@code tools/list} response
+     * @param maxSessions   MCP sessions whose owner is remembered
+     * @param maxTasks      tasks whose call history is kept for the policy
+     * @param maxTaskCalls  calls remembered per task
+     */
+    public record Inspection(Inspect ingress, int maxBody, int maxDepth, int maxBatch, int maxArguments,
+                             int maxSseEvent, int maxSessions, int maxTasks, int maxTaskCalls) {
+        public static Inspection defaults() {
+            return new Inspection(Inspect.NONE, ConfigDefaults.INSPECTION_MAX_BODY, ConfigDefaults.INSPECTION_MAX_DEPTH,
+                    ConfigDefaults.INSPECTION_MAX_BATCH, ConfigDefaults.INSPECTION_MAX_ARGUMENTS,
+                    ConfigDefaults.INSPECTION_MAX_SSE_EVENT, ConfigDefaults.INSPECTION_MAX_SESSIONS,
+                    ConfigDefaults.INSPECTION_MAX_TASKS, ConfigDefaults.INSPECTION_MAX_TASK_CALLS);
+        }
     }
 
     public record Limits(int maxInitialLine, int maxHeaderSize, int maxHeaderCount, int maxChunkSize,

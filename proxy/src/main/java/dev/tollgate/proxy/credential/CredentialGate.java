@@ -113,7 +113,7 @@ final class CredentialGate implements RequestGate {
         VerifiedToken hit = e.verified.getIfPresent(key);
         if (hit != null && boundTo(hit, own, subject)) {
             e.metrics.credentialCache(direction, true);
-            return verified(hit, c, req, own);
+            return verified(hit, c, r, own);
         }
         e.metrics.credentialCache(direction, false);
         TokenVerifier v = verifierFor(own);
@@ -133,7 +133,7 @@ final class CredentialGate implements RequestGate {
             }
             VerifiedToken t = (VerifiedToken) res;
             e.verified.put(key, t);
-            return verified(t, c, req, own);
+            return verified(t, c, r, own);
         });
     }
 
@@ -142,11 +142,14 @@ final class CredentialGate implements RequestGate {
         return t.type() == type && t.subject().equals(subject) && t.audience().contains(own.toString());
     }
 
-    private CompletionStage<GateDecision> verified(VerifiedToken t, Credential c, HttpRequest req, SpiffeId own) {
+    private CompletionStage<GateDecision> verified(VerifiedToken t, Credential c, GateRequest r, SpiffeId own) {
+        HttpRequest req = r.request();
         Optional<RevocationSet.Entry> revoked = e.state.revocations().revocationOf(t);
         if (revoked.isPresent()) {
             return deny(DenyReason.REVOKED, req, t, null);
         }
+        // Later gates (tool-call inspection) take the scope from the token; they run only when this one allows.
+        r.context().token(t);
         if (direction == Direction.INGRESS) {
             return allow(req, t, null);
         }

@@ -12,7 +12,7 @@ import dev.tollgate.api.wire.Json;
 
 /**
  * Where every enforcement decision of the sidecar is recorded: one JSON line on the logger {@value #LOGGER} (denials
- * at INFO, everything else at DEBUG) and, when the sidecar has a control plane, a place in the
+ * and dry-run hits at INFO, everything else at DEBUG) and, when the sidecar has a control plane, a place in the
  * {@link DecisionShipper}'s buffer, whatever the log level. Gates build the event; this class adds nothing to it.
  *
  * <p>An event is a flat map (string, number or boolean values) with at least {@value #OUTCOME}; by convention
@@ -24,6 +24,8 @@ public final class DecisionLog {
     public static final String LOGGER = "dev.tollgate.proxy.decisions";
     public static final String OUTCOME = "outcome";
     public static final String DENIED = "denied";
+    /** A call a dry-run policy rule would have denied (it was allowed): written at INFO like a denial. */
+    public static final String DRY_RUN = "dry_run";
     private static final Logger LINES = LoggerFactory.getLogger(LOGGER);
     private static final Logger LOG = LoggerFactory.getLogger(DecisionLog.class);
 
@@ -45,7 +47,7 @@ public final class DecisionLog {
 
     /** Records one decision; never blocks (safe on an event loop). The map must not change afterwards. */
     public void record(Map<String, Object> event) {
-        boolean denied = DENIED.equals(event.get(OUTCOME));
+        boolean denied = notable(event.get(OUTCOME));
         if (denied ? LINES.isInfoEnabled() : LINES.isDebugEnabled()) {
             try {
                 String json = Json.mapper().writeValueAsString(event);
@@ -65,7 +67,11 @@ public final class DecisionLog {
 
     /** False when a decision of this outcome would be neither written nor shipped: callers may skip building it. */
     public boolean wants(String outcome) {
-        return shipper != null || (DENIED.equals(outcome) ? LINES.isInfoEnabled() : LINES.isDebugEnabled());
+        return shipper != null || (notable(outcome) ? LINES.isInfoEnabled() : LINES.isDebugEnabled());
+    }
+
+    private static boolean notable(Object outcome) {
+        return DENIED.equals(outcome) || DRY_RUN.equals(outcome);
     }
 
     /** True when decisions also go to the control plane. */

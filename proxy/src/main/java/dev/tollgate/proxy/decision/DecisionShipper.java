@@ -64,6 +64,8 @@ public final class DecisionShipper implements AutoCloseable {
     private final Backoff backoff;
     private final ScheduledExecutorService executor;
     private final ArrayDeque<Map<String, Object>> buffer = new ArrayDeque<>();
+    /** Decisions taken from the buffer for the batch being sent; guarded by {@code buffer}. */
+    private int inFlight;
     private final AtomicBoolean wakeQueued = new AtomicBoolean();
     /** Written on the shipping thread only. */
     private long retryAtNanos;
@@ -138,10 +140,17 @@ public final class DecisionShipper implements AutoCloseable {
         }
     }
 
-    /** Decisions waiting to be shipped. */
+    /** Decisions waiting to be shipped, the batch being sent included. */
     public int buffered() {
         synchronized (buffer) {
-            return buffer.size();
+            return buffer.size() + inFlight;
+        }
+    }
+
+    /** A batch taken from the buffer has landed (shipped or rejected): it is no longer waiting. */
+    private void landed(int n) {
+        synchronized (buffer) {
+            inFlight -= n;
         }
     }
 
@@ -165,9 +174,11 @@ public final class DecisionShipper implements AutoCloseable {
             }
             try {
                 sink.submit(batch);
+                landed(batch.size());
                 metrics.decisionBatch(BatchResult.SHIPPED, batch.size());
                 backoff.reset();
             } catch (RejectedBatchException e) {
+                landed(batch.size());
                 metrics.decisionBatch(BatchResult.REJECTED, batch.size());
                 dropped(DropReason.REJECTED, batch.size());
                 LOG.error("the control plane refused a batch of {} decisions; they are dropped: {}", batch.size(),
@@ -195,6 +206,7 @@ public final class DecisionShipper implements AutoCloseable {
             while (!buffer.isEmpty() && taken.size() < settings.batchSize()) {
                 taken.add(buffer.pollFirst());
             }
+            inFlight += taken.size();
         }
         int bytes = ENVELOPE_BYTES;
         int fit = 0;
@@ -212,13 +224,16 @@ public final class DecisionShipper implements AutoCloseable {
         return new ArrayList<>(taken.subList(0, fit));
     }
 
-    /** A batch that was not delivered goes back to the head; what no longer fits is dropped, oldest first. */
+    /**
+     * Taken decisions that were not delivered go back to the head; what no longer fits is dropped, oldest first.
+     */
     private void putBack(List<Map<String, Object>> batch) {
         int dropped = 0;
         synchronized (buffer) {
             for (int i = batch.size() - 1; i >= 0; i--) {
                 buffer.addFirst(batch.get(i));
             }
+            inFlight -= batch.size();
             while (buffer.size() > settings.bufferSize()) {
                 buffer.pollFirst();
                 dropped++;

@@ -149,7 +149,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                     Exchange refused = new Exchange(null);
                     exchange = refused;
                     tracker.requestStarted();
-                    refused.respondLocally(answer.status(), answer.error(), answer.reason(), answer.outcome());
+                    refused.respondLocally(answer.status(), answer.error(), answer.reason(), answer.outcome(),
+                            answer.body());
                 } else {
                     ReferenceCountUtil.release(m);
                 }
@@ -198,6 +199,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private void startExchange(HttpRequest head) {
         Exchange ex = new Exchange(head);
         exchange = ex;
+        if (head instanceof ResponseInterceptor.Source source) {
+            ex.interceptor = source.responseInterceptor();
+        }
         tracker.requestStarted();
         if (head.method().equals(HttpMethod.CONNECT)) {
             ReferenceCountUtil.release(head);
@@ -274,6 +278,22 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         RequestOutcome localOutcome;
         /** Any response part (also 1xx) arrived from the upstream. */
         boolean upstreamAnswered;
+        /** Sees the response before it is relayed; null for most requests. */
+        ResponseInterceptor interceptor;
+        private final ResponseInterceptor.Sink relay = new ResponseInterceptor.Sink() {
+            @Override
+            public void accept(HttpObject msg) {
+                relayResponse(msg);
+            }
+
+            @Override
+            public void fail(String why) {
+                if (!finished) {
+                    onUpstreamFailed(new UpstreamException(UpstreamErrorKind.PROTOCOL_ERROR,
+                            "response from " + upstream.name() + " cannot be relayed: " + why, null));
+                }
+            }
+        };
         /** A copy of the head, kept while the exchange may still be retried on a fresh connection. */
         HttpRequest retryHead;
         boolean retried;
@@ -375,6 +395,15 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
 
         @Override
         public void onResponse(HttpObject msg) {
+            ResponseInterceptor i = interceptor;
+            if (i != null && !finished && !closed && !msg.decoderResult().isFailure()) {
+                i.onResponse(msg, relay);
+                return;
+            }
+            relayResponse(msg);
+        }
+
+        private void relayResponse(HttpObject msg) {
             if (finished || closed) {
                 ReferenceCountUtil.release(msg);
                 return;
@@ -521,6 +550,11 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
 
         /** Answers the client from the sidecar; the rest of the request body is read and dropped. */
         void respondLocally(int status, String error, String reason, RequestOutcome outcome) {
+            respondLocally(status, error, reason, outcome, null);
+        }
+
+        /** As above, with this JSON body instead of {@code {"error":"…","reason":"…"}} when not null. */
+        void respondLocally(int status, String error, String reason, RequestOutcome outcome, String body) {
             if (responseStarted) {
                 finish(outcome, false);
                 closeClient();
@@ -538,8 +572,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             keepClient = !refused && (http2Stream || (clientKeepAlive && !draining && requestDone));
             localOutcome = outcome;
             discarding = !requestDone && !refused;
-            lastClientWrite = ctx.writeAndFlush(JsonResponses.error(ctx.alloc(), status, error, reason,
-                    keepClient));
+            lastClientWrite = ctx.writeAndFlush(body != null ? JsonResponses.json(ctx.alloc(), status, body, keepClient)
+                    : JsonResponses.error(ctx.alloc(), status, error, reason, keepClient));
             if (!keepClient && !http2Stream) {
                 lastClientWrite.addListener(ChannelFutureListener.CLOSE);
                 finish(outcome, false);
@@ -573,6 +607,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             finished = true;
             if (timeout != null) {
                 timeout.cancel(false);
+            }
+            if (interceptor != null) {
+                interceptor.release();
             }
             if (head != null) {
                 ReferenceCountUtil.release(head);

@@ -6,6 +6,12 @@ import dev.tollgate.proxy.metrics.RequestOutcome;
  * A request that handlers in front of the forwarder refused (limits, the gate): passed down the pipeline in place of
  * the request so that the forwarder answers it in order, after any earlier response of the connection, and then
  * closes the connection (or resets the HTTP/2 stream). Nothing of such a request is forwarded.
+ *
+ * @param body the JSON body to answer with (a JSON-RPC error); null: {@code {"error":"…","reason":"…"}}
  */
-public record LocalAnswer(int status, String error, String reason, RequestOutcome outcome) {
+public record LocalAnswer(int status, String error, String reason, RequestOutcome outcome, String body) {
+
+    public LocalAnswer(int status, String error, String reason, RequestOutcome outcome) {
+        this(status, error, reason, outcome, null);
+    }
 }

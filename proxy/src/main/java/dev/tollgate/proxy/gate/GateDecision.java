@@ -4,7 +4,8 @@ import java.util.Objects;
 
 /**
  * A gate's answer. A denial carries the HTTP status (401 for credentials, 403 for policy), a short machine-readable
- * {@code error} and a {@code reason}; both are sent to the caller as {@code {"error":"…","reason":"…"}}.
+ * {@code error} and a {@code reason}; both are sent to the caller as {@code {"error":"…","reason":"…"}} (a JSON-RPC
+ * error for a JSON-RPC request), with the policy {@code rule} and the earlier call it names when there are.
  */
 public sealed interface GateDecision permits GateDecision.Allow, GateDecision.Deny {
 
@@ -23,13 +24,25 @@ public sealed interface GateDecision permits GateDecision.Allow, GateDecision.De
         }
     }
 
-    record Deny(int status, String error, String reason) implements GateDecision {
+    /** The earlier call of the task that a transition rule names: its tool and its index in the task. */
+    record EarlierCall(String tool, int index) {
+    }
+
+    /**
+     * @param rule  the policy rule that denied, or null
+     * @param after the earlier call a transition rule names, or null
+     */
+    record Deny(int status, String error, String reason, String rule, EarlierCall after) implements GateDecision {
         public Deny {
             if (status < 400 || status > 599) {
                 throw new IllegalArgumentException("status: " + status + " (expected: 4xx or 5xx)");
             }
             Objects.requireNonNull(error, "error");
             Objects.requireNonNull(reason, "reason");
+        }
+
+        public Deny(int status, String error, String reason) {
+            this(status, error, reason, null, null);
         }
     }
 }

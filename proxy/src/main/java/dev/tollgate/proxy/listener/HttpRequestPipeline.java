@@ -24,8 +24,8 @@ import dev.tollgate.proxy.metrics.Direction;
 
 /**
  * The request half shared by every HTTP server pipeline: the hardening handlers, the optional hardening extension,
- * the peer identity header, the request gate and the forwarder, in that order; for HTTP/2 also the connection
- * handlers, shared by ingress (ALPN {@code h2}) and egress (prior knowledge).
+ * the peer identity header, tool-call inspection's reader, the request gate and the forwarder, in that order; for
+ * HTTP/2 also the connection handlers, shared by ingress (ALPN {@code h2}) and egress (prior knowledge).
  */
 final class HttpRequestPipeline {
     private HttpRequestPipeline() {
@@ -83,6 +83,9 @@ final class HttpRequestPipeline {
             p.addLast(PipelineNames.HARDENING_EXTENSION, extension);
         }
         p.addLast(PipelineNames.PEER_ID_HEADER, new PeerIdentityHeaderHandler(direction == Direction.INGRESS));
+        if (c.inspection() != null) {
+            p.addLast(PipelineNames.INSPECT, c.inspection().aggregator(direction, target));
+        }
         p.addLast(PipelineNames.GATE, new RequestGateHandler(gate, direction, c::ownIdentity));
         HttpForwarder forwarder = new HttpForwarder(c.pools(), c.tracker(), c.metrics(), direction, target,
                 http2Stream);

@@ -18,7 +18,11 @@ public final class JsonResponses {
 
     public static FullHttpResponse error(ByteBufAllocator alloc, int status, String error, String reason,
                                          boolean keepAlive) {
-        String body = "{\"error\":" + quote(error) + ",\"reason\":" + quote(reason) + "}\n";
+        return json(alloc, status, "{\"error\":" + quote(error) + ",\"reason\":" + quote(reason) + "}\n", keepAlive);
+    }
+
+    /** An answer of the sidecar with this JSON body (already serialised). */
+    public static FullHttpResponse json(ByteBufAllocator alloc, int status, String body, boolean keepAlive) {
         ByteBuf content = alloc.buffer(body.length());
         content.writeCharSequence(body, StandardCharsets.UTF_8);
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),

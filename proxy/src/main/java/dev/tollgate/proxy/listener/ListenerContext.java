@@ -10,6 +10,7 @@ import dev.tollgate.proxy.forward.UpstreamRouter;
 import dev.tollgate.proxy.gate.IdentityAllowListGate;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.http.HttpLimits;
+import dev.tollgate.proxy.inspect.ToolCallInspection;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.tls.TlsContextOwner;
 
@@ -19,10 +20,11 @@ import dev.tollgate.proxy.tls.TlsContextOwner;
  *
  * @param ingressGate gates added after the identity allow-list on ingress (credentials, policy)
  * @param egressGate  gates for egress requests (credentials, policy)
+ * @param inspection  reads inspected requests before the gates (see {@code PipelineNames.INSPECT})
  */
 public record ListenerContext(SidecarConfig config, TlsContextOwner tls, ProxyMetrics metrics,
                               ConnectionTracker tracker, UpstreamPools pools, HttpHardening hardening,
-                              RequestGate ingressGate, RequestGate egressGate) {
+                              RequestGate ingressGate, RequestGate egressGate, ToolCallInspection inspection) {
 
     RequestGate ingressChain() {
         return RequestGate.chain(List.of(new ReadinessGate(tls::ready),
@@ -51,13 +53,16 @@ public record ListenerContext(SidecarConfig config, TlsContextOwner tls, ProxyMe
         return new UpstreamRouter(config.upstreamsInOrder());
     }
 
-    /** The local application as an upstream: plain HTTP on loopback, with default upstream timeouts. */
+    /**
+     * The local application as an upstream: plain HTTP on loopback, with default upstream timeouts, inspected as
+     * {@code ingress.inspection} says.
+     */
     SidecarConfig.Upstream app() {
         SidecarConfig.Limits l = config.limits();
         return new SidecarConfig.Upstream("app", -1, config.app().orElseThrow(), new SidecarConfig.PlainText(),
                 new SidecarConfig.Match(Optional.empty(), Optional.empty()),
                 dev.tollgate.proxy.config.ConfigDefaults.UPSTREAM_CONNECT_TIMEOUT, l.idleTimeout(),
                 dev.tollgate.proxy.config.ConfigDefaults.UPSTREAM_REQUEST_TIMEOUT,
-                dev.tollgate.proxy.config.ConfigDefaults.UPSTREAM_POOL_SIZE);
+                dev.tollgate.proxy.config.ConfigDefaults.UPSTREAM_POOL_SIZE, config.inspection().ingress());
     }
 }

@@ -34,6 +34,8 @@ public final class PipelineNames {
     /** Optional further handlers from {@link HttpHardening}, after the built-in hardening. */
     public static final String HARDENING_EXTENSION = "hardening-extension";
     public static final String PEER_ID_HEADER = "peer-id-header";
+    /** Tool-call inspection's reader, right before the gate: aggregates and parses inspected request bodies. */
+    public static final String INSPECT = "inspect";
     public static final String GATE = "gate";
     public static final String FORWARD = "forward";
     public static final String H2_CODEC = "h2-codec";

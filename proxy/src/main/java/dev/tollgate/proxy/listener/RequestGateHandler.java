@@ -18,13 +18,15 @@ import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.gate.GateRequest;
 import dev.tollgate.proxy.forward.LocalAnswer;
 import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.inspect.JsonRpcErrors;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.RequestOutcome;
 
 /**
  * Asks the {@link RequestGate} about each request head before anything of the request reaches the forwarder. While
  * the decision is pending, what follows is held and no further read is requested. A denial forwards nothing: the
- * request is replaced by a {@link LocalAnswer} with the gate's status and {@code {"error":"…","reason":"…"}}, which
+ * request is replaced by a {@link LocalAnswer} with the gate's status and {@code {"error":"…","reason":"…"}} (a
+ * JSON-RPC error carrying the request's id for an inspected JSON-RPC request: {@link JsonRpcErrors}), which
  * the forwarder sends in order and then closes the HTTP/1.1 connection (the unread body makes it unusable) or resets
  * the HTTP/2 stream. A gate that fails is a denial (503): the sidecar fails closed.
  */
@@ -131,8 +133,10 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         denied = true;
+        HttpRequest head = held.peekFirst() instanceof HttpRequest h ? h : null;
+        String body = head == null ? null : JsonRpcErrors.bodyFor(head, deny);
         releaseHeld();
-        ctx.fireChannelRead(new LocalAnswer(deny.status(), deny.error(), deny.reason(), outcome));
+        ctx.fireChannelRead(new LocalAnswer(deny.status(), deny.error(), deny.reason(), outcome, body));
         ctx.fireChannelReadComplete();
     }
 

@@ -22,6 +22,7 @@ import dev.tollgate.proxy.config.SidecarConfig.PolicyOrigin;
 import dev.tollgate.proxy.credential.StateUpdate;
 import dev.tollgate.proxy.decision.BatchResult;
 import dev.tollgate.proxy.decision.DropReason;
+import dev.tollgate.proxy.inspect.InspectionReason;
 
 /**
  * Every meter of the sidecar. Meter names are the constants below; tag values come only from enums. Meters are
@@ -70,6 +71,10 @@ public final class ProxyMetrics {
     public static final String DECISION_BATCHES = "tollgate.proxy.decisions.batches";
     public static final String DECISIONS_DROPPED = "tollgate.proxy.decisions.dropped";
     public static final String DECISIONS_BUFFERED = "tollgate.proxy.decisions.buffered";
+    // Tool-call inspection (docs/enforcement.md)
+    public static final String INSPECTION_DECISIONS = "tollgate.proxy.inspection.decisions";
+    public static final String INSPECTION_DRY_RUN = "tollgate.proxy.inspection.dry_run";
+    public static final String INSPECTION_TOOLS_FILTERED = "tollgate.proxy.inspection.tools_list.filtered";
 
     public static final String TAG_LISTENER = "listener";
     public static final String TAG_RESULT = "result";
@@ -109,6 +114,9 @@ public final class ProxyMetrics {
     private final Map<Direction, Counter> credentialExemptions = new EnumMap<>(Direction.class);
     private final Map<ExchangeResult, Counter> exchanges = new EnumMap<>(ExchangeResult.class);
     private final Map<StateUpdate, Counter[]> credentialUpdates = new EnumMap<>(StateUpdate.class);
+    private final Map<Direction, Map<InspectionReason, Counter>> inspectionDecisions = new EnumMap<>(Direction.class);
+    private final Map<Direction, Map<InspectionReason, Counter>> inspectionDryRun = new EnumMap<>(Direction.class);
+    private final Map<Direction, Counter> toolsFiltered = new EnumMap<>(Direction.class);
     private final Counter staleDenials;
     private final Counter revokedConnectionsClosed;
     private final AtomicReference<DoubleSupplier> credentialStaleness = new AtomicReference<>();
@@ -210,6 +218,26 @@ public final class ProxyMetrics {
                         .description("Watch events applied to the credential state").register(registry),
                 Counter.builder(CREDENTIAL_UPDATES).tag(TAG_KIND, u.tag()).tag(TAG_RESULT, "rejected")
                         .description("Watch events applied to the credential state").register(registry)});
+        }
+        for (Direction d : new Direction[] {Direction.INGRESS, Direction.EGRESS}) {
+            Map<InspectionReason, Counter> byReason = new EnumMap<>(InspectionReason.class);
+            Map<InspectionReason, Counter> dry = new EnumMap<>(InspectionReason.class);
+            for (InspectionReason r : InspectionReason.values()) {
+                boolean allowed = r == InspectionReason.NONE;
+                byReason.put(r, Counter.builder(INSPECTION_DECISIONS).tag(TAG_DIRECTION, d.tag())
+                        .tag(TAG_OUTCOME, allowed ? "allowed" : "denied").tag(TAG_REASON, allowed ? NO_REASON : r.tag())
+                        .description("Tool-call inspection decisions").register(registry));
+                if (!allowed && r.status() == 403) {
+                    dry.put(r, Counter.builder(INSPECTION_DRY_RUN).tag(TAG_DIRECTION, d.tag()).tag(TAG_REASON, r.tag())
+                            .description("Calls a dry-run policy rule would have denied (they were allowed)")
+                            .register(registry));
+                }
+            }
+            inspectionDecisions.put(d, byReason);
+            inspectionDryRun.put(d, dry);
+            toolsFiltered.put(d, Counter.builder(INSPECTION_TOOLS_FILTERED).tag(TAG_DIRECTION, d.tag())
+                    .description("Tools removed from tools/list results (not in the task's scope or the policy)")
+                    .register(registry));
         }
         staleDenials = Counter.builder(CREDENTIAL_STALE_DENIALS)
                 .description("Credentialed requests denied because the revocation state was stale").register(registry);
@@ -484,5 +512,37 @@ public final class ProxyMetrics {
     /** Where the buffered-decisions gauge reads the buffer's depth. */
     public void decisionsBuffered(DoubleSupplier depth) {
         decisionsBuffered.set(depth);
+    }
+
+    /** A tool-call inspection decision: {@link InspectionReason#NONE} for allowed. */
+    public void inspection(Direction d, InspectionReason r) {
+        inspectionDecisions.get(d).get(r).increment();
+    }
+
+    public double inspectionCount(Direction d, InspectionReason r) {
+        return inspectionDecisions.get(d).get(r).count();
+    }
+
+    /** A dry-run policy rule would have denied a call for this reason. */
+    public void inspectionDryRun(Direction d, InspectionReason r) {
+        Counter c = inspectionDryRun.get(d).get(r);
+        if (c != null) {
+            c.increment();
+        }
+    }
+
+    public double inspectionDryRunCount(Direction d, InspectionReason r) {
+        Counter c = inspectionDryRun.get(d).get(r);
+        return c == null ? 0 : c.count();
+    }
+
+    public void toolsFiltered(Direction d, int n) {
+        if (n > 0) {
+            toolsFiltered.get(d).increment(n);
+        }
+    }
+
+    public double toolsFilteredCount(Direction d) {
+        return toolsFiltered.get(d).count();
     }
 }

@@ -20,6 +20,8 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.tollgate.testing.ReferenceYaml;
+
 /** {@code config/sidecar.yaml} at the repository top: the one reference of every sidecar option and its default. */
 class ReferenceConfigTest {
     /** The reference file, relative to this module's directory (where surefire runs). */
@@ -66,7 +68,10 @@ class ReferenceConfigTest {
         ObjectMapper json = new ObjectMapper();
         List<JsonNode> files = List.of(yaml.readTree(Files.readString(REFERENCE)),
                 yaml.readTree(Files.readString(CONTROL_PLANE_EXAMPLE)));
+        List<ReferenceYaml> lines = List.of(ReferenceYaml.parse(Files.readString(REFERENCE)),
+                ReferenceYaml.parse(Files.readString(CONTROL_PLANE_EXAMPLE)));
         Set<String> missing = new TreeSet<>();
+        Set<String> undescribed = new TreeSet<>();
         int sections = 0;
         for (JsonNode reference : files) {
             for (String path : objectPaths(reference, "")) {
@@ -90,8 +95,11 @@ class ReferenceConfigTest {
                             }
                         }
                         for (String option : m.group(1).split(", ")) {
+                            String where = (path.isEmpty() ? "" : path + "/") + option;
                             if (!inFiles.contains(option)) {
-                                missing.add((path.isEmpty() ? "" : path + "/") + option);
+                                missing.add(where);
+                            } else if (!described(lines, path, option)) {
+                                undescribed.add(where);
                             }
                         }
                     }
@@ -101,6 +109,22 @@ class ReferenceConfigTest {
         assertThat(sections).as("sections whose options the loader lists").isGreaterThanOrEqualTo(10);
         assertThat(missing).as("options accepted in code but missing from %s and %s", REFERENCE,
                 CONTROL_PLANE_EXAMPLE).isEmpty();
+        assertThat(undescribed).as("options in %s or %s without a one-line description (a trailing # comment or "
+                + "the comment line right above)", REFERENCE, CONTROL_PLANE_EXAMPLE).isEmpty();
+    }
+
+    /**
+     * Whether the option at {@code section}/{@code option} carries a description in one of the files; for an
+     * upstream's option, in any upstream (the reference shows each option in one of its two upstreams).
+     */
+    private static boolean described(List<ReferenceYaml> files, String section, String option) {
+        String sec = section.replaceFirst("^/", "");
+        Matcher upstream = Pattern.compile("^upstreams/[^/]+(.*)$").matcher(sec);
+        Pattern target = Pattern.compile(upstream.matches()
+                ? "upstreams/[^/]+" + Pattern.quote(upstream.group(1) + "/" + option)
+                : Pattern.quote((sec.isEmpty() ? "" : sec + "/") + option));
+        return files.stream().flatMap(f -> f.entries().values().stream())
+                .anyMatch(e -> target.matcher(e.path()).matches() && e.description().isPresent());
     }
 
     @Test

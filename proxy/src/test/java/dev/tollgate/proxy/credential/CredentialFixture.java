@@ -47,12 +47,12 @@ import dev.tollgate.proxy.config.ConfigLoader;
  * A real control plane, real sidecars with SVIDs from it, their watch streams, and helpers to call through them.
  * The sidecars' credential clock is a {@link ShiftedClock} shared with their watch clients.
  */
-final class CredentialFixture implements AutoCloseable {
+public final class CredentialFixture implements AutoCloseable {
     static final Duration HEARTBEAT = Duration.ofMillis(200);
 
     final Path dir;
-    final TestControlPlane tcp;
-    final ShiftedClock clock = new ShiftedClock();
+    public final TestControlPlane tcp;
+    public final ShiftedClock clock = new ShiftedClock();
     final ExecutorService exchangeExecutor = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "test-exchange");
         t.setDaemon(true);
@@ -63,10 +63,10 @@ final class CredentialFixture implements AutoCloseable {
     private int files;
 
     /** A workload registered and joined: its SPIFFE ID, SVID chain, key and the files a sidecar reads. */
-    record Workload(SpiffeId id, List<X509Certificate> chain, PrivateKey key, Path cert, Path keyFile) {
+    public record Workload(SpiffeId id, List<X509Certificate> chain, PrivateKey key, Path cert, Path keyFile) {
     }
 
-    CredentialFixture(Path dir) {
+    public CredentialFixture(Path dir) {
         this.dir = dir;
         this.tcp = TestControlPlane.start(dir.resolve("cp"), null, java.time.Clock.systemUTC(),
                 Map.of("watch.heartbeat-interval", HEARTBEAT.toMillis() + "ms"));
@@ -75,7 +75,7 @@ final class CredentialFixture implements AutoCloseable {
         write(bundle, Pem.encodeCertificates(List.copyOf(tcp.cp.ca().bundle().anchors())));
     }
 
-    Workload workload(SpiffeId id, String... tools) {
+    public Workload workload(SpiffeId id, String... tools) {
         tcp.register(id, tools);
         TestControlPlane.Joined j = tcp.join(id, null);
         String name = "w" + (files++);
@@ -90,24 +90,30 @@ final class CredentialFixture implements AutoCloseable {
         return tcp.as(w.chain(), w.key());
     }
 
-    TaskCreatedView task(Workload agent, long ttlSeconds, String... tools) {
+    public TaskCreatedView task(Workload agent, long ttlSeconds, String... tools) {
         return tcp.admin().createTask(new TaskSpec(agent.id().toString(),
                 java.util.Arrays.stream(tools).map(ToolGrant::of).toList(), "test task", ttlSeconds));
     }
 
     /** A sidecar with credentials on, its watch stream started; returns once its credential state is synced. */
-    Sidecar sidecar(Workload w, String yamlBody) throws IOException {
+    public Sidecar sidecar(Workload w, String yamlBody) throws IOException {
+        return sidecar(w, yamlBody, b -> b);
+    }
+
+    /** As above, with further builder settings (a policy, say). */
+    public Sidecar sidecar(Workload w, String yamlBody, java.util.function.UnaryOperator<Sidecar.Builder> more)
+            throws IOException {
         String yaml = yamlBody + "tls:\n  cert: \"" + w.cert() + "\"\n  key: \"" + w.keyFile() + "\"\n  bundle: \""
                 + bundle + "\"\n  reload-interval: 1h\nworker-threads: 2\ndrain-timeout: 5s\n";
         Path file = dir.resolve("sidecar-" + (files++) + ".yaml");
         write(file, yaml);
         Sidecar s;
         try {
-            s = Sidecar.builder(ConfigLoader.load(file))
+            s = more.apply(Sidecar.builder(ConfigLoader.load(file))
                     .credentials(ExchangeClient.controlPlane(SvidClients.following(tcp.cp.apiUri(),
                             () -> List.copyOf(tcp.cp.ca().bundle().anchors()), tcp.cp.serverId(),
                             () -> new WatchClient.Credentials(w.key(), w.chain())), exchangeExecutor, clock))
-                    .credentialClock(clock)
+                    .credentialClock(clock))
                     .build();
         } catch (ConfigException e) {
             throw new IllegalStateException(e.getMessage(), e);
@@ -132,7 +138,7 @@ final class CredentialFixture implements AutoCloseable {
     }
 
     /** YAML (without tls) of an agent's sidecar: egress to each tool sidecar, matched by Host = the tool's name. */
-    static String agentYaml(Map<String, Sidecar> toolsByName, String credentials) {
+    public static String agentYaml(Map<String, Sidecar> toolsByName, String credentials) {
         StringBuilder b = new StringBuilder("listeners:\n  egress: {address: \"127.0.0.1:0\"}\nupstreams:\n");
         toolsByName.forEach((name, tool) -> b.append("  ").append(name).append(":\n    address: \"127.0.0.1:")
                 .append(tool.ingressAddress().orElseThrow().getPort()).append("\"\n    spiffe-id: \"")
@@ -143,7 +149,12 @@ final class CredentialFixture implements AutoCloseable {
 
     /** YAML (without tls) of a tool's sidecar: mTLS ingress from the test trust domain to the app. */
     static String toolYaml(ToolApp app, String credentials) {
-        return "listeners:\n  ingress: {address: \"127.0.0.1:0\"}\napp: \"" + app.address() + "\"\nidentity:\n  allow: "
+        return toolYaml(app.address(), credentials);
+    }
+
+    /** YAML (without tls) of a tool's sidecar in front of the application at {@code app}. */
+    public static String toolYaml(String app, String credentials) {
+        return "listeners:\n  ingress: {address: \"127.0.0.1:0\"}\napp: \"" + app + "\"\nidentity:\n  allow: "
                 + "[{trust-domain: " + TestControlPlane.TRUST_DOMAIN + "}]\n" + credentials;
     }
 
@@ -160,7 +171,7 @@ final class CredentialFixture implements AutoCloseable {
     }
 
     /** GET http://{host}{path} through the agent's egress, with the given headers. */
-    static HttpResponse<String> viaEgress(Sidecar agent, String host, String path, String... headers)
+    public static HttpResponse<String> viaEgress(Sidecar agent, String host, String path, String... headers)
             throws IOException, InterruptedException {
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .proxy(java.net.ProxySelector.of(new InetSocketAddress("127.0.0.1",
@@ -174,7 +185,7 @@ final class CredentialFixture implements AutoCloseable {
     }
 
     /** GET https://127.0.0.1:{port}{path} straight to a sidecar's ingress, presenting {@code as}'s SVID. */
-    HttpResponse<String> viaIngress(Sidecar tool, Workload as, String path, String... headers)
+    public HttpResponse<String> viaIngress(Sidecar tool, Workload as, String path, String... headers)
             throws IOException, InterruptedException {
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).sslContext(ssl(as))
                 .connectTimeout(Duration.ofSeconds(5)).build();
@@ -187,7 +198,7 @@ final class CredentialFixture implements AutoCloseable {
     }
 
     /** A TLS 1.3 client context presenting the workload's SVID and trusting the control plane's bundle. */
-    SSLContext ssl(Workload w) {
+    public SSLContext ssl(Workload w) {
         try {
             java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
             ks.load(null, null);

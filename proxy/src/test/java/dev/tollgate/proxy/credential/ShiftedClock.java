@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * The real time plus an offset that a test moves forward: tokens issued by a control plane on the real clock stay
  * valid while the test runs, and a test jumps past an expiry or a staleness bound without sleeping.
  */
-final class ShiftedClock extends Clock {
+public final class ShiftedClock extends Clock {
     private final AtomicReference<Duration> offset = new AtomicReference<>(Duration.ZERO);
 
     void advance(Duration d) {

@@ -1,5 +1,6 @@
 package dev.tollgate.proxy.support;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,14 +23,22 @@ public final class ControlPlaneSidecars {
      */
     public static Sidecar start(Path dir, TestControlPlane cp, String name, SpiffeId id, SidecarYaml yaml,
                                 String extra) throws Exception {
+        Path file = dir.resolve(name + ".yaml");
+        Mesh.write(file, yaml.controlPlane(joining(cp, dir, name, id) + extra).toString());
+        return Sidecar.builder(ConfigLoader.load(file)).build().start();
+    }
+
+    /**
+     * The body (indented lines) of a {@code control-plane:} mapping that joins cp as id: writes a fresh one-time join
+     * token {@code <name>.token} and the control plane's trust anchor into dir.
+     */
+    public static String joining(TestControlPlane cp, Path dir, String name, SpiffeId id) throws IOException {
         Path token = dir.resolve(name + ".token");
         Files.writeString(token, cp.admin().createJoinToken(id, null).token());
         Path anchor = dir.resolve("anchor.pem");
         Files.writeString(anchor, Pem.encodeCertificates(List.copyOf(cp.cp.ca().bundle().anchors())));
-        Path file = dir.resolve(name + ".yaml");
-        Mesh.write(file, yaml.controlPlane("  url: \"" + cp.cp.apiUri() + "\"\n  server-id: \"" + cp.cp.serverId()
-                + "\"\n  trust-anchor: \"" + anchor + "\"\n  join-token-file: \"" + token + "\"\n" + extra).toString());
-        return Sidecar.builder(ConfigLoader.load(file)).build().start();
+        return "  url: \"" + cp.cp.apiUri() + "\"\n  server-id: \"" + cp.cp.serverId() + "\"\n  trust-anchor: \""
+                + anchor + "\"\n  join-token-file: \"" + token + "\"\n";
     }
 
     /** {@link #start(Path, TestControlPlane, String, SpiffeId, SidecarYaml, String)} with nothing extra. */

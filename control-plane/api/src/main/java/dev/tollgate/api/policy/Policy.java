@@ -1,12 +1,17 @@
 package dev.tollgate.api.policy;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -26,6 +31,8 @@ public final class Policy {
     public static final String HISTORY_FULL_RULE = "task-history-full";
     /** Largest policy document accepted, in characters. */
     public static final int MAX_DOCUMENT_CHARS = PolicyLoader.MAX_DOCUMENT_CHARS;
+    /** Most (tool, rule) pairs the compiled index may hold: the sum over rules of the tools each selects. */
+    public static final int MAX_INDEX_ENTRIES = 1_000_000;
 
     private static final CompiledRule[] NO_RULES = new CompiledRule[0];
 
@@ -39,12 +46,23 @@ public final class Policy {
     private record CompiledTool(Set<String> labels, CompiledRule[] rules) {
     }
 
-    private Policy(String source, PolicyDocument document) {
+    private Policy(String source, PolicyDocument document) throws PolicyException {
         this.source = source;
         this.digest = digestOf(source);
         this.document = document;
-        Map<String, Set<String>> toolsOf = new HashMap<>(); // label -> tools
-        document.tools().forEach((tool, labels) -> labels.forEach(l -> toolsOf.computeIfAbsent(l, k -> new java.util.HashSet<>()).add(tool)));
+        Map<String, Set<String>> toolsOf = new HashMap<>(); // label -> tools, one shared set per label
+        document.tools().forEach((tool, labels) -> labels.forEach(l -> toolsOf.computeIfAbsent(l, k -> new HashSet<>())
+                .add(tool)));
+        toolsOf.replaceAll((label, tools) -> Set.copyOf(tools));
+        long entries = 0;
+        for (PolicyDocument.Rule r : document.rules()) {
+            Set<String> subject = select(r.kind().subject(), toolsOf);
+            entries += subject == null ? 0 : subject.size();
+        }
+        if (entries > MAX_INDEX_ENTRIES) {
+            throw new PolicyException("rules: select " + entries + " (tool, rule) pairs in all (expected: <= "
+                    + MAX_INDEX_ENTRIES + "; select by tool, or use fewer rules per label)");
+        }
         Map<String, List<CompiledRule>> byTool = new HashMap<>();
         List<CompiledRule> all = new ArrayList<>();
         int order = 0;
@@ -73,6 +91,31 @@ public final class Policy {
      */
     public static Policy parse(String yaml) throws PolicyException {
         return new Policy(yaml, PolicyLoader.load(yaml));
+    }
+
+    /**
+     * Reads, validates and compiles a policy file (UTF-8).
+     *
+     * @throws PolicyException when the file cannot be read, is larger than {@value #MAX_DOCUMENT_CHARS} bytes or is
+     *         not a valid policy; each problem is prefixed with the file name
+     */
+    public static Policy load(Path file) throws PolicyException {
+        String text;
+        try {
+            long size = Files.size(file);
+            if (size > MAX_DOCUMENT_CHARS) {
+                throw new PolicyException(file + ": " + size + " bytes (expected: <= " + MAX_DOCUMENT_CHARS + ")");
+            }
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException | UncheckedIOException e) {
+            throw new PolicyException(file + ": cannot be read (" + e.getClass().getSimpleName() + ": " + e.getMessage()
+                    + ")");
+        }
+        try {
+            return parse(text);
+        } catch (PolicyException e) {
+            throw new PolicyException(e.problems().stream().map(p -> file + ": " + p).toList());
+        }
     }
 
     /** The document's {@code version}. */
@@ -179,7 +222,7 @@ public final class Policy {
         if (s.tool() != null) {
             return Set.of(s.tool());
         }
-        return Set.copyOf(toolsOf.getOrDefault(s.label(), Set.of()));
+        return toolsOf.getOrDefault(s.label(), Set.of());
     }
 
     private static CompiledRule compile(PolicyDocument.Rule r, int order, Map<String, Set<String>> toolsOf) {

@@ -25,9 +25,11 @@ public final class TaskHistory {
     private final int maxCalls;
     final ReentrantLock lock = new ReentrantLock();
 
-    // Ring of the most recent calls: slot (index % maxCalls).
-    private final String[] tools;
-    private final Instant[] times;
+    // Ring of the most recent calls, slot (index % capacity); it grows by doubling up to maxCalls, so short tasks
+    // stay small, and wraps only once it holds maxCalls.
+    private static final int INITIAL_CAPACITY = 16;
+    private String[] tools;
+    private Instant[] times;
     private long size; // calls ever recorded; the next call's index
     private Instant newestForgotten;
     private final Map<String, ToolFacts> facts = new HashMap<>();
@@ -44,8 +46,8 @@ public final class TaskHistory {
             throw new IllegalArgumentException("maxCalls: " + maxCalls + " (expected: 1 to " + MAX_MAX_CALLS + ")");
         }
         this.maxCalls = maxCalls;
-        this.tools = new String[maxCalls];
-        this.times = new Instant[maxCalls];
+        this.tools = new String[Math.min(maxCalls, INITIAL_CAPACITY)];
+        this.times = new Instant[tools.length];
     }
 
     public String taskId() {
@@ -118,7 +120,19 @@ public final class TaskHistory {
         return facts.size();
     }
 
+    /**
+     * Records a call. Times never go backwards in the history (a call admitted after another with an earlier clock
+     * reading is recorded at the later time), so a rate window can stop at the first call older than the window.
+     */
     void record(String tool, Instant at) {
+        if (size > 0 && at.isBefore(times[slot(size - 1)])) {
+            at = times[slot(size - 1)];
+        }
+        if (size == tools.length && tools.length < maxCalls) {
+            int capacity = (int) Math.min((long) tools.length * 2, maxCalls);
+            tools = java.util.Arrays.copyOf(tools, capacity);
+            times = java.util.Arrays.copyOf(times, capacity);
+        }
         int s = slot(size);
         if (size >= maxCalls) {
             newestForgotten = times[s];
@@ -134,7 +148,7 @@ public final class TaskHistory {
     }
 
     private int slot(long index) {
-        return (int) (index % maxCalls);
+        return (int) (index % tools.length);
     }
 
     @Override

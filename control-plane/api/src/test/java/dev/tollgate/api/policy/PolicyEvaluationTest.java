@@ -375,4 +375,72 @@ class PolicyEvaluationTest {
         assertThat(p.digest()).matches("sha256:[0-9a-f]{64}");
         assertThat(Policy.parse(yaml + "\n").digest()).isNotEqualTo(p.digest());
     }
+
+    @Test
+    void historyGrowsToItsBoundWithoutLosingOrder() throws Exception {
+        Policy p = policy("""
+                - id: search-rate
+                  rate: {select: {tool: search}, max: 30, per: 1h}
+                - id: no-post-right-after-read
+                  transition: {after: {tool: crm.read_customer}, then: {tool: web.post}, within: next}
+                """);
+        TaskHistory h = new TaskHistory("grow", 64);
+        for (int i = 0; i < 60; i++) {
+            String tool = i % 2 == 0 ? "search" : "crm.read_customer";
+            assertThat(p.admit(h, List.of(ToolCall.of(tool)), T0.plusSeconds(i)).allowed()).as("call %d", i).isTrue();
+        }
+        assertThat(denied(p.admit(h, List.of(ToolCall.of("web.post")), T0.plusSeconds(60))).after())
+                .contains(new EarlierCall("crm.read_customer", 59, T0.plusSeconds(59)));
+        assertThat(denied(p.admit(h, List.of(ToolCall.of("search")), T0.plusSeconds(61))).ruleId()).isEqualTo("search-rate");
+        // the first search leaves the hour-long window at T0 + 1h
+        assertThat(p.admit(h, List.of(ToolCall.of("search")), T0.plusSeconds(3600)).allowed()).isTrue();
+    }
+
+    @Test
+    void loadsAPolicyFileAndNamesItInProblems(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path good = dir.resolve("policy.yaml");
+        java.nio.file.Files.writeString(good, TOOLS + "rules: []\n");
+        assertThat(Policy.load(good).knows("web.post")).isTrue();
+        java.nio.file.Path bad = dir.resolve("bad.yaml");
+        java.nio.file.Files.writeString(bad, "version: v1\n");
+        assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(() -> Policy.load(bad), PolicyException.class)
+                .problems()).containsExactly(bad + ": tools: missing (expected: a mapping of tool name to {labels: [...]}; "
+                        + "unlisted tools are denied)");
+        assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(() -> Policy.load(dir.resolve("none.yaml")),
+                PolicyException.class).problems().get(0)).startsWith(dir.resolve("none.yaml") + ": cannot be read (");
+    }
+
+    @Test
+    void aTaskCallingMoreDistinctToolsThanTrackedIsDenied() throws Exception {
+        TaskHistory h = new TaskHistory("many", 8);
+        int perPolicy = PolicyLoader.MAX_TOOLS;
+        for (int round = 0; round < TaskHistory.MAX_TRACKED_TOOLS / perPolicy; round++) {
+            StringBuilder y = new StringBuilder("version: v1\ntools:\n");
+            for (int i = 0; i < perPolicy; i++) {
+                y.append("  r").append(round).append("t").append(i).append(": {}\n");
+            }
+            Policy p = Policy.parse(y.toString());
+            for (String tool : p.tools()) {
+                assertThat(p.admit(h, List.of(ToolCall.of(tool)), T0).allowed()).isTrue();
+            }
+        }
+        Policy next = Policy.parse("version: v2\ntools: {r0t0: {}, fresh: {}}\n");
+        assertThat(next.admit(h, List.of(ToolCall.of("r0t0")), T0).allowed()).as("an already tracked tool").isTrue();
+        Decision.Denied d = denied(next.admit(h, List.of(ToolCall.of("fresh")), T0));
+        assertThat(d.ruleId()).isEqualTo("task-history-full");
+        assertThat(d.reason()).isEqualTo("call_limit_exceeded");
+    }
+
+    @Test
+    void recordedTimesNeverGoBackwards() throws Exception {
+        Policy p = policy("""
+                - id: post-rate
+                  rate: {select: {tool: web.post}, max: 2, per: 10s}
+                """);
+        admit(p, "web.post", T0.plusSeconds(5));
+        admit(p, "search", T0.plusSeconds(4)); // a late arrival with an earlier clock reading, recorded at +5s
+        admit(p, "web.post", T0.plusSeconds(6));
+        assertThat(denied(admit(p, "web.post", T0.plusSeconds(14))).reason()).isEqualTo("rate_limited");
+        assertThat(admit(p, "web.post", T0.plusSeconds(15)).allowed()).isTrue();
+    }
 }

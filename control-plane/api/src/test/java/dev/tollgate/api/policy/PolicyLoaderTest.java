@@ -257,4 +257,18 @@ class PolicyLoaderTest {
                 + "{labels: [...]}; unlisted tools are denied)");
         assertThatThrownBy(() -> new PolicyException(java.util.List.of())).isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void rejectsRulesThatWouldIndexTooManyToolRulePairs() {
+        StringBuilder b = new StringBuilder("version: v1\ntools:\n");
+        for (int i = 0; i < 2000; i++) {
+            b.append("  t").append(i).append(": {labels: [all]}\n");
+        }
+        b.append("rules:\n");
+        for (int i = 0; i < 501; i++) {
+            b.append("  - {id: r").append(i).append(", limit: {select: {label: all}, max-calls: 5}}\n");
+        }
+        assertThat(rejected(b.toString()).problems()).containsExactly("rules: select 1002000 (tool, rule) pairs in all"
+                + " (expected: <= 1000000; select by tool, or use fewer rules per label)");
+    }
 }

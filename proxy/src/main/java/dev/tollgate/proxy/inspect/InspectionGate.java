@@ -1,0 +1,253 @@
+package dev.tollgate.proxy.inspect;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpRequest;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.policy.Decision;
+import dev.tollgate.api.policy.DryRunHit;
+import dev.tollgate.api.policy.EarlierCall;
+import dev.tollgate.api.policy.Policy;
+import dev.tollgate.api.policy.ToolCall;
+import dev.tollgate.api.token.ToolGrant;
+import dev.tollgate.api.token.VerifiedToken;
+import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.gate.GateDecision;
+import dev.tollgate.proxy.gate.GateRequest;
+import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.metrics.Direction;
+
+/**
+ * Steps 3 and 4 of the enforcement order for an inspected request, after the credential gate allowed it: the MCP
+ * session belongs to the caller's identity; every tool call names exactly a tool of the verified token's scope and
+ * meets that grant's argument constraints; on egress the policy, when there is one, admits the calls against the
+ * task's history (a batch: all or nothing, and recorded only when allowed). Requests that are not inspected pass
+ * untouched. Runs on the event loop; every check is a lookup or a few.
+ */
+final class InspectionGate implements RequestGate {
+    static final String SESSION_HEADER = "mcp-session-id";
+
+    private final ToolCallInspection in;
+    private final Direction direction;
+
+    InspectionGate(ToolCallInspection in, Direction direction) {
+        this.in = in;
+        this.direction = direction;
+    }
+
+    /** A denial of the gate, with the policy rule and the earlier call when a rule denied. */
+    record Denial(InspectionReason reason, String tool, String rule, GateDecision.EarlierCall after,
+                  String policyVersion) {
+        Denial(InspectionReason reason, String tool) {
+            this(reason, tool, null, null, null);
+        }
+    }
+
+    @Override
+    public CompletionStage<GateDecision> decide(GateRequest r) {
+        if (!(r.request() instanceof Inspected.Carrier carrier)) {
+            return done(GateDecision.allow());
+        }
+        Inspected req = carrier.inspected();
+        HttpRequest head = r.request();
+        VerifiedToken token = r.context().token().orElse(null);
+        SpiffeId who = direction == Direction.INGRESS ? r.peer().orElse(null)
+                : token != null ? token.subject() : r.own().orElse(null);
+        if (req.mode() == SidecarConfig.InspectionMode.MCP) {
+            String sid = head.headers().get(SESSION_HEADER);
+            if (sid != null) {
+                Optional<SpiffeId> owner = in.sessionOwner(direction, req.upstream(), sid);
+                if (owner.isPresent() && !owner.get().equals(who)) {
+                    return deny(r, req, token, new Denial(InspectionReason.SESSION_NOT_OWNED, null));
+                }
+            }
+        }
+        if (req.noRoute()) {
+            return deny(r, req, token, new Denial(InspectionReason.NO_ROUTE, null));
+        }
+        if (!req.calls().isEmpty()) {
+            if (token == null) {
+                return deny(r, req, null, new Denial(InspectionReason.NO_TASK_SCOPE, req.calls().get(0).tool()));
+            }
+            Denial d = checkScope(token, req.calls());
+            if (d != null) {
+                return deny(r, req, token, d);
+            }
+            if (direction == Direction.EGRESS) {
+                Optional<Policy> p = in.policy.get();
+                if (p.isPresent()) {
+                    d = admit(r, req, token, p.get());
+                    if (d != null) {
+                        return deny(r, req, token, d);
+                    }
+                }
+            }
+        }
+        if (req.mode() == SidecarConfig.InspectionMode.MCP) {
+            boolean toolsList = req.body() != null && req.body().anyToolsList();
+            if (toolsList) {
+                // The result must be readable to be filtered.
+                head.headers().set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY);
+            }
+            req.response().interceptor = new McpResponseInterceptor(in, direction, req.upstream(), who,
+                    toolsList ? toolsListIds(req.body()) : Set.of(), toolsList ? allowedTools(token) : Set.of());
+        }
+        allowed(r, req, token);
+        return done(GateDecision.allow());
+    }
+
+    /** Every call names exactly a tool of the scope, and its arguments meet that grant's constraints. */
+    private Denial checkScope(VerifiedToken token, List<Inspected.Call> calls) {
+        for (Inspected.Call c : calls) {
+            ToolGrant grant = grantFor(token, c.tool());
+            if (grant == null) {
+                return new Denial(InspectionReason.TOOL_NOT_IN_SCOPE, c.tool());
+            }
+            if (!in.constraints.hold(grant, c.arguments())) {
+                return new Denial(InspectionReason.ARGUMENT_NOT_ALLOWED, c.tool());
+            }
+        }
+        return null;
+    }
+
+    /** The policy's decision on the calls; null when allowed (dry-run hits are counted and logged either way). */
+    private Denial admit(GateRequest r, Inspected req, VerifiedToken token, Policy policy) {
+        List<ToolCall> calls = new ArrayList<>(req.calls().size());
+        for (Inspected.Call c : req.calls()) {
+            calls.add(new ToolCall(c.tool(), c.arguments(), token.issuedAt()));
+        }
+        Decision decision = policy.admit(in.history(token.taskId(), token.expiresAt()), calls, in.clock.instant());
+        for (DryRunHit hit : decision.dryRun()) {
+            InspectionReason reason = InspectionReason.ofPolicy(hit.reason());
+            in.metrics.inspectionDryRun(direction, reason == null ? InspectionReason.UNKNOWN_TOOL : reason);
+            if (in.log.enabled(true)) {
+                Map<String, Object> line = in.line(direction, "dry_run", reason, r.request(), req.upstream());
+                line.remove("status");
+                token(line, token);
+                line.put("tool", req.calls().stream().map(Inspected.Call::tool).toList());
+                line.put("rule", hit.ruleId());
+                line.put("policy_version", policy.version());
+                hit.after().ifPresent(a -> line.put("after", after(a)));
+                in.log.write(true, line);
+            }
+        }
+        if (decision instanceof Decision.Denied denied) {
+            InspectionReason reason = switch (denied.denialReason()) {
+                case UNKNOWN_TOOL -> InspectionReason.UNKNOWN_TOOL;
+                case TRANSITION_FORBIDDEN -> InspectionReason.TRANSITION_FORBIDDEN;
+                case STEP_UP_REQUIRED -> InspectionReason.STEP_UP_REQUIRED;
+                case CALL_LIMIT_EXCEEDED -> InspectionReason.CALL_LIMIT_EXCEEDED;
+                case RATE_LIMITED -> InspectionReason.RATE_LIMITED;
+                case ARGUMENT_NOT_ALLOWED -> InspectionReason.ARGUMENT_NOT_ALLOWED;
+            };
+            String tool = req.calls().size() == 1 ? req.calls().get(0).tool() : null;
+            return new Denial(reason, tool, denied.ruleId(), denied.after()
+                    .map(a -> new GateDecision.EarlierCall(a.tool(), (int) Math.min(a.index(), Integer.MAX_VALUE)))
+                    .orElse(null), policy.version());
+        }
+        return null;
+    }
+
+    private static Map<String, Object> after(EarlierCall a) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("tool", a.tool());
+        m.put("index", a.index());
+        m.put("at", a.at().toString());
+        return m;
+    }
+
+    /** The grant for exactly this name: no case folding, no normalisation, no trimming. */
+    static ToolGrant grantFor(VerifiedToken token, String tool) {
+        if (tool == null) {
+            return null;
+        }
+        for (ToolGrant g : token.scope().tools()) {
+            if (g.tool().equals(tool)) {
+                return g;
+            }
+        }
+        return null;
+    }
+
+    /** The tools a tools/list result may show: the scope's, and on egress with a policy only those it knows. */
+    private Set<String> allowedTools(VerifiedToken token) {
+        Set<String> out = new HashSet<>();
+        Optional<Policy> p = direction == Direction.EGRESS ? in.policy.get() : Optional.empty();
+        if (token != null) {
+            for (ToolGrant g : token.scope().tools()) {
+                if (p.isEmpty() || p.get().knows(g.tool())) {
+                    out.add(g.tool());
+                }
+            }
+        }
+        return out;
+    }
+
+    static Set<String> toolsListIds(JsonRpcBody body) {
+        Set<String> ids = new HashSet<>();
+        for (JsonRpcMessage m : body.messages()) {
+            if (m.isToolsList()) {
+                ids.add(McpResponseInterceptor.idKey(m.id()));
+            }
+        }
+        return ids;
+    }
+
+    private void allowed(GateRequest r, Inspected req, VerifiedToken token) {
+        in.metrics.inspection(direction, InspectionReason.NONE);
+        if (in.log.enabled(false)) {
+            Map<String, Object> line = in.line(direction, "allowed", null, r.request(), req.upstream());
+            token(line, token);
+            if (!req.calls().isEmpty()) {
+                line.put("tool", req.calls().stream().map(Inspected.Call::tool).toList());
+            }
+            in.log.write(false, line);
+        }
+    }
+
+    private CompletionStage<GateDecision> deny(GateRequest r, Inspected req, VerifiedToken token, Denial d) {
+        in.metrics.inspection(direction, d.reason());
+        if (in.log.enabled(true)) {
+            Map<String, Object> line = in.line(direction, "denied", d.reason(), r.request(), req.upstream());
+            token(line, token);
+            if (d.tool() != null) {
+                line.put("tool", d.tool());
+            }
+            if (d.rule() != null) {
+                line.put("rule", d.rule());
+            }
+            if (d.after() != null) {
+                line.put("after", Map.of("tool", d.after().tool(), "index", d.after().index()));
+            }
+            if (d.policyVersion() != null) {
+                line.put("policy_version", d.policyVersion());
+            }
+            in.log.write(true, line);
+        }
+        InspectionReason x = d.reason();
+        return done(new GateDecision.Deny(x.status(), x.error(), x.tag(), d.rule(), d.after()));
+    }
+
+    private static void token(Map<String, Object> line, VerifiedToken t) {
+        if (t != null) {
+            line.put("task_id", t.taskId());
+            line.put("jti", t.jti());
+            line.put("sub", t.subject().toString());
+        }
+    }
+
+    private static CompletionStage<GateDecision> done(GateDecision d) {
+        return CompletableFuture.completedFuture(d);
+    }
+}

@@ -1,0 +1,380 @@
+package dev.tollgate.proxy.inspect;
+
+import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.Set;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.proxy.forward.ResponseInterceptor;
+import dev.tollgate.proxy.metrics.Direction;
+
+/**
+ * The response side of an allowed MCP request: remembers which identity a new {@code Mcp-Session-Id} belongs to, and
+ * filters the result of a {@code tools/list} request down to the allowed tools — an {@code application/json} body is
+ * read whole (bounded) and rewritten only when a tool was removed; a {@code text/event-stream} is cut into events
+ * (each bounded), each forwarded as soon as it is complete, the one carrying the result rewritten, and once every
+ * {@code tools/list} result has passed the rest of the stream flows through unbuffered. A result that cannot be read
+ * (an encoded body, broken JSON, an event over the bound) is not relayed: 502, or the stream is cut.
+ */
+final class McpResponseInterceptor implements ResponseInterceptor {
+    private enum Mode { PASS, INFORMATIONAL, JSON, SSE, DROP }
+
+    private final ToolCallInspection in;
+    private final Direction direction;
+    private final String upstream;
+    private final SpiffeId who;
+    private final Set<String> pendingIds;
+    private final Set<String> allowed;
+    private Mode mode = Mode.PASS;
+    private boolean headSeen;
+    private HttpResponse head;
+    private CompositeByteBuf buffer;
+    private ByteBuf event;
+    private int scanOffset;
+    private boolean atLineStart = true;
+
+    McpResponseInterceptor(ToolCallInspection in, Direction direction, String upstream, SpiffeId who,
+                           Set<String> toolsListIds, Set<String> allowed) {
+        this.in = in;
+        this.direction = direction;
+        this.upstream = upstream;
+        this.who = who;
+        this.pendingIds = new HashSet<>(toolsListIds);
+        this.allowed = allowed;
+    }
+
+    static String idKey(JsonNode id) {
+        if (id == null || id.isNull()) {
+            return "null";
+        }
+        if (id.isTextual()) {
+            return "s:" + id.asText();
+        }
+        if (id.isIntegralNumber()) {
+            return "n:" + id.bigIntegerValue();
+        }
+        return "x:" + id;
+    }
+
+    @Override
+    public void onResponse(HttpObject msg, Sink next) {
+        if (msg instanceof HttpResponse resp && !headSeen) {
+            if (resp.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
+                mode = Mode.INFORMATIONAL;
+                next.accept(msg);
+                return;
+            }
+            headSeen = true;
+            String sid = resp.headers().get(InspectionGate.SESSION_HEADER);
+            if (sid != null) {
+                in.sessionCreated(direction, upstream, sid, who);
+            }
+            startBody(resp, next);
+            if (msg instanceof io.netty.handler.codec.http.FullHttpMessage full) {
+                body(new DefaultLastHttpContent(full.content(), full.trailingHeaders()), next);
+            }
+            return;
+        }
+        if (mode == Mode.INFORMATIONAL) {
+            next.accept(msg);
+            if (msg instanceof LastHttpContent) {
+                mode = Mode.PASS;
+            }
+            return;
+        }
+        if (msg instanceof HttpContent c) {
+            body(c, next);
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void startBody(HttpResponse resp, Sink next) {
+        if (pendingIds.isEmpty() || resp.status().code() != 200) {
+            mode = Mode.PASS;
+            next.accept(headOnly(resp));
+            return;
+        }
+        String encoding = resp.headers().get(HttpHeaderNames.CONTENT_ENCODING);
+        String type = resp.headers().get(HttpHeaderNames.CONTENT_TYPE);
+        CharSequence mime = type == null ? null : HttpUtil.getMimeType(type);
+        boolean identity = encoding == null || HttpHeaderValues.IDENTITY.contentEqualsIgnoreCase(encoding);
+        if (mime != null && HttpHeaderValues.APPLICATION_JSON.contentEqualsIgnoreCase(mime)) {
+            if (!identity) {
+                unfilterable(resp, next);
+                return;
+            }
+            mode = Mode.JSON;
+            head = headOnly(resp);
+            buffer = Unpooled.compositeBuffer(1024);
+        } else if (mime != null && HttpHeaderValues.TEXT_EVENT_STREAM.contentEqualsIgnoreCase(mime)) {
+            if (!identity) {
+                unfilterable(resp, next);
+                return;
+            }
+            mode = Mode.SSE;
+            HttpResponse h = headOnly(resp);
+            // Events may change length: the stream is framed anew.
+            h.headers().remove(HttpHeaderNames.CONTENT_LENGTH);
+            event = Unpooled.buffer(1024);
+            next.accept(h);
+        } else {
+            mode = Mode.PASS;
+            next.accept(headOnly(resp));
+        }
+    }
+
+    /** The head without any content a full response carried (the content follows as its own part). */
+    private static HttpResponse headOnly(HttpResponse resp) {
+        if (!(resp instanceof HttpContent)) {
+            return resp;
+        }
+        return new io.netty.handler.codec.http.DefaultHttpResponse(resp.protocolVersion(), resp.status(),
+                resp.headers());
+    }
+
+    private void unfilterable(HttpResponse resp, Sink next) {
+        mode = Mode.DROP;
+        String body = "{\"error\":\"upstream_unavailable\",\"reason\":\"unfilterable_response\"}\n";
+        FullHttpResponse r = new DefaultFullHttpResponse(resp.protocolVersion(), HttpResponseStatus.BAD_GATEWAY,
+                Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, r.content().readableBytes());
+        next.accept(r);
+    }
+
+    private void body(HttpContent c, Sink next) {
+        switch (mode) {
+            case PASS -> next.accept(c);
+            case DROP -> c.release();
+            case JSON -> json(c, next);
+            case SSE -> sse(c, next);
+            default -> c.release();
+        }
+    }
+
+    private void json(HttpContent c, Sink next) {
+        boolean last = c instanceof LastHttpContent;
+        if (buffer.readableBytes() + (long) c.content().readableBytes() > in.settings.maxBody()) {
+            c.release();
+            releaseBuffers();
+            HttpResponse h = head;
+            head = null;
+            unfilterable(h, next);
+            return;
+        }
+        buffer.addComponent(true, c.content().retain());
+        c.release();
+        if (!last) {
+            return;
+        }
+        byte[] bytes = ByteBufUtil.getBytes(buffer);
+        JsonNode tree = in.readJson(bytes);
+        HttpResponse h = head;
+        head = null;
+        if (tree == null) {
+            releaseBuffers();
+            unfilterable(h, next);
+            return;
+        }
+        int removed = filter(tree);
+        ByteBuf out;
+        if (removed == 0) {
+            out = buffer;
+            buffer = null;
+        } else {
+            releaseBuffers();
+            out = Unpooled.wrappedBuffer(write(tree));
+        }
+        mode = Mode.PASS;
+        FullHttpResponse full = new DefaultFullHttpResponse(h.protocolVersion(), h.status(), out, h.headers(),
+                io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+        full.headers().remove(HttpHeaderNames.TRANSFER_ENCODING);
+        full.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, out.readableBytes());
+        next.accept(full);
+    }
+
+    private void sse(HttpContent c, Sink next) {
+        boolean last = c instanceof LastHttpContent;
+        ByteBuf data = c.content();
+        if (pendingIds.isEmpty()) {
+            next.accept(c);
+            return;
+        }
+        event.writeBytes(data);
+        c.release();
+        int end;
+        while (!pendingIds.isEmpty() && (end = eventEnd()) >= 0) {
+            ByteBuf one = event.readBytes(end - event.readerIndex());
+            event.discardReadBytes();
+            ByteBuf rewritten = rewriteEvent(one);
+            next.accept(new DefaultHttpContent(rewritten));
+        }
+        if (pendingIds.isEmpty() && event.isReadable()) {
+            // Every tools/list result has passed: the rest flows through as it is.
+            next.accept(new DefaultHttpContent(event.readRetainedSlice(event.readableBytes())));
+        }
+        if (event.readableBytes() > in.settings.maxSseEvent()) {
+            releaseBuffers();
+            mode = Mode.DROP;
+            next.fail("a server-sent event over " + in.settings.maxSseEvent() + " bytes");
+            return;
+        }
+        if (last) {
+            ByteBuf rest = event.isReadable() ? event.readRetainedSlice(event.readableBytes()) : Unpooled.EMPTY_BUFFER;
+            releaseBuffers();
+            next.accept(new DefaultLastHttpContent(rest));
+        }
+    }
+
+    /** The index just after the blank line ending the first complete event in {@link #event}; -1 when none. */
+    private int eventEnd() {
+        int r = event.readerIndex();
+        int w = event.writerIndex();
+        int i = r + scanOffset;
+        while (i < w) {
+            byte b = event.getByte(i);
+            if (b == '\n' || b == '\r') {
+                int next = i + 1;
+                if (b == '\r') {
+                    if (next >= w) {
+                        break; // a LF may follow
+                    }
+                    if (event.getByte(next) == '\n') {
+                        next++;
+                    }
+                }
+                if (atLineStart) {
+                    scanOffset = 0;
+                    return next;
+                }
+                atLineStart = true;
+                i = next;
+            } else {
+                atLineStart = false;
+                i++;
+            }
+        }
+        scanOffset = i - r;
+        return -1;
+    }
+
+    /** The event, with its data rewritten when it is a tools/list result with tools to remove. */
+    private ByteBuf rewriteEvent(ByteBuf one) {
+        String text = one.toString(StandardCharsets.UTF_8);
+        StringBuilder data = new StringBuilder();
+        StringBuilder others = new StringBuilder();
+        for (String line : text.split("\r\n|\r|\n", -1)) {
+            if (line.startsWith("data:")) {
+                String v = line.substring(5);
+                if (v.startsWith(" ")) {
+                    v = v.substring(1);
+                }
+                if (!data.isEmpty()) {
+                    data.append('\n');
+                }
+                data.append(v);
+            } else if (!line.isEmpty()) {
+                others.append(line).append('\n');
+            }
+        }
+        if (data.isEmpty()) {
+            return one;
+        }
+        JsonNode tree = in.readJson(data.toString().getBytes(StandardCharsets.UTF_8));
+        if (tree == null) {
+            return one;
+        }
+        int removed = filter(tree);
+        if (removed == 0) {
+            return one;
+        }
+        one.release();
+        return Unpooled.copiedBuffer(others + "data: " + new String(write(tree), StandardCharsets.UTF_8) + "\n\n",
+                StandardCharsets.UTF_8);
+    }
+
+    /** Removes tools not allowed from each pending tools/list result in the message (or batch); how many. */
+    private int filter(JsonNode tree) {
+        int removed = 0;
+        if (tree.isArray()) {
+            for (JsonNode m : tree) {
+                removed += filterOne(m);
+            }
+        } else {
+            removed = filterOne(tree);
+        }
+        in.metrics.toolsFiltered(direction, removed);
+        return removed;
+    }
+
+    private int filterOne(JsonNode m) {
+        if (!m.isObject() || !m.has("id") || !pendingIds.remove(idKey(m.get("id")))) {
+            return 0;
+        }
+        JsonNode tools = m.path("result").path("tools");
+        if (!tools.isArray()) {
+            return 0;
+        }
+        int removed = 0;
+        for (Iterator<JsonNode> it = ((ArrayNode) tools).elements(); it.hasNext(); ) {
+            JsonNode t = it.next();
+            JsonNode name = t.path("name");
+            if (!name.isTextual() || !allowed.contains(name.asText())) {
+                it.remove();
+                removed++;
+            }
+        }
+        return removed;
+    }
+
+    private byte[] write(JsonNode tree) {
+        try {
+            return in.json().writeValueAsBytes(tree);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void releaseBuffers() {
+        if (buffer != null) {
+            buffer.release();
+            buffer = null;
+        }
+        if (event != null) {
+            event.release();
+            event = null;
+        }
+    }
+
+    @Override
+    public void release() {
+        releaseBuffers();
+        head = null;
+    }
+
+}

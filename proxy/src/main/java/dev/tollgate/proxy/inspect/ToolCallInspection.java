@@ -1,0 +1,209 @@
+package dev.tollgate.proxy.inspect;
+
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import com.github.benmanes.caffeine.cache.Ticker;
+
+import io.netty.channel.ChannelHandler;
+import io.netty.handler.codec.http.HttpRequest;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.policy.Policy;
+import dev.tollgate.api.policy.TaskHistory;
+import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.metrics.ProxyMetrics;
+
+/**
+ * Tool-call inspection of one sidecar (enforcement order steps 3 and 4): the bounded readers, the MCP session owners,
+ * and the gates that check each tool call against the task's scope (and, on egress, the policy). Gives the
+ * {@link #aggregator} every HTTP pipeline puts in front of its request gate, and the {@link #ingressGate()} and
+ * {@link #egressGate()} that run right after the credential gates. See {@code docs/enforcement.md}.
+ */
+public final class ToolCallInspection {
+    /** An MCP session whose id is not seen for this long is forgotten. */
+    static final Duration SESSION_IDLE = Duration.ofHours(24);
+    /** Longer session ids are not remembered (and so cannot be owned). */
+    static final int MAX_SESSION_ID = 256;
+
+    final SidecarConfig.Inspection settings;
+    final ProxyMetrics metrics;
+    final Clock clock;
+    private final JsonRpcParser parser;
+    private final ObjectMapper json;
+    private final Map<SidecarConfig.Inspect, RestRoutes> routes = new ConcurrentHashMap<>();
+    final Cache<SessionKey, SpiffeId> sessions;
+    private final Cache<String, History> histories;
+    final Supplier<Optional<Policy>> policy;
+    final Constraints constraints = new Constraints();
+    final DecisionLog log;
+    private final InspectionGate ingress;
+    private final InspectionGate egress;
+
+    record SessionKey(Direction direction, String upstream, String sessionId) {
+    }
+
+    /** A task's call history, kept until the task token's {@code exp}. */
+    private record History(TaskHistory calls, Instant expiresAt) {
+    }
+
+    /**
+     * @param policy the current policy, if any (empty: only the task's scope is checked); asked on every inspected
+     *               egress request, so a new version applies at once
+     * @param decisions where every inspection decision is recorded (and, with a control plane, shipped from)
+     */
+    public ToolCallInspection(SidecarConfig config, ProxyMetrics metrics, Clock clock,
+                              Supplier<Optional<Policy>> policy, dev.tollgate.proxy.decision.DecisionLog decisions) {
+        this.log = new DecisionLog(Objects.requireNonNull(decisions, "decisions"));
+        this.policy = Objects.requireNonNull(policy, "policy");
+        this.settings = Objects.requireNonNull(config, "config").inspection();
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.parser = new JsonRpcParser(new JsonRpcParser.Limits(settings.maxBody(), settings.maxDepth(),
+                settings.maxBatch(), settings.maxArguments()));
+        this.json = new ObjectMapper(JsonRpcParser.boundedFactory(Math.max(settings.maxBody(), settings.maxSseEvent()),
+                settings.maxDepth()));
+        Ticker ticker = () -> clock.millis() * 1_000_000L;
+        this.sessions = Caffeine.newBuilder().maximumSize(settings.maxSessions()).ticker(ticker)
+                .expireAfterAccess(SESSION_IDLE).build();
+        this.histories = Caffeine.newBuilder().maximumSize(settings.maxTasks()).ticker(ticker)
+                .expireAfter(new Expiry<String, History>() {
+                    @Override
+                    public long expireAfterCreate(String k, History v, long now) {
+                        return Math.max(0, Duration.between(clock.instant(), v.expiresAt()).toNanos());
+                    }
+
+                    @Override
+                    public long expireAfterUpdate(String k, History v, long now, long current) {
+                        return current;
+                    }
+
+                    @Override
+                    public long expireAfterRead(String k, History v, long now, long current) {
+                        return current;
+                    }
+                }).build();
+        this.ingress = new InspectionGate(this, Direction.INGRESS);
+        this.egress = new InspectionGate(this, Direction.EGRESS);
+    }
+
+    /** For the gate chain on ingress, right after the credential gate: the exchanged token's scope. */
+    public RequestGate ingressGate() {
+        return ingress;
+    }
+
+    /** For the gate chain on egress, right after the credential gate: the task's scope and the policy. */
+    public RequestGate egressGate() {
+        return egress;
+    }
+
+    /** The handler that reads inspected requests before the request gate of one HTTP pipeline. */
+    public ChannelHandler aggregator(Direction direction,
+                                     Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
+        return new InspectionAggregator(this, direction, target);
+    }
+
+    /** The call history of a task, created on its first call and forgotten when its token expires. */
+    TaskHistory history(String taskId, Instant expiresAt) {
+        return histories.get(taskId, id -> new History(new TaskHistory(id, settings.maxTaskCalls()), expiresAt))
+                .calls();
+    }
+
+    /** Every decision line (JSON) is also given to {@code listener}, on the thread that decided. */
+    public void listenToDecisions(java.util.function.Consumer<String> listener) {
+        log.listen(Objects.requireNonNull(listener, "listener"));
+    }
+
+    JsonRpcParser parser() {
+        return parser;
+    }
+
+    JsonRpcParser.Limits limits() {
+        return parser.limits();
+    }
+
+    RestRoutes routes(SidecarConfig.Inspect inspect) {
+        return routes.computeIfAbsent(inspect, i -> new RestRoutes(i.routes()));
+    }
+
+    /** A JSON document read with the same bounds (duplicate keys refused, depth, size); null when it is not one. */
+    JsonNode readJson(byte[] bytes) {
+        if (Utf8.firstInvalid(bytes, 0, bytes.length) >= 0) {
+            return null;
+        }
+        try (JsonParser p = json.getFactory().createParser(bytes)) {
+            JsonNode n = json.readTree(p);
+            return n == null || p.nextToken() != null ? null : n;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    ObjectMapper json() {
+        return json;
+    }
+
+    /** The identity that created this MCP session on this upstream, when known. */
+    Optional<SpiffeId> sessionOwner(Direction d, String upstream, String sessionId) {
+        if (sessionId.length() > MAX_SESSION_ID) {
+            return Optional.empty();
+        }
+        return Optional.ofNullable(sessions.getIfPresent(new SessionKey(d, upstream, sessionId)));
+    }
+
+    /** Records the identity that created a session (the first one to be answered with its id keeps it). */
+    void sessionCreated(Direction d, String upstream, String sessionId, SpiffeId owner) {
+        if (sessionId.isEmpty() || sessionId.length() > MAX_SESSION_ID || owner == null) {
+            return;
+        }
+        sessions.asMap().putIfAbsent(new SessionKey(d, upstream, sessionId), owner);
+    }
+
+    /** A request refused by the aggregator (its body), before any gate: counted and logged. */
+    void refusedBeforeGates(Direction d, InspectionReason reason, HttpRequest req, String upstream) {
+        metrics.inspection(d, reason);
+        if (!log.enabled(true)) {
+            return;
+        }
+        Map<String, Object> line = line(d, "denied", reason, req, upstream);
+        log.write(true, line);
+    }
+
+    Map<String, Object> line(Direction d, String outcome, InspectionReason reason, HttpRequest req, String upstream) {
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("at", clock.instant().toString());
+        line.put("direction", d.tag());
+        line.put("step", "inspection");
+        line.put("outcome", outcome);
+        if (reason != null && reason != InspectionReason.NONE) {
+            line.put("reason", reason.tag());
+            line.put("status", reason.status());
+        }
+        if (req != null) {
+            line.put("method", req.method().name());
+            String path = InspectionAggregator.pathOf(req.uri());
+            line.put("path", path.length() > 256 ? path.substring(0, 256) : path);
+        }
+        if (upstream != null) {
+            line.put("upstream", upstream);
+        }
+        return line;
+    }
+}

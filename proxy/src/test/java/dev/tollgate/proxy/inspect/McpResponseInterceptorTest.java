@@ -1,0 +1,196 @@
+package dev.tollgate.proxy.inspect;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+
+import org.junit.jupiter.api.Test;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.proxy.config.ConfigLoader;
+import dev.tollgate.proxy.forward.ResponseInterceptor;
+import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.metrics.ProxyMetrics;
+
+/** The response side of an MCP request on its own: session owners, and tools/list filtering however chunks fall. */
+class McpResponseInterceptorTest {
+    static final SpiffeId BOT = SpiffeId.parse("spiffe://test.example/agent/bot");
+    static final String RESULT = "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":[{\"name\":\"a.read\"},"
+            + "{\"name\":\"b.write\"},{\"name\":\"A.READ\"}]}}";
+
+    final ToolCallInspection in;
+    final ProxyMetrics metrics = new ProxyMetrics(new SimpleMeterRegistry(), Clock.systemUTC());
+
+    McpResponseInterceptorTest() throws Exception {
+        in = new ToolCallInspection(ConfigLoader.parse("listeners: {admin: {}}\ntls: {cert: a, key: b, bundle: c}\n"
+                + "inspection: {max-sse-event: 1KiB}\n", null), metrics, Clock.systemUTC(), Optional::empty,
+                dev.tollgate.proxy.decision.DecisionLog.localOnly());
+    }
+
+    /** What the client gets, and how many times something was handed on. */
+    static final class Out implements ResponseInterceptor.Sink {
+        final StringBuilder body = new StringBuilder();
+        final List<HttpResponse> heads = new ArrayList<>();
+        int parts;
+        boolean last;
+        String failed;
+
+        @Override
+        public void accept(HttpObject msg) {
+            parts++;
+            if (msg instanceof HttpResponse r) {
+                heads.add(r);
+            }
+            if (msg instanceof HttpContent c) {
+                body.append(c.content().toString(StandardCharsets.UTF_8));
+                last |= msg instanceof LastHttpContent;
+            }
+            ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void fail(String why) {
+            failed = why;
+        }
+    }
+
+    McpResponseInterceptor interceptor() {
+        return new McpResponseInterceptor(in, Direction.EGRESS, "crm", BOT, Set.of("n:5"), Set.of("a.read"));
+    }
+
+    static HttpResponse head(String type) {
+        HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        r.headers().set("content-type", type);
+        return r;
+    }
+
+    @Test
+    void filtersTheResultEventWhereverTheChunksAreCut() {
+        String stream = "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\n"
+                + ": a comment\nevent: message\nid: 3\ndata: " + RESULT + "\n\n"
+                + "data: {\"jsonrpc\":\"2.0\",\"method\":\"late\"}\n\n";
+        String expected = "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\n"
+                + ": a comment\nevent: message\nid: 3\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":"
+                + "[{\"name\":\"a.read\"}]}}\n\n"
+                + "data: {\"jsonrpc\":\"2.0\",\"method\":\"late\"}\n\n";
+        byte[] bytes = stream.getBytes(StandardCharsets.UTF_8);
+        for (int cut = 1; cut < bytes.length; cut++) {
+            McpResponseInterceptor i = interceptor();
+            Out out = new Out();
+            i.onResponse(head("text/event-stream"), out);
+            i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer(bytes, 0, cut)), out);
+            i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer(bytes, cut, bytes.length - cut)), out);
+            i.release();
+            assertThat(out.body.toString()).as("cut at %d", cut).isEqualTo(expected);
+            assertThat(out.last).isTrue();
+            assertThat(out.failed).isNull();
+        }
+    }
+
+    @Test
+    void forwardsEachEventAsSoonAsItIsCompleteAndThenPassesTheRestAsItArrives() {
+        McpResponseInterceptor i = interceptor();
+        Out out = new Out();
+        i.onResponse(head("text/event-stream"), out);
+        i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer("data: {\"n\":1}\n\ndata: {\"n\"",
+                StandardCharsets.UTF_8)), out);
+        assertThat(out.body.toString()).isEqualTo("data: {\"n\":1}\n\n");
+        i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer(":2}\n\ndata: " + RESULT + "\n\npartial",
+                StandardCharsets.UTF_8)), out);
+        assertThat(out.body.toString()).endsWith("{\"name\":\"a.read\"}]}}\n\npartial");
+        int parts = out.parts;
+        i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer(" more", StandardCharsets.UTF_8)), out);
+        assertThat(out.parts).isEqualTo(parts + 1);
+        assertThat(out.body.toString()).endsWith("partial more");
+        i.onResponse(LastHttpContent.EMPTY_LAST_CONTENT, out);
+        i.release();
+        assertThat(metrics.toolsFilteredCount(Direction.EGRESS)).isEqualTo(2);
+        assertThat(out.heads.get(0).headers().contains("content-length")).isFalse();
+    }
+
+    @Test
+    void anEventOverTheBoundCutsTheStream() {
+        McpResponseInterceptor i = interceptor();
+        Out out = new Out();
+        i.onResponse(head("text/event-stream"), out);
+        i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer("data: " + "x".repeat(2000),
+                StandardCharsets.UTF_8)), out);
+        assertThat(out.failed).contains("1024");
+        i.onResponse(LastHttpContent.EMPTY_LAST_CONTENT, out);
+        i.release();
+        assertThat(out.last).isFalse();
+    }
+
+    @Test
+    void aJsonResultIsRewrittenOnlyWhenAToolIsRemoved() {
+        McpResponseInterceptor i = interceptor();
+        Out out = new Out();
+        i.onResponse(head("application/json"), out);
+        i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer(RESULT.substring(0, 10), StandardCharsets.UTF_8)),
+                out);
+        assertThat(out.parts).isZero();
+        i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer(RESULT.substring(10), StandardCharsets.UTF_8)),
+                out);
+        assertThat(out.body.toString()).isEqualTo("{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":"
+                + "[{\"name\":\"a.read\"}]}}");
+        assertThat(out.heads.get(0)).isInstanceOf(FullHttpResponse.class);
+        assertThat(out.heads.get(0).headers().getInt("content-length")).isEqualTo(out.body.length());
+
+        String untouched = "{ \"jsonrpc\":\"2.0\", \"id\":5, \"result\":{\"tools\":[{\"name\":\"a.read\"}]} }";
+        McpResponseInterceptor j = interceptor();
+        Out same = new Out();
+        j.onResponse(head("application/json"), same);
+        j.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer(untouched, StandardCharsets.UTF_8)), same);
+        assertThat(same.body.toString()).isEqualTo(untouched);
+    }
+
+    @Test
+    void anEncodedResultIsNotRelayed() {
+        McpResponseInterceptor i = interceptor();
+        Out out = new Out();
+        HttpResponse h = head("application/json");
+        h.headers().set("content-encoding", "gzip");
+        i.onResponse(h, out);
+        i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer("\u001f\u008b...", StandardCharsets.ISO_8859_1)),
+                out);
+        i.release();
+        assertThat(out.heads.get(0).status().code()).isEqualTo(502);
+        assertThat(out.body.toString()).contains("unfilterable_response");
+    }
+
+    @Test
+    void theIdentityAnsweredWithASessionIdOwnsIt() {
+        McpResponseInterceptor i = new McpResponseInterceptor(in, Direction.INGRESS, "app", BOT, Set.of(), Set.of());
+        Out out = new Out();
+        HttpResponse h = head("application/json");
+        h.headers().set("mcp-session-id", "s-9");
+        i.onResponse(h, out);
+        i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer("{}", StandardCharsets.UTF_8)), out);
+        assertThat(in.sessionOwner(Direction.INGRESS, "app", "s-9")).contains(BOT);
+        assertThat(in.sessionOwner(Direction.EGRESS, "app", "s-9")).isEmpty();
+        // a later answer naming the same session does not move it to another identity
+        SpiffeId other = SpiffeId.parse("spiffe://test.example/agent/other");
+        McpResponseInterceptor j = new McpResponseInterceptor(in, Direction.INGRESS, "app", other, Set.of(), Set.of());
+        j.onResponse(h, new Out());
+        assertThat(in.sessionOwner(Direction.INGRESS, "app", "s-9")).contains(BOT);
+    }
+}
