@@ -19,7 +19,8 @@ final class PeersSummary {
     static String render(PeersBench b) {
         StringBuilder s = new StringBuilder();
         List<String> peers = new ArrayList<>(b.peerNamesRun());
-        s.append("# Tollgate and its peers: direct, nginx, HAProxy, Tollgate pass-through, Tollgate enforcing\n\n");
+        s.append("# Tollgate and its peers: direct, nginx, HAProxy, Tollgate pass-through, enforcing, enforcing with "
+                + "MCP inspection\n\n");
         if (!b.note.isBlank()) {
             s.append("> ").append(b.note).append("\n\n");
         }
