@@ -30,6 +30,11 @@ final class BenchControlPlane implements AutoCloseable {
     static final SpiffeId TOOL = SpiffeId.of(TRUST_DOMAIN, SpiffeId.Kind.TOOL, "echo");
     /** The tool named in the task's scope; the tool service {@code echo} (the SPIFFE ID's last segment) serves it. */
     static final String TOOL_NAME = "echo.read";
+    /**
+     * The longest task the bench agent may get (its registration; the control plane's default for a registration
+     * without one is 15 minutes, shorter than a full run: a task that expired mid-run would be denied `expired`).
+     */
+    static final long MAX_TASK_TTL_SECONDS = 6 * 3600;
 
     private final ControlPlane cp;
     private final ControlPlaneClient admin;
@@ -53,13 +58,13 @@ final class BenchControlPlane implements AutoCloseable {
                 .build();
         anchor = dir.resolve("anchor.pem");
         Files.writeString(anchor, Pem.encodeCertificates(List.copyOf(cp.ca().bundle().anchors())));
-        register(AGENT, List.of(TOOL_NAME));
-        register(TOOL, List.of());
+        register(AGENT, List.of(TOOL_NAME), MAX_TASK_TTL_SECONDS);
+        register(TOOL, List.of(), null);
     }
 
-    private void register(SpiffeId id, List<String> tools) {
+    private void register(SpiffeId id, List<String> tools, Long maxTaskTtlSeconds) {
         admin.registerWorkload(new WorkloadSpec(id.toString(), "bench@tollgate.dev", "bench", "benchmark workload",
-                tools, null, null));
+                tools, null, maxTaskTtlSeconds));
     }
 
     /** A one-time join token for the workload, written to a file for the sidecar's {@code join-token-file}. */

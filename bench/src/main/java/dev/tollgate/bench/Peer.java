@@ -24,11 +24,20 @@ import java.util.concurrent.TimeUnit;
  */
 abstract class Peer implements AutoCloseable {
     static final String TOOL_HOST = DataPathBench.TOOL_HOST;
+    /** Where every peer's agent side is sent the benchmark's call. */
+    static final String CALL_PATH = "/mcp";
+    /**
+     * The benchmark's request, the same for every peer: an MCP {@code tools/call} of the tool in the task's scope.
+     * The id is fixed (every request is the same bytes, also for wrk and h2load); the tool answers with it.
+     */
+    static final String CALL = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\""
+            + BenchControlPlane.TOOL_NAME + "\",\"arguments\":{\"id\":\"c-42\"}}}";
 
     final String name;
     /** Processes of this peer as started (agent side first); empty for direct. */
     protected final List<Proc> procs = new ArrayList<>();
     private double coldStartMillis = Double.NaN;
+    private String firstAnswer = "";
 
     Peer(String name) {
         this.name = name;
@@ -112,12 +121,13 @@ abstract class Peer implements AutoCloseable {
                 }
             }
             try {
-                int status = probe(egress(), headers());
-                if (status == 200) {
+                Answer a = probe(egress(), headers());
+                if (a.status() == 200) {
                     coldStartMillis = (System.nanoTime() - startedNanos) / 1e6;
+                    firstAnswer = a.body();
                     return;
                 }
-                last = "HTTP " + status;
+                last = "HTTP " + a.status() + " " + a.body();
             } catch (IOException e) {
                 last = e.toString();
             }
@@ -130,31 +140,40 @@ abstract class Peer implements AutoCloseable {
         throw new IOException(name + " did not answer 200 within " + timeout + " (last: " + last + ")" + logs);
     }
 
-    /** One {@code GET /bench} with {@code Connection: close}; the status code of the answer. */
-    static int probe(InetSocketAddress target, Map<String, String> headers) throws IOException {
+    /** The body of the first 200 of the latest start (the tool's answer to {@link #CALL}). */
+    String firstAnswer() {
+        return firstAnswer;
+    }
+
+    /** A status code and body. */
+    record Answer(int status, String body) {
+    }
+
+    /**
+     * One {@link #CALL} POSTed to {@link #CALL_PATH} with {@code Connection: close}; the status code and body of the
+     * answer (at most 64 KiB read).
+     */
+    static Answer probe(InetSocketAddress target, Map<String, String> headers) throws IOException {
         try (Socket s = new Socket()) {
             s.connect(target, 1000);
             s.setSoTimeout(5000);
-            StringBuilder req = new StringBuilder("GET /bench HTTP/1.1\r\nHost: " + TOOL_HOST + "\r\nConnection: close\r\n");
+            byte[] body = CALL.getBytes(StandardCharsets.UTF_8);
+            StringBuilder req = new StringBuilder("POST " + CALL_PATH + " HTTP/1.1\r\nHost: " + TOOL_HOST
+                    + "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " + body.length
+                    + "\r\n");
             headers.forEach((k, v) -> req.append(k).append(": ").append(v).append("\r\n"));
             OutputStream out = s.getOutputStream();
             out.write(req.append("\r\n").toString().getBytes(StandardCharsets.US_ASCII));
+            out.write(body);
             out.flush();
             InputStream in = s.getInputStream();
-            byte[] head = new byte[12];
-            int n = 0;
-            while (n < head.length) {
-                int r = in.read(head, n, head.length - n);
-                if (r < 0) {
-                    throw new IOException("connection closed after " + n + " bytes");
-                }
-                n += r;
+            byte[] answer = in.readNBytes(64 * 1024);
+            String text = new String(answer, StandardCharsets.UTF_8);
+            if (!text.startsWith("HTTP/1.") || text.length() < 12) {
+                throw new IOException("not an HTTP answer: " + text.substring(0, Math.min(40, text.length())));
             }
-            String line = new String(head, StandardCharsets.US_ASCII);
-            if (!line.startsWith("HTTP/1.")) {
-                throw new IOException("not an HTTP answer: " + line);
-            }
-            return Integer.parseInt(line.substring(9, 12));
+            int split = text.indexOf("\r\n\r\n");
+            return new Answer(Integer.parseInt(text.substring(9, 12)), split < 0 ? "" : text.substring(split + 4));
         }
     }
 

@@ -42,7 +42,8 @@ import dev.tollgate.bench.load.LoadSpec;
 
 /**
  * Tollgate next to its peers in the same run, on loopback: direct (no proxy), an nginx pair, an HAProxy pair and
- * the Tollgate sidecar pair, pass-through and with task-credential enforcement against a real control plane. Every
+ * the Tollgate sidecar pair, pass-through, with task-credential enforcement against a real control plane, and with
+ * that plus MCP tool-call inspection and a policy. Every request is the same MCP {@code tools/call} POST. Every
  * proxy pair does the same work — plain HTTP/1.1 from the agent, mTLS with client certificates between the two sides,
  * plain HTTP/1.1 to the tool — with one worker (process or event loop) per proxy, pinned to one core. The harness
  * writes the configurations, starts and stops the processes, and measures each scenario for every peer, alternating
@@ -54,13 +55,14 @@ import dev.tollgate.bench.load.LoadSpec;
 public final class PeersBench implements Callable<Integer> {
     static final List<String> ALL_SCENARIOS = List.of("latency", "saturation", "handshakes", "resources", "large",
             "coldstart");
-    static final List<String> ALL_PEERS = List.of("direct", "nginx", "haproxy", "tollgate", "tollgate-enforce");
+    static final List<String> ALL_PEERS = List.of("direct", "nginx", "haproxy", "tollgate", "tollgate-enforce",
+            "tollgate-inspect");
 
     @Option(names = "--scenarios", split = ",", defaultValue = "latency,saturation,handshakes,resources,large,coldstart",
             description = "scenarios to run, any of ${DEFAULT-VALUE}")
     List<String> scenarios;
 
-    @Option(names = "--peers", split = ",", defaultValue = "direct,nginx,haproxy,tollgate,tollgate-enforce",
+    @Option(names = "--peers", split = ",", defaultValue = "direct,nginx,haproxy,tollgate,tollgate-enforce,tollgate-inspect",
             description = "peers to compare; a peer whose program is absent is skipped with a message; default: ${DEFAULT-VALUE}")
     List<String> peerNames;
 
@@ -175,6 +177,8 @@ public final class PeersBench implements Callable<Integer> {
     /** Open-loop latency distributions, repetitions merged, by "peer rate". */
     final Map<String, Histogram> merged = new LinkedHashMap<>();
     final Map<String, List<String>> commands = new LinkedHashMap<>();
+    /** Denial counters of the enforcing pairs, by peer: "side kind direction outcome reason" → count at the end. */
+    final Map<String, Map<String, Long>> denialTotals = new LinkedHashMap<>();
     String machine;
     String pinning;
     String uptimeBefore;
@@ -215,7 +219,7 @@ public final class PeersBench implements Callable<Integer> {
         try (UpstreamServer upstream = new UpstreamServer(bodyBytes, extra); LoadGenerator gen = new LoadGenerator()) {
             load = gen;
             PeerEnv env = new PeerEnv(work, pki, bundle, upstream.address(), cpu, jvmOpts, classpath);
-            if (peerNames.contains("tollgate-enforce")) {
+            if (peerNames.contains("tollgate-enforce") || peerNames.contains("tollgate-inspect")) {
                 cp = new BenchControlPlane(work.resolve("control-plane"));
             }
             createPeers(env, upstream.address(), cp);
@@ -223,6 +227,7 @@ public final class PeersBench implements Callable<Integer> {
                 System.out.println("starting " + p.name);
                 p.start();
                 add(0, "start", p.name, 0, "first_start_ms", p.coldStartMillis());
+                add(0, "start", p.name, 0, "jsonrpc_result", p.firstAnswer().startsWith(UpstreamServer.RESULT_PREFIX) ? 1 : 0);
                 commands.put(p.name, p.procs().stream().map(pr -> String.join(" ", pr.command)).toList());
             }
             Thread.sleep(1000);
@@ -254,6 +259,11 @@ public final class PeersBench implements Callable<Integer> {
             for (Peer p : peers) {
                 if (!p.alive()) {
                     failures.add(p.name + ": a process exited during the run; logs in " + work.resolve(p.name));
+                }
+            }
+            for (Peer p : peers) {
+                if (p instanceof TollgatePair t && t.enforcing()) {
+                    denialTotals.put(p.name, t.denials());
                 }
             }
             copyGcLogs();
@@ -351,6 +361,7 @@ public final class PeersBench implements Callable<Integer> {
                 }
                 case "tollgate" -> peers.add(new TollgatePair(env, null));
                 case "tollgate-enforce" -> peers.add(new TollgatePair(env, cp));
+                case "tollgate-inspect" -> peers.add(new TollgatePair(env, cp, true));
                 default -> throw new IllegalStateException(name);
             }
         }
@@ -363,6 +374,11 @@ public final class PeersBench implements Callable<Integer> {
 
     private static Duration seconds(double s) {
         return Duration.ofNanos((long) (s * 1e9));
+    }
+
+    /** The benchmark's request: the MCP {@code tools/call} POSTed to the agent side (every peer the same). */
+    private static LoadSpec call(LoadSpec s) {
+        return s.withJsonPost(Peer.CALL_PATH, Peer.CALL);
     }
 
     private LoadSpec withHeaders(LoadSpec s, Peer p) {
@@ -390,8 +406,8 @@ public final class PeersBench implements Callable<Integer> {
             while (answered < warmupRequests && (System.nanoTime() - begin) / 1e9 + warmupSeconds <= warmupMaxSeconds
                     || round == 0) {
                 round++;
-                last = load.run(withHeaders(LoadSpec.closed(p.egress(), Peer.TOOL_HOST, seconds(warmupSeconds),
-                        connections), p));
+                last = load.run(withHeaders(call(LoadSpec.closed(p.egress(), Peer.TOOL_HOST, seconds(warmupSeconds),
+                        connections)), p));
                 report("warm-up " + p.name + " round " + round, "", last);
                 answered += last.ok();
             }
@@ -414,8 +430,8 @@ public final class PeersBench implements Callable<Integer> {
         for (int rep = 1; rep <= repetitions; rep++) {
             for (int rate : rates) {
                 for (Peer p : rotation(rep)) {
-                    LoadResult r = measure(rep, "latency", p, rate, LoadSpec.open(p.egress(), Peer.TOOL_HOST, rate,
-                            seconds(durationSeconds), connections));
+                    LoadResult r = measure(rep, "latency", p, rate, call(LoadSpec.open(p.egress(), Peer.TOOL_HOST, rate,
+                            seconds(durationSeconds), connections)));
                     merged.computeIfAbsent(p.name + " " + rate, k -> new Histogram(r.latencyNanos().getHighestTrackableValue(), 3))
                             .add(r.latencyNanos());
                 }
@@ -474,6 +490,7 @@ public final class PeersBench implements Callable<Integer> {
                 .replaceAll("Bearer \\S+", "Bearer <task token>")
                 .replaceAll("127\\.0\\.0\\.1:\\d+", "127.0.0.1:<agent side port>")));
         double cpuBefore = p.cpuSeconds();
+        Map<String, Long> denialsBefore = denials(p);
         Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String output = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!proc.waitFor(wrkSeconds + 30L, TimeUnit.SECONDS)) {
@@ -482,8 +499,24 @@ public final class PeersBench implements Callable<Integer> {
             return null;
         }
         double cpuUsed = p.cpuSeconds() - cpuBefore;
+        recordDenials(1, tool, p, 0, denialsBefore);
         Files.writeString(out.resolve("hgrm").resolve(tool + "-" + p.name + ".txt"), output);
         return new ToolRun(output, cpuUsed);
+    }
+
+    /** The benchmark's call as a file (h2load {@code -d}), in the result directory's {@code hgrm/}. */
+    private Path callFile() throws IOException {
+        Path f = out.resolve("hgrm").resolve("call.json");
+        Files.writeString(f, Peer.CALL);
+        return f;
+    }
+
+    /** A wrk script that POSTs the benchmark's call, in the result directory's {@code hgrm/}. */
+    private Path wrkScript() throws IOException {
+        Path f = out.resolve("hgrm").resolve("call.lua");
+        Files.writeString(f, "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = '"
+                + Peer.CALL + "'\n");
+        return f;
     }
 
     /** wrk, one thread on the generator's core, against the peer's agent side. */
@@ -492,12 +525,12 @@ public final class PeersBench implements Callable<Integer> {
         if (cpu != null) {
             cmd.addAll(List.of("taskset", "-c", String.valueOf(loadCpu)));
         }
-        cmd.addAll(List.of("wrk", "-t1", "-c" + wrkConnections, "-d" + wrkSeconds + "s", "--latency", "-H",
-                "Host: " + Peer.TOOL_HOST));
+        cmd.addAll(List.of("wrk", "-t1", "-c" + wrkConnections, "-d" + wrkSeconds + "s", "--latency", "-s",
+                wrkScript().toString(), "-H", "Host: " + Peer.TOOL_HOST));
         for (Map.Entry<String, String> h : p.headers().entrySet()) {
             cmd.addAll(List.of("-H", h.getKey() + ": " + h.getValue()));
         }
-        cmd.add("http://127.0.0.1:" + p.egress().getPort() + "/bench");
+        cmd.add("http://127.0.0.1:" + p.egress().getPort() + Peer.CALL_PATH);
         ToolRun run = runTool("wrk", p, cmd);
         if (run == null) {
             return;
@@ -528,11 +561,11 @@ public final class PeersBench implements Callable<Integer> {
             cmd.addAll(List.of("taskset", "-c", String.valueOf(loadCpu)));
         }
         cmd.addAll(List.of("h2load", "-t1", "-c" + wrkConnections, "-m10", "-D", String.valueOf(wrkSeconds),
-                "-H", ":authority: " + Peer.TOOL_HOST));
+                "-d", callFile().toString(), "-H", "content-type: application/json", "-H", ":authority: " + Peer.TOOL_HOST));
         for (Map.Entry<String, String> h : p.headers().entrySet()) {
             cmd.addAll(List.of("-H", h.getKey().toLowerCase(Locale.ROOT) + ": " + h.getValue()));
         }
-        cmd.add("http://127.0.0.1:" + p.h2cEgress().orElseThrow().getPort() + "/bench");
+        cmd.add("http://127.0.0.1:" + p.h2cEgress().orElseThrow().getPort() + Peer.CALL_PATH);
         ToolRun run = runTool("h2load", p, cmd);
         if (run == null) {
             return;
@@ -591,8 +624,8 @@ public final class PeersBench implements Callable<Integer> {
     }
 
     private boolean step(Peer p, int rate, double limitUs) throws IOException, InterruptedException {
-        LoadResult r = measure(0, "step", p, rate, LoadSpec.open(p.egress(), Peer.TOOL_HOST, rate, seconds(stepSeconds),
-                connections), false);
+        LoadResult r = measure(0, "step", p, rate, call(LoadSpec.open(p.egress(), Peer.TOOL_HOST, rate,
+                seconds(stepSeconds), connections)), false);
         Thread.sleep(300);
         return r.errorCount() == 0 && r.ok() == r.sent() && r.micros(99) < limitUs;
     }
@@ -631,8 +664,8 @@ public final class PeersBench implements Callable<Integer> {
             if (p.procs().isEmpty()) {
                 continue;
             }
-            measure(1, "connections", p, resourceRate, LoadSpec.open(p.egress(), Peer.TOOL_HOST, resourceRate,
-                    seconds(resourceSeconds), resourceConnections));
+            measure(1, "connections", p, resourceRate, call(LoadSpec.open(p.egress(), Peer.TOOL_HOST, resourceRate,
+                    seconds(resourceSeconds), resourceConnections)));
         }
     }
 
@@ -693,6 +726,7 @@ public final class PeersBench implements Callable<Integer> {
             }, 0, 200, TimeUnit.MILLISECONDS);
         }
         LoadResult r;
+        Map<String, Long> denialsBefore = denials(onPath);
         try {
             r = load.run(s);
         } finally {
@@ -701,6 +735,7 @@ public final class PeersBench implements Callable<Integer> {
         }
         String label = param > 0 ? fmt(param, 0) : "";
         report(scenario + " " + p.name + (rep > 0 ? " rep " + rep : ""), label, r);
+        recordDenials(rep, scenario, onPath, param, denialsBefore);
         add(rep, scenario, p.name, param, "sent", r.sent());
         add(rep, scenario, p.name, param, "ok", r.ok());
         for (Map.Entry<ErrorKind, Long> e : r.errors().entrySet()) {
@@ -733,6 +768,28 @@ public final class PeersBench implements Callable<Integer> {
                     + ": no 2xx response, errors " + r.errors());
         }
         return r;
+    }
+
+    private static Map<String, Long> denials(Peer p) throws IOException {
+        return p instanceof TollgatePair t ? t.denials() : Map.of();
+    }
+
+    /**
+     * Records every denial counter of an enforcing pair that grew during a run, as {@code denied <side> <kind>
+     * <direction> <outcome> <reason>} (the summary lists them next to the non-2xx answers they explain).
+     */
+    private void recordDenials(int rep, String scenario, Peer p, double param, Map<String, Long> before)
+            throws IOException {
+        if (!(p instanceof TollgatePair t) || !t.enforcing()) {
+            return;
+        }
+        for (Map.Entry<String, Long> e : t.denials().entrySet()) {
+            long grew = e.getValue() - before.getOrDefault(e.getKey(), 0L);
+            if (grew != 0) {
+                add(rep, scenario, p.name, param, "denied " + e.getKey(), grew);
+                System.out.printf(Locale.ROOT, "  denials %s: %s +%d%n", p.name, e.getKey(), grew);
+            }
+        }
     }
 
     private static void report(String what, String param, LoadResult r) {

@@ -19,7 +19,8 @@ final class PeersSummary {
     static String render(PeersBench b) {
         StringBuilder s = new StringBuilder();
         List<String> peers = new ArrayList<>(b.peerNamesRun());
-        s.append("# Tollgate and its peers: direct, nginx, HAProxy, Tollgate pass-through, Tollgate enforcing\n\n");
+        s.append("# Tollgate and its peers: direct, nginx, HAProxy, Tollgate pass-through, enforcing, enforcing with "
+                + "MCP inspection\n\n");
         if (!b.note.isBlank()) {
             s.append("> ").append(b.note).append("\n\n");
         }
@@ -44,7 +45,10 @@ final class PeersSummary {
         }
         s.append("\n## Peers\n\nEvery pair does the same work: plain HTTP/1.1 from the agent on loopback; between the two "
                 + "sides mTLS, TLS 1.3, client certificate required and verified against the bench CA, server verified; "
-                + "plain HTTP/1.1 to the tool. Configuration files are generated per run; the processes are started and "
+                + "plain HTTP/1.1 to the tool. Every request (warm-up, latency, step search, wrk, h2load, many "
+                + "connections) is the same MCP `tools/call` POST, `Content-Type: application/json`, to `"
+                + Peer.CALL_PATH + "`: `" + Peer.CALL + "`; the tool answers 200 with a JSON-RPC result of about "
+                + b.bodyBytes + " bytes. Large responses and handshakes are GETs. Configuration files are generated per run; the processes are started and "
                 + "stopped by the harness.\n\n| peer | path | processes (as started) |\n| --- | --- | --- |\n");
         for (Peer p : b.peers) {
             List<String> cmds = b.commands.getOrDefault(p.name, List.of());
@@ -262,6 +266,32 @@ final class PeersSummary {
                         .append(b.spread("gc", g, 0, "pause_total_ms").format(1)).append(" | ")
                         .append(b.spread("gc", g, 0, "pause_max_ms").format(1)).append(" |\n");
             }
+        }
+
+        if (!b.denialTotals.isEmpty()) {
+            s.append("\n## Denials of the enforcing pairs (from the sidecars' `/metrics`)\n\n"
+                    + "Every denial counter (credential decisions not allowed, inspection decisions denied) that grew "
+                    + "during a measured run, by side, direction, outcome and reason; they explain the non-2xx answers "
+                    + "above. Then the totals of the whole run (warm-up, unrecorded runs and the start-up probes included: "
+                    + "until a side has its first revocation state it denies `revocation_state_stale`, fail closed, and "
+                    + "the harness probes again).\n\n");
+            List<PeersBench.Row> grew = b.rows.stream().filter(r -> r.metric().startsWith("denied ")).toList();
+            if (grew.isEmpty()) {
+                s.append("No denial during any measured run.\n");
+            } else {
+                s.append("| scenario | peer | param | repetition | counter (side kind direction outcome reason) | count |\n"
+                        + "| --- | --- | ---: | ---: | --- | ---: |\n");
+                for (PeersBench.Row r : grew) {
+                    s.append("| ").append(r.scenario()).append(" | ").append(r.peer()).append(" | ")
+                            .append(PeersBench.fmt(r.param(), 0)).append(" | ").append(r.rep()).append(" | ")
+                            .append(r.metric().substring("denied ".length())).append(" | ")
+                            .append(PeersBench.fmt(r.value(), 0)).append(" |\n");
+                }
+            }
+            s.append("\n| peer | whole run: every non-zero denial counter |\n| --- | --- |\n");
+            b.denialTotals.forEach((peer, counters) -> s.append("| ").append(peer).append(" | ")
+                    .append(counters.isEmpty() ? "none" : String.join("<br>", counters.entrySet().stream()
+                            .map(e -> e.getKey() + ": " + e.getValue()).toList())).append(" |\n"));
         }
 
         s.append("\n## Files\n\n");

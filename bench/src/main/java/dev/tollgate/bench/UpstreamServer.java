@@ -33,13 +33,17 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 
 /**
  * The tool behind the tool's sidecar: plain HTTP/1.1 on loopback, one event loop, answers every request with 200 and
- * the same body of a fixed size once the request is complete. Small and fixed on purpose, so that what is measured
+ * the same body of a fixed size once the request is complete: a POST (the benchmark's MCP {@code tools/call}) with a
+ * JSON-RPC result for id 1 ({@code application/json}), anything else with bytes. Small and fixed on purpose, so that what is measured
  * around it is the path, not the application.
  */
 final class UpstreamServer implements AutoCloseable {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1,
             new DefaultThreadFactory("bench-upstream", true), NioIoHandler.newFactory());
+    /** How the tool's answer to a POST begins. */
+    static final String RESULT_PREFIX = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":";
     private final byte[] body;
+    private final byte[] result;
     private final Map<String, byte[]> sized = new HashMap<>();
     private final Channel server;
 
@@ -53,6 +57,7 @@ final class UpstreamServer implements AutoCloseable {
      */
     UpstreamServer(int bodyBytes, int... extraSizes) throws InterruptedException {
         body = filled(bodyBytes);
+        result = jsonRpcResult(bodyBytes);
         for (int n : extraSizes) {
             sized.put(path(n), filled(n));
         }
@@ -74,6 +79,14 @@ final class UpstreamServer implements AutoCloseable {
         return "/bytes/" + n;
     }
 
+    /** {@code {"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"x…"}]}}}, about n bytes. */
+    static byte[] jsonRpcResult(int n) {
+        String head = RESULT_PREFIX + "{\"content\":[{\"type\":\"text\",\"text\":\"";
+        String tail = "\"}]}}";
+        return (head + "x".repeat(Math.max(1, n - head.length() - tail.length())) + tail)
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    }
+
     private static byte[] filled(int n) {
         byte[] b = new byte[n];
         Arrays.fill(b, (byte) 'x');
@@ -87,18 +100,21 @@ final class UpstreamServer implements AutoCloseable {
     private final class Answer extends ChannelInboundHandlerAdapter {
         private boolean keepAlive;
         private byte[] answer = body;
+        private boolean json;
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             try {
                 if (msg instanceof HttpRequest req) {
                     keepAlive = HttpUtil.isKeepAlive(req);
-                    answer = sized.getOrDefault(req.uri(), body);
+                    json = req.method().equals(io.netty.handler.codec.http.HttpMethod.POST);
+                    answer = json ? result : sized.getOrDefault(req.uri(), body);
                 }
                 if (msg instanceof LastHttpContent) {
                     FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
                             Unpooled.wrappedBuffer(answer));
-                    res.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM)
+                    res.headers().set(HttpHeaderNames.CONTENT_TYPE,
+                                    json ? HttpHeaderValues.APPLICATION_JSON : HttpHeaderValues.APPLICATION_OCTET_STREAM)
                             .setInt(HttpHeaderNames.CONTENT_LENGTH, answer.length);
                     if (keepAlive) {
                         ctx.writeAndFlush(res, ctx.voidPromise());

@@ -50,6 +50,8 @@ class PeersBenchSmokeTest {
                 System.out.println("PeersBenchSmokeTest: " + peer + " is not installed; its checks were skipped");
                 continue;
             }
+            assertThat(csv.get("0,start," + peer + ",0,jsonrpc_result")).as(peer + ": 200 with the tool's JSON-RPC result")
+                    .isEqualTo(1.0);
             assertThat(csv.get("1,latency," + peer + ",50,sent")).as(peer + " sent").isEqualTo(50.0);
             assertThat(csv.get("1,latency," + peer + ",50,ok")).as(peer + " answered").isEqualTo(50.0);
             assertThat(csv.get("0,step," + peer + ",0,max_rate_p99_under_limit")).as(peer + " step search").isNotNull();
@@ -92,6 +94,10 @@ class PeersBenchSmokeTest {
         }
         assertThat(out.resolve("gc").resolve("tollgate-agent.log")).exists();
         assertThat(out.resolve("gc").resolve("tollgate-enforce-tool.log")).exists();
+        assertThat(out.resolve("gc").resolve("tollgate-inspect-agent.log")).exists();
+        assertThat(csv.keySet()).as("no denial in any measured run").noneMatch(k -> k.contains(",denied "));
+        assertThat(summary).contains("## Denials of the enforcing pairs", "| tollgate-inspect | ",
+                "`inspection: mcp` on both sides", "\"method\":\"tools/call\"");
     }
 
     private static Map<String, Double> readCsv(Path file) throws Exception {

@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -42,7 +43,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import org.HdrHistogram.Histogram;
 
 /**
- * Issues HTTP/1.1 GET requests to a loopback target on a fixed schedule and records each latency. All connection
+ * Issues HTTP/1.1 GET (or, with a body, POST) requests to a loopback target on a fixed schedule and records each latency. All connection
  * state lives on one event loop; the calling thread only keeps the schedule. Keep-alive connections carry one
  * request at a time; a request due while every connection is busy waits in a queue and that wait is part of its
  * latency. Every run is bounded: by its request count and duration, then by a grace period after which whatever is
@@ -398,7 +399,16 @@ public final class LoadGenerator implements AutoCloseable {
 
             void send(long dueNanos) {
                 due = dueNanos;
-                FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, spec.path());
+                FullHttpRequest req;
+                if (spec.body().isPresent()) {
+                    byte[] b = spec.body().get();
+                    req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, spec.path(),
+                            Unpooled.wrappedBuffer(b));
+                    req.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+                            .setInt(HttpHeaderNames.CONTENT_LENGTH, b.length);
+                } else {
+                    req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, spec.path());
+                }
                 req.headers().set(HttpHeaderNames.HOST, spec.host());
                 spec.headers().forEach((name, value) -> req.headers().set(name, value));
                 if (closeAfter) {

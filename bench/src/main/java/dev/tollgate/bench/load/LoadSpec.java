@@ -23,14 +23,18 @@ import io.netty.handler.ssl.SslContext;
  * @param tls            a client TLS context, or empty for plain HTTP
  * @param grace          how long after the last due time outstanding requests may still complete
  * @param headers        extra request headers (name → value), e.g. a credential
+ * @param body           empty: every request is a GET; otherwise every request is a POST of these bytes (UTF-8) with
+ *                       {@code Content-Type: application/json}, at most {@link #MAX_BODY} bytes
  */
 public record LoadSpec(InetSocketAddress target, String host, String path, Schedule schedule, double rate,
                        Duration duration, int connections, boolean newConnectionPerRequest, Optional<SslContext> tls,
-                       Duration grace, Map<String, String> headers) {
+                       Duration grace, Map<String, String> headers, Optional<byte[]> body) {
     /** At most this many requests in one open-loop run. */
     public static final long MAX_REQUESTS = 10_000_000L;
     /** No run issues requests for longer than this. */
     public static final Duration MAX_DURATION = Duration.ofMinutes(30);
+    /** The largest request body a run sends. */
+    public static final int MAX_BODY = 64 * 1024;
 
     public LoadSpec {
         Objects.requireNonNull(target, "target");
@@ -39,6 +43,11 @@ public record LoadSpec(InetSocketAddress target, String host, String path, Sched
         Objects.requireNonNull(schedule, "schedule");
         Objects.requireNonNull(tls, "tls");
         headers = Map.copyOf(headers);
+        Objects.requireNonNull(body, "body");
+        body = body.map(byte[]::clone);
+        if (body.isPresent() && body.get().length > MAX_BODY) {
+            throw new IllegalArgumentException("body: " + body.get().length + " bytes (expected: at most " + MAX_BODY + ")");
+        }
         if (headers.size() > 32) {
             throw new IllegalArgumentException("headers: " + headers.size() + " (expected: at most 32)");
         }
@@ -72,17 +81,17 @@ public record LoadSpec(InetSocketAddress target, String host, String path, Sched
 
     public static LoadSpec open(InetSocketAddress target, String host, double rate, Duration duration, int connections) {
         return new LoadSpec(target, host, "/bench", Schedule.OPEN, rate, duration, connections, false,
-                Optional.empty(), Duration.ofSeconds(5), Map.of());
+                Optional.empty(), Duration.ofSeconds(5), Map.of(), Optional.empty());
     }
 
     public static LoadSpec closed(InetSocketAddress target, String host, Duration duration, int connections) {
         return new LoadSpec(target, host, "/bench", Schedule.CLOSED, 0, duration, connections, false,
-                Optional.empty(), Duration.ofSeconds(5), Map.of());
+                Optional.empty(), Duration.ofSeconds(5), Map.of(), Optional.empty());
     }
 
     public LoadSpec withNewConnectionPerRequest(SslContext clientTls) {
         return new LoadSpec(target, host, path, schedule, rate, duration, connections, true,
-                Optional.ofNullable(clientTls), grace, headers);
+                Optional.ofNullable(clientTls), grace, headers, body);
     }
 
     /** The same load with one more request header. */
@@ -90,12 +99,24 @@ public record LoadSpec(InetSocketAddress target, String host, String path, Sched
         Map<String, String> h = new LinkedHashMap<>(headers);
         h.put(Objects.requireNonNull(name, "name"), Objects.requireNonNull(value, "value"));
         return new LoadSpec(target, host, path, schedule, rate, duration, connections, newConnectionPerRequest, tls,
-                grace, h);
+                grace, h, body);
+    }
+
+    /** The same load as POSTs of a JSON body (e.g. an MCP {@code tools/call}) to the given request target. */
+    public LoadSpec withJsonPost(String newPath, String json) {
+        return new LoadSpec(target, host, newPath, schedule, rate, duration, connections, newConnectionPerRequest, tls,
+                grace, headers, Optional.of(json.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    }
+
+    /** The same load as GETs (no body). */
+    public LoadSpec withoutBody() {
+        return new LoadSpec(target, host, path, schedule, rate, duration, connections, newConnectionPerRequest, tls,
+                grace, headers, Optional.empty());
     }
 
     /** The same load on another request target (e.g. a path the upstream answers with a larger body). */
     public LoadSpec withPath(String newPath) {
         return new LoadSpec(target, host, newPath, schedule, rate, duration, connections, newConnectionPerRequest, tls,
-                grace, headers);
+                grace, headers, body);
     }
 }
