@@ -199,6 +199,17 @@ final class McpResponseInterceptor implements ResponseInterceptor {
 
     private void json(HttpContent c, Sink next) {
         boolean last = c instanceof LastHttpContent;
+        if (buffer.readableBytes() + (long) c.content().readableBytes() > in.settings.maxBody() && !toolsList) {
+            // Too large to read, and not the answer to a tools/list: relayed as it is, from here on unbuffered.
+            mode = Mode.PASS;
+            HttpResponse h = head;
+            head = null;
+            next.accept(h);
+            next.accept(new DefaultHttpContent(buffer));
+            buffer = null;
+            next.accept(c);
+            return;
+        }
         if (buffer.readableBytes() + (long) c.content().readableBytes() > in.settings.maxBody()) {
             c.release();
             releaseBuffers();

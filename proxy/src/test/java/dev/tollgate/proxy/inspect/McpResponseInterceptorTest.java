@@ -268,6 +268,26 @@ class McpResponseInterceptorTest {
     }
 
     @Test
+    void anAnswerOverTheBoundIsRelayedUnlessItAnswersAToolsList() {
+        int max = in.settings.maxBody();
+        for (boolean toolsList : new boolean[] {false, true}) {
+            McpResponseInterceptor i = interceptor(toolsList);
+            Out out = new Out();
+            i.onResponse(head("application/json"), out);
+            i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer("x".repeat(max), StandardCharsets.UTF_8)), out);
+            i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer("y", StandardCharsets.UTF_8)), out);
+            i.release();
+            if (toolsList) {
+                assertThat(out.heads.get(0).status().code()).isEqualTo(502);
+            } else {
+                assertThat(out.heads.get(0).status().code()).isEqualTo(200);
+                assertThat(out.body.length()).isEqualTo(max + 1);
+                assertThat(out.last).isTrue();
+            }
+        }
+    }
+
+    @Test
     void anotherContentTypeWhileAToolsListIsPendingIsNotRelayed() {
         McpResponseInterceptor i = interceptor(true);
         Out out = new Out();
