@@ -124,7 +124,17 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         boolean aggregate;
         RestRoutes.Match m = null;
         if (how.mode() == SidecarConfig.InspectionMode.MCP) {
-            aggregate = req.method().equals(HttpMethod.POST);
+            InspectionReason wrong = mcpMethodProblem(req);
+            if (wrong != null) {
+                head = req;
+                upstream = up;
+                ReferenceCountUtil.release(req);
+                refuse(ctx, wrong);
+                return;
+            }
+            // A GET or DELETE that may carry a body (chunked, as an HTTP/2 request also reads) is read to its end:
+            // it goes on only when that body is empty.
+            aggregate = req.method().equals(HttpMethod.POST) || mayHaveBody(req);
         } else {
             m = inspection.routes(how).match(req.method().name(), pathOf(req.uri()));
             aggregate = m != null && m.route().needsBody();
@@ -133,7 +143,8 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             passHead(ctx, req, up, m);
             return;
         }
-        InspectionReason problem = bodyProblem(req);
+        InspectionReason problem = req.method().equals(HttpMethod.POST) || how.mode() != SidecarConfig.InspectionMode.MCP
+                ? bodyProblem(req) : null;
         if (problem != null) {
             head = req;
             upstream = up;
@@ -165,6 +176,27 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             }
             complete(ctx, t);
         }
+    }
+
+    /**
+     * MCP (Streamable HTTP) uses POST for messages, GET for the server's stream and DELETE to end a session; only a
+     * POST body is read, so any other method, or a GET or DELETE with a body, would pass uninspected. Null when fine.
+     */
+    static InspectionReason mcpMethodProblem(HttpRequest req) {
+        HttpMethod m = req.method();
+        if (m.equals(HttpMethod.POST)) {
+            return null;
+        }
+        if (!m.equals(HttpMethod.GET) && !m.equals(HttpMethod.DELETE)) {
+            return InspectionReason.METHOD_NOT_ALLOWED;
+        }
+        boolean body = HttpUtil.getContentLength(req, 0L) != 0
+                || req instanceof FullHttpRequest full && full.content().isReadable();
+        return body ? InspectionReason.BODY_NOT_ALLOWED : null;
+    }
+
+    private static boolean mayHaveBody(HttpRequest req) {
+        return HttpUtil.isTransferEncodingChunked(req) || req instanceof FullHttpRequest;
     }
 
     /** Why the body of this request cannot be inspected, judged from its head; null when it can be read. */
@@ -212,7 +244,12 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         List<Inspected.Call> calls = new ArrayList<>();
         JsonRpcBody parsed = null;
         InspectionReason problem = null;
-        if (upstream.inspect().mode() == SidecarConfig.InspectionMode.MCP) {
+        boolean mcp = upstream.inspect().mode() == SidecarConfig.InspectionMode.MCP;
+        if (mcp && !head.method().equals(HttpMethod.POST)) {
+            if (body.isReadable()) {
+                problem = InspectionReason.BODY_NOT_ALLOWED;
+            }
+        } else if (mcp) {
             JsonRpcParser.Result r = inspection.parser().parse(bytes);
             if (r instanceof JsonRpcParser.Refused x) {
                 problem = x.reason();

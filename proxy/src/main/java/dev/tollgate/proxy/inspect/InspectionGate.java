@@ -64,13 +64,19 @@ final class InspectionGate implements RequestGate {
         VerifiedToken token = r.context().token().orElse(null);
         SpiffeId who = direction == Direction.INGRESS ? r.peer().orElse(null)
                 : token != null ? token.subject() : r.own().orElse(null);
-        if (req.mode() == SidecarConfig.InspectionMode.MCP) {
-            String sid = head.headers().get(SESSION_HEADER);
-            if (sid != null) {
-                Optional<SpiffeId> owner = in.sessionOwner(direction, req.upstream(), sid);
-                if (owner.isPresent() && !owner.get().equals(who)) {
-                    return deny(r, req, token, new Denial(InspectionReason.SESSION_NOT_OWNED, null));
-                }
+        String sid = req.mode() == SidecarConfig.InspectionMode.MCP ? head.headers().get(SESSION_HEADER) : null;
+        if (sid != null) {
+            // Only a session this sidecar saw created is let through: an unknown one (never seen, forgotten,
+            // evicted) is answered 404, on which MCP clients start a new session.
+            if (sid.length() > ToolCallInspection.MAX_SESSION_ID) {
+                return deny(r, req, token, new Denial(InspectionReason.SESSION_ID_TOO_LONG, null));
+            }
+            Optional<SpiffeId> owner = in.sessionOwner(direction, req.upstream(), sid);
+            if (owner.isEmpty()) {
+                return deny(r, req, token, new Denial(InspectionReason.SESSION_UNKNOWN, null));
+            }
+            if (!owner.get().equals(who)) {
+                return deny(r, req, token, new Denial(InspectionReason.SESSION_NOT_OWNED, null));
             }
         }
         if (req.noRoute()) {
@@ -96,12 +102,10 @@ final class InspectionGate implements RequestGate {
         }
         if (req.mode() == SidecarConfig.InspectionMode.MCP) {
             boolean toolsList = req.body() != null && req.body().anyToolsList();
-            if (toolsList) {
-                // The result must be readable to be filtered.
-                head.headers().set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY);
-            }
-            req.response().interceptor = new McpResponseInterceptor(in, direction, req.upstream(), who,
-                    toolsList ? toolsListIds(req.body()) : Set.of(), toolsList ? allowedTools(token) : Set.of());
+            // Any answer may carry a tools result (a resumed stream replays them): it must be readable to be filtered.
+            head.headers().set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY);
+            req.response().interceptor = new McpResponseInterceptor(in, direction, req.upstream(), who, sid == null,
+                    toolsList, allowedTools(token));
         }
         allowed(r, req, token);
         return done(GateDecision.allow());
@@ -192,16 +196,6 @@ final class InspectionGate implements RequestGate {
             }
         }
         return out;
-    }
-
-    static Set<String> toolsListIds(JsonRpcBody body) {
-        Set<String> ids = new HashSet<>();
-        for (JsonRpcMessage m : body.messages()) {
-            if (m.isToolsList()) {
-                ids.add(McpResponseInterceptor.idKey(m.id()));
-            }
-        }
-        return ids;
     }
 
     private void allowed(GateRequest r, Inspected req, VerifiedToken token) {

@@ -27,6 +27,14 @@ public enum InspectionReason {
     BATCH_TOO_LARGE(413, "payload_too_large"),
     TOOL_CALL_WITHOUT_ID(400, "invalid_json_rpc"),
     MISSING_TOOL_NAME(400, "invalid_json_rpc"),
+    /** JSON-RPC: two requests of one batch carry the same id (their answers could not be told apart). */
+    DUPLICATE_ID(400, "invalid_json_rpc"),
+    /** MCP: a method other than POST, GET and DELETE. */
+    METHOD_NOT_ALLOWED(405, "method_not_allowed"),
+    /** MCP: a GET or DELETE with a body (only POST bodies are inspected). */
+    BODY_NOT_ALLOWED(400, "invalid_request"),
+    /** MCP: an {@code Mcp-Session-Id} longer than 256 characters. */
+    SESSION_ID_TOO_LONG(400, "invalid_request"),
     /** REST: a query parameter an argument is taken from appears more than once. */
     AMBIGUOUS_ARGUMENT(400, "invalid_request"),
     // -- the gate: scope, policy, sessions --
@@ -42,8 +50,13 @@ public enum InspectionReason {
     STEP_UP_REQUIRED(403, "insufficient_scope"),
     CALL_LIMIT_EXCEEDED(403, "insufficient_scope"),
     RATE_LIMITED(403, "insufficient_scope"),
+    /** The {@code Mcp-Session-Id} is not one this sidecar saw created (unknown, forgotten or expired): start anew. */
+    SESSION_UNKNOWN(404, "session_unknown"),
     /** The {@code Mcp-Session-Id} was created by another identity. */
-    SESSION_NOT_OWNED(403, "session_not_owned");
+    SESSION_NOT_OWNED(403, "session_not_owned"),
+    // -- the answer --
+    /** MCP: the answer to a tools/list could not be read to filter it (502, or the event stream is cut). */
+    UNFILTERABLE_RESPONSE(502, "upstream_unavailable");
 
     private final int status;
     private final String error;

@@ -3,7 +3,9 @@ package dev.tollgate.proxy.inspect;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParseException;
@@ -119,6 +121,7 @@ public final class JsonRpcParser {
         boolean batch;
         if (t == JsonToken.START_ARRAY) {
             batch = true;
+            Set<String> requestIds = new HashSet<>();
             while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
                 if (out.size() == limits.maxBatch()) {
                     return new Refused(InspectionReason.BATCH_TOO_LARGE, "more than " + limits.maxBatch()
@@ -132,7 +135,12 @@ public final class JsonRpcParser {
                 if (m instanceof Refused r) {
                     return r;
                 }
-                out.add((JsonRpcMessage) m);
+                JsonRpcMessage msg = (JsonRpcMessage) m;
+                if (msg.kind() == JsonRpcMessage.Kind.REQUEST
+                        && !requestIds.add(McpResponseInterceptor.idKey(msg.id()))) {
+                    return new Refused(InspectionReason.DUPLICATE_ID, "request id " + msg.id() + " appears twice");
+                }
+                out.add(msg);
             }
             if (out.isEmpty()) {
                 return new Refused(InspectionReason.EMPTY_BATCH, "[]");

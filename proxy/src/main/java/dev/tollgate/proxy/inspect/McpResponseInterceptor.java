@@ -1,7 +1,6 @@
 package dev.tollgate.proxy.inspect;
 
 import java.nio.charset.StandardCharsets;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.Set;
 
@@ -33,12 +32,14 @@ import dev.tollgate.proxy.forward.ResponseInterceptor;
 import dev.tollgate.proxy.metrics.Direction;
 
 /**
- * The response side of an allowed MCP request: remembers which identity a new {@code Mcp-Session-Id} belongs to, and
- * filters the result of a {@code tools/list} request down to the allowed tools — an {@code application/json} body is
- * read whole (bounded) and rewritten only when a tool was removed; a {@code text/event-stream} is cut into events
- * (each bounded), each forwarded as soon as it is complete, the one carrying the result rewritten, and once every
- * {@code tools/list} result has passed the rest of the stream flows through unbuffered. A result that cannot be read
- * (an encoded body, broken JSON, an event over the bound) is not relayed: 502, or the stream is cut.
+ * The response side of an allowed MCP request: remembers which identity a new {@code Mcp-Session-Id} belongs to (only
+ * on the answer to a request without one), and filters every JSON-RPC response carrying a {@code result.tools} array
+ * down to the allowed tools, whatever its id (a server may echo an id differently, a resumed GET stream replays
+ * results) — an {@code application/json} body is read whole (bounded) and rewritten only when a tool was removed; a
+ * {@code text/event-stream} is cut into events (each bounded), each forwarded as soon as it is complete and rewritten
+ * when a tool was removed. While the request was a {@code tools/list}, an answer that cannot be read (an encoded body,
+ * broken JSON, an unreadable event, another content type) is not relayed: 502, or the stream is cut, counted as
+ * {@link InspectionReason#UNFILTERABLE_RESPONSE}. An event over the bound cuts any stream.
  */
 final class McpResponseInterceptor implements ResponseInterceptor {
     private enum Mode { PASS, INFORMATIONAL, JSON, SSE, DROP }
@@ -47,7 +48,10 @@ final class McpResponseInterceptor implements ResponseInterceptor {
     private final Direction direction;
     private final String upstream;
     private final SpiffeId who;
-    private final Set<String> pendingIds;
+    /** The request carried no session id: a session id in the answer is a new session, owned by {@link #who}. */
+    private final boolean createsSession;
+    /** The request asked for tools/list: its answer must be readable. */
+    private final boolean toolsList;
     private final Set<String> allowed;
     private Mode mode = Mode.PASS;
     private boolean headSeen;
@@ -58,15 +62,17 @@ final class McpResponseInterceptor implements ResponseInterceptor {
     private boolean atLineStart = true;
 
     McpResponseInterceptor(ToolCallInspection in, Direction direction, String upstream, SpiffeId who,
-                           Set<String> toolsListIds, Set<String> allowed) {
+                           boolean createsSession, boolean toolsList, Set<String> allowed) {
+        this.createsSession = createsSession;
         this.in = in;
         this.direction = direction;
         this.upstream = upstream;
         this.who = who;
-        this.pendingIds = new HashSet<>(toolsListIds);
+        this.toolsList = toolsList;
         this.allowed = allowed;
     }
 
+    /** The key two JSON-RPC ids compare equal by. */
     static String idKey(JsonNode id) {
         if (id == null || id.isNull()) {
             return "null";
@@ -90,7 +96,7 @@ final class McpResponseInterceptor implements ResponseInterceptor {
             }
             headSeen = true;
             String sid = resp.headers().get(InspectionGate.SESSION_HEADER);
-            if (sid != null) {
+            if (sid != null && createsSession) {
                 in.sessionCreated(direction, upstream, sid, who);
             }
             startBody(resp, next);
@@ -114,18 +120,13 @@ final class McpResponseInterceptor implements ResponseInterceptor {
     }
 
     private void startBody(HttpResponse resp, Sink next) {
-        if (pendingIds.isEmpty() || resp.status().code() != 200) {
-            mode = Mode.PASS;
-            next.accept(headOnly(resp));
-            return;
-        }
         String encoding = resp.headers().get(HttpHeaderNames.CONTENT_ENCODING);
         String type = resp.headers().get(HttpHeaderNames.CONTENT_TYPE);
         CharSequence mime = type == null ? null : HttpUtil.getMimeType(type);
         boolean identity = encoding == null || HttpHeaderValues.IDENTITY.contentEqualsIgnoreCase(encoding);
         if (mime != null && HttpHeaderValues.APPLICATION_JSON.contentEqualsIgnoreCase(mime)) {
             if (!identity) {
-                unfilterable(resp, next);
+                unreadable(resp, next);
                 return;
             }
             mode = Mode.JSON;
@@ -133,7 +134,7 @@ final class McpResponseInterceptor implements ResponseInterceptor {
             buffer = Unpooled.compositeBuffer(1024);
         } else if (mime != null && HttpHeaderValues.TEXT_EVENT_STREAM.contentEqualsIgnoreCase(mime)) {
             if (!identity) {
-                unfilterable(resp, next);
+                unreadable(resp, next);
                 return;
             }
             mode = Mode.SSE;
@@ -142,6 +143,24 @@ final class McpResponseInterceptor implements ResponseInterceptor {
             h.headers().remove(HttpHeaderNames.CONTENT_LENGTH);
             event = Unpooled.buffer(1024);
             next.accept(h);
+        } else if (toolsList && !emptyBody(resp)) {
+            unfilterable(resp, next);
+        } else {
+            mode = Mode.PASS;
+            next.accept(headOnly(resp));
+        }
+    }
+
+    /** An answer declared empty (an error status without a body, say): nothing to filter. */
+    private static boolean emptyBody(HttpResponse resp) {
+        int code = resp.status().code();
+        return code == 204 || code == 304 || HttpUtil.getContentLength(resp, -1L) == 0;
+    }
+
+    /** A body that cannot be read: refused while the request was a tools/list, else relayed as it is. */
+    private void unreadable(HttpResponse resp, Sink next) {
+        if (toolsList) {
+            unfilterable(resp, next);
         } else {
             mode = Mode.PASS;
             next.accept(headOnly(resp));
@@ -159,6 +178,7 @@ final class McpResponseInterceptor implements ResponseInterceptor {
 
     private void unfilterable(HttpResponse resp, Sink next) {
         mode = Mode.DROP;
+        in.metrics.inspection(direction, InspectionReason.UNFILTERABLE_RESPONSE);
         String body = "{\"error\":\"upstream_unavailable\",\"reason\":\"unfilterable_response\"}\n";
         FullHttpResponse r = new DefaultFullHttpResponse(resp.protocolVersion(), HttpResponseStatus.BAD_GATEWAY,
                 Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
@@ -179,6 +199,17 @@ final class McpResponseInterceptor implements ResponseInterceptor {
 
     private void json(HttpContent c, Sink next) {
         boolean last = c instanceof LastHttpContent;
+        if (buffer.readableBytes() + (long) c.content().readableBytes() > in.settings.maxBody() && !toolsList) {
+            // Too large to read, and not the answer to a tools/list: relayed as it is, from here on unbuffered.
+            mode = Mode.PASS;
+            HttpResponse h = head;
+            head = null;
+            next.accept(h);
+            next.accept(new DefaultHttpContent(buffer));
+            buffer = null;
+            next.accept(c);
+            return;
+        }
         if (buffer.readableBytes() + (long) c.content().readableBytes() > in.settings.maxBody()) {
             c.release();
             releaseBuffers();
@@ -196,12 +227,12 @@ final class McpResponseInterceptor implements ResponseInterceptor {
         JsonNode tree = in.readJson(bytes);
         HttpResponse h = head;
         head = null;
-        if (tree == null) {
+        if (tree == null && toolsList) {
             releaseBuffers();
             unfilterable(h, next);
             return;
         }
-        int removed = filter(tree);
+        int removed = tree == null ? 0 : filter(tree);
         ByteBuf out;
         if (removed == 0) {
             out = buffer;
@@ -221,33 +252,34 @@ final class McpResponseInterceptor implements ResponseInterceptor {
     private void sse(HttpContent c, Sink next) {
         boolean last = c instanceof LastHttpContent;
         ByteBuf data = c.content();
-        if (pendingIds.isEmpty()) {
-            next.accept(c);
-            return;
-        }
         event.writeBytes(data);
         c.release();
         int end;
-        while (!pendingIds.isEmpty() && (end = eventEnd()) >= 0) {
+        while ((end = eventEnd()) >= 0) {
             ByteBuf one = event.readBytes(end - event.readerIndex());
             event.discardReadBytes();
             ByteBuf rewritten = rewriteEvent(one);
+            if (rewritten == null) {
+                one.release();
+                releaseBuffers();
+                mode = Mode.DROP;
+                in.metrics.inspection(direction, InspectionReason.UNFILTERABLE_RESPONSE);
+                next.fail("an unreadable server-sent event in the answer to tools/list");
+                return;
+            }
             next.accept(new DefaultHttpContent(rewritten));
-        }
-        if (pendingIds.isEmpty() && event.isReadable()) {
-            // Every tools/list result has passed: the rest flows through as it is.
-            next.accept(new DefaultHttpContent(event.readRetainedSlice(event.readableBytes())));
         }
         if (event.readableBytes() > in.settings.maxSseEvent()) {
             releaseBuffers();
             mode = Mode.DROP;
+            in.metrics.inspection(direction, InspectionReason.UNFILTERABLE_RESPONSE);
             next.fail("a server-sent event over " + in.settings.maxSseEvent() + " bytes");
             return;
         }
         if (last) {
-            ByteBuf rest = event.isReadable() ? event.readRetainedSlice(event.readableBytes()) : Unpooled.EMPTY_BUFFER;
+            // An event the stream ends in the middle of is not dispatched (HTML, server-sent events): dropped.
             releaseBuffers();
-            next.accept(new DefaultLastHttpContent(rest));
+            next.accept(new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, ((LastHttpContent) c).trailingHeaders()));
         }
     }
 
@@ -283,7 +315,10 @@ final class McpResponseInterceptor implements ResponseInterceptor {
         return -1;
     }
 
-    /** The event, with its data rewritten when it is a tools/list result with tools to remove. */
+    /**
+     * The event, with its data rewritten when it carries a tools result with tools to remove; null when its data is
+     * not JSON while the request was a tools/list (the caller releases the event then).
+     */
     private ByteBuf rewriteEvent(ByteBuf one) {
         String text = one.toString(StandardCharsets.UTF_8);
         StringBuilder data = new StringBuilder();
@@ -307,7 +342,7 @@ final class McpResponseInterceptor implements ResponseInterceptor {
         }
         JsonNode tree = in.readJson(data.toString().getBytes(StandardCharsets.UTF_8));
         if (tree == null) {
-            return one;
+            return toolsList ? null : one;
         }
         int removed = filter(tree);
         if (removed == 0) {
@@ -318,7 +353,7 @@ final class McpResponseInterceptor implements ResponseInterceptor {
                 StandardCharsets.UTF_8);
     }
 
-    /** Removes tools not allowed from each pending tools/list result in the message (or batch); how many. */
+    /** Removes tools not allowed from each tools result in the message (or batch), whatever its id; how many. */
     private int filter(JsonNode tree) {
         int removed = 0;
         if (tree.isArray()) {
@@ -333,7 +368,7 @@ final class McpResponseInterceptor implements ResponseInterceptor {
     }
 
     private int filterOne(JsonNode m) {
-        if (!m.isObject() || !m.has("id") || !pendingIds.remove(idKey(m.get("id")))) {
+        if (!m.isObject()) {
             return 0;
         }
         JsonNode tools = m.path("result").path("tools");

@@ -70,6 +70,18 @@ class JsonRpcParserTest {
     }
 
     @Test
+    void refusesTheSameRequestIdTwiceInABatch() {
+        String list = "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"tools/list\"}";
+        assertThat(refused("[" + list.formatted("7") + "," + list.formatted("7") + "]"))
+                .isEqualTo(InspectionReason.DUPLICATE_ID);
+        assertThat(refused("[" + list.formatted("\"a\"") + "," + list.formatted("\"a\"") + "]"))
+                .isEqualTo(InspectionReason.DUPLICATE_ID);
+        // a number and a string are different ids; a response may reuse a request's id
+        assertThat(parsed("[" + list.formatted("7") + "," + list.formatted("\"7\"") + ","
+                + "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}]").messages()).hasSize(3);
+    }
+
+    @Test
     void refusesTrailingData() {
         assertThat(refused("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"} {\"jsonrpc\":\"2.0\"}"))
                 .isEqualTo(InspectionReason.TRAILING_DATA);
@@ -156,7 +168,7 @@ class JsonRpcParserTest {
         assertThat(refused("[1]")).isEqualTo(InspectionReason.INVALID_REQUEST);
         assertThat(refused("[[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]]"))
                 .isEqualTo(InspectionReason.INVALID_REQUEST);
-        String one = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}";
+        String one = "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}";
         assertThat(parsed("[" + String.join(",", java.util.Collections.nCopies(64, one)) + "]").messages()).hasSize(64);
         assertThat(refused("[" + String.join(",", java.util.Collections.nCopies(65, one)) + "]"))
                 .isEqualTo(InspectionReason.BATCH_TOO_LARGE);

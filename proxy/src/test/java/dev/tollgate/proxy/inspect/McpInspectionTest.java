@@ -329,6 +329,32 @@ class McpInspectionTest {
         assertThat(app.requests()).isEqualTo(before);
     }
 
+    @Test
+    void onlyPostGetAndDeleteAreLetThroughAndOnlyPostWithABody() throws Exception {
+        String t = token("crm.read_customer");
+        byte[] body = call(1, "crm.delete_customer", "{}").getBytes(StandardCharsets.UTF_8);
+        int before = app.requests();
+        for (String method : List.of("PUT", "PATCH", "OPTIONS")) {
+            HttpResponse<String> r = client(agent).send(HttpRequest.newBuilder(URI.create("http://crm/mcp"))
+                    .timeout(Duration.ofSeconds(20)).method(method, HttpRequest.BodyPublishers.ofByteArray(body))
+                    .header("Content-Type", "application/json").header(TokenClaims.HEADER, t).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertPlain(r, 405, "method_not_allowed", "method_not_allowed");
+        }
+        for (String method : List.of("GET", "DELETE")) {
+            HttpResponse<String> r = client(agent).send(HttpRequest.newBuilder(URI.create("http://crm/mcp"))
+                    .timeout(Duration.ofSeconds(20)).method(method, HttpRequest.BodyPublishers.ofByteArray(body))
+                    .header("Content-Type", "application/json").header(TokenClaims.HEADER, t).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertPlain(r, 400, "invalid_request", "body_not_allowed");
+        }
+        assertThat(app.requests()).isEqualTo(before);
+        assertThat(agent.metrics().inspectionCount(Direction.EGRESS, InspectionReason.METHOD_NOT_ALLOWED))
+                .isGreaterThanOrEqualTo(3);
+        assertThat(agent.metrics().inspectionCount(Direction.EGRESS, InspectionReason.BODY_NOT_ALLOWED))
+                .isGreaterThanOrEqualTo(2);
+    }
+
     // ---- sessions ---------------------------------------------------------------------------------------------
 
     @Test
@@ -342,21 +368,45 @@ class McpInspectionTest {
         HttpResponse<String> mine = rpc(token("crm.read_customer"), call(1, "crm.read_customer", "{}"),
                 "Mcp-Session-Id", sid);
         assertThat(mine.statusCode()).as(mine.body()).isEqualTo(200);
-        // another agent presenting it is refused by the tool's sidecar (the session's peer was bot)
+        // another agent presenting it: its own sidecar never saw the session created (404, start anew) ...
         int before = app.requests();
         String otherToken = fx.task(other, 300, "crm.read_customer").token();
-        HttpResponse<String> r = post(otherAgent, "http://crm/mcp", call(5, "crm.read_customer", "{}")
+        assertRpcError(post(otherAgent, "http://crm/mcp", call(5, "crm.read_customer", "{}")
+                .getBytes(StandardCharsets.UTF_8), TokenClaims.HEADER, otherToken, "Mcp-Session-Id", sid),
+                404, 5, -32000, "session_unknown");
+        // ... and past an uninspected egress the tool's sidecar refuses it (the session's peer was bot)
+        HttpResponse<String> r = post(otherAgent, "http://crmraw/mcp", call(5, "crm.read_customer", "{}")
                 .getBytes(StandardCharsets.UTF_8), TokenClaims.HEADER, otherToken, "Mcp-Session-Id", sid);
         JsonNode e = assertRpcError(r, 403, 5, -32003, "session_not_owned");
         assertThat(e.path("error").path("data").path("error").asText()).isEqualTo("session_not_owned");
         // also a GET stream or a DELETE of that session
-        HttpResponse<String> del = client(otherAgent).send(HttpRequest.newBuilder(URI.create("http://crm/mcp"))
+        HttpResponse<String> del = client(otherAgent).send(HttpRequest.newBuilder(URI.create("http://crmraw/mcp"))
                 .timeout(Duration.ofSeconds(20)).DELETE().header(TokenClaims.HEADER, otherToken)
                 .header("Mcp-Session-Id", sid).build(), HttpResponse.BodyHandlers.ofString());
         assertPlain(del, 403, "session_not_owned", "session_not_owned");
         assertThat(app.requests()).isEqualTo(before);
         assertThat(crmSidecar.metrics().inspectionCount(Direction.INGRESS, InspectionReason.SESSION_NOT_OWNED))
                 .isGreaterThanOrEqualTo(2);
+    }
+
+    @Test
+    void anUnknownSessionIdIsAnswered404AndAnOverLongOne400() throws Exception {
+        // never created through this sidecar (forgotten, evicted, or another sidecar's): the client starts anew
+        int before = app.requests();
+        JsonNode e = assertRpcError(rpc(token("crm.read_customer"), call(3, "crm.read_customer", "{}"),
+                "Mcp-Session-Id", "never-initialized"), 404, 3, -32000, "session_unknown");
+        assertThat(e.path("error").path("data").path("error").asText()).isEqualTo("session_unknown");
+        HttpResponse<String> get = client(agent).send(HttpRequest.newBuilder(URI.create("http://crm/mcp"))
+                .timeout(Duration.ofSeconds(20)).GET().header(TokenClaims.HEADER, token("crm.read_customer"))
+                .header("Mcp-Session-Id", "never-initialized").build(), HttpResponse.BodyHandlers.ofString());
+        assertPlain(get, 404, "session_unknown", "session_unknown");
+        assertRpcError(rpc(token("crm.read_customer"), call(4, "crm.read_customer", "{}"),
+                "Mcp-Session-Id", "s".repeat(257)), 400, 4, -32000, "session_id_too_long");
+        assertThat(app.requests()).isEqualTo(before);
+        assertThat(agent.metrics().inspectionCount(Direction.EGRESS, InspectionReason.SESSION_UNKNOWN))
+                .isGreaterThanOrEqualTo(2);
+        assertThat(agent.metrics().inspectionCount(Direction.EGRESS, InspectionReason.SESSION_ID_TOO_LONG))
+                .isGreaterThanOrEqualTo(1);
     }
 
     // ---- tools/list ---------------------------------------------------------------------------------------------

@@ -74,7 +74,12 @@ class McpResponseInterceptorTest {
     }
 
     McpResponseInterceptor interceptor() {
-        return new McpResponseInterceptor(in, Direction.EGRESS, "crm", BOT, Set.of("n:5"), Set.of("a.read"));
+        return interceptor(true);
+    }
+
+    /** An interceptor for the answer to a tools/list request, or (false) to any other request or a GET stream. */
+    McpResponseInterceptor interceptor(boolean toolsList) {
+        return new McpResponseInterceptor(in, Direction.EGRESS, "crm", BOT, true, toolsList, Set.of("a.read"));
     }
 
     static HttpResponse head(String type) {
@@ -107,7 +112,7 @@ class McpResponseInterceptorTest {
     }
 
     @Test
-    void forwardsEachEventAsSoonAsItIsCompleteAndThenPassesTheRestAsItArrives() {
+    void forwardsEachEventAsSoonAsItIsCompleteAndDropsAnEventTheStreamEndsIn() {
         McpResponseInterceptor i = interceptor();
         Out out = new Out();
         i.onResponse(head("text/event-stream"), out);
@@ -116,12 +121,12 @@ class McpResponseInterceptorTest {
         assertThat(out.body.toString()).isEqualTo("data: {\"n\":1}\n\n");
         i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer(":2}\n\ndata: " + RESULT + "\n\npartial",
                 StandardCharsets.UTF_8)), out);
-        assertThat(out.body.toString()).endsWith("{\"name\":\"a.read\"}]}}\n\npartial");
-        int parts = out.parts;
+        assertThat(out.body.toString()).endsWith("{\"name\":\"a.read\"}]}}\n\n");
         i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer(" more", StandardCharsets.UTF_8)), out);
-        assertThat(out.parts).isEqualTo(parts + 1);
-        assertThat(out.body.toString()).endsWith("partial more");
+        assertThat(out.body.toString()).endsWith("{\"name\":\"a.read\"}]}}\n\n");
         i.onResponse(LastHttpContent.EMPTY_LAST_CONTENT, out);
+        assertThat(out.body.toString()).endsWith("{\"name\":\"a.read\"}]}}\n\n");
+        assertThat(out.last).isTrue();
         i.release();
         assertThat(metrics.toolsFilteredCount(Direction.EGRESS)).isEqualTo(2);
         assertThat(out.heads.get(0).headers().contains("content-length")).isFalse();
@@ -179,7 +184,7 @@ class McpResponseInterceptorTest {
 
     @Test
     void theIdentityAnsweredWithASessionIdOwnsIt() {
-        McpResponseInterceptor i = new McpResponseInterceptor(in, Direction.INGRESS, "app", BOT, Set.of(), Set.of());
+        McpResponseInterceptor i = new McpResponseInterceptor(in, Direction.INGRESS, "app", BOT, true, false, Set.of());
         Out out = new Out();
         HttpResponse h = head("application/json");
         h.headers().set("mcp-session-id", "s-9");
@@ -189,8 +194,107 @@ class McpResponseInterceptorTest {
         assertThat(in.sessionOwner(Direction.EGRESS, "app", "s-9")).isEmpty();
         // a later answer naming the same session does not move it to another identity
         SpiffeId other = SpiffeId.parse("spiffe://test.example/agent/other");
-        McpResponseInterceptor j = new McpResponseInterceptor(in, Direction.INGRESS, "app", other, Set.of(), Set.of());
+        McpResponseInterceptor j = new McpResponseInterceptor(in, Direction.INGRESS, "app", other, true, false, Set.of());
         j.onResponse(h, new Out());
         assertThat(in.sessionOwner(Direction.INGRESS, "app", "s-9")).contains(BOT);
+    }
+
+    @Test
+    void onlyTheAnswerToARequestWithoutASessionIdCreatesOne() {
+        // the TS SDK names the session on every answer: a request that carried an id creates nothing
+        McpResponseInterceptor i = new McpResponseInterceptor(in, Direction.INGRESS, "app", BOT, false, false, Set.of());
+        HttpResponse h = head("application/json");
+        h.headers().set("mcp-session-id", "s-10");
+        i.onResponse(h, new Out());
+        i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer("{}", StandardCharsets.UTF_8)), new Out());
+        i.release();
+        assertThat(in.sessionOwner(Direction.INGRESS, "app", "s-10")).isEmpty();
+    }
+
+    static final String BIG_ID_RESULT = "{\"jsonrpc\":\"2.0\",\"id\":18446744073709552000,\"result\":{\"tools\":"
+            + "[{\"name\":\"a.read\"},{\"name\":\"b.write\"}]}}";
+
+    @Test
+    void aToolsResultIsFilteredWhateverItsIdAndInAnyAnswer() {
+        // an id echoed differently (a JS server rounds 18446744073709551617), twice in a batch, and results
+        // replayed on a GET stream (Last-Event-ID) or answered to another request
+        for (boolean toolsList : new boolean[] {true, false}) {
+            McpResponseInterceptor i = interceptor(toolsList);
+            Out out = new Out();
+            i.onResponse(head("application/json"), out);
+            i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer("[" + BIG_ID_RESULT + "," + BIG_ID_RESULT
+                    + "]", StandardCharsets.UTF_8)), out);
+            i.release();
+            assertThat(out.body.toString()).as("tools/list: %s", toolsList).doesNotContain("b.write")
+                    .contains("a.read");
+
+            McpResponseInterceptor j = interceptor(toolsList);
+            Out sse = new Out();
+            j.onResponse(head("text/event-stream"), sse);
+            j.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer("id: 1\ndata: " + RESULT + "\n\n",
+                    StandardCharsets.UTF_8)), sse);
+            j.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer("id: 2\ndata: " + BIG_ID_RESULT + "\n\n",
+                    StandardCharsets.UTF_8)), sse);
+            j.release();
+            assertThat(sse.body.toString()).as("tools/list: %s", toolsList).doesNotContain("b.write")
+                    .contains("a.read");
+            assertThat(sse.failed).isNull();
+        }
+    }
+
+    @Test
+    void anUnreadableEventWhileAToolsListIsPendingCutsTheStream() {
+        double before = metrics.inspectionCount(Direction.EGRESS, InspectionReason.UNFILTERABLE_RESPONSE);
+        McpResponseInterceptor i = interceptor(true);
+        Out out = new Out();
+        i.onResponse(head("text/event-stream"), out);
+        i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer("data: {\"jsonrpc\":\"2.0\",\"id\":5,"
+                + "\"result\":{\"tools\":[{\"name\":\"b.write\"}]\n\n", StandardCharsets.UTF_8)), out);
+        i.onResponse(LastHttpContent.EMPTY_LAST_CONTENT, out);
+        i.release();
+        assertThat(out.failed).isNotNull();
+        assertThat(out.body.toString()).doesNotContain("b.write");
+        assertThat(out.last).isFalse();
+        assertThat(metrics.inspectionCount(Direction.EGRESS, InspectionReason.UNFILTERABLE_RESPONSE))
+                .isEqualTo(before + 1);
+        // on another answer (a notification's stream) such an event is not a tools result and passes
+        McpResponseInterceptor j = interceptor(false);
+        Out other = new Out();
+        j.onResponse(head("text/event-stream"), other);
+        j.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer("data: not json\n\n", StandardCharsets.UTF_8)),
+                other);
+        j.release();
+        assertThat(other.body.toString()).isEqualTo("data: not json\n\n");
+    }
+
+    @Test
+    void anAnswerOverTheBoundIsRelayedUnlessItAnswersAToolsList() {
+        int max = in.settings.maxBody();
+        for (boolean toolsList : new boolean[] {false, true}) {
+            McpResponseInterceptor i = interceptor(toolsList);
+            Out out = new Out();
+            i.onResponse(head("application/json"), out);
+            i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer("x".repeat(max), StandardCharsets.UTF_8)), out);
+            i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer("y", StandardCharsets.UTF_8)), out);
+            i.release();
+            if (toolsList) {
+                assertThat(out.heads.get(0).status().code()).isEqualTo(502);
+            } else {
+                assertThat(out.heads.get(0).status().code()).isEqualTo(200);
+                assertThat(out.body.length()).isEqualTo(max + 1);
+                assertThat(out.last).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void anotherContentTypeWhileAToolsListIsPendingIsNotRelayed() {
+        McpResponseInterceptor i = interceptor(true);
+        Out out = new Out();
+        i.onResponse(head("text/plain"), out);
+        i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer(RESULT, StandardCharsets.UTF_8)), out);
+        i.release();
+        assertThat(out.heads.get(0).status().code()).isEqualTo(502);
+        assertThat(out.body.toString()).contains("unfilterable_response").doesNotContain("b.write");
     }
 }
