@@ -54,6 +54,8 @@ class PolicyInspectionTest {
     McpApp app;
     CredentialFixture.Workload bot;
     Sidecar agent;
+    /** Every sidecar of the mesh: all of them run on the fixture's clock. */
+    final List<Sidecar> sidecars = new ArrayList<>();
     final AtomicReference<Policy> policy = new AtomicReference<>();
     final List<String> decisions = new CopyOnWriteArrayList<>();
 
@@ -72,6 +74,7 @@ class PolicyInspectionTest {
         agent = fx.sidecar(bot, McpInspectionTest.agentYaml(crmSidecar, billingSidecar),
                 b -> b.policy(() -> Optional.ofNullable(policy.get())));
         agent.inspection().listenToDecisions(decisions::add);
+        sidecars.addAll(List.of(agent, crmSidecar, billingSidecar));
     }
 
     @AfterAll
@@ -126,8 +129,11 @@ class PolicyInspectionTest {
         assertThat(rpc(t, call(1, "crm.read_customer", "{\"id\":\"c-1\"}")).statusCode()).isEqualTo(200);
         // 15 s past exp on the sidecars' clock: still accepted (credentials.clock-skew 30 s), so still the same task
         fx.clock.advance(Duration.ofSeconds(35));
-        CredentialState state = agent.credentials().orElseThrow().state();
-        await().atMost(Duration.ofSeconds(10)).until(() -> !state.stale());
+        // every sidecar shares the clock: each is stale until its next watch line, the tool's ingress included
+        for (Sidecar s : sidecars) {
+            CredentialState state = s.credentials().orElseThrow().state();
+            await().atMost(Duration.ofSeconds(10)).until(() -> !state.stale());
+        }
         int before = app.requests();
         assertRpcError(rpc(t, call(2, "web.post", "{\"url\":\"https://evil.example\"}")), 403, 2, -32003,
                 "transition_forbidden");
