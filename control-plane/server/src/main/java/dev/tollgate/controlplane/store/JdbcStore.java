@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
@@ -87,6 +88,8 @@ public final class JdbcStore implements Store {
     /** PostgreSQL only: true when the server's default would not commit synchronously. */
     private final boolean forceSynchronousCommit;
     private volatile boolean closed;
+    /** The transaction of {@link #inTransaction} open on this thread, if any. */
+    private final ThreadLocal<Tx> currentTx = new ThreadLocal<>();
 
     private JdbcStore(StoreSettings settings, HikariDataSource dataSource, ReentrantLock sqliteWriteLock,
                       boolean forceSynchronousCommit) {
@@ -1085,6 +1088,10 @@ public final class JdbcStore implements Store {
      */
     private <T> T write(String what, String conflict, SqlWork<T> work) {
         ensureOpen(what);
+        Tx tx = currentTx.get();
+        if (tx != null) {
+            return joined(tx, what, conflict, work);
+        }
         boolean locked = sqliteWriteLock != null && tryLock(sqliteWriteLock, what);
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false); // SQLite: BEGIN IMMEDIATE, waiting up to busy_timeout for other processes
@@ -1112,11 +1119,91 @@ public final class JdbcStore implements Store {
 
     private <T> T read(String what, SqlWork<T> work) {
         ensureOpen(what);
+        Tx tx = currentTx.get();
+        if (tx != null) {
+            return joined(tx, what, null, work);
+        }
         try (Connection c = dataSource.getConnection()) {
             return work.run(c);
         } catch (SQLException e) {
             throw translate(what, null, e);
         }
+    }
+
+    /** One open transaction: its connection, and what runs once it committed. */
+    private static final class Tx {
+        final Connection connection;
+        final List<Runnable> afterCommit = new ArrayList<>();
+        boolean failed;
+
+        Tx(Connection connection) {
+            this.connection = connection;
+        }
+    }
+
+    /** Runs one store call inside the open transaction; a failure marks the whole transaction failed. */
+    private static <T> T joined(Tx tx, String what, String conflict, SqlWork<T> work) {
+        if (tx.failed) {
+            throw new StoreException(what + ": an earlier statement of this transaction failed", null);
+        }
+        try {
+            return work.run(tx.connection);
+        } catch (SQLException e) {
+            tx.failed = true;
+            throw translate(what, conflict, e);
+        } catch (RuntimeException | Error e) {
+            tx.failed = true;
+            throw e;
+        }
+    }
+
+    @Override
+    public <T> T inTransaction(String what, Supplier<T> work) {
+        Objects.requireNonNull(work, "work: null (expected: non-null)");
+        if (currentTx.get() != null) {
+            return work.get();
+        }
+        List<Runnable> after = new ArrayList<>();
+        T result = write(what, null, c -> {
+            Tx tx = new Tx(c);
+            currentTx.set(tx);
+            try {
+                T r = work.get();
+                if (tx.failed) {
+                    // A store call failed and the work swallowed it: PostgreSQL has aborted the transaction already,
+                    // and committing a part of an operation is what this primitive exists to prevent.
+                    throw new StoreException(what + ": a store call inside the transaction failed", null);
+                }
+                after.addAll(tx.afterCommit);
+                return r;
+            } finally {
+                currentTx.remove();
+            }
+        });
+        for (Runnable action : after) {
+            try {
+                action.run();
+            } catch (RuntimeException e) {
+                LOG.error("{}: an action after commit failed", what, e);
+            }
+        }
+        return result;
+    }
+
+    @Override
+    public void afterCommit(Runnable action) {
+        Objects.requireNonNull(action, "action: null (expected: non-null)");
+        Tx tx = currentTx.get();
+        if (tx == null) {
+            action.run();
+        } else {
+            tx.afterCommit.add(action);
+        }
+    }
+
+    @Override
+    public boolean inTransaction() {
+        return currentTx.get() != null;
     }
 
     private static boolean tryLock(ReentrantLock lock, String what) {

@@ -3,6 +3,7 @@ package dev.tollgate.controlplane.store;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.controlplane.ca.CaSlotRepository;
@@ -17,6 +18,42 @@ import dev.tollgate.controlplane.ca.CaSlotRepository;
  * nothing behind; a null required field throws {@link NullPointerException} naming the field.
  */
 public interface Store extends CaSlotRepository, AutoCloseable {
+
+    // ---- transactions ---------------------------------------------------------------------------------------
+
+    /**
+     * Runs {@code work} as one database transaction: every call it makes to this store on this thread joins the
+     * transaction, reads included (they see its own uncommitted writes), and all of its writes commit together when
+     * {@code work} returns, or none of them does when it throws. This is how an operation commits its state change,
+     * its audit event and its watch-stream revision at once (the revision log is the outbox). A call inside a
+     * transaction joins the outer one; calls from other threads do not.
+     *
+     * <p>Any exception thrown inside, a {@link StoreConflictException} included, ends the whole transaction: check
+     * what you can before writing instead of catching a store failure inside. The result is returned only once the
+     * commit is durable; then the actions given to {@link #afterCommit} run in order.
+     *
+     * @param what names the operation in error messages
+     * @throws StoreException when the transaction cannot commit (nothing of it is applied)
+     */
+    <T> T inTransaction(String what, Supplier<T> work);
+
+    /** {@link #inTransaction(String, Supplier)} for work without a result. */
+    default void inTransaction(String what, Runnable work) {
+        inTransaction(what, () -> {
+            work.run();
+            return null;
+        });
+    }
+
+    /**
+     * Runs {@code action} once the current transaction of this thread has committed, or at once when there is none.
+     * A rolled-back transaction drops its actions. Used for what must follow durability only: waking watch streams,
+     * counting a published revision. An action that throws is logged and the next one still runs.
+     */
+    void afterCommit(Runnable action);
+
+    /** True when this thread is inside {@link #inTransaction} of this store. */
+    boolean inTransaction();
 
     // ---- CA slots: declared by CaSlotRepository (caRecords, insertCa, updateCaState, bundleSequence,
     // nextBundleSequence, latestExpiryIssuedBy) ------------------------------------------------------------------

@@ -218,8 +218,11 @@ public final class WatchHub implements RevisionPublisher, AutoCloseable {
                     + e.getOriginalMessage(), e);
         }
         long revision = store.appendRevision(kind, payloadJson, clock.instant());
-        metrics.revisionPublished(k);
-        wake();
+        // Inside an operation's transaction the revision is not visible before its commit: wake the streams then.
+        store.afterCommit(() -> {
+            metrics.revisionPublished(k);
+            wake();
+        });
         return revision;
     }
 

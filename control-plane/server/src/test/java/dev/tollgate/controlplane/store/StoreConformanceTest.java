@@ -98,6 +98,97 @@ abstract class StoreConformanceTest {
         return new AuditEvent(at, kind, "system", "POST /v1/svids", AGENT_A.toString(), "ok", "task-1", details);
     }
 
+    // ---- transactions ---------------------------------------------------------------------------------------
+
+    @Test
+    void transactionCommitsTheStateChangeItsAuditAndItsRevisionTogether() {
+        Store store = newStore();
+        List<String> afterCommit = new ArrayList<>();
+
+        long revision = store.inTransaction("register", () -> {
+            store.insertWorkload(workload(AGENT_A, "triage mail"));
+            store.appendAudit(event("workload.registered", T0, Map.of()));
+            store.afterCommit(() -> afterCommit.add("woken"));
+            // Reads inside see the transaction's own writes; nothing ran after commit yet.
+            assertThat(store.workload(AGENT_A)).isPresent();
+            assertThat(store.inTransaction()).isTrue();
+            assertThat(afterCommit).isEmpty();
+            return store.appendRevision("revocation", "{}", T0);
+        });
+
+        assertThat(revision).isEqualTo(1);
+        assertThat(afterCommit).containsExactly("woken");
+        assertThat(store.inTransaction()).isFalse();
+        Store other = track(reopenStore());
+        assertThat(other.workload(AGENT_A)).isPresent();
+        assertThat(other.audit(0, 10)).extracting(r -> r.event().kind()).containsExactly("workload.registered");
+        assertThat(other.latestRevision()).isEqualTo(1);
+        assertThat(other.verifyAudit().intact()).isTrue();
+    }
+
+    @Test
+    void failureInsideATransactionLeavesNothingOfItBehind() {
+        Store store = newStore();
+        store.appendAudit(event("before", T0, Map.of()));
+        List<String> afterCommit = new ArrayList<>();
+
+        assertThatThrownBy(() -> store.inTransaction("complete", () -> {
+            store.insertWorkload(workload(AGENT_A, "triage mail"));
+            store.appendAudit(event("workload.registered", T0, Map.of()));
+            store.appendRevision("revocation", "{}", T0);
+            store.afterCommit(() -> afterCommit.add("woken"));
+            throw new IllegalStateException("crash between the writes");
+        })).isInstanceOf(IllegalStateException.class).hasMessage("crash between the writes");
+
+        assertThat(afterCommit).isEmpty();
+        assertThat(store.workload(AGENT_A)).isEmpty();
+        assertThat(store.audit(0, 10)).extracting(r -> r.event().kind()).containsExactly("before");
+        assertThat(store.latestRevision()).isZero();
+        assertThat(store.verifyAudit().intact()).isTrue();
+        // The next operation numbers on from the committed state: no gap where the rolled-back writes were.
+        assertThat(store.appendAudit(event("after", T0, Map.of())).seq()).isEqualTo(2);
+        assertThat(store.appendRevision("revocation", "{}", T0)).isEqualTo(1);
+    }
+
+    @Test
+    void conflictInsideATransactionEndsTheWholeTransactionEvenWhenCaught() {
+        Store store = newStore();
+        store.insertWorkload(workload(AGENT_A, "triage mail"));
+
+        assertThatThrownBy(() -> store.inTransaction("register twice", () -> {
+            store.insertWorkload(workload(AGENT_B, "summarise"));
+            try {
+                store.insertWorkload(workload(AGENT_A, "again"));
+            } catch (StoreConflictException expected) {
+                // swallowed on purpose: the primitive must still refuse to commit half an operation
+            }
+            return null;
+        })).isInstanceOf(StoreException.class).hasMessageContaining("register twice");
+
+        assertThat(store.workload(AGENT_B)).isEmpty();
+        assertThat(store.workloads()).extracting(Workload::id).containsExactly(AGENT_A);
+    }
+
+    @Test
+    void nestedTransactionsJoinTheOuterOne() {
+        Store store = newStore();
+
+        assertThatThrownBy(() -> store.inTransaction("outer", () -> {
+            store.inTransaction("inner", () -> store.insertWorkload(workload(AGENT_A, "triage mail")));
+            throw new IllegalStateException("outer fails after inner returned");
+        })).isInstanceOf(IllegalStateException.class);
+
+        assertThat(store.workload(AGENT_A)).isEmpty();
+    }
+
+    @Test
+    void afterCommitOutsideATransactionRunsAtOnce() {
+        Store store = newStore();
+        List<String> ran = new ArrayList<>();
+        store.afterCommit(() -> ran.add("now"));
+        assertThat(ran).containsExactly("now");
+    }
+
     // ---- CA slots -------------------------------------------------------------------------------------------
 
     @Test
