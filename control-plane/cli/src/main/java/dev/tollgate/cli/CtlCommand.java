@@ -45,7 +45,7 @@ import dev.tollgate.controlplane.config.Durations;
         subcommands = {CtlCommand.Workload.class, CtlCommand.JoinToken.class, CtlCommand.Bundle.class,
                 CtlCommand.Svid.class, CtlCommand.Ca.class, CtlCommand.Operator.class, CtlCommand.Audit.class,
                 TokenCommands.Task.class, TokenCommands.Revoke.class, TokenCommands.Revocation.class,
-                TokenCommands.SigningKey.class, PolicyCommands.Policy.class, InventoryCommands.Inventory.class,
+                TokenCommands.SigningKey.class, PolicyCommands.Policy.class, InventoryCommands.Inventory.class, PostureCommand.class,
                 CommandLine.HelpCommand.class})
 public final class CtlCommand implements Runnable {
     @CommandLine.Spec

@@ -39,7 +39,7 @@ final class InventoryCommands {
             description = "List assets by kind, newest first; the filters combine.")
     static final class ListCmd extends CtlCommand.Action {
         @Option(names = "--kind", paramLabel = "KIND", split = ",", description = "ca, kek, signing_key, svid, "
-                + "operator_credential, task_token, exchanged_token, join_token (repeat or comma-separate)")
+                + "operator_credential, control_plane_credential, task_token, exchanged_token, join_token (repeat or comma-separate)")
         List<String> kinds;
         @Option(names = "--owner", description = "human or service owner, exactly")
         String owner;
@@ -114,7 +114,7 @@ final class InventoryCommands {
 
     @Command(name = "owner", mixinStandardHelpOptions = true,
             description = "Set the owners of an asset that belongs to no workload (ca, kek, signing_key, "
-                    + "operator_credential), or with ID * of every asset of the kind without its own (admin).")
+                    + "operator_credential, control_plane_credential), or with ID * of every asset of the kind without its own (admin).")
     static final class Owner extends CtlCommand.Action {
         @Parameters(index = "0", paramLabel = "KIND")
         String kind;

@@ -27,6 +27,7 @@ import dev.tollgate.api.wire.InventoryAssetView;
 import dev.tollgate.api.wire.InventoryView;
 import dev.tollgate.api.wire.JoinTokenInfoView;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.PostureView;
 import dev.tollgate.api.wire.SvidRequest;
 import dev.tollgate.api.wire.SvidResponse;
 import dev.tollgate.api.wire.TaskCreatedView;
@@ -96,7 +97,7 @@ abstract class InventoryApiContract {
 
         assertThat(v.truncated()).isFalse();
         assertThat(v.assets()).extracting(InventoryAssetView::kind).contains("ca", "kek", "signing_key", "svid",
-                "operator_credential", "task_token", "join_token");
+                "operator_credential", "control_plane_credential", "task_token", "join_token");
         InventoryAssetView svid = v.assets().stream().filter(a -> a.kind().equals("svid")
                 && a.workload().equals(agent.toString())).findFirst().orElseThrow();
         assertThat(svid.humanOwner()).isEqualTo("alice@example.com");
@@ -179,6 +180,65 @@ abstract class InventoryApiContract {
         assertProblem(() -> admin.inventory(filters("expiringWithin", "soon")), 400, "invalid_duration");
         assertProblem(() -> admin.inventory(filters("workload", "not-an-id")), 400, "invalid_spiffe_id:scheme");
         assertProblem(() -> admin.inventory(filters("limit", "0")), 400, "invalid_parameter");
+    }
+
+    @Test
+    void postureReportFindsUnownedLongLivedExpiringAndRevokedAssetsAndClearsWhatWasFixed() throws Exception {
+        tcp.close();
+        tcp = TestControlPlane.start(dir.resolve("posture"), databaseUrl(), Clock.systemUTC(),
+                Map.of("posture.max-lifetime.svid", "2m", "posture.expiring-within", "3650d"));
+        admin = tcp.admin();
+        PostureView fresh = admin.posture();
+        assertThat(fresh.byRule().keySet()).contains("weak-key", "no-owner", "lifetime-over-policy", "expiring-soon",
+                "ca-without-successor", "revoked-identity-join-token", "revoked-identity-active-task");
+        assertThat(findings(fresh, "no-owner")).contains("ca", "kek", "signing_key", "operator_credential",
+                "control_plane_credential");
+        // the signing CA expires within posture.expiring-within and no successor is prepared
+        assertThat(findings(fresh, "ca-without-successor")).containsExactly("ca");
+        assertThat(fresh.findings().get(0).severity()).isEqualTo("critical");
+        assertThat(fresh.score()).isLessThan(100);
+
+        for (String kind : List.of("ca", "kek", "signing_key", "operator_credential", "control_plane_credential")) {
+            admin.setAssetOwner(kind, "*", new AssetOwnerSpec("carol@example.com", "team-pki", "governed", "team-pki",
+                    "pki-oncall"));
+        }
+        SpiffeId agent = TestControlPlane.agent("posture-bot");
+        tcp.register(agent, "crm.read");
+        tcp.join(agent, 300L); // 5 minutes: over the 2-minute policy
+        SpiffeId revoked = TestControlPlane.agent("revoked-bot");
+        tcp.register(revoked, "crm.read");
+        TaskCreatedView task = admin.createTask(new TaskSpec(revoked.toString(), List.of(ToolGrant.of("crm.read")),
+                "review", 300L));
+        admin.createJoinToken(revoked, null);
+        admin.revoke(new dev.tollgate.api.wire.RevocationRequest("spiffe_id", revoked.toString(), "compromised"));
+
+        PostureView after = admin.posture();
+        assertThat(findings(after, "no-owner")).isEmpty();
+        assertThat(after.findings()).filteredOn(f -> f.rule().equals("lifetime-over-policy"))
+                .singleElement().satisfies(f -> {
+                    assertThat(f.assetKind()).isEqualTo("svid");
+                    assertThat(f.workload()).isEqualTo(agent.toString());
+                    assertThat(f.humanOwner()).isEqualTo("alice@example.com");
+                    assertThat(f.detail()).contains("posture.max-lifetime.svid");
+                    assertThat(f.why()).isNotBlank();
+                    assertThat(f.fix()).isNotBlank();
+                });
+        assertThat(findings(after, "revoked-identity-join-token")).containsExactly("join_token");
+        assertThat(after.findings()).filteredOn(f -> f.rule().equals("revoked-identity-active-task"))
+                .extracting(PostureView.Finding::assetId).containsExactly(task.task().id());
+        assertThat(after.byRule().get("revoked-identity-join-token")).isEqualTo(1);
+
+        // the scheduled evaluation feeds the metrics: every rule is a series, its value the latest count
+        String metrics = new String(java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + tcp.cp.adminAddress().getPort() + "/metrics")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofByteArray()).body(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(metrics).contains("tollgate_cp_posture_findings{rule=\"weak-key\",severity=\"high\"}")
+                .contains("tollgate_cp_posture_findings{rule=\"revoked-identity-active-task\",severity=\"high\"} 1.0")
+                .contains("tollgate_cp_posture_score");
+    }
+
+    private static List<String> findings(PostureView p, String rule) {
+        return p.findings().stream().filter(f -> f.rule().equals(rule)).map(PostureView.Finding::assetKind).toList();
     }
 
     @Test

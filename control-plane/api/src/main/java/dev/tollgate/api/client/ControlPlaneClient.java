@@ -35,6 +35,7 @@ import dev.tollgate.api.wire.InventoryAssetView;
 import dev.tollgate.api.wire.InventoryView;
 import dev.tollgate.api.wire.JoinTokenInfoView;
 import dev.tollgate.api.wire.JoinTokenView;
+import dev.tollgate.api.wire.PostureView;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OAuthError;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
@@ -164,6 +165,10 @@ public final class ControlPlaneClient {
 
     public AssetOwnerSpec setAssetOwner(String kind, String id, AssetOwnerSpec spec) {
         return send("PUT", "/v1/inventory/" + enc(kind) + "/" + enc(id) + "/owner", spec, AssetOwnerSpec.class);
+    }
+
+    public PostureView posture() {
+        return send("GET", "/v1/posture", null, PostureView.class);
     }
 
     public List<SvidView> svids(SpiffeId id, int limit) {

@@ -37,6 +37,7 @@ import dev.tollgate.controlplane.ca.RotationPlan;
 import dev.tollgate.controlplane.config.Durations;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.inventory.Inventory;
+import dev.tollgate.controlplane.inventory.Posture;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.policy.PolicyVersions;
@@ -67,14 +68,16 @@ public final class ApiRoutes {
     private final PolicyVersions policies;
     private final DecisionIngest decisions;
     private final Inventory inventory;
+    private final Posture posture;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
-                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory) {
+                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory, Posture posture) {
         this.watch = watch;
         this.inventory = inventory;
+        this.posture = posture;
         this.policies = policies;
         this.decisions = decisions;
         this.bundles = bundles;
@@ -160,6 +163,10 @@ public final class ApiRoutes {
                             r.json(AssetOwnerSpec.class), actor(r));
                     return ApiResponse.ok(new AssetOwnerSpec(o.humanOwner(), o.serviceOwner(), o.purpose(),
                             o.rotationResponsibility(), o.revocationResponsibility()));
+                }),
+                new Route("GET", "/v1/posture", Access.VIEWER, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(posture.evaluate());
                 }),
                 new Route("GET", "/v1/svids", Access.VIEWER, r -> {
                     Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("spiffeId"))

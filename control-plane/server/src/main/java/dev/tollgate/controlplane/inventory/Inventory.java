@@ -57,7 +57,8 @@ public final class Inventory {
 
     /** The kinds of asset, in the order the inventory lists them. */
     public enum Kind {
-        CA, KEK, SIGNING_KEY, SVID, OPERATOR_CREDENTIAL, TASK_TOKEN, EXCHANGED_TOKEN, JOIN_TOKEN;
+        CA, KEK, SIGNING_KEY, SVID, OPERATOR_CREDENTIAL, CONTROL_PLANE_CREDENTIAL, TASK_TOKEN, EXCHANGED_TOKEN,
+        JOIN_TOKEN;
 
         public String wireName() {
             return name().toLowerCase(Locale.ROOT);
@@ -65,7 +66,8 @@ public final class Inventory {
 
         /** Kinds whose owners an operator sets (they belong to no workload). */
         public boolean ownedDirectly() {
-            return this == CA || this == KEK || this == SIGNING_KEY || this == OPERATOR_CREDENTIAL;
+            return this == CA || this == KEK || this == SIGNING_KEY || this == OPERATOR_CREDENTIAL
+                    || this == CONTROL_PLANE_CREDENTIAL;
         }
 
         public static Kind parse(String field, String s) {
@@ -131,13 +133,25 @@ public final class Inventory {
         return new InventoryView(now, List.copyOf(out), truncated);
     }
 
+    /** Every asset of every kind (each kind's newest {@link #SCAN_LIMIT} records), for the posture rules. */
+    public List<InventoryAssetView> everything() {
+        Context c = new Context(clock.instant());
+        Query all = Query.all(Integer.MAX_VALUE);
+        List<InventoryAssetView> out = new ArrayList<>();
+        for (Kind k : all.kinds()) {
+            out.addAll(scan(k, all, c).assets);
+        }
+        return out;
+    }
+
     /** One asset by kind and id; 404 when there is none. */
     public InventoryAssetView show(Kind kind, String id) {
         Instant now = clock.instant();
         Context c = new Context(now);
-        String key = kind == Kind.SVID || kind == Kind.OPERATOR_CREDENTIAL ? normalSerial(id) : id;
+        String key = kind == Kind.SVID || kind == Kind.OPERATOR_CREDENTIAL || kind == Kind.CONTROL_PLANE_CREDENTIAL
+                ? normalSerial(id) : id;
         Optional<InventoryAssetView> found = switch (kind) {
-            case SVID, OPERATOR_CREDENTIAL -> store.svid(key).map(s -> svid(s, c, Optional.empty()))
+            case SVID, OPERATOR_CREDENTIAL, CONTROL_PLANE_CREDENTIAL -> store.svid(key).map(s -> svid(s, c, Optional.empty()))
                     .filter(a -> a.kind().equals(kind.wireName()));
             case TASK_TOKEN, EXCHANGED_TOKEN -> store.issuedToken(key).map(t -> token(t, c))
                     .filter(a -> a.kind().equals(kind.wireName()));
@@ -245,10 +259,13 @@ public final class Inventory {
             case CA -> new Scan(store.caRecords().stream().map(r -> ca(r, c)).toList(), false);
             case KEK -> new Scan(List.of(kek(c)), false);
             case SIGNING_KEY -> new Scan(store.signingKeys().stream().map(r -> signingKey(r, c)).toList(), false);
-            case SVID, OPERATOR_CREDENTIAL -> {
-                if (q.kinds().contains(Kind.SVID) && q.kinds().contains(Kind.OPERATOR_CREDENTIAL)
-                        && kind == Kind.OPERATOR_CREDENTIAL) {
-                    yield new Scan(List.of(), false); // listed with the SVIDs' scan below
+            case SVID, OPERATOR_CREDENTIAL, CONTROL_PLANE_CREDENTIAL -> {
+                // one scan of the certificates serves the three kinds: the first of them asked for does it
+                Kind first = q.kinds().contains(Kind.SVID) ? Kind.SVID
+                        : q.kinds().contains(Kind.OPERATOR_CREDENTIAL) ? Kind.OPERATOR_CREDENTIAL
+                        : Kind.CONTROL_PLANE_CREDENTIAL;
+                if (kind != first) {
+                    yield new Scan(List.of(), false);
                 }
                 List<SvidRecord> records = store.svids(q.workload(), SCAN_LIMIT);
                 Map<SpiffeId, String> newest = new HashMap<>();
@@ -366,7 +383,8 @@ public final class Inventory {
 
     private InventoryAssetView svid(SvidRecord s, Context c, Optional<String> currentSerial) {
         boolean operator = "operator".equals(s.kind()) || s.spiffeId().kind() == SpiffeId.Kind.OPERATOR;
-        Kind kind = operator ? Kind.OPERATOR_CREDENTIAL : Kind.SVID;
+        boolean server = "control_plane".equals(s.kind());
+        Kind kind = operator ? Kind.OPERATOR_CREDENTIAL : server ? Kind.CONTROL_PLANE_CREDENTIAL : Kind.SVID;
         String state;
         if (c.revoked(RevocationSet.Type.SPIFFE_ID, s.spiffeId().toString())) {
             state = "revoked";
@@ -384,7 +402,7 @@ public final class Inventory {
         d.put("publicKeyFingerprint", s.publicKeyFingerprint());
         d.put("notBefore", s.notBefore().toString());
         String algorithm = s.keyAlgorithm() + ("EC".equals(s.keyAlgorithm()) && s.keyBits() == 256 ? " P-256" : "");
-        if (operator) {
+        if (operator || server) {
             return owned(kind, s.serialHex(), c, algorithm, s.keyBits(), s.issuedAt(), s.notAfter(), null, state,
                     withPerson(d, s.spiffeId()));
         }
