@@ -61,7 +61,7 @@ public record ControlPlaneConfig(
             opt("join-token.max-ttl", "1h", "longest join token an operator may ask for"),
             opt("operators.bootstrap-ttl", "24h", "lifetime of the bootstrap admin credential written at start"),
             opt("operators.max-ttl", "7d", "longest operator certificate issued"),
-            opt("watch.heartbeat-interval", "15s", "how often a watch stream with nothing new sends a heartbeat line (sidecars reconnect after three missed)"),
+            opt("watch.heartbeat-interval", "5s", "how often a watch stream with nothing new sends a heartbeat line, and once as soon as a watcher is caught up (sidecars reconnect after three missed; keep 3 x this well under their credentials.max-staleness)"),
             opt("watch.retained-revisions", "10000", "how many of the latest revisions are kept; a watcher further behind is resynchronised with full state"),
             opt("watch.max-streams-per-identity", "4", "most concurrent watch streams of one SPIFFE ID; more get 429"),
             opt("watch.max-streams", "10000", "most concurrent watch streams of this replica; more get 429"),
