@@ -27,7 +27,8 @@ public record ControlPlaneConfig(
         Duration joinTokenMaxTtl,
         Operators operators,
         Watch watch,
-        Tokens tokens) {
+        Tokens tokens,
+        Audit audit) {
 
     public static final List<ConfigValues.Option> OPTIONS = List.of(
             opt("trust-domain", "tollgate.local", "the SPIFFE trust domain every identity of this control plane belongs to"),
@@ -70,7 +71,11 @@ public record ControlPlaneConfig(
             opt("tokens.signing-key-rotation", "24h", "how often a new token signing key (ES256) takes over; the old one stays published until its tokens expire"),
             opt("tokens.max-task-ttl", "24h", "longest task (and task token) the control plane issues, whatever a registration allows"),
             opt("tokens.exchange-max-ttl", "60s", "longest exchanged (audience-bound) token; never beyond the task's remaining life"),
-            opt("tokens.clock-skew", "30s", "tolerance for the time claims when the control plane verifies a subject token"));
+            opt("tokens.clock-skew", "30s", "tolerance for the time claims when the control plane verifies a subject token"),
+            opt("audit.checkpoint-interval", "60s", "how often the audit chain head is signed as a checkpoint when it moved since the last one"),
+            opt("audit.refusals.interval", "60s", "refusals of unauthenticated peers: at most one audit row per (source address, reason) per interval, carrying the count of refusals it stands for"),
+            opt("audit.refusals.max-rows", "100", "most audit rows of refusals of unauthenticated peers per interval across all sources; the rest are counted in one overflow row"),
+            opt("audit.refusals.max-sources", "10000", "most (source address, reason) pairs tracked per interval; refusals from further pairs count as overflow"));
 
     private static ConfigValues.Option opt(String key, String def, String description) {
         return new ConfigValues.Option(key, def, description);
@@ -102,6 +107,11 @@ public record ControlPlaneConfig(
     /** The watch stream and the revision log behind it. */
     public record Watch(Duration heartbeatInterval, int retainedRevisions, int maxStreamsPerIdentity, int maxStreams,
                         Duration pollInterval, int maxQueuedEvents, Duration writeStallTimeout) {
+    }
+
+    /** Signed audit checkpoints and the sampling of refusals of unauthenticated peers. */
+    public record Audit(Duration checkpointInterval, Duration refusalInterval, int refusalMaxRows,
+                        int refusalMaxSources) {
     }
 
     /** Task tokens, exchanged tokens and their signing keys. */
@@ -188,8 +198,12 @@ public record ControlPlaneConfig(
                 v.duration("tokens.max-task-ttl", Duration.ofMinutes(1), Duration.ofHours(24)),
                 v.duration("tokens.exchange-max-ttl", Duration.ofSeconds(5), Duration.ofSeconds(60)),
                 v.duration("tokens.clock-skew", Duration.ZERO, Duration.ofMinutes(5)));
+        Audit audit = new Audit(v.duration("audit.checkpoint-interval", Duration.ofMillis(100), Duration.ofDays(1)),
+                v.duration("audit.refusals.interval", Duration.ofSeconds(1), Duration.ofDays(1)),
+                (int) v.integer("audit.refusals.max-rows", 1, 1_000_000),
+                (int) v.integer("audit.refusals.max-sources", 1, 10_000_000));
         ControlPlaneConfig cfg = new ControlPlaneConfig(td, dataDir, db, api, v.address("admin.listen"),
-                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens);
+                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens, audit);
         v.throwIfInvalid("control-plane");
         return cfg;
     }
