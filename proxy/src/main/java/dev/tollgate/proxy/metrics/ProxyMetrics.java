@@ -63,6 +63,9 @@ public final class ProxyMetrics {
     public static final String POLICY_INFO = "tollgate.proxy.policy.info";
     public static final String POLICY_LOADED = "tollgate.proxy.policy.loaded";
     public static final String POLICY_UNAVAILABLE_DENIALS = "tollgate.proxy.policy.unavailable.denials";
+    public static final String AUDIT_CHECKPOINT_SEQ = "tollgate.proxy.audit.checkpoint.seq";
+    public static final String AUDIT_CHECKPOINTS_ACCEPTED = "tollgate.proxy.audit.checkpoints.accepted";
+    public static final String AUDIT_CHECKPOINTS_REFUSED = "tollgate.proxy.audit.checkpoints.refused";
     public static final String TAG_ORIGIN = "origin";
     public static final String TAG_VERSION = "version";
     public static final String TAG_DIGEST = "digest";
@@ -123,6 +126,9 @@ public final class ProxyMetrics {
     private final Map<PolicyOrigin, Map<PolicyReloadResult, Counter>> policyReloads = new EnumMap<>(PolicyOrigin.class);
     private final Counter policyUnavailableDenials;
     private final AtomicInteger policyLoaded = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong checkpointSeq = new java.util.concurrent.atomic.AtomicLong();
+    private final Counter checkpointsAccepted;
+    private final Map<CheckpointRefusal, Counter> checkpointsRefused = new EnumMap<>(CheckpointRefusal.class);
     private final Object policyInfoLock = new Object();
     private Gauge policyInfo;
     private final Counter decisionsShipped;
@@ -256,6 +262,15 @@ public final class ProxyMetrics {
                 .description("Egress requests denied because the configured policy had not loaded yet").register(registry);
         Gauge.builder(POLICY_LOADED, policyLoaded, AtomicInteger::get)
                 .description("1 when a policy is loaded, 0 when none is (configured or not)").register(registry);
+        Gauge.builder(AUDIT_CHECKPOINT_SEQ, checkpointSeq, java.util.concurrent.atomic.AtomicLong::get)
+                .description("Sequence number of the latest signed audit checkpoint received (0: none)")
+                .register(registry);
+        checkpointsAccepted = Counter.builder(AUDIT_CHECKPOINTS_ACCEPTED)
+                .description("Signed audit checkpoints received and kept").register(registry);
+        for (CheckpointRefusal r : CheckpointRefusal.values()) {
+            checkpointsRefused.put(r, Counter.builder(AUDIT_CHECKPOINTS_REFUSED).tag(TAG_REASON, r.tag())
+                    .description("Audit checkpoints refused (the held one is kept), by reason").register(registry));
+        }
         decisionsShipped = Counter.builder(DECISIONS_SHIPPED)
                 .description("Decisions delivered to the control plane's audit").register(registry);
         for (BatchResult r : BatchResult.values()) {
@@ -462,6 +477,20 @@ public final class ProxyMetrics {
 
     public double policyReloadCount(PolicyOrigin origin, PolicyReloadResult result) {
         return policyReloads.get(origin).get(result).count();
+    }
+
+    /** A signed audit checkpoint was accepted: it is now the one the sidecar holds. */
+    public void checkpointAccepted(long seq) {
+        checkpointsAccepted.increment();
+        checkpointSeq.set(seq);
+    }
+
+    public void checkpointRefused(CheckpointRefusal reason) {
+        checkpointsRefused.get(reason).increment();
+    }
+
+    public double checkpointRefusedCount(CheckpointRefusal reason) {
+        return checkpointsRefused.get(reason).count();
     }
 
     /**
