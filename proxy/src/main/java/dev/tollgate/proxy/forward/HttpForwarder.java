@@ -24,6 +24,8 @@ import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -32,6 +34,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.credential.Admissions;
+import dev.tollgate.proxy.credential.CutReason;
+import dev.tollgate.proxy.credential.DenyReason;
 import dev.tollgate.proxy.http.HopByHop;
 import dev.tollgate.proxy.listener.ConnectionTracker;
 import dev.tollgate.proxy.listener.JsonResponses;
@@ -47,6 +52,11 @@ import dev.tollgate.proxy.metrics.UpstreamErrorKind;
  * the other side (the HexDumpProxy pattern). The upstream channel lives on this channel's event loop. Server-sent
  * events are flushed per chunk. HTTP/1.1 requests of one connection are handled one after the other; the next
  * request is read only when the previous response is complete.
+ *
+ * <p>A request that a task credential admitted arrives behind its {@link Admissions.Admission}; the exchange opens it
+ * and closes it when it ends. When the credential is revoked or expires meanwhile, the exchange is cut: answered 401
+ * if nothing was answered yet, otherwise its HTTP/2 stream is reset (CANCEL) or its HTTP/1.1 connection closed; the
+ * upstream request is abandoned either way.
  */
 public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(HttpForwarder.class);
@@ -61,6 +71,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<Object> inbound = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private Exchange exchange;
+    /** The admission that came in front of the next request head (null when its credential needs none). */
+    private Admissions.Admission admitted;
     private boolean closed;
     private boolean draining;
 
@@ -98,7 +110,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext c, Object msg) {
-        if (closed || !(msg instanceof HttpObject || msg instanceof LocalAnswer)) {
+        if (closed || !(msg instanceof HttpObject || msg instanceof LocalAnswer
+                || msg instanceof Admissions.Admission)) {
             ReferenceCountUtil.release(msg);
             return;
         }
@@ -143,7 +156,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             Exchange ex = exchange;
             if (ex == null) {
                 inbound.pollFirst();
-                if (m instanceof HttpRequest req) {
+                if (m instanceof Admissions.Admission a) {
+                    admitted = a;
+                } else if (m instanceof HttpRequest req) {
                     startExchange(req);
                 } else if (m instanceof LocalAnswer answer) {
                     Exchange refused = new Exchange(null);
@@ -199,6 +214,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private void startExchange(HttpRequest head) {
         Exchange ex = new Exchange(head);
         exchange = ex;
+        ex.admission = admitted;
+        admitted = null;
         if (head instanceof ResponseInterceptor.Source source) {
             ex.interceptor = source.responseInterceptor();
         }
@@ -216,6 +233,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             return;
         }
         ex.upstream = upstream.get();
+        if (ex.admission != null) {
+            ex.admission.open(ctx.channel().eventLoop(), ex);
+        }
         ex.timeout = ctx.executor().schedule(ex::onTimeout, ex.upstream.requestTimeout().toMillis(),
                 TimeUnit.MILLISECONDS);
         ex.acquire(false);
@@ -253,8 +273,21 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** Ends the client side now: HTTP/2 resets the stream with CANCEL, HTTP/1.1 closes the connection. */
+    private void abortClient() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        releaseInbound();
+        if (http2Stream) {
+            ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+        }
+        ctx.close();
+    }
+
     /** One request and its response. */
-    private final class Exchange implements ResponseSink {
+    private final class Exchange implements ResponseSink, Admissions.Cut {
         final long start = System.nanoTime();
         HttpRequest head;
         final boolean forwardable;
@@ -280,6 +313,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         boolean upstreamAnswered;
         /** Sees the response before it is relayed; null for most requests. */
         ResponseInterceptor interceptor;
+        /** The credential's admission of this request, open while the exchange runs; null without a credential. */
+        Admissions.Admission admission;
         private final ResponseInterceptor.Sink relay = new ResponseInterceptor.Sink() {
             @Override
             public void accept(HttpObject msg) {
@@ -594,6 +629,28 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             }
         }
 
+        /**
+         * The credential that admitted this request was revoked or expired (on the event loop). Not answered yet: the
+         * client gets the 401 a new request would get and the upstream request is abandoned; answering: the stream
+         * or connection ends here. An HTTP/1.1 connection is closed in both cases.
+         */
+        @Override
+        public void cut(CutReason reason) {
+            if (finished) {
+                return;
+            }
+            if (!http2Stream) {
+                draining = true;
+            }
+            if (!responseStarted) {
+                DenyReason d = reason.denyReason();
+                respondLocally(d.status(), "invalid_credential", d.tag(), RequestOutcome.REVOKED);
+                return;
+            }
+            finish(RequestOutcome.REVOKED, false);
+            abortClient();
+        }
+
         void maybeFinishAfterLocalResponse() {
             if (localOutcome != null && !finished) {
                 finish(localOutcome, keepClient);
@@ -605,6 +662,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 return;
             }
             finished = true;
+            if (admission != null) {
+                admission.close();
+            }
             if (timeout != null) {
                 timeout.cancel(false);
             }
