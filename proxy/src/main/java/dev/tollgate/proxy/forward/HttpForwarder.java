@@ -11,7 +11,9 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -258,6 +260,38 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         return !http2Stream && !HttpUtil.isTransferEncodingChunked(h) && HttpUtil.getContentLength(h, 0L) == 0L;
     }
 
+    /**
+     * The request head as one message when its body is known to be empty: an HTTP/1.1 request without
+     * Transfer-Encoding and with no or a zero Content-Length (RFC 9112 §6.3), or any request whose empty end of body
+     * has already arrived. Sent so, it goes upstream without a body: HEADERS with END_STREAM over HTTP/2, no chunked
+     * framing over HTTP/1.1. The empty end it stands for is dropped here, or later as a stray when it arrives after.
+     *
+     * @param bodyUnread false for a retry whose end of body was read already (what follows is the next request)
+     */
+    private HttpRequest whole(HttpRequest h, boolean bodyUnread) {
+        if (h instanceof LastHttpContent) {
+            return h;
+        }
+        Object next = bodyUnread ? inbound.peekFirst() : null;
+        if (next instanceof LastHttpContent last && !(next instanceof HttpRequest) && !last.content().isReadable()
+                && last.trailingHeaders().isEmpty()) {
+            inbound.pollFirst();
+            ReferenceCountUtil.release(last);
+        } else if (http2Stream || !declaresNoBody(h)) {
+            return h;
+        }
+        return new DefaultFullHttpRequest(h.protocolVersion(), h.method(), h.uri(), Unpooled.EMPTY_BUFFER,
+                h.headers(), EmptyHttpHeaders.INSTANCE);
+    }
+
+    private static boolean declaresNoBody(HttpRequest h) {
+        if (h.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)) {
+            return false;
+        }
+        String length = h.headers().get(HttpHeaderNames.CONTENT_LENGTH);
+        return length == null || length.trim().equals("0");
+    }
+
     private void releaseInbound() {
         Object m;
         while ((m = inbound.pollFirst()) != null) {
@@ -363,13 +397,17 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             }
             lease = l;
             l.relay.bind(this);
-            HttpRequest h = head;
+            HttpRequest h = whole(head, !retryWritesLast);
             head = null;
+            if (h instanceof FullHttpRequest) {
+                retryWritesLast = false;
+            }
             HopByHop.removeFromRequest(h.headers());
             MessageFraming.removeHttp2Markers(h.headers());
             if (!l.http2) {
                 h.setProtocolVersion(HttpVersion.HTTP_1_1);
                 MessageFraming.frame(h, http2Stream && !(h instanceof LastHttpContent));
+                MessageFraming.frameEmptyRequest(h);
             }
             if (l.reused && !retried && isBodylessIdempotent(h)) {
                 retryHead = new DefaultHttpRequest(h.protocolVersion(), h.method(), h.uri(), h.headers().copy());
