@@ -37,9 +37,9 @@ import dev.tollgate.proxy.metrics.ProxyMetrics;
  *
  * <p>{@link #enforce()} (called by the watch listener after every revocation and resync) asks each event loop to
  * check its admissions against the revocation set and to cut those revoked (by token id, task, subject or signing
- * key). Each loop also sweeps its admissions every {@link #SWEEP_INTERVAL}: a credential whose {@code exp} (plus
- * {@code credentials.clock-skew}) has passed is cut, as is one revoked in the instant between its check by the gate and
- * the start of its exchange. Every cut is counted by reason and direction.
+ * key). Each loop also sweeps its admissions every {@link #SWEEP_INTERVAL}: an egress request whose task token's
+ * {@code exp} (plus {@code credentials.clock-skew}) has passed is cut, as is one revoked in the instant between its
+ * check by the gate and the start of its exchange. Every cut is counted by reason and direction.
  */
 public final class Admissions {
     /** How often each event loop checks its admissions for expiry (and revocations a race may have missed). */
@@ -103,9 +103,13 @@ public final class Admissions {
         return l;
     }
 
-    /** Why this token's admissions end now, or null. */
-    private CutReason reasonToCut(VerifiedToken t, Instant now, boolean anyRevocation) {
-        if (!now.isBefore(t.expiresAt().plus(skew))) {
+    /**
+     * Why this admission ends now, or null. Expiry counts for the task token that admitted an egress request; an
+     * exchanged token (ingress) is a short-lived copy the agent's sidecar re-issues for each new request, so an ingress
+     * request runs until a revocation (a task's TTL running out publishes one) or until the agent's sidecar cuts it.
+     */
+    private CutReason reasonToCut(VerifiedToken t, Direction d, Instant now, boolean anyRevocation) {
+        if (d == Direction.EGRESS && !now.isBefore(t.expiresAt().plus(skew))) {
             return CutReason.EXPIRED;
         }
         if (!anyRevocation) {
@@ -214,7 +218,7 @@ public final class Admissions {
                 List<Admission> cut = null;
                 List<CutReason> why = null;
                 for (Admission a = head.next; a != head; a = a.next) {
-                    CutReason r = reasonToCut(a.token, now, anyRevocation);
+                    CutReason r = reasonToCut(a.token, a.direction, now, anyRevocation);
                     if (r != null) {
                         if (cut == null) {
                             cut = new ArrayList<>();

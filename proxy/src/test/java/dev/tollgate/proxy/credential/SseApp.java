@@ -17,8 +17,9 @@ import com.sun.net.httpserver.HttpServer;
 
 /**
  * A tool's application that streams server-sent events: {@code /sse} sends {@code data: tick-N} every 100 ms for up
- * to two minutes, and counts the streams that ended early because the other side went away (a write failed). Every
- * other path answers 200 at once. Records the headers of every request (names lower-cased).
+ * to two minutes, and counts the streams that ended early because the other side went away (a write failed).
+ * {@code /hang} answers only after a minute. Every other path answers 200 at once. Records the headers of every
+ * request (names lower-cased).
  */
 final class SseApp implements AutoCloseable {
     static final long TICK_MILLIS = 100;
@@ -66,11 +67,22 @@ final class SseApp implements AutoCloseable {
         try (InputStream in = ex.getRequestBody()) {
             in.transferTo(OutputStream.nullOutputStream());
         }
+        if (ex.getRequestURI().getPath().equals("/hang")) {
+            try {
+                Thread.sleep(60_000);
+            } catch (InterruptedException stopping) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (!ex.getRequestURI().getPath().equals("/sse")) {
             byte[] body = "ok\n".getBytes(StandardCharsets.UTF_8);
-            ex.sendResponseHeaders(200, body.length);
-            try (OutputStream out = ex.getResponseBody()) {
-                out.write(body);
+            try {
+                ex.sendResponseHeaders(200, body.length);
+                try (OutputStream out = ex.getResponseBody()) {
+                    out.write(body);
+                }
+            } catch (IOException gone) {
+                abandoned.incrementAndGet();
             }
             return;
         }
