@@ -43,8 +43,10 @@ class TaskTokenHeadersTest {
         fx = new CredentialFixture(dir);
         app = fx.track(new ToolApp());
         bot = fx.workload(BOT, "crm.read");
-        Sidecar tool = fx.sidecar(fx.workload(CRM), CredentialFixture.toolYaml(app, ""));
-        agent = fx.sidecar(bot, CredentialFixture.agentYaml(Map.of("crm", tool), ""));
+        Sidecar tool = fx.sidecar(fx.workload(CRM), CredentialFixture.toolYaml(app,
+                "credentials:\n  exempt: [{path-prefix: /public, direction: ingress}]\n"));
+        agent = fx.sidecar(bot, CredentialFixture.agentYaml(Map.of("crm", tool),
+                "credentials:\n  exempt: [{path-prefix: /public, direction: egress}]\n"));
         task = fx.task(bot, 300, "crm.read");
     }
 
@@ -55,7 +57,11 @@ class TaskTokenHeadersTest {
 
     /** Sends GET /accounts to the agent's egress with these header lines; returns the response's first line. */
     private String send(String... headerLines) throws Exception {
-        StringBuilder b = new StringBuilder("GET /accounts HTTP/1.1\r\nHost: crm\r\nConnection: close\r\n");
+        return sendTo("/accounts", headerLines);
+    }
+
+    private String sendTo(String path, String... headerLines) throws Exception {
+        StringBuilder b = new StringBuilder("GET " + path + " HTTP/1.1\r\nHost: crm\r\nConnection: close\r\n");
         for (String h : headerLines) {
             b.append(h.replace(T, task.token())).append("\r\n");
         }
@@ -114,6 +120,16 @@ class TaskTokenHeadersTest {
         assertThat(seen.get("authorization")).containsExactly("Bearer mcp-server-oauth-token.abc");
         assertThat(seen.get(TokenClaims.HEADER).get(0)).isNotEqualTo(task.token());
         assertToolNeverSawTheTaskToken();
+    }
+
+    @Test
+    void onAnExemptPathTheValueOfTollgateTokenIsRemovedFromEveryHeader() throws Exception {
+        int before = app.requests();
+        String status = sendTo("/public/info", "tollgate-token: {T}", "X-Copy: {T}");
+        assertThat(status).startsWith("HTTP/1.1 200");
+        assertThat(app.requests()).isEqualTo(before + 1);
+        Map<String, List<String>> seen = app.last();
+        assertThat(seen).doesNotContainKey(TokenClaims.HEADER).doesNotContainKey("x-copy");
     }
 
     @Test
