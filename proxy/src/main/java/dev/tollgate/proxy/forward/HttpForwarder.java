@@ -307,11 +307,11 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Ends the client side now: HTTP/2 resets the stream with CANCEL, HTTP/1.1 closes the connection. */
+    /**
+     * Ends the client side now, even when a write to it is still pending (a client that stopped reading): HTTP/2
+     * resets the stream with CANCEL, HTTP/1.1 closes the connection.
+     */
     private void abortClient() {
-        if (closed) {
-            return;
-        }
         closed = true;
         releaseInbound();
         if (http2Stream) {
@@ -391,7 +391,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         }
 
         void onAcquired(UpstreamLease l) {
-            if (finished || closed) {
+            if (finished || closed || responseStarted) {
+                // answered locally meanwhile (a timeout, a revocation): nothing goes upstream
                 l.release(true);
                 return;
             }
