@@ -348,7 +348,7 @@ public final class Sidecar implements AutoCloseable {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }
         ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressGate,
-                egressGate, inspection);
+                egressGate, inspection, credentials != null ? credentials.admissions() : null);
         SidecarConfig.Listeners l = config.listeners();
         List<String> bound = new ArrayList<>();
         try {

@@ -16,6 +16,7 @@ import io.micrometer.core.instrument.Timer;
 
 import dev.tollgate.proxy.http.RejectReason;
 import dev.tollgate.proxy.credential.CredentialOutcome;
+import dev.tollgate.proxy.credential.CutReason;
 import dev.tollgate.proxy.credential.DenyReason;
 import dev.tollgate.proxy.credential.ExchangeResult;
 import dev.tollgate.proxy.config.SidecarConfig.PolicyOrigin;
@@ -58,6 +59,7 @@ public final class ProxyMetrics {
     public static final String CREDENTIAL_STALE_DENIALS = "tollgate.proxy.credentials.stale.denials";
     public static final String CREDENTIAL_UPDATES = "tollgate.proxy.credentials.updates";
     public static final String REVOKED_CONNECTIONS_CLOSED = "tollgate.proxy.credentials.revoked.connections.closed";
+    public static final String REQUESTS_CUT = "tollgate.proxy.credentials.requests.cut";
     // Policy distribution (docs/policy-distribution.md)
     public static final String POLICY_RELOADS = "tollgate.proxy.policy.reloads";
     public static final String POLICY_INFO = "tollgate.proxy.policy.info";
@@ -122,6 +124,7 @@ public final class ProxyMetrics {
     private final Map<Direction, Counter> toolsFiltered = new EnumMap<>(Direction.class);
     private final Counter staleDenials;
     private final Counter revokedConnectionsClosed;
+    private final Map<Direction, Map<CutReason, Counter>> requestsCut = new EnumMap<>(Direction.class);
     private final AtomicReference<DoubleSupplier> credentialStaleness = new AtomicReference<>();
     private final Map<PolicyOrigin, Map<PolicyReloadResult, Counter>> policyReloads = new EnumMap<>(PolicyOrigin.class);
     private final Counter policyUnavailableDenials;
@@ -249,6 +252,15 @@ public final class ProxyMetrics {
                 .description("Credentialed requests denied because the revocation state was stale").register(registry);
         revokedConnectionsClosed = Counter.builder(REVOKED_CONNECTIONS_CLOSED)
                 .description("Connections closed because their peer identity was revoked").register(registry);
+        for (Direction d : new Direction[] {Direction.INGRESS, Direction.EGRESS}) {
+            Map<CutReason, Counter> byReason = new EnumMap<>(CutReason.class);
+            for (CutReason r : CutReason.values()) {
+                byReason.put(r, Counter.builder(REQUESTS_CUT).tag(TAG_DIRECTION, d.tag()).tag(TAG_REASON, r.tag())
+                        .description("Requests in flight ended because their credential was revoked (by revocation "
+                                + "type) or expired").register(registry));
+            }
+            requestsCut.put(d, byReason);
+        }
         for (PolicyOrigin o : new PolicyOrigin[] {PolicyOrigin.FILE, PolicyOrigin.CONTROL_PLANE}) {
             Map<PolicyReloadResult, Counter> byResult = new EnumMap<>(PolicyReloadResult.class);
             for (PolicyReloadResult r : PolicyReloadResult.values()) {
@@ -464,6 +476,15 @@ public final class ProxyMetrics {
 
     public double revokedConnectionsClosedCount() {
         return revokedConnectionsClosed.count();
+    }
+
+    /** A request in flight (stream, response, its HTTP/1.1 connection) ended by its credential's end. */
+    public void requestCut(Direction d, CutReason r) {
+        requestsCut.get(d).get(r).increment();
+    }
+
+    public double requestsCutCount(Direction d, CutReason r) {
+        return requestsCut.get(d).get(r).count();
     }
 
     /** Where the staleness gauge reads the age of the revocation state (seconds; NaN while unknown). */
