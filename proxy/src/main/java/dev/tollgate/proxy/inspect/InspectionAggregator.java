@@ -48,8 +48,7 @@ import dev.tollgate.proxy.metrics.RequestOutcome;
  * held under the sidecar's {@link BodyBudget} (its bytes reserved before they are allocated: 503 when the sidecar is
  * full, 429 past the identity's or the connection's share, with {@code Retry-After}) and must arrive within
  * {@code limits.buffered-bodies.read-timeout} and at {@code min-rate} (408). A body that is not what the mode expects
- * is refused here (400) — like
- * request hardening, before any gate. The request goes on as an {@link InspectedRequest} whose content is exactly
+ * is refused here (400) — like request hardening, before any gate. The request goes on as an {@link InspectedRequest} whose content is exactly
  * the bytes that were parsed. Other requests to an inspected upstream (MCP GET streams, DELETE, REST routes reading
  * no body) go on as an {@link InspectedHead} and their bodies stream unbuffered. A refusal is a {@link LocalAnswer};
  * nothing of the request is forwarded and the rest of the connection (or stream) is dropped.

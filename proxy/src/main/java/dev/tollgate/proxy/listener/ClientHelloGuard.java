@@ -167,7 +167,8 @@ final class ClientHelloGuard extends ChannelInboundHandlerAdapter {
                     i = data + len;
                 }
             }
-            if (!tls13 && legacyVersion <= 0x0303 && (!sigAlgsSeen || !strongSigAlg)) {
+            // Below TLS 1.2 there are no signature_algorithms: the TLS handler refuses the version itself.
+            if (!tls13 && legacyVersion == 0x0303 && (!sigAlgsSeen || !strongSigAlg)) {
                 return HandshakeResult.WEAK_SIGNATURE_ALGORITHMS;
             }
             if (tls13 && sigAlgsSeen && !strongSigAlg) {

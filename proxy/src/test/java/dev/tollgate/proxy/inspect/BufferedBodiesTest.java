@@ -79,7 +79,8 @@ class BufferedBodiesTest {
         s.setSoTimeout(20_000);
         s.startHandshake();
         s.getOutputStream().write(("POST /echo HTTP/1.1\r\nHost: tool\r\nConnection: close\r\n"
-                + "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: " + length + "\r\n\r\n"
+                + "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+                + "Content-Length: " + length + "\r\n\r\n"
                 + " ".repeat(sent)).getBytes(StandardCharsets.US_ASCII));
         s.getOutputStream().flush();
         return s;
