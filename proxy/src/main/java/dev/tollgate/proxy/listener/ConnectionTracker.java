@@ -184,10 +184,11 @@ public final class ConnectionTracker {
 
     /**
      * Closes every client connection, bounded in time whatever the connections do: waits up to {@code timeout} for
-     * the orderly close, then closes what is still open by force (its socket, from this thread: an event loop that
-     * is stuck cannot do it), counted.
+     * the orderly close, then closes the sockets of what is still open by force, from this thread (an event loop that
+     * is stuck cannot do it; with the epoll transport the file descriptor is closed, otherwise the socket goes with
+     * the process), counted.
      *
-     * @return how many connections had to be closed by force
+     * @return how many connections were still open at the deadline
      */
     public int closeAll(Duration timeout) {
         ChannelGroupFuture f = channels.close();
@@ -198,10 +199,12 @@ public final class ConnectionTracker {
         for (Channel ch : channels) {
             if (ch.isOpen()) {
                 forced++;
-                try {
-                    ch.unsafe().closeForcibly();
-                } catch (RuntimeException e) {
-                    LOG.debug("forced close of {} failed: {}", ch, e.toString());
+                if (ch instanceof io.netty.channel.unix.UnixChannel unix) {
+                    try {
+                        unix.fd().close();
+                    } catch (java.io.IOException | RuntimeException e) {
+                        LOG.debug("forced close of {} failed: {}", ch, e.toString());
+                    }
                 }
             }
         }
