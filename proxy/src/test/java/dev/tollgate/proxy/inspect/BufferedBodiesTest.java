@@ -186,6 +186,62 @@ class BufferedBodiesTest {
     }
 
     @Test
+    void refusesAnHttp2ConnectionPastItsShareWith429() throws Exception {
+        start("{max-total: 1MiB, max-per-identity: 1MiB, max-per-connection: 32KiB, min-rate: 0}");
+        java.net.http.HttpClient h2 = dev.tollgate.proxy.support.Http.client(
+                mesh.clientContext(mesh.pki.svid("agent/caller")), java.net.http.HttpClient.Version.HTTP_2);
+        // One call first, so that the client has its HTTP/2 connection and sends every later stream on it.
+        assertThat(h2.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                        dev.tollgate.proxy.support.Http.https(ingress, "/echo")))
+                .header("Content-Type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                        PING)).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+        List<java.util.concurrent.CompletableFuture<java.net.http.HttpResponse<String>>> calls = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            calls.add(h2.sendAsync(stalledPost(16_000, 100), java.net.http.HttpResponse.BodyHandlers.ofString()));
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> reserved() == 32_000);
+
+        // A whole body this time: the client reads the answer once it has sent its request.
+        java.net.http.HttpResponse<String> third = h2.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                        dev.tollgate.proxy.support.Http.https(ingress, "/echo")))
+                .header("Content-Type", "application/json").timeout(Duration.ofSeconds(30))
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(" ".repeat(16_000))).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+
+        assertThat(third.version()).isEqualTo(java.net.http.HttpClient.Version.HTTP_2);
+        assertThat(third.statusCode()).isEqualTo(429);
+        assertThat(third.headers().firstValue("retry-after")).hasValue("1");
+        assertThat(third.body()).contains("\"reason\":\"connection_body_budget_exhausted\"");
+        assertThat(sidecar.metrics().limitHitCount(LimitKind.BODY_BUDGET_CONNECTION)).isEqualTo(1);
+        calls.forEach(c -> c.cancel(true));
+    }
+
+    /** An HTTP/2 POST declaring {@code length} bytes that sends {@code sent} of them and then nothing. */
+    private java.net.http.HttpRequest stalledPost(long length, int sent) {
+        java.util.concurrent.Flow.Publisher<java.nio.ByteBuffer> stalling = subscriber -> subscriber.onSubscribe(
+                new java.util.concurrent.Flow.Subscription() {
+                    private boolean done;
+
+                    @Override
+                    public synchronized void request(long n) {
+                        if (!done) {
+                            done = true;
+                            subscriber.onNext(java.nio.ByteBuffer.wrap(" ".repeat(sent)
+                                    .getBytes(StandardCharsets.US_ASCII)));
+                        }
+                    }
+
+                    @Override
+                    public void cancel() {
+                    }
+                });
+        return java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                        dev.tollgate.proxy.support.Http.https(ingress, "/echo")))
+                .header("Content-Type", "application/json").timeout(Duration.ofSeconds(30))
+                .POST(java.net.http.HttpRequest.BodyPublishers.fromPublisher(stalling, length)).build();
+    }
+
+    @Test
     void servesAnInspectedCallUnderTheBudgetAndGivesItsBytesBack() throws Exception {
         start("{max-total: 64KiB, min-rate: 0}");
 
