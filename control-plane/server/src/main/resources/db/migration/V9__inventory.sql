@@ -19,3 +19,10 @@ CREATE TABLE asset_owner (
     updated_by                TEXT   NOT NULL,
     PRIMARY KEY (kind, id)
 );
+
+-- The key-encryption key's identity in the inventory: a random id made when a control plane first runs on this
+-- database, so that nothing derived from the KEK itself is ever shown.
+CREATE TABLE kek_identity (
+    id         TEXT   NOT NULL PRIMARY KEY,
+    created_at BIGINT NOT NULL
+);

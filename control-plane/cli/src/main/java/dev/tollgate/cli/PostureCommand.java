@@ -165,10 +165,23 @@ final class PostureCommand extends CtlCommand.Action {
         return s == null ? "-" : s;
     }
 
-    /** Text safe in a Markdown table cell: pipes, backslashes, angle brackets and newlines escaped. */
+    /**
+     * Text safe in a Markdown table cell: every character Markdown gives a meaning (links, images, emphasis, code,
+     * tables, HTML) escaped, newlines folded; an owner's text can then never become a link or an image.
+     */
     static String md(String s) {
-        return s.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-                .replace("\r", " ").replace("\n", " ");
+        StringBuilder b = new StringBuilder(s.length());
+        for (char ch : s.toCharArray()) {
+            switch (ch) {
+                case '<' -> b.append("&lt;");
+                case '>' -> b.append("&gt;");
+                case '&' -> b.append("&amp;");
+                case '\r', '\n' -> b.append(' ');
+                case '\\', '|', '[', ']', '(', ')', '!', '*', '_', '`', '#', '~' -> b.append('\\').append(ch);
+                default -> b.append(ch);
+            }
+        }
+        return b.toString();
     }
 
     /** Text safe in HTML. */

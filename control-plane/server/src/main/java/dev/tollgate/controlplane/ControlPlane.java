@@ -95,6 +95,9 @@ public final class ControlPlane implements AutoCloseable {
     private final AdminServer admin;
     private final ThreadPoolExecutor blocking;
     private final ScheduledExecutorService scheduler;
+    /** Runs the scheduled posture evaluations; set once at start. */
+    private volatile ScheduledExecutorService postureScheduler;
+    private volatile Posture posture;
     private final WatchHub hub;
     private final BundleRevisions bundles;
     private final AtomicLong writtenBundleSequence = new AtomicLong(-1);
@@ -145,6 +148,7 @@ public final class ControlPlane implements AutoCloseable {
                 config.database().password().orElse(null), config.database().maxPoolSize(), clock));
         ThreadPoolExecutor blocking = null;
         ScheduledExecutorService scheduler = null;
+        ScheduledExecutorService postureScheduler = null;
         ApiServer api = null;
         WatchHub hub = null;
         try {
@@ -206,8 +210,9 @@ public final class ControlPlane implements AutoCloseable {
             policies.publishIfChanged();
             hub.start();
             Inventory inventory = new Inventory(store, auditor, clock, tk.signingKeyRotation(),
-                    sealing.kekFingerprint(), sealing.kekSource());
-            Posture posture = new Posture(inventory, store, clock, postureSettings(config.posture()));
+                    store.kekIdentity("kek-" + java.util.HexFormat.of().formatHex(randomBytes(8)), clock.instant()),
+                    config.kekFile().isPresent() ? "file" : "environment variable " + KeyEncryption.ENV_VAR);
+            Posture posture = new Posture(inventory, store, clock, postureSettings(config));
             Map<String, String> rules = new LinkedHashMap<>();
             for (Posture.Rule r : Posture.Rule.values()) {
                 rules.put(r.id, r.severity.wireName());
@@ -239,7 +244,15 @@ public final class ControlPlane implements AutoCloseable {
             long tick = config.ca().checkInterval().toMillis();
             scheduler.scheduleWithFixedDelay(cp::maintain, tick, tick, TimeUnit.MILLISECONDS);
             long postureEvery = config.posture().interval().toMillis();
-            scheduler.scheduleWithFixedDelay(() -> {
+            // its own thread: a long evaluation must not delay CA and signing-key upkeep on the scheduler
+            postureScheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "tollgate-cp-posture");
+                t.setDaemon(true);
+                return t;
+            });
+            cp.postureScheduler = postureScheduler;
+            cp.posture = posture;
+            postureScheduler.scheduleWithFixedDelay(() -> {
                 try {
                     posture.evaluate();
                     metrics.postureEvaluated(ControlPlaneMetrics.PostureEvaluation.OK);
@@ -268,6 +281,9 @@ public final class ControlPlane implements AutoCloseable {
             if (scheduler != null) {
                 scheduler.shutdownNow();
             }
+            if (postureScheduler != null) {
+                postureScheduler.shutdownNow();
+            }
             store.close();
             throw e;
         }
@@ -278,7 +294,14 @@ public final class ControlPlane implements AutoCloseable {
      * schedule and the bundle revision it may call for, the revision log's retention, the API certificate, the
      * files operators read. Each part runs even when the other fails.
      */
-    static Posture.Settings postureSettings(ControlPlaneConfig.Posture p) {
+    private static byte[] randomBytes(int n) {
+        byte[] b = new byte[n];
+        new java.security.SecureRandom().nextBytes(b);
+        return b;
+    }
+
+    static Posture.Settings postureSettings(ControlPlaneConfig config) {
+        ControlPlaneConfig.Posture p = config.posture();
         Map<Inventory.Kind, java.time.Duration> max = new java.util.EnumMap<>(Inventory.Kind.class);
         max.put(Inventory.Kind.CA, p.caMaxLifetime());
         max.put(Inventory.Kind.OPERATOR_CREDENTIAL, p.operatorCredentialMaxLifetime());
@@ -286,7 +309,7 @@ public final class ControlPlane implements AutoCloseable {
         max.put(Inventory.Kind.TASK_TOKEN, p.taskTokenMaxLifetime());
         max.put(Inventory.Kind.EXCHANGED_TOKEN, p.exchangedTokenMaxLifetime());
         max.put(Inventory.Kind.JOIN_TOKEN, p.joinTokenMaxLifetime());
-        return new Posture.Settings(p.expiringWithin(), max);
+        return new Posture.Settings(p.expiringWithin(), max, config.ca().prepareAt());
     }
 
     void maintain() {
@@ -334,6 +357,11 @@ public final class ControlPlane implements AutoCloseable {
     /** The signed checkpoints of the audit chain. */
     public AuditCheckpointer checkpoints() {
         return checkpoints;
+    }
+
+    /** The posture report's evaluator. */
+    public Posture posture() {
+        return posture;
     }
 
     public URI apiUri() {
@@ -463,6 +491,10 @@ public final class ControlPlane implements AutoCloseable {
     @Override
     public void close() {
         scheduler.shutdownNow();
+        ScheduledExecutorService p = postureScheduler;
+        if (p != null) {
+            p.shutdownNow();
+        }
         hub.close();
         api.close();
         admin.close();

@@ -13,9 +13,11 @@ import java.util.Map;
  * @param bySeverity     how many findings of each severity (critical, high, medium, low)
  * @param byRule         how many findings of each rule, every rule named (0 where it found nothing)
  * @param findings       most severe first; at most 1000 (truncated says when more were found)
+ * @param incomplete     a kind had more live assets than one evaluation reads (10,000): the newest were reviewed
  */
 public record PostureView(Instant at, int score, int assetsReviewed, Map<String, Integer> bySeverity,
-                          Map<String, Integer> byRule, List<Finding> findings, boolean truncated) {
+                          Map<String, Integer> byRule, List<Finding> findings, boolean truncated,
+                          boolean incomplete) {
 
     /**
      * One finding.

@@ -156,9 +156,14 @@ public final class ApiRoutes {
                             .map(s -> WorkloadRegistry.parseId("workload", s));
                     return ApiResponse.ok(joinTokens.list(id, (int) r.queryLong("limit", 100, 1, MAX_LIST)));
                 }),
-                new Route("DELETE", "/v1/join-tokens/{id}", Access.OPERATOR,
-                        r -> ApiResponse.ok(joinTokens.revoke(r.param("id"), actor(r)))),
-                new Route("GET", "/v1/inventory", Access.VIEWER, r -> ApiResponse.ok(inventory.list(inventoryQuery(r)))),
+                new Route("DELETE", "/v1/join-tokens/{id}", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(joinTokens.revoke(r.param("id"), actor(r)));
+                }),
+                new Route("GET", "/v1/inventory", Access.VIEWER, r -> {
+                    Inventory.Query q = inventoryQuery(r);
+                    return ApiResponse.ok(inventory.heavyRead(() -> inventory.list(q)));
+                }),
                 new Route("GET", "/v1/inventory/{kind}/{id}", Access.VIEWER,
                         r -> ApiResponse.ok(inventory.show(Inventory.Kind.parse("kind", r.param("kind")), r.param("id")))),
                 new Route("PUT", "/v1/inventory/{kind}/{id}/owner", Access.ADMIN, r -> {
@@ -169,7 +174,8 @@ public final class ApiRoutes {
                 }),
                 new Route("GET", "/v1/posture", Access.VIEWER, r -> {
                     r.allowOnlyQuery();
-                    return ApiResponse.ok(posture.evaluate());
+                    // one evaluation at a time, reused for a minute: a viewer looping on this costs little
+                    return ApiResponse.ok(inventory.heavyRead(() -> posture.current(Duration.ofMinutes(1))));
                 }),
                 new Route("GET", "/v1/svids", Access.VIEWER, r -> {
                     Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("spiffeId"))

@@ -136,12 +136,13 @@ public final class JoinTokens {
         return store.inTransaction("revoke join token " + id, () -> {
             List<JoinTokenRecord> revoked = store.revokeJoinToken(id, now, actor);
             if (revoked.isEmpty()) {
-                throw ApiProblem.notFound("join_token_not_found",
-                        "no outstanding join token " + id + " (used, revoked and unknown tokens cannot be revoked)");
+                throw ApiProblem.notFound("join_token_not_found", "no outstanding join token " + id
+                        + " (used, expired, revoked and unknown tokens cannot be revoked)");
             }
             if (revoked.size() > 1) {
-                throw ApiProblem.conflict("join_token_id_ambiguous",
-                        "id " + id + " names " + revoked.size() + " tokens; give more digits of the token id");
+                throw ApiProblem.conflict("join_token_id_ambiguous", "id " + id + " names " + revoked.size()
+                        + " outstanding tokens (" + revoked.stream().map(t -> t.tokenHash().substring(0, 16))
+                        .collect(java.util.stream.Collectors.joining(", ")) + "): give more of the token's hash");
             }
             JoinTokenRecord t = revoked.get(0);
             auditor.record(Auditor.OPERATOR_ACTION, actor, "join_token.revoke", t.workload().toString(), "ok",

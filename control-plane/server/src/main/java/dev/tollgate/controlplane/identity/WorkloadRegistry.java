@@ -58,29 +58,35 @@ public final class WorkloadRegistry {
         return view(w);
     }
 
+    /**
+     * Changes only the fields the request names; an absent field keeps its value (and is not checked again against
+     * limits lowered since). The registration is read inside the update's transaction.
+     */
     public WorkloadView update(SpiffeId id, WorkloadSpec spec, String actor) {
-        Workload existing = get(id);
         if (spec.spiffeId() != null && !spec.spiffeId().equals(id.toString())) {
             throw ApiProblem.badRequest("spiffe_id_mismatch",
                     "spiffeId: '" + spec.spiffeId() + "' (expected: the workload's own ID " + id + " or absent)");
         }
-        // A field absent from the request keeps its value: an update changes only what it names.
-        WorkloadSpec full = new WorkloadSpec(id.toString(),
-                spec.humanOwner() != null ? spec.humanOwner() : existing.humanOwner(),
-                spec.serviceOwner() != null ? spec.serviceOwner() : existing.serviceOwner(),
-                spec.purpose() != null ? spec.purpose() : existing.purpose(),
-                spec.tools() != null ? spec.tools() : existing.tools(),
-                spec.maxSvidTtlSeconds() != null ? spec.maxSvidTtlSeconds() : existing.maxSvidTtl().toSeconds(),
-                spec.maxTaskTtlSeconds() != null ? spec.maxTaskTtlSeconds() : existing.maxTaskTtl().toSeconds());
-        Workload w = validate(full, existing.createdAt());
-        Map<String, Object> changes = changes(existing, w);
-        store.inTransaction("update workload " + id, () -> {
+        return store.inTransaction("update workload " + id, () -> {
+            Workload existing = get(id);
+            WorkloadSpec full = new WorkloadSpec(id.toString(),
+                    spec.humanOwner() != null ? spec.humanOwner() : existing.humanOwner(),
+                    spec.serviceOwner() != null ? spec.serviceOwner() : existing.serviceOwner(),
+                    spec.purpose() != null ? spec.purpose() : existing.purpose(),
+                    spec.tools() != null ? spec.tools() : existing.tools(),
+                    spec.maxSvidTtlSeconds(), spec.maxTaskTtlSeconds());
+            Workload checked = validate(full, existing.createdAt());
+            Workload w = new Workload(checked.id(), checked.humanOwner(), checked.serviceOwner(), checked.purpose(),
+                    checked.tools(),
+                    spec.maxSvidTtlSeconds() != null ? checked.maxSvidTtl() : existing.maxSvidTtl(),
+                    spec.maxTaskTtlSeconds() != null ? checked.maxTaskTtl() : existing.maxTaskTtl(),
+                    checked.createdAt(), checked.updatedAt());
             if (!store.updateWorkload(w)) {
                 throw ApiProblem.notFound("workload_not_found", "no workload " + id);
             }
-            auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.update", id.toString(), "ok", changes);
+            auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.update", id.toString(), "ok", changes(existing, w));
+            return view(w);
         });
-        return view(w);
     }
 
     /** What an update changed, each field as {@code <field>.old} and {@code <field>.new}, and their names. */

@@ -98,17 +98,39 @@ public final class Inventory {
     private final Auditor auditor;
     private final Clock clock;
     private final Duration signingKeyRotation;
-    private final String kekFingerprint;
+    private final Store.KekIdentity kek;
     private final String kekSource;
+    /** At most two inventory reads or posture evaluations at once: they are the API's most expensive reads. */
+    private final java.util.concurrent.Semaphore heavyReads = new java.util.concurrent.Semaphore(2);
 
-    public Inventory(Store store, Auditor auditor, Clock clock, Duration signingKeyRotation, String kekFingerprint,
+    /**
+     * @param kek       the KEK's identity in this database ({@link Store#kekIdentity}); never derived from the KEK
+     * @param kekSource where the KEK comes from, in general terms ("file", "environment variable TOLLGATE_KEK")
+     */
+    public Inventory(Store store, Auditor auditor, Clock clock, Duration signingKeyRotation, Store.KekIdentity kek,
                      String kekSource) {
         this.store = store;
         this.auditor = auditor;
         this.clock = clock;
         this.signingKeyRotation = signingKeyRotation;
-        this.kekFingerprint = kekFingerprint;
+        this.kek = kek;
         this.kekSource = kekSource;
+    }
+
+    /**
+     * Runs an expensive read unless two are running already: then 429, so viewers looping on the inventory or the
+     * posture report cannot take the API's threads from certificate issuance.
+     */
+    public <T> T heavyRead(java.util.function.Supplier<T> read) {
+        if (!heavyReads.tryAcquire()) {
+            throw new ApiProblem(429, "busy", "Too many requests", "two inventory or posture reads are running; "
+                    + "retry in a few seconds");
+        }
+        try {
+            return read.get();
+        } finally {
+            heavyReads.release();
+        }
     }
 
     /** The assets that match the query, by kind and then newest first. */
@@ -118,7 +140,7 @@ public final class Inventory {
         List<InventoryAssetView> out = new ArrayList<>();
         boolean truncated = false;
         for (Kind k : q.kinds()) {
-            Scan scan = scan(k, q, c);
+            Scan scan = scan(k, q, c, false);
             truncated |= scan.cut;
             for (InventoryAssetView a : scan.assets) {
                 if (matches(a, q, now)) {
@@ -133,15 +155,23 @@ public final class Inventory {
         return new InventoryView(now, List.copyOf(out), truncated);
     }
 
-    /** Every asset of every kind (each kind's newest {@link #SCAN_LIMIT} records), for the posture rules. */
-    public List<InventoryAssetView> everything() {
+    /** What the posture rules look at: every kind's live assets (certificates and tokens unexpired), and whether
+     * a kind had more than {@link #SCAN_LIMIT} of them. */
+    public record Live(List<InventoryAssetView> assets, boolean truncated) {
+    }
+
+    /** Every kind's live assets, for the posture rules; a CA is listed even when it expired. */
+    public Live live() {
         Context c = new Context(clock.instant());
         Query all = Query.all(Integer.MAX_VALUE);
         List<InventoryAssetView> out = new ArrayList<>();
+        boolean cut = false;
         for (Kind k : all.kinds()) {
-            out.addAll(scan(k, all, c).assets);
+            Scan scan = scan(k, all, c, true);
+            out.addAll(scan.assets);
+            cut |= scan.cut;
         }
-        return out;
+        return new Live(out, cut);
     }
 
     /** One asset by kind and id; 404 when there is none. */
@@ -151,11 +181,15 @@ public final class Inventory {
         String key = kind == Kind.SVID || kind == Kind.OPERATOR_CREDENTIAL || kind == Kind.CONTROL_PLANE_CREDENTIAL
                 ? normalSerial(id) : id;
         Optional<InventoryAssetView> found = switch (kind) {
-            case SVID, OPERATOR_CREDENTIAL, CONTROL_PLANE_CREDENTIAL -> store.svid(key).map(s -> svid(s, c, Optional.empty()))
+            case SVID, OPERATOR_CREDENTIAL, CONTROL_PLANE_CREDENTIAL -> store.svid(key).map(s -> svid(s, c,
+                            currentSerial(s.spiffeId(), s.kind(), c.now)))
                     .filter(a -> a.kind().equals(kind.wireName()));
             case TASK_TOKEN, EXCHANGED_TOKEN -> store.issuedToken(key).map(t -> token(t, c))
                     .filter(a -> a.kind().equals(kind.wireName()));
-            default -> scan(kind, Query.all(MAX_LIMIT), c).assets.stream().filter(a -> a.id().equals(key))
+            case JOIN_TOKEN -> key.matches("[0-9a-f]{12}") ? store.joinTokens(Optional.empty(), SCAN_LIMIT).stream()
+                    .filter(e -> e.token().tokenHash().startsWith(key)).findFirst().map(e -> joinToken(e, c))
+                    : Optional.empty();
+            default -> scan(kind, Query.all(MAX_LIMIT), c, false).assets.stream().filter(a -> a.id().equals(key))
                     .findFirst();
         };
         return found.orElseThrow(() -> ApiProblem.notFound("asset_not_found", "no " + kind.wireName() + " " + id
@@ -174,17 +208,17 @@ public final class Inventory {
         if (id == null || id.isEmpty() || id.length() > 200) {
             throw ApiProblem.badRequest("invalid_asset_id", "id: expected 1 to 200 characters, or * for the kind");
         }
-        if (!id.equals(AssetOwner.ANY)) {
-            show(kind, id); // 404 for an asset that does not exist
-        }
-        AssetOwner next = new AssetOwner(kind.wireName(), id,
+        // The asset's own id, as the inventory names it (a serial given in openssl's form is stored normalised);
+        // 404 for an asset that does not exist.
+        String assetId = id.equals(AssetOwner.ANY) ? id : show(kind, id).id();
+        AssetOwner next = new AssetOwner(kind.wireName(), assetId,
                 text("humanOwner", spec.humanOwner(), MAX_OWNER_TEXT),
                 text("serviceOwner", spec.serviceOwner(), MAX_OWNER_TEXT),
                 text("purpose", spec.purpose(), MAX_PURPOSE_TEXT),
                 text("rotationResponsibility", spec.rotationResponsibility(), MAX_OWNER_TEXT),
                 text("revocationResponsibility", spec.revocationResponsibility(), MAX_OWNER_TEXT),
                 clock.instant(), actor);
-        return store.inTransaction("set the owner of " + kind.wireName() + " " + id, () -> {
+        return store.inTransaction("set the owner of " + kind.wireName() + " " + assetId, () -> {
             Optional<AssetOwner> before = store.putAssetOwner(next);
             Map<String, Object> d = new LinkedHashMap<>();
             d.put("kind", kind.wireName());
@@ -195,7 +229,7 @@ public final class Inventory {
                     next.rotationResponsibility());
             change(d, "revocationResponsibility", before.map(AssetOwner::revocationResponsibility),
                     next.revocationResponsibility());
-            auditor.record(Auditor.OPERATOR_ACTION, actor, "inventory.owner_set", kind.wireName() + ":" + id, "ok", d);
+            auditor.record(Auditor.OPERATOR_ACTION, actor, "inventory.owner_set", kind.wireName() + ":" + assetId, "ok", d);
             return next;
         });
     }
@@ -254,20 +288,29 @@ public final class Inventory {
     private record Scan(List<InventoryAssetView> assets, boolean cut) {
     }
 
-    private Scan scan(Kind kind, Query q, Context c) {
+    /** The store's issuance kinds behind each certificate kind of the inventory. */
+    private static List<String> issuanceKinds(Kind kind) {
+        return switch (kind) {
+            case OPERATOR_CREDENTIAL -> List.of("operator");
+            case CONTROL_PLANE_CREDENTIAL -> List.of("control_plane");
+            default -> List.of("join", "renewal");
+        };
+    }
+
+    /** @param liveOnly certificates and tokens unexpired now only (the posture rules' view) */
+    private Scan scan(Kind kind, Query q, Context c, boolean liveOnly) {
+        Optional<Instant> unexpired = liveOnly ? Optional.of(c.now) : Optional.empty();
         return switch (kind) {
             case CA -> new Scan(store.caRecords().stream().map(r -> ca(r, c)).toList(), false);
             case KEK -> new Scan(List.of(kek(c)), false);
             case SIGNING_KEY -> new Scan(store.signingKeys().stream().map(r -> signingKey(r, c)).toList(), false);
             case SVID, OPERATOR_CREDENTIAL, CONTROL_PLANE_CREDENTIAL -> {
-                // one scan of the certificates serves the three kinds: the first of them asked for does it
-                Kind first = q.kinds().contains(Kind.SVID) ? Kind.SVID
-                        : q.kinds().contains(Kind.OPERATOR_CREDENTIAL) ? Kind.OPERATOR_CREDENTIAL
-                        : Kind.CONTROL_PLANE_CREDENTIAL;
-                if (kind != first) {
-                    yield new Scan(List.of(), false);
+                List<SvidRecord> records = store.svidSummaries(q.workload(), issuanceKinds(kind), unexpired,
+                        SCAN_LIMIT + 1);
+                boolean cut = records.size() > SCAN_LIMIT;
+                if (cut) {
+                    records = records.subList(0, SCAN_LIMIT);
                 }
-                List<SvidRecord> records = store.svids(q.workload(), SCAN_LIMIT);
                 Map<SpiffeId, String> newest = new HashMap<>();
                 for (SvidRecord s : records) { // newest first: the first unexpired one of an identity is its current one
                     if (c.now.isBefore(s.notAfter())) {
@@ -276,33 +319,32 @@ public final class Inventory {
                 }
                 List<InventoryAssetView> out = new ArrayList<>();
                 for (SvidRecord s : records) {
-                    InventoryAssetView a = svid(s, c, Optional.ofNullable(newest.get(s.spiffeId())));
-                    if (q.kinds().contains(Kind.parse("kind", a.kind()))) {
-                        out.add(a);
-                    }
+                    out.add(svid(s, c, Optional.ofNullable(newest.get(s.spiffeId()))));
                 }
-                yield new Scan(out, records.size() >= SCAN_LIMIT);
+                yield new Scan(out, cut);
             }
             case TASK_TOKEN, EXCHANGED_TOKEN -> {
-                if (q.kinds().contains(Kind.TASK_TOKEN) && kind == Kind.EXCHANGED_TOKEN) {
-                    yield new Scan(List.of(), false); // listed with the task tokens' scan
-                }
-                List<IssuedTokenRecord> records = store.issuedTokens(q.task(),
-                        q.workload().map(SpiffeId::toString), SCAN_LIMIT);
-                List<InventoryAssetView> out = new ArrayList<>();
-                for (IssuedTokenRecord t : records) {
-                    InventoryAssetView a = token(t, c);
-                    if (q.kinds().contains(Kind.parse("kind", a.kind()))) {
-                        out.add(a);
-                    }
-                }
-                yield new Scan(out, records.size() >= SCAN_LIMIT);
+                List<IssuedTokenRecord> records = store.issuedTokens(q.task(), q.workload().map(SpiffeId::toString),
+                        List.of(kind == Kind.EXCHANGED_TOKEN ? "exchanged" : "task"), unexpired, SCAN_LIMIT + 1);
+                boolean cut = records.size() > SCAN_LIMIT;
+                yield new Scan((cut ? records.subList(0, SCAN_LIMIT) : records).stream().map(t -> token(t, c))
+                        .toList(), cut);
             }
             case JOIN_TOKEN -> {
-                List<JoinTokenEntry> records = store.joinTokens(q.workload(), SCAN_LIMIT);
-                yield new Scan(records.stream().map(e -> joinToken(e, c)).toList(), records.size() >= SCAN_LIMIT);
+                List<JoinTokenEntry> records = store.joinTokens(q.workload(), SCAN_LIMIT + 1);
+                boolean cut = records.size() > SCAN_LIMIT;
+                yield new Scan((cut ? records.subList(0, SCAN_LIMIT) : records).stream().map(e -> joinToken(e, c))
+                        .toList(), cut);
             }
         };
+    }
+
+    /** The serial of an identity's newest unexpired certificate of the same issuance family, if any. */
+    private Optional<String> currentSerial(SpiffeId id, String issuance, Instant now) {
+        List<String> family = "operator".equals(issuance) ? List.of("operator")
+                : "control_plane".equals(issuance) ? List.of("control_plane") : List.of("join", "renewal");
+        return store.svidSummaries(Optional.of(id), family, Optional.of(now), 1).stream().map(SvidRecord::serialHex)
+                .findFirst();
     }
 
     private boolean matches(InventoryAssetView a, Query q, Instant now) {
@@ -343,7 +385,8 @@ public final class Inventory {
         d.put("signatureAlgorithm", cert.getSigAlgName());
         d.put("role", cert.getSubjectX500Principal().equals(cert.getIssuerX500Principal()) ? "root" : "intermediate");
         d.put("source", r.source());
-        d.put("sealedBy", kekFingerprint);
+        d.put("storedState", r.state().name().toLowerCase(Locale.ROOT));
+        d.put("sealedBy", kek.id());
         d.put("publicKeyFingerprint", Svids.fingerprint(key));
         d.put("notBefore", r.notBefore().toString());
         return owned(Kind.CA, r.id(), c, algorithm(key), Svids.keyBits(key), r.createdAt(), r.notAfter(), null,
@@ -354,7 +397,7 @@ public final class Inventory {
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("source", kekSource);
         d.put("seals", "CA private keys and token signing keys");
-        return owned(Kind.KEK, kekFingerprint, c, "PBKDF2-HMAC-SHA256 / AES-256-CBC", 256, null, null, null,
+        return owned(Kind.KEK, kek.id(), c, "PBKDF2-HMAC-SHA256 / AES-256-CBC", 256, kek.createdAt(), null, null,
                 "current", d);
     }
 
@@ -372,7 +415,7 @@ public final class Inventory {
         }
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("storedState", r.state().name().toLowerCase(Locale.ROOT));
-        d.put("sealedBy", kekFingerprint);
+        d.put("sealedBy", kek.id());
         if (r.state() == SigningKeyState.ACTIVE) {
             d.put("nextRotation", nextRotation.toString());
         } else {
@@ -439,8 +482,13 @@ public final class Inventory {
         e.revokedAt().ifPresent(u -> d.put("revokedAt", u.toString()));
         e.revokedBy().ifPresent(u -> d.put("revokedBy", u));
         String id = e.token().tokenHash().substring(0, 12);
-        return ofWorkload(Kind.JOIN_TOKEN, id, e.token().workload(), null, c, "SHA-256 of 256 random bits", 256,
-                e.token().createdAt(), e.token().expiresAt(), e.state(c.now).name().toLowerCase(Locale.ROOT), d);
+        InventoryAssetView a = ofWorkload(Kind.JOIN_TOKEN, id, e.token().workload(), null, c,
+                "SHA-256 of 256 random bits", 256, e.token().createdAt(), e.token().expiresAt(),
+                e.state(c.now).name().toLowerCase(Locale.ROOT), d);
+        return new InventoryAssetView(a.kind(), a.id(), a.workload(), a.task(), a.humanOwner(), a.serviceOwner(),
+                a.purpose(), "none: single use; an operator creates a new one", a.revocationResponsibility(),
+                a.ownerSource(), a.algorithm(), a.keyBits(), a.createdAt(), a.expiresAt(), a.lastUsedAt(), a.state(),
+                a.details());
     }
 
     private InventoryAssetView ofWorkload(Kind kind, String id, SpiffeId workload, String task, Context c,

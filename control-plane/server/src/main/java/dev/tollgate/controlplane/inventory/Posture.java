@@ -72,6 +72,11 @@ public final class Posture {
                         + "and a leak of it reaches further",
                 "check that the control plane's upkeep runs (logs, tollgate_cp_* metrics), or rotate now: "
                         + "ctl signing-key rotate"),
+        CA_EXPIRED("ca-expired", Severity.CRITICAL, "Signing CA expired",
+                "the CA that signs has expired: no SVID can be issued or renewed, and every sidecar fails closed as "
+                        + "its SVID runs out",
+                "rotate now (ctl ca rotate; with a provided CA, install a new one) and find out why the schedule did "
+                        + "not rotate it (ca.prepare-at, ca.activate-at, the upkeep logs)"),
         CA_WITHOUT_SUCCESSOR("ca-without-successor", Severity.CRITICAL, "CA near expiry without a successor",
                 "when the signing CA expires with no prepared CA in the bundle, no SVID can be issued or renewed and "
                         + "every sidecar fails closed",
@@ -109,8 +114,9 @@ public final class Posture {
     /**
      * @param expiringWithin how close to expiry a long-lived asset (CA, operator credential) is reported
      * @param maxLifetime    the longest lifetime policy allows, per kind; kinds not named have no limit
+     * @param caPrepareAt    ca.prepare-at: the fraction of a CA's life at which its successor is prepared
      */
-    public record Settings(Duration expiringWithin, Map<Inventory.Kind, Duration> maxLifetime) {
+    public record Settings(Duration expiringWithin, Map<Inventory.Kind, Duration> maxLifetime, double caPrepareAt) {
         public static final Duration DEFAULT_EXPIRING_WITHIN = Duration.ofDays(14);
 
         public static Map<Inventory.Kind, Duration> defaultMaxLifetimes() {
@@ -136,6 +142,7 @@ public final class Posture {
     private final Clock clock;
     private final Settings settings;
     private volatile PostureView latest;
+    private long latestAuditSeq = -1;
 
     public Posture(Inventory inventory, Store store, Clock clock, Settings settings) {
         this.inventory = inventory;
@@ -149,24 +156,44 @@ public final class Posture {
         return Optional.ofNullable(latest);
     }
 
+    /**
+     * The latest evaluation when it is younger than {@code maxAge} and nothing was audited since, else a new one; one
+     * evaluation at a time (a caller that finds one running waits for it and gets its result).
+     */
+    public synchronized PostureView current(Duration maxAge) {
+        PostureView l = latest;
+        long head = store.auditHead().seq();
+        if (l != null && head == latestAuditSeq && Duration.between(l.at(), clock.instant()).compareTo(maxAge) < 0) {
+            return l; // nothing was recorded since: every change of state is an audit event
+        }
+        return evaluate();
+    }
+
     /** Evaluates every rule over the inventory now. */
-    public PostureView evaluate() {
+    public synchronized PostureView evaluate() {
         Instant now = clock.instant();
-        List<InventoryAssetView> assets = inventory.everything().stream().filter(a -> !DEAD.contains(a.state()))
-                .toList();
+        long head = store.auditHead().seq();
+        Inventory.Live live = inventory.live();
         List<PostureView.Finding> found = new ArrayList<>();
+        for (InventoryAssetView a : live.assets()) {
+            if (a.kind().equals("ca") && a.state().equals("expired") && "active".equals(a.details().get("storedState"))) {
+                found.add(finding(Rule.CA_EXPIRED, a, "signed until " + a.expiresAt()));
+            }
+        }
+        List<InventoryAssetView> assets = live.assets().stream().filter(a -> !DEAD.contains(a.state())).toList();
+        boolean caPrepared = assets.stream().anyMatch(a -> a.kind().equals("ca") && a.state().equals("prepared"));
         for (InventoryAssetView a : assets) {
             checkKey(a, found);
             checkSignature(a, found);
             checkOwner(a, found);
             checkLifetime(a, found);
-            checkExpiry(a, now, found);
+            checkExpiry(a, now, caPrepared, settings, found);
             if (a.kind().equals("signing_key") && a.state().equals("overdue")) {
                 found.add(finding(Rule.ROTATION_OVERDUE, a, "active since " + a.createdAt() + "; rotation was due "
                         + a.details().get("nextRotation")));
             }
         }
-        checkCaSuccessor(assets, now, found);
+        checkCaSuccessor(assets, now, settings, found);
         checkSigningKeyRotated(assets, now, found);
         checkRevokedIdentities(assets, now, found);
 
@@ -189,8 +216,9 @@ public final class Posture {
         }
         boolean truncated = found.size() > MAX_FINDINGS;
         PostureView report = new PostureView(now, Math.max(0, 100 - penalty), assets.size(), bySeverity, byRule,
-                List.copyOf(truncated ? found.subList(0, MAX_FINDINGS) : found), truncated);
+                List.copyOf(truncated ? found.subList(0, MAX_FINDINGS) : found), truncated, live.truncated());
         latest = report;
+        latestAuditSeq = head;
         return report;
     }
 
@@ -240,22 +268,43 @@ public final class Posture {
         }
     }
 
-    private void checkExpiry(InventoryAssetView a, Instant now, List<PostureView.Finding> out) {
+    /**
+     * A long-lived asset (CA, operator credential) whose remaining life is under both expiring-within and a quarter
+     * of its lifetime: one renewed on schedule (the bootstrap credential at half life) never gets there. The signing
+     * CA is left to ca-without-successor while a successor is prepared.
+     */
+    static void checkExpiry(InventoryAssetView a, Instant now, boolean caPrepared, Settings settings,
+                            List<PostureView.Finding> out) {
         boolean longLived = a.kind().equals("ca") || a.kind().equals("operator_credential");
-        if (!longLived || a.expiresAt() == null || a.state().equals("superseded")) {
+        if (!longLived || a.expiresAt() == null || a.createdAt() == null || a.state().equals("superseded")
+                || a.state().equals("prepared") || (a.kind().equals("ca") && caPrepared)) {
             return;
         }
-        if (a.expiresAt().isAfter(now) && !a.expiresAt().isAfter(now.plus(settings.expiringWithin()))) {
+        Duration quarter = Duration.between(a.createdAt(), a.expiresAt()).dividedBy(4);
+        Duration window = quarter.compareTo(settings.expiringWithin()) < 0 ? quarter : settings.expiringWithin();
+        if (a.expiresAt().isAfter(now) && !a.expiresAt().isAfter(now.plus(window))) {
             out.add(finding(Rule.EXPIRING_SOON, a, "expires " + a.expiresAt() + ", in "
                     + Durations.format(Duration.between(now, a.expiresAt()).withNanos(0).truncatedTo(java.time.temporal.ChronoUnit.SECONDS))));
         }
     }
 
-    private void checkCaSuccessor(List<InventoryAssetView> assets, Instant now, List<PostureView.Finding> out) {
+    /**
+     * The signing CA has no prepared successor although the schedule should have prepared one (at ca.prepare-at of
+     * its life, with a tenth of its life as grace) and it expires within expiring-within.
+     */
+    static void checkCaSuccessor(List<InventoryAssetView> assets, Instant now, Settings settings,
+                                 List<PostureView.Finding> out) {
         boolean prepared = assets.stream().anyMatch(a -> a.kind().equals("ca") && a.state().equals("prepared"));
         for (InventoryAssetView a : assets) {
-            if (a.kind().equals("ca") && a.state().equals("current") && !prepared && a.expiresAt() != null
-                    && !a.expiresAt().isAfter(now.plus(settings.expiringWithin()))) {
+            if (!a.kind().equals("ca") || !a.state().equals("current") || prepared || a.expiresAt() == null
+                    || a.createdAt() == null) {
+                continue;
+            }
+            Duration life = Duration.between(a.createdAt(), a.expiresAt());
+            double fraction = Math.max(0.0, 1.0 - settings.caPrepareAt() - 0.1);
+            Duration overdue = Duration.ofMillis((long) (life.toMillis() * fraction));
+            Duration window = overdue.compareTo(settings.expiringWithin()) < 0 ? overdue : settings.expiringWithin();
+            if (!a.expiresAt().isAfter(now.plus(window))) {
                 out.add(finding(Rule.CA_WITHOUT_SUCCESSOR, a, "signs until " + a.expiresAt()
                         + " and no prepared CA is in the bundle"));
             }
@@ -293,7 +342,8 @@ public final class Posture {
             } catch (RuntimeException e) {
                 continue;
             }
-            store.tasks(Optional.of(sid), Optional.of(TaskState.ACTIVE), Inventory.SCAN_LIMIT).forEach(t ->
+            store.tasks(Optional.of(sid), Optional.of(TaskState.ACTIVE), Inventory.SCAN_LIMIT).stream()
+                    .filter(t -> t.expiresAt().isAfter(now)).forEach(t ->
                     out.add(new PostureView.Finding(Rule.REVOKED_IDENTITY_ACTIVE_TASK.id,
                             Rule.REVOKED_IDENTITY_ACTIVE_TASK.severity.wireName(), Rule.REVOKED_IDENTITY_ACTIVE_TASK.title,
                             "task", t.id(), id, null, null, id + " is revoked; task " + t.id() + " is active until "

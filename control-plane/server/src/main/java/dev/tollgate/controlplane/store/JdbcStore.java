@@ -417,17 +417,17 @@ public final class JdbcStore implements Store {
                 ch -> (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
             throw new IllegalArgumentException("hashPrefix: '" + prefix + "' (expected: 12 to 64 lowercase hex digits)");
         }
-        return revokeJoinTokens("revoke join token " + prefix, "token_hash LIKE ?", prefix + "%", at, by, false);
+        return revokeJoinTokens("revoke join token " + prefix, "token_hash LIKE ?", prefix + "%", at, by, true, true);
     }
 
     @Override
     public List<JoinTokenRecord> revokeJoinTokensOf(SpiffeId workload, Instant at, String by) {
         return revokeJoinTokens("revoke join tokens of " + workload, "spiffe_id = ?", text(workload, "workload"), at,
-                by, true);
+                by, true, false);
     }
 
     private List<JoinTokenRecord> revokeJoinTokens(String what, String where, String value, Instant at, String by,
-                                                   boolean unexpiredOnly) {
+                                                   boolean unexpiredOnly, boolean exactlyOne) {
         long atMillis = millis(at, "at");
         String actor = text(by, "by");
         String outstanding = " AND used_at IS NULL AND revoked_at IS NULL" + (unexpiredOnly ? " AND expires_at > ?" : "");
@@ -437,11 +437,19 @@ public final class JdbcStore implements Store {
                             + " ORDER BY created_at, token_hash", r -> joinTokenEntry(r).token(), value, atMillis)
                     : query(c, "SELECT " + JOIN_TOKEN_COLUMNS + " FROM join_token WHERE " + where + outstanding
                             + " ORDER BY created_at, token_hash", r -> joinTokenEntry(r).token(), value);
-            for (JoinTokenRecord t : hit) {
-                update(c, "UPDATE join_token SET revoked_at = ?, revoked_by = ? WHERE token_hash = ? "
-                        + "AND used_at IS NULL AND revoked_at IS NULL", atMillis, actor, t.tokenHash());
+            if (exactlyOne && hit.size() > 1) {
+                return hit; // ambiguous: nothing revoked, the caller says which tokens matched
             }
-            return hit;
+            // Only what this UPDATE changed counts: a token redeemed (or revoked) by another transaction between the
+            // read and the write is not reported revoked.
+            List<JoinTokenRecord> revoked = new ArrayList<>();
+            for (JoinTokenRecord t : hit) {
+                if (update(c, "UPDATE join_token SET revoked_at = ?, revoked_by = ? WHERE token_hash = ? "
+                        + "AND used_at IS NULL AND revoked_at IS NULL", atMillis, actor, t.tokenHash()) == 1) {
+                    revoked.add(t);
+                }
+            }
+            return revoked;
         });
     }
 
@@ -1134,9 +1142,36 @@ public final class JdbcStore implements Store {
     // ---- revocations ----------------------------------------------------------------------------------------
 
     @Override
-    public List<IssuedTokenRecord> issuedTokens(Optional<String> taskId, Optional<String> subject, int limit) {
+    public List<SvidRecord> svidSummaries(Optional<SpiffeId> id, List<String> kinds, Optional<Instant> unexpiredAt,
+                                          int limit) {
+        Objects.requireNonNull(id, "id: null (expected: non-null)");
+        Objects.requireNonNull(kinds, "kinds: null (expected: non-null)");
+        Objects.requireNonNull(unexpiredAt, "unexpiredAt: null (expected: non-null)");
+        requirePositive(limit, "limit");
+        StringBuilder sql = new StringBuilder("SELECT serial_hex, spiffe_id, ca_id, kind, public_key_fingerprint, "
+                + "key_algorithm, key_bits, not_before, not_after, issued_at, '' FROM svid WHERE 1 = 1");
+        List<Object> values = new ArrayList<>();
+        id.ifPresent(x -> {
+            sql.append(" AND spiffe_id = ?");
+            values.add(x.toString());
+        });
+        inList(sql, values, "kind", kinds);
+        unexpiredAt.ifPresent(t -> {
+            sql.append(" AND not_after > ?");
+            values.add(millis(t, "unexpiredAt"));
+        });
+        sql.append(" ORDER BY issued_at DESC, serial_hex DESC LIMIT ?");
+        values.add((long) limit);
+        return read("list SVIDs", c -> query(c, sql.toString(), JdbcStore::svid, values.toArray()));
+    }
+
+    @Override
+    public List<IssuedTokenRecord> issuedTokens(Optional<String> taskId, Optional<String> subject, List<String> kinds,
+                                                Optional<Instant> unexpiredAt, int limit) {
         Objects.requireNonNull(taskId, "taskId: null (expected: non-null)");
         Objects.requireNonNull(subject, "subject: null (expected: non-null)");
+        Objects.requireNonNull(kinds, "kinds: null (expected: non-null)");
+        Objects.requireNonNull(unexpiredAt, "unexpiredAt: null (expected: non-null)");
         requirePositive(limit, "limit");
         StringBuilder sql = new StringBuilder("SELECT " + TOKEN_COLUMNS + " FROM issued_token WHERE 1 = 1");
         List<Object> values = new ArrayList<>();
@@ -1148,9 +1183,41 @@ public final class JdbcStore implements Store {
             sql.append(" AND subject = ?");
             values.add(t);
         });
+        inList(sql, values, "kind", kinds);
+        unexpiredAt.ifPresent(t -> {
+            sql.append(" AND expires_at > ?");
+            values.add(millis(t, "unexpiredAt"));
+        });
         sql.append(" ORDER BY issued_at DESC, jti DESC LIMIT ?");
-        values.add(limit);
+        values.add((long) limit);
         return read("list issued tokens", c -> query(c, sql.toString(), JdbcStore::issuedTokenRecord, values.toArray()));
+    }
+
+    private static void inList(StringBuilder sql, List<Object> values, String column, List<String> in) {
+        if (in.isEmpty()) {
+            return;
+        }
+        sql.append(" AND ").append(column).append(" IN (");
+        for (int i = 0; i < in.size(); i++) {
+            sql.append(i == 0 ? "?" : ", ?");
+            values.add(text(in.get(i), column));
+        }
+        sql.append(')');
+    }
+
+    @Override
+    public KekIdentity kekIdentity(String candidateId, Instant now) {
+        String id = text(candidateId, "candidateId");
+        long at = millis(now, "now");
+        return write("record the KEK identity", null, c -> {
+            List<KekIdentity> rows = query(c, "SELECT id, created_at FROM kek_identity ORDER BY created_at, id",
+                    rs -> new KekIdentity(rs.getString(1), instant(rs, 2)));
+            if (!rows.isEmpty()) {
+                return rows.get(0);
+            }
+            update(c, "INSERT INTO kek_identity (id, created_at) VALUES (?, ?)", id, at);
+            return new KekIdentity(id, Instant.ofEpochMilli(at));
+        });
     }
 
     // ---- asset owners ---------------------------------------------------------------------------------------

@@ -93,8 +93,10 @@ public interface Store extends CaSlotRepository, AutoCloseable {
     List<JoinTokenEntry> joinTokens(Optional<SpiffeId> workload, int limit);
 
     /**
-     * Revokes the unused, unrevoked join tokens whose hash starts with {@code hashPrefix} (at least 12 hex digits:
-     * the token id audit records name); returns the tokens revoked, none when no outstanding token matches.
+     * Revokes the outstanding (unused, unrevoked, unexpired at {@code at}) join token whose hash starts with
+     * {@code hashPrefix} (at least 12 hex digits: the token id audit records name). Returns the one token revoked;
+     * none when no outstanding token matches (or another transaction used or revoked it first); and, revoking
+     * nothing, every match when more than one outstanding token has that prefix.
      *
      * @throws IllegalArgumentException when the prefix is shorter than 12 or not lowercase hex
      */
@@ -282,12 +284,33 @@ public interface Store extends CaSlotRepository, AutoCloseable {
     /** The latest expiresAt of the tokens issued to a subject, if any. */
     Optional<Instant> latestTokenExpiryOfSubject(String subject);
 
+
     /**
-     * Issued tokens, newest first (by issuedAt, then by jti), of one task and/or one subject when given.
+     * Issued certificates for the inventory, newest first, without their PEM (an empty string in its place): of one
+     * identity and of the given issuance kinds when given, and only those unexpired at {@code unexpiredAt} when given.
      *
      * @throws IllegalArgumentException when limit is not positive
      */
-    List<IssuedTokenRecord> issuedTokens(Optional<String> taskId, Optional<String> subject, int limit);
+    List<SvidRecord> svidSummaries(Optional<SpiffeId> id, List<String> kinds, Optional<Instant> unexpiredAt, int limit);
+
+    /**
+     * Issued tokens for the inventory, newest first: of one task, one subject and the given kinds when given, and only
+     * those unexpired at {@code unexpiredAt} when given.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<IssuedTokenRecord> issuedTokens(Optional<String> taskId, Optional<String> subject, List<String> kinds,
+                                         Optional<Instant> unexpiredAt, int limit);
+
+    /**
+     * The identity of the key-encryption key in use: the stored one, or {@code candidateId} stored with
+     * {@code now} when there is none yet (the first start on this database). Never derived from the KEK.
+     */
+    KekIdentity kekIdentity(String candidateId, Instant now);
+
+    /** The KEK's inventory identity: a random id and when it was first used with this database. */
+    record KekIdentity(String id, Instant createdAt) {
+    }
 
     // ---- asset owners ---------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@ package dev.tollgate.controlplane.inventory;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,6 +53,57 @@ class PostureRulesTest {
                 .containsExactly("weak-signature: signed with SHA1withRSA");
         assertThat(keyFindings(asset("ca", "RSA", 4096, Map.of("signatureAlgorithm", "MD5withRSA")))).hasSize(1);
         assertThat(keyFindings(asset("ca", "EC P-256", 256, Map.of("signatureAlgorithm", "SHA256withECDSA")))).isEmpty();
+    }
+
+    private static final Posture.Settings DEFAULTS = new Posture.Settings(Duration.ofDays(14),
+            Posture.Settings.defaultMaxLifetimes(), 0.5);
+
+    private static InventoryAssetView ca(String state, Instant created, Instant expires) {
+        return new InventoryAssetView("ca", "ca-" + state, null, null, "carol@example.com", "team-pki", "p", "r", "v",
+                "kind", "EC P-256", 256, created, expires, null, state, Map.of("storedState", state));
+    }
+
+    private static List<String> caFindings(List<InventoryAssetView> cas, Instant now) {
+        List<PostureView.Finding> out = new ArrayList<>();
+        boolean prepared = cas.stream().anyMatch(a -> a.state().equals("prepared"));
+        for (InventoryAssetView a : cas) {
+            Posture.checkExpiry(a, now, prepared, DEFAULTS, out);
+        }
+        Posture.checkCaSuccessor(cas, now, DEFAULTS, out);
+        return out.stream().map(PostureView.Finding::rule).toList();
+    }
+
+    @Test
+    void aThirtyDayCaOnItsScheduleRaisesNothingAtAnyPointOfItsLife() {
+        Instant end = T0.plus(Duration.ofDays(30));
+        for (int day = 0; day < 30; day++) {
+            Instant now = T0.plus(Duration.ofDays(day)).plusSeconds(1);
+            List<InventoryAssetView> cas = day < 15 ? List.of(ca("current", T0, end))
+                    : List.of(ca("current", T0, end), ca("prepared", T0.plus(Duration.ofDays(15)), end.plus(Duration.ofDays(15))));
+            assertThat(caFindings(cas, now)).as("day %d", day).isEmpty();
+        }
+    }
+
+    @Test
+    void aSigningCaWithoutASuccessorPastItsPrepareTimeIsCritical() {
+        Instant end = T0.plus(Duration.ofDays(30));
+        // prepared at 15 days left; with a tenth of the life as grace, 12 days left without one is a finding
+        assertThat(caFindings(List.of(ca("current", T0, end)), T0.plus(Duration.ofDays(17)))).isEmpty();
+        assertThat(caFindings(List.of(ca("current", T0, end)), T0.plus(Duration.ofDays(19))))
+                .contains("ca-without-successor");
+    }
+
+    @Test
+    void anOperatorCredentialRenewedOnScheduleNeverExpiresSoonButALongOneDoes() {
+        InventoryAssetView bootstrap = new InventoryAssetView("operator_credential", "s1", null, null, "a", "b", "p",
+                "r", "v", "kind", "EC P-256", 256, T0, T0.plus(Duration.ofHours(24)), null, "current", Map.of());
+        List<PostureView.Finding> out = new ArrayList<>();
+        Posture.checkExpiry(bootstrap, T0.plus(Duration.ofHours(12)), false, DEFAULTS, out); // renewed at half life
+        assertThat(out).isEmpty();
+        InventoryAssetView week = new InventoryAssetView("operator_credential", "s2", null, null, "a", "b", "p",
+                "r", "v", "kind", "EC P-256", 256, T0, T0.plus(Duration.ofDays(7)), null, "current", Map.of());
+        Posture.checkExpiry(week, T0.plus(Duration.ofDays(6)), false, DEFAULTS, out);
+        assertThat(out).extracting(PostureView.Finding::rule).containsExactly("expiring-soon");
     }
 
     @Test

@@ -1083,14 +1083,64 @@ abstract class StoreConformanceTest {
         store.insertIssuedToken(new IssuedTokenRecord("j3", "t2", "task", AGENT_B.toString(), "aud", "k1",
                 T0.plusSeconds(2), T0.plusSeconds(62)));
 
-        assertThat(store.issuedTokens(Optional.empty(), Optional.empty(), 10)).extracting(IssuedTokenRecord::jti)
+        assertThat(store.issuedTokens(Optional.empty(), Optional.empty(), List.of(), Optional.empty(), 10)).extracting(IssuedTokenRecord::jti)
                 .containsExactly("j3", "j2", "j1");
-        assertThat(store.issuedTokens(Optional.of("t1"), Optional.empty(), 10)).extracting(IssuedTokenRecord::jti)
+        assertThat(store.issuedTokens(Optional.of("t1"), Optional.empty(), List.of(), Optional.empty(), 10)).extracting(IssuedTokenRecord::jti)
                 .containsExactly("j2", "j1");
-        assertThat(store.issuedTokens(Optional.empty(), Optional.of(AGENT_B.toString()), 10))
+        assertThat(store.issuedTokens(Optional.empty(), Optional.of(AGENT_B.toString()), List.of(), Optional.empty(), 10))
                 .extracting(IssuedTokenRecord::jti).containsExactly("j3");
-        assertThat(store.issuedTokens(Optional.of("t1"), Optional.of(AGENT_A.toString()), 1))
+        assertThat(store.issuedTokens(Optional.of("t1"), Optional.of(AGENT_A.toString()), List.of(), Optional.empty(), 1))
                 .extracting(IssuedTokenRecord::jti).containsExactly("j2");
+    }
+
+    @Test
+    void inventoryReadsFilterCertificatesAndTokensByKindAndLivenessWithoutThePem() {
+        Store store = newStore();
+        store.insertSvid(svid("a1", AGENT_A, "ca-1", T0, T0.plusSeconds(60)));
+        store.insertSvid(new SvidRecord("b2", SpiffeId.parse("spiffe://example.org/operator/bob"), "ca-1", "operator",
+                "sha256:b2", "EC", 256, T0, T0.plusSeconds(600), T0.plusSeconds(1), "-----BEGIN CERTIFICATE-----\nb2\n"));
+        store.insertIssuedToken(new IssuedTokenRecord("j1", "t1", "task", AGENT_A.toString(), "aud", "k1", T0,
+                T0.plusSeconds(60)));
+        store.insertIssuedToken(new IssuedTokenRecord("j2", "t1", "exchanged", AGENT_A.toString(), "tool", "k1",
+                T0.plusSeconds(1), T0.plusSeconds(10)));
+
+        assertThat(store.svidSummaries(Optional.empty(), List.of("operator"), Optional.empty(), 10))
+                .singleElement().satisfies(s -> {
+                    assertThat(s.serialHex()).isEqualTo("b2");
+                    assertThat(s.certificatePem()).isEmpty();
+                });
+        assertThat(store.svidSummaries(Optional.empty(), List.of(), Optional.of(T0.plusSeconds(60)), 10))
+                .extracting(SvidRecord::serialHex).containsExactly("b2");
+        assertThat(store.svidSummaries(Optional.of(AGENT_A), List.of("join", "renewal"), Optional.empty(), 10))
+                .extracting(SvidRecord::serialHex).containsExactly("a1");
+        assertThat(store.issuedTokens(Optional.empty(), Optional.empty(), List.of("exchanged"), Optional.empty(), 10))
+                .extracting(IssuedTokenRecord::jti).containsExactly("j2");
+        assertThat(store.issuedTokens(Optional.of("t1"), Optional.empty(), List.of(), Optional.of(T0.plusSeconds(30)), 10))
+                .extracting(IssuedTokenRecord::jti).containsExactly("j1");
+    }
+
+    @Test
+    void kekIdentityIsMadeOnceAndKeptAcrossReopens() {
+        Store store = newStore();
+        Store.KekIdentity first = store.kekIdentity("kek-1111", T0);
+        assertThat(first).isEqualTo(new Store.KekIdentity("kek-1111", T0));
+        assertThat(track(reopenStore()).kekIdentity("kek-2222", T0.plusSeconds(5))).isEqualTo(first);
+    }
+
+    @Test
+    void revokingAJoinTokenByAnAmbiguousIdRevokesNothing() {
+        Store store = newStore();
+        String twinA = "dddddddddddd" + "1".repeat(52);
+        String twinB = "dddddddddddd" + "2".repeat(52);
+        store.insertJoinToken(new JoinTokenRecord(twinA, AGENT_A, T0, T0.plusSeconds(600), "op"));
+        store.insertJoinToken(new JoinTokenRecord(twinB, AGENT_A, T0, T0.plusSeconds(600), "op"));
+
+        assertThat(store.revokeJoinToken("dddddddddddd", T0.plusSeconds(1), "op")).hasSize(2);
+        assertThat(store.joinTokens(Optional.empty(), 10)).allSatisfy(e -> assertThat(e.revokedAt()).isEmpty());
+        assertThat(store.revokeJoinToken(twinA.substring(0, 13), T0.plusSeconds(1), "op"))
+                .extracting(JoinTokenRecord::tokenHash).containsExactly(twinA);
+        // an expired token is not outstanding: nothing to revoke
+        assertThat(store.revokeJoinToken(twinB.substring(0, 13), T0.plusSeconds(601), "op")).isEmpty();
     }
 
     @Test
