@@ -31,6 +31,7 @@ import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.JoinTokenView;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.OperatorCredentialView;
 import dev.tollgate.api.wire.SvidResponse;
 import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.WorkloadSpec;
@@ -371,7 +372,7 @@ public final class CtlCommand implements Runnable {
     }
 
     @Command(name = "operator", mixinStandardHelpOptions = true, description = "Operator credentials.",
-            subcommands = {Operator.Issue.class})
+            subcommands = {Operator.Issue.class, Operator.ListCmd.class, Operator.Revoke.class})
     static final class Operator implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -388,7 +389,10 @@ public final class CtlCommand implements Runnable {
             String name;
             @Option(names = "--role", required = true, description = "viewer, operator or admin")
             String role;
-            @Option(names = "--ttl", paramLabel = "DURATION", description = "lifetime, like 8h (default and maximum: the control plane's operators.max-ttl)")
+            @Option(names = "--person", required = true, paramLabel = "WHO",
+                    description = "the person it is issued to, like alice@example.com (kept in the operator inventory)")
+            String person;
+            @Option(names = "--ttl", paramLabel = "DURATION", description = "lifetime, like 8h (default and maximum: the control plane's operators.max-ttl; more is refused)")
             String ttl;
             @Option(names = "--out", required = true, paramLabel = "DIR",
                     description = "directory to write admin.crt, admin.key (mode 0600), bundle.pem, api-url and server-id into (usable as --credential-dir)")
@@ -397,7 +401,7 @@ public final class CtlCommand implements Runnable {
             @Override
             void run(ControlPlaneClient c, PrintWriter out) throws IOException {
                 KeyPair kp = Csrs.newP256();
-                SvidResponse r = c.issueOperatorCredential(new OperatorCredentialRequest(name, role, Csrs.csrPem(kp), seconds(ttl)));
+                SvidResponse r = c.issueOperatorCredential(new OperatorCredentialRequest(name, role, person, Csrs.csrPem(kp), seconds(ttl)));
                 Files.createDirectories(outDir);
                 Path keyFile = outDir.resolve(CtlOptions.KEY_FILE);
                 Files.deleteIfExists(keyFile);
@@ -410,8 +414,43 @@ public final class CtlCommand implements Runnable {
                 String serverId = opts.serverId != null ? opts.serverId
                         : CtlOptions.read(dir.resolve(CtlOptions.SERVER_ID_FILE), "--server-id").trim();
                 Files.writeString(outDir.resolve(CtlOptions.SERVER_ID_FILE), serverId);
-                print(out, r, () -> out.println("issued " + r.spiffeId() + " (" + role + "), valid until "
-                        + r.notAfter() + "; use it with --credential-dir " + outDir));
+                print(out, r, () -> out.println("issued " + r.spiffeId() + " (" + role + ") to " + person
+                        + ", valid until " + r.notAfter() + "; use it with --credential-dir " + outDir));
+            }
+        }
+
+        @Command(name = "list", mixinStandardHelpOptions = true,
+                description = "List issued operator certificates, newest first: role, person, issuer, state.")
+        static final class ListCmd extends Action {
+            @Option(names = "--limit", defaultValue = "100", description = "most rows; default: ${DEFAULT-VALUE}")
+            int limit;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                List<OperatorCredentialView> ops = c.operators(limit);
+                print(out, ops, () -> {
+                    Table t = new Table("NAME", "ROLE", "PERSON", "STATE", "SERIAL", "ISSUED", "NOT AFTER", "ISSUED BY");
+                    ops.forEach(o -> t.row(o.name(), o.role(), o.person(), o.state(), o.serial(),
+                            o.issuedAt().toString(), o.notAfter().toString(), o.issuedBy()));
+                    t.print(out);
+                });
+            }
+        }
+
+        @Command(name = "revoke", mixinStandardHelpOptions = true,
+                description = "Revoke an operator (admin): its SPIFFE ID is revoked, so every certificate it holds is "
+                        + "refused at once on every route; audited.")
+        static final class Revoke extends Action {
+            @Parameters(index = "0", paramLabel = "NAME", description = "the operator's name (spiffe://<td>/operator/<name>)")
+            String name;
+            @Option(names = "--reason", required = true, description = "why, for the audit trail")
+            String reason;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                var r = c.revokeOperator(name, reason);
+                print(out, r, () -> out.println("revoked " + r.value() + " (every certificate it holds is refused "
+                        + "from now on; the revocation lasts until " + r.expiresAt() + ")"));
             }
         }
     }

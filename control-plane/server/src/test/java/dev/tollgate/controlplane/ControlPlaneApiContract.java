@@ -314,7 +314,7 @@ abstract class ControlPlaneApiContract {
         TestPki.Issued forged = foreign.svid("operator/mallory");
 
         List<Route> routes = new dev.tollgate.controlplane.api.ApiRoutes(tcp.cp.store(), tcp.cp.ca(), null, null, null,
-                null, TestControlPlane.TRUST_DOMAIN, null, null, null, null, null).routes();
+                null, TestControlPlane.TRUST_DOMAIN, null, null, null, null, null, null).routes();
         int checked = 0;
         for (Route r : routes) {
             if (r.access() == Access.PUBLIC) {
@@ -407,7 +407,7 @@ abstract class ControlPlaneApiContract {
 
     Credential operator(String name, String role) {
         KeyPair kp = Csrs.newP256();
-        SvidResponse r = admin.issueOperatorCredential(new OperatorCredentialRequest(name, role, Csrs.csrPem(kp), null));
+        SvidResponse r = admin.issueOperatorCredential(new OperatorCredentialRequest(name, role, name + "@example.com", Csrs.csrPem(kp), null));
         return new Credential(Pem.certificates(r.chainPem()), kp.getPrivate());
     }
 

@@ -107,11 +107,12 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                         remote);
                 RouteResult resp;
                 try {
-                    Authenticator.authorize(principal, chosen.access());
+                    authenticator.authorizeCurrent(principal, chosen.access());
                     resp = chosen.handler().handle(request);
                 } catch (ApiProblem p) {
                     resp = ApiResponse.problem(p.toProblem());
-                    if (chosen.access().role() != null && !"GET".equals(method)) {
+                    if (!"GET".equals(method) && (chosen.access().role() != null
+                            || "identity_revoked".equals(p.reason()))) {
                         auditor.recordQuietly(Auditor.OPERATOR_ACTION, principal.auditName(),
                                 method + " " + chosen.template(), path, p.reason(), Map.of("status", p.status()));
                     }

@@ -19,6 +19,7 @@ import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.OperatorRevocationRequest;
 import dev.tollgate.api.wire.RevocationRequest;
 import dev.tollgate.api.wire.SigningKeyView;
 import dev.tollgate.api.wire.SvidRequest;
@@ -31,6 +32,7 @@ import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaRotationException;
 import dev.tollgate.controlplane.ca.RotationPlan;
 import dev.tollgate.controlplane.identity.JoinTokens;
+import dev.tollgate.controlplane.identity.OperatorCredentials;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.policy.PolicyVersions;
@@ -59,12 +61,15 @@ public final class ApiRoutes {
     private final TokenServices tokens;
     private final PolicyVersions policies;
     private final DecisionIngest decisions;
+    private final OperatorCredentials operators;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
-                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions) {
+                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions,
+                     OperatorCredentials operators) {
+        this.operators = operators;
         this.watch = watch;
         this.policies = policies;
         this.decisions = decisions;
@@ -155,7 +160,12 @@ public final class ApiRoutes {
                     return ApiResponse.ok(new CaRotationView(plan.preparedCaId(), plan.bundleSequence(), plan.activatesAt()));
                 }),
                 new Route("POST", "/v1/operators", Access.ADMIN,
-                        r -> ApiResponse.json(201, issuer.operator(r.json(OperatorCredentialRequest.class), actor(r)))),
+                        r -> ApiResponse.json(201, operators.issue(r.json(OperatorCredentialRequest.class), actor(r)))),
+                new Route("GET", "/v1/operators", Access.VIEWER,
+                        r -> ApiResponse.ok(operators.list((int) r.queryLong("limit", 100, 1, MAX_LIST)))),
+                new Route("POST", "/v1/operators/{name}/revoke", Access.ADMIN,
+                        r -> ApiResponse.ok(operators.revoke(r.param("name"), r.json(OperatorRevocationRequest.class),
+                                actor(r)))),
                 new Route("GET", "/v1/audit", Access.VIEWER, r -> {
                     long after = r.queryLong("after", 0, 0, Long.MAX_VALUE);
                     int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
