@@ -348,12 +348,7 @@ public final class ControlPlaneClient {
     }
 
     private static String describe(IOException e) {
-        Throwable t = e;
-        StringBuilder sb = new StringBuilder(String.valueOf(e.getMessage()));
-        while ((t = t.getCause()) != null && t != t.getCause()) {
-            sb.append(": ").append(t.getMessage());
-        }
-        return sb.toString();
+        return Failures.describe(e);
     }
 
     public static final class Builder {
