@@ -150,6 +150,26 @@ abstract class ControlPlaneApiContract {
     }
 
     @Test
+    void certificateInventoryListsEveryCertificateWithItsOwners() {
+        SpiffeId id = TestControlPlane.agent("owned");
+        tcp.register(id);
+        tcp.join(id, null);
+        assertThat(admin.svids(id, 10)).singleElement().satisfies(s -> {
+            assertThat(s.humanOwner()).isEqualTo("alice@example.com");
+            assertThat(s.serviceOwner()).isEqualTo("team-agents");
+        });
+        admin.updateWorkload(id, new WorkloadSpec(id.toString(), "carol@example.com", "team-research", "p", List.of(),
+                null, null));
+        assertThat(admin.svids(id, 10)).singleElement().satisfies(s -> {
+            assertThat(s.humanOwner()).isEqualTo("carol@example.com");
+            assertThat(s.serviceOwner()).isEqualTo("team-research");
+        });
+        operator("owner-check", "viewer");
+        assertThat(admin.svids(SpiffeId.parse("spiffe://" + TestControlPlane.TRUST_DOMAIN + "/operator/owner-check"), 10))
+                .singleElement().satisfies(s -> assertThat(s.humanOwner()).isEqualTo("owner-check@example.com"));
+    }
+
+    @Test
     void csrAskingForAnotherSanAndCaGetsOnlyTheRegisteredIdentity() throws Exception {
         SpiffeId id = TestControlPlane.agent("modest");
         tcp.register(id);
@@ -385,6 +405,40 @@ abstract class ControlPlaneApiContract {
         assertThat(r.body()).contains("\"type\":\"urn:tollgate:problem:no_client_certificate\"", "\"status\":401", "\"title\"");
         assertThat(raw("GET", "/v1/nothing", null, null).statusCode()).isEqualTo(404);
         assertThat(raw("PATCH", "/v1/workloads", null, null).statusCode()).isEqualTo(405);
+    }
+
+    @Test
+    void bodyOverTheLimitIsAnRfc9457ProblemWhetherDeclaredOrStreamed() throws Exception {
+        String big = "{\"purpose\":\"" + "x".repeat(70 * 1024) + "\"}";
+        HttpResponse<String> declared = rawBody("POST", "/v1/workloads", null, null, big);
+        assertThat(declared.statusCode()).isEqualTo(413);
+        assertThat(declared.headers().firstValue("content-type")).hasValue("application/problem+json");
+        assertThat(declared.body()).contains("\"reason\":\"body_too_large\"", "\"status\":413",
+                "api.max-body-bytes");
+
+        byte[] bytes = big.getBytes(StandardCharsets.UTF_8);
+        HttpResponse<String> streamed = rawStream("/v1/workloads", bytes);
+        assertThat(streamed.statusCode()).isEqualTo(413);
+        assertThat(streamed.body()).contains("body_too_large");
+    }
+
+    /** A POST whose body is sent chunked (no content-length), as the bootstrap admin. */
+    HttpResponse<String> rawStream(String path, byte[] body) throws Exception {
+        List<X509Certificate> chain = Pem.certificates(Files.readString(tcp.cp.operatorDir().resolve(ControlPlane.ADMIN_CERT_FILE)));
+        java.security.PrivateKey key = Pem.privateKey(Files.readString(tcp.cp.operatorDir().resolve(ControlPlane.ADMIN_KEY_FILE)));
+        javax.net.ssl.SSLContext ssl = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+        java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        ks.setKeyEntry("k", key, "p".toCharArray(), chain.toArray(new X509Certificate[0]));
+        var kmf = javax.net.ssl.KeyManagerFactory.getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, "p".toCharArray());
+        ssl.init(kmf.getKeyManagers(), new javax.net.ssl.TrustManager[] {new dev.tollgate.api.tls.SpiffeTrustManager(
+                () -> tcp.cp.ca().bundle().anchors(), tcp.cp.serverId()::equals)}, null);
+        HttpClient c = HttpClient.newBuilder().sslContext(ssl).version(HttpClient.Version.HTTP_1_1).build();
+        HttpRequest req = HttpRequest.newBuilder(tcp.cp.apiUri().resolve(path)).timeout(Duration.ofSeconds(20))
+                .header("content-type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body))).build();
+        return c.send(req, HttpResponse.BodyHandlers.ofString());
     }
 
     @Test

@@ -144,7 +144,7 @@ public final class ApiRoutes {
                     Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("spiffeId"))
                             .map(s -> WorkloadRegistry.parseId("spiffeId", s));
                     int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
-                    return ApiResponse.ok(store.svids(id, limit).stream().map(ApiRoutes::svidView).toList());
+                    return ApiResponse.ok(svidViews(store.svids(id, limit)));
                 }),
                 new Route("GET", "/v1/ca", Access.VIEWER, r -> ApiResponse.ok(caStatus())),
                 new Route("POST", "/v1/ca/rotate", Access.ADMIN, r -> {
@@ -245,9 +245,28 @@ public final class ApiRoutes {
         return r.principal().auditName();
     }
 
-    static SvidView svidView(SvidRecord s) {
+    /** Certificates with their owners: the workload's registration, or the person an operator certificate names. */
+    private List<SvidView> svidViews(List<SvidRecord> svids) {
+        Map<SpiffeId, Optional<dev.tollgate.controlplane.store.Workload>> registrations = new java.util.HashMap<>();
+        Map<SpiffeId, Map<String, String>> persons = new java.util.HashMap<>();
+        return svids.stream().map(s -> {
+            if (s.spiffeId().kind() == SpiffeId.Kind.OPERATOR) {
+                String person = persons.computeIfAbsent(s.spiffeId(), id -> {
+                    Map<String, String> bySerial = new java.util.HashMap<>();
+                    store.operatorCredentials(Optional.of(id), MAX_LIST)
+                            .forEach(c -> bySerial.put(c.serialHex(), c.issuedTo()));
+                    return bySerial;
+                }).get(s.serialHex());
+                return svidView(s, person, null);
+            }
+            var w = registrations.computeIfAbsent(s.spiffeId(), store::workload);
+            return svidView(s, w.map(x -> x.humanOwner()).orElse(null), w.map(x -> x.serviceOwner()).orElse(null));
+        }).toList();
+    }
+
+    static SvidView svidView(SvidRecord s, String humanOwner, String serviceOwner) {
         return new SvidView(s.serialHex(), s.spiffeId().toString(), s.kind(), s.caId(), s.publicKeyFingerprint(),
-                s.keyAlgorithm(), s.keyBits(), s.notBefore(), s.notAfter(), s.issuedAt());
+                s.keyAlgorithm(), s.keyBits(), s.notBefore(), s.notAfter(), s.issuedAt(), humanOwner, serviceOwner);
     }
 
     static AuditEventView auditView(AuditRecord a) {
