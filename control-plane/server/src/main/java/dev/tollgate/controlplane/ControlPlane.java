@@ -47,6 +47,7 @@ import dev.tollgate.controlplane.ca.IssuedCertificate;
 import dev.tollgate.controlplane.config.ControlPlaneConfig;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.OperatorCredentials;
+import dev.tollgate.controlplane.inventory.Inventory;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
@@ -216,7 +217,9 @@ public final class ControlPlane implements AutoCloseable {
             });
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
-                    tokens, policies, new DecisionIngest(store, clock, metrics), operators);
+                    tokens, policies, new DecisionIngest(store, clock, metrics),
+                    new Inventory(store, auditor, clock, tk.signingKeyRotation(), sealing.kekFingerprint(),
+                            sealing.kekSource()), operators);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),

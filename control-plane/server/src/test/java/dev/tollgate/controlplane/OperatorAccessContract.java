@@ -236,7 +236,7 @@ abstract class OperatorAccessContract {
 
     static List<Route> routes() {
         return new ApiRoutes(null, null, null, null, null, null, TestControlPlane.TRUST_DOMAIN, null, null, null, null,
-                null, null).routes();
+                null, null, null).routes();
     }
 
     record Reply(int status, byte[] body) {

@@ -41,7 +41,7 @@ public final class ControlPlaneMetrics {
 
     /** What happened to a join token. */
     public enum JoinTokenOutcome {
-        CREATED, REDEEMED, UNKNOWN, ALREADY_USED, EXPIRED
+        CREATED, REDEEMED, UNKNOWN, ALREADY_USED, EXPIRED, REVOKED
     }
 
     /** The kinds of revision, as in {@code WatchEvent}. */

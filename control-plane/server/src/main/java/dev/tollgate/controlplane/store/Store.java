@@ -85,6 +85,24 @@ public interface Store extends CaSlotRepository, AutoCloseable {
      */
     JoinTokenRedemption redeemJoinToken(String tokenHash, Instant now);
 
+    /**
+     * Join tokens, newest first (by createdAt, then by hash); only those made for {@code workload} when present.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<JoinTokenEntry> joinTokens(Optional<SpiffeId> workload, int limit);
+
+    /**
+     * Revokes the unused, unrevoked join tokens whose hash starts with {@code hashPrefix} (at least 12 hex digits:
+     * the token id audit records name); returns the tokens revoked, none when no outstanding token matches.
+     *
+     * @throws IllegalArgumentException when the prefix is shorter than 12 or not lowercase hex
+     */
+    List<JoinTokenRecord> revokeJoinToken(String hashPrefix, Instant at, String by);
+
+    /** Revokes every unused, unrevoked, unexpired join token of a workload; returns the tokens revoked. */
+    List<JoinTokenRecord> revokeJoinTokensOf(SpiffeId workload, Instant at, String by);
+
     // ---- issued certificates (the seed of the inventory) ----------------------------------------------------
 
     void insertSvid(SvidRecord svid);
@@ -225,6 +243,24 @@ public interface Store extends CaSlotRepository, AutoCloseable {
 
     /** The latest expiresAt of the tokens issued to a subject, if any. */
     Optional<Instant> latestTokenExpiryOfSubject(String subject);
+
+    /**
+     * Issued tokens, newest first (by issuedAt, then by jti), of one task and/or one subject when given.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<IssuedTokenRecord> issuedTokens(Optional<String> taskId, Optional<String> subject, int limit);
+
+    // ---- asset owners ---------------------------------------------------------------------------------------
+
+    /** The owners set for (kind, id); {@link AssetOwner#ANY} as id asks for the kind's default. */
+    Optional<AssetOwner> assetOwner(String kind, String id);
+
+    /** Every owner row, ordered by kind and id. */
+    List<AssetOwner> assetOwners();
+
+    /** Sets (inserts or replaces) the owners of (kind, id); returns the row it replaced, if any. */
+    Optional<AssetOwner> putAssetOwner(AssetOwner owner);
 
     // ---- revocations ----------------------------------------------------------------------------------------
 

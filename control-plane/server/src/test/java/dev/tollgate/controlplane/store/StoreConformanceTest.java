@@ -1006,6 +1006,105 @@ abstract class StoreConformanceTest {
         }
     }
 
+    // ---- inventory: join tokens, issued tokens, asset owners -----------------------------------------------------
+
+    static final String HASH_A = "aaaaaaaaaaaa" + "0".repeat(52);
+    static final String HASH_B = "bbbbbbbbbbbb" + "0".repeat(52);
+    static final String HASH_C = "cccccccccccc" + "0".repeat(52);
+
+    @Test
+    void joinTokensAreListedNewestFirstWithWhatBecameOfThem() {
+        Store store = newStore();
+        store.insertJoinToken(new JoinTokenRecord(HASH_A, AGENT_A, T0, T0.plusSeconds(600), "op"));
+        store.insertJoinToken(new JoinTokenRecord(HASH_B, AGENT_A, T0.plusSeconds(1), T0.plusSeconds(601), "op"));
+        store.insertJoinToken(new JoinTokenRecord(HASH_C, AGENT_B, T0.plusSeconds(2), T0.plusSeconds(10), "op"));
+        store.redeemJoinToken(HASH_A, T0.plusSeconds(5));
+
+        List<JoinTokenEntry> all = store.joinTokens(Optional.empty(), 10);
+        assertThat(all).extracting(e -> e.token().tokenHash()).containsExactly(HASH_C, HASH_B, HASH_A);
+        Instant later = T0.plusSeconds(20);
+        assertThat(all).extracting(e -> e.state(later)).containsExactly(JoinTokenEntry.State.EXPIRED,
+                JoinTokenEntry.State.OUTSTANDING, JoinTokenEntry.State.USED);
+        assertThat(all.get(2).usedAt()).contains(T0.plusSeconds(5));
+        assertThat(store.joinTokens(Optional.of(AGENT_A), 1)).extracting(e -> e.token().tokenHash())
+                .containsExactly(HASH_B);
+    }
+
+    @Test
+    void revokedJoinTokenCannotBeRedeemedAndSaysSo() {
+        Store store = newStore();
+        store.insertJoinToken(new JoinTokenRecord(HASH_A, AGENT_A, T0, T0.plusSeconds(600), "op"));
+
+        assertThat(store.revokeJoinToken(HASH_A.substring(0, 12), T0.plusSeconds(1), "carol"))
+                .extracting(JoinTokenRecord::tokenHash).containsExactly(HASH_A);
+        // revoking again finds nothing outstanding
+        assertThat(store.revokeJoinToken(HASH_A.substring(0, 12), T0.plusSeconds(2), "carol")).isEmpty();
+
+        assertThat(store.redeemJoinToken(HASH_A, T0.plusSeconds(3)))
+                .isEqualTo(new JoinTokenRedemption(Outcome.REVOKED, Optional.of(AGENT_A)));
+        JoinTokenEntry e = store.joinTokens(Optional.empty(), 10).get(0);
+        assertThat(e.revokedAt()).contains(T0.plusSeconds(1));
+        assertThat(e.revokedBy()).contains("carol");
+        assertThat(e.state(T0.plusSeconds(3))).isEqualTo(JoinTokenEntry.State.REVOKED);
+    }
+
+    @Test
+    void revokingAWorkloadsJoinTokensLeavesUsedAndOtherWorkloadsTokensAlone() {
+        Store store = newStore();
+        store.insertJoinToken(new JoinTokenRecord(HASH_A, AGENT_A, T0, T0.plusSeconds(600), "op"));
+        store.insertJoinToken(new JoinTokenRecord(HASH_B, AGENT_A, T0, T0.plusSeconds(600), "op"));
+        store.insertJoinToken(new JoinTokenRecord(HASH_C, AGENT_B, T0, T0.plusSeconds(600), "op"));
+        store.redeemJoinToken(HASH_A, T0.plusSeconds(1));
+
+        assertThat(store.revokeJoinTokensOf(AGENT_A, T0.plusSeconds(2), "op"))
+                .extracting(JoinTokenRecord::tokenHash).containsExactly(HASH_B);
+        assertThat(store.redeemJoinToken(HASH_C, T0.plusSeconds(3)).outcome()).isEqualTo(Outcome.REDEEMED);
+    }
+
+    @Test
+    void joinTokenIdMustBeLongEnoughHex() {
+        Store store = newStore();
+        assertThatThrownBy(() -> store.revokeJoinToken("abc", T0, "op")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("12 to 64 lowercase hex digits");
+        assertThatThrownBy(() -> store.revokeJoinToken("aaaaaaaaaaa%", T0, "op"))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void issuedTokensAreListedByTaskAndBySubjectNewestFirst() {
+        Store store = newStore();
+        store.insertIssuedToken(new IssuedTokenRecord("j1", "t1", "task", AGENT_A.toString(), "aud", "k1", T0,
+                T0.plusSeconds(60)));
+        store.insertIssuedToken(new IssuedTokenRecord("j2", "t1", "exchanged", AGENT_A.toString(), TOOL_C.toString(),
+                "k1", T0.plusSeconds(1), T0.plusSeconds(61)));
+        store.insertIssuedToken(new IssuedTokenRecord("j3", "t2", "task", AGENT_B.toString(), "aud", "k1",
+                T0.plusSeconds(2), T0.plusSeconds(62)));
+
+        assertThat(store.issuedTokens(Optional.empty(), Optional.empty(), 10)).extracting(IssuedTokenRecord::jti)
+                .containsExactly("j3", "j2", "j1");
+        assertThat(store.issuedTokens(Optional.of("t1"), Optional.empty(), 10)).extracting(IssuedTokenRecord::jti)
+                .containsExactly("j2", "j1");
+        assertThat(store.issuedTokens(Optional.empty(), Optional.of(AGENT_B.toString()), 10))
+                .extracting(IssuedTokenRecord::jti).containsExactly("j3");
+        assertThat(store.issuedTokens(Optional.of("t1"), Optional.of(AGENT_A.toString()), 1))
+                .extracting(IssuedTokenRecord::jti).containsExactly("j2");
+    }
+
+    @Test
+    void assetOwnerIsSetReplacedAndReportsWhatItReplaced() {
+        Store store = newStore();
+        AssetOwner first = new AssetOwner("ca", "*", "alice@example.org", "team-pki", "workload CA", "team-pki",
+                "pki-oncall", T0, "op-a");
+        AssetOwner second = new AssetOwner("ca", "*", "bob@example.org", "team-pki", "workload CA", "team-pki",
+                "pki-oncall", T0.plusSeconds(1), "op-b");
+
+        assertThat(store.putAssetOwner(first)).isEmpty();
+        assertThat(store.putAssetOwner(second)).contains(first);
+        assertThat(store.assetOwner("ca", "*")).contains(second);
+        assertThat(store.assetOwner("ca", "other")).isEmpty();
+        assertThat(store.assetOwners()).containsExactly(second);
+    }
+
     // ---- tasks, signing keys, issued tokens, revocations ------------------------------------------------------
 
     static TaskRecord task(String id, SpiffeId agent, Instant createdAt, Duration ttl) {
