@@ -110,7 +110,7 @@ public final class SigningBench implements Callable<Integer> {
             WorkloadRegistry workloads = new WorkloadRegistry(store, auditor, clock, "bench.tollgate", java.time.Duration.ofHours(1));
             JoinTokens tokens = new JoinTokens(store, auditor, metrics, clock, java.time.Duration.ofMinutes(10), java.time.Duration.ofHours(1));
             SvidIssuer issuer = new SvidIssuer(store, ca, tokens, workloads, auditor, metrics, clock, "bench.tollgate",
-                    java.time.Duration.ofMinutes(5), java.time.Duration.ofHours(1), java.time.Duration.ofDays(1),
+                    java.time.Duration.ofMinutes(5), java.time.Duration.ofHours(1),
                     // the same revocation lookup the control plane makes on every renewal
                     sid -> store.revocation("spiffe_id", sid.toString()).map(r -> clock.instant().isBefore(r.expiresAt()))
                             .orElse(false));

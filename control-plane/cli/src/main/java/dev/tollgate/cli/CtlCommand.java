@@ -23,6 +23,7 @@ import dev.tollgate.api.InvalidSpiffeIdException;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.client.ControlPlaneException;
+import dev.tollgate.api.client.Failures;
 import dev.tollgate.api.tls.Csrs;
 import dev.tollgate.api.tls.Pem;
 import dev.tollgate.api.wire.AuditEventView;
@@ -32,6 +33,7 @@ import dev.tollgate.api.wire.JoinTokenInfoView;
 import dev.tollgate.api.wire.JoinTokenView;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.OperatorCredentialView;
 import dev.tollgate.api.wire.SvidResponse;
 import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.WorkloadSpec;
@@ -84,8 +86,10 @@ public final class CtlCommand implements Runnable {
             }
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
+            ControlPlaneClient client = null;
             try {
-                run(opts.client(), out);
+                client = opts.client();
+                run(client, out);
                 out.flush();
                 return exitCode;
             } catch (ControlPlaneException e) {
@@ -93,27 +97,23 @@ public final class CtlCommand implements Runnable {
                 if (e.problem().problems() != null) {
                     e.problem().problems().forEach(p -> err.println("  - " + p));
                 }
-                String hint = switch (e.status()) {
-                    case 401 -> "hint: the control plane did not accept your certificate; check --credential-dir or "
-                            + "--cert/--key (an operator certificate may have expired; restarting a local control "
-                            + "plane renews the bootstrap credential)";
-                    case 403 -> "hint: your certificate's role may not do this; ask an admin for a credential with a higher role";
-                    case 404 -> "no_policy".equals(e.reason()) ? null : "hint: check the SPIFFE ID with './tollgate ctl workload list'";
-                    default -> null;
-                };
+                String hint = hint(e.reason());
                 if (hint != null) {
-                    err.println(hint);
+                    err.println("hint: " + hint);
                 }
                 return 1;
             } catch (CtlException | IllegalArgumentException e) {
                 err.println("error: " + e.getMessage());
                 return 2;
             } catch (UncheckedIOException e) {
-                err.println("error: cannot reach the control plane: " + e.getMessage());
-                err.println("hint: is it running (./tollgate control-plane)? Is --server right?");
+                String where = client != null ? " at " + client.base() : "";
+                err.println("error: cannot reach the control plane" + where + ": "
+                        + Failures.describe(e.getCause() != null ? e.getCause() : e));
+                err.println("hint: is it running (./tollgate control-plane)? Is --server right? A control plane "
+                        + "started with --data-dir DIR: pass the same --data-dir to ctl");
                 return 1;
             } catch (Exception e) {
-                err.println("error: " + e);
+                err.println("error: " + Failures.describe(e));
                 return 1;
             }
         }
@@ -129,6 +129,43 @@ public final class CtlCommand implements Runnable {
                 table.run();
             }
         }
+    }
+
+    /**
+     * What to try after the control plane refused a request, chosen by the problem's reason (the status alone says
+     * too little: a 404 may be a task, a token or a policy as well as a workload); null when the message says all.
+     */
+    static String hint(String reason) {
+        if (reason == null) {
+            return null;
+        }
+        if (reason.startsWith("bad_csr:")) {
+            return null;
+        }
+        return switch (reason) {
+            case "no_client_certificate" -> "ctl found no operator certificate: pass --credential-dir (or --cert and --key), "
+                    + "or the --data-dir the control plane was started with";
+            case "untrusted_client_certificate", "svid_expired" -> "the control plane did not accept your certificate: it may "
+                    + "have expired or come from another control plane; check --credential-dir or --cert/--key "
+                    + "(restarting a local control plane renews the bootstrap credential)";
+            case "identity_revoked" -> "that SPIFFE ID is revoked (see './tollgate ctl revocation list'); an operator whose "
+                    + "credential was revoked needs a new one, under another name, from an admin";
+            case "insufficient_role", "no_role", "not_an_operator" -> "your certificate's role may not do this; ask an admin "
+                    + "for a credential with a higher role ('./tollgate ctl operator issue')";
+            case "not_a_workload" -> "this route is for workloads (sidecars) presenting their SVID, not for operators";
+            case "workload_not_found", "workload_not_registered" -> "check the SPIFFE ID with './tollgate ctl workload list'";
+            case "task_not_found", "task_not_active", "not_own_task" -> "check the task with './tollgate ctl task list'";
+            case "token_not_found" -> "a token is named by its jti (the jti claim of the task token), not by the token itself";
+            case "signing_key_not_found" -> "check the kid with './tollgate ctl signing-key list'";
+            case "operator_not_found" -> "check the name with './tollgate ctl operator list'";
+            case "tool_not_registered" -> "a task may only name tools of the agent's registration; see "
+                    + "'./tollgate ctl workload show SPIFFE_ID'";
+            case "workload_exists" -> "change it with './tollgate ctl workload update' instead";
+            case "revocation_state_unknown", "overloaded" -> "the control plane cannot serve this now (see its log); retry";
+            case "join_token_used", "join_token_expired", "join_token_invalid" -> "create a new one with "
+                    + "'./tollgate ctl join-token create SPIFFE_ID'";
+            default -> null;
+        };
     }
 
     static SpiffeId id(String s) {
@@ -380,10 +417,13 @@ public final class CtlCommand implements Runnable {
             void run(ControlPlaneClient c, PrintWriter out) {
                 List<SvidView> svids = c.svids(id == null ? null : id(id), limit);
                 print(out, svids, () -> {
-                    Table t = new Table("SERIAL", "SPIFFE ID", "KIND", "KEY", "NOT AFTER", "FINGERPRINT");
+                    Table t = new Table("SERIAL", "SPIFFE ID", "KIND", "KEY", "NOT AFTER", "HUMAN OWNER", "SERVICE OWNER",
+                            "FINGERPRINT");
                     for (SvidView s : svids) {
                         t.row(s.serial(), s.spiffeId(), s.kind(), s.keyAlgorithm() + "-" + s.keyBits(),
-                                s.notAfter().toString(), s.publicKeyFingerprint().substring(0, 16) + "…");
+                                s.notAfter().toString(), s.humanOwner() == null ? "-" : s.humanOwner(),
+                                s.serviceOwner() == null ? "-" : s.serviceOwner(),
+                                s.publicKeyFingerprint().substring(0, 16) + "…");
                     }
                     t.print(out);
                 });
@@ -430,7 +470,7 @@ public final class CtlCommand implements Runnable {
     }
 
     @Command(name = "operator", mixinStandardHelpOptions = true, description = "Operator credentials.",
-            subcommands = {Operator.Issue.class})
+            subcommands = {Operator.Issue.class, Operator.ListCmd.class, Operator.Revoke.class})
     static final class Operator implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -447,7 +487,10 @@ public final class CtlCommand implements Runnable {
             String name;
             @Option(names = "--role", required = true, description = "viewer, operator or admin")
             String role;
-            @Option(names = "--ttl", paramLabel = "DURATION", description = "lifetime, like 8h (default and maximum: the control plane's operators.max-ttl)")
+            @Option(names = "--person", required = true, paramLabel = "WHO",
+                    description = "the person it is issued to, like alice@example.com (kept in the operator inventory)")
+            String person;
+            @Option(names = "--ttl", paramLabel = "DURATION", description = "lifetime, like 8h (default and maximum: the control plane's operators.max-ttl; more is refused)")
             String ttl;
             @Option(names = "--out", required = true, paramLabel = "DIR",
                     description = "directory to write admin.crt, admin.key (mode 0600), bundle.pem, api-url and server-id into (usable as --credential-dir)")
@@ -456,7 +499,7 @@ public final class CtlCommand implements Runnable {
             @Override
             void run(ControlPlaneClient c, PrintWriter out) throws IOException {
                 KeyPair kp = Csrs.newP256();
-                SvidResponse r = c.issueOperatorCredential(new OperatorCredentialRequest(name, role, Csrs.csrPem(kp), seconds(ttl)));
+                SvidResponse r = c.issueOperatorCredential(new OperatorCredentialRequest(name, role, person, Csrs.csrPem(kp), seconds(ttl)));
                 Files.createDirectories(outDir);
                 Path keyFile = outDir.resolve(CtlOptions.KEY_FILE);
                 Files.deleteIfExists(keyFile);
@@ -469,8 +512,43 @@ public final class CtlCommand implements Runnable {
                 String serverId = opts.serverId != null ? opts.serverId
                         : CtlOptions.read(dir.resolve(CtlOptions.SERVER_ID_FILE), "--server-id").trim();
                 Files.writeString(outDir.resolve(CtlOptions.SERVER_ID_FILE), serverId);
-                print(out, r, () -> out.println("issued " + r.spiffeId() + " (" + role + "), valid until "
-                        + r.notAfter() + "; use it with --credential-dir " + outDir));
+                print(out, r, () -> out.println("issued " + r.spiffeId() + " (" + role + ") to " + person
+                        + ", valid until " + r.notAfter() + "; use it with --credential-dir " + outDir));
+            }
+        }
+
+        @Command(name = "list", mixinStandardHelpOptions = true,
+                description = "List issued operator certificates, newest first: role, person, issuer, state.")
+        static final class ListCmd extends Action {
+            @Option(names = "--limit", defaultValue = "100", description = "most rows; default: ${DEFAULT-VALUE}")
+            int limit;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                List<OperatorCredentialView> ops = c.operators(limit);
+                print(out, ops, () -> {
+                    Table t = new Table("NAME", "ROLE", "PERSON", "STATE", "SERIAL", "ISSUED", "NOT AFTER", "ISSUED BY");
+                    ops.forEach(o -> t.row(o.name(), o.role(), o.person(), o.state(), o.serial(),
+                            o.issuedAt().toString(), o.notAfter().toString(), o.issuedBy()));
+                    t.print(out);
+                });
+            }
+        }
+
+        @Command(name = "revoke", mixinStandardHelpOptions = true,
+                description = "Revoke an operator (admin): its SPIFFE ID is revoked, so every certificate it holds is "
+                        + "refused at once on every route; audited.")
+        static final class Revoke extends Action {
+            @Parameters(index = "0", paramLabel = "NAME", description = "the operator's name (spiffe://<td>/operator/<name>)")
+            String name;
+            @Option(names = "--reason", required = true, description = "why, for the audit trail")
+            String reason;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                var r = c.revokeOperator(name, reason);
+                print(out, r, () -> out.println("revoked " + r.value() + " (every certificate it holds is refused "
+                        + "from now on; the revocation lasts until " + r.expiresAt() + ")"));
             }
         }
     }

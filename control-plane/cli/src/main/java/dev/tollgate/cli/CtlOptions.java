@@ -11,6 +11,7 @@ import picocli.CommandLine.Option;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.tls.Pem;
+import dev.tollgate.controlplane.config.ControlPlaneConfig;
 
 /**
  * How ctl reaches the control plane. Without flags it uses what a local control plane wrote at start in
@@ -24,6 +25,8 @@ public final class CtlOptions {
     public static final String BUNDLE_FILE = "bundle.pem";
     public static final String CERT_FILE = "admin.crt";
     public static final String KEY_FILE = "admin.key";
+    /** The directory under a control plane's data-dir that holds these files. */
+    public static final String OPERATOR_DIR = "operator";
 
     public enum Output { TABLE, JSON }
 
@@ -33,8 +36,14 @@ public final class CtlOptions {
 
     @Option(names = "--credential-dir", paramLabel = "DIR",
             description = "directory with admin.crt, admin.key, bundle.pem, api-url and server-id "
-                    + "(default: $TOLLGATE_HOME/control-plane/operator, $TOLLGATE_HOME defaulting to ~/.tollgate)")
+                    + "(default: <data-dir>/operator)")
     Path credentialDir;
+
+    @Option(names = "--data-dir", paramLabel = "DIR",
+            description = "the data-dir of a control plane on this machine, as it was started with (--data-dir or "
+                    + "data-dir in its config); its operator/ directory holds the credentials "
+                    + "(default: $TOLLGATE_HOME/control-plane, $TOLLGATE_HOME defaulting to ~/.tollgate)")
+    Path dataDir;
 
     @Option(names = "--cert", paramLabel = "FILE", description = "operator certificate chain, PEM (overrides the credential directory)")
     Path cert;
@@ -62,6 +71,7 @@ public final class CtlOptions {
         CtlOptions m = new CtlOptions();
         m.server = server != null ? server : outer.server;
         m.credentialDir = credentialDir != null ? credentialDir : outer.credentialDir;
+        m.dataDir = dataDir != null ? dataDir : outer.dataDir;
         m.cert = cert != null ? cert : outer.cert;
         m.key = key != null ? key : outer.key;
         m.bundle = bundle != null ? bundle : outer.bundle;
@@ -75,10 +85,15 @@ public final class CtlOptions {
         if (credentialDir != null) {
             return credentialDir;
         }
-        Map<String, String> env = System.getenv();
-        String home = env.get("TOLLGATE_HOME");
-        Path base = home != null && !home.isBlank() ? Path.of(home) : Path.of(System.getProperty("user.home"), ".tollgate");
-        return base.resolve("control-plane").resolve("operator");
+        if (dataDir != null) {
+            return dataDir.resolve(OPERATOR_DIR);
+        }
+        return defaultDataDir(System.getenv()).resolve(OPERATOR_DIR);
+    }
+
+    /** The data-dir of a control plane started without one: $TOLLGATE_HOME/control-plane (as the control plane). */
+    public static Path defaultDataDir(Map<String, String> env) {
+        return ControlPlaneConfig.defaultHome(env).resolve("control-plane");
     }
 
     ControlPlaneClient client() {
@@ -100,8 +115,10 @@ public final class CtlOptions {
         try {
             return Files.readString(p);
         } catch (IOException e) {
-            throw new CtlException("cannot read " + p + " (" + e.getClass().getSimpleName() + "). Is a control plane "
-                    + "running on this machine (./tollgate control-plane)? Otherwise pass " + flag + ".");
+            String why = e instanceof java.nio.file.NoSuchFileException ? "it does not exist" : e.getClass().getSimpleName();
+            throw new CtlException("cannot read " + p.toAbsolutePath() + " (" + why + "). Is a control plane running on "
+                    + "this machine (./tollgate control-plane)? One started with --data-dir DIR: pass --data-dir DIR "
+                    + "here too; otherwise pass " + flag + ".");
         }
     }
 }

@@ -210,7 +210,8 @@ class CtlCommandTest {
     @Test
     void issuesAnOperatorCredentialWithAPrivateKeyFile() throws Exception {
         Path out = dir.resolve("viewer");
-        Result r = ctl("--credential-dir", creds, "operator", "issue", "--name", "val", "--role", "viewer", "--out", out.toString());
+        Result r = ctl("--credential-dir", creds, "operator", "issue", "--name", "val", "--role", "viewer",
+                "--person", "val@example.com", "--out", out.toString());
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(Files.getPosixFilePermissions(out.resolve("admin.key")))
                 .containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
@@ -279,10 +280,77 @@ class CtlCommandTest {
     }
 
     @Test
+    void listsAndRevokesOperatorsAndARevokedOperatorIsToldWhy() throws Exception {
+        Path out = dir.resolve("bob");
+        Result issued = ctl("--credential-dir", creds, "operator", "issue", "--name", "bob", "--role", "operator",
+                "--person", "bob@example.com", "--ttl", "8h", "--out", out.toString());
+        assertThat(issued.code()).as(issued.err()).isZero();
+        assertThat(issued.out()).contains("issued spiffe://test.tollgate/operator/bob (operator) to bob@example.com");
+        Result list = ctl("--credential-dir", creds, "operator", "list");
+        assertThat(list.out()).contains("NAME", "PERSON", "STATE", "bob", "operator", "bob@example.com", "active",
+                "bootstrap-admin", "system");
+
+        Result revoked = ctl("--credential-dir", creds, "operator", "revoke", "bob", "--reason", "left the team");
+        assertThat(revoked.code()).as(revoked.err()).isZero();
+        assertThat(revoked.out()).contains("revoked spiffe://test.tollgate/operator/bob");
+        assertThat(ctl("--credential-dir", creds, "operator", "list").out()).contains("revoked");
+
+        Result refused = ctl("--credential-dir", out.toString(), "workload", "list");
+        assertThat(refused.code()).isEqualTo(1);
+        assertThat(refused.err()).contains("reason: identity_revoked", "hint: that SPIFFE ID is revoked")
+                .doesNotContain("role");
+    }
+
+    @Test
+    void operatorTtlOverTheCapIsRefusedNamingTheCap() {
+        tcp.close();
+        tcp = TestControlPlane.start(dir.resolve("cp2"), null, java.time.Clock.systemUTC(),
+                java.util.Map.of("operators.max-ttl", "1h"));
+        Result r = ctl("--credential-dir", tcp.cp.operatorDir().toString(), "operator", "issue", "--name", "bob",
+                "--role", "viewer", "--person", "bob@example.com", "--ttl", "8h", "--out", dir.resolve("b").toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("ttl: 8h (expected: <= 1h, operators.max-ttl)");
+    }
+
+    @Test
+    void hintsFollowTheProblemNotTheStatus() {
+        Result task = ctl("--credential-dir", creds, "task", "show", "no-such-task");
+        assertThat(task.code()).isEqualTo(1);
+        assertThat(task.err()).contains("reason: task_not_found", "ctl task list").doesNotContain("workload list");
+        Result key = ctl("--credential-dir", creds, "signing-key", "revoke", "nokid", "--reason", "x");
+        assertThat(key.err()).contains("signing_key_not_found", "ctl signing-key list").doesNotContain("workload list");
+        Result workload = ctl("--credential-dir", creds, "workload", "show", "spiffe://test.tollgate/agent/ghost");
+        assertThat(workload.err()).contains("workload_not_found", "ctl workload list");
+    }
+
+    @Test
+    void findsTheCredentialsOfAControlPlaneStartedWithADataDir() {
+        Path dataDir = tcp.cp.config().dataDir();
+        Result r = ctl("--data-dir", dataDir.toString(), "workload", "list");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("SPIFFE ID");
+        Result sub = ctl("workload", "list", "--data-dir", dataDir.toString());
+        assertThat(sub.code()).as(sub.err()).isZero();
+    }
+
+    @Test
+    void anUnreachableControlPlaneIsNamedWithTheCause() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        Result r = ctl("--credential-dir", creds, "--server", "https://127.0.0.1:" + port, "workload", "list");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("cannot reach the control plane at https://127.0.0.1:" + port
+                + ": connection refused").doesNotContain("null");
+    }
+
+    @Test
     void explainsWhatToDoWhenNoControlPlaneIsFound() {
         Result r = ctl("--credential-dir", dir.resolve("nowhere").toString(), "workload", "list");
         assertThat(r.code()).isEqualTo(2);
-        assertThat(r.err()).contains("cannot read", "Is a control plane running", "--server");
+        assertThat(r.err()).contains("cannot read " + dir.resolve("nowhere").resolve("api-url").toAbsolutePath()
+                + " (it does not exist)", "Is a control plane running", "--data-dir", "--server");
     }
 
     @Test

@@ -50,6 +50,7 @@ import dev.tollgate.controlplane.ca.CaTransition;
 import dev.tollgate.controlplane.ca.IssuedCertificate;
 import dev.tollgate.controlplane.config.ControlPlaneConfig;
 import dev.tollgate.controlplane.identity.JoinTokens;
+import dev.tollgate.controlplane.identity.OperatorCredentials;
 import dev.tollgate.controlplane.inventory.Inventory;
 import dev.tollgate.controlplane.inventory.Posture;
 import dev.tollgate.controlplane.identity.SvidIssuer;
@@ -64,6 +65,7 @@ import dev.tollgate.controlplane.watch.BundleRevisions;
 import dev.tollgate.controlplane.watch.WatchHub;
 import dev.tollgate.controlplane.ca.KeyEncryption;
 import dev.tollgate.controlplane.token.Revocations;
+import dev.tollgate.controlplane.token.RevokedIdentities;
 import dev.tollgate.controlplane.token.SigningKeys;
 import dev.tollgate.controlplane.token.Tasks;
 import dev.tollgate.controlplane.token.TokenExchange;
@@ -104,12 +106,17 @@ public final class ControlPlane implements AutoCloseable {
     private final TokenServices tokens;
     private final PolicyVersions policies;
     private final AuditCheckpointer checkpoints;
+    private final OperatorCredentials operators;
+    private final RevokedIdentities revokedIdentities;
 
     private ControlPlane(ControlPlaneConfig config, Clock clock, Store store, CaManager ca, Auditor auditor,
                          PrometheusMeterRegistry registry, ServerIdentity serverIdentity, ApiServer api,
                          AdminServer admin, ThreadPoolExecutor blocking, ScheduledExecutorService scheduler,
                          WatchHub hub, BundleRevisions bundles, TokenServices tokens, PolicyVersions policies,
-                         AuditCheckpointer checkpoints) {
+                         AuditCheckpointer checkpoints, OperatorCredentials operators,
+                         RevokedIdentities revokedIdentities) {
+        this.operators = operators;
+        this.revokedIdentities = revokedIdentities;
         this.policies = policies;
         this.checkpoints = checkpoints;
         this.hub = hub;
@@ -182,8 +189,18 @@ public final class ControlPlane implements AutoCloseable {
             SigningKeys signingKeys = new SigningKeys(store, sealing, publisher, clock, tk.signingKeyRotation(),
                     tk.clockSkew());
             signingKeys.start();
+            WatchHub watchHub = hub;
+            // Every API request is checked against the revoked identities in memory: loaded now, kept current from
+            // the revision log (every replica's revocations), and at once after this replica's own.
+            RevokedIdentities revokedIdentities = new RevokedIdentities(store, clock, System::nanoTime,
+                    config.api().revocationMaxStaleness(), watchHub::identityRevoked);
+            revokedIdentities.reload();
+            hub.listen(revokedIdentities);
             Revocations revocations = new Revocations(store, publisher, auditor, clock, signingKeys,
-                    config.trustDomain(), tk.clockSkew(), config.joinTokenMaxTtl(), hub::identityRevoked);
+                    config.trustDomain(), tk.clockSkew(), config.joinTokenMaxTtl(), id -> store.afterCommit(() -> {
+                        revokedIdentities.load(id);
+                        watchHub.identityRevoked(id);
+                    }));
             hub.refuseRevoked(revocations::identityRevoked);
             TokenIssuer tokenIssuer = new TokenIssuer(signingKeys, store, config.trustDomain());
             TokenServices tokens = new TokenServices(
@@ -193,7 +210,9 @@ public final class ControlPlane implements AutoCloseable {
                     revocations, signingKeys);
             SvidIssuer issuer = new SvidIssuer(store, ca, joinTokens, workloads, auditor, metrics, clock,
                     config.trustDomain(), config.svid().defaultTtl(), config.svid().maxTtl(),
-                    config.operators().maxTtl(), revocations::identityRevoked);
+                    revocations::identityRevoked);
+            OperatorCredentials operators = new OperatorCredentials(store, ca, revocations, auditor, metrics, clock,
+                    config.trustDomain(), config.operators().maxTtl());
             ServerIdentity identity = new ServerIdentity(ca, store, config.serverId(), config.api().certificateTtl(), clock);
             BundleRevisions bundles = new BundleRevisions(ca, store, hub);
             hub.register(bundles);
@@ -227,11 +246,13 @@ public final class ControlPlane implements AutoCloseable {
             });
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
-                    tokens, policies, new DecisionIngest(store, clock, metrics), inventory, posture, checkpoints);
+                    tokens, policies, new DecisionIngest(store, clock, metrics), inventory, posture, checkpoints,
+                    operators);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
-                    new Authenticator(() -> ca.bundle().anchors(), config.trustDomain()), blocking, metrics, auditor);
+                    new Authenticator(() -> ca.bundle().anchors(), config.trustDomain(), revokedIdentities), blocking,
+                    metrics, auditor);
             AdminServer admin = new AdminServer(config.adminListen(), registry, identity::valid);
             scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "tollgate-cp-scheduler");
@@ -239,7 +260,7 @@ public final class ControlPlane implements AutoCloseable {
                 return t;
             });
             ControlPlane cp = new ControlPlane(config, clock, store, ca, auditor, registry, identity, api, admin, blocking,
-                    scheduler, hub, bundles, tokens, policies, checkpoints);
+                    scheduler, hub, bundles, tokens, policies, checkpoints, operators, revokedIdentities);
             cp.writeOperatorFiles();
             long tick = config.ca().checkInterval().toMillis();
             scheduler.scheduleWithFixedDelay(cp::maintain, tick, tick, TimeUnit.MILLISECONDS);
@@ -317,6 +338,7 @@ public final class ControlPlane implements AutoCloseable {
             tokens.keys().maintain();
             tokens.tasks().sweep();
             tokens.revocations().purgeExpired();
+            revokedIdentities.purgeExpired();
         } catch (RuntimeException e) {
             LOG.error("token upkeep failed; retrying at the next tick", e);
         }
@@ -436,13 +458,8 @@ public final class ControlPlane implements AutoCloseable {
         }
         KeyPair kp = Csrs.newP256();
         SpiffeId id = SpiffeId.of(config.trustDomain(), SpiffeId.Kind.OPERATOR, BOOTSTRAP_ADMIN);
-        IssuedCertificate cert = ca.issue(id, kp.getPublic(), config.operators().bootstrapTtl(),
-                Optional.of(OperatorRole.ADMIN));
+        IssuedCertificate cert = operators.issueBootstrap(id, kp.getPublic(), config.operators().bootstrapTtl());
         X509Certificate leaf = cert.leaf();
-        store.insertSvid(new SvidRecord(Svids.serialHex(leaf), id, cert.caId(), "operator",
-                Svids.fingerprint(leaf.getPublicKey()), Svids.keyAlgorithm(leaf.getPublicKey()),
-                Svids.keyBits(leaf.getPublicKey()), leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant(),
-                clock.instant(), Pem.encode(leaf)));
         Path keyTmp = dir.resolve(ADMIN_KEY_FILE + ".tmp");
         Files.deleteIfExists(keyTmp);
         Files.createFile(keyTmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));

@@ -95,10 +95,26 @@ public final class ControlPlaneCommand implements Callable<Integer> {
         out.println("  API            " + cp.apiUri() + "  (presents " + cp.serverId() + ")");
         out.println("  metrics        http://" + cp.adminAddress().getHostString() + ":" + cp.adminAddress().getPort() + "/metrics");
         out.println("  database       " + cfg.database().url());
-        out.println("  admin creds    " + cp.operatorDir() + "  (used by './tollgate ctl' without flags)");
+        out.println("  admin creds    " + cp.operatorDir());
+        out.println("  try            " + ctlCommand(cfg, System.getenv()));
         out.flush();
         stopped.await();
         return 0;
+    }
+
+    /**
+     * The exact ctl command that finds this control plane's credentials: without flags when its data-dir is the
+     * default one (where ctl looks), else with the same {@code --data-dir}.
+     */
+    static String ctlCommand(ControlPlaneConfig cfg, Map<String, String> env) {
+        Path dataDir = cfg.dataDir().toAbsolutePath().normalize();
+        Path standard = ControlPlaneConfig.defaultHome(env).resolve("control-plane").toAbsolutePath().normalize();
+        String flag = dataDir.equals(standard) ? "" : "--data-dir " + quote(dataDir.toString()) + " ";
+        return "./tollgate ctl " + flag + "workload list";
+    }
+
+    private static String quote(String s) {
+        return s.matches("[A-Za-z0-9_@%+=:,./-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
     }
 
     ControlPlaneConfig parse(Map<String, String> env) {

@@ -92,7 +92,10 @@ final class ServerIdentity {
                 Svids.fingerprint(leaf.getPublicKey()), Svids.keyAlgorithm(leaf.getPublicKey()),
                 Svids.keyBits(leaf.getPublicKey()), leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant(),
                 clock.instant(), Pem.encode(leaf)));
-        List<X509Certificate> chain = cert.chain();
+        // Then the active CA cross-signed by each older CA of the bundle: a sidecar whose configured trust anchor
+        // predates a rotation can still join (SpiffeTrustManager validates the longest part that leads to its CAs).
+        List<X509Certificate> chain = new java.util.ArrayList<>(cert.chain());
+        chain.addAll(ca.crossCertificates());
         return new Current(ServerTls.build(kp.getPrivate(), chain, () -> ca.bundle().anchors()), leaf, cert.caId());
     }
 }

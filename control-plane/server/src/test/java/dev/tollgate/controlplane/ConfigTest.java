@@ -52,6 +52,25 @@ class ConfigTest {
     }
 
     @Test
+    void missingConfigFileIsReportedByItsFullPathAsMissing() {
+        Path missing = dir.resolve("etc").resolve("control-plane.yaml");
+        ConfigValues v = ControlPlaneConfig.values().loadYaml(missing);
+        assertThat(v.errors()).containsExactly("config file " + missing.toAbsolutePath() + ": does not exist");
+    }
+
+    @Test
+    void bannerNamesTheCtlCommandThatFindsTheCredentials() {
+        Map<String, String> env = Map.of("TOLLGATE_HOME", dir.toString());
+        ConfigValues standard = ControlPlaneConfig.values();
+        assertThat(ControlPlaneCommand.ctlCommand(ControlPlaneConfig.parse(standard, env), env))
+                .isEqualTo("./tollgate ctl workload list");
+        ConfigValues own = ControlPlaneConfig.values();
+        own.set("data-dir", dir.resolve("my cp").toString(), "test");
+        assertThat(ControlPlaneCommand.ctlCommand(ControlPlaneConfig.parse(own, env), env))
+                .isEqualTo("./tollgate ctl --data-dir '" + dir.resolve("my cp").toAbsolutePath() + "' workload list");
+    }
+
+    @Test
     void referenceFileParsesIntoTheDefaults() {
         ControlPlaneConfig cfg = ControlPlaneConfig.parse(ControlPlaneConfig.values().loadYaml(REFERENCE),
                 Map.of("TOLLGATE_HOME", dir.toString()));

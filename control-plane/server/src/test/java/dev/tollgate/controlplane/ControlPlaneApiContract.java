@@ -150,6 +150,26 @@ abstract class ControlPlaneApiContract {
     }
 
     @Test
+    void certificateInventoryListsEveryCertificateWithItsOwners() {
+        SpiffeId id = TestControlPlane.agent("owned");
+        tcp.register(id);
+        tcp.join(id, null);
+        assertThat(admin.svids(id, 10)).singleElement().satisfies(s -> {
+            assertThat(s.humanOwner()).isEqualTo("alice@example.com");
+            assertThat(s.serviceOwner()).isEqualTo("team-agents");
+        });
+        admin.updateWorkload(id, new WorkloadSpec(id.toString(), "carol@example.com", "team-research", "p", List.of(),
+                null, null));
+        assertThat(admin.svids(id, 10)).singleElement().satisfies(s -> {
+            assertThat(s.humanOwner()).isEqualTo("carol@example.com");
+            assertThat(s.serviceOwner()).isEqualTo("team-research");
+        });
+        operator("owner-check", "viewer");
+        assertThat(admin.svids(SpiffeId.parse("spiffe://" + TestControlPlane.TRUST_DOMAIN + "/operator/owner-check"), 10))
+                .singleElement().satisfies(s -> assertThat(s.humanOwner()).isEqualTo("owner-check@example.com"));
+    }
+
+    @Test
     void csrAskingForAnotherSanAndCaGetsOnlyTheRegisteredIdentity() throws Exception {
         SpiffeId id = TestControlPlane.agent("modest");
         tcp.register(id);
@@ -314,7 +334,7 @@ abstract class ControlPlaneApiContract {
         TestPki.Issued forged = foreign.svid("operator/mallory");
 
         List<Route> routes = new dev.tollgate.controlplane.api.ApiRoutes(tcp.cp.store(), tcp.cp.ca(), null, null, null,
-                null, TestControlPlane.TRUST_DOMAIN, null, null, null, null, null, null, null, null).routes();
+                null, TestControlPlane.TRUST_DOMAIN, null, null, null, null, null, null, null, null, null).routes();
         int checked = 0;
         for (Route r : routes) {
             if (r.access() == Access.PUBLIC) {
@@ -388,6 +408,40 @@ abstract class ControlPlaneApiContract {
     }
 
     @Test
+    void bodyOverTheLimitIsAnRfc9457ProblemWhetherDeclaredOrStreamed() throws Exception {
+        String big = "{\"purpose\":\"" + "x".repeat(70 * 1024) + "\"}";
+        HttpResponse<String> declared = rawBody("POST", "/v1/workloads", null, null, big);
+        assertThat(declared.statusCode()).isEqualTo(413);
+        assertThat(declared.headers().firstValue("content-type")).hasValue("application/problem+json");
+        assertThat(declared.body()).contains("\"reason\":\"body_too_large\"", "\"status\":413",
+                "api.max-body-bytes");
+
+        byte[] bytes = big.getBytes(StandardCharsets.UTF_8);
+        HttpResponse<String> streamed = rawStream("/v1/workloads", bytes);
+        assertThat(streamed.statusCode()).isEqualTo(413);
+        assertThat(streamed.body()).contains("body_too_large");
+    }
+
+    /** A POST whose body is sent chunked (no content-length), as the bootstrap admin. */
+    HttpResponse<String> rawStream(String path, byte[] body) throws Exception {
+        List<X509Certificate> chain = Pem.certificates(Files.readString(tcp.cp.operatorDir().resolve(ControlPlane.ADMIN_CERT_FILE)));
+        java.security.PrivateKey key = Pem.privateKey(Files.readString(tcp.cp.operatorDir().resolve(ControlPlane.ADMIN_KEY_FILE)));
+        javax.net.ssl.SSLContext ssl = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+        java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        ks.setKeyEntry("k", key, "p".toCharArray(), chain.toArray(new X509Certificate[0]));
+        var kmf = javax.net.ssl.KeyManagerFactory.getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, "p".toCharArray());
+        ssl.init(kmf.getKeyManagers(), new javax.net.ssl.TrustManager[] {new dev.tollgate.api.tls.SpiffeTrustManager(
+                () -> tcp.cp.ca().bundle().anchors(), tcp.cp.serverId()::equals)}, null);
+        HttpClient c = HttpClient.newBuilder().sslContext(ssl).version(HttpClient.Version.HTTP_1_1).build();
+        HttpRequest req = HttpRequest.newBuilder(tcp.cp.apiUri().resolve(path)).timeout(Duration.ofSeconds(20))
+                .header("content-type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body))).build();
+        return c.send(req, HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
     void unknownAndDuplicateJsonFieldsAreRefused() throws Exception {
         Credential op = operator("strict", "operator");
         String dup = "{\"spiffeId\":\"spiffe://test.tollgate/agent/a\",\"spiffeId\":\"spiffe://test.tollgate/agent/b\","
@@ -407,7 +461,7 @@ abstract class ControlPlaneApiContract {
 
     Credential operator(String name, String role) {
         KeyPair kp = Csrs.newP256();
-        SvidResponse r = admin.issueOperatorCredential(new OperatorCredentialRequest(name, role, Csrs.csrPem(kp), null));
+        SvidResponse r = admin.issueOperatorCredential(new OperatorCredentialRequest(name, role, name + "@example.com", Csrs.csrPem(kp), null));
         return new Credential(Pem.certificates(r.chainPem()), kp.getPrivate());
     }
 

@@ -338,7 +338,7 @@ abstract class InventoryApiContract {
         assertProblem(() -> admin.setAssetOwner("ca", "*", new AssetOwnerSpec("", "team-pki", "x", "y", "z")),
                 400, "missing_field");
         KeyPair kp = Csrs.newP256();
-        SvidResponse viewerCert = admin.issueOperatorCredential(new OperatorCredentialRequest("viewer-9", "viewer",
+        SvidResponse viewerCert = admin.issueOperatorCredential(new OperatorCredentialRequest("viewer-9", "viewer", "viewer-9@example.com",
                 Csrs.csrPem(kp), null));
         ControlPlaneClient viewer = tcp.as(Pem.certificates(viewerCert.chainPem()), kp.getPrivate());
         assertThat(viewer.inventory(filters("kind", "ca")).assets()).isNotEmpty();

@@ -227,7 +227,7 @@ class PolicyApiTest {
 
     private ControlPlaneClient as(String name, String role) {
         KeyPair kp = Csrs.newP256();
-        SvidResponse r = admin.issueOperatorCredential(new OperatorCredentialRequest(name, role, Csrs.csrPem(kp), null));
+        SvidResponse r = admin.issueOperatorCredential(new OperatorCredentialRequest(name, role, name + "@example.com", Csrs.csrPem(kp), null));
         chains.put(name, Pem.certificates(r.chainPem()));
         keys.put(name, kp.getPrivate());
         return tcp.as(Pem.certificates(r.chainPem()), kp.getPrivate());

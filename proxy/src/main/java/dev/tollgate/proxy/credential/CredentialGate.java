@@ -175,7 +175,7 @@ final class CredentialGate implements RequestGate {
         boolean[] issued = new boolean[1];
         CompletableFuture<ExchangeClient.ExchangedToken> f = e.exchanged.get(k, (key, executor) -> {
             issued[0] = true;
-            return e.exchangeClient.exchange(c.token(), spiffe.expectedId(), scope).toCompletableFuture();
+            return quiet(e.exchangeClient.exchange(c.token(), spiffe.expectedId(), scope));
         });
         if (!issued[0] && f.isDone() && !f.isCompletedExceptionally()) {
             e.metrics.exchange(ExchangeResult.CACHED);
@@ -183,17 +183,54 @@ final class CredentialGate implements RequestGate {
         }
         return f.handle((x, err) -> {
             if (err != null) {
-                Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+                Throwable cause = exchangeFailure(err);
                 DenyReason reason = cause instanceof ExchangeClient.ExchangeException ex ? ex.reason()
                         : DenyReason.EXCHANGE_UNAVAILABLE;
                 e.metrics.exchange(reason == DenyReason.EXCHANGE_UNAVAILABLE ? ExchangeResult.UNAVAILABLE
                         : ExchangeResult.REFUSED);
                 LOG.info("token exchange for {} failed: {}", u.name(), cause.toString());
+                LOG.debug("token exchange for {} failed", u.name(), cause);
                 return deny(reason, req, t, u.name());
             }
             e.metrics.exchange(issued[0] ? ExchangeResult.ISSUED : ExchangeResult.CACHED);
             return replaced(req, c, x, t, u.name());
         }).thenCompose(s -> s);
+    }
+
+    /**
+     * A failed exchange as the exchanged-token cache holds it. Caffeine logs every failed asynchronous load at
+     * WARNING with its stack trace except a {@link java.util.concurrent.CancellationException}; a refused exchange is
+     * routine (one INFO line here, the trace at DEBUG), so its failure travels as {@link ExchangeFailed}, which the
+     * cache drops quietly, and {@link #exchangeFailure} unwraps it again.
+     */
+    static CompletableFuture<ExchangeClient.ExchangedToken> quiet(
+            CompletionStage<ExchangeClient.ExchangedToken> exchange) {
+        CompletableFuture<ExchangeClient.ExchangedToken> out = new CompletableFuture<>();
+        exchange.whenComplete((token, err) -> {
+            if (err != null) {
+                out.completeExceptionally(new ExchangeFailed(err instanceof CompletionException
+                        && err.getCause() != null ? err.getCause() : err));
+            } else {
+                out.complete(token);
+            }
+        });
+        return out;
+    }
+
+    /** The failure of an exchange future, unwrapped. */
+    static Throwable exchangeFailure(Throwable err) {
+        Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+        return cause instanceof ExchangeFailed f && f.getCause() != null ? f.getCause() : cause;
+    }
+
+    /** Carries an exchange's failure through the cache without a WARNING (see {@link #quiet}). */
+    static final class ExchangeFailed extends java.util.concurrent.CancellationException {
+        private static final long serialVersionUID = 1L;
+
+        ExchangeFailed(Throwable cause) {
+            super(String.valueOf(cause.getMessage()));
+            initCause(cause);
+        }
     }
 
     private CompletionStage<GateDecision> replaced(HttpRequest req, Credential c, ExchangeClient.ExchangedToken x,

@@ -37,6 +37,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
 import dev.tollgate.api.client.Backoff;
 import dev.tollgate.api.client.ControlPlaneClient;
+import dev.tollgate.api.client.Failures;
 import dev.tollgate.api.client.ControlPlaneException;
 import dev.tollgate.api.client.WatchClient;
 import dev.tollgate.api.tls.Csrs;
@@ -389,6 +390,13 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
             return;
         } catch (RuntimeException e) {
             lastJoinProblem = "the join failed: " + describe(e);
+            if (untrustedControlPlane(e)) {
+                LOG.error("cannot join: the control plane's certificate does not chain to control-plane.trust-anchor "
+                        + "{} ({}); its CA may have rotated since that file was written: re-fetch the bundle "
+                        + "(./tollgate ctl bundle show > {}) and check it out of band", cfg.trustAnchor(), describe(e),
+                        cfg.trustAnchor());
+                anchor = null; // read the file again at the next attempt
+            }
             failed("join", e);
             return;
         }
@@ -795,12 +803,19 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         return false;
     }
 
+    /** One line, each distinct cause once (the HTTP client wraps one TLS failure in several exceptions). */
     private static String describe(Throwable e) {
-        StringBuilder sb = new StringBuilder(e.toString());
-        for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
-            sb.append(": ").append(t);
+        return Failures.describe(e);
+    }
+
+    /** True when the failure is the control plane's certificate not chaining to what this sidecar trusts. */
+    static boolean untrustedControlPlane(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.security.cert.CertificateException) {
+                return true;
+            }
         }
-        return sb.toString();
+        return false;
     }
 
     /** Settings of a source; all but the configuration have defaults. */

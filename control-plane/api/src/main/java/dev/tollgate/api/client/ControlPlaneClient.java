@@ -41,6 +41,8 @@ import dev.tollgate.api.wire.PostureView;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OAuthError;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.OperatorCredentialView;
+import dev.tollgate.api.wire.OperatorRevocationRequest;
 import dev.tollgate.api.wire.PolicyActivationView;
 import dev.tollgate.api.wire.PolicyDiffView;
 import dev.tollgate.api.wire.PolicyUpload;
@@ -188,6 +190,17 @@ public final class ControlPlaneClient {
 
     public SvidResponse issueOperatorCredential(OperatorCredentialRequest request) {
         return send("POST", "/v1/operators", request, SvidResponse.class);
+    }
+
+    /** Operator certificates, newest first. */
+    public List<OperatorCredentialView> operators(int limit) {
+        return send("GET", "/v1/operators?limit=" + limit, null, new TypeReference<List<OperatorCredentialView>>() { });
+    }
+
+    /** Revokes an operator's SPIFFE ID, so every certificate it holds is refused at once. */
+    public RevocationView revokeOperator(String name, String reason) {
+        return send("POST", "/v1/operators/" + name + "/revoke", new OperatorRevocationRequest(reason),
+                RevocationView.class);
     }
 
     public List<AuditEventView> audit(long afterSeq, int limit) {
@@ -402,12 +415,7 @@ public final class ControlPlaneClient {
     }
 
     private static String describe(IOException e) {
-        Throwable t = e;
-        StringBuilder sb = new StringBuilder(String.valueOf(e.getMessage()));
-        while ((t = t.getCause()) != null && t != t.getCause()) {
-            sb.append(": ").append(t.getMessage());
-        }
-        return sb.toString();
+        return Failures.describe(e);
     }
 
     public static final class Builder {

@@ -79,11 +79,27 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
             while (end > 1 && roots.contains(path.get(end - 1))) {
                 end--;
             }
-            CertPath certPath = cf.generateCertPath(path.subList(0, end));
             PKIXParameters params = new PKIXParameters(anchors);
             params.setRevocationEnabled(false);
             params.setDate(now.get());
-            CertPathValidator.getInstance("PKIX").validate(certPath, params);
+            // The longest leading part of the chain that leads to a trusted CA: a peer may send extra CA
+            // certificates (a control plane sends its CA cross-signed by older CAs for peers that trust only those).
+            GeneralSecurityException failure = null;
+            boolean valid = false;
+            for (int n = end; n >= 1 && !valid; n--) {
+                try {
+                    CertPath certPath = cf.generateCertPath(path.subList(0, n));
+                    CertPathValidator.getInstance("PKIX").validate(certPath, params);
+                    valid = true;
+                } catch (java.security.cert.CertPathValidatorException e) {
+                    if (failure == null) {
+                        failure = e;
+                    }
+                }
+            }
+            if (!valid) {
+                throw failure;
+            }
         } catch (GeneralSecurityException e) {
             throw new CertificateException("peer chain does not lead to the trust bundle: " + e.getMessage(), e);
         }

@@ -113,7 +113,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 RouteResult resp;
                 boolean authorized = false;
                 try {
-                    Authenticator.authorize(principal, chosen.access());
+                    authenticator.authorizeCurrent(principal, chosen.access());
                     authorized = true;
                     resp = chosen.handler().handle(request);
                 } catch (ApiProblem p) {
@@ -124,7 +124,8 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                                         ? RefusalReason.UNTRUSTED_CLIENT_CERTIFICATE : RefusalReason.NO_CLIENT_CERTIFICATE,
                                 remote, RefusalAudit.API_REFUSED, method + " " + chosen.template(), cut(path),
                                 p.reason(), Map.of("status", p.status()));
-                    } else if (chosen.access().role() != null && !"GET".equals(method)) {
+                    } else if (!"GET".equals(method) && (chosen.access().role() != null
+                            || "identity_revoked".equals(p.reason()))) {
                         auditor.recordQuietly(Auditor.OPERATOR_ACTION, principal.auditName(),
                                 method + " " + chosen.template(), path, p.reason(), Map.of("status", p.status()));
                     }

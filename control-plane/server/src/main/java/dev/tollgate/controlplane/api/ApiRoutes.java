@@ -23,6 +23,7 @@ import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
+import dev.tollgate.api.wire.OperatorRevocationRequest;
 import dev.tollgate.api.wire.RevocationRequest;
 import dev.tollgate.api.wire.SigningKeyView;
 import dev.tollgate.api.wire.SvidRequest;
@@ -37,6 +38,7 @@ import dev.tollgate.controlplane.ca.CaRotationException;
 import dev.tollgate.controlplane.ca.RotationPlan;
 import dev.tollgate.controlplane.config.Durations;
 import dev.tollgate.controlplane.identity.JoinTokens;
+import dev.tollgate.controlplane.identity.OperatorCredentials;
 import dev.tollgate.controlplane.inventory.Inventory;
 import dev.tollgate.controlplane.inventory.Posture;
 import dev.tollgate.controlplane.identity.SvidIssuer;
@@ -67,6 +69,7 @@ public final class ApiRoutes {
     private final TokenServices tokens;
     private final PolicyVersions policies;
     private final DecisionIngest decisions;
+    private final OperatorCredentials operators;
     private final Inventory inventory;
     private final Posture posture;
     private final AuditCheckpointer checkpoints;
@@ -76,7 +79,8 @@ public final class ApiRoutes {
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
                      TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory,
-                     Posture posture, AuditCheckpointer checkpoints) {
+                     Posture posture, AuditCheckpointer checkpoints, OperatorCredentials operators) {
+        this.operators = operators;
         this.watch = watch;
         this.inventory = inventory;
         this.posture = posture;
@@ -181,7 +185,7 @@ public final class ApiRoutes {
                     Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("spiffeId"))
                             .map(s -> WorkloadRegistry.parseId("spiffeId", s));
                     int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
-                    return ApiResponse.ok(store.svids(id, limit).stream().map(ApiRoutes::svidView).toList());
+                    return ApiResponse.ok(svidViews(store.svids(id, limit)));
                 }),
                 new Route("GET", "/v1/ca", Access.VIEWER, r -> ApiResponse.ok(caStatus())),
                 new Route("POST", "/v1/ca/rotate", Access.ADMIN, r -> {
@@ -197,7 +201,12 @@ public final class ApiRoutes {
                     return ApiResponse.ok(new CaRotationView(plan.preparedCaId(), plan.bundleSequence(), plan.activatesAt()));
                 }),
                 new Route("POST", "/v1/operators", Access.ADMIN,
-                        r -> ApiResponse.json(201, issuer.operator(r.json(OperatorCredentialRequest.class), actor(r)))),
+                        r -> ApiResponse.json(201, operators.issue(r.json(OperatorCredentialRequest.class), actor(r)))),
+                new Route("GET", "/v1/operators", Access.VIEWER,
+                        r -> ApiResponse.ok(operators.list((int) r.queryLong("limit", 100, 1, MAX_LIST)))),
+                new Route("POST", "/v1/operators/{name}/revoke", Access.ADMIN,
+                        r -> ApiResponse.ok(operators.revoke(r.param("name"), r.json(OperatorRevocationRequest.class),
+                                actor(r)))),
                 new Route("GET", "/v1/audit", Access.VIEWER, r -> {
                     long after = r.queryLong("after", 0, 0, Long.MAX_VALUE);
                     int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
@@ -333,9 +342,28 @@ public final class ApiRoutes {
         return r.principal().auditName();
     }
 
-    static SvidView svidView(SvidRecord s) {
+    /** Certificates with their owners: the workload's registration, or the person an operator certificate names. */
+    private List<SvidView> svidViews(List<SvidRecord> svids) {
+        Map<SpiffeId, Optional<dev.tollgate.controlplane.store.Workload>> registrations = new java.util.HashMap<>();
+        Map<SpiffeId, Map<String, String>> persons = new java.util.HashMap<>();
+        return svids.stream().map(s -> {
+            if (s.spiffeId().kind() == SpiffeId.Kind.OPERATOR) {
+                String person = persons.computeIfAbsent(s.spiffeId(), id -> {
+                    Map<String, String> bySerial = new java.util.HashMap<>();
+                    store.operatorCredentials(Optional.of(id), MAX_LIST)
+                            .forEach(c -> bySerial.put(c.serialHex(), c.issuedTo()));
+                    return bySerial;
+                }).get(s.serialHex());
+                return svidView(s, person, null);
+            }
+            var w = registrations.computeIfAbsent(s.spiffeId(), store::workload);
+            return svidView(s, w.map(x -> x.humanOwner()).orElse(null), w.map(x -> x.serviceOwner()).orElse(null));
+        }).toList();
+    }
+
+    static SvidView svidView(SvidRecord s, String humanOwner, String serviceOwner) {
         return new SvidView(s.serialHex(), s.spiffeId().toString(), s.kind(), s.caId(), s.publicKeyFingerprint(),
-                s.keyAlgorithm(), s.keyBits(), s.notBefore(), s.notAfter(), s.issuedAt());
+                s.keyAlgorithm(), s.keyBits(), s.notBefore(), s.notAfter(), s.issuedAt(), humanOwner, serviceOwner);
     }
 
     static AuditEventView auditView(AuditRecord a) {

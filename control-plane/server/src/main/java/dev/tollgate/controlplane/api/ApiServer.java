@@ -21,7 +21,16 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
@@ -30,6 +39,7 @@ import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 
+import dev.tollgate.api.wire.Problem;
 import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.audit.RefusalAudit;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
@@ -96,7 +106,7 @@ public final class ApiServer implements AutoCloseable {
                                     .addLast(HANDLER_HANDSHAKE_REFUSALS, handshakeRefusals)
                                     .addLast(HANDLER_IDLE, new IdleClose(s.idleTimeout()))
                                     .addLast(HANDLER_CODEC, new HttpServerCodec(decoder))
-                                    .addLast(HANDLER_AGGREGATOR, new HttpObjectAggregator(s.maxBodyBytes(), true))
+                                    .addLast(HANDLER_AGGREGATOR, new BodyLimit(s.maxBodyBytes()))
                                     .addLast(HANDLER_API, api);
                         }
                     })
@@ -183,6 +193,32 @@ public final class ApiServer implements AutoCloseable {
                 }
             }
             super.userEventTriggered(ctx, evt);
+        }
+    }
+
+    /**
+     * Aggregates a request up to the body limit; a larger one (by its content-length, or as it arrives) is answered
+     * with the RFC 9457 problem 413 {@code body_too_large} and the connection closed.
+     */
+    static final class BodyLimit extends HttpObjectAggregator {
+        private final int max;
+
+        BodyLimit(int max) {
+            super(max, true);
+            this.max = max;
+        }
+
+        @Override
+        protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+            ApiResponse r = ApiResponse.problem(Problem.of(413, "body_too_large", "Content too large",
+                    "request body: more than " + max + " bytes (expected: <= " + max + ", api.max-body-bytes)"));
+            FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                    HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.wrappedBuffer(r.body()));
+            resp.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
+            resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, r.body().length);
+            resp.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);
         }
     }
 

@@ -20,10 +20,21 @@ import dev.tollgate.api.tls.SpiffeTrustManager;
  * carry their role in the certificate.
  */
 public final class Authenticator {
-    private final SpiffeTrustManager verifier;
+    /** Answers, from memory, whether an identity is revoked; checked on every request of a protected route. */
+    public interface RevocationCheck {
+        /** False while the revocation state cannot be known (the revision log unread for too long): fail closed. */
+        boolean known();
 
-    public Authenticator(Supplier<? extends Collection<X509Certificate>> bundle, String trustDomain) {
+        boolean revoked(SpiffeId id);
+    }
+
+    private final SpiffeTrustManager verifier;
+    private final RevocationCheck revocations;
+
+    public Authenticator(Supplier<? extends Collection<X509Certificate>> bundle, String trustDomain,
+                         RevocationCheck revocations) {
         this.verifier = new SpiffeTrustManager(bundle, id -> id.memberOf(trustDomain));
+        this.revocations = java.util.Objects.requireNonNull(revocations, "revocations");
     }
 
     public Principal authenticate(X509Certificate[] chain, String remote) {
@@ -54,6 +65,28 @@ public final class Authenticator {
         } catch (IOException | IllegalArgumentException e) {
             return null;
         }
+    }
+
+    /**
+     * Throws the problem when principal may not call a route of this access level: a revoked operator or workload
+     * (403 {@code identity_revoked}) on every protected route, 503 {@code revocation_state_unknown} while revocations
+     * cannot be known, then {@link #authorize(Principal, Access)}.
+     */
+    public void authorizeCurrent(Principal principal, Access access) {
+        if (access != Access.PUBLIC) {
+            SpiffeId id = principal instanceof Principal.Operator op ? op.id()
+                    : principal instanceof Principal.Workload w ? w.id() : null;
+            if (id != null) {
+                if (!revocations.known()) {
+                    throw new ApiProblem(503, "revocation_state_unknown", "Service unavailable",
+                            "the control plane cannot read its revocations (database unreachable?); retry later");
+                }
+                if (revocations.revoked(id)) {
+                    throw ApiProblem.forbidden("identity_revoked", id + " is revoked; ask an admin for a new credential");
+                }
+            }
+        }
+        authorize(principal, access);
     }
 
     /** Throws the 401 / 403 problem when principal may not call a route of this access level. */

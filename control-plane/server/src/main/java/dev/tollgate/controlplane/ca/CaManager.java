@@ -66,6 +66,8 @@ public final class CaManager {
     /** Provided CAs already warned about as nearing expiry. Guarded by lock. */
     private final java.util.Set<String> warnedExpiring = new java.util.HashSet<>();
     private volatile View view;
+    /** Cross-certificates by "activeId/olderId". Guarded by lock. */
+    private final Map<String, X509Certificate> crossCache = new HashMap<>();
 
     public CaManager(CaSlotRepository repo, Clock clock, String trustDomain, CaSettings settings, KeyEncryption keys) {
         this.repo = Objects.requireNonNull(repo, "repo");
@@ -221,6 +223,50 @@ public final class CaManager {
         chain.addAll(ca.intermediates());
         SvidValidator.validate(chain, v.bundle().anchors(), id, key, role, now);
         return new IssuedCertificate(leaf, chain, ca.id());
+    }
+
+    /**
+     * The active CA's certificate cross-signed by each older generated CA still in the bundle, so that a client whose
+     * trust anchor predates a rotation (a sidecar's configured anchor written before it) can still verify what the
+     * active CA signs, until that older CA leaves the bundle. Served after the control plane's own certificate.
+     * Empty when no older CA is in the bundle or the active CA was provided by the operator.
+     */
+    public List<X509Certificate> crossCertificates() {
+        View v = requireStarted();
+        Signing active = v.active();
+        if (active == null) {
+            return List.of();
+        }
+        synchronized (lock) {
+            CaRecord current = v.records().stream().filter(r -> r.id().equals(active.id())).findFirst().orElse(null);
+            if (current == null || !SOURCE_GENERATED.equals(current.source())) {
+                return List.of();
+            }
+            X509Certificate activeCert = loadMaterial(current, false).anchor();
+            List<X509Certificate> out = new ArrayList<>();
+            for (CaRecord older : v.records()) {
+                if (older.state() != CaState.OLD || !SOURCE_GENERATED.equals(older.source())
+                        || !older.createdAt().isBefore(current.createdAt())) {
+                    continue;
+                }
+                X509Certificate cross = crossCache.get(active.id() + "/" + older.id());
+                if (cross == null) {
+                    try {
+                        Material m = loadMaterial(older, true);
+                        cross = m.signer().sign(template.crossCertificate(activeCert, m.anchor()));
+                        crossCache.put(active.id() + "/" + older.id(), cross);
+                    } catch (RuntimeException e) {
+                        LOG.warn("cannot cross-sign CA {} with the older CA {}: {}", active.id(), older.id(),
+                                e.toString());
+                        continue;
+                    }
+                }
+                if (clock.instant().isBefore(cross.getNotAfter().toInstant())) {
+                    out.add(cross);
+                }
+            }
+            return List.copyOf(out);
+        }
     }
 
     /** The current trust bundle: anchors of every prepared, active and old CA. */

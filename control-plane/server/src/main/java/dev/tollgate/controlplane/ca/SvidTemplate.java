@@ -133,6 +133,35 @@ public final class SvidTemplate {
     }
 
     /** The TBS data of a self-signed CA for {@code trustDomain}, valid from {@code now - backdate} for {@code ttl}. */
+    /**
+     * A cross-certificate: {@code ca}'s subject and key, issued by {@code issuer} (another CA of the trust domain),
+     * valid while both are. A client that trusts only {@code issuer} can then verify what {@code ca} signs.
+     */
+    public X509v3CertificateBuilder crossCertificate(X509Certificate ca, X509Certificate issuer) {
+        Objects.requireNonNull(ca, "ca");
+        Objects.requireNonNull(issuer, "issuer");
+        Instant notBefore = max(ca.getNotBefore().toInstant(), issuer.getNotBefore().toInstant());
+        Instant notAfter = min(ca.getNotAfter().toInstant(), issuer.getNotAfter().toInstant());
+        try {
+            JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
+            X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(issuer.getSubjectX500Principal(), serial(),
+                    Date.from(notBefore), Date.from(notAfter), ca.getSubjectX500Principal(), ca.getPublicKey());
+            b.addExtension(Extension.basicConstraints, true, new BasicConstraints(0));
+            b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
+            b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(ca.getPublicKey()));
+            b.addExtension(Extension.authorityKeyIdentifier, false,
+                    ext.createAuthorityKeyIdentifier(issuer.getPublicKey()));
+            byte[] san = ca.getExtensionValue(Extension.subjectAlternativeName.getId());
+            if (san != null) {
+                b.addExtension(Extension.subjectAlternativeName, false,
+                        org.bouncycastle.asn1.ASN1OctetString.getInstance(san).getOctets());
+            }
+            return b;
+        } catch (java.security.NoSuchAlgorithmException | java.io.IOException e) {
+            throw new IllegalStateException("cannot build a cross-certificate: " + e.getMessage(), e);
+        }
+    }
+
     public X509v3CertificateBuilder selfSignedCa(String trustDomain, PublicKey caKey, Duration ttl, Instant now) {
         SpiffeId.requireTrustDomain(trustDomain);
         Objects.requireNonNull(caKey, "caKey");

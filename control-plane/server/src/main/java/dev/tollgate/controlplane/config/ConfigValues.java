@@ -44,6 +44,11 @@ public final class ConfigValues {
     /** Reads a YAML file; unknown keys and malformed YAML become errors. */
     public ConfigValues loadYaml(Path file) {
         try {
+            if (!Files.isRegularFile(file)) {
+                errors.add("config file " + file.toAbsolutePath() + ": "
+                        + (Files.exists(file) ? "not a regular file" : "does not exist"));
+                return this;
+            }
             if (Files.size(file) > MAX_FILE_BYTES) {
                 errors.add(file + ": " + Files.size(file) + " bytes (expected: <= " + MAX_FILE_BYTES + ")");
                 return this;
@@ -59,8 +64,10 @@ public final class ConfigValues {
                 return this;
             }
             flatten("", root, file.toString());
+        } catch (java.nio.file.AccessDeniedException e) {
+            errors.add("config file " + file.toAbsolutePath() + ": cannot be read (permission denied)");
         } catch (IOException e) {
-            errors.add(file + ": " + e.getMessage().lines().findFirst().orElse("unreadable"));
+            errors.add(file + ": " + String.valueOf(e.getMessage()).lines().findFirst().orElse("unreadable"));
         }
         return this;
     }

@@ -12,7 +12,6 @@ import dev.tollgate.api.OperatorRole;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.tls.Pem;
 import dev.tollgate.api.tls.Svids;
-import dev.tollgate.api.wire.OperatorCredentialRequest;
 import dev.tollgate.api.wire.SvidRequest;
 import dev.tollgate.api.wire.SvidResponse;
 import dev.tollgate.controlplane.api.ApiProblem;
@@ -31,9 +30,10 @@ import dev.tollgate.controlplane.store.SvidRecord;
 import dev.tollgate.controlplane.store.Workload;
 
 /**
- * Issues X.509-SVIDs: first through a join token, then renewed over mTLS, plus operator credentials. The identity
+ * Issues X.509-SVIDs: first through a join token, then renewed over mTLS. The identity
  * always comes from the registration, never from the CSR, whose only use is its public key (proof of possession
- * checked). Every certificate is recorded durably before it is returned.
+ * checked). Every certificate is recorded durably before it is returned. Operator credentials are
+ * {@link OperatorCredentials}'.
  */
 public final class SvidIssuer {
     private final Store store;
@@ -46,12 +46,11 @@ public final class SvidIssuer {
     private final String trustDomain;
     private final Duration defaultTtl;
     private final Duration maxTtl;
-    private final Duration operatorMaxTtl;
     private final Predicate<SpiffeId> revoked;
 
     public SvidIssuer(Store store, CaManager ca, JoinTokens joinTokens, WorkloadRegistry workloads, Auditor auditor,
                       ControlPlaneMetrics metrics, Clock clock, String trustDomain, Duration defaultTtl,
-                      Duration maxTtl, Duration operatorMaxTtl, Predicate<SpiffeId> revoked) {
+                      Duration maxTtl, Predicate<SpiffeId> revoked) {
         this.store = store;
         this.ca = ca;
         this.joinTokens = joinTokens;
@@ -62,7 +61,6 @@ public final class SvidIssuer {
         this.trustDomain = trustDomain;
         this.defaultTtl = defaultTtl;
         this.maxTtl = maxTtl;
-        this.operatorMaxTtl = operatorMaxTtl;
         this.revoked = revoked;
     }
 
@@ -110,27 +108,6 @@ public final class SvidIssuer {
                     "denied", Map.of("reason", "identity_revoked"));
             throw ApiProblem.forbidden("identity_revoked", "identity " + id + " is revoked");
         }
-    }
-
-    /** An operator credential, asked for by an admin. */
-    public SvidResponse operator(OperatorCredentialRequest request, String actor) {
-        if (request.name() == null || !request.name().matches("[a-z0-9][a-z0-9._-]{0,63}")) {
-            throw ApiProblem.badRequest("invalid_operator_name", "name: '" + request.name()
-                    + "' (expected: lowercase letters, digits, '.', '_' or '-', at most 64)");
-        }
-        OperatorRole role;
-        try {
-            role = OperatorRole.parse(request.role());
-        } catch (IllegalArgumentException e) {
-            throw ApiProblem.badRequest("invalid_role", e.getMessage());
-        }
-        PublicKey key = csrKey(new SvidRequest(request.csr(), null, request.ttlSeconds()), IssuanceKind.OPERATOR, actor);
-        SpiffeId id = SpiffeId.of(trustDomain, SpiffeId.Kind.OPERATOR, request.name());
-        Duration ttl = ttl(request.ttlSeconds(), operatorMaxTtl);
-        SvidResponse r = issue(id, key, ttl, Optional.of(role), IssuanceKind.OPERATOR, actor);
-        auditor.record(Auditor.OPERATOR_CREDENTIAL_ISSUED, actor, "operator.issue", id.toString(), "ok",
-                Map.of("role", role.wireName(), "serial", r.serial()));
-        return r;
     }
 
     private PublicKey csrKey(SvidRequest request, IssuanceKind kind, String actor) {

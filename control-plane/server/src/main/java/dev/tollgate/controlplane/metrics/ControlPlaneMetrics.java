@@ -143,6 +143,38 @@ public final class ControlPlaneMetrics {
 
     public ControlPlaneMetrics(MeterRegistry registry) {
         this.registry = registry;
+        registerCountersAtZero();
+    }
+
+    /**
+     * Registers every counter, with every combination of its tags, at 0: a series that first appears with the value
+     * of its first increment is invisible to {@code increase()} and {@code rate()}, so an alert would miss the first
+     * events and a dashboard panel would show "No data".
+     */
+    private void registerCountersAtZero() {
+        for (IssuanceKind k : IssuanceKind.values()) {
+            for (IssuanceResult r : IssuanceResult.values()) {
+                issuanceCounter(k, r);
+            }
+        }
+        for (JoinTokenOutcome o : JoinTokenOutcome.values()) {
+            joinTokenCounter(o);
+        }
+        auditWriteFailureCounter();
+        connectionRefusedCounter();
+        for (StreamCloseReason r : StreamCloseReason.values()) {
+            watchStreamClosedCounter(r);
+        }
+        for (StreamLimit l : StreamLimit.values()) {
+            watchStreamRefusedCounter(l);
+        }
+        for (RevisionKind k : RevisionKind.values()) {
+            revisionPublishedCounter(k);
+        }
+        resyncCounter();
+        for (DecisionKind k : DecisionKind.values()) {
+            decisionCounter(k);
+        }
     }
 
     public MeterRegistry registry() {
@@ -150,24 +182,40 @@ public final class ControlPlaneMetrics {
     }
 
     public void issuance(IssuanceKind kind, IssuanceResult result) {
-        Counter.builder(SVID_ISSUANCES).description("X.509-SVID issuances and renewals by kind and result")
-                .tag("kind", lower(kind)).tag("result", lower(result)).register(registry).increment();
+        issuanceCounter(kind, result).increment();
+    }
+
+    private Counter issuanceCounter(IssuanceKind kind, IssuanceResult result) {
+        return Counter.builder(SVID_ISSUANCES).description("X.509-SVID issuances and renewals by kind and result")
+                .tag("kind", lower(kind)).tag("result", lower(result)).register(registry);
     }
 
     public void joinToken(JoinTokenOutcome outcome) {
-        Counter.builder(JOIN_TOKENS).description("join tokens created and redeemed, by outcome")
-                .tag("outcome", lower(outcome)).register(registry).increment();
+        joinTokenCounter(outcome).increment();
+    }
+
+    private Counter joinTokenCounter(JoinTokenOutcome outcome) {
+        return Counter.builder(JOIN_TOKENS).description("join tokens created and redeemed, by outcome")
+                .tag("outcome", lower(outcome)).register(registry);
     }
 
     /** An audit event of a refused request could not be stored. */
     public void auditWriteFailure() {
-        Counter.builder(AUDIT_WRITE_FAILURES).description("audit events of refused requests that could not be stored")
-                .register(registry).increment();
+        auditWriteFailureCounter().increment();
+    }
+
+    private Counter auditWriteFailureCounter() {
+        return Counter.builder(AUDIT_WRITE_FAILURES).description("audit events of refused requests that could not be stored")
+                .register(registry);
     }
 
     public void connectionRefused() {
-        Counter.builder(API_CONNECTIONS_REFUSED).description("API connections closed because the connection limit was reached")
-                .register(registry).increment();
+        connectionRefusedCounter().increment();
+    }
+
+    private Counter connectionRefusedCounter() {
+        return Counter.builder(API_CONNECTIONS_REFUSED).description("API connections closed because the connection limit was reached")
+                .register(registry);
     }
 
     /** Records one API request; route is the route template (never the raw path). */
@@ -231,31 +279,45 @@ public final class ControlPlaneMetrics {
     }
 
     public void watchStreamClosed(StreamCloseReason reason) {
-        Counter.builder(WATCH_STREAMS_CLOSED).description("watch streams closed, by reason")
-                .tag("reason", lower(reason)).register(registry).increment();
+        watchStreamClosedCounter(reason).increment();
+    }
+
+    private Counter watchStreamClosedCounter(StreamCloseReason reason) {
+        return Counter.builder(WATCH_STREAMS_CLOSED).description("watch streams closed, by reason")
+                .tag("reason", lower(reason)).register(registry);
     }
 
     public void watchStreamRefused(StreamLimit limit) {
-        Counter.builder(WATCH_STREAMS_REFUSED).description("watch streams refused by a stream limit")
-                .tag("limit", lower(limit)).register(registry).increment();
+        watchStreamRefusedCounter(limit).increment();
+    }
+
+    private Counter watchStreamRefusedCounter(StreamLimit limit) {
+        return Counter.builder(WATCH_STREAMS_REFUSED).description("watch streams refused by a stream limit")
+                .tag("limit", lower(limit)).register(registry);
     }
 
     public void revisionPublished(RevisionKind kind) {
-        Counter.builder(WATCH_REVISIONS_PUBLISHED).description("revisions appended by this replica, by kind")
-                .tag("kind", lower(kind)).register(registry).increment();
+        revisionPublishedCounter(kind).increment();
+    }
+
+    private Counter revisionPublishedCounter(RevisionKind kind) {
+        return Counter.builder(WATCH_REVISIONS_PUBLISHED).description("revisions appended by this replica, by kind")
+                .tag("kind", lower(kind)).register(registry);
     }
 
     public void resyncServed() {
-        Counter.builder(WATCH_RESYNCS).description("watchers sent full state because they were too far behind or ahead")
-                .register(registry).increment();
+        resyncCounter().increment();
+    }
+
+    private Counter resyncCounter() {
+        return Counter.builder(WATCH_RESYNCS).description("watchers sent full state because they were too far behind or ahead")
+                .register(registry);
     }
 
     /** Decisions of sidecars appended to the audit chain ({@code POST /v1/audit/decisions}). */
     public void decisionsIngested(DecisionKind kind, int count) {
-        Counter c = Counter.builder(AUDIT_DECISIONS).description("sidecar decisions appended to the audit chain, by kind")
-                .tag("kind", lower(kind)).register(registry);
         if (count > 0) {
-            c.increment(count);
+            decisionCounter(kind).increment(count);
         }
     }
 
@@ -298,6 +360,11 @@ public final class ControlPlaneMetrics {
             Counter.builder(AUDIT_CHECKPOINTS).description("audit checkpoint signing attempts, by result")
                     .tag("result", lower(r)).register(registry);
         }
+    }
+
+    private Counter decisionCounter(DecisionKind kind) {
+        return Counter.builder(AUDIT_DECISIONS).description("sidecar decisions appended to the audit chain, by kind")
+                .tag("kind", lower(kind)).register(registry);
     }
 
     private static String lower(Enum<?> e) {

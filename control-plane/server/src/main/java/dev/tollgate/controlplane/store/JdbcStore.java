@@ -75,6 +75,7 @@ public final class JdbcStore implements Store {
             + "trust_anchor_pem, not_before, not_after, source, created_at, state_changed_at";
     private static final String WORKLOAD_COLUMNS = "spiffe_id, human_owner, service_owner, purpose, tools_json, "
             + "max_svid_ttl_ms, max_task_ttl_ms, created_at, updated_at";
+    private static final String OPERATOR_COLUMNS = "serial_hex, spiffe_id, role, issued_to, issued_by, issued_at, not_after";
     private static final String SVID_COLUMNS = "serial_hex, spiffe_id, ca_id, kind, public_key_fingerprint, "
             + "key_algorithm, key_bits, not_before, not_after, issued_at, certificate_pem";
     private static final String AUDIT_COLUMNS = "seq, at, kind, actor, action, subject, result, task_id, "
@@ -508,6 +509,48 @@ public final class JdbcStore implements Store {
                         svids.add(svid(rs));
                     }
                     return svids;
+                }
+            }
+        });
+    }
+
+    // ---- operator credentials -------------------------------------------------------------------------------
+
+    @Override
+    public void insertOperatorCredential(OperatorCredentialRecord cred) {
+        Objects.requireNonNull(cred, "credential: null (expected: non-null)");
+        write("insert operator credential " + cred.serialHex(),
+                "operator credential serial " + cred.serialHex() + " already exists", c -> {
+            update(c, "INSERT INTO operator_credential (" + OPERATOR_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    text(cred.serialHex(), "credential.serialHex"), text(cred.spiffeId(), "credential.spiffeId"),
+                    text(cred.role(), "credential.role"), text(cred.issuedTo(), "credential.issuedTo"),
+                    text(cred.issuedBy(), "credential.issuedBy"), millis(cred.issuedAt(), "credential.issuedAt"),
+                    millis(cred.notAfter(), "credential.notAfter"));
+            return null;
+        });
+    }
+
+    /** Newest issuedAt first; credentials issued in the same millisecond by descending serial. */
+    @Override
+    public List<OperatorCredentialRecord> operatorCredentials(Optional<SpiffeId> id, int limit) {
+        Objects.requireNonNull(id, "id: null (expected: an Optional)");
+        requirePositive(limit, "limit");
+        return read("list operator credentials", c -> {
+            String sql = "SELECT " + OPERATOR_COLUMNS + " FROM operator_credential"
+                    + (id.isPresent() ? " WHERE spiffe_id = ?" : "") + " ORDER BY issued_at DESC, serial_hex DESC LIMIT ?";
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                int i = 1;
+                if (id.isPresent()) {
+                    ps.setString(i++, id.get().toString());
+                }
+                ps.setInt(i, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    List<OperatorCredentialRecord> out = new ArrayList<>();
+                    while (rs.next()) {
+                        out.add(new OperatorCredentialRecord(rs.getString(1), SpiffeId.parse(rs.getString(2)),
+                                rs.getString(3), rs.getString(4), rs.getString(5), instant(rs, 6), instant(rs, 7)));
+                    }
+                    return out;
                 }
             }
         });

@@ -118,6 +118,18 @@ public interface Store extends CaSlotRepository, AutoCloseable {
      */
     List<SvidRecord> svids(Optional<SpiffeId> id, int limit);
 
+    // ---- operator credentials (the operator inventory) -----------------------------------------------------
+
+    /** @throws StoreConflictException when a credential with this serial was recorded */
+    void insertOperatorCredential(OperatorCredentialRecord credential);
+
+    /**
+     * Newest first (by issuedAt, then by descending serial); when id is present only that operator's credentials.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<OperatorCredentialRecord> operatorCredentials(Optional<SpiffeId> id, int limit);
+
 
     // ---- revision log (what sidecars watch) ----------------------------------------------------------------
 

@@ -64,6 +64,21 @@ public final class WatchHub implements RevisionPublisher, AutoCloseable {
     public record Entry(WatchEvent event, byte[] line) {
     }
 
+    /**
+     * Follows the revision log on this replica's hub thread (revisions of every replica, in revision order), for
+     * state kept in memory beside it (the revoked identities). Calls must be quick and must not throw.
+     */
+    public interface RevisionListener {
+        /** One revision, in order. */
+        void revision(WatchEvent event);
+
+        /** The log was read up to its end just now. */
+        void caughtUp();
+
+        /** Revisions were pruned before this replica read them: what was built from the log must be reloaded. */
+        void gap();
+    }
+
     /** The receiving end of a subscription: a watch stream. */
     public interface Subscriber {
         /**
@@ -159,6 +174,7 @@ public final class WatchHub implements RevisionPublisher, AutoCloseable {
     private volatile long head;
     private Instant nextIdentityCheck;
     private volatile Predicate<SpiffeId> revoked = id -> false;
+    private final List<RevisionListener> listeners = new CopyOnWriteArrayList<>();
 
     public WatchHub(Store store, Clock clock, ControlPlaneMetrics metrics, Settings settings) {
         this.store = store;
@@ -190,6 +206,11 @@ public final class WatchHub implements RevisionPublisher, AutoCloseable {
             }
         }
         sources.add(source);
+    }
+
+    /** Adds a follower of the revision log, from the next revision this hub reads. */
+    public void listen(RevisionListener listener) {
+        listeners.add(Objects.requireNonNull(listener, "listener"));
     }
 
     public Clock clock() {
@@ -363,9 +384,17 @@ public final class WatchHub implements RevisionPublisher, AutoCloseable {
         while (true) {
             List<RevisionRecord> page = store.revisionsAfter(head, PAGE);
             if (page.isEmpty()) {
+                for (RevisionListener l : listeners) {
+                    l.caughtUp();
+                }
                 return;
             }
             long first = page.get(0).revision();
+            if (first != head + 1) {
+                for (RevisionListener l : listeners) {
+                    l.gap();
+                }
+            }
             if (first != head + 1 && !live.isEmpty()) {
                 // This replica could not read the log for so long that revisions were pruned unseen.
                 LOG.warn("revisions {} to {} were pruned before this replica delivered them; resynchronising {} watchers",
@@ -380,6 +409,9 @@ public final class WatchHub implements RevisionPublisher, AutoCloseable {
                 head = r.revision();
                 if (e == null) {
                     continue;
+                }
+                for (RevisionListener l : listeners) {
+                    l.revision(e.event());
                 }
                 for (Subscription s : live) {
                     offer(s, e);

@@ -579,6 +579,54 @@ abstract class StoreConformanceTest {
         assertThat(store.latestExpiryIssuedBy("ca3")).isEmpty();
     }
 
+    // ---- operator credentials -------------------------------------------------------------------------------
+
+    static final SpiffeId OPERATOR_BOB = SpiffeId.parse("spiffe://example.org/operator/bob");
+    static final SpiffeId OPERATOR_EVE = SpiffeId.parse("spiffe://example.org/operator/eve");
+
+    @Test
+    void operatorCredentialsRoundTripNewestFirstFilteredByOperatorAndSurviveAReopen() {
+        Store store = newStore();
+        var b1 = new OperatorCredentialRecord("b1", OPERATOR_BOB, "operator", "bob@example.com",
+                "spiffe://example.org/operator/admin", T0, T0.plus(Duration.ofHours(8)));
+        var e1 = new OperatorCredentialRecord("e1", OPERATOR_EVE, "viewer", "eve@example.com", "system",
+                T0.plusSeconds(10), T0.plus(Duration.ofDays(1)));
+        var b2 = new OperatorCredentialRecord("b2", OPERATOR_BOB, "admin", "bob@example.com",
+                "spiffe://example.org/operator/admin", T0.plusSeconds(20), T0.plus(Duration.ofHours(9)));
+        store.insertOperatorCredential(b1);
+        store.insertOperatorCredential(e1);
+        store.insertOperatorCredential(b2);
+
+        assertThat(store.operatorCredentials(Optional.empty(), 10)).containsExactly(b2, e1, b1);
+        assertThat(store.operatorCredentials(Optional.of(OPERATOR_BOB), 10)).containsExactly(b2, b1);
+        assertThat(store.operatorCredentials(Optional.empty(), 1)).containsExactly(b2);
+        assertThat(track(reopenStore()).operatorCredentials(Optional.of(OPERATOR_EVE), 10)).containsExactly(e1);
+        assertThatThrownBy(() -> store.operatorCredentials(Optional.empty(), 0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("limit: 0 (expected: > 0)");
+    }
+
+    @Test
+    void insertingAnOperatorCredentialWithAKnownSerialIsAConflictAndATransactionTakesItWithTheCertificate() {
+        Store store = newStore();
+        var cred = new OperatorCredentialRecord("0c", OPERATOR_BOB, "viewer", "bob@example.com", "system", T0,
+                T0.plusSeconds(3600));
+        store.inTransaction("issue", () -> {
+            store.insertSvid(svid("0c", OPERATOR_BOB, "ca1", T0, T0.plusSeconds(3600)));
+            store.insertOperatorCredential(cred);
+        });
+        assertThatThrownBy(() -> store.insertOperatorCredential(new OperatorCredentialRecord("0c", OPERATOR_EVE,
+                "admin", "eve@example.com", "system", T0, T0.plusSeconds(60))))
+                .isInstanceOf(StoreConflictException.class);
+        assertThatThrownBy(() -> store.inTransaction("issue again", () -> {
+            store.insertSvid(svid("0d", OPERATOR_EVE, "ca1", T0, T0.plusSeconds(60)));
+            store.insertOperatorCredential(new OperatorCredentialRecord("0c", OPERATOR_EVE, "admin",
+                    "eve@example.com", "system", T0, T0.plusSeconds(60)));
+        })).isInstanceOf(StoreConflictException.class);
+
+        assertThat(store.operatorCredentials(Optional.empty(), 10)).containsExactly(cred);
+        assertThat(store.svid("0d")).isEmpty();
+    }
+
     // ---- audit ----------------------------------------------------------------------------------------------
 
     @Test
