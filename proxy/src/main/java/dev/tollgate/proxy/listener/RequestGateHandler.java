@@ -20,6 +20,7 @@ import dev.tollgate.proxy.forward.LocalAnswer;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.inspect.JsonRpcErrors;
 import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.RequestOutcome;
 
 /**
@@ -36,15 +37,19 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
     private final RequestGate gate;
     private final Direction direction;
     private final Supplier<Optional<SpiffeId>> ownIdentity;
+    private final ProxyMetrics metrics;
     private final ArrayDeque<Object> held = new ArrayDeque<>();
+    private long decideStart;
     private boolean deciding;
     private boolean readCompletePending;
     private boolean denied;
 
-    RequestGateHandler(RequestGate gate, Direction direction, Supplier<Optional<SpiffeId>> ownIdentity) {
+    RequestGateHandler(RequestGate gate, Direction direction, Supplier<Optional<SpiffeId>> ownIdentity,
+                       ProxyMetrics metrics) {
         this.gate = gate;
         this.direction = direction;
         this.ownIdentity = ownIdentity;
+        this.metrics = metrics;
     }
 
     @Override
@@ -62,6 +67,7 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         deciding = true;
+        decideStart = System.nanoTime();
         held.add(msg);
         CompletionStage<GateDecision> stage;
         try {
@@ -102,6 +108,7 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         deciding = false;
+        metrics.gateDuration(direction, System.nanoTime() - decideStart);
         GateDecision.Deny deny;
         RequestOutcome outcome = RequestOutcome.DENIED;
         if (err != null || d == null) {
