@@ -464,6 +464,78 @@ class HelmChartTest {
                 .allSatisfy(name -> assertThat(volumeNames).contains(name));
     }
 
+    /**
+     * The acceptance path without a cluster: the example agent chart in webhook mode renders a Deployment; the pod its
+     * ReplicaSet would create goes through the injector configured exactly as the tollgate chart configures it; the
+     * patched pod has the sidecar the example's Service points at, and validates against the Kubernetes schemas.
+     */
+    @Test
+    void exampleAgentInWebhookModeBecomesAnInjectedPodThatValidates(@TempDir Path dir) throws Exception {
+        ChartFiles.copyTree(ChartFiles.repoRoot().resolve("charts/tollgate"), dir.resolve("tollgate"));
+        ChartFiles.copyTree(ChartFiles.repoRoot().resolve("charts/examples/agent"), dir.resolve("examples/agent"));
+        Path agentChart = dir.resolve("examples/agent");
+        new Helm(agentChart).dependency().update().call();
+        java.util.Map<String, Object> crm = new java.util.LinkedHashMap<>();
+        crm.put("address", "crm-tools.tools.svc:15006");
+        crm.put("spiffe-id", "spiffe://tollgate.local/tool/crm-tools");
+        crm.put("match", java.util.Map.of("path-prefix", "/mcp"));
+        List<JsonNode> agentDocs = ChartFiles.documents(new Helm(agentChart).template().withName("research-agent")
+                .withNamespace("agents")
+                .withValuesFile(new Values()
+                        .set("agent.image", "registry.example.org/agents/research:1.0")
+                        .set("injection.mode", "webhook")
+                        .set("replicas", 3)
+                        .set("injection.upstreams", java.util.Map.of("crm-tools", crm))
+                        .set("injection.allow", List.of("spiffe://tollgate.local/agent/planner"))
+                        .write())
+                .call());
+        JsonNode deployment = only(agentDocs, "Deployment");
+        assertThat(deployment.at("/spec/replicas").asInt()).isEqualTo(3);
+        assertThat(deployment.at("/spec/template/spec/containers")).extracting(c -> c.path("name").asText()).containsExactly("agent");
+        assertThat(only(agentDocs, "ServiceAccount").at("/metadata/name").asText())
+                .isEqualTo(deployment.at("/spec/template/spec/serviceAccountName").asText());
+
+        JsonNode webhookYaml = null;
+        for (JsonNode cm : ofKind(renderDocs(withWebhook(t -> t)), "ConfigMap")) {
+            if (cm.at("/data/webhook.yaml").isTextual()) {
+                webhookYaml = cm.at("/data/webhook.yaml");
+            }
+        }
+        Path cfgFile = dir.resolve("webhook.yaml");
+        java.nio.file.Files.writeString(cfgFile, webhookYaml.asText());
+        dev.tollgate.webhook.WebhookConfig cfg = dev.tollgate.webhook.WebhookConfig.parse(
+                dev.tollgate.webhook.WebhookConfig.values().loadYaml(cfgFile));
+
+        com.fasterxml.jackson.databind.node.ObjectNode pod = ChartFiles.JSON.createObjectNode();
+        pod.put("apiVersion", "v1").put("kind", "Pod");
+        com.fasterxml.jackson.databind.node.ObjectNode metadata = deployment.at("/spec/template/metadata").deepCopy();
+        metadata.put("generateName", "research-agent-5d8f7c9b6-").put("namespace", "agents");
+        pod.set("metadata", metadata);
+        pod.set("spec", deployment.at("/spec/template/spec").deepCopy());
+        com.fasterxml.jackson.databind.node.ObjectNode request = ChartFiles.JSON.createObjectNode();
+        request.put("uid", "0b7e3c1a-2d4f-4e6a-8b9c-1d2e3f4a5b6c").put("operation", "CREATE").put("namespace", "agents");
+        request.putObject("kind").put("group", "").put("version", "v1").put("kind", "Pod");
+        request.set("object", pod);
+
+        dev.tollgate.webhook.SidecarInjector.Admission admission = new dev.tollgate.webhook.SidecarInjector(cfg.injection())
+                .admit(request, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+
+        assertThat(admission.result()).as(admission.message()).isEqualTo(dev.tollgate.webhook.SidecarInjector.Result.INJECTED);
+        JsonNode injected = dev.tollgate.testing.JsonPatch.apply(pod, admission.patch());
+        JsonNode sidecar = injected.at("/spec/initContainers/0");
+        assertThat(sidecar.path("name").asText()).isEqualTo("tollgate-sidecar");
+        String targetPort = only(agentDocs, "Service").at("/spec/ports/0/targetPort").asText();
+        assertThat(sidecar.path("ports")).as("the Service's targetPort %s", targetPort)
+                .anyMatch(p -> p.path("name").asText().equals(targetPort));
+        JsonNode generated = ChartFiles.documents(injected.at("/metadata/annotations").path("sidecar.tollgate.dev/config").asText()).get(0);
+        assertThat(generated.at("/upstreams/crm-tools/address").asText()).isEqualTo("crm-tools.tools.svc:15006");
+        assertThat(generated.path("app").asText()).isEqualTo("127.0.0.1:8080");
+        assertThat(generated.at("/identity/allow/0").asText()).isEqualTo("spiffe://tollgate.local/agent/planner");
+
+        dev.tollgate.testing.KubernetesSchemas.assumeAvailable();
+        assertThat(dev.tollgate.testing.KubernetesSchemas.assertValid(List.of(injected))).isEmpty();
+    }
+
     @Test
     void sidecarHelperRefusesToRenderWithoutItsConfigMap(@TempDir Path dir) {
         ChartFiles.copyTree(ChartFiles.repoRoot().resolve("charts/tollgate"), dir.resolve("tollgate"));
