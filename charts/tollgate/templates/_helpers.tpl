@@ -156,7 +156,7 @@ sidecar.* values so that injected sidecars and the tollgate.sidecar helper agree
   "ports" (dict "admin" (int $s.ports.admin) "egress" (int $s.ports.egress) "ingress" (int $s.ports.ingress))
   "run-as-user" (int $s.securityContext.runAsUser)
   "run-as-group" (int $s.securityContext.runAsGroup)
-  "java-tool-options" $s.javaOpts
+  "java-opts" $s.javaOpts
   "resources" $s.resources
   "startup-timeout" $w.sidecarStartupTimeout
   "config" ($w.sidecarConfig | default dict) }}

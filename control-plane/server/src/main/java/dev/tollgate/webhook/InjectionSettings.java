@@ -18,7 +18,7 @@ public record InjectionSettings(
         int ingressPort,
         long runAsUser,
         long runAsGroup,
-        String javaToolOptions,
+        String javaOpts,
         ObjectNode resources,
         int startupTimeoutSeconds,
         ObjectNode baseConfig) {

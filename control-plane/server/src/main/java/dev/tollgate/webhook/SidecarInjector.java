@@ -380,8 +380,8 @@ public final class SidecarInjector {
         c.put("image", s.image());
         c.put("imagePullPolicy", s.imagePullPolicy());
         c.putArray("args").add("sidecar").add("--config").add(Annotations.CONFIG_FILE);
-        if (!s.javaToolOptions().isBlank()) {
-            c.putArray("env").addObject().put("name", "JAVA_TOOL_OPTIONS").put("value", s.javaToolOptions());
+        if (!s.javaOpts().isBlank()) {
+            c.putArray("env").addObject().put("name", "TOLLGATE_JAVA_OPTS").put("value", s.javaOpts());
         }
         ArrayNode ports = c.putArray("ports");
         ports.addObject().put("name", "tg-admin").put("containerPort", s.adminPort()).put("protocol", "TCP");

@@ -52,7 +52,7 @@ public record WebhookConfig(
             opt("sidecar.ports.ingress", "15006", "the sidecar's ingress listener (mTLS from peers), only for pods that name an app port"),
             opt("sidecar.run-as-user", "10002", "user id of the sidecar process (different from the agent's)"),
             opt("sidecar.run-as-group", "10002", "group id of the sidecar process"),
-            opt("sidecar.java-tool-options", "-XX:MaxRAMPercentage=75", "JAVA_TOOL_OPTIONS of the sidecar container (memory settings)"),
+            opt("sidecar.java-opts", "-XX:MaxRAMPercentage=75", "extra JVM options of the sidecar (TOLLGATE_JAVA_OPTS, read by the image's launcher on top of its JAVA_TOOL_OPTIONS)"),
             opt("sidecar.resources", "{\"requests\":{\"cpu\":\"100m\",\"memory\":\"256Mi\"},\"limits\":{\"memory\":\"512Mi\"}}",
                     "resources of the sidecar container (a Kubernetes ResourceRequirements mapping)"),
             opt("sidecar.startup-timeout", "120s", "how long the sidecar may take to become ready (startup probe on /readyz) before the kubelet restarts it; the agent starts after it"),
@@ -101,7 +101,7 @@ public record WebhookConfig(
         }
         long user = v.integer("sidecar.run-as-user", 1, Integer.MAX_VALUE);
         long group = v.integer("sidecar.run-as-group", 1, Integer.MAX_VALUE);
-        String javaOptions = v.string("sidecar.java-tool-options");
+        String javaOptions = v.string("sidecar.java-opts");
         ObjectNode resources = mapping(v, "sidecar.resources");
         Duration startup = v.duration("sidecar.startup-timeout", Duration.ofSeconds(5), Duration.ofHours(1));
         ObjectNode base = mapping(v, "sidecar.config");

@@ -53,7 +53,7 @@ class SidecarInjectorTest {
         assertThat(sidecar.at("/securityContext/capabilities/drop")).extracting(JsonNode::asText).containsExactly("ALL");
         assertThat(sidecar.at("/securityContext/seccompProfile/type").asText()).isEqualTo("RuntimeDefault");
         assertThat(sidecar.at("/resources/limits/memory").asText()).isEqualTo("512Mi");
-        assertThat(named(sidecar.path("env"), "JAVA_TOOL_OPTIONS").path("value").asText()).isEqualTo("-XX:MaxRAMPercentage=75");
+        assertThat(named(sidecar.path("env"), "TOLLGATE_JAVA_OPTS").path("value").asText()).isEqualTo("-XX:MaxRAMPercentage=75");
 
         assertThat(pod.at("/spec/containers")).extracting(c -> c.path("name").asText()).containsExactly("agent");
         assertThat(pod.at("/spec/volumes")).extracting(v -> v.path("name").asText())
