@@ -254,8 +254,51 @@ class MonitoringTest {
             assertThat(names).as("metrics of %s", expr).isNotEmpty();
             used.addAll(names);
         }
-        assertThat(EXPORTED).containsAll(used);
+        Set<String> known = new TreeSet<>(EXPORTED);
+        known.addAll(JVM_CHARTED);
+        assertThat(known).containsAll(used);
         assertThat(used).as("the dashboard shows every control-plane metric").containsAll(EXPORTED);
+        assertThat(used).as("and the JVM and process row").containsAll(JVM_CHARTED);
+    }
+
+    /** The JVM and process series the control-plane dashboard charts (ControlPlaneMetrics.bindJvmAndProcess). */
+    static final Set<String> JVM_CHARTED = Set.of("jvm_memory_used_bytes", "jvm_memory_max_bytes",
+            "jvm_gc_pause_seconds_sum", "jvm_gc_pause_seconds_max", "jvm_threads_live_threads", "process_cpu_usage",
+            "process_files_open_files");
+
+    @Test
+    void chartedJvmSeriesAreWhatTheControlPlaneBinds() throws Exception {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        Set<String> scraped = new TreeSet<>();
+        try (var gc = ControlPlaneMetrics.bindJvmAndProcess(registry)) {
+            // The pause timer appears with the first collection; its series are known by name.
+            scraped.addAll(Set.of("jvm_gc_pause_seconds_sum", "jvm_gc_pause_seconds_max", "jvm_gc_pause_seconds_count"));
+            for (String line : registry.scrape().split("\n")) {
+                if (!line.startsWith("#") && !line.isBlank()) {
+                    scraped.add(line.split("[{ ]", 2)[0]);
+                }
+            }
+        }
+        assertThat(scraped).containsAll(JVM_CHARTED).contains("jvm_gc_max_data_size_bytes", "process_uptime_seconds");
+    }
+
+    @Test
+    void dashboardFiltersEveryQueryByNamespaceAndPod() {
+        JsonNode dashboard = ChartFiles.readJson(dashboardFile());
+        List<String> variables = new ArrayList<>();
+        dashboard.at("/templating/list").forEach(v -> variables.add(v.path("name").asText()));
+        assertThat(variables).contains("job", "namespace", "pod");
+        for (JsonNode target : dashboard.findParents("expr")) {
+            String expr = target.path("expr").asText();
+            Matcher selectors = Pattern.compile("\\{([^}]*)}").matcher(expr);
+            int found = 0;
+            while (selectors.find()) {
+                found++;
+                assertThat(selectors.group(1)).as("selector in %s", expr)
+                        .contains("job=~\"$job\"", "namespace=~\"$namespace\"", "pod=~\"$pod\"");
+            }
+            assertThat(found).as("selectors in %s", expr).isPositive();
+        }
     }
 
     @Test
