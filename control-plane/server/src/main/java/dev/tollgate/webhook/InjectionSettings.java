@@ -11,6 +11,7 @@ public record InjectionSettings(
         String imagePullPolicy,
         boolean nativeSidecar,
         String controlPlaneUrl,
+        String controlPlaneServerId,
         String tokenAudience,
         long tokenExpirationSeconds,
         int adminPort,

@@ -254,7 +254,7 @@ public final class SidecarInjector {
         ObjectNode cfg = s.baseConfig().deepCopy();
         ObjectNode listeners = cfg.putObject("listeners");
         listeners.putObject("egress").put("address", "127.0.0.1:" + s.egressPort());
-        listeners.putObject("admin").put("address", "0.0.0.0:" + s.adminPort());
+        listeners.putObject("admin").put("address", "0.0.0.0:" + s.adminPort()).put("expose", true);
         if (o.appPort != null) {
             listeners.putObject("ingress").put("address", "0.0.0.0:" + s.ingressPort());
             cfg.put("app", "127.0.0.1:" + o.appPort);
@@ -271,6 +271,7 @@ public final class SidecarInjector {
         }
         ObjectNode cp = cfg.path("control-plane").isObject() ? (ObjectNode) cfg.get("control-plane") : cfg.putObject("control-plane");
         cp.put("url", s.controlPlaneUrl());
+        cp.put("server-id", s.controlPlaneServerId());
         cp.put("trust-anchor", Annotations.TRUST_ANCHOR_FILE);
         cp.put(Annotations.TOKEN_FILE_OPTION, Annotations.TOKEN_FILE);
         try {

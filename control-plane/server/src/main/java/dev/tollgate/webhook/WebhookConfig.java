@@ -44,6 +44,7 @@ public record WebhookConfig(
             opt("sidecar.native", "true", "true: a native sidecar (an init container with restartPolicy Always, Kubernetes >= 1.29); false: a regular container, for older clusters (per pod: annotation sidecar.tollgate.dev/native)"),
             opt("sidecar.control-plane-url", "", "the control plane's API as the sidecars reach it, like https://tollgate.tollgate.svc:8443 (required)"),
             opt("sidecar.trust-domain", "tollgate.local", "the control plane's SPIFFE trust domain; the default audience of the service-account token"),
+            opt("sidecar.control-plane-server-id", "", "the SPIFFE ID the control plane presents (default: spiffe://<sidecar.trust-domain>/tollgate/control-plane)"),
             opt("sidecar.trust-anchor", "", "PEM file of the CA bundle sidecars trust on first contact (./tollgate ctl bundle show) (required)"),
             opt("sidecar.token-audience", "", "audience of the projected service-account token the sidecar attests with (default: sidecar.trust-domain)"),
             opt("sidecar.token-expiration", "10m", "expirationSeconds of that token (10m .. 24h); the kubelet refreshes it at 80 % of its life"),
@@ -56,7 +57,7 @@ public record WebhookConfig(
             opt("sidecar.resources", "{\"requests\":{\"cpu\":\"100m\",\"memory\":\"256Mi\"},\"limits\":{\"memory\":\"512Mi\"}}",
                     "resources of the sidecar container (a Kubernetes ResourceRequirements mapping)"),
             opt("sidecar.startup-timeout", "120s", "how long the sidecar may take to become ready (startup probe on /readyz) before the kubelet restarts it; the agent starts after it"),
-            opt("sidecar.config", "{}", "base of every generated sidecar.yaml (a mapping of config/sidecar.yaml options, like credentials or limits); the webhook sets listeners, app, ingress, upstreams and control-plane.{url,trust-anchor,k8s-token-file} over it"));
+            opt("sidecar.config", "{}", "base of every generated sidecar.yaml (a mapping of config/sidecar.yaml options, like credentials or limits); the webhook sets listeners, app, ingress, upstreams and control-plane.{url,server-id,trust-anchor,k8s-token-file} over it"));
 
     private static ConfigValues.Option opt(String key, String def, String description) {
         return new ConfigValues.Option(key, def, description);
@@ -90,6 +91,10 @@ public record WebhookConfig(
         }
         String trustDomain = v.required("sidecar.trust-domain");
         String anchor = v.required("sidecar.trust-anchor");
+        String serverId = v.optional("sidecar.control-plane-server-id").orElse("spiffe://" + trustDomain + "/tollgate/control-plane");
+        if (!serverId.startsWith("spiffe://")) {
+            v.error("sidecar.control-plane-server-id: '" + serverId + "' (expected: a spiffe:// ID)");
+        }
         String audience = v.optional("sidecar.token-audience").orElse(trustDomain);
         Duration expiration = v.duration("sidecar.token-expiration", Duration.ofMinutes(10), Duration.ofHours(24));
         int adminPort = port(v, "sidecar.ports.admin");
@@ -114,7 +119,7 @@ public record WebhookConfig(
             v.error("sidecar.config.tls: cert, key and bundle come from the control plane (expected: absent)");
         }
         v.throwIfInvalid("webhook");
-        InjectionSettings injection = new InjectionSettings(image, pull, nativeSidecar, url, audience,
+        InjectionSettings injection = new InjectionSettings(image, pull, nativeSidecar, url, serverId, audience,
                 expiration.toSeconds(), adminPort, egressPort, ingressPort, user, group, javaOptions, resources,
                 (int) Math.max(1, startup.toSeconds()), base);
         return new WebhookConfig(listen, admin, Path.of(cert), Path.of(key), reload, maxBody, maxConnections, idle,

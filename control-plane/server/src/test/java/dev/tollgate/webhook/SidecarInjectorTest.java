@@ -106,6 +106,7 @@ class SidecarInjectorTest {
         assertThat(config.at("/control-plane/k8s-token-file").asText()).isEqualTo("/var/run/secrets/tollgate/token");
         assertThat(config.at("/listeners/egress/address").asText()).isEqualTo("127.0.0.1:15001");
         assertThat(config.at("/listeners/admin/address").asText()).as("reachable by probes and Prometheus").isEqualTo("0.0.0.0:15000");
+        assertThat(config.at("/listeners/admin/expose").asBoolean()).isTrue();
         assertThat(config.at("/listeners/ingress").isMissingNode()).as("no app port: no ingress").isTrue();
         assertThat(config.at("/upstreams/crm-tools/address").asText()).isEqualTo("crm-tools.tools.svc:15006");
         assertThat(config.at("/upstreams/crm-tools/inspection").asText()).isEqualTo("mcp");
