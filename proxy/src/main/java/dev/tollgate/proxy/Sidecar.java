@@ -92,6 +92,8 @@ public final class Sidecar implements AutoCloseable {
     private final ToolCallInspection inspection;
     /** Runs token exchanges with the control plane when enforcement is wired here; null otherwise. */
     private final java.util.concurrent.ExecutorService exchangeExecutor;
+    /** Whether the credential state follows the certificate source's watch stream (wired here, not by the caller). */
+    private final boolean credentialsFollowWatch;
     private final Transport transport = Transport.best();
 
     private TlsContextOwner tls;
@@ -116,6 +118,7 @@ public final class Sidecar implements AutoCloseable {
         this.certificates = b.certificates != null ? b.certificates
                 : config.controlPlane().isPresent() ? ControlPlaneCertificateSource.builder(config.controlPlane().get())
                         .clock(clock).validator(new SvidValidator(clock, config.tls().spiffeId()))
+                        .watchReconnectMax(config.watchReconnectMax().orElseThrow())
                         .results(metrics::certificateReload).metrics(new IdentityMetrics(registry, clock)).build()
                 : new FileCertificateSource(config.tls().cert(), config.tls().key(), config.tls().bundle(),
                 config.tls().reloadInterval(), new SvidValidator(clock, config.tls().spiffeId()),
@@ -169,6 +172,9 @@ public final class Sidecar implements AutoCloseable {
             if (b.exchangeClient == null && certificates instanceof ControlPlaneCertificateSource cps) {
                 cps.addWatchListener(credentials.watchListener(this::closeConnectionsOf));
                 credentials.state().trackFreshness(cps::sinceLastWatchLine);
+                this.credentialsFollowWatch = true;
+            } else {
+                this.credentialsFollowWatch = false;
             }
             this.ingressGate = RequestGate.chain(List.of(credentials.ingressGate(), inspection.ingressGate(),
                     b.ingressGate));
@@ -176,6 +182,7 @@ public final class Sidecar implements AutoCloseable {
                     b.egressGate));
         } else {
             this.credentials = null;
+            this.credentialsFollowWatch = false;
             this.ingressGate = RequestGate.chain(List.of(inspection.ingressGate(), b.ingressGate));
             this.egressGate = RequestGate.chain(List.of(policyGate, inspection.egressGate(), b.egressGate));
         }
@@ -315,6 +322,7 @@ public final class Sidecar implements AutoCloseable {
                 transport.ioHandlerFactory());
         LOG.info("transport {} with {} event loops", transport.name(), threads);
         certificates.start(tls);
+        awaitFirstCredentialSync();
         if (policyFile != null) {
             policyFile.start();
         }
@@ -362,6 +370,25 @@ public final class Sidecar implements AutoCloseable {
         return this;
     }
 
+    /**
+     * With its SVID from the control plane, the sidecar's credential state follows the watch stream, which opens
+     * right after the first join: wait for its first sync as for the first join (bounded by the call deadline), so a
+     * reachable control plane makes the sidecar ready as it starts.
+     */
+    private void awaitFirstCredentialSync() {
+        if (!credentialsFollowWatch || !tls.ready()) {
+            return;
+        }
+        Duration wait = config.controlPlane().orElseThrow().requestTimeout().multipliedBy(2);
+        try {
+            credentials.state().firstSync().toCompletableFuture().get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            LOG.warn("credential state not synchronised within {}: not ready until the watch stream delivers it", wait);
+        }
+    }
+
     private Channel bind(HostPort address, ChannelHandler initializer, boolean autoRead) throws IOException {
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
@@ -387,6 +414,10 @@ public final class Sidecar implements AutoCloseable {
             return certificates instanceof ControlPlaneCertificateSource cp
                     ? "no valid certificate (control plane: " + cp.metrics().state().tag() + ")"
                     : "no valid certificate";
+        }
+        if (credentials != null && config.credentials().required()) {
+            // Fail closed is not ready: while stale, every request needs a credential and every credential is denied.
+            return credentials.state().staleReason();
         }
         return null;
     }

@@ -12,6 +12,7 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -35,6 +36,7 @@ import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.tls.Csrs;
 import dev.tollgate.api.tls.Pem;
 import dev.tollgate.api.tls.Svids;
+import dev.tollgate.api.wire.PostureView;
 import dev.tollgate.controlplane.api.ApiRoutes;
 import dev.tollgate.controlplane.api.ApiServer;
 import dev.tollgate.controlplane.api.Authenticator;
@@ -46,6 +48,8 @@ import dev.tollgate.controlplane.ca.CaTransition;
 import dev.tollgate.controlplane.ca.IssuedCertificate;
 import dev.tollgate.controlplane.config.ControlPlaneConfig;
 import dev.tollgate.controlplane.identity.JoinTokens;
+import dev.tollgate.controlplane.inventory.Inventory;
+import dev.tollgate.controlplane.inventory.Posture;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
@@ -193,6 +197,15 @@ public final class ControlPlane implements AutoCloseable {
             bundles.publishIfChanged();
             policies.publishIfChanged();
             hub.start();
+            Inventory inventory = new Inventory(store, auditor, clock, tk.signingKeyRotation(),
+                    sealing.kekFingerprint(), sealing.kekSource());
+            Posture posture = new Posture(inventory, store, clock, postureSettings(config.posture()));
+            Map<String, String> rules = new LinkedHashMap<>();
+            for (Posture.Rule r : Posture.Rule.values()) {
+                rules.put(r.id, r.severity.wireName());
+            }
+            metrics.postureGauges(rules, rule -> posture.latest().map(p -> p.byRule().getOrDefault(rule, 0)).orElse(0),
+                    () -> posture.latest().map(PostureView::score).orElse(null));
             AtomicInteger threads = new AtomicInteger();
             blocking = new ThreadPoolExecutor(2, 16, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(512), r -> {
                 Thread t = new Thread(r, "tollgate-api-" + threads.incrementAndGet());
@@ -201,7 +214,7 @@ public final class ControlPlane implements AutoCloseable {
             });
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
-                    tokens, policies, new DecisionIngest(store, clock, metrics));
+                    tokens, policies, new DecisionIngest(store, clock, metrics), inventory, posture);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
@@ -218,6 +231,16 @@ public final class ControlPlane implements AutoCloseable {
             cp.writeOperatorFiles();
             long tick = config.ca().checkInterval().toMillis();
             scheduler.scheduleWithFixedDelay(cp::maintain, tick, tick, TimeUnit.MILLISECONDS);
+            long every = config.posture().interval().toMillis();
+            scheduler.scheduleWithFixedDelay(() -> {
+                try {
+                    posture.evaluate();
+                    metrics.postureEvaluated(ControlPlaneMetrics.PostureEvaluation.OK);
+                } catch (Throwable e) { // a failed evaluation must not end the schedule: report it and try again
+                    metrics.postureEvaluated(ControlPlaneMetrics.PostureEvaluation.ERROR);
+                    LOG.error("posture evaluation failed; retrying in {}", config.posture().interval(), e);
+                }
+            }, Math.min(every, 1000), every, TimeUnit.MILLISECONDS);
             LOG.info("control plane for trust domain {} serving its API on {} (admin on {})", config.trustDomain(),
                     cp.apiUri(), admin.address());
             return cp;
@@ -247,6 +270,17 @@ public final class ControlPlane implements AutoCloseable {
      * schedule and the bundle revision it may call for, the revision log's retention, the API certificate, the
      * files operators read. Each part runs even when the other fails.
      */
+    static Posture.Settings postureSettings(ControlPlaneConfig.Posture p) {
+        Map<Inventory.Kind, java.time.Duration> max = new java.util.EnumMap<>(Inventory.Kind.class);
+        max.put(Inventory.Kind.CA, p.caMaxLifetime());
+        max.put(Inventory.Kind.OPERATOR_CREDENTIAL, p.operatorCredentialMaxLifetime());
+        max.put(Inventory.Kind.SVID, p.svidMaxLifetime());
+        max.put(Inventory.Kind.TASK_TOKEN, p.taskTokenMaxLifetime());
+        max.put(Inventory.Kind.EXCHANGED_TOKEN, p.exchangedTokenMaxLifetime());
+        max.put(Inventory.Kind.JOIN_TOKEN, p.joinTokenMaxLifetime());
+        return new Posture.Settings(p.expiringWithin(), max);
+    }
+
     void maintain() {
         try {
             tokens.keys().maintain();

@@ -47,6 +47,9 @@ class MonitoringTest {
             "tollgate_cp_watch_resyncs_total",
             "tollgate_cp_watch_revision_latest",
             "tollgate_cp_audit_decisions_total",
+            "tollgate_cp_posture_findings",
+            "tollgate_cp_posture_score",
+            "tollgate_cp_posture_evaluations_total",
             "up");
 
     private static final Set<String> PROMQL_WORDS = Set.of("by", "without", "on", "ignoring", "group_left",
@@ -111,6 +114,7 @@ class MonitoringTest {
         metrics.apiRequest("GET", "/v1/bundle", 200, TimeUnit.MILLISECONDS.toNanos(3));
         metrics.caExpiryGauge(() -> Instant.parse("2030-01-01T00:00:00Z"), Clock.fixed(Instant.parse("2029-12-01T00:00:00Z"), ZoneOffset.UTC));
         metrics.bundleSequenceGauge(() -> 7L);
+        metrics.postureGauges(java.util.Map.of("weak-key", "high"), rule -> 0, () -> 90);
 
         Set<String> scraped = new TreeSet<>();
         for (String line : registry.scrape().split("\n")) {

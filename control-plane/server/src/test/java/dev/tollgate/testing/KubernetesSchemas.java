@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Assumptions;
 
 /**
  * Validates Kubernetes objects against the API's JSON schemas with the npm package kubernetes-models (ajv), run by
- * node from src/test/k8s (installed from its lock file by .ci/run: {@code npm ci}). Tests that use it skip with a
+ * node from src/test/k8s (installed from its lock file by the build, src/test/k8s/install.xml: {@code npm ci}). Tests that use it skip with a
  * message where node or the package is absent.
  */
 public final class KubernetesSchemas {
@@ -34,8 +34,8 @@ public final class KubernetesSchemas {
     /** Skips the calling test, with the reason, when the validator cannot run here. */
     public static void assumeAvailable() {
         Assumptions.assumeTrue(Files.isDirectory(DIR.resolve("node_modules/kubernetes-models")),
-                "kubernetes-models is not installed: run (cd control-plane/server/src/test/k8s && npm ci), as .ci/run does");
-        Assumptions.assumeTrue(nodeRuns(), "node is not on the PATH: install Node.js 18+ (as .ci/run does)");
+                "kubernetes-models is not installed: run (cd control-plane/server/src/test/k8s && npm ci), as the build does when npm is on PATH");
+        Assumptions.assumeTrue(nodeRuns(), "node is not on the PATH: install Node.js 18+ with npm (as .ci/run does)");
     }
 
     private static boolean nodeRuns() {

@@ -24,13 +24,18 @@ import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.AssetOwnerSpec;
 import dev.tollgate.api.wire.AuditEventView;
 import dev.tollgate.api.wire.AuditVerificationView;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.DecisionBatchView;
 import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaStatusView;
+import dev.tollgate.api.wire.InventoryAssetView;
+import dev.tollgate.api.wire.InventoryView;
+import dev.tollgate.api.wire.JoinTokenInfoView;
 import dev.tollgate.api.wire.JoinTokenView;
+import dev.tollgate.api.wire.PostureView;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OAuthError;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
@@ -132,6 +137,38 @@ public final class ControlPlaneClient {
     public JoinTokenView createJoinToken(SpiffeId id, Long ttlSeconds) {
         String q = ttlSeconds == null ? "" : "?ttlSeconds=" + ttlSeconds;
         return send("POST", workloadPath(id) + "/join-tokens" + q, null, JoinTokenView.class);
+    }
+
+    public List<JoinTokenInfoView> joinTokens(SpiffeId workload, int limit) {
+        String q = "?limit=" + limit + (workload == null ? "" : "&workload=" + enc(workload.toString()));
+        return send("GET", "/v1/join-tokens" + q, null, new TypeReference<List<JoinTokenInfoView>>() { });
+    }
+
+    public JoinTokenInfoView revokeJoinToken(String id) {
+        return send("DELETE", "/v1/join-tokens/" + enc(id), null, JoinTokenInfoView.class);
+    }
+
+    /** The inventory; {@code filters} are the query parameters of GET /v1/inventory (null values are left out). */
+    public InventoryView inventory(java.util.Map<String, String> filters) {
+        StringBuilder q = new StringBuilder();
+        filters.forEach((k, v) -> {
+            if (v != null) {
+                q.append(q.length() == 0 ? '?' : '&').append(enc(k)).append('=').append(enc(v));
+            }
+        });
+        return send("GET", "/v1/inventory" + q, null, InventoryView.class);
+    }
+
+    public InventoryAssetView inventoryAsset(String kind, String id) {
+        return send("GET", "/v1/inventory/" + enc(kind) + "/" + enc(id), null, InventoryAssetView.class);
+    }
+
+    public AssetOwnerSpec setAssetOwner(String kind, String id, AssetOwnerSpec spec) {
+        return send("PUT", "/v1/inventory/" + enc(kind) + "/" + enc(id) + "/owner", spec, AssetOwnerSpec.class);
+    }
+
+    public PostureView posture() {
+        return send("GET", "/v1/posture", null, PostureView.class);
     }
 
     public List<SvidView> svids(SpiffeId id, int limit) {

@@ -3,14 +3,18 @@ package dev.tollgate.controlplane.api;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.AssetOwnerSpec;
 import dev.tollgate.api.wire.AuditEventView;
 import dev.tollgate.api.wire.AuditVerificationView;
 import dev.tollgate.api.wire.CaRotationView;
@@ -30,10 +34,14 @@ import dev.tollgate.controlplane.audit.DecisionIngest;
 import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaRotationException;
 import dev.tollgate.controlplane.ca.RotationPlan;
+import dev.tollgate.controlplane.config.Durations;
 import dev.tollgate.controlplane.identity.JoinTokens;
+import dev.tollgate.controlplane.inventory.Inventory;
+import dev.tollgate.controlplane.inventory.Posture;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.policy.PolicyVersions;
+import dev.tollgate.controlplane.store.AssetOwner;
 import dev.tollgate.controlplane.store.AuditRecord;
 import dev.tollgate.controlplane.store.AuditVerification;
 import dev.tollgate.controlplane.store.Store;
@@ -59,13 +67,17 @@ public final class ApiRoutes {
     private final TokenServices tokens;
     private final PolicyVersions policies;
     private final DecisionIngest decisions;
+    private final Inventory inventory;
+    private final Posture posture;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
-                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions) {
+                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory, Posture posture) {
         this.watch = watch;
+        this.inventory = inventory;
+        this.posture = posture;
         this.policies = policies;
         this.decisions = decisions;
         this.bundles = bundles;
@@ -134,6 +146,27 @@ public final class ApiRoutes {
                     Long ttl = r.queryParam("ttlSeconds") == null ? null
                             : r.queryLong("ttlSeconds", 0, 0, Long.MAX_VALUE / 1000);
                     return ApiResponse.json(201, joinTokens.create(id, ttl, actor(r)));
+                }),
+                new Route("GET", "/v1/join-tokens", Access.VIEWER, r -> {
+                    r.allowOnlyQuery("workload", "limit");
+                    Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("workload"))
+                            .map(s -> WorkloadRegistry.parseId("workload", s));
+                    return ApiResponse.ok(joinTokens.list(id, (int) r.queryLong("limit", 100, 1, MAX_LIST)));
+                }),
+                new Route("DELETE", "/v1/join-tokens/{id}", Access.OPERATOR,
+                        r -> ApiResponse.ok(joinTokens.revoke(r.param("id"), actor(r)))),
+                new Route("GET", "/v1/inventory", Access.VIEWER, r -> ApiResponse.ok(inventory.list(inventoryQuery(r)))),
+                new Route("GET", "/v1/inventory/{kind}/{id}", Access.VIEWER,
+                        r -> ApiResponse.ok(inventory.show(Inventory.Kind.parse("kind", r.param("kind")), r.param("id")))),
+                new Route("PUT", "/v1/inventory/{kind}/{id}/owner", Access.ADMIN, r -> {
+                    AssetOwner o = inventory.setOwner(Inventory.Kind.parse("kind", r.param("kind")), r.param("id"),
+                            r.json(AssetOwnerSpec.class), actor(r));
+                    return ApiResponse.ok(new AssetOwnerSpec(o.humanOwner(), o.serviceOwner(), o.purpose(),
+                            o.rotationResponsibility(), o.revocationResponsibility()));
+                }),
+                new Route("GET", "/v1/posture", Access.VIEWER, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(posture.evaluate());
                 }),
                 new Route("GET", "/v1/svids", Access.VIEWER, r -> {
                     Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("spiffeId"))
@@ -210,6 +243,34 @@ public final class ApiRoutes {
                 new Route("GET", "/v1/policy", Access.VIEWER, r -> ApiResponse.ok(policies.current())),
                 new Route("GET", "/v1/policy/versions", Access.VIEWER,
                         r -> ApiResponse.ok(policies.versions((int) r.queryLong("limit", 100, 1, MAX_LIST)))));
+    }
+
+    private static Inventory.Query inventoryQuery(ApiRequest r) {
+        r.allowOnlyQuery("kind", "owner", "workload", "task", "state", "expiringWithin", "limit");
+        Set<Inventory.Kind> kinds = EnumSet.noneOf(Inventory.Kind.class);
+        String kindParam = r.queryParam("kind");
+        if (kindParam != null) {
+            for (String k : kindParam.split(",", -1)) {
+                kinds.add(Inventory.Kind.parse("kind", k.strip()));
+            }
+        }
+        Optional<SpiffeId> workload = Optional.ofNullable(r.queryParam("workload"))
+                .map(s -> WorkloadRegistry.parseId("workload", s));
+        Optional<Duration> within = Optional.ofNullable(r.queryParam("expiringWithin")).map(s -> {
+            try {
+                Duration d = Durations.parse(s);
+                if (d.isNegative() || d.isZero()) {
+                    throw new IllegalArgumentException("not positive");
+                }
+                return d;
+            } catch (RuntimeException e) {
+                throw ApiProblem.badRequest("invalid_duration",
+                        "expiringWithin: '" + s + "' (expected: a positive duration such as 7d, 12h, 30m)");
+            }
+        });
+        return new Inventory.Query(kinds, Optional.ofNullable(r.queryParam("owner")), workload,
+                Optional.ofNullable(r.queryParam("task")), Optional.ofNullable(r.queryParam("state")), within,
+                (int) r.queryLong("limit", 100, 1, Inventory.MAX_LIMIT));
     }
 
     private byte[] jwks() {

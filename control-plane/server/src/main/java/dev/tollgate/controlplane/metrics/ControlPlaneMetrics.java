@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -35,6 +36,9 @@ public final class ControlPlaneMetrics {
     public static final String WATCH_RESYNCS = "tollgate.cp.watch.resyncs";
     public static final String WATCH_LATEST_REVISION = "tollgate.cp.watch.revision.latest";
     public static final String AUDIT_DECISIONS = "tollgate.cp.audit.decisions";
+    public static final String POSTURE_FINDINGS = "tollgate.cp.posture.findings";
+    public static final String POSTURE_SCORE = "tollgate.cp.posture.score";
+    public static final String POSTURE_EVALUATIONS = "tollgate.cp.posture.evaluations";
 
     /**
      * Binds Micrometer's JVM and process meters (jvm_memory_*, jvm_gc_pause_seconds, jvm_threads_*, process_cpu_*,
@@ -65,7 +69,7 @@ public final class ControlPlaneMetrics {
 
     /** What happened to a join token. */
     public enum JoinTokenOutcome {
-        CREATED, REDEEMED, UNKNOWN, ALREADY_USED, EXPIRED
+        CREATED, REDEEMED, UNKNOWN, ALREADY_USED, EXPIRED, REVOKED
     }
 
     /** The kinds of revision, as in {@code WatchEvent}. */
@@ -158,6 +162,37 @@ public final class ControlPlaneMetrics {
             Instant na = activeNotAfter.get();
             return na == null ? Double.NaN : Duration.between(clock.instant(), na).toMillis() / 1000.0;
         }).description("seconds until the active signing CA expires").register(registry);
+    }
+
+    /**
+     * The latest posture evaluation: findings per rule (every rule registered, 0 until it finds something; the
+     * severity tag is the rule's own), and the score (NaN until the first evaluation).
+     *
+     * @param rules each rule's id and severity, from the rule enum
+     */
+    public void postureGauges(Map<String, String> rules, java.util.function.ToIntFunction<String> findings,
+                              Supplier<Integer> score) {
+        rules.forEach((rule, severity) -> Gauge.builder(POSTURE_FINDINGS, () -> findings.applyAsInt(rule))
+                .description("findings of the latest posture evaluation, by rule")
+                .tags("rule", rule, "severity", severity).register(registry));
+        Gauge.builder(POSTURE_SCORE, () -> {
+            Integer s = score.get();
+            return s == null ? Double.NaN : s;
+        }).description("score of the latest posture evaluation, 0 to 100").register(registry);
+        for (PostureEvaluation e : PostureEvaluation.values()) {
+            Counter.builder(POSTURE_EVALUATIONS).description("posture evaluations run on schedule, and failures")
+                    .tag("result", e.name().toLowerCase(Locale.ROOT)).register(registry);
+        }
+    }
+
+    /** How a scheduled posture evaluation ended. */
+    public enum PostureEvaluation {
+        OK, ERROR
+    }
+
+    public void postureEvaluated(PostureEvaluation result) {
+        Counter.builder(POSTURE_EVALUATIONS).tag("result", result.name().toLowerCase(Locale.ROOT)).register(registry)
+                .increment();
     }
 
     public void bundleSequenceGauge(Supplier<Long> sequence) {

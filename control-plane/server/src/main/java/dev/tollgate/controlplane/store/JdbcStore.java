@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
@@ -87,6 +88,8 @@ public final class JdbcStore implements Store {
     /** PostgreSQL only: true when the server's default would not commit synchronously. */
     private final boolean forceSynchronousCommit;
     private volatile boolean closed;
+    /** The transaction of {@link #inTransaction} open on this thread, if any. */
+    private final ThreadLocal<Tx> currentTx = new ThreadLocal<>();
 
     private JdbcStore(StoreSettings settings, HikariDataSource dataSource, ReentrantLock sqliteWriteLock,
                       boolean forceSynchronousCommit) {
@@ -370,10 +373,10 @@ public final class JdbcStore implements Store {
         return write("redeem join token", null, c -> {
             // The conditional UPDATE is the single point of truth: on PostgreSQL a second redeemer blocks on the
             // row lock and then re-checks "used_at IS NULL" against the committed row; on SQLite writers are serial.
-            int redeemed = update(c, "UPDATE join_token SET used_at = ? "
-                    + "WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?", nowMillis, hash, nowMillis);
+            int redeemed = update(c, "UPDATE join_token SET used_at = ? WHERE token_hash = ? AND used_at IS NULL "
+                    + "AND revoked_at IS NULL AND expires_at > ?", nowMillis, hash, nowMillis);
             try (PreparedStatement ps = c.prepareStatement(
-                    "SELECT spiffe_id, used_at FROM join_token WHERE token_hash = ?")) {
+                    "SELECT spiffe_id, used_at, revoked_at FROM join_token WHERE token_hash = ?")) {
                 ps.setString(1, hash);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (!rs.next()) {
@@ -382,11 +385,74 @@ public final class JdbcStore implements Store {
                     Optional<SpiffeId> workload = Optional.of(SpiffeId.parse(rs.getString(1)));
                     rs.getLong(2);
                     boolean used = !rs.wasNull();
-                    Outcome outcome = redeemed == 1 ? Outcome.REDEEMED : used ? Outcome.ALREADY_USED : Outcome.EXPIRED;
+                    rs.getLong(3);
+                    boolean revoked = !rs.wasNull();
+                    Outcome outcome = redeemed == 1 ? Outcome.REDEEMED : used ? Outcome.ALREADY_USED
+                            : revoked ? Outcome.REVOKED : Outcome.EXPIRED;
                     return new JoinTokenRedemption(outcome, workload);
                 }
             }
         });
+    }
+
+    private static final String JOIN_TOKEN_COLUMNS = "token_hash, spiffe_id, created_at, expires_at, created_by, "
+            + "used_at, revoked_at, revoked_by";
+
+    @Override
+    public List<JoinTokenEntry> joinTokens(Optional<SpiffeId> workload, int limit) {
+        Objects.requireNonNull(workload, "workload: null (expected: non-null)");
+        requirePositive(limit, "limit");
+        return read("list join tokens", c -> workload.isPresent()
+                ? query(c, "SELECT " + JOIN_TOKEN_COLUMNS + " FROM join_token WHERE spiffe_id = ? "
+                        + "ORDER BY created_at DESC, token_hash DESC LIMIT ?", JdbcStore::joinTokenEntry,
+                        workload.get().toString(), limit)
+                : query(c, "SELECT " + JOIN_TOKEN_COLUMNS + " FROM join_token "
+                        + "ORDER BY created_at DESC, token_hash DESC LIMIT ?", JdbcStore::joinTokenEntry, limit));
+    }
+
+    @Override
+    public List<JoinTokenRecord> revokeJoinToken(String hashPrefix, Instant at, String by) {
+        String prefix = text(hashPrefix, "hashPrefix");
+        if (prefix.length() < 12 || prefix.length() > 64 || !prefix.chars().allMatch(
+                ch -> (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+            throw new IllegalArgumentException("hashPrefix: '" + prefix + "' (expected: 12 to 64 lowercase hex digits)");
+        }
+        return revokeJoinTokens("revoke join token " + prefix, "token_hash LIKE ?", prefix + "%", at, by, false);
+    }
+
+    @Override
+    public List<JoinTokenRecord> revokeJoinTokensOf(SpiffeId workload, Instant at, String by) {
+        return revokeJoinTokens("revoke join tokens of " + workload, "spiffe_id = ?", text(workload, "workload"), at,
+                by, true);
+    }
+
+    private List<JoinTokenRecord> revokeJoinTokens(String what, String where, String value, Instant at, String by,
+                                                   boolean unexpiredOnly) {
+        long atMillis = millis(at, "at");
+        String actor = text(by, "by");
+        String outstanding = " AND used_at IS NULL AND revoked_at IS NULL" + (unexpiredOnly ? " AND expires_at > ?" : "");
+        return write(what, null, c -> {
+            List<JoinTokenRecord> hit = unexpiredOnly
+                    ? query(c, "SELECT " + JOIN_TOKEN_COLUMNS + " FROM join_token WHERE " + where + outstanding
+                            + " ORDER BY created_at, token_hash", r -> joinTokenEntry(r).token(), value, atMillis)
+                    : query(c, "SELECT " + JOIN_TOKEN_COLUMNS + " FROM join_token WHERE " + where + outstanding
+                            + " ORDER BY created_at, token_hash", r -> joinTokenEntry(r).token(), value);
+            for (JoinTokenRecord t : hit) {
+                update(c, "UPDATE join_token SET revoked_at = ?, revoked_by = ? WHERE token_hash = ? "
+                        + "AND used_at IS NULL AND revoked_at IS NULL", atMillis, actor, t.tokenHash());
+            }
+            return hit;
+        });
+    }
+
+    private static JoinTokenEntry joinTokenEntry(ResultSet rs) throws SQLException {
+        JoinTokenRecord t = new JoinTokenRecord(rs.getString(1), SpiffeId.parse(rs.getString(2)), instant(rs, 3),
+                instant(rs, 4), rs.getString(5));
+        long used = rs.getLong(6);
+        Optional<Instant> usedAt = rs.wasNull() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(used));
+        long revoked = rs.getLong(7);
+        Optional<Instant> revokedAt = rs.wasNull() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(revoked));
+        return new JoinTokenEntry(t, usedAt, revokedAt, Optional.ofNullable(rs.getString(8)));
     }
 
     // ---- issued certificates --------------------------------------------------------------------------------
@@ -871,9 +937,12 @@ public final class JdbcStore implements Store {
     public Optional<IssuedTokenRecord> issuedToken(String jti) {
         String key = text(jti, "jti");
         return read("read issued token", c -> first(query(c, "SELECT " + TOKEN_COLUMNS
-                + " FROM issued_token WHERE jti = ?", rs -> new IssuedTokenRecord(rs.getString(1), rs.getString(2),
-                rs.getString(3), rs.getString(4), rs.getString(5), rs.getString(6), instant(rs, 7), instant(rs, 8)),
-                key)));
+                + " FROM issued_token WHERE jti = ?", JdbcStore::issuedTokenRecord, key)));
+    }
+
+    private static IssuedTokenRecord issuedTokenRecord(ResultSet rs) throws SQLException {
+        return new IssuedTokenRecord(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                rs.getString(5), rs.getString(6), instant(rs, 7), instant(rs, 8));
     }
 
     @Override
@@ -906,6 +975,69 @@ public final class JdbcStore implements Store {
     }
 
     // ---- revocations ----------------------------------------------------------------------------------------
+
+    @Override
+    public List<IssuedTokenRecord> issuedTokens(Optional<String> taskId, Optional<String> subject, int limit) {
+        Objects.requireNonNull(taskId, "taskId: null (expected: non-null)");
+        Objects.requireNonNull(subject, "subject: null (expected: non-null)");
+        requirePositive(limit, "limit");
+        StringBuilder sql = new StringBuilder("SELECT " + TOKEN_COLUMNS + " FROM issued_token WHERE 1 = 1");
+        List<Object> values = new ArrayList<>();
+        taskId.ifPresent(t -> {
+            sql.append(" AND task_id = ?");
+            values.add(t);
+        });
+        subject.ifPresent(t -> {
+            sql.append(" AND subject = ?");
+            values.add(t);
+        });
+        sql.append(" ORDER BY issued_at DESC, jti DESC LIMIT ?");
+        values.add(limit);
+        return read("list issued tokens", c -> query(c, sql.toString(), JdbcStore::issuedTokenRecord, values.toArray()));
+    }
+
+    // ---- asset owners ---------------------------------------------------------------------------------------
+
+    private static final String OWNER_COLUMNS = "kind, id, human_owner, service_owner, purpose, "
+            + "rotation_responsibility, revocation_responsibility, updated_at, updated_by";
+
+    @Override
+    public Optional<AssetOwner> assetOwner(String kind, String id) {
+        return read("read asset owner", c -> first(query(c, "SELECT " + OWNER_COLUMNS
+                + " FROM asset_owner WHERE kind = ? AND id = ?", JdbcStore::assetOwner, text(kind, "kind"), text(id, "id"))));
+    }
+
+    @Override
+    public List<AssetOwner> assetOwners() {
+        return read("list asset owners", c -> query(c, "SELECT " + OWNER_COLUMNS
+                + " FROM asset_owner ORDER BY kind, id", JdbcStore::assetOwner));
+    }
+
+    @Override
+    public Optional<AssetOwner> putAssetOwner(AssetOwner o) {
+        Objects.requireNonNull(o, "owner: null (expected: non-null)");
+        return write("set the owner of " + o.kind() + " " + o.id(), null, c -> {
+            Optional<AssetOwner> before = first(query(c, "SELECT " + OWNER_COLUMNS
+                    + " FROM asset_owner WHERE kind = ? AND id = ?", JdbcStore::assetOwner, o.kind(), o.id()));
+            if (before.isPresent()) {
+                update(c, "UPDATE asset_owner SET human_owner = ?, service_owner = ?, purpose = ?, "
+                                + "rotation_responsibility = ?, revocation_responsibility = ?, updated_at = ?, updated_by = ? "
+                                + "WHERE kind = ? AND id = ?", o.humanOwner(), o.serviceOwner(), o.purpose(),
+                        o.rotationResponsibility(), o.revocationResponsibility(), millis(o.updatedAt(), "updatedAt"),
+                        o.updatedBy(), o.kind(), o.id());
+            } else {
+                update(c, "INSERT INTO asset_owner (" + OWNER_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        o.kind(), o.id(), o.humanOwner(), o.serviceOwner(), o.purpose(), o.rotationResponsibility(),
+                        o.revocationResponsibility(), millis(o.updatedAt(), "updatedAt"), o.updatedBy());
+            }
+            return before;
+        });
+    }
+
+    private static AssetOwner assetOwner(ResultSet rs) throws SQLException {
+        return new AssetOwner(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
+                rs.getString(6), rs.getString(7), instant(rs, 8), rs.getString(9));
+    }
 
     private static final String REVOCATION_COLUMNS = "type, value, reason, actor, at, expires_at";
 
@@ -1040,6 +1172,8 @@ public final class JdbcStore implements Store {
                 Object v = values[i];
                 if (v instanceof Long l) {
                     ps.setLong(i + 1, l);
+                } else if (v instanceof Integer n) {
+                    ps.setLong(i + 1, n);
                 } else {
                     ps.setString(i + 1, (String) v);
                 }
@@ -1085,6 +1219,10 @@ public final class JdbcStore implements Store {
      */
     private <T> T write(String what, String conflict, SqlWork<T> work) {
         ensureOpen(what);
+        Tx tx = currentTx.get();
+        if (tx != null) {
+            return joined(tx, what, conflict, work);
+        }
         boolean locked = sqliteWriteLock != null && tryLock(sqliteWriteLock, what);
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false); // SQLite: BEGIN IMMEDIATE, waiting up to busy_timeout for other processes
@@ -1112,11 +1250,91 @@ public final class JdbcStore implements Store {
 
     private <T> T read(String what, SqlWork<T> work) {
         ensureOpen(what);
+        Tx tx = currentTx.get();
+        if (tx != null) {
+            return joined(tx, what, null, work);
+        }
         try (Connection c = dataSource.getConnection()) {
             return work.run(c);
         } catch (SQLException e) {
             throw translate(what, null, e);
         }
+    }
+
+    /** One open transaction: its connection, and what runs once it committed. */
+    private static final class Tx {
+        final Connection connection;
+        final List<Runnable> afterCommit = new ArrayList<>();
+        boolean failed;
+
+        Tx(Connection connection) {
+            this.connection = connection;
+        }
+    }
+
+    /** Runs one store call inside the open transaction; a failure marks the whole transaction failed. */
+    private static <T> T joined(Tx tx, String what, String conflict, SqlWork<T> work) {
+        if (tx.failed) {
+            throw new StoreException(what + ": an earlier statement of this transaction failed", null);
+        }
+        try {
+            return work.run(tx.connection);
+        } catch (SQLException e) {
+            tx.failed = true;
+            throw translate(what, conflict, e);
+        } catch (RuntimeException | Error e) {
+            tx.failed = true;
+            throw e;
+        }
+    }
+
+    @Override
+    public <T> T inTransaction(String what, Supplier<T> work) {
+        Objects.requireNonNull(work, "work: null (expected: non-null)");
+        if (currentTx.get() != null) {
+            return work.get();
+        }
+        List<Runnable> after = new ArrayList<>();
+        T result = write(what, null, c -> {
+            Tx tx = new Tx(c);
+            currentTx.set(tx);
+            try {
+                T r = work.get();
+                if (tx.failed) {
+                    // A store call failed and the work swallowed it: PostgreSQL has aborted the transaction already,
+                    // and committing a part of an operation is what this primitive exists to prevent.
+                    throw new StoreException(what + ": a store call inside the transaction failed", null);
+                }
+                after.addAll(tx.afterCommit);
+                return r;
+            } finally {
+                currentTx.remove();
+            }
+        });
+        for (Runnable action : after) {
+            try {
+                action.run();
+            } catch (RuntimeException e) {
+                LOG.error("{}: an action after commit failed", what, e);
+            }
+        }
+        return result;
+    }
+
+    @Override
+    public void afterCommit(Runnable action) {
+        Objects.requireNonNull(action, "action: null (expected: non-null)");
+        Tx tx = currentTx.get();
+        if (tx == null) {
+            action.run();
+        } else {
+            tx.afterCommit.add(action);
+        }
+    }
+
+    @Override
+    public boolean inTransaction() {
+        return currentTx.get() != null;
     }
 
     private static boolean tryLock(ReentrantLock lock, String what) {

@@ -3,6 +3,7 @@ package dev.tollgate.controlplane.store;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.controlplane.ca.CaSlotRepository;
@@ -17,6 +18,42 @@ import dev.tollgate.controlplane.ca.CaSlotRepository;
  * nothing behind; a null required field throws {@link NullPointerException} naming the field.
  */
 public interface Store extends CaSlotRepository, AutoCloseable {
+
+    // ---- transactions ---------------------------------------------------------------------------------------
+
+    /**
+     * Runs {@code work} as one database transaction: every call it makes to this store on this thread joins the
+     * transaction, reads included (they see its own uncommitted writes), and all of its writes commit together when
+     * {@code work} returns, or none of them does when it throws. This is how an operation commits its state change,
+     * its audit event and its watch-stream revision at once (the revision log is the outbox). A call inside a
+     * transaction joins the outer one; calls from other threads do not.
+     *
+     * <p>Any exception thrown inside, a {@link StoreConflictException} included, ends the whole transaction: check
+     * what you can before writing instead of catching a store failure inside. The result is returned only once the
+     * commit is durable; then the actions given to {@link #afterCommit} run in order.
+     *
+     * @param what names the operation in error messages
+     * @throws StoreException when the transaction cannot commit (nothing of it is applied)
+     */
+    <T> T inTransaction(String what, Supplier<T> work);
+
+    /** {@link #inTransaction(String, Supplier)} for work without a result. */
+    default void inTransaction(String what, Runnable work) {
+        inTransaction(what, () -> {
+            work.run();
+            return null;
+        });
+    }
+
+    /**
+     * Runs {@code action} once the current transaction of this thread has committed, or at once when there is none.
+     * A rolled-back transaction drops its actions. Used for what must follow durability only: waking watch streams,
+     * counting a published revision. An action that throws is logged and the next one still runs.
+     */
+    void afterCommit(Runnable action);
+
+    /** True when this thread is inside {@link #inTransaction} of this store. */
+    boolean inTransaction();
 
     // ---- CA slots: declared by CaSlotRepository (caRecords, insertCa, updateCaState, bundleSequence,
     // nextBundleSequence, latestExpiryIssuedBy) ------------------------------------------------------------------
@@ -47,6 +84,24 @@ public interface Store extends CaSlotRepository, AutoCloseable {
      * reports {@code ALREADY_USED}.
      */
     JoinTokenRedemption redeemJoinToken(String tokenHash, Instant now);
+
+    /**
+     * Join tokens, newest first (by createdAt, then by hash); only those made for {@code workload} when present.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<JoinTokenEntry> joinTokens(Optional<SpiffeId> workload, int limit);
+
+    /**
+     * Revokes the unused, unrevoked join tokens whose hash starts with {@code hashPrefix} (at least 12 hex digits:
+     * the token id audit records name); returns the tokens revoked, none when no outstanding token matches.
+     *
+     * @throws IllegalArgumentException when the prefix is shorter than 12 or not lowercase hex
+     */
+    List<JoinTokenRecord> revokeJoinToken(String hashPrefix, Instant at, String by);
+
+    /** Revokes every unused, unrevoked, unexpired join token of a workload; returns the tokens revoked. */
+    List<JoinTokenRecord> revokeJoinTokensOf(SpiffeId workload, Instant at, String by);
 
     // ---- issued certificates (the seed of the inventory) ----------------------------------------------------
 
@@ -176,6 +231,24 @@ public interface Store extends CaSlotRepository, AutoCloseable {
 
     /** The latest expiresAt of the tokens issued to a subject, if any. */
     Optional<Instant> latestTokenExpiryOfSubject(String subject);
+
+    /**
+     * Issued tokens, newest first (by issuedAt, then by jti), of one task and/or one subject when given.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<IssuedTokenRecord> issuedTokens(Optional<String> taskId, Optional<String> subject, int limit);
+
+    // ---- asset owners ---------------------------------------------------------------------------------------
+
+    /** The owners set for (kind, id); {@link AssetOwner#ANY} as id asks for the kind's default. */
+    Optional<AssetOwner> assetOwner(String kind, String id);
+
+    /** Every owner row, ordered by kind and id. */
+    List<AssetOwner> assetOwners();
+
+    /** Sets (inserts or replaces) the owners of (kind, id); returns the row it replaced, if any. */
+    Optional<AssetOwner> putAssetOwner(AssetOwner owner);
 
     // ---- revocations ----------------------------------------------------------------------------------------
 

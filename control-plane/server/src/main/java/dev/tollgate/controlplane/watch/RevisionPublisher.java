@@ -2,7 +2,8 @@ package dev.tollgate.controlplane.watch;
 
 /**
  * Appends to the revision-numbered log that sidecars watch. A published revision is durable before this returns
- * and reaches every watcher of every replica.
+ * and reaches every watcher of every replica; called inside {@link dev.tollgate.controlplane.store.Store#inTransaction},
+ * it commits with the rest of the operation and watchers are woken after that commit.
  */
 public interface RevisionPublisher {
     /**

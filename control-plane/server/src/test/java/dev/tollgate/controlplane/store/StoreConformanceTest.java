@@ -98,6 +98,97 @@ abstract class StoreConformanceTest {
         return new AuditEvent(at, kind, "system", "POST /v1/svids", AGENT_A.toString(), "ok", "task-1", details);
     }
 
+    // ---- transactions ---------------------------------------------------------------------------------------
+
+    @Test
+    void transactionCommitsTheStateChangeItsAuditAndItsRevisionTogether() {
+        Store store = newStore();
+        List<String> afterCommit = new ArrayList<>();
+
+        long revision = store.inTransaction("register", () -> {
+            store.insertWorkload(workload(AGENT_A, "triage mail"));
+            store.appendAudit(event("workload.registered", T0, Map.of()));
+            store.afterCommit(() -> afterCommit.add("woken"));
+            // Reads inside see the transaction's own writes; nothing ran after commit yet.
+            assertThat(store.workload(AGENT_A)).isPresent();
+            assertThat(store.inTransaction()).isTrue();
+            assertThat(afterCommit).isEmpty();
+            return store.appendRevision("revocation", "{}", T0);
+        });
+
+        assertThat(revision).isEqualTo(1);
+        assertThat(afterCommit).containsExactly("woken");
+        assertThat(store.inTransaction()).isFalse();
+        Store other = track(reopenStore());
+        assertThat(other.workload(AGENT_A)).isPresent();
+        assertThat(other.audit(0, 10)).extracting(r -> r.event().kind()).containsExactly("workload.registered");
+        assertThat(other.latestRevision()).isEqualTo(1);
+        assertThat(other.verifyAudit().intact()).isTrue();
+    }
+
+    @Test
+    void failureInsideATransactionLeavesNothingOfItBehind() {
+        Store store = newStore();
+        store.appendAudit(event("before", T0, Map.of()));
+        List<String> afterCommit = new ArrayList<>();
+
+        assertThatThrownBy(() -> store.inTransaction("complete", () -> {
+            store.insertWorkload(workload(AGENT_A, "triage mail"));
+            store.appendAudit(event("workload.registered", T0, Map.of()));
+            store.appendRevision("revocation", "{}", T0);
+            store.afterCommit(() -> afterCommit.add("woken"));
+            throw new IllegalStateException("crash between the writes");
+        })).isInstanceOf(IllegalStateException.class).hasMessage("crash between the writes");
+
+        assertThat(afterCommit).isEmpty();
+        assertThat(store.workload(AGENT_A)).isEmpty();
+        assertThat(store.audit(0, 10)).extracting(r -> r.event().kind()).containsExactly("before");
+        assertThat(store.latestRevision()).isZero();
+        assertThat(store.verifyAudit().intact()).isTrue();
+        // The next operation numbers on from the committed state: no gap where the rolled-back writes were.
+        assertThat(store.appendAudit(event("after", T0, Map.of())).seq()).isEqualTo(2);
+        assertThat(store.appendRevision("revocation", "{}", T0)).isEqualTo(1);
+    }
+
+    @Test
+    void conflictInsideATransactionEndsTheWholeTransactionEvenWhenCaught() {
+        Store store = newStore();
+        store.insertWorkload(workload(AGENT_A, "triage mail"));
+
+        assertThatThrownBy(() -> store.inTransaction("register twice", () -> {
+            store.insertWorkload(workload(AGENT_B, "summarise"));
+            try {
+                store.insertWorkload(workload(AGENT_A, "again"));
+            } catch (StoreConflictException expected) {
+                // swallowed on purpose: the primitive must still refuse to commit half an operation
+            }
+            return null;
+        })).isInstanceOf(StoreException.class).hasMessageContaining("register twice");
+
+        assertThat(store.workload(AGENT_B)).isEmpty();
+        assertThat(store.workloads()).extracting(Workload::id).containsExactly(AGENT_A);
+    }
+
+    @Test
+    void nestedTransactionsJoinTheOuterOne() {
+        Store store = newStore();
+
+        assertThatThrownBy(() -> store.inTransaction("outer", () -> {
+            store.inTransaction("inner", () -> store.insertWorkload(workload(AGENT_A, "triage mail")));
+            throw new IllegalStateException("outer fails after inner returned");
+        })).isInstanceOf(IllegalStateException.class);
+
+        assertThat(store.workload(AGENT_A)).isEmpty();
+    }
+
+    @Test
+    void afterCommitOutsideATransactionRunsAtOnce() {
+        Store store = newStore();
+        List<String> ran = new ArrayList<>();
+        store.afterCommit(() -> ran.add("now"));
+        assertThat(ran).containsExactly("now");
+    }
+
     // ---- CA slots -------------------------------------------------------------------------------------------
 
     @Test
@@ -865,6 +956,105 @@ abstract class StoreConformanceTest {
             rs.next();
             return rs.getLong(1);
         }
+    }
+
+    // ---- inventory: join tokens, issued tokens, asset owners -----------------------------------------------------
+
+    static final String HASH_A = "aaaaaaaaaaaa" + "0".repeat(52);
+    static final String HASH_B = "bbbbbbbbbbbb" + "0".repeat(52);
+    static final String HASH_C = "cccccccccccc" + "0".repeat(52);
+
+    @Test
+    void joinTokensAreListedNewestFirstWithWhatBecameOfThem() {
+        Store store = newStore();
+        store.insertJoinToken(new JoinTokenRecord(HASH_A, AGENT_A, T0, T0.plusSeconds(600), "op"));
+        store.insertJoinToken(new JoinTokenRecord(HASH_B, AGENT_A, T0.plusSeconds(1), T0.plusSeconds(601), "op"));
+        store.insertJoinToken(new JoinTokenRecord(HASH_C, AGENT_B, T0.plusSeconds(2), T0.plusSeconds(10), "op"));
+        store.redeemJoinToken(HASH_A, T0.plusSeconds(5));
+
+        List<JoinTokenEntry> all = store.joinTokens(Optional.empty(), 10);
+        assertThat(all).extracting(e -> e.token().tokenHash()).containsExactly(HASH_C, HASH_B, HASH_A);
+        Instant later = T0.plusSeconds(20);
+        assertThat(all).extracting(e -> e.state(later)).containsExactly(JoinTokenEntry.State.EXPIRED,
+                JoinTokenEntry.State.OUTSTANDING, JoinTokenEntry.State.USED);
+        assertThat(all.get(2).usedAt()).contains(T0.plusSeconds(5));
+        assertThat(store.joinTokens(Optional.of(AGENT_A), 1)).extracting(e -> e.token().tokenHash())
+                .containsExactly(HASH_B);
+    }
+
+    @Test
+    void revokedJoinTokenCannotBeRedeemedAndSaysSo() {
+        Store store = newStore();
+        store.insertJoinToken(new JoinTokenRecord(HASH_A, AGENT_A, T0, T0.plusSeconds(600), "op"));
+
+        assertThat(store.revokeJoinToken(HASH_A.substring(0, 12), T0.plusSeconds(1), "carol"))
+                .extracting(JoinTokenRecord::tokenHash).containsExactly(HASH_A);
+        // revoking again finds nothing outstanding
+        assertThat(store.revokeJoinToken(HASH_A.substring(0, 12), T0.plusSeconds(2), "carol")).isEmpty();
+
+        assertThat(store.redeemJoinToken(HASH_A, T0.plusSeconds(3)))
+                .isEqualTo(new JoinTokenRedemption(Outcome.REVOKED, Optional.of(AGENT_A)));
+        JoinTokenEntry e = store.joinTokens(Optional.empty(), 10).get(0);
+        assertThat(e.revokedAt()).contains(T0.plusSeconds(1));
+        assertThat(e.revokedBy()).contains("carol");
+        assertThat(e.state(T0.plusSeconds(3))).isEqualTo(JoinTokenEntry.State.REVOKED);
+    }
+
+    @Test
+    void revokingAWorkloadsJoinTokensLeavesUsedAndOtherWorkloadsTokensAlone() {
+        Store store = newStore();
+        store.insertJoinToken(new JoinTokenRecord(HASH_A, AGENT_A, T0, T0.plusSeconds(600), "op"));
+        store.insertJoinToken(new JoinTokenRecord(HASH_B, AGENT_A, T0, T0.plusSeconds(600), "op"));
+        store.insertJoinToken(new JoinTokenRecord(HASH_C, AGENT_B, T0, T0.plusSeconds(600), "op"));
+        store.redeemJoinToken(HASH_A, T0.plusSeconds(1));
+
+        assertThat(store.revokeJoinTokensOf(AGENT_A, T0.plusSeconds(2), "op"))
+                .extracting(JoinTokenRecord::tokenHash).containsExactly(HASH_B);
+        assertThat(store.redeemJoinToken(HASH_C, T0.plusSeconds(3)).outcome()).isEqualTo(Outcome.REDEEMED);
+    }
+
+    @Test
+    void joinTokenIdMustBeLongEnoughHex() {
+        Store store = newStore();
+        assertThatThrownBy(() -> store.revokeJoinToken("abc", T0, "op")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("12 to 64 lowercase hex digits");
+        assertThatThrownBy(() -> store.revokeJoinToken("aaaaaaaaaaa%", T0, "op"))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void issuedTokensAreListedByTaskAndBySubjectNewestFirst() {
+        Store store = newStore();
+        store.insertIssuedToken(new IssuedTokenRecord("j1", "t1", "task", AGENT_A.toString(), "aud", "k1", T0,
+                T0.plusSeconds(60)));
+        store.insertIssuedToken(new IssuedTokenRecord("j2", "t1", "exchanged", AGENT_A.toString(), TOOL_C.toString(),
+                "k1", T0.plusSeconds(1), T0.plusSeconds(61)));
+        store.insertIssuedToken(new IssuedTokenRecord("j3", "t2", "task", AGENT_B.toString(), "aud", "k1",
+                T0.plusSeconds(2), T0.plusSeconds(62)));
+
+        assertThat(store.issuedTokens(Optional.empty(), Optional.empty(), 10)).extracting(IssuedTokenRecord::jti)
+                .containsExactly("j3", "j2", "j1");
+        assertThat(store.issuedTokens(Optional.of("t1"), Optional.empty(), 10)).extracting(IssuedTokenRecord::jti)
+                .containsExactly("j2", "j1");
+        assertThat(store.issuedTokens(Optional.empty(), Optional.of(AGENT_B.toString()), 10))
+                .extracting(IssuedTokenRecord::jti).containsExactly("j3");
+        assertThat(store.issuedTokens(Optional.of("t1"), Optional.of(AGENT_A.toString()), 1))
+                .extracting(IssuedTokenRecord::jti).containsExactly("j2");
+    }
+
+    @Test
+    void assetOwnerIsSetReplacedAndReportsWhatItReplaced() {
+        Store store = newStore();
+        AssetOwner first = new AssetOwner("ca", "*", "alice@example.org", "team-pki", "workload CA", "team-pki",
+                "pki-oncall", T0, "op-a");
+        AssetOwner second = new AssetOwner("ca", "*", "bob@example.org", "team-pki", "workload CA", "team-pki",
+                "pki-oncall", T0.plusSeconds(1), "op-b");
+
+        assertThat(store.putAssetOwner(first)).isEmpty();
+        assertThat(store.putAssetOwner(second)).contains(first);
+        assertThat(store.assetOwner("ca", "*")).contains(second);
+        assertThat(store.assetOwner("ca", "other")).isEmpty();
+        assertThat(store.assetOwners()).containsExactly(second);
     }
 
     // ---- tasks, signing keys, issued tokens, revocations ------------------------------------------------------
