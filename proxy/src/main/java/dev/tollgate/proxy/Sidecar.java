@@ -45,6 +45,7 @@ import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.identity.ControlPlaneCertificateSource;
 import dev.tollgate.proxy.identity.IdentityMetrics;
 import dev.tollgate.proxy.inspect.ToolCallInspection;
+import dev.tollgate.proxy.audit.AuditCheckpointListener;
 import dev.tollgate.proxy.listener.AdminInitializer;
 import dev.tollgate.proxy.listener.ConnectionTracker;
 import dev.tollgate.proxy.listener.EgressInitializer;
@@ -90,6 +91,8 @@ public final class Sidecar implements AutoCloseable {
     private final DecisionShipper decisionShipper;
     private final DecisionLog decisions;
     private final ToolCallInspection inspection;
+    /** The latest signed audit checkpoint pushed by the control plane; null when certificates come from files. */
+    private final AuditCheckpointListener auditCheckpoints;
     /** Runs token exchanges with the control plane when enforcement is wired here; null otherwise. */
     private final java.util.concurrent.ExecutorService exchangeExecutor;
     /** Whether the credential state follows the certificate source's watch stream (wired here, not by the caller). */
@@ -136,6 +139,13 @@ public final class Sidecar implements AutoCloseable {
                 LOG.warn("policy.source is control-plane but certificates do not come from the control plane: "
                         + "no policy will arrive");
             }
+        }
+        if (certificates instanceof ControlPlaneCertificateSource cps) {
+            this.auditCheckpoints = new AuditCheckpointListener(metrics,
+                    config.tls().spiffeId().map(SpiffeId::trustDomain).orElse(null));
+            cps.addWatchListener(auditCheckpoints);
+        } else {
+            this.auditCheckpoints = null;
         }
         // While a configured, required policy has not loaded, egress fails closed (after the credential check).
         RequestGate policyGate = ps.configured() && ps.required()
@@ -341,13 +351,14 @@ public final class Sidecar implements AutoCloseable {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }
         ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressGate,
-                egressGate, inspection);
+                egressGate, inspection, credentials != null ? credentials.admissions() : null);
         SidecarConfig.Listeners l = config.listeners();
         List<String> bound = new ArrayList<>();
         try {
             if (l.admin().isPresent()) {
                 admin = bind(l.admin().get(), new AdminInitializer(config.limits(), metrics, registry,
-                        this::notReadyReason), true);
+                        this::notReadyReason, () -> auditCheckpoints == null ? Optional.empty()
+                                : auditCheckpoints.latestJson()), true);
                 bound.add("admin " + admin.localAddress());
             }
             if (l.ingress().isPresent()) {
@@ -564,6 +575,11 @@ public final class Sidecar implements AutoCloseable {
 
     public Optional<InetSocketAddress> egressAddress() {
         return address(egress);
+    }
+
+    /** The latest signed audit checkpoint received from the control plane (none when certificates come from files). */
+    public Optional<dev.tollgate.api.wire.AuditCheckpointView> auditCheckpoint() {
+        return auditCheckpoints == null ? Optional.empty() : auditCheckpoints.latest();
     }
 
     public Optional<InetSocketAddress> adminAddress() {

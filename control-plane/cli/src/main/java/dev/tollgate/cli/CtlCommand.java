@@ -476,7 +476,8 @@ public final class CtlCommand implements Runnable {
     }
 
     @Command(name = "audit", mixinStandardHelpOptions = true, description = "The tamper-evident audit trail.",
-            subcommands = {Audit.ListCmd.class, Audit.Verify.class})
+            subcommands = {Audit.ListCmd.class, Audit.Verify.class, AuditCommands.Checkpoint.class,
+                    AuditCommands.CheckpointKey.class})
     static final class Audit implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -505,8 +506,14 @@ public final class CtlCommand implements Runnable {
             }
         }
 
-        @Command(name = "verify", mixinStandardHelpOptions = true, description = "Recompute the audit hash chain.")
+        @Command(name = "verify", mixinStandardHelpOptions = true, description = "Recompute the audit hash chain and "
+                + "check it against every signed checkpoint (exit 3 when broken).")
         static final class Verify extends Action {
+            @Option(names = "--against", paramLabel = "FILE", description = "also prove that the chain still extends "
+                    + "this kept checkpoint (written by 'ctl audit checkpoint export'): any event at or before it "
+                    + "rewritten, or history cut below it, is detected")
+            java.nio.file.Path against;
+
             @Override
             public Integer call() {
                 Integer rc = super.call();
@@ -517,10 +524,12 @@ public final class CtlCommand implements Runnable {
 
             @Override
             void run(ControlPlaneClient c, PrintWriter out) {
-                var v = c.verifyAudit();
+                var v = against == null ? c.verifyAudit() : c.verifyAudit(AuditCommands.readKept(against));
                 intact = v.intact();
-                print(out, v, () -> out.println(v.intact() ? "audit chain intact (" + v.events() + " events)"
-                        : "audit chain BROKEN at seq " + v.firstBrokenSeq() + ": " + v.reason()));
+                print(out, v, () -> out.println(v.intact() ? "audit chain intact (" + v.events() + " events; "
+                        + v.checkpoints() + " signed checkpoints verified" + (v.checkpointSeq() == null ? ""
+                        : ", proven up to seq " + v.checkpointSeq()) + (against == null ? "" : ", extends " + against)
+                        + ")" : "audit chain BROKEN at seq " + v.firstBrokenSeq() + ": " + v.reason()));
             }
         }
     }

@@ -41,7 +41,9 @@ import dev.tollgate.controlplane.api.ApiRoutes;
 import dev.tollgate.controlplane.api.ApiServer;
 import dev.tollgate.controlplane.api.Authenticator;
 import dev.tollgate.controlplane.api.WatchStreams;
+import dev.tollgate.controlplane.audit.AuditCheckpointer;
 import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.audit.RefusalAudit;
 import dev.tollgate.controlplane.audit.DecisionIngest;
 import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaTransition;
@@ -98,14 +100,17 @@ public final class ControlPlane implements AutoCloseable {
     private final AtomicLong writtenBundleSequence = new AtomicLong(-1);
     private final TokenServices tokens;
     private final PolicyVersions policies;
+    private final AuditCheckpointer checkpoints;
     /** JVM and process meters (their GC listeners are removed at close). */
     private AutoCloseable processMetrics = () -> { };
 
     private ControlPlane(ControlPlaneConfig config, Clock clock, Store store, CaManager ca, Auditor auditor,
                          PrometheusMeterRegistry registry, ServerIdentity serverIdentity, ApiServer api,
                          AdminServer admin, ThreadPoolExecutor blocking, ScheduledExecutorService scheduler,
-                         WatchHub hub, BundleRevisions bundles, TokenServices tokens, PolicyVersions policies) {
+                         WatchHub hub, BundleRevisions bundles, TokenServices tokens, PolicyVersions policies,
+                         AuditCheckpointer checkpoints) {
         this.policies = policies;
+        this.checkpoints = checkpoints;
         this.hub = hub;
         this.bundles = bundles;
         this.config = config;
@@ -166,7 +171,9 @@ public final class ControlPlane implements AutoCloseable {
             }
             metrics.caExpiryGauge(() -> ca.activeNotAfter().orElse(null), clock);
             metrics.bundleSequenceGauge(() -> ca.bundle().sequence());
-            Auditor auditor = new Auditor(store, clock, metrics::auditWriteFailure);
+            var au = config.audit();
+            Auditor auditor = new Auditor(store, clock, metrics::auditWriteFailure, metrics,
+                    new RefusalAudit.Settings(au.refusalInterval(), au.refusalMaxRows(), au.refusalMaxSources()));
             WorkloadRegistry workloads = new WorkloadRegistry(store, auditor, clock, config.trustDomain(),
                     config.svid().maxTtl());
             JoinTokens joinTokens = new JoinTokens(store, auditor, metrics, clock, config.joinTokenTtl(),
@@ -194,6 +201,11 @@ public final class ControlPlane implements AutoCloseable {
             hub.register(revocations.snapshotSource());
             PolicyVersions policies = new PolicyVersions(store, publisher, auditor, clock);
             hub.register(policies);
+            AuditCheckpointer checkpoints = new AuditCheckpointer(store, sealing, publisher, auditor, metrics, clock,
+                    config.trustDomain());
+            checkpoints.start();
+            hub.register(checkpoints.keysSnapshotSource());
+            hub.register(checkpoints.checkpointSnapshotSource());
             bundles.publishIfChanged();
             policies.publishIfChanged();
             hub.start();
@@ -214,7 +226,7 @@ public final class ControlPlane implements AutoCloseable {
             });
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
-                    tokens, policies, new DecisionIngest(store, clock, metrics), inventory, posture);
+                    tokens, policies, new DecisionIngest(store, clock, metrics), inventory, posture, checkpoints);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
@@ -226,12 +238,12 @@ public final class ControlPlane implements AutoCloseable {
                 return t;
             });
             ControlPlane cp = new ControlPlane(config, clock, store, ca, auditor, registry, identity, api, admin, blocking,
-                    scheduler, hub, bundles, tokens, policies);
+                    scheduler, hub, bundles, tokens, policies, checkpoints);
             cp.processMetrics = gc;
             cp.writeOperatorFiles();
             long tick = config.ca().checkInterval().toMillis();
             scheduler.scheduleWithFixedDelay(cp::maintain, tick, tick, TimeUnit.MILLISECONDS);
-            long every = config.posture().interval().toMillis();
+            long postureEvery = config.posture().interval().toMillis();
             scheduler.scheduleWithFixedDelay(() -> {
                 try {
                     posture.evaluate();
@@ -240,7 +252,11 @@ public final class ControlPlane implements AutoCloseable {
                     metrics.postureEvaluated(ControlPlaneMetrics.PostureEvaluation.ERROR);
                     LOG.error("posture evaluation failed; retrying in {}", config.posture().interval(), e);
                 }
-            }, Math.min(every, 1000), every, TimeUnit.MILLISECONDS);
+            }, Math.min(postureEvery, 1000), postureEvery, TimeUnit.MILLISECONDS);
+            long every = au.checkpointInterval().toMillis();
+            scheduler.scheduleWithFixedDelay(cp::checkpointAudit, every, every, TimeUnit.MILLISECONDS);
+            long flush = Math.max(100, Math.min(5_000, au.refusalInterval().toMillis() / 10));
+            scheduler.scheduleWithFixedDelay(cp::flushRefusals, flush, flush, TimeUnit.MILLISECONDS);
             LOG.info("control plane for trust domain {} serving its API on {} (admin on {})", config.trustDomain(),
                     cp.apiUri(), admin.address());
             return cp;
@@ -305,6 +321,29 @@ public final class ControlPlane implements AutoCloseable {
         }
     }
 
+    /** Signs the audit chain head when it moved (the periodic checkpoint); survives any failure. */
+    void checkpointAudit() {
+        try {
+            checkpoints.checkpointIfMoved();
+        } catch (Throwable t) { // NOPMD: a scheduled task that throws is never run again
+            LOG.error("audit checkpoint failed; retrying at the next interval", t);
+        }
+    }
+
+    /** Writes the sampled rows of refusals whose interval is over; survives any failure. */
+    void flushRefusals() {
+        try {
+            auditor.refusals().flush();
+        } catch (Throwable t) { // NOPMD: a scheduled task that throws is never run again
+            LOG.error("writing sampled refusals failed; retrying", t);
+        }
+    }
+
+    /** The signed checkpoints of the audit chain. */
+    public AuditCheckpointer checkpoints() {
+        return checkpoints;
+    }
+
     public URI apiUri() {
         InetSocketAddress a = api.address();
         return URI.create("https://" + hostForUri(a) + ":" + a.getPort());
@@ -336,7 +375,8 @@ public final class ControlPlane implements AutoCloseable {
 
     /** The full state of each kind this control plane publishes, for watchers that must resynchronise. */
     public List<SnapshotSource> snapshotSources() {
-        return List.of(tokens.keys().snapshotSource(), tokens.revocations().snapshotSource(), policies);
+        return List.of(tokens.keys().snapshotSource(), tokens.revocations().snapshotSource(), policies,
+                checkpoints.keysSnapshotSource(), checkpoints.checkpointSnapshotSource());
     }
 
     /** The policy versions operators upload and sidecars receive. */

@@ -3,13 +3,11 @@ package dev.tollgate.proxy.listener;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
-import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultHttpContent;
@@ -31,14 +29,12 @@ import dev.tollgate.proxy.gate.GateRequest;
 import dev.tollgate.proxy.gate.IdentityAllowListGate;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.metrics.Direction;
-import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.RequestOutcome;
 
 class RequestGateHandlerTest {
     private EmbeddedChannel channel(RequestGate gate) {
         return new EmbeddedChannel(new RequestGateHandler(gate, Direction.INGRESS,
-                () -> Optional.of(SpiffeId.parse("spiffe://example.org/tool/self")),
-                new ProxyMetrics(new SimpleMeterRegistry(), Clock.systemUTC())));
+                () -> Optional.of(SpiffeId.parse("spiffe://example.org/tool/self"))));
     }
 
     private static HttpRequest head() {

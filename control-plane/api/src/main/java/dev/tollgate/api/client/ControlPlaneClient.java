@@ -25,6 +25,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.wire.AssetOwnerSpec;
+import dev.tollgate.api.wire.AuditCheckpointView;
 import dev.tollgate.api.wire.AuditEventView;
 import dev.tollgate.api.wire.AuditVerificationView;
 import dev.tollgate.api.wire.DecisionBatch;
@@ -34,6 +35,7 @@ import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.InventoryAssetView;
 import dev.tollgate.api.wire.InventoryView;
 import dev.tollgate.api.wire.JoinTokenInfoView;
+import dev.tollgate.api.wire.CheckpointKeyView;
 import dev.tollgate.api.wire.JoinTokenView;
 import dev.tollgate.api.wire.PostureView;
 import dev.tollgate.api.wire.Json;
@@ -195,6 +197,34 @@ public final class ControlPlaneClient {
 
     public AuditVerificationView verifyAudit() {
         return send("GET", "/v1/audit/verify", null, AuditVerificationView.class);
+    }
+
+    /** Verifies the chain as {@link #verifyAudit()} does, and also against a checkpoint kept outside the database. */
+    public AuditVerificationView verifyAudit(AuditCheckpointView against) {
+        return send("POST", "/v1/audit/verify", against, AuditVerificationView.class);
+    }
+
+    public List<AuditCheckpointView> auditCheckpoints(long afterSeq, int limit) {
+        return send("GET", "/v1/audit/checkpoints?after=" + afterSeq + "&limit=" + limit, null,
+                new TypeReference<List<AuditCheckpointView>>() { });
+    }
+
+    /** The latest signed checkpoint, self-contained (404 no_checkpoint when the chain is empty). */
+    public AuditCheckpointView latestAuditCheckpoint() {
+        return send("GET", "/v1/audit/checkpoints/latest", null, AuditCheckpointView.class);
+    }
+
+    /** Signs a checkpoint now (operator). */
+    public AuditCheckpointView checkpointAudit() {
+        return send("POST", "/v1/audit/checkpoints", null, AuditCheckpointView.class);
+    }
+
+    public List<CheckpointKeyView> checkpointKeys() {
+        return send("GET", "/v1/audit/checkpoint-keys", null, new TypeReference<List<CheckpointKeyView>>() { });
+    }
+
+    public CheckpointKeyView rotateCheckpointKey() {
+        return send("POST", "/v1/audit/checkpoint-keys/rotate", null, CheckpointKeyView.class);
     }
 
     /** Appends a sidecar's enforcement decisions to the audit chain under the caller's SPIFFE ID (a workload client). */

@@ -15,8 +15,8 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.wire.AssetOwnerSpec;
+import dev.tollgate.api.wire.AuditCheckpointView;
 import dev.tollgate.api.wire.AuditEventView;
-import dev.tollgate.api.wire.AuditVerificationView;
 import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaSlotView;
 import dev.tollgate.api.wire.CaStatusView;
@@ -29,6 +29,7 @@ import dev.tollgate.api.wire.SvidRequest;
 import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.WorkloadSpec;
+import dev.tollgate.controlplane.audit.AuditCheckpointer;
 import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.audit.DecisionIngest;
 import dev.tollgate.controlplane.ca.CaManager;
@@ -43,7 +44,6 @@ import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.policy.PolicyVersions;
 import dev.tollgate.controlplane.store.AssetOwner;
 import dev.tollgate.controlplane.store.AuditRecord;
-import dev.tollgate.controlplane.store.AuditVerification;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.SvidRecord;
 import dev.tollgate.controlplane.watch.BundleRevisions;
@@ -69,15 +69,18 @@ public final class ApiRoutes {
     private final DecisionIngest decisions;
     private final Inventory inventory;
     private final Posture posture;
+    private final AuditCheckpointer checkpoints;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
-                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory, Posture posture) {
+                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory,
+                     Posture posture, AuditCheckpointer checkpoints) {
         this.watch = watch;
         this.inventory = inventory;
         this.posture = posture;
+        this.checkpoints = checkpoints;
         this.policies = policies;
         this.decisions = decisions;
         this.bundles = bundles;
@@ -201,11 +204,39 @@ public final class ApiRoutes {
                     }
                     return ApiResponse.ok(decisions.ingest(id, r.json(DecisionBatch.class)));
                 }),
-                new Route("GET", "/v1/audit/verify", Access.VIEWER, r -> {
-                    AuditVerification v = store.verifyAudit();
-                    return ApiResponse.ok(new AuditVerificationView(v.intact(), v.events(),
-                            v.intact() ? null : v.firstBrokenSeq(), v.reason()));
+                new Route("GET", "/v1/audit/verify", Access.VIEWER,
+                        r -> ApiResponse.ok(checkpoints.verify(Optional.empty()))),
+                new Route("POST", "/v1/audit/verify", Access.VIEWER, r -> {
+                    AuditCheckpointView kept = r.json(AuditCheckpointView.class);
+                    if (kept == null) {
+                        throw ApiProblem.badRequest("missing_checkpoint", "body: missing (expected: a checkpoint "
+                                + "as exported by ctl audit checkpoint export)");
+                    }
+                    try {
+                        return ApiResponse.ok(checkpoints.verify(Optional.of(kept)));
+                    } catch (IllegalArgumentException e) {
+                        throw ApiProblem.badRequest("invalid_checkpoint", e.getMessage());
+                    }
                 }),
+                new Route("GET", "/v1/audit/checkpoints", Access.VIEWER, r -> {
+                    long after = r.queryLong("after", 0, 0, Long.MAX_VALUE);
+                    int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
+                    return ApiResponse.ok(checkpoints.list(after, limit));
+                }),
+                new Route("GET", "/v1/audit/checkpoints/latest", Access.VIEWER, r -> ApiResponse.ok(
+                        checkpoints.latest().orElseThrow(() -> new ApiProblem(404, "no_checkpoint", "Not found",
+                                "no audit checkpoint yet (the chain is empty)")))),
+                new Route("POST", "/v1/audit/checkpoints", Access.OPERATOR, r -> {
+                    try {
+                        return ApiResponse.json(201, checkpoints.checkpointNow(actor(r)));
+                    } catch (IllegalStateException e) {
+                        throw ApiProblem.conflict("audit_chain_broken", e.getMessage());
+                    }
+                }),
+                new Route("GET", "/v1/audit/checkpoint-keys", Access.VIEWER,
+                        r -> ApiResponse.ok(checkpoints.keys())),
+                new Route("POST", "/v1/audit/checkpoint-keys/rotate", Access.ADMIN,
+                        r -> ApiResponse.ok(checkpoints.rotate(actor(r)))),
                 new Route("POST", "/v1/tasks", Access.OPERATOR_OR_WORKLOAD,
                         r -> ApiResponse.json(201, tokens.tasks().create(r.json(TaskSpec.class), r.principal()))),
                 new Route("GET", "/v1/tasks", Access.VIEWER, r -> {

@@ -28,7 +28,8 @@ public record ControlPlaneConfig(
         Operators operators,
         Watch watch,
         Tokens tokens,
-        Posture posture) {
+        Posture posture,
+        Audit audit) {
 
     public static final List<ConfigValues.Option> OPTIONS = List.of(
             opt("trust-domain", "tollgate.local", "the SPIFFE trust domain every identity of this control plane belongs to"),
@@ -79,7 +80,11 @@ public record ControlPlaneConfig(
             opt("posture.max-lifetime.svid", "24h", "longest X.509-SVID lifetime the posture report accepts"),
             opt("posture.max-lifetime.task-token", "24h", "longest task token lifetime the posture report accepts"),
             opt("posture.max-lifetime.exchanged-token", "10m", "longest exchanged token lifetime the posture report accepts"),
-            opt("posture.max-lifetime.join-token", "1d", "longest join token lifetime the posture report accepts"));
+            opt("posture.max-lifetime.join-token", "1d", "longest join token lifetime the posture report accepts"),
+            opt("audit.checkpoint-interval", "60s", "how often the audit chain head is signed as a checkpoint when it moved since the last one"),
+            opt("audit.refusals.interval", "60s", "refusals of unauthenticated peers: at most one audit row per (source address, reason) per interval, carrying the count of refusals it stands for"),
+            opt("audit.refusals.max-rows", "100", "most audit rows of refusals of unauthenticated peers per interval across all sources; the rest are counted in one overflow row"),
+            opt("audit.refusals.max-sources", "10000", "most (source address, reason) pairs tracked per interval; refusals from further pairs count as overflow"));
 
     private static ConfigValues.Option opt(String key, String def, String description) {
         return new ConfigValues.Option(key, def, description);
@@ -111,6 +116,11 @@ public record ControlPlaneConfig(
     /** The watch stream and the revision log behind it. */
     public record Watch(Duration heartbeatInterval, int retainedRevisions, int maxStreamsPerIdentity, int maxStreams,
                         Duration pollInterval, int maxQueuedEvents, Duration writeStallTimeout) {
+    }
+
+    /** Signed audit checkpoints and the sampling of refusals of unauthenticated peers. */
+    public record Audit(Duration checkpointInterval, Duration refusalInterval, int refusalMaxRows,
+                        int refusalMaxSources) {
     }
 
     /** Task tokens, exchanged tokens and their signing keys. */
@@ -212,8 +222,12 @@ public record ControlPlaneConfig(
                 v.duration("posture.max-lifetime.task-token", Duration.ofMinutes(1), Duration.ofDays(36500)),
                 v.duration("posture.max-lifetime.exchanged-token", Duration.ofSeconds(5), Duration.ofDays(36500)),
                 v.duration("posture.max-lifetime.join-token", Duration.ofSeconds(10), Duration.ofDays(36500)));
+        Audit audit = new Audit(v.duration("audit.checkpoint-interval", Duration.ofMillis(100), Duration.ofDays(1)),
+                v.duration("audit.refusals.interval", Duration.ofSeconds(1), Duration.ofDays(1)),
+                (int) v.integer("audit.refusals.max-rows", 1, 1_000_000),
+                (int) v.integer("audit.refusals.max-sources", 1, 10_000_000));
         ControlPlaneConfig cfg = new ControlPlaneConfig(td, dataDir, db, api, v.address("admin.listen"),
-                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens, posture);
+                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens, posture, audit);
         v.throwIfInvalid("control-plane");
         return cfg;
     }

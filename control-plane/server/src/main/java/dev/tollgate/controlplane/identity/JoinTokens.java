@@ -19,6 +19,7 @@ import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.JoinTokenOutcome;
 import dev.tollgate.controlplane.store.JoinTokenEntry;
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.RefusalReason;
 import dev.tollgate.controlplane.store.JoinTokenRecord;
 import dev.tollgate.controlplane.store.JoinTokenRedemption;
 import dev.tollgate.controlplane.store.Store;
@@ -76,8 +77,8 @@ public final class JoinTokens {
     public SpiffeId redeem(String token, String remote) {
         if (token == null || token.isEmpty() || token.length() > MAX_TOKEN_LENGTH) {
             metrics.joinToken(JoinTokenOutcome.UNKNOWN);
-            auditor.recordQuietly(Auditor.JOIN_TOKEN_REFUSED, "anonymous@" + remote, "svid.join", "", "unknown",
-                    Map.of("reason", token == null || token.isEmpty() ? "missing" : "too_long"));
+            auditor.refusals().refused(RefusalReason.JOIN_TOKEN_INVALID, remote, Auditor.JOIN_TOKEN_REFUSED,
+                    "svid.join", "", "unknown", Map.of("reason", token == null || token.isEmpty() ? "missing" : "too_long"));
             throw ApiProblem.unauthorized("join_token_invalid", "joinToken: missing or malformed");
         }
         String hash = hash(token);
@@ -90,14 +91,14 @@ public final class JoinTokens {
             }
             case ALREADY_USED -> {
                 metrics.joinToken(JoinTokenOutcome.ALREADY_USED);
-                auditor.recordQuietly(Auditor.JOIN_TOKEN_REFUSED, "anonymous@" + remote, "svid.join", subject,
-                        "already_used", Map.of("tokenId", tokenId(hash)));
+                auditor.refusals().refused(RefusalReason.JOIN_TOKEN_USED, remote, Auditor.JOIN_TOKEN_REFUSED,
+                        "svid.join", subject, "already_used", Map.of("tokenId", tokenId(hash)));
                 throw ApiProblem.unauthorized("join_token_used", "join token was already used (they are single use; create a new one)");
             }
             case EXPIRED -> {
                 metrics.joinToken(JoinTokenOutcome.EXPIRED);
-                auditor.recordQuietly(Auditor.JOIN_TOKEN_REFUSED, "anonymous@" + remote, "svid.join", subject,
-                        "expired", Map.of("tokenId", tokenId(hash)));
+                auditor.refusals().refused(RefusalReason.JOIN_TOKEN_EXPIRED, remote, Auditor.JOIN_TOKEN_REFUSED,
+                        "svid.join", subject, "expired", Map.of("tokenId", tokenId(hash)));
                 throw ApiProblem.unauthorized("join_token_expired", "join token has expired (create a new one)");
             }
             case REVOKED -> {
@@ -109,8 +110,8 @@ public final class JoinTokens {
             }
             default -> {
                 metrics.joinToken(JoinTokenOutcome.UNKNOWN);
-                auditor.recordQuietly(Auditor.JOIN_TOKEN_REFUSED, "anonymous@" + remote, "svid.join", "",
-                        "unknown", Map.of("tokenId", tokenId(hash)));
+                auditor.refusals().refused(RefusalReason.JOIN_TOKEN_INVALID, remote, Auditor.JOIN_TOKEN_REFUSED,
+                        "svid.join", "", "unknown", Map.of("tokenId", tokenId(hash)));
                 throw ApiProblem.unauthorized("join_token_invalid", "join token is not known");
             }
         }

@@ -39,6 +39,10 @@ public final class ControlPlaneMetrics {
     public static final String POSTURE_FINDINGS = "tollgate.cp.posture.findings";
     public static final String POSTURE_SCORE = "tollgate.cp.posture.score";
     public static final String POSTURE_EVALUATIONS = "tollgate.cp.posture.evaluations";
+    public static final String AUDIT_CHECKPOINTS = "tollgate.cp.audit.checkpoints";
+    public static final String AUDIT_CHECKPOINT_SEQ = "tollgate.cp.audit.checkpoint.seq";
+    public static final String API_REFUSALS = "tollgate.cp.api.unauthenticated.refusals";
+    public static final String AUDIT_REFUSAL_ROWS = "tollgate.cp.audit.refusal.rows";
 
     /**
      * Binds Micrometer's JVM and process meters (jvm_memory_*, jvm_gc_pause_seconds, jvm_threads_*, process_cpu_*,
@@ -74,7 +78,7 @@ public final class ControlPlaneMetrics {
 
     /** The kinds of revision, as in {@code WatchEvent}. */
     public enum RevisionKind {
-        BUNDLE, SIGNING_KEYS, REVOCATION, POLICY;
+        BUNDLE, SIGNING_KEYS, REVOCATION, POLICY, AUDIT_CHECKPOINT_KEYS, AUDIT_CHECKPOINT;
 
         /** The kind named on the wire ("signing_keys"), or null when there is none by that name. */
         public static RevisionKind fromWire(String kind) {
@@ -112,6 +116,46 @@ public final class ControlPlaneMetrics {
     /** The audit kind a sidecar's decision was stored as. */
     public enum DecisionKind {
         ALLOWED, DENIED
+    }
+
+    /** How an attempt to sign an audit checkpoint ended. */
+    public enum CheckpointResult {
+        /** A checkpoint was signed and stored. */
+        SIGNED,
+        /** The chain does not extend the latest checkpoint (rewritten or cut): nothing is signed. */
+        CHAIN_BROKEN,
+        /** The store or the key failed; retried at the next interval. */
+        FAILED
+    }
+
+    /** Why a peer that had not authenticated was refused. */
+    public enum RefusalReason {
+        /** A route that needs a client certificate was called without one. */
+        NO_CLIENT_CERTIFICATE,
+        /** The client certificate does not verify against the trust bundle (or is not of this trust domain). */
+        UNTRUSTED_CLIENT_CERTIFICATE,
+        /** The TLS handshake failed, timed out or the connection closed during it. */
+        HANDSHAKE_FAILED,
+        /** No route has this path (404) or method (405), answered before authentication. */
+        UNKNOWN_ROUTE,
+        /** The request could not be parsed. */
+        MALFORMED_REQUEST,
+        /** A join token that is missing, malformed or not known. */
+        JOIN_TOKEN_INVALID,
+        /** A join token that was used already. */
+        JOIN_TOKEN_USED,
+        /** A join token past its expiry. */
+        JOIN_TOKEN_EXPIRED,
+        /** A join request whose CSR is not acceptable. */
+        BAD_CSR
+    }
+
+    /** What the audit trail kept of refusals of unauthenticated peers. */
+    public enum RefusalRow {
+        /** An audit row of one (source, reason), carrying the count of refusals it stands for. */
+        WRITTEN,
+        /** Refusals over the row budget or the tracked-pair bound, counted only in the interval's overflow row. */
+        OVERFLOW
     }
 
     /** Which limit refused a watch stream. */
@@ -236,6 +280,47 @@ public final class ControlPlaneMetrics {
                 .tag("kind", lower(kind)).register(registry);
         if (count > 0) {
             c.increment(count);
+        }
+    }
+
+    /** One attempt to sign an audit checkpoint. */
+    public void checkpoint(CheckpointResult result) {
+        Counter.builder(AUDIT_CHECKPOINTS).description("audit checkpoint signing attempts, by result")
+                .tag("result", lower(result)).register(registry).increment();
+    }
+
+    public void checkpointSeqGauge(Supplier<Number> seq) {
+        Gauge.builder(AUDIT_CHECKPOINT_SEQ, () -> seq.get().doubleValue())
+                .description("sequence number of the latest signed audit checkpoint (0: none)").register(registry);
+    }
+
+    /** A request or connection of a peer that had not authenticated was refused. */
+    public void unauthenticatedRefusal(RefusalReason reason) {
+        Counter.builder(API_REFUSALS).description("refusals of peers that had not authenticated, by reason")
+                .tag("reason", lower(reason)).register(registry).increment();
+    }
+
+    /** Sampling of refusals from outside: a row written (n = 1), or n refusals left to the overflow row. */
+    public void refusalRow(RefusalRow row, long n) {
+        Counter.builder(AUDIT_REFUSAL_ROWS).description("audit rows of refusals of unauthenticated peers written "
+                + "(outcome written), and refusals counted only in the overflow row (outcome overflow)")
+                .tag("outcome", lower(row)).register(registry).increment(n);
+    }
+
+    /** Registers the refusal and checkpoint counters at zero, so that increase() sees their first events. */
+    public void registerAuditCounters() {
+        for (RefusalReason r : RefusalReason.values()) {
+            Counter.builder(API_REFUSALS).description("refusals of peers that had not authenticated, by reason")
+                    .tag("reason", lower(r)).register(registry);
+        }
+        for (RefusalRow r : RefusalRow.values()) {
+            Counter.builder(AUDIT_REFUSAL_ROWS).description("audit rows of refusals of unauthenticated peers written "
+                    + "(outcome written), and refusals counted only in the overflow row (outcome overflow)")
+                    .tag("outcome", lower(r)).register(registry);
+        }
+        for (CheckpointResult r : CheckpointResult.values()) {
+            Counter.builder(AUDIT_CHECKPOINTS).description("audit checkpoint signing attempts, by result")
+                    .tag("result", lower(r)).register(registry);
         }
     }
 

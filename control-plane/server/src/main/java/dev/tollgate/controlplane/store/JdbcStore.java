@@ -622,7 +622,8 @@ public final class JdbcStore implements Store {
             long[] headSeqBefore = new long[1];
             String headHashBefore = head(c, headSeqBefore);
             ChainVerifier verifier = new ChainVerifier();
-            boolean cursor = database == StoreSettings.Database.POSTGRESQL;
+            // Inside inTransaction the connection is the transaction's: no commit here.
+            boolean cursor = database == StoreSettings.Database.POSTGRESQL && currentTx.get() == null;
             if (cursor) {
                 c.setAutoCommit(false); // PostgreSQL streams with a fetch size only inside a transaction
             }
@@ -645,6 +646,149 @@ public final class JdbcStore implements Store {
         });
     }
 
+    @Override
+    public Optional<String> auditHashAt(long seq) {
+        return read("read the hash of audit event " + seq, c -> first(query(c,
+                "SELECT hash FROM audit_event WHERE seq = ?", rs -> rs.getString(1), seq)));
+    }
+
+    @Override
+    public AuditHead auditHead() {
+        return read("read the audit chain head", c -> {
+            long[] seq = new long[1];
+            String hash = head(c, seq);
+            return new AuditHead(seq[0], hash);
+        });
+    }
+
+    @Override
+    public AuditVerification verifyAuditFrom(long fromSeq, String fromHash) {
+        if (fromSeq < 0) {
+            throw new IllegalArgumentException("fromSeq: " + fromSeq + " (expected: >= 0)");
+        }
+        Objects.requireNonNull(fromHash, "fromHash: null (expected: a chain hash)");
+        return read("verify the audit chain after event " + fromSeq, c -> {
+            long[] headSeqBefore = new long[1];
+            String headHashBefore = head(c, headSeqBefore);
+            if (headSeqBefore[0] < fromSeq) {
+                return new AuditVerification(false, 0, headSeqBefore[0] + 1, "the chain head is at event "
+                        + headSeqBefore[0] + ", below event " + fromSeq + " (events cut off the end)");
+            }
+            ChainVerifier verifier = new ChainVerifier(fromSeq, fromHash);
+            // Inside inTransaction the connection is the transaction's: no commit here.
+            boolean cursor = database == StoreSettings.Database.POSTGRESQL && currentTx.get() == null;
+            if (cursor) {
+                c.setAutoCommit(false);
+            }
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT " + AUDIT_COLUMNS + " FROM audit_event WHERE seq > ? ORDER BY seq")) {
+                ps.setFetchSize(AUDIT_VERIFY_FETCH_SIZE);
+                ps.setLong(1, fromSeq);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        verifier.accept(rs);
+                    }
+                }
+            }
+            if (cursor) {
+                c.commit();
+                c.setAutoCommit(true);
+            }
+            long[] headSeqAfter = new long[1];
+            String headHashAfter = head(c, headSeqAfter);
+            return verifier.finish(headSeqBefore[0], headHashBefore, headSeqAfter[0], headHashAfter);
+        });
+    }
+
+    // ---- audit checkpoints ----------------------------------------------------------------------------------
+
+    private static final String CHECKPOINT_KEY_COLUMNS = "key_id, state, public_key_pem, encrypted_private_key_pem, "
+            + "created_at, state_changed_at";
+    private static final String CHECKPOINT_COLUMNS = "seq, head_hash, origin, at, key_id, signature";
+    private static final String KEY_ACTIVE = "active";
+    private static final String KEY_RETIRED = "retired";
+
+    @Override
+    public List<CheckpointKeyRecord> checkpointKeys() {
+        return read("list checkpoint keys", c -> query(c, "SELECT " + CHECKPOINT_KEY_COLUMNS
+                + " FROM audit_checkpoint_key ORDER BY created_at, key_id", rs -> new CheckpointKeyRecord(
+                rs.getString(1), KEY_ACTIVE.equals(rs.getString(2)), rs.getString(3), rs.getString(4),
+                instant(rs, 5), instant(rs, 6))));
+    }
+
+    @Override
+    public boolean insertCheckpointKey(CheckpointKeyRecord k, boolean onlyIfNoneActive) {
+        Objects.requireNonNull(k, "key: null (expected: non-null)");
+        return write("insert checkpoint key " + k.keyId(), "checkpoint key " + k.keyId() + " already exists", c -> {
+            increment(c, "audit_checkpoint_key"); // the row lock serialises key changes across replicas
+            if (onlyIfNoneActive && !query(c, "SELECT key_id FROM audit_checkpoint_key WHERE state = ?",
+                    rs -> rs.getString(1), KEY_ACTIVE).isEmpty()) {
+                return false;
+            }
+            long at = millis(k.createdAt(), "key.createdAt");
+            update(c, "UPDATE audit_checkpoint_key SET state = ?, state_changed_at = ? WHERE state = ?",
+                    KEY_RETIRED, at, KEY_ACTIVE);
+            update(c, "INSERT INTO audit_checkpoint_key (" + CHECKPOINT_KEY_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?)",
+                    text(k.keyId(), "key.keyId"), k.active() ? KEY_ACTIVE : KEY_RETIRED,
+                    text(k.publicKeyPem(), "key.publicKeyPem"),
+                    text(k.encryptedPrivateKeyPem(), "key.encryptedPrivateKeyPem"), at,
+                    millis(k.stateChangedAt(), "key.stateChangedAt"));
+            return true;
+        });
+    }
+
+    @Override
+    public boolean insertAuditCheckpoint(AuditCheckpointRecord cp) {
+        Objects.requireNonNull(cp, "checkpoint: null (expected: non-null)");
+        if (cp.seq() < 1) {
+            throw new IllegalArgumentException("checkpoint.seq: " + cp.seq() + " (expected: >= 1)");
+        }
+        return write("insert audit checkpoint " + cp.seq(), null, c -> {
+            if (!query(c, "SELECT seq FROM audit_checkpoint WHERE seq = ?", rs -> rs.getLong(1), cp.seq()).isEmpty()) {
+                return false;
+            }
+            update(c, "INSERT INTO audit_checkpoint (" + CHECKPOINT_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?)",
+                    cp.seq(), text(cp.headHash(), "checkpoint.headHash"), text(cp.origin(), "checkpoint.origin"),
+                    millis(cp.at(), "checkpoint.at"), text(cp.keyId(), "checkpoint.keyId"),
+                    text(cp.signature(), "checkpoint.signature"));
+            return true;
+        });
+    }
+
+    @Override
+    public Optional<AuditCheckpointRecord> latestAuditCheckpoint() {
+        return read("read the latest audit checkpoint", c -> first(query(c, "SELECT " + CHECKPOINT_COLUMNS
+                + " FROM audit_checkpoint ORDER BY seq DESC LIMIT 1", JdbcStore::checkpoint)));
+    }
+
+    @Override
+    public List<AuditCheckpointRecord> auditCheckpoints(long afterSeq, int limit) {
+        if (afterSeq < 0) {
+            throw new IllegalArgumentException("afterSeq: " + afterSeq + " (expected: >= 0)");
+        }
+        requirePositive(limit, "limit");
+        return read("list audit checkpoints", c -> query(c, "SELECT " + CHECKPOINT_COLUMNS
+                + " FROM audit_checkpoint WHERE seq > ? ORDER BY seq LIMIT ?", JdbcStore::checkpoint, afterSeq,
+                (long) limit));
+    }
+
+    @Override
+    public List<CheckpointMatch> auditCheckpointMatches(long afterSeq, int limit) {
+        if (afterSeq < 0) {
+            throw new IllegalArgumentException("afterSeq: " + afterSeq + " (expected: >= 0)");
+        }
+        requirePositive(limit, "limit");
+        return read("match audit checkpoints to the chain", c -> query(c, "SELECT c.seq, c.head_hash, c.origin, "
+                + "c.at, c.key_id, c.signature, e.hash FROM audit_checkpoint c LEFT JOIN audit_event e "
+                + "ON e.seq = c.seq WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
+                rs -> new CheckpointMatch(checkpoint(rs), rs.getString(7)), afterSeq, (long) limit));
+    }
+
+    private static AuditCheckpointRecord checkpoint(ResultSet rs) throws SQLException {
+        return new AuditCheckpointRecord(rs.getLong(1), rs.getString(2), rs.getString(3), instant(rs, 4),
+                rs.getString(5), rs.getString(6));
+    }
+
     private static String head(Connection c, long[] seq) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT seq, hash FROM audit_head WHERE id = 1");
              ResultSet rs = ps.executeQuery()) {
@@ -659,12 +803,25 @@ public final class JdbcStore implements Store {
     /** Walks the events in sequence order and remembers the first that breaks the chain. */
     private static final class ChainVerifier {
         private long events;
-        private long expectedSeq = 1;
-        private String prevHash = AuditChain.GENESIS_HASH;
+        private long expectedSeq;
+        private String prevHash;
         private long lastSeq;
-        private String lastHash = AuditChain.GENESIS_HASH;
+        private String lastHash;
         private long firstBroken;
         private String reason;
+
+        /** From the first event. */
+        ChainVerifier() {
+            this(0, AuditChain.GENESIS_HASH);
+        }
+
+        /** From the event after fromSeq, whose chain hash is fromHash. */
+        ChainVerifier(long fromSeq, String fromHash) {
+            expectedSeq = fromSeq + 1;
+            prevHash = fromHash;
+            lastSeq = fromSeq;
+            lastHash = fromHash;
+        }
 
         void accept(ResultSet rs) throws SQLException {
             events++;

@@ -182,6 +182,56 @@ public interface Store extends CaSlotRepository, AutoCloseable {
      */
     AuditVerification verifyAudit();
 
+    /** The stored chain hash of the event with this sequence number, if it is stored. */
+    Optional<String> auditHashAt(long seq);
+
+    /** The chain head as its head row records it: the last sequence number (0 when there is none) and its hash. */
+    AuditHead auditHead();
+
+    /**
+     * Recomputes the chain after a known point (a checkpoint): the events after {@code fromSeq} must link, starting
+     * from {@code fromHash}, match their own hashes and end at the chain head. Reports like {@link #verifyAudit()};
+     * a head below {@code fromSeq} is a chain cut below that point.
+     *
+     * @throws IllegalArgumentException when fromSeq is negative
+     */
+    AuditVerification verifyAuditFrom(long fromSeq, String fromHash);
+
+    // ---- audit checkpoints ----------------------------------------------------------------------------------
+
+    /** Every checkpoint key, oldest first (by createdAt, then keyId). */
+    List<CheckpointKeyRecord> checkpointKeys();
+
+    /**
+     * Stores a new checkpoint key as the active one and retires every other active key, in one transaction that is
+     * serialised across connections and replicas. With {@code onlyIfNoneActive}, nothing is stored and false is
+     * returned when an active key exists already (two replicas starting at once create one key).
+     *
+     * @throws StoreConflictException when a key with this id exists
+     */
+    boolean insertCheckpointKey(CheckpointKeyRecord key, boolean onlyIfNoneActive);
+
+    /** Stores a checkpoint; false (nothing changes) when one with the same seq is stored already. */
+    boolean insertAuditCheckpoint(AuditCheckpointRecord checkpoint);
+
+    /** The checkpoint with the largest seq. */
+    Optional<AuditCheckpointRecord> latestAuditCheckpoint();
+
+    /**
+     * Checkpoints with seq greater than afterSeq, oldest first.
+     *
+     * @throws IllegalArgumentException when afterSeq is negative or limit is not positive
+     */
+    List<AuditCheckpointRecord> auditCheckpoints(long afterSeq, int limit);
+
+    /**
+     * Checkpoints with seq greater than afterSeq, oldest first, each beside the chain hash of the stored event at its
+     * seq (null when that event is missing).
+     *
+     * @throws IllegalArgumentException when afterSeq is negative or limit is not positive
+     */
+    List<CheckpointMatch> auditCheckpointMatches(long afterSeq, int limit);
+
     // ---- tasks ----------------------------------------------------------------------------------------------
 
     /** @throws StoreConflictException when a task with this id exists */

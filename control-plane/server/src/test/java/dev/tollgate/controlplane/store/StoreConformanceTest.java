@@ -794,6 +794,57 @@ abstract class StoreConformanceTest {
         assertThat(v.events()).isEqualTo(4);
     }
 
+    // ---- audit checkpoints ----------------------------------------------------------------------------------
+
+    static CheckpointKeyRecord checkpointKey(String id, Instant at) {
+        return new CheckpointKeyRecord(id, true, "-----BEGIN PUBLIC KEY-----\n" + id + "\n-----END PUBLIC KEY-----\n",
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + id + "\n-----END ENCRYPTED PRIVATE KEY-----\n", at, at);
+    }
+
+    @Test
+    void aNewCheckpointKeyRetiresTheActiveOneAndOnlyIfNoneActiveKeepsTheFirst() {
+        Store store = newStore();
+        assertThat(store.insertCheckpointKey(checkpointKey("k1", T0), true)).isTrue();
+        assertThat(store.insertCheckpointKey(checkpointKey("k2", T0.plusSeconds(1)), true)).isFalse();
+        assertThat(store.insertCheckpointKey(checkpointKey("k3", T0.plusSeconds(2)), false)).isTrue();
+        assertThat(store.checkpointKeys()).extracting(CheckpointKeyRecord::keyId, CheckpointKeyRecord::active)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("k1", false),
+                        org.assertj.core.groups.Tuple.tuple("k3", true));
+        assertThatThrownBy(() -> store.insertCheckpointKey(checkpointKey("k3", T0), false))
+                .isInstanceOf(StoreConflictException.class);
+    }
+
+    @Test
+    void checkpointsAreStoredOncePerSeqAndMatchedToTheEventsNow() throws Exception {
+        Store store = newStore();
+        appendEvents(store, 4);
+        assertThat(store.auditHead().seq()).isEqualTo(4);
+        String h2 = store.auditHashAt(2).orElseThrow();
+        String h4 = store.auditHead().hash();
+        assertThat(store.insertAuditCheckpoint(new AuditCheckpointRecord(2, h2, "td", T0, "k1", "sig2"))).isTrue();
+        assertThat(store.insertAuditCheckpoint(new AuditCheckpointRecord(2, h2, "td", T0, "k2", "other"))).isFalse();
+        assertThat(store.insertAuditCheckpoint(new AuditCheckpointRecord(4, h4, "td", T0, "k1", "sig4"))).isTrue();
+        assertThat(store.latestAuditCheckpoint()).map(AuditCheckpointRecord::seq).contains(4L);
+        assertThat(store.auditCheckpoints(2, 10)).extracting(AuditCheckpointRecord::signature).containsExactly("sig4");
+
+        raw("DELETE FROM audit_event WHERE seq > 3", "UPDATE audit_head SET seq = 3 WHERE id = 1");
+        List<CheckpointMatch> matches = store.auditCheckpointMatches(0, 10);
+        assertThat(matches).extracting(CheckpointMatch::eventHash).containsExactly(h2, null);
+        assertThat(store.auditHashAt(4)).isEmpty();
+    }
+
+    @Test
+    void verifyingFromACheckpointFindsAChainThatNoLongerExtendsIt() throws Exception {
+        Store store = newStore();
+        appendEvents(store, 5);
+        String h3 = store.auditHashAt(3).orElseThrow();
+        assertThat(store.verifyAuditFrom(3, h3).intact()).isTrue();
+        assertThat(store.verifyAuditFrom(5, store.auditHead().hash()).intact()).isTrue();
+        assertThat(store.verifyAuditFrom(3, "0".repeat(64)).intact()).isFalse();
+        assertThat(store.verifyAuditFrom(7, h3).reason()).contains("below event 7");
+        assertThat(store.inTransaction("verify inside", () -> store.verifyAuditFrom(3, h3)).intact()).isTrue();
+    }
+
     // ---- lifecycle and failures -----------------------------------------------------------------------------
 
     @Test
