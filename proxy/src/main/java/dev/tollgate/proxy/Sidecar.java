@@ -53,6 +53,7 @@ import dev.tollgate.proxy.listener.HttpHardening;
 import dev.tollgate.proxy.listener.IngressInitializer;
 import dev.tollgate.proxy.listener.L4Initializer;
 import dev.tollgate.proxy.listener.ListenerContext;
+import dev.tollgate.proxy.metrics.BackgroundTask;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.policy.PolicyFileWatcher;
 import dev.tollgate.proxy.policy.PolicySource;
@@ -69,6 +70,14 @@ import dev.tollgate.proxy.tls.TlsContextOwner;
  */
 public final class Sidecar implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Sidecar.class);
+    /** How long {@link #close()} waits for the event loops to stop. */
+    static final Duration EVENT_LOOP_STOP_TIMEOUT = Duration.ofSeconds(5);
+    /**
+     * The most {@link #close()} can take after the drain: connections closed within
+     * {@link ConnectionTracker#CLOSE_TIMEOUT}, event loops stopped within {@link #EVENT_LOOP_STOP_TIMEOUT}, plus the
+     * background tasks' own bounded stops. {@code SidecarCommand} halts the process when the shutdown takes longer.
+     */
+    public static final Duration CLOSE_BOUND = Duration.ofSeconds(20);
 
     private final SidecarConfig config;
     private final Clock clock;
@@ -125,13 +134,14 @@ public final class Sidecar implements AutoCloseable {
                         .results(metrics::certificateReload).metrics(new IdentityMetrics(registry, clock)).build()
                 : new FileCertificateSource(config.tls().cert(), config.tls().key(), config.tls().bundle(),
                 config.tls().reloadInterval(), new SvidValidator(clock, config.tls().spiffeId()),
-                metrics::certificateReload);
+                metrics::certificateReload, () -> metrics.backgroundFailure(BackgroundTask.CERTIFICATE_FILES));
         this.hardening = b.hardening;
         this.policySource = new PolicySource(config.policy(), metrics);
         this.policy = b.policy != null ? b.policy : policySource;
         var ps = config.policy();
         this.policyFile = ps.origin() == SidecarConfig.PolicyOrigin.FILE
-                ? new PolicyFileWatcher(ps.file().orElseThrow(), ps.reloadInterval(), policySource) : null;
+                ? new PolicyFileWatcher(ps.file().orElseThrow(), ps.reloadInterval(), policySource,
+                        () -> metrics.backgroundFailure(BackgroundTask.POLICY_FILE)) : null;
         if (ps.origin() == SidecarConfig.PolicyOrigin.CONTROL_PLANE) {
             if (certificates instanceof ControlPlaneCertificateSource cps) {
                 cps.addWatchListener(new PolicyWatchListener(policySource));
@@ -527,11 +537,13 @@ public final class Sidecar implements AutoCloseable {
         if (pools != null) {
             pools.close();
         }
-        if (workers != null) {
-            workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        // Bounded whatever the event loops do: a loop that does not stop in time is left to the process exit.
+        if (workers != null && !workers.shutdownGracefully(0, 2, TimeUnit.SECONDS)
+                .awaitUninterruptibly(EVENT_LOOP_STOP_TIMEOUT.toMillis())) {
+            LOG.warn("event loops did not stop within {} ms", EVENT_LOOP_STOP_TIMEOUT.toMillis());
         }
         if (boss != null) {
-            boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+            boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(EVENT_LOOP_STOP_TIMEOUT.toMillis());
         }
         if (resolverPool != null) {
             resolverPool.shutdownNow();

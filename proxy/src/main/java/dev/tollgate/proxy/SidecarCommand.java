@@ -118,6 +118,19 @@ public final class SidecarCommand implements Callable<Integer> {
     }
 
     private static int drainAndClose(Sidecar sidecar) {
+        // Whatever the connections and tasks do, the process ends: after the drain timeout and the bound of close.
+        long boundMillis = sidecar.drainTimeout().plus(Sidecar.CLOSE_BOUND).toMillis();
+        Thread watchdog = new Thread(() -> {
+            try {
+                Thread.sleep(boundMillis);
+            } catch (InterruptedException e) {
+                return;
+            }
+            System.err.println("shutdown did not finish within " + boundMillis + " ms: halting");
+            Runtime.getRuntime().halt(EXIT_FAILED);
+        }, "tollgate-shutdown-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
         try {
             return sidecar.drain() ? EXIT_OK : EXIT_FAILED;
         } catch (InterruptedException e) {

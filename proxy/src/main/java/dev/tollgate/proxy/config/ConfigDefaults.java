@@ -30,6 +30,15 @@ public final class ConfigDefaults {
     public static final int MAX_CONNECTIONS_PER_PEER = 1_000;
     public static final Duration HEADER_READ_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration IDLE_TIMEOUT = Duration.ofSeconds(120);
+    /** limits.buffered-bodies.max-total: 0 means automatic (a quarter of the maximum heap, at most 256 MiB). */
+    public static final int BODIES_MAX_TOTAL = 0;
+    public static final long BODIES_AUTO_MAX_TOTAL_CAP = 256L << 20;
+    public static final int BODIES_MAX_PER_CONNECTION = 4 << 20;
+    public static final int BODIES_MAX_PER_IDENTITY = 32 << 20;
+    public static final Duration BODIES_READ_TIMEOUT = Duration.ofSeconds(30);
+    /** limits.buffered-bodies.min-rate: bytes per second. */
+    public static final int BODIES_MIN_RATE = 1024;
+    public static final Duration BODIES_RATE_WINDOW = Duration.ofSeconds(5);
     public static final int H2_MAX_CONCURRENT_STREAMS = 128;
     public static final int H2_MAX_HEADER_LIST_SIZE = 16 * 1024;
     public static final int H2_MAX_RST_FRAMES_PER_WINDOW = 200;

@@ -102,6 +102,16 @@ public final class ConfigLoader {
         SidecarConfig.PolicySettings policy = policy(root.path("policy"), baseDir, fromControlPlane);
         SidecarConfig.Inspection inspection = inspection(root.path("inspection"), root.path("ingress"));
 
+        if (limits != null && inspection != null) {
+            SidecarConfig.BufferedBodies b = limits.bufferedBodies();
+            if (b.maxPerConnection() < inspection.maxBody() || b.maxPerIdentity() < inspection.maxBody()
+                    || b.maxTotal() > 0 && b.maxTotal() < inspection.maxBody()) {
+                errors.add("limits.buffered-bodies: max-total " + (b.maxTotal() == 0 ? "auto" : b.maxTotal())
+                        + ", max-per-connection " + b.maxPerConnection() + ", max-per-identity "
+                        + b.maxPerIdentity() + " (expected: each >= inspection.max-body " + inspection.maxBody()
+                        + ", or no body that large could ever be read)");
+            }
+        }
         if (listeners.ingress().isPresent() && app.isEmpty()) {
             errors.add("app: missing (expected: host:port of the local application, required by listeners.ingress)");
         }
@@ -828,7 +838,7 @@ public final class ConfigLoader {
         }
         knownKeys(n, "limits.", Set.of("max-initial-line", "max-header-size", "max-header-count", "max-chunk-size",
                 "max-buffered-body", "max-connections", "max-connections-per-peer", "header-read-timeout",
-                "idle-timeout", "http2"));
+                "idle-timeout", "http2", "buffered-bodies"));
         JsonNode h2 = n.path("http2");
         if (!h2.isMissingNode() && object(h2, "limits.http2")) {
             knownKeys(h2, "limits.http2.", Set.of("max-concurrent-streams", "max-header-list-size",
@@ -855,7 +865,28 @@ public final class ConfigLoader {
                         d.h2MaxRstFramesPerWindow(), 1, 1_000_000),
                 (int) Math.max(1, rstWindow == null ? d.h2RstWindowSeconds() : rstWindow.toSeconds()),
                 integer(h2.path("max-small-continuation-frames"), "limits.http2.max-small-continuation-frames",
-                        d.h2MaxSmallContinuationFrames(), 1, 1000));
+                        d.h2MaxSmallContinuationFrames(), 1, 1000),
+                bufferedBodies(n.path("buffered-bodies")));
+    }
+
+    private SidecarConfig.BufferedBodies bufferedBodies(JsonNode n) {
+        SidecarConfig.BufferedBodies d = SidecarConfig.BufferedBodies.defaults();
+        if (n.isMissingNode() || !object(n, "limits.buffered-bodies")) {
+            return d;
+        }
+        knownKeys(n, "limits.buffered-bodies.", Set.of("max-total", "max-per-connection", "max-per-identity",
+                "read-timeout", "min-rate", "rate-window"));
+        JsonNode total = n.path("max-total");
+        int maxTotal = total.isTextual() && total.asText().equals("auto") ? 0
+                : size(total, "limits.buffered-bodies.max-total", d.maxTotal(), 64 * 1024, 1 << 30);
+        return new SidecarConfig.BufferedBodies(maxTotal,
+                size(n.path("max-per-connection"), "limits.buffered-bodies.max-per-connection", d.maxPerConnection(),
+                        1024, 1 << 30),
+                size(n.path("max-per-identity"), "limits.buffered-bodies.max-per-identity", d.maxPerIdentity(), 1024,
+                        1 << 30),
+                duration(n.path("read-timeout"), "limits.buffered-bodies.read-timeout", d.readTimeout(), true),
+                size(n.path("min-rate"), "limits.buffered-bodies.min-rate", d.minRate(), 0, 1 << 30),
+                duration(n.path("rate-window"), "limits.buffered-bodies.rate-window", d.rateWindow(), true));
     }
 
     // ---- value readers: each records an error and returns a harmless value on failure ----

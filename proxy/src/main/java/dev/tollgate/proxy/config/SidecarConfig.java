@@ -279,7 +279,7 @@ public record SidecarConfig(
                          int maxBufferedBody, int maxConnections, int maxConnectionsPerPeer,
                          Duration headerReadTimeout, Duration idleTimeout, int h2MaxConcurrentStreams,
                          int h2MaxHeaderListSize, int h2MaxRstFramesPerWindow, int h2RstWindowSeconds,
-                         int h2MaxSmallContinuationFrames) {
+                         int h2MaxSmallContinuationFrames, BufferedBodies bufferedBodies) {
         public static Limits defaults() {
             return new Limits(ConfigDefaults.MAX_INITIAL_LINE, ConfigDefaults.MAX_HEADER_SIZE,
                     ConfigDefaults.MAX_HEADER_COUNT, ConfigDefaults.MAX_CHUNK_SIZE, ConfigDefaults.MAX_BUFFERED_BODY,
@@ -287,7 +287,37 @@ public record SidecarConfig(
                     ConfigDefaults.HEADER_READ_TIMEOUT, ConfigDefaults.IDLE_TIMEOUT,
                     ConfigDefaults.H2_MAX_CONCURRENT_STREAMS, ConfigDefaults.H2_MAX_HEADER_LIST_SIZE,
                     ConfigDefaults.H2_MAX_RST_FRAMES_PER_WINDOW, ConfigDefaults.H2_RST_WINDOW_SECONDS,
-                    ConfigDefaults.H2_MAX_SMALL_CONTINUATION_FRAMES);
+                    ConfigDefaults.H2_MAX_SMALL_CONTINUATION_FRAMES, BufferedBodies.defaults());
+        }
+    }
+
+    /**
+     * The budget and deadlines of request bodies the sidecar reads whole ({@code limits.buffered-bodies}: inspected
+     * bodies); see {@code docs/sidecar.md}.
+     *
+     * @param maxTotal         bytes buffered across all connections; 0: automatic (a quarter of the JVM's maximum
+     *                         heap, at most 256 MiB), see {@link #effectiveMaxTotal()}. Past it: 503
+     * @param maxPerConnection bytes buffered on one client connection (all its HTTP/2 streams). Past it: 429
+     * @param maxPerIdentity   bytes buffered for one identity: the peer's SPIFFE ID on ingress, the local agent on
+     *                         egress. Past it: 429
+     * @param readTimeout      time to receive a whole buffered body, from its head. Past it: 408
+     * @param minRate          bytes per second a buffered body must arrive at, over each {@code rateWindow}. Below: 408
+     * @param rateWindow       the window {@code minRate} is measured over
+     */
+    public record BufferedBodies(int maxTotal, int maxPerConnection, int maxPerIdentity, Duration readTimeout,
+                                 int minRate, Duration rateWindow) {
+        public static BufferedBodies defaults() {
+            return new BufferedBodies(ConfigDefaults.BODIES_MAX_TOTAL, ConfigDefaults.BODIES_MAX_PER_CONNECTION,
+                    ConfigDefaults.BODIES_MAX_PER_IDENTITY, ConfigDefaults.BODIES_READ_TIMEOUT,
+                    ConfigDefaults.BODIES_MIN_RATE, ConfigDefaults.BODIES_RATE_WINDOW);
+        }
+
+        /** {@link #maxTotal}, or when it is 0 a quarter of the JVM's maximum heap, at most 256 MiB. */
+        public long effectiveMaxTotal() {
+            if (maxTotal > 0) {
+                return maxTotal;
+            }
+            return Math.min(ConfigDefaults.BODIES_AUTO_MAX_TOTAL_CAP, Runtime.getRuntime().maxMemory() / 4);
         }
     }
 

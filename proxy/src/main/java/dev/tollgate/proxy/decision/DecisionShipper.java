@@ -26,6 +26,7 @@ import dev.tollgate.api.client.ControlPlaneException;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.metrics.BackgroundTask;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
 /**
@@ -160,6 +161,8 @@ public final class DecisionShipper implements AutoCloseable {
             flush();
         } catch (RuntimeException e) {
             LOG.warn("shipping decisions failed unexpectedly: {}", e.toString());
+        } catch (Throwable t) {
+            BackgroundTask.DECISION_SHIPPER.failed(t, () -> metrics.backgroundFailure(BackgroundTask.DECISION_SHIPPER));
         }
     }
 

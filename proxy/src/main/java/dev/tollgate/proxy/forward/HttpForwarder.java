@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -166,6 +167,7 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                     Exchange refused = new Exchange(null);
                     exchange = refused;
                     tracker.requestStarted();
+                    refused.retryAfterSeconds = answer.retryAfterSeconds();
                     refused.respondLocally(answer.status(), answer.error(), answer.reason(), answer.outcome(),
                             answer.body());
                 } else {
@@ -345,6 +347,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         RequestOutcome localOutcome;
         /** Any response part (also 1xx) arrived from the upstream. */
         boolean upstreamAnswered;
+        /** Sent as Retry-After with a local answer when positive. */
+        int retryAfterSeconds;
         /** Sees the response before it is relayed; null for most requests. */
         ResponseInterceptor interceptor;
         /** The credential's admission of this request, open while the exchange runs; null without a credential. */
@@ -646,10 +650,15 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             keepClient = !refused && (http2Stream || (clientKeepAlive && !draining && requestDone));
             localOutcome = outcome;
             discarding = !requestDone && !refused;
-            lastClientWrite = ctx.writeAndFlush(body != null ? JsonResponses.json(ctx.alloc(), status, body, keepClient)
-                    : JsonResponses.error(ctx.alloc(), status, error, reason, keepClient));
+            FullHttpResponse answer = body != null ? JsonResponses.json(ctx.alloc(), status, body, keepClient)
+                    : JsonResponses.error(ctx.alloc(), status, error, reason, keepClient);
+            if (retryAfterSeconds > 0) {
+                answer.headers().setInt(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
+            }
+            lastClientWrite = ctx.writeAndFlush(answer);
             if (!keepClient && !http2Stream) {
-                lastClientWrite.addListener(ChannelFutureListener.CLOSE);
+                // A client still sending its body would be reset before it reads the answer: linger briefly.
+                LingeringClose.after(lastClientWrite);
                 finish(outcome, false);
                 closed = true;
                 releaseInbound();

@@ -7,11 +7,17 @@ import dev.tollgate.proxy.metrics.RequestOutcome;
  * the request so that the forwarder answers it in order, after any earlier response of the connection, and then
  * closes the connection (or resets the HTTP/2 stream). Nothing of such a request is forwarded.
  *
- * @param body the JSON body to answer with (a JSON-RPC error); null: {@code {"error":"…","reason":"…"}}
+ * @param body              the JSON body to answer with (a JSON-RPC error); null: {@code {"error":"…","reason":"…"}}
+ * @param retryAfterSeconds sent as {@code Retry-After} when positive (a refusal for load: 503, 429)
  */
-public record LocalAnswer(int status, String error, String reason, RequestOutcome outcome, String body) {
+public record LocalAnswer(int status, String error, String reason, RequestOutcome outcome, String body,
+                          int retryAfterSeconds) {
 
     public LocalAnswer(int status, String error, String reason, RequestOutcome outcome) {
-        this(status, error, reason, outcome, null);
+        this(status, error, reason, outcome, null, 0);
+    }
+
+    public LocalAnswer(int status, String error, String reason, RequestOutcome outcome, String body) {
+        this(status, error, reason, outcome, body, 0);
     }
 }

@@ -61,6 +61,8 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
     /** A response head was written and its LastHttpContent has not been. */
     private boolean responseOpen;
     private boolean informationalResponse;
+    /** An HTTP/2 stream: the head's sizes are checked here (see {@link #forHttp2Stream}). */
+    private final boolean http2Stream;
     /** Refused while earlier requests still wait for their responses: answered once they are written. */
     private RejectReason deferred;
 
@@ -74,9 +76,50 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
      *                           which is then normalised like any other
      */
     public RequestHardeningHandler(HttpLimits limits, RejectListener listener, boolean acceptAbsoluteForm) {
+        this(limits, listener, acceptAbsoluteForm, false);
+    }
+
+    private RequestHardeningHandler(HttpLimits limits, RejectListener listener, boolean acceptAbsoluteForm,
+                                    boolean http2Stream) {
         this.limits = Objects.requireNonNull(limits, "limits");
         this.listener = Objects.requireNonNull(listener, "listener");
         this.acceptAbsoluteForm = acceptAbsoluteForm;
+        this.http2Stream = http2Stream;
+    }
+
+    /**
+     * For one HTTP/2 stream (after its conversion to {@code HttpObject}s), where no HTTP/1.1 decoder measured the
+     * head: the request line ({@code method SP :path SP HTTP/1.1}) and the header fields ({@code name: value} each,
+     * pseudo-headers and the conversion's {@code x-http2-*} markers aside) are held to {@code max-initial-line} (414)
+     * and {@code max-header-size} (431) as on HTTP/1.1.
+     */
+    public static RequestHardeningHandler forHttp2Stream(HttpLimits limits, RejectListener listener) {
+        return new RequestHardeningHandler(limits, listener, false, true);
+    }
+
+    /** HTTP/2: the head's sizes as an HTTP/1.1 decoder would have counted them; null when within the limits. */
+    private RejectReason headSizeOverLimit(HttpRequest request) {
+        long line = request.method().name().length() + 1L + request.uri().length() + 1 + "HTTP/1.1".length();
+        if (line > limits.maxInitialLineLength()) {
+            return RejectReason.REQUEST_LINE_TOO_LONG;
+        }
+        long size = 0;
+        for (var it = request.headers().iteratorCharSequence(); it.hasNext(); ) {
+            var h = it.next();
+            CharSequence name = h.getKey();
+            if (name.length() > 0 && name.charAt(0) == ':' || startsWithIgnoreCase(name, "x-http2-")) {
+                continue;
+            }
+            size += name.length() + 2L + h.getValue().length();
+            if (size > limits.maxHeaderSize()) {
+                return RejectReason.HEADERS_TOO_LARGE;
+            }
+        }
+        return null;
+    }
+
+    private static boolean startsWithIgnoreCase(CharSequence s, String prefix) {
+        return s.length() >= prefix.length() && s.subSequence(0, prefix.length()).toString().equalsIgnoreCase(prefix);
     }
 
     /** The status answered for {@code reason}. */
@@ -128,6 +171,12 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
         DecoderResult result = request.decoderResult();
         if (result.isFailure()) {
             return reasonOf(result.cause());
+        }
+        if (http2Stream) {
+            RejectReason size = headSizeOverLimit(request);
+            if (size != null) {
+                return size;
+            }
         }
         HttpHeaders headers = request.headers();
         if (headers.size() > limits.maxHeaderCount()) {

@@ -46,6 +46,7 @@ import dev.tollgate.api.wire.SvidResponse;
 import dev.tollgate.api.wire.WatchEvent;
 import dev.tollgate.proxy.config.ConfigDefaults;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.metrics.BackgroundTask;
 import dev.tollgate.proxy.metrics.ReloadResult;
 import dev.tollgate.proxy.tls.CertificateSnapshot;
 import dev.tollgate.proxy.tls.CertificateSource;
@@ -149,7 +150,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         exec.execute(() -> withoutSvidSince = startedAt);
         // The first join runs before start returns (bounded by the call deadline), so a reachable control plane
         // makes the sidecar ready as it starts; later attempts follow the clock.
-        Future<?> first = exec.submit(this::attempt);
+        Future<?> first = exec.submit(this::attemptGuarded);
         try {
             first.get(cfg.requestTimeout().toMillis() * 2 + 1000, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
@@ -259,14 +260,32 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         if (closed) {
             return;
         }
+        // Any Throwable (an OutOfMemoryError too) would end the scheduled task silently: the sidecar would never
+        // renew again, nor even report its SVID expired. Each step is guarded on its own, counted, and retried.
         try {
             checkExpiry();
-            if (nextAttemptAt != null && !clock.instant().isBefore(nextAttemptAt)) {
-                attempt();
-            }
+        } catch (Throwable t) {
+            BackgroundTask.IDENTITY.failed(t, () -> metrics.backgroundFailure(BackgroundTask.IDENTITY));
+        }
+        if (nextAttemptAt != null && !clock.instant().isBefore(nextAttemptAt)) {
+            attemptGuarded();
+        }
+        try {
             checkJoinTimeout();
-        } catch (RuntimeException e) {
-            LOG.warn("identity tick failed", e);
+        } catch (Throwable t) {
+            BackgroundTask.IDENTITY.failed(t, () -> metrics.backgroundFailure(BackgroundTask.IDENTITY));
+        }
+    }
+
+    /** {@link #attempt()}; a Throwable out of it is counted and the attempt retried after the initial backoff. */
+    private void attemptGuarded() {
+        try {
+            attempt();
+        } catch (Throwable t) {
+            BackgroundTask.IDENTITY.failed(t, () -> metrics.backgroundFailure(BackgroundTask.IDENTITY));
+            if (nextAttemptAt == null && !closed) {
+                retryAfter(cfg.backoffInitial());
+            }
         }
     }
 
@@ -645,6 +664,11 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                         }
                         metrics.bundleRevision(e.revision());
                         watchListeners.forEach(l -> l.onResync(e));
+                    }
+
+                    @Override
+                    public void onFailure(Throwable t) {
+                        BackgroundTask.WATCH.failed(t, () -> metrics.backgroundFailure(BackgroundTask.WATCH));
                     }
 
                     @Override

@@ -13,6 +13,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 
+import dev.tollgate.proxy.metrics.BackgroundTask;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
 /**
@@ -27,6 +28,7 @@ public final class IdentityMetrics {
     private final AtomicLong bundleSequence = new AtomicLong(-1);
     private final AtomicLong bundleRevision = new AtomicLong(0);
     private final AtomicReference<ControlPlaneState> state = new AtomicReference<>(ControlPlaneState.BOOTSTRAPPING);
+    private final Map<BackgroundTask, Counter> backgroundFailures = new EnumMap<>(BackgroundTask.class);
     private volatile LongSupplier lagRevisions = () -> 0;
     private volatile Supplier<Duration> lagTime = () -> Duration.ZERO;
 
@@ -38,6 +40,12 @@ public final class IdentityMetrics {
         for (BundleUpdate u : BundleUpdate.values()) {
             bundleUpdates.put(u, Counter.builder(ProxyMetrics.BUNDLE_UPDATES).tag(ProxyMetrics.TAG_RESULT, u.tag())
                     .description("Trust bundle revisions received, by result").register(registry));
+        }
+        for (BackgroundTask t : new BackgroundTask[] {BackgroundTask.IDENTITY, BackgroundTask.WATCH}) {
+            backgroundFailures.put(t, Counter.builder(ProxyMetrics.BACKGROUND_FAILURES)
+                    .tag(ProxyMetrics.TAG_TASK, t.tag())
+                    .description("Runs of a background task that failed with an unexpected Throwable (it keeps running)")
+                    .register(registry));
         }
         expired = Counter.builder(ProxyMetrics.SVID_EXPIRED)
                 .description("Times the SVID expired before a renewal succeeded (fail closed)").register(registry);
@@ -103,5 +111,18 @@ public final class IdentityMetrics {
     void watchLag(LongSupplier revisions, Supplier<Duration> time) {
         this.lagRevisions = revisions;
         this.lagTime = time;
+    }
+
+    /** A run of the identity task or the watch stream failed with an unexpected Throwable; it goes on. */
+    public void backgroundFailure(BackgroundTask task) {
+        Counter c = backgroundFailures.get(task);
+        if (c != null) {
+            c.increment();
+        }
+    }
+
+    public double backgroundFailureCount(BackgroundTask task) {
+        Counter c = backgroundFailures.get(task);
+        return c == null ? 0 : c.count();
     }
 }

@@ -3,15 +3,17 @@ package dev.tollgate.proxy.inspect;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -29,25 +31,31 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
 
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.forward.LocalAnswer;
+import dev.tollgate.proxy.http.BodyBudget;
+import dev.tollgate.proxy.listener.Peers;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.RequestOutcome;
 
 /**
  * In front of the request gate: for a request to an inspected upstream, reads what the gates need before they run.
  * An MCP POST (and a REST request whose route takes arguments from the body) is aggregated, bounded by
- * {@code inspection.max-body} (413), refused with any {@code Content-Encoding} (415) or a non-JSON content type
- * (415), and parsed ({@link JsonRpcParser}); a body that is not what the mode expects is refused here (400) — like
- * request hardening, before any gate. The request goes on as an {@link InspectedRequest} whose content is exactly
+ * {@code inspection.max-body} (413 as soon as the declared length or the bytes read pass it), refused with any
+ * {@code Content-Encoding} (415) or a non-JSON content type (415), and parsed ({@link JsonRpcParser}). The body is
+ * held under the sidecar's {@link BodyBudget} (its bytes reserved before they are allocated: 503 when the sidecar is
+ * full, 429 past the identity's or the connection's share, with {@code Retry-After}) and must arrive within
+ * {@code limits.buffered-bodies.read-timeout} and at {@code min-rate} (408). A body that is not what the mode expects
+ * is refused here (400) — like request hardening, before any gate. The request goes on as an {@link InspectedRequest} whose content is exactly
  * the bytes that were parsed. Other requests to an inspected upstream (MCP GET streams, DELETE, REST routes reading
  * no body) go on as an {@link InspectedHead} and their bodies stream unbuffered. A refusal is a {@link LocalAnswer};
  * nothing of the request is forwarded and the rest of the connection (or stream) is dropped.
  */
 public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
-    /** How much of a body over the limit is still read (and dropped) before the 413, in multiples of the limit. */
-    static final int DRAIN_FACTOR = 4;
+    /** Seconds a client refused by the body budget is asked to wait ({@code Retry-After}). */
+    static final int RETRY_AFTER_SECONDS = 1;
     private final ToolCallInspection inspection;
     private final Direction direction;
     private final Function<HttpRequest, Optional<SidecarConfig.Upstream>> target;
@@ -55,10 +63,13 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
     private HttpRequest head;
     private SidecarConfig.Upstream upstream;
     private RestRoutes.Match route;
-    private CompositeByteBuf body;
+    private BudgetedBody body;
     private boolean refused;
-    /** Over the body limit: the rest of the body is read and dropped (at most this much more) before the 413. */
-    private long draining = -1;
+    /** The body deadline ({@code read-timeout}) and the periodic {@code min-rate} check, while a body is read. */
+    private ScheduledFuture<?> deadline;
+    private ScheduledFuture<?> rateCheck;
+    /** Bytes of the body read when the current rate window started. */
+    private long windowStart;
 
     InspectionAggregator(ToolCallInspection inspection, Direction direction,
                          Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
@@ -73,18 +84,6 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (draining >= 0) {
-            boolean last = msg instanceof LastHttpContent;
-            if (msg instanceof HttpContent c) {
-                draining -= c.content().readableBytes();
-            }
-            ReferenceCountUtil.release(msg);
-            if (last || draining < 0) {
-                draining = -1;
-                answer(ctx, InspectionReason.BODY_TOO_LARGE);
-            }
-            return;
-        }
         if (head != null) {
             if (!(msg instanceof HttpContent c)) {
                 ReferenceCountUtil.release(msg);
@@ -92,16 +91,16 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             }
             int max = inspection.limits().maxBody();
             if (body.readableBytes() + (long) c.content().readableBytes() > max) {
-                boolean last = msg instanceof LastHttpContent;
                 c.release();
-                if (last) {
-                    refuse(ctx, InspectionReason.BODY_TOO_LARGE);
-                } else {
-                    drain(ctx, InspectionReason.BODY_TOO_LARGE);
-                }
+                refuse(ctx, InspectionReason.BODY_TOO_LARGE);
                 return;
             }
-            body.addComponent(true, c.content().retain());
+            BodyBudget.Refusal full = body.append(c.content());
+            if (full != null) {
+                c.release();
+                refuse(ctx, budgetReason(full));
+                return;
+            }
             HttpHeaders trailers = msg instanceof LastHttpContent last ? last.trailingHeaders() : null;
             HttpHeaders trailersCopy = trailers == null || trailers.isEmpty() ? null : new DefaultHttpHeaders().set(trailers);
             c.release();
@@ -148,34 +147,100 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         if (problem != null) {
             head = req;
             upstream = up;
-            boolean bodyFollows = !(req instanceof FullHttpRequest);
             ReferenceCountUtil.release(req);
-            if (problem == InspectionReason.BODY_TOO_LARGE && bodyFollows) {
-                drain(ctx, problem);
-            } else {
-                refuse(ctx, problem);
-            }
+            refuse(ctx, problem);
             return;
         }
         head = req;
         upstream = up;
         route = m;
+        // The body's bytes are reserved before anything of it is allocated: the declared length at once (and
+        // before a 100 Continue invites it), otherwise as the buffer grows.
+        int maxBody = inspection.limits().maxBody();
+        long declared = HttpUtil.getContentLength(req, -1L);
+        int initial = req instanceof FullHttpRequest full ? full.content().readableBytes()
+                : (int) Math.max(0, Math.min(declared, maxBody));
+        BodyBudget.Lease lease = inspection.bodyBudget().lease(ctx.channel(), identityOf(ctx.channel()));
+        BodyBudget.Refusal full = initial > maxBody ? null : lease.grow(initial);
+        if (full != null) {
+            ReferenceCountUtil.release(req);
+            refuse(ctx, budgetReason(full));
+            return;
+        }
+        if (initial > maxBody) {
+            ReferenceCountUtil.release(req);
+            refuse(ctx, InspectionReason.BODY_TOO_LARGE);
+            return;
+        }
+        body = new BudgetedBody(ctx.alloc(), lease, initial, maxBody);
+        if (req instanceof FullHttpRequest fullRequest) {
+            body.writeBytes(fullRequest.content());
+            HttpHeaders t = fullRequest.trailingHeaders().isEmpty() ? null
+                    : new DefaultHttpHeaders().set(fullRequest.trailingHeaders());
+            fullRequest.release();
+            complete(ctx, t);
+            return;
+        }
         if (HttpUtil.is100ContinueExpected(req)) {
             req.headers().remove(HttpHeaderNames.EXPECT);
             ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE,
                     Unpooled.EMPTY_BUFFER));
         }
-        body = ctx.alloc().compositeBuffer(1024);
-        if (req instanceof FullHttpRequest full) {
-            body.addComponent(true, full.content().retain());
-            HttpHeaders t = full.trailingHeaders().isEmpty() ? null : new DefaultHttpHeaders().set(full.trailingHeaders());
-            full.release();
-            if (body.readableBytes() > inspection.limits().maxBody()) {
-                refuse(ctx, InspectionReason.BODY_TOO_LARGE);
-                return;
-            }
-            complete(ctx, t);
+        armDeadlines(ctx);
+    }
+
+    /** Who the body is held for: the peer's SPIFFE ID on ingress, the local agent on egress. */
+    private Object identityOf(Channel ch) {
+        if (direction == Direction.EGRESS) {
+            return BodyBudget.LOCAL_AGENT;
         }
+        return Peers.of(ch).<Object>map(id -> id).orElse(BodyBudget.LOCAL_AGENT);
+    }
+
+    private static InspectionReason budgetReason(BodyBudget.Refusal r) {
+        return switch (r) {
+            case TOTAL -> InspectionReason.BODY_BUDGET_EXHAUSTED;
+            case IDENTITY -> InspectionReason.IDENTITY_BODY_BUDGET_EXHAUSTED;
+            case CONNECTION -> InspectionReason.CONNECTION_BODY_BUDGET_EXHAUSTED;
+        };
+    }
+
+    /** The body must be whole within {@code read-timeout} and arrive at {@code min-rate} over each rate window. */
+    private void armDeadlines(ChannelHandlerContext ctx) {
+        SidecarConfig.BufferedBodies b = inspection.bodies();
+        deadline = ctx.executor().schedule(() -> expire(ctx, InspectionReason.BODY_READ_TIMEOUT),
+                b.readTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        if (b.minRate() > 0) {
+            long window = b.rateWindow().toNanos();
+            long minBytes = (long) Math.ceil(b.minRate() * (window / 1e9));
+            windowStart = 0;
+            rateCheck = ctx.executor().scheduleAtFixedRate(() -> {
+                long read = body == null ? 0 : body.writerIndex();
+                if (read - windowStart < minBytes) {
+                    expire(ctx, InspectionReason.BODY_TOO_SLOW);
+                }
+                windowStart = read;
+            }, window, window, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void cancelDeadlines() {
+        if (deadline != null) {
+            deadline.cancel(false);
+            deadline = null;
+        }
+        if (rateCheck != null) {
+            rateCheck.cancel(false);
+            rateCheck = null;
+        }
+    }
+
+    private void expire(ChannelHandlerContext ctx, InspectionReason reason) {
+        if (head == null || refused || !ctx.channel().isActive()) {
+            cancelDeadlines();
+            return;
+        }
+        refuse(ctx, reason);
     }
 
     /**
@@ -277,9 +342,10 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             refuse(ctx, problem);
             return;
         }
+        cancelDeadlines();
         Inspected in = Inspected.of(direction, upstream.name(), upstream.inspect().mode(), parsed, calls, false);
         HttpRequest h = head;
-        CompositeByteBuf content = body;
+        ByteBuf content = body;
         head = null;
         body = null;
         route = null;
@@ -288,8 +354,14 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
                 trailers == null ? EmptyHttpHeaders.INSTANCE : trailers, in));
     }
 
+    /**
+     * Answers now, whatever of the body is still on its way: the forwarder ends the connection after the answer
+     * with a short, bounded linger (so a client still sending reads the answer instead of a reset), or resets the
+     * HTTP/2 stream.
+     */
     private void refuse(ChannelHandlerContext ctx, InspectionReason reason) {
         inspection.refusedBeforeGates(direction, reason, head, upstream == null ? null : upstream.name());
+        inspection.bodyLimitHit(reason);
         head = null;
         upstream = null;
         route = null;
@@ -297,27 +369,16 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         answer(ctx, reason);
     }
 
-    /**
-     * Refuses a body over the limit once the client has sent it (up to {@link #DRAIN_FACTOR} times the limit more,
-     * dropped as it arrives): a client still sending when the connection closes would be reset before it reads
-     * the 413.
-     */
-    private void drain(ChannelHandlerContext ctx, InspectionReason reason) {
-        inspection.refusedBeforeGates(direction, reason, head, upstream == null ? null : upstream.name());
-        head = null;
-        upstream = null;
-        route = null;
-        releaseBody();
-        draining = (long) DRAIN_FACTOR * inspection.limits().maxBody();
-    }
-
     private void answer(ChannelHandlerContext ctx, InspectionReason reason) {
         refused = true;
-        ctx.fireChannelRead(new LocalAnswer(reason.status(), reason.error(), reason.tag(), RequestOutcome.DENIED));
+        int retryAfter = reason.status() == 503 || reason.status() == 429 ? RETRY_AFTER_SECONDS : 0;
+        ctx.fireChannelRead(new LocalAnswer(reason.status(), reason.error(), reason.tag(), RequestOutcome.DENIED,
+                null, retryAfter));
         ctx.fireChannelReadComplete();
     }
 
     private void releaseBody() {
+        cancelDeadlines();
         if (body != null) {
             body.release();
             body = null;

@@ -37,6 +37,17 @@ public enum InspectionReason {
     SESSION_ID_TOO_LONG(400, "invalid_request"),
     /** REST: a query parameter an argument is taken from appears more than once. */
     AMBIGUOUS_ARGUMENT(400, "invalid_request"),
+    // -- the budget and deadlines of buffered bodies (limits.buffered-bodies), before any gate --
+    /** Buffered bodies of all connections fill {@code max-total}: the sidecar is full. With Retry-After. */
+    BODY_BUDGET_EXHAUSTED(503, "overloaded"),
+    /** This identity's buffered bodies fill {@code max-per-identity}. With Retry-After. */
+    IDENTITY_BODY_BUDGET_EXHAUSTED(429, "too_many_requests"),
+    /** This connection's buffered bodies (all its HTTP/2 streams) fill {@code max-per-connection}. With Retry-After. */
+    CONNECTION_BODY_BUDGET_EXHAUSTED(429, "too_many_requests"),
+    /** The body did not arrive whole within {@code read-timeout}. */
+    BODY_READ_TIMEOUT(408, "request_timeout"),
+    /** The body arrived slower than {@code min-rate} over a {@code rate-window}. */
+    BODY_TOO_SLOW(408, "request_timeout"),
     // -- the gate: scope, policy, sessions --
     /** REST: no route of the upstream's route table matches the request (an unknown tool). */
     NO_ROUTE(403, "insufficient_scope"),

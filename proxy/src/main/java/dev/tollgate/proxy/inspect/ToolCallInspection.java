@@ -27,6 +27,8 @@ import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.policy.Policy;
 import dev.tollgate.api.policy.TaskHistory;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.http.BodyBudget;
+import dev.tollgate.proxy.metrics.LimitKind;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
@@ -73,6 +75,8 @@ public final class ToolCallInspection {
      * still accepted) plus {@code credentials.max-staleness} (the bound on how late a revocation can arrive).
      */
     private final Duration historyGrace;
+    private final SidecarConfig.BufferedBodies bodies;
+    private final BodyBudget budget;
 
     /**
      * @param policy the current policy, if any (empty: only the task's scope is checked); asked on every inspected
@@ -114,6 +118,32 @@ public final class ToolCallInspection {
                 }).build();
         this.ingress = new InspectionGate(this, Direction.INGRESS);
         this.egress = new InspectionGate(this, Direction.EGRESS);
+        this.bodies = config.limits().bufferedBodies();
+        this.budget = new BodyBudget(bodies.effectiveMaxTotal(), bodies.maxPerConnection(), bodies.maxPerIdentity());
+        metrics.bodyBudget(budget::reserved, budget.maxTotal());
+    }
+
+    /** The budget every inspected body is read under ({@code limits.buffered-bodies}). */
+    public BodyBudget bodyBudget() {
+        return budget;
+    }
+
+    /** The deadlines of inspected bodies ({@code limits.buffered-bodies}). */
+    SidecarConfig.BufferedBodies bodies() {
+        return bodies;
+    }
+
+    /** Counts a refusal of the body budget or a body deadline, as its limit kind. */
+    void bodyLimitHit(InspectionReason reason) {
+        switch (reason) {
+            case BODY_BUDGET_EXHAUSTED -> metrics.limitHit(LimitKind.BODY_BUDGET_TOTAL);
+            case IDENTITY_BODY_BUDGET_EXHAUSTED -> metrics.limitHit(LimitKind.BODY_BUDGET_IDENTITY);
+            case CONNECTION_BODY_BUDGET_EXHAUSTED -> metrics.limitHit(LimitKind.BODY_BUDGET_CONNECTION);
+            case BODY_READ_TIMEOUT -> metrics.limitHit(LimitKind.BODY_READ_TIMEOUT);
+            case BODY_TOO_SLOW -> metrics.limitHit(LimitKind.BODY_MIN_RATE);
+            default -> {
+            }
+        }
     }
 
     /** For the gate chain on ingress, right after the credential gate: the exchanged token's scope. */

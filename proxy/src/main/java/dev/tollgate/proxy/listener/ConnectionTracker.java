@@ -1,5 +1,6 @@
 package dev.tollgate.proxy.listener;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
@@ -8,9 +9,13 @@ import java.util.function.Predicate;
 
 import io.netty.channel.Channel;
 import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.ChannelGroupFuture;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.proxy.config.SidecarConfig;
@@ -24,6 +29,9 @@ import dev.tollgate.proxy.metrics.ProxyMetrics;
  */
 public final class ConnectionTracker {
     private static final AttributeKey<Runnable> DRAIN = AttributeKey.valueOf("tollgate.drain");
+    private static final Logger LOG = LoggerFactory.getLogger(ConnectionTracker.class);
+    /** How long {@link #closeAll()} waits for connections to close before closing them by force. */
+    public static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
     private final SidecarConfig.Limits limits;
     private final ProxyMetrics metrics;
@@ -169,8 +177,39 @@ public final class ConnectionTracker {
         return n;
     }
 
-    /** Closes every client connection now. */
+    /** Closes every client connection now, waiting at most {@link #CLOSE_TIMEOUT}: see {@link #closeAll(Duration)}. */
     public void closeAll() {
-        channels.close().awaitUninterruptibly();
+        closeAll(CLOSE_TIMEOUT);
+    }
+
+    /**
+     * Closes every client connection, bounded in time whatever the connections do: waits up to {@code timeout} for
+     * the orderly close, then closes the sockets of what is still open by force, from this thread (an event loop that
+     * is stuck cannot do it; with the epoll transport the file descriptor is closed, otherwise the socket goes with
+     * the process), counted.
+     *
+     * @return how many connections were still open at the deadline
+     */
+    public int closeAll(Duration timeout) {
+        ChannelGroupFuture f = channels.close();
+        if (f.awaitUninterruptibly(Math.max(1, timeout.toMillis()))) {
+            return 0;
+        }
+        int forced = 0;
+        for (Channel ch : channels) {
+            if (ch.isOpen()) {
+                forced++;
+                if (ch instanceof io.netty.channel.unix.UnixChannel unix) {
+                    try {
+                        unix.fd().close();
+                    } catch (java.io.IOException | RuntimeException e) {
+                        LOG.debug("forced close of {} failed: {}", ch, e.toString());
+                    }
+                }
+            }
+        }
+        metrics.shutdownForcedCloses(forced);
+        LOG.warn("{} connections did not close within {} ms: closed by force", forced, timeout.toMillis());
+        return forced;
     }
 }

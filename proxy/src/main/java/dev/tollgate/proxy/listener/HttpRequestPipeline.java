@@ -70,7 +70,8 @@ final class HttpRequestPipeline {
     /** One HTTP/2 stream, after its stream-to-HttpObject codec: the hardening handler, then the request handlers. */
     static HttpForwarder addHttp2Stream(ChannelPipeline p, ListenerContext c, Direction direction, RequestGate gate,
                                         Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
-        p.addLast(PipelineNames.HANDLER_HARDENING, new RequestHardeningHandler(c.httpLimits(), c.metrics()::rejected));
+        p.addLast(PipelineNames.HANDLER_HARDENING, RequestHardeningHandler.forHttp2Stream(c.httpLimits(),
+                c.metrics()::rejected));
         return addRequestHandlers(p, c, direction, gate, target, true);
     }
 

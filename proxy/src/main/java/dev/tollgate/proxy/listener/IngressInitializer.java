@@ -21,6 +21,7 @@ import dev.tollgate.proxy.metrics.Listener;
  * {@code HttpObject}s and runs the same request handlers as an HTTP/1.1 connection.
  */
 public final class IngressInitializer extends ChannelInitializer<Channel> {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(IngressInitializer.class);
     private final ListenerContext c;
     private final RequestGate gate;
     private final SidecarConfig.Upstream app;
@@ -39,6 +40,8 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
         }
         ChannelPipeline p = ch.pipeline();
         p.addLast(PipelineNames.IDLE, new IdleTimeoutHandler(c.config().limits().idleTimeout().toMillis(), c.metrics()));
+        p.addLast(PipelineNames.CLIENT_HELLO, new ClientHelloGuard(Listener.INGRESS, c.metrics(),
+                ClientHelloGuard.HTTP_PROTOCOLS));
         p.addLast(PipelineNames.TLS, c.tls().newIngressHandler(ch.alloc()));
         p.addLast(PipelineNames.HANDSHAKE, new HandshakeHandler(Listener.INGRESS, c.tls(), c.metrics(), c.tracker(), null));
         p.addLast(PipelineNames.ALPN, new Alpn());
@@ -62,6 +65,16 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
         @Override
         protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
             // Counted and logged by the handshake handler.
+            ctx.close();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // A reset or I/O error before the protocol is chosen (a client going away during the handshake, often
+            // one that never authenticated): the handshake handler counts the failed handshake; anything louder
+            // than DEBUG would let any client fill the log.
+            LOG.debug("ingress connection from {} failed before a protocol was chosen: {}",
+                    ctx.channel().remoteAddress(), cause.toString());
             ctx.close();
         }
     }

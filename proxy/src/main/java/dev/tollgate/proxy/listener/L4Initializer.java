@@ -29,6 +29,7 @@ public final class L4Initializer extends ChannelInitializer<Channel> {
         }
         ChannelPipeline p = ch.pipeline();
         p.addLast(PipelineNames.IDLE, new IdleTimeoutHandler(c.config().limits().idleTimeout().toMillis(), c.metrics()));
+        p.addLast(PipelineNames.CLIENT_HELLO, new ClientHelloGuard(Listener.L4, c.metrics(), null));
         p.addLast(PipelineNames.TLS, c.tls().newL4Handler(ch.alloc()));
         p.addLast(PipelineNames.HANDSHAKE, new HandshakeHandler(Listener.L4, c.tls(), c.metrics(), c.tracker(),
                 c.config().identity()));

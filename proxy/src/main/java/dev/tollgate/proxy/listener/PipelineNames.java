@@ -13,6 +13,8 @@ public final class PipelineNames {
     // client-facing connections
     public static final String CONNECTION_GUARD = "connection-guard";
     public static final String IDLE = "idle";
+    /** Before TLS on the mTLS listeners: refuses a ClientHello with no protocol of ours or only SHA-1 signatures. */
+    public static final String CLIENT_HELLO = "client-hello";
     public static final String TLS = "tls";
     public static final String HANDSHAKE = "handshake";
     public static final String ALPN = "alpn";

@@ -11,6 +11,10 @@ public enum HandshakeResult {
     PEER_NOT_ALLOWED,
     UNEXPECTED_SPIFFE_ID,
     PROTOCOL_VERSION,
+    /** An ALPN list with none of the listener's protocols: refused with {@code no_application_protocol}. */
+    NO_APPLICATION_PROTOCOL,
+    /** A client that accepts no signature scheme stronger than SHA-1: refused with {@code handshake_failure}. */
+    WEAK_SIGNATURE_ALGORITHMS,
     TIMEOUT,
     CLOSED,
     OTHER;

@@ -14,7 +14,17 @@ public enum LimitKind {
     /** HTTP/2: too many small CONTINUATION frames in a row (CONTINUATION flood); the connection is closed. */
     H2_CONTINUATION_FLOOD,
     /** HTTP/2: a header block larger than the advertised max-header-list-size. */
-    H2_HEADER_LIST_SIZE;
+    H2_HEADER_LIST_SIZE,
+    /** Buffered bodies: the total budget of all connections ({@code limits.buffered-bodies.max-total}). */
+    BODY_BUDGET_TOTAL,
+    /** Buffered bodies: one identity's share ({@code max-per-identity}). */
+    BODY_BUDGET_IDENTITY,
+    /** Buffered bodies: one connection's share ({@code max-per-connection}). */
+    BODY_BUDGET_CONNECTION,
+    /** A buffered body not complete within {@code limits.buffered-bodies.read-timeout}. */
+    BODY_READ_TIMEOUT,
+    /** A buffered body arriving slower than {@code limits.buffered-bodies.min-rate}. */
+    BODY_MIN_RATE;
 
     public String tag() {
         return name().toLowerCase(java.util.Locale.ROOT);

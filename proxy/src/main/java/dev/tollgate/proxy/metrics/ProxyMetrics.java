@@ -109,6 +109,12 @@ public final class ProxyMetrics {
     public static final String DECISION_BATCHES = "tollgate.proxy.decisions.batches";
     public static final String DECISIONS_DROPPED = "tollgate.proxy.decisions.dropped";
     public static final String DECISIONS_BUFFERED = "tollgate.proxy.decisions.buffered";
+
+    public static final String BODY_BUDGET_BYTES = "tollgate.proxy.body_budget.bytes";
+    public static final String BODY_BUDGET_LIMIT = "tollgate.proxy.body_budget.limit.bytes";
+    public static final String BACKGROUND_FAILURES = "tollgate.proxy.background.failures";
+    public static final String SHUTDOWN_FORCED_CLOSES = "tollgate.proxy.shutdown.forced.closes";
+    public static final String TAG_TASK = "task";
     // Tool-call inspection (docs/enforcement.md)
     public static final String INSPECTION_DECISIONS = "tollgate.proxy.inspection.decisions";
     public static final String INSPECTION_DRY_RUN = "tollgate.proxy.inspection.dry_run";
@@ -174,6 +180,10 @@ public final class ProxyMetrics {
     private final Map<BatchResult, Counter> decisionBatches = new EnumMap<>(BatchResult.class);
     private final Map<DropReason, Counter> decisionsDropped = new EnumMap<>(DropReason.class);
     private final AtomicReference<DoubleSupplier> decisionsBuffered = new AtomicReference<>();
+    private final AtomicReference<DoubleSupplier> bodyBudgetBytes = new AtomicReference<>();
+    private final java.util.concurrent.atomic.AtomicLong bodyBudgetLimit = new java.util.concurrent.atomic.AtomicLong();
+    private final Map<BackgroundTask, Counter> backgroundFailures = new EnumMap<>(BackgroundTask.class);
+    private final Counter shutdownForcedCloses;
 
     public ProxyMetrics(MeterRegistry registry, Clock clock) {
         this.registry = registry;
@@ -345,6 +355,21 @@ public final class ProxyMetrics {
             DoubleSupplier s = m.decisionsBuffered.get();
             return s == null ? 0 : s.getAsDouble();
         }).description("Decisions waiting to be shipped to the control plane").register(registry);
+        Gauge.builder(BODY_BUDGET_BYTES, this, m -> {
+            DoubleSupplier s = m.bodyBudgetBytes.get();
+            return s == null ? 0 : s.getAsDouble();
+        }).description("Bytes of request bodies held whole in memory (inspected bodies), across all connections")
+                .baseUnit("bytes").register(registry);
+        Gauge.builder(BODY_BUDGET_LIMIT, bodyBudgetLimit, java.util.concurrent.atomic.AtomicLong::get)
+                .description("The budget of buffered request bodies (limits.buffered-bodies.max-total, resolved)")
+                .baseUnit("bytes").register(registry);
+        for (BackgroundTask t : BackgroundTask.values()) {
+            backgroundFailures.put(t, Counter.builder(BACKGROUND_FAILURES).tag(TAG_TASK, t.tag())
+                    .description("Runs of a background task that failed with an unexpected Throwable (it keeps running)")
+                    .register(registry));
+        }
+        shutdownForcedCloses = Counter.builder(SHUTDOWN_FORCED_CLOSES)
+                .description("Client connections still open when the shutdown's close deadline passed").register(registry);
         Gauge.builder(CREDENTIAL_STALENESS, this, m -> {
             DoubleSupplier s = m.credentialStaleness.get();
             return s == null ? Double.NaN : s.getAsDouble();
@@ -680,6 +705,28 @@ public final class ProxyMetrics {
 
     public double decisionsShippedCount() {
         return decisionsShipped.count();
+    }
+
+    /** Where the body-budget gauge reads the bytes reserved now, and the budget's size. */
+    public void bodyBudget(DoubleSupplier reserved, long limit) {
+        bodyBudgetBytes.set(reserved);
+        bodyBudgetLimit.set(limit);
+    }
+
+    /** A run of a background task failed with an unexpected Throwable; the task goes on. */
+    public void backgroundFailure(BackgroundTask task) {
+        backgroundFailures.get(task).increment();
+    }
+
+    public double backgroundFailureCount(BackgroundTask task) {
+        return backgroundFailures.get(task).count();
+    }
+
+    /** Connections the shutdown closed by force after its close deadline. */
+    public void shutdownForcedCloses(int n) {
+        if (n > 0) {
+            shutdownForcedCloses.increment(n);
+        }
     }
 
     /** Where the buffered-decisions gauge reads the buffer's depth. */

@@ -15,6 +15,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 import dev.tollgate.api.tls.Svids;
+import dev.tollgate.proxy.metrics.BackgroundTask;
 import dev.tollgate.proxy.metrics.PolicyReloadResult;
 
 /**
@@ -33,6 +34,7 @@ public final class PolicyFileWatcher implements AutoCloseable {
     private final Duration interval;
     private final PolicySource source;
     private final ScheduledExecutorService scheduler;
+    private final Runnable failed;
     private final Object lock = new Object();
     /** The file's modification time and size at the last poll, and at the last read. */
     private String lastStat;
@@ -43,6 +45,12 @@ public final class PolicyFileWatcher implements AutoCloseable {
     private boolean closed;
 
     public PolicyFileWatcher(Path file, Duration interval, PolicySource source) {
+        this(file, interval, source, () -> { });
+    }
+
+    /** @param failed told when a poll fails with an unexpected Throwable (logged; polling goes on) */
+    public PolicyFileWatcher(Path file, Duration interval, PolicySource source, Runnable failed) {
+        this.failed = Objects.requireNonNull(failed, "failed");
         this.file = Objects.requireNonNull(file, "file");
         this.interval = Objects.requireNonNull(interval, "interval");
         this.source = Objects.requireNonNull(source, "source");
@@ -63,7 +71,8 @@ public final class PolicyFileWatcher implements AutoCloseable {
         }
         checkNow();
         long ms = Math.max(1, interval.toMillis());
-        scheduler.scheduleWithFixedDelay(this::poll, ms, ms, TimeUnit.MILLISECONDS);
+        scheduler.scheduleWithFixedDelay(BackgroundTask.POLICY_FILE.guard(this::poll, failed), ms, ms,
+                TimeUnit.MILLISECONDS);
     }
 
     /** One scheduled poll: read the file when it changed and then stayed the same for an interval, or periodically. */

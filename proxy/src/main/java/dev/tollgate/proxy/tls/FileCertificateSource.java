@@ -20,6 +20,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.tollgate.api.tls.Pem;
 import dev.tollgate.api.tls.Svids;
+import dev.tollgate.proxy.metrics.BackgroundTask;
 import dev.tollgate.proxy.metrics.ReloadResult;
 
 /**
@@ -51,9 +52,17 @@ public final class FileCertificateSource implements CertificateSource {
     private String lastStat;
     private int pollsSinceRead;
     private boolean closed;
+    private final Runnable failed;
 
     public FileCertificateSource(Path certFile, Path keyFile, Path bundleFile, Duration interval,
                                  SvidValidator validator, Consumer<ReloadResult> results) {
+        this(certFile, keyFile, bundleFile, interval, validator, results, () -> { });
+    }
+
+    /** @param failed told when a poll fails with an unexpected Throwable (logged; polling goes on) */
+    public FileCertificateSource(Path certFile, Path keyFile, Path bundleFile, Duration interval,
+                                 SvidValidator validator, Consumer<ReloadResult> results, Runnable failed) {
+        this.failed = Objects.requireNonNull(failed, "failed");
         this.certFile = Objects.requireNonNull(certFile, "certFile");
         this.keyFile = Objects.requireNonNull(keyFile, "keyFile");
         this.bundleFile = Objects.requireNonNull(bundleFile, "bundleFile");
@@ -93,6 +102,8 @@ public final class FileCertificateSource implements CertificateSource {
             checkNow();
         } catch (RuntimeException e) {
             LOG.warn("certificate file check failed", e);
+        } catch (Throwable t) {
+            BackgroundTask.CERTIFICATE_FILES.failed(t, failed);
         }
     }
 

@@ -130,7 +130,12 @@ public final class PeerTrustManager extends X509ExtendedTrustManager {
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-        SpiffeId id = verify(chain, EKU_CLIENT_AUTH);
+        SpiffeId id;
+        try {
+            id = verify(chain, EKU_CLIENT_AUTH);
+        } catch (PeerCertificateException e) {
+            throw withAlert(engine, e);
+        }
         if (engine != null) {
             verified.clientChain(this, engine, chain.clone(), id);
         }
@@ -138,7 +143,34 @@ public final class PeerTrustManager extends X509ExtendedTrustManager {
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-        verify(chain, EKU_SERVER_AUTH);
+        try {
+            verify(chain, EKU_SERVER_AUTH);
+        } catch (PeerCertificateException e) {
+            throw withAlert(engine, e);
+        }
+    }
+
+    /**
+     * For BoringSSL (netty-tcnative) the refusal as the verify error it turns into the TLS alert that names it:
+     * {@code unknown_ca} for a chain not to the bundle, {@code certificate_expired} for a leaf out of its validity,
+     * {@code bad_certificate} for anything else (not an SVID, an identity not accepted). Any other exception becomes
+     * {@code internal_error}. The refusal stays the cause, so the handshake is still counted by its reason.
+     */
+    static CertificateException withAlert(SSLEngine engine, PeerCertificateException e) {
+        if (!(engine instanceof io.netty.handler.ssl.ReferenceCountedOpenSslEngine)) {
+            return e;
+        }
+        int code = switch (e.result()) {
+            case EXPIRED -> io.netty.internal.tcnative.CertificateVerifier.X509_V_ERR_CERT_HAS_EXPIRED;
+            case NOT_YET_VALID -> io.netty.internal.tcnative.CertificateVerifier.X509_V_ERR_CERT_NOT_YET_VALID;
+            case UNTRUSTED_CHAIN ->
+                    io.netty.internal.tcnative.CertificateVerifier.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+            default -> io.netty.internal.tcnative.CertificateVerifier.X509_V_ERR_CERT_REJECTED;
+        };
+        io.netty.handler.ssl.OpenSslCertificateException x =
+                new io.netty.handler.ssl.OpenSslCertificateException(e.getMessage(), code);
+        x.initCause(e);
+        return x;
     }
 
     @Override

@@ -93,7 +93,7 @@ class ConfigLoaderTest {
                         "upstreams.billing.pool-size: 0 (expected: > 0)",
                         "upstreams.billing.connect-timeout: soon (expected: a duration like 500ms, 10s, 5m or 1h)",
                         "upstreams.search.tls: plain (expected: external, or omit it and set spiffe-id)",
-                        "limits.surprise: unknown option (expected one of: header-read-timeout, http2, idle-timeout, "
+                        "limits.surprise: unknown option (expected one of: buffered-bodies, header-read-timeout, http2, idle-timeout, "
                                 + "max-buffered-body, max-chunk-size, max-connections, max-connections-per-peer, "
                                 + "max-header-count, max-header-size, max-initial-line)",
                         "limits.max-connections: -1 (expected: > 0)"));

@@ -81,6 +81,13 @@ public final class WatchClient implements AutoCloseable {
         /** The connection state changed. */
         default void onState(ConnectionState state) {
         }
+
+        /**
+         * A stream ended with an unexpected {@code Error} (an {@code OutOfMemoryError}, say): logged here, the client
+         * backs off and reconnects as after any other failure; told so that it can be counted.
+         */
+        default void onFailure(Throwable failure) {
+        }
     }
 
     /** A workload's current key and X.509-SVID chain (leaf first). */
@@ -238,6 +245,14 @@ public final class WatchClient implements AutoCloseable {
             } catch (IOException | RuntimeException e) {
                 if (!closed) {
                     LOG.info("watch stream from revision {} ended: {}", lastRevision.get(), e.toString());
+                }
+            } catch (Error e) {
+                // Ending the thread would stop the stream for good, silently: back off and reconnect instead.
+                try {
+                    LOG.error("watch stream from revision {} failed: {}", lastRevision.get(), e.toString(), e);
+                    listener.onFailure(e);
+                } catch (Throwable ignored) {
+                    // Nothing more to do when memory is short; the reconnect below is what matters.
                 }
             }
             if (closed) {
