@@ -83,6 +83,8 @@ public final class Sidecar implements AutoCloseable {
     private final Clock clock;
     private final PrometheusMeterRegistry registry;
     private final ProxyMetrics metrics;
+    /** JVM and process meters of a registry the sidecar made itself (their GC listeners go at close). */
+    private final AutoCloseable processMetrics;
     private final CertificateSource certificates;
     private final HttpHardening hardening;
     private final RequestGate ingressGate;
@@ -124,6 +126,7 @@ public final class Sidecar implements AutoCloseable {
         this.clock = b.clock;
         this.registry = b.registry != null ? b.registry : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         this.metrics = new ProxyMetrics(registry, clock);
+        this.processMetrics = b.registry != null ? () -> { } : ProxyMetrics.bindJvmAndProcess(registry);
         this.certificates = b.certificates != null ? b.certificates
                 : config.controlPlane().isPresent() ? ControlPlaneCertificateSource.builder(config.controlPlane().get())
                         .clock(clock).validator(new SvidValidator(clock, config.tls().spiffeId()))
@@ -544,6 +547,11 @@ public final class Sidecar implements AutoCloseable {
         }
         if (resolverPool != null) {
             resolverPool.shutdownNow();
+        }
+        try {
+            processMetrics.close();
+        } catch (Exception e) {
+            LOG.warn("closing the JVM metrics failed", e);
         }
     }
 

@@ -17,6 +17,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.junit.jupiter.api.Test;
 
 import dev.tollgate.proxy.identity.IdentityMetrics;
+import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
 /** charts/grafana/tollgate-sidecar.json shows every meter the sidecar exports, and only those. */
@@ -27,13 +28,32 @@ class SidecarDashboardTest {
     /** Every series name the sidecar's registry scrapes: ProxyMetrics and IdentityMetrics register up front. */
     static Set<String> exported() {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        // The policy info gauge exists once a policy is loaded; the dashboard must show it then.
-        new ProxyMetrics(registry, Clock.systemUTC()).policyLoaded("2026-11-22.1", "sha256:00");
+        // The policy info gauge exists once a policy is loaded, a request-duration series once a request went to an
+        // upstream; the dashboard must show them then.
+        ProxyMetrics metrics = new ProxyMetrics(registry, Clock.systemUTC());
+        metrics.policyLoaded("2026-11-22.1", "sha256:00");
+        metrics.requestDuration(Direction.EGRESS, "billing", 1_000_000);
         new IdentityMetrics(registry, Clock.systemUTC());
         Set<String> names = new TreeSet<>();
         for (String line : registry.scrape().split("\n")) {
             if (line.startsWith("tollgate_")) {
                 names.add(line.split("[{ ]", 2)[0]);
+            }
+        }
+        return names;
+    }
+
+    /** The JVM and process series the sidecar's own registry exports (ProxyMetrics.bindJvmAndProcess). */
+    static Set<String> jvmAndProcess() {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        Set<String> names = new TreeSet<>();
+        try (var gc = ProxyMetrics.bindJvmAndProcess(registry)) {
+            // A pause timer exists after the first GC; its series are what the dashboard charts.
+            names.addAll(List.of("jvm_gc_pause_seconds_count", "jvm_gc_pause_seconds_sum", "jvm_gc_pause_seconds_max"));
+            for (String line : registry.scrape().split("\n")) {
+                if (line.startsWith("jvm_") || line.startsWith("process_")) {
+                    names.add(line.split("[{ ]", 2)[0]);
+                }
             }
         }
         return names;
@@ -63,6 +83,7 @@ class SidecarDashboardTest {
         }
         assertThat(used).as("the dashboard shows every sidecar metric").containsAll(exported);
         Set<String> known = new TreeSet<>(exported);
+        known.addAll(jvmAndProcess());
         known.add("up");
         assertThat(known).as("the dashboard uses only metrics the sidecar exports").containsAll(used);
     }
@@ -93,6 +114,61 @@ class SidecarDashboardTest {
         for (JsonNode ref : dashboard.findValues("datasource")) {
             if (ref.isObject()) {
                 assertThat(ref.path("uid").asText()).isEqualTo("${datasource}");
+            }
+        }
+    }
+
+    @Test
+    void everyQueryFiltersByJobNamespaceWorkloadAndPod() throws IOException {
+        JsonNode dashboard = new ObjectMapper().readTree(DASHBOARD.toFile());
+        List<String> variables = new ArrayList<>();
+        dashboard.at("/templating/list").forEach(v -> variables.add(v.path("name").asText()));
+        assertThat(variables).contains("job", "namespace", "workload", "pod");
+        for (JsonNode target : dashboard.findParents("expr")) {
+            String expr = target.path("expr").asText();
+            java.util.regex.Matcher selectors = java.util.regex.Pattern.compile("\\{([^}]*)}").matcher(expr);
+            int found = 0;
+            while (selectors.find()) {
+                found++;
+                assertThat(selectors.group(1)).as("selector in %s", expr)
+                        .contains("namespace=~\"$namespace\"", "workload=~\"$workload\"", "pod=~\"$pod\"");
+            }
+            assertThat(found).as("selectors in %s", expr).isPositive();
+        }
+    }
+
+    @Test
+    void latencyIsShownAsP50AndP99FromTheHistograms() throws IOException {
+        List<String> exprs = expressions();
+        for (String histogram : List.of("tollgate_proxy_request_duration_seconds_bucket",
+                "tollgate_proxy_gate_duration_seconds_bucket", "tollgate_proxy_inspection_duration_seconds_bucket")) {
+            assertThat(exprs).anyMatch(e -> e.startsWith("histogram_quantile(0.99,") && e.contains(histogram));
+            assertThat(exprs).anyMatch(e -> e.startsWith("histogram_quantile(0.5,") && e.contains(histogram));
+        }
+    }
+
+    /** Rates have rate units; gauges (no rate() or increase()) never do; quantiles and averages are seconds. */
+    @Test
+    void unitsFitWhatEachQueryReturns() throws IOException {
+        Set<String> rateUnits = Set.of("reqps", "ops", "cps", "Bps");
+        JsonNode dashboard = new ObjectMapper().readTree(DASHBOARD.toFile());
+        for (JsonNode panel : dashboard.path("panels")) {
+            for (JsonNode target : panel.path("targets")) {
+                String unit = panel.at("/fieldConfig/defaults/unit").asText();
+                for (JsonNode o : panel.at("/fieldConfig/overrides")) {
+                    if (o.at("/matcher/options").asText().equals(target.path("refId").asText())) {
+                        unit = o.at("/properties/0/value").asText();
+                    }
+                }
+                String expr = target.path("expr").asText();
+                String what = panel.path("title").asText() + ": " + expr;
+                if (expr.contains("histogram_quantile") || expr.contains("_seconds_sum") && expr.contains(" / ")) {
+                    assertThat(unit).as(what).isEqualTo("s");
+                } else if (!expr.contains("rate(") && !expr.contains("increase(")) {
+                    assertThat(unit).as("a gauge is not a rate: %s", what).isNotIn(rateUnits);
+                } else if (expr.contains("rate(") && expr.contains("_total") && !expr.contains(" / ")) {
+                    assertThat(unit).as("a counter's rate: %s", what).isIn(rateUnits);
+                }
             }
         }
     }

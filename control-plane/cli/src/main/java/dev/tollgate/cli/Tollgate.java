@@ -6,11 +6,12 @@ import picocli.CommandLine.Command;
 import dev.tollgate.cli.demo.DemoCommand;
 import dev.tollgate.controlplane.ControlPlaneCommand;
 import dev.tollgate.proxy.SidecarCommand;
+import dev.tollgate.webhook.WebhookCommand;
 
-/** The one launcher: {@code ./tollgate control-plane | sidecar | ctl | demo}. */
+/** The one launcher: {@code ./tollgate control-plane | sidecar | webhook | ctl | demo}. */
 @Command(name = "tollgate", mixinStandardHelpOptions = true, versionProvider = Tollgate.Version.class,
         description = {"Short-lived, task-scoped credentials for AI agents, enforced by a sidecar on every request.", ""},
-        subcommands = {ControlPlaneCommand.class, SidecarCommand.class, CtlCommand.class, DemoCommand.class,
+        subcommands = {ControlPlaneCommand.class, SidecarCommand.class, WebhookCommand.class, CtlCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Run './tollgate <command> --help' for a command's options. Docs: docs/ in the repository."})
 public final class Tollgate implements Runnable {

@@ -17,11 +17,11 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
  * The control plane's admin endpoint on loopback (plain HTTP): {@code /metrics} (Prometheus text),
  * {@code /healthz} (the process is up) and {@code /readyz} (the API serves with a valid certificate).
  */
-final class AdminServer implements AutoCloseable {
+public final class AdminServer implements AutoCloseable {
     private final HttpServer server;
     private final ExecutorService executor;
 
-    AdminServer(InetSocketAddress listen, PrometheusMeterRegistry registry, BooleanSupplier ready) throws IOException {
+    public AdminServer(InetSocketAddress listen, PrometheusMeterRegistry registry, BooleanSupplier ready) throws IOException {
         server = HttpServer.create(listen, 64);
         executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "tollgate-admin");
@@ -38,7 +38,7 @@ final class AdminServer implements AutoCloseable {
         server.start();
     }
 
-    InetSocketAddress address() {
+    public InetSocketAddress address() {
         return server.getAddress();
     }
 

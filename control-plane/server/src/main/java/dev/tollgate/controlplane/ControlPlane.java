@@ -108,6 +108,8 @@ public final class ControlPlane implements AutoCloseable {
     private final AuditCheckpointer checkpoints;
     private final OperatorCredentials operators;
     private final RevokedIdentities revokedIdentities;
+    /** JVM and process meters (their GC listeners are removed at close). */
+    private AutoCloseable processMetrics = () -> { };
 
     private ControlPlane(ControlPlaneConfig config, Clock clock, Store store, CaManager ca, Auditor auditor,
                          PrometheusMeterRegistry registry, ServerIdentity serverIdentity, ApiServer api,
@@ -158,11 +160,13 @@ public final class ControlPlane implements AutoCloseable {
         ScheduledExecutorService postureScheduler = null;
         ApiServer api = null;
         WatchHub hub = null;
+        io.micrometer.core.instrument.binder.jvm.JvmGcMetrics gc = null;
         try {
             KeyEncryption sealing = CaManagerFactory.sealing(config, env);
             CaManager ca = CaManagerFactory.create(config, store, sealing, clock);
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             ControlPlaneMetrics metrics = new ControlPlaneMetrics(registry);
+            gc = ControlPlaneMetrics.bindJvmAndProcess(registry);
             var w = config.watch();
             hub = new WatchHub(store, clock, metrics, new WatchHub.Settings(w.pollInterval(), w.retainedRevisions(),
                     w.maxStreamsPerIdentity(), w.maxStreams(), w.maxQueuedEvents()));
@@ -261,6 +265,7 @@ public final class ControlPlane implements AutoCloseable {
             });
             ControlPlane cp = new ControlPlane(config, clock, store, ca, auditor, registry, identity, api, admin, blocking,
                     scheduler, hub, bundles, tokens, policies, checkpoints, operators, revokedIdentities);
+            cp.processMetrics = gc;
             cp.writeOperatorFiles();
             long tick = config.ca().checkInterval().toMillis();
             scheduler.scheduleWithFixedDelay(cp::maintain, tick, tick, TimeUnit.MILLISECONDS);
@@ -290,6 +295,9 @@ public final class ControlPlane implements AutoCloseable {
                     cp.apiUri(), admin.address());
             return cp;
         } catch (IOException | InterruptedException | RuntimeException e) {
+            if (gc != null) {
+                gc.close();
+            }
             if (hub != null) {
                 hub.close();
             }
@@ -522,6 +530,11 @@ public final class ControlPlane implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        try {
+            processMetrics.close();
+        } catch (Exception e) {
+            LOG.warn("closing the JVM metrics failed", e);
         }
         registry.close();
         store.close();

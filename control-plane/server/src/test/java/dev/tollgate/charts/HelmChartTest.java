@@ -273,6 +273,159 @@ class HelmChartTest {
                 .isEqualTo(ChartFiles.readJson(ChartFiles.repoRoot().resolve("charts/grafana/tollgate-sidecar.json")));
     }
 
+    private static UnaryOperator<Values> withWebhook(UnaryOperator<Values> more) {
+        return t -> more.apply(t.set(KEK, "tollgate-kek").set("webhook.enabled", true)
+                .set("webhook.trustAnchor.configMap", "tollgate-trust-anchor"));
+    }
+
+    private static JsonNode named(List<JsonNode> docs, String kind, String name) {
+        return ofKind(docs, kind).stream().filter(d -> name.equals(d.at("/metadata/name").asText())).findFirst()
+                .orElseThrow(() -> new AssertionError("no " + kind + " " + name));
+    }
+
+    @Test
+    void webhookAndPodMonitorAreOffByDefault() {
+        List<JsonNode> docs = renderDocs(t -> t.set(KEK, "tollgate-kek"));
+
+        assertThat(ofKind(docs, "MutatingWebhookConfiguration")).isEmpty();
+        assertThat(ofKind(docs, "PodMonitor")).isEmpty();
+        assertThat(ofKind(docs, "Deployment")).isEmpty();
+    }
+
+    @Test
+    void webhookRendersItsDeploymentServiceAndMutatingWebhookConfiguration() throws Exception {
+        List<JsonNode> docs = renderDocs(withWebhook(t -> t));
+
+        JsonNode deployment = named(docs, "Deployment", "tg-tollgate-webhook");
+        assertThat(deployment.at("/spec/replicas").asInt()).isEqualTo(2);
+        JsonNode webhook = container(deployment, "webhook");
+        assertThat(webhook.path("args")).extracting(JsonNode::asText).containsExactly("webhook", "--config", "/etc/tollgate/webhook.yaml");
+        assertThat(webhook.at("/securityContext/readOnlyRootFilesystem").asBoolean()).isTrue();
+        assertThat(webhook.at("/readinessProbe/httpGet/path").asText()).isEqualTo("/readyz");
+        assertThat(deployment.at("/spec/template/spec/automountServiceAccountToken").asBoolean(true)).isFalse();
+        JsonNode service = named(docs, "Service", "tg-tollgate-webhook");
+        assertThat(service.at("/spec/ports/0/port").asInt()).isEqualTo(443);
+        assertThat(service.at("/spec/selector")).isEqualTo(deployment.at("/spec/selector/matchLabels"));
+        assertThat(named(docs, "PodDisruptionBudget", "tg-tollgate-webhook").at("/spec/minAvailable").asInt()).isEqualTo(1);
+
+        JsonNode mwc = only(docs, "MutatingWebhookConfiguration");
+        assertThat(mwc.path("webhooks")).extracting(w -> w.path("name").asText())
+                .containsExactly("namespace.sidecar.tollgate.dev", "pod.sidecar.tollgate.dev");
+        for (JsonNode w : mwc.path("webhooks")) {
+            assertThat(w.path("failurePolicy").asText()).isEqualTo("Fail");
+            assertThat(w.path("sideEffects").asText()).isEqualTo("None");
+            assertThat(w.path("admissionReviewVersions")).extracting(JsonNode::asText).containsExactly("v1");
+            assertThat(w.at("/clientConfig/service/name").asText()).isEqualTo("tg-tollgate-webhook");
+            assertThat(w.at("/clientConfig/service/namespace").asText()).isEqualTo("tollgate");
+            assertThat(w.at("/clientConfig/service/path").asText()).isEqualTo(dev.tollgate.webhook.WebhookServer.PATH);
+            assertThat(w.at("/rules/0/resources")).extracting(JsonNode::asText).containsExactly("pods");
+            assertThat(w.at("/rules/0/operations")).extracting(JsonNode::asText).containsExactly("CREATE");
+            JsonNode excluded = w.at("/namespaceSelector/matchExpressions/1");
+            assertThat(excluded.path("key").asText()).isEqualTo("kubernetes.io/metadata.name");
+            assertThat(excluded.path("operator").asText()).isEqualTo("NotIn");
+            assertThat(excluded.path("values")).extracting(JsonNode::asText).containsExactly("tollgate", "kube-system");
+        }
+        JsonNode byNamespace = mwc.at("/webhooks/0");
+        assertThat(byNamespace.at("/namespaceSelector/matchExpressions/0/key").asText()).isEqualTo(dev.tollgate.webhook.Annotations.NAMESPACE_LABEL);
+        assertThat(byNamespace.at("/namespaceSelector/matchExpressions/0/values/0").asText()).isEqualTo(dev.tollgate.webhook.Annotations.NAMESPACE_LABEL_VALUE);
+        assertThat(byNamespace.at("/objectSelector/matchExpressions/0/key").asText()).isEqualTo(dev.tollgate.webhook.Annotations.INJECT);
+        assertThat(mwc.at("/webhooks/1/objectSelector/matchLabels").path(dev.tollgate.webhook.Annotations.INJECT).asText()).isEqualTo("true");
+        assertThat(mwc.at("/webhooks/1/namespaceSelector/matchExpressions/0/operator").asText()).isEqualTo("DoesNotExist");
+
+        // cert-manager issues the serving certificate into the Secret the Deployment mounts, and fills caBundle.
+        JsonNode cert = named(docs, "Certificate", "tg-tollgate-webhook-tls");
+        assertThat(cert.at("/spec/dnsNames")).extracting(JsonNode::asText).contains("tg-tollgate-webhook.tollgate.svc");
+        JsonNode tls = deployment.at("/spec/template/spec/volumes").findParent("secret");
+        assertThat(tls.at("/secret/secretName").asText()).isEqualTo(cert.at("/spec/secretName").asText());
+        assertThat(webhook.path("volumeMounts")).anyMatch(m -> m.path("name").asText().equals(tls.path("name").asText())
+                && !m.has("subPath"));
+        assertThat(mwc.at("/metadata/annotations/cert-manager.io~1inject-ca-from").asText()).isEqualTo("tollgate/tg-tollgate-webhook-tls");
+
+        // The rendered webhook.yaml is a valid configuration of ./tollgate webhook, injecting this chart's sidecar.
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("webhook-", ".yaml");
+        java.nio.file.Files.writeString(file, named(docs, "ConfigMap", "tg-tollgate-webhook").at("/data/webhook.yaml").asText());
+        dev.tollgate.webhook.WebhookConfig cfg = dev.tollgate.webhook.WebhookConfig.parse(dev.tollgate.webhook.WebhookConfig.values().loadYaml(file));
+        String appVersion = ChartFiles.readYaml(ChartFiles.chart().resolve("Chart.yaml")).path("appVersion").asText();
+        assertThat(cfg.injection().image()).isEqualTo("tollgate:" + appVersion);
+        assertThat(cfg.injection().controlPlaneUrl()).isEqualTo("https://tg-tollgate.tollgate.svc:8443");
+        assertThat(cfg.injection().tokenAudience()).isEqualTo("tollgate.local");
+        assertThat(cfg.injection().tokenExpirationSeconds()).isEqualTo(600);
+        assertThat(cfg.injection().runAsUser()).isEqualTo(10002);
+        assertThat(cfg.injection().adminPort()).isEqualTo(15000);
+        assertThat(cfg.trustAnchorFile().toString()).isEqualTo("/etc/tollgate/trust-anchor/ca.pem");
+        assertThat(cfg.certFile().getParent().toString()).isEqualTo(webhook.path("volumeMounts").findParents("mountPath").stream()
+                .filter(m -> m.path("name").asText().equals(tls.path("name").asText())).findFirst().orElseThrow()
+                .path("mountPath").asText());
+    }
+
+    @Test
+    void webhookWithoutCertManagerTakesAnExistingSecretAndItsCa() {
+        assertThatThrownBy(() -> render(withWebhook(t -> t.set("webhook.tls.certManager.enabled", false))))
+                .hasMessageContaining("webhook.tls.existingSecret: not set");
+        assertThatThrownBy(() -> render(withWebhook(t -> t.set("webhook.tls.certManager.enabled", false)
+                .set("webhook.tls.existingSecret", "webhook-tls"))))
+                .hasMessageContaining("webhook.tls.caBundle: not set");
+
+        List<JsonNode> docs = renderDocs(withWebhook(t -> t.set("webhook.tls.certManager.enabled", false)
+                .set("webhook.tls.existingSecret", "webhook-tls").set("webhook.tls.caBundle", "LS0tLS1CRUdJTg==")
+                .set("webhook.failurePolicy", "Ignore").set("webhook.excludeNamespaces", List.of("batch-jobs"))));
+
+        assertThat(ofKind(docs, "Certificate")).isEmpty();
+        JsonNode mwc = only(docs, "MutatingWebhookConfiguration");
+        assertThat(mwc.at("/webhooks/0/clientConfig/caBundle").asText()).isEqualTo("LS0tLS1CRUdJTg==");
+        assertThat(mwc.at("/webhooks/0/failurePolicy").asText()).isEqualTo("Ignore");
+        assertThat(mwc.at("/webhooks/0/namespaceSelector/matchExpressions/1/values")).extracting(JsonNode::asText)
+                .containsExactly("tollgate", "kube-system", "batch-jobs");
+        JsonNode tls = named(docs, "Deployment", "tg-tollgate-webhook").at("/spec/template/spec/volumes").findParent("secret");
+        assertThat(tls.at("/secret/secretName").asText()).isEqualTo("webhook-tls");
+    }
+
+    @Test
+    void webhookRefusesToRenderWithoutTheTrustAnchor() {
+        assertThatThrownBy(() -> render(t -> t.set(KEK, "tollgate-kek").set("webhook.enabled", true)))
+                .hasMessageContaining("webhook.trustAnchor.configMap: not set");
+    }
+
+    @Test
+    void schemaRefusesAFailurePolicyOtherThanFailOrIgnoreAndAShortToken() {
+        assertThatThrownBy(() -> render(withWebhook(t -> t.set("webhook.failurePolicy", "Retry"))))
+                .hasMessageContaining("schema").hasMessageContaining("failurePolicy");
+        assertThatThrownBy(() -> render(withWebhook(t -> t.set("webhook.tokenExpirationSeconds", 60))))
+                .hasMessageContaining("schema").hasMessageContaining("tokenExpirationSeconds");
+    }
+
+    @Test
+    void podMonitorSelectsInjectedSidecarsOnTheirAdminPort() {
+        List<JsonNode> docs = renderDocs(t -> t.set(KEK, "tollgate-kek").set("monitoring.podMonitor.enabled", true));
+
+        JsonNode monitor = only(docs, "PodMonitor");
+        assertThat(monitor.at("/spec/namespaceSelector/any").asBoolean()).isTrue();
+        assertThat(monitor.at("/spec/selector/matchLabels").path(dev.tollgate.webhook.Annotations.INJECTED_LABEL).asText()).isEqualTo("true");
+        JsonNode endpoint = monitor.at("/spec/podMetricsEndpoints/0");
+        assertThat(endpoint.path("port").asText()).isEqualTo("tg-admin");
+        assertThat(endpoint.path("path").asText()).isEqualTo("/metrics");
+        assertThat(endpoint.path("relabelings")).anyMatch(r -> r.path("targetLabel").asText().equals("job")
+                && r.path("replacement").asText().equals("tollgate-sidecar"));
+        assertThat(endpoint.path("relabelings")).anyMatch(r -> r.path("targetLabel").asText().equals("workload"));
+    }
+
+    @Test
+    void renderedObjectsValidateAgainstTheKubernetesSchemas() {
+        dev.tollgate.testing.KubernetesSchemas.assumeAvailable();
+        List<JsonNode> docs = new ArrayList<>(renderDocs(withWebhook(t -> t
+                .set("monitoring.serviceMonitor.enabled", true).set("monitoring.podMonitor.enabled", true)
+                .set("monitoring.prometheusRule.enabled", true).set("monitoring.grafanaDashboard.enabled", true))));
+        docs.addAll(renderDocs(withWebhook(t -> t.set("database.url", "jdbc:postgresql://postgres:5432/tollgate")
+                .set("controlPlane.replicas", 2).set("webhook.tls.certManager.enabled", false)
+                .set("webhook.tls.existingSecret", "webhook-tls").set("webhook.tls.caBundle", "LS0tLS1CRUdJTg=="))));
+
+        List<String> unknown = dev.tollgate.testing.KubernetesSchemas.assertValid(docs);
+
+        assertThat(new TreeSet<>(unknown)).as("only custom resources are not checked")
+                .isSubsetOf("ServiceMonitor", "PodMonitor", "PrometheusRule", "Issuer", "Certificate");
+        assertThat(docs.size() - unknown.size()).isGreaterThanOrEqualTo(15);
+    }
+
     @Test
     void exampleAgentDeploymentRendersWithTheSidecar(@TempDir Path dir) {
         ChartFiles.copyTree(ChartFiles.repoRoot().resolve("charts/tollgate"), dir.resolve("tollgate"));
@@ -309,6 +462,78 @@ class HelmChartTest {
         volumes.forEach(v -> volumeNames.add(v.path("name").asText()));
         assertThat(sidecar.path("volumeMounts")).extracting(m -> m.path("name").asText())
                 .allSatisfy(name -> assertThat(volumeNames).contains(name));
+    }
+
+    /**
+     * The acceptance path without a cluster: the example agent chart in webhook mode renders a Deployment; the pod its
+     * ReplicaSet would create goes through the injector configured exactly as the tollgate chart configures it; the
+     * patched pod has the sidecar the example's Service points at, and validates against the Kubernetes schemas.
+     */
+    @Test
+    void exampleAgentInWebhookModeBecomesAnInjectedPodThatValidates(@TempDir Path dir) throws Exception {
+        ChartFiles.copyTree(ChartFiles.repoRoot().resolve("charts/tollgate"), dir.resolve("tollgate"));
+        ChartFiles.copyTree(ChartFiles.repoRoot().resolve("charts/examples/agent"), dir.resolve("examples/agent"));
+        Path agentChart = dir.resolve("examples/agent");
+        new Helm(agentChart).dependency().update().call();
+        java.util.Map<String, Object> crm = new java.util.LinkedHashMap<>();
+        crm.put("address", "crm-tools.tools.svc:15006");
+        crm.put("spiffe-id", "spiffe://tollgate.local/tool/crm-tools");
+        crm.put("match", java.util.Map.of("path-prefix", "/mcp"));
+        List<JsonNode> agentDocs = ChartFiles.documents(new Helm(agentChart).template().withName("research-agent")
+                .withNamespace("agents")
+                .withValuesFile(new Values()
+                        .set("agent.image", "registry.example.org/agents/research:1.0")
+                        .set("injection.mode", "webhook")
+                        .set("replicas", 3)
+                        .set("injection.upstreams", java.util.Map.of("crm-tools", crm))
+                        .set("injection.allow", List.of("spiffe://tollgate.local/agent/planner"))
+                        .write())
+                .call());
+        JsonNode deployment = only(agentDocs, "Deployment");
+        assertThat(deployment.at("/spec/replicas").asInt()).isEqualTo(3);
+        assertThat(deployment.at("/spec/template/spec/containers")).extracting(c -> c.path("name").asText()).containsExactly("agent");
+        assertThat(only(agentDocs, "ServiceAccount").at("/metadata/name").asText())
+                .isEqualTo(deployment.at("/spec/template/spec/serviceAccountName").asText());
+
+        JsonNode webhookYaml = null;
+        for (JsonNode cm : ofKind(renderDocs(withWebhook(t -> t)), "ConfigMap")) {
+            if (cm.at("/data/webhook.yaml").isTextual()) {
+                webhookYaml = cm.at("/data/webhook.yaml");
+            }
+        }
+        Path cfgFile = dir.resolve("webhook.yaml");
+        java.nio.file.Files.writeString(cfgFile, webhookYaml.asText());
+        dev.tollgate.webhook.WebhookConfig cfg = dev.tollgate.webhook.WebhookConfig.parse(
+                dev.tollgate.webhook.WebhookConfig.values().loadYaml(cfgFile));
+
+        com.fasterxml.jackson.databind.node.ObjectNode pod = ChartFiles.JSON.createObjectNode();
+        pod.put("apiVersion", "v1").put("kind", "Pod");
+        com.fasterxml.jackson.databind.node.ObjectNode metadata = deployment.at("/spec/template/metadata").deepCopy();
+        metadata.put("generateName", "research-agent-5d8f7c9b6-").put("namespace", "agents");
+        pod.set("metadata", metadata);
+        pod.set("spec", deployment.at("/spec/template/spec").deepCopy());
+        com.fasterxml.jackson.databind.node.ObjectNode request = ChartFiles.JSON.createObjectNode();
+        request.put("uid", "0b7e3c1a-2d4f-4e6a-8b9c-1d2e3f4a5b6c").put("operation", "CREATE").put("namespace", "agents");
+        request.putObject("kind").put("group", "").put("version", "v1").put("kind", "Pod");
+        request.set("object", pod);
+
+        dev.tollgate.webhook.SidecarInjector.Admission admission = new dev.tollgate.webhook.SidecarInjector(cfg.injection())
+                .admit(request, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+
+        assertThat(admission.result()).as(admission.message()).isEqualTo(dev.tollgate.webhook.SidecarInjector.Result.INJECTED);
+        JsonNode injected = dev.tollgate.testing.JsonPatch.apply(pod, admission.patch());
+        JsonNode sidecar = injected.at("/spec/initContainers/0");
+        assertThat(sidecar.path("name").asText()).isEqualTo("tollgate-sidecar");
+        String targetPort = only(agentDocs, "Service").at("/spec/ports/0/targetPort").asText();
+        assertThat(sidecar.path("ports")).as("the Service's targetPort %s", targetPort)
+                .anyMatch(p -> p.path("name").asText().equals(targetPort));
+        JsonNode generated = ChartFiles.documents(injected.at("/metadata/annotations").path("sidecar.tollgate.dev/config").asText()).get(0);
+        assertThat(generated.at("/upstreams/crm-tools/address").asText()).isEqualTo("crm-tools.tools.svc:15006");
+        assertThat(generated.path("app").asText()).isEqualTo("127.0.0.1:8080");
+        assertThat(generated.at("/identity/allow/0").asText()).isEqualTo("spiffe://tollgate.local/agent/planner");
+
+        dev.tollgate.testing.KubernetesSchemas.assumeAvailable();
+        assertThat(dev.tollgate.testing.KubernetesSchemas.assertValid(List.of(injected))).isEmpty();
     }
 
     @Test

@@ -427,8 +427,15 @@ public final class ConfigLoader {
                 errors.add("listeners.egress.http2-prior-knowledge: " + describe(h2c) + " (expected: true or false)");
             }
         }
-        Optional<HostPort> admin = listenerAddress(n.path("admin"), "listeners.admin",
-                ConfigDefaults.ADMIN_ADDRESS, true);
+        // The admin listener stays on loopback unless `expose: true` says it serves the pod's network (kubelet probes
+        // and Prometheus reach a pod's IP, not its loopback); it only ever answers /healthz, /readyz and /metrics.
+        JsonNode adminNode = n.path("admin");
+        JsonNode expose = adminNode.path("expose");
+        if (!expose.isMissingNode() && !expose.isBoolean()) {
+            errors.add("listeners.admin.expose: " + describe(expose) + " (expected: true or false)");
+        }
+        Optional<HostPort> admin = listenerAddress(adminNode, "listeners.admin", ConfigDefaults.ADMIN_ADDRESS,
+                !expose.asBoolean(false), Set.of("address", "expose"));
         Optional<SidecarConfig.L4> l4 = Optional.empty();
         JsonNode l4n = n.path("l4");
         if (!l4n.isMissingNode() && object(l4n, "listeners.l4")) {
@@ -468,7 +475,8 @@ public final class ConfigLoader {
         HostPort hp = n.path("address").isMissingNode() ? HostPort.parse(defaultAddress)
                 : hostPort(n.path("address"), path + ".address");
         if (hp != null && loopbackOnly && !hp.isLoopback()) {
-            errors.add(path + ".address: " + hp + " (expected: a loopback address)");
+            errors.add(path + ".address: " + hp + " (expected: a loopback address" + (path.equals("listeners.admin")
+                    ? "; or expose: true to serve the pod's network, for kubelet probes and Prometheus" : "") + ")");
         }
         return Optional.ofNullable(hp);
     }

@@ -723,7 +723,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 ReferenceCountUtil.release(head);
                 head = null;
             }
-            metrics.request(direction, outcome, System.nanoTime() - start);
+            long took = System.nanoTime() - start;
+            metrics.request(direction, outcome, took);
+            metrics.requestDuration(direction, upstream == null ? null : upstream.name(), took);
             tracker.requestFinished();
             if (lease != null) {
                 lease.release(outcome == RequestOutcome.OK && requestDone && responseDone && upstreamReusable);

@@ -62,6 +62,15 @@ final class InspectionGate implements RequestGate {
         if (!(r.request() instanceof Inspected.Carrier carrier)) {
             return done(GateDecision.allow());
         }
+        long begin = System.nanoTime();
+        try {
+            return check(r, carrier);
+        } finally {
+            in.metrics.inspectionDuration(direction, System.nanoTime() - begin);
+        }
+    }
+
+    private CompletionStage<GateDecision> check(GateRequest r, Inspected.Carrier carrier) {
         Inspected req = carrier.inspected();
         HttpRequest head = r.request();
         VerifiedToken token = r.context().token().orElse(null);

@@ -87,7 +87,8 @@ final class HttpRequestPipeline {
         if (c.inspection() != null) {
             p.addLast(PipelineNames.INSPECT, c.inspection().aggregator(direction, target));
         }
-        p.addLast(PipelineNames.GATE, new RequestGateHandler(gate, direction, c::ownIdentity, c.admissions()));
+        p.addLast(PipelineNames.GATE, new RequestGateHandler(gate, direction, c::ownIdentity, c.admissions(),
+                c.metrics()));
         HttpForwarder forwarder = new HttpForwarder(c.pools(), c.tracker(), c.metrics(), direction, target,
                 http2Stream);
         p.addLast(PipelineNames.FORWARD, forwarder);

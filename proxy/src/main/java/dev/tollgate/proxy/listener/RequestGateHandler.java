@@ -22,6 +22,7 @@ import dev.tollgate.proxy.forward.LocalAnswer;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.inspect.JsonRpcErrors;
 import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.RequestOutcome;
 
 /**
@@ -41,22 +42,31 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
     private final Direction direction;
     private final Supplier<Optional<SpiffeId>> ownIdentity;
     private final Admissions admissions;
+    private final ProxyMetrics metrics;
     private final ArrayDeque<Object> held = new ArrayDeque<>();
+    private long decideStart;
     private boolean deciding;
     private boolean readCompletePending;
     private boolean denied;
 
     RequestGateHandler(RequestGate gate, Direction direction, Supplier<Optional<SpiffeId>> ownIdentity) {
-        this(gate, direction, ownIdentity, null);
+        this(gate, direction, ownIdentity, null, null);
     }
 
     /** @param admissions where requests allowed under a credential are registered; null: no credential enforcement */
     RequestGateHandler(RequestGate gate, Direction direction, Supplier<Optional<SpiffeId>> ownIdentity,
                        Admissions admissions) {
+        this(gate, direction, ownIdentity, admissions, null);
+    }
+
+    /** @param metrics where the gates' decision time is recorded; null: not recorded */
+    RequestGateHandler(RequestGate gate, Direction direction, Supplier<Optional<SpiffeId>> ownIdentity,
+                       Admissions admissions, ProxyMetrics metrics) {
         this.gate = gate;
         this.direction = direction;
         this.ownIdentity = ownIdentity;
         this.admissions = admissions;
+        this.metrics = metrics;
     }
 
     @Override
@@ -74,6 +84,7 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         deciding = true;
+        decideStart = System.nanoTime();
         held.add(msg);
         CompletionStage<GateDecision> stage;
         GateRequest r = new GateRequest(direction, request, Peers.of(ctx.channel()), ownIdentity.get());
@@ -115,6 +126,9 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         deciding = false;
+        if (metrics != null) {
+            metrics.gateDuration(direction, System.nanoTime() - decideStart);
+        }
         GateDecision.Deny deny;
         RequestOutcome outcome = RequestOutcome.DENIED;
         if (err != null || d == null) {

@@ -1,9 +1,13 @@
 package dev.tollgate.proxy.metrics;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -13,6 +17,13 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 
 import dev.tollgate.proxy.http.RejectReason;
 import dev.tollgate.proxy.credential.CredentialOutcome;
@@ -34,6 +45,28 @@ public final class ProxyMetrics {
     public static final String CONNECTIONS_ACCEPTED = "tollgate.proxy.connections.accepted";
     public static final String HANDSHAKES = "tollgate.proxy.tls.handshakes";
     public static final String REQUESTS = "tollgate.proxy.requests";
+    /** Latency histograms (SLO buckets below): per direction and upstream, and of the gates and the inspection. */
+    public static final String REQUEST_DURATION = "tollgate.proxy.request.duration";
+    public static final String GATE_DURATION = "tollgate.proxy.gate.duration";
+    public static final String INSPECTION_DURATION = "tollgate.proxy.inspection.duration";
+    public static final String TAG_UPSTREAM = "upstream";
+    /** Upstream tag of a request that matched no upstream, and of names beyond {@link #MAX_UPSTREAM_TAGS}. */
+    public static final String UPSTREAM_NONE = "none";
+    public static final String UPSTREAM_OTHER = "other";
+    /** Most distinct upstream tag values (the configured names); more are counted as "other". */
+    public static final int MAX_UPSTREAM_TAGS = 64;
+    /**
+     * The bucket bounds of every latency histogram: a bounded set (17 buckets) from 100 µs to 30 s, instead of
+     * Micrometer's ~70 percentile-histogram buckets per series, so p50/p99 come from histogram_quantile().
+     */
+    public static final Duration[] LATENCY_BUCKETS = {
+        Duration.ofNanos(100_000), Duration.ofNanos(250_000), Duration.ofNanos(500_000), Duration.ofMillis(1),
+        Duration.ofNanos(2_500_000), Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25),
+        Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500),
+        Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10),
+        Duration.ofSeconds(30)};
+    /** Listeners that do TLS; only they have handshake series (egress and admin are plain HTTP). */
+    public static final Set<Listener> TLS_LISTENERS = EnumSet.of(Listener.INGRESS, Listener.L4, Listener.UPSTREAM);
     public static final String BYTES = "tollgate.proxy.bytes";
     public static final String UPSTREAM_ERRORS = "tollgate.proxy.upstream.errors";
     public static final String LIMIT_HITS = "tollgate.proxy.limit.hits";
@@ -112,6 +145,9 @@ public final class ProxyMetrics {
     private final Map<Listener, Counter> accepted = new EnumMap<>(Listener.class);
     private final Map<Listener, Map<HandshakeResult, Map<TlsVersionTag, Counter>>> handshakes = new EnumMap<>(Listener.class);
     private final Map<Direction, Map<RequestOutcome, Timer>> requests = new EnumMap<>(Direction.class);
+    private final Map<Direction, Map<String, Timer>> requestDurations = new EnumMap<>(Direction.class);
+    private final Map<Direction, Timer> gateDurations = new EnumMap<>(Direction.class);
+    private final Map<Direction, Timer> inspectionDurations = new EnumMap<>(Direction.class);
     private final Map<Direction, Map<Flow, Counter>> bytes = new EnumMap<>(Direction.class);
     private final Map<UpstreamErrorKind, Counter> upstreamErrors = new EnumMap<>(UpstreamErrorKind.class);
     private final Map<LimitKind, Counter> limitHits = new EnumMap<>(LimitKind.class);
@@ -158,6 +194,9 @@ public final class ProxyMetrics {
                     .description("Open client connections").register(registry);
             accepted.put(l, Counter.builder(CONNECTIONS_ACCEPTED).tag(TAG_LISTENER, l.tag())
                     .description("Client connections accepted").register(registry));
+            if (!TLS_LISTENERS.contains(l)) {
+                continue;
+            }
             Map<HandshakeResult, Map<TlsVersionTag, Counter>> byResult = new EnumMap<>(HandshakeResult.class);
             for (HandshakeResult r : HandshakeResult.values()) {
                 Map<TlsVersionTag, Counter> byVersion = new EnumMap<>(TlsVersionTag.class);
@@ -176,6 +215,15 @@ public final class ProxyMetrics {
                         .description("Proxied requests (or L4 tunnels) and their duration").register(registry));
             }
             requests.put(d, byOutcome);
+            if (d != Direction.L4) {
+                requestDurations.put(d, new ConcurrentHashMap<>());
+                gateDurations.put(d, latency(Timer.builder(GATE_DURATION).tag(TAG_DIRECTION, d.tag())
+                        .description("Time from a request head to the gates' decision (credential, inspection, policy)"))
+                        .register(registry));
+                inspectionDurations.put(d, latency(Timer.builder(INSPECTION_DURATION).tag(TAG_DIRECTION, d.tag())
+                        .description("Time to check an inspected tool call against the task scope and the policy"))
+                        .register(registry));
+            }
             Map<Flow, Counter> byFlow = new EnumMap<>(Flow.class);
             for (Flow f : Flow.values()) {
                 byFlow.put(f, Counter.builder(BYTES).baseUnit("bytes").tag(TAG_DIRECTION, d.tag())
@@ -355,6 +403,9 @@ public final class ProxyMetrics {
     }
 
     public double handshakeCount(Listener l, HandshakeResult r) {
+        if (!TLS_LISTENERS.contains(l)) {
+            return 0;
+        }
         double sum = 0;
         for (Counter c : handshakes.get(l).get(r).values()) {
             sum += c.count();
@@ -368,6 +419,78 @@ public final class ProxyMetrics {
 
     public long requestCount(Direction d, RequestOutcome o) {
         return requests.get(d).get(o).count();
+    }
+
+    private static Timer.Builder latency(Timer.Builder b) {
+        return b.serviceLevelObjectives(LATENCY_BUCKETS).minimumExpectedValue(LATENCY_BUCKETS[0])
+                .maximumExpectedValue(LATENCY_BUCKETS[LATENCY_BUCKETS.length - 1]);
+    }
+
+    /**
+     * Duration of an HTTP request through the sidecar, from its head reaching the forwarder to its end, by direction
+     * and upstream: a configured upstream's name ("app" for ingress), or "none" when no upstream matched.
+     */
+    public void requestDuration(Direction d, String upstream, long nanos) {
+        Map<String, Timer> byUpstream = requestDurations.get(d);
+        if (byUpstream == null) {
+            return;
+        }
+        String tag = upstream == null ? UPSTREAM_NONE : upstream;
+        Timer t = byUpstream.get(tag);
+        if (t == null) {
+            if (byUpstream.size() >= MAX_UPSTREAM_TAGS) {
+                tag = UPSTREAM_OTHER;
+            }
+            String name = tag;
+            t = byUpstream.computeIfAbsent(name, u -> latency(Timer.builder(REQUEST_DURATION).tag(TAG_DIRECTION, d.tag())
+                    .tag(TAG_UPSTREAM, u).description("Duration of HTTP requests through the sidecar, by upstream"))
+                    .register(registry));
+        }
+        t.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    public long requestDurationCount(Direction d, String upstream) {
+        Timer t = requestDurations.get(d).get(upstream);
+        return t == null ? 0 : t.count();
+    }
+
+    public void gateDuration(Direction d, long nanos) {
+        Timer t = gateDurations.get(d);
+        if (t != null) {
+            t.record(nanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    public long gateDurationCount(Direction d) {
+        return gateDurations.get(d).count();
+    }
+
+    public void inspectionDuration(Direction d, long nanos) {
+        Timer t = inspectionDurations.get(d);
+        if (t != null) {
+            t.record(nanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    public long inspectionDurationCount(Direction d) {
+        return inspectionDurations.get(d).count();
+    }
+
+    /**
+     * Binds Micrometer's JVM and process meters (jvm_memory_*, jvm_gc_pause_seconds, jvm_threads_*, process_cpu_*,
+     * process_files_*, process_uptime_seconds) to the sidecar's registry; the caller closes the returned GC binder
+     * (it holds GC notification listeners) when the sidecar stops.
+     */
+    public static JvmGcMetrics bindJvmAndProcess(MeterRegistry registry) {
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        JvmGcMetrics gc = new JvmGcMetrics();
+        gc.bindTo(registry);
+        return gc;
     }
 
     public void bytes(Direction d, Flow f, long n) {

@@ -111,6 +111,20 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void adminListenerLeavesLoopbackOnlyWhenExposed() throws Exception {
+        String loopback = MINIMAL.replace("admin: {address: \"127.0.0.1:15000\"}", "admin: {address: \"0.0.0.0:15000\"}");
+        String exposed = MINIMAL.replace("admin: {address: \"127.0.0.1:15000\"}", "admin: {address: \"0.0.0.0:15000\", expose: true}");
+        String bad = MINIMAL.replace("admin: {address: \"127.0.0.1:15000\"}", "admin: {address: \"127.0.0.1:15000\", expose: yes-please}");
+
+        assertThatThrownBy(() -> ConfigLoader.parse(loopback, Path.of("/etc/tollgate")))
+                .hasMessageContaining("listeners.admin.address: 0.0.0.0:15000 (expected: a loopback address; or expose: true");
+        assertThat(ConfigLoader.parse(exposed, Path.of("/etc/tollgate")).listeners().admin().orElseThrow().toString())
+                .isEqualTo("0.0.0.0:15000");
+        assertThatThrownBy(() -> ConfigLoader.parse(bad, Path.of("/etc/tollgate")))
+                .hasMessageContaining("listeners.admin.expose: ");
+    }
+
+    @Test
     void refusesDuplicateKeysAndNonYaml() {
         assertThatThrownBy(() -> ConfigLoader.parse("drain-timeout: 1s\ndrain-timeout: 2s\n", null))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("Duplicate field 'drain-timeout'");

@@ -175,11 +175,17 @@ class McpInspectionTest {
                 + "\"name\":\"crm.read_customer\",\"_meta\":{}},\n \"method\":\"tools/call\",\"id\":\"r-1\","
                 + "\"jsonrpc\":\"2.0\"}\n";
         int before = app.requests();
+        long inspectedEgress = agent.metrics().inspectionDurationCount(Direction.EGRESS);
+        long inspectedIngress = crmSidecar.metrics().inspectionDurationCount(Direction.INGRESS);
         HttpResponse<String> r = rpc(token("crm.read_customer"), body);
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         assertThat(json(r).path("result").path("content").get(0).path("text").asText())
                 .isEqualTo("called crm.read_customer");
         assertThat(app.requests()).isEqualTo(before + 1);
+        assertThat(agent.metrics().inspectionDurationCount(Direction.EGRESS)).as("inspection timed on egress")
+                .isEqualTo(inspectedEgress + 1);
+        assertThat(crmSidecar.metrics().inspectionDurationCount(Direction.INGRESS)).as("and on the tool's ingress")
+                .isEqualTo(inspectedIngress + 1);
         assertThat(app.last().body()).isEqualTo(body.getBytes(StandardCharsets.UTF_8));
     }
 

@@ -12,6 +12,13 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 
 /** Every meter of the control plane, named in one place; tag values come only from enums and route templates. */
 public final class ControlPlaneMetrics {
@@ -36,6 +43,23 @@ public final class ControlPlaneMetrics {
     public static final String AUDIT_CHECKPOINT_SEQ = "tollgate.cp.audit.checkpoint.seq";
     public static final String API_REFUSALS = "tollgate.cp.api.unauthenticated.refusals";
     public static final String AUDIT_REFUSAL_ROWS = "tollgate.cp.audit.refusal.rows";
+
+    /**
+     * Binds Micrometer's JVM and process meters (jvm_memory_*, jvm_gc_pause_seconds, jvm_threads_*, process_cpu_*,
+     * process_files_*, process_uptime_seconds) to a process's registry; the caller closes the returned GC binder
+     * (it holds GC notification listeners) when the process stops.
+     */
+    public static JvmGcMetrics bindJvmAndProcess(MeterRegistry registry) {
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        JvmGcMetrics gc = new JvmGcMetrics();
+        gc.bindTo(registry);
+        return gc;
+    }
 
     /** How an SVID came to be asked for. */
     public enum IssuanceKind {
