@@ -43,39 +43,53 @@ public final class WorkloadRegistry {
         this.svidMaxTtl = svidMaxTtl;
     }
 
+    /** Registers a workload; the registration and its audit event commit together. */
     public WorkloadView register(WorkloadSpec spec, String actor) {
         Workload w = validate(spec, null);
-        try {
-            store.insertWorkload(w);
-        } catch (StoreConflictException e) {
-            throw ApiProblem.conflict("workload_exists", "workload " + w.id() + " is already registered");
-        }
-        auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.register", w.id().toString(), "ok",
-                Map.of("humanOwner", w.humanOwner(), "serviceOwner", w.serviceOwner(), "tools", String.join(",", w.tools())));
+        store.inTransaction("register workload " + w.id(), () -> {
+            if (store.workload(w.id()).isPresent()) {
+                throw ApiProblem.conflict("workload_exists", "workload " + w.id() + " is already registered");
+            }
+            try {
+                store.insertWorkload(w);
+            } catch (StoreConflictException e) {
+                // registered by another replica since the check: the transaction is over, answer as above
+                throw ApiProblem.conflict("workload_exists", "workload " + w.id() + " is already registered");
+            }
+            auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.register", w.id().toString(), "ok",
+                    Map.of("humanOwner", w.humanOwner(), "serviceOwner", w.serviceOwner(),
+                            "tools", String.join(",", w.tools())));
+        });
         return view(w);
     }
 
+    /** Updates a registration; the change and its audit event commit together. */
     public WorkloadView update(SpiffeId id, WorkloadSpec spec, String actor) {
-        Workload existing = get(id);
-        if (spec.spiffeId() != null && !spec.spiffeId().equals(id.toString())) {
-            throw ApiProblem.badRequest("spiffe_id_mismatch",
-                    "spiffeId: '" + spec.spiffeId() + "' (expected: the workload's own ID " + id + " or absent)");
-        }
-        WorkloadSpec full = new WorkloadSpec(id.toString(), spec.humanOwner(), spec.serviceOwner(), spec.purpose(),
-                spec.tools(), spec.maxSvidTtlSeconds(), spec.maxTaskTtlSeconds());
-        Workload w = validate(full, existing.createdAt());
-        if (!store.updateWorkload(w)) {
-            throw ApiProblem.notFound("workload_not_found", "no workload " + id);
-        }
-        auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.update", id.toString(), "ok", Map.of());
-        return view(w);
+        return store.inTransaction("update workload " + id, () -> {
+            Workload existing = get(id);
+            if (spec.spiffeId() != null && !spec.spiffeId().equals(id.toString())) {
+                throw ApiProblem.badRequest("spiffe_id_mismatch",
+                        "spiffeId: '" + spec.spiffeId() + "' (expected: the workload's own ID " + id + " or absent)");
+            }
+            WorkloadSpec full = new WorkloadSpec(id.toString(), spec.humanOwner(), spec.serviceOwner(), spec.purpose(),
+                    spec.tools(), spec.maxSvidTtlSeconds(), spec.maxTaskTtlSeconds());
+            Workload w = validate(full, existing.createdAt());
+            if (!store.updateWorkload(w)) {
+                throw ApiProblem.notFound("workload_not_found", "no workload " + id);
+            }
+            auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.update", id.toString(), "ok", Map.of());
+            return view(w);
+        });
     }
 
+    /** Deletes a registration; the deletion and its audit event commit together. */
     public void delete(SpiffeId id, String actor) {
-        if (!store.deleteWorkload(id)) {
-            throw ApiProblem.notFound("workload_not_found", "no workload " + id);
-        }
-        auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.delete", id.toString(), "ok", Map.of());
+        store.inTransaction("delete workload " + id, () -> {
+            if (!store.deleteWorkload(id)) {
+                throw ApiProblem.notFound("workload_not_found", "no workload " + id);
+            }
+            auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.delete", id.toString(), "ok", Map.of());
+        });
     }
 
     public Workload get(SpiffeId id) {

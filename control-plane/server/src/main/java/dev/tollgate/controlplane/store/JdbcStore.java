@@ -559,7 +559,8 @@ public final class JdbcStore implements Store {
             long[] headSeqBefore = new long[1];
             String headHashBefore = head(c, headSeqBefore);
             ChainVerifier verifier = new ChainVerifier();
-            boolean cursor = database == StoreSettings.Database.POSTGRESQL;
+            // (not inside an open transaction: committing here would commit that transaction's writes early)
+            boolean cursor = database == StoreSettings.Database.POSTGRESQL && c.getAutoCommit();
             if (cursor) {
                 c.setAutoCommit(false); // PostgreSQL streams with a fetch size only inside a transaction
             }
