@@ -183,7 +183,8 @@ public final class CrashConsistency {
         Path logFile = dir.resolve("control-plane-" + round + ".log");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
         Instant deadline = Instant.now().plus(Duration.ofSeconds(120));
-        while (!(Files.exists(op.resolve(ControlPlane.API_URL_FILE)) && Files.exists(op.resolve(ControlPlane.ADMIN_KEY_FILE)))) {
+        // the API address is written first, the admin certificate last
+        while (!(Files.exists(op.resolve(ControlPlane.API_URL_FILE)) && Files.exists(op.resolve(ControlPlane.ADMIN_CERT_FILE)))) {
             if (!p.isAlive() || Instant.now().isAfter(deadline)) {
                 p.destroyForcibly();
                 throw new IllegalStateException("the control plane did not start (round " + round + "); log:\n"
