@@ -352,11 +352,15 @@ public final class ControlPlane implements AutoCloseable {
         }
         try {
             ca.refresh();
-            for (CaTransition t : ca.tick()) {
-                auditor.record(Auditor.CA_ROTATION, Auditor.SYSTEM, "ca." + t.to().name().toLowerCase(), t.caId(), "ok",
-                        Map.of("from", t.from().map(Enum::name).orElse("none"), "bundleSequence", t.bundleSequence()));
-            }
-            bundles.publishIfChanged();
+            // each rotation step commits with its audit event and its bundle revision
+            ca.changeInTransaction(work -> store.inTransaction("advance the CA slots", work), () -> {
+                for (CaTransition t : ca.tick()) {
+                    auditor.record(Auditor.CA_ROTATION, Auditor.SYSTEM, "ca." + t.to().name().toLowerCase(), t.caId(),
+                            "ok", Map.of("from", t.from().map(Enum::name).orElse("none"),
+                                    "bundleSequence", t.bundleSequence()));
+                }
+                return bundles.publishIfChanged();
+            });
             policies.publishIfChanged();
             hub.prune();
             serverIdentity.refreshIfDue();

@@ -189,15 +189,19 @@ public final class ApiRoutes {
                 }),
                 new Route("GET", "/v1/ca", Access.VIEWER, r -> ApiResponse.ok(caStatus())),
                 new Route("POST", "/v1/ca/rotate", Access.ADMIN, r -> {
-                    RotationPlan plan;
-                    try {
-                        plan = ca.forceRotate();
-                    } catch (CaRotationException e) {
-                        throw ApiProblem.conflict("ca_not_rotatable", e.getMessage());
-                    }
-                    bundles.publishIfChanged(); // first: the shorter the window, the rarer a second replica's copy
-                    auditor.record(Auditor.CA_ROTATION, actor(r), "ca.rotate", plan.preparedCaId(), "ok",
-                            Map.of("activatesAt", plan.activatesAt().toString(), "bundleSequence", plan.bundleSequence()));
+                    // the prepared CA, its bundle revision and the audit event commit together
+                    RotationPlan plan = ca.changeInTransaction(work -> store.inTransaction("rotate the CA", work), () -> {
+                        RotationPlan p;
+                        try {
+                            p = ca.forceRotate();
+                        } catch (CaRotationException e) {
+                            throw ApiProblem.conflict("ca_not_rotatable", e.getMessage());
+                        }
+                        auditor.record(Auditor.CA_ROTATION, actor(r), "ca.rotate", p.preparedCaId(), "ok",
+                                Map.of("activatesAt", p.activatesAt().toString(), "bundleSequence", p.bundleSequence()));
+                        bundles.publishIfChanged(); // after the audit event: every transaction locks in that order
+                        return p;
+                    });
                     return ApiResponse.ok(new CaRotationView(plan.preparedCaId(), plan.bundleSequence(), plan.activatesAt()));
                 }),
                 new Route("POST", "/v1/operators", Access.ADMIN,
@@ -269,11 +273,9 @@ public final class ApiRoutes {
                         r -> tokens.exchange().exchange(((Principal.Workload) r.principal()).id(), r.contentType(),
                                 r.body())),
                 new Route("GET", "/v1/signing-keys", Access.VIEWER, r -> ApiResponse.ok(tokens.keys().list())),
-                new Route("POST", "/v1/signing-keys/rotate", Access.ADMIN, r -> {
-                    SigningKeyView k = tokens.keys().rotate();
-                    auditor.record(Auditor.OPERATOR_ACTION, actor(r), "signing_key.rotate", k.kid(), "ok", Map.of());
-                    return ApiResponse.ok(k);
-                }),
+                new Route("POST", "/v1/signing-keys/rotate", Access.ADMIN, r -> ApiResponse.ok(
+                        tokens.keys().rotate(kid -> auditor.record(Auditor.OPERATOR_ACTION, actor(r),
+                                "signing_key.rotate", kid, "ok", Map.of())))),
                 new Route("POST", "/v1/revocations", Access.OPERATOR,
                         r -> ApiResponse.ok(tokens.revocations().revoke(r.json(RevocationRequest.class), actor(r)))),
                 new Route("GET", "/v1/revocations", Access.VIEWER, r -> {

@@ -23,6 +23,7 @@ public final class Auditor {
     public static final String SVID_RENEWED = "svid.renewed";
     public static final String SVID_REFUSED = "svid.refused";
     public static final String JOIN_TOKEN_CREATED = "join_token.created";
+    public static final String JOIN_TOKEN_REDEEMED = "join_token.redeemed";
     public static final String JOIN_TOKEN_REFUSED = "join_token.refused";
     public static final String OPERATOR_ACTION = "operator.action";
     public static final String OPERATOR_CREDENTIAL_ISSUED = "operator.credential_issued";
@@ -69,7 +70,8 @@ public final class Auditor {
     }
 
     /**
-     * Appends one event. Callers that must not acknowledge an action without its audit record let the
+     * Appends one event; inside {@link Store#inTransaction} it commits with the operation it reports, or not at all.
+     * Callers that must not acknowledge an action without its audit record let the
      * StoreException propagate.
      */
     public void record(String kind, String actor, String action, String subject, String result,
@@ -85,7 +87,10 @@ public final class Auditor {
                 result, taskId, d));
     }
 
-    /** Appends an event where losing it must not fail the request (refusals of bad input); failures are logged. */
+    /**
+     * Appends an event where losing it must not fail the request (refusals of bad input); failures are logged. Call
+     * it outside any transaction: a refusal's record must survive the rollback of the operation it refused.
+     */
     public void recordQuietly(String kind, String actor, String action, String subject, String result,
                               Map<String, Object> details) {
         try {

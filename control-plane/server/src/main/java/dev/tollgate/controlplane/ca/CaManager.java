@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -170,6 +172,28 @@ public final class CaManager {
                     prepared.stateChangedAt(), active.id(), activatesAt);
             return new RotationPlan(active.id(), prepared.id(), prepared.stateChangedAt(), activatesAt,
                     view.bundle().sequence());
+        }
+    }
+
+    /**
+     * Runs a change of the slots, and what must commit with it (its bundle revision, its audit events), through
+     * {@code transaction} (the store's {@code inTransaction}). When it fails, after the rollback, the slots are
+     * reloaded from the repository, so that no rolled-back CA stays in memory.
+     */
+    public <T> T changeInTransaction(Function<Supplier<T>, T> transaction, Supplier<T> change) {
+        try {
+            return transaction.apply(change);
+        } catch (RuntimeException | Error e) {
+            synchronized (lock) {
+                try {
+                    if (view != null) {
+                        load();
+                    }
+                } catch (RuntimeException reload) {
+                    e.addSuppressed(reload);
+                }
+            }
+            throw e;
         }
     }
 

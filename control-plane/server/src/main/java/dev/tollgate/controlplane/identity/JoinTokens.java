@@ -24,7 +24,10 @@ import dev.tollgate.controlplane.store.JoinTokenRecord;
 import dev.tollgate.controlplane.store.JoinTokenRedemption;
 import dev.tollgate.controlplane.store.Store;
 
-/** One-time join tokens: 256 random bits, shown once, stored as a SHA-256 hash, redeemed at most once. */
+/**
+ * One-time join tokens: 256 random bits, shown once, stored as a SHA-256 hash, redeemed at most once, and only in
+ * the transaction that issues the SVID it pays for (a refused request leaves it unspent).
+ */
 public final class JoinTokens {
     public static final String PREFIX = "tgjt_";
     /** Longest join token text accepted from a caller. */
@@ -63,56 +66,108 @@ public final class JoinTokens {
         Instant now = clock.instant();
         Instant expires = now.plus(ttl);
         String hash = hash(token);
-        store.insertJoinToken(new JoinTokenRecord(hash, workload, now, expires, actor));
+        store.inTransaction("create join token", () -> {
+            store.insertJoinToken(new JoinTokenRecord(hash, workload, now, expires, actor));
+            auditor.record(Auditor.JOIN_TOKEN_CREATED, actor, "join_token.create", workload.toString(), "ok",
+                    Map.of("tokenId", tokenId(hash), "expiresAt", expires.toString()));
+        });
         metrics.joinToken(JoinTokenOutcome.CREATED);
-        auditor.record(Auditor.JOIN_TOKEN_CREATED, actor, "join_token.create", workload.toString(), "ok",
-                Map.of("tokenId", tokenId(hash), "expiresAt", expires.toString()));
         return new JoinTokenView(token, workload.toString(), expires);
     }
 
     /**
-     * Redeems a token: returns the workload it was made for, or throws 401 (audited) when it is unknown, used or
-     * expired.
+     * Checks a token's form before anything is spent: 401 (audited) when it is missing or too long. Call outside any
+     * transaction.
      */
-    public SpiffeId redeem(String token, String remote) {
+    public void checkForm(String token, String remote) {
         if (token == null || token.isEmpty() || token.length() > MAX_TOKEN_LENGTH) {
             metrics.joinToken(JoinTokenOutcome.UNKNOWN);
             auditor.refusals().refused(RefusalReason.JOIN_TOKEN_INVALID, remote, Auditor.JOIN_TOKEN_REFUSED,
                     "svid.join", "", "unknown", Map.of("reason", token == null || token.isEmpty() ? "missing" : "too_long"));
             throw ApiProblem.unauthorized("join_token_invalid", "joinToken: missing or malformed");
         }
+    }
+
+    /**
+     * Spends a token inside the caller's transaction, which must also issue what the token is for: returns the
+     * workload it was made for and appends {@code join_token.redeemed} with the token id, or returns the refusal to
+     * give once that transaction is over (nothing is spent then). Counted once the transaction committed. The
+     * token's form is checked before, with {@link #checkForm}.
+     */
+    public Redemption redeem(String token, String remote) {
+        if (!store.inTransaction()) {
+            throw new IllegalStateException("a join token is spent only in the transaction that issues with it");
+        }
+        if (token == null || token.isEmpty() || token.length() > MAX_TOKEN_LENGTH) {
+            throw new IllegalArgumentException("joinToken: check its form with checkForm before the transaction");
+        }
         String hash = hash(token);
         JoinTokenRedemption r = store.redeemJoinToken(hash, clock.instant());
-        String subject = r.workload().map(SpiffeId::toString).orElse("");
-        switch (r.outcome()) {
-            case REDEEMED -> {
-                metrics.joinToken(JoinTokenOutcome.REDEEMED);
-                return r.workload().orElseThrow();
-            }
-            case ALREADY_USED -> {
-                metrics.joinToken(JoinTokenOutcome.ALREADY_USED);
-                auditor.refusals().refused(RefusalReason.JOIN_TOKEN_USED, remote, Auditor.JOIN_TOKEN_REFUSED,
-                        "svid.join", subject, "already_used", Map.of("tokenId", tokenId(hash)));
-                throw ApiProblem.unauthorized("join_token_used", "join token was already used (they are single use; create a new one)");
-            }
-            case EXPIRED -> {
-                metrics.joinToken(JoinTokenOutcome.EXPIRED);
-                auditor.refusals().refused(RefusalReason.JOIN_TOKEN_EXPIRED, remote, Auditor.JOIN_TOKEN_REFUSED,
-                        "svid.join", subject, "expired", Map.of("tokenId", tokenId(hash)));
-                throw ApiProblem.unauthorized("join_token_expired", "join token has expired (create a new one)");
-            }
-            case REVOKED -> {
-                metrics.joinToken(JoinTokenOutcome.REVOKED);
-                auditor.recordQuietly(Auditor.JOIN_TOKEN_REFUSED, "anonymous@" + remote, "svid.join", subject,
-                        "revoked", Map.of("tokenId", tokenId(hash)));
-                throw ApiProblem.unauthorized("join_token_revoked",
-                        "join token was revoked by an operator (create a new one)");
-            }
-            default -> {
-                metrics.joinToken(JoinTokenOutcome.UNKNOWN);
-                auditor.refusals().refused(RefusalReason.JOIN_TOKEN_INVALID, remote, Auditor.JOIN_TOKEN_REFUSED,
-                        "svid.join", "", "unknown", Map.of("tokenId", tokenId(hash)));
-                throw ApiProblem.unauthorized("join_token_invalid", "join token is not known");
+        if (r.outcome() == JoinTokenRedemption.Outcome.REDEEMED) {
+            SpiffeId workload = r.workload().orElseThrow();
+            auditor.record(Auditor.JOIN_TOKEN_REDEEMED, "anonymous@" + remote, "svid.join", workload.toString(), "ok",
+                    Map.of("tokenId", tokenId(hash)));
+            store.afterCommit(() -> metrics.joinToken(JoinTokenOutcome.REDEEMED));
+            return new Redemption(Optional.of(workload), hash, r);
+        }
+        return new Redemption(Optional.empty(), hash, r);
+    }
+
+    /** What {@link #redeem} found: the workload when the token was spent, else the refusal to give. */
+    public final class Redemption {
+        private final Optional<SpiffeId> workload;
+        private final String hash;
+        private final JoinTokenRedemption result;
+
+        private Redemption(Optional<SpiffeId> workload, String hash, JoinTokenRedemption result) {
+            this.workload = workload;
+            this.hash = hash;
+            this.result = result;
+        }
+
+        /** The workload the spent token was made for; empty when it was refused. */
+        public Optional<SpiffeId> workload() {
+            return workload;
+        }
+
+        /** The token's non-secret id, for audit records. */
+        public String tokenId() {
+            return JoinTokens.tokenId(hash);
+        }
+
+        /**
+         * Counts and audits the refusal and returns the 401 to throw; call after the transaction ended (the
+         * refusal's record must not roll back with it).
+         */
+        public ApiProblem refuse(String remote) {
+            String subject = result.workload().map(SpiffeId::toString).orElse("");
+            switch (result.outcome()) {
+                case ALREADY_USED -> {
+                    metrics.joinToken(JoinTokenOutcome.ALREADY_USED);
+                    auditor.refusals().refused(RefusalReason.JOIN_TOKEN_USED, remote, Auditor.JOIN_TOKEN_REFUSED,
+                            "svid.join", subject, "already_used", Map.of("tokenId", tokenId()));
+                    return ApiProblem.unauthorized("join_token_used",
+                            "join token was already used (they are single use; create a new one)");
+                }
+                case EXPIRED -> {
+                    metrics.joinToken(JoinTokenOutcome.EXPIRED);
+                    auditor.refusals().refused(RefusalReason.JOIN_TOKEN_EXPIRED, remote, Auditor.JOIN_TOKEN_REFUSED,
+                            "svid.join", subject, "expired", Map.of("tokenId", tokenId()));
+                    return ApiProblem.unauthorized("join_token_expired", "join token has expired (create a new one)");
+                }
+                case REVOKED -> {
+                    metrics.joinToken(JoinTokenOutcome.REVOKED);
+                    auditor.recordQuietly(Auditor.JOIN_TOKEN_REFUSED, "anonymous@" + remote, "svid.join", subject,
+                            "revoked", Map.of("tokenId", tokenId()));
+                    return ApiProblem.unauthorized("join_token_revoked",
+                            "join token was revoked by an operator (create a new one)");
+                }
+                default -> {
+                    metrics.joinToken(JoinTokenOutcome.UNKNOWN);
+                    auditor.refusals().refused(RefusalReason.JOIN_TOKEN_INVALID, remote, Auditor.JOIN_TOKEN_REFUSED,
+                            "svid.join", "", "unknown", Map.of("tokenId", tokenId()));
+                    return ApiProblem.unauthorized("join_token_invalid", "join token is not known");
+                }
             }
         }
     }

@@ -6,6 +6,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 import dev.tollgate.api.OperatorRole;
@@ -32,8 +33,8 @@ import dev.tollgate.controlplane.store.Workload;
 /**
  * Issues X.509-SVIDs: first through a join token, then renewed over mTLS. The identity
  * always comes from the registration, never from the CSR, whose only use is its public key (proof of possession
- * checked). Every certificate is recorded durably before it is returned. Operator credentials are
- * {@link OperatorCredentials}'.
+ * checked). Every certificate is recorded durably, in one transaction with its audit event (and, for a join, with
+ * the spending of the token), before it is returned. Operator credentials are {@link OperatorCredentials}'.
  */
 public final class SvidIssuer {
     private final Store store;
@@ -64,22 +65,69 @@ public final class SvidIssuer {
         this.revoked = revoked;
     }
 
-    /** First issuance: a CSR and a one-time join token. */
+    /**
+     * First issuance: a CSR and a one-time join token. The whole request is checked first (CSR, TTL, the token's
+     * form); then one transaction spends the token, checks the workload it names (registered, not revoked), issues,
+     * records the certificate and appends {@code join_token.redeemed} and {@code svid.issued}. A refusal leaves the
+     * token unspent and is audited after that transaction rolled back.
+     */
     public SvidResponse join(SvidRequest request, String remote) {
-        PublicKey key = csrKey(request, IssuanceKind.JOIN, "anonymous@" + remote);
-        SpiffeId id;
+        String anonymous = "anonymous@" + remote;
+        PublicKey key = csrKey(request, IssuanceKind.JOIN, anonymous);
+        checkTtl(request.ttlSeconds(), IssuanceKind.JOIN, anonymous);
         try {
-            id = joinTokens.redeem(request.joinToken(), remote);
+            joinTokens.checkForm(request.joinToken(), remote);
         } catch (ApiProblem p) {
             metrics.issuance(IssuanceKind.JOIN, IssuanceResult.REFUSED);
             throw p;
         }
-        Workload w = store.workload(id).orElseThrow(() -> {
+        Joined joined;
+        try {
+            joined = store.inTransaction("issue an SVID for a join token", () -> {
+                JoinTokens.Redemption r = joinTokens.redeem(request.joinToken(), remote);
+                if (r.workload().isEmpty()) {
+                    return new Joined(null, r); // nothing was written
+                }
+                SpiffeId id = r.workload().get();
+                Workload w = store.workload(id).orElseThrow(() -> new Refused(id, "workload_not_registered",
+                        ApiProblem.forbidden("workload_not_registered", "workload " + id + " is no longer registered")));
+                if (revoked.test(id)) {
+                    throw new Refused(id, "identity_revoked",
+                            ApiProblem.forbidden("identity_revoked", "identity " + id + " is revoked"));
+                }
+                return new Joined(issue(w.id(), key, ttl(request.ttlSeconds(), w.maxSvidTtl()), Optional.empty(),
+                        IssuanceKind.JOIN, id.toString(), leaf -> { }), r);
+            });
+        } catch (Refused e) {
             metrics.issuance(IssuanceKind.JOIN, IssuanceResult.REFUSED);
-            return ApiProblem.forbidden("workload_not_registered", "workload " + id + " is no longer registered");
-        });
-        refuseRevoked(id, IssuanceKind.JOIN);
-        return issue(w.id(), key, ttl(request.ttlSeconds(), w.maxSvidTtl()), IssuanceKind.JOIN, id.toString());
+            auditor.recordQuietly(Auditor.SVID_REFUSED, anonymous, "svid.join", e.id.toString(), "denied",
+                    Map.of("reason", e.reason));
+            throw e.problem;
+        }
+        if (joined.response() == null) {
+            metrics.issuance(IssuanceKind.JOIN, IssuanceResult.REFUSED);
+            throw joined.redemption().refuse(remote);
+        }
+        return joined.response();
+    }
+
+    /** What the join transaction did: an issued SVID, or a token refused before anything was written. */
+    private record Joined(SvidResponse response, JoinTokens.Redemption redemption) {
+    }
+
+    /** A refusal found inside a transaction: thrown to roll it back, audited once it has. */
+    private static final class Refused extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final transient SpiffeId id;
+        final String reason;
+        final ApiProblem problem;
+
+        Refused(SpiffeId id, String reason, ApiProblem problem) {
+            super(reason, null, false, false);
+            this.id = id;
+            this.reason = reason;
+            this.problem = problem;
+        }
     }
 
     /** Renewal over mTLS: the caller is the workload its current SVID names. */
@@ -89,6 +137,7 @@ public final class SvidIssuer {
             metrics.issuance(IssuanceKind.RENEWAL, IssuanceResult.BAD_REQUEST);
             throw ApiProblem.badRequest("unexpected_join_token", "joinToken: renewals authenticate with the current SVID; leave it out");
         }
+        checkTtl(request.ttlSeconds(), IssuanceKind.RENEWAL, caller.toString());
         refuseRevoked(caller, IssuanceKind.RENEWAL);
         Optional<Workload> w = store.workload(caller);
         if (w.isEmpty()) {
@@ -97,8 +146,8 @@ public final class SvidIssuer {
                     "denied", Map.of("reason", "workload_not_registered"));
             throw ApiProblem.forbidden("workload_not_registered", "workload " + caller + " is not registered (deleted?)");
         }
-        return issue(caller, key, ttl(request.ttlSeconds(), w.get().maxSvidTtl()), IssuanceKind.RENEWAL,
-                caller.toString());
+        return issue(caller, key, ttl(request.ttlSeconds(), w.get().maxSvidTtl()), Optional.empty(),
+                IssuanceKind.RENEWAL, caller.toString(), leaf -> { });
     }
 
     private void refuseRevoked(SpiffeId id, IssuanceKind kind) {
@@ -130,25 +179,39 @@ public final class SvidIssuer {
         }
     }
 
+    /** Refuses (400, counted, audited) a requested TTL below the minimum; one above the cap is capped later. */
+    private void checkTtl(Long requestedSeconds, IssuanceKind kind, String actor) {
+        if (requestedSeconds != null && requestedSeconds < WorkloadRegistry.MIN_TTL.toSeconds()) {
+            metrics.issuance(kind, IssuanceResult.BAD_REQUEST);
+            if (kind == IssuanceKind.JOIN) { // an unauthenticated peer: sampled, never one row each
+                auditor.refusals().refused(RefusalReason.MALFORMED_REQUEST, actor.substring(actor.indexOf('@') + 1),
+                        Auditor.SVID_REFUSED, "svid.join", "", "bad_request",
+                        Map.of("reason", "ttl_out_of_range", "ttlSeconds", requestedSeconds));
+            } else {
+                auditor.recordQuietly(Auditor.SVID_REFUSED, actor, "svid." + kind.name().toLowerCase(), "",
+                        "bad_request", Map.of("reason", "ttl_out_of_range", "ttlSeconds", requestedSeconds));
+            }
+            throw ApiProblem.badRequest("ttl_out_of_range", "ttlSeconds: " + requestedSeconds + " (expected: >= "
+                    + WorkloadRegistry.MIN_TTL.toSeconds() + ")");
+        }
+    }
+
+    /** The lifetime to issue: the requested one (checked by {@link #checkTtl}) or the default, capped. */
     private Duration ttl(Long requestedSeconds, Duration registrationMax) {
         Duration cap = registrationMax.compareTo(maxTtl) < 0 ? registrationMax : maxTtl;
         if (requestedSeconds == null) {
             return defaultTtl.compareTo(cap) < 0 ? defaultTtl : cap;
         }
-        if (requestedSeconds < WorkloadRegistry.MIN_TTL.toSeconds()) {
-            throw ApiProblem.badRequest("ttl_out_of_range", "ttlSeconds: " + requestedSeconds + " (expected: >= "
-                    + WorkloadRegistry.MIN_TTL.toSeconds() + ")");
-        }
         Duration asked = Duration.ofSeconds(requestedSeconds);
         return asked.compareTo(cap) < 0 ? asked : cap;
     }
 
-    private SvidResponse issue(SpiffeId id, PublicKey key, Duration ttl, IssuanceKind kind, String actor) {
-        return issue(id, key, ttl, Optional.empty(), kind, actor);
-    }
-
+    /**
+     * Signs, then records the certificate, its audit event and whatever {@code alsoInTransaction} adds in one
+     * transaction (joining the caller's, if any); counted as issued once that committed.
+     */
     private SvidResponse issue(SpiffeId id, PublicKey key, Duration ttl, Optional<OperatorRole> role,
-                               IssuanceKind kind, String actor) {
+                               IssuanceKind kind, String actor, Consumer<X509Certificate> alsoInTransaction) {
         IssuedCertificate issued;
         try {
             issued = ca.issue(id, key, ttl, role);
@@ -158,17 +221,20 @@ public final class SvidIssuer {
         }
         X509Certificate leaf = issued.leaf();
         String chainPem = Pem.encodeCertificates(issued.chain());
-        store.insertSvid(new SvidRecord(Svids.serialHex(leaf), id, issued.caId(), kind.name().toLowerCase(),
-                Svids.fingerprint(leaf.getPublicKey()), Svids.keyAlgorithm(leaf.getPublicKey()),
-                Svids.keyBits(leaf.getPublicKey()), leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant(),
-                clock.instant(), Pem.encode(leaf)));
-        if (kind == IssuanceKind.JOIN || kind == IssuanceKind.RENEWAL) {
-            auditor.record(kind == IssuanceKind.JOIN ? Auditor.SVID_ISSUED : Auditor.SVID_RENEWED, actor,
-                    "svid." + kind.name().toLowerCase(), id.toString(), "ok",
-                    Map.of("serial", Svids.serialHex(leaf), "notAfter", leaf.getNotAfter().toInstant().toString(),
-                            "caId", issued.caId()));
-        }
-        metrics.issuance(kind, IssuanceResult.OK);
+        store.inTransaction("record SVID " + Svids.serialHex(leaf), () -> {
+            store.insertSvid(new SvidRecord(Svids.serialHex(leaf), id, issued.caId(), kind.name().toLowerCase(),
+                    Svids.fingerprint(leaf.getPublicKey()), Svids.keyAlgorithm(leaf.getPublicKey()),
+                    Svids.keyBits(leaf.getPublicKey()), leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant(),
+                    clock.instant(), Pem.encode(leaf)));
+            if (kind == IssuanceKind.JOIN || kind == IssuanceKind.RENEWAL) {
+                auditor.record(kind == IssuanceKind.JOIN ? Auditor.SVID_ISSUED : Auditor.SVID_RENEWED, actor,
+                        "svid." + kind.name().toLowerCase(), id.toString(), "ok",
+                        Map.of("serial", Svids.serialHex(leaf), "notAfter", leaf.getNotAfter().toInstant().toString(),
+                                "caId", issued.caId()));
+            }
+            alsoInTransaction.accept(leaf);
+            store.afterCommit(() -> metrics.issuance(kind, IssuanceResult.OK));
+        });
         TrustBundle bundle = ca.bundle();
         return new SvidResponse(id.toString(), Svids.serialHex(leaf), chainPem, leaf.getNotBefore().toInstant(),
                 leaf.getNotAfter().toInstant(), bundle.pem(), bundle.sequence());

@@ -46,15 +46,23 @@ public final class WorkloadRegistry {
         this.svidMaxTtl = svidMaxTtl;
     }
 
+    /** Registers a workload; the registration and its audit event commit together. */
     public WorkloadView register(WorkloadSpec spec, String actor) {
         Workload w = validate(spec, null);
-        try {
-            store.insertWorkload(w);
-        } catch (StoreConflictException e) {
-            throw ApiProblem.conflict("workload_exists", "workload " + w.id() + " is already registered");
-        }
-        auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.register", w.id().toString(), "ok",
-                Map.of("humanOwner", w.humanOwner(), "serviceOwner", w.serviceOwner(), "tools", String.join(",", w.tools())));
+        store.inTransaction("register workload " + w.id(), () -> {
+            if (store.workload(w.id()).isPresent()) {
+                throw ApiProblem.conflict("workload_exists", "workload " + w.id() + " is already registered");
+            }
+            try {
+                store.insertWorkload(w);
+            } catch (StoreConflictException e) {
+                // registered by another replica since the check: the transaction is over, answer as above
+                throw ApiProblem.conflict("workload_exists", "workload " + w.id() + " is already registered");
+            }
+            auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.register", w.id().toString(), "ok",
+                    Map.of("humanOwner", w.humanOwner(), "serviceOwner", w.serviceOwner(),
+                            "tools", String.join(",", w.tools())));
+        });
         return view(w);
     }
 

@@ -39,9 +39,10 @@ import dev.tollgate.controlplane.watch.SnapshotSource;
  * revision ({@link PolicyPayload}) that every sidecar watching the control plane applies. The current policy is
  * also this kind's snapshot in a resync. Uploading the current document again changes and publishes nothing.
  *
- * <p>The log is checked before publishing: when the latest {@code policy} revision already names the current
- * digest nothing is appended, and when it does not (an upload whose publication failed, or another replica's
- * activation) the current policy is published again by {@link #publishIfChanged}, which upkeep calls on every tick.
+ * <p>An upload's activation, its audit event and its revision commit in one transaction. The log is checked before
+ * publishing: when the latest {@code policy} revision already names the current digest nothing is appended, and when
+ * it does not (another replica's activation) the current policy is published by {@link #publishIfChanged}, which
+ * upkeep calls on every tick.
  */
 public final class PolicyVersions implements SnapshotSource {
     /** Largest policy document accepted, in UTF-8 bytes (the API's body limit applies first). */
@@ -99,19 +100,23 @@ public final class PolicyVersions implements SnapshotSource {
                     Map.of("problems", (long) e.problems().size()));
             throw invalid(e);
         }
-        PolicyActivation a = store.activatePolicy(next.version(), next.digest(), next.source(), actor, clock.instant());
-        Map<String, Object> details = new LinkedHashMap<>();
-        details.put("version", next.version());
-        details.put("digest", next.digest());
-        details.put("previousVersion", a.previous().map(PolicyVersionRecord::version).orElse(""));
-        details.put("previousDigest", a.previous().map(PolicyVersionRecord::digest).orElse(""));
-        details.put("stored", a.stored());
-        auditor.record(Auditor.OPERATOR_ACTION, actor, "policy.upload", next.digest(),
-                a.changed() ? "ok" : "unchanged", details);
-        if (a.changed()) {
-            // After the audit: should publishing fail, the activation is recorded and upkeep publishes it later.
-            publishIfChanged();
-        }
+        // the activation, its audit event and its policy revision commit together
+        PolicyActivation a = store.inTransaction("activate policy " + next.digest(), () -> {
+            PolicyActivation act = store.activatePolicy(next.version(), next.digest(), next.source(), actor,
+                    clock.instant());
+            Map<String, Object> details = new LinkedHashMap<>();
+            details.put("version", next.version());
+            details.put("digest", next.digest());
+            details.put("previousVersion", act.previous().map(PolicyVersionRecord::version).orElse(""));
+            details.put("previousDigest", act.previous().map(PolicyVersionRecord::digest).orElse(""));
+            details.put("stored", act.stored());
+            auditor.record(Auditor.OPERATOR_ACTION, actor, "policy.upload", next.digest(),
+                    act.changed() ? "ok" : "unchanged", details);
+            if (act.changed()) {
+                publishIfChanged();
+            }
+            return act;
+        });
         return new PolicyActivationView(view(a.current(), false), a.changed(), a.stored(),
                 a.previous().map(PolicyVersionRecord::version).orElse(null),
                 a.previous().map(PolicyVersionRecord::digest).orElse(null));
@@ -132,17 +137,22 @@ public final class PolicyVersions implements SnapshotSource {
      * Publishes the current policy when the latest {@code policy} revision in the log does not already carry its
      * digest; true when it did.
      */
-    public synchronized boolean publishIfChanged() {
-        Optional<PolicyVersionRecord> current = store.currentPolicy();
-        if (current.isEmpty()) {
-            return false;
-        }
-        PolicyPayload payload = payload(current.get());
-        if (latestLogged().map(PolicyPayload::digest).filter(payload.digest()::equals).isPresent()) {
-            return false;
-        }
-        publisher.publish(WatchEvent.POLICY, payload);
-        return true;
+    public boolean publishIfChanged() {
+        // the transaction first, then this object's lock: the order every writer takes them in
+        return store.inTransaction("publish the current policy", () -> {
+            synchronized (this) {
+                Optional<PolicyVersionRecord> current = store.currentPolicy();
+                if (current.isEmpty()) {
+                    return false;
+                }
+                PolicyPayload payload = payload(current.get());
+                if (latestLogged().map(PolicyPayload::digest).filter(payload.digest()::equals).isPresent()) {
+                    return false;
+                }
+                publisher.publish(WatchEvent.POLICY, payload);
+                return true;
+            }
+        });
     }
 
     @Override

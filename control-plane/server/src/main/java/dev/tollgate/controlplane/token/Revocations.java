@@ -3,6 +3,7 @@ package dev.tollgate.controlplane.token;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -28,9 +29,11 @@ import dev.tollgate.controlplane.watch.RevisionPublisher;
 import dev.tollgate.controlplane.watch.SnapshotSource;
 
 /**
- * Revokes tokens (by jti), tasks, SPIFFE IDs and signing keys. A revocation is stored before it is acknowledged,
- * then published as {@code revocation} ({@link RevocationEvent}); revoking the same value again changes nothing in
- * the store and publishes the same event again (delivery is at least once; sidecars apply it idempotently). Each
+ * Revokes tokens (by jti), tasks, SPIFFE IDs and signing keys. A revocation, its audit event and its
+ * {@code revocation} revision ({@link RevocationEvent}) commit in one transaction before it is acknowledged; revoking
+ * the same value again changes nothing in the store, is audited with the actor who asked (result
+ * {@code already_revoked}) and publishes the same event again (delivery is at least once; sidecars apply it
+ * idempotently). Each
  * revocation carries the instant after which nothing it covers can be valid (the latest expiry of what it covers,
  * plus the clock skew); then it is dropped.
  */
@@ -39,6 +42,8 @@ public final class Revocations {
     public static final int MAX_VALUE_LENGTH = 256;
     /** Most revocations returned by a list or a snapshot. */
     public static final int MAX_LIST = 100_000;
+    /** The audit result of a revocation request for what was already revoked. */
+    public static final String ALREADY_REVOKED = "already_revoked";
 
     private final Store store;
     private final RevisionPublisher publisher;
@@ -84,6 +89,15 @@ public final class Revocations {
             throw ApiProblem.badRequest("invalid_value", "value: missing or longer than " + MAX_VALUE_LENGTH + " characters");
         }
         String reason = reason(request.reason());
+        // One transaction: the revocation, its audit event (every request, with its actor) and its revision; a
+        // signing key's also changes the key set, whose lock is taken before that transaction begins.
+        RevocationRecord r = type == RevocationSet.Type.SIGNING_KEY
+                ? keys.exclusively(() -> revokeInTransaction(type, value, reason, actor))
+                : store.inTransaction("revoke " + type.wireName(), () -> revokeInTransaction(type, value, reason, actor));
+        return view(r);
+    }
+
+    private RevocationRecord revokeInTransaction(RevocationSet.Type type, String value, String reason, String actor) {
         Instant now = clock.instant();
         String taskId = null;
         Instant coveredUntil;
@@ -118,33 +132,51 @@ public final class Revocations {
             }
             default -> throw new IllegalStateException(type.name());
         }
-        RevocationRecord r = store(type, value, reason, actor, now, coveredUntil, taskId);
+        String task = taskId;
+        RevocationRecord r;
+        // the audit event before the revisions: the order every transaction locks the chain and the log in
+        r = store(type, value, reason, actor, now, coveredUntil, task);
         if (type == RevocationSet.Type.SIGNING_KEY) {
             keys.revoke(value);
         }
         if (type == RevocationSet.Type.SPIFFE_ID) {
-            // after the publication: the sidecars learn of the revocation before the revoked one loses its stream
-            identityRevoked.accept(SpiffeId.parse(value));
+            // after the commit: the sidecars learn of the revocation before the revoked one loses its stream
+            SpiffeId id = SpiffeId.parse(value);
+            store.afterCommit(() -> identityRevoked.accept(id));
         }
-        return view(r);
+        return r;
     }
 
-    /** Revokes every credential of a task (completion, expiry). */
+    /**
+     * Revokes every credential of a task (completion, expiry); joins the caller's transaction, which must also hold
+     * the change that ends the task.
+     */
     public RevocationRecord revokeTask(TaskRecord task, String reason, String actor) {
         Instant until = latest(task.expiresAt(), store.latestTokenExpiryOfTask(task.id()));
         return store(RevocationSet.Type.TASK, task.id(), reason, actor, clock.instant(), until, task.id());
     }
 
+    /**
+     * Stores the revocation unless it exists, audits the request either way (result {@code ok}, or
+     * {@code already_revoked} with the actor who asked again) and publishes the stored revocation; all in the
+     * caller's transaction.
+     */
     private RevocationRecord store(RevocationSet.Type type, String value, String reason, String actor, Instant now,
                                    Instant coveredUntil, String taskId) {
         Instant expiresAt = (coveredUntil.isBefore(now) ? now : coveredUntil).plus(skew);
         boolean created = store.insertRevocation(new RevocationRecord(type.wireName(), value, reason, actor, now,
                 expiresAt));
         RevocationRecord stored = store.revocation(type.wireName(), value).orElseThrow();
-        if (created) {
-            auditor.recordForTask(Auditor.CREDENTIAL_REVOKED, actor, "revoke." + type.wireName(), value, "ok", taskId,
-                    Map.of("type", type.wireName(), "reason", reason, "expiresAt", expiresAt.toString()));
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("type", type.wireName());
+        details.put("reason", reason);
+        details.put("expiresAt", stored.expiresAt().toString());
+        if (!created) {
+            details.put("revokedBy", stored.actor());
+            details.put("revokedAt", stored.at().toString());
         }
+        auditor.recordForTask(Auditor.CREDENTIAL_REVOKED, actor, "revoke." + type.wireName(), value,
+                created ? "ok" : ALREADY_REVOKED, taskId, details);
         publisher.publish(WatchEvent.REVOCATION, event(stored));
         return stored;
     }

@@ -10,6 +10,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,7 +45,11 @@ import dev.tollgate.controlplane.watch.SnapshotSource;
  * {@link #snapshotSource()} gives the current JWKS to a resynchronising watcher.
  *
  * <p>State lives in the store; {@link #maintain()} re-reads it, so that replicas converge: when several keys are
- * ACTIVE (two replicas rotated at once) the newest signs and the others are retired.
+ * ACTIVE (two replicas rotated at once) the newest signs and the others are retired. Every change runs in a store
+ * transaction with its {@code signing_keys} revision ({@link #exclusively}), holding the lock of this object from
+ * before it begins until after it committed, so the next change starts from the state the last one committed; an
+ * audit event of the change is appended before its revision (the order every transaction locks the audit chain's
+ * head and the revision counter in).
  */
 public final class SigningKeys {
     private static final Logger LOG = LoggerFactory.getLogger(SigningKeys.class);
@@ -76,13 +82,16 @@ public final class SigningKeys {
     }
 
     /** Loads the keys; creates the first one when there is none. */
-    public synchronized void start() {
-        boolean changed = false;
-        if (store.signingKeys().stream().noneMatch(k -> k.state() == SigningKeyState.ACTIVE)) {
-            create();
-            changed = true;
-        }
-        reload(changed);
+    public void start() {
+        exclusively(() -> {
+            boolean changed = false;
+            if (store.signingKeys().stream().noneMatch(k -> k.state() == SigningKeyState.ACTIVE)) {
+                create();
+                changed = true;
+            }
+            reload(changed);
+            return null;
+        });
     }
 
     /** The key that signs now. */
@@ -101,7 +110,10 @@ public final class SigningKeys {
     }
 
     public List<SigningKeyView> list() {
-        State s = state;
+        return views(state);
+    }
+
+    private static List<SigningKeyView> views(State s) {
         return s.records().stream().map(r -> new SigningKeyView(r.kid(), "ES256", r.state().name().toLowerCase(),
                 s.published().kids().contains(r.kid()), r.createdAt(), r.stateChangedAt())).toList();
     }
@@ -111,39 +123,75 @@ public final class SigningKeys {
     }
 
     /** Rotates when the active key is due, expires retired keys whose tokens have all expired, picks up replicas' changes. */
-    public synchronized void maintain() {
-        Instant now = clock.instant();
-        boolean changed = false;
-        SigningKeyRecord active = state.records().stream().filter(r -> r.kid().equals(state.active().kid()))
-                .findFirst().orElseThrow();
-        if (!now.isBefore(active.createdAt().plus(rotation))) {
-            rotateNow();
-            return;
-        }
-        for (SigningKeyRecord r : store.signingKeys()) {
-            if (r.state() == SigningKeyState.RETIRED && !publishNeeded(r.kid(), now)) {
-                changed |= store.updateSigningKeyState(r.kid(), SigningKeyState.RETIRED, SigningKeyState.EXPIRED, now);
+    public void maintain() {
+        exclusively(() -> {
+            Instant now = clock.instant();
+            boolean changed = false;
+            SigningKeyRecord active = state.records().stream().filter(r -> r.kid().equals(state.active().kid()))
+                    .findFirst().orElseThrow();
+            if (!now.isBefore(active.createdAt().plus(rotation))) {
+                return rotateNow();
             }
-        }
-        reload(changed);
+            for (SigningKeyRecord r : store.signingKeys()) {
+                if (r.state() == SigningKeyState.RETIRED && !publishNeeded(r.kid(), now)) {
+                    changed |= store.updateSigningKeyState(r.kid(), SigningKeyState.RETIRED, SigningKeyState.EXPIRED,
+                            now);
+                }
+            }
+            reload(changed);
+            return null;
+        });
     }
 
     /** Makes a new key active now; the old active key is retired (still published). */
-    public synchronized SigningKeyView rotate() {
-        return rotateNow();
+    public SigningKeyView rotate() {
+        return rotate(kid -> { });
+    }
+
+    /**
+     * Makes a new key active now, in one transaction with what {@code recordInTransaction} writes about it (its audit
+     * event), which runs before the new key set is published; the new key signs once the transaction committed.
+     */
+    public SigningKeyView rotate(Consumer<String> recordInTransaction) {
+        return exclusively(() -> rotateNow(recordInTransaction));
+    }
+
+    /**
+     * Runs {@code work} as one store transaction holding this key set's lock from before the transaction begins until
+     * after it committed (and the new state is in use): for any change of the keys, and for an operation that changes
+     * them and writes more (a signing key's revocation, with its audit event). Called again inside {@code work}, it
+     * joins.
+     *
+     * @throws IllegalStateException when called inside another transaction: the lock is always taken first
+     */
+    public <T> T exclusively(Supplier<T> work) {
+        if (Thread.holdsLock(this)) {
+            return store.inTransaction("change the token signing keys", work);
+        }
+        if (store.inTransaction()) {
+            throw new IllegalStateException("the signing keys' lock is taken before a transaction begins, not inside one");
+        }
+        synchronized (this) {
+            return store.inTransaction("change the token signing keys", work);
+        }
     }
 
     private SigningKeyView rotateNow() {
+        return rotateNow(kid -> { });
+    }
+
+    private SigningKeyView rotateNow(Consumer<String> recordInTransaction) {
         Instant now = clock.instant();
         SigningKeyRecord created = create();
+        recordInTransaction.accept(created.kid());
         for (SigningKeyRecord r : store.signingKeys()) {
             if (r.state() == SigningKeyState.ACTIVE && !r.kid().equals(created.kid())) {
                 store.updateSigningKeyState(r.kid(), SigningKeyState.ACTIVE, SigningKeyState.RETIRED, now);
             }
         }
-        reload(true);
-        LOG.info("token signing key {} is now active", created.kid());
-        return list().stream().filter(v -> v.kid().equals(created.kid())).findFirst().orElseThrow();
+        State next = reload(true);
+        store.afterCommit(() -> LOG.info("token signing key {} is now active", created.kid()));
+        return views(next).stream().filter(v -> v.kid().equals(created.kid())).findFirst().orElseThrow();
     }
 
     /**
@@ -152,18 +200,20 @@ public final class SigningKeys {
      *
      * @throws IllegalArgumentException when there is no such key
      */
-    public synchronized boolean revoke(String kid) {
-        SigningKeyRecord r = store.signingKeys().stream().filter(k -> k.kid().equals(kid)).findFirst()
-                .orElseThrow(() -> new IllegalArgumentException("no signing key " + kid));
-        if (r.state() == SigningKeyState.REVOKED) {
-            return false;
-        }
-        if (r.state() == SigningKeyState.ACTIVE) {
-            create();
-        }
-        boolean done = store.updateSigningKeyState(kid, r.state(), SigningKeyState.REVOKED, clock.instant());
-        reload(true);
-        return done;
+    public boolean revoke(String kid) {
+        return exclusively(() -> {
+            SigningKeyRecord r = store.signingKeys().stream().filter(k -> k.kid().equals(kid)).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("no signing key " + kid));
+            if (r.state() == SigningKeyState.REVOKED) {
+                return false;
+            }
+            if (r.state() == SigningKeyState.ACTIVE) {
+                create();
+            }
+            boolean done = store.updateSigningKeyState(kid, r.state(), SigningKeyState.REVOKED, clock.instant());
+            reload(true);
+            return done;
+        });
     }
 
     public SnapshotSource snapshotSource() {
@@ -198,8 +248,11 @@ public final class SigningKeys {
         }
     }
 
-    /** Re-reads the keys; publishes the JWKS when it differs from the last one (or when told to). */
-    private void reload(boolean publish) {
+    /**
+     * Re-reads the keys; publishes the JWKS when it differs from the last one (or when told to). The new state is
+     * used (signs, is served) only once the transaction committed: a rolled-back rotation leaves the old one.
+     */
+    private State reload(boolean publish) {
         List<SigningKeyRecord> records = store.signingKeys();
         SigningKeyRecord newest = null;
         List<JWK> published = new ArrayList<>();
@@ -223,10 +276,12 @@ public final class SigningKeys {
         ActiveKey active = new ActiveKey(newest.kid(), signer(newest));
         Map<String, Object> jwks = new JWKSet(published).toJSONObject(true);
         State before = state;
-        state = new State(records, active, TokenKeySet.of(published), jwks);
+        State next = new State(records, active, TokenKeySet.of(published), jwks);
         if (publish || (before != null && !before.jwks().equals(jwks))) {
             publisher.publish(WatchEvent.SIGNING_KEYS, jwks);
         }
+        store.afterCommit(() -> state = next);
+        return next;
     }
 
     private static JWK publicJwk(SigningKeyRecord r) {

@@ -32,7 +32,8 @@ import dev.tollgate.controlplane.store.Workload;
  * Creates, completes, lists and expires tasks. Creating one issues its task token: {@code sub} and {@code aud} are
  * the agent (the agent's own sidecar is the audience: it verifies the token on egress and exchanges it for a
  * tool-bound token). Completing a task, or its TTL running out ({@link #sweep()}), revokes every credential of the
- * task by its id.
+ * task by its id. Each operation is one store transaction: the task's change, its token record, its audit events
+ * and, for an end, the revocation and its revision commit together or not at all.
  */
 public final class Tasks {
     private static final Logger LOG = LoggerFactory.getLogger(Tasks.class);
@@ -111,42 +112,58 @@ public final class Tasks {
         // the task lives exactly as long as its token
         TaskRecord task = new TaskRecord(id, agent, scope.toJson(), intent, TaskState.ACTIVE, caller.auditName(),
                 token.issuedAt(), token.expiresAt(), null);
-        store.insertTask(task);
-        issuer.record(token, TokenType.TASK, id, agent, agent.toString());
-        auditor.recordForTask(Auditor.TASK_CREATED, caller.auditName(), "task.create", agent.toString(), "ok", id,
-                Map.of("tools", String.join(",", scope.toolNames()), "ttlSeconds", ttl.toSeconds()));
-        auditor.recordForTask(Auditor.TOKEN_ISSUED, caller.auditName(), "token.issue", agent.toString(), "ok", id,
-                Map.of("jti", token.jti(), "kid", token.kid(), "type", TokenType.TASK.wireName(),
-                        "expiresAt", token.expiresAt().toString()));
+        Duration granted = ttl;
+        store.inTransaction("create task", () -> {
+            store.insertTask(task);
+            issuer.record(token, TokenType.TASK, id, agent, agent.toString());
+            auditor.recordForTask(Auditor.TASK_CREATED, caller.auditName(), "task.create", agent.toString(), "ok", id,
+                    Map.of("tools", String.join(",", scope.toolNames()), "ttlSeconds", granted.toSeconds()));
+            auditor.recordForTask(Auditor.TOKEN_ISSUED, caller.auditName(), "token.issue", agent.toString(), "ok", id,
+                    Map.of("jti", token.jti(), "kid", token.kid(), "type", TokenType.TASK.wireName(),
+                            "expiresAt", token.expiresAt().toString()));
+        });
         return new TaskCreatedView(view(task), token.token(), token.jti(), token.expiresAt());
     }
 
-    /** Completes an active task and revokes its credentials. A workload may complete only its own tasks. */
+    /**
+     * Completes an active task and revokes its credentials, in one transaction with its audit events and the
+     * revocation's revision. A workload may complete only its own tasks.
+     */
     public TaskView complete(String id, Principal caller) {
         TaskRecord task = find(id);
         if (caller instanceof Principal.Workload w && !w.id().equals(task.agent())) {
             throw ApiProblem.forbidden("not_own_task", "a workload may complete only its own tasks");
         }
-        Instant now = clock.instant();
-        if (!store.endTask(id, TaskState.COMPLETED, now)) {
-            throw ApiProblem.conflict("task_not_active", "task " + id + " is "
-                    + find(id).state().name().toLowerCase() + " (expected: active)");
-        }
-        revocations.revokeTask(task, "task completed", caller.auditName());
-        auditor.recordForTask(Auditor.TASK_COMPLETED, caller.auditName(), "task.complete", task.agent().toString(),
-                "ok", id, Map.of("state", "completed"));
-        return view(find(id));
+        return store.inTransaction("complete task " + id, () -> {
+            if (!store.endTask(id, TaskState.COMPLETED, clock.instant())) {
+                throw ApiProblem.conflict("task_not_active", "task " + id + " is "
+                        + find(id).state().name().toLowerCase() + " (expected: active)");
+            }
+            revocations.revokeTask(task, "task completed", caller.auditName());
+            auditor.recordForTask(Auditor.TASK_COMPLETED, caller.auditName(), "task.complete", task.agent().toString(),
+                    "ok", id, Map.of("state", "completed"));
+            return view(find(id));
+        });
     }
 
-    /** Ends every active task whose TTL has run out and revokes its credentials; returns how many. */
+    /**
+     * Ends every active task whose TTL has run out and revokes its credentials, one transaction per task; returns
+     * how many.
+     */
     public int sweep() {
         int ended = 0;
         List<TaskRecord> due = store.activeTasksExpiredBy(clock.instant(), SWEEP_BATCH);
         for (TaskRecord t : due) {
-            if (store.endTask(t.id(), TaskState.EXPIRED, clock.instant())) {
+            boolean expired = store.inTransaction("expire task " + t.id(), () -> {
+                if (!store.endTask(t.id(), TaskState.EXPIRED, clock.instant())) {
+                    return false; // completed meanwhile, or another replica expired it
+                }
                 revocations.revokeTask(t, "task expired", Auditor.SYSTEM);
                 auditor.recordForTask(Auditor.TASK_COMPLETED, Auditor.SYSTEM, "task.expire", t.agent().toString(),
                         "expired", t.id(), Map.of("state", "expired"));
+                return true;
+            });
+            if (expired) {
                 ended++;
             }
         }

@@ -157,10 +157,13 @@ public final class TokenExchange {
             throw new Refusal("invalid_grant", "task " + task.id() + " has less than a second left", task.id());
         }
         TokenIssuer.Issued t = issuer.sign(TokenType.EXCHANGED, task.id(), caller, audience.toString(), scope, iat, exp);
-        issuer.record(t, TokenType.EXCHANGED, task.id(), caller, audience.toString());
-        auditor.recordForTask(Auditor.TOKEN_EXCHANGED, caller.toString(), "token.exchange", audience.toString(), "ok",
-                task.id(), Map.of("jti", t.jti(), "subjectJti", subject.jti(), "kid", t.kid(),
-                        "tools", String.join(",", scope.toolNames()), "expiresAt", t.expiresAt().toString()));
+        // the token's record and its audit event commit together, before the token is returned
+        store.inTransaction("exchange a task token", () -> {
+            issuer.record(t, TokenType.EXCHANGED, task.id(), caller, audience.toString());
+            auditor.recordForTask(Auditor.TOKEN_EXCHANGED, caller.toString(), "token.exchange", audience.toString(),
+                    "ok", task.id(), Map.of("jti", t.jti(), "subjectJti", subject.jti(), "kid", t.kid(),
+                            "tools", String.join(",", scope.toolNames()), "expiresAt", t.expiresAt().toString()));
+        });
         return new TokenExchangeResponse(t.token(), TokenExchangeResponse.JWT_TOKEN_TYPE,
                 TokenExchangeResponse.NOT_APPLICABLE, Duration.between(t.issuedAt(), t.expiresAt()).toSeconds(),
                 String.join(" ", scope.toolNames()));

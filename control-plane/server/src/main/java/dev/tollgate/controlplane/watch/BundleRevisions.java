@@ -14,7 +14,8 @@ import dev.tollgate.controlplane.store.Store;
 /**
  * Publishes a {@code bundle} revision whenever the CA's bundle sequence changes, once per sequence across replicas:
  * before appending it checks the latest bundle revision in the log (two replicas racing may both append one; a
- * sidecar applies a bundle by its sequence, so the second is harmless). Also the bundle's snapshot source.
+ * sidecar applies a bundle by its sequence, so the second is harmless). Called inside a CA change's transaction,
+ * the revision commits with it. Also the bundle's snapshot source.
  */
 public final class BundleRevisions implements SnapshotSource {
     /** The payload of a bundle revision. */
@@ -24,7 +25,7 @@ public final class BundleRevisions implements SnapshotSource {
     private final CaManager ca;
     private final Store store;
     private final RevisionPublisher publisher;
-    private long published = -1;
+    private volatile long published = -1;
 
     public BundleRevisions(CaManager ca, Store store, RevisionPublisher publisher) {
         this.ca = ca;
@@ -33,17 +34,22 @@ public final class BundleRevisions implements SnapshotSource {
     }
 
     /** Publishes the CA's bundle when the log does not hold its sequence (or a later one); true when it did. */
-    public synchronized boolean publishIfChanged() {
-        TrustBundle b = ca.bundle();
-        if (b.sequence() == published) {
-            return false;
-        }
-        long logged = latestLogged().map(BundlePayload::sequence).orElse(-1L);
-        if (logged < b.sequence()) {
-            publisher.publish(WatchEvent.BUNDLE, new BundlePayload(b.sequence(), b.pem()));
-        }
-        published = b.sequence();
-        return logged < b.sequence();
+    public boolean publishIfChanged() {
+        // the transaction first, then this object's lock: the order every writer takes them in
+        return store.inTransaction("publish the trust bundle", () -> {
+            synchronized (this) {
+                TrustBundle b = ca.bundle();
+                if (b.sequence() == published) {
+                    return false;
+                }
+                long logged = latestLogged().map(BundlePayload::sequence).orElse(-1L);
+                if (logged < b.sequence()) {
+                    publisher.publish(WatchEvent.BUNDLE, new BundlePayload(b.sequence(), b.pem()));
+                }
+                store.afterCommit(() -> published = b.sequence());
+                return logged < b.sequence();
+            }
+        });
     }
 
     @Override

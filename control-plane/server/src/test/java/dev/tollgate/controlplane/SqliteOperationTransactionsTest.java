@@ -1,0 +1,9 @@
+package dev.tollgate.controlplane;
+
+/** The operation-transaction contract on SQLite. */
+class SqliteOperationTransactionsTest extends OperationTransactionsContract {
+    @Override
+    String databaseUrl() {
+        return null;
+    }
+}
