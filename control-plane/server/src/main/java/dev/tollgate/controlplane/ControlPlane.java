@@ -46,6 +46,8 @@ import dev.tollgate.controlplane.ca.CaTransition;
 import dev.tollgate.controlplane.ca.IssuedCertificate;
 import dev.tollgate.controlplane.config.ControlPlaneConfig;
 import dev.tollgate.controlplane.identity.JoinTokens;
+import dev.tollgate.controlplane.identity.K8sAttestor;
+import dev.tollgate.controlplane.identity.k8s.K8sTokenVerifier;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
@@ -160,7 +162,7 @@ public final class ControlPlane implements AutoCloseable {
             metrics.bundleSequenceGauge(() -> ca.bundle().sequence());
             Auditor auditor = new Auditor(store, clock, metrics::auditWriteFailure);
             WorkloadRegistry workloads = new WorkloadRegistry(store, auditor, clock, config.trustDomain(),
-                    config.svid().maxTtl());
+                    config.svid().maxTtl(), config.k8sAttestation().clusters().keySet());
             JoinTokens joinTokens = new JoinTokens(store, auditor, metrics, clock, config.joinTokenTtl(),
                     config.joinTokenMaxTtl());
             var tk = config.tokens();
@@ -195,9 +197,12 @@ public final class ControlPlane implements AutoCloseable {
                 t.setDaemon(true);
                 return t;
             });
+            K8sAttestor attestor = new K8sAttestor(store, issuer,
+                    new K8sTokenVerifier(config.k8sAttestation(), clock, metrics), auditor, metrics, clock,
+                    revocations::identityRevoked);
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
-                    tokens, policies, new DecisionIngest(store, clock, metrics));
+                    tokens, policies, new DecisionIngest(store, clock, metrics), attestor);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),

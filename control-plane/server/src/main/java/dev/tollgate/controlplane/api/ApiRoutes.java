@@ -18,6 +18,7 @@ import dev.tollgate.api.wire.CaSlotView;
 import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.Json;
+import dev.tollgate.api.wire.K8sAttestationRequest;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
 import dev.tollgate.api.wire.RevocationRequest;
 import dev.tollgate.api.wire.SigningKeyView;
@@ -31,6 +32,7 @@ import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaRotationException;
 import dev.tollgate.controlplane.ca.RotationPlan;
 import dev.tollgate.controlplane.identity.JoinTokens;
+import dev.tollgate.controlplane.identity.K8sAttestor;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.policy.PolicyVersions;
@@ -59,12 +61,22 @@ public final class ApiRoutes {
     private final TokenServices tokens;
     private final PolicyVersions policies;
     private final DecisionIngest decisions;
+    private final K8sAttestor attestor;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
                      TokenServices tokens, PolicyVersions policies, DecisionIngest decisions) {
+        this(store, ca, workloads, joinTokens, issuer, auditor, trustDomain, watch, bundles, tokens, policies, decisions,
+                null);
+    }
+
+    /** @param attestor Kubernetes service-account attestation ({@code POST /v1/attest/k8s}) */
+    public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
+                     Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
+                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, K8sAttestor attestor) {
+        this.attestor = attestor;
         this.watch = watch;
         this.policies = policies;
         this.decisions = decisions;
@@ -110,6 +122,8 @@ public final class ApiRoutes {
                         r -> ApiResponse.text("application/json", ca.bundle().spiffeJwks(ca.settings().bundleRefreshHint()))),
                 new Route("POST", "/v1/svid/join", Access.PUBLIC,
                         r -> ApiResponse.ok(issuer.join(r.json(SvidRequest.class), r.remote()))),
+                new Route("POST", "/v1/attest/k8s", Access.PUBLIC,
+                        r -> ApiResponse.ok(attestor.attest(r.json(K8sAttestationRequest.class), r.remote()))),
                 new Route("POST", "/v1/svid/renew", Access.WORKLOAD,
                         r -> ApiResponse.ok(issuer.renew(((Principal.Workload) r.principal()).id(),
                                 r.json(SvidRequest.class)))),

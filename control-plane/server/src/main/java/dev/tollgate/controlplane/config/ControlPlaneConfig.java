@@ -9,6 +9,7 @@ import java.util.Optional;
 
 import dev.tollgate.api.InvalidSpiffeIdException;
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.controlplane.identity.k8s.K8sAttestationSettings;
 
 /**
  * The control plane's configuration, parsed once. {@link #OPTIONS} declares every option with its default and one
@@ -27,9 +28,10 @@ public record ControlPlaneConfig(
         Duration joinTokenMaxTtl,
         Operators operators,
         Watch watch,
-        Tokens tokens) {
+        Tokens tokens,
+        K8sAttestationSettings k8sAttestation) {
 
-    public static final List<ConfigValues.Option> OPTIONS = List.of(
+    public static final List<ConfigValues.Option> OPTIONS = concat(List.of(
             opt("trust-domain", "tollgate.local", "the SPIFFE trust domain every identity of this control plane belongs to"),
             opt("data-dir", "", "where the database file, the bootstrap operator credential and state live (default: $TOLLGATE_HOME/control-plane, $TOLLGATE_HOME defaulting to ~/.tollgate)"),
             opt("database.url", "", "JDBC URL: jdbc:sqlite:<file> or jdbc:postgresql://host/db (default: SQLite file <data-dir>/control-plane.db)"),
@@ -70,7 +72,14 @@ public record ControlPlaneConfig(
             opt("tokens.signing-key-rotation", "24h", "how often a new token signing key (ES256) takes over; the old one stays published until its tokens expire"),
             opt("tokens.max-task-ttl", "24h", "longest task (and task token) the control plane issues, whatever a registration allows"),
             opt("tokens.exchange-max-ttl", "60s", "longest exchanged (audience-bound) token; never beyond the task's remaining life"),
-            opt("tokens.clock-skew", "30s", "tolerance for the time claims when the control plane verifies a subject token"));
+            opt("tokens.clock-skew", "30s", "tolerance for the time claims when the control plane verifies a subject token")),
+            K8sAttestationSettings.OPTIONS);
+
+    private static List<ConfigValues.Option> concat(List<ConfigValues.Option> a, List<ConfigValues.Option> b) {
+        List<ConfigValues.Option> all = new java.util.ArrayList<>(a);
+        all.addAll(b);
+        return List.copyOf(all);
+    }
 
     private static ConfigValues.Option opt(String key, String def, String description) {
         return new ConfigValues.Option(key, def, description);
@@ -189,7 +198,7 @@ public record ControlPlaneConfig(
                 v.duration("tokens.exchange-max-ttl", Duration.ofSeconds(5), Duration.ofSeconds(60)),
                 v.duration("tokens.clock-skew", Duration.ZERO, Duration.ofMinutes(5)));
         ControlPlaneConfig cfg = new ControlPlaneConfig(td, dataDir, db, api, v.address("admin.listen"),
-                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens);
+                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens, K8sAttestationSettings.parse(v, td));
         v.throwIfInvalid("control-plane");
         return cfg;
     }

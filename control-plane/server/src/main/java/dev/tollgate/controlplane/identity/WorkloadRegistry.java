@@ -6,14 +6,17 @@ import java.time.Instant;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 import dev.tollgate.api.InvalidSpiffeIdException;
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.K8sSelector;
 import dev.tollgate.api.wire.WorkloadSpec;
 import dev.tollgate.api.wire.WorkloadView;
 import dev.tollgate.controlplane.api.ApiProblem;
 import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.identity.k8s.K8sTokenVerifier;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.StoreConflictException;
 import dev.tollgate.controlplane.store.Workload;
@@ -28,30 +31,42 @@ public final class WorkloadRegistry {
     public static final Duration MIN_TTL = Duration.ofMinutes(1);
     public static final Duration DEFAULT_MAX_TASK_TTL = Duration.ofMinutes(15);
     public static final Duration MAX_TASK_TTL = Duration.ofHours(24);
+    /** Most Kubernetes selectors of one workload. */
+    public static final int MAX_K8S_SELECTORS = 16;
 
     private final Store store;
     private final Auditor auditor;
     private final Clock clock;
     private final String trustDomain;
     private final Duration svidMaxTtl;
+    private final Set<String> k8sClusters;
 
     public WorkloadRegistry(Store store, Auditor auditor, Clock clock, String trustDomain, Duration svidMaxTtl) {
+        this(store, auditor, clock, trustDomain, svidMaxTtl, Set.of());
+    }
+
+    /** @param k8sClusters the configured Kubernetes clusters, the only ones a selector may name */
+    public WorkloadRegistry(Store store, Auditor auditor, Clock clock, String trustDomain, Duration svidMaxTtl,
+                            Set<String> k8sClusters) {
         this.store = store;
         this.auditor = auditor;
         this.clock = clock;
         this.trustDomain = trustDomain;
         this.svidMaxTtl = svidMaxTtl;
+        this.k8sClusters = Set.copyOf(k8sClusters);
     }
 
     public WorkloadView register(WorkloadSpec spec, String actor) {
-        Workload w = validate(spec, null);
+        Workload w = validate(spec, null, List.of());
+        requireDisjointSelectors(w);
         try {
             store.insertWorkload(w);
         } catch (StoreConflictException e) {
             throw ApiProblem.conflict("workload_exists", "workload " + w.id() + " is already registered");
         }
         auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.register", w.id().toString(), "ok",
-                Map.of("humanOwner", w.humanOwner(), "serviceOwner", w.serviceOwner(), "tools", String.join(",", w.tools())));
+                Map.of("humanOwner", w.humanOwner(), "serviceOwner", w.serviceOwner(), "tools", String.join(",", w.tools()),
+                        "k8sSelectors", selectorText(w)));
         return view(w);
     }
 
@@ -62,12 +77,14 @@ public final class WorkloadRegistry {
                     "spiffeId: '" + spec.spiffeId() + "' (expected: the workload's own ID " + id + " or absent)");
         }
         WorkloadSpec full = new WorkloadSpec(id.toString(), spec.humanOwner(), spec.serviceOwner(), spec.purpose(),
-                spec.tools(), spec.maxSvidTtlSeconds(), spec.maxTaskTtlSeconds());
-        Workload w = validate(full, existing.createdAt());
+                spec.tools(), spec.maxSvidTtlSeconds(), spec.maxTaskTtlSeconds(), spec.k8sSelectors());
+        Workload w = validate(full, existing.createdAt(), existing.k8sSelectors());
+        requireDisjointSelectors(w);
         if (!store.updateWorkload(w)) {
             throw ApiProblem.notFound("workload_not_found", "no workload " + id);
         }
-        auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.update", id.toString(), "ok", Map.of());
+        auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.update", id.toString(), "ok",
+                Map.of("k8sSelectors", selectorText(w)));
         return view(w);
     }
 
@@ -98,7 +115,78 @@ public final class WorkloadRegistry {
         }
     }
 
-    private Workload validate(WorkloadSpec spec, Instant createdAt) {
+    /**
+     * Checks the Kubernetes selectors of a spec: each names a namespace and a service account (Kubernetes names) and
+     * at most a configured cluster, none twice.
+     *
+     * @param keep the selectors to keep when the spec has none (null): an update that does not mention them
+     */
+    private List<K8sSelector> selectors(List<K8sSelector> given, List<K8sSelector> keep) {
+        if (given == null) {
+            return keep;
+        }
+        if (given.size() > MAX_K8S_SELECTORS) {
+            throw ApiProblem.badRequest("too_many_k8s_selectors", "k8sSelectors: " + given.size()
+                    + " (expected: <= " + MAX_K8S_SELECTORS + ")");
+        }
+        LinkedHashSet<K8sSelector> unique = new LinkedHashSet<>();
+        for (K8sSelector s : given) {
+            if (s == null || s.namespace() == null || s.serviceAccount() == null) {
+                throw ApiProblem.badRequest("invalid_k8s_selector", "k8sSelectors: " + s
+                        + " (expected: namespace and serviceAccount, and optionally cluster)");
+            }
+            if (!K8sTokenVerifier.NAMESPACE.matcher(s.namespace()).matches()) {
+                throw ApiProblem.badRequest("invalid_k8s_selector", "k8sSelectors: namespace '" + s.namespace()
+                        + "' (expected: a Kubernetes namespace name, " + K8sTokenVerifier.NAMESPACE.pattern() + ")");
+            }
+            if (!K8sTokenVerifier.OBJECT_NAME.matcher(s.serviceAccount()).matches()) {
+                throw ApiProblem.badRequest("invalid_k8s_selector", "k8sSelectors: serviceAccount '"
+                        + s.serviceAccount() + "' (expected: a Kubernetes service account name)");
+            }
+            if (s.cluster() != null && !k8sClusters.contains(s.cluster())) {
+                throw ApiProblem.badRequest("unknown_k8s_cluster", "k8sSelectors: cluster '" + s.cluster()
+                        + "' (expected: one of the configured clusters " + new java.util.TreeSet<>(k8sClusters)
+                        + ", or none for every cluster)");
+            }
+            if (!unique.add(s)) {
+                throw ApiProblem.badRequest("duplicate_k8s_selector", "k8sSelectors: " + s + " appears twice");
+            }
+        }
+        return List.copyOf(unique);
+    }
+
+    /**
+     * Refuses selectors that would select the same pods as another workload's (same namespace and service account,
+     * in the same cluster or one of them in every cluster): attestation would then be ambiguous and refused.
+     */
+    private void requireDisjointSelectors(Workload w) {
+        if (w.k8sSelectors().isEmpty()) {
+            return;
+        }
+        for (Workload other : store.workloads()) {
+            if (other.id().equals(w.id())) {
+                continue;
+            }
+            for (K8sSelector mine : w.k8sSelectors()) {
+                for (K8sSelector theirs : other.k8sSelectors()) {
+                    if (mine.namespace().equals(theirs.namespace())
+                            && mine.serviceAccount().equals(theirs.serviceAccount())
+                            && (mine.cluster() == null || theirs.cluster() == null
+                            || mine.cluster().equals(theirs.cluster()))) {
+                        throw ApiProblem.conflict("k8s_selector_taken", "k8sSelectors: " + mine
+                                + " selects the same pods as " + theirs + " of " + other.id()
+                                + " (a pod must select exactly one workload)");
+                    }
+                }
+            }
+        }
+    }
+
+    private static String selectorText(Workload w) {
+        return String.join(",", w.k8sSelectors().stream().map(K8sSelector::toString).toList());
+    }
+
+    private Workload validate(WorkloadSpec spec, Instant createdAt, List<K8sSelector> keepSelectors) {
         SpiffeId id = parseId("spiffeId", spec.spiffeId());
         if (!id.memberOf(trustDomain)) {
             throw ApiProblem.badRequest("foreign_trust_domain", "spiffeId: " + id + " (expected: in trust domain "
@@ -129,8 +217,9 @@ public final class WorkloadRegistry {
         Duration svidTtl = ttl("maxSvidTtlSeconds", spec.maxSvidTtlSeconds(), svidMaxTtl, svidMaxTtl);
         Duration taskTtl = ttl("maxTaskTtlSeconds", spec.maxTaskTtlSeconds(), DEFAULT_MAX_TASK_TTL, MAX_TASK_TTL);
         Instant now = clock.instant();
+        List<K8sSelector> selectors = selectors(spec.k8sSelectors(), keepSelectors);
         return new Workload(id, human, service, purpose, List.copyOf(unique), svidTtl, taskTtl,
-                createdAt == null ? now : createdAt, now);
+                createdAt == null ? now : createdAt, now, selectors);
     }
 
     private static String text(String field, String value, int max) {
@@ -162,6 +251,7 @@ public final class WorkloadRegistry {
 
     public static WorkloadView view(Workload w) {
         return new WorkloadView(w.id().toString(), w.humanOwner(), w.serviceOwner(), w.purpose(), w.tools(),
-                w.maxSvidTtl().toSeconds(), w.maxTaskTtl().toSeconds(), w.createdAt(), w.updatedAt());
+                w.maxSvidTtl().toSeconds(), w.maxTaskTtl().toSeconds(), w.createdAt(), w.updatedAt(),
+                w.k8sSelectors());
     }
 }
