@@ -94,9 +94,21 @@ public record SidecarConfig(
     public record ControlPlane(java.net.URI url, SpiffeId serverId, Path trustAnchor, Optional<Path> joinTokenFile,
                                double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
                                boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
-                               Duration backoffMax, Duration heartbeatInterval, DecisionLog decisionLog) {
+                               Duration backoffMax, Duration heartbeatInterval, DecisionLog decisionLog,
+                               Optional<K8sAttestation> k8sAttestation) {
         public ControlPlane {
             decisionLog = decisionLog == null ? DecisionLog.defaults() : decisionLog;
+            k8sAttestation = k8sAttestation == null ? Optional.empty() : k8sAttestation;
+        }
+
+        /** Joining with a join token (no Kubernetes attestation). */
+        public ControlPlane(java.net.URI url, SpiffeId serverId, Path trustAnchor, Optional<Path> joinTokenFile,
+                            double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
+                            boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
+                            Duration backoffMax, Duration heartbeatInterval, DecisionLog decisionLog) {
+            this(url, serverId, trustAnchor, joinTokenFile, renewalFraction, renewalMinDelay, renewalMaxDelay,
+                    rotateKey, requestTimeout, backoffInitial, backoffMax, heartbeatInterval, decisionLog,
+                    Optional.empty());
         }
 
         /** With the default decision-log shipping. */
@@ -107,6 +119,17 @@ public record SidecarConfig(
             this(url, serverId, trustAnchor, joinTokenFile, renewalFraction, renewalMinDelay, renewalMaxDelay,
                     rotateKey, requestTimeout, backoffInitial, backoffMax, heartbeatInterval, DecisionLog.defaults());
         }
+    }
+
+    /**
+     * Kubernetes service-account attestation instead of a join token ({@code control-plane.k8s-token-file}): the
+     * projected token is read again at every attempt (the kubelet refreshes the file), so a restarted sidecar joins
+     * by itself. See {@code docs/attestation.md}.
+     *
+     * @param tokenFile the projected service-account token volume's file
+     * @param cluster   the control plane's name for this cluster; empty: the one whose issuer signed the token
+     */
+    public record K8sAttestation(Path tokenFile, Optional<String> cluster) {
     }
 
     /**
