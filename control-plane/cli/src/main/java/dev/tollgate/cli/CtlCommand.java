@@ -143,11 +143,15 @@ public final class CtlCommand implements Runnable {
     }
 
     static void workloadTable(PrintWriter out, List<WorkloadView> ws) {
-        Table t = new Table("SPIFFE ID", "HUMAN OWNER", "SERVICE OWNER", "TOOLS", "MAX SVID", "MAX TASK", "PURPOSE");
+        Table t = new Table("SPIFFE ID", "HUMAN OWNER", "SERVICE OWNER", "TOOLS", "MAX SVID", "MAX TASK",
+                "K8S (CLUSTER/NAMESPACE/SERVICE ACCOUNT)", "PURPOSE");
         for (WorkloadView w : ws) {
             t.row(w.spiffeId(), w.humanOwner(), w.serviceOwner(), String.join(",", w.tools()),
                     Durations.format(java.time.Duration.ofSeconds(w.maxSvidTtlSeconds())),
-                    Durations.format(java.time.Duration.ofSeconds(w.maxTaskTtlSeconds())), w.purpose());
+                    Durations.format(java.time.Duration.ofSeconds(w.maxTaskTtlSeconds())),
+                    w.k8sSelectors().isEmpty() ? "-"
+                            : String.join(",", w.k8sSelectors().stream().map(Object::toString).toList()),
+                    w.purpose());
         }
         t.print(out);
     }
@@ -177,9 +181,49 @@ public final class CtlCommand implements Runnable {
             String maxSvidTtl;
             @Option(names = "--max-task-ttl", paramLabel = "DURATION", description = "longest task it may run, like 15m (default: 15m)")
             String maxTaskTtl;
+            @Option(names = "--k8s-namespace", paramLabel = "NS",
+                    description = "Kubernetes: pods in this namespace (with --k8s-service-account) attest as this workload with their service-account token")
+            String k8sNamespace;
+            @Option(names = "--k8s-service-account", paramLabel = "SA",
+                    description = "Kubernetes: the service account those pods run as")
+            String k8sServiceAccount;
+            @Option(names = "--k8s-cluster", paramLabel = "NAME",
+                    description = "Kubernetes: only in this cluster of the control plane's k8s-attestation.clusters (default: every cluster)")
+            String k8sCluster;
+            @Option(names = "--k8s-pod-label", paramLabel = "KEY=VALUE", hidden = true,
+                    description = "not supported: pod labels are not attested (see docs/attestation.md)")
+            List<String> k8sPodLabels = new ArrayList<>();
+            @Option(names = "--no-k8s", description = "update: remove the workload's Kubernetes selectors (without any --k8s-* option they are kept)")
+            boolean noK8s;
 
             WorkloadSpec spec(String id) {
-                return new WorkloadSpec(id, humanOwner, serviceOwner, purpose, tools, seconds(maxSvidTtl), seconds(maxTaskTtl));
+                return new WorkloadSpec(id, humanOwner, serviceOwner, purpose, tools, seconds(maxSvidTtl),
+                        seconds(maxTaskTtl), k8sSelectors());
+            }
+
+            /** The selector the options give; null (keep, on update) when there are none. */
+            List<dev.tollgate.api.wire.K8sSelector> k8sSelectors() {
+                if (!k8sPodLabels.isEmpty()) {
+                    throw new CtlException("--k8s-pod-label: pod labels cannot be selectors: neither the pod's "
+                            + "service-account token nor a TokenReview carries them, so the control plane cannot "
+                            + "attest them. Give the pods of each identity their own service account and select it "
+                            + "with --k8s-service-account (docs/attestation.md)");
+                }
+                boolean any = k8sNamespace != null || k8sServiceAccount != null || k8sCluster != null;
+                if (noK8s) {
+                    if (any) {
+                        throw new CtlException("--no-k8s: given together with --k8s-* options (expected: one or the other)");
+                    }
+                    return List.of();
+                }
+                if (!any) {
+                    return null;
+                }
+                if (k8sNamespace == null || k8sServiceAccount == null) {
+                    throw new CtlException("--k8s-namespace and --k8s-service-account: give both (a pod attests by "
+                            + "its namespace and service account)");
+                }
+                return List.of(new dev.tollgate.api.wire.K8sSelector(k8sCluster, k8sNamespace, k8sServiceAccount));
             }
         }
 
@@ -218,7 +262,8 @@ public final class CtlCommand implements Runnable {
             }
         }
 
-        @Command(name = "update", mixinStandardHelpOptions = true, description = "Replace a workload's registration.")
+        @Command(name = "update", mixinStandardHelpOptions = true, description = "Replace a workload's registration "
+                + "(its Kubernetes selectors are kept unless --k8s-* or --no-k8s is given).")
         static final class Update extends Action {
             @Parameters(index = "0", paramLabel = "SPIFFE_ID")
             String id;
