@@ -146,6 +146,34 @@ class K8sTokenVerifierTest {
     }
 
     @Test
+    void aBrokenJwksFileKeepsTheKeysReadBefore() throws Exception {
+        Path jwks = dir.resolve("jwks.json");
+        Files.writeString(jwks, cluster.jwks());
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("issuer", TestK8sCluster.ISSUER);
+        s.put("jwks-file", jwks.toString());
+        K8sTokenVerifier v = verifier(s);
+        v.verify(cluster.token(pod, AUDIENCE), null);
+
+        Files.writeString(jwks, "{\"keys\": [");
+        Files.setLastModifiedTime(jwks, java.nio.file.attribute.FileTime.from(Instant.now().plusSeconds(5)));
+
+        assertThat(v.verify(cluster.token(pod, AUDIENCE), null).podUid()).isEqualTo(pod.uid());
+        assertThat(fetches("invalid")).isEqualTo(1);
+    }
+
+    @Test
+    void aKeyServerWhoseCertificateDoesNotNameTheHostIsNotTrusted() throws Exception {
+        Map<String, Object> s = cluster.clusterSettings(dir, false);
+        s.put("jwks-url", cluster.jwksUrl().toString().replace("localhost", "127.0.0.1"));
+        K8sTokenVerifier v = verifier(s);
+
+        assertThat(refusal(() -> v.verify(cluster.token(pod, AUDIENCE), null))).isEqualTo(K8sRefusal.KEYS_UNAVAILABLE);
+        assertThat(fetches("unreachable")).isEqualTo(1);
+        assertThat(cluster.hits(TestK8sCluster.JWKS_PATH)).isZero();
+    }
+
+    @Test
     void keysAreFetchedOnceAndReusedUntilTheRefreshInterval() throws Exception {
         K8sTokenVerifier v = verifier("k8s-attestation.keys-refresh", "5m");
         for (int i = 0; i < 3; i++) {
