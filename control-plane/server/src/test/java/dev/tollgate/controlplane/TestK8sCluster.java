@@ -67,6 +67,8 @@ public final class TestK8sCluster implements AutoCloseable {
     public static final String DISCOVERY_PATH = "/.well-known/openid-configuration";
     public static final String JWKS_PATH = "/openid/v1/jwks";
     public static final String TOKEN_REVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews";
+    /** Answers 302 with the JWKS URL as location. */
+    public static final String REDIRECT_PATH = "/moved/jwks";
     /** The control plane's own service-account token, which TokenReview calls must present. */
     public static final String REVIEWER_TOKEN = "reviewer-token-of-the-control-plane";
 
@@ -310,6 +312,10 @@ public final class TestK8sCluster implements AutoCloseable {
                 }
             }
             case TOKEN_REVIEW_PATH -> review(ex, in);
+            case REDIRECT_PATH -> {
+                ex.getResponseHeaders().set("location", jwksUrl().toString());
+                answer(ex, 302, "");
+            }
             default -> answer(ex, 404, "{\"kind\":\"Status\",\"status\":\"Failure\",\"code\":404}");
         }
     }

@@ -146,6 +146,17 @@ class K8sTokenVerifierTest {
     }
 
     @Test
+    void aRedirectIsNotFollowed() throws Exception {
+        Map<String, Object> s = cluster.clusterSettings(dir, false);
+        s.put("jwks-url", cluster.url().resolve(TestK8sCluster.REDIRECT_PATH).toString());
+        K8sTokenVerifier v = verifier(s);
+
+        assertThat(refusal(() -> v.verify(cluster.token(pod, AUDIENCE), null))).isEqualTo(K8sRefusal.KEYS_UNAVAILABLE);
+        assertThat(fetches("bad_status")).isEqualTo(1);
+        assertThat(cluster.hits(TestK8sCluster.JWKS_PATH)).isZero();
+    }
+
+    @Test
     void aBrokenJwksFileKeepsTheKeysReadBefore() throws Exception {
         Path jwks = dir.resolve("jwks.json");
         Files.writeString(jwks, cluster.jwks());
