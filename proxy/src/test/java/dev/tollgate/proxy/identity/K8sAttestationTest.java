@@ -45,7 +45,7 @@ class K8sAttestationTest {
         cluster = new TestK8sCluster();
         mesh = new IdentityMesh(dir, Map.of("k8s-attestation.clusters",
                 TestK8sCluster.clustersOption("prod", cluster.clusterSettings(dir, true)),
-                "k8s-attestation.unknown-key-refetch", "1s"));
+                "k8s-attestation.unknown-key-refetch", "1s", "svid.default-ttl", "1m", "ca.backdate", "0s"));
         app = new TestApp();
         mesh.track(app);
     }
@@ -173,6 +173,28 @@ class K8sAttestationTest {
     }
 
     /** Operator actions and join tokens for the tool (the probe client of the test gets join tokens of its own). */
+    @Test
+    void aSidecarWhoseSvidExpiredAttestsAgainByItself() throws Exception {
+        select(IdentityMesh.TOOL, "tools", "billing");
+        Pod pod = cluster.pod("tools", "billing");
+        Path token = kubelet(pod, dir.resolve("token"));
+        // the SVID lives one minute and the first renewal is not tried before 70 s: it expires first
+        Sidecar tool = mesh.tool(app, k8sControlPlane(token) + "  renewal-min-delay: 70s\n", Clock.systemUTC());
+        await().atMost(Duration.ofSeconds(20)).until(tool::ready);
+        IdentityMetrics m = IdentityMesh.source(tool).metrics();
+        String firstSerial = tool.tls().current().orElseThrow().snapshot().leaf().getSerialNumber().toString(16);
+
+        await().atMost(Duration.ofSeconds(90)).until(() -> m.state() == ControlPlaneState.EXPIRED);
+        assertThat(tool.ready()).isFalse();
+        kubelet(pod, token);
+
+        await().atMost(Duration.ofSeconds(60)).until(tool::ready);
+        assertThat(tool.tls().current().orElseThrow().snapshot().leaf().getSerialNumber().toString(16))
+                .isNotEqualTo(firstSerial);
+        assertThat(mesh.cp.admin().audit(0, 1000).stream().filter(e -> e.kind().equals("attestation.k8s_psat")
+                && e.result().equals("ok")).count()).isEqualTo(2);
+    }
+
     long operatorActions() {
         return mesh.cp.admin().audit(0, 1000).stream()
                 .filter(e -> e.kind().equals("operator.action") || e.kind().equals("join_token.created")
