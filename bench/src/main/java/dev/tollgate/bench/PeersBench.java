@@ -152,6 +152,10 @@ public final class PeersBench implements Callable<Integer> {
     @Option(names = "--sidecar-jvm-opts", defaultValue = "-Xmx256m", description = "JVM options of the sidecars (space separated); default: ${DEFAULT-VALUE}")
     String sidecarJvmOpts;
 
+    @Option(names = "--profile", description = "attach async-profiler to every Tollgate sidecar during each measured "
+            + "scenario (not start-up or warm-up) and write flame graphs to <out>/profiles: cpu or alloc")
+    String profile;
+
     @Option(names = "--note", defaultValue = "", description = "a sentence for the summary, e.g. the state of the machine")
     String note;
 
@@ -246,6 +250,7 @@ public final class PeersBench implements Callable<Integer> {
                     continue;
                 }
                 System.out.println("== " + scenario);
+                startProfile();
                 switch (scenario) {
                     case "latency" -> latency();
                     case "saturation" -> saturation();
@@ -255,6 +260,7 @@ public final class PeersBench implements Callable<Integer> {
                     case "coldstart" -> coldStart();
                     default -> throw new IllegalStateException(scenario);
                 }
+                stopProfile(scenario);
             }
             for (Peer p : peers) {
                 if (!p.alive()) {
@@ -287,12 +293,47 @@ public final class PeersBench implements Callable<Integer> {
         return 0;
     }
 
+    private Profiler profiler;
+
+    /** Attaches the profiler to every Tollgate sidecar process (a scenario that restarts them is not profiled). */
+    private void startProfile() throws IOException {
+        if (profile == null) {
+            return;
+        }
+        if (profiler == null) {
+            profiler = Profiler.create(Profiler.Event.parse(profile), Files.createTempDirectory("tollgate-profiler"));
+        }
+        List<Profiler.Target> targets = new ArrayList<>();
+        for (Peer p : peers) {
+            if (p instanceof TollgatePair) {
+                for (Peer.Proc proc : p.procs()) {
+                    targets.add(new Profiler.Target(p.name + "-" + proc.label, proc.pid()));
+                }
+            }
+        }
+        profiler.start(targets);
+    }
+
+    private void stopProfile(String scenario) throws IOException {
+        if (profiler != null) {
+            for (Path f : profiler.stop(out.resolve("profiles"), scenario)) {
+                System.out.println("profile: " + f);
+            }
+        }
+    }
+
     private void validate() {
         List<String> errors = new ArrayList<>();
         for (String s : scenarios) {
             if (!ALL_SCENARIOS.contains(s)) {
                 errors.add("scenarios: " + s + " (expected: any of " + ALL_SCENARIOS + ")");
             }
+        }
+        if (profile != null && !profile.equals("cpu") && !profile.equals("alloc")) {
+            errors.add("profile: " + profile + " (expected: cpu or alloc)");
+        }
+        if (profile != null && scenarios.contains("coldstart")) {
+            errors.add("profile: coldstart restarts the sidecars; profile the other scenarios");
         }
         for (String p : peerNames) {
             if (!ALL_PEERS.contains(p)) {

@@ -45,6 +45,7 @@ import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.identity.ControlPlaneCertificateSource;
 import dev.tollgate.proxy.identity.IdentityMetrics;
 import dev.tollgate.proxy.inspect.ToolCallInspection;
+import dev.tollgate.proxy.audit.AuditCheckpointListener;
 import dev.tollgate.proxy.listener.AdminInitializer;
 import dev.tollgate.proxy.listener.ConnectionTracker;
 import dev.tollgate.proxy.listener.EgressInitializer;
@@ -88,8 +89,12 @@ public final class Sidecar implements AutoCloseable {
     private final DecisionShipper decisionShipper;
     private final DecisionLog decisions;
     private final ToolCallInspection inspection;
+    /** The latest signed audit checkpoint pushed by the control plane; null when certificates come from files. */
+    private final AuditCheckpointListener auditCheckpoints;
     /** Runs token exchanges with the control plane when enforcement is wired here; null otherwise. */
     private final java.util.concurrent.ExecutorService exchangeExecutor;
+    /** Whether the credential state follows the certificate source's watch stream (wired here, not by the caller). */
+    private final boolean credentialsFollowWatch;
     private final Transport transport = Transport.best();
 
     private TlsContextOwner tls;
@@ -113,6 +118,7 @@ public final class Sidecar implements AutoCloseable {
         this.certificates = b.certificates != null ? b.certificates
                 : config.controlPlane().isPresent() ? ControlPlaneCertificateSource.builder(config.controlPlane().get())
                         .clock(clock).validator(new SvidValidator(clock, config.tls().spiffeId()))
+                        .watchReconnectMax(config.watchReconnectMax().orElseThrow())
                         .results(metrics::certificateReload).metrics(new IdentityMetrics(registry, clock)).build()
                 : new FileCertificateSource(config.tls().cert(), config.tls().key(), config.tls().bundle(),
                 config.tls().reloadInterval(), new SvidValidator(clock, config.tls().spiffeId()),
@@ -130,6 +136,13 @@ public final class Sidecar implements AutoCloseable {
                 LOG.warn("policy.source is control-plane but certificates do not come from the control plane: "
                         + "no policy will arrive");
             }
+        }
+        if (certificates instanceof ControlPlaneCertificateSource cps) {
+            this.auditCheckpoints = new AuditCheckpointListener(metrics,
+                    config.tls().spiffeId().map(SpiffeId::trustDomain).orElse(null));
+            cps.addWatchListener(auditCheckpoints);
+        } else {
+            this.auditCheckpoints = null;
         }
         // While a configured, required policy has not loaded, egress fails closed (after the credential check).
         RequestGate policyGate = ps.configured() && ps.required()
@@ -166,6 +179,9 @@ public final class Sidecar implements AutoCloseable {
             if (b.exchangeClient == null && certificates instanceof ControlPlaneCertificateSource cps) {
                 cps.addWatchListener(credentials.watchListener(this::closeConnectionsOf));
                 credentials.state().trackFreshness(cps::sinceLastWatchLine);
+                this.credentialsFollowWatch = true;
+            } else {
+                this.credentialsFollowWatch = false;
             }
             this.ingressGate = RequestGate.chain(List.of(credentials.ingressGate(), inspection.ingressGate(),
                     b.ingressGate));
@@ -173,6 +189,7 @@ public final class Sidecar implements AutoCloseable {
                     b.egressGate));
         } else {
             this.credentials = null;
+            this.credentialsFollowWatch = false;
             this.ingressGate = RequestGate.chain(List.of(inspection.ingressGate(), b.ingressGate));
             this.egressGate = RequestGate.chain(List.of(policyGate, inspection.egressGate(), b.egressGate));
         }
@@ -312,6 +329,7 @@ public final class Sidecar implements AutoCloseable {
                 transport.ioHandlerFactory());
         LOG.info("transport {} with {} event loops", transport.name(), threads);
         certificates.start(tls);
+        awaitFirstCredentialSync();
         if (policyFile != null) {
             policyFile.start();
         }
@@ -330,13 +348,14 @@ public final class Sidecar implements AutoCloseable {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }
         ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressGate,
-                egressGate, inspection);
+                egressGate, inspection, credentials != null ? credentials.admissions() : null);
         SidecarConfig.Listeners l = config.listeners();
         List<String> bound = new ArrayList<>();
         try {
             if (l.admin().isPresent()) {
                 admin = bind(l.admin().get(), new AdminInitializer(config.limits(), metrics, registry,
-                        this::notReadyReason), true);
+                        this::notReadyReason, () -> auditCheckpoints == null ? Optional.empty()
+                                : auditCheckpoints.latestJson()), true);
                 bound.add("admin " + admin.localAddress());
             }
             if (l.ingress().isPresent()) {
@@ -357,6 +376,25 @@ public final class Sidecar implements AutoCloseable {
         }
         LOG.info("sidecar listening: {}", String.join(", ", bound));
         return this;
+    }
+
+    /**
+     * With its SVID from the control plane, the sidecar's credential state follows the watch stream, which opens
+     * right after the first join: wait for its first sync as for the first join (bounded by the call deadline), so a
+     * reachable control plane makes the sidecar ready as it starts.
+     */
+    private void awaitFirstCredentialSync() {
+        if (!credentialsFollowWatch || !tls.ready()) {
+            return;
+        }
+        Duration wait = config.controlPlane().orElseThrow().requestTimeout().multipliedBy(2);
+        try {
+            credentials.state().firstSync().toCompletableFuture().get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            LOG.warn("credential state not synchronised within {}: not ready until the watch stream delivers it", wait);
+        }
     }
 
     private Channel bind(HostPort address, ChannelHandler initializer, boolean autoRead) throws IOException {
@@ -384,6 +422,10 @@ public final class Sidecar implements AutoCloseable {
             return certificates instanceof ControlPlaneCertificateSource cp
                     ? "no valid certificate (control plane: " + cp.metrics().state().tag() + ")"
                     : "no valid certificate";
+        }
+        if (credentials != null && config.credentials().required()) {
+            // Fail closed is not ready: while stale, every request needs a credential and every credential is denied.
+            return credentials.state().staleReason();
         }
         return null;
     }
@@ -525,6 +567,11 @@ public final class Sidecar implements AutoCloseable {
 
     public Optional<InetSocketAddress> egressAddress() {
         return address(egress);
+    }
+
+    /** The latest signed audit checkpoint received from the control plane (none when certificates come from files). */
+    public Optional<dev.tollgate.api.wire.AuditCheckpointView> auditCheckpoint() {
+        return auditCheckpoints == null ? Optional.empty() : auditCheckpoints.latest();
     }
 
     public Optional<InetSocketAddress> adminAddress() {

@@ -15,24 +15,29 @@ import dev.tollgate.proxy.config.SidecarConfig;
 
 /**
  * {@code tollgate sidecar --config sidecar.yaml}: runs the sidecar until SIGTERM or SIGINT, then drains gracefully
- * and exits 0 (1 when the drain timed out). An invalid configuration prints every error and exits 2.
+ * and exits 0 (1 when the drain timed out). An invalid configuration prints every error and exits 2. A sidecar whose
+ * SVID comes from the control plane and that holds none for {@code control-plane.join-timeout} (no usable join token,
+ * say) exits 3, naming where it reads the join token, so that an orchestrator restarts it.
  */
 @Command(name = "sidecar", mixinStandardHelpOptions = true,
         description = "Runs the Tollgate sidecar: mTLS ingress, egress, L4 tunnel and admin listeners.",
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:drained cleanly after SIGTERM/SIGINT", "1:drain timed out or start failed",
-                "2:invalid configuration or usage"})
+                "2:invalid configuration or usage",
+                "3:no valid SVID within control-plane.join-timeout (missing or spent join token)"})
 public final class SidecarCommand implements Callable<Integer> {
     public static final int EXIT_OK = 0;
     public static final int EXIT_FAILED = 1;
     public static final int EXIT_CONFIG = 2;
+    public static final int EXIT_NO_SVID = 3;
 
     @Option(names = "--config", required = true, paramLabel = "<file>",
             description = "The sidecar's YAML configuration file (listeners, app, tls, identity, upstreams, limits, "
                     + "credentials, policy).")
     Path config;
 
-    @Option(names = "--check", description = "Only validate the configuration, print the result and exit.")
+    @Option(names = "--check", description = "Only validate the configuration and that every file it names can be "
+            + "read (certificates, keys, bundles, trust anchor, policy), print the result and exit.")
     boolean check;
 
     @CommandLine.Spec
@@ -51,7 +56,16 @@ public final class SidecarCommand implements Callable<Integer> {
             return EXIT_CONFIG;
         }
         if (check) {
+            java.util.List<String> files = dev.tollgate.proxy.config.ConfigFiles.problems(cfg);
+            if (!files.isEmpty()) {
+                err.println(config + ": " + files.size() + (files.size() == 1 ? " file" : " files")
+                        + " named in the configuration cannot be read:");
+                files.forEach(f -> err.println("  " + f));
+                err.flush();
+                return EXIT_CONFIG;
+            }
             out.println(config + ": configuration is valid");
+            dev.tollgate.proxy.config.ConfigFiles.notes(cfg).forEach(n -> out.println("note: " + n));
             cfg.controlPlane().ifPresent(cp -> out.println("SVID from the control plane at " + cp.url()
                     + cp.k8sAttestation().map(k -> " (Kubernetes attestation with the service-account token in "
                             + k.tokenFile() + k.cluster().map(c -> ", cluster " + c).orElse("") + ")")
@@ -78,14 +92,30 @@ public final class SidecarCommand implements Callable<Integer> {
             return EXIT_FAILED;
         }
         CountDownLatch stop = new CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicReference<String> gaveUp = new java.util.concurrent.atomic.AtomicReference<>();
+        if (sidecar.certificateSource() instanceof dev.tollgate.proxy.identity.ControlPlaneCertificateSource cps) {
+            cps.joinTimedOut().thenAccept(message -> {
+                gaveUp.set(message);
+                stop.countDown();
+            });
+        }
         if (!onSignals(stop::countDown, "TERM", "INT")) {
             // Without signal handlers, drain from a shutdown hook and end with the drain's exit code.
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                if (gaveUp.get() != null) {
+                    return; // exiting with EXIT_NO_SVID; the sidecar is closed already
+                }
                 int code = drainAndClose(sidecar);
                 Runtime.getRuntime().halt(code);
             }, "tollgate-drain"));
         }
         stop.await();
+        if (gaveUp.get() != null) {
+            err.println("sidecar: " + gaveUp.get());
+            err.flush();
+            sidecar.close(); // without an SVID it serves nothing: no drain
+            return EXIT_NO_SVID;
+        }
         return drainAndClose(sidecar);
     }
 

@@ -77,12 +77,18 @@ class McpSdkEndToEndTest {
     @BeforeAll
     void start(@TempDir Path tmp) throws Exception {
         if (!Tools.onPath("node")) {
-            missing = "node is not installed (Debian package nodejs); skipping the MCP SDK end-to-end test";
+            missing = "skipping the MCP SDK end-to-end test: `node` is not on PATH. Install Node.js 18+ with npm "
+                    + "(Debian/Ubuntu: apt-get install nodejs npm) and run the build again; it then installs the SDK "
+                    + "itself (npm ci in proxy/src/test/mcp)";
             return;
         }
         if (!Files.isDirectory(MCP.resolve("node_modules/@modelcontextprotocol/sdk"))) {
-            missing = "the MCP SDK is not installed: run `npm ci` in proxy/src/test/mcp (.ci/run does); skipping the "
-                    + "MCP SDK end-to-end test";
+            missing = "skipping the MCP SDK end-to-end test: the official MCP SDK is not installed in "
+                    + MCP.toAbsolutePath().normalize().resolve("node_modules") + ". The build installs it (npm ci, "
+                    + "phase generate-test-resources) when "
+                    + (Tools.onPath("npm") ? "it can reach the npm registry or cache: run the build once online, or "
+                    + "`npm ci` in proxy/src/test/mcp" : "`npm` is on PATH, and it is not: install npm (Debian/Ubuntu: "
+                    + "apt-get install npm) and run the build again");
             return;
         }
         dir = tmp;

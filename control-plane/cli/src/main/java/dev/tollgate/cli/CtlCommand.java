@@ -28,6 +28,7 @@ import dev.tollgate.api.tls.Pem;
 import dev.tollgate.api.wire.AuditEventView;
 import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaStatusView;
+import dev.tollgate.api.wire.JoinTokenInfoView;
 import dev.tollgate.api.wire.JoinTokenView;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
@@ -44,7 +45,8 @@ import dev.tollgate.controlplane.config.Durations;
         subcommands = {CtlCommand.Workload.class, CtlCommand.JoinToken.class, CtlCommand.Bundle.class,
                 CtlCommand.Svid.class, CtlCommand.Ca.class, CtlCommand.Operator.class, CtlCommand.Audit.class,
                 TokenCommands.Task.class, TokenCommands.Revoke.class, TokenCommands.Revocation.class,
-                TokenCommands.SigningKey.class, PolicyCommands.Policy.class, CommandLine.HelpCommand.class})
+                TokenCommands.SigningKey.class, PolicyCommands.Policy.class, InventoryCommands.Inventory.class, PostureCommand.class,
+                CommandLine.HelpCommand.class})
 public final class CtlCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -262,18 +264,40 @@ public final class CtlCommand implements Runnable {
             }
         }
 
-        @Command(name = "update", mixinStandardHelpOptions = true, description = "Replace a workload's registration "
-                + "(its Kubernetes selectors are kept unless --k8s-* or --no-k8s is given).")
+        @Command(name = "update", mixinStandardHelpOptions = true,
+                description = "Change a workload's registration: only the fields given change (its Kubernetes "
+                        + "selectors are kept unless --k8s-* or --no-k8s is given).")
         static final class Update extends Action {
             @Parameters(index = "0", paramLabel = "SPIFFE_ID")
             String id;
-            @Mixin
-            SpecOptions specOptions;
+            @Option(names = "--human-owner", description = "the person accountable for the workload")
+            String humanOwner;
+            @Option(names = "--service-owner", description = "the team or service that runs it")
+            String serviceOwner;
+            @Option(names = "--purpose", description = "why it exists")
+            String purpose;
+            @Option(names = "--tool", paramLabel = "NAME", description = "replaces the tools it may ever be given with those named (repeat for more)")
+            List<String> tools;
+            @Option(names = "--no-tools", description = "removes every tool")
+            boolean noTools;
+            @Option(names = "--max-svid-ttl", paramLabel = "DURATION", description = "longest SVID it may hold, like 1h")
+            String maxSvidTtl;
+            @Option(names = "--max-task-ttl", paramLabel = "DURATION", description = "longest task it may run, like 15m")
+            String maxTaskTtl;
 
             @Override
             void run(ControlPlaneClient c, PrintWriter out) {
                 SpiffeId sid = id(id);
-                WorkloadView w = c.updateWorkload(sid, specOptions.spec(sid.toString()));
+                if (noTools && tools != null) {
+                    throw new CtlException("--tool and --no-tools: give one of them");
+                }
+                if (humanOwner == null && serviceOwner == null && purpose == null && tools == null && !noTools
+                        && maxSvidTtl == null && maxTaskTtl == null) {
+                    throw new CtlException("nothing to update: give at least one of --human-owner, --service-owner, "
+                            + "--purpose, --tool, --no-tools, --max-svid-ttl, --max-task-ttl");
+                }
+                WorkloadView w = c.updateWorkload(sid, new WorkloadSpec(sid.toString(), humanOwner, serviceOwner,
+                        purpose, noTools ? List.of() : tools, seconds(maxSvidTtl), seconds(maxTaskTtl)));
                 print(out, w, () -> out.println("updated " + w.spiffeId()));
             }
         }
@@ -292,7 +316,7 @@ public final class CtlCommand implements Runnable {
     }
 
     @Command(name = "join-token", mixinStandardHelpOptions = true, description = "One-time join tokens.",
-            subcommands = {JoinToken.Create.class})
+            subcommands = {JoinToken.Create.class, JoinToken.ListCmd.class, JoinToken.Revoke.class})
     static final class JoinToken implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -317,6 +341,41 @@ public final class CtlCommand implements Runnable {
                     out.println(t.token());
                     spec.commandLine().getErr().println("join token for " + t.spiffeId() + ", single use, expires " + t.expiresAt());
                 });
+            }
+        }
+
+        @Command(name = "list", mixinStandardHelpOptions = true,
+                description = "List join tokens, newest first, with what became of them (never the tokens).")
+        static final class ListCmd extends Action {
+            @Option(names = "--workload", paramLabel = "SPIFFE_ID", description = "only this workload's tokens")
+            String workload;
+            @Option(names = "--limit", defaultValue = "100", description = "most rows; default: ${DEFAULT-VALUE}")
+            int limit;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                List<JoinTokenInfoView> ts = c.joinTokens(workload == null ? null : id(workload), limit);
+                print(out, ts, () -> {
+                    Table t = new Table("ID", "WORKLOAD", "STATE", "CREATED", "BY", "EXPIRES");
+                    for (JoinTokenInfoView j : ts) {
+                        t.row(j.id(), j.workload(), j.state(), j.createdAt().toString(), j.createdBy(),
+                                j.expiresAt().toString());
+                    }
+                    t.print(out);
+                });
+            }
+        }
+
+        @Command(name = "revoke", mixinStandardHelpOptions = true,
+                description = "Revoke an outstanding join token by its id (from `ctl join-token list`).")
+        static final class Revoke extends Action {
+            @Parameters(index = "0", paramLabel = "ID")
+            String id;
+
+            @Override
+            void run(ControlPlaneClient c, PrintWriter out) {
+                JoinTokenInfoView j = c.revokeJoinToken(id);
+                print(out, j, () -> out.println("revoked join token " + j.id() + " of " + j.workload()));
             }
         }
     }
@@ -462,7 +521,8 @@ public final class CtlCommand implements Runnable {
     }
 
     @Command(name = "audit", mixinStandardHelpOptions = true, description = "The tamper-evident audit trail.",
-            subcommands = {Audit.ListCmd.class, Audit.Verify.class})
+            subcommands = {Audit.ListCmd.class, Audit.Verify.class, AuditCommands.Checkpoint.class,
+                    AuditCommands.CheckpointKey.class})
     static final class Audit implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -491,8 +551,14 @@ public final class CtlCommand implements Runnable {
             }
         }
 
-        @Command(name = "verify", mixinStandardHelpOptions = true, description = "Recompute the audit hash chain.")
+        @Command(name = "verify", mixinStandardHelpOptions = true, description = "Recompute the audit hash chain and "
+                + "check it against every signed checkpoint (exit 3 when broken).")
         static final class Verify extends Action {
+            @Option(names = "--against", paramLabel = "FILE", description = "also prove that the chain still extends "
+                    + "this kept checkpoint (written by 'ctl audit checkpoint export'): any event at or before it "
+                    + "rewritten, or history cut below it, is detected")
+            java.nio.file.Path against;
+
             @Override
             public Integer call() {
                 Integer rc = super.call();
@@ -503,10 +569,12 @@ public final class CtlCommand implements Runnable {
 
             @Override
             void run(ControlPlaneClient c, PrintWriter out) {
-                var v = c.verifyAudit();
+                var v = against == null ? c.verifyAudit() : c.verifyAudit(AuditCommands.readKept(against));
                 intact = v.intact();
-                print(out, v, () -> out.println(v.intact() ? "audit chain intact (" + v.events() + " events)"
-                        : "audit chain BROKEN at seq " + v.firstBrokenSeq() + ": " + v.reason()));
+                print(out, v, () -> out.println(v.intact() ? "audit chain intact (" + v.events() + " events; "
+                        + v.checkpoints() + " signed checkpoints verified" + (v.checkpointSeq() == null ? ""
+                        : ", proven up to seq " + v.checkpointSeq()) + (against == null ? "" : ", extends " + against)
+                        + ")" : "audit chain BROKEN at seq " + v.firstBrokenSeq() + ": " + v.reason()));
             }
         }
     }

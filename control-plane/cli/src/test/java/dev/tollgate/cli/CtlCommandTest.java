@@ -57,6 +57,68 @@ class CtlCommandTest {
     }
 
     @Test
+    void workloadUpdateChangesOnlyTheOptionsGivenAndInventoryListsAndRevokesJoinTokens() {
+        String agent = "spiffe://test.tollgate/agent/kept";
+        assertThat(ctl("--credential-dir", creds, "workload", "register", agent, "--human-owner", "a@example.com",
+                "--service-owner", "team", "--purpose", "p", "--tool", "crm.read", "--tool", "web.search",
+                "--max-task-ttl", "30m").code()).isZero();
+        Result updated = ctl("--credential-dir", creds, "--output", "json", "workload", "update", agent,
+                "--human-owner", "dave@example.com");
+        assertThat(updated.code()).as(updated.err()).isZero();
+        JsonNode w = json(updated.out());
+        assertThat(w.get("humanOwner").asText()).isEqualTo("dave@example.com");
+        assertThat(w.get("tools")).hasSize(2);
+        assertThat(w.get("maxTaskTtlSeconds").asLong()).isEqualTo(1800);
+        Result nothing = ctl("--credential-dir", creds, "workload", "update", agent);
+        assertThat(nothing.code()).isEqualTo(2);
+        assertThat(nothing.err()).contains("nothing to update");
+
+        assertThat(ctl("--credential-dir", creds, "join-token", "create", agent).code()).isZero();
+        Result tokens = ctl("--credential-dir", creds, "--output", "json", "join-token", "list", "--workload", agent);
+        String id = json(tokens.out()).get(0).get("id").asText();
+        assertThat(ctl("--credential-dir", creds, "join-token", "revoke", id).out()).contains("revoked join token " + id);
+
+        Result inv = ctl("--credential-dir", creds, "inventory", "list", "--workload", agent);
+        assertThat(inv.code()).as(inv.err()).isZero();
+        assertThat(inv.out()).contains("join_token", id, "revoked", "dave@example.com");
+        Result all = ctl("--credential-dir", creds, "inventory", "list", "--kind", "ca,kek");
+        assertThat(all.out()).contains("ca", "kek:", "(none)");
+        Result bad = ctl("--credential-dir", creds, "inventory", "list", "--kind", "password");
+        assertThat(bad.code()).isEqualTo(1);
+        assertThat(bad.err()).contains("reason: unknown_asset_kind");
+    }
+
+    @Test
+    void postureWritesAReadableReportAndExitsFourOnHighFindings() throws Exception {
+        Result clean = ctl("--credential-dir", creds, "posture");
+        assertThat(clean.code()).as(clean.err()).isZero(); // a fresh control plane: medium findings only (no owners)
+        assertThat(clean.out()).contains("score", "no-owner", "(none)");
+
+        String okAgent = "spiffe://test.tollgate/agent/posture-bot";
+        assertThat(ctl("--credential-dir", creds, "workload", "register", okAgent, "--human-owner", "a@example.com",
+                "--service-owner", "team|<pipes>", "--purpose", "p").code()).isZero();
+        assertThat(ctl("--credential-dir", creds, "join-token", "create", okAgent).code()).isZero();
+        assertThat(ctl("--credential-dir", creds, "revoke", "spiffe-id", okAgent, "--reason", "test").code()).isZero();
+
+        Path md = dir.resolve("reports/posture.md");
+        Result high = ctl("--credential-dir", creds, "posture", "--report", md.toString());
+        assertThat(high.code()).isEqualTo(PostureCommand.EXIT_FINDINGS);
+        String text = Files.readString(md);
+        assertThat(text).startsWith("# Tollgate posture report").contains("**Score ", "## Revoked identity holds",
+                "Why it matters:", "What to do:", "ctl join-token revoke", "team\\|&lt;pipes&gt;");
+        Path html = dir.resolve("posture.html");
+        assertThat(ctl("--credential-dir", creds, "posture", "--report", html.toString()).code())
+                .isEqualTo(PostureCommand.EXIT_FINDINGS);
+        assertThat(Files.readString(html)).startsWith("<!doctype html>").contains("<h2 class=\"high\">")
+                .doesNotContain("<pipes>").contains("team|&lt;pipes&gt;");
+        Result bad = ctl("--credential-dir", creds, "posture", "--report", dir.resolve("posture.txt").toString());
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("expected: a file name ending in .md or .html");
+        JsonNode json = json(ctl("--credential-dir", creds, "--output", "json", "posture").out());
+        assertThat(json.get("byRule").get("revoked-identity-join-token").asInt()).isEqualTo(1);
+    }
+
+    @Test
     void createsListsAndCompletesATaskThenRevokesAndListsSigningKeys() {
         String agent = "spiffe://test.tollgate/agent/cli-bot";
         assertThat(ctl("--credential-dir", creds, "workload", "register", agent, "--human-owner", "a@example.com",

@@ -12,6 +12,7 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -35,11 +36,14 @@ import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.tls.Csrs;
 import dev.tollgate.api.tls.Pem;
 import dev.tollgate.api.tls.Svids;
+import dev.tollgate.api.wire.PostureView;
 import dev.tollgate.controlplane.api.ApiRoutes;
 import dev.tollgate.controlplane.api.ApiServer;
 import dev.tollgate.controlplane.api.Authenticator;
 import dev.tollgate.controlplane.api.WatchStreams;
+import dev.tollgate.controlplane.audit.AuditCheckpointer;
 import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.audit.RefusalAudit;
 import dev.tollgate.controlplane.audit.DecisionIngest;
 import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaTransition;
@@ -48,6 +52,8 @@ import dev.tollgate.controlplane.config.ControlPlaneConfig;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.K8sAttestor;
 import dev.tollgate.controlplane.identity.k8s.K8sTokenVerifier;
+import dev.tollgate.controlplane.inventory.Inventory;
+import dev.tollgate.controlplane.inventory.Posture;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
@@ -96,12 +102,15 @@ public final class ControlPlane implements AutoCloseable {
     private final AtomicLong writtenBundleSequence = new AtomicLong(-1);
     private final TokenServices tokens;
     private final PolicyVersions policies;
+    private final AuditCheckpointer checkpoints;
 
     private ControlPlane(ControlPlaneConfig config, Clock clock, Store store, CaManager ca, Auditor auditor,
                          PrometheusMeterRegistry registry, ServerIdentity serverIdentity, ApiServer api,
                          AdminServer admin, ThreadPoolExecutor blocking, ScheduledExecutorService scheduler,
-                         WatchHub hub, BundleRevisions bundles, TokenServices tokens, PolicyVersions policies) {
+                         WatchHub hub, BundleRevisions bundles, TokenServices tokens, PolicyVersions policies,
+                         AuditCheckpointer checkpoints) {
         this.policies = policies;
+        this.checkpoints = checkpoints;
         this.hub = hub;
         this.bundles = bundles;
         this.config = config;
@@ -160,7 +169,9 @@ public final class ControlPlane implements AutoCloseable {
             }
             metrics.caExpiryGauge(() -> ca.activeNotAfter().orElse(null), clock);
             metrics.bundleSequenceGauge(() -> ca.bundle().sequence());
-            Auditor auditor = new Auditor(store, clock, metrics::auditWriteFailure);
+            var au = config.audit();
+            Auditor auditor = new Auditor(store, clock, metrics::auditWriteFailure, metrics,
+                    new RefusalAudit.Settings(au.refusalInterval(), au.refusalMaxRows(), au.refusalMaxSources()));
             WorkloadRegistry workloads = new WorkloadRegistry(store, auditor, clock, config.trustDomain(),
                     config.svid().maxTtl(), config.k8sAttestation().clusters().keySet());
             JoinTokens joinTokens = new JoinTokens(store, auditor, metrics, clock, config.joinTokenTtl(),
@@ -188,9 +199,23 @@ public final class ControlPlane implements AutoCloseable {
             hub.register(revocations.snapshotSource());
             PolicyVersions policies = new PolicyVersions(store, publisher, auditor, clock);
             hub.register(policies);
+            AuditCheckpointer checkpoints = new AuditCheckpointer(store, sealing, publisher, auditor, metrics, clock,
+                    config.trustDomain());
+            checkpoints.start();
+            hub.register(checkpoints.keysSnapshotSource());
+            hub.register(checkpoints.checkpointSnapshotSource());
             bundles.publishIfChanged();
             policies.publishIfChanged();
             hub.start();
+            Inventory inventory = new Inventory(store, auditor, clock, tk.signingKeyRotation(),
+                    sealing.kekFingerprint(), sealing.kekSource());
+            Posture posture = new Posture(inventory, store, clock, postureSettings(config.posture()));
+            Map<String, String> rules = new LinkedHashMap<>();
+            for (Posture.Rule r : Posture.Rule.values()) {
+                rules.put(r.id, r.severity.wireName());
+            }
+            metrics.postureGauges(rules, rule -> posture.latest().map(p -> p.byRule().getOrDefault(rule, 0)).orElse(0),
+                    () -> posture.latest().map(PostureView::score).orElse(null));
             AtomicInteger threads = new AtomicInteger();
             blocking = new ThreadPoolExecutor(2, 16, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(512), r -> {
                 Thread t = new Thread(r, "tollgate-api-" + threads.incrementAndGet());
@@ -202,7 +227,8 @@ public final class ControlPlane implements AutoCloseable {
                     revocations::identityRevoked);
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
-                    tokens, policies, new DecisionIngest(store, clock, metrics), attestor);
+                    tokens, policies, new DecisionIngest(store, clock, metrics), inventory, posture, checkpoints,
+                    attestor);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
@@ -214,10 +240,24 @@ public final class ControlPlane implements AutoCloseable {
                 return t;
             });
             ControlPlane cp = new ControlPlane(config, clock, store, ca, auditor, registry, identity, api, admin, blocking,
-                    scheduler, hub, bundles, tokens, policies);
+                    scheduler, hub, bundles, tokens, policies, checkpoints);
             cp.writeOperatorFiles();
             long tick = config.ca().checkInterval().toMillis();
             scheduler.scheduleWithFixedDelay(cp::maintain, tick, tick, TimeUnit.MILLISECONDS);
+            long postureEvery = config.posture().interval().toMillis();
+            scheduler.scheduleWithFixedDelay(() -> {
+                try {
+                    posture.evaluate();
+                    metrics.postureEvaluated(ControlPlaneMetrics.PostureEvaluation.OK);
+                } catch (Throwable e) { // a failed evaluation must not end the schedule: report it and try again
+                    metrics.postureEvaluated(ControlPlaneMetrics.PostureEvaluation.ERROR);
+                    LOG.error("posture evaluation failed; retrying in {}", config.posture().interval(), e);
+                }
+            }, Math.min(postureEvery, 1000), postureEvery, TimeUnit.MILLISECONDS);
+            long every = au.checkpointInterval().toMillis();
+            scheduler.scheduleWithFixedDelay(cp::checkpointAudit, every, every, TimeUnit.MILLISECONDS);
+            long flush = Math.max(100, Math.min(5_000, au.refusalInterval().toMillis() / 10));
+            scheduler.scheduleWithFixedDelay(cp::flushRefusals, flush, flush, TimeUnit.MILLISECONDS);
             LOG.info("control plane for trust domain {} serving its API on {} (admin on {})", config.trustDomain(),
                     cp.apiUri(), admin.address());
             return cp;
@@ -244,6 +284,17 @@ public final class ControlPlane implements AutoCloseable {
      * schedule and the bundle revision it may call for, the revision log's retention, the API certificate, the
      * files operators read. Each part runs even when the other fails.
      */
+    static Posture.Settings postureSettings(ControlPlaneConfig.Posture p) {
+        Map<Inventory.Kind, java.time.Duration> max = new java.util.EnumMap<>(Inventory.Kind.class);
+        max.put(Inventory.Kind.CA, p.caMaxLifetime());
+        max.put(Inventory.Kind.OPERATOR_CREDENTIAL, p.operatorCredentialMaxLifetime());
+        max.put(Inventory.Kind.SVID, p.svidMaxLifetime());
+        max.put(Inventory.Kind.TASK_TOKEN, p.taskTokenMaxLifetime());
+        max.put(Inventory.Kind.EXCHANGED_TOKEN, p.exchangedTokenMaxLifetime());
+        max.put(Inventory.Kind.JOIN_TOKEN, p.joinTokenMaxLifetime());
+        return new Posture.Settings(p.expiringWithin(), max);
+    }
+
     void maintain() {
         try {
             tokens.keys().maintain();
@@ -266,6 +317,29 @@ public final class ControlPlane implements AutoCloseable {
         } catch (RuntimeException | IOException e) {
             LOG.error("control-plane upkeep failed; retrying at the next tick", e);
         }
+    }
+
+    /** Signs the audit chain head when it moved (the periodic checkpoint); survives any failure. */
+    void checkpointAudit() {
+        try {
+            checkpoints.checkpointIfMoved();
+        } catch (Throwable t) { // NOPMD: a scheduled task that throws is never run again
+            LOG.error("audit checkpoint failed; retrying at the next interval", t);
+        }
+    }
+
+    /** Writes the sampled rows of refusals whose interval is over; survives any failure. */
+    void flushRefusals() {
+        try {
+            auditor.refusals().flush();
+        } catch (Throwable t) { // NOPMD: a scheduled task that throws is never run again
+            LOG.error("writing sampled refusals failed; retrying", t);
+        }
+    }
+
+    /** The signed checkpoints of the audit chain. */
+    public AuditCheckpointer checkpoints() {
+        return checkpoints;
     }
 
     public URI apiUri() {
@@ -299,7 +373,8 @@ public final class ControlPlane implements AutoCloseable {
 
     /** The full state of each kind this control plane publishes, for watchers that must resynchronise. */
     public List<SnapshotSource> snapshotSources() {
-        return List.of(tokens.keys().snapshotSource(), tokens.revocations().snapshotSource(), policies);
+        return List.of(tokens.keys().snapshotSource(), tokens.revocations().snapshotSource(), policies,
+                checkpoints.keysSnapshotSource(), checkpoints.checkpointSnapshotSource());
     }
 
     /** The policy versions operators upload and sidecars receive. */

@@ -47,6 +47,13 @@ class MonitoringTest {
             "tollgate_cp_watch_resyncs_total",
             "tollgate_cp_watch_revision_latest",
             "tollgate_cp_audit_decisions_total",
+            "tollgate_cp_posture_findings",
+            "tollgate_cp_posture_score",
+            "tollgate_cp_posture_evaluations_total",
+            "tollgate_cp_audit_checkpoints_total",
+            "tollgate_cp_audit_checkpoint_seq",
+            "tollgate_cp_api_unauthenticated_refusals_total",
+            "tollgate_cp_audit_refusal_rows_total",
             "up");
 
     private static final Set<String> PROMQL_WORDS = Set.of("by", "without", "on", "ignoring", "group_left",
@@ -111,6 +118,9 @@ class MonitoringTest {
         metrics.apiRequest("GET", "/v1/bundle", 200, TimeUnit.MILLISECONDS.toNanos(3));
         metrics.caExpiryGauge(() -> Instant.parse("2030-01-01T00:00:00Z"), Clock.fixed(Instant.parse("2029-12-01T00:00:00Z"), ZoneOffset.UTC));
         metrics.bundleSequenceGauge(() -> 7L);
+        metrics.postureGauges(java.util.Map.of("weak-key", "high"), rule -> 0, () -> 90);
+        metrics.registerAuditCounters();
+        metrics.checkpointSeqGauge(() -> 12);
 
         Set<String> scraped = new TreeSet<>();
         for (String line : registry.scrape().split("\n")) {
@@ -154,7 +164,7 @@ class MonitoringTest {
         alertRules().forEach(r -> alerts.add(r.path("alert").asText()));
         assertThat(alerts).contains("TollgateControlPlaneDown", "TollgateCAExpiringSoon", "TollgateCAExpiryCritical",
                 "TollgateSvidIssuanceErrors", "TollgateJoinTokenRefusals", "TollgateApiServerErrors", "TollgateApiSlow",
-                "TollgateApiConnectionLimit");
+                "TollgateApiConnectionLimit", "TollgateAuditChainBroken");
     }
 
     @Test

@@ -314,7 +314,7 @@ abstract class ControlPlaneApiContract {
         TestPki.Issued forged = foreign.svid("operator/mallory");
 
         List<Route> routes = new dev.tollgate.controlplane.api.ApiRoutes(tcp.cp.store(), tcp.cp.ca(), null, null, null,
-                null, TestControlPlane.TRUST_DOMAIN, null, null, null, null, null).routes();
+                null, TestControlPlane.TRUST_DOMAIN, null, null, null, null, null, null, null, null).routes();
         int checked = 0;
         for (Route r : routes) {
             if (r.access() == Access.PUBLIC) {

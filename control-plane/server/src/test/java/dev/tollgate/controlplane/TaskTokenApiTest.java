@@ -389,7 +389,8 @@ class TaskTokenApiTest {
         assertThat(jwks).contains("\"kty\":\"EC\"", "\"crv\":\"P-256\"").doesNotContain("\"d\"");
         assertThat(TokenKeySet.parse(jwks).kids()).containsExactly(tcp.cp.tokens().keys().active().kid());
         assertThat(tcp.cp.snapshotSources()).extracting(SnapshotSource::kind)
-                .containsExactlyInAnyOrder(WatchEvent.SIGNING_KEYS, WatchEvent.REVOCATION, WatchEvent.POLICY);
+                .containsExactlyInAnyOrder(WatchEvent.SIGNING_KEYS, WatchEvent.REVOCATION, WatchEvent.POLICY,
+                        WatchEvent.AUDIT_CHECKPOINT_KEYS, WatchEvent.AUDIT_CHECKPOINT);
     }
 
     @SuppressWarnings("unchecked")

@@ -47,15 +47,18 @@ class WatchReplicasTest {
     @Test
     void rotationOnOneReplicaReachesAWatcherOfTheOther() throws Exception {
         String url = database("watch_replicas");
-        Map<String, String> o = Map.of("watch.poll-interval", "50ms");
+        // No periodic audit checkpoint during the test: its revisions would interleave with the ones counted here.
+        Map<String, String> o = Map.of("watch.poll-interval", "50ms", "audit.checkpoint-interval", "1h");
         try (TestControlPlane a = TestControlPlane.start(dir.resolve("a"), url, Clock.systemUTC(), o);
              TestControlPlane b = TestControlPlane.start(dir.resolve("b"), url, Clock.systemUTC(), o)) {
             SpiffeId agent = TestControlPlane.agent("replicated");
             a.register(agent);
             TestControlPlane.Joined w = b.join(agent, null);
-            // One bundle revision for the one bundle sequence (and one signing-key set), though both replicas started.
+            // One bundle revision for the one bundle sequence (and one signing-key set, one audit checkpoint key set
+            // and the checkpoint of the chain at start), though both replicas started.
             assertThat(b.cp.store().revisionsAfter(0, 10)).extracting(r -> r.kind())
-                    .containsExactlyInAnyOrder(WatchEvent.BUNDLE, WatchEvent.SIGNING_KEYS);
+                    .containsExactlyInAnyOrder(WatchEvent.BUNDLE, WatchEvent.SIGNING_KEYS,
+                            WatchEvent.AUDIT_CHECKPOINT_KEYS, WatchEvent.AUDIT_CHECKPOINT);
             int initial = b.cp.store().revisionsAfter(0, 10).size();
 
             try (RawWatch onB = WatchTesting.watch(b, w.chain(), w.keys().getPrivate(), 0)) {

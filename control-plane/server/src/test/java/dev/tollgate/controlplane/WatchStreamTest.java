@@ -164,9 +164,9 @@ class WatchStreamTest {
         TestControlPlane.Joined w = joined(null);
         RawWatch r = watch(w, 1_000);
         assertThat(r.status).isEqualTo(200);
-        await().until(() -> r.events.size() == 1);
-        assertThat(r.events.get(0).kind()).isEqualTo(WatchEvent.RESYNC);
-        assertThat(r.events.get(0).revision()).isEqualTo(tcp.cp.store().latestRevision());
+        await().until(() -> r.revisions().size() == 1);
+        assertThat(r.revisions().get(0).kind()).isEqualTo(WatchEvent.RESYNC);
+        assertThat(r.revisions().get(0).revision()).isEqualTo(tcp.cp.store().latestRevision());
     }
 
     @Test
@@ -180,6 +180,24 @@ class WatchStreamTest {
             assertThat(e.revision()).isEqualTo(tcp.cp.store().latestRevision());
         });
         assertThat(r.lines.peek()).doesNotContain("payload");
+    }
+
+    @Test
+    void aNewStreamSaysAtOnceThatTheWatcherIsCurrentNotOneHeartbeatIntervalLater() throws Exception {
+        start(Clock.systemUTC(), Map.of()); // heartbeat interval: 10 minutes
+        TestControlPlane.Joined w = joined(null);
+        long latest = tcp.cp.store().latestRevision();
+
+        RawWatch current = watch(w, latest);
+        await().atMost(Duration.ofSeconds(20)).until(() -> !current.events.isEmpty());
+        assertThat(current.events.get(0).kind()).isEqualTo(WatchEvent.HEARTBEAT);
+        assertThat(current.events.get(0).revision()).isEqualTo(latest);
+
+        RawWatch behind = watch(w, latest - 2);
+        await().atMost(Duration.ofSeconds(20)).until(() -> behind.events.size() >= 3);
+        assertThat(behind.events).extracting(WatchEvent::revision).containsExactly(latest - 1, latest, latest);
+        assertThat(behind.events.get(2).kind()).as("the catch-up, then the heartbeat at the revision it reached")
+                .isEqualTo(WatchEvent.HEARTBEAT);
     }
 
     @Test
@@ -199,7 +217,7 @@ class WatchStreamTest {
         start(Clock.systemUTC(), Map.of());
         TestControlPlane.Joined w = joined(null);
         RawWatch r = watch(w, 0);
-        await().until(() -> r.events.size() == initial);
+        await().until(() -> r.revisions().size() == initial);
 
         tcp.admin().deleteWorkload(AGENT);
 
@@ -214,7 +232,7 @@ class WatchStreamTest {
         TestControlPlane.Joined w = joined(null);
         RawWatch one = watch(w, 0);
         RawWatch two = watch(w, 0);
-        await().until(() -> one.events.size() == initial && two.events.size() == initial);
+        await().until(() -> one.revisions().size() == initial && two.revisions().size() == initial);
 
         tcp.admin().revoke(new RevocationRequest("spiffe_id", AGENT.toString(), "key leaked"));
 
@@ -235,10 +253,10 @@ class WatchStreamTest {
         start(clock, Map.of("svid.default-ttl", "1m"));
         TestControlPlane.Joined w = joined(60L);
         RawWatch r = watch(w, 0);
-        await().until(() -> r.events.size() == initial);
+        await().until(() -> r.revisions().size() == initial);
         clock.advance(Duration.ofSeconds(30));
         tcp.cp.watchHub().publish(WatchEvent.POLICY, Map.of("version", 1));
-        await().until(() -> r.events.size() == initial + 1);
+        await().until(() -> r.revisions().size() == initial + 1);
         assertThat(r.ended).isFalse();
 
         clock.advance(Duration.ofSeconds(31));
@@ -273,7 +291,7 @@ class WatchStreamTest {
         start(Clock.systemUTC(), Map.of());
         TestControlPlane.Joined w = joined(null);
         RawWatch r = watch(w, 0);
-        await().until(() -> r.events.size() == initial);
+        await().until(() -> r.revisions().size() == initial);
 
         tcp.close();
         tcp = null;

@@ -46,7 +46,12 @@ public final class ConfigDefaults {
     public static final Duration CONTROL_PLANE_REQUEST_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration CONTROL_PLANE_BACKOFF_INITIAL = Duration.ofSeconds(1);
     public static final Duration CONTROL_PLANE_BACKOFF_MAX = Duration.ofSeconds(30);
-    public static final Duration WATCH_HEARTBEAT_INTERVAL = Duration.ofSeconds(15);
+    /** The control plane's default {@code watch.heartbeat-interval}: three of them must fit in max-staleness. */
+    public static final Duration WATCH_HEARTBEAT_INTERVAL = Duration.ofSeconds(5);
+    /** {@code control-plane.join-timeout}: without a valid SVID for this long, the sidecar exits (0: never). */
+    public static final Duration JOIN_TIMEOUT = Duration.ofMinutes(5);
+    /** Attempts to reopen the watch stream are at most this fraction of {@code credentials.max-staleness} apart. */
+    public static final int WATCH_RECONNECTS_PER_STALENESS = 10;
 
     public static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(20);
     /** 0 means one event loop per available processor. */

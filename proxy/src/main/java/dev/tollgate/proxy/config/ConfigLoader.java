@@ -119,6 +119,7 @@ public final class ConfigLoader {
         }
         Optional<SidecarConfig.ControlPlane> controlPlane = fromControlPlane
                 ? Optional.ofNullable(controlPlane(root.path("control-plane"), tls, baseDir)) : Optional.empty();
+        controlPlane.ifPresent(cp -> stalenessFitsTheWatch(credentials, cp));
         return new SidecarConfig(listeners, app, tls, identity, upstreams, limits, drain, workers, controlPlane,
                 credentials, policy, inspection);
     }
@@ -513,13 +514,31 @@ public final class ConfigLoader {
         return new SidecarConfig.Tls(cert, key, bundle, min, hs, reload, id);
     }
 
+    /**
+     * A watch stream that stops delivering is noticed after three missed heartbeats and reopened after at most
+     * backoff-initial (the backoff restarts after every good line), and the new stream's first line comes at once:
+     * that must all fit in max-staleness, or a silent connection makes the revocation state stale (every credentialed
+     * request denied) while the control plane is reachable.
+     */
+    private void stalenessFitsTheWatch(SidecarConfig.Credentials credentials, SidecarConfig.ControlPlane cp) {
+        Duration worst = cp.heartbeatInterval().multipliedBy(dev.tollgate.api.client.WatchClient.MISSED_HEARTBEATS)
+                .plus(cp.backoffInitial());
+        if (credentials.maxStaleness().compareTo(worst) <= 0) {
+            errors.add("credentials.max-staleness: " + credentials.maxStaleness().toMillis() + "ms (expected: more "
+                    + "than 3 x control-plane.heartbeat-interval + control-plane.backoff-initial = " + worst.toMillis()
+                    + "ms, so that a silent watch stream is replaced before the revocation state goes stale; lower "
+                    + "the control plane's watch.heartbeat-interval and control-plane.heartbeat-interval, or raise "
+                    + "max-staleness)");
+        }
+    }
+
     private SidecarConfig.ControlPlane controlPlane(JsonNode n, SidecarConfig.Tls tls, Path baseDir) {
         if (!object(n, "control-plane")) {
             return null;
         }
         knownKeys(n, "control-plane.", Set.of("url", "server-id", "trust-anchor", "join-token-file",
                 "k8s-token-file", "k8s-cluster", "renewal-fraction", "renewal-min-delay", "renewal-max-delay", "rotate-key", "request-timeout",
-                "backoff-initial", "backoff-max", "heartbeat-interval", "decision-log"));
+                "backoff-initial", "backoff-max", "heartbeat-interval", "decision-log", "join-timeout"));
         java.net.URI url = null;
         if (n.path("url").isMissingNode()) {
             errors.add("control-plane.url: missing (expected: https://host:port of the control plane's API)");
@@ -615,8 +634,10 @@ public final class ConfigLoader {
         }
         Duration heartbeat = duration(n.path("heartbeat-interval"), "control-plane.heartbeat-interval",
                 ConfigDefaults.WATCH_HEARTBEAT_INTERVAL, true);
+        Duration joinTimeout = duration(n.path("join-timeout"), "control-plane.join-timeout",
+                ConfigDefaults.JOIN_TIMEOUT, false);
         return new SidecarConfig.ControlPlane(url, serverId, anchor, tokenFile, fraction, min, max, rotateKey,
-                timeout, bInit, bMax, heartbeat, decisionLog(n.path("decision-log")), k8s);
+                timeout, bInit, bMax, heartbeat, decisionLog(n.path("decision-log")), joinTimeout, k8s);
     }
 
     private SidecarConfig.DecisionLog decisionLog(JsonNode n) {

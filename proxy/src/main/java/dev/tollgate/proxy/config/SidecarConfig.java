@@ -49,6 +49,19 @@ public record SidecarConfig(
                 Credentials.defaults(), PolicySettings.none(), Inspection.defaults());
     }
 
+    /**
+     * The longest wait between two attempts to reopen the watch stream: {@code control-plane.backoff-max}, but at
+     * most a tenth of {@code credentials.max-staleness} (never below {@code backoff-initial}), so that a control plane
+     * that comes back is found within a small part of the staleness bound. Empty without {@code control-plane}.
+     */
+    public Optional<Duration> watchReconnectMax() {
+        return controlPlane.map(cp -> {
+            Duration share = credentials.maxStaleness().dividedBy(ConfigDefaults.WATCH_RECONNECTS_PER_STALENESS);
+            Duration cap = share.compareTo(cp.backoffInitial()) < 0 ? cp.backoffInitial() : share;
+            return cap.compareTo(cp.backoffMax()) < 0 ? cap : cp.backoffMax();
+        });
+    }
+
     /** Upstreams in the order they were written, which is the order egress selection tries them. */
     public List<Upstream> upstreamsInOrder() {
         return upstreams.values().stream().sorted(java.util.Comparator.comparingInt(Upstream::order)).toList();
@@ -90,14 +103,17 @@ public record SidecarConfig(
      * @param renewalFraction  renew when this fraction of the SVID's lifetime has passed
      * @param heartbeatInterval the control plane's {@code watch.heartbeat-interval}
      * @param decisionLog      how the decision log is shipped to the control plane
+     * @param joinTimeout      how long the sidecar may hold no valid SVID (no join succeeded yet, or the SVID
+     *                         expired) before it gives up and exits; zero: wait forever
      */
     public record ControlPlane(java.net.URI url, SpiffeId serverId, Path trustAnchor, Optional<Path> joinTokenFile,
                                double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
                                boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
                                Duration backoffMax, Duration heartbeatInterval, DecisionLog decisionLog,
-                               Optional<K8sAttestation> k8sAttestation) {
+                               Duration joinTimeout, Optional<K8sAttestation> k8sAttestation) {
         public ControlPlane {
             decisionLog = decisionLog == null ? DecisionLog.defaults() : decisionLog;
+            joinTimeout = joinTimeout == null ? ConfigDefaults.JOIN_TIMEOUT : joinTimeout;
             k8sAttestation = k8sAttestation == null ? Optional.empty() : k8sAttestation;
         }
 
@@ -105,10 +121,27 @@ public record SidecarConfig(
         public ControlPlane(java.net.URI url, SpiffeId serverId, Path trustAnchor, Optional<Path> joinTokenFile,
                             double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
                             boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
+                            Duration backoffMax, Duration heartbeatInterval, DecisionLog decisionLog,
+                            Duration joinTimeout) {
+            this(url, serverId, trustAnchor, joinTokenFile, renewalFraction, renewalMinDelay, renewalMaxDelay,
+                    rotateKey, requestTimeout, backoffInitial, backoffMax, heartbeatInterval, decisionLog,
+                    joinTimeout, Optional.empty());
+        }
+
+        /** With the default join timeout, joining with a join token. */
+        public ControlPlane(java.net.URI url, SpiffeId serverId, Path trustAnchor, Optional<Path> joinTokenFile,
+                            double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
+                            boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
                             Duration backoffMax, Duration heartbeatInterval, DecisionLog decisionLog) {
             this(url, serverId, trustAnchor, joinTokenFile, renewalFraction, renewalMinDelay, renewalMaxDelay,
                     rotateKey, requestTimeout, backoffInitial, backoffMax, heartbeatInterval, decisionLog,
-                    Optional.empty());
+                    ConfigDefaults.JOIN_TIMEOUT, Optional.empty());
+        }
+
+        /** Where the one-time join token is read: the join-token file, or the environment variable. */
+        public String joinTokenSource() {
+            return joinTokenFile.map(f -> "control-plane.join-token-file " + f)
+                    .orElse("$" + ConfigDefaults.JOIN_TOKEN_ENV);
         }
 
         /** With the default decision-log shipping. */

@@ -52,6 +52,7 @@ public final class CredentialEnforcement implements AutoCloseable {
     final AsyncCache<ExchangeKey, ExchangeClient.ExchangedToken> exchanged;
     final Executor verifyExecutor;
     final DecisionLog decisions;
+    final Admissions admissions;
     private final ExecutorService ownedExecutor;
     private final CredentialGate ingress;
     private final CredentialGate egress;
@@ -85,6 +86,7 @@ public final class CredentialEnforcement implements AutoCloseable {
         this.exchangeClient = Objects.requireNonNull(exchangeClient, "exchangeClient");
         this.state = new CredentialState(clock, settings.maxStaleness());
         metrics.credentialStaleness(() -> state.synced() ? state.age().toMillis() / 1000.0 : Double.NaN);
+        this.admissions = new Admissions(clock, settings.clockSkew(), state.revocations(), metrics);
         Ticker ticker = () -> clock.millis() * 1_000_000L;
         this.verified = Caffeine.newBuilder()
                 .maximumSize(settings.cacheSize())
@@ -171,7 +173,12 @@ public final class CredentialEnforcement implements AutoCloseable {
      * @param identityRevoked what to do with a revoked SPIFFE ID, e.g. {@code sidecar::closeConnectionsOf}
      */
     public CredentialWatchListener watchListener(Consumer<SpiffeId> identityRevoked) {
-        return new CredentialWatchListener(state, metrics, identityRevoked);
+        return new CredentialWatchListener(state, metrics, identityRevoked, admissions::enforce);
+    }
+
+    /** The requests in flight this enforcement admitted; a revocation or expiry of their credential cuts them. */
+    public Admissions admissions() {
+        return admissions;
     }
 
     /** Verified tokens held now (for tests and the admin view). */

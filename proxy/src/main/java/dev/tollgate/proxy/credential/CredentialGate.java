@@ -3,6 +3,7 @@ package dev.tollgate.proxy.credential;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,6 +17,7 @@ import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.util.AsciiString;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -81,7 +83,8 @@ final class CredentialGate implements RequestGate {
         String path = pathOf(req.uri());
         if (exempt(path)) {
             if (direction == Direction.EGRESS) {
-                stripCredential(req.headers(), false);
+                String sent = req.headers().get(TokenClaims.HEADER);
+                stripCredential(req.headers(), sent == null ? null : sent.trim());
             }
             e.metrics.credentialExemption(direction);
             e.metrics.credentialDecision(direction, CredentialOutcome.EXEMPT);
@@ -164,7 +167,7 @@ final class CredentialGate implements RequestGate {
         }
         if (!(u.tls() instanceof SidecarConfig.SpiffeTls spiffe)) {
             // External or plain upstreams are not Tollgate-fronted: they get no Tollgate token at all.
-            stripCredential(req.headers(), c.inAuthorization());
+            stripCredential(req.headers(), c.token());
             return allow(req, t, u.name());
         }
         String scope = String.join(" ", tools);
@@ -195,7 +198,7 @@ final class CredentialGate implements RequestGate {
 
     private CompletionStage<GateDecision> replaced(HttpRequest req, Credential c, ExchangeClient.ExchangedToken x,
                                                    VerifiedToken t, String upstream) {
-        stripCredential(req.headers(), c.inAuthorization());
+        stripCredential(req.headers(), c.token());
         req.headers().set(TokenClaims.HEADER, x.token());
         return allow(req, t, upstream);
     }
@@ -232,8 +235,10 @@ final class CredentialGate implements RequestGate {
 
     /**
      * The credential of a request. Ingress: only {@code tollgate-token} (an {@code Authorization} header is the
-     * application's business and passes untouched). Egress: {@code tollgate-token} or {@code Authorization: Bearer};
-     * both with different tokens, or either repeated, is ambiguous.
+     * application's business and passes untouched). Egress: {@code tollgate-token} when present — then
+     * {@code Authorization} belongs to the application and passes unchanged (unless it carries the task token) —
+     * otherwise {@code Authorization: Bearer} (scheme in any case, then spaces or tabs). A repeated
+     * {@code tollgate-token}, or without it more than one bearer {@code Authorization}, is ambiguous.
      */
     private Credential credentialOf(HttpHeaders h) {
         List<String> own = h.getAll(TokenClaims.HEADER);
@@ -244,21 +249,19 @@ final class CredentialGate implements RequestGate {
         if (direction == Direction.INGRESS) {
             return new Credential(token == null || token.isEmpty() ? null : token, false, null);
         }
+        if (token != null && !token.isEmpty()) {
+            return new Credential(token, false, null);
+        }
         List<String> auth = h.getAll(HttpHeaderNames.AUTHORIZATION);
         String bearer = null;
         for (String a : auth) {
-            if (a.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+            String b = bearerToken(a);
+            if (b != null) {
                 if (bearer != null) {
                     return new Credential(null, false, DenyReason.AMBIGUOUS);
                 }
-                bearer = a.substring(BEARER.length()).trim();
+                bearer = b;
             }
-        }
-        if (token != null && !token.isEmpty()) {
-            if (bearer != null && !bearer.equals(token)) {
-                return new Credential(null, false, DenyReason.AMBIGUOUS);
-            }
-            return new Credential(token, bearer != null, null);
         }
         if (bearer != null && !bearer.isEmpty()) {
             return new Credential(bearer, true, null);
@@ -266,11 +269,51 @@ final class CredentialGate implements RequestGate {
         return new Credential(null, false, null);
     }
 
-    /** Egress: the agent's credential never goes upstream. */
-    private static void stripCredential(HttpHeaders h, boolean authorizationToo) {
+    /** The token of an {@code Authorization} value of scheme Bearer (any case, then spaces or tabs), or null. */
+    static String bearerToken(String value) {
+        String v = value.strip();
+        int n = BEARER.length() - 1;
+        if (v.length() <= n || !v.regionMatches(true, 0, BEARER, 0, n)
+                || (v.charAt(n) != ' ' && v.charAt(n) != '\t')) {
+            return null;
+        }
+        return v.substring(n).strip();
+    }
+
+    /**
+     * Egress: the agent's credential never goes upstream. Removes {@code tollgate-token} and every header field
+     * (whatever its name or scheme: {@code Authorization: Token …}, {@code Proxy-Authorization}, a cookie, …) whose
+     * value contains the task token; other values of the same header name stay.
+     */
+    static void stripCredential(HttpHeaders h, String token) {
         h.remove(TokenClaims.HEADER);
-        if (authorizationToo) {
-            h.remove(HttpHeaderNames.AUTHORIZATION);
+        if (token == null || token.isEmpty()) {
+            return;
+        }
+        List<CharSequence> carrying = null;
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> i = h.iteratorCharSequence(); i.hasNext(); ) {
+            Map.Entry<CharSequence, CharSequence> e = i.next();
+            if (AsciiString.contains(e.getValue(), token)) {
+                if (carrying == null) {
+                    carrying = new ArrayList<>(2);
+                }
+                carrying.add(e.getKey());
+            }
+        }
+        if (carrying == null) {
+            return;
+        }
+        for (CharSequence name : carrying) {
+            List<String> values = h.getAll(name);
+            if (values.isEmpty()) {
+                continue; // removed already under another spelling of the name
+            }
+            h.remove(name);
+            for (String v : values) {
+                if (!v.contains(token)) {
+                    h.add(name, v);
+                }
+            }
         }
     }
 

@@ -29,6 +29,7 @@ public final class CredentialState {
     private volatile boolean broken;
     private volatile Instant lastApplied;
     private volatile Supplier<Duration> sinceLastLine;
+    private final java.util.concurrent.CompletableFuture<Void> firstSync = new java.util.concurrent.CompletableFuture<>();
 
     public CredentialState(Clock clock, Duration maxStaleness) {
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -73,6 +74,34 @@ public final class CredentialState {
         return !synced || broken || age().compareTo(maxStaleness) > 0;
     }
 
+    /**
+     * Why the state is stale, in words for {@code /readyz} and logs; null when it is fresh. Reads the same facts as
+     * {@link #stale()}.
+     */
+    public String staleReason() {
+        if (!synced) {
+            return "credential state not synchronised yet (no signing keys from the control plane's watch stream)";
+        }
+        if (broken) {
+            return "credential state stale: a watch-stream update could not be applied; waiting for a resync";
+        }
+        Duration age = age();
+        if (age.compareTo(maxStaleness) > 0) {
+            return "credential state stale: revocation state " + seconds(age) + " old (credentials.max-staleness "
+                    + seconds(maxStaleness) + "); every credentialed request is denied revocation_state_stale";
+        }
+        return null;
+    }
+
+    private static String seconds(Duration d) {
+        return String.format(java.util.Locale.ROOT, "%.1fs", d.toMillis() / 1000.0);
+    }
+
+    /** Completes when the state is first synchronised (signing keys or a resync applied). */
+    public java.util.concurrent.CompletionStage<Void> firstSync() {
+        return firstSync;
+    }
+
     public boolean synced() {
         return synced;
     }
@@ -81,6 +110,7 @@ public final class CredentialState {
         keys = Objects.requireNonNull(k);
         synced = true;
         touch();
+        firstSync.complete(null);
     }
 
     void touch() {
@@ -91,6 +121,7 @@ public final class CredentialState {
         synced = true;
         broken = false;
         touch();
+        firstSync.complete(null);
     }
 
     /** An update could not be applied: fail closed until the next good resync. */

@@ -28,7 +28,8 @@ import dev.tollgate.proxy.metrics.ProxyMetrics;
  * other kind is ignored, so this listener can sit in any fan-out of {@link WatchClient.Listener}s. A payload that
  * does not parse keeps the old state, is counted and logged, and marks the state broken (stale: fail closed) until
  * the next good resync. A revocation of type {@code spiffe_id} (live or in a resync snapshot) is also passed to the
- * identity-revoked callback, which closes that identity's connections.
+ * identity-revoked callback, which closes that identity's connections. After every revocation or resync applied, the
+ * revocations-changed callback ends the requests in flight that the new state no longer allows ({@link Admissions}).
  */
 public final class CredentialWatchListener implements WatchClient.Listener {
     private static final Logger LOG = LoggerFactory.getLogger(CredentialWatchListener.class);
@@ -37,15 +38,26 @@ public final class CredentialWatchListener implements WatchClient.Listener {
     private final CredentialState state;
     private final ProxyMetrics metrics;
     private final Consumer<SpiffeId> identityRevoked;
+    private final Runnable revocationsChanged;
 
     /**
      * @param identityRevoked called (on the watch thread; it must not block long) with each revoked SPIFFE ID, e.g.
      *                        {@code Sidecar::closeConnectionsOf}
      */
     public CredentialWatchListener(CredentialState state, ProxyMetrics metrics, Consumer<SpiffeId> identityRevoked) {
+        this(state, metrics, identityRevoked, () -> { });
+    }
+
+    /**
+     * As above; {@code revocationsChanged} runs (on the watch thread, without blocking) after every revocation and
+     * resync applied: {@link Admissions#enforce} cuts the requests in flight that the new state ends.
+     */
+    public CredentialWatchListener(CredentialState state, ProxyMetrics metrics, Consumer<SpiffeId> identityRevoked,
+                                   Runnable revocationsChanged) {
         this.state = Objects.requireNonNull(state, "state");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.identityRevoked = Objects.requireNonNull(identityRevoked, "identityRevoked");
+        this.revocationsChanged = Objects.requireNonNull(revocationsChanged, "revocationsChanged");
     }
 
     @Override
@@ -75,6 +87,7 @@ public final class CredentialWatchListener implements WatchClient.Listener {
                 if (e.type() == RevocationSet.Type.SPIFFE_ID) {
                     revokeIdentity(e.value());
                 }
+                endRunning();
             }
             default -> {
                 // bundle, policy: another listener's business
@@ -114,6 +127,15 @@ public final class CredentialWatchListener implements WatchClient.Listener {
             if (e.type() == RevocationSet.Type.SPIFFE_ID && state.revocations().isRevoked(e.type(), e.value())) {
                 revokeIdentity(e.value());
             }
+        }
+        endRunning();
+    }
+
+    private void endRunning() {
+        try {
+            revocationsChanged.run();
+        } catch (RuntimeException e) {
+            LOG.warn("ending the requests in flight under revoked credentials failed: {}", e.toString());
         }
     }
 

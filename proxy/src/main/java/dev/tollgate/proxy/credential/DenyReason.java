@@ -11,7 +11,7 @@ import dev.tollgate.api.token.TokenRejection;
  */
 public enum DenyReason {
     MISSING(401),
-    /** Two different credentials in one request (the {@code tollgate-token} header and a bearer token). */
+    /** {@code tollgate-token} repeated, or (without it) more than one {@code Authorization: Bearer}. */
     AMBIGUOUS(401),
     TOO_LARGE(401),
     MALFORMED(401),

@@ -11,7 +11,9 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -24,6 +26,8 @@ import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -32,6 +36,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.credential.Admissions;
+import dev.tollgate.proxy.credential.CutReason;
+import dev.tollgate.proxy.credential.DenyReason;
 import dev.tollgate.proxy.http.HopByHop;
 import dev.tollgate.proxy.listener.ConnectionTracker;
 import dev.tollgate.proxy.listener.JsonResponses;
@@ -47,6 +54,11 @@ import dev.tollgate.proxy.metrics.UpstreamErrorKind;
  * the other side (the HexDumpProxy pattern). The upstream channel lives on this channel's event loop. Server-sent
  * events are flushed per chunk. HTTP/1.1 requests of one connection are handled one after the other; the next
  * request is read only when the previous response is complete.
+ *
+ * <p>A request that a task credential admitted arrives behind its {@link Admissions.Admission}; the exchange opens it
+ * and closes it when it ends. When the credential is revoked or expires meanwhile, the exchange is cut: answered 401
+ * if nothing was answered yet, otherwise its HTTP/2 stream is reset (CANCEL) or its HTTP/1.1 connection closed; the
+ * upstream request is abandoned either way.
  */
 public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(HttpForwarder.class);
@@ -61,6 +73,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<Object> inbound = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private Exchange exchange;
+    /** The admission that came in front of the next request head (null when its credential needs none). */
+    private Admissions.Admission admitted;
     private boolean closed;
     private boolean draining;
 
@@ -98,7 +112,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext c, Object msg) {
-        if (closed || !(msg instanceof HttpObject || msg instanceof LocalAnswer)) {
+        if (closed || !(msg instanceof HttpObject || msg instanceof LocalAnswer
+                || msg instanceof Admissions.Admission)) {
             ReferenceCountUtil.release(msg);
             return;
         }
@@ -143,7 +158,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             Exchange ex = exchange;
             if (ex == null) {
                 inbound.pollFirst();
-                if (m instanceof HttpRequest req) {
+                if (m instanceof Admissions.Admission a) {
+                    admitted = a;
+                } else if (m instanceof HttpRequest req) {
                     startExchange(req);
                 } else if (m instanceof LocalAnswer answer) {
                     Exchange refused = new Exchange(null);
@@ -199,6 +216,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private void startExchange(HttpRequest head) {
         Exchange ex = new Exchange(head);
         exchange = ex;
+        ex.admission = admitted;
+        admitted = null;
         if (head instanceof ResponseInterceptor.Source source) {
             ex.interceptor = source.responseInterceptor();
         }
@@ -216,6 +235,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             return;
         }
         ex.upstream = upstream.get();
+        if (ex.admission != null) {
+            ex.admission.open(ctx.channel().eventLoop(), ex);
+        }
         ex.timeout = ctx.executor().schedule(ex::onTimeout, ex.upstream.requestTimeout().toMillis(),
                 TimeUnit.MILLISECONDS);
         ex.acquire(false);
@@ -238,6 +260,38 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         return !http2Stream && !HttpUtil.isTransferEncodingChunked(h) && HttpUtil.getContentLength(h, 0L) == 0L;
     }
 
+    /**
+     * The request head as one message when its body is known to be empty: an HTTP/1.1 request without
+     * Transfer-Encoding and with no or a zero Content-Length (RFC 9112 §6.3), or any request whose empty end of body
+     * has already arrived. Sent so, it goes upstream without a body: HEADERS with END_STREAM over HTTP/2, no chunked
+     * framing over HTTP/1.1. The empty end it stands for is dropped here, or later as a stray when it arrives after.
+     *
+     * @param bodyUnread false for a retry whose end of body was read already (what follows is the next request)
+     */
+    private HttpRequest whole(HttpRequest h, boolean bodyUnread) {
+        if (h instanceof LastHttpContent) {
+            return h;
+        }
+        Object next = bodyUnread ? inbound.peekFirst() : null;
+        if (next instanceof LastHttpContent last && !(next instanceof HttpRequest) && !last.content().isReadable()
+                && last.trailingHeaders().isEmpty()) {
+            inbound.pollFirst();
+            ReferenceCountUtil.release(last);
+        } else if (http2Stream || !declaresNoBody(h)) {
+            return h;
+        }
+        return new DefaultFullHttpRequest(h.protocolVersion(), h.method(), h.uri(), Unpooled.EMPTY_BUFFER,
+                h.headers(), EmptyHttpHeaders.INSTANCE);
+    }
+
+    private static boolean declaresNoBody(HttpRequest h) {
+        if (h.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)) {
+            return false;
+        }
+        String length = h.headers().get(HttpHeaderNames.CONTENT_LENGTH);
+        return length == null || length.trim().equals("0");
+    }
+
     private void releaseInbound() {
         Object m;
         while ((m = inbound.pollFirst()) != null) {
@@ -253,8 +307,21 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * Ends the client side now, even when a write to it is still pending (a client that stopped reading): HTTP/2
+     * resets the stream with CANCEL, HTTP/1.1 closes the connection.
+     */
+    private void abortClient() {
+        closed = true;
+        releaseInbound();
+        if (http2Stream) {
+            ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+        }
+        ctx.close();
+    }
+
     /** One request and its response. */
-    private final class Exchange implements ResponseSink {
+    private final class Exchange implements ResponseSink, Admissions.Cut {
         final long start = System.nanoTime();
         HttpRequest head;
         final boolean forwardable;
@@ -280,6 +347,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         boolean upstreamAnswered;
         /** Sees the response before it is relayed; null for most requests. */
         ResponseInterceptor interceptor;
+        /** The credential's admission of this request, open while the exchange runs; null without a credential. */
+        Admissions.Admission admission;
         private final ResponseInterceptor.Sink relay = new ResponseInterceptor.Sink() {
             @Override
             public void accept(HttpObject msg) {
@@ -322,19 +391,24 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         }
 
         void onAcquired(UpstreamLease l) {
-            if (finished || closed) {
+            if (finished || closed || responseStarted) {
+                // answered locally meanwhile (a timeout, a revocation): nothing goes upstream
                 l.release(true);
                 return;
             }
             lease = l;
             l.relay.bind(this);
-            HttpRequest h = head;
+            HttpRequest h = whole(head, !retryWritesLast);
             head = null;
+            if (h instanceof FullHttpRequest) {
+                retryWritesLast = false;
+            }
             HopByHop.removeFromRequest(h.headers());
             MessageFraming.removeHttp2Markers(h.headers());
             if (!l.http2) {
                 h.setProtocolVersion(HttpVersion.HTTP_1_1);
                 MessageFraming.frame(h, http2Stream && !(h instanceof LastHttpContent));
+                MessageFraming.frameEmptyRequest(h);
             }
             if (l.reused && !retried && isBodylessIdempotent(h)) {
                 retryHead = new DefaultHttpRequest(h.protocolVersion(), h.method(), h.uri(), h.headers().copy());
@@ -594,6 +668,28 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             }
         }
 
+        /**
+         * The credential that admitted this request was revoked or expired (on the event loop). Not answered yet: the
+         * client gets the 401 a new request would get and the upstream request is abandoned; answering: the stream
+         * or connection ends here. An HTTP/1.1 connection is closed in both cases.
+         */
+        @Override
+        public void cut(CutReason reason) {
+            if (finished) {
+                return;
+            }
+            if (!http2Stream) {
+                draining = true;
+            }
+            if (!responseStarted) {
+                DenyReason d = reason.denyReason();
+                respondLocally(d.status(), "invalid_credential", d.tag(), RequestOutcome.REVOKED);
+                return;
+            }
+            finish(RequestOutcome.REVOKED, false);
+            abortClient();
+        }
+
         void maybeFinishAfterLocalResponse() {
             if (localOutcome != null && !finished) {
                 finish(localOutcome, keepClient);
@@ -605,6 +701,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 return;
             }
             finished = true;
+            if (admission != null) {
+                admission.close();
+            }
             if (timeout != null) {
                 timeout.cancel(false);
             }

@@ -3,9 +3,12 @@ package dev.tollgate.proxy.forward;
 import java.util.List;
 
 import io.netty.handler.codec.http.FullHttpMessage;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
@@ -31,6 +34,21 @@ final class MessageFraming {
     static void removeHttp2Markers(HttpHeaders h) {
         for (AsciiString name : HTTP2_MARKERS) {
             h.remove(name);
+        }
+    }
+
+    /**
+     * A request without a body whose method defines a meaning for one (POST, PUT, PATCH) says so with
+     * {@code Content-Length: 0} (RFC 9110 §8.6); other methods get no framing header at all.
+     */
+    static void frameEmptyRequest(HttpRequest r) {
+        if (!(r instanceof FullHttpRequest full) || full.content().isReadable() || HttpUtil.isContentLengthSet(r)
+                || HttpUtil.isTransferEncodingChunked(r)) {
+            return;
+        }
+        HttpMethod m = r.method();
+        if (m.equals(HttpMethod.POST) || m.equals(HttpMethod.PUT) || m.equals(HttpMethod.PATCH)) {
+            HttpUtil.setContentLength(r, 0);
         }
     }
 

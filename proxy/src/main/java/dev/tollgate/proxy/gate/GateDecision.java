@@ -31,18 +31,28 @@ public sealed interface GateDecision permits GateDecision.Allow, GateDecision.De
     /**
      * @param rule  the policy rule that denied, or null
      * @param after the earlier call a transition rule names, or null
+     * @param call  the index, among the request's tool calls, of the call that was denied; -1 when the denial is not
+     *              about one call (a credential, a session, ...)
      */
-    record Deny(int status, String error, String reason, String rule, EarlierCall after) implements GateDecision {
+    record Deny(int status, String error, String reason, String rule, EarlierCall after, int call)
+            implements GateDecision {
         public Deny {
             if (status < 400 || status > 599) {
                 throw new IllegalArgumentException("status: " + status + " (expected: 4xx or 5xx)");
             }
             Objects.requireNonNull(error, "error");
             Objects.requireNonNull(reason, "reason");
+            if (call < -1) {
+                throw new IllegalArgumentException("call: " + call + " (expected: >= -1)");
+            }
+        }
+
+        public Deny(int status, String error, String reason, String rule, EarlierCall after) {
+            this(status, error, reason, rule, after, -1);
         }
 
         public Deny(int status, String error, String reason) {
-            this(status, error, reason, null, null);
+            this(status, error, reason, null, null, -1);
         }
     }
 }

@@ -102,6 +102,15 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
     private ControlPlaneClient renewClient;
     private CertificateSnapshot renewClientFor;
     private WatchClient watch;
+    /** Since when the source holds no valid SVID (start, or the SVID's expiry); null while it holds one. */
+    private Instant withoutSvidSince;
+    /** Why the last join attempt did not bring an SVID, for the join-timeout message. */
+    private String lastJoinProblem = "no join attempted yet";
+    /** What became of the token last sent (refused, or spent on a join), for the messages about it. */
+    private String usedTokenOutcome = "";
+
+    private final Duration watchReconnectMax;
+    private final CompletableFuture<String> joinTimedOut = new CompletableFuture<>();
 
     private final java.util.concurrent.atomic.AtomicInteger callsInFlight = new java.util.concurrent.atomic.AtomicInteger();
     private volatile CertificateSnapshot current;
@@ -123,6 +132,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         this.env = b.env;
         this.schedule = new RenewalSchedule(cfg.renewalFraction(), cfg.renewalMinDelay(), cfg.renewalMaxDelay());
         this.backoff = new Backoff(cfg.backoffInitial(), cfg.backoffMax(), new java.util.Random(random.nextLong()));
+        this.watchReconnectMax = b.watchReconnectMax != null ? b.watchReconnectMax : cfg.backoffMax();
         this.exec = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "tollgate-identity"));
         this.calls = Executors.newCachedThreadPool(r -> daemon(r, "tollgate-identity-call"));
     }
@@ -141,6 +151,8 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
     public void start(Listener l) {
         this.listener = Objects.requireNonNull(l, "listener");
         metrics.state(ControlPlaneState.BOOTSTRAPPING);
+        Instant startedAt = clock.instant();
+        exec.execute(() -> withoutSvidSince = startedAt);
         // The first join runs before start returns (bounded by the call deadline), so a reachable control plane
         // makes the sidecar ready as it starts; later attempts follow the clock.
         Future<?> first = exec.submit(this::attempt);
@@ -173,6 +185,15 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         } catch (java.util.concurrent.RejectedExecutionException e) {
             return CompletableFuture.completedFuture(null);
         }
+    }
+
+    /**
+     * Completes, with a message naming the join-token source and the last problem, when the source has held no valid
+     * SVID for {@code control-plane.join-timeout} (never when it is zero). The process should then exit non-zero so
+     * that an orchestrator restarts it; the source itself keeps trying.
+     */
+    public java.util.concurrent.CompletionStage<String> joinTimedOut() {
+        return joinTimedOut;
     }
 
     /** Control-plane calls still running (a call given up on counts until its thread is back). */
@@ -249,6 +270,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
             if (nextAttemptAt != null && !clock.instant().isBefore(nextAttemptAt)) {
                 attempt();
             }
+            checkJoinTimeout();
         } catch (RuntimeException e) {
             LOG.warn("identity tick failed", e);
         }
@@ -280,6 +302,10 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         boolean expired = !clock.instant().isBefore(s.notAfter());
         if (expired && !expiryReported) {
             expiryReported = true;
+            if (withoutSvidSince == null) {
+                withoutSvidSince = s.notAfter();
+                lastJoinProblem = "the SVID expired at " + s.notAfter() + " and needs a new join token";
+            }
             metrics.expired();
             metrics.state(ControlPlaneState.EXPIRED);
             LOG.error("SVID {} expired at {} before a renewal succeeded: not ready, new handshakes refused; still "
@@ -302,6 +328,8 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
             } catch (IOException | RuntimeException e) {
                 anchor = null;
                 metrics.renewal(RenewalResult.ERROR);
+                lastJoinProblem = "control-plane.trust-anchor " + cfg.trustAnchor() + " cannot be read ("
+                        + e.getMessage() + ")";
                 LOG.error("control-plane.trust-anchor {} cannot be read: {}", cfg.trustAnchor(), e.getMessage());
                 retryAfter(backoff.next());
                 return false;
@@ -329,6 +357,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                         + "until it is", k8s.tokenFile());
                 audit.event("k8s_token_missing", "location", k8s.tokenFile().toString());
             }
+            lastJoinProblem = "no service-account token in control-plane.k8s-token-file " + k8s.tokenFile();
             retryAfter(backoff.next());
             return;
         }
@@ -352,6 +381,8 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                         + "trying again in {} with the token then in {}", e.status(), e.reason(), e.getMessage(),
                         cfg.backoffMax(), k8s.tokenFile());
                 audit.event("attestation_refused", "status", e.status(), "reason", e.reason());
+                lastJoinProblem = "the control plane refused the Kubernetes attestation (HTTP " + e.status()
+                        + ", reason " + e.reason() + ")";
                 retryAfter(cfg.backoffMax());
                 return;
             }
@@ -382,11 +413,12 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         if (token.isEmpty() || token.get().equals(usedToken)) {
             metrics.renewal(RenewalResult.NO_JOIN_TOKEN);
             metrics.state(ControlPlaneState.NEEDS_JOIN_TOKEN);
+            String why = token.isEmpty() ? "no join token" : "only the join token already used";
+            lastJoinProblem = why + " in " + cfg.joinTokenSource() + (token.isEmpty() ? "" : usedTokenOutcome);
             if (!needsTokenReported) {
                 needsTokenReported = true;
-                String why = token.isEmpty() ? "no join token" : "only the join token already used";
-                LOG.error("cannot join the control plane: {} in {}; the sidecar stays not ready until a new one-time "
-                        + "join token is provided there", why, tokenLocation());
+                LOG.error("cannot join the control plane: {} in {}; not ready until then: {}", why, tokenLocation(),
+                        tokenAdvice());
                 audit.event("join_token_missing", "reason", why, "location", tokenLocation());
             }
             retryAfter(cfg.backoffMax());
@@ -407,24 +439,32 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                 metrics.renewal(RenewalResult.REFUSED);
                 metrics.state(ControlPlaneState.NEEDS_JOIN_TOKEN);
                 needsTokenReported = true;
+                lastJoinProblem = "the control plane refused the join token in " + cfg.joinTokenSource() + " (HTTP "
+                        + e.status() + ": " + e.getMessage() + ")";
+                usedTokenOutcome = ": the control plane refused it (HTTP " + e.status() + ": " + e.getMessage() + ")";
                 LOG.error("the control plane refused the join token (HTTP {}: {}); join tokens are single use and "
-                        + "expire quickly: provide a new one in {}. Not ready until then.", e.status(),
-                        e.getMessage(), tokenLocation());
+                        + "expire quickly. Not ready until a new one arrives: {}", e.status(), e.getMessage(),
+                        tokenAdvice());
                 audit.event("join_refused", "status", e.status(), "reason", e.getMessage());
                 retryAfter(cfg.backoffMax());
                 return;
             }
+            lastJoinProblem = "the join failed: " + describe(e);
             failed("join", e);
             return;
         } catch (RuntimeException e) {
+            lastJoinProblem = "the join failed: " + describe(e);
             failed("join", e);
             return;
         }
         // Single use: whatever the answer, this token is never sent again.
         usedToken = token.get();
+        usedTokenOutcome = ": it was spent on an earlier join";
         needsTokenReported = false;
         CertificateSnapshot snap = validateAnswer(answer, kp.getPrivate(), null);
         if (snap == null) {
+            lastJoinProblem = "the control plane's answer to the join was refused (see the log); the join token in "
+                    + cfg.joinTokenSource() + " is spent";
             metrics.state(ControlPlaneState.NEEDS_JOIN_TOKEN);
             retryAfter(cfg.backoffMax());
             return;
@@ -545,6 +585,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
             return;
         }
         current = snap;
+        withoutSvidSince = null;
         listener.onSnapshot(snap);
         results.accept(ReloadResult.APPLIED);
         metrics.renewal(RenewalResult.OK);
@@ -554,6 +595,38 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         Duration delay = schedule.delay(snap.notAfter(), clock.instant(), random::nextDouble);
         nextAttemptAt = clock.instant().plus(delay);
         LOG.info("SVID {} in use; next renewal in {}", snap, delay);
+    }
+
+    /** Gives up (once) when the source has held no valid SVID for join-timeout; see {@link #joinTimedOut}. */
+    private void checkJoinTimeout() {
+        Duration limit = cfg.joinTimeout();
+        Instant since = withoutSvidSince;
+        if (limit.isZero() || since == null || joinTimedOut.isDone()
+                || Duration.between(since, clock.instant()).compareTo(limit) < 0) {
+            return;
+        }
+        String message = "no valid SVID for " + human(limit) + " (control-plane.join-timeout): "
+                + lastJoinProblem + ". " + tokenAdvice();
+        LOG.error("giving up: {}", message);
+        audit.event("join_timeout", "timeout_seconds", limit.toSeconds(), "reason", lastJoinProblem,
+                "location", tokenLocation());
+        joinTimedOut.complete(message);
+    }
+
+    /** What an operator does about a missing or spent join token, for the source in use. */
+    private String tokenAdvice() {
+        return cfg.joinTokenFile().map(f -> "Write a new one-time join token (./tollgate ctl join-token create "
+                        + "<spiffe-id>) to " + f + "; the sidecar reads it again every " + human(cfg.backoffMax())
+                        + ", no restart needed")
+                .orElse("$" + ConfigDefaults.JOIN_TOKEN_ENV + " is read once, at start: restart the sidecar with a "
+                        + "new one-time join token in it (./tollgate ctl join-token create <spiffe-id>), or set "
+                        + "control-plane.join-token-file, which the sidecar reads again while it waits")
+                + (cfg.joinTimeout().isZero() ? "" : " (without an SVID for control-plane.join-timeout, "
+                        + human(cfg.joinTimeout()) + ", the sidecar exits with status 3)");
+    }
+
+    private static String human(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
     }
 
     private void failed(String what, RuntimeException e) {
@@ -634,7 +707,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                     CertificateSnapshot s = current;
                     return new WatchClient.Credentials(s.key(), s.chain());
                 })
-                .backoff(cfg.backoffInitial(), cfg.backoffMax())
+                .backoff(cfg.backoffInitial(), watchReconnectMax)
                 .heartbeatInterval(cfg.heartbeatInterval())
                 .connectTimeout(cfg.requestTimeout())
                 .clock(clock)
@@ -823,6 +896,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         private Supplier<KeyPair> keys = Csrs::newP256;
         private RandomGenerator random = new SecureRandom();
         private Function<String, String> env = System::getenv;
+        private Duration watchReconnectMax;
 
         private Builder(SidecarConfig.ControlPlane cfg) {
             this.cfg = Objects.requireNonNull(cfg, "cfg");
@@ -866,6 +940,18 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         /** Where {@code TOLLGATE_JOIN_TOKEN} is looked up when no token file is configured. */
         public Builder environment(Function<String, String> e) {
             env = Objects.requireNonNull(e);
+            return this;
+        }
+
+        /**
+         * The longest wait between attempts to reopen the watch stream (default: {@code backoff-max}); the sidecar
+         * sets {@link SidecarConfig#watchReconnectMax()}, a small part of the staleness bound.
+         */
+        public Builder watchReconnectMax(Duration d) {
+            if (d.isZero() || d.isNegative()) {
+                throw new IllegalArgumentException("watchReconnectMax: " + d + " (expected: > 0)");
+            }
+            watchReconnectMax = d;
             return this;
         }
 

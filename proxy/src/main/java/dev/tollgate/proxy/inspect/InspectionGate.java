@@ -46,11 +46,14 @@ final class InspectionGate implements RequestGate {
         this.direction = direction;
     }
 
-    /** A denial of the gate, with the policy rule and the earlier call when a rule denied. */
+    /**
+     * A denial of the gate, with the policy rule and the earlier call when a rule denied, and the index of the call
+     * denied among the request's calls (-1 when it is not about one call).
+     */
     record Denial(InspectionReason reason, String tool, String rule, GateDecision.EarlierCall after,
-                  String policyVersion) {
+                  String policyVersion, int call) {
         Denial(InspectionReason reason, String tool) {
-            this(reason, tool, null, null, null);
+            this(reason, tool, null, null, null, -1);
         }
     }
 
@@ -84,7 +87,8 @@ final class InspectionGate implements RequestGate {
         }
         if (!req.calls().isEmpty()) {
             if (token == null) {
-                return deny(r, req, null, new Denial(InspectionReason.NO_TASK_SCOPE, req.calls().get(0).tool()));
+                return deny(r, req, null, new Denial(InspectionReason.NO_TASK_SCOPE, req.calls().get(0).tool(),
+                        null, null, null, 0));
             }
             Denial d = checkScope(token, req.calls());
             if (d != null) {
@@ -113,13 +117,14 @@ final class InspectionGate implements RequestGate {
 
     /** Every call names exactly a tool of the scope, and its arguments meet that grant's constraints. */
     private Denial checkScope(VerifiedToken token, List<Inspected.Call> calls) {
-        for (Inspected.Call c : calls) {
+        for (int i = 0; i < calls.size(); i++) {
+            Inspected.Call c = calls.get(i);
             ToolGrant grant = grantFor(token, c.tool());
             if (grant == null) {
-                return new Denial(InspectionReason.TOOL_NOT_IN_SCOPE, c.tool());
+                return new Denial(InspectionReason.TOOL_NOT_IN_SCOPE, c.tool(), null, null, null, i);
             }
             if (!in.constraints.hold(grant, c.arguments())) {
-                return new Denial(InspectionReason.ARGUMENT_NOT_ALLOWED, c.tool());
+                return new Denial(InspectionReason.ARGUMENT_NOT_ALLOWED, c.tool(), null, null, null, i);
             }
         }
         return null;
@@ -155,10 +160,10 @@ final class InspectionGate implements RequestGate {
                 case RATE_LIMITED -> InspectionReason.RATE_LIMITED;
                 case ARGUMENT_NOT_ALLOWED -> InspectionReason.ARGUMENT_NOT_ALLOWED;
             };
-            String tool = req.calls().size() == 1 ? req.calls().get(0).tool() : null;
-            return new Denial(reason, tool, denied.ruleId(), denied.after()
+            int call = Math.min(denied.call(), req.calls().size() - 1);
+            return new Denial(reason, req.calls().get(call).tool(), denied.ruleId(), denied.after()
                     .map(a -> new GateDecision.EarlierCall(a.tool(), (int) Math.min(a.index(), Integer.MAX_VALUE)))
-                    .orElse(null), policy.version());
+                    .orElse(null), policy.version(), call);
         }
         return null;
     }
@@ -230,7 +235,7 @@ final class InspectionGate implements RequestGate {
             in.log.write(true, line);
         }
         InspectionReason x = d.reason();
-        return done(new GateDecision.Deny(x.status(), x.error(), x.tag(), d.rule(), d.after()));
+        return done(new GateDecision.Deny(x.status(), x.error(), x.tag(), d.rule(), d.after(), d.call()));
     }
 
     private static void token(Map<String, Object> line, VerifiedToken t) {

@@ -18,12 +18,17 @@ import dev.tollgate.proxy.gate.GateDecision;
  * an array with one error per request that has an id), code -32001 for credential denials (401), -32003 for scope
  * and policy denials (403), -32000 for anything else; {@code message} is {@code "<error>: <reason>"}, {@code data}
  * holds {@code error}, {@code reason} and, for a policy rule, {@code rule} and the earlier call {@code after}.
+ * When one {@code tools/call} of a batch caused the denial, only that call gets this error; every other request of
+ * the batch gets code -32004 {@code not_run}, whose {@code data.denied_call} is the id of the call that was denied
+ * (nothing of a denied batch is forwarded).
  * Otherwise {@code {"error":"…","reason":"…"}}, plus {@code rule} (and {@code after}) when a rule denied.
  */
 public final class JsonRpcErrors {
     public static final int CREDENTIAL = -32001;
     public static final int SCOPE_OR_POLICY = -32003;
     public static final int OTHER = -32000;
+    /** A request of a batch that was not run because another call of the batch was denied. */
+    public static final int NOT_RUN = -32004;
 
     private JsonRpcErrors() {
     }
@@ -44,6 +49,7 @@ public final class JsonRpcErrors {
     }
 
     static String jsonRpc(JsonRpcBody rpc, GateDecision.Deny deny) {
+        JsonRpcMessage culprit = culprit(rpc, deny);
         ArrayNode out = JsonNodeFactory.instance.arrayNode();
         for (JsonRpcMessage m : rpc.messages()) {
             if (m.kind() != JsonRpcMessage.Kind.REQUEST) {
@@ -53,15 +59,50 @@ public final class JsonRpcErrors {
             e.put("jsonrpc", "2.0");
             e.set("id", m.id());
             ObjectNode err = e.putObject("error");
-            err.put("code", deny.status() == 401 ? CREDENTIAL : deny.status() == 403 ? SCOPE_OR_POLICY : OTHER);
-            err.put("message", deny.error() + ": " + deny.reason());
-            err.set("data", data(deny));
+            if (culprit == null || m == culprit) {
+                err.put("code", deny.status() == 401 ? CREDENTIAL : deny.status() == 403 ? SCOPE_OR_POLICY : OTHER);
+                err.put("message", deny.error() + ": " + deny.reason());
+                err.set("data", data(deny));
+            } else {
+                err.put("code", NOT_RUN);
+                err.put("message", "not_run: call " + culprit.id() + " of the batch was denied (" + deny.reason()
+                        + ")");
+                ObjectNode d = err.putObject("data");
+                d.put("error", "not_run");
+                d.put("reason", deny.reason());
+                d.set("denied_call", culprit.id());
+            }
             out.add(e);
         }
         if (out.isEmpty()) {
             return null;
         }
         return write(rpc.batch() ? out : out.get(0)) + "\n";
+    }
+
+    /**
+     * The {@code tools/call} message the denial is about, when a batch holds more than one request and the denial
+     * names a call (its index among the calls, which are the batch's {@code tools/call} requests in order); else null.
+     */
+    private static JsonRpcMessage culprit(JsonRpcBody rpc, GateDecision.Deny deny) {
+        if (!rpc.batch() || deny.call() < 0) {
+            return null;
+        }
+        int calls = 0;
+        JsonRpcMessage found = null;
+        int requests = 0;
+        for (JsonRpcMessage m : rpc.messages()) {
+            if (m.kind() == JsonRpcMessage.Kind.REQUEST) {
+                requests++;
+            }
+            if (m.isToolCall()) {
+                if (calls == deny.call()) {
+                    found = m;
+                }
+                calls++;
+            }
+        }
+        return requests > 1 ? found : null;
     }
 
     private static ObjectNode data(GateDecision.Deny deny) {

@@ -1,6 +1,7 @@
 package dev.tollgate.proxy.listener;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 import java.util.function.Supplier;
 
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -29,7 +30,8 @@ import dev.tollgate.proxy.metrics.ProxyMetrics;
 
 /**
  * The admin listener (loopback only): {@code /healthz} (the process runs), {@code /readyz} (a valid certificate is
- * loaded and the sidecar is not draining) and {@code /metrics} (Prometheus text format). Its requests are the only
+ * loaded and the sidecar is not draining), {@code /metrics} (Prometheus text format) and {@code /audit/checkpoint}
+ * (the latest signed audit checkpoint received, JSON; 404 before the first). Its requests are the only
  * ones the sidecar aggregates, bounded by {@code limits.max-buffered-body}.
  */
 public final class AdminInitializer extends ChannelInitializer<Channel> {
@@ -44,9 +46,15 @@ public final class AdminInitializer extends ChannelInitializer<Channel> {
 
     public AdminInitializer(SidecarConfig.Limits limits, ProxyMetrics metrics, PrometheusMeterRegistry registry,
                             Readiness readiness) {
+        this(limits, metrics, registry, readiness, Optional::empty);
+    }
+
+    /** @param auditCheckpoint the latest signed audit checkpoint as JSON, served on {@code /audit/checkpoint} */
+    public AdminInitializer(SidecarConfig.Limits limits, ProxyMetrics metrics, PrometheusMeterRegistry registry,
+                            Readiness readiness, Supplier<Optional<String>> auditCheckpoint) {
         this.limits = limits;
         this.metrics = metrics;
-        this.handler = new AdminHandler(() -> registry.scrape(), readiness);
+        this.handler = new AdminHandler(() -> registry.scrape(), readiness, auditCheckpoint);
     }
 
     @Override
@@ -63,10 +71,12 @@ public final class AdminInitializer extends ChannelInitializer<Channel> {
     static final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final Supplier<String> scrape;
         private final Readiness readiness;
+        private final Supplier<Optional<String>> auditCheckpoint;
 
-        AdminHandler(Supplier<String> scrape, Readiness readiness) {
+        AdminHandler(Supplier<String> scrape, Readiness readiness, Supplier<Optional<String>> auditCheckpoint) {
             this.scrape = scrape;
             this.readiness = readiness;
+            this.auditCheckpoint = auditCheckpoint;
         }
 
         @Override
@@ -98,6 +108,15 @@ public final class AdminInitializer extends ChannelInitializer<Channel> {
                 }
                 case "/metrics" -> send(ctx, req, HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
                         scrape.get(), keepAlive);
+                case "/audit/checkpoint" -> {
+                    Optional<String> c = auditCheckpoint.get();
+                    if (c.isPresent()) {
+                        send(ctx, req, HttpResponseStatus.OK, "application/json", c.get(), keepAlive);
+                    } else {
+                        send(ctx, req, HttpResponseStatus.NOT_FOUND, "text/plain",
+                                "no audit checkpoint received yet\n", keepAlive);
+                    }
+                }
                 default -> send(ctx, req, HttpResponseStatus.NOT_FOUND, "text/plain", "not found\n", keepAlive);
             }
         }

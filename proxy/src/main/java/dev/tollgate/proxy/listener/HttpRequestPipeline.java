@@ -86,7 +86,7 @@ final class HttpRequestPipeline {
         if (c.inspection() != null) {
             p.addLast(PipelineNames.INSPECT, c.inspection().aggregator(direction, target));
         }
-        p.addLast(PipelineNames.GATE, new RequestGateHandler(gate, direction, c::ownIdentity));
+        p.addLast(PipelineNames.GATE, new RequestGateHandler(gate, direction, c::ownIdentity, c.admissions()));
         HttpForwarder forwarder = new HttpForwarder(c.pools(), c.tracker(), c.metrics(), direction, target,
                 http2Stream);
         p.addLast(PipelineNames.FORWARD, forwarder);

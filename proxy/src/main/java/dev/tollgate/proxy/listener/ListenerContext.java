@@ -5,6 +5,7 @@ import java.util.Optional;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.credential.Admissions;
 import dev.tollgate.proxy.forward.UpstreamPools;
 import dev.tollgate.proxy.forward.UpstreamRouter;
 import dev.tollgate.proxy.gate.IdentityAllowListGate;
@@ -21,10 +22,13 @@ import dev.tollgate.proxy.tls.TlsContextOwner;
  * @param ingressGate gates added after the identity allow-list on ingress (credentials, policy)
  * @param egressGate  gates for egress requests (credentials, policy)
  * @param inspection  reads inspected requests before the gates (see {@code PipelineNames.INSPECT})
+ * @param admissions  where requests allowed under a task credential are registered while in flight (null without
+ *                    credential enforcement)
  */
 public record ListenerContext(SidecarConfig config, TlsContextOwner tls, ProxyMetrics metrics,
                               ConnectionTracker tracker, UpstreamPools pools, HttpHardening hardening,
-                              RequestGate ingressGate, RequestGate egressGate, ToolCallInspection inspection) {
+                              RequestGate ingressGate, RequestGate egressGate, ToolCallInspection inspection,
+                              Admissions admissions) {
 
     RequestGate ingressChain() {
         return RequestGate.chain(List.of(new ReadinessGate(tls::ready),

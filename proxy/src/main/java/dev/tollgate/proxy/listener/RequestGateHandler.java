@@ -14,6 +14,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.token.VerifiedToken;
+import dev.tollgate.proxy.credential.Admissions;
 import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.gate.GateRequest;
 import dev.tollgate.proxy.forward.LocalAnswer;
@@ -28,7 +30,9 @@ import dev.tollgate.proxy.metrics.RequestOutcome;
  * request is replaced by a {@link LocalAnswer} with the gate's status and {@code {"error":"…","reason":"…"}} (a
  * JSON-RPC error carrying the request's id for an inspected JSON-RPC request: {@link JsonRpcErrors}), which
  * the forwarder sends in order and then closes the HTTP/1.1 connection (the unread body makes it unusable) or resets
- * the HTTP/2 stream. A gate that fails is a denial (503): the sidecar fails closed.
+ * the HTTP/2 stream. A gate that fails is a denial (503): the sidecar fails closed. A request allowed under a task
+ * credential is preceded by its {@link Admissions.Admission}, which the forwarder keeps open while the exchange runs
+ * (so that a revocation can cut it).
  */
 final class RequestGateHandler extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(RequestGateHandler.class);
@@ -36,15 +40,23 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
     private final RequestGate gate;
     private final Direction direction;
     private final Supplier<Optional<SpiffeId>> ownIdentity;
+    private final Admissions admissions;
     private final ArrayDeque<Object> held = new ArrayDeque<>();
     private boolean deciding;
     private boolean readCompletePending;
     private boolean denied;
 
     RequestGateHandler(RequestGate gate, Direction direction, Supplier<Optional<SpiffeId>> ownIdentity) {
+        this(gate, direction, ownIdentity, null);
+    }
+
+    /** @param admissions where requests allowed under a credential are registered; null: no credential enforcement */
+    RequestGateHandler(RequestGate gate, Direction direction, Supplier<Optional<SpiffeId>> ownIdentity,
+                       Admissions admissions) {
         this.gate = gate;
         this.direction = direction;
         this.ownIdentity = ownIdentity;
+        this.admissions = admissions;
     }
 
     @Override
@@ -64,17 +76,18 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
         deciding = true;
         held.add(msg);
         CompletionStage<GateDecision> stage;
+        GateRequest r = new GateRequest(direction, request, Peers.of(ctx.channel()), ownIdentity.get());
         try {
-            stage = gate.decide(new GateRequest(direction, request, Peers.of(ctx.channel()), ownIdentity.get()));
+            stage = gate.decide(r);
         } catch (RuntimeException e) {
-            decided(ctx, null, e);
+            decided(ctx, null, e, r);
             return;
         }
         stage.whenComplete((d, err) -> {
             if (ctx.executor().inEventLoop()) {
-                decided(ctx, d, err);
+                decided(ctx, d, err, r);
             } else {
-                ctx.executor().execute(() -> decided(ctx, d, err));
+                ctx.executor().execute(() -> decided(ctx, d, err, r));
             }
         });
     }
@@ -97,7 +110,7 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
         ctx.fireChannelInactive();
     }
 
-    private void decided(ChannelHandlerContext ctx, GateDecision d, Throwable err) {
+    private void decided(ChannelHandlerContext ctx, GateDecision d, Throwable err, GateRequest r) {
         if (!ctx.channel().isActive() && held.isEmpty()) {
             return;
         }
@@ -118,6 +131,10 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
         }
         if (deny == null) {
             // The allowed head goes on; what followed it is passed on, and a further request among it is gated again.
+            VerifiedToken admittedBy = admissions == null ? null : r.context().token().orElse(null);
+            if (admittedBy != null) {
+                ctx.fireChannelRead(admissions.admitted(admittedBy, direction));
+            }
             ctx.fireChannelRead(held.pollFirst());
             while (!held.isEmpty()) {
                 Object m = held.pollFirst();

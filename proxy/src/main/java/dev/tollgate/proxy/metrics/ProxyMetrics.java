@@ -16,6 +16,7 @@ import io.micrometer.core.instrument.Timer;
 
 import dev.tollgate.proxy.http.RejectReason;
 import dev.tollgate.proxy.credential.CredentialOutcome;
+import dev.tollgate.proxy.credential.CutReason;
 import dev.tollgate.proxy.credential.DenyReason;
 import dev.tollgate.proxy.credential.ExchangeResult;
 import dev.tollgate.proxy.config.SidecarConfig.PolicyOrigin;
@@ -58,11 +59,15 @@ public final class ProxyMetrics {
     public static final String CREDENTIAL_STALE_DENIALS = "tollgate.proxy.credentials.stale.denials";
     public static final String CREDENTIAL_UPDATES = "tollgate.proxy.credentials.updates";
     public static final String REVOKED_CONNECTIONS_CLOSED = "tollgate.proxy.credentials.revoked.connections.closed";
+    public static final String REQUESTS_CUT = "tollgate.proxy.credentials.requests.cut";
     // Policy distribution (docs/policy-distribution.md)
     public static final String POLICY_RELOADS = "tollgate.proxy.policy.reloads";
     public static final String POLICY_INFO = "tollgate.proxy.policy.info";
     public static final String POLICY_LOADED = "tollgate.proxy.policy.loaded";
     public static final String POLICY_UNAVAILABLE_DENIALS = "tollgate.proxy.policy.unavailable.denials";
+    public static final String AUDIT_CHECKPOINT_SEQ = "tollgate.proxy.audit.checkpoint.seq";
+    public static final String AUDIT_CHECKPOINTS_ACCEPTED = "tollgate.proxy.audit.checkpoints.accepted";
+    public static final String AUDIT_CHECKPOINTS_REFUSED = "tollgate.proxy.audit.checkpoints.refused";
     public static final String TAG_ORIGIN = "origin";
     public static final String TAG_VERSION = "version";
     public static final String TAG_DIGEST = "digest";
@@ -119,10 +124,14 @@ public final class ProxyMetrics {
     private final Map<Direction, Counter> toolsFiltered = new EnumMap<>(Direction.class);
     private final Counter staleDenials;
     private final Counter revokedConnectionsClosed;
+    private final Map<Direction, Map<CutReason, Counter>> requestsCut = new EnumMap<>(Direction.class);
     private final AtomicReference<DoubleSupplier> credentialStaleness = new AtomicReference<>();
     private final Map<PolicyOrigin, Map<PolicyReloadResult, Counter>> policyReloads = new EnumMap<>(PolicyOrigin.class);
     private final Counter policyUnavailableDenials;
     private final AtomicInteger policyLoaded = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong checkpointSeq = new java.util.concurrent.atomic.AtomicLong();
+    private final Counter checkpointsAccepted;
+    private final Map<CheckpointRefusal, Counter> checkpointsRefused = new EnumMap<>(CheckpointRefusal.class);
     private final Object policyInfoLock = new Object();
     private Gauge policyInfo;
     private final Counter decisionsShipped;
@@ -243,6 +252,15 @@ public final class ProxyMetrics {
                 .description("Credentialed requests denied because the revocation state was stale").register(registry);
         revokedConnectionsClosed = Counter.builder(REVOKED_CONNECTIONS_CLOSED)
                 .description("Connections closed because their peer identity was revoked").register(registry);
+        for (Direction d : new Direction[] {Direction.INGRESS, Direction.EGRESS}) {
+            Map<CutReason, Counter> byReason = new EnumMap<>(CutReason.class);
+            for (CutReason r : CutReason.values()) {
+                byReason.put(r, Counter.builder(REQUESTS_CUT).tag(TAG_DIRECTION, d.tag()).tag(TAG_REASON, r.tag())
+                        .description("Requests in flight ended because their credential was revoked (by revocation "
+                                + "type) or expired").register(registry));
+            }
+            requestsCut.put(d, byReason);
+        }
         for (PolicyOrigin o : new PolicyOrigin[] {PolicyOrigin.FILE, PolicyOrigin.CONTROL_PLANE}) {
             Map<PolicyReloadResult, Counter> byResult = new EnumMap<>(PolicyReloadResult.class);
             for (PolicyReloadResult r : PolicyReloadResult.values()) {
@@ -256,6 +274,15 @@ public final class ProxyMetrics {
                 .description("Egress requests denied because the configured policy had not loaded yet").register(registry);
         Gauge.builder(POLICY_LOADED, policyLoaded, AtomicInteger::get)
                 .description("1 when a policy is loaded, 0 when none is (configured or not)").register(registry);
+        Gauge.builder(AUDIT_CHECKPOINT_SEQ, checkpointSeq, java.util.concurrent.atomic.AtomicLong::get)
+                .description("Sequence number of the latest signed audit checkpoint received (0: none)")
+                .register(registry);
+        checkpointsAccepted = Counter.builder(AUDIT_CHECKPOINTS_ACCEPTED)
+                .description("Signed audit checkpoints received and kept").register(registry);
+        for (CheckpointRefusal r : CheckpointRefusal.values()) {
+            checkpointsRefused.put(r, Counter.builder(AUDIT_CHECKPOINTS_REFUSED).tag(TAG_REASON, r.tag())
+                    .description("Audit checkpoints refused (the held one is kept), by reason").register(registry));
+        }
         decisionsShipped = Counter.builder(DECISIONS_SHIPPED)
                 .description("Decisions delivered to the control plane's audit").register(registry);
         for (BatchResult r : BatchResult.values()) {
@@ -451,6 +478,15 @@ public final class ProxyMetrics {
         return revokedConnectionsClosed.count();
     }
 
+    /** A request in flight (stream, response, its HTTP/1.1 connection) ended by its credential's end. */
+    public void requestCut(Direction d, CutReason r) {
+        requestsCut.get(d).get(r).increment();
+    }
+
+    public double requestsCutCount(Direction d, CutReason r) {
+        return requestsCut.get(d).get(r).count();
+    }
+
     /** Where the staleness gauge reads the age of the revocation state (seconds; NaN while unknown). */
     public void credentialStaleness(DoubleSupplier seconds) {
         credentialStaleness.set(seconds);
@@ -462,6 +498,20 @@ public final class ProxyMetrics {
 
     public double policyReloadCount(PolicyOrigin origin, PolicyReloadResult result) {
         return policyReloads.get(origin).get(result).count();
+    }
+
+    /** A signed audit checkpoint was accepted: it is now the one the sidecar holds. */
+    public void checkpointAccepted(long seq) {
+        checkpointsAccepted.increment();
+        checkpointSeq.set(seq);
+    }
+
+    public void checkpointRefused(CheckpointRefusal reason) {
+        checkpointsRefused.get(reason).increment();
+    }
+
+    public double checkpointRefusedCount(CheckpointRefusal reason) {
+        return checkpointsRefused.get(reason).count();
     }
 
     /**

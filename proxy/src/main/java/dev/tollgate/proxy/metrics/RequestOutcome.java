@@ -15,7 +15,9 @@ public enum RequestOutcome {
     /** The client went away or sent something unparseable. */
     CLIENT_ERROR,
     /** The sidecar was not ready (no valid certificate) or was draining. */
-    UNAVAILABLE;
+    UNAVAILABLE,
+    /** Ended in flight because the credential that admitted it was revoked or expired. */
+    REVOKED;
 
     public String tag() {
         return name().toLowerCase(java.util.Locale.ROOT);

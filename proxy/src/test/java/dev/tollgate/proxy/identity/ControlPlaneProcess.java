@@ -53,8 +53,14 @@ final class ControlPlaneProcess implements AutoCloseable {
         }
         Path log = dir.resolve("control-plane-" + (starts++) + ".log");
         process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> accepting()
-                || !process.isAlive());
+        try {
+            // generous: on a loaded 2-core machine a control-plane JVM takes most of a minute to listen
+            await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(100)).until(() -> accepting()
+                    || !process.isAlive());
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new IllegalStateException("control plane not listening on " + port + " after 120 s:\n"
+                    + Files.readString(log), e);
+        }
         if (!process.isAlive()) {
             throw new IllegalStateException("control plane did not start:\n" + Files.readString(log));
         }

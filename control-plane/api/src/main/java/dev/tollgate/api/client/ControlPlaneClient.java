@@ -24,13 +24,20 @@ import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.AssetOwnerSpec;
+import dev.tollgate.api.wire.AuditCheckpointView;
 import dev.tollgate.api.wire.AuditEventView;
 import dev.tollgate.api.wire.AuditVerificationView;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.DecisionBatchView;
 import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaStatusView;
+import dev.tollgate.api.wire.InventoryAssetView;
+import dev.tollgate.api.wire.InventoryView;
+import dev.tollgate.api.wire.JoinTokenInfoView;
+import dev.tollgate.api.wire.CheckpointKeyView;
 import dev.tollgate.api.wire.JoinTokenView;
+import dev.tollgate.api.wire.PostureView;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.OAuthError;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
@@ -139,6 +146,38 @@ public final class ControlPlaneClient {
         return send("POST", workloadPath(id) + "/join-tokens" + q, null, JoinTokenView.class);
     }
 
+    public List<JoinTokenInfoView> joinTokens(SpiffeId workload, int limit) {
+        String q = "?limit=" + limit + (workload == null ? "" : "&workload=" + enc(workload.toString()));
+        return send("GET", "/v1/join-tokens" + q, null, new TypeReference<List<JoinTokenInfoView>>() { });
+    }
+
+    public JoinTokenInfoView revokeJoinToken(String id) {
+        return send("DELETE", "/v1/join-tokens/" + enc(id), null, JoinTokenInfoView.class);
+    }
+
+    /** The inventory; {@code filters} are the query parameters of GET /v1/inventory (null values are left out). */
+    public InventoryView inventory(java.util.Map<String, String> filters) {
+        StringBuilder q = new StringBuilder();
+        filters.forEach((k, v) -> {
+            if (v != null) {
+                q.append(q.length() == 0 ? '?' : '&').append(enc(k)).append('=').append(enc(v));
+            }
+        });
+        return send("GET", "/v1/inventory" + q, null, InventoryView.class);
+    }
+
+    public InventoryAssetView inventoryAsset(String kind, String id) {
+        return send("GET", "/v1/inventory/" + enc(kind) + "/" + enc(id), null, InventoryAssetView.class);
+    }
+
+    public AssetOwnerSpec setAssetOwner(String kind, String id, AssetOwnerSpec spec) {
+        return send("PUT", "/v1/inventory/" + enc(kind) + "/" + enc(id) + "/owner", spec, AssetOwnerSpec.class);
+    }
+
+    public PostureView posture() {
+        return send("GET", "/v1/posture", null, PostureView.class);
+    }
+
     public List<SvidView> svids(SpiffeId id, int limit) {
         String q = "?limit=" + limit + (id == null ? "" : "&spiffeId=" + URLEncoder.encode(id.toString(), StandardCharsets.UTF_8));
         return send("GET", "/v1/svids" + q, null, new TypeReference<List<SvidView>>() { });
@@ -163,6 +202,34 @@ public final class ControlPlaneClient {
 
     public AuditVerificationView verifyAudit() {
         return send("GET", "/v1/audit/verify", null, AuditVerificationView.class);
+    }
+
+    /** Verifies the chain as {@link #verifyAudit()} does, and also against a checkpoint kept outside the database. */
+    public AuditVerificationView verifyAudit(AuditCheckpointView against) {
+        return send("POST", "/v1/audit/verify", against, AuditVerificationView.class);
+    }
+
+    public List<AuditCheckpointView> auditCheckpoints(long afterSeq, int limit) {
+        return send("GET", "/v1/audit/checkpoints?after=" + afterSeq + "&limit=" + limit, null,
+                new TypeReference<List<AuditCheckpointView>>() { });
+    }
+
+    /** The latest signed checkpoint, self-contained (404 no_checkpoint when the chain is empty). */
+    public AuditCheckpointView latestAuditCheckpoint() {
+        return send("GET", "/v1/audit/checkpoints/latest", null, AuditCheckpointView.class);
+    }
+
+    /** Signs a checkpoint now (operator). */
+    public AuditCheckpointView checkpointAudit() {
+        return send("POST", "/v1/audit/checkpoints", null, AuditCheckpointView.class);
+    }
+
+    public List<CheckpointKeyView> checkpointKeys() {
+        return send("GET", "/v1/audit/checkpoint-keys", null, new TypeReference<List<CheckpointKeyView>>() { });
+    }
+
+    public CheckpointKeyView rotateCheckpointKey() {
+        return send("POST", "/v1/audit/checkpoint-keys/rotate", null, CheckpointKeyView.class);
     }
 
     /** Appends a sidecar's enforcement decisions to the audit chain under the caller's SPIFFE ID (a workload client). */

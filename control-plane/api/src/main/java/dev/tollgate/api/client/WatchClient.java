@@ -46,8 +46,11 @@ import dev.tollgate.api.wire.WatchEvent;
  * its own thread, delivering events to a {@link Listener} in revision order. After any disconnect it reconnects
  * with the workload's current SVID (asked of the credentials supplier each time, so a renewed SVID is used) and
  * resumes after the last revision the listener applied, waiting an exponential backoff with full jitter between
- * failed attempts. A connection silent for three heartbeat intervals, a line longer than the limit or a line that
- * is not a watch event is dropped and counted, and the client reconnects.
+ * failed attempts (it starts over after every good line). A connection silent for three heartbeat intervals, a line
+ * longer than the limit or a line that is not a watch event is dropped and counted, and the client reconnects. The
+ * control plane sends a heartbeat as soon as a new stream has caught up, so {@link #sinceLastEvent} drops at once on a
+ * good reconnect; a caller that judges staleness by it chooses the heartbeat interval and the backoff's maximum
+ * against its staleness bound (the sidecar: {@code docs/rotation.md}, "Watch stream and staleness").
  */
 public final class WatchClient implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WatchClient.class);
@@ -424,7 +427,7 @@ public final class WatchClient implements AutoCloseable {
         private long after;
         private Duration initialBackoff = Duration.ofSeconds(1);
         private Duration maxBackoff = Duration.ofSeconds(30);
-        private Duration heartbeatInterval = Duration.ofSeconds(15);
+        private Duration heartbeatInterval = Duration.ofSeconds(5);
         private Duration connectTimeout = Duration.ofSeconds(10);
         private int maxLineBytes = 4 << 20;
         private Random random = new SecureRandom();

@@ -28,11 +28,22 @@ public sealed interface Decision permits Decision.Allowed, Decision.Denied {
 
     /**
      * A call of the batch is denied by rule {@code ruleId} ({@code unknown-tool} for a tool the policy does not list)
-     * for {@code reason} (a {@link DenialReason#wire()} text); {@code after} names the earlier call of a transition.
+     * for {@code reason} (a {@link DenialReason#wire()} text); {@code after} names the earlier call of a transition;
+     * {@code call} is the index in the batch of the call that was denied (the calls before it passed, those after it
+     * were not evaluated).
      */
-    record Denied(String ruleId, String reason, Optional<EarlierCall> after, List<DryRunHit> dryRun) implements Decision {
+    record Denied(String ruleId, String reason, Optional<EarlierCall> after, List<DryRunHit> dryRun, int call)
+            implements Decision {
         public Denied {
             dryRun = List.copyOf(dryRun);
+            if (call < 0) {
+                throw new IllegalArgumentException("call: " + call + " (expected: >= 0)");
+            }
+        }
+
+        /** The first (or only) call denied. */
+        public Denied(String ruleId, String reason, Optional<EarlierCall> after, List<DryRunHit> dryRun) {
+            this(ruleId, reason, after, dryRun, 0);
         }
 
         @Override

@@ -171,13 +171,14 @@ public final class Policy {
         try {
             Sequence seq = new Sequence(history, now);
             List<DryRunHit> hits = new ArrayList<>(0);
-            for (ToolCall call : calls) {
+            for (int index = 0; index < calls.size(); index++) {
+                ToolCall call = calls.get(index);
                 CompiledTool tool = tools.get(call.tool());
                 if (tool == null) {
-                    return denied(UNKNOWN_TOOL_RULE, DenialReason.UNKNOWN_TOOL, null, hits);
+                    return denied(UNKNOWN_TOOL_RULE, DenialReason.UNKNOWN_TOOL, null, hits, index);
                 }
                 if (!seq.canTrack(call.tool())) {
-                    return denied(HISTORY_FULL_RULE, DenialReason.CALL_LIMIT_EXCEEDED, null, hits);
+                    return denied(HISTORY_FULL_RULE, DenialReason.CALL_LIMIT_EXCEEDED, null, hits, index);
                 }
                 CompiledRule[] own = tool.rules();
                 int i = 0;
@@ -190,7 +191,7 @@ public final class Policy {
                         if (r.dryRun) {
                             hits.add(new DryRunHit(r.id, v.reason().wire(), Optional.ofNullable(v.after())));
                         } else {
-                            return denied(r.id, v.reason(), v.after(), hits);
+                            return denied(r.id, v.reason(), v.after(), hits, index);
                         }
                     }
                 }
@@ -203,8 +204,9 @@ public final class Policy {
         }
     }
 
-    private static Decision denied(String rule, DenialReason reason, EarlierCall after, List<DryRunHit> hits) {
-        return new Decision.Denied(rule, reason.wire(), Optional.ofNullable(after), hits);
+    private static Decision denied(String rule, DenialReason reason, EarlierCall after, List<DryRunHit> hits,
+                                   int index) {
+        return new Decision.Denied(rule, reason.wire(), Optional.ofNullable(after), hits, index);
     }
 
     @Override

@@ -9,8 +9,9 @@ import com.fasterxml.jackson.databind.JsonNode;
  * must know. Revisions are numbered, strictly increasing, shared by all control-plane replicas.
  *
  * @param revision the revision number; for {@link #HEARTBEAT} the latest revision at the time
- * @param kind     what changed: {@link #BUNDLE}, {@link #SIGNING_KEYS}, {@link #REVOCATION}, {@link #POLICY}, or the
- *                 stream's own {@link #RESYNC} and {@link #HEARTBEAT}
+ * @param kind     what changed: {@link #BUNDLE}, {@link #SIGNING_KEYS}, {@link #REVOCATION}, {@link #POLICY},
+ *                 {@link #AUDIT_CHECKPOINT_KEYS}, {@link #AUDIT_CHECKPOINT}, or the stream's own {@link #RESYNC} and
+ *                 {@link #HEARTBEAT}
  * @param payload  the kind's JSON; for RESYNC an object with one member per kind holding its full current state
  */
 public record WatchEvent(long revision, String kind, Instant at, JsonNode payload) {
@@ -22,6 +23,10 @@ public record WatchEvent(long revision, String kind, Instant at, JsonNode payloa
     public static final String REVOCATION = "revocation";
     /** A policy version. */
     public static final String POLICY = "policy";
+    /** The keys that sign audit checkpoints ({@code CheckpointKeySet}). */
+    public static final String AUDIT_CHECKPOINT_KEYS = "audit_checkpoint_keys";
+    /** A signed checkpoint of the audit chain head ({@code AuditCheckpointView}). */
+    public static final String AUDIT_CHECKPOINT = "audit_checkpoint";
     /** The watcher was too far behind (or ahead): payload is the full state; continue after this revision. */
     public static final String RESYNC = "resync";
     /** Nothing new; the stream is alive. */

@@ -288,6 +288,7 @@ class PolicyEvaluationTest {
                 ToolCall.of("web.post")), T0));
         assertThat(d.ruleId()).isEqualTo("no-exfiltration");
         assertThat(d.after()).contains(new EarlierCall("crm.read_customer", 1, T0));
+        assertThat(d.call()).as("the index of the denied call in the batch").isEqualTo(2);
         assertThat(history.size()).as("a denied batch records nothing").isZero();
         // the reverse order is allowed and recorded entirely
         assertThat(p.admit(history, List.of(ToolCall.of("web.post"), ToolCall.of("crm.read_customer")), T0).allowed())
@@ -303,8 +304,8 @@ class PolicyEvaluationTest {
                 - id: two
                   limit: {select: {tool: search}, max-calls: 2}
                 """);
-        assertThat(p.admit(history, List.of(ToolCall.of("search"), ToolCall.of("search"), ToolCall.of("search")), T0)
-                .allowed()).isFalse();
+        assertThat(denied(p.admit(history, List.of(ToolCall.of("search"), ToolCall.of("search"),
+                ToolCall.of("search")), T0)).call()).isEqualTo(2);
         assertThat(history.size()).isZero();
         assertThat(p.admit(history, List.of(ToolCall.of("search"), ToolCall.of("search")), T0).allowed()).isTrue();
     }
@@ -312,8 +313,9 @@ class PolicyEvaluationTest {
     @Test
     void batchWithAnUnknownToolRecordsNothing() throws Exception {
         Policy p = policy("[]");
-        assertThat(denied(p.admit(history, List.of(ToolCall.of("search"), ToolCall.of("nope")), T0)).ruleId())
-                .isEqualTo("unknown-tool");
+        Decision.Denied d = denied(p.admit(history, List.of(ToolCall.of("search"), ToolCall.of("nope")), T0));
+        assertThat(d.ruleId()).isEqualTo("unknown-tool");
+        assertThat(d.call()).isEqualTo(1);
         assertThat(history.size()).isZero();
     }
 

@@ -42,7 +42,7 @@ public final class Demo implements AutoCloseable {
     public static final String UPSTREAM = "tools";
     /** How long start-up waits for both sidecars to hold an SVID and the control plane's signing keys. */
     static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
-    /** The agent sidecar's policy file (config/examples/policy-no-exfiltration.yaml), in the demo directory. */
+    /** The agent sidecar's policy file (a copy of config/examples/policy-no-exfiltration.yaml), in the demo directory. */
     public static final String POLICY_FILE = "policy-no-exfiltration.yaml";
 
     private final Path dir;
@@ -158,7 +158,11 @@ public final class Demo implements AutoCloseable {
         return s.start();
     }
 
-    /** The demo's policy: {@code config/examples/policy-no-exfiltration.yaml}, packed into the launcher. */
+    /**
+     * The demo's policy, packed into the launcher from this module's resources: a copy of
+     * {@code config/examples/policy-no-exfiltration.yaml} (a test keeps them equal), so that editing the examples in
+     * place neither changes the demo nor makes the launcher rebuild.
+     */
     static String policyText() throws IOException {
         try (var in = Demo.class.getResourceAsStream(POLICY_FILE)) {
             if (in == null) {

@@ -34,7 +34,9 @@ import io.netty.handler.ssl.SslHandler;
 
 import dev.tollgate.api.wire.Problem;
 import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.audit.RefusalAudit;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.RefusalReason;
 
 /**
  * Routes aggregated requests. Authentication reads the TLS session on the event loop; everything else (database,
@@ -67,6 +69,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (!req.decoderResult().isSuccess()) {
             write(ctx, ApiResponse.problem(Problem.of(400, "malformed_request", "Bad request",
                     "the request could not be parsed")), false, method, "unmatched", start);
+            refusedBeforeAuth(ctx, RefusalReason.MALFORMED_REQUEST, "malformed_request", "");
             return;
         }
         QueryStringDecoder qs = QueryStringDecoder.builder().maxParams(32).build(req.uri());
@@ -90,6 +93,8 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                     ? ApiResponse.problem(Problem.of(405, "method_not_allowed", "Method not allowed", method + " " + path))
                     : ApiResponse.problem(Problem.of(404, "no_such_route", "Not found", "no route " + path));
             write(ctx, resp, keepAlive, method, "unmatched", start);
+            refusedBeforeAuth(ctx, RefusalReason.UNKNOWN_ROUTE, resp.status() == 405 ? "method_not_allowed"
+                    : "no_such_route", method + " " + path);
             return;
         }
         String remote = remote(ctx);
@@ -106,12 +111,20 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 ApiRequest request = new ApiRequest(method, path, query, pathParams, contentType, body, principal,
                         remote);
                 RouteResult resp;
+                boolean authorized = false;
                 try {
                     Authenticator.authorize(principal, chosen.access());
+                    authorized = true;
                     resp = chosen.handler().handle(request);
                 } catch (ApiProblem p) {
                     resp = ApiResponse.problem(p.toProblem());
-                    if (chosen.access().role() != null && !"GET".equals(method)) {
+                    if (!authorized && unauthenticated(principal)) {
+                        // Sampled: a peer without a valid certificate must not add one durable row per request.
+                        auditor.refusals().refused(principal instanceof Principal.Rejected
+                                        ? RefusalReason.UNTRUSTED_CLIENT_CERTIFICATE : RefusalReason.NO_CLIENT_CERTIFICATE,
+                                remote, RefusalAudit.API_REFUSED, method + " " + chosen.template(), cut(path),
+                                p.reason(), Map.of("status", p.status()));
+                    } else if (chosen.access().role() != null && !"GET".equals(method)) {
                         auditor.recordQuietly(Auditor.OPERATOR_ACTION, principal.auditName(),
                                 method + " " + chosen.template(), path, p.reason(), Map.of("status", p.status()));
                     }
@@ -130,6 +143,26 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             write(ctx, ApiResponse.problem(Problem.of(503, "overloaded", "Service unavailable",
                     "too many requests in progress; retry later")), false, method, chosen.template(), start);
         }
+    }
+
+    private static boolean unauthenticated(Principal p) {
+        return p instanceof Principal.Anonymous || p instanceof Principal.Rejected;
+    }
+
+    /** On the event loop: a refusal before authentication, counted and sampled into the audit trail off the loop. */
+    private void refusedBeforeAuth(ChannelHandlerContext ctx, RefusalReason reason, String result, String subject) {
+        String remote = remote(ctx);
+        try {
+            executor.execute(() -> auditor.refusals().refused(reason, remote, RefusalAudit.API_REFUSED, "request",
+                    cut(subject), result, Map.of()));
+        } catch (RejectedExecutionException e) {
+            metrics.unauthenticatedRefusal(reason); // overloaded: counted, not audited
+        }
+    }
+
+    /** Paths and other text from outside, cut to a length fit for an audit row. */
+    static String cut(String s) {
+        return s.length() > 256 ? s.substring(0, 256) + "…" : s;
     }
 
     private void write(ChannelHandlerContext ctx, ApiResponse r, boolean keepAlive, String method, String route,

@@ -29,6 +29,17 @@ public record ApiRequest(String method, String path, Map<String, List<String>> q
         return v.get(0);
     }
 
+    /** A 400 naming the first query parameter that is not one of {@code allowed}: a misspelt filter is no filter. */
+    public void allowOnlyQuery(String... allowed) {
+        List<String> names = List.of(allowed);
+        for (String name : new java.util.TreeSet<>(query.keySet())) {
+            if (!names.contains(name)) {
+                throw ApiProblem.badRequest("unknown_parameter", name + ": not a parameter of " + method + " " + path
+                        + " (expected: any of " + String.join(", ", names) + ")");
+            }
+        }
+    }
+
     public long queryLong(String name, long dflt, long min, long max) {
         String s = queryParam(name);
         if (s == null) {

@@ -3,16 +3,20 @@ package dev.tollgate.controlplane.api;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.AssetOwnerSpec;
+import dev.tollgate.api.wire.AuditCheckpointView;
 import dev.tollgate.api.wire.AuditEventView;
-import dev.tollgate.api.wire.AuditVerificationView;
 import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaSlotView;
 import dev.tollgate.api.wire.CaStatusView;
@@ -26,18 +30,22 @@ import dev.tollgate.api.wire.SvidRequest;
 import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.WorkloadSpec;
+import dev.tollgate.controlplane.audit.AuditCheckpointer;
 import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.audit.DecisionIngest;
 import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaRotationException;
 import dev.tollgate.controlplane.ca.RotationPlan;
+import dev.tollgate.controlplane.config.Durations;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.K8sAttestor;
+import dev.tollgate.controlplane.inventory.Inventory;
+import dev.tollgate.controlplane.inventory.Posture;
 import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.policy.PolicyVersions;
+import dev.tollgate.controlplane.store.AssetOwner;
 import dev.tollgate.controlplane.store.AuditRecord;
-import dev.tollgate.controlplane.store.AuditVerification;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.SvidRecord;
 import dev.tollgate.controlplane.watch.BundleRevisions;
@@ -62,22 +70,30 @@ public final class ApiRoutes {
     private final PolicyVersions policies;
     private final DecisionIngest decisions;
     private final K8sAttestor attestor;
+    private final Inventory inventory;
+    private final Posture posture;
+    private final AuditCheckpointer checkpoints;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
-                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions) {
+                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory,
+                     Posture posture, AuditCheckpointer checkpoints) {
         this(store, ca, workloads, joinTokens, issuer, auditor, trustDomain, watch, bundles, tokens, policies, decisions,
-                null);
+                inventory, posture, checkpoints, null);
     }
 
     /** @param attestor Kubernetes service-account attestation ({@code POST /v1/attest/k8s}) */
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
-                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, K8sAttestor attestor) {
+                     TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory,
+                     Posture posture, AuditCheckpointer checkpoints, K8sAttestor attestor) {
         this.attestor = attestor;
         this.watch = watch;
+        this.inventory = inventory;
+        this.posture = posture;
+        this.checkpoints = checkpoints;
         this.policies = policies;
         this.decisions = decisions;
         this.bundles = bundles;
@@ -149,6 +165,27 @@ public final class ApiRoutes {
                             : r.queryLong("ttlSeconds", 0, 0, Long.MAX_VALUE / 1000);
                     return ApiResponse.json(201, joinTokens.create(id, ttl, actor(r)));
                 }),
+                new Route("GET", "/v1/join-tokens", Access.VIEWER, r -> {
+                    r.allowOnlyQuery("workload", "limit");
+                    Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("workload"))
+                            .map(s -> WorkloadRegistry.parseId("workload", s));
+                    return ApiResponse.ok(joinTokens.list(id, (int) r.queryLong("limit", 100, 1, MAX_LIST)));
+                }),
+                new Route("DELETE", "/v1/join-tokens/{id}", Access.OPERATOR,
+                        r -> ApiResponse.ok(joinTokens.revoke(r.param("id"), actor(r)))),
+                new Route("GET", "/v1/inventory", Access.VIEWER, r -> ApiResponse.ok(inventory.list(inventoryQuery(r)))),
+                new Route("GET", "/v1/inventory/{kind}/{id}", Access.VIEWER,
+                        r -> ApiResponse.ok(inventory.show(Inventory.Kind.parse("kind", r.param("kind")), r.param("id")))),
+                new Route("PUT", "/v1/inventory/{kind}/{id}/owner", Access.ADMIN, r -> {
+                    AssetOwner o = inventory.setOwner(Inventory.Kind.parse("kind", r.param("kind")), r.param("id"),
+                            r.json(AssetOwnerSpec.class), actor(r));
+                    return ApiResponse.ok(new AssetOwnerSpec(o.humanOwner(), o.serviceOwner(), o.purpose(),
+                            o.rotationResponsibility(), o.revocationResponsibility()));
+                }),
+                new Route("GET", "/v1/posture", Access.VIEWER, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(posture.evaluate());
+                }),
                 new Route("GET", "/v1/svids", Access.VIEWER, r -> {
                     Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("spiffeId"))
                             .map(s -> WorkloadRegistry.parseId("spiffeId", s));
@@ -182,11 +219,39 @@ public final class ApiRoutes {
                     }
                     return ApiResponse.ok(decisions.ingest(id, r.json(DecisionBatch.class)));
                 }),
-                new Route("GET", "/v1/audit/verify", Access.VIEWER, r -> {
-                    AuditVerification v = store.verifyAudit();
-                    return ApiResponse.ok(new AuditVerificationView(v.intact(), v.events(),
-                            v.intact() ? null : v.firstBrokenSeq(), v.reason()));
+                new Route("GET", "/v1/audit/verify", Access.VIEWER,
+                        r -> ApiResponse.ok(checkpoints.verify(Optional.empty()))),
+                new Route("POST", "/v1/audit/verify", Access.VIEWER, r -> {
+                    AuditCheckpointView kept = r.json(AuditCheckpointView.class);
+                    if (kept == null) {
+                        throw ApiProblem.badRequest("missing_checkpoint", "body: missing (expected: a checkpoint "
+                                + "as exported by ctl audit checkpoint export)");
+                    }
+                    try {
+                        return ApiResponse.ok(checkpoints.verify(Optional.of(kept)));
+                    } catch (IllegalArgumentException e) {
+                        throw ApiProblem.badRequest("invalid_checkpoint", e.getMessage());
+                    }
                 }),
+                new Route("GET", "/v1/audit/checkpoints", Access.VIEWER, r -> {
+                    long after = r.queryLong("after", 0, 0, Long.MAX_VALUE);
+                    int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
+                    return ApiResponse.ok(checkpoints.list(after, limit));
+                }),
+                new Route("GET", "/v1/audit/checkpoints/latest", Access.VIEWER, r -> ApiResponse.ok(
+                        checkpoints.latest().orElseThrow(() -> new ApiProblem(404, "no_checkpoint", "Not found",
+                                "no audit checkpoint yet (the chain is empty)")))),
+                new Route("POST", "/v1/audit/checkpoints", Access.OPERATOR, r -> {
+                    try {
+                        return ApiResponse.json(201, checkpoints.checkpointNow(actor(r)));
+                    } catch (IllegalStateException e) {
+                        throw ApiProblem.conflict("audit_chain_broken", e.getMessage());
+                    }
+                }),
+                new Route("GET", "/v1/audit/checkpoint-keys", Access.VIEWER,
+                        r -> ApiResponse.ok(checkpoints.keys())),
+                new Route("POST", "/v1/audit/checkpoint-keys/rotate", Access.ADMIN,
+                        r -> ApiResponse.ok(checkpoints.rotate(actor(r)))),
                 new Route("POST", "/v1/tasks", Access.OPERATOR_OR_WORKLOAD,
                         r -> ApiResponse.json(201, tokens.tasks().create(r.json(TaskSpec.class), r.principal()))),
                 new Route("GET", "/v1/tasks", Access.VIEWER, r -> {
@@ -224,6 +289,34 @@ public final class ApiRoutes {
                 new Route("GET", "/v1/policy", Access.VIEWER, r -> ApiResponse.ok(policies.current())),
                 new Route("GET", "/v1/policy/versions", Access.VIEWER,
                         r -> ApiResponse.ok(policies.versions((int) r.queryLong("limit", 100, 1, MAX_LIST)))));
+    }
+
+    private static Inventory.Query inventoryQuery(ApiRequest r) {
+        r.allowOnlyQuery("kind", "owner", "workload", "task", "state", "expiringWithin", "limit");
+        Set<Inventory.Kind> kinds = EnumSet.noneOf(Inventory.Kind.class);
+        String kindParam = r.queryParam("kind");
+        if (kindParam != null) {
+            for (String k : kindParam.split(",", -1)) {
+                kinds.add(Inventory.Kind.parse("kind", k.strip()));
+            }
+        }
+        Optional<SpiffeId> workload = Optional.ofNullable(r.queryParam("workload"))
+                .map(s -> WorkloadRegistry.parseId("workload", s));
+        Optional<Duration> within = Optional.ofNullable(r.queryParam("expiringWithin")).map(s -> {
+            try {
+                Duration d = Durations.parse(s);
+                if (d.isNegative() || d.isZero()) {
+                    throw new IllegalArgumentException("not positive");
+                }
+                return d;
+            } catch (RuntimeException e) {
+                throw ApiProblem.badRequest("invalid_duration",
+                        "expiringWithin: '" + s + "' (expected: a positive duration such as 7d, 12h, 30m)");
+            }
+        });
+        return new Inventory.Query(kinds, Optional.ofNullable(r.queryParam("owner")), workload,
+                Optional.ofNullable(r.queryParam("task")), Optional.ofNullable(r.queryParam("state")), within,
+                (int) r.queryLong("limit", 100, 1, Inventory.MAX_LIMIT));
     }
 
     private byte[] jwks() {

@@ -3,7 +3,9 @@ package dev.tollgate.controlplane.api;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
@@ -24,16 +26,20 @@ import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 
 import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.audit.RefusalAudit;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.RefusalReason;
 
 /** The HTTPS listener of the operator and workload API: one ChannelInitializer, one handler per concern. */
 public final class ApiServer implements AutoCloseable {
     public static final String HANDLER_LIMIT = "connection-limit";
     public static final String HANDLER_TLS = "tls";
+    public static final String HANDLER_HANDSHAKE_REFUSALS = "handshake-refusals";
     public static final String HANDLER_IDLE = "idle";
     public static final String HANDLER_CODEC = "http-codec";
     public static final String HANDLER_AGGREGATOR = "aggregator";
@@ -68,6 +74,7 @@ public final class ApiServer implements AutoCloseable {
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
         ApiHandler api = new ApiHandler(routes, auth, blocking, metrics, auditor);
         ConnectionLimit limit = new ConnectionLimit(s.maxConnections(), metrics);
+        HandshakeRefusals handshakeRefusals = new HandshakeRefusals(auditor.refusals(), blocking, metrics);
         HttpDecoderConfig decoder = new HttpDecoderConfig()
                 .setMaxInitialLineLength(MAX_INITIAL_LINE)
                 .setMaxHeaderSize(MAX_HEADER_SIZE)
@@ -86,6 +93,7 @@ public final class ApiServer implements AutoCloseable {
                             c.pipeline()
                                     .addLast(HANDLER_LIMIT, limit)
                                     .addLast(HANDLER_TLS, ssl)
+                                    .addLast(HANDLER_HANDSHAKE_REFUSALS, handshakeRefusals)
                                     .addLast(HANDLER_IDLE, new IdleClose(s.idleTimeout()))
                                     .addLast(HANDLER_CODEC, new HttpServerCodec(decoder))
                                     .addLast(HANDLER_AGGREGATOR, new HttpObjectAggregator(s.maxBodyBytes(), true))
@@ -138,6 +146,43 @@ public final class ApiServer implements AutoCloseable {
         public void channelInactive(ChannelHandlerContext ctx) throws Exception {
             open.decrementAndGet();
             super.channelInactive(ctx);
+        }
+    }
+
+    /**
+     * Counts and samples failed TLS handshakes (a peer that never authenticated: bad ClientHello, timeout, closed
+     * mid-handshake) into the audit trail, off the event loop; leaves the pipeline once the handshake succeeded.
+     */
+    @io.netty.channel.ChannelHandler.Sharable
+    static final class HandshakeRefusals extends ChannelInboundHandlerAdapter {
+        private final RefusalAudit refusals;
+        private final Executor blocking;
+        private final ControlPlaneMetrics metrics;
+
+        HandshakeRefusals(RefusalAudit refusals, Executor blocking, ControlPlaneMetrics metrics) {
+            this.refusals = refusals;
+            this.blocking = blocking;
+            this.metrics = metrics;
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof SslHandshakeCompletionEvent done) {
+                ctx.pipeline().remove(this);
+                if (!done.isSuccess()) {
+                    String remote = ctx.channel().remoteAddress() instanceof InetSocketAddress a
+                            ? a.getAddress().getHostAddress() : "unknown";
+                    String error = done.cause() == null ? "unknown" : done.cause().getClass().getSimpleName();
+                    try {
+                        blocking.execute(() -> refusals.refused(RefusalReason.HANDSHAKE_FAILED, remote,
+                                RefusalAudit.API_REFUSED, "tls.handshake", "", "handshake_failed",
+                                Map.of("error", error)));
+                    } catch (RejectedExecutionException e) {
+                        metrics.unauthenticatedRefusal(RefusalReason.HANDSHAKE_FAILED);
+                    }
+                }
+            }
+            super.userEventTriggered(ctx, evt);
         }
     }
 

@@ -7,6 +7,9 @@ import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
 import dev.tollgate.controlplane.store.AuditEvent;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.StoreException;
@@ -38,6 +41,7 @@ public final class Auditor {
     private final Store store;
     private final Clock clock;
     private final Runnable onLostEvent;
+    private final RefusalAudit refusals;
 
     /** An auditor whose lost events (see {@link #recordQuietly}) are only logged. */
     public Auditor(Store store, Clock clock) {
@@ -46,9 +50,24 @@ public final class Auditor {
 
     /** An auditor that also calls onLostEvent (a counter) whenever an event of a refusal could not be stored. */
     public Auditor(Store store, Clock clock, Runnable onLostEvent) {
+        this(store, clock, onLostEvent, new ControlPlaneMetrics(new SimpleMeterRegistry()), RefusalAudit.Settings.DEFAULT);
+    }
+
+    /** An auditor that samples refusals of unauthenticated peers with these bounds and counts them in metrics. */
+    public Auditor(Store store, Clock clock, Runnable onLostEvent, ControlPlaneMetrics metrics,
+                   RefusalAudit.Settings refusalSampling) {
         this.store = store;
         this.clock = clock;
         this.onLostEvent = onLostEvent;
+        this.refusals = new RefusalAudit(this, metrics, clock, refusalSampling);
+    }
+
+    /**
+     * The sampler of refusals of peers that had not authenticated: use {@link RefusalAudit#refused} for them instead
+     * of {@link #recordQuietly}, so that outside traffic cannot grow the audit trail without bound.
+     */
+    public RefusalAudit refusals() {
+        return refusals;
     }
 
     /**

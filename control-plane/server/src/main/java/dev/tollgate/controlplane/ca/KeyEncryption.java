@@ -117,6 +117,16 @@ public final class KeyEncryption {
         return new Kek(value.toCharArray(), source);
     }
 
+    /** The fingerprint naming the KEK in the inventory (never the KEK): see {@link Kek#fingerprint()}. */
+    public String kekFingerprint() {
+        return kek.fingerprint();
+    }
+
+    /** Where the KEK came from; never its value. */
+    public String kekSource() {
+        return kek.source();
+    }
+
     /** Seals a private key as an encrypted PKCS#8 PEM. */
     public String encrypt(PrivateKey key) {
         Objects.requireNonNull(key, "key");
@@ -182,8 +192,10 @@ public final class KeyEncryption {
 
     /** A key-encryption key; never printed. */
     public static final class Kek {
+        static final int FINGERPRINT_ITERATIONS = 210_000;
         private final char[] chars;
         private final String source;
+        private String fingerprint;
 
         private Kek(char[] chars, String source) {
             this.chars = chars;
@@ -193,6 +205,26 @@ public final class KeyEncryption {
         /** Where it came from, e.g. "environment variable TOLLGATE_KEK"; never the value. */
         public String source() {
             return source;
+        }
+
+        /**
+         * A fingerprint that names this KEK in the inventory without revealing it: {@code kek:} and the first 16 hex
+         * digits of PBKDF2-HMAC-SHA256 over the KEK with a fixed, public salt and {@value #FINGERPRINT_ITERATIONS}
+         * iterations (so it is no cheaper to guess the KEK from than from a sealed key). Computed once.
+         */
+        public synchronized String fingerprint() {
+            if (fingerprint == null) {
+                try {
+                    javax.crypto.SecretKeyFactory f = javax.crypto.SecretKeyFactory.getInstance("PBKDF2WithHmacSHA256");
+                    byte[] out = f.generateSecret(new javax.crypto.spec.PBEKeySpec(chars,
+                            "tollgate-kek-fingerprint".getBytes(StandardCharsets.UTF_8), FINGERPRINT_ITERATIONS, 256))
+                            .getEncoded();
+                    fingerprint = "kek:" + java.util.HexFormat.of().formatHex(out, 0, 8);
+                } catch (java.security.GeneralSecurityException e) {
+                    throw new IllegalStateException("PBKDF2WithHmacSHA256 is not available", e);
+                }
+            }
+            return fingerprint;
         }
 
         @Override

@@ -29,6 +29,8 @@ public record ControlPlaneConfig(
         Operators operators,
         Watch watch,
         Tokens tokens,
+        Posture posture,
+        Audit audit,
         K8sAttestationSettings k8sAttestation) {
 
     public static final List<ConfigValues.Option> OPTIONS = concat(List.of(
@@ -62,7 +64,7 @@ public record ControlPlaneConfig(
             opt("join-token.max-ttl", "1h", "longest join token an operator may ask for"),
             opt("operators.bootstrap-ttl", "24h", "lifetime of the bootstrap admin credential written at start"),
             opt("operators.max-ttl", "7d", "longest operator certificate issued"),
-            opt("watch.heartbeat-interval", "15s", "how often a watch stream with nothing new sends a heartbeat line (sidecars reconnect after three missed)"),
+            opt("watch.heartbeat-interval", "5s", "how often a watch stream with nothing new sends a heartbeat line, and once as soon as a watcher is caught up (sidecars reconnect after three missed; keep 3 x this well under their credentials.max-staleness)"),
             opt("watch.retained-revisions", "10000", "how many of the latest revisions are kept; a watcher further behind is resynchronised with full state"),
             opt("watch.max-streams-per-identity", "4", "most concurrent watch streams of one SPIFFE ID; more get 429"),
             opt("watch.max-streams", "10000", "most concurrent watch streams of this replica; more get 429"),
@@ -72,7 +74,19 @@ public record ControlPlaneConfig(
             opt("tokens.signing-key-rotation", "24h", "how often a new token signing key (ES256) takes over; the old one stays published until its tokens expire"),
             opt("tokens.max-task-ttl", "24h", "longest task (and task token) the control plane issues, whatever a registration allows"),
             opt("tokens.exchange-max-ttl", "60s", "longest exchanged (audience-bound) token; never beyond the task's remaining life"),
-            opt("tokens.clock-skew", "30s", "tolerance for the time claims when the control plane verifies a subject token")),
+            opt("tokens.clock-skew", "30s", "tolerance for the time claims when the control plane verifies a subject token"),
+            opt("posture.interval", "5m", "how often the posture report is evaluated for the metrics (GET /v1/posture evaluates on request)"),
+            opt("posture.expiring-within", "14d", "a CA or operator credential expiring within this is a finding (expiring-soon; a signing CA without a prepared successor: ca-without-successor)"),
+            opt("posture.max-lifetime.ca", "398d", "longest CA lifetime the posture report accepts (lifetime-over-policy)"),
+            opt("posture.max-lifetime.operator-credential", "30d", "longest operator certificate lifetime the posture report accepts"),
+            opt("posture.max-lifetime.svid", "24h", "longest X.509-SVID lifetime the posture report accepts"),
+            opt("posture.max-lifetime.task-token", "24h", "longest task token lifetime the posture report accepts"),
+            opt("posture.max-lifetime.exchanged-token", "10m", "longest exchanged token lifetime the posture report accepts"),
+            opt("posture.max-lifetime.join-token", "1d", "longest join token lifetime the posture report accepts"),
+            opt("audit.checkpoint-interval", "60s", "how often the audit chain head is signed as a checkpoint when it moved since the last one"),
+            opt("audit.refusals.interval", "60s", "refusals of unauthenticated peers: at most one audit row per (source address, reason) per interval, carrying the count of refusals it stands for"),
+            opt("audit.refusals.max-rows", "100", "most audit rows of refusals of unauthenticated peers per interval across all sources; the rest are counted in one overflow row"),
+            opt("audit.refusals.max-sources", "10000", "most (source address, reason) pairs tracked per interval; refusals from further pairs count as overflow")),
             K8sAttestationSettings.OPTIONS);
 
     private static List<ConfigValues.Option> concat(List<ConfigValues.Option> a, List<ConfigValues.Option> b) {
@@ -80,6 +94,7 @@ public record ControlPlaneConfig(
         all.addAll(b);
         return List.copyOf(all);
     }
+
 
     private static ConfigValues.Option opt(String key, String def, String description) {
         return new ConfigValues.Option(key, def, description);
@@ -113,7 +128,19 @@ public record ControlPlaneConfig(
                         Duration pollInterval, int maxQueuedEvents, Duration writeStallTimeout) {
     }
 
+    /** Signed audit checkpoints and the sampling of refusals of unauthenticated peers. */
+    public record Audit(Duration checkpointInterval, Duration refusalInterval, int refusalMaxRows,
+                        int refusalMaxSources) {
+    }
+
     /** Task tokens, exchanged tokens and their signing keys. */
+    /** The posture report's schedule and the limits its rules hold assets to. */
+    public record Posture(Duration interval, Duration expiringWithin, Duration caMaxLifetime,
+                          Duration operatorCredentialMaxLifetime, Duration svidMaxLifetime,
+                          Duration taskTokenMaxLifetime, Duration exchangedTokenMaxLifetime,
+                          Duration joinTokenMaxLifetime) {
+    }
+
     public record Tokens(Duration signingKeyRotation, Duration maxTaskTtl, Duration exchangeMaxTtl, Duration clockSkew) {
     }
 
@@ -197,8 +224,21 @@ public record ControlPlaneConfig(
                 v.duration("tokens.max-task-ttl", Duration.ofMinutes(1), Duration.ofHours(24)),
                 v.duration("tokens.exchange-max-ttl", Duration.ofSeconds(5), Duration.ofSeconds(60)),
                 v.duration("tokens.clock-skew", Duration.ZERO, Duration.ofMinutes(5)));
+        Posture posture = new Posture(v.duration("posture.interval", Duration.ofSeconds(10), Duration.ofDays(1)),
+                v.duration("posture.expiring-within", Duration.ofMinutes(1), Duration.ofDays(3650)),
+                v.duration("posture.max-lifetime.ca", Duration.ofMinutes(1), Duration.ofDays(36500)),
+                v.duration("posture.max-lifetime.operator-credential", Duration.ofMinutes(1), Duration.ofDays(36500)),
+                v.duration("posture.max-lifetime.svid", Duration.ofMinutes(1), Duration.ofDays(36500)),
+                v.duration("posture.max-lifetime.task-token", Duration.ofMinutes(1), Duration.ofDays(36500)),
+                v.duration("posture.max-lifetime.exchanged-token", Duration.ofSeconds(5), Duration.ofDays(36500)),
+                v.duration("posture.max-lifetime.join-token", Duration.ofSeconds(10), Duration.ofDays(36500)));
+        Audit audit = new Audit(v.duration("audit.checkpoint-interval", Duration.ofMillis(100), Duration.ofDays(1)),
+                v.duration("audit.refusals.interval", Duration.ofSeconds(1), Duration.ofDays(1)),
+                (int) v.integer("audit.refusals.max-rows", 1, 1_000_000),
+                (int) v.integer("audit.refusals.max-sources", 1, 10_000_000));
         ControlPlaneConfig cfg = new ControlPlaneConfig(td, dataDir, db, api, v.address("admin.listen"),
-                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens, K8sAttestationSettings.parse(v, td));
+                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens, posture, audit,
+                K8sAttestationSettings.parse(v, td));
         v.throwIfInvalid("control-plane");
         return cfg;
     }

@@ -6,15 +6,20 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.tls.Svids;
+import dev.tollgate.api.wire.JoinTokenInfoView;
 import dev.tollgate.api.wire.JoinTokenView;
 import dev.tollgate.controlplane.api.ApiProblem;
 import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.JoinTokenOutcome;
+import dev.tollgate.controlplane.store.JoinTokenEntry;
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.RefusalReason;
 import dev.tollgate.controlplane.store.JoinTokenRecord;
 import dev.tollgate.controlplane.store.JoinTokenRedemption;
 import dev.tollgate.controlplane.store.Store;
@@ -72,8 +77,8 @@ public final class JoinTokens {
     public SpiffeId redeem(String token, String remote) {
         if (token == null || token.isEmpty() || token.length() > MAX_TOKEN_LENGTH) {
             metrics.joinToken(JoinTokenOutcome.UNKNOWN);
-            auditor.recordQuietly(Auditor.JOIN_TOKEN_REFUSED, "anonymous@" + remote, "svid.join", "", "unknown",
-                    Map.of("reason", token == null || token.isEmpty() ? "missing" : "too_long"));
+            auditor.refusals().refused(RefusalReason.JOIN_TOKEN_INVALID, remote, Auditor.JOIN_TOKEN_REFUSED,
+                    "svid.join", "", "unknown", Map.of("reason", token == null || token.isEmpty() ? "missing" : "too_long"));
             throw ApiProblem.unauthorized("join_token_invalid", "joinToken: missing or malformed");
         }
         String hash = hash(token);
@@ -86,23 +91,71 @@ public final class JoinTokens {
             }
             case ALREADY_USED -> {
                 metrics.joinToken(JoinTokenOutcome.ALREADY_USED);
-                auditor.recordQuietly(Auditor.JOIN_TOKEN_REFUSED, "anonymous@" + remote, "svid.join", subject,
-                        "already_used", Map.of("tokenId", tokenId(hash)));
+                auditor.refusals().refused(RefusalReason.JOIN_TOKEN_USED, remote, Auditor.JOIN_TOKEN_REFUSED,
+                        "svid.join", subject, "already_used", Map.of("tokenId", tokenId(hash)));
                 throw ApiProblem.unauthorized("join_token_used", "join token was already used (they are single use; create a new one)");
             }
             case EXPIRED -> {
                 metrics.joinToken(JoinTokenOutcome.EXPIRED);
-                auditor.recordQuietly(Auditor.JOIN_TOKEN_REFUSED, "anonymous@" + remote, "svid.join", subject,
-                        "expired", Map.of("tokenId", tokenId(hash)));
+                auditor.refusals().refused(RefusalReason.JOIN_TOKEN_EXPIRED, remote, Auditor.JOIN_TOKEN_REFUSED,
+                        "svid.join", subject, "expired", Map.of("tokenId", tokenId(hash)));
                 throw ApiProblem.unauthorized("join_token_expired", "join token has expired (create a new one)");
+            }
+            case REVOKED -> {
+                metrics.joinToken(JoinTokenOutcome.REVOKED);
+                auditor.recordQuietly(Auditor.JOIN_TOKEN_REFUSED, "anonymous@" + remote, "svid.join", subject,
+                        "revoked", Map.of("tokenId", tokenId(hash)));
+                throw ApiProblem.unauthorized("join_token_revoked",
+                        "join token was revoked by an operator (create a new one)");
             }
             default -> {
                 metrics.joinToken(JoinTokenOutcome.UNKNOWN);
-                auditor.recordQuietly(Auditor.JOIN_TOKEN_REFUSED, "anonymous@" + remote, "svid.join", "",
-                        "unknown", Map.of("tokenId", tokenId(hash)));
+                auditor.refusals().refused(RefusalReason.JOIN_TOKEN_INVALID, remote, Auditor.JOIN_TOKEN_REFUSED,
+                        "svid.join", "", "unknown", Map.of("tokenId", tokenId(hash)));
                 throw ApiProblem.unauthorized("join_token_invalid", "join token is not known");
             }
         }
+    }
+
+    /** Join tokens, newest first, of one workload when given; never the tokens themselves. */
+    public List<JoinTokenInfoView> list(Optional<SpiffeId> workload, int limit) {
+        Instant now = clock.instant();
+        return store.joinTokens(workload, limit).stream().map(e -> view(e, now)).toList();
+    }
+
+    /**
+     * Revokes an outstanding join token by its id (the first 12 or more hex digits of its hash), audited in the same
+     * transaction; 404 when no outstanding token has that id, 409 when the id names more than one.
+     */
+    public JoinTokenInfoView revoke(String id, String actor) {
+        if (id == null || !id.matches("[0-9a-f]{12,64}")) {
+            throw ApiProblem.badRequest("invalid_join_token_id",
+                    "id: '" + id + "' (expected: 12 to 64 lowercase hex digits, as `ctl join-token list` shows)");
+        }
+        Instant now = clock.instant();
+        return store.inTransaction("revoke join token " + id, () -> {
+            List<JoinTokenRecord> revoked = store.revokeJoinToken(id, now, actor);
+            if (revoked.isEmpty()) {
+                throw ApiProblem.notFound("join_token_not_found",
+                        "no outstanding join token " + id + " (used, revoked and unknown tokens cannot be revoked)");
+            }
+            if (revoked.size() > 1) {
+                throw ApiProblem.conflict("join_token_id_ambiguous",
+                        "id " + id + " names " + revoked.size() + " tokens; give more digits of the token id");
+            }
+            JoinTokenRecord t = revoked.get(0);
+            auditor.record(Auditor.OPERATOR_ACTION, actor, "join_token.revoke", t.workload().toString(), "ok",
+                    Map.of("tokenId", tokenId(t.tokenHash()), "reason", "operator"));
+            return new JoinTokenInfoView(tokenId(t.tokenHash()), t.workload().toString(), t.createdAt(),
+                    t.createdBy(), t.expiresAt(), "revoked", null, now, actor);
+        });
+    }
+
+    static JoinTokenInfoView view(JoinTokenEntry e, Instant now) {
+        JoinTokenRecord t = e.token();
+        return new JoinTokenInfoView(tokenId(t.tokenHash()), t.workload().toString(), t.createdAt(), t.createdBy(),
+                t.expiresAt(), e.state(now).name().toLowerCase(java.util.Locale.ROOT), e.usedAt().orElse(null),
+                e.revokedAt().orElse(null), e.revokedBy().orElse(null));
     }
 
     static String hash(String token) {

@@ -25,6 +25,7 @@ import dev.tollgate.controlplane.ca.TrustBundle;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.IssuanceKind;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.IssuanceResult;
+import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.RefusalReason;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.SvidRecord;
 import dev.tollgate.controlplane.store.Workload;
@@ -157,8 +158,13 @@ public final class SvidIssuer {
             return CsrParser.publicKey(request.csr().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         } catch (BadCsrException e) {
             metrics.issuance(kind, IssuanceResult.BAD_CSR);
-            auditor.recordQuietly(Auditor.SVID_REFUSED, actor, "svid." + kind.name().toLowerCase(), "", "bad_csr",
-                    Map.of("reason", e.reason().wireName()));
+            if (kind == IssuanceKind.JOIN) { // an unauthenticated peer: sampled, never one row each
+                auditor.refusals().refused(RefusalReason.BAD_CSR, actor.substring(actor.indexOf('@') + 1),
+                        Auditor.SVID_REFUSED, "svid.join", "", "bad_csr", Map.of("reason", e.reason().wireName()));
+            } else {
+                auditor.recordQuietly(Auditor.SVID_REFUSED, actor, "svid." + kind.name().toLowerCase(), "", "bad_csr",
+                        Map.of("reason", e.reason().wireName()));
+            }
             throw ApiProblem.badRequest("bad_csr:" + e.reason().wireName(), "csr: " + e.getMessage());
         }
     }

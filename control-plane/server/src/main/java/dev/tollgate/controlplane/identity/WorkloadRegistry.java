@@ -3,6 +3,8 @@ package dev.tollgate.controlplane.identity;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -17,6 +19,7 @@ import dev.tollgate.api.wire.WorkloadView;
 import dev.tollgate.controlplane.api.ApiProblem;
 import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.identity.k8s.K8sTokenVerifier;
+import dev.tollgate.controlplane.store.JoinTokenRecord;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.StoreConflictException;
 import dev.tollgate.controlplane.store.Workload;
@@ -76,23 +79,64 @@ public final class WorkloadRegistry {
             throw ApiProblem.badRequest("spiffe_id_mismatch",
                     "spiffeId: '" + spec.spiffeId() + "' (expected: the workload's own ID " + id + " or absent)");
         }
-        WorkloadSpec full = new WorkloadSpec(id.toString(), spec.humanOwner(), spec.serviceOwner(), spec.purpose(),
-                spec.tools(), spec.maxSvidTtlSeconds(), spec.maxTaskTtlSeconds(), spec.k8sSelectors());
+        // A field absent from the request keeps its value: an update changes only what it names (selectors too).
+        WorkloadSpec full = new WorkloadSpec(id.toString(),
+                spec.humanOwner() != null ? spec.humanOwner() : existing.humanOwner(),
+                spec.serviceOwner() != null ? spec.serviceOwner() : existing.serviceOwner(),
+                spec.purpose() != null ? spec.purpose() : existing.purpose(),
+                spec.tools() != null ? spec.tools() : existing.tools(),
+                spec.maxSvidTtlSeconds() != null ? spec.maxSvidTtlSeconds() : existing.maxSvidTtl().toSeconds(),
+                spec.maxTaskTtlSeconds() != null ? spec.maxTaskTtlSeconds() : existing.maxTaskTtl().toSeconds(),
+                spec.k8sSelectors());
         Workload w = validate(full, existing.createdAt(), existing.k8sSelectors());
         requireDisjointSelectors(w);
-        if (!store.updateWorkload(w)) {
-            throw ApiProblem.notFound("workload_not_found", "no workload " + id);
-        }
-        auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.update", id.toString(), "ok",
-                Map.of("k8sSelectors", selectorText(w)));
+        Map<String, Object> changes = changes(existing, w);
+        store.inTransaction("update workload " + id, () -> {
+            if (!store.updateWorkload(w)) {
+                throw ApiProblem.notFound("workload_not_found", "no workload " + id);
+            }
+            auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.update", id.toString(), "ok", changes);
+        });
         return view(w);
     }
 
-    public void delete(SpiffeId id, String actor) {
-        if (!store.deleteWorkload(id)) {
-            throw ApiProblem.notFound("workload_not_found", "no workload " + id);
+    /** What an update changed, each field as {@code <field>.old} and {@code <field>.new}, and their names. */
+    static Map<String, Object> changes(Workload before, Workload after) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        List<String> changed = new ArrayList<>();
+        change(d, changed, "humanOwner", before.humanOwner(), after.humanOwner());
+        change(d, changed, "serviceOwner", before.serviceOwner(), after.serviceOwner());
+        change(d, changed, "purpose", before.purpose(), after.purpose());
+        change(d, changed, "tools", String.join(",", before.tools()), String.join(",", after.tools()));
+        change(d, changed, "maxSvidTtlSeconds", before.maxSvidTtl().toSeconds(), after.maxSvidTtl().toSeconds());
+        change(d, changed, "maxTaskTtlSeconds", before.maxTaskTtl().toSeconds(), after.maxTaskTtl().toSeconds());
+        change(d, changed, "k8sSelectors", selectorText(before), selectorText(after));
+        d.put("changed", String.join(",", changed));
+        return d;
+    }
+
+    private static void change(Map<String, Object> d, List<String> changed, String field, Object before, Object after) {
+        if (!before.equals(after)) {
+            changed.add(field);
+            d.put(field + ".old", before);
+            d.put(field + ".new", after);
         }
-        auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.delete", id.toString(), "ok", Map.of());
+    }
+
+    /** Deletes a workload and revokes its outstanding join tokens, in one transaction. */
+    public void delete(SpiffeId id, String actor) {
+        store.inTransaction("delete workload " + id, () -> {
+            if (!store.deleteWorkload(id)) {
+                throw ApiProblem.notFound("workload_not_found", "no workload " + id);
+            }
+            List<JoinTokenRecord> revoked = store.revokeJoinTokensOf(id, clock.instant(), actor);
+            auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.delete", id.toString(), "ok",
+                    Map.of("joinTokensRevoked", (long) revoked.size()));
+            for (JoinTokenRecord t : revoked) {
+                auditor.record(Auditor.OPERATOR_ACTION, actor, "join_token.revoke", id.toString(), "ok",
+                        Map.of("tokenId", JoinTokens.tokenId(t.tokenHash()), "reason", "workload_deleted"));
+            }
+        });
     }
 
     public Workload get(SpiffeId id) {

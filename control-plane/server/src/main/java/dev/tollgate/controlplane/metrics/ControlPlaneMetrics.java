@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -32,6 +33,13 @@ public final class ControlPlaneMetrics {
     public static final String ATTESTATION_AUDIT_SUPPRESSED = "tollgate.cp.attestation.audit.suppressed";
     public static final String ATTESTATION_KEY_FETCHES = "tollgate.cp.attestation.key.fetches";
     public static final String ATTESTATION_TOKEN_REVIEWS = "tollgate.cp.attestation.token.reviews";
+    public static final String POSTURE_FINDINGS = "tollgate.cp.posture.findings";
+    public static final String POSTURE_SCORE = "tollgate.cp.posture.score";
+    public static final String POSTURE_EVALUATIONS = "tollgate.cp.posture.evaluations";
+    public static final String AUDIT_CHECKPOINTS = "tollgate.cp.audit.checkpoints";
+    public static final String AUDIT_CHECKPOINT_SEQ = "tollgate.cp.audit.checkpoint.seq";
+    public static final String API_REFUSALS = "tollgate.cp.api.unauthenticated.refusals";
+    public static final String AUDIT_REFUSAL_ROWS = "tollgate.cp.audit.refusal.rows";
 
     /** How an SVID came to be asked for. */
     public enum IssuanceKind {
@@ -45,12 +53,12 @@ public final class ControlPlaneMetrics {
 
     /** What happened to a join token. */
     public enum JoinTokenOutcome {
-        CREATED, REDEEMED, UNKNOWN, ALREADY_USED, EXPIRED
+        CREATED, REDEEMED, UNKNOWN, ALREADY_USED, EXPIRED, REVOKED
     }
 
     /** The kinds of revision, as in {@code WatchEvent}. */
     public enum RevisionKind {
-        BUNDLE, SIGNING_KEYS, REVOCATION, POLICY;
+        BUNDLE, SIGNING_KEYS, REVOCATION, POLICY, AUDIT_CHECKPOINT_KEYS, AUDIT_CHECKPOINT;
 
         /** The kind named on the wire ("signing_keys"), or null when there is none by that name. */
         public static RevisionKind fromWire(String kind) {
@@ -110,6 +118,46 @@ public final class ControlPlaneMetrics {
         AUTHENTICATED, REFUSED, UNAVAILABLE
     }
 
+    /** How an attempt to sign an audit checkpoint ended. */
+    public enum CheckpointResult {
+        /** A checkpoint was signed and stored. */
+        SIGNED,
+        /** The chain does not extend the latest checkpoint (rewritten or cut): nothing is signed. */
+        CHAIN_BROKEN,
+        /** The store or the key failed; retried at the next interval. */
+        FAILED
+    }
+
+    /** Why a peer that had not authenticated was refused. */
+    public enum RefusalReason {
+        /** A route that needs a client certificate was called without one. */
+        NO_CLIENT_CERTIFICATE,
+        /** The client certificate does not verify against the trust bundle (or is not of this trust domain). */
+        UNTRUSTED_CLIENT_CERTIFICATE,
+        /** The TLS handshake failed, timed out or the connection closed during it. */
+        HANDSHAKE_FAILED,
+        /** No route has this path (404) or method (405), answered before authentication. */
+        UNKNOWN_ROUTE,
+        /** The request could not be parsed. */
+        MALFORMED_REQUEST,
+        /** A join token that is missing, malformed or not known. */
+        JOIN_TOKEN_INVALID,
+        /** A join token that was used already. */
+        JOIN_TOKEN_USED,
+        /** A join token past its expiry. */
+        JOIN_TOKEN_EXPIRED,
+        /** A join request whose CSR is not acceptable. */
+        BAD_CSR
+    }
+
+    /** What the audit trail kept of refusals of unauthenticated peers. */
+    public enum RefusalRow {
+        /** An audit row of one (source, reason), carrying the count of refusals it stands for. */
+        WRITTEN,
+        /** Refusals over the row budget or the tracked-pair bound, counted only in the interval's overflow row. */
+        OVERFLOW
+    }
+
     /** Which limit refused a watch stream. */
     public enum StreamLimit {
         PER_IDENTITY, TOTAL
@@ -158,6 +206,37 @@ public final class ControlPlaneMetrics {
             Instant na = activeNotAfter.get();
             return na == null ? Double.NaN : Duration.between(clock.instant(), na).toMillis() / 1000.0;
         }).description("seconds until the active signing CA expires").register(registry);
+    }
+
+    /**
+     * The latest posture evaluation: findings per rule (every rule registered, 0 until it finds something; the
+     * severity tag is the rule's own), and the score (NaN until the first evaluation).
+     *
+     * @param rules each rule's id and severity, from the rule enum
+     */
+    public void postureGauges(Map<String, String> rules, java.util.function.ToIntFunction<String> findings,
+                              Supplier<Integer> score) {
+        rules.forEach((rule, severity) -> Gauge.builder(POSTURE_FINDINGS, () -> findings.applyAsInt(rule))
+                .description("findings of the latest posture evaluation, by rule")
+                .tags("rule", rule, "severity", severity).register(registry));
+        Gauge.builder(POSTURE_SCORE, () -> {
+            Integer s = score.get();
+            return s == null ? Double.NaN : s;
+        }).description("score of the latest posture evaluation, 0 to 100").register(registry);
+        for (PostureEvaluation e : PostureEvaluation.values()) {
+            Counter.builder(POSTURE_EVALUATIONS).description("posture evaluations run on schedule, and failures")
+                    .tag("result", e.name().toLowerCase(Locale.ROOT)).register(registry);
+        }
+    }
+
+    /** How a scheduled posture evaluation ended. */
+    public enum PostureEvaluation {
+        OK, ERROR
+    }
+
+    public void postureEvaluated(PostureEvaluation result) {
+        Counter.builder(POSTURE_EVALUATIONS).tag("result", result.name().toLowerCase(Locale.ROOT)).register(registry)
+                .increment();
     }
 
     public void bundleSequenceGauge(Supplier<Long> sequence) {
@@ -229,6 +308,47 @@ public final class ControlPlaneMetrics {
     public void tokenReview(TokenReviewResult result) {
         Counter.builder(ATTESTATION_TOKEN_REVIEWS).description("TokenReview calls to Kubernetes API servers, by result")
                 .tag("result", lower(result)).register(registry).increment();
+    }
+
+    /** One attempt to sign an audit checkpoint. */
+    public void checkpoint(CheckpointResult result) {
+        Counter.builder(AUDIT_CHECKPOINTS).description("audit checkpoint signing attempts, by result")
+                .tag("result", lower(result)).register(registry).increment();
+    }
+
+    public void checkpointSeqGauge(Supplier<Number> seq) {
+        Gauge.builder(AUDIT_CHECKPOINT_SEQ, () -> seq.get().doubleValue())
+                .description("sequence number of the latest signed audit checkpoint (0: none)").register(registry);
+    }
+
+    /** A request or connection of a peer that had not authenticated was refused. */
+    public void unauthenticatedRefusal(RefusalReason reason) {
+        Counter.builder(API_REFUSALS).description("refusals of peers that had not authenticated, by reason")
+                .tag("reason", lower(reason)).register(registry).increment();
+    }
+
+    /** Sampling of refusals from outside: a row written (n = 1), or n refusals left to the overflow row. */
+    public void refusalRow(RefusalRow row, long n) {
+        Counter.builder(AUDIT_REFUSAL_ROWS).description("audit rows of refusals of unauthenticated peers written "
+                + "(outcome written), and refusals counted only in the overflow row (outcome overflow)")
+                .tag("outcome", lower(row)).register(registry).increment(n);
+    }
+
+    /** Registers the refusal and checkpoint counters at zero, so that increase() sees their first events. */
+    public void registerAuditCounters() {
+        for (RefusalReason r : RefusalReason.values()) {
+            Counter.builder(API_REFUSALS).description("refusals of peers that had not authenticated, by reason")
+                    .tag("reason", lower(r)).register(registry);
+        }
+        for (RefusalRow r : RefusalRow.values()) {
+            Counter.builder(AUDIT_REFUSAL_ROWS).description("audit rows of refusals of unauthenticated peers written "
+                    + "(outcome written), and refusals counted only in the overflow row (outcome overflow)")
+                    .tag("outcome", lower(r)).register(registry);
+        }
+        for (CheckpointResult r : CheckpointResult.values()) {
+            Counter.builder(AUDIT_CHECKPOINTS).description("audit checkpoint signing attempts, by result")
+                    .tag("result", lower(r)).register(registry);
+        }
     }
 
     private static String lower(Enum<?> e) {

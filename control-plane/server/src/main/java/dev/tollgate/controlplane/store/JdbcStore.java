@@ -443,10 +443,10 @@ public final class JdbcStore implements Store {
         return write("redeem join token", null, c -> {
             // The conditional UPDATE is the single point of truth: on PostgreSQL a second redeemer blocks on the
             // row lock and then re-checks "used_at IS NULL" against the committed row; on SQLite writers are serial.
-            int redeemed = update(c, "UPDATE join_token SET used_at = ? "
-                    + "WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?", nowMillis, hash, nowMillis);
+            int redeemed = update(c, "UPDATE join_token SET used_at = ? WHERE token_hash = ? AND used_at IS NULL "
+                    + "AND revoked_at IS NULL AND expires_at > ?", nowMillis, hash, nowMillis);
             try (PreparedStatement ps = c.prepareStatement(
-                    "SELECT spiffe_id, used_at FROM join_token WHERE token_hash = ?")) {
+                    "SELECT spiffe_id, used_at, revoked_at FROM join_token WHERE token_hash = ?")) {
                 ps.setString(1, hash);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (!rs.next()) {
@@ -455,11 +455,74 @@ public final class JdbcStore implements Store {
                     Optional<SpiffeId> workload = Optional.of(SpiffeId.parse(rs.getString(1)));
                     rs.getLong(2);
                     boolean used = !rs.wasNull();
-                    Outcome outcome = redeemed == 1 ? Outcome.REDEEMED : used ? Outcome.ALREADY_USED : Outcome.EXPIRED;
+                    rs.getLong(3);
+                    boolean revoked = !rs.wasNull();
+                    Outcome outcome = redeemed == 1 ? Outcome.REDEEMED : used ? Outcome.ALREADY_USED
+                            : revoked ? Outcome.REVOKED : Outcome.EXPIRED;
                     return new JoinTokenRedemption(outcome, workload);
                 }
             }
         });
+    }
+
+    private static final String JOIN_TOKEN_COLUMNS = "token_hash, spiffe_id, created_at, expires_at, created_by, "
+            + "used_at, revoked_at, revoked_by";
+
+    @Override
+    public List<JoinTokenEntry> joinTokens(Optional<SpiffeId> workload, int limit) {
+        Objects.requireNonNull(workload, "workload: null (expected: non-null)");
+        requirePositive(limit, "limit");
+        return read("list join tokens", c -> workload.isPresent()
+                ? query(c, "SELECT " + JOIN_TOKEN_COLUMNS + " FROM join_token WHERE spiffe_id = ? "
+                        + "ORDER BY created_at DESC, token_hash DESC LIMIT ?", JdbcStore::joinTokenEntry,
+                        workload.get().toString(), limit)
+                : query(c, "SELECT " + JOIN_TOKEN_COLUMNS + " FROM join_token "
+                        + "ORDER BY created_at DESC, token_hash DESC LIMIT ?", JdbcStore::joinTokenEntry, limit));
+    }
+
+    @Override
+    public List<JoinTokenRecord> revokeJoinToken(String hashPrefix, Instant at, String by) {
+        String prefix = text(hashPrefix, "hashPrefix");
+        if (prefix.length() < 12 || prefix.length() > 64 || !prefix.chars().allMatch(
+                ch -> (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+            throw new IllegalArgumentException("hashPrefix: '" + prefix + "' (expected: 12 to 64 lowercase hex digits)");
+        }
+        return revokeJoinTokens("revoke join token " + prefix, "token_hash LIKE ?", prefix + "%", at, by, false);
+    }
+
+    @Override
+    public List<JoinTokenRecord> revokeJoinTokensOf(SpiffeId workload, Instant at, String by) {
+        return revokeJoinTokens("revoke join tokens of " + workload, "spiffe_id = ?", text(workload, "workload"), at,
+                by, true);
+    }
+
+    private List<JoinTokenRecord> revokeJoinTokens(String what, String where, String value, Instant at, String by,
+                                                   boolean unexpiredOnly) {
+        long atMillis = millis(at, "at");
+        String actor = text(by, "by");
+        String outstanding = " AND used_at IS NULL AND revoked_at IS NULL" + (unexpiredOnly ? " AND expires_at > ?" : "");
+        return write(what, null, c -> {
+            List<JoinTokenRecord> hit = unexpiredOnly
+                    ? query(c, "SELECT " + JOIN_TOKEN_COLUMNS + " FROM join_token WHERE " + where + outstanding
+                            + " ORDER BY created_at, token_hash", r -> joinTokenEntry(r).token(), value, atMillis)
+                    : query(c, "SELECT " + JOIN_TOKEN_COLUMNS + " FROM join_token WHERE " + where + outstanding
+                            + " ORDER BY created_at, token_hash", r -> joinTokenEntry(r).token(), value);
+            for (JoinTokenRecord t : hit) {
+                update(c, "UPDATE join_token SET revoked_at = ?, revoked_by = ? WHERE token_hash = ? "
+                        + "AND used_at IS NULL AND revoked_at IS NULL", atMillis, actor, t.tokenHash());
+            }
+            return hit;
+        });
+    }
+
+    private static JoinTokenEntry joinTokenEntry(ResultSet rs) throws SQLException {
+        JoinTokenRecord t = new JoinTokenRecord(rs.getString(1), SpiffeId.parse(rs.getString(2)), instant(rs, 3),
+                instant(rs, 4), rs.getString(5));
+        long used = rs.getLong(6);
+        Optional<Instant> usedAt = rs.wasNull() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(used));
+        long revoked = rs.getLong(7);
+        Optional<Instant> revokedAt = rs.wasNull() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(revoked));
+        return new JoinTokenEntry(t, usedAt, revokedAt, Optional.ofNullable(rs.getString(8)));
     }
 
     // ---- issued certificates --------------------------------------------------------------------------------
@@ -629,7 +692,8 @@ public final class JdbcStore implements Store {
             long[] headSeqBefore = new long[1];
             String headHashBefore = head(c, headSeqBefore);
             ChainVerifier verifier = new ChainVerifier();
-            boolean cursor = database == StoreSettings.Database.POSTGRESQL;
+            // Inside inTransaction the connection is the transaction's: no commit here.
+            boolean cursor = database == StoreSettings.Database.POSTGRESQL && currentTx.get() == null;
             if (cursor) {
                 c.setAutoCommit(false); // PostgreSQL streams with a fetch size only inside a transaction
             }
@@ -652,6 +716,149 @@ public final class JdbcStore implements Store {
         });
     }
 
+    @Override
+    public Optional<String> auditHashAt(long seq) {
+        return read("read the hash of audit event " + seq, c -> first(query(c,
+                "SELECT hash FROM audit_event WHERE seq = ?", rs -> rs.getString(1), seq)));
+    }
+
+    @Override
+    public AuditHead auditHead() {
+        return read("read the audit chain head", c -> {
+            long[] seq = new long[1];
+            String hash = head(c, seq);
+            return new AuditHead(seq[0], hash);
+        });
+    }
+
+    @Override
+    public AuditVerification verifyAuditFrom(long fromSeq, String fromHash) {
+        if (fromSeq < 0) {
+            throw new IllegalArgumentException("fromSeq: " + fromSeq + " (expected: >= 0)");
+        }
+        Objects.requireNonNull(fromHash, "fromHash: null (expected: a chain hash)");
+        return read("verify the audit chain after event " + fromSeq, c -> {
+            long[] headSeqBefore = new long[1];
+            String headHashBefore = head(c, headSeqBefore);
+            if (headSeqBefore[0] < fromSeq) {
+                return new AuditVerification(false, 0, headSeqBefore[0] + 1, "the chain head is at event "
+                        + headSeqBefore[0] + ", below event " + fromSeq + " (events cut off the end)");
+            }
+            ChainVerifier verifier = new ChainVerifier(fromSeq, fromHash);
+            // Inside inTransaction the connection is the transaction's: no commit here.
+            boolean cursor = database == StoreSettings.Database.POSTGRESQL && currentTx.get() == null;
+            if (cursor) {
+                c.setAutoCommit(false);
+            }
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT " + AUDIT_COLUMNS + " FROM audit_event WHERE seq > ? ORDER BY seq")) {
+                ps.setFetchSize(AUDIT_VERIFY_FETCH_SIZE);
+                ps.setLong(1, fromSeq);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        verifier.accept(rs);
+                    }
+                }
+            }
+            if (cursor) {
+                c.commit();
+                c.setAutoCommit(true);
+            }
+            long[] headSeqAfter = new long[1];
+            String headHashAfter = head(c, headSeqAfter);
+            return verifier.finish(headSeqBefore[0], headHashBefore, headSeqAfter[0], headHashAfter);
+        });
+    }
+
+    // ---- audit checkpoints ----------------------------------------------------------------------------------
+
+    private static final String CHECKPOINT_KEY_COLUMNS = "key_id, state, public_key_pem, encrypted_private_key_pem, "
+            + "created_at, state_changed_at";
+    private static final String CHECKPOINT_COLUMNS = "seq, head_hash, origin, at, key_id, signature";
+    private static final String KEY_ACTIVE = "active";
+    private static final String KEY_RETIRED = "retired";
+
+    @Override
+    public List<CheckpointKeyRecord> checkpointKeys() {
+        return read("list checkpoint keys", c -> query(c, "SELECT " + CHECKPOINT_KEY_COLUMNS
+                + " FROM audit_checkpoint_key ORDER BY created_at, key_id", rs -> new CheckpointKeyRecord(
+                rs.getString(1), KEY_ACTIVE.equals(rs.getString(2)), rs.getString(3), rs.getString(4),
+                instant(rs, 5), instant(rs, 6))));
+    }
+
+    @Override
+    public boolean insertCheckpointKey(CheckpointKeyRecord k, boolean onlyIfNoneActive) {
+        Objects.requireNonNull(k, "key: null (expected: non-null)");
+        return write("insert checkpoint key " + k.keyId(), "checkpoint key " + k.keyId() + " already exists", c -> {
+            increment(c, "audit_checkpoint_key"); // the row lock serialises key changes across replicas
+            if (onlyIfNoneActive && !query(c, "SELECT key_id FROM audit_checkpoint_key WHERE state = ?",
+                    rs -> rs.getString(1), KEY_ACTIVE).isEmpty()) {
+                return false;
+            }
+            long at = millis(k.createdAt(), "key.createdAt");
+            update(c, "UPDATE audit_checkpoint_key SET state = ?, state_changed_at = ? WHERE state = ?",
+                    KEY_RETIRED, at, KEY_ACTIVE);
+            update(c, "INSERT INTO audit_checkpoint_key (" + CHECKPOINT_KEY_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?)",
+                    text(k.keyId(), "key.keyId"), k.active() ? KEY_ACTIVE : KEY_RETIRED,
+                    text(k.publicKeyPem(), "key.publicKeyPem"),
+                    text(k.encryptedPrivateKeyPem(), "key.encryptedPrivateKeyPem"), at,
+                    millis(k.stateChangedAt(), "key.stateChangedAt"));
+            return true;
+        });
+    }
+
+    @Override
+    public boolean insertAuditCheckpoint(AuditCheckpointRecord cp) {
+        Objects.requireNonNull(cp, "checkpoint: null (expected: non-null)");
+        if (cp.seq() < 1) {
+            throw new IllegalArgumentException("checkpoint.seq: " + cp.seq() + " (expected: >= 1)");
+        }
+        return write("insert audit checkpoint " + cp.seq(), null, c -> {
+            if (!query(c, "SELECT seq FROM audit_checkpoint WHERE seq = ?", rs -> rs.getLong(1), cp.seq()).isEmpty()) {
+                return false;
+            }
+            update(c, "INSERT INTO audit_checkpoint (" + CHECKPOINT_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?)",
+                    cp.seq(), text(cp.headHash(), "checkpoint.headHash"), text(cp.origin(), "checkpoint.origin"),
+                    millis(cp.at(), "checkpoint.at"), text(cp.keyId(), "checkpoint.keyId"),
+                    text(cp.signature(), "checkpoint.signature"));
+            return true;
+        });
+    }
+
+    @Override
+    public Optional<AuditCheckpointRecord> latestAuditCheckpoint() {
+        return read("read the latest audit checkpoint", c -> first(query(c, "SELECT " + CHECKPOINT_COLUMNS
+                + " FROM audit_checkpoint ORDER BY seq DESC LIMIT 1", JdbcStore::checkpoint)));
+    }
+
+    @Override
+    public List<AuditCheckpointRecord> auditCheckpoints(long afterSeq, int limit) {
+        if (afterSeq < 0) {
+            throw new IllegalArgumentException("afterSeq: " + afterSeq + " (expected: >= 0)");
+        }
+        requirePositive(limit, "limit");
+        return read("list audit checkpoints", c -> query(c, "SELECT " + CHECKPOINT_COLUMNS
+                + " FROM audit_checkpoint WHERE seq > ? ORDER BY seq LIMIT ?", JdbcStore::checkpoint, afterSeq,
+                (long) limit));
+    }
+
+    @Override
+    public List<CheckpointMatch> auditCheckpointMatches(long afterSeq, int limit) {
+        if (afterSeq < 0) {
+            throw new IllegalArgumentException("afterSeq: " + afterSeq + " (expected: >= 0)");
+        }
+        requirePositive(limit, "limit");
+        return read("match audit checkpoints to the chain", c -> query(c, "SELECT c.seq, c.head_hash, c.origin, "
+                + "c.at, c.key_id, c.signature, e.hash FROM audit_checkpoint c LEFT JOIN audit_event e "
+                + "ON e.seq = c.seq WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
+                rs -> new CheckpointMatch(checkpoint(rs), rs.getString(7)), afterSeq, (long) limit));
+    }
+
+    private static AuditCheckpointRecord checkpoint(ResultSet rs) throws SQLException {
+        return new AuditCheckpointRecord(rs.getLong(1), rs.getString(2), rs.getString(3), instant(rs, 4),
+                rs.getString(5), rs.getString(6));
+    }
+
     private static String head(Connection c, long[] seq) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT seq, hash FROM audit_head WHERE id = 1");
              ResultSet rs = ps.executeQuery()) {
@@ -666,12 +873,25 @@ public final class JdbcStore implements Store {
     /** Walks the events in sequence order and remembers the first that breaks the chain. */
     private static final class ChainVerifier {
         private long events;
-        private long expectedSeq = 1;
-        private String prevHash = AuditChain.GENESIS_HASH;
+        private long expectedSeq;
+        private String prevHash;
         private long lastSeq;
-        private String lastHash = AuditChain.GENESIS_HASH;
+        private String lastHash;
         private long firstBroken;
         private String reason;
+
+        /** From the first event. */
+        ChainVerifier() {
+            this(0, AuditChain.GENESIS_HASH);
+        }
+
+        /** From the event after fromSeq, whose chain hash is fromHash. */
+        ChainVerifier(long fromSeq, String fromHash) {
+            expectedSeq = fromSeq + 1;
+            prevHash = fromHash;
+            lastSeq = fromSeq;
+            lastHash = fromHash;
+        }
 
         void accept(ResultSet rs) throws SQLException {
             events++;
@@ -944,9 +1164,12 @@ public final class JdbcStore implements Store {
     public Optional<IssuedTokenRecord> issuedToken(String jti) {
         String key = text(jti, "jti");
         return read("read issued token", c -> first(query(c, "SELECT " + TOKEN_COLUMNS
-                + " FROM issued_token WHERE jti = ?", rs -> new IssuedTokenRecord(rs.getString(1), rs.getString(2),
-                rs.getString(3), rs.getString(4), rs.getString(5), rs.getString(6), instant(rs, 7), instant(rs, 8)),
-                key)));
+                + " FROM issued_token WHERE jti = ?", JdbcStore::issuedTokenRecord, key)));
+    }
+
+    private static IssuedTokenRecord issuedTokenRecord(ResultSet rs) throws SQLException {
+        return new IssuedTokenRecord(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                rs.getString(5), rs.getString(6), instant(rs, 7), instant(rs, 8));
     }
 
     @Override
@@ -979,6 +1202,69 @@ public final class JdbcStore implements Store {
     }
 
     // ---- revocations ----------------------------------------------------------------------------------------
+
+    @Override
+    public List<IssuedTokenRecord> issuedTokens(Optional<String> taskId, Optional<String> subject, int limit) {
+        Objects.requireNonNull(taskId, "taskId: null (expected: non-null)");
+        Objects.requireNonNull(subject, "subject: null (expected: non-null)");
+        requirePositive(limit, "limit");
+        StringBuilder sql = new StringBuilder("SELECT " + TOKEN_COLUMNS + " FROM issued_token WHERE 1 = 1");
+        List<Object> values = new ArrayList<>();
+        taskId.ifPresent(t -> {
+            sql.append(" AND task_id = ?");
+            values.add(t);
+        });
+        subject.ifPresent(t -> {
+            sql.append(" AND subject = ?");
+            values.add(t);
+        });
+        sql.append(" ORDER BY issued_at DESC, jti DESC LIMIT ?");
+        values.add(limit);
+        return read("list issued tokens", c -> query(c, sql.toString(), JdbcStore::issuedTokenRecord, values.toArray()));
+    }
+
+    // ---- asset owners ---------------------------------------------------------------------------------------
+
+    private static final String OWNER_COLUMNS = "kind, id, human_owner, service_owner, purpose, "
+            + "rotation_responsibility, revocation_responsibility, updated_at, updated_by";
+
+    @Override
+    public Optional<AssetOwner> assetOwner(String kind, String id) {
+        return read("read asset owner", c -> first(query(c, "SELECT " + OWNER_COLUMNS
+                + " FROM asset_owner WHERE kind = ? AND id = ?", JdbcStore::assetOwner, text(kind, "kind"), text(id, "id"))));
+    }
+
+    @Override
+    public List<AssetOwner> assetOwners() {
+        return read("list asset owners", c -> query(c, "SELECT " + OWNER_COLUMNS
+                + " FROM asset_owner ORDER BY kind, id", JdbcStore::assetOwner));
+    }
+
+    @Override
+    public Optional<AssetOwner> putAssetOwner(AssetOwner o) {
+        Objects.requireNonNull(o, "owner: null (expected: non-null)");
+        return write("set the owner of " + o.kind() + " " + o.id(), null, c -> {
+            Optional<AssetOwner> before = first(query(c, "SELECT " + OWNER_COLUMNS
+                    + " FROM asset_owner WHERE kind = ? AND id = ?", JdbcStore::assetOwner, o.kind(), o.id()));
+            if (before.isPresent()) {
+                update(c, "UPDATE asset_owner SET human_owner = ?, service_owner = ?, purpose = ?, "
+                                + "rotation_responsibility = ?, revocation_responsibility = ?, updated_at = ?, updated_by = ? "
+                                + "WHERE kind = ? AND id = ?", o.humanOwner(), o.serviceOwner(), o.purpose(),
+                        o.rotationResponsibility(), o.revocationResponsibility(), millis(o.updatedAt(), "updatedAt"),
+                        o.updatedBy(), o.kind(), o.id());
+            } else {
+                update(c, "INSERT INTO asset_owner (" + OWNER_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        o.kind(), o.id(), o.humanOwner(), o.serviceOwner(), o.purpose(), o.rotationResponsibility(),
+                        o.revocationResponsibility(), millis(o.updatedAt(), "updatedAt"), o.updatedBy());
+            }
+            return before;
+        });
+    }
+
+    private static AssetOwner assetOwner(ResultSet rs) throws SQLException {
+        return new AssetOwner(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
+                rs.getString(6), rs.getString(7), instant(rs, 8), rs.getString(9));
+    }
 
     private static final String REVOCATION_COLUMNS = "type, value, reason, actor, at, expires_at";
 
@@ -1113,6 +1399,8 @@ public final class JdbcStore implements Store {
                 Object v = values[i];
                 if (v instanceof Long l) {
                     ps.setLong(i + 1, l);
+                } else if (v instanceof Integer n) {
+                    ps.setLong(i + 1, n);
                 } else {
                     ps.setString(i + 1, (String) v);
                 }

@@ -92,6 +92,24 @@ public interface Store extends CaSlotRepository, AutoCloseable {
      */
     JoinTokenRedemption redeemJoinToken(String tokenHash, Instant now);
 
+    /**
+     * Join tokens, newest first (by createdAt, then by hash); only those made for {@code workload} when present.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<JoinTokenEntry> joinTokens(Optional<SpiffeId> workload, int limit);
+
+    /**
+     * Revokes the unused, unrevoked join tokens whose hash starts with {@code hashPrefix} (at least 12 hex digits:
+     * the token id audit records name); returns the tokens revoked, none when no outstanding token matches.
+     *
+     * @throws IllegalArgumentException when the prefix is shorter than 12 or not lowercase hex
+     */
+    List<JoinTokenRecord> revokeJoinToken(String hashPrefix, Instant at, String by);
+
+    /** Revokes every unused, unrevoked, unexpired join token of a workload; returns the tokens revoked. */
+    List<JoinTokenRecord> revokeJoinTokensOf(SpiffeId workload, Instant at, String by);
+
     // ---- issued certificates (the seed of the inventory) ----------------------------------------------------
 
     void insertSvid(SvidRecord svid);
@@ -171,6 +189,56 @@ public interface Store extends CaSlotRepository, AutoCloseable {
      */
     AuditVerification verifyAudit();
 
+    /** The stored chain hash of the event with this sequence number, if it is stored. */
+    Optional<String> auditHashAt(long seq);
+
+    /** The chain head as its head row records it: the last sequence number (0 when there is none) and its hash. */
+    AuditHead auditHead();
+
+    /**
+     * Recomputes the chain after a known point (a checkpoint): the events after {@code fromSeq} must link, starting
+     * from {@code fromHash}, match their own hashes and end at the chain head. Reports like {@link #verifyAudit()};
+     * a head below {@code fromSeq} is a chain cut below that point.
+     *
+     * @throws IllegalArgumentException when fromSeq is negative
+     */
+    AuditVerification verifyAuditFrom(long fromSeq, String fromHash);
+
+    // ---- audit checkpoints ----------------------------------------------------------------------------------
+
+    /** Every checkpoint key, oldest first (by createdAt, then keyId). */
+    List<CheckpointKeyRecord> checkpointKeys();
+
+    /**
+     * Stores a new checkpoint key as the active one and retires every other active key, in one transaction that is
+     * serialised across connections and replicas. With {@code onlyIfNoneActive}, nothing is stored and false is
+     * returned when an active key exists already (two replicas starting at once create one key).
+     *
+     * @throws StoreConflictException when a key with this id exists
+     */
+    boolean insertCheckpointKey(CheckpointKeyRecord key, boolean onlyIfNoneActive);
+
+    /** Stores a checkpoint; false (nothing changes) when one with the same seq is stored already. */
+    boolean insertAuditCheckpoint(AuditCheckpointRecord checkpoint);
+
+    /** The checkpoint with the largest seq. */
+    Optional<AuditCheckpointRecord> latestAuditCheckpoint();
+
+    /**
+     * Checkpoints with seq greater than afterSeq, oldest first.
+     *
+     * @throws IllegalArgumentException when afterSeq is negative or limit is not positive
+     */
+    List<AuditCheckpointRecord> auditCheckpoints(long afterSeq, int limit);
+
+    /**
+     * Checkpoints with seq greater than afterSeq, oldest first, each beside the chain hash of the stored event at its
+     * seq (null when that event is missing).
+     *
+     * @throws IllegalArgumentException when afterSeq is negative or limit is not positive
+     */
+    List<CheckpointMatch> auditCheckpointMatches(long afterSeq, int limit);
+
     // ---- tasks ----------------------------------------------------------------------------------------------
 
     /** @throws StoreConflictException when a task with this id exists */
@@ -220,6 +288,24 @@ public interface Store extends CaSlotRepository, AutoCloseable {
 
     /** The latest expiresAt of the tokens issued to a subject, if any. */
     Optional<Instant> latestTokenExpiryOfSubject(String subject);
+
+    /**
+     * Issued tokens, newest first (by issuedAt, then by jti), of one task and/or one subject when given.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<IssuedTokenRecord> issuedTokens(Optional<String> taskId, Optional<String> subject, int limit);
+
+    // ---- asset owners ---------------------------------------------------------------------------------------
+
+    /** The owners set for (kind, id); {@link AssetOwner#ANY} as id asks for the kind's default. */
+    Optional<AssetOwner> assetOwner(String kind, String id);
+
+    /** Every owner row, ordered by kind and id. */
+    List<AssetOwner> assetOwners();
+
+    /** Sets (inserts or replaces) the owners of (kind, id); returns the row it replaced, if any. */
+    Optional<AssetOwner> putAssetOwner(AssetOwner owner);
 
     // ---- revocations ----------------------------------------------------------------------------------------
 

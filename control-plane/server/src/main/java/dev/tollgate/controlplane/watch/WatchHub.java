@@ -44,7 +44,9 @@ import dev.tollgate.controlplane.store.Store;
  * <p>A watcher that asks for revisions after one that is no longer retained, after one that was never appended (the
  * database was restored, or it is another history), or that is further behind than its queue can hold, gets a
  * {@code resync} event first: the full state of every kind from the registered {@link SnapshotSource}s, numbered
- * with the latest revision, which the snapshot is at least as new as. Live revisions follow.
+ * with the latest revision, which the snapshot is at least as new as. Then, on every new stream, a {@code heartbeat}
+ * at the revision the watcher now holds (so a reconnected watcher is current at once, not one heartbeat interval
+ * later); live revisions follow.
  */
 public final class WatchHub implements RevisionPublisher, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WatchHub.class);
@@ -422,6 +424,11 @@ public final class WatchHub implements RevisionPublisher, AutoCloseable {
                 if (!offer(s, resync(at))) {
                     return;
                 }
+            }
+            // A heartbeat right after the catch-up: the watcher knows at once that it holds everything up to `at`
+            // (its state is fresh), instead of one heartbeat interval later. Sidecars judge staleness by it.
+            if (!offer(s, entry(new WatchEvent(at, WatchEvent.HEARTBEAT, clock.instant(), null)))) {
+                return;
             }
             live.add(s);
             if (s.ended()) {

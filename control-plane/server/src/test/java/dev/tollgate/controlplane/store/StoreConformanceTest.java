@@ -873,6 +873,57 @@ abstract class StoreConformanceTest {
         assertThat(v.events()).isEqualTo(4);
     }
 
+    // ---- audit checkpoints ----------------------------------------------------------------------------------
+
+    static CheckpointKeyRecord checkpointKey(String id, Instant at) {
+        return new CheckpointKeyRecord(id, true, "-----BEGIN PUBLIC KEY-----\n" + id + "\n-----END PUBLIC KEY-----\n",
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + id + "\n-----END ENCRYPTED PRIVATE KEY-----\n", at, at);
+    }
+
+    @Test
+    void aNewCheckpointKeyRetiresTheActiveOneAndOnlyIfNoneActiveKeepsTheFirst() {
+        Store store = newStore();
+        assertThat(store.insertCheckpointKey(checkpointKey("k1", T0), true)).isTrue();
+        assertThat(store.insertCheckpointKey(checkpointKey("k2", T0.plusSeconds(1)), true)).isFalse();
+        assertThat(store.insertCheckpointKey(checkpointKey("k3", T0.plusSeconds(2)), false)).isTrue();
+        assertThat(store.checkpointKeys()).extracting(CheckpointKeyRecord::keyId, CheckpointKeyRecord::active)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("k1", false),
+                        org.assertj.core.groups.Tuple.tuple("k3", true));
+        assertThatThrownBy(() -> store.insertCheckpointKey(checkpointKey("k3", T0), false))
+                .isInstanceOf(StoreConflictException.class);
+    }
+
+    @Test
+    void checkpointsAreStoredOncePerSeqAndMatchedToTheEventsNow() throws Exception {
+        Store store = newStore();
+        appendEvents(store, 4);
+        assertThat(store.auditHead().seq()).isEqualTo(4);
+        String h2 = store.auditHashAt(2).orElseThrow();
+        String h4 = store.auditHead().hash();
+        assertThat(store.insertAuditCheckpoint(new AuditCheckpointRecord(2, h2, "td", T0, "k1", "sig2"))).isTrue();
+        assertThat(store.insertAuditCheckpoint(new AuditCheckpointRecord(2, h2, "td", T0, "k2", "other"))).isFalse();
+        assertThat(store.insertAuditCheckpoint(new AuditCheckpointRecord(4, h4, "td", T0, "k1", "sig4"))).isTrue();
+        assertThat(store.latestAuditCheckpoint()).map(AuditCheckpointRecord::seq).contains(4L);
+        assertThat(store.auditCheckpoints(2, 10)).extracting(AuditCheckpointRecord::signature).containsExactly("sig4");
+
+        raw("DELETE FROM audit_event WHERE seq > 3", "UPDATE audit_head SET seq = 3 WHERE id = 1");
+        List<CheckpointMatch> matches = store.auditCheckpointMatches(0, 10);
+        assertThat(matches).extracting(CheckpointMatch::eventHash).containsExactly(h2, null);
+        assertThat(store.auditHashAt(4)).isEmpty();
+    }
+
+    @Test
+    void verifyingFromACheckpointFindsAChainThatNoLongerExtendsIt() throws Exception {
+        Store store = newStore();
+        appendEvents(store, 5);
+        String h3 = store.auditHashAt(3).orElseThrow();
+        assertThat(store.verifyAuditFrom(3, h3).intact()).isTrue();
+        assertThat(store.verifyAuditFrom(5, store.auditHead().hash()).intact()).isTrue();
+        assertThat(store.verifyAuditFrom(3, "0".repeat(64)).intact()).isFalse();
+        assertThat(store.verifyAuditFrom(7, h3).reason()).contains("below event 7");
+        assertThat(store.inTransaction("verify inside", () -> store.verifyAuditFrom(3, h3)).intact()).isTrue();
+    }
+
     // ---- lifecycle and failures -----------------------------------------------------------------------------
 
     @Test
@@ -1035,6 +1086,105 @@ abstract class StoreConformanceTest {
             rs.next();
             return rs.getLong(1);
         }
+    }
+
+    // ---- inventory: join tokens, issued tokens, asset owners -----------------------------------------------------
+
+    static final String HASH_A = "aaaaaaaaaaaa" + "0".repeat(52);
+    static final String HASH_B = "bbbbbbbbbbbb" + "0".repeat(52);
+    static final String HASH_C = "cccccccccccc" + "0".repeat(52);
+
+    @Test
+    void joinTokensAreListedNewestFirstWithWhatBecameOfThem() {
+        Store store = newStore();
+        store.insertJoinToken(new JoinTokenRecord(HASH_A, AGENT_A, T0, T0.plusSeconds(600), "op"));
+        store.insertJoinToken(new JoinTokenRecord(HASH_B, AGENT_A, T0.plusSeconds(1), T0.plusSeconds(601), "op"));
+        store.insertJoinToken(new JoinTokenRecord(HASH_C, AGENT_B, T0.plusSeconds(2), T0.plusSeconds(10), "op"));
+        store.redeemJoinToken(HASH_A, T0.plusSeconds(5));
+
+        List<JoinTokenEntry> all = store.joinTokens(Optional.empty(), 10);
+        assertThat(all).extracting(e -> e.token().tokenHash()).containsExactly(HASH_C, HASH_B, HASH_A);
+        Instant later = T0.plusSeconds(20);
+        assertThat(all).extracting(e -> e.state(later)).containsExactly(JoinTokenEntry.State.EXPIRED,
+                JoinTokenEntry.State.OUTSTANDING, JoinTokenEntry.State.USED);
+        assertThat(all.get(2).usedAt()).contains(T0.plusSeconds(5));
+        assertThat(store.joinTokens(Optional.of(AGENT_A), 1)).extracting(e -> e.token().tokenHash())
+                .containsExactly(HASH_B);
+    }
+
+    @Test
+    void revokedJoinTokenCannotBeRedeemedAndSaysSo() {
+        Store store = newStore();
+        store.insertJoinToken(new JoinTokenRecord(HASH_A, AGENT_A, T0, T0.plusSeconds(600), "op"));
+
+        assertThat(store.revokeJoinToken(HASH_A.substring(0, 12), T0.plusSeconds(1), "carol"))
+                .extracting(JoinTokenRecord::tokenHash).containsExactly(HASH_A);
+        // revoking again finds nothing outstanding
+        assertThat(store.revokeJoinToken(HASH_A.substring(0, 12), T0.plusSeconds(2), "carol")).isEmpty();
+
+        assertThat(store.redeemJoinToken(HASH_A, T0.plusSeconds(3)))
+                .isEqualTo(new JoinTokenRedemption(Outcome.REVOKED, Optional.of(AGENT_A)));
+        JoinTokenEntry e = store.joinTokens(Optional.empty(), 10).get(0);
+        assertThat(e.revokedAt()).contains(T0.plusSeconds(1));
+        assertThat(e.revokedBy()).contains("carol");
+        assertThat(e.state(T0.plusSeconds(3))).isEqualTo(JoinTokenEntry.State.REVOKED);
+    }
+
+    @Test
+    void revokingAWorkloadsJoinTokensLeavesUsedAndOtherWorkloadsTokensAlone() {
+        Store store = newStore();
+        store.insertJoinToken(new JoinTokenRecord(HASH_A, AGENT_A, T0, T0.plusSeconds(600), "op"));
+        store.insertJoinToken(new JoinTokenRecord(HASH_B, AGENT_A, T0, T0.plusSeconds(600), "op"));
+        store.insertJoinToken(new JoinTokenRecord(HASH_C, AGENT_B, T0, T0.plusSeconds(600), "op"));
+        store.redeemJoinToken(HASH_A, T0.plusSeconds(1));
+
+        assertThat(store.revokeJoinTokensOf(AGENT_A, T0.plusSeconds(2), "op"))
+                .extracting(JoinTokenRecord::tokenHash).containsExactly(HASH_B);
+        assertThat(store.redeemJoinToken(HASH_C, T0.plusSeconds(3)).outcome()).isEqualTo(Outcome.REDEEMED);
+    }
+
+    @Test
+    void joinTokenIdMustBeLongEnoughHex() {
+        Store store = newStore();
+        assertThatThrownBy(() -> store.revokeJoinToken("abc", T0, "op")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("12 to 64 lowercase hex digits");
+        assertThatThrownBy(() -> store.revokeJoinToken("aaaaaaaaaaa%", T0, "op"))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void issuedTokensAreListedByTaskAndBySubjectNewestFirst() {
+        Store store = newStore();
+        store.insertIssuedToken(new IssuedTokenRecord("j1", "t1", "task", AGENT_A.toString(), "aud", "k1", T0,
+                T0.plusSeconds(60)));
+        store.insertIssuedToken(new IssuedTokenRecord("j2", "t1", "exchanged", AGENT_A.toString(), TOOL_C.toString(),
+                "k1", T0.plusSeconds(1), T0.plusSeconds(61)));
+        store.insertIssuedToken(new IssuedTokenRecord("j3", "t2", "task", AGENT_B.toString(), "aud", "k1",
+                T0.plusSeconds(2), T0.plusSeconds(62)));
+
+        assertThat(store.issuedTokens(Optional.empty(), Optional.empty(), 10)).extracting(IssuedTokenRecord::jti)
+                .containsExactly("j3", "j2", "j1");
+        assertThat(store.issuedTokens(Optional.of("t1"), Optional.empty(), 10)).extracting(IssuedTokenRecord::jti)
+                .containsExactly("j2", "j1");
+        assertThat(store.issuedTokens(Optional.empty(), Optional.of(AGENT_B.toString()), 10))
+                .extracting(IssuedTokenRecord::jti).containsExactly("j3");
+        assertThat(store.issuedTokens(Optional.of("t1"), Optional.of(AGENT_A.toString()), 1))
+                .extracting(IssuedTokenRecord::jti).containsExactly("j2");
+    }
+
+    @Test
+    void assetOwnerIsSetReplacedAndReportsWhatItReplaced() {
+        Store store = newStore();
+        AssetOwner first = new AssetOwner("ca", "*", "alice@example.org", "team-pki", "workload CA", "team-pki",
+                "pki-oncall", T0, "op-a");
+        AssetOwner second = new AssetOwner("ca", "*", "bob@example.org", "team-pki", "workload CA", "team-pki",
+                "pki-oncall", T0.plusSeconds(1), "op-b");
+
+        assertThat(store.putAssetOwner(first)).isEmpty();
+        assertThat(store.putAssetOwner(second)).contains(first);
+        assertThat(store.assetOwner("ca", "*")).contains(second);
+        assertThat(store.assetOwner("ca", "other")).isEmpty();
+        assertThat(store.assetOwners()).containsExactly(second);
     }
 
     // ---- tasks, signing keys, issued tokens, revocations ------------------------------------------------------

@@ -1,0 +1,511 @@
+package dev.tollgate.controlplane.inventory;
+
+import java.security.PublicKey;
+import java.security.cert.X509Certificate;
+import java.security.interfaces.ECPublicKey;
+import java.security.interfaces.RSAPublicKey;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.token.RevocationSet;
+import dev.tollgate.api.tls.Pem;
+import dev.tollgate.api.tls.Svids;
+import dev.tollgate.api.wire.AssetOwnerSpec;
+import dev.tollgate.api.wire.InventoryAssetView;
+import dev.tollgate.api.wire.InventoryView;
+import dev.tollgate.controlplane.api.ApiProblem;
+import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.store.AssetOwner;
+import dev.tollgate.controlplane.store.CaRecord;
+import dev.tollgate.controlplane.store.IssuedTokenRecord;
+import dev.tollgate.controlplane.store.JoinTokenEntry;
+import dev.tollgate.controlplane.store.SigningKeyRecord;
+import dev.tollgate.controlplane.store.SigningKeyState;
+import dev.tollgate.controlplane.store.Store;
+import dev.tollgate.controlplane.store.SvidRecord;
+import dev.tollgate.controlplane.store.Workload;
+
+/**
+ * The inventory of every cryptographic asset the control plane creates or relies on, built from the store on each
+ * read (one model, one read path): CA slots, the key-encryption key, X.509-SVIDs and operator credentials, token
+ * signing keys, task and exchanged tokens, join tokens. Each asset carries its owners: inherited from its workload,
+ * or set by an operator for assets that belong to none ({@link #setOwner}, audited with the old and new values).
+ *
+ * <p>Reads are bounded: at most {@link #SCAN_LIMIT} records of each kind are read per request, newest first; a
+ * result cut by that or by the caller's limit says so ({@code truncated}).
+ */
+public final class Inventory {
+    /** Most records of one kind read for one request. */
+    public static final int SCAN_LIMIT = 10_000;
+    public static final int MAX_LIMIT = 1000;
+    public static final int MAX_OWNER_TEXT = 200;
+    public static final int MAX_PURPOSE_TEXT = 2000;
+
+    /** The kinds of asset, in the order the inventory lists them. */
+    public enum Kind {
+        CA, KEK, SIGNING_KEY, SVID, OPERATOR_CREDENTIAL, CONTROL_PLANE_CREDENTIAL, TASK_TOKEN, EXCHANGED_TOKEN,
+        JOIN_TOKEN;
+
+        public String wireName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** Kinds whose owners an operator sets (they belong to no workload). */
+        public boolean ownedDirectly() {
+            return this == CA || this == KEK || this == SIGNING_KEY || this == OPERATOR_CREDENTIAL
+                    || this == CONTROL_PLANE_CREDENTIAL;
+        }
+
+        public static Kind parse(String field, String s) {
+            for (Kind k : values()) {
+                if (k.wireName().equals(s)) {
+                    return k;
+                }
+            }
+            throw ApiProblem.badRequest("unknown_asset_kind", field + ": '" + s + "' (expected: one of "
+                    + java.util.Arrays.stream(values()).map(Kind::wireName).collect(Collectors.joining(", ")) + ")");
+        }
+    }
+
+    /** What to list; empty means any. */
+    public record Query(Set<Kind> kinds, Optional<String> owner, Optional<SpiffeId> workload, Optional<String> task,
+                        Optional<String> state, Optional<Duration> expiringWithin, int limit) {
+        public Query {
+            kinds = kinds.isEmpty() ? EnumSet.allOf(Kind.class) : EnumSet.copyOf(kinds);
+        }
+
+        public static Query all(int limit) {
+            return new Query(Set.of(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
+                    Optional.empty(), limit);
+        }
+    }
+
+    private final Store store;
+    private final Auditor auditor;
+    private final Clock clock;
+    private final Duration signingKeyRotation;
+    private final String kekFingerprint;
+    private final String kekSource;
+
+    public Inventory(Store store, Auditor auditor, Clock clock, Duration signingKeyRotation, String kekFingerprint,
+                     String kekSource) {
+        this.store = store;
+        this.auditor = auditor;
+        this.clock = clock;
+        this.signingKeyRotation = signingKeyRotation;
+        this.kekFingerprint = kekFingerprint;
+        this.kekSource = kekSource;
+    }
+
+    /** The assets that match the query, by kind and then newest first. */
+    public InventoryView list(Query q) {
+        Instant now = clock.instant();
+        Context c = new Context(now);
+        List<InventoryAssetView> out = new ArrayList<>();
+        boolean truncated = false;
+        for (Kind k : q.kinds()) {
+            Scan scan = scan(k, q, c);
+            truncated |= scan.cut;
+            for (InventoryAssetView a : scan.assets) {
+                if (matches(a, q, now)) {
+                    out.add(a);
+                }
+            }
+        }
+        if (out.size() > q.limit()) {
+            truncated = true;
+            out = new ArrayList<>(out.subList(0, q.limit()));
+        }
+        return new InventoryView(now, List.copyOf(out), truncated);
+    }
+
+    /** Every asset of every kind (each kind's newest {@link #SCAN_LIMIT} records), for the posture rules. */
+    public List<InventoryAssetView> everything() {
+        Context c = new Context(clock.instant());
+        Query all = Query.all(Integer.MAX_VALUE);
+        List<InventoryAssetView> out = new ArrayList<>();
+        for (Kind k : all.kinds()) {
+            out.addAll(scan(k, all, c).assets);
+        }
+        return out;
+    }
+
+    /** One asset by kind and id; 404 when there is none. */
+    public InventoryAssetView show(Kind kind, String id) {
+        Instant now = clock.instant();
+        Context c = new Context(now);
+        String key = kind == Kind.SVID || kind == Kind.OPERATOR_CREDENTIAL || kind == Kind.CONTROL_PLANE_CREDENTIAL
+                ? normalSerial(id) : id;
+        Optional<InventoryAssetView> found = switch (kind) {
+            case SVID, OPERATOR_CREDENTIAL, CONTROL_PLANE_CREDENTIAL -> store.svid(key).map(s -> svid(s, c, Optional.empty()))
+                    .filter(a -> a.kind().equals(kind.wireName()));
+            case TASK_TOKEN, EXCHANGED_TOKEN -> store.issuedToken(key).map(t -> token(t, c))
+                    .filter(a -> a.kind().equals(kind.wireName()));
+            default -> scan(kind, Query.all(MAX_LIMIT), c).assets.stream().filter(a -> a.id().equals(key))
+                    .findFirst();
+        };
+        return found.orElseThrow(() -> ApiProblem.notFound("asset_not_found", "no " + kind.wireName() + " " + id
+                + " in the inventory"));
+    }
+
+    /**
+     * Sets the owners of an asset that belongs to no workload, or (id {@code *}) of every asset of its kind without
+     * owners of its own; audited as {@code inventory.owner_set} with every field's old and new value.
+     */
+    public AssetOwner setOwner(Kind kind, String id, AssetOwnerSpec spec, String actor) {
+        if (!kind.ownedDirectly()) {
+            throw ApiProblem.conflict("owned_by_workload", kind.wireName() + " assets take their owners from their "
+                    + "workload; change them with `ctl workload update ID --human-owner ... --service-owner ...`");
+        }
+        if (id == null || id.isEmpty() || id.length() > 200) {
+            throw ApiProblem.badRequest("invalid_asset_id", "id: expected 1 to 200 characters, or * for the kind");
+        }
+        if (!id.equals(AssetOwner.ANY)) {
+            show(kind, id); // 404 for an asset that does not exist
+        }
+        AssetOwner next = new AssetOwner(kind.wireName(), id,
+                text("humanOwner", spec.humanOwner(), MAX_OWNER_TEXT),
+                text("serviceOwner", spec.serviceOwner(), MAX_OWNER_TEXT),
+                text("purpose", spec.purpose(), MAX_PURPOSE_TEXT),
+                text("rotationResponsibility", spec.rotationResponsibility(), MAX_OWNER_TEXT),
+                text("revocationResponsibility", spec.revocationResponsibility(), MAX_OWNER_TEXT),
+                clock.instant(), actor);
+        return store.inTransaction("set the owner of " + kind.wireName() + " " + id, () -> {
+            Optional<AssetOwner> before = store.putAssetOwner(next);
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("kind", kind.wireName());
+            change(d, "humanOwner", before.map(AssetOwner::humanOwner), next.humanOwner());
+            change(d, "serviceOwner", before.map(AssetOwner::serviceOwner), next.serviceOwner());
+            change(d, "purpose", before.map(AssetOwner::purpose), next.purpose());
+            change(d, "rotationResponsibility", before.map(AssetOwner::rotationResponsibility),
+                    next.rotationResponsibility());
+            change(d, "revocationResponsibility", before.map(AssetOwner::revocationResponsibility),
+                    next.revocationResponsibility());
+            auditor.record(Auditor.OPERATOR_ACTION, actor, "inventory.owner_set", kind.wireName() + ":" + id, "ok", d);
+            return next;
+        });
+    }
+
+    private static void change(Map<String, Object> d, String field, Optional<String> before, String after) {
+        d.put(field + ".old", before.orElse(""));
+        d.put(field + ".new", after);
+    }
+
+    private static String text(String field, String value, int max) {
+        if (value == null || value.isBlank()) {
+            throw ApiProblem.badRequest("missing_field", field + ": missing (expected: non-empty text)");
+        }
+        if (value.length() > max) {
+            throw ApiProblem.badRequest("field_too_long", field + ": " + value.length()
+                    + " characters (expected: <= " + max + ")");
+        }
+        for (int i = 0; i < value.length(); i++) {
+            if (Character.isISOControl(value.charAt(i))) {
+                throw ApiProblem.badRequest("control_character", field + ": contains a control character at " + i);
+            }
+        }
+        return value.strip();
+    }
+
+    // ---- building the assets ------------------------------------------------------------------------------------
+
+    /** What every asset of one read shares: the time, the workloads, the owners, the revocations. */
+    private final class Context {
+        final Instant now;
+        final Map<SpiffeId, Workload> workloads;
+        final Map<String, AssetOwner> owners;
+        final Set<String> revoked;
+
+        Context(Instant now) {
+            this.now = now;
+            this.workloads = store.workloads().stream().collect(Collectors.toMap(Workload::id, Function.identity()));
+            this.owners = new HashMap<>();
+            for (AssetOwner o : store.assetOwners()) {
+                owners.put(o.kind() + "\u0000" + o.id(), o);
+            }
+            this.revoked = store.revocations(now, SCAN_LIMIT).stream().map(r -> r.type() + "\u0000" + r.value())
+                    .collect(Collectors.toSet());
+        }
+
+        boolean revoked(RevocationSet.Type type, String value) {
+            return value != null && revoked.contains(type.wireName() + "\u0000" + value);
+        }
+
+        Optional<AssetOwner> owner(Kind kind, String id) {
+            AssetOwner o = owners.get(kind.wireName() + "\u0000" + id);
+            return o != null ? Optional.of(o) : Optional.ofNullable(owners.get(kind.wireName() + "\u0000" + AssetOwner.ANY));
+        }
+    }
+
+    private record Scan(List<InventoryAssetView> assets, boolean cut) {
+    }
+
+    private Scan scan(Kind kind, Query q, Context c) {
+        return switch (kind) {
+            case CA -> new Scan(store.caRecords().stream().map(r -> ca(r, c)).toList(), false);
+            case KEK -> new Scan(List.of(kek(c)), false);
+            case SIGNING_KEY -> new Scan(store.signingKeys().stream().map(r -> signingKey(r, c)).toList(), false);
+            case SVID, OPERATOR_CREDENTIAL, CONTROL_PLANE_CREDENTIAL -> {
+                // one scan of the certificates serves the three kinds: the first of them asked for does it
+                Kind first = q.kinds().contains(Kind.SVID) ? Kind.SVID
+                        : q.kinds().contains(Kind.OPERATOR_CREDENTIAL) ? Kind.OPERATOR_CREDENTIAL
+                        : Kind.CONTROL_PLANE_CREDENTIAL;
+                if (kind != first) {
+                    yield new Scan(List.of(), false);
+                }
+                List<SvidRecord> records = store.svids(q.workload(), SCAN_LIMIT);
+                Map<SpiffeId, String> newest = new HashMap<>();
+                for (SvidRecord s : records) { // newest first: the first unexpired one of an identity is its current one
+                    if (c.now.isBefore(s.notAfter())) {
+                        newest.putIfAbsent(s.spiffeId(), s.serialHex());
+                    }
+                }
+                List<InventoryAssetView> out = new ArrayList<>();
+                for (SvidRecord s : records) {
+                    InventoryAssetView a = svid(s, c, Optional.ofNullable(newest.get(s.spiffeId())));
+                    if (q.kinds().contains(Kind.parse("kind", a.kind()))) {
+                        out.add(a);
+                    }
+                }
+                yield new Scan(out, records.size() >= SCAN_LIMIT);
+            }
+            case TASK_TOKEN, EXCHANGED_TOKEN -> {
+                if (q.kinds().contains(Kind.TASK_TOKEN) && kind == Kind.EXCHANGED_TOKEN) {
+                    yield new Scan(List.of(), false); // listed with the task tokens' scan
+                }
+                List<IssuedTokenRecord> records = store.issuedTokens(q.task(),
+                        q.workload().map(SpiffeId::toString), SCAN_LIMIT);
+                List<InventoryAssetView> out = new ArrayList<>();
+                for (IssuedTokenRecord t : records) {
+                    InventoryAssetView a = token(t, c);
+                    if (q.kinds().contains(Kind.parse("kind", a.kind()))) {
+                        out.add(a);
+                    }
+                }
+                yield new Scan(out, records.size() >= SCAN_LIMIT);
+            }
+            case JOIN_TOKEN -> {
+                List<JoinTokenEntry> records = store.joinTokens(q.workload(), SCAN_LIMIT);
+                yield new Scan(records.stream().map(e -> joinToken(e, c)).toList(), records.size() >= SCAN_LIMIT);
+            }
+        };
+    }
+
+    private boolean matches(InventoryAssetView a, Query q, Instant now) {
+        if (q.owner().isPresent() && !q.owner().get().equals(a.humanOwner()) && !q.owner().get().equals(a.serviceOwner())) {
+            return false;
+        }
+        if (q.workload().isPresent() && !q.workload().get().toString().equals(a.workload())) {
+            return false;
+        }
+        if (q.task().isPresent() && !q.task().get().equals(a.task())) {
+            return false;
+        }
+        if (q.state().isPresent() && !q.state().get().equals(a.state())) {
+            return false;
+        }
+        if (q.expiringWithin().isPresent()) {
+            Instant until = now.plus(q.expiringWithin().get());
+            return a.expiresAt() != null && a.expiresAt().isAfter(now) && !a.expiresAt().isAfter(until);
+        }
+        return true;
+    }
+
+    private InventoryAssetView ca(CaRecord r, Context c) {
+        X509Certificate cert = Pem.certificates(r.certificateChainPem()).get(0);
+        PublicKey key = cert.getPublicKey();
+        String state = switch (r.state()) {
+            case PREPARED -> "prepared";
+            case ACTIVE -> "current";
+            case OLD -> "superseded";
+            case RETIRED -> "retired";
+        };
+        if (!c.now.isBefore(r.notAfter())) {
+            state = "expired";
+        }
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("subject", cert.getSubjectX500Principal().getName());
+        d.put("issuer", cert.getIssuerX500Principal().getName());
+        d.put("signatureAlgorithm", cert.getSigAlgName());
+        d.put("role", cert.getSubjectX500Principal().equals(cert.getIssuerX500Principal()) ? "root" : "intermediate");
+        d.put("source", r.source());
+        d.put("sealedBy", kekFingerprint);
+        d.put("publicKeyFingerprint", Svids.fingerprint(key));
+        d.put("notBefore", r.notBefore().toString());
+        return owned(Kind.CA, r.id(), c, algorithm(key), Svids.keyBits(key), r.createdAt(), r.notAfter(), null,
+                state, d);
+    }
+
+    private InventoryAssetView kek(Context c) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("source", kekSource);
+        d.put("seals", "CA private keys and token signing keys");
+        return owned(Kind.KEK, kekFingerprint, c, "PBKDF2-HMAC-SHA256 / AES-256-CBC", 256, null, null, null,
+                "current", d);
+    }
+
+    private InventoryAssetView signingKey(SigningKeyRecord r, Context c) {
+        Instant nextRotation = r.createdAt().plus(signingKeyRotation);
+        String state = switch (r.state()) {
+            case ACTIVE -> !c.now.isBefore(nextRotation.plus(signingKeyRotation)) ? "overdue"
+                    : !c.now.isBefore(nextRotation) ? "due" : "current";
+            case RETIRED -> "superseded";
+            case EXPIRED -> "expired";
+            case REVOKED -> "revoked";
+        };
+        if (r.state() != SigningKeyState.REVOKED && c.revoked(RevocationSet.Type.SIGNING_KEY, r.kid())) {
+            state = "revoked";
+        }
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("storedState", r.state().name().toLowerCase(Locale.ROOT));
+        d.put("sealedBy", kekFingerprint);
+        if (r.state() == SigningKeyState.ACTIVE) {
+            d.put("nextRotation", nextRotation.toString());
+        } else {
+            d.put("stateChangedAt", r.stateChangedAt().toString());
+        }
+        return owned(Kind.SIGNING_KEY, r.kid(), c, "ES256 (EC P-256)", 256, r.createdAt(), null, null, state, d);
+    }
+
+    private InventoryAssetView svid(SvidRecord s, Context c, Optional<String> currentSerial) {
+        boolean operator = "operator".equals(s.kind()) || s.spiffeId().kind() == SpiffeId.Kind.OPERATOR;
+        boolean server = "control_plane".equals(s.kind());
+        Kind kind = operator ? Kind.OPERATOR_CREDENTIAL : server ? Kind.CONTROL_PLANE_CREDENTIAL : Kind.SVID;
+        String state;
+        if (c.revoked(RevocationSet.Type.SPIFFE_ID, s.spiffeId().toString())) {
+            state = "revoked";
+        } else if (!c.now.isBefore(s.notAfter())) {
+            state = "expired";
+        } else if (currentSerial.isEmpty() || currentSerial.get().equals(s.serialHex())) {
+            state = "current";
+        } else {
+            state = "superseded";
+        }
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("serial", opensslSerial(s.serialHex()));
+        d.put("issuedBy", s.caId());
+        d.put("issuance", s.kind());
+        d.put("publicKeyFingerprint", s.publicKeyFingerprint());
+        d.put("notBefore", s.notBefore().toString());
+        String algorithm = s.keyAlgorithm() + ("EC".equals(s.keyAlgorithm()) && s.keyBits() == 256 ? " P-256" : "");
+        if (operator || server) {
+            return owned(kind, s.serialHex(), c, algorithm, s.keyBits(), s.issuedAt(), s.notAfter(), null, state,
+                    withPerson(d, s.spiffeId()));
+        }
+        return ofWorkload(kind, s.serialHex(), s.spiffeId(), null, c, algorithm, s.keyBits(), s.issuedAt(),
+                s.notAfter(), state, d);
+    }
+
+    private static Map<String, Object> withPerson(Map<String, Object> d, SpiffeId id) {
+        d.put("spiffeId", id.toString());
+        return d;
+    }
+
+    private InventoryAssetView token(IssuedTokenRecord t, Context c) {
+        Kind kind = "exchanged".equals(t.kind()) ? Kind.EXCHANGED_TOKEN : Kind.TASK_TOKEN;
+        String state;
+        if (c.revoked(RevocationSet.Type.TOKEN, t.jti()) || c.revoked(RevocationSet.Type.TASK, t.taskId())
+                || c.revoked(RevocationSet.Type.SPIFFE_ID, t.subject())
+                || c.revoked(RevocationSet.Type.SIGNING_KEY, t.kid())) {
+            state = "revoked";
+        } else {
+            state = c.now.isBefore(t.expiresAt()) ? "current" : "expired";
+        }
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("audience", t.audience());
+        d.put("kid", t.kid());
+        SpiffeId subject = parseOrNull(t.subject());
+        return ofWorkload(kind, t.jti(), subject, t.taskId(), c, "ES256", 256, t.issuedAt(), t.expiresAt(), state, d);
+    }
+
+    private InventoryAssetView joinToken(JoinTokenEntry e, Context c) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("createdBy", e.token().createdBy());
+        e.usedAt().ifPresent(u -> d.put("usedAt", u.toString()));
+        e.revokedAt().ifPresent(u -> d.put("revokedAt", u.toString()));
+        e.revokedBy().ifPresent(u -> d.put("revokedBy", u));
+        String id = e.token().tokenHash().substring(0, 12);
+        return ofWorkload(Kind.JOIN_TOKEN, id, e.token().workload(), null, c, "SHA-256 of 256 random bits", 256,
+                e.token().createdAt(), e.token().expiresAt(), e.state(c.now).name().toLowerCase(Locale.ROOT), d);
+    }
+
+    private InventoryAssetView ofWorkload(Kind kind, String id, SpiffeId workload, String task, Context c,
+                                          String algorithm, Integer bits, Instant created, Instant expires,
+                                          String state, Map<String, Object> details) {
+        Workload w = workload == null ? null : c.workloads.get(workload);
+        String human = w == null ? null : w.humanOwner();
+        String service = w == null ? null : w.serviceOwner();
+        // Short-lived credentials are re-issued by the system; revoking one is its workload's owners' call.
+        return new InventoryAssetView(kind.wireName(), id, workload == null ? null : workload.toString(), task, human,
+                service, w == null ? null : w.purpose(), "automatic (short-lived, re-issued by Tollgate)", service,
+                w == null ? "none" : "workload", algorithm, bits, created, expires, null, state,
+                Map.copyOf(details));
+    }
+
+    private InventoryAssetView owned(Kind kind, String id, Context c, String algorithm, Integer bits, Instant created,
+                                     Instant expires, Instant lastUsed, String state, Map<String, Object> details) {
+        Optional<AssetOwner> o = c.owner(kind, id);
+        String source = o.map(x -> x.id().equals(AssetOwner.ANY) ? "kind" : "asset").orElse("none");
+        return new InventoryAssetView(kind.wireName(), id, null, null, o.map(AssetOwner::humanOwner).orElse(null),
+                o.map(AssetOwner::serviceOwner).orElse(null), o.map(AssetOwner::purpose).orElse(null),
+                o.map(AssetOwner::rotationResponsibility).orElse(null),
+                o.map(AssetOwner::revocationResponsibility).orElse(null), source, algorithm, bits, created, expires,
+                lastUsed, state, Map.copyOf(details));
+    }
+
+    private static SpiffeId parseOrNull(String s) {
+        try {
+            return SpiffeId.parse(s);
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    static String algorithm(PublicKey key) {
+        if (key instanceof ECPublicKey ec) {
+            int bits = ec.getParams().getCurve().getField().getFieldSize();
+            return "EC " + switch (bits) {
+                case 192 -> "P-192";
+                case 224 -> "P-224";
+                case 256 -> "P-256";
+                case 384 -> "P-384";
+                case 521 -> "P-521";
+                default -> bits + "-bit curve";
+            };
+        }
+        if (key instanceof RSAPublicKey) {
+            return "RSA";
+        }
+        return key.getAlgorithm();
+    }
+
+    /** A certificate serial as {@code openssl x509 -serial} prints it: uppercase hex, an even number of digits. */
+    public static String opensslSerial(String lowercaseHex) {
+        String s = lowercaseHex.toUpperCase(Locale.ROOT);
+        return s.length() % 2 == 1 ? "0" + s : s;
+    }
+
+    /** The store's form of a serial given as openssl prints it, with colons, or in any case. */
+    static String normalSerial(String serial) {
+        String s = Objects.requireNonNull(serial, "serial").replace(":", "").toLowerCase(Locale.ROOT);
+        int i = 0;
+        while (i < s.length() - 1 && s.charAt(i) == '0') {
+            i++;
+        }
+        return s.substring(i);
+    }
+}

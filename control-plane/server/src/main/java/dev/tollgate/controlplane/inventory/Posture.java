@@ -1,0 +1,303 @@
+package dev.tollgate.controlplane.inventory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.InventoryAssetView;
+import dev.tollgate.api.wire.PostureView;
+import dev.tollgate.controlplane.config.Durations;
+import dev.tollgate.controlplane.store.RevocationRecord;
+import dev.tollgate.controlplane.store.Store;
+import dev.tollgate.controlplane.store.TaskState;
+
+/**
+ * The posture report: rules over the inventory's live assets that say what is weak, unowned, long-lived, expiring
+ * or overdue, each finding with why it matters and what to do. Evaluated on request and on a schedule (the metrics
+ * show the latest evaluation). Pure reads: a report changes nothing.
+ */
+public final class Posture {
+    /** Most findings a report lists (the counts cover all of them). */
+    public static final int MAX_FINDINGS = 1000;
+
+    /** How bad a finding is; the score falls by {@link #weight} per finding. */
+    public enum Severity {
+        CRITICAL(25), HIGH(10), MEDIUM(3), LOW(1);
+
+        final int weight;
+
+        Severity(int weight) {
+            this.weight = weight;
+        }
+
+        public String wireName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /** Every rule, with its severity, why it matters and what to do. */
+    public enum Rule {
+        WEAK_KEY("weak-key", Severity.HIGH, "Weak key",
+                "a key this small (RSA under 2048 bits, under 3072 for a CA; a P-192 or P-224 curve) can be broken or "
+                        + "will be soon; whatever it signs or protects can be forged",
+                "re-issue with ECDSA P-256 (or RSA 3072+); for a CA, configure a stronger key and rotate (ctl ca rotate)"),
+        WEAK_SIGNATURE("weak-signature", Severity.HIGH, "Weak signature algorithm",
+                "SHA-1 (or MD5) signatures admit chosen-prefix collisions: a certificate signed this way can be forged",
+                "re-issue the certificate with a SHA-256 or stronger signature"),
+        NO_OWNER("no-owner", Severity.MEDIUM, "No owner",
+                "nobody is accountable for an asset without a human and a service owner: no one rotates it, no one is "
+                        + "paged when it leaks",
+                "set its owners: ctl inventory owner KIND ID (or '*' for the kind); for a workload's asset whose "
+                        + "workload was deleted, revoke it"),
+        LIFETIME_OVER_POLICY("lifetime-over-policy", Severity.MEDIUM, "Lifetime over policy",
+                "a credential that lives longer than policy allows stays useful to a thief for longer",
+                "issue it again with a shorter lifetime, and lower the issuing limit (svid.max-ttl, tokens.max-task-ttl, "
+                        + "operators.max-ttl, join-token.max-ttl)"),
+        EXPIRING_SOON("expiring-soon", Severity.MEDIUM, "Expiring soon",
+                "a long-lived asset (a CA, an operator credential) that expires unnoticed stops whatever depends on it",
+                "renew or rotate it before it expires"),
+        ROTATION_OVERDUE("rotation-overdue", Severity.HIGH, "Rotation overdue",
+                "a signing key past its rotation time has signed for longer than intended: more tokens depend on it "
+                        + "and a leak of it reaches further",
+                "check that the control plane's upkeep runs (logs, tollgate_cp_* metrics), or rotate now: "
+                        + "ctl signing-key rotate"),
+        CA_WITHOUT_SUCCESSOR("ca-without-successor", Severity.CRITICAL, "CA near expiry without a successor",
+                "when the signing CA expires with no prepared CA in the bundle, no SVID can be issued or renewed and "
+                        + "every sidecar fails closed",
+                "rotate now (ctl ca rotate) and check ca.prepare-at / ca.activate-at and the upkeep logs"),
+        SIGNING_KEY_NEVER_ROTATED("signing-key-never-rotated", Severity.MEDIUM, "Signing key never rotated",
+                "the only token signing key ever made is older than its rotation period: rotation has never been "
+                        + "exercised, so a compromise would need a first-ever rotation under pressure",
+                "rotate once now (ctl signing-key rotate) and check tokens.signing-key-rotation"),
+        REVOKED_IDENTITY_JOIN_TOKEN("revoked-identity-join-token", Severity.HIGH,
+                "Revoked identity holds an outstanding join token",
+                "a join token of a revoked identity is refused today, but lifting the revocation would let whoever "
+                        + "holds the token join",
+                "revoke the token: ctl join-token revoke ID"),
+        REVOKED_IDENTITY_ACTIVE_TASK("revoked-identity-active-task", Severity.HIGH,
+                "Revoked identity has an active task",
+                "the task's tokens are refused while the identity is revoked, but the task stays open and its tokens "
+                        + "become usable again if the revocation is lifted",
+                "complete the task: ctl task complete ID");
+
+        public final String id;
+        public final Severity severity;
+        public final String title;
+        public final String why;
+        public final String fix;
+
+        Rule(String id, Severity severity, String title, String why, String fix) {
+            this.id = id;
+            this.severity = severity;
+            this.title = title;
+            this.why = why;
+            this.fix = fix;
+        }
+    }
+
+    /**
+     * @param expiringWithin how close to expiry a long-lived asset (CA, operator credential) is reported
+     * @param maxLifetime    the longest lifetime policy allows, per kind; kinds not named have no limit
+     */
+    public record Settings(Duration expiringWithin, Map<Inventory.Kind, Duration> maxLifetime) {
+        public static final Duration DEFAULT_EXPIRING_WITHIN = Duration.ofDays(14);
+
+        public static Map<Inventory.Kind, Duration> defaultMaxLifetimes() {
+            Map<Inventory.Kind, Duration> m = new EnumMap<>(Inventory.Kind.class);
+            m.put(Inventory.Kind.CA, Duration.ofDays(398));
+            m.put(Inventory.Kind.OPERATOR_CREDENTIAL, Duration.ofDays(30));
+            m.put(Inventory.Kind.SVID, Duration.ofHours(24));
+            m.put(Inventory.Kind.TASK_TOKEN, Duration.ofHours(24));
+            m.put(Inventory.Kind.EXCHANGED_TOKEN, Duration.ofMinutes(10));
+            m.put(Inventory.Kind.JOIN_TOKEN, Duration.ofDays(1));
+            return m;
+        }
+
+        public Settings {
+            maxLifetime = Map.copyOf(maxLifetime);
+        }
+    }
+
+    private static final Set<String> DEAD = Set.of("expired", "revoked", "used", "retired");
+
+    private final Inventory inventory;
+    private final Store store;
+    private final Clock clock;
+    private final Settings settings;
+    private volatile PostureView latest;
+
+    public Posture(Inventory inventory, Store store, Clock clock, Settings settings) {
+        this.inventory = inventory;
+        this.store = store;
+        this.clock = clock;
+        this.settings = settings;
+    }
+
+    /** The latest evaluation, if one ran (the metrics read it). */
+    public Optional<PostureView> latest() {
+        return Optional.ofNullable(latest);
+    }
+
+    /** Evaluates every rule over the inventory now. */
+    public PostureView evaluate() {
+        Instant now = clock.instant();
+        List<InventoryAssetView> assets = inventory.everything().stream().filter(a -> !DEAD.contains(a.state()))
+                .toList();
+        List<PostureView.Finding> found = new ArrayList<>();
+        for (InventoryAssetView a : assets) {
+            checkKey(a, found);
+            checkSignature(a, found);
+            checkOwner(a, found);
+            checkLifetime(a, found);
+            checkExpiry(a, now, found);
+            if (a.kind().equals("signing_key") && a.state().equals("overdue")) {
+                found.add(finding(Rule.ROTATION_OVERDUE, a, "active since " + a.createdAt() + "; rotation was due "
+                        + a.details().get("nextRotation")));
+            }
+        }
+        checkCaSuccessor(assets, now, found);
+        checkSigningKeyRotated(assets, now, found);
+        checkRevokedIdentities(assets, now, found);
+
+        found.sort(Comparator.comparing((PostureView.Finding f) -> Severity.valueOf(f.severity().toUpperCase(Locale.ROOT)))
+                .thenComparing(PostureView.Finding::rule).thenComparing(PostureView.Finding::assetKind)
+                .thenComparing(PostureView.Finding::assetId));
+        Map<String, Integer> bySeverity = new LinkedHashMap<>();
+        for (Severity s : Severity.values()) {
+            bySeverity.put(s.wireName(), 0);
+        }
+        Map<String, Integer> byRule = new LinkedHashMap<>();
+        for (Rule r : Rule.values()) {
+            byRule.put(r.id, 0);
+        }
+        int penalty = 0;
+        for (PostureView.Finding f : found) {
+            bySeverity.merge(f.severity(), 1, Integer::sum);
+            byRule.merge(f.rule(), 1, Integer::sum);
+            penalty += Severity.valueOf(f.severity().toUpperCase(Locale.ROOT)).weight;
+        }
+        boolean truncated = found.size() > MAX_FINDINGS;
+        PostureView report = new PostureView(now, Math.max(0, 100 - penalty), assets.size(), bySeverity, byRule,
+                List.copyOf(truncated ? found.subList(0, MAX_FINDINGS) : found), truncated);
+        latest = report;
+        return report;
+    }
+
+    private static PostureView.Finding finding(Rule r, InventoryAssetView a, String detail) {
+        return new PostureView.Finding(r.id, r.severity.wireName(), r.title, a.kind(), a.id(), a.workload(),
+                a.humanOwner(), a.serviceOwner(), detail, r.why, r.fix);
+    }
+
+    static void checkKey(InventoryAssetView a, List<PostureView.Finding> out) {
+        String alg = a.algorithm() == null ? "" : a.algorithm();
+        Integer bits = a.keyBits();
+        boolean ca = a.kind().equals("ca");
+        if (alg.startsWith("RSA") && bits != null && bits < (ca ? 3072 : 2048)) {
+            out.add(finding(Rule.WEAK_KEY, a, "RSA " + bits + " bits (expected: >= " + (ca ? 3072 : 2048) + ")"));
+        } else if (alg.contains("P-192") || alg.contains("P-224")) {
+            out.add(finding(Rule.WEAK_KEY, a, alg + " (expected: P-256 or larger)"));
+        }
+    }
+
+    static void checkSignature(InventoryAssetView a, List<PostureView.Finding> out) {
+        Object sig = a.details().get("signatureAlgorithm");
+        if (sig != null) {
+            String s = sig.toString().toUpperCase(Locale.ROOT);
+            if (s.startsWith("SHA1") || s.startsWith("MD5") || s.startsWith("MD2")) {
+                out.add(finding(Rule.WEAK_SIGNATURE, a, "signed with " + sig));
+            }
+        }
+    }
+
+    private static void checkOwner(InventoryAssetView a, List<PostureView.Finding> out) {
+        if (a.humanOwner() == null || a.serviceOwner() == null) {
+            String detail = a.workload() != null ? "its workload " + a.workload() + " is no longer registered"
+                    : "no owners set for this asset or its kind";
+            out.add(finding(Rule.NO_OWNER, a, detail));
+        }
+    }
+
+    private void checkLifetime(InventoryAssetView a, List<PostureView.Finding> out) {
+        Duration max = settings.maxLifetime().get(Inventory.Kind.parse("kind", a.kind()));
+        if (max == null || a.createdAt() == null || a.expiresAt() == null) {
+            return;
+        }
+        Duration life = Duration.between(a.createdAt(), a.expiresAt());
+        if (life.compareTo(max) > 0) {
+            out.add(finding(Rule.LIFETIME_OVER_POLICY, a, "lives " + Durations.format(life.withNanos(0))
+                    + " (policy: at most " + Durations.format(max) + ", posture.max-lifetime." + a.kind().replace('_', '-') + ")"));
+        }
+    }
+
+    private void checkExpiry(InventoryAssetView a, Instant now, List<PostureView.Finding> out) {
+        boolean longLived = a.kind().equals("ca") || a.kind().equals("operator_credential");
+        if (!longLived || a.expiresAt() == null || a.state().equals("superseded")) {
+            return;
+        }
+        if (a.expiresAt().isAfter(now) && !a.expiresAt().isAfter(now.plus(settings.expiringWithin()))) {
+            out.add(finding(Rule.EXPIRING_SOON, a, "expires " + a.expiresAt() + ", in "
+                    + Durations.format(Duration.between(now, a.expiresAt()).withNanos(0).truncatedTo(java.time.temporal.ChronoUnit.SECONDS))));
+        }
+    }
+
+    private void checkCaSuccessor(List<InventoryAssetView> assets, Instant now, List<PostureView.Finding> out) {
+        boolean prepared = assets.stream().anyMatch(a -> a.kind().equals("ca") && a.state().equals("prepared"));
+        for (InventoryAssetView a : assets) {
+            if (a.kind().equals("ca") && a.state().equals("current") && !prepared && a.expiresAt() != null
+                    && !a.expiresAt().isAfter(now.plus(settings.expiringWithin()))) {
+                out.add(finding(Rule.CA_WITHOUT_SUCCESSOR, a, "signs until " + a.expiresAt()
+                        + " and no prepared CA is in the bundle"));
+            }
+        }
+    }
+
+    private void checkSigningKeyRotated(List<InventoryAssetView> assets, Instant now, List<PostureView.Finding> out) {
+        if (store.signingKeys().size() != 1) {
+            return;
+        }
+        for (InventoryAssetView k : assets) {
+            if (k.kind().equals("signing_key") && (k.state().equals("due") || k.state().equals("overdue"))) {
+                out.add(finding(Rule.SIGNING_KEY_NEVER_ROTATED, k, "the only signing key ever made, created "
+                        + k.createdAt()));
+            }
+        }
+    }
+
+    private void checkRevokedIdentities(List<InventoryAssetView> assets, Instant now, List<PostureView.Finding> out) {
+        Set<String> revoked = store.revocations(now, Inventory.SCAN_LIMIT).stream()
+                .filter(r -> r.type().equals("spiffe_id")).map(RevocationRecord::value).collect(Collectors.toSet());
+        if (revoked.isEmpty()) {
+            return;
+        }
+        for (InventoryAssetView a : assets) {
+            if (a.kind().equals("join_token") && a.state().equals("outstanding") && revoked.contains(a.workload())) {
+                out.add(finding(Rule.REVOKED_IDENTITY_JOIN_TOKEN, a, a.workload() + " is revoked; token " + a.id()
+                        + " expires " + a.expiresAt()));
+            }
+        }
+        for (String id : revoked) {
+            SpiffeId sid;
+            try {
+                sid = SpiffeId.parse(id);
+            } catch (RuntimeException e) {
+                continue;
+            }
+            store.tasks(Optional.of(sid), Optional.of(TaskState.ACTIVE), Inventory.SCAN_LIMIT).forEach(t ->
+                    out.add(new PostureView.Finding(Rule.REVOKED_IDENTITY_ACTIVE_TASK.id,
+                            Rule.REVOKED_IDENTITY_ACTIVE_TASK.severity.wireName(), Rule.REVOKED_IDENTITY_ACTIVE_TASK.title,
+                            "task", t.id(), id, null, null, id + " is revoked; task " + t.id() + " is active until "
+                            + t.expiresAt(), Rule.REVOKED_IDENTITY_ACTIVE_TASK.why, Rule.REVOKED_IDENTITY_ACTIVE_TASK.fix)));
+        }
+    }
+}
