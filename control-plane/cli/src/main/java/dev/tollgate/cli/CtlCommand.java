@@ -170,19 +170,8 @@ public final class CtlCommand implements Runnable {
             spec.commandLine().usage(spec.commandLine().getOut());
         }
 
-        static class SpecOptions {
-            @Option(names = "--human-owner", required = true, description = "the person accountable for the workload")
-            String humanOwner;
-            @Option(names = "--service-owner", required = true, description = "the team or service that runs it")
-            String serviceOwner;
-            @Option(names = "--purpose", required = true, description = "why it exists")
-            String purpose;
-            @Option(names = "--tool", paramLabel = "NAME", description = "a tool it may ever be given (repeat for more)")
-            List<String> tools = new ArrayList<>();
-            @Option(names = "--max-svid-ttl", paramLabel = "DURATION", description = "longest SVID it may hold, like 1h (default: the control plane's svid.max-ttl)")
-            String maxSvidTtl;
-            @Option(names = "--max-task-ttl", paramLabel = "DURATION", description = "longest task it may run, like 15m (default: 15m)")
-            String maxTaskTtl;
+        /** The Kubernetes selector options of register and update. */
+        static class K8sOptions {
             @Option(names = "--k8s-namespace", paramLabel = "NS",
                     description = "Kubernetes: pods in this namespace (with --k8s-service-account) attest as this workload with their service-account token")
             String k8sNamespace;
@@ -197,11 +186,6 @@ public final class CtlCommand implements Runnable {
             List<String> k8sPodLabels = new ArrayList<>();
             @Option(names = "--no-k8s", description = "update: remove the workload's Kubernetes selectors (without any --k8s-* option they are kept)")
             boolean noK8s;
-
-            WorkloadSpec spec(String id) {
-                return new WorkloadSpec(id, humanOwner, serviceOwner, purpose, tools, seconds(maxSvidTtl),
-                        seconds(maxTaskTtl), k8sSelectors());
-            }
 
             /** The selector the options give; null (keep, on update) when there are none. */
             List<dev.tollgate.api.wire.K8sSelector> k8sSelectors() {
@@ -227,6 +211,34 @@ public final class CtlCommand implements Runnable {
                 }
                 return List.of(new dev.tollgate.api.wire.K8sSelector(k8sCluster, k8sNamespace, k8sServiceAccount));
             }
+
+            boolean any() {
+                return noK8s || !k8sPodLabels.isEmpty() || k8sNamespace != null || k8sServiceAccount != null
+                        || k8sCluster != null;
+            }
+        }
+
+        static class SpecOptions {
+            @Option(names = "--human-owner", required = true, description = "the person accountable for the workload")
+            String humanOwner;
+            @Option(names = "--service-owner", required = true, description = "the team or service that runs it")
+            String serviceOwner;
+            @Option(names = "--purpose", required = true, description = "why it exists")
+            String purpose;
+            @Option(names = "--tool", paramLabel = "NAME", description = "a tool it may ever be given (repeat for more)")
+            List<String> tools = new ArrayList<>();
+            @Option(names = "--max-svid-ttl", paramLabel = "DURATION", description = "longest SVID it may hold, like 1h (default: the control plane's svid.max-ttl)")
+            String maxSvidTtl;
+            @Option(names = "--max-task-ttl", paramLabel = "DURATION", description = "longest task it may run, like 15m (default: 15m)")
+            String maxTaskTtl;
+            @Mixin
+            K8sOptions k8s = new K8sOptions();
+
+            WorkloadSpec spec(String id) {
+                return new WorkloadSpec(id, humanOwner, serviceOwner, purpose, tools, seconds(maxSvidTtl),
+                        seconds(maxTaskTtl), k8s.k8sSelectors());
+            }
+
         }
 
         @Command(name = "register", mixinStandardHelpOptions = true, description = "Register a workload.")
@@ -284,6 +296,8 @@ public final class CtlCommand implements Runnable {
             String maxSvidTtl;
             @Option(names = "--max-task-ttl", paramLabel = "DURATION", description = "longest task it may run, like 15m")
             String maxTaskTtl;
+            @Mixin
+            K8sOptions k8s = new K8sOptions();
 
             @Override
             void run(ControlPlaneClient c, PrintWriter out) {
@@ -292,12 +306,13 @@ public final class CtlCommand implements Runnable {
                     throw new CtlException("--tool and --no-tools: give one of them");
                 }
                 if (humanOwner == null && serviceOwner == null && purpose == null && tools == null && !noTools
-                        && maxSvidTtl == null && maxTaskTtl == null) {
+                        && maxSvidTtl == null && maxTaskTtl == null && !k8s.any()) {
                     throw new CtlException("nothing to update: give at least one of --human-owner, --service-owner, "
-                            + "--purpose, --tool, --no-tools, --max-svid-ttl, --max-task-ttl");
+                            + "--purpose, --tool, --no-tools, --max-svid-ttl, --max-task-ttl, --k8s-*, --no-k8s");
                 }
                 WorkloadView w = c.updateWorkload(sid, new WorkloadSpec(sid.toString(), humanOwner, serviceOwner,
-                        purpose, noTools ? List.of() : tools, seconds(maxSvidTtl), seconds(maxTaskTtl)));
+                        purpose, noTools ? List.of() : tools, seconds(maxSvidTtl), seconds(maxTaskTtl),
+                        k8s.k8sSelectors()));
                 print(out, w, () -> out.println("updated " + w.spiffeId()));
             }
         }
