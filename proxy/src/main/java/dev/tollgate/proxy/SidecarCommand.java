@@ -67,8 +67,10 @@ public final class SidecarCommand implements Callable<Integer> {
             out.println(config + ": configuration is valid");
             dev.tollgate.proxy.config.ConfigFiles.notes(cfg).forEach(n -> out.println("note: " + n));
             cfg.controlPlane().ifPresent(cp -> out.println("SVID from the control plane at " + cp.url()
-                    + " (join token: " + cp.joinTokenFile().map(Object::toString)
-                    .orElse("$" + dev.tollgate.proxy.config.ConfigDefaults.JOIN_TOKEN_ENV) + ")"));
+                    + cp.k8sAttestation().map(k -> " (Kubernetes attestation with the service-account token in "
+                            + k.tokenFile() + k.cluster().map(c -> ", cluster " + c).orElse("") + ")")
+                    .orElseGet(() -> " (join token: " + cp.joinTokenFile().map(Object::toString)
+                            .orElse("$" + dev.tollgate.proxy.config.ConfigDefaults.JOIN_TOKEN_ENV) + ")")));
             var p = cfg.policy();
             out.println(switch (p.origin()) {
                 case NONE -> "no policy: only the task scope is checked";

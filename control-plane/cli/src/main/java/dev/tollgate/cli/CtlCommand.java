@@ -182,11 +182,15 @@ public final class CtlCommand implements Runnable {
     }
 
     static void workloadTable(PrintWriter out, List<WorkloadView> ws) {
-        Table t = new Table("SPIFFE ID", "HUMAN OWNER", "SERVICE OWNER", "TOOLS", "MAX SVID", "MAX TASK", "PURPOSE");
+        Table t = new Table("SPIFFE ID", "HUMAN OWNER", "SERVICE OWNER", "TOOLS", "MAX SVID", "MAX TASK",
+                "K8S (CLUSTER/NAMESPACE/SERVICE ACCOUNT)", "PURPOSE");
         for (WorkloadView w : ws) {
             t.row(w.spiffeId(), w.humanOwner(), w.serviceOwner(), String.join(",", w.tools()),
                     Durations.format(java.time.Duration.ofSeconds(w.maxSvidTtlSeconds())),
-                    Durations.format(java.time.Duration.ofSeconds(w.maxTaskTtlSeconds())), w.purpose());
+                    Durations.format(java.time.Duration.ofSeconds(w.maxTaskTtlSeconds())),
+                    w.k8sSelectors().isEmpty() ? "-"
+                            : String.join(",", w.k8sSelectors().stream().map(Object::toString).toList()),
+                    w.purpose());
         }
         t.print(out);
     }
@@ -203,6 +207,54 @@ public final class CtlCommand implements Runnable {
             spec.commandLine().usage(spec.commandLine().getOut());
         }
 
+        /** The Kubernetes selector options of register and update. */
+        static class K8sOptions {
+            @Option(names = "--k8s-namespace", paramLabel = "NS",
+                    description = "Kubernetes: pods in this namespace (with --k8s-service-account) attest as this workload with their service-account token")
+            String k8sNamespace;
+            @Option(names = "--k8s-service-account", paramLabel = "SA",
+                    description = "Kubernetes: the service account those pods run as")
+            String k8sServiceAccount;
+            @Option(names = "--k8s-cluster", paramLabel = "NAME",
+                    description = "Kubernetes: only in this cluster of the control plane's k8s-attestation.clusters (default: every cluster)")
+            String k8sCluster;
+            @Option(names = "--k8s-pod-label", paramLabel = "KEY=VALUE", hidden = true,
+                    description = "not supported: pod labels are not attested (see docs/attestation.md)")
+            List<String> k8sPodLabels = new ArrayList<>();
+            @Option(names = "--no-k8s", description = "update: remove the workload's Kubernetes selectors (without any --k8s-* option they are kept)")
+            boolean noK8s;
+
+            /** The selector the options give; null (keep, on update) when there are none. */
+            List<dev.tollgate.api.wire.K8sSelector> k8sSelectors() {
+                if (!k8sPodLabels.isEmpty()) {
+                    throw new CtlException("--k8s-pod-label: pod labels cannot be selectors: neither the pod's "
+                            + "service-account token nor a TokenReview carries them, so the control plane cannot "
+                            + "attest them. Give the pods of each identity their own service account and select it "
+                            + "with --k8s-service-account (docs/attestation.md)");
+                }
+                boolean any = k8sNamespace != null || k8sServiceAccount != null || k8sCluster != null;
+                if (noK8s) {
+                    if (any) {
+                        throw new CtlException("--no-k8s: given together with --k8s-* options (expected: one or the other)");
+                    }
+                    return List.of();
+                }
+                if (!any) {
+                    return null;
+                }
+                if (k8sNamespace == null || k8sServiceAccount == null) {
+                    throw new CtlException("--k8s-namespace and --k8s-service-account: give both (a pod attests by "
+                            + "its namespace and service account)");
+                }
+                return List.of(new dev.tollgate.api.wire.K8sSelector(k8sCluster, k8sNamespace, k8sServiceAccount));
+            }
+
+            boolean any() {
+                return noK8s || !k8sPodLabels.isEmpty() || k8sNamespace != null || k8sServiceAccount != null
+                        || k8sCluster != null;
+            }
+        }
+
         static class SpecOptions {
             @Option(names = "--human-owner", required = true, description = "the person accountable for the workload")
             String humanOwner;
@@ -216,10 +268,14 @@ public final class CtlCommand implements Runnable {
             String maxSvidTtl;
             @Option(names = "--max-task-ttl", paramLabel = "DURATION", description = "longest task it may run, like 15m (default: 15m)")
             String maxTaskTtl;
+            @Mixin
+            K8sOptions k8s = new K8sOptions();
 
             WorkloadSpec spec(String id) {
-                return new WorkloadSpec(id, humanOwner, serviceOwner, purpose, tools, seconds(maxSvidTtl), seconds(maxTaskTtl));
+                return new WorkloadSpec(id, humanOwner, serviceOwner, purpose, tools, seconds(maxSvidTtl),
+                        seconds(maxTaskTtl), k8s.k8sSelectors());
             }
+
         }
 
         @Command(name = "register", mixinStandardHelpOptions = true, description = "Register a workload.")
@@ -258,7 +314,8 @@ public final class CtlCommand implements Runnable {
         }
 
         @Command(name = "update", mixinStandardHelpOptions = true,
-                description = "Change a workload's registration: only the fields given change.")
+                description = "Change a workload's registration: only the fields given change (its Kubernetes "
+                        + "selectors are kept unless --k8s-* or --no-k8s is given).")
         static final class Update extends Action {
             @Parameters(index = "0", paramLabel = "SPIFFE_ID")
             String id;
@@ -276,6 +333,8 @@ public final class CtlCommand implements Runnable {
             String maxSvidTtl;
             @Option(names = "--max-task-ttl", paramLabel = "DURATION", description = "longest task it may run, like 15m")
             String maxTaskTtl;
+            @Mixin
+            K8sOptions k8s = new K8sOptions();
 
             @Override
             void run(ControlPlaneClient c, PrintWriter out) {
@@ -284,12 +343,13 @@ public final class CtlCommand implements Runnable {
                     throw new CtlException("--tool and --no-tools: give one of them");
                 }
                 if (humanOwner == null && serviceOwner == null && purpose == null && tools == null && !noTools
-                        && maxSvidTtl == null && maxTaskTtl == null) {
+                        && maxSvidTtl == null && maxTaskTtl == null && !k8s.any()) {
                     throw new CtlException("nothing to update: give at least one of --human-owner, --service-owner, "
-                            + "--purpose, --tool, --no-tools, --max-svid-ttl, --max-task-ttl");
+                            + "--purpose, --tool, --no-tools, --max-svid-ttl, --max-task-ttl, --k8s-*, --no-k8s");
                 }
                 WorkloadView w = c.updateWorkload(sid, new WorkloadSpec(sid.toString(), humanOwner, serviceOwner,
-                        purpose, noTools ? List.of() : tools, seconds(maxSvidTtl), seconds(maxTaskTtl)));
+                        purpose, noTools ? List.of() : tools, seconds(maxSvidTtl), seconds(maxTaskTtl),
+                        k8s.k8sSelectors()));
                 print(out, w, () -> out.println("updated " + w.spiffeId()));
             }
         }

@@ -179,6 +179,43 @@ class CtlCommandTest {
     }
 
     @Test
+    void registersAWorkloadWithAKubernetesSelectorKeepsItOnUpdateAndRemovesItWithNoK8s() {
+        String id = "spiffe://test.tollgate/agent/triage";
+        Result reg = ctl("--credential-dir", creds, "workload", "register", id, "--human-owner", "alice@example.com",
+                "--service-owner", "team-agents", "--purpose", "triage", "--k8s-namespace", "agents",
+                "--k8s-service-account", "triage");
+        assertThat(reg.code()).as(reg.err()).isZero();
+        assertThat(ctl("--credential-dir", creds, "workload", "list").out()).contains("K8S", "*/agents/triage");
+        Result show = ctl("--credential-dir", creds, "--output", "json", "workload", "show", id);
+        JsonNode selector = json(show.out()).get("k8sSelectors").get(0);
+        assertThat(selector.get("namespace").asText()).isEqualTo("agents");
+        assertThat(selector.get("serviceAccount").asText()).isEqualTo("triage");
+        assertThat(selector.has("cluster")).isFalse();
+
+        assertThat(ctl("--credential-dir", creds, "workload", "update", id, "--human-owner", "bob@example.com",
+                "--service-owner", "team-agents", "--purpose", "triage").code()).isZero();
+        assertThat(ctl("--credential-dir", creds, "workload", "show", id).out()).contains("*/agents/triage");
+        assertThat(ctl("--credential-dir", creds, "workload", "update", id, "--human-owner", "bob@example.com",
+                "--service-owner", "team-agents", "--purpose", "triage", "--no-k8s").code()).isZero();
+        assertThat(ctl("--credential-dir", creds, "workload", "show", id).out()).doesNotContain("agents/triage");
+
+        Result unknownCluster = ctl("--credential-dir", creds, "workload", "update", id, "--human-owner", "b@x.org",
+                "--service-owner", "t", "--purpose", "p", "--k8s-cluster", "prod", "--k8s-namespace", "agents",
+                "--k8s-service-account", "triage");
+        assertThat(unknownCluster.code()).isEqualTo(1);
+        assertThat(unknownCluster.err()).contains("reason: unknown_k8s_cluster");
+        Result half = ctl("--credential-dir", creds, "workload", "update", id, "--human-owner", "b@x.org",
+                "--service-owner", "t", "--purpose", "p", "--k8s-namespace", "agents");
+        assertThat(half.code()).isEqualTo(2);
+        assertThat(half.err()).contains("give both");
+        Result labels = ctl("--credential-dir", creds, "workload", "update", id, "--human-owner", "b@x.org",
+                "--service-owner", "t", "--purpose", "p", "--k8s-namespace", "agents", "--k8s-service-account",
+                "triage", "--k8s-pod-label", "app=triage");
+        assertThat(labels.code()).isEqualTo(2);
+        assertThat(labels.err()).contains("pod labels cannot be selectors");
+    }
+
+    @Test
     void createsAJoinTokenThatTheControlPlaneAccepts() {
         tcp.register(TestControlPlane.agent("joiner"));
         Result r = ctl("--credential-dir", creds, "join-token", "create", "spiffe://test.tollgate/agent/joiner", "--ttl", "5m");

@@ -38,7 +38,7 @@ class TroubleshootingDocTest {
     /** Problem documents and OAuth refusals of the control plane. */
     static final Pattern CONTROL_PLANE_LITERAL = Pattern.compile(
             "(?:ApiProblem\\.(?:badRequest|notFound|unauthorized|forbidden|conflict)\\(\\s*"
-                    + "|Problem\\.of\\(\\d+, |new ApiProblem\\(\\d+, |Refusal\\()\"([a-z_]+)");
+                    + "|Problem\\.of\\(\\d+, |new ApiProblem\\(\\d+, |Refusal\\()\"([a-z0-9_]+)");
 
     @Test
     void everyDenialReasonAndApiErrorIsExplained() throws IOException {

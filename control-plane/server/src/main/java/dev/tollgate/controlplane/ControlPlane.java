@@ -51,6 +51,8 @@ import dev.tollgate.controlplane.ca.IssuedCertificate;
 import dev.tollgate.controlplane.config.ControlPlaneConfig;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.OperatorCredentials;
+import dev.tollgate.controlplane.identity.K8sAttestor;
+import dev.tollgate.controlplane.identity.k8s.K8sTokenVerifier;
 import dev.tollgate.controlplane.inventory.Inventory;
 import dev.tollgate.controlplane.inventory.Posture;
 import dev.tollgate.controlplane.identity.SvidIssuer;
@@ -186,7 +188,7 @@ public final class ControlPlane implements AutoCloseable {
             Auditor auditor = new Auditor(store, clock, metrics::auditWriteFailure, metrics,
                     new RefusalAudit.Settings(au.refusalInterval(), au.refusalMaxRows(), au.refusalMaxSources()));
             WorkloadRegistry workloads = new WorkloadRegistry(store, auditor, clock, config.trustDomain(),
-                    config.svid().maxTtl());
+                    config.svid().maxTtl(), config.k8sAttestation().clusters().keySet());
             JoinTokens joinTokens = new JoinTokens(store, auditor, metrics, clock, config.joinTokenTtl(),
                     config.joinTokenMaxTtl());
             var tk = config.tokens();
@@ -248,10 +250,13 @@ public final class ControlPlane implements AutoCloseable {
                 t.setDaemon(true);
                 return t;
             });
+            K8sAttestor attestor = new K8sAttestor(store, issuer,
+                    new K8sTokenVerifier(config.k8sAttestation(), clock, metrics), auditor, metrics, clock,
+                    revocations::identityRevoked);
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
                     tokens, policies, new DecisionIngest(store, clock, metrics), inventory, posture, checkpoints,
-                    operators);
+                    operators, attestor);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),

@@ -333,8 +333,7 @@ abstract class ControlPlaneApiContract {
         TestPki foreign = TestPki.create(TestControlPlane.TRUST_DOMAIN);
         TestPki.Issued forged = foreign.svid("operator/mallory");
 
-        List<Route> routes = new dev.tollgate.controlplane.api.ApiRoutes(tcp.cp.store(), tcp.cp.ca(), null, null, null,
-                null, TestControlPlane.TRUST_DOMAIN, null, null, null, null, null, null, null, null, null).routes();
+        List<Route> routes = TestControlPlane.routeTable(tcp.cp.store(), tcp.cp.ca());
         int checked = 0;
         for (Route r : routes) {
             if (r.access() == Access.PUBLIC) {

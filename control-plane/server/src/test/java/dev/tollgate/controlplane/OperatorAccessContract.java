@@ -235,8 +235,7 @@ abstract class OperatorAccessContract {
     }
 
     static List<Route> routes() {
-        return new ApiRoutes(null, null, null, null, null, null, TestControlPlane.TRUST_DOMAIN, null, null, null, null,
-                null, null, null, null, null).routes();
+        return TestControlPlane.routeTable(null, null);
     }
 
     record Reply(int status, byte[] body) {

@@ -103,6 +103,13 @@ public final class TestControlPlane implements AutoCloseable {
                 .serverId(cp.serverId()).clientCertificate(chain, key).build();
     }
 
+    /** The API's route table (templates and access only: its handlers are not called), built in one place. */
+    public static java.util.List<dev.tollgate.controlplane.api.Route> routeTable(
+            dev.tollgate.controlplane.store.Store store, dev.tollgate.controlplane.ca.CaManager ca) {
+        return new dev.tollgate.controlplane.api.ApiRoutes(store, ca, null, null, null, null, TRUST_DOMAIN, null, null,
+                null, null, null, null, null, null, null, null).routes();
+    }
+
     public static SpiffeId agent(String name) {
         return SpiffeId.of(TRUST_DOMAIN, SpiffeId.Kind.AGENT, name);
     }

@@ -555,7 +555,7 @@ public final class ConfigLoader {
             return null;
         }
         knownKeys(n, "control-plane.", Set.of("url", "server-id", "trust-anchor", "join-token-file",
-                "renewal-fraction", "renewal-min-delay", "renewal-max-delay", "rotate-key", "request-timeout",
+                "k8s-token-file", "k8s-cluster", "renewal-fraction", "renewal-min-delay", "renewal-max-delay", "rotate-key", "request-timeout",
                 "backoff-initial", "backoff-max", "heartbeat-interval", "decision-log", "join-timeout"));
         java.net.URI url = null;
         if (n.path("url").isMissingNode()) {
@@ -590,6 +590,29 @@ public final class ConfigLoader {
         if (!n.path("join-token-file").isMissingNode()) {
             String t = text(n.path("join-token-file"), "control-plane.join-token-file");
             tokenFile = t == null ? Optional.empty() : Optional.of(resolve(t, baseDir));
+        }
+        // Kubernetes attestation; an empty k8s-token-file or k8s-cluster is the same as none.
+        Optional<SidecarConfig.K8sAttestation> k8s = Optional.empty();
+        String k8sCluster = n.path("k8s-cluster").isMissingNode() ? null
+                : text(n.path("k8s-cluster"), "control-plane.k8s-cluster");
+        if (!n.path("k8s-token-file").isMissingNode()) {
+            String t = text(n.path("k8s-token-file"), "control-plane.k8s-token-file");
+            if (t != null && !t.isEmpty()) {
+                if (tokenFile.isPresent()) {
+                    errors.add("control-plane.k8s-token-file: set together with join-token-file (expected: one of "
+                            + "them; a pod attests with its service-account token, anything else joins with a join "
+                            + "token)");
+                }
+                Optional<String> cluster = Optional.ofNullable(k8sCluster).filter(c -> !c.isEmpty());
+                if (cluster.isPresent() && !cluster.get().matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
+                    errors.add("control-plane.k8s-cluster: '" + cluster.get() + "' (expected: a cluster name of the "
+                            + "control plane's k8s-attestation.clusters)");
+                }
+                k8s = Optional.of(new SidecarConfig.K8sAttestation(resolve(t, baseDir), cluster));
+            }
+        }
+        if (k8s.isEmpty() && k8sCluster != null && !k8sCluster.isEmpty()) {
+            errors.add("control-plane.k8s-cluster: set without k8s-token-file");
         }
         double fraction = ConfigDefaults.RENEWAL_FRACTION;
         JsonNode f = n.path("renewal-fraction");
@@ -632,7 +655,7 @@ public final class ConfigLoader {
         Duration joinTimeout = duration(n.path("join-timeout"), "control-plane.join-timeout",
                 ConfigDefaults.JOIN_TIMEOUT, false);
         return new SidecarConfig.ControlPlane(url, serverId, anchor, tokenFile, fraction, min, max, rotateKey,
-                timeout, bInit, bMax, heartbeat, decisionLog(n.path("decision-log")), joinTimeout);
+                timeout, bInit, bMax, heartbeat, decisionLog(n.path("decision-log")), joinTimeout, k8s);
     }
 
     private SidecarConfig.DecisionLog decisionLog(JsonNode n) {

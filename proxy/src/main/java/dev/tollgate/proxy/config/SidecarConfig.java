@@ -110,20 +110,32 @@ public record SidecarConfig(
                                double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
                                boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
                                Duration backoffMax, Duration heartbeatInterval, DecisionLog decisionLog,
-                               Duration joinTimeout) {
+                               Duration joinTimeout, Optional<K8sAttestation> k8sAttestation) {
         public ControlPlane {
             decisionLog = decisionLog == null ? DecisionLog.defaults() : decisionLog;
             joinTimeout = joinTimeout == null ? ConfigDefaults.JOIN_TIMEOUT : joinTimeout;
+            k8sAttestation = k8sAttestation == null ? Optional.empty() : k8sAttestation;
         }
 
-        /** With the default join timeout. */
+        /** Joining with a join token (no Kubernetes attestation). */
+        public ControlPlane(java.net.URI url, SpiffeId serverId, Path trustAnchor, Optional<Path> joinTokenFile,
+                            double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
+                            boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
+                            Duration backoffMax, Duration heartbeatInterval, DecisionLog decisionLog,
+                            Duration joinTimeout) {
+            this(url, serverId, trustAnchor, joinTokenFile, renewalFraction, renewalMinDelay, renewalMaxDelay,
+                    rotateKey, requestTimeout, backoffInitial, backoffMax, heartbeatInterval, decisionLog,
+                    joinTimeout, Optional.empty());
+        }
+
+        /** With the default join timeout, joining with a join token. */
         public ControlPlane(java.net.URI url, SpiffeId serverId, Path trustAnchor, Optional<Path> joinTokenFile,
                             double renewalFraction, Duration renewalMinDelay, Duration renewalMaxDelay,
                             boolean rotateKey, Duration requestTimeout, Duration backoffInitial,
                             Duration backoffMax, Duration heartbeatInterval, DecisionLog decisionLog) {
             this(url, serverId, trustAnchor, joinTokenFile, renewalFraction, renewalMinDelay, renewalMaxDelay,
                     rotateKey, requestTimeout, backoffInitial, backoffMax, heartbeatInterval, decisionLog,
-                    ConfigDefaults.JOIN_TIMEOUT);
+                    ConfigDefaults.JOIN_TIMEOUT, Optional.empty());
         }
 
         /** Where the one-time join token is read: the join-token file, or the environment variable. */
@@ -140,6 +152,17 @@ public record SidecarConfig(
             this(url, serverId, trustAnchor, joinTokenFile, renewalFraction, renewalMinDelay, renewalMaxDelay,
                     rotateKey, requestTimeout, backoffInitial, backoffMax, heartbeatInterval, DecisionLog.defaults());
         }
+    }
+
+    /**
+     * Kubernetes service-account attestation instead of a join token ({@code control-plane.k8s-token-file}): the
+     * projected token is read again at every attempt (the kubelet refreshes the file), so a restarted sidecar joins
+     * by itself. See {@code docs/attestation.md}.
+     *
+     * @param tokenFile the projected service-account token volume's file
+     * @param cluster   the control plane's name for this cluster; empty: the one whose issuer signed the token
+     */
+    public record K8sAttestation(Path tokenFile, Optional<String> cluster) {
     }
 
     /**

@@ -42,6 +42,7 @@ import dev.tollgate.api.client.ControlPlaneException;
 import dev.tollgate.api.client.WatchClient;
 import dev.tollgate.api.tls.Csrs;
 import dev.tollgate.api.tls.Pem;
+import dev.tollgate.api.wire.K8sAttestationRequest;
 import dev.tollgate.api.wire.SvidRequest;
 import dev.tollgate.api.wire.SvidResponse;
 import dev.tollgate.api.wire.WatchEvent;
@@ -64,6 +65,9 @@ import dev.tollgate.proxy.tls.SvidValidator;
  * unreachable control plane keeps the current SVID, is counted and retried with exponential backoff and jitter.
  * The key and SVID live only in memory: a restarted sidecar needs a new join token. An SVID that expired cannot
  * authenticate a renewal; the source then keeps trying and joins again as soon as a new join token appears.
+ * In Kubernetes ({@code control-plane.k8s-token-file}) the sidecar attests with its pod's projected service-account
+ * token instead ({@code POST /v1/attest/k8s}), read again at every attempt: a restarted sidecar, or one whose SVID
+ * expired, attests again by itself.
  *
  * <p>{@link #start} waits for the first join attempt (at most twice the request timeout). All work runs on one thread ({@code tollgate-identity}); calls to the control plane run on a helper thread with
  * a deadline, so a hanging connection never stalls the source. Attempt times follow the injected clock (checked every
@@ -73,6 +77,8 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
     private static final Logger LOG = LoggerFactory.getLogger(ControlPlaneCertificateSource.class);
     static final long TICK_MILLIS = 100;
     private static final int MAX_TOKEN_BYTES = 4096;
+    /** Longest projected service-account token read (the control plane's default limit is 8 KiB). */
+    static final int MAX_K8S_TOKEN_BYTES = 65536;
 
     private final SidecarConfig.ControlPlane cfg;
     private final Clock clock;
@@ -331,7 +337,98 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         }
     }
 
+    /** Reads the trust anchor once; false (counted, logged, retry scheduled) when it cannot be read. */
+    private boolean anchorRead() {
+        if (anchor == null) {
+            try {
+                anchor = Pem.certificates(Files.readString(cfg.trustAnchor()));
+                if (anchor.isEmpty()) {
+                    throw new IllegalArgumentException("no certificate in it");
+                }
+            } catch (IOException | RuntimeException e) {
+                anchor = null;
+                metrics.renewal(RenewalResult.ERROR);
+                lastJoinProblem = "control-plane.trust-anchor " + cfg.trustAnchor() + " cannot be read ("
+                        + e.getMessage() + ")";
+                LOG.error("control-plane.trust-anchor {} cannot be read: {}", cfg.trustAnchor(), e.getMessage());
+                retryAfter(backoff.next());
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Kubernetes attestation: the pod's projected service-account token, read again at each attempt (the kubelet
+     * refreshes it), with a new key's CSR. A refusal is logged and audited and tried again after backoff-max with
+     * whatever token the file then holds; an unreachable control plane (or one that cannot check, 503) with backoff.
+     */
+    private void attest(SidecarConfig.K8sAttestation k8s) {
+        Optional<String> token = readFile(k8s.tokenFile(), MAX_K8S_TOKEN_BYTES);
+        if (token.isEmpty()) {
+            metrics.renewal(RenewalResult.NO_JOIN_TOKEN);
+            if (current == null) {
+                metrics.state(ControlPlaneState.ATTESTATION_REFUSED);
+            }
+            if (!needsTokenReported) {
+                needsTokenReported = true;
+                LOG.error("cannot attest to the control plane: no service-account token in {} (control-plane."
+                        + "k8s-token-file: the projected serviceAccountToken volume must be mounted there); not ready "
+                        + "until it is", k8s.tokenFile());
+                audit.event("k8s_token_missing", "location", k8s.tokenFile().toString());
+            }
+            lastJoinProblem = "no service-account token in control-plane.k8s-token-file " + k8s.tokenFile();
+            retryAfter(backoff.next());
+            return;
+        }
+        if (!anchorRead()) {
+            return;
+        }
+        KeyPair kp = keys.get();
+        SvidResponse answer;
+        try {
+            ControlPlaneClient anonymous = client(null);
+            String csr = Csrs.csrPem(kp);
+            answer = call(() -> anonymous.attestK8s(new K8sAttestationRequest(csr, token.get(),
+                    k8s.cluster().orElse(null), null)));
+        } catch (ControlPlaneException e) {
+            if (e.status() >= 400 && e.status() < 500) {
+                metrics.renewal(RenewalResult.REFUSED);
+                if (current == null) {
+                    metrics.state(ControlPlaneState.ATTESTATION_REFUSED);
+                }
+                LOG.error("the control plane refused the Kubernetes attestation (HTTP {}, reason {}: {}); not ready; "
+                        + "trying again in {} with the token then in {}", e.status(), e.reason(), e.getMessage(),
+                        cfg.backoffMax(), k8s.tokenFile());
+                audit.event("attestation_refused", "status", e.status(), "reason", e.reason());
+                lastJoinProblem = "the control plane refused the Kubernetes attestation (HTTP " + e.status()
+                        + ", reason " + e.reason() + ")";
+                retryAfter(cfg.backoffMax());
+                return;
+            }
+            failed("attestation", e);
+            return;
+        } catch (RuntimeException e) {
+            failed("attestation", e);
+            return;
+        }
+        needsTokenReported = false;
+        CertificateSnapshot snap = validateAnswer(answer, kp.getPrivate(), null);
+        if (snap == null) {
+            retryAfter(backoff.next());
+            return;
+        }
+        audit.event("svid_attested", "spiffe_id", snap.spiffeId(), "serial", serial(snap), "not_after",
+                snap.notAfter());
+        publish(snap);
+        startWatch();
+    }
+
     private void join() {
+        if (cfg.k8sAttestation().isPresent()) {
+            attest(cfg.k8sAttestation().get());
+            return;
+        }
         Optional<String> token = readToken();
         if (token.isEmpty() || token.get().equals(usedToken)) {
             metrics.renewal(RenewalResult.NO_JOIN_TOKEN);
@@ -347,21 +444,8 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
             retryAfter(cfg.backoffMax());
             return;
         }
-        if (anchor == null) {
-            try {
-                anchor = Pem.certificates(Files.readString(cfg.trustAnchor()));
-                if (anchor.isEmpty()) {
-                    throw new IllegalArgumentException("no certificate in it");
-                }
-            } catch (IOException | RuntimeException e) {
-                anchor = null;
-                metrics.renewal(RenewalResult.ERROR);
-                lastJoinProblem = "control-plane.trust-anchor " + cfg.trustAnchor() + " cannot be read ("
-                        + e.getMessage() + ")";
-                LOG.error("control-plane.trust-anchor {} cannot be read: {}", cfg.trustAnchor(), e.getMessage());
-                retryAfter(backoff.next());
-                return;
-            }
+        if (!anchorRead()) {
+            return;
         }
         KeyPair kp = keys.get();
         SvidResponse answer;
@@ -778,11 +862,34 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
     }
 
     private boolean hasFreshToken() {
+        if (cfg.k8sAttestation().isPresent()) {
+            return Files.isReadable(cfg.k8sAttestation().get().tokenFile());
+        }
         Optional<String> t = readToken();
         return t.isPresent() && !t.get().equals(usedToken);
     }
 
+    /** A file's text, stripped; empty when it is missing, empty, unreadable or larger than max bytes (logged). */
+    private static Optional<String> readFile(Path file, int max) {
+        try {
+            if (Files.size(file) > max) {
+                LOG.error("{}: larger than {} bytes (expected: one token)", file, max);
+                return Optional.empty();
+            }
+            String t = Files.readString(file).strip();
+            return t.isEmpty() ? Optional.empty() : Optional.of(t);
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            LOG.warn("{} cannot be read: {}", file, e.getMessage());
+            return Optional.empty();
+        }
+    }
+
     private String tokenLocation() {
+        if (cfg.k8sAttestation().isPresent()) {
+            return cfg.k8sAttestation().get().tokenFile().toString();
+        }
         return cfg.joinTokenFile().map(Path::toString).orElse("$" + ConfigDefaults.JOIN_TOKEN_ENV);
     }
 

@@ -14,6 +14,11 @@ public enum ControlPlaneState {
     EXPIRED,
     /** The join token was refused or is missing: not ready until an operator provides a new one. */
     NEEDS_JOIN_TOKEN,
+    /**
+     * Kubernetes attestation: the control plane refused the pod's service-account token (or it is missing); not ready,
+     * trying again with the token the kubelet refreshes, no operator needed once the cause is fixed.
+     */
+    ATTESTATION_REFUSED,
     /** Closed. */
     STOPPED;
 

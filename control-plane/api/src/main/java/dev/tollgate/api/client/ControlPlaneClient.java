@@ -110,6 +110,11 @@ public final class ControlPlaneClient {
         return send("POST", "/v1/svid/join", request, SvidResponse.class);
     }
 
+    /** First issuance by Kubernetes service-account attestation (the projected token instead of a join token). */
+    public SvidResponse attestK8s(dev.tollgate.api.wire.K8sAttestationRequest request) {
+        return send("POST", "/v1/attest/k8s", request, SvidResponse.class);
+    }
+
     // ---- workload routes (mTLS with an SVID) ----------------------------------------------------------------
 
     public SvidResponse renewSvid(SvidRequest request) {

@@ -22,6 +22,7 @@ import dev.tollgate.api.wire.CaSlotView;
 import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.Json;
+import dev.tollgate.api.wire.K8sAttestationRequest;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
 import dev.tollgate.api.wire.OperatorRevocationRequest;
 import dev.tollgate.api.wire.RevocationRequest;
@@ -39,6 +40,7 @@ import dev.tollgate.controlplane.ca.RotationPlan;
 import dev.tollgate.controlplane.config.Durations;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.OperatorCredentials;
+import dev.tollgate.controlplane.identity.K8sAttestor;
 import dev.tollgate.controlplane.inventory.Inventory;
 import dev.tollgate.controlplane.inventory.Posture;
 import dev.tollgate.controlplane.identity.SvidIssuer;
@@ -70,6 +72,7 @@ public final class ApiRoutes {
     private final PolicyVersions policies;
     private final DecisionIngest decisions;
     private final OperatorCredentials operators;
+    private final K8sAttestor attestor;
     private final Inventory inventory;
     private final Posture posture;
     private final AuditCheckpointer checkpoints;
@@ -79,8 +82,10 @@ public final class ApiRoutes {
     public ApiRoutes(Store store, CaManager ca, WorkloadRegistry workloads, JoinTokens joinTokens, SvidIssuer issuer,
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
                      TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory,
-                     Posture posture, AuditCheckpointer checkpoints, OperatorCredentials operators) {
+                     Posture posture, AuditCheckpointer checkpoints, OperatorCredentials operators,
+                     K8sAttestor attestor) {
         this.operators = operators;
+        this.attestor = attestor;
         this.watch = watch;
         this.inventory = inventory;
         this.posture = posture;
@@ -129,6 +134,8 @@ public final class ApiRoutes {
                         r -> ApiResponse.text("application/json", ca.bundle().spiffeJwks(ca.settings().bundleRefreshHint()))),
                 new Route("POST", "/v1/svid/join", Access.PUBLIC,
                         r -> ApiResponse.ok(issuer.join(r.json(SvidRequest.class), r.remote()))),
+                new Route("POST", "/v1/attest/k8s", Access.PUBLIC,
+                        r -> ApiResponse.ok(attestor.attest(r.json(K8sAttestationRequest.class), r.remote()))),
                 new Route("POST", "/v1/svid/renew", Access.WORKLOAD,
                         r -> ApiResponse.ok(issuer.renew(((Principal.Workload) r.principal()).id(),
                                 r.json(SvidRequest.class)))),

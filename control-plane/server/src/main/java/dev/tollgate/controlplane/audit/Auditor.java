@@ -25,6 +25,8 @@ public final class Auditor {
     public static final String JOIN_TOKEN_CREATED = "join_token.created";
     public static final String JOIN_TOKEN_REDEEMED = "join_token.redeemed";
     public static final String JOIN_TOKEN_REFUSED = "join_token.refused";
+    /** A Kubernetes projected service-account token attestation, issued or refused (its result says which). */
+    public static final String ATTESTATION_K8S_PSAT = "attestation.k8s_psat";
     public static final String OPERATOR_ACTION = "operator.action";
     public static final String OPERATOR_CREDENTIAL_ISSUED = "operator.credential_issued";
     public static final String CA_ROTATION = "ca.rotation";

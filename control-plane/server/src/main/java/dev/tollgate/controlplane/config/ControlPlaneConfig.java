@@ -9,6 +9,7 @@ import java.util.Optional;
 
 import dev.tollgate.api.InvalidSpiffeIdException;
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.controlplane.identity.k8s.K8sAttestationSettings;
 
 /**
  * The control plane's configuration, parsed once. {@link #OPTIONS} declares every option with its default and one
@@ -29,9 +30,10 @@ public record ControlPlaneConfig(
         Watch watch,
         Tokens tokens,
         Posture posture,
-        Audit audit) {
+        Audit audit,
+        K8sAttestationSettings k8sAttestation) {
 
-    public static final List<ConfigValues.Option> OPTIONS = List.of(
+    public static final List<ConfigValues.Option> OPTIONS = concat(List.of(
             opt("trust-domain", "tollgate.local", "the SPIFFE trust domain every identity of this control plane belongs to"),
             opt("data-dir", "", "where the database file, the bootstrap operator credential and state live (default: $TOLLGATE_HOME/control-plane, $TOLLGATE_HOME defaulting to ~/.tollgate)"),
             opt("database.url", "", "JDBC URL: jdbc:sqlite:<file> or jdbc:postgresql://host/db (default: SQLite file <data-dir>/control-plane.db)"),
@@ -85,7 +87,15 @@ public record ControlPlaneConfig(
             opt("audit.checkpoint-interval", "60s", "how often the audit chain head is signed as a checkpoint when it moved since the last one"),
             opt("audit.refusals.interval", "60s", "refusals of unauthenticated peers: at most one audit row per (source address, reason) per interval, carrying the count of refusals it stands for"),
             opt("audit.refusals.max-rows", "100", "most audit rows of refusals of unauthenticated peers per interval across all sources; the rest are counted in one overflow row"),
-            opt("audit.refusals.max-sources", "10000", "most (source address, reason) pairs tracked per interval; refusals from further pairs count as overflow"));
+            opt("audit.refusals.max-sources", "10000", "most (source address, reason) pairs tracked per interval; refusals from further pairs count as overflow")),
+            K8sAttestationSettings.OPTIONS);
+
+    private static List<ConfigValues.Option> concat(List<ConfigValues.Option> a, List<ConfigValues.Option> b) {
+        List<ConfigValues.Option> all = new java.util.ArrayList<>(a);
+        all.addAll(b);
+        return List.copyOf(all);
+    }
+
 
     private static ConfigValues.Option opt(String key, String def, String description) {
         return new ConfigValues.Option(key, def, description);
@@ -229,7 +239,8 @@ public record ControlPlaneConfig(
                 (int) v.integer("audit.refusals.max-rows", 1, 1_000_000),
                 (int) v.integer("audit.refusals.max-sources", 1, 10_000_000));
         ControlPlaneConfig cfg = new ControlPlaneConfig(td, dataDir, db, api, v.address("admin.listen"),
-                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens, posture, audit);
+                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens, posture, audit,
+                K8sAttestationSettings.parse(v, td));
         v.throwIfInvalid("control-plane");
         return cfg;
     }

@@ -130,6 +130,23 @@ public final class SvidIssuer {
         }
     }
 
+    /**
+     * The public key of a CSR sent to be joined some other way than by join token (attestation), refused like a
+     * join's CSR (400, counted, audited) when it is not a valid PKCS#10 request.
+     */
+    public PublicKey joinCsrKey(String csr, String actor) {
+        return csrKey(new SvidRequest(csr, null, null), IssuanceKind.JOIN, actor);
+    }
+
+    /**
+     * First issuance to a registered workload whose identity an attestor proved (see {@link K8sAttestor}): recorded
+     * and audited as a join. Call it inside the attestor's transaction.
+     */
+    public SvidResponse joinAttested(Workload w, PublicKey key, Long ttlSeconds) {
+        return issue(w.id(), key, ttl(ttlSeconds, w.maxSvidTtl()), Optional.empty(), IssuanceKind.JOIN, w.id().toString(),
+                leaf -> { });
+    }
+
     /** Renewal over mTLS: the caller is the workload its current SVID names. */
     public SvidResponse renew(SpiffeId caller, SvidRequest request) {
         PublicKey key = csrKey(request, IssuanceKind.RENEWAL, caller.toString());

@@ -8,14 +8,17 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 import dev.tollgate.api.InvalidSpiffeIdException;
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.K8sSelector;
 import dev.tollgate.api.wire.WorkloadSpec;
 import dev.tollgate.api.wire.WorkloadView;
 import dev.tollgate.controlplane.api.ApiProblem;
 import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.identity.k8s.K8sTokenVerifier;
 import dev.tollgate.controlplane.store.JoinTokenRecord;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.StoreConflictException;
@@ -31,28 +34,39 @@ public final class WorkloadRegistry {
     public static final Duration MIN_TTL = Duration.ofMinutes(1);
     public static final Duration DEFAULT_MAX_TASK_TTL = Duration.ofMinutes(15);
     public static final Duration MAX_TASK_TTL = Duration.ofHours(24);
+    /** Most Kubernetes selectors of one workload. */
+    public static final int MAX_K8S_SELECTORS = 16;
 
     private final Store store;
     private final Auditor auditor;
     private final Clock clock;
     private final String trustDomain;
     private final Duration svidMaxTtl;
+    private final Set<String> k8sClusters;
 
     public WorkloadRegistry(Store store, Auditor auditor, Clock clock, String trustDomain, Duration svidMaxTtl) {
+        this(store, auditor, clock, trustDomain, svidMaxTtl, Set.of());
+    }
+
+    /** @param k8sClusters the configured Kubernetes clusters, the only ones a selector may name */
+    public WorkloadRegistry(Store store, Auditor auditor, Clock clock, String trustDomain, Duration svidMaxTtl,
+                            Set<String> k8sClusters) {
         this.store = store;
         this.auditor = auditor;
         this.clock = clock;
         this.trustDomain = trustDomain;
         this.svidMaxTtl = svidMaxTtl;
+        this.k8sClusters = Set.copyOf(k8sClusters);
     }
 
     /** Registers a workload; the registration and its audit event commit together. */
     public WorkloadView register(WorkloadSpec spec, String actor) {
-        Workload w = validate(spec, null);
+        Workload w = validate(spec, null, List.of());
         store.inTransaction("register workload " + w.id(), () -> {
             if (store.workload(w.id()).isPresent()) {
                 throw ApiProblem.conflict("workload_exists", "workload " + w.id() + " is already registered");
             }
+            requireDisjointSelectors(w);
             try {
                 store.insertWorkload(w);
             } catch (StoreConflictException e) {
@@ -61,7 +75,7 @@ public final class WorkloadRegistry {
             }
             auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.register", w.id().toString(), "ok",
                     Map.of("humanOwner", w.humanOwner(), "serviceOwner", w.serviceOwner(),
-                            "tools", String.join(",", w.tools())));
+                            "tools", String.join(",", w.tools()), "k8sSelectors", selectorText(w)));
         });
         return view(w);
     }
@@ -77,18 +91,20 @@ public final class WorkloadRegistry {
         }
         return store.inTransaction("update workload " + id, () -> {
             Workload existing = get(id);
+            // A field absent from the request keeps its value: an update changes only what it names (selectors too).
             WorkloadSpec full = new WorkloadSpec(id.toString(),
                     spec.humanOwner() != null ? spec.humanOwner() : existing.humanOwner(),
                     spec.serviceOwner() != null ? spec.serviceOwner() : existing.serviceOwner(),
                     spec.purpose() != null ? spec.purpose() : existing.purpose(),
                     spec.tools() != null ? spec.tools() : existing.tools(),
-                    spec.maxSvidTtlSeconds(), spec.maxTaskTtlSeconds());
-            Workload checked = validate(full, existing.createdAt());
+                    spec.maxSvidTtlSeconds(), spec.maxTaskTtlSeconds(), spec.k8sSelectors());
+            Workload checked = validate(full, existing.createdAt(), existing.k8sSelectors());
             Workload w = new Workload(checked.id(), checked.humanOwner(), checked.serviceOwner(), checked.purpose(),
                     checked.tools(),
                     spec.maxSvidTtlSeconds() != null ? checked.maxSvidTtl() : existing.maxSvidTtl(),
                     spec.maxTaskTtlSeconds() != null ? checked.maxTaskTtl() : existing.maxTaskTtl(),
-                    checked.createdAt(), checked.updatedAt());
+                    checked.createdAt(), checked.updatedAt(), checked.k8sSelectors());
+            requireDisjointSelectors(w);
             if (!store.updateWorkload(w)) {
                 throw ApiProblem.notFound("workload_not_found", "no workload " + id);
             }
@@ -107,6 +123,7 @@ public final class WorkloadRegistry {
         change(d, changed, "tools", String.join(",", before.tools()), String.join(",", after.tools()));
         change(d, changed, "maxSvidTtlSeconds", before.maxSvidTtl().toSeconds(), after.maxSvidTtl().toSeconds());
         change(d, changed, "maxTaskTtlSeconds", before.maxTaskTtl().toSeconds(), after.maxTaskTtl().toSeconds());
+        change(d, changed, "k8sSelectors", selectorText(before), selectorText(after));
         d.put("changed", String.join(",", changed));
         return d;
     }
@@ -155,7 +172,78 @@ public final class WorkloadRegistry {
         }
     }
 
-    private Workload validate(WorkloadSpec spec, Instant createdAt) {
+    /**
+     * Checks the Kubernetes selectors of a spec: each names a namespace and a service account (Kubernetes names) and
+     * at most a configured cluster, none twice.
+     *
+     * @param keep the selectors to keep when the spec has none (null): an update that does not mention them
+     */
+    private List<K8sSelector> selectors(List<K8sSelector> given, List<K8sSelector> keep) {
+        if (given == null) {
+            return keep;
+        }
+        if (given.size() > MAX_K8S_SELECTORS) {
+            throw ApiProblem.badRequest("too_many_k8s_selectors", "k8sSelectors: " + given.size()
+                    + " (expected: <= " + MAX_K8S_SELECTORS + ")");
+        }
+        LinkedHashSet<K8sSelector> unique = new LinkedHashSet<>();
+        for (K8sSelector s : given) {
+            if (s == null || s.namespace() == null || s.serviceAccount() == null) {
+                throw ApiProblem.badRequest("invalid_k8s_selector", "k8sSelectors: " + s
+                        + " (expected: namespace and serviceAccount, and optionally cluster)");
+            }
+            if (!K8sTokenVerifier.NAMESPACE.matcher(s.namespace()).matches()) {
+                throw ApiProblem.badRequest("invalid_k8s_selector", "k8sSelectors: namespace '" + s.namespace()
+                        + "' (expected: a Kubernetes namespace name, " + K8sTokenVerifier.NAMESPACE.pattern() + ")");
+            }
+            if (!K8sTokenVerifier.OBJECT_NAME.matcher(s.serviceAccount()).matches()) {
+                throw ApiProblem.badRequest("invalid_k8s_selector", "k8sSelectors: serviceAccount '"
+                        + s.serviceAccount() + "' (expected: a Kubernetes service account name)");
+            }
+            if (s.cluster() != null && !k8sClusters.contains(s.cluster())) {
+                throw ApiProblem.badRequest("unknown_k8s_cluster", "k8sSelectors: cluster '" + s.cluster()
+                        + "' (expected: one of the configured clusters " + new java.util.TreeSet<>(k8sClusters)
+                        + ", or none for every cluster)");
+            }
+            if (!unique.add(s)) {
+                throw ApiProblem.badRequest("duplicate_k8s_selector", "k8sSelectors: " + s + " appears twice");
+            }
+        }
+        return List.copyOf(unique);
+    }
+
+    /**
+     * Refuses selectors that would select the same pods as another workload's (same namespace and service account,
+     * in the same cluster or one of them in every cluster): attestation would then be ambiguous and refused.
+     */
+    private void requireDisjointSelectors(Workload w) {
+        if (w.k8sSelectors().isEmpty()) {
+            return;
+        }
+        for (Workload other : store.workloads()) {
+            if (other.id().equals(w.id())) {
+                continue;
+            }
+            for (K8sSelector mine : w.k8sSelectors()) {
+                for (K8sSelector theirs : other.k8sSelectors()) {
+                    if (mine.namespace().equals(theirs.namespace())
+                            && mine.serviceAccount().equals(theirs.serviceAccount())
+                            && (mine.cluster() == null || theirs.cluster() == null
+                            || mine.cluster().equals(theirs.cluster()))) {
+                        throw ApiProblem.conflict("k8s_selector_taken", "k8sSelectors: " + mine
+                                + " selects the same pods as " + theirs + " of " + other.id()
+                                + " (a pod must select exactly one workload)");
+                    }
+                }
+            }
+        }
+    }
+
+    private static String selectorText(Workload w) {
+        return String.join(",", w.k8sSelectors().stream().map(K8sSelector::toString).toList());
+    }
+
+    private Workload validate(WorkloadSpec spec, Instant createdAt, List<K8sSelector> keepSelectors) {
         SpiffeId id = parseId("spiffeId", spec.spiffeId());
         if (!id.memberOf(trustDomain)) {
             throw ApiProblem.badRequest("foreign_trust_domain", "spiffeId: " + id + " (expected: in trust domain "
@@ -186,8 +274,9 @@ public final class WorkloadRegistry {
         Duration svidTtl = ttl("maxSvidTtlSeconds", spec.maxSvidTtlSeconds(), svidMaxTtl, svidMaxTtl);
         Duration taskTtl = ttl("maxTaskTtlSeconds", spec.maxTaskTtlSeconds(), DEFAULT_MAX_TASK_TTL, MAX_TASK_TTL);
         Instant now = clock.instant();
+        List<K8sSelector> selectors = selectors(spec.k8sSelectors(), keepSelectors);
         return new Workload(id, human, service, purpose, List.copyOf(unique), svidTtl, taskTtl,
-                createdAt == null ? now : createdAt, now);
+                createdAt == null ? now : createdAt, now, selectors);
     }
 
     private static String text(String field, String value, int max) {
@@ -219,6 +308,7 @@ public final class WorkloadRegistry {
 
     public static WorkloadView view(Workload w) {
         return new WorkloadView(w.id().toString(), w.humanOwner(), w.serviceOwner(), w.purpose(), w.tools(),
-                w.maxSvidTtl().toSeconds(), w.maxTaskTtl().toSeconds(), w.createdAt(), w.updatedAt());
+                w.maxSvidTtl().toSeconds(), w.maxTaskTtl().toSeconds(), w.createdAt(), w.updatedAt(),
+                w.k8sSelectors());
     }
 }

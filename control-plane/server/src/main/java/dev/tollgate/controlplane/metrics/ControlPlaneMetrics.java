@@ -36,6 +36,10 @@ public final class ControlPlaneMetrics {
     public static final String WATCH_RESYNCS = "tollgate.cp.watch.resyncs";
     public static final String WATCH_LATEST_REVISION = "tollgate.cp.watch.revision.latest";
     public static final String AUDIT_DECISIONS = "tollgate.cp.audit.decisions";
+    public static final String ATTESTATIONS = "tollgate.cp.attestations";
+    public static final String ATTESTATION_AUDIT_SUPPRESSED = "tollgate.cp.attestation.audit.suppressed";
+    public static final String ATTESTATION_KEY_FETCHES = "tollgate.cp.attestation.key.fetches";
+    public static final String ATTESTATION_TOKEN_REVIEWS = "tollgate.cp.attestation.token.reviews";
     public static final String POSTURE_FINDINGS = "tollgate.cp.posture.findings";
     public static final String POSTURE_SCORE = "tollgate.cp.posture.score";
     public static final String POSTURE_EVALUATIONS = "tollgate.cp.posture.evaluations";
@@ -116,6 +120,26 @@ public final class ControlPlaneMetrics {
     /** The audit kind a sidecar's decision was stored as. */
     public enum DecisionKind {
         ALLOWED, DENIED
+    }
+
+    /** How a workload proved where it runs: a Kubernetes projected service-account token. */
+    public enum AttestationMethod {
+        K8S_PSAT
+    }
+
+    /** How an attestation ended: an SVID, a refusal of what the caller sent, or a dependency that failed (fail closed). */
+    public enum AttestationResult {
+        OK, REFUSED, UNAVAILABLE
+    }
+
+    /** How a fetch of a cluster's service-account issuer keys ended. */
+    public enum KeyFetchResult {
+        OK, UNREACHABLE, BAD_STATUS, TOO_LARGE, INVALID
+    }
+
+    /** How a TokenReview call ended. */
+    public enum TokenReviewResult {
+        AUTHENTICATED, REFUSED, UNAVAILABLE
     }
 
     /** How an attempt to sign an audit checkpoint ended. */
@@ -343,6 +367,33 @@ public final class ControlPlaneMetrics {
         if (count > 0) {
             decisionCounter(kind).increment(count);
         }
+    }
+
+    /**
+     * One attestation; {@code reason} is the refusal (an enum constant, like {@code NO_REGISTRATION}), or null when an
+     * SVID was issued.
+     */
+    public void attestation(AttestationMethod method, AttestationResult result, Enum<?> reason) {
+        Counter.builder(ATTESTATIONS).description("workload attestations by method, result and refusal reason")
+                .tag("method", lower(method)).tag("result", lower(result))
+                .tag("reason", reason == null ? "none" : lower(reason)).register(registry).increment();
+    }
+
+    /** A refused attestation that was not audited: the same refusal was audited within the window, or the cap was hit. */
+    public void attestationAuditSuppressed() {
+        Counter.builder(ATTESTATION_AUDIT_SUPPRESSED)
+                .description("refused attestations not audited because the same refusal was audited recently or the rate cap was reached")
+                .register(registry).increment();
+    }
+
+    public void attestationKeyFetch(KeyFetchResult result) {
+        Counter.builder(ATTESTATION_KEY_FETCHES).description("fetches of Kubernetes service-account issuer keys, by result")
+                .tag("result", lower(result)).register(registry).increment();
+    }
+
+    public void tokenReview(TokenReviewResult result) {
+        Counter.builder(ATTESTATION_TOKEN_REVIEWS).description("TokenReview calls to Kubernetes API servers, by result")
+                .tag("result", lower(result)).register(registry).increment();
     }
 
     /** One attempt to sign an audit checkpoint. */

@@ -12,7 +12,9 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -34,6 +36,7 @@ import org.sqlite.SQLiteException;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.wire.Json;
+import dev.tollgate.api.wire.K8sSelector;
 import dev.tollgate.controlplane.store.JoinTokenRedemption.Outcome;
 
 /**
@@ -76,6 +79,7 @@ public final class JdbcStore implements Store {
     private static final String WORKLOAD_COLUMNS = "spiffe_id, human_owner, service_owner, purpose, tools_json, "
             + "max_svid_ttl_ms, max_task_ttl_ms, created_at, updated_at";
     private static final String OPERATOR_COLUMNS = "serial_hex, spiffe_id, role, issued_to, issued_by, issued_at, not_after";
+    private static final String SELECTOR_COLUMNS = "spiffe_id, cluster, namespace, service_account";
     private static final String SVID_COLUMNS = "serial_hex, spiffe_id, ca_id, kind, public_key_fingerprint, "
             + "key_algorithm, key_bits, not_before, not_after, issued_at, certificate_pem";
     private static final String AUDIT_COLUMNS = "seq, at, kind, actor, action, subject, result, task_id, "
@@ -286,6 +290,7 @@ public final class JdbcStore implements Store {
         write("insert workload " + workload.id(), "workload " + workload.id() + " already exists", c -> {
             update(c, "INSERT INTO workload (" + WORKLOAD_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     workloadValues(workload, false));
+            insertSelectors(c, workload);
             return null;
         });
     }
@@ -293,8 +298,13 @@ public final class JdbcStore implements Store {
     @Override
     public Optional<Workload> workload(SpiffeId id) {
         String key = text(id, "id");
-        return read("read workload " + id, c -> first(query(c,
-                "SELECT " + WORKLOAD_COLUMNS + " FROM workload WHERE spiffe_id = ?", JdbcStore::workload, key)));
+        return read("read workload " + id, c -> {
+            Optional<Workload> w = first(query(c,
+                    "SELECT " + WORKLOAD_COLUMNS + " FROM workload WHERE spiffe_id = ?", JdbcStore::workload, key));
+            return w.isEmpty() ? w : Optional.of(withSelectors(w.get(), selectors(c,
+                    "SELECT " + SELECTOR_COLUMNS + " FROM workload_k8s_selector WHERE spiffe_id = ? ORDER BY position",
+                    key).getOrDefault(key, List.of())));
+        });
     }
 
     /** Every workload, ordered by SPIFFE ID. */
@@ -308,7 +318,10 @@ public final class JdbcStore implements Store {
                 while (rs.next()) {
                     workloads.add(workload(rs));
                 }
-                return workloads;
+                Map<String, List<K8sSelector>> selectors = selectors(c, "SELECT " + SELECTOR_COLUMNS
+                        + " FROM workload_k8s_selector ORDER BY spiffe_id, position");
+                return workloads.stream()
+                        .map(w -> withSelectors(w, selectors.getOrDefault(w.id().toString(), List.of()))).toList();
             }
         });
     }
@@ -317,17 +330,74 @@ public final class JdbcStore implements Store {
     @Override
     public boolean updateWorkload(Workload workload) {
         Objects.requireNonNull(workload, "workload: null (expected: non-null)");
-        return write("update workload " + workload.id(), null, c -> update(c,
-                "UPDATE workload SET spiffe_id = ?, human_owner = ?, service_owner = ?, purpose = ?, tools_json = ?, "
-                        + "max_svid_ttl_ms = ?, max_task_ttl_ms = ?, created_at = ?, updated_at = ? "
-                        + "WHERE spiffe_id = ?", workloadValues(workload, true)) == 1);
+        return write("update workload " + workload.id(), null, c -> {
+            if (update(c, "UPDATE workload SET spiffe_id = ?, human_owner = ?, service_owner = ?, purpose = ?, "
+                    + "tools_json = ?, max_svid_ttl_ms = ?, max_task_ttl_ms = ?, created_at = ?, updated_at = ? "
+                    + "WHERE spiffe_id = ?", workloadValues(workload, true)) != 1) {
+                return false;
+            }
+            update(c, "DELETE FROM workload_k8s_selector WHERE spiffe_id = ?", workload.id().toString());
+            insertSelectors(c, workload);
+            return true;
+        });
     }
 
     @Override
     public boolean deleteWorkload(SpiffeId id) {
         String key = text(id, "id");
-        return write("delete workload " + id, null,
-                c -> update(c, "DELETE FROM workload WHERE spiffe_id = ?", key) == 1);
+        return write("delete workload " + id, null, c -> {
+            update(c, "DELETE FROM workload_k8s_selector WHERE spiffe_id = ?", key);
+            return update(c, "DELETE FROM workload WHERE spiffe_id = ?", key) == 1;
+        });
+    }
+
+    @Override
+    public List<Workload> workloadsSelectedByK8s(String cluster, String namespace, String serviceAccount) {
+        String cl = text(cluster, "cluster");
+        String ns = text(namespace, "namespace");
+        String sa = text(serviceAccount, "serviceAccount");
+        return read("find workloads selected by " + cl + "/" + ns + "/" + sa, c -> {
+            List<Workload> found = query(c, "SELECT " + WORKLOAD_COLUMNS + " FROM workload WHERE spiffe_id IN ("
+                    + "SELECT spiffe_id FROM workload_k8s_selector WHERE namespace = ? AND service_account = ? "
+                    + "AND (cluster = ? OR cluster = '')) ORDER BY spiffe_id", JdbcStore::workload, ns, sa, cl);
+            if (found.isEmpty()) {
+                return found;
+            }
+            List<Workload> out = new ArrayList<>();
+            for (Workload w : found) {
+                String key = w.id().toString();
+                out.add(withSelectors(w, selectors(c, "SELECT " + SELECTOR_COLUMNS
+                        + " FROM workload_k8s_selector WHERE spiffe_id = ? ORDER BY position", key)
+                        .getOrDefault(key, List.of())));
+            }
+            return out;
+        });
+    }
+
+    private static void insertSelectors(Connection c, Workload w) throws SQLException {
+        int position = 0;
+        for (K8sSelector sel : w.k8sSelectors()) {
+            update(c, "INSERT INTO workload_k8s_selector (spiffe_id, position, cluster, namespace, service_account) "
+                            + "VALUES (?, ?, ?, ?, ?)", w.id().toString(), position++,
+                    sel.cluster() == null ? "" : sel.cluster(), text(sel.namespace(), "selector.namespace"),
+                    text(sel.serviceAccount(), "selector.serviceAccount"));
+        }
+    }
+
+    /** Selectors by SPIFFE ID, each list in the order of the query. */
+    private static Map<String, List<K8sSelector>> selectors(Connection c, String sql, Object... values)
+            throws SQLException {
+        Map<String, List<K8sSelector>> out = new LinkedHashMap<>();
+        for (Object[] row : query(c, sql, rs -> new Object[] {rs.getString(1),
+                new K8sSelector(rs.getString(2), rs.getString(3), rs.getString(4))}, values)) {
+            out.computeIfAbsent((String) row[0], k -> new ArrayList<>()).add((K8sSelector) row[1]);
+        }
+        return out;
+    }
+
+    private static Workload withSelectors(Workload w, List<K8sSelector> selectors) {
+        return new Workload(w.id(), w.humanOwner(), w.serviceOwner(), w.purpose(), w.tools(), w.maxSvidTtl(),
+                w.maxTaskTtl(), w.createdAt(), w.updatedAt(), selectors);
     }
 
     private static Object[] workloadValues(Workload w, boolean keyAgainAtEnd) {

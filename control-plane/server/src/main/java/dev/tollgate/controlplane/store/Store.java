@@ -73,6 +73,13 @@ public interface Store extends CaSlotRepository, AutoCloseable {
 
     boolean deleteWorkload(SpiffeId id);
 
+    /**
+     * Workloads with a Kubernetes selector for this namespace and service account, in this cluster or in any cluster
+     * (a selector without a cluster), ordered by SPIFFE ID; each workload once. Selectors are written, replaced and
+     * deleted with their workload.
+     */
+    List<Workload> workloadsSelectedByK8s(String cluster, String namespace, String serviceAccount);
+
     // ---- join tokens ----------------------------------------------------------------------------------------
 
     /** Stores a join token by its hash; the token itself is never stored. */

@@ -33,6 +33,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.K8sSelector;
 import dev.tollgate.controlplane.store.JoinTokenRedemption.Outcome;
 
 /**
@@ -432,6 +433,84 @@ abstract class StoreConformanceTest {
         assertThat(store.deleteWorkload(AGENT_A)).isFalse();
         assertThat(store.workload(AGENT_A)).isEmpty();
         assertThat(store.workloads()).extracting(Workload::id).containsExactly(AGENT_B);
+    }
+
+    static Workload selected(SpiffeId id, K8sSelector... selectors) {
+        Workload w = workload(id, "attests in Kubernetes");
+        return new Workload(w.id(), w.humanOwner(), w.serviceOwner(), w.purpose(), w.tools(), w.maxSvidTtl(),
+                w.maxTaskTtl(), w.createdAt(), w.updatedAt(), List.of(selectors));
+    }
+
+    @Test
+    void k8sSelectorsRoundTripInOrderWithTheirWorkload() {
+        Store store = newStore();
+        Workload a = selected(AGENT_A, new K8sSelector("prod", "agents", "triage"),
+                new K8sSelector(null, "agents", "triage-canary"), new K8sSelector("dev", "sandbox", "triage"));
+        store.insertWorkload(a);
+        store.insertWorkload(workload(AGENT_B, "no selectors"));
+
+        assertThat(store.workload(AGENT_A)).contains(a);
+        assertThat(store.workload(AGENT_A).orElseThrow().k8sSelectors()).extracting(K8sSelector::toString)
+                .containsExactly("prod/agents/triage", "*/agents/triage-canary", "dev/sandbox/triage");
+        assertThat(store.workload(AGENT_B).orElseThrow().k8sSelectors()).isEmpty();
+        assertThat(store.workloads()).extracting(Workload::k8sSelectors)
+                .containsExactly(a.k8sSelectors(), List.of());
+    }
+
+    @Test
+    void updatingAWorkloadReplacesItsK8sSelectorsAndDeletingItDropsThem() {
+        Store store = newStore();
+        store.insertWorkload(selected(AGENT_A, new K8sSelector("prod", "agents", "triage")));
+        Workload moved = selected(AGENT_A, new K8sSelector("prod", "agents-v2", "triage"));
+
+        assertThat(store.updateWorkload(moved)).isTrue();
+        assertThat(store.workload(AGENT_A)).contains(moved);
+        assertThat(store.workloadsSelectedByK8s("prod", "agents", "triage")).isEmpty();
+        assertThat(store.workloadsSelectedByK8s("prod", "agents-v2", "triage")).containsExactly(moved);
+
+        assertThat(store.deleteWorkload(AGENT_A)).isTrue();
+        assertThat(store.workloadsSelectedByK8s("prod", "agents-v2", "triage")).isEmpty();
+        store.insertWorkload(workload(AGENT_A, "registered again without selectors"));
+        assertThat(store.workload(AGENT_A).orElseThrow().k8sSelectors()).isEmpty();
+    }
+
+    @Test
+    void workloadsSelectedByK8sMatchNamespaceAndServiceAccountInTheClusterOrInAnyCluster() {
+        Store store = newStore();
+        Workload prod = selected(AGENT_A, new K8sSelector("prod", "agents", "triage"));
+        Workload anyCluster = selected(AGENT_B, new K8sSelector(null, "agents", "triage"));
+        Workload other = selected(TOOL_C, new K8sSelector("prod", "agents", "search"),
+                new K8sSelector("prod", "tools", "triage"));
+        store.insertWorkload(other);
+        store.insertWorkload(prod);
+        store.insertWorkload(anyCluster);
+
+        assertThat(store.workloadsSelectedByK8s("prod", "agents", "triage")).containsExactly(prod, anyCluster);
+        assertThat(store.workloadsSelectedByK8s("dev", "agents", "triage")).containsExactly(anyCluster);
+        assertThat(store.workloadsSelectedByK8s("prod", "agents", "search")).containsExactly(other);
+        assertThat(store.workloadsSelectedByK8s("prod", "tools", "triage")).containsExactly(other);
+        assertThat(store.workloadsSelectedByK8s("prod", "tools", "search")).isEmpty();
+        assertThat(store.workloadsSelectedByK8s("prod", "Agents", "triage")).as("names are exact").isEmpty();
+    }
+
+    @Test
+    void aWorkloadMatchingTwiceIsFoundOnce() {
+        Store store = newStore();
+        Workload both = selected(AGENT_A, new K8sSelector("prod", "agents", "triage"),
+                new K8sSelector(null, "agents", "triage"));
+        store.insertWorkload(both);
+
+        assertThat(store.workloadsSelectedByK8s("prod", "agents", "triage")).containsExactly(both);
+    }
+
+    @Test
+    void aWorkloadWithTwoEqualSelectorsIsNotStored() {
+        Store store = newStore();
+        Workload twice = selected(AGENT_A, new K8sSelector("prod", "agents", "triage"),
+                new K8sSelector("prod", "agents", "triage"));
+
+        assertThatThrownBy(() -> store.insertWorkload(twice)).isInstanceOf(StoreException.class);
+        assertThat(store.workload(AGENT_A)).isEmpty();
     }
 
     // ---- join tokens ----------------------------------------------------------------------------------------
