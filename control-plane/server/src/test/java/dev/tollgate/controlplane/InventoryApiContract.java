@@ -342,6 +342,10 @@ abstract class InventoryApiContract {
                 Csrs.csrPem(kp), null));
         ControlPlaneClient viewer = tcp.as(Pem.certificates(viewerCert.chainPem()), kp.getPrivate());
         assertThat(viewer.inventory(filters("kind", "ca")).assets()).isNotEmpty();
+        InventoryAssetView viewerCredential = admin.inventoryAsset("operator_credential", viewerCert.serial());
+        assertThat(viewerCredential.details()).containsEntry("role", "viewer").containsKey("issuedTo");
+        assertThat(viewerCredential.humanOwner()).isEqualTo(viewerCredential.details().get("issuedTo"));
+        assertThat(viewerCredential.ownerSource()).isEqualTo("credential");
         assertProblem(() -> viewer.setAssetOwner("ca", "*", pki), 403, "insufficient_role");
         assertThat(admin.inventory(filters("kind", "ca")).assets().get(0).humanOwner()).isEqualTo("carol@example.com");
     }

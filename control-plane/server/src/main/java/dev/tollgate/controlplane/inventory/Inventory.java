@@ -33,6 +33,7 @@ import dev.tollgate.controlplane.store.AssetOwner;
 import dev.tollgate.controlplane.store.CaRecord;
 import dev.tollgate.controlplane.store.IssuedTokenRecord;
 import dev.tollgate.controlplane.store.JoinTokenEntry;
+import dev.tollgate.controlplane.store.OperatorCredentialRecord;
 import dev.tollgate.controlplane.store.SigningKeyRecord;
 import dev.tollgate.controlplane.store.SigningKeyState;
 import dev.tollgate.controlplane.store.Store;
@@ -263,9 +264,14 @@ public final class Inventory {
         final Map<SpiffeId, Workload> workloads;
         final Map<String, AssetOwner> owners;
         final Set<String> revoked;
+        /** Operator credentials by serial: the role and the person each was issued to. */
+        final Map<String, OperatorCredentialRecord> operators = new HashMap<>();
 
         Context(Instant now) {
             this.now = now;
+            for (OperatorCredentialRecord o : store.operatorCredentials(Optional.empty(), SCAN_LIMIT)) {
+                operators.put(o.serialHex(), o);
+            }
             this.workloads = store.workloads().stream().collect(Collectors.toMap(Workload::id, Function.identity()));
             this.owners = new HashMap<>();
             for (AssetOwner o : store.assetOwners()) {
@@ -446,8 +452,22 @@ public final class Inventory {
         d.put("notBefore", s.notBefore().toString());
         String algorithm = s.keyAlgorithm() + ("EC".equals(s.keyAlgorithm()) && s.keyBits() == 256 ? " P-256" : "");
         if (operator || server) {
-            return owned(kind, s.serialHex(), c, algorithm, s.keyBits(), s.issuedAt(), s.notAfter(), null, state,
-                    withPerson(d, s.spiffeId()));
+            OperatorCredentialRecord o = c.operators.get(s.serialHex());
+            if (o != null) {
+                d.put("role", o.role());
+                d.put("issuedTo", o.issuedTo());
+                d.put("issuedBy", o.issuedBy());
+            }
+            InventoryAssetView a = owned(kind, s.serialHex(), c, algorithm, s.keyBits(), s.issuedAt(), s.notAfter(),
+                    null, state, withPerson(d, s.spiffeId()));
+            if (o != null && a.humanOwner() == null) {
+                // the person an operator credential was issued to answers for it until an admin names someone else
+                a = new InventoryAssetView(a.kind(), a.id(), a.workload(), a.task(), o.issuedTo(), a.serviceOwner(),
+                        a.purpose(), a.rotationResponsibility(), a.revocationResponsibility(), "credential",
+                        a.algorithm(), a.keyBits(), a.createdAt(), a.expiresAt(), a.lastUsedAt(), a.state(),
+                        a.details());
+            }
+            return a;
         }
         return ofWorkload(kind, s.serialHex(), s.spiffeId(), null, c, algorithm, s.keyBits(), s.issuedAt(),
                 s.notAfter(), state, d);
