@@ -223,6 +223,16 @@ public final class ControlPlaneMetrics {
         for (DecisionKind k : DecisionKind.values()) {
             decisionCounter(k);
         }
+        for (AttestationMethod m : AttestationMethod.values()) {
+            attestationCounter(m, AttestationResult.OK, null);
+        }
+        attestationSuppressedCounter();
+        for (KeyFetchResult r : KeyFetchResult.values()) {
+            keyFetchCounter(r);
+        }
+        for (TokenReviewResult r : TokenReviewResult.values()) {
+            tokenReviewCounter(r);
+        }
     }
 
     public MeterRegistry registry() {
@@ -374,26 +384,42 @@ public final class ControlPlaneMetrics {
      * SVID was issued.
      */
     public void attestation(AttestationMethod method, AttestationResult result, Enum<?> reason) {
-        Counter.builder(ATTESTATIONS).description("workload attestations by method, result and refusal reason")
+        attestationCounter(method, result, reason).increment();
+    }
+
+    private Counter attestationCounter(AttestationMethod method, AttestationResult result, Enum<?> reason) {
+        return Counter.builder(ATTESTATIONS).description("workload attestations by method, result and refusal reason")
                 .tag("method", lower(method)).tag("result", lower(result))
-                .tag("reason", reason == null ? "none" : lower(reason)).register(registry).increment();
+                .tag("reason", reason == null ? "none" : lower(reason)).register(registry);
     }
 
     /** A refused attestation that was not audited: the same refusal was audited within the window, or the cap was hit. */
     public void attestationAuditSuppressed() {
-        Counter.builder(ATTESTATION_AUDIT_SUPPRESSED)
+        attestationSuppressedCounter().increment();
+    }
+
+    private Counter attestationSuppressedCounter() {
+        return Counter.builder(ATTESTATION_AUDIT_SUPPRESSED)
                 .description("refused attestations not audited because the same refusal was audited recently or the rate cap was reached")
-                .register(registry).increment();
+                .register(registry);
     }
 
     public void attestationKeyFetch(KeyFetchResult result) {
-        Counter.builder(ATTESTATION_KEY_FETCHES).description("fetches of Kubernetes service-account issuer keys, by result")
-                .tag("result", lower(result)).register(registry).increment();
+        keyFetchCounter(result).increment();
+    }
+
+    private Counter keyFetchCounter(KeyFetchResult result) {
+        return Counter.builder(ATTESTATION_KEY_FETCHES).description("fetches of Kubernetes service-account issuer keys, by result")
+                .tag("result", lower(result)).register(registry);
     }
 
     public void tokenReview(TokenReviewResult result) {
-        Counter.builder(ATTESTATION_TOKEN_REVIEWS).description("TokenReview calls to Kubernetes API servers, by result")
-                .tag("result", lower(result)).register(registry).increment();
+        tokenReviewCounter(result).increment();
+    }
+
+    private Counter tokenReviewCounter(TokenReviewResult result) {
+        return Counter.builder(ATTESTATION_TOKEN_REVIEWS).description("TokenReview calls to Kubernetes API servers, by result")
+                .tag("result", lower(result)).register(registry);
     }
 
     /** One attempt to sign an audit checkpoint. */
