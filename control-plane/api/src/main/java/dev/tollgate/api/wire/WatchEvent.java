@@ -10,7 +10,8 @@ import com.fasterxml.jackson.databind.JsonNode;
  *
  * @param revision the revision number; for {@link #HEARTBEAT} the latest revision at the time
  * @param kind     what changed: {@link #BUNDLE}, {@link #SIGNING_KEYS}, {@link #REVOCATION}, {@link #POLICY},
- *                 {@link #AUDIT_CHECKPOINT_KEYS}, {@link #AUDIT_CHECKPOINT}, or the stream's own {@link #RESYNC} and
+ *                 {@link #AUDIT_CHECKPOINT_KEYS}, {@link #AUDIT_CHECKPOINT}, {@link #EXCEPTION},
+ *                 {@link #UPSTREAM_SECRET}, or the stream's own {@link #RESYNC} and
  *                 {@link #HEARTBEAT}
  * @param payload  the kind's JSON; for RESYNC an object with one member per kind holding its full current state
  */
@@ -27,6 +28,13 @@ public record WatchEvent(long revision, String kind, Instant at, JsonNode payloa
     public static final String AUDIT_CHECKPOINT_KEYS = "audit_checkpoint_keys";
     /** A signed checkpoint of the audit chain head ({@code AuditCheckpointView}). */
     public static final String AUDIT_CHECKPOINT = "audit_checkpoint";
+    /** An exception was created, approved, reviewed or revoked: payload {@code ExceptionGrant}. */
+    public static final String EXCEPTION = "exception";
+    /**
+     * An upstream secret was put, rotated or deleted: payload {@code {"name","workload","upstream","version",
+     * "deleted"}} (never the value); the workload's sidecar refetches it.
+     */
+    public static final String UPSTREAM_SECRET = "upstream_secret";
     /** The watcher was too far behind (or ahead): payload is the full state; continue after this revision. */
     public static final String RESYNC = "resync";
     /** Nothing new; the stream is alive. */
