@@ -43,11 +43,12 @@ import dev.tollgate.controlplane.config.Durations;
 /** {@code ./tollgate ctl}: the operator CLI over the control plane's API. */
 @Command(name = "ctl", mixinStandardHelpOptions = true,
         description = "Operate a control plane: workloads, join tokens, certificates, the CA, tasks, revocations, "
-                + "signing keys, the audit trail and policies.",
+                + "signing keys, the audit trail, policies, the inventory, the posture report and exceptions.",
         subcommands = {CtlCommand.Workload.class, CtlCommand.JoinToken.class, CtlCommand.Bundle.class,
                 CtlCommand.Svid.class, CtlCommand.Ca.class, CtlCommand.Operator.class, CtlCommand.Audit.class,
                 TokenCommands.Task.class, TokenCommands.Revoke.class, TokenCommands.Revocation.class,
                 TokenCommands.SigningKey.class, PolicyCommands.Policy.class, InventoryCommands.Inventory.class, PostureCommand.class,
+                ExceptionCommands.Exception.class,
                 CommandLine.HelpCommand.class})
 public final class CtlCommand implements Runnable {
     @CommandLine.Spec

@@ -180,6 +180,40 @@ public final class ControlPlaneClient {
         return send("GET", "/v1/posture", null, PostureView.class);
     }
 
+    /** Requests an exception ({@code POST /v1/exceptions}); it waives nothing until another admin approves it. */
+    public dev.tollgate.api.wire.ExceptionView requestException(dev.tollgate.api.wire.ExceptionRequest request) {
+        return send("POST", "/v1/exceptions", request, dev.tollgate.api.wire.ExceptionView.class);
+    }
+
+    /** Exceptions; {@code filters} are the query parameters of GET /v1/exceptions (null values are left out). */
+    public List<dev.tollgate.api.wire.ExceptionView> exceptions(java.util.Map<String, String> filters) {
+        StringBuilder q = new StringBuilder();
+        filters.forEach((k, v) -> {
+            if (v != null) {
+                q.append(q.length() == 0 ? '?' : '&').append(enc(k)).append('=').append(enc(v));
+            }
+        });
+        return send("GET", "/v1/exceptions" + q, null,
+                new TypeReference<List<dev.tollgate.api.wire.ExceptionView>>() { });
+    }
+
+    public dev.tollgate.api.wire.ExceptionView exception(String id) {
+        return send("GET", "/v1/exceptions/" + enc(id), null, dev.tollgate.api.wire.ExceptionView.class);
+    }
+
+    public dev.tollgate.api.wire.ExceptionView approveException(String id) {
+        return send("POST", "/v1/exceptions/" + enc(id) + "/approve", null, dev.tollgate.api.wire.ExceptionView.class);
+    }
+
+    public dev.tollgate.api.wire.ExceptionView reviewException(String id) {
+        return send("POST", "/v1/exceptions/" + enc(id) + "/review", null, dev.tollgate.api.wire.ExceptionView.class);
+    }
+
+    public dev.tollgate.api.wire.ExceptionView revokeException(String id, String reason) {
+        return send("POST", "/v1/exceptions/" + enc(id) + "/revoke",
+                new dev.tollgate.api.wire.ExceptionRevocation(reason), dev.tollgate.api.wire.ExceptionView.class);
+    }
+
     public List<SvidView> svids(SpiffeId id, int limit) {
         String q = "?limit=" + limit + (id == null ? "" : "&spiffeId=" + URLEncoder.encode(id.toString(), StandardCharsets.UTF_8));
         return send("GET", "/v1/svids" + q, null, new TypeReference<List<SvidView>>() { });

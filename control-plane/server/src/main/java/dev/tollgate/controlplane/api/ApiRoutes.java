@@ -21,6 +21,8 @@ import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaSlotView;
 import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.DecisionBatch;
+import dev.tollgate.api.wire.ExceptionRequest;
+import dev.tollgate.api.wire.ExceptionRevocation;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.K8sAttestationRequest;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
@@ -38,6 +40,7 @@ import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaRotationException;
 import dev.tollgate.controlplane.ca.RotationPlan;
 import dev.tollgate.controlplane.config.Durations;
+import dev.tollgate.controlplane.governance.Exceptions;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.OperatorCredentials;
 import dev.tollgate.controlplane.identity.K8sAttestor;
@@ -48,6 +51,7 @@ import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.policy.PolicyVersions;
 import dev.tollgate.controlplane.store.AssetOwner;
 import dev.tollgate.controlplane.store.AuditRecord;
+import dev.tollgate.controlplane.store.ExceptionRecord;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.SvidRecord;
 import dev.tollgate.controlplane.watch.BundleRevisions;
@@ -76,6 +80,7 @@ public final class ApiRoutes {
     private final Inventory inventory;
     private final Posture posture;
     private final AuditCheckpointer checkpoints;
+    private final Exceptions exceptions;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
@@ -83,7 +88,8 @@ public final class ApiRoutes {
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
                      TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory,
                      Posture posture, AuditCheckpointer checkpoints, OperatorCredentials operators,
-                     K8sAttestor attestor) {
+                     K8sAttestor attestor, Exceptions exceptions) {
+        this.exceptions = exceptions;
         this.operators = operators;
         this.attestor = attestor;
         this.watch = watch;
@@ -187,6 +193,28 @@ public final class ApiRoutes {
                     r.allowOnlyQuery();
                     // one evaluation at a time, reused for a minute: a viewer looping on this costs little
                     return ApiResponse.ok(inventory.heavyRead(() -> posture.current(Duration.ofMinutes(1))));
+                }),
+                new Route("POST", "/v1/exceptions", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.json(201, exceptions.request(r.json(ExceptionRequest.class), operator(r)));
+                }),
+                new Route("GET", "/v1/exceptions", Access.VIEWER, r -> ApiResponse.ok(exceptions.list(exceptionQuery(r)))),
+                new Route("GET", "/v1/exceptions/{id}", Access.VIEWER, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(exceptions.show(r.param("id")));
+                }),
+                new Route("POST", "/v1/exceptions/{id}/approve", Access.ADMIN, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(exceptions.approve(r.param("id"), operator(r)));
+                }),
+                new Route("POST", "/v1/exceptions/{id}/review", Access.ADMIN, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(exceptions.review(r.param("id"), operator(r)));
+                }),
+                new Route("POST", "/v1/exceptions/{id}/revoke", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(exceptions.revoke(r.param("id"), r.json(ExceptionRevocation.class),
+                            operator(r)));
                 }),
                 new Route("GET", "/v1/svids", Access.VIEWER, r -> {
                     Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("spiffeId"))
@@ -326,6 +354,46 @@ public final class ApiRoutes {
         return new Inventory.Query(kinds, Optional.ofNullable(r.queryParam("owner")), workload,
                 Optional.ofNullable(r.queryParam("task")), Optional.ofNullable(r.queryParam("state")), within,
                 (int) r.queryLong("limit", 100, 1, Inventory.MAX_LIMIT));
+    }
+
+    private Exceptions.Query exceptionQuery(ApiRequest r) {
+        r.allowOnlyQuery("state", "workload", "waive", "expiringWithin", "limit");
+        Optional<ExceptionRecord.State> state = Optional.ofNullable(r.queryParam("state")).map(s -> {
+            ExceptionRecord.State st = ExceptionRecord.State.parse(s);
+            if (st == null) {
+                throw ApiProblem.badRequest("invalid_parameter", "state: '" + s + "' (expected: requested, active, "
+                        + "expired or revoked)");
+            }
+            return st;
+        });
+        Optional<SpiffeId> workload = Optional.ofNullable(r.queryParam("workload"))
+                .map(s -> WorkloadRegistry.parseId("workload", s));
+        Optional<String> waive = Optional.ofNullable(r.queryParam("waive")).map(exceptions::waive);
+        Optional<Duration> within = Optional.ofNullable(r.queryParam("expiringWithin"))
+                .map(s -> positiveDuration("expiringWithin", s));
+        return new Exceptions.Query(state, workload, waive, within,
+                (int) r.queryLong("limit", 100, 1, Exceptions.MAX_LIST));
+    }
+
+    private static Duration positiveDuration(String field, String s) {
+        try {
+            Duration d = Durations.parse(s);
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("not positive");
+            }
+            return d;
+        } catch (RuntimeException e) {
+            throw ApiProblem.badRequest("invalid_duration",
+                    field + ": '" + s + "' (expected: a positive duration such as 7d, 12h, 30m)");
+        }
+    }
+
+    /** The calling operator (the routes that call this admit operators only). */
+    private static Principal.Operator operator(ApiRequest r) {
+        if (r.principal() instanceof Principal.Operator o) {
+            return o;
+        }
+        throw ApiProblem.forbidden("not_an_operator", "this route is for operators");
     }
 
     private byte[] jwks() {

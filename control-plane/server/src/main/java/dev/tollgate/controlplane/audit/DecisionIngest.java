@@ -11,6 +11,7 @@ import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.DecisionBatchView;
 import dev.tollgate.controlplane.api.ApiProblem;
+import dev.tollgate.controlplane.governance.Exceptions;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.DecisionKind;
 import dev.tollgate.controlplane.store.AuditEvent;
@@ -42,11 +43,19 @@ public final class DecisionIngest {
     private final Store store;
     private final Clock clock;
     private final ControlPlaneMetrics metrics;
+    /** Counts uses of exceptions named by decisions; null: not counted. */
+    private final Exceptions exceptions;
 
     public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics) {
+        this(store, clock, metrics, null);
+    }
+
+    /** @param exceptions counts the uses of the exceptions decisions name ({@code exception}), in the batch's transaction */
+    public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics, Exceptions exceptions) {
         this.store = store;
         this.clock = clock;
         this.metrics = metrics;
+        this.exceptions = exceptions;
     }
 
     /** Validates the whole batch, then appends it in one transaction; nothing is stored when any event is refused. */
@@ -69,10 +78,31 @@ public final class DecisionIngest {
             }
             out.add(e);
         }
-        List<AuditRecord> stored = store.appendAuditBatch(out);
+        Map<String, Long> uses = exceptionUses(out);
+        List<AuditRecord> stored = uses.isEmpty() || exceptions == null ? store.appendAuditBatch(out)
+                : store.inTransaction("ingest decisions", () -> {
+                    List<AuditRecord> s = store.appendAuditBatch(out);
+                    exceptions.countUses(workload, uses, clock.instant());
+                    return s;
+                });
         metrics.decisionsIngested(DecisionKind.DENIED, denied);
         metrics.decisionsIngested(DecisionKind.ALLOWED, out.size() - denied);
         return new DecisionBatchView(stored.size(), stored.get(0).seq(), stored.get(stored.size() - 1).seq());
+    }
+
+    /**
+     * Uses per exception id among the allowed decisions: one per event, or the event's {@code count} when it is an
+     * aggregate of several decisions (a positive whole number).
+     */
+    private static Map<String, Long> exceptionUses(List<AuditEvent> events) {
+        Map<String, Long> uses = new LinkedHashMap<>();
+        for (AuditEvent e : events) {
+            if (e.kind().equals(ALLOWED) && e.details().get("exception") instanceof String id) {
+                long n = e.details().get("count") instanceof Number c && c.longValue() > 0 ? c.longValue() : 1;
+                uses.merge(id, n, Long::sum);
+            }
+        }
+        return uses;
     }
 
     private AuditEvent event(SpiffeId workload, Map<String, Object> fields, String where) {

@@ -1376,6 +1376,94 @@ public final class JdbcStore implements Store {
                 rs.getString(6), rs.getString(7), instant(rs, 8), rs.getString(9));
     }
 
+    // ---- governance exceptions ------------------------------------------------------------------------------
+
+    private static final String EXCEPTION_COLUMNS = "id, waive, workload, upstream, path_prefix, direction, asset_kind, "
+            + "asset_id, justification, human_owner, requested_by, created_at, approved_by, approved_at, expires_at, "
+            + "review_by, reviewed_by, reviewed_at, revoked_by, revoked_at, revoke_reason, uses, last_used_at";
+
+    @Override
+    public void insertException(ExceptionRecord e) {
+        Objects.requireNonNull(e, "exception: null (expected: non-null)");
+        if (e.approvedAt() != null || e.revokedAt() != null || e.reviewedAt() != null || e.uses() != 0) {
+            throw new IllegalArgumentException("exception " + e.id() + ": a new exception is neither approved, "
+                    + "reviewed, revoked nor used");
+        }
+        write("insert exception " + e.id(), "exception " + e.id() + " exists", c -> update(c,
+                "INSERT INTO governance_exception (id, waive, workload, upstream, path_prefix, direction, asset_kind, "
+                        + "asset_id, justification, human_owner, requested_by, created_at, expires_at, review_by) "
+                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                text(e.id(), "exception.id"), text(e.waive(), "exception.waive"), e.workload(), e.upstream(),
+                e.pathPrefix(), e.direction(), e.assetKind(), e.assetId(),
+                text(e.justification(), "exception.justification"), text(e.humanOwner(), "exception.humanOwner"),
+                text(e.requestedBy(), "exception.requestedBy"), millis(e.createdAt(), "exception.createdAt"),
+                millis(e.expiresAt(), "exception.expiresAt"), millis(e.reviewBy(), "exception.reviewBy")));
+    }
+
+    @Override
+    public Optional<ExceptionRecord> exception(String id) {
+        String i = text(id, "id");
+        return read("read exception", c -> first(query(c, "SELECT " + EXCEPTION_COLUMNS
+                + " FROM governance_exception WHERE id = ?", JdbcStore::exceptionRecord, i)));
+    }
+
+    @Override
+    public List<ExceptionRecord> exceptions(Optional<String> workload, int limit) {
+        requirePositive(limit, "limit");
+        return read("list exceptions", c -> workload.isPresent()
+                ? query(c, "SELECT " + EXCEPTION_COLUMNS + " FROM governance_exception WHERE workload = ? "
+                        + "ORDER BY created_at DESC, id DESC LIMIT ?", JdbcStore::exceptionRecord, workload.get(), limit)
+                : query(c, "SELECT " + EXCEPTION_COLUMNS + " FROM governance_exception "
+                        + "ORDER BY created_at DESC, id DESC LIMIT ?", JdbcStore::exceptionRecord, limit));
+    }
+
+    @Override
+    public boolean approveException(String id, String by, Instant at) {
+        long t = millis(at, "at");
+        return write("approve exception " + id, null, c -> update(c, "UPDATE governance_exception SET approved_by = ?, "
+                        + "approved_at = ? WHERE id = ? AND approved_at IS NULL AND revoked_at IS NULL AND expires_at > ?",
+                text(by, "by"), t, text(id, "id"), t) == 1);
+    }
+
+    @Override
+    public boolean reviewException(String id, String by, Instant at, Instant nextReviewBy) {
+        return write("review exception " + id, null, c -> update(c, "UPDATE governance_exception SET reviewed_by = ?, "
+                        + "reviewed_at = ?, review_by = ? WHERE id = ? AND revoked_at IS NULL", text(by, "by"),
+                millis(at, "at"), millis(nextReviewBy, "nextReviewBy"), text(id, "id")) == 1);
+    }
+
+    @Override
+    public boolean revokeException(String id, String by, Instant at, String reason) {
+        return write("revoke exception " + id, null, c -> update(c, "UPDATE governance_exception SET revoked_by = ?, "
+                        + "revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL", text(by, "by"),
+                millis(at, "at"), text(reason, "reason"), text(id, "id")) == 1);
+    }
+
+    @Override
+    public boolean addExceptionUses(String id, long count, Instant at) {
+        if (count < 0) {
+            throw new IllegalArgumentException("count: " + count + " (expected: >= 0)");
+        }
+        long t = millis(at, "at");
+        return write("count uses of exception " + id, null, c -> update(c, "UPDATE governance_exception SET "
+                        + "uses = uses + ?, last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? "
+                        + "ELSE last_used_at END WHERE id = ?", count, t, t, text(id, "id")) == 1);
+    }
+
+    private static ExceptionRecord exceptionRecord(ResultSet rs) throws SQLException {
+        return new ExceptionRecord(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8), rs.getString(9), rs.getString(10),
+                rs.getString(11), instant(rs, 12), rs.getString(13), optionalInstant(rs, 14), instant(rs, 15),
+                instant(rs, 16), rs.getString(17), optionalInstant(rs, 18), rs.getString(19), optionalInstant(rs, 20),
+                rs.getString(21), rs.getLong(22), optionalInstant(rs, 23));
+    }
+
+    /** A nullable epoch-milliseconds column: null when the column is NULL. */
+    private static Instant optionalInstant(ResultSet rs, int column) throws SQLException {
+        long v = rs.getLong(column);
+        return rs.wasNull() ? null : Instant.ofEpochMilli(v);
+    }
+
     private static final String REVOCATION_COLUMNS = "type, value, reason, actor, at, expires_at";
 
     @Override

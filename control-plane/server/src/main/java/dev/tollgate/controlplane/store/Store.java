@@ -342,6 +342,38 @@ public interface Store extends CaSlotRepository, AutoCloseable {
     /** Sets (inserts or replaces) the owners of (kind, id); returns the row it replaced, if any. */
     Optional<AssetOwner> putAssetOwner(AssetOwner owner);
 
+    // ---- governance exceptions ------------------------------------------------------------------------------
+
+    /** @throws StoreConflictException when an exception with this id exists */
+    void insertException(ExceptionRecord exception);
+
+    Optional<ExceptionRecord> exception(String id);
+
+    /**
+     * Exceptions, newest first (by createdAt, then by descending id); only those of {@code workload} when given.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<ExceptionRecord> exceptions(Optional<String> workload, int limit);
+
+    /**
+     * Approves a requested exception (approvedBy and approvedAt set) unless it was approved or revoked already, or
+     * has expired by {@code at}; false then (of concurrent approvers exactly one gets true).
+     */
+    boolean approveException(String id, String by, Instant at);
+
+    /** Records a review and moves reviewBy to {@code nextReviewBy}, unless the exception is revoked; false then. */
+    boolean reviewException(String id, String by, Instant at, Instant nextReviewBy);
+
+    /** Revokes an exception unless it was revoked already; false then (of concurrent revokers exactly one wins). */
+    boolean revokeException(String id, String by, Instant at, String reason);
+
+    /**
+     * Adds {@code count} to an exception's uses and moves its lastUsedAt to {@code at} unless it is later already;
+     * false when no exception has this id.
+     */
+    boolean addExceptionUses(String id, long count, Instant at);
+
     // ---- revocations ----------------------------------------------------------------------------------------
 
     /**
