@@ -58,6 +58,8 @@ class MonitoringTest {
             "tollgate_cp_audit_checkpoint_seq",
             "tollgate_cp_api_unauthenticated_refusals_total",
             "tollgate_cp_audit_refusal_rows_total",
+            "tollgate_cp_upstream_secrets",
+            "tollgate_cp_upstream_secret_fetches_total",
             "up");
 
     private static final Set<String> PROMQL_WORDS = Set.of("by", "without", "on", "ignoring", "group_left",
@@ -125,6 +127,7 @@ class MonitoringTest {
         metrics.postureGauges(java.util.Map.of("weak-key", "high"), rule -> 0, () -> 90);
         metrics.registerAuditCounters();
         metrics.checkpointSeqGauge(() -> 12);
+        metrics.upstreamSecretsGauge(() -> 0);
 
         Set<String> scraped = new TreeSet<>();
         for (String line : registry.scrape().split("\n")) {
