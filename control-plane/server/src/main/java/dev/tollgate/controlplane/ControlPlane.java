@@ -49,6 +49,7 @@ import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaTransition;
 import dev.tollgate.controlplane.ca.IssuedCertificate;
 import dev.tollgate.controlplane.config.ControlPlaneConfig;
+import dev.tollgate.controlplane.governance.UpstreamSecrets;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.OperatorCredentials;
 import dev.tollgate.controlplane.identity.K8sAttestor;
@@ -232,11 +233,14 @@ public final class ControlPlane implements AutoCloseable {
             checkpoints.start();
             hub.register(checkpoints.keysSnapshotSource());
             hub.register(checkpoints.checkpointSnapshotSource());
+            Store.KekIdentity kek = store.kekIdentity("kek-" + java.util.HexFormat.of().formatHex(randomBytes(8)),
+                    clock.instant());
+            UpstreamSecrets secrets = new UpstreamSecrets(store, sealing, kek.id(), publisher, auditor, metrics, clock);
+            hub.register(secrets);
             bundles.publishIfChanged();
             policies.publishIfChanged();
             hub.start();
-            Inventory inventory = new Inventory(store, auditor, clock, tk.signingKeyRotation(),
-                    store.kekIdentity("kek-" + java.util.HexFormat.of().formatHex(randomBytes(8)), clock.instant()),
+            Inventory inventory = new Inventory(store, auditor, clock, tk.signingKeyRotation(), kek,
                     config.kekFile().isPresent() ? "file" : "environment variable " + KeyEncryption.ENV_VAR);
             Posture posture = new Posture(inventory, store, clock, postureSettings(config));
             Exceptions exceptions = new Exceptions(store, auditor, publisher, metrics, clock,
@@ -262,7 +266,7 @@ public final class ControlPlane implements AutoCloseable {
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
                     tokens, policies, new DecisionIngest(store, clock, metrics, exceptions), inventory, posture,
-                    checkpoints, operators, attestor, exceptions);
+                    checkpoints, operators, attestor, exceptions, secrets);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),

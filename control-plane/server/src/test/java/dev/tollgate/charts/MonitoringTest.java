@@ -63,6 +63,8 @@ class MonitoringTest {
             "tollgate_cp_exceptions_expiring",
             "tollgate_cp_exceptions_used_after_review",
             "tollgate_cp_exception_uses_unmatched_total",
+            "tollgate_cp_upstream_secrets",
+            "tollgate_cp_upstream_secret_fetches_total",
             "up");
 
     private static final Set<String> PROMQL_WORDS = Set.of("by", "without", "on", "ignoring", "group_left",
@@ -131,6 +133,7 @@ class MonitoringTest {
         metrics.registerAuditCounters();
         metrics.checkpointSeqGauge(() -> 12);
         metrics.exceptionGauges(() -> new int[] {2, 1, 0});
+        metrics.upstreamSecretsGauge(() -> 0);
 
         Set<String> scraped = new TreeSet<>();
         for (String line : registry.scrape().split("\n")) {

@@ -176,6 +176,40 @@ public final class ControlPlaneClient {
         return send("PUT", "/v1/inventory/" + enc(kind) + "/" + enc(id) + "/owner", spec, AssetOwnerSpec.class);
     }
 
+    /** Stores an upstream secret (operator or admin); the response never carries the value. */
+    public dev.tollgate.api.wire.UpstreamSecretView putUpstreamSecret(dev.tollgate.api.wire.UpstreamSecretRequest request) {
+        return send("POST", "/v1/upstream-secrets", request, dev.tollgate.api.wire.UpstreamSecretView.class);
+    }
+
+    /** Gives an upstream secret a new value (version + 1). */
+    public dev.tollgate.api.wire.UpstreamSecretView rotateUpstreamSecret(String name, String value) {
+        return send("POST", "/v1/upstream-secrets/" + enc(name) + "/rotate",
+                new dev.tollgate.api.wire.UpstreamSecretRequest(null, null, null, null, value, null, null, null),
+                dev.tollgate.api.wire.UpstreamSecretView.class);
+    }
+
+    /** Upstream secrets by name, never their values; of one workload when given, deleted ones when asked for. */
+    public List<dev.tollgate.api.wire.UpstreamSecretView> upstreamSecrets(SpiffeId workload, boolean deleted, int limit) {
+        String q = "?limit=" + limit + (deleted ? "&deleted=true" : "")
+                + (workload == null ? "" : "&workload=" + enc(workload.toString()));
+        return send("GET", "/v1/upstream-secrets" + q, null,
+                new TypeReference<List<dev.tollgate.api.wire.UpstreamSecretView>>() { });
+    }
+
+    public dev.tollgate.api.wire.UpstreamSecretView upstreamSecret(String name) {
+        return send("GET", "/v1/upstream-secrets/" + enc(name), null, dev.tollgate.api.wire.UpstreamSecretView.class);
+    }
+
+    public dev.tollgate.api.wire.UpstreamSecretView deleteUpstreamSecret(String name) {
+        return send("DELETE", "/v1/upstream-secrets/" + enc(name), null, dev.tollgate.api.wire.UpstreamSecretView.class);
+    }
+
+    /** A sidecar's fetch of a secret bound to its own workload (its SVID is the client certificate). */
+    public dev.tollgate.api.wire.UpstreamSecretValue upstreamSecretValue(String name) {
+        return send("GET", "/v1/upstream-secrets/" + enc(name) + "/value", null,
+                dev.tollgate.api.wire.UpstreamSecretValue.class);
+    }
+
     public PostureView posture() {
         return send("GET", "/v1/posture", null, PostureView.class);
     }

@@ -31,6 +31,7 @@ import dev.tollgate.api.wire.RevocationRequest;
 import dev.tollgate.api.wire.SigningKeyView;
 import dev.tollgate.api.wire.SvidRequest;
 import dev.tollgate.api.wire.TaskSpec;
+import dev.tollgate.api.wire.UpstreamSecretRequest;
 import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.WorkloadSpec;
 import dev.tollgate.controlplane.audit.AuditCheckpointer;
@@ -41,6 +42,7 @@ import dev.tollgate.controlplane.ca.CaRotationException;
 import dev.tollgate.controlplane.ca.RotationPlan;
 import dev.tollgate.controlplane.config.Durations;
 import dev.tollgate.controlplane.governance.Exceptions;
+import dev.tollgate.controlplane.governance.UpstreamSecrets;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.OperatorCredentials;
 import dev.tollgate.controlplane.identity.K8sAttestor;
@@ -81,6 +83,7 @@ public final class ApiRoutes {
     private final Posture posture;
     private final AuditCheckpointer checkpoints;
     private final Exceptions exceptions;
+    private final UpstreamSecrets secrets;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
@@ -88,8 +91,9 @@ public final class ApiRoutes {
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
                      TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory,
                      Posture posture, AuditCheckpointer checkpoints, OperatorCredentials operators,
-                     K8sAttestor attestor, Exceptions exceptions) {
+                     K8sAttestor attestor, Exceptions exceptions, UpstreamSecrets secrets) {
         this.exceptions = exceptions;
+        this.secrets = secrets;
         this.operators = operators;
         this.attestor = attestor;
         this.watch = watch;
@@ -215,6 +219,37 @@ public final class ApiRoutes {
                     r.allowOnlyQuery();
                     return ApiResponse.ok(exceptions.revoke(r.param("id"), r.json(ExceptionRevocation.class),
                             operator(r)));
+                }),
+                new Route("POST", "/v1/upstream-secrets", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.json(201, secrets.put(r.json(UpstreamSecretRequest.class), actor(r)));
+                }),
+                new Route("GET", "/v1/upstream-secrets", Access.VIEWER, r -> {
+                    r.allowOnlyQuery("workload", "deleted", "limit");
+                    Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("workload"))
+                            .map(s -> WorkloadRegistry.parseId("workload", s));
+                    return ApiResponse.ok(secrets.list(id, flag(r, "deleted"),
+                            (int) r.queryLong("limit", 100, 1, UpstreamSecrets.MAX_LIST)));
+                }),
+                new Route("GET", "/v1/upstream-secrets/{name}", Access.VIEWER, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(secrets.show(r.param("name")));
+                }),
+                new Route("POST", "/v1/upstream-secrets/{name}/rotate", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(secrets.rotate(r.param("name"), r.json(UpstreamSecretRequest.class), actor(r)));
+                }),
+                new Route("DELETE", "/v1/upstream-secrets/{name}", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(secrets.delete(r.param("name"), actor(r)));
+                }),
+                new Route("GET", "/v1/upstream-secrets/{name}/value", Access.WORKLOAD, r -> {
+                    r.allowOnlyQuery();
+                    SpiffeId id = ((Principal.Workload) r.principal()).id();
+                    if (tokens.revocations().identityRevoked(id)) {
+                        throw ApiProblem.forbidden("identity_revoked", id + " is revoked");
+                    }
+                    return ApiResponse.ok(secrets.fetch(id, r.param("name")));
                 }),
                 new Route("GET", "/v1/svids", Access.VIEWER, r -> {
                     Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("spiffeId"))
@@ -394,6 +429,18 @@ public final class ApiRoutes {
             return o;
         }
         throw ApiProblem.forbidden("not_an_operator", "this route is for operators");
+    }
+
+    /** A boolean query parameter: absent or "false" is false, "true" is true, anything else a 400. */
+    private static boolean flag(ApiRequest r, String name) {
+        String v = r.queryParam(name);
+        if (v == null || v.equals("false")) {
+            return false;
+        }
+        if (v.equals("true")) {
+            return true;
+        }
+        throw ApiProblem.badRequest("invalid_parameter", name + ": '" + v + "' (expected: true or false)");
     }
 
     private byte[] jwks() {

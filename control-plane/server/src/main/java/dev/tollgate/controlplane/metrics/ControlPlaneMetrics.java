@@ -52,6 +52,8 @@ public final class ControlPlaneMetrics {
     public static final String EXCEPTIONS_EXPIRING = "tollgate.cp.exceptions.expiring";
     public static final String EXCEPTIONS_USED_AFTER_REVIEW = "tollgate.cp.exceptions.used.after.review";
     public static final String EXCEPTION_USES_UNMATCHED = "tollgate.cp.exception.uses.unmatched";
+    public static final String UPSTREAM_SECRETS = "tollgate.cp.upstream.secrets";
+    public static final String UPSTREAM_SECRET_FETCHES = "tollgate.cp.upstream.secret.fetches";
 
     /**
      * Binds Micrometer's JVM and process meters (jvm_memory_*, jvm_gc_pause_seconds, jvm_threads_*, process_cpu_*,
@@ -87,7 +89,8 @@ public final class ControlPlaneMetrics {
 
     /** The kinds of revision, as in {@code WatchEvent}. */
     public enum RevisionKind {
-        BUNDLE, SIGNING_KEYS, REVOCATION, POLICY, AUDIT_CHECKPOINT_KEYS, AUDIT_CHECKPOINT, EXCEPTION;
+        BUNDLE, SIGNING_KEYS, REVOCATION, POLICY, AUDIT_CHECKPOINT_KEYS, AUDIT_CHECKPOINT, EXCEPTION,
+        UPSTREAM_SECRET;
 
         /** The kind named on the wire ("signing_keys"), or null when there is none by that name. */
         public static RevisionKind fromWire(String kind) {
@@ -120,6 +123,20 @@ public final class ControlPlaneMetrics {
         SHUTDOWN,
         /** The control plane could not serve the stream (the store failed, a snapshot could not be made). */
         ERROR
+    }
+
+    /** How a sidecar's fetch of an upstream secret's value ended (GET /v1/upstream-secrets/{name}/value). */
+    public enum SecretFetchOutcome {
+        /** The value was served. */
+        OK,
+        /** No undeleted secret has that name. */
+        NOT_FOUND,
+        /** The caller is not the workload the secret is bound to. */
+        NOT_BOUND_TO_CALLER,
+        /** The bound exception is not active (requested, expired, revoked or gone). */
+        EXCEPTION_NOT_ACTIVE,
+        /** The stored value could not be opened (wrong KEK, altered row): fail closed. */
+        UNSEALABLE
     }
 
     /** The audit kind a sidecar's decision was stored as. */
@@ -247,6 +264,24 @@ public final class ControlPlaneMetrics {
             exceptionActionCounter(a);
         }
         exceptionUnmatchedCounter();
+        for (SecretFetchOutcome o : SecretFetchOutcome.values()) {
+            secretFetchCounter(o);
+        }
+    }
+
+    /** Upstream secrets held (not deleted), from the given count; registered at start. */
+    public void upstreamSecretsGauge(Supplier<Number> held) {
+        Gauge.builder(UPSTREAM_SECRETS, () -> held.get().doubleValue())
+                .description("upstream secrets held for credential injection (not deleted)").register(registry);
+    }
+
+    public void secretFetch(SecretFetchOutcome outcome) {
+        secretFetchCounter(outcome).increment();
+    }
+
+    private Counter secretFetchCounter(SecretFetchOutcome outcome) {
+        return Counter.builder(UPSTREAM_SECRET_FETCHES).description("fetches of upstream secret values by sidecars, "
+                + "by outcome").tag("outcome", lower(outcome)).register(registry);
     }
 
     public MeterRegistry registry() {
