@@ -173,4 +173,23 @@ class CredentialGateTest {
         assertThat(pending).isEmpty();
         assertThat(metrics.staleDenialCount()).isEqualTo(1);
     }
+
+    @Test
+    void aWaiverIsAskedOnlyWhereTheCredentialIsMissingAndItsAllowStandsForTheStep() throws Exception {
+        List<DenyReason> asked = new java.util.ArrayList<>();
+        GateDecision.Allow waived = GateDecision.Allow.withEdits(List.of(
+                dev.tollgate.proxy.request.HeaderEdit.set("x-waived-by", "exception-1")));
+        ce.waivers((r, reason) -> {
+            asked.add(reason);
+            return r.path().startsWith("/legacy") ? waived : null;
+        });
+
+        assertThat(now(ingress("/legacy/report", null))).isSameAs(waived);
+        assertThat(now(ingress("/other", null)))
+                .isEqualTo(GateDecision.deny(401, "credential_required", "missing"));
+        assertThat(asked).containsExactly(DenyReason.MISSING, DenyReason.MISSING);
+        // A credential that is present but bad is never waived.
+        assertThat(ingress("/legacy/report", "not-a-token")).isInstanceOf(GateDecision.Pending.class);
+        assertThat(asked).hasSize(2);
+    }
 }
