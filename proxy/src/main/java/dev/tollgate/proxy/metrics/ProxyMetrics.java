@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.DoubleSupplier;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -25,6 +26,7 @@ import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 
+import dev.tollgate.proxy.request.DenialLog;
 import dev.tollgate.proxy.http.RejectReason;
 import dev.tollgate.proxy.credential.CredentialOutcome;
 import dev.tollgate.proxy.credential.CutReason;
@@ -49,6 +51,8 @@ public final class ProxyMetrics {
     public static final String REQUEST_DURATION = "tollgate.proxy.request.duration";
     public static final String GATE_DURATION = "tollgate.proxy.gate.duration";
     public static final String INSPECTION_DURATION = "tollgate.proxy.inspection.duration";
+    /** Log lines of the request path (denials, failing gates) dropped because the logging thread fell behind. */
+    public static final String DENIAL_LOG_DROPPED = "tollgate.proxy.denial.log.dropped";
     public static final String TAG_UPSTREAM = "upstream";
     /** Upstream tag of a request that matched no upstream, and of names beyond {@link #MAX_UPSTREAM_TAGS}. */
     public static final String UPSTREAM_NONE = "none";
@@ -347,6 +351,9 @@ public final class ProxyMetrics {
             decisionBatches.put(r, Counter.builder(DECISION_BATCHES).tag(TAG_RESULT, r.tag())
                     .description("Decision batches sent to the control plane, by result").register(registry));
         }
+        FunctionCounter.builder(DENIAL_LOG_DROPPED, DenialLog.shared(), DenialLog::dropped)
+                .description("Decision and gate-failure log lines dropped because the logging thread fell behind "
+                        + "(the decisions themselves stand, are counted and shipped)").register(registry);
         for (DropReason r : DropReason.values()) {
             decisionsDropped.put(r, Counter.builder(DECISIONS_DROPPED).tag(TAG_REASON, r.tag())
                     .description("Decisions that never reached the control plane, by reason").register(registry));
@@ -697,6 +704,11 @@ public final class ProxyMetrics {
         if (n > 0) {
             decisionsDropped.get(reason).increment(n);
         }
+    }
+
+    /** Log lines of the request path dropped so far (process-wide: one logging thread serves every sidecar). */
+    public double denialLogDroppedCount() {
+        return registry.find(DENIAL_LOG_DROPPED).functionCounter().count();
     }
 
     public double decisionsDroppedCount(DropReason reason) {
