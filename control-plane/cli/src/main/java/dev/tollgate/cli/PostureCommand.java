@@ -62,12 +62,11 @@ final class PostureCommand extends CtlCommand.Action {
 
     private static void table(PrintWriter out, PostureView p) {
         out.printf("score %d/100 · %d assets reviewed · %s%n", p.score(), p.assetsReviewed(), counts(p.bySeverity()));
-        Table t = new Table("SEVERITY", "RULE", "ASSET", "OWNER", "DETAIL");
+        Table t = new Table("SEVERITY", "RULE", "ASSET", "OWNER", "ACKNOWLEDGED BY", "DETAIL");
         for (PostureView.Finding f : p.findings()) {
-            t.row(f.acknowledgedBy() == null ? f.severity() : f.severity() + " (ack)", f.rule(),
-                    f.assetKind() + " " + f.assetId(), f.humanOwner() == null ? "(none)" : f.humanOwner(),
-                    f.acknowledgedBy() == null ? f.detail() : f.detail() + " [acknowledged by exception "
-                            + f.acknowledgedBy() + "]");
+            t.row(f.severity(), f.rule(), f.assetKind() + " " + f.assetId(),
+                    f.humanOwner() == null ? "(none)" : f.humanOwner(),
+                    f.acknowledgedBy() == null ? "-" : f.acknowledgedBy(), f.detail());
         }
         t.print(out);
         if (p.truncated()) {

@@ -120,7 +120,7 @@ class CtlCommandTest {
     }
 
     @Test
-    void exceptionRequestPrintsItsIdAndAnApprovedPostureExceptionLetsPostureExitZero() {
+    void exceptionRequestPrintsItsIdAndAnApprovedPostureExceptionLetsPostureExitZero() throws Exception {
         String agent = "spiffe://test.tollgate/agent/legacy-bot";
         assertThat(ctl("--credential-dir", creds, "workload", "register", agent, "--human-owner", "a@example.com",
                 "--service-owner", "team", "--purpose", "p").code()).isZero();
@@ -147,7 +147,10 @@ class CtlCommandTest {
 
         Result posture = ctl("--credential-dir", creds, "posture");
         assertThat(posture.code()).as("the only high finding is acknowledged").isZero();
-        assertThat(posture.out()).contains("high (ack)", "acknowledged by exception " + id);
+        assertThat(posture.out()).contains("ACKNOWLEDGED BY", "revoked-identity-join-token", id);
+        Path md = dir.resolve("acknowledged.md");
+        assertThat(ctl("--credential-dir", creds, "posture", "--report", md.toString()).code()).isZero();
+        assertThat(Files.readString(md)).contains("acknowledged by exception " + id + "; not counted");
         Result list = ctl("--credential-dir", creds, "exception", "list", "--state", "active");
         assertThat(list.code()).as(list.err()).isZero();
         assertThat(list.out()).contains("STATE", "WAIVE", "WORKLOAD", "UPSTREAM", "EXPIRES", "REVIEW-BY", "OWNER",

@@ -310,6 +310,8 @@ abstract class ExceptionsApiContract {
                 null, why, null, DAY, null));
         bad.put("invalid_email", () -> new ExceptionRequest("no-task-token", w, null, null, null, null, null, why,
                 "alice", DAY, null));
+        bad.put("invalid_email:control", () -> new ExceptionRequest("no-task-token", w, null, null, null, null,
+                null, why, "al\u0000ice@example.com", DAY, null));
         bad.put("field_too_long", () -> new ExceptionRequest("no-task-token", w, null, null, null, null, null,
                 "x".repeat(2001), owner, DAY, null));
 
@@ -476,6 +478,8 @@ abstract class ExceptionsApiContract {
         assertThat(asset.workload()).isEqualTo(batch.toString());
         assertThat(admin.inventory(Map.of("kind", "exception", "state", "expired")).assets())
                 .extracting(InventoryAssetView::id).containsExactly(ending.id());
+        assertProblem(() -> admin.setAssetOwner("exception", expiring.id(), new dev.tollgate.api.wire.AssetOwnerSpec(
+                "mallory@example.com", "team", "p", "r", "r")), 409, "owned_by_workload");
     }
 
     private static PostureView.Finding lifetimeFinding(PostureView p, SpiffeId workload) {

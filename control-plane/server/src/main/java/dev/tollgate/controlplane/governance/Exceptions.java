@@ -542,7 +542,7 @@ public final class Exceptions {
                     + "person answerable for the exception)");
         }
         String s = e.strip();
-        if (s.length() > MAX_EMAIL || !EMAIL.matcher(s).matches()) {
+        if (s.length() > MAX_EMAIL || hasControl(s, false) || !EMAIL.matcher(s).matches()) {
             throw ApiProblem.badRequest("invalid_email", "humanOwner: '" + cut(s) + "' (expected: an e-mail address "
                     + "such as alice@example.com)");
         }

@@ -221,6 +221,10 @@ public final class Inventory {
      * owners of its own; audited as {@code inventory.owner_set} with every field's old and new value.
      */
     public AssetOwner setOwner(Kind kind, String id, AssetOwnerSpec spec, String actor) {
+        if (kind == Kind.EXCEPTION) {
+            throw ApiProblem.conflict("owned_by_workload", "an exception's human owner is named when it is requested "
+                    + "and never changes (its service owner is its workload's); request a new exception instead");
+        }
         if (!kind.ownedDirectly()) {
             throw ApiProblem.conflict("owned_by_workload", kind.wireName() + " assets take their owners from their "
                     + "workload; change them with `ctl workload update ID --human-owner ... --service-owner ...`");
