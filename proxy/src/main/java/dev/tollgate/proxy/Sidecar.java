@@ -361,7 +361,8 @@ public final class Sidecar implements AutoCloseable {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }
         ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressGate,
-                egressGate, inspection, credentials != null ? credentials.admissions() : null);
+                egressGate, inspection, credentials != null ? credentials.admissions() : null,
+                new dev.tollgate.proxy.gate.IdentityAllowListGate(config.identity(), decisions, clock));
         SidecarConfig.Listeners l = config.listeners();
         List<String> bound = new ArrayList<>();
         try {

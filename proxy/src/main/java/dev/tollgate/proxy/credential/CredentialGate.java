@@ -93,7 +93,7 @@ final class CredentialGate implements RequestGate {
         }
         Credential c = credentialOf(req.headers());
         if (c.problem() != null) {
-            return deny(c.problem(), req, null, null);
+            return deny(c.problem(), r, null, null);
         }
         if (c.token() == null) {
             if (!e.settings.required()) {
@@ -101,14 +101,14 @@ final class CredentialGate implements RequestGate {
                 log(CredentialOutcome.UNAUTHENTICATED, null, req, null, null);
                 return done(GateDecision.allow());
             }
-            return deny(DenyReason.MISSING, req, null, null);
+            return deny(DenyReason.MISSING, r, null, null);
         }
         Optional<SpiffeId> bound = direction == Direction.INGRESS ? r.peer() : r.own();
         if (r.own().isEmpty() || bound.isEmpty()) {
-            return deny(DenyReason.NO_IDENTITY, req, null, null);
+            return deny(DenyReason.NO_IDENTITY, r, null, null);
         }
         if (e.state.stale()) {
-            return deny(DenyReason.REVOCATION_STATE_STALE, req, null, null);
+            return deny(DenyReason.REVOCATION_STATE_STALE, r, null, null);
         }
         SpiffeId own = r.own().get();
         SpiffeId subject = bound.get();
@@ -132,7 +132,7 @@ final class CredentialGate implements RequestGate {
         return result.thenCompose(res -> {
             if (res instanceof TokenRejection rej) {
                 LOG.debug("{} token refused: {} ({})", direction.tag(), rej.reason().wireName(), rej.detail());
-                return deny(DenyReason.of(rej.reason()), req, null, null);
+                return deny(DenyReason.of(rej.reason()), r, null, null, rej);
             }
             VerifiedToken t = (VerifiedToken) res;
             e.verified.put(key, t);
@@ -149,7 +149,7 @@ final class CredentialGate implements RequestGate {
         HttpRequest req = r.request();
         Optional<RevocationSet.Entry> revoked = e.state.revocations().revocationOf(t);
         if (revoked.isPresent()) {
-            return deny(DenyReason.REVOKED, req, t, null);
+            return deny(DenyReason.REVOKED, r, t, null);
         }
         // Later gates (tool-call inspection) take the scope from the token; they run only when this one allows.
         r.context().token(t);
@@ -158,12 +158,12 @@ final class CredentialGate implements RequestGate {
         }
         Optional<SidecarConfig.Upstream> upstream = router.select(routingView(req));
         if (upstream.isEmpty()) {
-            return deny(DenyReason.UNKNOWN_TOOL, req, t, null);
+            return deny(DenyReason.UNKNOWN_TOOL, r, t, null);
         }
         SidecarConfig.Upstream u = upstream.get();
         List<String> tools = toolsFor(t, u);
         if (tools.isEmpty()) {
-            return deny(DenyReason.TOOL_NOT_IN_SCOPE, req, t, u.name());
+            return deny(DenyReason.TOOL_NOT_IN_SCOPE, r, t, u.name());
         }
         if (!(u.tls() instanceof SidecarConfig.SpiffeTls spiffe)) {
             // External or plain upstreams are not Tollgate-fronted: they get no Tollgate token at all.
@@ -190,7 +190,7 @@ final class CredentialGate implements RequestGate {
                         : ExchangeResult.REFUSED);
                 LOG.info("token exchange for {} failed: {}", u.name(), cause.toString());
                 LOG.debug("token exchange for {} failed", u.name(), cause);
-                return deny(reason, req, t, u.name());
+                return deny(reason, r, t, u.name());
             }
             e.metrics.exchange(issued[0] ? ExchangeResult.ISSUED : ExchangeResult.CACHED);
             return replaced(req, c, x, t, u.name());
@@ -421,9 +421,28 @@ final class CredentialGate implements RequestGate {
         return done(GateDecision.allow());
     }
 
-    private CompletionStage<GateDecision> deny(DenyReason reason, HttpRequest req, VerifiedToken t, String upstream) {
+    private CompletionStage<GateDecision> deny(DenyReason reason, GateRequest r, VerifiedToken t, String upstream) {
+        return deny(reason, r, t, upstream, null);
+    }
+
+    /**
+     * A denial, recorded with whose token it was when known (a verified token, or a rejection after the signature
+     * verified) and, on ingress, the peer's SPIFFE ID.
+     */
+    private CompletionStage<GateDecision> deny(DenyReason reason, GateRequest r, VerifiedToken t, String upstream,
+                                               TokenRejection rejected) {
         e.metrics.credentialDenied(direction, reason);
-        log(CredentialOutcome.DENIED, reason, req, t, upstream);
+        if (e.decisions.wants(CredentialOutcome.DENIED.tag())) {
+            Map<String, Object> line = line(CredentialOutcome.DENIED, reason, r.request(), t, upstream);
+            if (t == null && rejected != null && rejected.subject() != null) {
+                line.put("task_id", rejected.taskId());
+                line.put("sub", rejected.subject());
+            }
+            if (direction == Direction.INGRESS) {
+                r.peer().ifPresent(p -> line.put("peer", p.toString()));
+            }
+            e.decisions.record(line);
+        }
         String error = switch (reason.status()) {
             case 403 -> "insufficient_scope";
             case 503 -> "credential_check_unavailable";
@@ -436,6 +455,11 @@ final class CredentialGate implements RequestGate {
         if (!e.decisions.wants(outcome.tag())) {
             return;
         }
+        e.decisions.record(line(outcome, reason, req, t, upstream));
+    }
+
+    private Map<String, Object> line(CredentialOutcome outcome, DenyReason reason, HttpRequest req, VerifiedToken t,
+                                     String upstream) {
         Map<String, Object> line = new LinkedHashMap<>();
         line.put("at", e.clock.instant().toString());
         line.put("direction", direction.tag());
@@ -455,7 +479,7 @@ final class CredentialGate implements RequestGate {
         if (upstream != null) {
             line.put("upstream", upstream);
         }
-        e.decisions.record(line);
+        return line;
     }
 
     private static CompletionStage<GateDecision> done(GateDecision d) {

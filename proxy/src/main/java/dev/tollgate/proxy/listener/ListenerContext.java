@@ -24,15 +24,24 @@ import dev.tollgate.proxy.tls.TlsContextOwner;
  * @param inspection  reads inspected requests before the gates (see {@code PipelineNames.INSPECT})
  * @param admissions  where requests allowed under a task credential are registered while in flight (null without
  *                    credential enforcement)
+ * @param allowList   the ingress identity allow-list, recording its denials in the sidecar's decision log
  */
 public record ListenerContext(SidecarConfig config, TlsContextOwner tls, ProxyMetrics metrics,
                               ConnectionTracker tracker, UpstreamPools pools, HttpHardening hardening,
                               RequestGate ingressGate, RequestGate egressGate, ToolCallInspection inspection,
-                              Admissions admissions) {
+                              Admissions admissions, IdentityAllowListGate allowList) {
+
+    /** A context whose allow-list denials go to the local decision log only. */
+    public ListenerContext(SidecarConfig config, TlsContextOwner tls, ProxyMetrics metrics,
+                           ConnectionTracker tracker, UpstreamPools pools, HttpHardening hardening,
+                           RequestGate ingressGate, RequestGate egressGate, ToolCallInspection inspection,
+                           Admissions admissions) {
+        this(config, tls, metrics, tracker, pools, hardening, ingressGate, egressGate, inspection, admissions,
+                new IdentityAllowListGate(config.identity()));
+    }
 
     RequestGate ingressChain() {
-        return RequestGate.chain(List.of(new ReadinessGate(tls::ready),
-                new IdentityAllowListGate(config.identity()), ingressGate));
+        return RequestGate.chain(List.of(new ReadinessGate(tls::ready), allowList, ingressGate));
     }
 
     RequestGate egressChain() {
