@@ -131,8 +131,9 @@ class GovernanceDecisionIngestTest {
         assertProblem(() -> batch.submitDecisions(new DecisionBatch(List.of(decision("egress", "denied", null)),
                 List.of(noSerial))), "invalid_observation", "upstreamTls[0].serial");
         List<UpstreamTlsObservation> many = new ArrayList<>();
-        for (int i = 0; i <= DecisionIngest.MAX_UPSTREAM_TLS; i++) {
-            many.add(legacy(clock.instant().plus(Duration.ofDays(90))));
+        for (int i = 0; i <= DecisionIngest.MAX_UPSTREAM_TLS; i++) { // small ones: within api.max-body-bytes
+            many.add(new UpstreamTlsObservation("u:" + i, "t", "c", "EC", 256, "s", "i", clock.instant(), null, "1",
+                    null));
         }
         assertProblem(() -> batch.submitDecisions(new DecisionBatch(List.of(decision("egress", "denied", null)),
                 many)), "too_many_observations", "upstreamTls");
