@@ -276,8 +276,8 @@ public final class TokenVerifier {
     private static TokenRejection rejectVerified(String sub, String taskId, Reason reason, String detail) {
         String subject;
         try {
-            subject = SpiffeId.parse(sub).toString();
-        } catch (InvalidSpiffeIdException e) {
+            subject = sub == null ? null : SpiffeId.parse(sub).toString();
+        } catch (RuntimeException e) { // not a SPIFFE ID: the rejection names nobody
             subject = null;
         }
         return new TokenRejection(reason, detail, subject, taskId);
