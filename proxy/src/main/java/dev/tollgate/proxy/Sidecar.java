@@ -370,7 +370,8 @@ public final class Sidecar implements AutoCloseable {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }
         ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressWalk,
-                egressWalk, inspection, credentials != null ? credentials.admissions() : null);
+                egressWalk, inspection, credentials != null ? credentials.admissions() : null,
+                new dev.tollgate.proxy.gate.IdentityAllowListGate(config.identity(), decisions, clock));
         SidecarConfig.Listeners l = config.listeners();
         List<String> bound = new ArrayList<>();
         try {

@@ -190,7 +190,7 @@ public final class ControlPlane implements AutoCloseable {
             Auditor auditor = new Auditor(store, clock, metrics::auditWriteFailure, metrics,
                     new RefusalAudit.Settings(au.refusalInterval(), au.refusalMaxRows(), au.refusalMaxSources()));
             WorkloadRegistry workloads = new WorkloadRegistry(store, auditor, clock, config.trustDomain(),
-                    config.svid().maxTtl(), config.k8sAttestation().clusters().keySet());
+                    config.svid().maxTtl(), config.k8sAttestation().clusters().keySet()).countDenialsIn(metrics);
             JoinTokens joinTokens = new JoinTokens(store, auditor, metrics, clock, config.joinTokenTtl(),
                     config.joinTokenMaxTtl());
             var tk = config.tokens();
@@ -306,6 +306,13 @@ public final class ControlPlane implements AutoCloseable {
             scheduler.scheduleWithFixedDelay(cp::checkpointAudit, every, every, TimeUnit.MILLISECONDS);
             long flush = Math.max(100, Math.min(5_000, au.refusalInterval().toMillis() / 10));
             scheduler.scheduleWithFixedDelay(cp::flushRefusals, flush, flush, TimeUnit.MILLISECONDS);
+            // registrations and deletions made by other replicas reach this replica's denial series
+            scheduler.scheduleWithFixedDelay(() -> upkeep("sync the denial metric's identities",
+                    workloads::syncDenialMetrics), 60, 60, TimeUnit.SECONDS);
+            long prune = Math.max(60_000, config.posture().interval().toMillis());
+            scheduler.scheduleWithFixedDelay(() -> upkeep("prune upstream TLS observations", () ->
+                    store.pruneUpstreamTls(clock.instant().minus(config.posture().upstreamTlsRetention()))),
+                    prune, prune, TimeUnit.MILLISECONDS);
             LOG.info("control plane for trust domain {} serving its API on {} (admin on {})", config.trustDomain(),
                     cp.apiUri(), admin.address());
             return cp;
@@ -368,6 +375,15 @@ public final class ControlPlane implements AutoCloseable {
             }
             return cached.get();
         };
+    }
+
+    /** Runs one scheduled upkeep task; a failure is logged and the schedule goes on. */
+    private static void upkeep(String what, Runnable task) {
+        try {
+            task.run();
+        } catch (RuntimeException e) {
+            LOG.warn("could not {}: {}", what, e.getMessage());
+        }
     }
 
     static Posture.Settings postureSettings(ControlPlaneConfig config) {

@@ -86,6 +86,7 @@ public record ControlPlaneConfig(
             opt("posture.max-lifetime.exchanged-token", "10m", "longest exchanged token lifetime the posture report accepts"),
             opt("posture.max-lifetime.join-token", "1d", "longest join token lifetime the posture report accepts"),
             opt("exceptions.max-duration", "30d", "longest an exception may last (expiresInSeconds of POST /v1/exceptions, --expires of ctl exception request); longer requests are refused with expiry_over_cap"),
+            opt("posture.upstream-tls-retention", "7d", "an upstream TLS endpoint a sidecar reported is forgotten (leaves the inventory and the posture report) when no sidecar saw it for this long"),
             opt("audit.checkpoint-interval", "60s", "how often the audit chain head is signed as a checkpoint when it moved since the last one"),
             opt("audit.refusals.interval", "60s", "refusals of unauthenticated peers: at most one audit row per (source address, reason) per interval, carrying the count of refusals it stands for"),
             opt("audit.refusals.max-rows", "100", "most audit rows of refusals of unauthenticated peers per interval across all sources; the rest are counted in one overflow row"),
@@ -141,7 +142,15 @@ public record ControlPlaneConfig(
     public record Posture(Duration interval, Duration expiringWithin, Duration caMaxLifetime,
                           Duration operatorCredentialMaxLifetime, Duration svidMaxLifetime,
                           Duration taskTokenMaxLifetime, Duration exchangedTokenMaxLifetime,
-                          Duration joinTokenMaxLifetime) {
+                          Duration joinTokenMaxLifetime, Duration upstreamTlsRetention) {
+        public static final Duration DEFAULT_UPSTREAM_TLS_RETENTION = Duration.ofDays(7);
+
+        public Posture(Duration interval, Duration expiringWithin, Duration caMaxLifetime,
+                       Duration operatorCredentialMaxLifetime, Duration svidMaxLifetime, Duration taskTokenMaxLifetime,
+                       Duration exchangedTokenMaxLifetime, Duration joinTokenMaxLifetime) {
+            this(interval, expiringWithin, caMaxLifetime, operatorCredentialMaxLifetime, svidMaxLifetime,
+                    taskTokenMaxLifetime, exchangedTokenMaxLifetime, joinTokenMaxLifetime, DEFAULT_UPSTREAM_TLS_RETENTION);
+        }
     }
 
     /** Exceptions: the cap on their lifetime. */
@@ -239,7 +248,8 @@ public record ControlPlaneConfig(
                 v.duration("posture.max-lifetime.svid", Duration.ofMinutes(1), Duration.ofDays(36500)),
                 v.duration("posture.max-lifetime.task-token", Duration.ofMinutes(1), Duration.ofDays(36500)),
                 v.duration("posture.max-lifetime.exchanged-token", Duration.ofSeconds(5), Duration.ofDays(36500)),
-                v.duration("posture.max-lifetime.join-token", Duration.ofSeconds(10), Duration.ofDays(36500)));
+                v.duration("posture.max-lifetime.join-token", Duration.ofSeconds(10), Duration.ofDays(36500)),
+                v.duration("posture.upstream-tls-retention", Duration.ofHours(1), Duration.ofDays(3650)));
         Exceptions exceptions = new Exceptions(v.duration("exceptions.max-duration", Duration.ofMinutes(1),
                 Duration.ofDays(365)));
         Audit audit = new Audit(v.duration("audit.checkpoint-interval", Duration.ofMillis(100), Duration.ofDays(1)),

@@ -106,6 +106,59 @@ class PostureRulesTest {
         assertThat(out).extracting(PostureView.Finding::rule).containsExactly("expiring-soon");
     }
 
+    private static InventoryAssetView upstream(String protocol, String cipher, String type, int bits, String sig,
+                                               Instant notAfter) {
+        return new InventoryAssetView("upstream_tls", "legacy.example:443#0A1B", "spiffe://example.org/agent/batch",
+                null, "a", "b", "p", "r", "v", "workload", type, bits, null, notAfter, T0, "current",
+                Map.of("protocol", protocol, "cipher", cipher, "peerKeyType", type, "signatureAlgorithm", sig));
+    }
+
+    private static List<String> upstreamFindings(InventoryAssetView a, Instant now) {
+        List<PostureView.Finding> out = new ArrayList<>();
+        Posture.checkUpstreamTls(a, now, DEFAULTS, out);
+        out.forEach(f -> {
+            assertThat(f.rule()).isEqualTo("weak-upstream-tls");
+            assertThat(f.workload()).isEqualTo("spiffe://example.org/agent/batch");
+            assertThat(Inventory.upstreamOf(f.assetId())).isEqualTo("legacy.example:443");
+        });
+        return out.stream().map(PostureView.Finding::detail).toList();
+    }
+
+    @Test
+    void aModernUpstreamIsNotAFinding() {
+        assertThat(upstreamFindings(upstream("TLSv1.3", "TLS_AES_128_GCM_SHA256", "EC", 256, "SHA256withECDSA",
+                T0.plus(Duration.ofDays(90))), T0)).isEmpty();
+        assertThat(upstreamFindings(upstream("TLSv1.3", "TLS_CHACHA20_POLY1305_SHA256", "RSA", 2048,
+                "SHA256withRSA", T0.plus(Duration.ofDays(90))), T0)).isEmpty();
+    }
+
+    @Test
+    void everyUpstreamTlsWeaknessIsNamedInOneFinding() {
+        List<String> found = upstreamFindings(upstream("TLSv1.2", "TLS_RSA_WITH_AES_128_CBC_SHA", "RSA", 1024,
+                "SHA1withRSA", T0.plus(Duration.ofDays(3))), T0);
+        assertThat(found).hasSize(1);
+        assertThat(found.get(0)).startsWith("legacy.example:443 as seen by spiffe://example.org/agent/batch: ")
+                .contains("TLSv1.2 (expected: TLSv1.3)", "cipher TLS_RSA_WITH_AES_128_CBC_SHA is not AEAD",
+                        "RSA 1024-bit peer key (expected: >= 2048)", "certificate signed with SHA1withRSA",
+                        "certificate expires " + T0.plus(Duration.ofDays(3)));
+    }
+
+    @Test
+    void eachUpstreamTlsRuleFiresAlone() {
+        Instant later = T0.plus(Duration.ofDays(90));
+        assertThat(upstreamFindings(upstream("TLSv1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "EC", 256,
+                "SHA256withECDSA", later), T0)).singleElement().asString().endsWith(": TLSv1.2 (expected: TLSv1.3)");
+        assertThat(upstreamFindings(upstream("TLSv1.3", "TLS_AES_128_GCM_SHA256", "EC", 224, "SHA256withECDSA",
+                later), T0)).singleElement().asString().endsWith("EC 224-bit peer key (expected: >= 256)");
+        assertThat(upstreamFindings(upstream("TLSv1.3", "TLS_AES_128_GCM_SHA256", "RSA", 2048, "MD5withRSA",
+                later), T0)).singleElement().asString().endsWith("certificate signed with MD5withRSA");
+        assertThat(upstreamFindings(upstream("TLSv1.3", "TLS_AES_128_GCM_SHA256", "EC", 256, "SHA256withECDSA",
+                T0.minusSeconds(1)), T0)).singleElement().asString()
+                .endsWith("certificate expired " + T0.minusSeconds(1));
+        assertThat(upstreamFindings(upstream("TLSv1.3", "TLS_AES_128_GCM_SHA256", "EC", 256, "SHA256withECDSA",
+                T0.plus(Duration.ofDays(15))), T0)).isEmpty(); // outside posture.expiring-within (14d)
+    }
+
     @Test
     void everyRuleHasAnIdATitleAWhyAndAFix() {
         for (Posture.Rule r : Posture.Rule.values()) {
