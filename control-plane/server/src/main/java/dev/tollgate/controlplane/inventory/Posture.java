@@ -313,13 +313,18 @@ public final class Posture {
                 e.humanOwner(), null, scope + ": " + detail, r.why, r.fix);
     }
 
+    /** The sidecar waiver that also acknowledges the weak-upstream-tls findings of its workload and upstream. */
+    static final String WEAK_UPSTREAM_TLS = "weak-upstream-tls";
+
     /**
      * Marks each finding that an active {@code posture:<rule>} exception covers (the finding's asset, or its
-     * workload) as acknowledged by that exception.
+     * workload) as acknowledged by that exception, and each {@code weak-upstream-tls} finding that an active
+     * {@code weak-upstream-tls} exception of the same workload and upstream covers.
      */
     static void acknowledge(List<ExceptionRecord> exceptions, Instant now, List<PostureView.Finding> found) {
         List<ExceptionRecord> waivers = exceptions.stream()
-                .filter(e -> e.waive().startsWith(Exceptions.POSTURE_PREFIX) && e.state(now) == ExceptionRecord.State.ACTIVE)
+                .filter(e -> (e.waive().startsWith(Exceptions.POSTURE_PREFIX) || e.waive().equals(WEAK_UPSTREAM_TLS))
+                        && e.state(now) == ExceptionRecord.State.ACTIVE)
                 .toList();
         if (waivers.isEmpty()) {
             return;
@@ -327,6 +332,16 @@ public final class Posture {
         for (int i = 0; i < found.size(); i++) {
             PostureView.Finding f = found.get(i);
             for (ExceptionRecord e : waivers) {
+                if (e.waive().equals(WEAK_UPSTREAM_TLS)) {
+                    // a weak-upstream-tls exception for the reporting workload and that upstream (host:port)
+                    if (f.rule().equals(Rule.WEAK_UPSTREAM_TLS.id) && e.workload() != null
+                            && e.workload().equals(f.workload()) && e.upstream() != null && f.assetId() != null
+                            && e.upstream().equalsIgnoreCase(Inventory.upstreamOf(f.assetId()))) {
+                        found.set(i, f.acknowledged(e.id()));
+                        break;
+                    }
+                    continue;
+                }
                 if (!e.waive().equals(Exceptions.POSTURE_PREFIX + f.rule())) {
                     continue;
                 }

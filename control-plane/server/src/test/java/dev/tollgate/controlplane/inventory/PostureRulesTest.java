@@ -160,6 +160,39 @@ class PostureRulesTest {
     }
 
     @Test
+    void aWeakUpstreamTlsExceptionAcknowledgesOnlyTheFindingOfItsWorkloadAndUpstreamWhileActive() {
+        String batch = "spiffe://example.org/agent/batch";
+        List<PostureView.Finding> found = new ArrayList<>(List.of(
+                weakUpstream(batch, "legacy.example:443#0a"), weakUpstream(batch, "other.example:443#0b"),
+                weakUpstream("spiffe://example.org/agent/planner", "legacy.example:443#0c")));
+        dev.tollgate.controlplane.store.ExceptionRecord active = waiver("exc-1", batch, "LEGACY.example:443",
+                T0.plusSeconds(3600), null);
+        dev.tollgate.controlplane.store.ExceptionRecord revoked = waiver("exc-2", batch, "other.example:443",
+                T0.plusSeconds(3600), T0.minusSeconds(1));
+
+        Posture.acknowledge(List.of(active, revoked), T0, found);
+
+        assertThat(found).extracting(PostureView.Finding::acknowledgedBy).containsExactly("exc-1", null, null);
+        List<PostureView.Finding> later = new ArrayList<>(List.of(weakUpstream(batch, "legacy.example:443#0a")));
+        Posture.acknowledge(List.of(active), T0.plusSeconds(3600), later); // expired at its expiresAt
+        assertThat(later.get(0).acknowledgedBy()).isNull();
+    }
+
+    private static PostureView.Finding weakUpstream(String workload, String assetId) {
+        return new PostureView.Finding("weak-upstream-tls", "high", "Weak upstream TLS", "upstream_tls", assetId,
+                workload, "carol@example.com", "team", "TLSv1.2 (expected: TLSv1.3)", "why", "fix");
+    }
+
+    private static dev.tollgate.controlplane.store.ExceptionRecord waiver(String id, String workload, String upstream,
+                                                                          Instant expires, Instant revokedAt) {
+        return new dev.tollgate.controlplane.store.ExceptionRecord(id, "weak-upstream-tls", workload,
+                upstream.toLowerCase(java.util.Locale.ROOT), null, null, null, null, "legacy vendor",
+                "alice@example.com", "alice", T0.minusSeconds(600), "bob", T0.minusSeconds(300), expires,
+                T0.plusSeconds(1800), null, null, revokedAt == null ? null : "bob", revokedAt,
+                revokedAt == null ? null : "done", 0, null);
+    }
+
+    @Test
     void everyRuleHasAnIdATitleAWhyAndAFix() {
         for (Posture.Rule r : Posture.Rule.values()) {
             assertThat(r.id).matches("[a-z]+(-[a-z]+)*");
