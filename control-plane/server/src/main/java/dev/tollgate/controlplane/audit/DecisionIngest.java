@@ -42,11 +42,19 @@ public final class DecisionIngest {
     private final Store store;
     private final Clock clock;
     private final ControlPlaneMetrics metrics;
+    /** Counts the upstream-secret injections the events report ({@code injected}); null counts none. */
+    private final dev.tollgate.controlplane.governance.UpstreamSecrets secrets;
 
     public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics) {
+        this(store, clock, metrics, null);
+    }
+
+    public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics,
+                          dev.tollgate.controlplane.governance.UpstreamSecrets secrets) {
         this.store = store;
         this.clock = clock;
         this.metrics = metrics;
+        this.secrets = secrets;
     }
 
     /** Validates the whole batch, then appends it in one transaction; nothing is stored when any event is refused. */
@@ -62,14 +70,21 @@ public final class DecisionIngest {
         }
         List<AuditEvent> out = new ArrayList<>(events.size());
         int denied = 0;
+        var injections = secrets == null ? null : secrets.uses(workload);
         for (int i = 0; i < events.size(); i++) {
             AuditEvent e = event(workload, events.get(i), "events[" + i + "]");
+            if (injections != null) {
+                injections.count(e.details().get("injected"));
+            }
             if (e.kind().equals(DENIED)) {
                 denied++;
             }
             out.add(e);
         }
         List<AuditRecord> stored = store.appendAuditBatch(out);
+        if (injections != null) {
+            injections.record();
+        }
         metrics.decisionsIngested(DecisionKind.DENIED, denied);
         metrics.decisionsIngested(DecisionKind.ALLOWED, out.size() - denied);
         return new DecisionBatchView(stored.size(), stored.get(0).seq(), stored.get(stored.size() - 1).seq());
