@@ -185,7 +185,10 @@ class CtlCommandTest {
 
         Result list = ctl("--credential-dir", creds, "task", "list", "--agent", agent);
         assertThat(list.out()).contains("ID", id, "active", "crm.read", "look up a customer");
-        assertThat(ctl("--credential-dir", creds, "task", "show", id).out()).contains(id);
+        // task show lists the task's tokens (by jti, never the token)
+        Result shown = ctl("--credential-dir", creds, "task", "show", id);
+        assertThat(shown.out()).contains(id).contains("JTI").contains(task.get("tokenId").asText())
+                .doesNotContain(task.get("token").asText());
         Result refused = ctl("--credential-dir", creds, "task", "create", agent, "--tool", "payments.send", "--intent", "x");
         assertThat(refused.code()).isEqualTo(1);
         assertThat(refused.err()).contains("reason: tool_not_registered");

@@ -51,17 +51,24 @@ public final class DecisionIngest {
     private final ControlPlaneMetrics metrics;
     /** Counts uses of exceptions named by decisions; null: not counted. */
     private final Exceptions exceptions;
+    /** Counts the upstream-secret injections the events report ({@code injected}); null counts none. */
+    private final dev.tollgate.controlplane.governance.UpstreamSecrets secrets;
 
     public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics) {
-        this(store, clock, metrics, null);
+        this(store, clock, metrics, null, null);
     }
 
-    /** @param exceptions counts the uses of the exceptions decisions name ({@code exception}), in the batch's transaction */
-    public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics, Exceptions exceptions) {
+    /**
+     * @param exceptions counts the uses of the exceptions decisions name ({@code exception}), in the batch's transaction
+     * @param secrets    counts the upstream-secret injections decisions report ({@code injected}), likewise
+     */
+    public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics, Exceptions exceptions,
+                          dev.tollgate.controlplane.governance.UpstreamSecrets secrets) {
         this.store = store;
         this.clock = clock;
         this.metrics = metrics;
         this.exceptions = exceptions;
+        this.secrets = secrets;
     }
 
     /** Validates the whole batch, then appends it in one transaction; nothing is stored when any event is refused. */
@@ -77,8 +84,12 @@ public final class DecisionIngest {
         }
         List<AuditEvent> out = new ArrayList<>(events.size());
         int denied = 0;
+        var injections = secrets == null ? null : secrets.uses(workload);
         for (int i = 0; i < events.size(); i++) {
             AuditEvent e = event(workload, events.get(i), "events[" + i + "]");
+            if (injections != null) {
+                injections.count(e.details().get("injected"));
+            }
             if (e.kind().equals(DENIED)) {
                 denied++;
             }
@@ -86,12 +97,15 @@ public final class DecisionIngest {
         }
         Map<String, Long> uses = exceptionUses(out);
         List<UpstreamTlsRecord> tls = upstreamTls(workload, batch.upstreamTls());
-        // the decisions, the exception uses they report, the upstream TLS they came with and the development-mode
-        // count commit together
+        // the decisions, the exception and secret uses they report, the upstream TLS they came with and the
+        // development-mode count commit together
         List<AuditRecord> stored = store.inTransaction("ingest the decisions of " + workload, () -> {
             List<AuditRecord> appended = store.appendAuditBatch(out);
             if (!uses.isEmpty() && exceptions != null) {
                 exceptions.countUses(workload, uses, clock.instant());
+            }
+            if (injections != null) {
+                injections.record();
             }
             recordUpstreamTls(tls);
             countExemptUse(workload, out);

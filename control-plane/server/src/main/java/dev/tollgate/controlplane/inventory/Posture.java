@@ -130,7 +130,18 @@ public final class Posture {
                         + "the control plane cannot revoke it",
                 "remove credentials.exempt from the sidecar's configuration; for a legacy integration that cannot "
                         + "take task tokens, request a time-boxed exception: ctl exception request --waive "
-                        + "no-task-token --workload ID");
+                        + "no-task-token --workload ID"),
+        UPSTREAM_SECRET_ROTATION_DUE("upstream-secret-rotation-due", Severity.MEDIUM,
+                "Upstream secret older than its rotation period",
+                "a static credential kept past its rotation period has been exposed to every system that handled it "
+                        + "for longer than its owners agreed; a leak of it stays useful until it is changed",
+                "change it at the upstream and here: ctl upstream-secret rotate NAME --value-file FILE"),
+        UPSTREAM_SECRET_EXCEPTION_INACTIVE("upstream-secret-exception-inactive", Severity.MEDIUM,
+                "Upstream secret bound to an exception that is no longer active",
+                "the exception that justified holding the secret expired or was revoked: sidecars no longer get it, "
+                        + "yet the control plane still holds a static credential nobody is accountable for using",
+                "delete it (ctl upstream-secret delete NAME), or have a new exception approved and put the secret "
+                        + "again under it");
 
         public final String id;
         public final Severity severity;
@@ -192,6 +203,22 @@ public final class Posture {
         this.settings = settings;
     }
 
+    /** An upstream secret past its rotation period, or bound to an exception that expired, was revoked or is gone. */
+    static void checkUpstreamSecret(InventoryAssetView a, List<PostureView.Finding> found) {
+        if (!a.kind().equals("upstream_secret")) {
+            return;
+        }
+        if (a.state().equals("due") || a.state().equals("overdue")) {
+            found.add(finding(Rule.UPSTREAM_SECRET_ROTATION_DUE, a, "last rotated " + a.details().get("rotatedAt")
+                    + "; rotation period " + a.details().get("rotationPeriodSeconds") + "s"));
+        }
+        Object state = a.details().get("exceptionState");
+        if ("expired".equals(state) || "revoked".equals(state) || "unknown".equals(state)) {
+            found.add(finding(Rule.UPSTREAM_SECRET_EXCEPTION_INACTIVE, a, "exception " + a.details().get("exceptionId")
+                    + " is " + state));
+        }
+    }
+
     /** The latest evaluation, if one ran (the metrics read it). */
     public Optional<PostureView> latest() {
         return Optional.ofNullable(latest);
@@ -243,6 +270,9 @@ public final class Posture {
                 found.add(finding(Rule.ROTATION_OVERDUE, a, "active since " + a.createdAt() + "; rotation was due "
                         + a.details().get("nextRotation")));
             }
+        }
+        for (InventoryAssetView a : assets) {
+            checkUpstreamSecret(a, found);
         }
         checkCaSuccessor(assets, now, settings, found);
         checkSigningKeyRotated(assets, now, found);
