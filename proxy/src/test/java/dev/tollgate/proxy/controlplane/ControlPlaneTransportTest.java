@@ -55,6 +55,7 @@ class ControlPlaneTransportTest {
     static final String CP_ID = "spiffe://example.org/tollgate/control-plane";
 
     TestPki pki;
+    TestPki.Issued defaultSvid;
     final List<AutoCloseable> open = new ArrayList<>();
     final CountDownLatch release = new CountDownLatch(1);
     final AtomicInteger connections = new AtomicInteger();
@@ -135,7 +136,7 @@ class ControlPlaneTransportTest {
         assertThat(outcomes).containsExactly(CallOutcome.DEADLINE);
         assertThat(hits.get("/stall")).hasValue(1);
         // the stalled connection was closed, not pooled: the next call works on a new one
-        assertThat(get(t, "/whoami")).isEqualTo("anonymous");
+        assertThat(get(t, "/whoami")).isEqualTo(serial(defaultSvid));
         assertThat(connections).hasValue(2);
     }
 
@@ -173,9 +174,11 @@ class ControlPlaneTransportTest {
         TestPki other = TestPki.create("example.org");
         ControlPlaneTransport t = ControlPlaneTransport.builder(server, SpiffeId.parse(CP_ID),
                 () -> List.of(other.caCert)).requestTimeout(Duration.ofSeconds(5)).build();
+        // anonymous, as a join before the first SVID: the trust anchor is all there is
         open.add(0, t);
 
-        assertThatThrownBy(() -> get(t, "/whoami")).isInstanceOf(UncheckedIOException.class)
+        assertThatThrownBy(() -> ControlPlaneTransport.await(t.postJsonAnonymously("/whoami", Map.of(), String.class,
+                null))).isInstanceOf(UncheckedIOException.class)
                 .satisfies(e -> assertThat(causes(e)).anyMatch(c -> c instanceof CertificateException));
         assertThat(hits).doesNotContainKey("/whoami");
     }
@@ -200,7 +203,7 @@ class ControlPlaneTransportTest {
             calls.add(t.getJson("/whoami", String.class, null));
         }
         for (var c : calls) {
-            assertThat(ControlPlaneTransport.await(c)).isEqualTo("anonymous");
+            assertThat(ControlPlaneTransport.await(c)).isEqualTo(serial(defaultSvid));
         }
         assertThat(connections).hasValue(1);
     }
@@ -227,6 +230,7 @@ class ControlPlaneTransportTest {
     private ControlPlaneTransport transport(URI server,
                                             java.util.function.UnaryOperator<ControlPlaneTransport.Builder> more) {
         TestPki.Issued svid = pki.svid("agent/default");
+        defaultSvid = svid;
         ControlPlaneTransport t = more.apply(ControlPlaneTransport.builder(server, SpiffeId.parse(CP_ID),
                         () -> List.of(pki.caCert)).requestTimeout(Duration.ofSeconds(5))
                 .credentials(() -> new WatchClient.Credentials(svid.key(), svid.chain()))).build();
