@@ -262,8 +262,8 @@ public final class Sidecar implements AutoCloseable {
          * {@link CredentialEnforcement} whose gates run first on ingress and egress. Feed its state from the watch
          * stream with {@code sidecar.credentials().watchListener(sidecar::closeConnectionsOf)}.
          *
-         * @param exchange how egress exchanges task tokens, e.g. {@link ExchangeClient#controlPlane} with a
-         *                 supplier of a client holding the current SVID
+         * @param exchange how egress exchanges task tokens, e.g. {@link ExchangeClient#controlPlane} over a
+         *                 control-plane transport whose credentials are the current SVID
          */
         public Builder credentials(ExchangeClient exchange) {
             exchangeClient = Objects.requireNonNull(exchange);

@@ -545,6 +545,7 @@ public final class ControlPlaneTransport implements AutoCloseable {
         }
         call.conn = conn;
         conn.call = call;
+        conn.reused = true;
         conn.write();
     }
 
@@ -604,6 +605,8 @@ public final class ControlPlaneTransport implements AutoCloseable {
         SslContext context;
         ScheduledFuture<?> timer;
         Conn conn;
+        /** Sent once more already, after a kept-alive connection closed before answering. */
+        boolean retried;
         volatile boolean done;
 
         Call(ControlPlaneRoute route, String method, String path, String contentType, byte[] body, Duration deadline) {
@@ -672,6 +675,8 @@ public final class ControlPlaneTransport implements AutoCloseable {
         Channel channel;
         Call call;
         long idleSince;
+        /** Carried an earlier call: the server may have closed it as idle just as this one was sent. */
+        boolean reused;
         private int status;
         private boolean keepAlive;
         private java.io.ByteArrayOutputStream answer;
@@ -696,6 +701,19 @@ public final class ControlPlaneTransport implements AutoCloseable {
             Call c = call;
             call = null;
             answer = null;
+            if (c != null && o == CallOutcome.CONNECTION_CLOSED && reused && status == 0 && !c.retried && !c.done
+                    && !closed && !tlsFailure(cause)) {
+                // A kept-alive connection that closed before any answer (the server's idle timeout racing the
+                // request): once more on a fresh connection, within the same deadline.
+                c.retried = true;
+                c.conn = null;
+                loop.execute(() -> {
+                    if (!c.done) {
+                        acquire(c);
+                    }
+                });
+                return;
+            }
             if (c != null) {
                 c.fail(cause, tlsFailure(cause) ? CallOutcome.TLS_FAILED : o);
             }
