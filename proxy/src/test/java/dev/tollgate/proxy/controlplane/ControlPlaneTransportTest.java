@@ -209,6 +209,34 @@ class ControlPlaneTransportTest {
     }
 
     @Test
+    void aKeptAliveConnectionClosedBeforeAnsweringIsRetriedOnceOnAFreshOne() throws Exception {
+        URI server = server(CP_ID);
+        List<CallOutcome> outcomes = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ControlPlaneTransport t = transport(server, b -> b.outcomes((r, o) -> outcomes.add(o)));
+        assertThat(get(t, "/whoami")).isEqualTo(serial(defaultSvid));
+
+        // the server drops the kept-alive connection on this request without a byte of answer, as its idle timeout
+        // would just as the request went out
+        assertThat(get(t, "/refuse-on-reused")).isEqualTo("fresh");
+
+        assertThat(connections).hasValue(2);
+        assertThat(hits.get("/refuse-on-reused")).hasValue(2);
+        assertThat(outcomes).containsExactly(CallOutcome.OK, CallOutcome.OK);
+    }
+
+    @Test
+    void aFreshConnectionClosedBeforeAnsweringFailsTheCallWithoutARetry() throws Exception {
+        URI server = server(CP_ID);
+        List<CallOutcome> outcomes = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ControlPlaneTransport t = transport(server, b -> b.outcomes((r, o) -> outcomes.add(o)));
+
+        assertThatThrownBy(() -> get(t, "/drop")).isInstanceOf(UncheckedIOException.class);
+
+        assertThat(hits.get("/drop")).hasValue(1);
+        assertThat(outcomes).containsExactly(CallOutcome.CONNECTION_CLOSED);
+    }
+
+    @Test
     void aClosedTransportFailsCallsInFlightAtOnce() throws Exception {
         URI server = server(CP_ID);
         ControlPlaneTransport t = transport(server, b -> b.requestTimeout(Duration.ofSeconds(60)));
@@ -269,11 +297,24 @@ class ControlPlaneTransportTest {
                 params.setSSLParameters(p);
             }
         });
-        java.util.Set<Object> sessions = ConcurrentHashMap.newKeySet();
+        Map<Object, AtomicInteger> sessions = new ConcurrentHashMap<>();
         server.createContext("/", ex -> {
             // one TLS session per connection (no resumption): count connections by their session
-            if (sessions.add(((HttpsExchange) ex).getSSLSession())) {
+            AtomicInteger served = sessions.computeIfAbsent(((HttpsExchange) ex).getSSLSession(), k -> {
                 connections.incrementAndGet();
+                return new AtomicInteger();
+            });
+            int before = served.getAndIncrement();
+            String path = ex.getRequestURI().getPath();
+            if (path.equals("/drop") || (path.equals("/refuse-on-reused") && before > 0)) {
+                hits.computeIfAbsent(path, p -> new AtomicInteger()).incrementAndGet();
+                // a handler that throws makes the JDK server close the connection without an answer
+                throw new IllegalStateException("dropped by the test server");
+            }
+            if (path.equals("/refuse-on-reused")) {
+                hits.computeIfAbsent(path, p -> new AtomicInteger()).incrementAndGet();
+                answer(ex, 200, "fresh".getBytes(StandardCharsets.UTF_8));
+                return;
             }
             handle(ex);
         });
