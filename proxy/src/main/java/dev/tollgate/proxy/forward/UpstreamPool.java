@@ -20,7 +20,6 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
@@ -180,6 +179,7 @@ final class UpstreamPool {
                             ch.pipeline().addLast(PipelineNames.UPSTREAM_TLS,
                                     owner.tls().newUpstreamHandler(upstream, ch.alloc()));
                         }
+                        ch.pipeline().addLast(PipelineNames.UPSTREAM_FLUSH, DataPathFlush.newHandler());
                         ch.pipeline().addLast(PipelineNames.UPSTREAM_GUARD, new ChannelInboundHandlerAdapter() {
                             @Override
                             public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
@@ -278,7 +278,7 @@ final class UpstreamPool {
 
     private void configureHttp2(Channel ch, Runnable onSettings) {
         Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
-                .initialSettings(Http2Settings.defaultSettings().pushEnabled(false)
+                .initialSettings(Http2Windows.settings(owner.limits()).pushEnabled(false)
                         .maxHeaderListSize(owner.limits().h2MaxHeaderListSize()))
                 .validateHeaders(true)
                 .decoderEnforceMaxRstFramesPerWindow(owner.limits().h2MaxRstFramesPerWindow(),
@@ -287,6 +287,7 @@ final class UpstreamPool {
                 .build();
         ChannelPipeline pl = ch.pipeline();
         pl.addLast(PipelineNames.UPSTREAM_CODEC, codec);
+        Http2Windows.openConnectionWindow(ch, codec, owner.limits());
         pl.addLast(PipelineNames.UPSTREAM_IDLE, new IdleStateHandler(0, 0, upstream.idleTimeout().toMillis(),
                 TimeUnit.MILLISECONDS));
         pl.addLast(PipelineNames.H2_MULTIPLEX, new Http2MultiplexHandler(new RefuseStreamHandler()));
