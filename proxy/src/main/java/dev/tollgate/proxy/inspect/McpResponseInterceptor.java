@@ -42,8 +42,8 @@ import dev.tollgate.proxy.metrics.Direction;
  * is read only when the request was a {@code tools/list} (a JSON answer carries the answers to its request's messages
  * only): held (bounded, its pooled chunks uncopied) and scanned as it arrives, rewritten only when a tool was removed;
  * any other JSON answer streams through unread. While the request was a {@code tools/list}, an answer that cannot be
- * read (an encoded body, broken JSON, an unreadable event, another content type) is not relayed: 502, or the stream is cut, counted as
- * {@link InspectionReason#UNFILTERABLE_RESPONSE}. An event over the bound cuts any stream.
+ * read (an encoded body, broken JSON, an unreadable event, another content type) is not relayed: 502, or the stream
+ * is cut, counted as {@link InspectionReason#UNFILTERABLE_RESPONSE}. An event over the bound cuts any stream.
  */
 final class McpResponseInterceptor implements ResponseInterceptor {
     private enum Mode { PASS, INFORMATIONAL, JSON, SSE, DROP }
@@ -158,7 +158,6 @@ final class McpResponseInterceptor implements ResponseInterceptor {
             HttpResponse h = headOnly(resp);
             // Events may change length: the stream is framed anew.
             h.headers().remove(HttpHeaderNames.CONTENT_LENGTH);
-            event = Unpooled.buffer(1024);
             next.accept(h);
         } else if (toolsList && !emptyBody(resp)) {
             unfilterable(resp, next);
@@ -281,6 +280,10 @@ final class McpResponseInterceptor implements ResponseInterceptor {
     private void sse(HttpContent c, Sink next) {
         boolean last = c instanceof LastHttpContent;
         ByteBuf data = c.content();
+        if (event == null) {
+            // From the pool of the connection's allocator, as is each event cut from it and relayed.
+            event = data.alloc().buffer(Math.max(1024, data.readableBytes()));
+        }
         event.writeBytes(data);
         c.release();
         int end;
