@@ -4,7 +4,6 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -32,7 +31,7 @@ import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.api.token.VerificationResult;
 import dev.tollgate.api.token.VerifiedToken;
 import dev.tollgate.proxy.config.SidecarConfig;
-import dev.tollgate.proxy.decision.DecisionLog;
+import dev.tollgate.proxy.decision.Decision;
 import dev.tollgate.proxy.forward.UpstreamRouter;
 import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.gate.GateRequest;
@@ -436,26 +435,17 @@ final class CredentialGate implements RequestGate {
         if (!e.decisions.wants(outcome.tag())) {
             return;
         }
-        Map<String, Object> line = new LinkedHashMap<>();
-        line.put("at", e.clock.instant().toString());
-        line.put("direction", direction.tag());
-        line.put(DecisionLog.OUTCOME, outcome.tag());
-        if (reason != null) {
-            line.put("reason", reason.tag());
-            line.put("status", reason.status());
-        }
-        line.put("method", req.method().name());
         String path = pathOf(req.uri());
-        line.put("path", path == null ? "" : path.length() > 256 ? path.substring(0, 256) : path);
+        Decision d = Decision.of(e.clock.instant(), direction, outcome.tag())
+                .request(req.method().name(), path == null ? "" : path.length() > 256 ? path.substring(0, 256) : path)
+                .upstream(upstream);
+        if (reason != null) {
+            d.reason(reason.tag(), reason.status());
+        }
         if (t != null) {
-            line.put("task_id", t.taskId());
-            line.put("jti", t.jti());
-            line.put("sub", t.subject().toString());
+            d.token(t.taskId(), t.jti(), t.subject().toString());
         }
-        if (upstream != null) {
-            line.put("upstream", upstream);
-        }
-        e.decisions.record(line);
+        e.decisions.record(d);
     }
 
     private static CompletionStage<GateDecision> done(GateDecision d) {

@@ -1,7 +1,5 @@
 package dev.tollgate.proxy.decision;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Objects;
 
 import org.slf4j.Logger;
@@ -13,20 +11,24 @@ import dev.tollgate.api.wire.Json;
 
 /**
  * Where every enforcement decision of the sidecar is recorded: one JSON line on the logger {@value #LOGGER} (denials
- * and dry-run hits at INFO, everything else at DEBUG) and, when the sidecar has a control plane, a place in the
- * {@link DecisionShipper}'s buffer, whatever the log level. Gates build the event; this class adds nothing to it.
+ * and dry-run hits at INFO, everything else at DEBUG) and, when the sidecar has a control plane, the
+ * {@link DecisionShipper}, whatever the log level: it ships denials, dry-run hits and decisions under an exception one
+ * by one and counts every other (allowed) decision into an aggregate per kind and interval. Gates build the
+ * {@link Decision}; this class adds nothing to it.
  *
- * <p>An event is a flat map (string, number or boolean values) with at least {@value #OUTCOME}; by convention
- * {@code at}, {@code direction}, {@code reason}, {@code status}, {@code method}, {@code path} and, once a token
- * verified, {@code task_id}, {@code jti}, {@code sub}. Never a token, never an {@code actor}: the control plane
- * takes the sidecar's identity from its certificate. A string value longer than {@value #MAX_VALUE} characters (a
- * tool name or a path an agent chose, say) is cut there and ends with {@value #CUT_MARKER}, in the log line and in
- * what is shipped alike: the control plane refuses longer values.
+ * <p>A decision has typed fields ({@link Decision#fields()} names them: {@code at}, {@code direction}, {@code outcome},
+ * {@code reason}, {@code status}, {@code method}, {@code path}, {@code upstream} and, once a token verified,
+ * {@code task_id}, {@code jti}, {@code sub}, …). Never a token, never an {@code actor}: the control plane takes the
+ * sidecar's identity from its certificate. A string value longer than {@value #MAX_VALUE} characters (a tool name or
+ * a path an agent chose, say) is cut there and ends with {@value #CUT_MARKER}, in the log line and in what is shipped
+ * alike: the control plane refuses longer values.
  */
 public final class DecisionLog {
     public static final String LOGGER = "dev.tollgate.proxy.decisions";
     public static final String OUTCOME = "outcome";
     public static final String DENIED = "denied";
+    /** A plain allow; also the outcome of the overflow aggregate, which may mix every non-denial outcome. */
+    public static final String ALLOWED = "allowed";
     /** A call a dry-run policy rule would have denied (it was allowed): written at INFO like a denial. */
     public static final String DRY_RUN = "dry_run";
     /** String values are cut to this many characters (the control plane accepts up to 1024). */
@@ -47,19 +49,18 @@ public final class DecisionLog {
         return new DecisionLog(null);
     }
 
-    /** The local JSON log, and every event shipped to the control plane. */
+    /** The local JSON log, and every decision shipped to the control plane. */
     public static DecisionLog shippedBy(DecisionShipper shipper) {
         return new DecisionLog(Objects.requireNonNull(shipper, "shipper"));
     }
 
-    /** Records one decision; never blocks (safe on an event loop). The map must not change afterwards. */
-    public void record(Map<String, Object> event) {
-        event = bounded(event);
-        boolean denied = notable(event.get(OUTCOME));
-        if (denied ? LINES.isInfoEnabled() : LINES.isDebugEnabled()) {
+    /** Records one decision; never blocks (safe on an event loop). The decision must not change afterwards. */
+    public void record(Decision decision) {
+        boolean notable = decision.notable();
+        if (notable ? LINES.isInfoEnabled() : LINES.isDebugEnabled()) {
             try {
-                String json = Json.mapper().writeValueAsString(event);
-                if (denied) {
+                String json = Json.mapper().writeValueAsString(decision.fields());
+                if (notable) {
                     LINES.info(json);
                 } else {
                     LINES.debug(json);
@@ -69,7 +70,7 @@ public final class DecisionLog {
             }
         }
         if (shipper != null) {
-            shipper.offer(event);
+            shipper.offer(decision);
         }
     }
 
@@ -78,18 +79,9 @@ public final class DecisionLog {
         return shipper != null || (notable(outcome) ? LINES.isInfoEnabled() : LINES.isDebugEnabled());
     }
 
-    /** The event itself when every string value is short enough, else a copy with the long ones cut. */
-    static Map<String, Object> bounded(Map<String, Object> event) {
-        Map<String, Object> copy = null;
-        for (Map.Entry<String, Object> e : event.entrySet()) {
-            if (e.getValue() instanceof String s && s.length() > MAX_VALUE) {
-                if (copy == null) {
-                    copy = new LinkedHashMap<>(event);
-                }
-                copy.put(e.getKey(), cut(s));
-            }
-        }
-        return copy == null ? event : copy;
+    /** The value itself when it is short enough, else its first characters and {@value #CUT_MARKER}. */
+    static String bounded(String s) {
+        return s.length() > MAX_VALUE ? cut(s) : s;
     }
 
     private static String cut(String s) {

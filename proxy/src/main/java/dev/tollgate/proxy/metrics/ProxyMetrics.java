@@ -109,6 +109,7 @@ public final class ProxyMetrics {
     public static final String DECISION_BATCHES = "tollgate.proxy.decisions.batches";
     public static final String DECISIONS_DROPPED = "tollgate.proxy.decisions.dropped";
     public static final String DECISIONS_BUFFERED = "tollgate.proxy.decisions.buffered";
+    public static final String DECISIONS_AGGREGATE_OVERFLOW = "tollgate.proxy.decisions.aggregate.overflow";
 
     public static final String BODY_BUDGET_BYTES = "tollgate.proxy.body_budget.bytes";
     public static final String BODY_BUDGET_LIMIT = "tollgate.proxy.body_budget.limit.bytes";
@@ -179,6 +180,7 @@ public final class ProxyMetrics {
     private final Counter decisionsShipped;
     private final Map<BatchResult, Counter> decisionBatches = new EnumMap<>(BatchResult.class);
     private final Map<DropReason, Counter> decisionsDropped = new EnumMap<>(DropReason.class);
+    private final Counter decisionsAggregateOverflow;
     private final AtomicReference<DoubleSupplier> decisionsBuffered = new AtomicReference<>();
     private final AtomicReference<DoubleSupplier> bodyBudgetBytes = new AtomicReference<>();
     private final java.util.concurrent.atomic.AtomicLong bodyBudgetLimit = new java.util.concurrent.atomic.AtomicLong();
@@ -351,6 +353,9 @@ public final class ProxyMetrics {
             decisionsDropped.put(r, Counter.builder(DECISIONS_DROPPED).tag(TAG_REASON, r.tag())
                     .description("Decisions that never reached the control plane, by reason").register(registry));
         }
+        decisionsAggregateOverflow = Counter.builder(DECISIONS_AGGREGATE_OVERFLOW)
+                .description("Allowed decisions counted in the overflow aggregate: the aggregation table of the "
+                        + "interval was full (control-plane.decision-log.aggregate-keys)").register(registry);
         Gauge.builder(DECISIONS_BUFFERED, this, m -> {
             DoubleSupplier s = m.decisionsBuffered.get();
             return s == null ? 0 : s.getAsDouble();
@@ -686,14 +691,14 @@ public final class ProxyMetrics {
     }
 
     /** A batch of n decisions was sent: shipped, failed (kept for a retry) or rejected (dropped). */
-    public void decisionBatch(BatchResult result, int n) {
+    public void decisionBatch(BatchResult result, long n) {
         decisionBatches.get(result).increment();
         if (result == BatchResult.SHIPPED && n > 0) {
             decisionsShipped.increment(n);
         }
     }
 
-    public void decisionsDropped(DropReason reason, int n) {
+    public void decisionsDropped(DropReason reason, long n) {
         if (n > 0) {
             decisionsDropped.get(reason).increment(n);
         }
@@ -705,6 +710,15 @@ public final class ProxyMetrics {
 
     public double decisionsShippedCount() {
         return decisionsShipped.count();
+    }
+
+    /** An allowed decision found the aggregation table full and was counted in the overflow aggregate. */
+    public void decisionsAggregateOverflow() {
+        decisionsAggregateOverflow.increment();
+    }
+
+    public double decisionsAggregateOverflowCount() {
+        return decisionsAggregateOverflow.count();
     }
 
     /** Where the body-budget gauge reads the bytes reserved now, and the budget's size. */
