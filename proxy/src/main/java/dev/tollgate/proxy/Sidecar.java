@@ -183,7 +183,7 @@ public final class Sidecar implements AutoCloseable {
         } else {
             this.exchangeExecutor = null;
             this.decisionShipper = null;
-            this.decisions = b.decisions != null ? b.decisions : DecisionLog.localOnly();
+            this.decisions = b.decisions != null ? b.decisions : DecisionLog.localOnly(metrics);
         }
         Clock credentialClock = b.credentialClock != null ? b.credentialClock : clock;
         this.inspection = new ToolCallInspection(config, metrics, credentialClock, policy, decisions);

@@ -5,13 +5,12 @@ import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-
-import dev.tollgate.api.wire.Json;
+import dev.tollgate.proxy.metrics.ProxyMetrics;
 
 /**
  * Where every enforcement decision of the sidecar is recorded: one JSON line on the logger {@value #LOGGER} (denials
- * and dry-run hits at INFO, everything else at DEBUG) and, when the sidecar has a control plane, the
+ * and dry-run hits at INFO, everything else at DEBUG; written by a thread of its own, rate-limited: see
+ * {@link DecisionLines}) and, when the sidecar has a control plane, the
  * {@link DecisionShipper}, whatever the log level: it ships denials, dry-run hits and decisions under an exception one
  * by one and counts every other (allowed) decision into an aggregate per kind and interval. Gates build the
  * {@link Decision}; this class adds nothing to it.
@@ -36,41 +35,55 @@ public final class DecisionLog {
     /** Ends a value that was cut. */
     public static final String CUT_MARKER = "...[truncated]";
     private static final Logger LINES = LoggerFactory.getLogger(LOGGER);
-    private static final Logger LOG = LoggerFactory.getLogger(DecisionLog.class);
 
     private final DecisionShipper shipper;
+    private final DecisionLines lines;
 
-    private DecisionLog(DecisionShipper shipper) {
+    private DecisionLog(DecisionShipper shipper, DecisionLines lines) {
         this.shipper = shipper;
+        this.lines = lines;
     }
 
-    /** The local JSON log only (a sidecar without a control plane). */
+    /** The local JSON log only (a sidecar without a control plane), its dropped lines uncounted. */
     public static DecisionLog localOnly() {
-        return new DecisionLog(null);
+        return localOnly(null);
+    }
+
+    /** The local JSON log only (a sidecar without a control plane); lines not written counted in {@code metrics}. */
+    public static DecisionLog localOnly(ProxyMetrics metrics) {
+        return new DecisionLog(null, new DecisionLines(DecisionLog::line, metrics));
     }
 
     /** The local JSON log, and every decision shipped to the control plane. */
     public static DecisionLog shippedBy(DecisionShipper shipper) {
-        return new DecisionLog(Objects.requireNonNull(shipper, "shipper"));
+        Objects.requireNonNull(shipper, "shipper");
+        return new DecisionLog(shipper, new DecisionLines(DecisionLog::line, shipper.metrics()));
     }
 
-    /** Records one decision; never blocks (safe on an event loop). The decision must not change afterwards. */
+    /** A decision log writing its lines through {@code lines} (tests). */
+    static DecisionLog writingTo(DecisionLines lines) {
+        return new DecisionLog(null, lines);
+    }
+
+    /**
+     * Records one decision; never blocks (safe on an event loop): its line, when the log level wants it, is queued for
+     * a writer thread (at most {@value DecisionLines#LINES_PER_SECOND} a second, the rest counted), and the decision
+     * goes to the shipper. The decision must not change afterwards.
+     */
     public void record(Decision decision) {
-        boolean notable = decision.notable();
-        if (notable ? LINES.isInfoEnabled() : LINES.isDebugEnabled()) {
-            try {
-                String json = Json.mapper().writeValueAsString(decision.fields());
-                if (notable) {
-                    LINES.info(json);
-                } else {
-                    LINES.debug(json);
-                }
-            } catch (JsonProcessingException e) {
-                LOG.warn("decision line not written: {}", e.getMessage());
-            }
+        if (decision.notable() ? LINES.isInfoEnabled() : LINES.isDebugEnabled()) {
+            lines.offer(decision);
         }
         if (shipper != null) {
             shipper.offer(decision);
+        }
+    }
+
+    private static void line(boolean notable, String json) {
+        if (notable) {
+            LINES.info(json);
+        } else {
+            LINES.debug(json);
         }
     }
 

@@ -271,6 +271,10 @@ public final class DecisionShipper implements AutoCloseable {
         }
     }
 
+    ProxyMetrics metrics() {
+        return metrics;
+    }
+
     /** Decisions waiting to be shipped, the batch being sent included. */
     public int buffered() {
         synchronized (buffer) {

@@ -34,6 +34,7 @@ import dev.tollgate.proxy.config.SidecarConfig.PolicyOrigin;
 import dev.tollgate.proxy.credential.StateUpdate;
 import dev.tollgate.proxy.decision.BatchResult;
 import dev.tollgate.proxy.decision.DropReason;
+import dev.tollgate.proxy.decision.LineDropReason;
 import dev.tollgate.proxy.inspect.InspectionReason;
 
 /**
@@ -110,6 +111,7 @@ public final class ProxyMetrics {
     public static final String DECISIONS_DROPPED = "tollgate.proxy.decisions.dropped";
     public static final String DECISIONS_BUFFERED = "tollgate.proxy.decisions.buffered";
     public static final String DECISIONS_AGGREGATE_OVERFLOW = "tollgate.proxy.decisions.aggregate.overflow";
+    public static final String DECISION_LINES_DROPPED = "tollgate.proxy.decisions.lines.dropped";
 
     public static final String BODY_BUDGET_BYTES = "tollgate.proxy.body_budget.bytes";
     public static final String BODY_BUDGET_LIMIT = "tollgate.proxy.body_budget.limit.bytes";
@@ -181,6 +183,7 @@ public final class ProxyMetrics {
     private final Map<BatchResult, Counter> decisionBatches = new EnumMap<>(BatchResult.class);
     private final Map<DropReason, Counter> decisionsDropped = new EnumMap<>(DropReason.class);
     private final Counter decisionsAggregateOverflow;
+    private final Map<LineDropReason, Counter> decisionLinesDropped = new EnumMap<>(LineDropReason.class);
     private final AtomicReference<DoubleSupplier> decisionsBuffered = new AtomicReference<>();
     private final AtomicReference<DoubleSupplier> bodyBudgetBytes = new AtomicReference<>();
     private final java.util.concurrent.atomic.AtomicLong bodyBudgetLimit = new java.util.concurrent.atomic.AtomicLong();
@@ -356,6 +359,11 @@ public final class ProxyMetrics {
         decisionsAggregateOverflow = Counter.builder(DECISIONS_AGGREGATE_OVERFLOW)
                 .description("Allowed decisions counted in the overflow aggregate: the aggregation table of the "
                         + "interval was full (control-plane.decision-log.aggregate-keys)").register(registry);
+        for (LineDropReason r : LineDropReason.values()) {
+            decisionLinesDropped.put(r, Counter.builder(DECISION_LINES_DROPPED).tag(TAG_REASON, r.tag())
+                    .description("Decision log lines not written (the decisions were still counted and shipped), by "
+                            + "reason").register(registry));
+        }
         Gauge.builder(DECISIONS_BUFFERED, this, m -> {
             DoubleSupplier s = m.decisionsBuffered.get();
             return s == null ? 0 : s.getAsDouble();
@@ -719,6 +727,15 @@ public final class ProxyMetrics {
 
     public double decisionsAggregateOverflowCount() {
         return decisionsAggregateOverflow.count();
+    }
+
+    /** A decision log line was not written: over the per-second budget, or its queue was full. */
+    public void decisionLineDropped(LineDropReason reason) {
+        decisionLinesDropped.get(reason).increment();
+    }
+
+    public double decisionLinesDroppedCount(LineDropReason reason) {
+        return decisionLinesDropped.get(reason).count();
     }
 
     /** Where the body-budget gauge reads the bytes reserved now, and the budget's size. */
