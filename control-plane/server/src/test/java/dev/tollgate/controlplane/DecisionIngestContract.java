@@ -135,7 +135,7 @@ abstract class DecisionIngestContract {
         assertThat(old.aggregates()).isEmpty();
         assertThat(Json.mapper().writeValueAsString(new DecisionBatch(List.of(denial("t")))))
                 .as("a new sidecar's batch of events only stays readable by an older control plane")
-                .doesNotContain("aggregates");
+                .doesNotContain("aggregates").doesNotContain("upstreamTls");
 
         sidecar.submitDecisions(old);
 

@@ -14,13 +14,14 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * <p>Allowed decisions are not sent one by one: the sidecar counts them per kind and interval and sends
  * {@code aggregates} (see {@link DecisionAggregate}); denials, dry-run hits and decisions under an exception stay
  * single events. A batch needs at least one event or one aggregate; either list may be empty or absent (a batch of an
- * older sidecar has no {@code aggregates}; an empty list is left out of the JSON so that an older control plane still
- * accepts a batch of events only).
+ * older sidecar has no {@code aggregates}; empty {@code upstreamTls} and {@code aggregates} are left out of the JSON
+ * so that an older control plane still accepts a batch of events only).
  *
  * @param upstreamTls what the sidecar saw of its upstreams' TLS since its last batch (may be empty or absent)
  * @param aggregates  allowed decisions counted per kind over the sidecar's shipping interval (may be empty or absent)
  */
-public record DecisionBatch(List<Map<String, Object>> events, List<UpstreamTlsObservation> upstreamTls,
+public record DecisionBatch(List<Map<String, Object>> events,
+                            @JsonInclude(JsonInclude.Include.NON_EMPTY) List<UpstreamTlsObservation> upstreamTls,
                             @JsonInclude(JsonInclude.Include.NON_EMPTY) List<DecisionAggregate> aggregates) {
     public DecisionBatch {
         events = events == null ? List.of() : events;
