@@ -54,11 +54,13 @@ import dev.tollgate.proxy.listener.IngressInitializer;
 import dev.tollgate.proxy.listener.L4Initializer;
 import dev.tollgate.proxy.listener.ListenerContext;
 import dev.tollgate.proxy.metrics.BackgroundTask;
+import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.policy.PolicyFileWatcher;
 import dev.tollgate.proxy.policy.PolicySource;
 import dev.tollgate.proxy.policy.PolicyUnavailableGate;
 import dev.tollgate.proxy.policy.PolicyWatchListener;
+import dev.tollgate.proxy.request.EnforcementWalk;
 import dev.tollgate.proxy.tls.CertificateSource;
 import dev.tollgate.proxy.tls.FileCertificateSource;
 import dev.tollgate.proxy.tls.SvidValidator;
@@ -87,8 +89,9 @@ public final class Sidecar implements AutoCloseable {
     private final AutoCloseable processMetrics;
     private final CertificateSource certificates;
     private final HttpHardening hardening;
-    private final RequestGate ingressGate;
-    private final RequestGate egressGate;
+    /** The enforcement walks from the credential step on (readiness and the peer identity are the listeners'). */
+    private final EnforcementWalk ingressWalk;
+    private final EnforcementWalk egressWalk;
     private final CredentialEnforcement credentials;
     /** The configured policy (file or control plane); empty and never unavailable when none is configured. */
     private final PolicySource policySource;
@@ -158,8 +161,8 @@ public final class Sidecar implements AutoCloseable {
             this.auditCheckpoints = null;
         }
         // While a configured, required policy has not loaded, egress fails closed (after the credential check).
-        RequestGate policyGate = ps.configured() && ps.required()
-                ? new PolicyUnavailableGate(policySource, metrics) : RequestGate.allowAll();
+        RequestGate policyLoaded = ps.configured() && ps.required()
+                ? new PolicyUnavailableGate(policySource, metrics) : null;
         ExchangeClient exchange = b.exchangeClient;
         if (certificates instanceof ControlPlaneCertificateSource cps) {
             // The SVID comes from the control plane: so do task tokens' keys and revocations, and exchanges; the
@@ -183,7 +186,7 @@ public final class Sidecar implements AutoCloseable {
         } else {
             this.exchangeExecutor = null;
             this.decisionShipper = null;
-            this.decisions = b.decisions != null ? b.decisions : DecisionLog.localOnly(metrics);
+            this.decisions = b.decisions != null ? b.decisions : DecisionLog.localOnly();
         }
         Clock credentialClock = b.credentialClock != null ? b.credentialClock : clock;
         this.inspection = new ToolCallInspection(config, metrics, credentialClock, policy, decisions);
@@ -196,16 +199,22 @@ public final class Sidecar implements AutoCloseable {
             } else {
                 this.credentialsFollowWatch = false;
             }
-            this.ingressGate = RequestGate.chain(List.of(credentials.ingressGate(), inspection.ingressGate(),
-                    b.ingressGate));
-            this.egressGate = RequestGate.chain(List.of(credentials.egressGate(), policyGate, inspection.egressGate(),
-                    b.egressGate));
         } else {
             this.credentials = null;
             this.credentialsFollowWatch = false;
-            this.ingressGate = RequestGate.chain(List.of(inspection.ingressGate(), b.ingressGate));
-            this.egressGate = RequestGate.chain(List.of(policyGate, inspection.egressGate(), b.egressGate));
         }
+        // The order of the steps is EnforcementWalk.Step's; here each step gets its gate.
+        this.ingressWalk = EnforcementWalk.empty()
+                .with(EnforcementWalk.Step.CREDENTIAL, credentials == null ? null : credentials.ingressGate())
+                .with(EnforcementWalk.Step.TOOL_CALL, inspection.toolCallGate(Direction.INGRESS))
+                .with(EnforcementWalk.Step.POLICY, inspection.policyGate(Direction.INGRESS))
+                .with(EnforcementWalk.Step.EXTENSION, b.ingressGate);
+        this.egressWalk = EnforcementWalk.empty()
+                .with(EnforcementWalk.Step.CREDENTIAL, credentials == null ? null : credentials.egressGate())
+                .with(EnforcementWalk.Step.POLICY_LOADED, policyLoaded)
+                .with(EnforcementWalk.Step.TOOL_CALL, inspection.toolCallGate(Direction.EGRESS))
+                .with(EnforcementWalk.Step.POLICY, inspection.policyGate(Direction.EGRESS))
+                .with(EnforcementWalk.Step.EXTENSION, b.egressGate);
     }
 
     public static Builder builder(SidecarConfig config) {
@@ -219,8 +228,8 @@ public final class Sidecar implements AutoCloseable {
         private PrometheusMeterRegistry registry;
         private CertificateSource certificates;
         private HttpHardening hardening = HttpHardening.NONE;
-        private RequestGate ingressGate = RequestGate.allowAll();
-        private RequestGate egressGate = RequestGate.allowAll();
+        private RequestGate ingressGate;
+        private RequestGate egressGate;
         private ExchangeClient exchangeClient;
         private Clock credentialClock;
         private Supplier<Optional<Policy>> policy;
@@ -256,13 +265,13 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
-        /** Gates run on ingress after the identity allow-list (credentials, policy). */
+        /** A gate run on ingress as the last step of the walk ({@code EnforcementWalk.Step.EXTENSION}). */
         public Builder ingressGate(RequestGate g) {
             ingressGate = Objects.requireNonNull(g);
             return this;
         }
 
-        /** Gates run on egress (credentials, policy). */
+        /** A gate run on egress as the last step of the walk ({@code EnforcementWalk.Step.EXTENSION}). */
         public Builder egressGate(RequestGate g) {
             egressGate = Objects.requireNonNull(g);
             return this;
@@ -360,8 +369,8 @@ public final class Sidecar implements AutoCloseable {
         if (!tls.ready()) {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }
-        ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressGate,
-                egressGate, inspection, credentials != null ? credentials.admissions() : null);
+        ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressWalk,
+                egressWalk, inspection, credentials != null ? credentials.admissions() : null);
         SidecarConfig.Listeners l = config.listeners();
         List<String> bound = new ArrayList<>();
         try {

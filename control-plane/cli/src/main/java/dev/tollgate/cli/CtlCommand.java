@@ -43,11 +43,13 @@ import dev.tollgate.controlplane.config.Durations;
 /** {@code ./tollgate ctl}: the operator CLI over the control plane's API. */
 @Command(name = "ctl", mixinStandardHelpOptions = true,
         description = "Operate a control plane: workloads, join tokens, certificates, the CA, tasks, revocations, "
-                + "signing keys, the audit trail and policies.",
+                + "signing keys, the audit trail, policies, the inventory, the posture report and exceptions.",
         subcommands = {CtlCommand.Workload.class, CtlCommand.JoinToken.class, CtlCommand.Bundle.class,
                 CtlCommand.Svid.class, CtlCommand.Ca.class, CtlCommand.Operator.class, CtlCommand.Audit.class,
                 TokenCommands.Task.class, TokenCommands.Revoke.class, TokenCommands.Revocation.class,
                 TokenCommands.SigningKey.class, PolicyCommands.Policy.class, InventoryCommands.Inventory.class, PostureCommand.class,
+                ExceptionCommands.Exception.class,
+                UpstreamSecretCommands.UpstreamSecret.class,
                 CommandLine.HelpCommand.class})
 public final class CtlCommand implements Runnable {
     @CommandLine.Spec
@@ -164,6 +166,12 @@ public final class CtlCommand implements Runnable {
             case "revocation_state_unknown", "overloaded" -> "the control plane cannot serve this now (see its log); retry";
             case "join_token_used", "join_token_expired", "join_token_invalid" -> "create a new one with "
                     + "'./tollgate ctl join-token create SPIFFE_ID'";
+            case "exception_not_found", "exception_scope_mismatch", "exception_revoked", "exception_expired" ->
+                    "an upstream secret needs an inject-credential exception for exactly its workload and upstream: "
+                            + "see './tollgate ctl exception list', or request one with './tollgate ctl exception request'";
+            case "upstream_secret_not_found" -> "check the name with './tollgate ctl upstream-secret list'";
+            case "upstream_secret_exists" -> "change its value with './tollgate ctl upstream-secret rotate NAME "
+                    + "--value-file FILE'";
             default -> null;
         };
     }

@@ -53,6 +53,8 @@ public final class CredentialEnforcement implements AutoCloseable {
     final Executor verifyExecutor;
     final DecisionLog decisions;
     final Admissions admissions;
+    /** Consulted where the credential step would deny a waivable reason (see {@link CredentialWaiver}). */
+    volatile CredentialWaiver waivers = CredentialWaiver.NONE;
     private final ExecutorService ownedExecutor;
     private final CredentialGate ingress;
     private final CredentialGate egress;
@@ -160,6 +162,11 @@ public final class CredentialEnforcement implements AutoCloseable {
     /** For {@code Sidecar.builder(..).egressGate(..)}: the local agent's task tokens, exchanged per upstream. */
     public RequestGate egressGate() {
         return egress;
+    }
+
+    /** Where the credential step asks for an exception before it denies a waivable reason; replaces the last one. */
+    public void waivers(CredentialWaiver source) {
+        this.waivers = Objects.requireNonNull(source, "source");
     }
 
     public CredentialState state() {

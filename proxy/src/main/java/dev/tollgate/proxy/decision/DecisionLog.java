@@ -5,12 +5,15 @@ import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.tollgate.proxy.metrics.ProxyMetrics;
+import com.fasterxml.jackson.core.JsonProcessingException;
+
+import dev.tollgate.api.wire.Json;
+import dev.tollgate.proxy.request.LogLines;
 
 /**
  * Where every enforcement decision of the sidecar is recorded: one JSON line on the logger {@value #LOGGER} (denials
- * and dry-run hits at INFO, everything else at DEBUG; written by a thread of its own, rate-limited: see
- * {@link DecisionLines}) and, when the sidecar has a control plane, the
+ * and dry-run hits at INFO, everything else at DEBUG; turned into JSON and written off the event loop by the process's
+ * one writer of request log lines, rate-limited, drops counted: see {@link LogLines}) and, when the sidecar has a control plane, the
  * {@link DecisionShipper}, whatever the log level: it ships denials, dry-run hits and decisions under an exception one
  * by one and counts every other (allowed) decision into an aggregate per kind and interval. Gates build the
  * {@link Decision}; this class adds nothing to it.
@@ -34,45 +37,48 @@ public final class DecisionLog {
     public static final int MAX_VALUE = 512;
     /** Ends a value that was cut. */
     public static final String CUT_MARKER = "...[truncated]";
+    private static final Logger LOG = LoggerFactory.getLogger(DecisionLog.class);
     private static final Logger LINES = LoggerFactory.getLogger(LOGGER);
 
-    private final DecisionShipper shipper;
-    private final DecisionLines lines;
+    /** Where a decision's JSON line goes: the {@value #LOGGER} logger, or a test's recorder. */
+    interface Sink {
+        void write(boolean notable, String json);
+    }
 
-    private DecisionLog(DecisionShipper shipper, DecisionLines lines) {
+    private final DecisionShipper shipper;
+    private final LogLines lines;
+    private final Sink sink;
+
+    private DecisionLog(DecisionShipper shipper, LogLines lines, Sink sink) {
         this.shipper = shipper;
         this.lines = lines;
+        this.sink = sink;
     }
 
-    /** The local JSON log only (a sidecar without a control plane), its dropped lines uncounted. */
+    /** The local JSON log only (a sidecar without a control plane). */
     public static DecisionLog localOnly() {
-        return localOnly(null);
-    }
-
-    /** The local JSON log only (a sidecar without a control plane); lines not written counted in {@code metrics}. */
-    public static DecisionLog localOnly(ProxyMetrics metrics) {
-        return new DecisionLog(null, new DecisionLines(DecisionLog::line, metrics));
+        return new DecisionLog(null, LogLines.shared(), DecisionLog::line);
     }
 
     /** The local JSON log, and every decision shipped to the control plane. */
     public static DecisionLog shippedBy(DecisionShipper shipper) {
         Objects.requireNonNull(shipper, "shipper");
-        return new DecisionLog(shipper, new DecisionLines(DecisionLog::line, shipper.metrics()));
+        return new DecisionLog(shipper, LogLines.shared(), DecisionLog::line);
     }
 
-    /** A decision log writing its lines through {@code lines} (tests). */
-    static DecisionLog writingTo(DecisionLines lines) {
-        return new DecisionLog(null, lines);
+    /** A decision log writing its lines through {@code lines} into {@code sink} (tests). */
+    static DecisionLog writingTo(LogLines lines, Sink sink) {
+        return new DecisionLog(null, lines, sink);
     }
 
     /**
      * Records one decision; never blocks (safe on an event loop): its line, when the log level wants it, is queued for
-     * a writer thread (at most {@value DecisionLines#LINES_PER_SECOND} a second, the rest counted), and the decision
-     * goes to the shipper. The decision must not change afterwards.
+     * the writer thread (at most {@value LogLines#LINES_PER_SECOND} a second, the rest counted), and the decision goes
+     * to the shipper. The decision must not change afterwards.
      */
     public void record(Decision decision) {
         if (decision.notable() ? LINES.isInfoEnabled() : LINES.isDebugEnabled()) {
-            lines.offer(decision);
+            lines.offer(() -> write(sink, decision));
         }
         if (shipper != null) {
             shipper.offer(decision);
@@ -84,6 +90,15 @@ public final class DecisionLog {
             LINES.info(json);
         } else {
             LINES.debug(json);
+        }
+    }
+
+    /** On the writer thread: the decision's fields as one JSON line. */
+    private static void write(Sink sink, Decision d) {
+        try {
+            sink.write(d.notable(), Json.mapper().writeValueAsString(d.fields()));
+        } catch (JsonProcessingException e) {
+            LOG.warn("decision line not written: {}", e.getMessage());
         }
     }
 

@@ -1,9 +1,7 @@
 package dev.tollgate.proxy.gate;
 
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.request.RequestView;
 
 /**
  * Allows a request only when the verified peer SPIFFE ID is on the allow-list, compared byte for byte as a whole ID
@@ -19,15 +17,13 @@ public final class IdentityAllowListGate implements RequestGate {
     }
 
     @Override
-    public CompletionStage<GateDecision> decide(GateRequest request) {
-        GateDecision d;
+    public GateDecision decide(RequestView request) {
         if (request.peer().isEmpty()) {
-            d = GateDecision.deny(403, ERROR, "no verified peer identity");
-        } else if (!allowList.allows(request.peer().get())) {
-            d = GateDecision.deny(403, ERROR, "peer " + request.peer().get() + " is not on the identity allow-list");
-        } else {
-            d = GateDecision.allow();
+            return GateDecision.deny(403, ERROR, "no verified peer identity");
         }
-        return CompletableFuture.completedFuture(d);
+        if (!allowList.allows(request.peer().get())) {
+            return GateDecision.deny(403, ERROR, "peer " + request.peer().get() + " is not on the identity allow-list");
+        }
+        return GateDecision.allow();
     }
 }

@@ -37,6 +37,8 @@ public final class PipelineNames {
     public static final String HARDENING_EXTENSION = "hardening-extension";
     public static final String PEER_ID_HEADER = "peer-id-header";
     /** Tool-call inspection's reader, right before the gate: aggregates and parses inspected request bodies. */
+    /** Gives each request head its {@code RequestContext}: routed once, target parsed once. */
+    public static final String REQUEST_CONTEXT = "request-context";
     public static final String INSPECT = "inspect";
     public static final String GATE = "gate";
     public static final String FORWARD = "forward";

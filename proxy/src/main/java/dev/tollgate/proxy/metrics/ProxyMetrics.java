@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.DoubleSupplier;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -25,6 +26,8 @@ import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 
+import dev.tollgate.proxy.request.LineDropReason;
+import dev.tollgate.proxy.request.LogLines;
 import dev.tollgate.proxy.http.RejectReason;
 import dev.tollgate.proxy.credential.CredentialOutcome;
 import dev.tollgate.proxy.credential.CutReason;
@@ -34,7 +37,6 @@ import dev.tollgate.proxy.config.SidecarConfig.PolicyOrigin;
 import dev.tollgate.proxy.credential.StateUpdate;
 import dev.tollgate.proxy.decision.BatchResult;
 import dev.tollgate.proxy.decision.DropReason;
-import dev.tollgate.proxy.decision.LineDropReason;
 import dev.tollgate.proxy.inspect.InspectionReason;
 
 /**
@@ -111,6 +113,7 @@ public final class ProxyMetrics {
     public static final String DECISIONS_DROPPED = "tollgate.proxy.decisions.dropped";
     public static final String DECISIONS_BUFFERED = "tollgate.proxy.decisions.buffered";
     public static final String DECISIONS_AGGREGATE_OVERFLOW = "tollgate.proxy.decisions.aggregate.overflow";
+    /** Local log lines of the request path (decisions, failing gates) not written, by {@link LineDropReason}. */
     public static final String DECISION_LINES_DROPPED = "tollgate.proxy.decisions.lines.dropped";
 
     public static final String BODY_BUDGET_BYTES = "tollgate.proxy.body_budget.bytes";
@@ -183,7 +186,6 @@ public final class ProxyMetrics {
     private final Map<BatchResult, Counter> decisionBatches = new EnumMap<>(BatchResult.class);
     private final Map<DropReason, Counter> decisionsDropped = new EnumMap<>(DropReason.class);
     private final Counter decisionsAggregateOverflow;
-    private final Map<LineDropReason, Counter> decisionLinesDropped = new EnumMap<>(LineDropReason.class);
     private final AtomicReference<DoubleSupplier> decisionsBuffered = new AtomicReference<>();
     private final AtomicReference<DoubleSupplier> bodyBudgetBytes = new AtomicReference<>();
     private final java.util.concurrent.atomic.AtomicLong bodyBudgetLimit = new java.util.concurrent.atomic.AtomicLong();
@@ -360,9 +362,10 @@ public final class ProxyMetrics {
                 .description("Allowed decisions counted in the overflow aggregate: the aggregation table of the "
                         + "interval was full (control-plane.decision-log.aggregate-keys)").register(registry);
         for (LineDropReason r : LineDropReason.values()) {
-            decisionLinesDropped.put(r, Counter.builder(DECISION_LINES_DROPPED).tag(TAG_REASON, r.tag())
-                    .description("Decision log lines not written (the decisions were still counted and shipped), by "
-                            + "reason").register(registry));
+            // One writer per process (the logger is the process's): every sidecar of a process reports its count.
+            FunctionCounter.builder(DECISION_LINES_DROPPED, LogLines.shared(), w -> w.dropped(r)).tag(TAG_REASON,
+                    r.tag()).description("Local log lines of decisions and failing gates not written (the decisions "
+                    + "were still counted and shipped), by reason").register(registry);
         }
         Gauge.builder(DECISIONS_BUFFERED, this, m -> {
             DoubleSupplier s = m.decisionsBuffered.get();
@@ -729,13 +732,9 @@ public final class ProxyMetrics {
         return decisionsAggregateOverflow.count();
     }
 
-    /** A decision log line was not written: over the per-second budget, or its queue was full. */
-    public void decisionLineDropped(LineDropReason reason) {
-        decisionLinesDropped.get(reason).increment();
-    }
-
+    /** Local log lines not written for {@code reason} so far (process-wide: one writer serves every sidecar). */
     public double decisionLinesDroppedCount(LineDropReason reason) {
-        return decisionLinesDropped.get(reason).count();
+        return registry.find(DECISION_LINES_DROPPED).tag(TAG_REASON, reason.tag()).functionCounter().count();
     }
 
     /** Where the body-budget gauge reads the bytes reserved now, and the budget's size. */

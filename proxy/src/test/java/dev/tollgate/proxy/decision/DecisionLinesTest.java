@@ -3,7 +3,6 @@ package dev.tollgate.proxy.decision;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -12,17 +11,19 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import dev.tollgate.proxy.metrics.Direction;
-import dev.tollgate.proxy.metrics.ProxyMetrics;
+import dev.tollgate.proxy.request.LineDropReason;
+import dev.tollgate.proxy.request.LogLines;
 
-/** The decision log's local lines: written by a thread of their own, in order, rate-limited, bounded, counted. */
+/**
+ * The decision log's local lines: written by the one writer of the request path's log lines ({@link LogLines}), in
+ * order, rate-limited, bounded, counted.
+ */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class DecisionLinesTest {
-    final ProxyMetrics metrics = new ProxyMetrics(new SimpleMeterRegistry(), Clock.systemUTC());
     final AtomicLong nanos = new AtomicLong();
     final List<String> written = new CopyOnWriteArrayList<>();
     final List<String> threads = new CopyOnWriteArrayList<>();
@@ -35,7 +36,7 @@ class DecisionLinesTest {
     @Test
     void recordingNeverWaitsForTheLogAndLinesAreWrittenInOrderByTheWriterThread() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
-        DecisionLog log = DecisionLog.writingTo(new DecisionLines((notable, json) -> {
+        DecisionLog log = DecisionLog.writingTo(new LogLines(LogLines.QUEUE, nanos::get), (notable, json) -> {
             try {
                 release.await();
             } catch (InterruptedException e) {
@@ -43,7 +44,7 @@ class DecisionLinesTest {
             }
             threads.add(Thread.currentThread().getName());
             written.add(json);
-        }, metrics, nanos::get));
+        });
 
         for (int i = 0; i < 20; i++) {
             log.record(denial(i)); // returns although the sink is stuck: the caller never writes
@@ -55,32 +56,33 @@ class DecisionLinesTest {
         for (int i = 0; i < 20; i++) {
             assertThat(written.get(i)).contains("\"path\":\"/p/" + i + "\"").contains("\"outcome\":\"denied\"");
         }
-        assertThat(threads).containsOnly(DecisionLines.THREAD);
+        assertThat(threads).containsOnly(LogLines.THREAD);
     }
 
     @Test
     void linesOverThePerSecondBudgetAreCountedNotWritten() {
-        DecisionLines lines = new DecisionLines((notable, json) -> written.add(json), metrics, nanos::get);
-        DecisionLog log = DecisionLog.writingTo(lines);
+        LogLines lines = new LogLines(LogLines.QUEUE, nanos::get);
+        DecisionLog log = DecisionLog.writingTo(lines, (notable, json) -> written.add(json));
         int over = 25;
-        for (int i = 0; i < DecisionLines.LINES_PER_SECOND + over; i++) {
+        for (int i = 0; i < LogLines.LINES_PER_SECOND + over; i++) {
             log.record(denial(i));
         }
-        await().atMost(Duration.ofSeconds(20)).until(() -> written.size() == DecisionLines.LINES_PER_SECOND);
-        assertThat(metrics.decisionLinesDroppedCount(LineDropReason.RATE_LIMITED)).isEqualTo(over);
+        await().atMost(Duration.ofSeconds(20)).until(() -> written.size() == LogLines.LINES_PER_SECOND);
+        assertThat(lines.dropped(LineDropReason.RATE_LIMITED)).isEqualTo(over);
 
         nanos.addAndGet(TimeUnit.SECONDS.toNanos(1)); // a new second, a new budget
         log.record(denial(9999));
-        await().atMost(Duration.ofSeconds(20)).until(() -> written.size() == DecisionLines.LINES_PER_SECOND + 1);
+        await().atMost(Duration.ofSeconds(20)).until(() -> written.size() == LogLines.LINES_PER_SECOND + 1);
         assertThat(written.get(written.size() - 1)).contains("/p/9999");
-        assertThat(metrics.decisionLinesDroppedCount(LineDropReason.RATE_LIMITED)).isEqualTo(over);
+        assertThat(lines.dropped(LineDropReason.RATE_LIMITED)).isEqualTo(over);
     }
 
     @Test
     void aFullQueueDropsNewLinesAndCountsThem() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch firstTaken = new CountDownLatch(1);
-        DecisionLines lines = new DecisionLines((notable, json) -> {
+        LogLines lines = new LogLines(LogLines.QUEUE, nanos::get);
+        DecisionLog log = DecisionLog.writingTo(lines, (notable, json) -> {
             firstTaken.countDown();
             try {
                 release.await();
@@ -88,20 +90,19 @@ class DecisionLinesTest {
                 Thread.currentThread().interrupt();
             }
             written.add(json);
-        }, metrics, nanos::get);
-        DecisionLog log = DecisionLog.writingTo(lines);
+        });
         log.record(denial(0));
         firstTaken.await(20, TimeUnit.SECONDS); // the writer holds one line, the queue is empty
-        int offered = DecisionLines.QUEUE + 30;
+        int offered = LogLines.QUEUE + 30;
         for (int i = 1; i <= offered; i++) {
-            if (i % DecisionLines.LINES_PER_SECOND == 0) {
+            if (i % LogLines.LINES_PER_SECOND == 0) {
                 nanos.addAndGet(TimeUnit.SECONDS.toNanos(1)); // stay inside the rate budget
             }
             log.record(denial(i));
         }
-        assertThat(metrics.decisionLinesDroppedCount(LineDropReason.QUEUE_FULL)).isEqualTo(30.0);
-        assertThat(metrics.decisionLinesDroppedCount(LineDropReason.RATE_LIMITED)).isZero();
+        assertThat(lines.dropped(LineDropReason.QUEUE_FULL)).isEqualTo(30);
+        assertThat(lines.dropped(LineDropReason.RATE_LIMITED)).isZero();
         release.countDown();
-        await().atMost(Duration.ofSeconds(20)).until(() -> written.size() == 1 + DecisionLines.QUEUE);
+        await().atMost(Duration.ofSeconds(20)).until(() -> written.size() == 1 + LogLines.QUEUE);
     }
 }

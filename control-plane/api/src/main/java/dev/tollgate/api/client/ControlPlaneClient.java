@@ -176,8 +176,76 @@ public final class ControlPlaneClient {
         return send("PUT", "/v1/inventory/" + enc(kind) + "/" + enc(id) + "/owner", spec, AssetOwnerSpec.class);
     }
 
+    /** Stores an upstream secret (operator or admin); the response never carries the value. */
+    public dev.tollgate.api.wire.UpstreamSecretView putUpstreamSecret(dev.tollgate.api.wire.UpstreamSecretRequest request) {
+        return send("POST", "/v1/upstream-secrets", request, dev.tollgate.api.wire.UpstreamSecretView.class);
+    }
+
+    /** Gives an upstream secret a new value (version + 1). */
+    public dev.tollgate.api.wire.UpstreamSecretView rotateUpstreamSecret(String name, String value) {
+        return send("POST", "/v1/upstream-secrets/" + enc(name) + "/rotate",
+                new dev.tollgate.api.wire.UpstreamSecretRequest(null, null, null, null, value, null, null, null),
+                dev.tollgate.api.wire.UpstreamSecretView.class);
+    }
+
+    /** Upstream secrets by name, never their values; of one workload when given, deleted ones when asked for. */
+    public List<dev.tollgate.api.wire.UpstreamSecretView> upstreamSecrets(SpiffeId workload, boolean deleted, int limit) {
+        String q = "?limit=" + limit + (deleted ? "&deleted=true" : "")
+                + (workload == null ? "" : "&workload=" + enc(workload.toString()));
+        return send("GET", "/v1/upstream-secrets" + q, null,
+                new TypeReference<List<dev.tollgate.api.wire.UpstreamSecretView>>() { });
+    }
+
+    public dev.tollgate.api.wire.UpstreamSecretView upstreamSecret(String name) {
+        return send("GET", "/v1/upstream-secrets/" + enc(name), null, dev.tollgate.api.wire.UpstreamSecretView.class);
+    }
+
+    public dev.tollgate.api.wire.UpstreamSecretView deleteUpstreamSecret(String name) {
+        return send("DELETE", "/v1/upstream-secrets/" + enc(name), null, dev.tollgate.api.wire.UpstreamSecretView.class);
+    }
+
+    /** A sidecar's fetch of a secret bound to its own workload (its SVID is the client certificate). */
+    public dev.tollgate.api.wire.UpstreamSecretValue upstreamSecretValue(String name) {
+        return send("GET", "/v1/upstream-secrets/" + enc(name) + "/value", null,
+                dev.tollgate.api.wire.UpstreamSecretValue.class);
+    }
+
     public PostureView posture() {
         return send("GET", "/v1/posture", null, PostureView.class);
+    }
+
+    /** Requests an exception ({@code POST /v1/exceptions}); it waives nothing until another admin approves it. */
+    public dev.tollgate.api.wire.ExceptionView requestException(dev.tollgate.api.wire.ExceptionRequest request) {
+        return send("POST", "/v1/exceptions", request, dev.tollgate.api.wire.ExceptionView.class);
+    }
+
+    /** Exceptions; {@code filters} are the query parameters of GET /v1/exceptions (null values are left out). */
+    public List<dev.tollgate.api.wire.ExceptionView> exceptions(java.util.Map<String, String> filters) {
+        StringBuilder q = new StringBuilder();
+        filters.forEach((k, v) -> {
+            if (v != null) {
+                q.append(q.length() == 0 ? '?' : '&').append(enc(k)).append('=').append(enc(v));
+            }
+        });
+        return send("GET", "/v1/exceptions" + q, null,
+                new TypeReference<List<dev.tollgate.api.wire.ExceptionView>>() { });
+    }
+
+    public dev.tollgate.api.wire.ExceptionView exception(String id) {
+        return send("GET", "/v1/exceptions/" + enc(id), null, dev.tollgate.api.wire.ExceptionView.class);
+    }
+
+    public dev.tollgate.api.wire.ExceptionView approveException(String id) {
+        return send("POST", "/v1/exceptions/" + enc(id) + "/approve", null, dev.tollgate.api.wire.ExceptionView.class);
+    }
+
+    public dev.tollgate.api.wire.ExceptionView reviewException(String id) {
+        return send("POST", "/v1/exceptions/" + enc(id) + "/review", null, dev.tollgate.api.wire.ExceptionView.class);
+    }
+
+    public dev.tollgate.api.wire.ExceptionView revokeException(String id, String reason) {
+        return send("POST", "/v1/exceptions/" + enc(id) + "/revoke",
+                new dev.tollgate.api.wire.ExceptionRevocation(reason), dev.tollgate.api.wire.ExceptionView.class);
     }
 
     public List<SvidView> svids(SpiffeId id, int limit) {

@@ -21,6 +21,8 @@ import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaSlotView;
 import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.DecisionBatch;
+import dev.tollgate.api.wire.ExceptionRequest;
+import dev.tollgate.api.wire.ExceptionRevocation;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.K8sAttestationRequest;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
@@ -29,6 +31,7 @@ import dev.tollgate.api.wire.RevocationRequest;
 import dev.tollgate.api.wire.SigningKeyView;
 import dev.tollgate.api.wire.SvidRequest;
 import dev.tollgate.api.wire.TaskSpec;
+import dev.tollgate.api.wire.UpstreamSecretRequest;
 import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.WorkloadSpec;
 import dev.tollgate.controlplane.audit.AuditCheckpointer;
@@ -38,6 +41,8 @@ import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaRotationException;
 import dev.tollgate.controlplane.ca.RotationPlan;
 import dev.tollgate.controlplane.config.Durations;
+import dev.tollgate.controlplane.governance.Exceptions;
+import dev.tollgate.controlplane.governance.UpstreamSecrets;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.OperatorCredentials;
 import dev.tollgate.controlplane.identity.K8sAttestor;
@@ -48,6 +53,7 @@ import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.policy.PolicyVersions;
 import dev.tollgate.controlplane.store.AssetOwner;
 import dev.tollgate.controlplane.store.AuditRecord;
+import dev.tollgate.controlplane.store.ExceptionRecord;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.SvidRecord;
 import dev.tollgate.controlplane.watch.BundleRevisions;
@@ -76,6 +82,8 @@ public final class ApiRoutes {
     private final Inventory inventory;
     private final Posture posture;
     private final AuditCheckpointer checkpoints;
+    private final Exceptions exceptions;
+    private final UpstreamSecrets secrets;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
@@ -83,7 +91,9 @@ public final class ApiRoutes {
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
                      TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory,
                      Posture posture, AuditCheckpointer checkpoints, OperatorCredentials operators,
-                     K8sAttestor attestor) {
+                     K8sAttestor attestor, Exceptions exceptions, UpstreamSecrets secrets) {
+        this.exceptions = exceptions;
+        this.secrets = secrets;
         this.operators = operators;
         this.attestor = attestor;
         this.watch = watch;
@@ -187,6 +197,59 @@ public final class ApiRoutes {
                     r.allowOnlyQuery();
                     // one evaluation at a time, reused for a minute: a viewer looping on this costs little
                     return ApiResponse.ok(inventory.heavyRead(() -> posture.current(Duration.ofMinutes(1))));
+                }),
+                new Route("POST", "/v1/exceptions", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.json(201, exceptions.request(r.json(ExceptionRequest.class), operator(r)));
+                }),
+                new Route("GET", "/v1/exceptions", Access.VIEWER, r -> ApiResponse.ok(exceptions.list(exceptionQuery(r)))),
+                new Route("GET", "/v1/exceptions/{id}", Access.VIEWER, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(exceptions.show(r.param("id")));
+                }),
+                new Route("POST", "/v1/exceptions/{id}/approve", Access.ADMIN, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(exceptions.approve(r.param("id"), operator(r)));
+                }),
+                new Route("POST", "/v1/exceptions/{id}/review", Access.ADMIN, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(exceptions.review(r.param("id"), operator(r)));
+                }),
+                new Route("POST", "/v1/exceptions/{id}/revoke", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(exceptions.revoke(r.param("id"), r.json(ExceptionRevocation.class),
+                            operator(r)));
+                }),
+                new Route("POST", "/v1/upstream-secrets", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.json(201, secrets.put(r.json(UpstreamSecretRequest.class), actor(r)));
+                }),
+                new Route("GET", "/v1/upstream-secrets", Access.VIEWER, r -> {
+                    r.allowOnlyQuery("workload", "deleted", "limit");
+                    Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("workload"))
+                            .map(s -> WorkloadRegistry.parseId("workload", s));
+                    return ApiResponse.ok(secrets.list(id, flag(r, "deleted"),
+                            (int) r.queryLong("limit", 100, 1, UpstreamSecrets.MAX_LIST)));
+                }),
+                new Route("GET", "/v1/upstream-secrets/{name}", Access.VIEWER, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(secrets.show(r.param("name")));
+                }),
+                new Route("POST", "/v1/upstream-secrets/{name}/rotate", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(secrets.rotate(r.param("name"), r.json(UpstreamSecretRequest.class), actor(r)));
+                }),
+                new Route("DELETE", "/v1/upstream-secrets/{name}", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(secrets.delete(r.param("name"), actor(r)));
+                }),
+                new Route("GET", "/v1/upstream-secrets/{name}/value", Access.WORKLOAD, r -> {
+                    r.allowOnlyQuery();
+                    SpiffeId id = ((Principal.Workload) r.principal()).id();
+                    if (tokens.revocations().identityRevoked(id)) {
+                        throw ApiProblem.forbidden("identity_revoked", id + " is revoked");
+                    }
+                    return ApiResponse.ok(secrets.fetch(id, r.param("name")));
                 }),
                 new Route("GET", "/v1/svids", Access.VIEWER, r -> {
                     Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("spiffeId"))
@@ -326,6 +389,58 @@ public final class ApiRoutes {
         return new Inventory.Query(kinds, Optional.ofNullable(r.queryParam("owner")), workload,
                 Optional.ofNullable(r.queryParam("task")), Optional.ofNullable(r.queryParam("state")), within,
                 (int) r.queryLong("limit", 100, 1, Inventory.MAX_LIMIT));
+    }
+
+    private Exceptions.Query exceptionQuery(ApiRequest r) {
+        r.allowOnlyQuery("state", "workload", "waive", "expiringWithin", "limit");
+        Optional<ExceptionRecord.State> state = Optional.ofNullable(r.queryParam("state")).map(s -> {
+            ExceptionRecord.State st = ExceptionRecord.State.parse(s);
+            if (st == null) {
+                throw ApiProblem.badRequest("invalid_parameter", "state: '" + s + "' (expected: requested, active, "
+                        + "expired or revoked)");
+            }
+            return st;
+        });
+        Optional<SpiffeId> workload = Optional.ofNullable(r.queryParam("workload"))
+                .map(s -> WorkloadRegistry.parseId("workload", s));
+        Optional<String> waive = Optional.ofNullable(r.queryParam("waive")).map(exceptions::waive);
+        Optional<Duration> within = Optional.ofNullable(r.queryParam("expiringWithin"))
+                .map(s -> positiveDuration("expiringWithin", s));
+        return new Exceptions.Query(state, workload, waive, within,
+                (int) r.queryLong("limit", 100, 1, Exceptions.MAX_LIST));
+    }
+
+    private static Duration positiveDuration(String field, String s) {
+        try {
+            Duration d = Durations.parse(s);
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("not positive");
+            }
+            return d;
+        } catch (RuntimeException e) {
+            throw ApiProblem.badRequest("invalid_duration",
+                    field + ": '" + s + "' (expected: a positive duration such as 7d, 12h, 30m)");
+        }
+    }
+
+    /** The calling operator (the routes that call this admit operators only). */
+    private static Principal.Operator operator(ApiRequest r) {
+        if (r.principal() instanceof Principal.Operator o) {
+            return o;
+        }
+        throw ApiProblem.forbidden("not_an_operator", "this route is for operators");
+    }
+
+    /** A boolean query parameter: absent or "false" is false, "true" is true, anything else a 400. */
+    private static boolean flag(ApiRequest r, String name) {
+        String v = r.queryParam(name);
+        if (v == null || v.equals("false")) {
+            return false;
+        }
+        if (v.equals("true")) {
+            return true;
+        }
+        throw ApiProblem.badRequest("invalid_parameter", name + ": '" + v + "' (expected: true or false)");
     }
 
     private byte[] jwks() {

@@ -35,6 +35,12 @@ public final class Auditor {
     public static final String TOKEN_ISSUED = "token.issued";
     public static final String TOKEN_EXCHANGED = "token.exchanged";
     public static final String CREDENTIAL_REVOKED = "credential.revoked";
+    /** An upstream secret was put, rotated or deleted (never its value, nor a hash of it). */
+    public static final String UPSTREAM_SECRET_CHANGED = "upstream_secret.changed";
+    /** A sidecar fetched an upstream secret's value, or was refused (its result says which); never the value. */
+    public static final String UPSTREAM_SECRET_FETCHED = "upstream_secret.fetched";
+    /** Every sealed value was re-sealed under a new key-encryption key. */
+    public static final String KEK_ROTATED = "kek.rotated";
     public static final String SYSTEM = "system";
 
     private static final Logger LOG = LoggerFactory.getLogger(Auditor.class);

@@ -12,6 +12,7 @@ import dev.tollgate.api.wire.DecisionAggregate;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.DecisionBatchView;
 import dev.tollgate.controlplane.api.ApiProblem;
+import dev.tollgate.controlplane.governance.Exceptions;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.DecisionKind;
 import dev.tollgate.controlplane.store.AuditEvent;
@@ -53,11 +54,19 @@ public final class DecisionIngest {
     private final Store store;
     private final Clock clock;
     private final ControlPlaneMetrics metrics;
+    /** Counts uses of exceptions named by decisions; null: not counted. */
+    private final Exceptions exceptions;
 
     public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics) {
+        this(store, clock, metrics, null);
+    }
+
+    /** @param exceptions counts the uses of the exceptions decisions name ({@code exception}), in the batch's transaction */
+    public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics, Exceptions exceptions) {
         this.store = store;
         this.clock = clock;
         this.metrics = metrics;
+        this.exceptions = exceptions;
     }
 
     /** Validates the whole batch, then appends it in one transaction; nothing is stored when any event is refused. */
@@ -91,7 +100,13 @@ public final class DecisionIngest {
             out.add(aggregate(workload, a, "aggregates[" + i + "]"));
             aggregated += a.count();
         }
-        List<AuditRecord> stored = store.appendAuditBatch(out);
+        Map<String, Long> uses = exceptionUses(out);
+        List<AuditRecord> stored = uses.isEmpty() || exceptions == null ? store.appendAuditBatch(out)
+                : store.inTransaction("ingest decisions", () -> {
+                    List<AuditRecord> s = store.appendAuditBatch(out);
+                    exceptions.countUses(workload, uses, clock.instant());
+                    return s;
+                });
         metrics.decisionsIngested(DecisionKind.DENIED, denied);
         metrics.decisionsIngested(DecisionKind.ALLOWED, events.size() - denied + aggregated);
         metrics.decisionsIngested(DecisionKind.ALLOWED_AGGREGATE, aggregates.size());
@@ -150,6 +165,23 @@ public final class DecisionIngest {
             throw invalid(where, s.length() + " characters (expected: at most " + MAX_VALUE_LENGTH + ")");
         }
         return s;
+    }
+
+    /**
+     * Uses per exception id among the allowed decisions: one per event, or the event's {@code count} when it is an
+     * aggregate of several decisions (a positive whole number). A sidecar ships a decision under an exception one by
+     * one, never in an {@code allowed_aggregate}; should an aggregate name one, its uses are its count.
+     */
+    private static Map<String, Long> exceptionUses(List<AuditEvent> events) {
+        Map<String, Long> uses = new LinkedHashMap<>();
+        for (AuditEvent e : events) {
+            boolean allowed = e.kind().equals(ALLOWED) || e.kind().equals(ALLOWED_AGGREGATE);
+            if (allowed && e.details().get("exception") instanceof String id) {
+                long n = e.details().get("count") instanceof Number c && c.longValue() > 0 ? c.longValue() : 1;
+                uses.merge(id, n, Long::sum);
+            }
+        }
+        return uses;
     }
 
     private AuditEvent event(SpiffeId workload, Map<String, Object> fields, String where) {

@@ -30,6 +30,7 @@ public record ControlPlaneConfig(
         Watch watch,
         Tokens tokens,
         Posture posture,
+        Exceptions exceptions,
         Audit audit,
         K8sAttestationSettings k8sAttestation) {
 
@@ -84,6 +85,7 @@ public record ControlPlaneConfig(
             opt("posture.max-lifetime.task-token", "24h", "longest task token lifetime the posture report accepts"),
             opt("posture.max-lifetime.exchanged-token", "10m", "longest exchanged token lifetime the posture report accepts"),
             opt("posture.max-lifetime.join-token", "1d", "longest join token lifetime the posture report accepts"),
+            opt("exceptions.max-duration", "30d", "longest an exception may last (expiresInSeconds of POST /v1/exceptions, --expires of ctl exception request); longer requests are refused with expiry_over_cap"),
             opt("audit.checkpoint-interval", "60s", "how often the audit chain head is signed as a checkpoint when it moved since the last one"),
             opt("audit.refusals.interval", "60s", "refusals of unauthenticated peers: at most one audit row per (source address, reason) per interval, carrying the count of refusals it stands for"),
             opt("audit.refusals.max-rows", "100", "most audit rows of refusals of unauthenticated peers per interval across all sources; the rest are counted in one overflow row"),
@@ -140,6 +142,10 @@ public record ControlPlaneConfig(
                           Duration operatorCredentialMaxLifetime, Duration svidMaxLifetime,
                           Duration taskTokenMaxLifetime, Duration exchangedTokenMaxLifetime,
                           Duration joinTokenMaxLifetime) {
+    }
+
+    /** Exceptions: the cap on their lifetime. */
+    public record Exceptions(Duration maxDuration) {
     }
 
     public record Tokens(Duration signingKeyRotation, Duration maxTaskTtl, Duration exchangeMaxTtl, Duration clockSkew) {
@@ -234,12 +240,14 @@ public record ControlPlaneConfig(
                 v.duration("posture.max-lifetime.task-token", Duration.ofMinutes(1), Duration.ofDays(36500)),
                 v.duration("posture.max-lifetime.exchanged-token", Duration.ofSeconds(5), Duration.ofDays(36500)),
                 v.duration("posture.max-lifetime.join-token", Duration.ofSeconds(10), Duration.ofDays(36500)));
+        Exceptions exceptions = new Exceptions(v.duration("exceptions.max-duration", Duration.ofMinutes(1),
+                Duration.ofDays(365)));
         Audit audit = new Audit(v.duration("audit.checkpoint-interval", Duration.ofMillis(100), Duration.ofDays(1)),
                 v.duration("audit.refusals.interval", Duration.ofSeconds(1), Duration.ofDays(1)),
                 (int) v.integer("audit.refusals.max-rows", 1, 1_000_000),
                 (int) v.integer("audit.refusals.max-sources", 1, 10_000_000));
         ControlPlaneConfig cfg = new ControlPlaneConfig(td, dataDir, db, api, v.address("admin.listen"),
-                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens, posture, audit,
+                v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens, posture, exceptions, audit,
                 K8sAttestationSettings.parse(v, td));
         v.throwIfInvalid("control-plane");
         return cfg;

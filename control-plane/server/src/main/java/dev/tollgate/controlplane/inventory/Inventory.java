@@ -31,6 +31,7 @@ import dev.tollgate.controlplane.api.ApiProblem;
 import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.store.AssetOwner;
 import dev.tollgate.controlplane.store.CaRecord;
+import dev.tollgate.controlplane.store.ExceptionRecord;
 import dev.tollgate.controlplane.store.IssuedTokenRecord;
 import dev.tollgate.controlplane.store.JoinTokenEntry;
 import dev.tollgate.controlplane.store.OperatorCredentialRecord;
@@ -59,7 +60,7 @@ public final class Inventory {
     /** The kinds of asset, in the order the inventory lists them. */
     public enum Kind {
         CA, KEK, SIGNING_KEY, SVID, OPERATOR_CREDENTIAL, CONTROL_PLANE_CREDENTIAL, TASK_TOKEN, EXCHANGED_TOKEN,
-        JOIN_TOKEN;
+        JOIN_TOKEN, EXCEPTION;
 
         public String wireName() {
             return name().toLowerCase(Locale.ROOT);
@@ -187,6 +188,7 @@ public final class Inventory {
                     .filter(a -> a.kind().equals(kind.wireName()));
             case TASK_TOKEN, EXCHANGED_TOKEN -> store.issuedToken(key).map(t -> token(t, c))
                     .filter(a -> a.kind().equals(kind.wireName()));
+            case EXCEPTION -> store.exception(key).map(e -> exception(e, c));
             case JOIN_TOKEN -> key.matches("[0-9a-f]{12}") ? store.joinTokens(Optional.empty(), SCAN_LIMIT).stream()
                     .filter(e -> e.token().tokenHash().startsWith(key)).findFirst().map(e -> joinToken(e, c))
                     : Optional.empty();
@@ -198,10 +200,31 @@ public final class Inventory {
     }
 
     /**
+     * Checks that an asset named in a request exists: 400 naming the fields when the kind is unknown or there is no
+     * such asset (a request that names an asset is bad input, not a missing resource).
+     */
+    public void requireAsset(String kindField, String kind, String idField, String id) {
+        Kind k = Kind.parse(kindField, kind);
+        try {
+            show(k, id);
+        } catch (ApiProblem p) {
+            if (p.status() == 404) {
+                throw ApiProblem.badRequest("unknown_asset", idField + ": no " + k.wireName() + " " + id
+                        + " in the inventory (ctl inventory list --kind " + k.wireName() + ")");
+            }
+            throw p;
+        }
+    }
+
+    /**
      * Sets the owners of an asset that belongs to no workload, or (id {@code *}) of every asset of its kind without
      * owners of its own; audited as {@code inventory.owner_set} with every field's old and new value.
      */
     public AssetOwner setOwner(Kind kind, String id, AssetOwnerSpec spec, String actor) {
+        if (kind == Kind.EXCEPTION) {
+            throw ApiProblem.conflict("owned_by_workload", "an exception's human owner is named when it is requested "
+                    + "and never changes (its service owner is its workload's); request a new exception instead");
+        }
         if (!kind.ownedDirectly()) {
             throw ApiProblem.conflict("owned_by_workload", kind.wireName() + " assets take their owners from their "
                     + "workload; change them with `ctl workload update ID --human-owner ... --service-owner ...`");
@@ -334,6 +357,12 @@ public final class Inventory {
                         List.of(kind == Kind.EXCHANGED_TOKEN ? "exchanged" : "task"), unexpired, SCAN_LIMIT + 1);
                 boolean cut = records.size() > SCAN_LIMIT;
                 yield new Scan((cut ? records.subList(0, SCAN_LIMIT) : records).stream().map(t -> token(t, c))
+                        .toList(), cut);
+            }
+            case EXCEPTION -> {
+                List<ExceptionRecord> records = store.exceptions(q.workload().map(SpiffeId::toString), SCAN_LIMIT + 1);
+                boolean cut = records.size() > SCAN_LIMIT;
+                yield new Scan((cut ? records.subList(0, SCAN_LIMIT) : records).stream().map(e -> exception(e, c))
                         .toList(), cut);
             }
             case JOIN_TOKEN -> {
@@ -509,6 +538,46 @@ public final class Inventory {
                 a.purpose(), "none: single use; an operator creates a new one", a.revocationResponsibility(),
                 a.ownerSource(), a.algorithm(), a.keyBits(), a.createdAt(), a.expiresAt(), a.lastUsedAt(), a.state(),
                 a.details());
+    }
+
+    /**
+     * An exception as an asset: its human owner answers for it, its workload's service owner (or, without a
+     * workload, its human owner again) is its service owner; it is not rotated but ends at its expiry.
+     */
+    private InventoryAssetView exception(ExceptionRecord e, Context c) {
+        Instant now = c.now;
+        ExceptionRecord.State s = e.state(now);
+        String state = switch (s) {
+            case REQUESTED -> "requested";
+            case ACTIVE -> now.isBefore(e.reviewBy()) ? "current" : "due";
+            case EXPIRED -> "expired";
+            case REVOKED -> "revoked";
+        };
+        SpiffeId wid = e.workload() == null ? null : parseOrNull(e.workload());
+        Workload w = wid == null ? null : c.workloads.get(wid);
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("waive", e.waive());
+        putIf(d, "upstream", e.upstream());
+        putIf(d, "pathPrefix", e.pathPrefix());
+        putIf(d, "direction", e.direction());
+        putIf(d, "assetKind", e.assetKind());
+        putIf(d, "assetId", e.assetId());
+        d.put("requestedBy", e.requestedBy());
+        putIf(d, "approvedBy", e.approvedBy());
+        d.put("reviewBy", e.reviewBy().toString());
+        putIf(d, "reviewedBy", e.reviewedBy());
+        putIf(d, "revokedBy", e.revokedBy());
+        d.put("uses", e.uses());
+        return new InventoryAssetView(Kind.EXCEPTION.wireName(), e.id(), e.workload(), null, e.humanOwner(),
+                w != null ? w.serviceOwner() : e.humanOwner(), e.justification(),
+                "none: time-boxed, ends at its expiry; a longer need is a new request", e.humanOwner(), "exception",
+                null, null, e.createdAt(), e.expiresAt(), e.lastUsedAt(), state, Map.copyOf(d));
+    }
+
+    private static void putIf(Map<String, Object> d, String k, String v) {
+        if (v != null) {
+            d.put(k, v);
+        }
     }
 
     private InventoryAssetView ofWorkload(Kind kind, String id, SpiffeId workload, String task, Context c,

@@ -18,6 +18,8 @@ import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.wire.InventoryAssetView;
 import dev.tollgate.api.wire.PostureView;
 import dev.tollgate.controlplane.config.Durations;
+import dev.tollgate.controlplane.governance.Exceptions;
+import dev.tollgate.controlplane.store.ExceptionRecord;
 import dev.tollgate.controlplane.store.RevocationRecord;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.TaskState;
@@ -94,7 +96,26 @@ public final class Posture {
                 "Revoked identity has an active task",
                 "the task's tokens are refused while the identity is revoked, but the task stays open and its tokens "
                         + "become usable again if the revocation is lifted",
-                "complete the task: ctl task complete ID");
+                "complete the task: ctl task complete ID"),
+        EXCEPTION_EXPIRING("exception-expiring", Severity.MEDIUM, "Exception expiring soon",
+                "when the exception expires (within 3 days) its sidecar refuses what it waived: the integration it "
+                        + "covers stops",
+                "finish the migration it was for, or have a new exception requested and approved in time: "
+                        + "ctl exception request ..."),
+        EXCEPTION_REVIEW_OVERDUE("exception-review-overdue", Severity.HIGH, "Exception review overdue",
+                "an exception nobody reviewed by its review date may waive a control for an integration that no "
+                        + "longer needs it",
+                "an admin other than its requester reviews it (ctl exception review ID) or revokes it "
+                        + "(ctl exception revoke ID --reason ...)"),
+        EXCEPTION_USED_AFTER_REVIEW("exception-used-after-review", Severity.HIGH, "Exception used after its review date",
+                "requests still pass under an exception that should have been reviewed: the waiver is in use "
+                        + "without anyone having confirmed it is still needed",
+                "review it now (ctl exception review ID) with its human owner, or revoke it"),
+        EXCEPTION_EXPIRED("exception-expired", Severity.LOW, "Exception expired",
+                "the exception ended recently: what it waived is refused now, so the integration it covered fails "
+                        + "unless it was migrated",
+                "check that the integration was migrated; if not, request a new exception "
+                        + "(ctl exception request ...)");
 
         public final String id;
         public final Severity severity;
@@ -109,6 +130,11 @@ public final class Posture {
             this.why = why;
             this.fix = fix;
         }
+    }
+
+    /** Every rule's id: what a {@code posture:<rule>} exception may name. */
+    public static Set<String> ruleIds() {
+        return java.util.Arrays.stream(Rule.values()).map(r -> r.id).collect(Collectors.toUnmodifiableSet());
     }
 
     /**
@@ -196,6 +222,9 @@ public final class Posture {
         checkCaSuccessor(assets, now, settings, found);
         checkSigningKeyRotated(assets, now, found);
         checkRevokedIdentities(assets, now, found);
+        List<ExceptionRecord> exceptions = Exceptions.all(store);
+        checkExceptions(exceptions, now, settings, found);
+        acknowledge(exceptions, now, found);
 
         found.sort(Comparator.comparing((PostureView.Finding f) -> Severity.valueOf(f.severity().toUpperCase(Locale.ROOT)))
                 .thenComparing(PostureView.Finding::rule).thenComparing(PostureView.Finding::assetKind)
@@ -210,6 +239,9 @@ public final class Posture {
         }
         int penalty = 0;
         for (PostureView.Finding f : found) {
+            if (f.acknowledgedBy() != null) {
+                continue; // listed, not counted: an active posture exception waives it
+            }
             bySeverity.merge(f.severity(), 1, Integer::sum);
             byRule.merge(f.rule(), 1, Integer::sum);
             penalty += Severity.valueOf(f.severity().toUpperCase(Locale.ROOT)).weight;
@@ -220,6 +252,68 @@ public final class Posture {
         latest = report;
         latestAuditSeq = head;
         return report;
+    }
+
+    /** The exception rules, over the exception records (an expired one is history to the inventory, not here). */
+    static void checkExceptions(List<ExceptionRecord> exceptions, Instant now, Settings settings,
+                                List<PostureView.Finding> out) {
+        for (ExceptionRecord e : exceptions) {
+            ExceptionRecord.State s = e.state(now);
+            if (s == ExceptionRecord.State.ACTIVE) {
+                if (!e.expiresAt().isAfter(now.plus(Exceptions.EXPIRING_WITHIN))) {
+                    out.add(exceptionFinding(Rule.EXCEPTION_EXPIRING, e, "expires " + e.expiresAt() + ", in "
+                            + Durations.format(Duration.between(now, e.expiresAt()).truncatedTo(
+                            java.time.temporal.ChronoUnit.SECONDS))));
+                }
+                if (Exceptions.usedAfterReview(e)) {
+                    out.add(exceptionFinding(Rule.EXCEPTION_USED_AFTER_REVIEW, e, "last used " + e.lastUsedAt()
+                            + ", after its review date " + e.reviewBy() + " (" + e.uses() + " uses in all)"));
+                } else if (!now.isBefore(e.reviewBy())) {
+                    out.add(exceptionFinding(Rule.EXCEPTION_REVIEW_OVERDUE, e, "review was due " + e.reviewBy()
+                            + (e.reviewedAt() == null ? "; never reviewed" : "; last reviewed " + e.reviewedAt())));
+                }
+            } else if (s == ExceptionRecord.State.EXPIRED && e.approvedAt() != null
+                    && e.expiresAt().isAfter(now.minus(settings.expiringWithin()))) {
+                out.add(exceptionFinding(Rule.EXCEPTION_EXPIRED, e, "expired " + e.expiresAt() + " after "
+                        + e.uses() + " uses"));
+            }
+        }
+    }
+
+    private static PostureView.Finding exceptionFinding(Rule r, ExceptionRecord e, String detail) {
+        String scope = e.waive() + (e.workload() != null ? " for " + e.workload() : "")
+                + (e.upstream() != null ? " to " + e.upstream() : "")
+                + (e.assetKind() != null ? " on " + e.assetKind() + " " + e.assetId() : "");
+        return new PostureView.Finding(r.id, r.severity.wireName(), r.title, "exception", e.id(), e.workload(),
+                e.humanOwner(), null, scope + ": " + detail, r.why, r.fix);
+    }
+
+    /**
+     * Marks each finding that an active {@code posture:<rule>} exception covers (the finding's asset, or its
+     * workload) as acknowledged by that exception.
+     */
+    static void acknowledge(List<ExceptionRecord> exceptions, Instant now, List<PostureView.Finding> found) {
+        List<ExceptionRecord> waivers = exceptions.stream()
+                .filter(e -> e.waive().startsWith(Exceptions.POSTURE_PREFIX) && e.state(now) == ExceptionRecord.State.ACTIVE)
+                .toList();
+        if (waivers.isEmpty()) {
+            return;
+        }
+        for (int i = 0; i < found.size(); i++) {
+            PostureView.Finding f = found.get(i);
+            for (ExceptionRecord e : waivers) {
+                if (!e.waive().equals(Exceptions.POSTURE_PREFIX + f.rule())) {
+                    continue;
+                }
+                boolean asset = e.assetKind() != null && e.assetKind().equals(f.assetKind())
+                        && e.assetId().equals(f.assetId());
+                boolean workload = e.assetKind() == null && e.workload() != null && e.workload().equals(f.workload());
+                if (asset || workload) {
+                    found.set(i, f.acknowledged(e.id()));
+                    break;
+                }
+            }
+        }
     }
 
     private static PostureView.Finding finding(Rule r, InventoryAssetView a, String detail) {

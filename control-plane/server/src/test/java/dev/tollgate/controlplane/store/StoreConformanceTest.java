@@ -1285,6 +1285,54 @@ abstract class StoreConformanceTest {
         assertThat(store.assetOwners()).containsExactly(second);
     }
 
+    static ExceptionRecord exception(String id, SpiffeId workload, Instant createdAt) {
+        return new ExceptionRecord(id, "no-task-token", workload.toString(), "legacy.internal:8443", "/v1/", null,
+                null, null, "legacy batch", "alice@example.org", "bob", createdAt, null, null,
+                createdAt.plus(Duration.ofDays(7)), createdAt.plus(Duration.ofDays(3)), null, null, null, null, null,
+                0, null);
+    }
+
+    @Test
+    void exceptionIsApprovedReviewedRevokedOnceAndCountsItsUses() {
+        Store store = newStore();
+        ExceptionRecord a = exception("exc-000000000000000a", AGENT_A, T0);
+        ExceptionRecord b = exception("exc-000000000000000b", AGENT_B, T0.plusSeconds(1));
+        store.insertException(a);
+        store.insertException(b);
+        assertThatThrownBy(() -> store.insertException(a)).isInstanceOf(StoreConflictException.class);
+        assertThat(store.exception(a.id())).contains(a);
+        assertThat(store.exceptions(Optional.empty(), 10)).extracting(ExceptionRecord::id)
+                .containsExactly(b.id(), a.id());
+        assertThat(store.exceptions(Optional.of(AGENT_A.toString()), 10)).containsExactly(a);
+
+        Instant at = T0.plusSeconds(60);
+        assertThat(store.approveException(a.id(), "carol", at)).isTrue();
+        assertThat(store.approveException(a.id(), "dave", at)).as("approved once").isFalse();
+        assertThat(store.approveException(b.id(), "carol", b.expiresAt())).as("not once expired").isFalse();
+        assertThat(store.exception(a.id()).orElseThrow().state(at)).isEqualTo(ExceptionRecord.State.ACTIVE);
+
+        assertThat(store.addExceptionUses(a.id(), 3, at.plusSeconds(10))).isTrue();
+        assertThat(store.addExceptionUses(a.id(), 2, at.plusSeconds(5))).isTrue();
+        assertThat(store.addExceptionUses("exc-ffffffffffffffff", 1, at)).isFalse();
+        ExceptionRecord used = store.exception(a.id()).orElseThrow();
+        assertThat(used.uses()).isEqualTo(5);
+        assertThat(used.lastUsedAt()).as("the latest use, whatever the order").isEqualTo(at.plusSeconds(10));
+
+        Instant next = at.plus(Duration.ofDays(3));
+        assertThat(store.reviewException(a.id(), "carol", at, next)).isTrue();
+        assertThat(store.exception(a.id()).orElseThrow().reviewBy()).isEqualTo(next);
+        assertThat(store.revokeException(a.id(), "bob", at.plusSeconds(1), "done")).isTrue();
+        assertThat(store.revokeException(a.id(), "bob", at.plusSeconds(2), "again")).isFalse();
+        assertThat(store.reviewException(a.id(), "carol", at, next)).as("not once revoked").isFalse();
+        ExceptionRecord revoked = store.exception(a.id()).orElseThrow();
+        assertThat(revoked.state(at.plusSeconds(2))).isEqualTo(ExceptionRecord.State.REVOKED);
+        assertThat(revoked.revokeReason()).isEqualTo("done");
+        assertThat(revoked.approvedBy()).isEqualTo("carol");
+        assertThat(revoked.state(revoked.expiresAt())).as("revoked wins over expired")
+                .isEqualTo(ExceptionRecord.State.REVOKED);
+        assertThat(store.exception(b.id()).orElseThrow().state(b.expiresAt())).isEqualTo(ExceptionRecord.State.EXPIRED);
+    }
+
     // ---- tasks, signing keys, issued tokens, revocations ------------------------------------------------------
 
     static TaskRecord task(String id, SpiffeId agent, Instant createdAt, Duration ttl) {

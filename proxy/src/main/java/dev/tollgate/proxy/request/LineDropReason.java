@@ -1,8 +1,8 @@
-package dev.tollgate.proxy.decision;
+package dev.tollgate.proxy.request;
 
 import java.util.Locale;
 
-/** Why a decision's local log line was not written (the decision itself was still counted and shipped). */
+/** Why a local log line of the request path was not written (the decision itself was still counted and shipped). */
 public enum LineDropReason {
     /** Over the per-second budget of lines. */
     RATE_LIMITED,
