@@ -271,10 +271,6 @@ public final class DecisionShipper implements AutoCloseable {
         }
     }
 
-    ProxyMetrics metrics() {
-        return metrics;
-    }
-
     /** Decisions waiting to be shipped, the batch being sent included. */
     public int buffered() {
         synchronized (buffer) {
