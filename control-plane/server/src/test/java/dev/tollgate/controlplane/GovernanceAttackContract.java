@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
@@ -23,6 +24,7 @@ import dev.tollgate.api.wire.ExceptionRequest;
 import dev.tollgate.api.wire.ExceptionView;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
 import dev.tollgate.api.wire.SvidResponse;
+import dev.tollgate.api.wire.UpstreamSecretRequest;
 import dev.tollgate.testing.MutableClock;
 
 /**
@@ -111,5 +113,48 @@ abstract class GovernanceAttackContract {
 
         assertThat(admin.exception(requested.id()).reviewedBy()).isNull();
         assertThat(auditCount("exception.reviewed")).isZero();
+    }
+
+    @Test
+    void refusesDecisionBatchClaimingAnUnboundedNumberOfUsesAndCountsNothing() {
+        start();
+        SpiffeId batch = TestControlPlane.agent("legacy-batch");
+        tcp.register(batch);
+        ExceptionView e = operator("bob", "operator", "bob@example.com").requestException(noTaskToken(batch));
+        admin.approveException(e.id());
+        ControlPlaneClient sidecar = tcp.as(tcp.join(batch, 300L));
+
+        for (Object count : List.of(Long.MAX_VALUE, 1_000_001L, 0, -5, 2.5)) {
+            assertProblem(() -> sidecar.submitDecisions(new DecisionBatch(List.of(
+                    Map.of("outcome", "allowed", "exception", e.id(), "count", count)))), 400, "invalid_event");
+        }
+
+        assertThat(admin.exception(e.id()).uses()).isZero();
+        assertThat(auditCount("decision.allowed")).as("a refused batch stores nothing").isZero();
+        sidecar.submitDecisions(new DecisionBatch(List.of(
+                Map.of("outcome", "allowed", "exception", e.id(), "count", 1_000_000),
+                Map.of("outcome", "allowed", "exception", e.id()))));
+        assertThat(admin.exception(e.id()).uses()).isEqualTo(1_000_001);
+    }
+
+    @Test
+    void deletedWorkloadCannotFetchItsUpstreamSecretWithItsStillValidSvid() {
+        start();
+        SpiffeId batch = TestControlPlane.agent("legacy-batch");
+        tcp.register(batch);
+        ExceptionView e = operator("bob", "operator", "bob@example.com").requestException(new ExceptionRequest(
+                "inject-credential", batch.toString(), "billing.internal:8443", null, "egress", null, null,
+                "billing API takes a static key only", "alice@example.com", 7 * DAY, null));
+        admin.approveException(e.id());
+        admin.putUpstreamSecret(new UpstreamSecretRequest("billing-key", batch.toString(), "billing.internal:8443",
+                e.id(), "sk_live_attack_4f2a", "bob@example.com", "team-billing", Duration.ofDays(90).toSeconds()));
+        ControlPlaneClient sidecar = tcp.as(tcp.join(batch, 300L));
+        assertThat(sidecar.upstreamSecretValue("billing-key").value()).isEqualTo("sk_live_attack_4f2a");
+
+        admin.deleteWorkload(batch);
+
+        assertProblem(() -> sidecar.upstreamSecretValue("billing-key"), 403, "workload_not_registered");
+        assertThat(admin.audit(0, 1000)).filteredOn(a -> a.kind().equals("upstream_secret.fetched"))
+                .extracting(a -> a.result()).containsExactly("ok", "refused");
     }
 }
