@@ -157,4 +157,32 @@ abstract class GovernanceAttackContract {
         assertThat(admin.audit(0, 1000)).filteredOn(a -> a.kind().equals("upstream_secret.fetched"))
                 .extracting(a -> a.result()).containsExactly("ok", "refused");
     }
+
+    @Test
+    void deletingAWorkloadRevokesItsExceptionsSoARegistrationUnderTheSameIdInheritsNone() {
+        start();
+        SpiffeId batch = TestControlPlane.agent("legacy-batch");
+        tcp.register(batch);
+        ControlPlaneClient bob = operator("bob", "operator", "bob@example.com");
+        ExceptionView active = bob.requestException(new ExceptionRequest("inject-credential", batch.toString(),
+                "billing.internal:8443", null, "egress", null, null, "billing API takes a static key only",
+                "alice@example.com", 7 * DAY, null));
+        admin.approveException(active.id());
+        ExceptionView requested = bob.requestException(noTaskToken(batch));
+        admin.putUpstreamSecret(new UpstreamSecretRequest("billing-key", batch.toString(), "billing.internal:8443",
+                active.id(), "sk_live_attack_4f2a", "bob@example.com", "team-billing", Duration.ofDays(90).toSeconds()));
+
+        admin.deleteWorkload(batch);
+        tcp.register(batch); // someone else's agent, registered again under the same SPIFFE ID
+
+        for (ExceptionView e : List.of(active, requested)) {
+            ExceptionView now = admin.exception(e.id());
+            assertThat(now.state()).isEqualTo("revoked");
+            assertThat(now.revokeReason()).isEqualTo("workload deleted");
+        }
+        assertThat(tcp.cp.store().revisionsAfter(0, 10_000)).filteredOn(r -> r.kind().equals("exception"))
+                .extracting(r -> r.payloadJson()).anyMatch(p -> p.contains(active.id()) && p.contains("revoked"));
+        ControlPlaneClient newcomer = tcp.as(tcp.join(batch, 300L));
+        assertProblem(() -> newcomer.upstreamSecretValue("billing-key"), 403, "exception_not_active");
+    }
 }

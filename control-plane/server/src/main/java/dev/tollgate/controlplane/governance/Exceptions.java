@@ -311,6 +311,40 @@ public final class Exceptions {
         });
     }
 
+    /** The reason recorded on the exceptions a workload's deletion revokes. */
+    public static final String WORKLOAD_DELETED = "workload deleted";
+
+    /**
+     * Revokes every requested or active exception of a workload that is being deleted, inside the deletion's
+     * transaction, each audited and (when active) published like any revocation: a workload registered again under
+     * the same SPIFFE ID starts with no waiver and no upstream secret it can fetch. Returns how many were revoked.
+     */
+    public int revokeAllOf(SpiffeId workload, Principal.Operator by) {
+        return store.inTransaction("revoke exceptions of " + workload, () -> {
+            Instant now = now();
+            int n = 0;
+            for (ExceptionRecord e : store.exceptions(Optional.of(workload.toString()), SCAN_LIMIT)) {
+                State s = e.state(now);
+                if ((s != State.REQUESTED && s != State.ACTIVE)
+                        || !store.revokeException(e.id(), by.id().name(), now, WORKLOAD_DELETED)) {
+                    continue;
+                }
+                ExceptionRecord after = find(e.id());
+                Map<String, Object> d = scope(after);
+                d.put("reason", WORKLOAD_DELETED);
+                d.put("state.old", s.wireName());
+                d.put("state.new", State.REVOKED.wireName());
+                auditor.record(REVOKED, by.auditName(), "exception.revoke", e.id(), "ok", d);
+                if (s == State.ACTIVE) {
+                    publish(after, now);
+                }
+                store.afterCommit(() -> metrics.exceptionAction(ExceptionAction.REVOKED));
+                n++;
+            }
+            return n;
+        });
+    }
+
     /**
      * Adds uses reported by a sidecar's decision batch, inside the batch's transaction. Counted only when the id
      * names an exception of the submitting workload; anything else (unknown, malformed, another workload's) is
