@@ -185,4 +185,21 @@ abstract class GovernanceAttackContract {
         ControlPlaneClient newcomer = tcp.as(tcp.join(batch, 300L));
         assertProblem(() -> newcomer.upstreamSecretValue("billing-key"), 403, "exception_not_active");
     }
+
+    @Test
+    void upstreamSecretBindsToItsExceptionWhateverTheCaseOfTheHostName() {
+        start();
+        SpiffeId batch = TestControlPlane.agent("legacy-batch");
+        tcp.register(batch);
+        ExceptionView e = operator("bob", "operator", "bob@example.com").requestException(new ExceptionRequest(
+                "inject-credential", batch.toString(), "Billing.Internal:8443", null, "egress", null, null,
+                "billing API takes a static key only", "alice@example.com", 7 * DAY, null));
+        assertThat(e.upstream()).isEqualTo("billing.internal:8443");
+
+        var stored = admin.putUpstreamSecret(new UpstreamSecretRequest("billing-key", batch.toString(),
+                "BILLING.internal:8443", e.id(), "sk_live_attack_4f2a", "bob@example.com", "team-billing",
+                Duration.ofDays(90).toSeconds()));
+
+        assertThat(stored.upstream()).isEqualTo("billing.internal:8443");
+    }
 }

@@ -385,7 +385,7 @@ public final class UpstreamSecrets implements SnapshotSource {
             throw ApiProblem.badRequest("invalid_upstream", "upstream: '" + cut(s) + "' (expected: host:port, "
                     + "as in the sidecar's upstreams, e.g. billing.internal:443)");
         }
-        return s;
+        return s.toLowerCase(java.util.Locale.ROOT); // as an exception's upstream: host names know no case
     }
 
     private static String exceptionId(String s) {
