@@ -24,6 +24,8 @@ import dev.tollgate.api.token.VerifiedToken;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.governance.ExceptionBook;
+import dev.tollgate.proxy.governance.Injection;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
@@ -53,6 +55,9 @@ public final class CredentialEnforcement implements AutoCloseable {
     final Executor verifyExecutor;
     final DecisionLog decisions;
     final Admissions admissions;
+    /** Governance (issue 12): the exceptions of this workload and credential injection; null when not wired. */
+    volatile ExceptionBook exceptions;
+    volatile Injection injection;
     private final ExecutorService ownedExecutor;
     private final CredentialGate ingress;
     private final CredentialGate egress;
@@ -150,6 +155,16 @@ public final class CredentialEnforcement implements AutoCloseable {
         Duration margin = EXCHANGE_REFRESH_MARGIN.compareTo(left.dividedBy(2)) < 0 ? EXCHANGE_REFRESH_MARGIN
                 : left.dividedBy(2);
         return left.minus(margin).toNanos();
+    }
+
+    /**
+     * Governance (issue 12): a missing task token is waived by an active exception of {@code exceptions}, and
+     * requests to upstreams configured with {@code inject} get their credential from {@code injection}.
+     */
+    public CredentialEnforcement governedBy(ExceptionBook exceptions, Injection injection) {
+        this.exceptions = Objects.requireNonNull(exceptions, "exceptions");
+        this.injection = Objects.requireNonNull(injection, "injection");
+        return this;
     }
 
     /** For {@code Sidecar.builder(..).ingressGate(..)}: exchanged tokens of peer sidecars. */

@@ -31,12 +31,15 @@ import dev.tollgate.api.token.TokenVerifier;
 import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.api.token.VerificationResult;
 import dev.tollgate.api.token.VerifiedToken;
+import dev.tollgate.api.wire.ExceptionGrant;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.forward.UpstreamRouter;
 import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.gate.GateRequest;
 import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.governance.ExceptionBook;
+import dev.tollgate.proxy.governance.Injection;
 import dev.tollgate.proxy.metrics.Direction;
 
 /**
@@ -97,11 +100,21 @@ final class CredentialGate implements RequestGate {
         }
         if (c.token() == null) {
             if (!e.settings.required()) {
+                // Governance glue (issue 12): an injected credential goes on even without task credentials.
+                SidecarConfig.Upstream u = direction == Direction.EGRESS
+                        ? router.select(routingView(req)).orElse(null) : null;
+                Injection.Outcome inj = injection(u);
+                if (inj instanceof Injection.Outcome.Refused no) {
+                    return deny(DenyReason.INJECTION_UNAVAILABLE, req, null, u.name(), no.message(), null);
+                }
+                String injected = inject(req, u, inj);
                 e.metrics.credentialDecision(direction, CredentialOutcome.UNAUTHENTICATED);
-                log(CredentialOutcome.UNAUTHENTICATED, null, req, null, null);
+                log(CredentialOutcome.UNAUTHENTICATED, null, req, null, u == null ? null : u.name(), null, injected,
+                        null);
                 return done(GateDecision.allow());
             }
-            return deny(DenyReason.MISSING, req, null, null);
+            // Governance glue (issue 12): an active exception may waive the missing task token.
+            return withoutToken(req, path);
         }
         Optional<SpiffeId> bound = direction == Direction.INGRESS ? r.peer() : r.own();
         if (r.own().isEmpty() || bound.isEmpty()) {
@@ -168,7 +181,15 @@ final class CredentialGate implements RequestGate {
         if (!(u.tls() instanceof SidecarConfig.SpiffeTls spiffe)) {
             // External or plain upstreams are not Tollgate-fronted: they get no Tollgate token at all.
             stripCredential(req.headers(), c.token());
-            return allow(req, t, u.name());
+            // Governance glue (issue 12): a legacy upstream configured with inject gets its credential.
+            Injection.Outcome inj = injection(u);
+            if (inj instanceof Injection.Outcome.Refused no) {
+                return deny(DenyReason.INJECTION_UNAVAILABLE, req, t, u.name(), no.message(), null);
+            }
+            String injected = inject(req, u, inj);
+            e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
+            log(CredentialOutcome.ALLOWED, null, req, t, u.name(), null, injected, null);
+            return done(GateDecision.allow());
         }
         String scope = String.join(" ", tools);
         CredentialEnforcement.ExchangeKey k = new CredentialEnforcement.ExchangeKey(t.jti(), spiffe.expectedId(), scope);
@@ -415,6 +436,71 @@ final class CredentialGate implements RequestGate {
         }
     }
 
+    // ---- governance glue (issue 12): exceptions waive a missing task token; injected credentials ----------------
+    // The decisions are ExceptionBook.waiverFor and Injection.editsFor; this gate only applies them.
+
+    /**
+     * No task token and credentials are required: an active exception of this scope lets the request pass (counted
+     * per exception, its id in the decision); an expired one is named in the refusal; otherwise {@code missing}.
+     */
+    private CompletionStage<GateDecision> withoutToken(HttpRequest req, String path) {
+        ExceptionBook book = e.exceptions;
+        if (book == null) {
+            return deny(DenyReason.MISSING, req, null, null);
+        }
+        SidecarConfig.Upstream u = direction == Direction.EGRESS ? router.select(routingView(req)).orElse(null) : null;
+        String target = direction == Direction.EGRESS ? (u == null ? null : u.address().toString())
+                : e.config.app().map(Object::toString).orElse(null);
+        String upstreamName = u == null ? null : u.name();
+        ExceptionBook.Waiver w = book.waiverFor(direction, target, path, e.clock.instant());
+        if (w instanceof ExceptionBook.Waiver.Expired x) {
+            ExceptionGrant g = x.grant();
+            return deny(DenyReason.EXCEPTION_EXPIRED, req, null, upstreamName, "exception " + g.id() + " ("
+                    + g.waive() + ") expired at " + g.expiresAt() + "; the request carries no task token", g.id());
+        }
+        if (!(w instanceof ExceptionBook.Waiver.Active a)) {
+            return deny(DenyReason.MISSING, req, null, upstreamName);
+        }
+        if (e.state.stale()) {
+            // Exceptions arrive (and are revoked) on the same watch stream as revocations: stale waives nothing.
+            return deny(DenyReason.REVOCATION_STATE_STALE, req, null, upstreamName);
+        }
+        if (direction == Direction.EGRESS && u == null) {
+            return deny(DenyReason.UNKNOWN_TOOL, req, null, null);
+        }
+        if (direction == Direction.EGRESS) {
+            stripCredential(req.headers(), null);
+        }
+        Injection.Outcome inj = injection(u);
+        if (inj instanceof Injection.Outcome.Refused no) {
+            return deny(DenyReason.INJECTION_UNAVAILABLE, req, null, upstreamName, no.message(), a.grant().id());
+        }
+        String injected = inject(req, u, inj);
+        e.metrics.exceptionRequest(book.tagOf(a.grant().id()));
+        e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
+        log(CredentialOutcome.ALLOWED, null, req, null, upstreamName, a.grant().id(), injected, null);
+        return done(GateDecision.allow());
+    }
+
+    /** What injection says for an egress request to this upstream (nothing when none is configured). */
+    private Injection.Outcome injection(SidecarConfig.Upstream u) {
+        Injection inj = e.injection;
+        if (direction != Direction.EGRESS || u == null || inj == null) {
+            return Injection.Outcome.NOT_CONFIGURED;
+        }
+        return inj.editsFor(u, e.clock.instant());
+    }
+
+    /** Applies injection edits (counted); the injected secret's name, or null when nothing was injected. */
+    private String inject(HttpRequest req, SidecarConfig.Upstream u, Injection.Outcome o) {
+        if (!(o instanceof Injection.Outcome.Edits edits)) {
+            return null;
+        }
+        Injection.apply(req.headers(), edits);
+        e.metrics.injection(u.name());
+        return edits.secret();
+    }
+
     private CompletionStage<GateDecision> allow(HttpRequest req, VerifiedToken t, String upstream) {
         e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
         log(CredentialOutcome.ALLOWED, null, req, t, upstream);
@@ -422,17 +508,35 @@ final class CredentialGate implements RequestGate {
     }
 
     private CompletionStage<GateDecision> deny(DenyReason reason, HttpRequest req, VerifiedToken t, String upstream) {
+        return deny(reason, req, t, upstream, null, null);
+    }
+
+    /** As above; {@code message} goes to the body and the decision, {@code exception} (an id) to the decision. */
+    private CompletionStage<GateDecision> deny(DenyReason reason, HttpRequest req, VerifiedToken t, String upstream,
+                                               String message, String exception) {
         e.metrics.credentialDenied(direction, reason);
-        log(CredentialOutcome.DENIED, reason, req, t, upstream);
+        log(CredentialOutcome.DENIED, reason, req, t, upstream, exception, null, message);
         String error = switch (reason.status()) {
             case 403 -> "insufficient_scope";
             case 503 -> "credential_check_unavailable";
-            default -> reason == DenyReason.MISSING ? "credential_required" : "invalid_credential";
+            default -> reason == DenyReason.MISSING || reason == DenyReason.EXCEPTION_EXPIRED ? "credential_required"
+                    : "invalid_credential";
         };
-        return done(GateDecision.deny(reason.status(), error, reason.tag()));
+        return done(message == null ? GateDecision.deny(reason.status(), error, reason.tag())
+                : GateDecision.deny(reason.status(), error, reason.tag(), message));
     }
 
     private void log(CredentialOutcome outcome, DenyReason reason, HttpRequest req, VerifiedToken t, String upstream) {
+        log(outcome, reason, req, t, upstream, null, null, null);
+    }
+
+    /**
+     * @param exception the id of the exception the request passed under (or whose expiry refused it), or null
+     * @param injected  the name of the upstream secret injected into it, or null
+     * @param message   the refusal's explanation, or null
+     */
+    private void log(CredentialOutcome outcome, DenyReason reason, HttpRequest req, VerifiedToken t, String upstream,
+                     String exception, String injected, String message) {
         if (!e.decisions.wants(outcome.tag())) {
             return;
         }
@@ -454,6 +558,18 @@ final class CredentialGate implements RequestGate {
         }
         if (upstream != null) {
             line.put("upstream", upstream);
+        }
+        if (outcome == CredentialOutcome.EXEMPT) {
+            line.put("reason", "exempt"); // credentials.exempt: the development mode the posture report flags
+        }
+        if (exception != null) {
+            line.put("exception", exception);
+        }
+        if (injected != null) {
+            line.put("injected", injected);
+        }
+        if (message != null) {
+            line.put("message", message);
         }
         e.decisions.record(line);
     }

@@ -25,7 +25,9 @@ import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.client.ControlPlaneException;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.Json;
+import dev.tollgate.api.wire.UpstreamTlsObservation;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.governance.UpstreamTlsReporter;
 import dev.tollgate.proxy.metrics.BackgroundTask;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
@@ -49,6 +51,11 @@ public final class DecisionShipper implements AutoCloseable {
     @FunctionalInterface
     public interface Sink {
         void submit(List<Map<String, Object>> batch);
+
+        /** A batch with what the sidecar saw of its upstreams' TLS since the last one (a sink may ignore it). */
+        default void submit(List<Map<String, Object>> batch, List<UpstreamTlsObservation> upstreamTls) {
+            submit(batch);
+        }
     }
 
     /** The control plane refused a batch as malformed: retrying would not help. */
@@ -74,6 +81,7 @@ public final class DecisionShipper implements AutoCloseable {
     private long droppedSinceWarning;
     private long lastWarningNanos;
     private volatile boolean closed;
+    private volatile UpstreamTlsReporter upstreamTls;
 
     public DecisionShipper(SidecarConfig.DecisionLog settings, Duration backoffInitial, Duration backoffMax, Sink sink,
                            ProxyMetrics metrics) {
@@ -96,16 +104,33 @@ public final class DecisionShipper implements AutoCloseable {
      */
     public static Sink controlPlane(Supplier<ControlPlaneClient> client) {
         Objects.requireNonNull(client, "client");
-        return batch -> {
-            try {
-                client.get().submitDecisions(new DecisionBatch(batch));
-            } catch (ControlPlaneException e) {
-                if (e.status() == 400 || e.status() == 413) {
-                    throw new RejectedBatchException(e.status() + " " + e.reason() + ": " + e.getMessage(), e);
+        return new Sink() {
+            @Override
+            public void submit(List<Map<String, Object>> batch) {
+                submit(batch, List.of());
+            }
+
+            @Override
+            public void submit(List<Map<String, Object>> batch, List<UpstreamTlsObservation> upstreamTls) {
+                try {
+                    client.get().submitDecisions(new DecisionBatch(batch, upstreamTls));
+                } catch (ControlPlaneException e) {
+                    if (e.status() == 400 || e.status() == 413) {
+                        throw new RejectedBatchException(e.status() + " " + e.reason() + ": " + e.getMessage(), e);
+                    }
+                    throw e;
                 }
-                throw e;
             }
         };
+    }
+
+    /**
+     * Governance glue (issue 12): every batch also carries the upstream TLS observations {@code reporter} holds
+     * (they travel with the next batch of decisions; put back when it is not delivered).
+     */
+    public DecisionShipper upstreamTls(UpstreamTlsReporter reporter) {
+        this.upstreamTls = Objects.requireNonNull(reporter, "reporter");
+        return this;
     }
 
     /** Starts shipping every flush interval. */
@@ -177,7 +202,9 @@ public final class DecisionShipper implements AutoCloseable {
                 return;
             }
             List<Map<String, Object>> notSent = new ArrayList<>();
-            RuntimeException failure = ship(batch, notSent);
+            UpstreamTlsReporter reporter = upstreamTls;
+            List<UpstreamTlsObservation> tls = reporter == null ? List.of() : reporter.drain();
+            RuntimeException failure = ship(batch, notSent, tls);
             if (failure != null) {
                 putBack(notSent);
                 metrics.decisionBatch(BatchResult.FAILED, notSent.size());
@@ -196,9 +223,14 @@ public final class DecisionShipper implements AutoCloseable {
      * decisions refused on their own are dropped. On a failure to deliver, what was not delivered is added to
      * {@code notSent} (in order) and the failure returned; null when everything landed.
      */
-    private RuntimeException ship(List<Map<String, Object>> batch, List<Map<String, Object>> notSent) {
+    private RuntimeException ship(List<Map<String, Object>> batch, List<Map<String, Object>> notSent,
+                                  List<UpstreamTlsObservation> tls) {
         try {
-            sink.submit(batch);
+            if (tls.isEmpty()) {
+                sink.submit(batch);
+            } else {
+                sink.submit(batch, tls);
+            }
             landed(batch.size());
             metrics.decisionBatch(BatchResult.SHIPPED, batch.size());
             backoff.reset();
@@ -207,19 +239,26 @@ public final class DecisionShipper implements AutoCloseable {
             metrics.decisionBatch(BatchResult.REJECTED, batch.size());
             if (batch.size() > 1) {
                 int half = batch.size() / 2;
-                RuntimeException failure = ship(batch.subList(0, half), notSent);
+                RuntimeException failure = ship(batch.subList(0, half), notSent, tls);
                 if (failure != null) {
                     notSent.addAll(batch.subList(half, batch.size()));
                     return failure;
                 }
-                return ship(batch.subList(half, batch.size()), notSent);
+                return ship(batch.subList(half, batch.size()), notSent, List.of());
             }
             landed(1);
             dropped(DropReason.REJECTED, 1);
+            if (!tls.isEmpty()) {
+                metrics.upstreamTlsDropped(tls.size()); // refused with the decision: never sent again
+            }
             LOG.error("the control plane refused a decision; it is dropped: {}", e.getMessage());
             return null;
         } catch (RuntimeException e) {
             notSent.addAll(batch);
+            UpstreamTlsReporter reporter = upstreamTls;
+            if (!tls.isEmpty() && reporter != null) {
+                reporter.restore(tls);
+            }
             return e;
         }
     }

@@ -19,6 +19,11 @@ public sealed interface GateDecision permits GateDecision.Allow, GateDecision.De
         return new Deny(status, error, reason);
     }
 
+    /** A denial whose body also carries a human-readable {@code message} (e.g. naming an expired exception). */
+    static Deny deny(int status, String error, String reason, String message) {
+        return new Deny(status, error, reason, null, null, -1, message);
+    }
+
     final class Allow implements GateDecision {
         private Allow() {
         }
@@ -33,8 +38,10 @@ public sealed interface GateDecision permits GateDecision.Allow, GateDecision.De
      * @param after the earlier call a transition rule names, or null
      * @param call  the index, among the request's tool calls, of the call that was denied; -1 when the denial is not
      *              about one call (a credential, a session, ...)
+     * @param message a human-readable explanation sent in the body (naming the exception or secret concerned), or
+     *                null
      */
-    record Deny(int status, String error, String reason, String rule, EarlierCall after, int call)
+    record Deny(int status, String error, String reason, String rule, EarlierCall after, int call, String message)
             implements GateDecision {
         public Deny {
             if (status < 400 || status > 599) {
@@ -47,12 +54,16 @@ public sealed interface GateDecision permits GateDecision.Allow, GateDecision.De
             }
         }
 
+        public Deny(int status, String error, String reason, String rule, EarlierCall after, int call) {
+            this(status, error, reason, rule, after, call, null);
+        }
+
         public Deny(int status, String error, String reason, String rule, EarlierCall after) {
-            this(status, error, reason, rule, after, -1);
+            this(status, error, reason, rule, after, -1, null);
         }
 
         public Deny(int status, String error, String reason) {
-            this(status, error, reason, null, null, -1);
+            this(status, error, reason, null, null, -1, null);
         }
     }
 }

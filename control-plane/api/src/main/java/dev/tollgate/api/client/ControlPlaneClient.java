@@ -59,6 +59,7 @@ import dev.tollgate.api.wire.TaskCreatedView;
 import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.api.wire.TaskView;
 import dev.tollgate.api.wire.TokenExchangeResponse;
+import dev.tollgate.api.wire.UpstreamSecretValue;
 import dev.tollgate.api.wire.WorkloadSpec;
 import dev.tollgate.api.wire.WorkloadView;
 
@@ -248,6 +249,14 @@ public final class ControlPlaneClient {
     /** Appends a sidecar's enforcement decisions to the audit chain under the caller's SPIFFE ID (a workload client). */
     public DecisionBatchView submitDecisions(DecisionBatch batch) {
         return send("POST", "/v1/audit/decisions", batch, DecisionBatchView.class);
+    }
+
+    /**
+     * {@code GET /v1/upstream-secrets/{name}/value}: the one answer that carries a secret, only to the workload it is
+     * bound to, only while its exception is active (a sidecar client). Never log the result's value.
+     */
+    public UpstreamSecretValue upstreamSecretValue(String name) {
+        return send("GET", "/v1/upstream-secrets/" + enc(name) + "/value", null, UpstreamSecretValue.class);
     }
 
     // ---- tasks, tokens, revocations --------------------------------------------------------------------------
