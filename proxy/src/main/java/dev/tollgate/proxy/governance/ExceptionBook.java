@@ -317,21 +317,14 @@ public final class ExceptionBook {
         if (g.upstream() != null && (upstream == null || !g.upstream().equalsIgnoreCase(upstream))) {
             return false;
         }
-        return g.pathPrefix() == null || g.pathPrefix().isEmpty() || g.pathPrefix().equals("/")
-                || normal(path) && segmentPrefix(path, g.pathPrefix());
+        // A plain string prefix (docs/governance.md: end it with '/' to mean a directory), of a path in normal form.
+        return g.pathPrefix() == null || g.pathPrefix().isEmpty() || normal(path) && path.startsWith(g.pathPrefix());
     }
 
     /** A path that says what it is: no escapes, no dot segments, no empty segments. */
     private static boolean normal(String path) {
         return path != null && path.startsWith("/") && !path.contains("%") && !path.contains("/./")
                 && !path.contains("/../") && !path.endsWith("/..") && !path.endsWith("/.") && !path.contains("//");
-    }
-
-    static boolean segmentPrefix(String path, String prefix) {
-        if (!path.startsWith(prefix)) {
-            return false;
-        }
-        return prefix.endsWith("/") || path.length() == prefix.length() || path.charAt(prefix.length()) == '/';
     }
 
     private static String scope(ExceptionGrant g) {

@@ -51,27 +51,29 @@ class ExceptionBookTest {
 
     @Test
     void anActiveGrantWaivesItsScopeUntilItsExpiryThenNamesItself() {
-        ExceptionGrant g = active("exc-1", LEGACY, "/v1/reports", "egress", T0.plus(Duration.ofHours(2)));
+        ExceptionGrant g = active("exc-1", LEGACY, "/v1/reports/", "egress", T0.plus(Duration.ofHours(2)));
         book.apply(g);
 
         assertThat(at(Direction.EGRESS, LEGACY, "/v1/reports/daily")).isEqualTo(new ExceptionBook.Waiver.Active(g));
-        assertThat(at(Direction.EGRESS, "LEGACY.example:443", "/v1/reports")).isInstanceOf(
+        assertThat(at(Direction.EGRESS, "LEGACY.example:443", "/v1/reports/x")).isInstanceOf(
                 ExceptionBook.Waiver.Active.class);
         // Out of scope: another upstream, another path, a path only sharing a prefix, the other direction.
-        assertThat(at(Direction.EGRESS, "other.example:443", "/v1/reports")).isSameAs(ExceptionBook.Waiver.NONE);
+        assertThat(at(Direction.EGRESS, "other.example:443", "/v1/reports/x")).isSameAs(ExceptionBook.Waiver.NONE);
         assertThat(at(Direction.EGRESS, LEGACY, "/v1/admin")).isSameAs(ExceptionBook.Waiver.NONE);
+        // A plain string prefix: ending in '/', it means the directory, not the sibling nor the bare name.
         assertThat(at(Direction.EGRESS, LEGACY, "/v1/reportsX")).isSameAs(ExceptionBook.Waiver.NONE);
-        assertThat(at(Direction.INGRESS, LEGACY, "/v1/reports")).isSameAs(ExceptionBook.Waiver.NONE);
+        assertThat(at(Direction.EGRESS, LEGACY, "/v1/reports")).isSameAs(ExceptionBook.Waiver.NONE);
+        assertThat(at(Direction.INGRESS, LEGACY, "/v1/reports/x")).isSameAs(ExceptionBook.Waiver.NONE);
         // A path that hides where it goes never matches a path prefix.
         assertThat(at(Direction.EGRESS, LEGACY, "/v1/reports/../admin")).isSameAs(ExceptionBook.Waiver.NONE);
         assertThat(at(Direction.EGRESS, LEGACY, "/v1/reports/%2e%2e/admin")).isSameAs(ExceptionBook.Waiver.NONE);
 
         clock.advance(Duration.ofHours(2).minusMillis(1));
-        assertThat(at(Direction.EGRESS, LEGACY, "/v1/reports")).isInstanceOf(ExceptionBook.Waiver.Active.class);
+        assertThat(at(Direction.EGRESS, LEGACY, "/v1/reports/x")).isInstanceOf(ExceptionBook.Waiver.Active.class);
         clock.advance(Duration.ofMillis(1));
-        assertThat(at(Direction.EGRESS, LEGACY, "/v1/reports")).isEqualTo(new ExceptionBook.Waiver.Expired(g));
+        assertThat(at(Direction.EGRESS, LEGACY, "/v1/reports/x")).isEqualTo(new ExceptionBook.Waiver.Expired(g));
         // Out of its scope an expired grant names nothing either.
-        assertThat(at(Direction.EGRESS, "other.example:443", "/v1/reports")).isSameAs(ExceptionBook.Waiver.NONE);
+        assertThat(at(Direction.EGRESS, "other.example:443", "/v1/reports/x")).isSameAs(ExceptionBook.Waiver.NONE);
     }
 
     @Test
