@@ -459,7 +459,7 @@ final class CredentialGate implements RequestGate {
                     + g.waive() + ") expired at " + g.expiresAt() + "; the request carries no task token", g.id());
         }
         if (!(w instanceof ExceptionBook.Waiver.Active a)) {
-            return deny(DenyReason.MISSING, req, null, upstreamName);
+            return deny(DenyReason.MISSING, req, null, null); // as without exceptions: no upstream in it
         }
         if (e.state.stale()) {
             // Exceptions arrive (and are revoked) on the same watch stream as revocations: stale waives nothing.
