@@ -149,8 +149,15 @@ public final class PeersBench implements Callable<Integer> {
     @Option(names = "--peer-cpu", defaultValue = "1", description = "core of every proxy process; default: ${DEFAULT-VALUE}")
     int peerCpu;
 
-    @Option(names = "--sidecar-jvm-opts", defaultValue = "-Xmx256m", description = "JVM options of the sidecars (space separated); default: ${DEFAULT-VALUE}")
+    @Option(names = "--sidecar-jvm-opts", defaultValue = "@deploy/sidecar-jvm.options", description = "JVM options of "
+            + "the sidecars (space separated; @file reads a java argument file, relative to the working directory); "
+            + "default: ${DEFAULT-VALUE}, what the launcher and the image use")
     String sidecarJvmOpts;
+
+    @Option(names = "--sidecar-cds", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "start the sidecars with a class-data archive made by a training run first "
+                    + "(`sidecar --training-run`, as the launcher does); --no-sidecar-cds: without; default: ${DEFAULT-VALUE}")
+    boolean sidecarCds;
 
     @Option(names = "--profile", description = "attach async-profiler to every Tollgate sidecar during each measured "
             + "scenario (not start-up or warm-up) and write flame graphs to <out>/profiles: cpu or alloc")
@@ -216,8 +223,12 @@ public final class PeersBench implements Callable<Integer> {
         BenchPki pki = new BenchPki(DataPathBench.TRUST_DOMAIN);
         Path bundle = work.resolve("bundle.pem");
         pki.writeBundle(bundle);
-        List<String> jvmOpts = sidecarJvmOpts.isBlank() ? List.of() : Arrays.asList(sidecarJvmOpts.trim().split("\\s+"));
+        List<String> jvmOpts = expandArgumentFiles(sidecarJvmOpts.isBlank() ? List.of()
+                : Arrays.asList(sidecarJvmOpts.trim().split("\\s+")));
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        if (sidecarCds) {
+            jvmOpts = withClassDataArchive(jvmOpts, classpath, work);
+        }
         int[] extra = largeSizes.stream().mapToInt(Integer::intValue).toArray();
         BenchControlPlane cp = null;
         try (UpstreamServer upstream = new UpstreamServer(bodyBytes, extra); LoadGenerator gen = new LoadGenerator()) {
@@ -720,6 +731,65 @@ public final class PeersBench implements Callable<Integer> {
         }
     }
 
+    /**
+     * Options as given, with each {@code @file} replaced by the options it holds (one or more per line, {@code #}
+     * starts a comment), so the summary shows them; a relative file is looked up from the working directory, then
+     * from its parent (the bench module's tests run in {@code bench/}).
+     */
+    static List<String> expandArgumentFiles(List<String> opts) throws IOException {
+        List<String> out = new ArrayList<>();
+        for (String o : opts) {
+            if (!o.startsWith("@")) {
+                out.add(o);
+                continue;
+            }
+            Path f = Path.of(o.substring(1));
+            if (!f.isAbsolute() && !Files.isRegularFile(f) && Path.of("").toAbsolutePath().getParent() != null) {
+                Path up = Path.of("").toAbsolutePath().getParent().resolve(f);
+                f = Files.isRegularFile(up) ? up : f;
+            }
+            if (!Files.isRegularFile(f)) {
+                throw new IOException("--sidecar-jvm-opts: no file " + o.substring(1));
+            }
+            for (String line : Files.readAllLines(f)) {
+                int hash = line.indexOf('#');
+                String l = (hash >= 0 ? line.substring(0, hash) : line).trim();
+                if (!l.isEmpty()) {
+                    out.addAll(Arrays.asList(l.split("\\s+")));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Runs {@code sidecar --training-run} once with the sidecars' JVM options and class path under
+     * {@code -XX:ArchiveClassesAtExit}, and returns the options with the archive; the options unchanged (and a
+     * message) when it cannot be made.
+     */
+    private static List<String> withClassDataArchive(List<String> jvmOpts, String classpath, Path work)
+            throws IOException, InterruptedException {
+        Path archive = work.resolve("sidecar.jsa");
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmOpts);
+        cmd.addAll(List.of("-XX:ArchiveClassesAtExit=" + archive, "-cp", classpath, "dev.tollgate.proxy.SidecarCommand",
+                "--training-run"));
+        Path log = work.resolve("cds-training.log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        if (!p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+        }
+        if (p.isAlive() || p.exitValue() != 0 || !Files.isRegularFile(archive)) {
+            System.out.println("class-data archive: the training run failed, sidecars start without it (" + log + ")");
+            return jvmOpts;
+        }
+        System.out.printf(Locale.ROOT, "class-data archive: %s (%d KiB)%n", archive, Files.size(archive) / 1024);
+        List<String> out = new ArrayList<>(jvmOpts);
+        out.add("-XX:SharedArchiveFile=" + archive);
+        return out;
+    }
+
     private void coldStart() throws IOException, InterruptedException {
         for (int rep = 1; rep <= coldstartRepetitions; rep++) {
             for (Peer p : rotation(rep)) {
@@ -970,7 +1040,8 @@ public final class PeersBench implements Callable<Integer> {
         s.put("large responses: sizes (bytes), seconds, closed-loop connections", largeSizes + ", " + largeSeconds
                 + ", " + largeConnections);
         s.put("usual response body (bytes)", bodyBytes);
-        s.put("sidecar JVM options", sidecarJvmOpts + " -Xlog:gc:file=…");
+        s.put("sidecar JVM options", sidecarJvmOpts + (sidecarCds ? " -XX:SharedArchiveFile=<training-run archive>" : "")
+                + " -Xlog:gc:file=…");
         return s;
     }
 

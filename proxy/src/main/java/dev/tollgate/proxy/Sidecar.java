@@ -36,7 +36,6 @@ import dev.tollgate.proxy.config.HostPort;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.credential.CredentialEnforcement;
 import dev.tollgate.proxy.credential.ExchangeClient;
-import dev.tollgate.proxy.credential.SvidClients;
 import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.decision.DecisionShipper;
 import dev.tollgate.proxy.forward.OffLoopResolverGroup;
@@ -59,11 +58,13 @@ import dev.tollgate.proxy.listener.IngressInitializer;
 import dev.tollgate.proxy.listener.L4Initializer;
 import dev.tollgate.proxy.listener.ListenerContext;
 import dev.tollgate.proxy.metrics.BackgroundTask;
+import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.policy.PolicyFileWatcher;
 import dev.tollgate.proxy.policy.PolicySource;
 import dev.tollgate.proxy.policy.PolicyUnavailableGate;
 import dev.tollgate.proxy.policy.PolicyWatchListener;
+import dev.tollgate.proxy.request.EnforcementWalk;
 import dev.tollgate.proxy.tls.CertificateSnapshot;
 import dev.tollgate.proxy.tls.CertificateSource;
 import dev.tollgate.proxy.tls.FileCertificateSource;
@@ -93,8 +94,9 @@ public final class Sidecar implements AutoCloseable {
     private final AutoCloseable processMetrics;
     private final CertificateSource certificates;
     private final HttpHardening hardening;
-    private final RequestGate ingressGate;
-    private final RequestGate egressGate;
+    /** The enforcement walks from the credential step on (readiness and the peer identity are the listeners'). */
+    private final EnforcementWalk ingressWalk;
+    private final EnforcementWalk egressWalk;
     private final CredentialEnforcement credentials;
     /** The configured policy (file or control plane); empty and never unavailable when none is configured. */
     private final PolicySource policySource;
@@ -108,8 +110,6 @@ public final class Sidecar implements AutoCloseable {
     private final ToolCallInspection inspection;
     /** The latest signed audit checkpoint pushed by the control plane; null when certificates come from files. */
     private final AuditCheckpointListener auditCheckpoints;
-    /** Runs token exchanges with the control plane when enforcement is wired here; null otherwise. */
-    private final java.util.concurrent.ExecutorService exchangeExecutor;
     /** Governance (issue 12): exceptions, injected credentials, upstream TLS posture; null parts when not wired. */
     private final ExceptionBook exceptions;
     private final Injection injection;
@@ -142,7 +142,8 @@ public final class Sidecar implements AutoCloseable {
                 : config.controlPlane().isPresent() ? ControlPlaneCertificateSource.builder(config.controlPlane().get())
                         .clock(clock).validator(new SvidValidator(clock, config.tls().spiffeId()))
                         .watchReconnectMax(config.watchReconnectMax().orElseThrow())
-                        .results(metrics::certificateReload).metrics(new IdentityMetrics(registry, clock)).build()
+                        .results(metrics::certificateReload).metrics(new IdentityMetrics(registry, clock))
+                        .outcomes(metrics::controlPlaneCall).build()
                 : new FileCertificateSource(config.tls().cert(), config.tls().key(), config.tls().bundle(),
                 config.tls().reloadInterval(), new SvidValidator(clock, config.tls().spiffeId()),
                 metrics::certificateReload, () -> metrics.backgroundFailure(BackgroundTask.CERTIFICATE_FILES));
@@ -169,30 +170,21 @@ public final class Sidecar implements AutoCloseable {
             this.auditCheckpoints = null;
         }
         // While a configured, required policy has not loaded, egress fails closed (after the credential check).
-        RequestGate policyGate = ps.configured() && ps.required()
-                ? new PolicyUnavailableGate(policySource, metrics) : RequestGate.allowAll();
+        RequestGate policyLoaded = ps.configured() && ps.required()
+                ? new PolicyUnavailableGate(policySource, metrics) : null;
         ExchangeClient exchange = b.exchangeClient;
         if (certificates instanceof ControlPlaneCertificateSource cps) {
             // The SVID comes from the control plane: so do task tokens' keys and revocations, and exchanges; the
             // decision log goes there.
+            // All of it over the source's Netty transport, with the current SVID (no JDK HTTP client).
             var cp = config.controlPlane().orElseThrow();
-            var client = SvidClients.following(cp.url(), cps::controlPlaneTrust, cp.serverId(),
-                    cps::currentCredentials);
             this.decisionShipper = new DecisionShipper(cp.decisionLog(), cp.backoffInitial(), cp.backoffMax(),
-                    DecisionShipper.controlPlane(client), metrics);
+                    DecisionShipper.controlPlane(cps.transport()), metrics);
             this.decisions = DecisionLog.shippedBy(decisionShipper);
             if (exchange == null) {
-                this.exchangeExecutor = java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
-                    Thread t = new Thread(r, "tollgate-token-exchange");
-                    t.setDaemon(true);
-                    return t;
-                });
-                exchange = ExchangeClient.controlPlane(client, exchangeExecutor, clock);
-            } else {
-                this.exchangeExecutor = null;
+                exchange = ExchangeClient.controlPlane(cps.transport(), clock);
             }
         } else {
-            this.exchangeExecutor = null;
             this.decisionShipper = null;
             this.decisions = b.decisions != null ? b.decisions : DecisionLog.localOnly();
         }
@@ -221,8 +213,7 @@ public final class Sidecar implements AutoCloseable {
                 credentials.governedBy(exceptions, injection);
                 var cp = config.controlPlane().orElseThrow();
                 this.secretFetcher = injection.configured() ? new UpstreamSecretFetcher(injection,
-                        UpstreamSecretFetcher.controlPlane(SvidClients.following(cp.url(), cps::controlPlaneTrust,
-                                cp.serverId(), cps::currentCredentials)), metrics, credentialClock,
+                        UpstreamSecretFetcher.controlPlane(cps.transport()), metrics, credentialClock,
                         cp.backoffInitial(), cp.backoffMax()) : null;
                 if (secretFetcher != null) {
                     cps.addWatchListener(secretFetcher);
@@ -238,19 +229,25 @@ public final class Sidecar implements AutoCloseable {
                 this.injection = null;
                 this.secretFetcher = null;
             }
-            this.ingressGate = RequestGate.chain(List.of(credentials.ingressGate(), inspection.ingressGate(),
-                    b.ingressGate));
-            this.egressGate = RequestGate.chain(List.of(credentials.egressGate(), policyGate, inspection.egressGate(),
-                    b.egressGate));
         } else {
             this.credentials = null;
             this.credentialsFollowWatch = false;
             this.exceptions = null;
             this.injection = null;
             this.secretFetcher = null;
-            this.ingressGate = RequestGate.chain(List.of(inspection.ingressGate(), b.ingressGate));
-            this.egressGate = RequestGate.chain(List.of(policyGate, inspection.egressGate(), b.egressGate));
         }
+        // The order of the steps is EnforcementWalk.Step's; here each step gets its gate.
+        this.ingressWalk = EnforcementWalk.empty()
+                .with(EnforcementWalk.Step.CREDENTIAL, credentials == null ? null : credentials.ingressGate())
+                .with(EnforcementWalk.Step.TOOL_CALL, inspection.toolCallGate(Direction.INGRESS))
+                .with(EnforcementWalk.Step.POLICY, inspection.policyGate(Direction.INGRESS))
+                .with(EnforcementWalk.Step.EXTENSION, b.ingressGate);
+        this.egressWalk = EnforcementWalk.empty()
+                .with(EnforcementWalk.Step.CREDENTIAL, credentials == null ? null : credentials.egressGate())
+                .with(EnforcementWalk.Step.POLICY_LOADED, policyLoaded)
+                .with(EnforcementWalk.Step.TOOL_CALL, inspection.toolCallGate(Direction.EGRESS))
+                .with(EnforcementWalk.Step.POLICY, inspection.policyGate(Direction.EGRESS))
+                .with(EnforcementWalk.Step.EXTENSION, b.egressGate);
     }
 
     public static Builder builder(SidecarConfig config) {
@@ -264,8 +261,8 @@ public final class Sidecar implements AutoCloseable {
         private PrometheusMeterRegistry registry;
         private CertificateSource certificates;
         private HttpHardening hardening = HttpHardening.NONE;
-        private RequestGate ingressGate = RequestGate.allowAll();
-        private RequestGate egressGate = RequestGate.allowAll();
+        private RequestGate ingressGate;
+        private RequestGate egressGate;
         private ExchangeClient exchangeClient;
         private Clock credentialClock;
         private Supplier<Optional<Policy>> policy;
@@ -301,13 +298,13 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
-        /** Gates run on ingress after the identity allow-list (credentials, policy). */
+        /** A gate run on ingress as the last step of the walk ({@code EnforcementWalk.Step.EXTENSION}). */
         public Builder ingressGate(RequestGate g) {
             ingressGate = Objects.requireNonNull(g);
             return this;
         }
 
-        /** Gates run on egress (credentials, policy). */
+        /** A gate run on egress as the last step of the walk ({@code EnforcementWalk.Step.EXTENSION}). */
         public Builder egressGate(RequestGate g) {
             egressGate = Objects.requireNonNull(g);
             return this;
@@ -318,8 +315,8 @@ public final class Sidecar implements AutoCloseable {
          * {@link CredentialEnforcement} whose gates run first on ingress and egress. Feed its state from the watch
          * stream with {@code sidecar.credentials().watchListener(sidecar::closeConnectionsOf)}.
          *
-         * @param exchange how egress exchanges task tokens, e.g. {@link ExchangeClient#controlPlane} with a
-         *                 supplier of a client holding the current SVID
+         * @param exchange how egress exchanges task tokens, e.g. {@link ExchangeClient#controlPlane} over a
+         *                 control-plane transport whose credentials are the current SVID
          */
         public Builder credentials(ExchangeClient exchange) {
             exchangeClient = Objects.requireNonNull(exchange);
@@ -386,6 +383,10 @@ public final class Sidecar implements AutoCloseable {
         workers = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("tollgate-io", true),
                 transport.ioHandlerFactory());
         LOG.info("transport {} with {} event loops", transport.name(), threads);
+        if (certificates instanceof ControlPlaneCertificateSource cps) {
+            // Control-plane calls share the sidecar's event loops, socket transport and off-loop resolver.
+            cps.transport().attach(workers, transport.clientChannel(), new OffLoopResolverGroup(resolverPool));
+        }
         certificates.start(tls);
         awaitFirstCredentialSync();
         if (policyFile != null) {
@@ -408,8 +409,9 @@ public final class Sidecar implements AutoCloseable {
         if (!tls.ready()) {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }
-        ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressGate,
-                egressGate, inspection, credentials != null ? credentials.admissions() : null);
+        ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressWalk,
+                egressWalk, inspection, credentials != null ? credentials.admissions() : null,
+                new dev.tollgate.proxy.gate.IdentityAllowListGate(config.identity(), decisions, clock));
         SidecarConfig.Listeners l = config.listeners();
         List<String> bound = new ArrayList<>();
         try {
@@ -586,9 +588,6 @@ public final class Sidecar implements AutoCloseable {
             secretFetcher.close();
         }
         certificates.close();
-        if (exchangeExecutor != null) {
-            exchangeExecutor.shutdownNow();
-        }
         if (credentials != null) {
             credentials.close();
         }

@@ -31,7 +31,7 @@ public final class SidecarCommand implements Callable<Integer> {
     public static final int EXIT_CONFIG = 2;
     public static final int EXIT_NO_SVID = 3;
 
-    @Option(names = "--config", required = true, paramLabel = "<file>",
+    @Option(names = "--config", paramLabel = "<file>",
             description = "The sidecar's YAML configuration file (listeners, app, tls, identity, upstreams, limits, "
                     + "credentials, policy).")
     Path config;
@@ -40,6 +40,13 @@ public final class SidecarCommand implements Callable<Integer> {
             + "read (certificates, keys, bundles, trust anchor, policy), print the result and exit.")
     boolean check;
 
+    @Option(names = "--training-run", paramLabel = "<requests>", arity = "0..1", fallbackValue = "400",
+            description = "Instead of serving: run an agent sidecar and a tool sidecar in this process on loopback with "
+                    + "a throwaway PKI, send <requests> requests (default ${FALLBACK-VALUE}) through them, and exit 0. "
+                    + "Run under -XX:ArchiveClassesAtExit=FILE it writes the class-data archive that makes later starts "
+                    + "faster; the launcher does this on first use (docs/sidecar.md).")
+    Integer trainingRun;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -47,6 +54,31 @@ public final class SidecarCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter out = spec.commandLine().getOut();
+        if (trainingRun != null) {
+            if (config != null || check) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--training-run takes no --config or --check");
+            }
+            if (trainingRun < 1 || trainingRun > 100_000) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--training-run: between 1 and 100000 requests (got " + trainingRun + ")");
+            }
+            long started = System.nanoTime();
+            try {
+                int answered = TrainingRun.run(trainingRun);
+                out.printf("training run: %d requests answered in %d ms%n", answered,
+                        (System.nanoTime() - started) / 1_000_000);
+                out.flush();
+                return EXIT_OK;
+            } catch (java.io.IOException e) {
+                err.println("training run failed: " + e.getMessage());
+                err.flush();
+                return EXIT_FAILED;
+            }
+        }
+        if (config == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--config=<file>'");
+        }
         SidecarConfig cfg;
         try {
             cfg = ConfigLoader.load(config);

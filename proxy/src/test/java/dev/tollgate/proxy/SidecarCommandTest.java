@@ -75,6 +75,31 @@ class SidecarCommandTest {
     }
 
     @Test
+    void trainingRunSendsItsRequestsThroughAPairOfSidecarsAndExitsZero() {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+
+        int code = run(out, err, "--training-run", "12");
+
+        assertThat(code).as(err.toString()).isEqualTo(SidecarCommand.EXIT_OK);
+        assertThat(out.toString()).contains("training run: 12 requests answered");
+    }
+
+    @Test
+    void trainingRunTakesNoConfigurationAndABoundedCount() throws Exception {
+        Path file = dir.resolve("any.yaml");
+        Files.writeString(file, "listeners: {}\n");
+
+        assertThat(run(new StringWriter(), new StringWriter(), "--training-run", "--config", file.toString()))
+                .isEqualTo(SidecarCommand.EXIT_CONFIG);
+        assertThat(run(new StringWriter(), new StringWriter(), "--training-run", "0"))
+                .isEqualTo(SidecarCommand.EXIT_CONFIG);
+        StringWriter err = new StringWriter();
+        assertThat(run(new StringWriter(), err)).isEqualTo(SidecarCommand.EXIT_CONFIG);
+        assertThat(err.toString()).contains("Missing required option: '--config=<file>'");
+    }
+
+    @Test
     void drainsAndExitsZeroOnSigterm() throws Exception {
         Mesh mesh = new Mesh(dir);
         Path file = dir.resolve("run.yaml");

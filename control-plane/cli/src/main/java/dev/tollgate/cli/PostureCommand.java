@@ -18,7 +18,8 @@ import dev.tollgate.api.wire.PostureView;
 /** {@code ctl posture}: the posture report as a table, JSON, or a Markdown / HTML file for review. */
 @Command(name = "posture", mixinStandardHelpOptions = true,
         description = "The posture report: weak, unowned, long-lived, expiring and overdue assets, scored. "
-                + "Exits 0 with no critical or high finding, 4 otherwise.")
+                + "Exits 0 with no critical or high finding, 4 otherwise; a finding acknowledged by a posture:<rule> "
+                + "exception is listed but does not count.")
 final class PostureCommand extends CtlCommand.Action {
     /** Exit status when the report has a critical or high finding. */
     static final int EXIT_FINDINGS = 4;
@@ -61,10 +62,11 @@ final class PostureCommand extends CtlCommand.Action {
 
     private static void table(PrintWriter out, PostureView p) {
         out.printf("score %d/100 · %d assets reviewed · %s%n", p.score(), p.assetsReviewed(), counts(p.bySeverity()));
-        Table t = new Table("SEVERITY", "RULE", "ASSET", "OWNER", "DETAIL");
+        Table t = new Table("SEVERITY", "RULE", "ASSET", "OWNER", "ACKNOWLEDGED BY", "DETAIL");
         for (PostureView.Finding f : p.findings()) {
             t.row(f.severity(), f.rule(), f.assetKind() + " " + f.assetId(),
-                    f.humanOwner() == null ? "(none)" : f.humanOwner(), f.detail());
+                    f.humanOwner() == null ? "(none)" : f.humanOwner(),
+                    f.acknowledgedBy() == null ? "-" : f.acknowledgedBy(), f.detail());
         }
         t.print(out);
         if (p.truncated()) {
@@ -76,6 +78,12 @@ final class PostureCommand extends CtlCommand.Action {
         StringBuilder b = new StringBuilder();
         bySeverity.forEach((k, v) -> b.append(b.length() == 0 ? "" : ", ").append(v).append(' ').append(k));
         return b.toString();
+    }
+
+    /** A finding's detail, with the exception that acknowledges it (it is listed, not counted). */
+    static String detail(PostureView.Finding f) {
+        return f.acknowledgedBy() == null ? f.detail()
+                : f.detail() + " (acknowledged by exception " + f.acknowledgedBy() + "; not counted)";
     }
 
     /** The report as Markdown: a summary, the findings by rule with why and what to do, every asset named. */
@@ -103,7 +111,7 @@ final class PostureCommand extends CtlCommand.Action {
             }
             b.append("| ").append(md(f.assetKind() + " " + f.assetId())).append(" | ").append(md(orDash(f.workload())))
                     .append(" | ").append(md(orDash(f.humanOwner()))).append(" | ").append(md(orDash(f.serviceOwner())))
-                    .append(" | ").append(md(f.detail())).append(" |\n");
+                    .append(" | ").append(md(detail(f))).append(" |\n");
         }
         if (p.truncated()) {
             b.append("\nOnly the first ").append(p.findings().size()).append(" findings are listed; the counts cover all.\n");
@@ -147,7 +155,7 @@ final class PostureCommand extends CtlCommand.Action {
             }
             b.append("<tr>");
             for (String cell : List.of(f.assetKind() + " " + f.assetId(), orDash(f.workload()),
-                    orDash(f.humanOwner()), orDash(f.serviceOwner()), f.detail())) {
+                    orDash(f.humanOwner()), orDash(f.serviceOwner()), detail(f))) {
                 b.append("<td>").append(h(cell)).append("</td>");
             }
             b.append("</tr>\n");

@@ -7,6 +7,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.security.KeyPair;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -20,6 +21,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine;
 
 import dev.tollgate.api.wire.Json;
+import dev.tollgate.api.SpiffeId;
 import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.controlplane.TestPolicies;
 
@@ -119,6 +121,57 @@ class CtlCommandTest {
     }
 
     @Test
+    void exceptionRequestPrintsItsIdAndAnApprovedPostureExceptionLetsPostureExitZero() throws Exception {
+        String agent = "spiffe://test.tollgate/agent/legacy-bot";
+        assertThat(ctl("--credential-dir", creds, "workload", "register", agent, "--human-owner", "a@example.com",
+                "--service-owner", "team", "--purpose", "p").code()).isZero();
+        assertThat(ctl("--credential-dir", creds, "join-token", "create", agent).code()).isZero();
+        assertThat(ctl("--credential-dir", creds, "revoke", "spiffe-id", agent, "--reason", "test").code()).isZero();
+        assertThat(ctl("--credential-dir", creds, "posture").code()).isEqualTo(PostureCommand.EXIT_FINDINGS);
+
+        Result requested = ctl("--credential-dir", creds, "--output", "json", "exception", "request",
+                "--workload", agent, "--waive", "posture:revoked-identity-join-token", "--justification",
+                "token kept for the forensic replay", "--human-owner", "carol@example.com", "--expires", "7d",
+                "--review-in", "3d");
+        assertThat(requested.code()).as(requested.err()).isZero();
+        JsonNode e = json(requested.out());
+        String id = e.get("id").asText();
+        assertThat(id).matches("exc-[0-9a-f]{16}");
+        assertThat(e.get("state").asText()).isEqualTo("requested");
+        Result self = ctl("--credential-dir", creds, "exception", "approve", id);
+        assertThat(self.code()).isEqualTo(1);
+        assertThat(self.err()).contains("reason: approver_is_requester");
+        KeyPair kp = dev.tollgate.api.tls.Csrs.newP256();
+        var cred = tcp.admin().issueOperatorCredential(new dev.tollgate.api.wire.OperatorCredentialRequest("dana",
+                "admin", "dana@example.com", dev.tollgate.api.tls.Csrs.csrPem(kp), 3600L));
+        tcp.as(dev.tollgate.api.tls.Pem.certificates(cred.chainPem()), kp.getPrivate()).approveException(id);
+
+        Result posture = ctl("--credential-dir", creds, "posture");
+        assertThat(posture.code()).as("the only high finding is acknowledged").isZero();
+        assertThat(posture.out()).contains("ACKNOWLEDGED BY", "revoked-identity-join-token", id);
+        Path md = dir.resolve("acknowledged.md");
+        assertThat(ctl("--credential-dir", creds, "posture", "--report", md.toString()).code()).isZero();
+        assertThat(Files.readString(md)).contains("acknowledged by exception " + id + "; not counted");
+        Result list = ctl("--credential-dir", creds, "exception", "list", "--state", "active");
+        assertThat(list.code()).as(list.err()).isZero();
+        assertThat(list.out()).contains("STATE", "WAIVE", "WORKLOAD", "UPSTREAM", "EXPIRES", "REVIEW-BY", "OWNER",
+                "USES", id, "active", "carol@example.com");
+        assertThat(ctl("--credential-dir", creds, "exception", "show", id).out()).contains("approved by", "dana");
+        Result revoked = ctl("--credential-dir", creds, "exception", "revoke", id, "--reason", "replay done");
+        assertThat(revoked.out()).contains("exception " + id + " revoked");
+        assertThat(ctl("--credential-dir", creds, "posture").code()).isEqualTo(PostureCommand.EXIT_FINDINGS);
+
+        Result noExpiry = ctl("--credential-dir", creds, "exception", "request", "--workload", agent, "--waive",
+                "no-task-token", "--justification", "j", "--human-owner", "carol@example.com");
+        assertThat(noExpiry.code()).isEqualTo(2);
+        assertThat(noExpiry.err()).contains("--expires");
+        Result overCap = ctl("--credential-dir", creds, "exception", "request", "--workload", agent, "--waive",
+                "no-task-token", "--justification", "j", "--human-owner", "carol@example.com", "--expires", "31d");
+        assertThat(overCap.code()).isEqualTo(1);
+        assertThat(overCap.err()).contains("reason: expiry_over_cap", "exceptions.max-duration");
+    }
+
+    @Test
     void createsListsAndCompletesATaskThenRevokesAndListsSigningKeys() {
         String agent = "spiffe://test.tollgate/agent/cli-bot";
         assertThat(ctl("--credential-dir", creds, "workload", "register", agent, "--human-owner", "a@example.com",
@@ -132,7 +185,10 @@ class CtlCommandTest {
 
         Result list = ctl("--credential-dir", creds, "task", "list", "--agent", agent);
         assertThat(list.out()).contains("ID", id, "active", "crm.read", "look up a customer");
-        assertThat(ctl("--credential-dir", creds, "task", "show", id).out()).contains(id);
+        // task show lists the task's tokens (by jti, never the token)
+        Result shown = ctl("--credential-dir", creds, "task", "show", id);
+        assertThat(shown.out()).contains(id).contains("JTI").contains(task.get("tokenId").asText())
+                .doesNotContain(task.get("token").asText());
         Result refused = ctl("--credential-dir", creds, "task", "create", agent, "--tool", "payments.send", "--intent", "x");
         assertThat(refused.code()).isEqualTo(1);
         assertThat(refused.err()).contains("reason: tool_not_registered");
@@ -265,6 +321,30 @@ class CtlCommandTest {
         Result v = ctl("--credential-dir", creds, "audit", "verify");
         assertThat(v.code()).isZero();
         assertThat(v.out()).contains("audit chain intact");
+    }
+
+    @Test
+    void auditListFiltersOnTheServerAndShowsTheTask() {
+        SpiffeId agent = TestControlPlane.agent("filtered");
+        tcp.register(agent, "crm.read");
+        String task = tcp.admin().createTask(new dev.tollgate.api.wire.TaskSpec(agent.toString(),
+                java.util.List.of(dev.tollgate.api.token.ToolGrant.of("crm.read")), "read", 300L)).task().id();
+
+        Result byTask = ctl("--credential-dir", creds, "audit", "list", "--task", task, "--since", "1h");
+        assertThat(byTask.code()).isZero();
+        assertThat(byTask.out()).contains("TASK", task, "task.created").doesNotContain("workload.register");
+        Result byIdentity = ctl("--credential-dir", creds, "audit", "list", "--identity", agent.toString(),
+                "--kind", "operator.action", "--outcome", "ok");
+        assertThat(byIdentity.out()).contains("workload.register").doesNotContain("task.created");
+        assertThat(ctl("--credential-dir", creds, "audit", "list", "--kind", "operator.action", "--until",
+                "2000-01-01T00:00:00Z").out()).doesNotContain("operator.action");
+
+        Result badSince = ctl("--credential-dir", creds, "audit", "list", "--since", "yesterday");
+        assertThat(badSince.code()).isEqualTo(2);
+        assertThat(badSince.err()).contains("--since: 'yesterday'");
+        Result badIdentity = ctl("--credential-dir", creds, "audit", "list", "--identity", "agent/filtered");
+        assertThat(badIdentity.code()).isEqualTo(1);
+        assertThat(badIdentity.err()).contains("identity:", "invalid_parameter");
     }
 
     @Test

@@ -48,11 +48,14 @@ import dev.tollgate.controlplane.audit.DecisionIngest;
 import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaTransition;
 import dev.tollgate.controlplane.ca.IssuedCertificate;
+import dev.tollgate.controlplane.ca.KekRotation;
 import dev.tollgate.controlplane.config.ControlPlaneConfig;
+import dev.tollgate.controlplane.governance.UpstreamSecrets;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.OperatorCredentials;
 import dev.tollgate.controlplane.identity.K8sAttestor;
 import dev.tollgate.controlplane.identity.k8s.K8sTokenVerifier;
+import dev.tollgate.controlplane.governance.Exceptions;
 import dev.tollgate.controlplane.inventory.Inventory;
 import dev.tollgate.controlplane.inventory.Posture;
 import dev.tollgate.controlplane.identity.SvidIssuer;
@@ -165,7 +168,11 @@ public final class ControlPlane implements AutoCloseable {
         io.micrometer.core.instrument.binder.jvm.JvmGcMetrics gc = null;
         try {
             KeyEncryption sealing = CaManagerFactory.sealing(config, env);
+            Store.KekIdentity kek = store.kekIdentity("kek-" + java.util.HexFormat.of().formatHex(randomBytes(8)),
+                    clock.instant());
+            KekRotation.verify(store, sealing, kek); // a retired or wrong KEK is refused before anything is opened
             CaManager ca = CaManagerFactory.create(config, store, sealing, clock);
+            KekRotation.recordCheckValue(store, sealing, kek); // the KEK opened the CA key: it is this database's
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             ControlPlaneMetrics metrics = new ControlPlaneMetrics(registry);
             gc = ControlPlaneMetrics.bindJvmAndProcess(registry);
@@ -188,7 +195,7 @@ public final class ControlPlane implements AutoCloseable {
             Auditor auditor = new Auditor(store, clock, metrics::auditWriteFailure, metrics,
                     new RefusalAudit.Settings(au.refusalInterval(), au.refusalMaxRows(), au.refusalMaxSources()));
             WorkloadRegistry workloads = new WorkloadRegistry(store, auditor, clock, config.trustDomain(),
-                    config.svid().maxTtl(), config.k8sAttestation().clusters().keySet());
+                    config.svid().maxTtl(), config.k8sAttestation().clusters().keySet()).countDenialsIn(metrics);
             JoinTokens joinTokens = new JoinTokens(store, auditor, metrics, clock, config.joinTokenTtl(),
                     config.joinTokenMaxTtl());
             var tk = config.tokens();
@@ -231,13 +238,19 @@ public final class ControlPlane implements AutoCloseable {
             checkpoints.start();
             hub.register(checkpoints.keysSnapshotSource());
             hub.register(checkpoints.checkpointSnapshotSource());
+            UpstreamSecrets secrets = new UpstreamSecrets(store, sealing, kek.id(), publisher, auditor, metrics, clock);
+            hub.register(secrets);
             bundles.publishIfChanged();
             policies.publishIfChanged();
             hub.start();
-            Inventory inventory = new Inventory(store, auditor, clock, tk.signingKeyRotation(),
-                    store.kekIdentity("kek-" + java.util.HexFormat.of().formatHex(randomBytes(8)), clock.instant()),
+            Inventory inventory = new Inventory(store, auditor, clock, tk.signingKeyRotation(), kek,
                     config.kekFile().isPresent() ? "file" : "environment variable " + KeyEncryption.ENV_VAR);
             Posture posture = new Posture(inventory, store, clock, postureSettings(config));
+            Exceptions exceptions = new Exceptions(store, auditor, publisher, metrics, clock,
+                    config.exceptions().maxDuration(), Posture.ruleIds(),
+                    (kind, id) -> inventory.requireAsset("assetKind", kind, "assetId", id));
+            hub.register(exceptions.snapshotSource());
+            metrics.exceptionGauges(exceptionSummary(exceptions, store));
             Map<String, String> rules = new LinkedHashMap<>();
             for (Posture.Rule r : Posture.Rule.values()) {
                 rules.put(r.id, r.severity.wireName());
@@ -255,8 +268,8 @@ public final class ControlPlane implements AutoCloseable {
                     revocations::identityRevoked);
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
-                    tokens, policies, new DecisionIngest(store, clock, metrics), inventory, posture, checkpoints,
-                    operators, attestor);
+                    tokens, policies, new DecisionIngest(store, clock, metrics, exceptions, secrets), inventory,
+                    posture, checkpoints, operators, attestor, exceptions, secrets);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
@@ -296,6 +309,13 @@ public final class ControlPlane implements AutoCloseable {
             scheduler.scheduleWithFixedDelay(cp::checkpointAudit, every, every, TimeUnit.MILLISECONDS);
             long flush = Math.max(100, Math.min(5_000, au.refusalInterval().toMillis() / 10));
             scheduler.scheduleWithFixedDelay(cp::flushRefusals, flush, flush, TimeUnit.MILLISECONDS);
+            // registrations and deletions made by other replicas reach this replica's denial series
+            scheduler.scheduleWithFixedDelay(() -> upkeep("sync the denial metric's identities",
+                    workloads::syncDenialMetrics), 60, 60, TimeUnit.SECONDS);
+            long prune = Math.max(60_000, config.posture().interval().toMillis());
+            scheduler.scheduleWithFixedDelay(() -> upkeep("prune upstream TLS observations", () ->
+                    store.pruneUpstreamTls(clock.instant().minus(config.posture().upstreamTlsRetention()))),
+                    prune, prune, TimeUnit.MILLISECONDS);
             LOG.info("control plane for trust domain {} serving its API on {} (admin on {})", config.trustDomain(),
                     cp.apiUri(), admin.address());
             return cp;
@@ -332,6 +352,41 @@ public final class ControlPlane implements AutoCloseable {
         byte[] b = new byte[n];
         new java.security.SecureRandom().nextBytes(b);
         return b;
+    }
+
+    /**
+     * The exception gauges' values, read from the store when something was audited since the last read (every change
+     * of an exception and every decision batch is) or 10 seconds have passed (expiry by the clock); not on every
+     * scrape. When the store cannot be read the last values stay.
+     */
+    private static java.util.function.Supplier<int[]> exceptionSummary(Exceptions exceptions, Store store) {
+        java.util.concurrent.atomic.AtomicReference<long[]> cachedAt = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicReference<int[]> cached = new java.util.concurrent.atomic.AtomicReference<>(new int[3]);
+        return () -> {
+            long now = System.nanoTime();
+            try {
+                long head = store.auditHead().seq();
+                long[] at = cachedAt.get();
+                if (at != null && at[1] == head && now - at[0] < TimeUnit.SECONDS.toNanos(10)) {
+                    return cached.get();
+                }
+                Exceptions.Summary s = exceptions.summary();
+                cached.set(new int[] {s.active(), s.expiringSoon(), s.usedAfterReview()});
+                cachedAt.set(new long[] {now, head});
+            } catch (RuntimeException e) {
+                LOG.warn("exception gauges: cannot read the exceptions: {}", e.toString());
+            }
+            return cached.get();
+        };
+    }
+
+    /** Runs one scheduled upkeep task; a failure is logged and the schedule goes on. */
+    private static void upkeep(String what, Runnable task) {
+        try {
+            task.run();
+        } catch (RuntimeException e) {
+            LOG.warn("could not {}: {}", what, e.getMessage());
+        }
     }
 
     static Posture.Settings postureSettings(ControlPlaneConfig config) {

@@ -62,7 +62,7 @@ class DeployImageTest {
                 .contains("<classpathPrefix>lib/</classpathPrefix>");
         List<String[]> copies = copies();
         assertThat(copies).extracting(c -> c[0]).containsExactly("control-plane/cli/target/lib/",
-                "control-plane/cli/target/tollgate.jar", "deploy/tollgate.sh");
+                "control-plane/cli/target/tollgate.jar", "deploy/tollgate.sh", "deploy/sidecar-jvm.options");
         Path script = ROOT.resolve("deploy/tollgate.sh");
         assertThat(Files.isExecutable(script)).isTrue();
         String jarInImage = copies.get(1)[1];
@@ -70,6 +70,12 @@ class DeployImageTest {
         assertThat(libInImage).as("lib/ beside the jar, as its manifest class path says")
                 .isEqualTo(Path.of(jarInImage).getParent() + "/lib/");
         assertThat(Files.readString(script)).contains("exec java ${TOLLGATE_JAVA_OPTS:-} -jar " + jarInImage + " \"$@\"");
+        // The sidecar: its options file and the archive the image build makes with the same jar path and options.
+        String options = copies.get(3)[1];
+        assertThat(Files.readString(script)).contains("exec java @" + options + " -XX:SharedArchiveFile=/opt/tollgate/"
+                + "sidecar.jsa ${TOLLGATE_JAVA_OPTS:-} -jar " + jarInImage + " \"$@\"");
+        assertThat(dockerfile()).contains("RUN java @" + options + " -XX:ArchiveClassesAtExit=/opt/tollgate/sidecar.jsa "
+                + "\\\n        -jar " + jarInImage + " sidecar --training-run");
         assertThat(dockerfile()).contains("ENTRYPOINT [\"" + copies.get(2)[1] + "\"]");
     }
 

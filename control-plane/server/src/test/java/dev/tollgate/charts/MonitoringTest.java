@@ -47,6 +47,7 @@ class MonitoringTest {
             "tollgate_cp_watch_resyncs_total",
             "tollgate_cp_watch_revision_latest",
             "tollgate_cp_audit_decisions_total",
+            "tollgate_cp_decisions_denied_total",
             "tollgate_cp_posture_findings",
             "tollgate_cp_attestations_total",
             "tollgate_cp_attestation_audit_suppressed_total",
@@ -58,6 +59,13 @@ class MonitoringTest {
             "tollgate_cp_audit_checkpoint_seq",
             "tollgate_cp_api_unauthenticated_refusals_total",
             "tollgate_cp_audit_refusal_rows_total",
+            "tollgate_cp_exception_actions_total",
+            "tollgate_cp_exceptions_active",
+            "tollgate_cp_exceptions_expiring",
+            "tollgate_cp_exceptions_used_after_review",
+            "tollgate_cp_exception_uses_unmatched_total",
+            "tollgate_cp_upstream_secrets",
+            "tollgate_cp_upstream_secret_fetches_total",
             "up");
 
     private static final Set<String> PROMQL_WORDS = Set.of("by", "without", "on", "ignoring", "group_left",
@@ -125,6 +133,8 @@ class MonitoringTest {
         metrics.postureGauges(java.util.Map.of("weak-key", "high"), rule -> 0, () -> 90);
         metrics.registerAuditCounters();
         metrics.checkpointSeqGauge(() -> 12);
+        metrics.exceptionGauges(() -> new int[] {2, 1, 0});
+        metrics.upstreamSecretsGauge(() -> 0);
 
         Set<String> scraped = new TreeSet<>();
         for (String line : registry.scrape().split("\n")) {
@@ -221,7 +231,7 @@ class MonitoringTest {
         alertRules().forEach(r -> alerts.add(r.path("alert").asText()));
         assertThat(alerts).contains("TollgateControlPlaneDown", "TollgateCAExpiringSoon", "TollgateCAExpiryCritical",
                 "TollgateSvidIssuanceErrors", "TollgateJoinTokenRefusals", "TollgateApiServerErrors", "TollgateApiSlow",
-                "TollgateApiConnectionLimit", "TollgateAuditChainBroken");
+                "TollgateApiConnectionLimit", "TollgateAuditChainBroken", "TollgateDenialSpike");
     }
 
     @Test

@@ -107,7 +107,7 @@ public final class TestControlPlane implements AutoCloseable {
     public static java.util.List<dev.tollgate.controlplane.api.Route> routeTable(
             dev.tollgate.controlplane.store.Store store, dev.tollgate.controlplane.ca.CaManager ca) {
         return new dev.tollgate.controlplane.api.ApiRoutes(store, ca, null, null, null, null, TRUST_DOMAIN, null, null,
-                null, null, null, null, null, null, null, null).routes();
+                null, null, null, null, null, null, null, null, null, null).routes();
     }
 
     public static SpiffeId agent(String name) {

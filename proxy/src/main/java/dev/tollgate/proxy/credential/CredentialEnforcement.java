@@ -55,8 +55,9 @@ public final class CredentialEnforcement implements AutoCloseable {
     final Executor verifyExecutor;
     final DecisionLog decisions;
     final Admissions admissions;
-    /** Governance (issue 12): the exceptions of this workload and credential injection; null when not wired. */
-    volatile ExceptionBook exceptions;
+    /** Consulted where the credential step would deny a waivable reason (see {@link CredentialWaiver}). */
+    volatile CredentialWaiver waivers = CredentialWaiver.NONE;
+    /** Governance (issue 12): credential injection for upstreams configured with {@code inject}; null when not wired. */
     volatile Injection injection;
     private final ExecutorService ownedExecutor;
     private final CredentialGate ingress;
@@ -66,8 +67,8 @@ public final class CredentialEnforcement implements AutoCloseable {
     }
 
     /**
-     * @param exchangeClient how egress exchanges task tokens ({@link ExchangeClient#controlPlane}, with a supplier of
-     *                       a client holding the sidecar's current SVID)
+     * @param exchangeClient how egress exchanges task tokens ({@link ExchangeClient#controlPlane}, over a
+     *                       control-plane transport presenting the sidecar's current SVID)
      */
     public CredentialEnforcement(SidecarConfig config, Clock clock, ProxyMetrics metrics,
                                  ExchangeClient exchangeClient) {
@@ -162,9 +163,13 @@ public final class CredentialEnforcement implements AutoCloseable {
      * requests to upstreams configured with {@code inject} get their credential from {@code injection}.
      */
     public CredentialEnforcement governedBy(ExceptionBook exceptions, Injection injection) {
-        this.exceptions = Objects.requireNonNull(exceptions, "exceptions");
         this.injection = Objects.requireNonNull(injection, "injection");
+        waivers(new ExceptionWaiver(this, Objects.requireNonNull(exceptions, "exceptions")));
         return this;
+    }
+
+    CredentialGate gate(Direction direction) {
+        return direction == Direction.INGRESS ? ingress : egress;
     }
 
     /** For {@code Sidecar.builder(..).ingressGate(..)}: exchanged tokens of peer sidecars. */
@@ -175,6 +180,11 @@ public final class CredentialEnforcement implements AutoCloseable {
     /** For {@code Sidecar.builder(..).egressGate(..)}: the local agent's task tokens, exchanged per upstream. */
     public RequestGate egressGate() {
         return egress;
+    }
+
+    /** Where the credential step asks for an exception before it denies a waivable reason; replaces the last one. */
+    public void waivers(CredentialWaiver source) {
+        this.waivers = Objects.requireNonNull(source, "source");
     }
 
     public CredentialState state() {

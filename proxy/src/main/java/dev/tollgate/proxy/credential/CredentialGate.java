@@ -1,9 +1,6 @@
 package dev.tollgate.proxy.credential;
 
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,10 +10,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.RejectedExecutionException;
 
-import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.AsciiString;
 
 import org.slf4j.Logger;
@@ -31,16 +25,14 @@ import dev.tollgate.api.token.TokenVerifier;
 import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.api.token.VerificationResult;
 import dev.tollgate.api.token.VerifiedToken;
-import dev.tollgate.api.wire.ExceptionGrant;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.decision.DecisionLog;
-import dev.tollgate.proxy.forward.UpstreamRouter;
 import dev.tollgate.proxy.gate.GateDecision;
-import dev.tollgate.proxy.gate.GateRequest;
 import dev.tollgate.proxy.gate.RequestGate;
-import dev.tollgate.proxy.governance.ExceptionBook;
 import dev.tollgate.proxy.governance.Injection;
 import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.request.HeaderEdit;
+import dev.tollgate.proxy.request.RequestView;
 
 /**
  * Step 2 of the enforcement order (and the tool-service part of step 3) for one direction. See
@@ -66,14 +58,12 @@ final class CredentialGate implements RequestGate {
     private final CredentialEnforcement e;
     private final Direction direction;
     private final TokenType type;
-    private final UpstreamRouter router;
     private volatile TokenVerifier verifier;
 
     CredentialGate(CredentialEnforcement e, Direction direction) {
         this.e = e;
         this.direction = direction;
         this.type = direction == Direction.INGRESS ? TokenType.EXCHANGED : TokenType.TASK;
-        this.router = new UpstreamRouter(e.config.upstreamsInOrder());
     }
 
     /** Where the credential was found, and the token. */
@@ -81,47 +71,49 @@ final class CredentialGate implements RequestGate {
     }
 
     @Override
-    public CompletionStage<GateDecision> decide(GateRequest r) {
-        HttpRequest req = r.request();
-        String path = pathOf(req.uri());
+    public GateDecision decide(RequestView r) {
+        String path = r.path();
         if (exempt(path)) {
+            List<HeaderEdit> edits = List.of();
             if (direction == Direction.EGRESS) {
-                String sent = req.headers().get(TokenClaims.HEADER);
-                stripCredential(req.headers(), sent == null ? null : sent.trim());
+                String sent = r.header(TokenClaims.HEADER);
+                edits = stripCredential(r, sent == null ? null : sent.trim());
             }
             e.metrics.credentialExemption(direction);
             e.metrics.credentialDecision(direction, CredentialOutcome.EXEMPT);
-            log(CredentialOutcome.EXEMPT, null, req, null, null);
-            return done(GateDecision.allow());
+            log(CredentialOutcome.EXEMPT, null, r, null, null);
+            return GateDecision.Allow.withEdits(edits);
         }
-        Credential c = credentialOf(req.headers());
+        Credential c = credentialOf(r);
         if (c.problem() != null) {
-            return deny(c.problem(), req, null, null);
+            return deny(c.problem(), r, null, null);
         }
         if (c.token() == null) {
             if (!e.settings.required()) {
                 // Governance glue (issue 12): an injected credential goes on even without task credentials.
-                SidecarConfig.Upstream u = direction == Direction.EGRESS
-                        ? router.select(routingView(req)).orElse(null) : null;
+                SidecarConfig.Upstream u = direction == Direction.EGRESS ? r.route().orElse(null) : null;
                 Injection.Outcome inj = injection(u);
                 if (inj instanceof Injection.Outcome.Refused no) {
-                    return deny(DenyReason.INJECTION_UNAVAILABLE, req, null, u.name(), no.message(), null);
+                    return deny(DenyReason.INJECTION_UNAVAILABLE, r, null, u.name(), no.message(), null);
                 }
-                String injected = inject(req, u, inj);
+                List<HeaderEdit> edits = injected(u, inj);
                 e.metrics.credentialDecision(direction, CredentialOutcome.UNAUTHENTICATED);
-                log(CredentialOutcome.UNAUTHENTICATED, null, req, null, u == null ? null : u.name(), null, injected,
-                        null);
-                return done(GateDecision.allow());
+                log(CredentialOutcome.UNAUTHENTICATED, null, r, null, u == null ? null : u.name(), null,
+                        secretOf(inj));
+                return GateDecision.Allow.withEdits(edits);
             }
-            // Governance glue (issue 12): an active exception may waive the missing task token.
-            return withoutToken(req, path);
+            GateDecision waived = e.waivers.waive(r, DenyReason.MISSING);
+            if (waived != null) {
+                return waived;
+            }
+            return deny(DenyReason.MISSING, r, null, null);
         }
         Optional<SpiffeId> bound = direction == Direction.INGRESS ? r.peer() : r.own();
         if (r.own().isEmpty() || bound.isEmpty()) {
-            return deny(DenyReason.NO_IDENTITY, req, null, null);
+            return deny(DenyReason.NO_IDENTITY, r, null, null);
         }
         if (e.state.stale()) {
-            return deny(DenyReason.REVOCATION_STATE_STALE, req, null, null);
+            return deny(DenyReason.REVOCATION_STATE_STALE, r, null, null);
         }
         SpiffeId own = r.own().get();
         SpiffeId subject = bound.get();
@@ -129,7 +121,7 @@ final class CredentialGate implements RequestGate {
         VerifiedToken hit = e.verified.getIfPresent(key);
         if (hit != null && boundTo(hit, own, subject)) {
             e.metrics.credentialCache(direction, true);
-            return verified(hit, c, r, own);
+            return verified(hit, c, r);
         }
         e.metrics.credentialCache(direction, false);
         TokenVerifier v = verifierFor(own);
@@ -140,17 +132,18 @@ final class CredentialGate implements RequestGate {
                 return v.verify(c.token(), subject);
             }, e.verifyExecutor);
         } catch (RejectedExecutionException overloaded) {
-            return CompletableFuture.failedFuture(overloaded);
+            return GateDecision.pending(CompletableFuture.failedFuture(overloaded));
         }
-        return result.thenCompose(res -> {
+        // What follows the verification may itself wait (an exchange): the gate handler waits on a pending result too.
+        return GateDecision.pending(result.thenApply(res -> {
             if (res instanceof TokenRejection rej) {
                 LOG.debug("{} token refused: {} ({})", direction.tag(), rej.reason().wireName(), rej.detail());
-                return deny(DenyReason.of(rej.reason()), req, null, null);
+                return deny(DenyReason.of(rej.reason()), r, null, null, rej);
             }
             VerifiedToken t = (VerifiedToken) res;
             e.verified.put(key, t);
-            return verified(t, c, r, own);
-        });
+            return verified(t, c, r);
+        }));
     }
 
     /** A cached token stands for this request only when it has the type and binding a fresh verify would ask. */
@@ -158,38 +151,36 @@ final class CredentialGate implements RequestGate {
         return t.type() == type && t.subject().equals(subject) && t.audience().contains(own.toString());
     }
 
-    private CompletionStage<GateDecision> verified(VerifiedToken t, Credential c, GateRequest r, SpiffeId own) {
-        HttpRequest req = r.request();
+    private GateDecision verified(VerifiedToken t, Credential c, RequestView r) {
         Optional<RevocationSet.Entry> revoked = e.state.revocations().revocationOf(t);
         if (revoked.isPresent()) {
-            return deny(DenyReason.REVOKED, req, t, null);
+            return deny(DenyReason.REVOKED, r, t, null);
         }
-        // Later gates (tool-call inspection) take the scope from the token; they run only when this one allows.
-        r.context().token(t);
+        // Later steps (tool-call inspection) take the scope from the token; they run only when this one allows.
         if (direction == Direction.INGRESS) {
-            return allow(req, t, null);
+            return allow(r, t, null, List.of());
         }
-        Optional<SidecarConfig.Upstream> upstream = router.select(routingView(req));
+        Optional<SidecarConfig.Upstream> upstream = r.route();
         if (upstream.isEmpty()) {
-            return deny(DenyReason.UNKNOWN_TOOL, req, t, null);
+            return deny(DenyReason.UNKNOWN_TOOL, r, t, null);
         }
         SidecarConfig.Upstream u = upstream.get();
         List<String> tools = toolsFor(t, u);
         if (tools.isEmpty()) {
-            return deny(DenyReason.TOOL_NOT_IN_SCOPE, req, t, u.name());
+            return deny(DenyReason.TOOL_NOT_IN_SCOPE, r, t, u.name());
         }
         if (!(u.tls() instanceof SidecarConfig.SpiffeTls spiffe)) {
             // External or plain upstreams are not Tollgate-fronted: they get no Tollgate token at all.
-            stripCredential(req.headers(), c.token());
             // Governance glue (issue 12): a legacy upstream configured with inject gets its credential.
             Injection.Outcome inj = injection(u);
             if (inj instanceof Injection.Outcome.Refused no) {
-                return deny(DenyReason.INJECTION_UNAVAILABLE, req, t, u.name(), no.message(), null);
+                return deny(DenyReason.INJECTION_UNAVAILABLE, r, t, u.name(), no.message(), null);
             }
-            String injected = inject(req, u, inj);
+            List<HeaderEdit> edits = new ArrayList<>(stripCredential(r, c.token()));
+            edits.addAll(injected(u, inj));
             e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
-            log(CredentialOutcome.ALLOWED, null, req, t, u.name(), null, injected, null);
-            return done(GateDecision.allow());
+            log(CredentialOutcome.ALLOWED, null, r, t, u.name(), null, secretOf(inj));
+            return new GateDecision.Allow(t, edits, null);
         }
         String scope = String.join(" ", tools);
         CredentialEnforcement.ExchangeKey k = new CredentialEnforcement.ExchangeKey(t.jti(), spiffe.expectedId(), scope);
@@ -200,9 +191,9 @@ final class CredentialGate implements RequestGate {
         });
         if (!issued[0] && f.isDone() && !f.isCompletedExceptionally()) {
             e.metrics.exchange(ExchangeResult.CACHED);
-            return replaced(req, c, f.join(), t, u.name());
+            return replaced(r, c, f.join(), t, u.name());
         }
-        return f.handle((x, err) -> {
+        return GateDecision.pending(f.handle((x, err) -> {
             if (err != null) {
                 Throwable cause = exchangeFailure(err);
                 DenyReason reason = cause instanceof ExchangeClient.ExchangeException ex ? ex.reason()
@@ -211,11 +202,11 @@ final class CredentialGate implements RequestGate {
                         : ExchangeResult.REFUSED);
                 LOG.info("token exchange for {} failed: {}", u.name(), cause.toString());
                 LOG.debug("token exchange for {} failed", u.name(), cause);
-                return deny(reason, req, t, u.name());
+                return deny(reason, r, t, u.name());
             }
             e.metrics.exchange(issued[0] ? ExchangeResult.ISSUED : ExchangeResult.CACHED);
-            return replaced(req, c, x, t, u.name());
-        }).thenCompose(s -> s);
+            return replaced(r, c, x, t, u.name());
+        }));
     }
 
     /**
@@ -254,11 +245,11 @@ final class CredentialGate implements RequestGate {
         }
     }
 
-    private CompletionStage<GateDecision> replaced(HttpRequest req, Credential c, ExchangeClient.ExchangedToken x,
-                                                   VerifiedToken t, String upstream) {
-        stripCredential(req.headers(), c.token());
-        req.headers().set(TokenClaims.HEADER, x.token());
-        return allow(req, t, upstream);
+    private GateDecision replaced(RequestView r, Credential c, ExchangeClient.ExchangedToken x, VerifiedToken t,
+                                  String upstream) {
+        List<HeaderEdit> edits = new ArrayList<>(stripCredential(r, c.token()));
+        edits.add(HeaderEdit.set(TokenClaims.HEADER, x.token()));
+        return allow(r, t, upstream, edits);
     }
 
     /**
@@ -298,8 +289,8 @@ final class CredentialGate implements RequestGate {
      * otherwise {@code Authorization: Bearer} (scheme in any case, then spaces or tabs). A repeated
      * {@code tollgate-token}, or without it more than one bearer {@code Authorization}, is ambiguous.
      */
-    private Credential credentialOf(HttpHeaders h) {
-        List<String> own = h.getAll(TokenClaims.HEADER);
+    private Credential credentialOf(RequestView h) {
+        List<String> own = h.headerValues(TokenClaims.HEADER);
         if (own.size() > 1) {
             return new Credential(null, false, DenyReason.AMBIGUOUS);
         }
@@ -310,7 +301,7 @@ final class CredentialGate implements RequestGate {
         if (token != null && !token.isEmpty()) {
             return new Credential(token, false, null);
         }
-        List<String> auth = h.getAll(HttpHeaderNames.AUTHORIZATION);
+        List<String> auth = h.headerValues(HttpHeaderNames.AUTHORIZATION);
         String bearer = null;
         for (String a : auth) {
             String b = bearerToken(a);
@@ -339,40 +330,27 @@ final class CredentialGate implements RequestGate {
     }
 
     /**
-     * Egress: the agent's credential never goes upstream. Removes {@code tollgate-token} and every header field
-     * (whatever its name or scheme: {@code Authorization: Token …}, {@code Proxy-Authorization}, a cookie, …) whose
-     * value contains the task token; other values of the same header name stay.
+     * Egress: the agent's credential never goes upstream. The edits that remove {@code tollgate-token} and, from every
+     * header field (whatever its name or scheme: {@code Authorization: Token …}, {@code Proxy-Authorization}, a
+     * cookie, …) whose value contains the task token, the values carrying it; other values of the same header name
+     * stay.
      */
-    static void stripCredential(HttpHeaders h, String token) {
-        h.remove(TokenClaims.HEADER);
+    static List<HeaderEdit> stripCredential(RequestView r, String token) {
+        HeaderEdit dropOwn = HeaderEdit.remove(TokenClaims.HEADER);
         if (token == null || token.isEmpty()) {
-            return;
+            return List.of(dropOwn);
         }
-        List<CharSequence> carrying = null;
-        for (Iterator<Map.Entry<CharSequence, CharSequence>> i = h.iteratorCharSequence(); i.hasNext(); ) {
-            Map.Entry<CharSequence, CharSequence> e = i.next();
-            if (AsciiString.contains(e.getValue(), token)) {
-                if (carrying == null) {
-                    carrying = new ArrayList<>(2);
-                }
-                carrying.add(e.getKey());
-            }
-        }
-        if (carrying == null) {
-            return;
-        }
-        for (CharSequence name : carrying) {
-            List<String> values = h.getAll(name);
-            if (values.isEmpty()) {
-                continue; // removed already under another spelling of the name
-            }
-            h.remove(name);
-            for (String v : values) {
-                if (!v.contains(token)) {
-                    h.add(name, v);
+        List<HeaderEdit> edits = new ArrayList<>(2);
+        edits.add(dropOwn);
+        r.forEachHeader((name, value) -> {
+            if (AsciiString.contains(value, token) && !AsciiString.contentEqualsIgnoreCase(name, TokenClaims.HEADER)) {
+                HeaderEdit x = HeaderEdit.removeValuesContaining(name, token);
+                if (!edits.contains(x)) {
+                    edits.add(x);
                 }
             }
-        }
+        });
+        return edits;
     }
 
     private boolean exempt(String path) {
@@ -395,95 +373,10 @@ final class CredentialGate implements RequestGate {
         return prefix.endsWith("/") || path.length() == prefix.length() || path.charAt(prefix.length()) == '/';
     }
 
-    /** The path of an origin-form or absolute-form request target. */
-    static String pathOf(String uri) {
-        String p = uri;
-        if (uri.regionMatches(true, 0, "http://", 0, 7) || uri.regionMatches(true, 0, "https://", 0, 8)) {
-            try {
-                p = new URI(uri).getRawPath();
-            } catch (URISyntaxException ex) {
-                return null;
-            }
-            if (p == null || p.isEmpty()) {
-                p = "/";
-            }
-        }
-        int q = p.indexOf('?');
-        if (q >= 0) {
-            p = p.substring(0, q);
-        }
-        int hash = p.indexOf('#');
-        return hash < 0 ? p : p.substring(0, hash);
-    }
-
-    /** What the egress router will see once the listener turned an absolute-form target into origin form. */
-    private static HttpRequest routingView(HttpRequest req) {
-        String uri = req.uri();
-        if (!uri.regionMatches(true, 0, "http://", 0, 7)) {
-            return req;
-        }
-        try {
-            URI u = new URI(uri);
-            if (u.getRawAuthority() == null) {
-                return req;
-            }
-            HttpRequest view = new DefaultHttpRequest(req.protocolVersion(), req.method(),
-                    u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath());
-            view.headers().set(HttpHeaderNames.HOST, u.getRawAuthority());
-            return view;
-        } catch (URISyntaxException ex) {
-            return req;
-        }
-    }
-
-    // ---- governance glue (issue 12): exceptions waive a missing task token; injected credentials ----------------
-    // The decisions are ExceptionBook.waiverFor and Injection.editsFor; this gate only applies them.
-
-    /**
-     * No task token and credentials are required: an active exception of this scope lets the request pass (counted
-     * per exception, its id in the decision); an expired one is named in the refusal; otherwise {@code missing}.
-     */
-    private CompletionStage<GateDecision> withoutToken(HttpRequest req, String path) {
-        ExceptionBook book = e.exceptions;
-        if (book == null) {
-            return deny(DenyReason.MISSING, req, null, null);
-        }
-        SidecarConfig.Upstream u = direction == Direction.EGRESS ? router.select(routingView(req)).orElse(null) : null;
-        String target = direction == Direction.EGRESS ? (u == null ? null : u.address().toString())
-                : e.config.app().map(Object::toString).orElse(null);
-        String upstreamName = u == null ? null : u.name();
-        ExceptionBook.Waiver w = book.waiverFor(direction, target, path, e.clock.instant());
-        if (w instanceof ExceptionBook.Waiver.Expired x) {
-            ExceptionGrant g = x.grant();
-            return deny(DenyReason.EXCEPTION_EXPIRED, req, null, upstreamName, "exception " + g.id() + " ("
-                    + g.waive() + ") expired at " + g.expiresAt() + "; the request carries no task token", g.id());
-        }
-        if (!(w instanceof ExceptionBook.Waiver.Active a)) {
-            return deny(DenyReason.MISSING, req, null, null); // as without exceptions: no upstream in it
-        }
-        if (e.state.stale()) {
-            // Exceptions arrive (and are revoked) on the same watch stream as revocations: stale waives nothing.
-            return deny(DenyReason.REVOCATION_STATE_STALE, req, null, upstreamName);
-        }
-        if (direction == Direction.EGRESS && u == null) {
-            return deny(DenyReason.UNKNOWN_TOOL, req, null, null);
-        }
-        if (direction == Direction.EGRESS) {
-            stripCredential(req.headers(), null);
-        }
-        Injection.Outcome inj = injection(u);
-        if (inj instanceof Injection.Outcome.Refused no) {
-            return deny(DenyReason.INJECTION_UNAVAILABLE, req, null, upstreamName, no.message(), a.grant().id());
-        }
-        String injected = inject(req, u, inj);
-        e.metrics.exceptionRequest(book.tagOf(a.grant().id()));
-        e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
-        log(CredentialOutcome.ALLOWED, null, req, null, upstreamName, a.grant().id(), injected, null);
-        return done(GateDecision.allow());
-    }
+    // ---- governance glue (issue 12): injected credentials; exceptions come through ExceptionWaiver ----------------
 
     /** What injection says for an egress request to this upstream (nothing when none is configured). */
-    private Injection.Outcome injection(SidecarConfig.Upstream u) {
+    Injection.Outcome injection(SidecarConfig.Upstream u) {
         Injection inj = e.injection;
         if (direction != Direction.EGRESS || u == null || inj == null) {
             return Injection.Outcome.NOT_CONFIGURED;
@@ -491,55 +384,108 @@ final class CredentialGate implements RequestGate {
         return inj.editsFor(u, e.clock.instant());
     }
 
-    /** Applies injection edits (counted); the injected secret's name, or null when nothing was injected. */
-    private String inject(HttpRequest req, SidecarConfig.Upstream u, Injection.Outcome o) {
+    /** The header edits of an injection (counted), or none when nothing is injected. */
+    List<HeaderEdit> injected(SidecarConfig.Upstream u, Injection.Outcome o) {
         if (!(o instanceof Injection.Outcome.Edits edits)) {
-            return null;
+            return List.of();
         }
-        Injection.apply(req.headers(), edits);
         e.metrics.injection(u.name());
-        return edits.secret();
+        return Injection.headerEdits(edits);
     }
 
-    private CompletionStage<GateDecision> allow(HttpRequest req, VerifiedToken t, String upstream) {
+    /** The injected secret's name, or null when nothing is injected. */
+    static String secretOf(Injection.Outcome o) {
+        return o instanceof Injection.Outcome.Edits edits ? edits.secret() : null;
+    }
+
+    /** A request let through by an exception (its id and, when one was injected, the secret's name recorded). */
+    GateDecision.Allow waived(RequestView r, String upstream, String exception, String injected,
+                              List<HeaderEdit> edits) {
         e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
-        log(CredentialOutcome.ALLOWED, null, req, t, upstream);
-        return done(GateDecision.allow());
+        log(CredentialOutcome.ALLOWED, null, r, null, upstream, exception, injected);
+        return GateDecision.Allow.withEdits(edits);
     }
 
-    private CompletionStage<GateDecision> deny(DenyReason reason, HttpRequest req, VerifiedToken t, String upstream) {
-        return deny(reason, req, t, upstream, null, null);
+    private GateDecision allow(RequestView r, VerifiedToken t, String upstream, List<HeaderEdit> edits) {
+        e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
+        log(CredentialOutcome.ALLOWED, null, r, t, upstream);
+        return new GateDecision.Allow(t, edits, null);
     }
 
-    /** As above; {@code message} goes to the body and the decision, {@code exception} (an id) to the decision. */
-    private CompletionStage<GateDecision> deny(DenyReason reason, HttpRequest req, VerifiedToken t, String upstream,
-                                               String message, String exception) {
+    GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream) {
+        return deny(reason, r, t, upstream, null, null, null);
+    }
+
+    private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream,
+                                   TokenRejection rejected) {
+        return deny(reason, r, t, upstream, rejected, null, null);
+    }
+
+    /** As below; {@code message} goes to the body and the decision, {@code exception} (an id) to the decision. */
+    GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream, String message,
+                           String exception) {
+        return deny(reason, r, t, upstream, null, message, exception);
+    }
+
+    /**
+     * A denial, recorded with whose token it was when known (a verified token, or a rejection after the signature
+     * verified) and, on ingress, the peer's SPIFFE ID.
+     */
+    private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream,
+                                   TokenRejection rejected, String message, String exception) {
         e.metrics.credentialDenied(direction, reason);
-        log(CredentialOutcome.DENIED, reason, req, t, upstream, exception, null, message);
+        if (e.decisions.wants(CredentialOutcome.DENIED.tag())) {
+            Map<String, Object> line = line(CredentialOutcome.DENIED, reason, r, t, upstream);
+            if (exception != null) {
+                line.put("exception", exception);
+            }
+            if (message != null) {
+                line.put("message", message);
+            }
+            if (t == null && rejected != null && rejected.subject() != null) {
+                line.put("task_id", rejected.taskId());
+                line.put("sub", rejected.subject());
+            }
+            if (direction == Direction.INGRESS) {
+                r.peer().ifPresent(p -> line.put("peer", p.toString()));
+            }
+            e.decisions.record(line);
+        }
         String error = switch (reason.status()) {
             case 403 -> "insufficient_scope";
             case 503 -> "credential_check_unavailable";
             default -> reason == DenyReason.MISSING || reason == DenyReason.EXCEPTION_EXPIRED ? "credential_required"
                     : "invalid_credential";
         };
-        return done(message == null ? GateDecision.deny(reason.status(), error, reason.tag())
-                : GateDecision.deny(reason.status(), error, reason.tag(), message));
+        return message == null ? GateDecision.deny(reason.status(), error, reason.tag())
+                : GateDecision.deny(reason.status(), error, reason.tag(), message);
     }
 
-    private void log(CredentialOutcome outcome, DenyReason reason, HttpRequest req, VerifiedToken t, String upstream) {
-        log(outcome, reason, req, t, upstream, null, null, null);
+    private void log(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t, String upstream) {
+        log(outcome, reason, req, t, upstream, null, null);
     }
 
     /**
-     * @param exception the id of the exception the request passed under (or whose expiry refused it), or null
+     * @param exception the id of the exception the request passed under, or null
      * @param injected  the name of the upstream secret injected into it, or null
-     * @param message   the refusal's explanation, or null
      */
-    private void log(CredentialOutcome outcome, DenyReason reason, HttpRequest req, VerifiedToken t, String upstream,
-                     String exception, String injected, String message) {
+    private void log(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t, String upstream,
+                     String exception, String injected) {
         if (!e.decisions.wants(outcome.tag())) {
             return;
         }
+        Map<String, Object> line = line(outcome, reason, req, t, upstream);
+        if (exception != null) {
+            line.put("exception", exception);
+        }
+        if (injected != null) {
+            line.put("injected", injected);
+        }
+        e.decisions.record(line);
+    }
+
+    private Map<String, Object> line(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t,
+                                     String upstream) {
         Map<String, Object> line = new LinkedHashMap<>();
         line.put("at", e.clock.instant().toString());
         line.put("direction", direction.tag());
@@ -549,7 +495,7 @@ final class CredentialGate implements RequestGate {
             line.put("status", reason.status());
         }
         line.put("method", req.method().name());
-        String path = pathOf(req.uri());
+        String path = req.path();
         line.put("path", path == null ? "" : path.length() > 256 ? path.substring(0, 256) : path);
         if (t != null) {
             line.put("task_id", t.taskId());
@@ -562,19 +508,6 @@ final class CredentialGate implements RequestGate {
         if (outcome == CredentialOutcome.EXEMPT) {
             line.put("reason", "exempt"); // credentials.exempt: the development mode the posture report flags
         }
-        if (exception != null) {
-            line.put("exception", exception);
-        }
-        if (injected != null) {
-            line.put("injected", injected);
-        }
-        if (message != null) {
-            line.put("message", message);
-        }
-        e.decisions.record(line);
-    }
-
-    private static CompletionStage<GateDecision> done(GateDecision d) {
-        return CompletableFuture.completedFuture(d);
+        return line;
     }
 }

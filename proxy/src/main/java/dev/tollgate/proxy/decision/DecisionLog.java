@@ -10,6 +10,7 @@ import org.slf4j.LoggerFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
 
 import dev.tollgate.api.wire.Json;
+import dev.tollgate.proxy.request.DenialLog;
 
 /**
  * Where every enforcement decision of the sidecar is recorded: one JSON line on the logger {@value #LOGGER} (denials
@@ -57,19 +58,26 @@ public final class DecisionLog {
         event = bounded(event);
         boolean denied = notable(event.get(OUTCOME));
         if (denied ? LINES.isInfoEnabled() : LINES.isDebugEnabled()) {
-            try {
-                String json = Json.mapper().writeValueAsString(event);
-                if (denied) {
-                    LINES.info(json);
-                } else {
-                    LINES.debug(json);
-                }
-            } catch (JsonProcessingException e) {
-                LOG.warn("decision line not written: {}", e.getMessage());
-            }
+            // Serialised and written off the event loop, bounded: a flood of denials drops lines (counted), never
+            // blocks the request path.
+            Map<String, Object> line = event;
+            DenialLog.shared().offer(() -> write(line, denied));
         }
         if (shipper != null) {
             shipper.offer(event);
+        }
+    }
+
+    private static void write(Map<String, Object> event, boolean denied) {
+        try {
+            String json = Json.mapper().writeValueAsString(event);
+            if (denied) {
+                LINES.info(json);
+            } else {
+                LINES.debug(json);
+            }
+        } catch (JsonProcessingException e) {
+            LOG.warn("decision line not written: {}", e.getMessage());
         }
     }
 

@@ -3,7 +3,6 @@ package dev.tollgate.proxy.forward;
 import java.util.ArrayDeque;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
@@ -47,6 +46,8 @@ import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.RequestOutcome;
 import dev.tollgate.proxy.metrics.UpstreamErrorKind;
+import dev.tollgate.proxy.request.HeaderEdit;
+import dev.tollgate.proxy.request.RequestContext;
 
 /**
  * Forwards each request of one client connection (HTTP/1.1) or stream (HTTP/2) to its upstream and relays the
@@ -56,36 +57,36 @@ import dev.tollgate.proxy.metrics.UpstreamErrorKind;
  * events are flushed per chunk. HTTP/1.1 requests of one connection are handled one after the other; the next
  * request is read only when the previous response is complete.
  *
- * <p>A request that a task credential admitted arrives behind its {@link Admissions.Admission}; the exchange opens it
- * and closes it when it ends. When the credential is revoked or expires meanwhile, the exchange is cut: answered 401
+ * <p>Each request arrives as its {@link RequestContext}: the forwarder takes the upstream from its route (it does not
+ * route), applies the gates' header edits to the head once, when it writes it upstream, and runs the response
+ * through the context's response filter. A request that a task credential admitted carries its
+ * {@link Admissions.Admission} in its context; the exchange opens it and closes it when it ends. When the credential is revoked or expires meanwhile, the exchange is cut: answered 401
  * if nothing was answered yet, otherwise its HTTP/2 stream is reset (CANCEL) or its HTTP/1.1 connection closed; the
  * upstream request is abandoned either way.
  */
 public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(HttpForwarder.class);
+    /** Retry-After of the 503 a request gets when no upstream connection frees up in time (overload). */
+    static final int OVERLOAD_RETRY_AFTER_SECONDS = 1;
 
     private final UpstreamPools pools;
     private final ConnectionTracker tracker;
     private final ProxyMetrics metrics;
     private final Direction direction;
-    private final Function<HttpRequest, Optional<SidecarConfig.Upstream>> target;
     private final boolean http2Stream;
 
     private final ArrayDeque<Object> inbound = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private Exchange exchange;
-    /** The admission that came in front of the next request head (null when its credential needs none). */
-    private Admissions.Admission admitted;
     private boolean closed;
     private boolean draining;
 
     public HttpForwarder(UpstreamPools pools, ConnectionTracker tracker, ProxyMetrics metrics, Direction direction,
-                         Function<HttpRequest, Optional<SidecarConfig.Upstream>> target, boolean http2Stream) {
+                         boolean http2Stream) {
         this.pools = pools;
         this.tracker = tracker;
         this.metrics = metrics;
         this.direction = direction;
-        this.target = target;
         this.http2Stream = http2Stream;
     }
 
@@ -113,8 +114,7 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext c, Object msg) {
-        if (closed || !(msg instanceof HttpObject || msg instanceof LocalAnswer
-                || msg instanceof Admissions.Admission)) {
+        if (closed || !(msg instanceof HttpObject || msg instanceof LocalAnswer || msg instanceof RequestContext)) {
             ReferenceCountUtil.release(msg);
             return;
         }
@@ -159,10 +159,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             Exchange ex = exchange;
             if (ex == null) {
                 inbound.pollFirst();
-                if (m instanceof Admissions.Admission a) {
-                    admitted = a;
-                } else if (m instanceof HttpRequest req) {
-                    startExchange(req);
+                if (m instanceof RequestContext rc) {
+                    startExchange(rc);
                 } else if (m instanceof LocalAnswer answer) {
                     Exchange refused = new Exchange(null);
                     exchange = refused;
@@ -215,21 +213,19 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void startExchange(HttpRequest head) {
+    private void startExchange(RequestContext rc) {
+        HttpRequest head = rc.head();
         Exchange ex = new Exchange(head);
         exchange = ex;
-        ex.admission = admitted;
-        admitted = null;
-        if (head instanceof ResponseInterceptor.Source source) {
-            ex.interceptor = source.responseInterceptor();
-        }
+        ex.admission = rc.admission();
+        ex.interceptor = rc.responseFilter();
         tracker.requestStarted();
         if (head.method().equals(HttpMethod.CONNECT)) {
             ReferenceCountUtil.release(head);
             ex.respondLocally(405, "method_not_allowed", "CONNECT is not supported", RequestOutcome.CLIENT_ERROR);
             return;
         }
-        Optional<SidecarConfig.Upstream> upstream = target.apply(head);
+        Optional<SidecarConfig.Upstream> upstream = rc.route();
         if (upstream.isEmpty()) {
             ReferenceCountUtil.release(head);
             ex.respondLocally(403, "no_upstream", "no configured upstream matches this request",
@@ -237,6 +233,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             return;
         }
         ex.upstream = upstream.get();
+        // The gates' decisions on the head (credential stripped or exchanged, encoding asked for), applied once.
+        HeaderEdit.applyAll(rc.edits(), head.headers());
         if (ex.admission != null) {
             ex.admission.open(ctx.channel().eventLoop(), ex);
         }
@@ -434,6 +432,13 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(head);
             head = null;
             UpstreamException e = UpstreamErrors.wrap(upstream.name(), cause);
+            if (e.kind() == UpstreamErrorKind.POOL_EXHAUSTED) {
+                // Every connection to the upstream is busy and the queue for one is full or waited too long: the
+                // sidecar is overloaded, the upstream did nothing wrong. The client may try again shortly.
+                retryAfterSeconds = OVERLOAD_RETRY_AFTER_SECONDS;
+                respondLocally(503, "overloaded", e.kind().tag(), RequestOutcome.OVERLOADED);
+                return;
+            }
             respondLocally(e.kind() == UpstreamErrorKind.CONNECT_TIMEOUT ? 504 : 502, "upstream_unavailable",
                     e.kind().tag(), RequestOutcome.UPSTREAM_ERROR);
         }
@@ -587,7 +592,10 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             }
             UpstreamException e = UpstreamErrors.wrap(upstream.name(), cause);
             metrics.upstreamError(e.kind());
-            if (!responseStarted) {
+            if (!responseStarted && e.kind() == UpstreamErrorKind.REFUSED_STREAM) {
+                retryAfterSeconds = OVERLOAD_RETRY_AFTER_SECONDS;
+                respondLocally(503, "overloaded", e.kind().tag(), RequestOutcome.OVERLOADED);
+            } else if (!responseStarted) {
                 respondLocally(502, "upstream_unavailable", e.kind().tag(), RequestOutcome.UPSTREAM_ERROR);
             } else {
                 LOG.debug("upstream {} failed mid-response", upstream.name(), cause);

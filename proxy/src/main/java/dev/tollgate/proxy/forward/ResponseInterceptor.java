@@ -4,7 +4,8 @@ import io.netty.handler.codec.http.HttpObject;
 
 /**
  * Sees an upstream's response before the forwarder relays it and may change it (tool-call inspection filters
- * {@code tools/list} results with one). Called on the event loop with each response object in order; it takes
+ * {@code tools/list} results with one). A gate's allow decides it; the request's context carries it to the forwarder,
+ * which installs it for that request's response. Called on the event loop with each response object in order; it takes
  * ownership of each and hands what the client gets to the {@link Sink}, as it arrives or later.
  */
 public interface ResponseInterceptor {
@@ -20,10 +21,5 @@ public interface ResponseInterceptor {
 
         /** The response cannot be relayed (after its head went out: the client connection or stream is closed). */
         void fail(String why);
-    }
-
-    /** A request that brings the interceptor for its response (set by the gate that allowed it). */
-    interface Source {
-        ResponseInterceptor responseInterceptor();
     }
 }

@@ -2,6 +2,7 @@ package dev.tollgate.proxy.governance;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -21,6 +22,7 @@ import org.slf4j.LoggerFactory;
 import dev.tollgate.api.token.TokenClaims;
 import dev.tollgate.api.wire.UpstreamSecretValue;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.request.HeaderEdit;
 
 /**
  * Credential injection for legacy upstreams ({@code upstreams.*.inject}): holds the configured upstream secrets'
@@ -168,6 +170,16 @@ public final class Injection {
         List<String> remove = List.of(HttpHeaderNames.AUTHORIZATION.toString(), header, TokenClaims.HEADER);
         return new Outcome.Edits(remove.stream().distinct().toList(), Map.of(header, value), spec.secret(),
                 v.exceptionId());
+    }
+
+    /** The edits as the forwarder applies them: removes every value of each named header, then sets the new ones. */
+    public static List<HeaderEdit> headerEdits(Outcome.Edits e) {
+        List<HeaderEdit> out = new ArrayList<>(e.remove().size() + e.set().size());
+        for (String name : e.remove()) {
+            out.add(HeaderEdit.remove(name));
+        }
+        e.set().forEach((name, value) -> out.add(HeaderEdit.set(name, value)));
+        return out;
     }
 
     /** Applies edits to a request's headers: removes every value of each named header, then sets the new ones. */

@@ -1,5 +1,7 @@
 package dev.tollgate.proxy.governance;
 
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
@@ -11,7 +13,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,11 +20,11 @@ import org.slf4j.LoggerFactory;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.tollgate.api.client.Backoff;
-import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.client.ControlPlaneException;
 import dev.tollgate.api.client.WatchClient;
 import dev.tollgate.api.wire.UpstreamSecretValue;
 import dev.tollgate.api.wire.WatchEvent;
+import dev.tollgate.proxy.controlplane.ControlPlaneTransport;
 import dev.tollgate.proxy.metrics.BackgroundTask;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.SecretFetchResult;
@@ -72,10 +73,12 @@ public final class UpstreamSecretFetcher implements WatchClient.Listener, AutoCl
         });
     }
 
-    /** {@code GET /v1/upstream-secrets/{name}/value} with a client presenting the sidecar's current SVID. */
-    public static Source controlPlane(Supplier<ControlPlaneClient> client) {
-        Objects.requireNonNull(client, "client");
-        return name -> client.get().upstreamSecretValue(name);
+    /** {@code GET /v1/upstream-secrets/{name}/value} over the control-plane transport, presenting the current SVID. */
+    public static Source controlPlane(ControlPlaneTransport transport) {
+        Objects.requireNonNull(transport, "transport");
+        return name -> ControlPlaneTransport.await(transport.getJson("/v1/upstream-secrets/"
+                + URLEncoder.encode(name, StandardCharsets.UTF_8).replace("+", "%20") + "/value",
+                UpstreamSecretValue.class, null));
     }
 
     /** How often values whose exception ended by expiry (no event says so) are dropped from memory. */

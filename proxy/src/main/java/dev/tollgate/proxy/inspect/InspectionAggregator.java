@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -16,6 +15,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
@@ -39,6 +39,7 @@ import dev.tollgate.proxy.http.BodyBudget;
 import dev.tollgate.proxy.listener.Peers;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.RequestOutcome;
+import dev.tollgate.proxy.request.RequestContext;
 
 /**
  * In front of the request gate: for a request to an inspected upstream, reads what the gates need before they run.
@@ -48,9 +49,10 @@ import dev.tollgate.proxy.metrics.RequestOutcome;
  * held under the sidecar's {@link BodyBudget} (its bytes reserved before they are allocated: 503 when the sidecar is
  * full, 429 past the identity's or the connection's share, with {@code Retry-After}) and must arrive within
  * {@code limits.buffered-bodies.read-timeout} and at {@code min-rate} (408). A body that is not what the mode expects
- * is refused here (400) — like request hardening, before any gate. The request goes on as an {@link InspectedRequest} whose content is exactly
- * the bytes that were parsed. Other requests to an inspected upstream (MCP GET streams, DELETE, REST routes reading
- * no body) go on as an {@link InspectedHead} and their bodies stream unbuffered. A refusal is a {@link LocalAnswer};
+ * is refused here (400) — like request hardening, before any gate. The request's context goes on with the
+ * {@link Inspected} result and a head whose content is exactly the bytes that were parsed. Other requests to an
+ * inspected upstream (MCP GET streams, DELETE, REST routes reading no body) go on with their result and their bodies
+ * stream unbuffered. The upstream is the context's route: inspection does not route. A refusal is a {@link LocalAnswer};
  * nothing of the request is forwarded and the rest of the connection (or stream) is dropped.
  */
 public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
@@ -58,8 +60,8 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
     static final int RETRY_AFTER_SECONDS = 1;
     private final ToolCallInspection inspection;
     private final Direction direction;
-    private final Function<HttpRequest, Optional<SidecarConfig.Upstream>> target;
 
+    private RequestContext context;
     private HttpRequest head;
     private SidecarConfig.Upstream upstream;
     private RestRoutes.Match route;
@@ -71,11 +73,9 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
     /** Bytes of the body read when the current rate window started. */
     private long windowStart;
 
-    InspectionAggregator(ToolCallInspection inspection, Direction direction,
-                         Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
+    InspectionAggregator(ToolCallInspection inspection, Direction direction) {
         this.inspection = inspection;
         this.direction = direction;
-        this.target = target;
     }
 
     @Override
@@ -109,15 +109,16 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             }
             return;
         }
-        if (!(msg instanceof HttpRequest req)) {
+        if (!(msg instanceof RequestContext rc)) {
             ctx.fireChannelRead(msg);
             return;
         }
-        Optional<SidecarConfig.Upstream> u = target.apply(req);
+        Optional<SidecarConfig.Upstream> u = rc.route();
         if (u.isEmpty() || u.get().inspect().mode() == SidecarConfig.InspectionMode.NONE) {
             ctx.fireChannelRead(msg);
             return;
         }
+        HttpRequest req = rc.head();
         SidecarConfig.Upstream up = u.get();
         SidecarConfig.Inspect how = up.inspect();
         boolean aggregate;
@@ -127,7 +128,7 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             if (wrong != null) {
                 head = req;
                 upstream = up;
-                ReferenceCountUtil.release(req);
+                context = rc;
                 refuse(ctx, wrong);
                 return;
             }
@@ -135,11 +136,11 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             // it goes on only when that body is empty.
             aggregate = req.method().equals(HttpMethod.POST) || mayHaveBody(req);
         } else {
-            m = inspection.routes(how).match(req.method().name(), pathOf(req.uri()));
+            m = inspection.routes(how).match(req.method().name(), rc.path());
             aggregate = m != null && m.route().needsBody();
         }
         if (!aggregate) {
-            passHead(ctx, req, up, m);
+            passHead(ctx, rc, up, m);
             return;
         }
         InspectionReason problem = req.method().equals(HttpMethod.POST) || how.mode() != SidecarConfig.InspectionMode.MCP
@@ -147,13 +148,14 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         if (problem != null) {
             head = req;
             upstream = up;
-            ReferenceCountUtil.release(req);
+            context = rc;
             refuse(ctx, problem);
             return;
         }
         head = req;
         upstream = up;
         route = m;
+        context = rc;
         // The body's bytes are reserved before anything of it is allocated: the declared length at once (and
         // before a 100 Continue invites it), otherwise as the buffer grows.
         int maxBody = inspection.limits().maxBody();
@@ -163,12 +165,10 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         BodyBudget.Lease lease = inspection.bodyBudget().lease(ctx.channel(), identityOf(ctx.channel()));
         BodyBudget.Refusal full = initial > maxBody ? null : lease.grow(initial);
         if (full != null) {
-            ReferenceCountUtil.release(req);
             refuse(ctx, budgetReason(full));
             return;
         }
         if (initial > maxBody) {
-            ReferenceCountUtil.release(req);
             refuse(ctx, InspectionReason.BODY_TOO_LARGE);
             return;
         }
@@ -177,7 +177,6 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             body.writeBytes(fullRequest.content());
             HttpHeaders t = fullRequest.trailingHeaders().isEmpty() ? null
                     : new DefaultHttpHeaders().set(fullRequest.trailingHeaders());
-            fullRequest.release();
             complete(ctx, t);
             return;
         }
@@ -281,27 +280,23 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         return null;
     }
 
-    private void passHead(ChannelHandlerContext ctx, HttpRequest req, SidecarConfig.Upstream up, RestRoutes.Match m) {
+    private void passHead(ChannelHandlerContext ctx, RequestContext rc, SidecarConfig.Upstream up,
+                          RestRoutes.Match m) {
         List<Inspected.Call> calls = new ArrayList<>();
         if (m != null) {
-            ObjectNode args = RestRoutes.arguments(m, queryOf(req.uri()), null);
+            ObjectNode args = RestRoutes.arguments(m, rc.query(), null);
             if (args == null) {
-                head = req;
+                head = rc.head();
                 upstream = up;
-                ReferenceCountUtil.release(req);
+                context = rc;
                 refuse(ctx, InspectionReason.AMBIGUOUS_ARGUMENT);
                 return;
             }
             calls.add(new Inspected.Call(m.route().tool(), args));
         }
         boolean noRoute = up.inspect().mode() == SidecarConfig.InspectionMode.REST && m == null;
-        Inspected in = Inspected.of(direction, up.name(), up.inspect().mode(), null, calls, noRoute);
-        if (req instanceof FullHttpRequest full) {
-            ctx.fireChannelRead(new InspectedRequest(full.protocolVersion(), full.method(), full.uri(), full.content(),
-                    full.headers(), full.trailingHeaders(), in));
-        } else {
-            ctx.fireChannelRead(new InspectedHead(req.protocolVersion(), req.method(), req.uri(), req.headers(), in));
-        }
+        rc.inspected(Inspected.of(direction, up.name(), up.inspect().mode(), null, calls, noRoute), rc.head());
+        ctx.fireChannelRead(rc);
     }
 
     private void complete(ChannelHandlerContext ctx, HttpHeaders trailers) {
@@ -329,7 +324,7 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             }
         } else {
             JsonNode tree = inspection.readJson(bytes);
-            ObjectNode args = tree == null ? null : RestRoutes.arguments(route, queryOf(head.uri()), tree);
+            ObjectNode args = tree == null ? null : RestRoutes.arguments(route, context.query(), tree);
             if (tree == null) {
                 problem = InspectionReason.MALFORMED_JSON;
             } else if (args == null) {
@@ -345,13 +340,18 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         cancelDeadlines();
         Inspected in = Inspected.of(direction, upstream.name(), upstream.inspect().mode(), parsed, calls, false);
         HttpRequest h = head;
+        RequestContext rc = context;
         ByteBuf content = body;
         head = null;
         body = null;
         route = null;
         upstream = null;
-        ctx.fireChannelRead(new InspectedRequest(h.protocolVersion(), h.method(), h.uri(), content, h.headers(),
-                trailers == null ? EmptyHttpHeaders.INSTANCE : trailers, in));
+        context = null;
+        HttpRequest whole = new DefaultFullHttpRequest(h.protocolVersion(), h.method(), h.uri(), content, h.headers(),
+                trailers == null ? EmptyHttpHeaders.INSTANCE : trailers);
+        ReferenceCountUtil.release(h);
+        rc.inspected(in, whole);
+        ctx.fireChannelRead(rc);
     }
 
     /**
@@ -360,11 +360,15 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
      * HTTP/2 stream.
      */
     private void refuse(ChannelHandlerContext ctx, InspectionReason reason) {
-        inspection.refusedBeforeGates(direction, reason, head, upstream == null ? null : upstream.name());
+        inspection.refusedBeforeGates(direction, reason, context, upstream == null ? null : upstream.name());
         inspection.bodyLimitHit(reason);
+        if (context != null) {
+            context.release();
+        }
         head = null;
         upstream = null;
         route = null;
+        context = null;
         releaseBody();
         answer(ctx, reason);
     }
@@ -394,15 +398,5 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
         releaseBody();
-    }
-
-    static String pathOf(String uri) {
-        int q = uri.indexOf('?');
-        return q < 0 ? uri : uri.substring(0, q);
-    }
-
-    static String queryOf(String uri) {
-        int q = uri.indexOf('?');
-        return q < 0 ? null : uri.substring(q + 1);
     }
 }

@@ -7,12 +7,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpRequest;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.policy.Decision;
@@ -24,26 +21,37 @@ import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.api.token.VerifiedToken;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.gate.GateDecision;
-import dev.tollgate.proxy.gate.GateRequest;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.request.HeaderEdit;
+import dev.tollgate.proxy.request.RequestView;
 
 /**
- * Steps 3 and 4 of the enforcement order for an inspected request, after the credential gate allowed it: the MCP
- * session belongs to the caller's identity; every tool call names exactly a tool of the verified token's scope and
- * meets that grant's argument constraints; on egress the policy, when there is one, admits the calls against the
- * task's history (a batch: all or nothing, and recorded only when allowed). Requests that are not inspected pass
- * untouched. Runs on the event loop; every check is a lookup or a few.
+ * Steps 3 and 4 of the enforcement order for an inspected request, after the credential step allowed it, as two
+ * steps of the walk. {@link Part#TOOL_CALL}: the MCP session belongs to the caller's identity; a REST request matched
+ * a route; every tool call names exactly a tool of the verified token's scope and meets that grant's argument
+ * constraints. {@link Part#POLICY}: on egress the policy, when there is one, admits the calls against the task's
+ * history (a batch: all or nothing, and recorded only when allowed); an allowed MCP request is answered through a
+ * response filter and asks for an identity-encoded answer (a header edit). Requests that are not inspected pass
+ * untouched. Runs on the event loop; every check is a lookup or a few, and every answer is immediate.
  */
 final class InspectionGate implements RequestGate {
     static final String SESSION_HEADER = "mcp-session-id";
 
+    /** Which step of the walk this gate is. */
+    enum Part { TOOL_CALL, POLICY }
+
+    private static final List<HeaderEdit> IDENTITY_ENCODING =
+            List.of(HeaderEdit.set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY.toString()));
+
     private final ToolCallInspection in;
     private final Direction direction;
+    private final Part part;
 
-    InspectionGate(ToolCallInspection in, Direction direction) {
+    InspectionGate(ToolCallInspection in, Direction direction, Part part) {
         this.in = in;
         this.direction = direction;
+        this.part = part;
     }
 
     /**
@@ -58,25 +66,30 @@ final class InspectionGate implements RequestGate {
     }
 
     @Override
-    public CompletionStage<GateDecision> decide(GateRequest r) {
-        if (!(r.request() instanceof Inspected.Carrier carrier)) {
-            return done(GateDecision.allow());
+    public GateDecision decide(RequestView r) {
+        Inspected req = r.inspection();
+        if (req == null) {
+            return GateDecision.allow();
         }
         long begin = System.nanoTime();
-        try {
-            return check(r, carrier);
-        } finally {
+        GateDecision d = part == Part.TOOL_CALL ? toolCall(r, req) : policy(r, req);
+        if (part == Part.POLICY || d instanceof GateDecision.Deny) {
+            // One timing per inspected request: its policy step, or the tool-call step that denied it.
             in.metrics.inspectionDuration(direction, System.nanoTime() - begin);
         }
+        return d;
     }
 
-    private CompletionStage<GateDecision> check(GateRequest r, Inspected.Carrier carrier) {
-        Inspected req = carrier.inspected();
-        HttpRequest head = r.request();
-        VerifiedToken token = r.context().token().orElse(null);
-        SpiffeId who = direction == Direction.INGRESS ? r.peer().orElse(null)
+    /** Who makes the calls: the peer on ingress, the credential's subject (or this sidecar) on egress. */
+    private SpiffeId caller(RequestView r, VerifiedToken token) {
+        return direction == Direction.INGRESS ? r.peer().orElse(null)
                 : token != null ? token.subject() : r.own().orElse(null);
-        String sid = req.mode() == SidecarConfig.InspectionMode.MCP ? head.headers().get(SESSION_HEADER) : null;
+    }
+
+    private GateDecision toolCall(RequestView r, Inspected req) {
+        VerifiedToken token = r.credential().orElse(null);
+        SpiffeId who = caller(r, token);
+        String sid = req.mode() == SidecarConfig.InspectionMode.MCP ? r.header(SESSION_HEADER) : null;
         if (sid != null) {
             // Only a session this sidecar saw created is let through: an unknown one (never seen, forgotten,
             // evicted) is answered 404, on which MCP clients start a new session.
@@ -103,25 +116,30 @@ final class InspectionGate implements RequestGate {
             if (d != null) {
                 return deny(r, req, token, d);
             }
-            if (direction == Direction.EGRESS) {
-                Optional<Policy> p = in.policy.get();
-                if (p.isPresent()) {
-                    d = admit(r, req, token, p.get());
-                    if (d != null) {
-                        return deny(r, req, token, d);
-                    }
+        }
+        return GateDecision.allow();
+    }
+
+    private GateDecision policy(RequestView r, Inspected req) {
+        VerifiedToken token = r.credential().orElse(null);
+        if (!req.calls().isEmpty() && token != null && direction == Direction.EGRESS) {
+            Optional<Policy> p = in.policy.get();
+            if (p.isPresent()) {
+                Denial d = admit(r, req, token, p.get());
+                if (d != null) {
+                    return deny(r, req, token, d);
                 }
             }
         }
-        if (req.mode() == SidecarConfig.InspectionMode.MCP) {
-            boolean toolsList = req.body() != null && req.body().anyToolsList();
-            // Any answer may carry a tools result (a resumed stream replays them): it must be readable to be filtered.
-            head.headers().set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY);
-            req.response().interceptor = new McpResponseInterceptor(in, direction, req.upstream(), who, sid == null,
-                    toolsList, allowedTools(token));
-        }
         allowed(r, req, token);
-        return done(GateDecision.allow());
+        if (req.mode() != SidecarConfig.InspectionMode.MCP) {
+            return GateDecision.allow();
+        }
+        String sid = r.header(SESSION_HEADER);
+        boolean toolsList = req.body() != null && req.body().anyToolsList();
+        // Any answer may carry a tools result (a resumed stream replays them): it must be readable to be filtered.
+        return new GateDecision.Allow(null, IDENTITY_ENCODING, new McpResponseInterceptor(in, direction,
+                req.upstream(), caller(r, token), sid == null, toolsList, allowedTools(token)));
     }
 
     /** Every call names exactly a tool of the scope, and its arguments meet that grant's constraints. */
@@ -140,7 +158,7 @@ final class InspectionGate implements RequestGate {
     }
 
     /** The policy's decision on the calls; null when allowed (dry-run hits are counted and logged either way). */
-    private Denial admit(GateRequest r, Inspected req, VerifiedToken token, Policy policy) {
+    private Denial admit(RequestView r, Inspected req, VerifiedToken token, Policy policy) {
         List<ToolCall> calls = new ArrayList<>(req.calls().size());
         for (Inspected.Call c : req.calls()) {
             calls.add(new ToolCall(c.tool(), c.arguments(), token.issuedAt()));
@@ -150,7 +168,7 @@ final class InspectionGate implements RequestGate {
             InspectionReason reason = InspectionReason.ofPolicy(hit.reason());
             in.metrics.inspectionDryRun(direction, reason == null ? InspectionReason.UNKNOWN_TOOL : reason);
             if (in.log.enabled(true)) {
-                Map<String, Object> line = in.line(direction, "dry_run", reason, r.request(), req.upstream());
+                Map<String, Object> line = in.line(direction, "dry_run", reason, r, req.upstream());
                 line.remove("status");
                 token(line, token);
                 line.put("tool", req.calls().stream().map(Inspected.Call::tool).toList());
@@ -212,10 +230,10 @@ final class InspectionGate implements RequestGate {
         return out;
     }
 
-    private void allowed(GateRequest r, Inspected req, VerifiedToken token) {
+    private void allowed(RequestView r, Inspected req, VerifiedToken token) {
         in.metrics.inspection(direction, InspectionReason.NONE);
         if (in.log.enabled(false)) {
-            Map<String, Object> line = in.line(direction, "allowed", null, r.request(), req.upstream());
+            Map<String, Object> line = in.line(direction, "allowed", null, r, req.upstream());
             token(line, token);
             if (!req.calls().isEmpty()) {
                 line.put("tool", req.calls().stream().map(Inspected.Call::tool).toList());
@@ -224,10 +242,10 @@ final class InspectionGate implements RequestGate {
         }
     }
 
-    private CompletionStage<GateDecision> deny(GateRequest r, Inspected req, VerifiedToken token, Denial d) {
+    private GateDecision.Deny deny(RequestView r, Inspected req, VerifiedToken token, Denial d) {
         in.metrics.inspection(direction, d.reason());
         if (in.log.enabled(true)) {
-            Map<String, Object> line = in.line(direction, "denied", d.reason(), r.request(), req.upstream());
+            Map<String, Object> line = in.line(direction, "denied", d.reason(), r, req.upstream());
             token(line, token);
             if (d.tool() != null) {
                 line.put("tool", d.tool());
@@ -244,7 +262,7 @@ final class InspectionGate implements RequestGate {
             in.log.write(true, line);
         }
         InspectionReason x = d.reason();
-        return done(new GateDecision.Deny(x.status(), x.error(), x.tag(), d.rule(), d.after(), d.call()));
+        return new GateDecision.Deny(x.status(), x.error(), x.tag(), d.rule(), d.after(), d.call());
     }
 
     private static void token(Map<String, Object> line, VerifiedToken t) {
@@ -253,9 +271,5 @@ final class InspectionGate implements RequestGate {
             line.put("jti", t.jti());
             line.put("sub", t.subject().toString());
         }
-    }
-
-    private static CompletionStage<GateDecision> done(GateDecision d) {
-        return CompletableFuture.completedFuture(d);
     }
 }

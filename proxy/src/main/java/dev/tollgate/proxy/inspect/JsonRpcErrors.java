@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-import io.netty.handler.codec.http.HttpRequest;
 
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.proxy.gate.GateDecision;
@@ -35,8 +34,8 @@ public final class JsonRpcErrors {
     }
 
     /** The body for this denial of this request; null when the plain {@code {"error","reason"}} body fits. */
-    public static String bodyFor(HttpRequest request, GateDecision.Deny deny) {
-        JsonRpcBody rpc = request instanceof Inspected.Carrier c ? c.inspected().body() : null;
+    public static String bodyFor(Inspected inspected, GateDecision.Deny deny) {
+        JsonRpcBody rpc = inspected != null ? inspected.body() : null;
         if (rpc != null) {
             String s = jsonRpc(rpc, deny);
             if (s != null) {

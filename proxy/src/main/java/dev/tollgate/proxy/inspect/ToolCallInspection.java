@@ -9,7 +9,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Function;
 import java.util.function.Supplier;
 
 import com.fasterxml.jackson.core.JsonParser;
@@ -21,7 +20,6 @@ import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
 
 import io.netty.channel.ChannelHandler;
-import io.netty.handler.codec.http.HttpRequest;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.policy.Policy;
@@ -32,12 +30,13 @@ import dev.tollgate.proxy.metrics.LimitKind;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
+import dev.tollgate.proxy.request.RequestView;
 
 /**
  * Tool-call inspection of one sidecar (enforcement order steps 3 and 4): the bounded readers, the MCP session owners,
  * and the gates that check each tool call against the task's scope (and, on egress, the policy). Gives the
- * {@link #aggregator} every HTTP pipeline puts in front of its request gate, and the {@link #ingressGate()} and
- * {@link #egressGate()} that run right after the credential gates. See {@code docs/enforcement.md}.
+ * {@link #aggregator} every HTTP pipeline puts in front of its gate handler, and the {@link #toolCallGate} and
+ * {@link #policyGate} steps of the enforcement walk. See {@code docs/enforcement.md}.
  */
 public final class ToolCallInspection {
     /** An MCP session whose id is not seen for this long is forgotten. */
@@ -56,8 +55,10 @@ public final class ToolCallInspection {
     final Supplier<Optional<Policy>> policy;
     final Constraints constraints = new Constraints();
     final DecisionLog log;
-    private final InspectionGate ingress;
-    private final InspectionGate egress;
+    private final InspectionGate ingressToolCall;
+    private final InspectionGate egressToolCall;
+    private final InspectionGate ingressPolicy;
+    private final InspectionGate egressPolicy;
 
     record SessionKey(Direction direction, String upstream, String sessionId) {
     }
@@ -116,8 +117,10 @@ public final class ToolCallInspection {
                         return current;
                     }
                 }).build();
-        this.ingress = new InspectionGate(this, Direction.INGRESS);
-        this.egress = new InspectionGate(this, Direction.EGRESS);
+        this.ingressToolCall = new InspectionGate(this, Direction.INGRESS, InspectionGate.Part.TOOL_CALL);
+        this.egressToolCall = new InspectionGate(this, Direction.EGRESS, InspectionGate.Part.TOOL_CALL);
+        this.ingressPolicy = new InspectionGate(this, Direction.INGRESS, InspectionGate.Part.POLICY);
+        this.egressPolicy = new InspectionGate(this, Direction.EGRESS, InspectionGate.Part.POLICY);
         this.bodies = config.limits().bufferedBodies();
         this.budget = new BodyBudget(bodies.effectiveMaxTotal(), bodies.maxPerConnection(), bodies.maxPerIdentity());
         metrics.bodyBudget(budget::reserved, budget.maxTotal());
@@ -146,20 +149,26 @@ public final class ToolCallInspection {
         }
     }
 
-    /** For the gate chain on ingress, right after the credential gate: the exchanged token's scope. */
-    public RequestGate ingressGate() {
-        return ingress;
+    /**
+     * The tool-call step of the walk ({@code EnforcementWalk.Step.TOOL_CALL}) for {@code direction}: the MCP session's
+     * owner, the REST route, and every call against the credential's scope and argument constraints.
+     */
+    public RequestGate toolCallGate(Direction direction) {
+        return direction == Direction.INGRESS ? ingressToolCall : egressToolCall;
     }
 
-    /** For the gate chain on egress, right after the credential gate: the task's scope and the policy. */
-    public RequestGate egressGate() {
-        return egress;
+    /**
+     * The policy step of the walk ({@code EnforcementWalk.Step.POLICY}) for {@code direction}: on egress the
+     * transition policy admits the calls against the task's history; on both, an allowed MCP request gets its
+     * response filter.
+     */
+    public RequestGate policyGate(Direction direction) {
+        return direction == Direction.INGRESS ? ingressPolicy : egressPolicy;
     }
 
-    /** The handler that reads inspected requests before the request gate of one HTTP pipeline. */
-    public ChannelHandler aggregator(Direction direction,
-                                     Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
-        return new InspectionAggregator(this, direction, target);
+    /** The handler that reads inspected requests before the gate handler of one HTTP pipeline. */
+    public ChannelHandler aggregator(Direction direction) {
+        return new InspectionAggregator(this, direction);
     }
 
     /**
@@ -222,7 +231,7 @@ public final class ToolCallInspection {
     }
 
     /** A request refused by the aggregator (its body), before any gate: counted and logged. */
-    void refusedBeforeGates(Direction d, InspectionReason reason, HttpRequest req, String upstream) {
+    void refusedBeforeGates(Direction d, InspectionReason reason, RequestView req, String upstream) {
         metrics.inspection(d, reason);
         if (!log.enabled(true)) {
             return;
@@ -231,7 +240,7 @@ public final class ToolCallInspection {
         log.write(true, line);
     }
 
-    Map<String, Object> line(Direction d, String outcome, InspectionReason reason, HttpRequest req, String upstream) {
+    Map<String, Object> line(Direction d, String outcome, InspectionReason reason, RequestView req, String upstream) {
         Map<String, Object> line = new LinkedHashMap<>();
         line.put("at", clock.instant().toString());
         line.put("direction", d.tag());
@@ -243,7 +252,7 @@ public final class ToolCallInspection {
         }
         if (req != null) {
             line.put("method", req.method().name());
-            String path = InspectionAggregator.pathOf(req.uri());
+            String path = req.path() == null ? "" : req.path();
             line.put("path", path.length() > 256 ? path.substring(0, 256) : path);
         }
         if (upstream != null) {

@@ -6,9 +6,9 @@ import io.netty.channel.ChannelPipeline;
 
 import dev.tollgate.proxy.forward.HttpForwarder;
 import dev.tollgate.proxy.forward.UpstreamRouter;
-import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.Listener;
+import dev.tollgate.proxy.request.EnforcementWalk;
 
 /**
  * The egress listener: plain HTTP from the local agent on loopback; each request goes to the upstream chosen by
@@ -25,12 +25,12 @@ import dev.tollgate.proxy.metrics.Listener;
  */
 public final class EgressInitializer extends ChannelInitializer<Channel> {
     private final ListenerContext c;
-    private final RequestGate gate;
+    private final EnforcementWalk walk;
     private final UpstreamRouter router;
 
     public EgressInitializer(ListenerContext c) {
         this.c = c;
-        this.gate = c.egressChain();
+        this.walk = c.egressWalk();
         this.router = c.router();
     }
 
@@ -45,7 +45,7 @@ public final class EgressInitializer extends ChannelInitializer<Channel> {
         if (c.config().listeners().egressHttp2PriorKnowledge()) {
             p.addLast(PipelineNames.H2C_DETECT, new Http2PrefaceDetector(() -> switchToHttp2(ch)));
         }
-        HttpForwarder forwarder = HttpRequestPipeline.addHttp1(p, c, Direction.EGRESS, gate, router::select);
+        HttpForwarder forwarder = HttpRequestPipeline.addHttp1(p, c, Direction.EGRESS, walk, router::select);
         c.tracker().onDrain(ch, forwarder::drain);
     }
 
@@ -55,6 +55,6 @@ public final class EgressInitializer extends ChannelInitializer<Channel> {
         while (p.last() != p.get(PipelineNames.H2C_DETECT)) {
             p.removeLast();
         }
-        HttpRequestPipeline.addHttp2(ch, c, Direction.EGRESS, gate, router::select);
+        HttpRequestPipeline.addHttp2(ch, c, Direction.EGRESS, walk, router::select);
     }
 }

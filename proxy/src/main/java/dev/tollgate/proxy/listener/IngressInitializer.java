@@ -11,9 +11,9 @@ import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.forward.HttpForwarder;
-import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.Listener;
+import dev.tollgate.proxy.request.EnforcementWalk;
 
 /**
  * The ingress listener: mTLS server (client certificate required, peer SPIFFE ID verified) in front of plain HTTP/1.1
@@ -23,13 +23,16 @@ import dev.tollgate.proxy.metrics.Listener;
 public final class IngressInitializer extends ChannelInitializer<Channel> {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(IngressInitializer.class);
     private final ListenerContext c;
-    private final RequestGate gate;
+    private final EnforcementWalk walk;
     private final SidecarConfig.Upstream app;
+    /** Every ingress request's route: the local application. */
+    private final Optional<SidecarConfig.Upstream> route;
 
     public IngressInitializer(ListenerContext c) {
         this.c = c;
-        this.gate = c.ingressChain();
+        this.walk = c.ingressWalk();
         this.app = c.app();
+        this.route = Optional.of(app);
     }
 
     @Override
@@ -80,12 +83,12 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
     }
 
     private void configureHttp1(Channel ch) {
-        HttpForwarder forwarder = HttpRequestPipeline.addHttp1(ch.pipeline(), c, Direction.INGRESS, gate,
-                r -> Optional.of(app));
+        HttpForwarder forwarder = HttpRequestPipeline.addHttp1(ch.pipeline(), c, Direction.INGRESS, walk,
+                r -> route);
         c.tracker().onDrain(ch, forwarder::drain);
     }
 
     private void configureHttp2(Channel ch) {
-        HttpRequestPipeline.addHttp2(ch, c, Direction.INGRESS, gate, r -> Optional.of(app));
+        HttpRequestPipeline.addHttp2(ch, c, Direction.INGRESS, walk, r -> route);
     }
 }

@@ -37,9 +37,13 @@ public final class PipelineNames {
     public static final String HARDENING_EXTENSION = "hardening-extension";
     public static final String PEER_ID_HEADER = "peer-id-header";
     /** Tool-call inspection's reader, right before the gate: aggregates and parses inspected request bodies. */
+    /** Gives each request head its {@code RequestContext}: routed once, target parsed once. */
+    public static final String REQUEST_CONTEXT = "request-context";
     public static final String INSPECT = "inspect";
     public static final String GATE = "gate";
     public static final String FORWARD = "forward";
+    /** Before the HTTP/1.1 or HTTP/2 codec of a client connection: one flush (one TLS record batch) per burst. */
+    public static final String FLUSH_CONSOLIDATION = "flush-consolidation";
     public static final String H2_CODEC = "h2-codec";
     public static final String H2_MULTIPLEX = "h2-multiplex";
     public static final String H2_STREAM_CODEC = "h2-stream-codec";
@@ -52,6 +56,7 @@ public final class PipelineNames {
     // connections to upstreams
     public static final String UPSTREAM_TLS = "upstream-tls";
     public static final String UPSTREAM_GUARD = "upstream-guard";
+    public static final String UPSTREAM_FLUSH = "upstream-flush";
     public static final String UPSTREAM_CODEC = "upstream-codec";
     public static final String UPSTREAM_IDLE = "upstream-idle";
     public static final String UPSTREAM_RELAY = "upstream-relay";

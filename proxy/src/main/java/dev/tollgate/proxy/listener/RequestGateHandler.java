@@ -1,72 +1,67 @@
 package dev.tollgate.proxy.listener;
 
 import java.util.ArrayDeque;
-import java.util.Optional;
-import java.util.concurrent.CompletionStage;
-import java.util.function.Supplier;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.ReferenceCountUtil;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.token.VerifiedToken;
 import dev.tollgate.proxy.credential.Admissions;
-import dev.tollgate.proxy.gate.GateDecision;
-import dev.tollgate.proxy.gate.GateRequest;
 import dev.tollgate.proxy.forward.LocalAnswer;
-import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.inspect.JsonRpcErrors;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.RequestOutcome;
+import dev.tollgate.proxy.request.DenialLog;
+import dev.tollgate.proxy.request.EnforcementWalk;
+import dev.tollgate.proxy.request.RequestContext;
 
 /**
- * Asks the {@link RequestGate} about each request head before anything of the request reaches the forwarder. While
- * the decision is pending, what follows is held and no further read is requested. A denial forwards nothing: the
- * request is replaced by a {@link LocalAnswer} with the gate's status and {@code {"error":"…","reason":"…"}} (a
- * JSON-RPC error carrying the request's id for an inspected JSON-RPC request: {@link JsonRpcErrors}), which
- * the forwarder sends in order and then closes the HTTP/1.1 connection (the unread body makes it unusable) or resets
- * the HTTP/2 stream. A gate that fails is a denial (503): the sidecar fails closed. A request allowed under a task
- * credential is preceded by its {@link Admissions.Admission}, which the forwarder keeps open while the exchange runs
- * (so that a revocation can cut it).
+ * Walks each request's {@link RequestContext} through the {@link EnforcementWalk} before anything of the request
+ * reaches the forwarder: each step's gate decides over the context; an allowing step's credential, header edits and
+ * response filter are recorded in the context, for the later steps and the forwarder. A gate that answers at once
+ * costs no future; while a gate waits ({@link GateDecision.Pending}), what follows the request is held and no further
+ * read is requested. A denial forwards nothing: the request is replaced by a {@link LocalAnswer} with the gate's
+ * status and {@code {"error":"…","reason":"…"}} (a JSON-RPC error carrying the request's id for an inspected JSON-RPC
+ * request: {@link JsonRpcErrors}), which the forwarder sends in order and then closes the HTTP/1.1 connection (the
+ * unread body makes it unusable) or resets the HTTP/2 stream. A gate that throws or fails is a denial (503
+ * {@code gate_unavailable}): the sidecar fails closed. A request allowed under a task credential gets its
+ * {@link Admissions.Admission} in its context, which the forwarder keeps open while the exchange runs (so that a
+ * revocation can cut it).
  */
 final class RequestGateHandler extends ChannelInboundHandlerAdapter {
-    private static final Logger LOG = LoggerFactory.getLogger(RequestGateHandler.class);
+    static final GateDecision.Deny GATE_UNAVAILABLE =
+            new GateDecision.Deny(503, "gate_unavailable", "the request could not be checked");
 
-    private final RequestGate gate;
+    private final EnforcementWalk walk;
     private final Direction direction;
-    private final Supplier<Optional<SpiffeId>> ownIdentity;
     private final Admissions admissions;
     private final ProxyMetrics metrics;
+    private final DenialLog failures;
     private final ArrayDeque<Object> held = new ArrayDeque<>();
     private long decideStart;
     private boolean deciding;
     private boolean readCompletePending;
     private boolean denied;
 
-    RequestGateHandler(RequestGate gate, Direction direction, Supplier<Optional<SpiffeId>> ownIdentity) {
-        this(gate, direction, ownIdentity, null, null);
+    RequestGateHandler(EnforcementWalk walk, Direction direction) {
+        this(walk, direction, null, null, DenialLog.shared());
     }
 
-    /** @param admissions where requests allowed under a credential are registered; null: no credential enforcement */
-    RequestGateHandler(RequestGate gate, Direction direction, Supplier<Optional<SpiffeId>> ownIdentity,
-                       Admissions admissions) {
-        this(gate, direction, ownIdentity, admissions, null);
-    }
-
-    /** @param metrics where the gates' decision time is recorded; null: not recorded */
-    RequestGateHandler(RequestGate gate, Direction direction, Supplier<Optional<SpiffeId>> ownIdentity,
-                       Admissions admissions, ProxyMetrics metrics) {
-        this.gate = gate;
+    /**
+     * @param admissions where requests allowed under a credential are registered; null: no credential enforcement
+     * @param metrics    where the walk's decision time is recorded; null: not recorded
+     * @param failures   where a failing gate is reported (off the event loop, rate-limited)
+     */
+    RequestGateHandler(EnforcementWalk walk, Direction direction, Admissions admissions, ProxyMetrics metrics,
+                       DenialLog failures) {
+        this.walk = walk;
         this.direction = direction;
-        this.ownIdentity = ownIdentity;
         this.admissions = admissions;
         this.metrics = metrics;
+        this.failures = failures;
     }
 
     @Override
@@ -79,28 +74,14 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
             held.add(msg);
             return;
         }
-        if (!(msg instanceof HttpRequest request)) {
+        if (!(msg instanceof RequestContext rc)) {
             ctx.fireChannelRead(msg);
             return;
         }
         deciding = true;
         decideStart = System.nanoTime();
-        held.add(msg);
-        CompletionStage<GateDecision> stage;
-        GateRequest r = new GateRequest(direction, request, Peers.of(ctx.channel()), ownIdentity.get());
-        try {
-            stage = gate.decide(r);
-        } catch (RuntimeException e) {
-            decided(ctx, null, e, r);
-            return;
-        }
-        stage.whenComplete((d, err) -> {
-            if (ctx.executor().inEventLoop()) {
-                decided(ctx, d, err, r);
-            } else {
-                ctx.executor().execute(() -> decided(ctx, d, err, r));
-            }
-        });
+        held.add(rc);
+        walk(ctx, rc, -1, GateDecision.allow(), null);
     }
 
     @Override
@@ -121,33 +102,66 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
         ctx.fireChannelInactive();
     }
 
-    private void decided(ChannelHandlerContext ctx, GateDecision d, Throwable err, GateRequest r) {
+    /**
+     * Goes on from step {@code at}, whose gate answered {@code d} (or failed with {@code err}): records an allow and
+     * asks the next step, until a step waits (the walk resumes here when it answers), denies, or the walk ends.
+     */
+    private void walk(ChannelHandlerContext ctx, RequestContext rc, int at, GateDecision d, Throwable err) {
+        int i = at;
+        while (true) {
+            if (err == null && d instanceof GateDecision.Pending p) {
+                int waiting = i;
+                p.stage().whenComplete((x, e) -> {
+                    if (ctx.executor().inEventLoop()) {
+                        resumed(ctx, rc, waiting, x, e);
+                    } else {
+                        ctx.executor().execute(() -> resumed(ctx, rc, waiting, x, e));
+                    }
+                });
+                return;
+            }
+            if (err != null || d == null) {
+                failures.gateFailed(direction, i < 0 ? null : walk.step(i), err);
+                decided(ctx, rc, GATE_UNAVAILABLE, RequestOutcome.UNAVAILABLE);
+                return;
+            }
+            if (d instanceof GateDecision.Deny deny) {
+                decided(ctx, rc, deny, deny.status() == 503 ? RequestOutcome.UNAVAILABLE : RequestOutcome.DENIED);
+                return;
+            }
+            rc.allowedBy((GateDecision.Allow) d);
+            if (++i == walk.size()) {
+                decided(ctx, rc, null, null);
+                return;
+            }
+            try {
+                d = walk.gate(i).decide(rc);
+            } catch (RuntimeException e) {
+                d = null;
+                err = e;
+            }
+        }
+    }
+
+    private void resumed(ChannelHandlerContext ctx, RequestContext rc, int at, GateDecision d, Throwable err) {
         if (!ctx.channel().isActive() && held.isEmpty()) {
             return;
         }
+        walk(ctx, rc, at, d, err);
+    }
+
+    /** The walk ended: allowed when {@code deny} is null. */
+    private void decided(ChannelHandlerContext ctx, RequestContext rc, GateDecision.Deny deny,
+                         RequestOutcome outcome) {
         deciding = false;
         if (metrics != null) {
             metrics.gateDuration(direction, System.nanoTime() - decideStart);
         }
-        GateDecision.Deny deny;
-        RequestOutcome outcome = RequestOutcome.DENIED;
-        if (err != null || d == null) {
-            LOG.warn("request gate failed; denying", err);
-            deny = new GateDecision.Deny(503, "gate_unavailable", "the request could not be checked");
-            outcome = RequestOutcome.UNAVAILABLE;
-        } else if (d instanceof GateDecision.Deny x) {
-            deny = x;
-            if (x.status() == 503) {
-                outcome = RequestOutcome.UNAVAILABLE;
-            }
-        } else {
-            deny = null;
-        }
         if (deny == null) {
-            // The allowed head goes on; what followed it is passed on, and a further request among it is gated again.
-            VerifiedToken admittedBy = admissions == null ? null : r.context().token().orElse(null);
+            // The allowed request goes on; what followed it is passed on, and a further request among it is walked.
+            VerifiedToken admittedBy = admissions == null ? null : rc.credential().orElse(null);
             if (admittedBy != null) {
-                ctx.fireChannelRead(admissions.admitted(admittedBy, direction));
+                rc.admission(admissions.admitted(admittedBy, direction));
             }
             ctx.fireChannelRead(held.pollFirst());
             while (!held.isEmpty()) {
@@ -164,8 +178,10 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         denied = true;
-        HttpRequest head = held.peekFirst() instanceof HttpRequest h ? h : null;
-        String body = head == null ? null : JsonRpcErrors.bodyFor(head, deny);
+        if (rc.responseFilter() != null) {
+            rc.responseFilter().release();
+        }
+        String body = JsonRpcErrors.bodyFor(rc.inspection(), deny);
         releaseHeld();
         ctx.fireChannelRead(new LocalAnswer(deny.status(), deny.error(), deny.reason(), outcome, body));
         ctx.fireChannelReadComplete();

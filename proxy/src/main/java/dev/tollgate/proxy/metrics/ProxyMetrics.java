@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.DoubleSupplier;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -25,7 +26,10 @@ import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 
+import dev.tollgate.proxy.request.DenialLog;
 import dev.tollgate.proxy.http.RejectReason;
+import dev.tollgate.proxy.controlplane.CallOutcome;
+import dev.tollgate.proxy.controlplane.ControlPlaneRoute;
 import dev.tollgate.proxy.credential.CredentialOutcome;
 import dev.tollgate.proxy.credential.CutReason;
 import dev.tollgate.proxy.credential.DenyReason;
@@ -49,6 +53,8 @@ public final class ProxyMetrics {
     public static final String REQUEST_DURATION = "tollgate.proxy.request.duration";
     public static final String GATE_DURATION = "tollgate.proxy.gate.duration";
     public static final String INSPECTION_DURATION = "tollgate.proxy.inspection.duration";
+    /** Log lines of the request path (denials, failing gates) dropped because the logging thread fell behind. */
+    public static final String DENIAL_LOG_DROPPED = "tollgate.proxy.denial.log.dropped";
     public static final String TAG_UPSTREAM = "upstream";
     /** Upstream tag of a request that matched no upstream, and of names beyond {@link #MAX_UPSTREAM_TAGS}. */
     public static final String UPSTREAM_NONE = "none";
@@ -87,6 +93,9 @@ public final class ProxyMetrics {
     public static final String CREDENTIAL_CACHE = "tollgate.proxy.credentials.cache";
     public static final String CREDENTIAL_VERIFICATIONS = "tollgate.proxy.credentials.verifications";
     public static final String CREDENTIAL_EXCHANGES = "tollgate.proxy.credentials.exchanges";
+    /** Calls to the control plane over the sidecar's Netty transport, by route and outcome. */
+    public static final String CONTROL_PLANE_CALLS = "tollgate.proxy.control_plane.calls";
+    public static final String TAG_ROUTE = "route";
     public static final String CREDENTIAL_EXEMPTIONS = "tollgate.proxy.credentials.exemptions";
     // Governance (dev.tollgate.proxy.governance; docs/governance.md)
     /** Requests that passed under an exception, per exception id (bounded: see {@code ExceptionBook.MAX_TAGS}). */
@@ -176,6 +185,10 @@ public final class ProxyMetrics {
     private final Map<TlsVersionTag, Counter> upstreamTlsHandshakes = new EnumMap<>(TlsVersionTag.class);
     private final Counter upstreamTlsDropped;
     private final Map<ExchangeResult, Counter> exchanges = new EnumMap<>(ExchangeResult.class);
+    /** Registered on first use: most route and outcome pairs never happen. */
+    private final java.util.concurrent.atomic.AtomicReferenceArray<Counter> controlPlaneCalls =
+            new java.util.concurrent.atomic.AtomicReferenceArray<>(ControlPlaneRoute.values().length
+                    * CallOutcome.values().length);
     private final Map<StateUpdate, Counter[]> credentialUpdates = new EnumMap<>(StateUpdate.class);
     private final Map<Direction, Map<InspectionReason, Counter>> inspectionDecisions = new EnumMap<>(Direction.class);
     private final Map<Direction, Map<InspectionReason, Counter>> inspectionDryRun = new EnumMap<>(Direction.class);
@@ -380,6 +393,9 @@ public final class ProxyMetrics {
             decisionBatches.put(r, Counter.builder(DECISION_BATCHES).tag(TAG_RESULT, r.tag())
                     .description("Decision batches sent to the control plane, by result").register(registry));
         }
+        FunctionCounter.builder(DENIAL_LOG_DROPPED, DenialLog.shared(), DenialLog::dropped)
+                .description("Decision and gate-failure log lines dropped because the logging thread fell behind "
+                        + "(the decisions themselves stand, are counted and shipped)").register(registry);
         for (DropReason r : DropReason.values()) {
             decisionsDropped.put(r, Counter.builder(DECISIONS_DROPPED).tag(TAG_REASON, r.tag())
                     .description("Decisions that never reached the control plane, by reason").register(registry));
@@ -695,6 +711,23 @@ public final class ProxyMetrics {
         return exchanges.get(r).count();
     }
 
+    /** One call to the control plane ended so. */
+    public void controlPlaneCall(ControlPlaneRoute route, CallOutcome outcome) {
+        int i = route.ordinal() * CallOutcome.values().length + outcome.ordinal();
+        Counter c = controlPlaneCalls.get(i);
+        if (c == null) {
+            c = Counter.builder(CONTROL_PLANE_CALLS).tag(TAG_ROUTE, route.tag()).tag(TAG_OUTCOME, outcome.tag())
+                    .description("Calls to the control plane, by route and outcome").register(registry);
+            controlPlaneCalls.set(i, c);
+        }
+        c.increment();
+    }
+
+    public double controlPlaneCallCount(ControlPlaneRoute route, CallOutcome outcome) {
+        Counter c = controlPlaneCalls.get(route.ordinal() * CallOutcome.values().length + outcome.ordinal());
+        return c == null ? 0 : c.count();
+    }
+
     public void credentialUpdate(StateUpdate u, boolean applied) {
         credentialUpdates.get(u)[applied ? 0 : 1].increment();
     }
@@ -784,6 +817,11 @@ public final class ProxyMetrics {
         if (n > 0) {
             decisionsDropped.get(reason).increment(n);
         }
+    }
+
+    /** Log lines of the request path dropped so far (process-wide: one logging thread serves every sidecar). */
+    public double denialLogDroppedCount() {
+        return registry.find(DENIAL_LOG_DROPPED).functionCounter().count();
     }
 
     public double decisionsDroppedCount(DropReason reason) {

@@ -1,10 +1,7 @@
 package dev.tollgate.proxy.policy;
 
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-
 import dev.tollgate.proxy.gate.GateDecision;
-import dev.tollgate.proxy.gate.GateRequest;
+import dev.tollgate.proxy.request.RequestView;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
@@ -15,9 +12,7 @@ import dev.tollgate.proxy.metrics.ProxyMetrics;
  */
 public final class PolicyUnavailableGate implements RequestGate {
     public static final String REASON = "policy_unavailable";
-    private static final CompletionStage<GateDecision> ALLOW = CompletableFuture.completedFuture(GateDecision.allow());
-    private static final CompletionStage<GateDecision> DENY =
-            CompletableFuture.completedFuture(GateDecision.deny(503, REASON, REASON));
+    private static final GateDecision.Deny DENY = GateDecision.deny(503, REASON, REASON);
 
     private final PolicySource source;
     private final ProxyMetrics metrics;
@@ -28,9 +23,9 @@ public final class PolicyUnavailableGate implements RequestGate {
     }
 
     @Override
-    public CompletionStage<GateDecision> decide(GateRequest request) {
+    public GateDecision decide(RequestView request) {
         if (!source.unavailable()) {
-            return ALLOW;
+            return GateDecision.allow();
         }
         metrics.policyUnavailableDenial();
         return DENY;

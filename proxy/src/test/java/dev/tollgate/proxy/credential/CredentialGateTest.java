@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -33,9 +32,9 @@ import dev.tollgate.api.wire.WatchEvent;
 import dev.tollgate.proxy.config.ConfigLoader;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.gate.GateDecision;
-import dev.tollgate.proxy.gate.GateRequest;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
+import dev.tollgate.proxy.request.RequestContext;
 import dev.tollgate.testing.MutableClock;
 
 /**
@@ -92,31 +91,45 @@ class CredentialGateTest {
         return CredentialFixture.sign(key.toECPrivateKey(), h, c);
     }
 
-    CompletionStage<GateDecision> ingress(String path, String token) {
+    GateDecision ingress(String path, String token) {
         HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
         if (token != null) {
             r.headers().set(TokenClaims.HEADER, token);
         }
-        return ce.ingressGate().decide(new GateRequest(Direction.INGRESS, r, Optional.of(PEER), Optional.of(OWN)));
+        return ce.ingressGate().decide(new RequestContext(Direction.INGRESS, r, Optional.empty(), Optional.of(PEER),
+                Optional.of(OWN)));
     }
 
-    static GateDecision now(CompletionStage<GateDecision> s) {
-        CompletableFuture<GateDecision> f = s.toCompletableFuture();
-        assertThat(f).as("answered at once").isDone();
-        return f.join();
+    /** A decision the gate knew at once: no future was made for it. */
+    static GateDecision now(GateDecision d) {
+        assertThat(d).as("answered at once").isNotInstanceOf(GateDecision.Pending.class);
+        return d;
+    }
+
+    /** A decision the gate had to wait for. */
+    @SuppressWarnings("unchecked")
+    static CompletableFuture<GateDecision> later(GateDecision d) {
+        assertThat(d).as("waits").isInstanceOf(GateDecision.Pending.class);
+        return (CompletableFuture<GateDecision>) ((GateDecision.Pending) d).stage().toCompletableFuture();
+    }
+
+    /** An allow carrying the verified credential for the later steps. */
+    static void allowedWith(GateDecision d, String jti) {
+        assertThat(d).isInstanceOf(GateDecision.Allow.class);
+        assertThat(((GateDecision.Allow) d).credential().jti()).isEqualTo(jti);
     }
 
     @Test
     void aMissIsVerifiedOnTheExecutorAndAHitIsAnsweredAtOnce() throws Exception {
         String token = exchangedToken("j-1");
-        CompletableFuture<GateDecision> miss = ingress("/a", token).toCompletableFuture();
+        CompletableFuture<GateDecision> miss = later(ingress("/a", token));
         assertThat(miss).as("not verified on the caller's thread").isNotDone();
         assertThat(pending).hasSize(1);
         pending.poll().run();
-        assertThat(miss.join()).isSameAs(GateDecision.allow());
+        allowedWith(miss.join(), "j-1");
         assertThat(metrics.credentialVerificationCount(Direction.INGRESS)).isEqualTo(1);
 
-        assertThat(now(ingress("/b", token))).isSameAs(GateDecision.allow());
+        allowedWith(now(ingress("/b", token)), "j-1");
         assertThat(pending).isEmpty();
         assertThat(metrics.credentialVerificationCount(Direction.INGRESS)).isEqualTo(1);
         assertThat(metrics.credentialCacheCount(Direction.INGRESS, true)).isEqualTo(1);
@@ -132,9 +145,9 @@ class CredentialGateTest {
     @Test
     void aCachedTokenExpiresWithItsExp() throws Exception {
         String token = exchangedToken("j-2");
-        CompletableFuture<GateDecision> miss = ingress("/a", token).toCompletableFuture();
+        CompletableFuture<GateDecision> miss = later(ingress("/a", token));
         pending.poll().run();
-        assertThat(miss.join()).isSameAs(GateDecision.allow());
+        allowedWith(miss.join(), "j-2");
         assertThat(ce.cachedTokens()).isEqualTo(1);
         clock.advance(Duration.ofSeconds(61));
         assertThat(ce.cachedTokens()).isZero();
@@ -159,5 +172,24 @@ class CredentialGateTest {
                 .isEqualTo(GateDecision.deny(401, "invalid_credential", "revocation_state_stale"));
         assertThat(pending).isEmpty();
         assertThat(metrics.staleDenialCount()).isEqualTo(1);
+    }
+
+    @Test
+    void aWaiverIsAskedOnlyWhereTheCredentialIsMissingAndItsAllowStandsForTheStep() throws Exception {
+        List<DenyReason> asked = new java.util.ArrayList<>();
+        GateDecision.Allow waived = GateDecision.Allow.withEdits(List.of(
+                dev.tollgate.proxy.request.HeaderEdit.set("x-waived-by", "exception-1")));
+        ce.waivers((r, reason) -> {
+            asked.add(reason);
+            return r.path().startsWith("/legacy") ? waived : null;
+        });
+
+        assertThat(now(ingress("/legacy/report", null))).isSameAs(waived);
+        assertThat(now(ingress("/other", null)))
+                .isEqualTo(GateDecision.deny(401, "credential_required", "missing"));
+        assertThat(asked).containsExactly(DenyReason.MISSING, DenyReason.MISSING);
+        // A credential that is present but bad is never waived.
+        assertThat(ingress("/legacy/report", "not-a-token")).isInstanceOf(GateDecision.Pending.class);
+        assertThat(asked).hasSize(2);
     }
 }

@@ -30,11 +30,11 @@ import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.decision.DecisionShipper;
 import dev.tollgate.proxy.gate.GateDecision;
-import dev.tollgate.proxy.gate.GateRequest;
 import dev.tollgate.proxy.governance.ExceptionBook;
 import dev.tollgate.proxy.governance.Injection;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
+import dev.tollgate.proxy.request.RequestContext;
 import dev.tollgate.proxy.support.MutableClock;
 
 /**
@@ -78,8 +78,8 @@ class GovernanceGateTest {
 
     GateDecision ingress(String path) {
         HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
-        return ce.ingressGate().decide(new GateRequest(Direction.INGRESS, r, Optional.of(PEER), Optional.of(OWN)))
-                .toCompletableFuture().join();
+        return ce.ingressGate().decide(new RequestContext(Direction.INGRESS, r, Optional.empty(), Optional.of(PEER),
+                Optional.of(OWN)));
     }
 
     List<Map<String, Object>> decisions() {

@@ -59,7 +59,6 @@ import dev.tollgate.api.wire.TaskCreatedView;
 import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.api.wire.TaskView;
 import dev.tollgate.api.wire.TokenExchangeResponse;
-import dev.tollgate.api.wire.UpstreamSecretValue;
 import dev.tollgate.api.wire.WorkloadSpec;
 import dev.tollgate.api.wire.WorkloadView;
 
@@ -177,8 +176,76 @@ public final class ControlPlaneClient {
         return send("PUT", "/v1/inventory/" + enc(kind) + "/" + enc(id) + "/owner", spec, AssetOwnerSpec.class);
     }
 
+    /** Stores an upstream secret (operator or admin); the response never carries the value. */
+    public dev.tollgate.api.wire.UpstreamSecretView putUpstreamSecret(dev.tollgate.api.wire.UpstreamSecretRequest request) {
+        return send("POST", "/v1/upstream-secrets", request, dev.tollgate.api.wire.UpstreamSecretView.class);
+    }
+
+    /** Gives an upstream secret a new value (version + 1). */
+    public dev.tollgate.api.wire.UpstreamSecretView rotateUpstreamSecret(String name, String value) {
+        return send("POST", "/v1/upstream-secrets/" + enc(name) + "/rotate",
+                new dev.tollgate.api.wire.UpstreamSecretRequest(null, null, null, null, value, null, null, null),
+                dev.tollgate.api.wire.UpstreamSecretView.class);
+    }
+
+    /** Upstream secrets by name, never their values; of one workload when given, deleted ones when asked for. */
+    public List<dev.tollgate.api.wire.UpstreamSecretView> upstreamSecrets(SpiffeId workload, boolean deleted, int limit) {
+        String q = "?limit=" + limit + (deleted ? "&deleted=true" : "")
+                + (workload == null ? "" : "&workload=" + enc(workload.toString()));
+        return send("GET", "/v1/upstream-secrets" + q, null,
+                new TypeReference<List<dev.tollgate.api.wire.UpstreamSecretView>>() { });
+    }
+
+    public dev.tollgate.api.wire.UpstreamSecretView upstreamSecret(String name) {
+        return send("GET", "/v1/upstream-secrets/" + enc(name), null, dev.tollgate.api.wire.UpstreamSecretView.class);
+    }
+
+    public dev.tollgate.api.wire.UpstreamSecretView deleteUpstreamSecret(String name) {
+        return send("DELETE", "/v1/upstream-secrets/" + enc(name), null, dev.tollgate.api.wire.UpstreamSecretView.class);
+    }
+
+    /** A sidecar's fetch of a secret bound to its own workload (its SVID is the client certificate). */
+    public dev.tollgate.api.wire.UpstreamSecretValue upstreamSecretValue(String name) {
+        return send("GET", "/v1/upstream-secrets/" + enc(name) + "/value", null,
+                dev.tollgate.api.wire.UpstreamSecretValue.class);
+    }
+
     public PostureView posture() {
         return send("GET", "/v1/posture", null, PostureView.class);
+    }
+
+    /** Requests an exception ({@code POST /v1/exceptions}); it waives nothing until another admin approves it. */
+    public dev.tollgate.api.wire.ExceptionView requestException(dev.tollgate.api.wire.ExceptionRequest request) {
+        return send("POST", "/v1/exceptions", request, dev.tollgate.api.wire.ExceptionView.class);
+    }
+
+    /** Exceptions; {@code filters} are the query parameters of GET /v1/exceptions (null values are left out). */
+    public List<dev.tollgate.api.wire.ExceptionView> exceptions(java.util.Map<String, String> filters) {
+        StringBuilder q = new StringBuilder();
+        filters.forEach((k, v) -> {
+            if (v != null) {
+                q.append(q.length() == 0 ? '?' : '&').append(enc(k)).append('=').append(enc(v));
+            }
+        });
+        return send("GET", "/v1/exceptions" + q, null,
+                new TypeReference<List<dev.tollgate.api.wire.ExceptionView>>() { });
+    }
+
+    public dev.tollgate.api.wire.ExceptionView exception(String id) {
+        return send("GET", "/v1/exceptions/" + enc(id), null, dev.tollgate.api.wire.ExceptionView.class);
+    }
+
+    public dev.tollgate.api.wire.ExceptionView approveException(String id) {
+        return send("POST", "/v1/exceptions/" + enc(id) + "/approve", null, dev.tollgate.api.wire.ExceptionView.class);
+    }
+
+    public dev.tollgate.api.wire.ExceptionView reviewException(String id) {
+        return send("POST", "/v1/exceptions/" + enc(id) + "/review", null, dev.tollgate.api.wire.ExceptionView.class);
+    }
+
+    public dev.tollgate.api.wire.ExceptionView revokeException(String id, String reason) {
+        return send("POST", "/v1/exceptions/" + enc(id) + "/revoke",
+                new dev.tollgate.api.wire.ExceptionRevocation(reason), dev.tollgate.api.wire.ExceptionView.class);
     }
 
     public List<SvidView> svids(SpiffeId id, int limit) {
@@ -210,8 +277,25 @@ public final class ControlPlaneClient {
     }
 
     public List<AuditEventView> audit(long afterSeq, int limit) {
-        return send("GET", "/v1/audit?after=" + afterSeq + "&limit=" + limit, null,
-                new TypeReference<List<AuditEventView>>() { });
+        return audit(AuditFilter.NONE, afterSeq, limit);
+    }
+
+    /** Audit events after {@code afterSeq} that match every filter given, oldest first (filtered by the server). */
+    public List<AuditEventView> audit(AuditFilter filter, long afterSeq, int limit) {
+        StringBuilder q = new StringBuilder("/v1/audit?after=" + afterSeq + "&limit=" + limit);
+        java.util.Map<String, Object> params = new java.util.LinkedHashMap<>();
+        params.put("kind", filter.kind());
+        params.put("task", filter.task());
+        params.put("identity", filter.identity());
+        params.put("outcome", filter.outcome());
+        params.put("since", filter.since());
+        params.put("until", filter.until());
+        params.forEach((k, v) -> {
+            if (v != null) {
+                q.append('&').append(k).append('=').append(enc(v.toString()));
+            }
+        });
+        return send("GET", q.toString(), null, new TypeReference<List<AuditEventView>>() { });
     }
 
     public AuditVerificationView verifyAudit() {
@@ -249,14 +333,6 @@ public final class ControlPlaneClient {
     /** Appends a sidecar's enforcement decisions to the audit chain under the caller's SPIFFE ID (a workload client). */
     public DecisionBatchView submitDecisions(DecisionBatch batch) {
         return send("POST", "/v1/audit/decisions", batch, DecisionBatchView.class);
-    }
-
-    /**
-     * {@code GET /v1/upstream-secrets/{name}/value}: the one answer that carries a secret, only to the workload it is
-     * bound to, only while its exception is active (a sidecar client). Never log the result's value.
-     */
-    public UpstreamSecretValue upstreamSecretValue(String name) {
-        return send("GET", "/v1/upstream-secrets/" + enc(name) + "/value", null, UpstreamSecretValue.class);
     }
 
     // ---- tasks, tokens, revocations --------------------------------------------------------------------------

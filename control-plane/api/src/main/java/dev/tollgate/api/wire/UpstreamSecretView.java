@@ -4,7 +4,8 @@ import java.time.Instant;
 
 /**
  * An upstream secret as listed: never its value. {@code version} counts rotations from 1; {@code state} is
- * {@code current}, {@code due} (older than its rotation period) or {@code deleted}.
+ * {@code current}, {@code due} (older than its rotation period), {@code overdue} (older than twice that) or
+ * {@code deleted}.
  */
 public record UpstreamSecretView(String name, String workload, String upstream, String exceptionId, int version,
                                  String humanOwner, String serviceOwner, long rotationPeriodSeconds,

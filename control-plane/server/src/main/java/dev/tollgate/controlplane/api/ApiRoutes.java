@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -21,6 +22,8 @@ import dev.tollgate.api.wire.CaRotationView;
 import dev.tollgate.api.wire.CaSlotView;
 import dev.tollgate.api.wire.CaStatusView;
 import dev.tollgate.api.wire.DecisionBatch;
+import dev.tollgate.api.wire.ExceptionRequest;
+import dev.tollgate.api.wire.ExceptionRevocation;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.K8sAttestationRequest;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
@@ -29,6 +32,7 @@ import dev.tollgate.api.wire.RevocationRequest;
 import dev.tollgate.api.wire.SigningKeyView;
 import dev.tollgate.api.wire.SvidRequest;
 import dev.tollgate.api.wire.TaskSpec;
+import dev.tollgate.api.wire.UpstreamSecretRequest;
 import dev.tollgate.api.wire.SvidView;
 import dev.tollgate.api.wire.WorkloadSpec;
 import dev.tollgate.controlplane.audit.AuditCheckpointer;
@@ -38,6 +42,8 @@ import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaRotationException;
 import dev.tollgate.controlplane.ca.RotationPlan;
 import dev.tollgate.controlplane.config.Durations;
+import dev.tollgate.controlplane.governance.Exceptions;
+import dev.tollgate.controlplane.governance.UpstreamSecrets;
 import dev.tollgate.controlplane.identity.JoinTokens;
 import dev.tollgate.controlplane.identity.OperatorCredentials;
 import dev.tollgate.controlplane.identity.K8sAttestor;
@@ -47,7 +53,9 @@ import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.policy.PolicyVersions;
 import dev.tollgate.controlplane.store.AssetOwner;
+import dev.tollgate.controlplane.store.AuditQuery;
 import dev.tollgate.controlplane.store.AuditRecord;
+import dev.tollgate.controlplane.store.ExceptionRecord;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.SvidRecord;
 import dev.tollgate.controlplane.watch.BundleRevisions;
@@ -76,6 +84,8 @@ public final class ApiRoutes {
     private final Inventory inventory;
     private final Posture posture;
     private final AuditCheckpointer checkpoints;
+    private final Exceptions exceptions;
+    private final UpstreamSecrets secrets;
     private final byte[] openApiJson;
     private final byte[] openApiYaml;
 
@@ -83,7 +93,9 @@ public final class ApiRoutes {
                      Auditor auditor, String trustDomain, WatchStreams watch, BundleRevisions bundles,
                      TokenServices tokens, PolicyVersions policies, DecisionIngest decisions, Inventory inventory,
                      Posture posture, AuditCheckpointer checkpoints, OperatorCredentials operators,
-                     K8sAttestor attestor) {
+                     K8sAttestor attestor, Exceptions exceptions, UpstreamSecrets secrets) {
+        this.exceptions = exceptions;
+        this.secrets = secrets;
         this.operators = operators;
         this.attestor = attestor;
         this.watch = watch;
@@ -188,6 +200,59 @@ public final class ApiRoutes {
                     // one evaluation at a time, reused for a minute: a viewer looping on this costs little
                     return ApiResponse.ok(inventory.heavyRead(() -> posture.current(Duration.ofMinutes(1))));
                 }),
+                new Route("POST", "/v1/exceptions", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.json(201, exceptions.request(r.json(ExceptionRequest.class), operator(r)));
+                }),
+                new Route("GET", "/v1/exceptions", Access.VIEWER, r -> ApiResponse.ok(exceptions.list(exceptionQuery(r)))),
+                new Route("GET", "/v1/exceptions/{id}", Access.VIEWER, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(exceptions.show(r.param("id")));
+                }),
+                new Route("POST", "/v1/exceptions/{id}/approve", Access.ADMIN, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(exceptions.approve(r.param("id"), operator(r)));
+                }),
+                new Route("POST", "/v1/exceptions/{id}/review", Access.ADMIN, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(exceptions.review(r.param("id"), operator(r)));
+                }),
+                new Route("POST", "/v1/exceptions/{id}/revoke", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(exceptions.revoke(r.param("id"), r.json(ExceptionRevocation.class),
+                            operator(r)));
+                }),
+                new Route("POST", "/v1/upstream-secrets", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.json(201, secrets.put(r.json(UpstreamSecretRequest.class), actor(r)));
+                }),
+                new Route("GET", "/v1/upstream-secrets", Access.VIEWER, r -> {
+                    r.allowOnlyQuery("workload", "deleted", "limit");
+                    Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("workload"))
+                            .map(s -> WorkloadRegistry.parseId("workload", s));
+                    return ApiResponse.ok(secrets.list(id, flag(r, "deleted"),
+                            (int) r.queryLong("limit", 100, 1, UpstreamSecrets.MAX_LIST)));
+                }),
+                new Route("GET", "/v1/upstream-secrets/{name}", Access.VIEWER, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(secrets.show(r.param("name")));
+                }),
+                new Route("POST", "/v1/upstream-secrets/{name}/rotate", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(secrets.rotate(r.param("name"), r.json(UpstreamSecretRequest.class), actor(r)));
+                }),
+                new Route("DELETE", "/v1/upstream-secrets/{name}", Access.OPERATOR, r -> {
+                    r.allowOnlyQuery();
+                    return ApiResponse.ok(secrets.delete(r.param("name"), actor(r)));
+                }),
+                new Route("GET", "/v1/upstream-secrets/{name}/value", Access.WORKLOAD, r -> {
+                    r.allowOnlyQuery();
+                    SpiffeId id = ((Principal.Workload) r.principal()).id();
+                    if (tokens.revocations().identityRevoked(id)) {
+                        throw ApiProblem.forbidden("identity_revoked", id + " is revoked");
+                    }
+                    return ApiResponse.ok(secrets.fetch(id, r.param("name")));
+                }),
                 new Route("GET", "/v1/svids", Access.VIEWER, r -> {
                     Optional<SpiffeId> id = Optional.ofNullable(r.queryParam("spiffeId"))
                             .map(s -> WorkloadRegistry.parseId("spiffeId", s));
@@ -219,9 +284,10 @@ public final class ApiRoutes {
                         r -> ApiResponse.ok(operators.revoke(r.param("name"), r.json(OperatorRevocationRequest.class),
                                 actor(r)))),
                 new Route("GET", "/v1/audit", Access.VIEWER, r -> {
+                    AuditQuery q = auditQuery(r);
                     long after = r.queryLong("after", 0, 0, Long.MAX_VALUE);
                     int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
-                    return ApiResponse.ok(store.audit(after, limit).stream().map(ApiRoutes::auditView).toList());
+                    return ApiResponse.ok(store.audit(q, after, limit).stream().map(ApiRoutes::auditView).toList());
                 }),
                 new Route("POST", "/v1/audit/decisions", Access.WORKLOAD, r -> {
                     SpiffeId id = ((Principal.Workload) r.principal()).id();
@@ -300,6 +366,61 @@ public final class ApiRoutes {
                         r -> ApiResponse.ok(policies.versions((int) r.queryLong("limit", 100, 1, MAX_LIST)))));
     }
 
+    /** Audit kinds and outcomes as the trail writes them: lower-case words with dots and underscores. */
+    private static final java.util.regex.Pattern AUDIT_WORD = java.util.regex.Pattern.compile("[a-z][a-z0-9_.]{0,63}");
+
+    /** The filters of GET /v1/audit; an unknown parameter or a malformed value is a 400 naming it. */
+    static AuditQuery auditQuery(ApiRequest r) {
+        r.allowOnlyQuery("after", "limit", "kind", "task", "identity", "outcome", "since", "until");
+        AuditQuery q = AuditQuery.ALL.withKind(auditWord(r, "kind")).withOutcome(auditWord(r, "outcome"));
+        String task = r.queryParam("task");
+        if (task != null && (task.isEmpty() || task.length() > 128)) {
+            throw ApiProblem.badRequest("invalid_parameter", "task: " + task.length()
+                    + " characters (expected: a task id of 1 to 128 characters)");
+        }
+        String identity = r.queryParam("identity");
+        if (identity != null) {
+            try {
+                identity = SpiffeId.parse(identity).toString();
+            } catch (RuntimeException e) {
+                throw ApiProblem.badRequest("invalid_parameter", "identity: '" + cut(identity)
+                        + "' (expected: a SPIFFE ID such as spiffe://example.org/agent/name; " + e.getMessage() + ")");
+            }
+        }
+        Instant since = auditInstant(r, "since");
+        Instant until = auditInstant(r, "until");
+        if (since != null && until != null && !since.isBefore(until)) {
+            throw ApiProblem.badRequest("invalid_parameter", "until: " + until + " (expected: after since " + since + ")");
+        }
+        return q.withTaskId(task).withIdentity(identity).withSince(since).withUntil(until);
+    }
+
+    private static String auditWord(ApiRequest r, String name) {
+        String v = r.queryParam(name);
+        if (v != null && !AUDIT_WORD.matcher(v).matches()) {
+            throw ApiProblem.badRequest("invalid_parameter", name + ": '" + cut(v) + "' (expected: "
+                    + AUDIT_WORD.pattern() + ", e.g. " + (name.equals("kind") ? "decision.denied" : "denied") + ")");
+        }
+        return v;
+    }
+
+    private static Instant auditInstant(ApiRequest r, String name) {
+        String v = r.queryParam(name);
+        if (v == null) {
+            return null;
+        }
+        try {
+            return java.time.OffsetDateTime.parse(v).toInstant();
+        } catch (java.time.format.DateTimeParseException e) {
+            throw ApiProblem.badRequest("invalid_parameter", name + ": '" + cut(v)
+                    + "' (expected: an RFC 3339 time such as 2026-12-06T09:00:00Z)");
+        }
+    }
+
+    private static String cut(String s) {
+        return s.length() > 64 ? s.substring(0, 64) + "…" : s;
+    }
+
     private static Inventory.Query inventoryQuery(ApiRequest r) {
         r.allowOnlyQuery("kind", "owner", "workload", "task", "state", "expiringWithin", "limit");
         Set<Inventory.Kind> kinds = EnumSet.noneOf(Inventory.Kind.class);
@@ -326,6 +447,58 @@ public final class ApiRoutes {
         return new Inventory.Query(kinds, Optional.ofNullable(r.queryParam("owner")), workload,
                 Optional.ofNullable(r.queryParam("task")), Optional.ofNullable(r.queryParam("state")), within,
                 (int) r.queryLong("limit", 100, 1, Inventory.MAX_LIMIT));
+    }
+
+    private Exceptions.Query exceptionQuery(ApiRequest r) {
+        r.allowOnlyQuery("state", "workload", "waive", "expiringWithin", "limit");
+        Optional<ExceptionRecord.State> state = Optional.ofNullable(r.queryParam("state")).map(s -> {
+            ExceptionRecord.State st = ExceptionRecord.State.parse(s);
+            if (st == null) {
+                throw ApiProblem.badRequest("invalid_parameter", "state: '" + s + "' (expected: requested, active, "
+                        + "expired or revoked)");
+            }
+            return st;
+        });
+        Optional<SpiffeId> workload = Optional.ofNullable(r.queryParam("workload"))
+                .map(s -> WorkloadRegistry.parseId("workload", s));
+        Optional<String> waive = Optional.ofNullable(r.queryParam("waive")).map(exceptions::waive);
+        Optional<Duration> within = Optional.ofNullable(r.queryParam("expiringWithin"))
+                .map(s -> positiveDuration("expiringWithin", s));
+        return new Exceptions.Query(state, workload, waive, within,
+                (int) r.queryLong("limit", 100, 1, Exceptions.MAX_LIST));
+    }
+
+    private static Duration positiveDuration(String field, String s) {
+        try {
+            Duration d = Durations.parse(s);
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("not positive");
+            }
+            return d;
+        } catch (RuntimeException e) {
+            throw ApiProblem.badRequest("invalid_duration",
+                    field + ": '" + s + "' (expected: a positive duration such as 7d, 12h, 30m)");
+        }
+    }
+
+    /** The calling operator (the routes that call this admit operators only). */
+    private static Principal.Operator operator(ApiRequest r) {
+        if (r.principal() instanceof Principal.Operator o) {
+            return o;
+        }
+        throw ApiProblem.forbidden("not_an_operator", "this route is for operators");
+    }
+
+    /** A boolean query parameter: absent or "false" is false, "true" is true, anything else a 400. */
+    private static boolean flag(ApiRequest r, String name) {
+        String v = r.queryParam(name);
+        if (v == null || v.equals("false")) {
+            return false;
+        }
+        if (v.equals("true")) {
+            return true;
+        }
+        throw ApiProblem.badRequest("invalid_parameter", name + ": '" + v + "' (expected: true or false)");
     }
 
     private byte[] jwks() {

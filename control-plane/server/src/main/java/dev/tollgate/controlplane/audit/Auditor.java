@@ -35,6 +35,12 @@ public final class Auditor {
     public static final String TOKEN_ISSUED = "token.issued";
     public static final String TOKEN_EXCHANGED = "token.exchanged";
     public static final String CREDENTIAL_REVOKED = "credential.revoked";
+    /** An upstream secret was put, rotated or deleted (never its value, nor a hash of it). */
+    public static final String UPSTREAM_SECRET_CHANGED = "upstream_secret.changed";
+    /** A sidecar fetched an upstream secret's value, or was refused (its result says which); never the value. */
+    public static final String UPSTREAM_SECRET_FETCHED = "upstream_secret.fetched";
+    /** Every sealed value was re-sealed under a new key-encryption key. */
+    public static final String KEK_ROTATED = "kek.rotated";
     public static final String SYSTEM = "system";
 
     private static final Logger LOG = LoggerFactory.getLogger(Auditor.class);
@@ -95,8 +101,14 @@ public final class Auditor {
      */
     public void recordQuietly(String kind, String actor, String action, String subject, String result,
                               Map<String, Object> details) {
+        recordQuietlyForTask(kind, actor, action, subject, result, null, details);
+    }
+
+    /** {@link #recordQuietly} for an event that belongs to a task (taskId may be null). */
+    public void recordQuietlyForTask(String kind, String actor, String action, String subject, String result,
+                                     String taskId, Map<String, Object> details) {
         try {
-            record(kind, actor, action, subject, result, details);
+            recordForTask(kind, actor, action, subject, result, taskId, details);
         } catch (StoreException e) {
             onLostEvent.run();
             LOG.error("audit event {} could not be stored: {}", kind, e.getMessage());

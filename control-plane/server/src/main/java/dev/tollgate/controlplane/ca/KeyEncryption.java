@@ -11,9 +11,19 @@ import java.nio.file.Path;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.SecureRandom;
+import java.security.GeneralSecurityException;
+import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+
+import javax.crypto.Cipher;
+import javax.crypto.SecretKey;
+import javax.crypto.SecretKeyFactory;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.PBEKeySpec;
+import javax.crypto.spec.SecretKeySpec;
 
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.openssl.PEMException;
@@ -48,10 +58,21 @@ public final class KeyEncryption {
      */
     public static final int PBKDF2_ITERATIONS = 210_000;
 
+    /** The prefix of a value sealed by {@link #seal}: the scheme and its version. */
+    public static final String SEALED_PREFIX = "tgaead1$";
+    /** Derived keys kept per salt, so that opening the same sealed value again costs no PBKDF2. */
+    private static final int MAX_DERIVED_KEYS = 1024;
+
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final Kek kek;
     private final int iterations;
+    private final Map<String, SecretKey> derived = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, SecretKey> eldest) {
+            return size() > MAX_DERIVED_KEYS;
+        }
+    };
 
     public KeyEncryption(Kek kek) {
         this(kek, PBKDF2_ITERATIONS);
@@ -183,6 +204,116 @@ public final class KeyEncryption {
         return new CaKeyException("CA key " + caId + " cannot be decrypted with the key-encryption key from "
                 + kek.source + ": it is not the KEK the key was sealed with. Set " + ENV_VAR
                 + " (or the KEK file) to the original KEK; the CA cannot sign until it is", cause);
+    }
+
+    /**
+     * Seals a value that is not a private key (an upstream secret, the KEK check value) with an AEAD: AES-256-GCM
+     * under a key derived from the KEK with PBKDF2-HMAC-SHA256 (a random 16-byte salt, this instance's iteration
+     * count), a random 96-bit nonce and {@code associatedData} bound to the ciphertext (the secret's name and
+     * version: a sealed value moved to another row, or replayed as another version, does not open). The result is
+     * {@code tgaead1$<iterations>$<salt>$<nonce>$<ciphertext and tag>} (base64).
+     */
+    public String seal(byte[] plaintext, String associatedData) {
+        Objects.requireNonNull(plaintext, "plaintext");
+        Objects.requireNonNull(associatedData, "associatedData");
+        byte[] salt = new byte[16];
+        byte[] nonce = new byte[12];
+        RANDOM.nextBytes(salt);
+        RANDOM.nextBytes(nonce);
+        Base64.Encoder b64 = Base64.getEncoder();
+        try {
+            Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
+            c.init(Cipher.ENCRYPT_MODE, derive(salt, iterations), new GCMParameterSpec(128, nonce));
+            c.updateAAD(associatedData.getBytes(StandardCharsets.UTF_8));
+            byte[] ct = c.doFinal(plaintext);
+            return SEALED_PREFIX + iterations + "$" + b64.encodeToString(salt) + "$" + b64.encodeToString(nonce) + "$"
+                    + b64.encodeToString(ct);
+        } catch (GeneralSecurityException e) {
+            throw new CaKeyException("a value cannot be sealed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Opens a value sealed by {@link #seal} with the same associated data.
+     *
+     * @param what names the value in error messages (never its content)
+     * @throws CaKeyException when it is not a sealed value, the KEK is wrong, or it was sealed for other data
+     */
+    public byte[] open(String sealed, String associatedData, String what) {
+        Objects.requireNonNull(sealed, "sealed");
+        Objects.requireNonNull(associatedData, "associatedData");
+        String[] parts = sealed.startsWith(SEALED_PREFIX) ? sealed.substring(SEALED_PREFIX.length()).split("\\$", -1)
+                : new String[0];
+        if (parts.length != 4) {
+            throw new CaKeyException(what + " is not a sealed value (expected: " + SEALED_PREFIX + "...): restore it "
+                    + "from a backup or store it again");
+        }
+        byte[] ct;
+        try {
+            int n = Integer.parseInt(parts[0]);
+            if (n < 10_000 || n > 10_000_000) {
+                throw new NumberFormatException();
+            }
+            Base64.Decoder b64 = Base64.getDecoder();
+            byte[] salt = b64.decode(parts[1]);
+            byte[] nonce = b64.decode(parts[2]);
+            ct = b64.decode(parts[3]);
+            if (salt.length != 16 || nonce.length != 12) {
+                throw new IllegalArgumentException("salt or nonce length");
+            }
+            Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
+            c.init(Cipher.DECRYPT_MODE, derive(salt, n), new GCMParameterSpec(128, nonce));
+            c.updateAAD(associatedData.getBytes(StandardCharsets.UTF_8));
+            return c.doFinal(ct);
+        } catch (javax.crypto.AEADBadTagException e) {
+            throw new CaKeyException(what + " cannot be opened with the key-encryption key from " + kek.source
+                    + ": it is not the KEK it was sealed with, or the stored value was altered or moved", e);
+        } catch (GeneralSecurityException | IllegalArgumentException e) {
+            throw new CaKeyException(what + " is not a readable sealed value (" + e.getClass().getSimpleName()
+                    + "): restore it from a backup or store it again", e);
+        }
+    }
+
+    private SecretKey derive(byte[] salt, int rounds) throws GeneralSecurityException {
+        String cacheKey = rounds + "$" + Base64.getEncoder().encodeToString(salt);
+        synchronized (derived) {
+            SecretKey k = derived.get(cacheKey);
+            if (k != null) {
+                return k;
+            }
+        }
+        PBEKeySpec spec = new PBEKeySpec(kek.chars, salt, rounds, 256);
+        try {
+            byte[] raw = SecretKeyFactory.getInstance("PBKDF2WithHmacSHA256").generateSecret(spec).getEncoded();
+            SecretKey k = new SecretKeySpec(raw, "AES");
+            synchronized (derived) {
+                derived.put(cacheKey, k);
+            }
+            return k;
+        } finally {
+            spec.clearPassword();
+        }
+    }
+
+    /**
+     * Opens a sealed private key without checking it against a public key: for re-sealing every stored key under a
+     * new KEK, where the key is sealed again unchanged.
+     *
+     * @throws CaKeyException when the PEM is not an encrypted key or the KEK is wrong
+     */
+    public PrivateKey decryptForResealing(String encryptedPem, String what) {
+        Objects.requireNonNull(encryptedPem, "encryptedPem");
+        try (PEMParser p = new PEMParser(new StringReader(encryptedPem))) {
+            if (!(p.readObject() instanceof PKCS8EncryptedPrivateKeyInfo enc)) {
+                throw new CaKeyException(what + " is not an ENCRYPTED PRIVATE KEY: restore it from a backup");
+            }
+            PrivateKeyInfo info = enc.decryptPrivateKeyInfo(new JceOpenSSLPKCS8DecryptorProviderBuilder()
+                    .setProvider(BouncyCastle.PROVIDER).build(kek.chars));
+            return new JcaPEMKeyConverter().getPrivateKey(info);
+        } catch (IOException | PKCSException | OperatorCreationException e) {
+            throw new CaKeyException(what + " cannot be decrypted with the key-encryption key from " + kek.source
+                    + ": it is not the KEK it was sealed with", e);
+        }
     }
 
     /** A key-encryption key; never printed. */

@@ -36,6 +36,10 @@ public final class ControlPlaneMetrics {
     public static final String WATCH_RESYNCS = "tollgate.cp.watch.resyncs";
     public static final String WATCH_LATEST_REVISION = "tollgate.cp.watch.revision.latest";
     public static final String AUDIT_DECISIONS = "tollgate.cp.audit.decisions";
+    /** Denials reported by sidecars, by the identity that made the denied request (registered workloads only). */
+    public static final String DECISIONS_DENIED = "tollgate.cp.decisions.denied";
+    /** The identity tag of {@link #DECISIONS_DENIED} for a requester that is not a registered workload. */
+    public static final String UNKNOWN_IDENTITY = "unknown";
     public static final String ATTESTATIONS = "tollgate.cp.attestations";
     public static final String ATTESTATION_AUDIT_SUPPRESSED = "tollgate.cp.attestation.audit.suppressed";
     public static final String ATTESTATION_KEY_FETCHES = "tollgate.cp.attestation.key.fetches";
@@ -47,6 +51,13 @@ public final class ControlPlaneMetrics {
     public static final String AUDIT_CHECKPOINT_SEQ = "tollgate.cp.audit.checkpoint.seq";
     public static final String API_REFUSALS = "tollgate.cp.api.unauthenticated.refusals";
     public static final String AUDIT_REFUSAL_ROWS = "tollgate.cp.audit.refusal.rows";
+    public static final String EXCEPTION_ACTIONS = "tollgate.cp.exception.actions";
+    public static final String EXCEPTIONS_ACTIVE = "tollgate.cp.exceptions.active";
+    public static final String EXCEPTIONS_EXPIRING = "tollgate.cp.exceptions.expiring";
+    public static final String EXCEPTIONS_USED_AFTER_REVIEW = "tollgate.cp.exceptions.used.after.review";
+    public static final String EXCEPTION_USES_UNMATCHED = "tollgate.cp.exception.uses.unmatched";
+    public static final String UPSTREAM_SECRETS = "tollgate.cp.upstream.secrets";
+    public static final String UPSTREAM_SECRET_FETCHES = "tollgate.cp.upstream.secret.fetches";
 
     /**
      * Binds Micrometer's JVM and process meters (jvm_memory_*, jvm_gc_pause_seconds, jvm_threads_*, process_cpu_*,
@@ -82,7 +93,8 @@ public final class ControlPlaneMetrics {
 
     /** The kinds of revision, as in {@code WatchEvent}. */
     public enum RevisionKind {
-        BUNDLE, SIGNING_KEYS, REVOCATION, POLICY, AUDIT_CHECKPOINT_KEYS, AUDIT_CHECKPOINT;
+        BUNDLE, SIGNING_KEYS, REVOCATION, POLICY, AUDIT_CHECKPOINT_KEYS, AUDIT_CHECKPOINT, EXCEPTION,
+        UPSTREAM_SECRET;
 
         /** The kind named on the wire ("signing_keys"), or null when there is none by that name. */
         public static RevisionKind fromWire(String kind) {
@@ -115,6 +127,20 @@ public final class ControlPlaneMetrics {
         SHUTDOWN,
         /** The control plane could not serve the stream (the store failed, a snapshot could not be made). */
         ERROR
+    }
+
+    /** How a sidecar's fetch of an upstream secret's value ended (GET /v1/upstream-secrets/{name}/value). */
+    public enum SecretFetchOutcome {
+        /** The value was served. */
+        OK,
+        /** No undeleted secret has that name. */
+        NOT_FOUND,
+        /** The caller is not the workload the secret is bound to. */
+        NOT_BOUND_TO_CALLER,
+        /** The bound exception is not active (requested, expired, revoked or gone). */
+        EXCEPTION_NOT_ACTIVE,
+        /** The stored value could not be opened (wrong KEK, altered row): fail closed. */
+        UNSEALABLE
     }
 
     /** The audit kind a sidecar's decision was stored as. */
@@ -182,16 +208,25 @@ public final class ControlPlaneMetrics {
         OVERFLOW
     }
 
+    /** A change of an exception's lifecycle. */
+    public enum ExceptionAction {
+        REQUESTED, APPROVED, REVIEWED, REVOKED
+    }
+
     /** Which limit refused a watch stream. */
     public enum StreamLimit {
         PER_IDENTITY, TOTAL
     }
 
     private final MeterRegistry registry;
+    private final java.util.concurrent.ConcurrentMap<String, Counter> deniedByIdentity =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private final Counter unknownDenied;
 
     public ControlPlaneMetrics(MeterRegistry registry) {
         this.registry = registry;
         registerCountersAtZero();
+        this.unknownDenied = deniedCounter(UNKNOWN_IDENTITY);
     }
 
     /**
@@ -233,6 +268,28 @@ public final class ControlPlaneMetrics {
         for (TokenReviewResult r : TokenReviewResult.values()) {
             tokenReviewCounter(r);
         }
+        for (ExceptionAction a : ExceptionAction.values()) {
+            exceptionActionCounter(a);
+        }
+        exceptionUnmatchedCounter();
+        for (SecretFetchOutcome o : SecretFetchOutcome.values()) {
+            secretFetchCounter(o);
+        }
+    }
+
+    /** Upstream secrets held (not deleted), from the given count; registered at start. */
+    public void upstreamSecretsGauge(Supplier<Number> held) {
+        Gauge.builder(UPSTREAM_SECRETS, () -> held.get().doubleValue())
+                .description("upstream secrets held for credential injection (not deleted)").register(registry);
+    }
+
+    public void secretFetch(SecretFetchOutcome outcome) {
+        secretFetchCounter(outcome).increment();
+    }
+
+    private Counter secretFetchCounter(SecretFetchOutcome outcome) {
+        return Counter.builder(UPSTREAM_SECRET_FETCHES).description("fetches of upstream secret values by sidecars, "
+                + "by outcome").tag("outcome", lower(outcome)).register(registry);
     }
 
     public MeterRegistry registry() {
@@ -321,6 +378,38 @@ public final class ControlPlaneMetrics {
                 .increment();
     }
 
+    public void exceptionAction(ExceptionAction action) {
+        exceptionActionCounter(action).increment();
+    }
+
+    private Counter exceptionActionCounter(ExceptionAction action) {
+        return Counter.builder(EXCEPTION_ACTIONS).description("exceptions requested, approved, reviewed and revoked")
+                .tag("action", lower(action)).register(registry);
+    }
+
+    /** A sidecar reported a use of an exception that is unknown or not its own: not counted on any exception. */
+    public void exceptionUseUnmatched() {
+        exceptionUnmatchedCounter().increment();
+    }
+
+    private Counter exceptionUnmatchedCounter() {
+        return Counter.builder(EXCEPTION_USES_UNMATCHED).description("decisions reported under an exception id that "
+                + "is unknown or belongs to another workload (not counted as uses)").register(registry);
+    }
+
+    /**
+     * The exception gauges: active exceptions, active ones expiring within 3 days, and active ones used after their
+     * review date; each reads {@code summary} (an int array of those three), which the caller caches.
+     */
+    public void exceptionGauges(Supplier<int[]> summary) {
+        Gauge.builder(EXCEPTIONS_ACTIVE, () -> summary.get()[0]).description("exceptions that are active now")
+                .register(registry);
+        Gauge.builder(EXCEPTIONS_EXPIRING, () -> summary.get()[1])
+                .description("active exceptions that expire within 3 days").register(registry);
+        Gauge.builder(EXCEPTIONS_USED_AFTER_REVIEW, () -> summary.get()[2])
+                .description("active exceptions used after their review date without a review since").register(registry);
+    }
+
     public void bundleSequenceGauge(Supplier<Long> sequence) {
         Gauge.builder(BUNDLE_SEQUENCE, () -> sequence.get().doubleValue())
                 .description("sequence number of the trust bundle").register(registry);
@@ -369,6 +458,53 @@ public final class ControlPlaneMetrics {
 
     private Counter resyncCounter() {
         return Counter.builder(WATCH_RESYNCS).description("watchers sent full state because they were too far behind or ahead")
+                .register(registry);
+    }
+
+    /**
+     * The registered workloads whose denials are counted under their own SPIFFE ID: a new one gets its series at 0,
+     * one no longer registered loses its series (its denials count as {@value #UNKNOWN_IDENTITY} from then on). The
+     * tag's values are bounded by the registrations, never taken from what a sidecar reports.
+     */
+    public void deniedIdentities(java.util.Collection<String> registered) {
+        java.util.Set<String> keep = new java.util.HashSet<>(registered);
+        for (String id : keep) {
+            deniedByIdentity.computeIfAbsent(id, this::deniedCounter);
+        }
+        deniedByIdentity.keySet().removeIf(id -> {
+            if (keep.contains(id)) {
+                return false;
+            }
+            registry.remove(deniedByIdentity.get(id));
+            return true;
+        });
+    }
+
+    /** A workload was registered: its denial series starts at 0. */
+    public void deniedIdentityRegistered(String id) {
+        deniedByIdentity.computeIfAbsent(id, this::deniedCounter);
+    }
+
+    /** A workload was deleted: its denial series goes away. */
+    public void deniedIdentityDeleted(String id) {
+        Counter c = deniedByIdentity.remove(id);
+        if (c != null) {
+            registry.remove(c);
+        }
+    }
+
+    /** {@code n} denials of requests made by {@code identity} (null or unregistered: {@value #UNKNOWN_IDENTITY}). */
+    public void denied(String identity, int n) {
+        if (n <= 0) {
+            return;
+        }
+        Counter c = identity == null ? null : deniedByIdentity.get(identity);
+        (c != null ? c : unknownDenied).increment(n);
+    }
+
+    private Counter deniedCounter(String identity) {
+        return Counter.builder(DECISIONS_DENIED).description("denials reported by sidecars, by the registered "
+                + "identity that made the denied request (unknown: any other)").tag("identity", identity)
                 .register(registry);
     }
 

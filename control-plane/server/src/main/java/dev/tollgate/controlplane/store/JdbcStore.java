@@ -685,6 +685,7 @@ public final class JdbcStore implements Store {
             }
             List<AuditRecord> out = new ArrayList<>(stored.size());
             long seq = last - stored.size();
+            update(c, "DELETE FROM audit_identity WHERE seq > ?", seq);
             for (int i = 0; i < stored.size(); i++) {
                 seq++;
                 AuditEvent e = stored.get(i);
@@ -693,6 +694,9 @@ public final class JdbcStore implements Store {
                                 + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", seq, e.at().toEpochMilli(),
                         e.kind(), e.actor(), e.action(), e.subject(), e.result(), e.taskId(), details.get(i),
                         prevHash, hash, recordedAt);
+                for (String identity : e.identities()) {
+                    update(c, "INSERT INTO audit_identity (identity, seq) VALUES (?, ?)", identity, seq);
+                }
                 out.add(new AuditRecord(seq, e, prevHash, hash));
                 prevHash = hash;
             }
@@ -703,15 +707,57 @@ public final class JdbcStore implements Store {
 
     @Override
     public List<AuditRecord> audit(long afterSeq, int limit) {
+        return audit(AuditQuery.ALL, afterSeq, limit);
+    }
+
+    @Override
+    public List<AuditRecord> audit(AuditQuery q, long afterSeq, int limit) {
         if (afterSeq < 0) {
             throw new IllegalArgumentException("afterSeq: " + afterSeq + " (expected: >= 0)");
         }
         requirePositive(limit, "limit");
+        StringBuilder sql = new StringBuilder("SELECT " + AUDIT_COLUMNS + " FROM audit_event WHERE seq > ?");
+        List<Object> args = new ArrayList<>();
+        args.add(afterSeq);
+        q.kind().ifPresent(k -> {
+            sql.append(" AND kind = ?");
+            args.add(k);
+        });
+        q.taskId().ifPresent(t -> {
+            sql.append(" AND task_id = ?");
+            args.add(t);
+        });
+        q.outcome().ifPresent(o -> {
+            sql.append(" AND result = ?");
+            args.add(o);
+        });
+        q.since().ifPresent(s -> {
+            sql.append(" AND at >= ?");
+            args.add(s.toEpochMilli());
+        });
+        q.until().ifPresent(u -> {
+            sql.append(" AND at < ?");
+            args.add(u.toEpochMilli());
+        });
+        q.identity().ifPresent(i -> {
+            sql.append(" AND seq IN (SELECT seq FROM audit_identity WHERE identity = ? AND seq > ?)");
+            args.add(i);
+            args.add(afterSeq);
+        });
+        sql.append(" ORDER BY seq LIMIT ?");
+        args.add(limit);
         return read("list audit events", c -> {
-            try (PreparedStatement ps = c.prepareStatement(
-                    "SELECT " + AUDIT_COLUMNS + " FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?")) {
-                ps.setLong(1, afterSeq);
-                ps.setInt(2, limit);
+            try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
+                for (int i = 0; i < args.size(); i++) {
+                    Object v = args.get(i);
+                    if (v instanceof Long l) {
+                        ps.setLong(i + 1, l);
+                    } else if (v instanceof Integer n) {
+                        ps.setInt(i + 1, n);
+                    } else {
+                        ps.setString(i + 1, (String) v);
+                    }
+                }
                 try (ResultSet rs = ps.executeQuery()) {
                     List<AuditRecord> records = new ArrayList<>();
                     while (rs.next()) {
@@ -724,6 +770,89 @@ public final class JdbcStore implements Store {
                         }
                     }
                     return records;
+                }
+            }
+        });
+    }
+
+    // ---- upstream TLS posture and development-mode use -----------------------------------------------------
+
+    @Override
+    public void recordUpstreamTls(List<UpstreamTlsRecord> observations, Instant seenAt) {
+        if (observations.isEmpty()) {
+            return;
+        }
+        long now = seenAt.toEpochMilli();
+        write("record " + observations.size() + " upstream TLS observations", null, c -> {
+            for (UpstreamTlsRecord o : observations) {
+                update(c, "INSERT INTO upstream_tls (workload, upstream, serial, protocol, cipher, peer_key_type, "
+                                + "peer_key_bits, signature_algorithm, issuer, not_after, peer_id, first_seen, last_seen) "
+                                + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workload, upstream, serial) "
+                                + "DO UPDATE SET protocol = excluded.protocol, cipher = excluded.cipher, "
+                                + "peer_key_type = excluded.peer_key_type, peer_key_bits = excluded.peer_key_bits, "
+                                + "signature_algorithm = excluded.signature_algorithm, issuer = excluded.issuer, "
+                                + "not_after = excluded.not_after, peer_id = excluded.peer_id, last_seen = excluded.last_seen",
+                        o.workload(), o.upstream(), o.serial(), o.protocol(), o.cipher(), o.peerKeyType(),
+                        o.peerKeyBits(), o.signatureAlgorithm(), o.issuer(), o.notAfter().toEpochMilli(), o.peerId(),
+                        now, now);
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public List<UpstreamTlsRecord> upstreamTls(int limit) {
+        requirePositive(limit, "limit");
+        return read("list upstream TLS observations", c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT workload, upstream, serial, protocol, cipher, "
+                    + "peer_key_type, peer_key_bits, signature_algorithm, issuer, not_after, peer_id, first_seen, "
+                    + "last_seen FROM upstream_tls ORDER BY last_seen DESC, workload, upstream, serial LIMIT ?")) {
+                ps.setInt(1, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    List<UpstreamTlsRecord> out = new ArrayList<>();
+                    while (rs.next()) {
+                        out.add(new UpstreamTlsRecord(rs.getString(1), rs.getString(2), rs.getString(3),
+                                rs.getString(4), rs.getString(5), rs.getString(6), rs.getInt(7), rs.getString(8),
+                                rs.getString(9), instant(rs, 10), rs.getString(11), instant(rs, 12), instant(rs, 13)));
+                    }
+                    return out;
+                }
+            }
+        });
+    }
+
+    @Override
+    public int pruneUpstreamTls(Instant notSeenSince) {
+        return write("prune upstream TLS observations", null,
+                c -> update(c, "DELETE FROM upstream_tls WHERE last_seen < ?", notSeenSince.toEpochMilli()));
+    }
+
+    @Override
+    public void countExemptUse(String workload, long uses, Instant at) {
+        if (uses <= 0) {
+            return;
+        }
+        long now = at.toEpochMilli();
+        write("count credentials.exempt use of " + workload, null, c -> update(c,
+                "INSERT INTO credential_exempt_use (workload, uses, first_seen, last_seen) VALUES (?, ?, ?, ?) "
+                        + "ON CONFLICT (workload) DO UPDATE SET uses = credential_exempt_use.uses + excluded.uses, "
+                        + "last_seen = excluded.last_seen", workload, uses, now, now));
+    }
+
+    @Override
+    public List<ExemptUseRecord> exemptUse(Instant since, int limit) {
+        requirePositive(limit, "limit");
+        return read("list credentials.exempt use", c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT workload, uses, first_seen, last_seen FROM "
+                    + "credential_exempt_use WHERE last_seen >= ? ORDER BY last_seen DESC, workload LIMIT ?")) {
+                ps.setLong(1, since.toEpochMilli());
+                ps.setInt(2, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    List<ExemptUseRecord> out = new ArrayList<>();
+                    while (rs.next()) {
+                        out.add(new ExemptUseRecord(rs.getString(1), rs.getLong(2), instant(rs, 3), instant(rs, 4)));
+                    }
+                    return out;
                 }
             }
         });
@@ -1323,14 +1452,200 @@ public final class JdbcStore implements Store {
         String id = text(candidateId, "candidateId");
         long at = millis(now, "now");
         return write("record the KEK identity", null, c -> {
-            List<KekIdentity> rows = query(c, "SELECT id, created_at FROM kek_identity ORDER BY created_at, id",
-                    rs -> new KekIdentity(rs.getString(1), instant(rs, 2)));
+            List<KekIdentity> rows = query(c, "SELECT id, created_at FROM kek_identity WHERE retired_at IS NULL "
+                    + "ORDER BY created_at, id", rs -> new KekIdentity(rs.getString(1), instant(rs, 2)));
             if (!rows.isEmpty()) {
                 return rows.get(0);
             }
             update(c, "INSERT INTO kek_identity (id, created_at) VALUES (?, ?)", id, at);
             return new KekIdentity(id, Instant.ofEpochMilli(at));
         });
+    }
+
+    @Override
+    public List<KekRecord> keks() {
+        return read("list KEKs", c -> query(c, "SELECT id, created_at, retired_at, check_value FROM kek_identity "
+                + "ORDER BY created_at, id", rs -> new KekRecord(rs.getString(1), instant(rs, 2),
+                optionalInstant(rs, 3), Optional.ofNullable(rs.getString(4)))));
+    }
+
+    @Override
+    public boolean setKekCheckValue(String kekId, String checkValue) {
+        String id = text(kekId, "kekId");
+        String v = nonEmpty(checkValue, "checkValue");
+        return write("record the KEK check value", null, c -> update(c,
+                "UPDATE kek_identity SET check_value = ? WHERE id = ? AND check_value IS NULL", v, id) == 1);
+    }
+
+    /** The table, key column and sealed column of each kind of sealed item. */
+    private static String[] sealedColumns(SealedKind kind) {
+        return switch (kind) {
+            case CA -> new String[] {"ca", "id", "encrypted_private_key_pem"};
+            case SIGNING_KEY -> new String[] {"signing_key", "kid", "encrypted_private_key_pem"};
+            case CHECKPOINT_KEY -> new String[] {"audit_checkpoint_key", "key_id", "encrypted_private_key_pem"};
+            case UPSTREAM_SECRET -> new String[] {"upstream_secret", "name", "sealed_value"};
+        };
+    }
+
+    @Override
+    public List<SealedItem> sealedItems() {
+        return read("list sealed items", c -> {
+            List<SealedItem> items = new ArrayList<>();
+            for (SealedKind k : SealedKind.values()) {
+                String[] t = sealedColumns(k);
+                String version = k == SealedKind.UPSTREAM_SECRET ? "version" : "0";
+                items.addAll(query(c, "SELECT " + t[1] + ", " + version + ", " + t[2] + " FROM " + t[0]
+                        + " ORDER BY " + t[1], rs -> new SealedItem(k, rs.getString(1), rs.getInt(2), rs.getString(3))));
+            }
+            return items;
+        });
+    }
+
+    @Override
+    public void resealUnderNewKek(List<SealedItem> before, List<SealedItem> after, KekIdentity next,
+                                  String nextCheckValue, Instant at) {
+        Objects.requireNonNull(before, "before: null (expected: non-null)");
+        Objects.requireNonNull(after, "after: null (expected: non-null)");
+        if (before.size() != after.size()) {
+            throw new IllegalArgumentException("after: " + after.size() + " items (expected: " + before.size() + ")");
+        }
+        String nextId = text(next.id(), "next.id");
+        long nextCreated = millis(next.createdAt(), "next.createdAt");
+        String check = nonEmpty(nextCheckValue, "nextCheckValue");
+        long atMillis = millis(at, "at");
+        write("re-seal every sealed value under the new KEK", "KEK " + nextId + " exists already", c -> {
+            for (int i = 0; i < before.size(); i++) {
+                SealedItem b = before.get(i);
+                SealedItem a = after.get(i);
+                if (b.kind() != a.kind() || !b.id().equals(a.id())) {
+                    throw new IllegalArgumentException("after[" + i + "]: " + a + " (expected: the same row as " + b + ")");
+                }
+                String[] t = sealedColumns(b.kind());
+                String extra = b.kind() == SealedKind.UPSTREAM_SECRET ? ", sealed_by = '" + nextId.replace("'", "''") + "'" : "";
+                if (update(c, "UPDATE " + t[0] + " SET " + t[2] + " = ?" + extra + " WHERE " + t[1] + " = ? AND "
+                        + t[2] + " = ?", nonEmpty(a.sealed(), "sealed"), b.id(), b.sealed()) != 1) {
+                    throw new SQLException(b.kind() + " " + b.id() + " changed or vanished during the re-sealing");
+                }
+            }
+            update(c, "UPDATE kek_identity SET retired_at = ? WHERE retired_at IS NULL", atMillis);
+            update(c, "INSERT INTO kek_identity (id, created_at, rotated_at, check_value) VALUES (?, ?, ?, ?)",
+                    nextId, nextCreated, atMillis, check);
+            return null;
+        });
+    }
+
+    // ---- upstream secrets -----------------------------------------------------------------------------------
+
+    private static final String SECRET_COLUMNS = "name, workload, upstream, exception_id, sealed_value, sealed_by, "
+            + "version, human_owner, service_owner, rotation_period_ms, created_at, created_by, rotated_at, rotated_by, "
+            + "last_used_at, uses, deleted_at, deleted_by";
+
+    @Override
+    public void insertUpstreamSecret(UpstreamSecretRecord s) {
+        Objects.requireNonNull(s, "secret: null (expected: non-null)");
+        write("insert upstream secret " + s.name(), "upstream secret " + s.name() + " exists already", c -> update(c,
+                "INSERT INTO upstream_secret (" + SECRET_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                        + "?, ?, ?, ?)", secretValues(s, false)));
+    }
+
+    @Override
+    public boolean updateUpstreamSecret(UpstreamSecretRecord s) {
+        Objects.requireNonNull(s, "secret: null (expected: non-null)");
+        return write("update upstream secret " + s.name(), null, c -> update(c, "UPDATE upstream_secret SET "
+                + "workload = ?, upstream = ?, exception_id = ?, sealed_value = ?, sealed_by = ?, version = ?, "
+                + "human_owner = ?, service_owner = ?, rotation_period_ms = ?, created_at = ?, created_by = ?, "
+                + "rotated_at = ?, rotated_by = ?, last_used_at = ?, uses = ?, deleted_at = ?, deleted_by = ? "
+                + "WHERE name = ?", secretValues(s, true)) == 1);
+    }
+
+    private static Object[] secretValues(UpstreamSecretRecord s, boolean nameLast) {
+        List<Object> v = new ArrayList<>();
+        if (!nameLast) {
+            v.add(nonEmpty(s.name(), "secret.name"));
+        }
+        v.add(text(s.workload(), "secret.workload"));
+        v.add(nonEmpty(s.upstream(), "secret.upstream"));
+        v.add(nonEmpty(s.exceptionId(), "secret.exceptionId"));
+        v.add(nonEmpty(s.sealedValue(), "secret.sealedValue"));
+        v.add(nonEmpty(s.sealedBy(), "secret.sealedBy"));
+        v.add(s.version());
+        v.add(text(s.humanOwner(), "secret.humanOwner"));
+        v.add(text(s.serviceOwner(), "secret.serviceOwner"));
+        v.add(durationMillis(s.rotationPeriod(), "secret.rotationPeriod"));
+        v.add(millis(s.createdAt(), "secret.createdAt"));
+        v.add(text(s.createdBy(), "secret.createdBy"));
+        v.add(millis(s.rotatedAt(), "secret.rotatedAt"));
+        v.add(text(s.rotatedBy(), "secret.rotatedBy"));
+        v.add(s.lastUsedAt().<Object>map(Instant::toEpochMilli).orElse(NULL_BIGINT));
+        v.add(s.uses());
+        v.add(s.deletedAt().<Object>map(Instant::toEpochMilli).orElse(NULL_BIGINT));
+        v.add(s.deletedBy().orElse(null));
+        if (nameLast) {
+            v.add(nonEmpty(s.name(), "secret.name"));
+        }
+        return v.toArray();
+    }
+
+    @Override
+    public Optional<UpstreamSecretRecord> upstreamSecret(String name) {
+        String n = text(name, "name");
+        return read("read upstream secret", c -> first(query(c, "SELECT " + SECRET_COLUMNS
+                + " FROM upstream_secret WHERE name = ?", JdbcStore::upstreamSecretRecord, n)));
+    }
+
+    @Override
+    public List<UpstreamSecretRecord> upstreamSecrets(Optional<SpiffeId> workload, boolean includeDeleted, int limit) {
+        requirePositive(limit, "limit");
+        StringBuilder sql = new StringBuilder("SELECT " + SECRET_COLUMNS + " FROM upstream_secret WHERE 1 = 1");
+        List<Object> values = new ArrayList<>();
+        workload.ifPresent(w -> {
+            sql.append(" AND workload = ?");
+            values.add(w.toString());
+        });
+        if (!includeDeleted) {
+            sql.append(" AND deleted_at IS NULL");
+        }
+        sql.append(" ORDER BY name LIMIT ?");
+        values.add(limit);
+        return read("list upstream secrets", c -> query(c, sql.toString(), JdbcStore::upstreamSecretRecord,
+                values.toArray()));
+    }
+
+    @Override
+    public boolean recordUpstreamSecretUse(String name, SpiffeId workload, long uses, Instant at) {
+        String n = text(name, "name");
+        String w = text(workload, "workload");
+        if (uses <= 0) {
+            throw new IllegalArgumentException("uses: " + uses + " (expected: > 0)");
+        }
+        long atMillis = millis(at, "at");
+        return write("count uses of upstream secret " + n, null, c -> update(c, "UPDATE upstream_secret SET "
+                + "uses = uses + ?, last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? "
+                + "ELSE last_used_at END WHERE name = ? AND workload = ? AND deleted_at IS NULL",
+                uses, atMillis, atMillis, n, w) == 1);
+    }
+
+    @Override
+    public Optional<ExceptionBinding> exceptionBinding(String id) {
+        String i = text(id, "id");
+        return read("read exception " + i, c -> first(query(c, "SELECT id, waive, workload, upstream, approved_at, "
+                + "expires_at, revoked_at FROM governance_exception WHERE id = ?", rs -> new ExceptionBinding(
+                rs.getString(1), rs.getString(2), Optional.ofNullable(rs.getString(3)),
+                Optional.ofNullable(rs.getString(4)), optionalInstant(rs, 5), instant(rs, 6),
+                optionalInstant(rs, 7)), i)));
+    }
+
+    private static UpstreamSecretRecord upstreamSecretRecord(ResultSet rs) throws SQLException {
+        return new UpstreamSecretRecord(rs.getString(1), SpiffeId.parse(rs.getString(2)), rs.getString(3),
+                rs.getString(4), rs.getString(5), rs.getString(6), rs.getInt(7), rs.getString(8), rs.getString(9),
+                Duration.ofMillis(rs.getLong(10)), instant(rs, 11), rs.getString(12), instant(rs, 13),
+                rs.getString(14), optionalInstant(rs, 15), rs.getLong(16), optionalInstant(rs, 17),
+                Optional.ofNullable(rs.getString(18)));
+    }
+
+    private static Optional<Instant> optionalInstant(ResultSet rs, int column) throws SQLException {
+        long v = rs.getLong(column);
+        return rs.wasNull() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(v));
     }
 
     // ---- asset owners ---------------------------------------------------------------------------------------
@@ -1374,6 +1689,94 @@ public final class JdbcStore implements Store {
     private static AssetOwner assetOwner(ResultSet rs) throws SQLException {
         return new AssetOwner(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
                 rs.getString(6), rs.getString(7), instant(rs, 8), rs.getString(9));
+    }
+
+    // ---- governance exceptions ------------------------------------------------------------------------------
+
+    private static final String EXCEPTION_COLUMNS = "id, waive, workload, upstream, path_prefix, direction, asset_kind, "
+            + "asset_id, justification, human_owner, requested_by, created_at, approved_by, approved_at, expires_at, "
+            + "review_by, reviewed_by, reviewed_at, revoked_by, revoked_at, revoke_reason, uses, last_used_at";
+
+    @Override
+    public void insertException(ExceptionRecord e) {
+        Objects.requireNonNull(e, "exception: null (expected: non-null)");
+        if (e.approvedAt() != null || e.revokedAt() != null || e.reviewedAt() != null || e.uses() != 0) {
+            throw new IllegalArgumentException("exception " + e.id() + ": a new exception is neither approved, "
+                    + "reviewed, revoked nor used");
+        }
+        write("insert exception " + e.id(), "exception " + e.id() + " exists", c -> update(c,
+                "INSERT INTO governance_exception (id, waive, workload, upstream, path_prefix, direction, asset_kind, "
+                        + "asset_id, justification, human_owner, requested_by, created_at, expires_at, review_by) "
+                        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                text(e.id(), "exception.id"), text(e.waive(), "exception.waive"), e.workload(), e.upstream(),
+                e.pathPrefix(), e.direction(), e.assetKind(), e.assetId(),
+                text(e.justification(), "exception.justification"), text(e.humanOwner(), "exception.humanOwner"),
+                text(e.requestedBy(), "exception.requestedBy"), millis(e.createdAt(), "exception.createdAt"),
+                millis(e.expiresAt(), "exception.expiresAt"), millis(e.reviewBy(), "exception.reviewBy")));
+    }
+
+    @Override
+    public Optional<ExceptionRecord> exception(String id) {
+        String i = text(id, "id");
+        return read("read exception", c -> first(query(c, "SELECT " + EXCEPTION_COLUMNS
+                + " FROM governance_exception WHERE id = ?", JdbcStore::exceptionRecord, i)));
+    }
+
+    @Override
+    public List<ExceptionRecord> exceptions(Optional<String> workload, int limit) {
+        requirePositive(limit, "limit");
+        return read("list exceptions", c -> workload.isPresent()
+                ? query(c, "SELECT " + EXCEPTION_COLUMNS + " FROM governance_exception WHERE workload = ? "
+                        + "ORDER BY created_at DESC, id DESC LIMIT ?", JdbcStore::exceptionRecord, workload.get(), limit)
+                : query(c, "SELECT " + EXCEPTION_COLUMNS + " FROM governance_exception "
+                        + "ORDER BY created_at DESC, id DESC LIMIT ?", JdbcStore::exceptionRecord, limit));
+    }
+
+    @Override
+    public boolean approveException(String id, String by, Instant at) {
+        long t = millis(at, "at");
+        return write("approve exception " + id, null, c -> update(c, "UPDATE governance_exception SET approved_by = ?, "
+                        + "approved_at = ? WHERE id = ? AND approved_at IS NULL AND revoked_at IS NULL AND expires_at > ?",
+                text(by, "by"), t, text(id, "id"), t) == 1);
+    }
+
+    @Override
+    public boolean reviewException(String id, String by, Instant at, Instant nextReviewBy) {
+        return write("review exception " + id, null, c -> update(c, "UPDATE governance_exception SET reviewed_by = ?, "
+                        + "reviewed_at = ?, review_by = ? WHERE id = ? AND revoked_at IS NULL", text(by, "by"),
+                millis(at, "at"), millis(nextReviewBy, "nextReviewBy"), text(id, "id")) == 1);
+    }
+
+    @Override
+    public boolean revokeException(String id, String by, Instant at, String reason) {
+        return write("revoke exception " + id, null, c -> update(c, "UPDATE governance_exception SET revoked_by = ?, "
+                        + "revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL", text(by, "by"),
+                millis(at, "at"), text(reason, "reason"), text(id, "id")) == 1);
+    }
+
+    @Override
+    public boolean addExceptionUses(String id, long count, Instant at) {
+        if (count < 0) {
+            throw new IllegalArgumentException("count: " + count + " (expected: >= 0)");
+        }
+        long t = millis(at, "at");
+        return write("count uses of exception " + id, null, c -> update(c, "UPDATE governance_exception SET "
+                        + "uses = uses + ?, last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? "
+                        + "ELSE last_used_at END WHERE id = ?", count, t, t, text(id, "id")) == 1);
+    }
+
+    private static ExceptionRecord exceptionRecord(ResultSet rs) throws SQLException {
+        return new ExceptionRecord(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8), rs.getString(9), rs.getString(10),
+                rs.getString(11), instant(rs, 12), rs.getString(13), nullableInstant(rs, 14), instant(rs, 15),
+                instant(rs, 16), rs.getString(17), nullableInstant(rs, 18), rs.getString(19), nullableInstant(rs, 20),
+                rs.getString(21), rs.getLong(22), nullableInstant(rs, 23));
+    }
+
+    /** A nullable epoch-milliseconds column: null when the column is NULL. */
+    private static Instant nullableInstant(ResultSet rs, int column) throws SQLException {
+        long v = rs.getLong(column);
+        return rs.wasNull() ? null : Instant.ofEpochMilli(v);
     }
 
     private static final String REVOCATION_COLUMNS = "type, value, reason, actor, at, expires_at";
@@ -1723,6 +2126,9 @@ public final class JdbcStore implements Store {
 
     // ---- SQL helpers ----------------------------------------------------------------------------------------
 
+    /** A NULL for a BIGINT column (PostgreSQL refuses a VARCHAR-typed NULL there). */
+    private static final Object NULL_BIGINT = new Object();
+
     private static int update(Connection c, String sql, Object... values) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < values.length; i++) {
@@ -1731,6 +2137,8 @@ public final class JdbcStore implements Store {
                     ps.setLong(i + 1, l);
                 } else if (v instanceof Integer n) {
                     ps.setInt(i + 1, n);
+                } else if (v == NULL_BIGINT) {
+                    ps.setNull(i + 1, java.sql.Types.BIGINT);
                 } else if (v == null) {
                     ps.setNull(i + 1, java.sql.Types.VARCHAR);
                 } else {

@@ -198,6 +198,35 @@ public interface Store extends CaSlotRepository, AutoCloseable {
     List<AuditRecord> audit(long afterSeq, int limit);
 
     /**
+     * Events with sequence number greater than afterSeq that match every filter of the query, oldest first; the
+     * filters are evaluated by the database (indexed), so a page costs about {@code limit} rows whatever the
+     * trail's length.
+     *
+     * @throws IllegalArgumentException when afterSeq is negative or limit is not positive
+     */
+    List<AuditRecord> audit(AuditQuery query, long afterSeq, int limit);
+
+    // ---- upstream TLS posture and development-mode use, reported with decisions ------------------------------
+
+    /**
+     * Records what a workload's sidecar saw of its upstreams' TLS: one row per (workload, upstream, serial), its
+     * other columns replaced by the latest observation, first seen kept, last seen set to {@code seenAt}.
+     */
+    void recordUpstreamTls(List<UpstreamTlsRecord> observations, java.time.Instant seenAt);
+
+    /** Observed upstream TLS endpoints, most recently seen first. */
+    List<UpstreamTlsRecord> upstreamTls(int limit);
+
+    /** Deletes the observations last seen before {@code notSeenSince}; returns how many. */
+    int pruneUpstreamTls(java.time.Instant notSeenSince);
+
+    /** Adds {@code uses} requests let through under a workload's local credentials.exempt list, at {@code at}. */
+    void countExemptUse(String workload, long uses, java.time.Instant at);
+
+    /** Workloads that used credentials.exempt at or after {@code since}, most recent first. */
+    List<ExemptUseRecord> exemptUse(java.time.Instant since, int limit);
+
+    /**
      * Recomputes the whole hash chain. Intact: {@code (true, events, 0, "intact")}; otherwise the first sequence
      * number that breaks it and why (edited, missing, reordered, cut off the end).
      */
@@ -331,6 +360,73 @@ public interface Store extends CaSlotRepository, AutoCloseable {
     record KekIdentity(String id, Instant createdAt) {
     }
 
+    /** Every KEK this database was sealed under, oldest first; the current one has no retiredAt. */
+    List<KekRecord> keks();
+
+    /** A KEK's row: its check value is a constant sealed under it (null until a control plane recorded one). */
+    record KekRecord(String id, Instant createdAt, Optional<Instant> retiredAt, Optional<String> checkValue) {
+        @Override
+        public String toString() {
+            return "KekRecord[" + id + ", created " + createdAt + ", retired " + retiredAt.orElse(null) + "]";
+        }
+    }
+
+    /** Records the check value of a KEK row that has none yet; false when it had one (nothing changes then). */
+    boolean setKekCheckValue(String kekId, String checkValue);
+
+    /** Every value sealed under the KEK: CA keys, token signing keys, audit checkpoint keys, upstream secrets. */
+    List<SealedItem> sealedItems();
+
+    /** One sealed value and the row it belongs to. */
+    record SealedItem(SealedKind kind, String id, int version, String sealed) {
+        @Override
+        public String toString() {
+            return "SealedItem[" + kind + " " + id + " v" + version + ", sealed=(redacted)]";
+        }
+    }
+
+    /** The tables that hold sealed values. */
+    enum SealedKind {
+        CA, SIGNING_KEY, CHECKPOINT_KEY, UPSTREAM_SECRET
+    }
+
+    /**
+     * KEK rotation's write: replaces each item's sealed value (only where it still holds {@code before}'s value:
+     * an item changed meanwhile fails the whole call), marks upstream secrets sealed by {@code next}, retires the
+     * current KEK row and stores {@code next} as the current one with its check value, all in one transaction.
+     *
+     * @throws StoreException when any item changed or the write fails (nothing is applied)
+     */
+    void resealUnderNewKek(List<SealedItem> before, List<SealedItem> after, KekIdentity next, String nextCheckValue,
+                           Instant at);
+
+    // ---- upstream secrets -----------------------------------------------------------------------------------
+
+    /** @throws StoreConflictException when a secret with this name exists, deleted or not */
+    void insertUpstreamSecret(UpstreamSecretRecord secret);
+
+    /** Replaces the row named {@code secret.name()} (every field); false when there is none. */
+    boolean updateUpstreamSecret(UpstreamSecretRecord secret);
+
+    /** The secret with this name, deleted or not. */
+    Optional<UpstreamSecretRecord> upstreamSecret(String name);
+
+    /**
+     * Secrets ordered by name: of one workload when given, deleted ones only when asked for.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<UpstreamSecretRecord> upstreamSecrets(Optional<SpiffeId> workload, boolean includeDeleted, int limit);
+
+    /**
+     * Counts {@code uses} injections of a secret by its workload: uses grows, last used becomes {@code at} unless it
+     * is later already. False (nothing changes) when no undeleted secret of that name is bound to that workload.
+     */
+    boolean recordUpstreamSecretUse(String name, SpiffeId workload, long uses, Instant at);
+
+    /** The scope and state columns of a governance exception, read in the caller's transaction. */
+    Optional<ExceptionBinding> exceptionBinding(String id);
+
     // ---- asset owners ---------------------------------------------------------------------------------------
 
     /** The owners set for (kind, id); {@link AssetOwner#ANY} as id asks for the kind's default. */
@@ -341,6 +437,38 @@ public interface Store extends CaSlotRepository, AutoCloseable {
 
     /** Sets (inserts or replaces) the owners of (kind, id); returns the row it replaced, if any. */
     Optional<AssetOwner> putAssetOwner(AssetOwner owner);
+
+    // ---- governance exceptions ------------------------------------------------------------------------------
+
+    /** @throws StoreConflictException when an exception with this id exists */
+    void insertException(ExceptionRecord exception);
+
+    Optional<ExceptionRecord> exception(String id);
+
+    /**
+     * Exceptions, newest first (by createdAt, then by descending id); only those of {@code workload} when given.
+     *
+     * @throws IllegalArgumentException when limit is not positive
+     */
+    List<ExceptionRecord> exceptions(Optional<String> workload, int limit);
+
+    /**
+     * Approves a requested exception (approvedBy and approvedAt set) unless it was approved or revoked already, or
+     * has expired by {@code at}; false then (of concurrent approvers exactly one gets true).
+     */
+    boolean approveException(String id, String by, Instant at);
+
+    /** Records a review and moves reviewBy to {@code nextReviewBy}, unless the exception is revoked; false then. */
+    boolean reviewException(String id, String by, Instant at, Instant nextReviewBy);
+
+    /** Revokes an exception unless it was revoked already; false then (of concurrent revokers exactly one wins). */
+    boolean revokeException(String id, String by, Instant at, String reason);
+
+    /**
+     * Adds {@code count} to an exception's uses and moves its lastUsedAt to {@code at} unless it is later already;
+     * false when no exception has this id.
+     */
+    boolean addExceptionUses(String id, long count, Instant at);
 
     // ---- revocations ----------------------------------------------------------------------------------------
 

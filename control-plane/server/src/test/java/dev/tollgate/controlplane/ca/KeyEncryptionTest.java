@@ -126,4 +126,31 @@ class KeyEncryptionTest {
         assertThat(r.exit()).as(r.output()).isZero();
         assertThat(r.output().strip()).isEqualTo(Pem.encodePublicKey(ca.getPublic()).strip());
     }
+
+    private static KeyEncryption sealer(String kek) {
+        return new KeyEncryption(KeyEncryption.load(Optional.empty(), Map.of(KeyEncryption.ENV_VAR, kek)), 10_000);
+    }
+
+    @Test
+    void sealedValueOpensOnlyWithTheSameKekAndAssociatedData() {
+        KeyEncryption keys = sealer(CaTestSupport.KEK);
+        byte[] secret = "sk_live_0123456789".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+        String sealed = keys.seal(secret, "upstream-secret:billing:v1");
+
+        assertThat(sealed).startsWith(KeyEncryption.SEALED_PREFIX).doesNotContain("sk_live");
+        assertThat(keys.seal(secret, "upstream-secret:billing:v1")).as("random salt and nonce").isNotEqualTo(sealed);
+        assertThat(keys.open(sealed, "upstream-secret:billing:v1", "billing")).isEqualTo(secret);
+        assertThat(sealer(CaTestSupport.KEK).open(sealed, "upstream-secret:billing:v1", "billing"))
+                .as("a fresh instance derives the same key").isEqualTo(secret);
+        assertThatThrownBy(() -> keys.open(sealed, "upstream-secret:billing:v2", "billing v2"))
+                .isInstanceOf(CaKeyException.class).hasMessageContaining("billing v2").hasMessageContaining("altered or moved");
+        assertThatThrownBy(() -> sealer("another-kek-0123456789").open(sealed, "upstream-secret:billing:v1", "billing"))
+                .isInstanceOf(CaKeyException.class).hasMessageContaining("not the KEK");
+        String tampered = sealed.substring(0, sealed.length() - 4) + (sealed.endsWith("AAAA") ? "BBBB" : "AAAA");
+        assertThatThrownBy(() -> keys.open(tampered, "upstream-secret:billing:v1", "billing"))
+                .isInstanceOf(CaKeyException.class);
+        assertThatThrownBy(() -> keys.open("not sealed", "x", "billing")).isInstanceOf(CaKeyException.class)
+                .hasMessageContaining("not a sealed value");
+    }
 }

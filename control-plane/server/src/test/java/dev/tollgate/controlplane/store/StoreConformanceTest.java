@@ -776,6 +776,101 @@ abstract class StoreConformanceTest {
     }
 
     @Test
+    void auditFiltersByKindTaskOutcomeTimeAndIdentityAndPagesWithinTheFilter() {
+        Store store = newStore();
+        String peer = "spiffe://example.org/agent/intruder";
+        List<AuditRecord> r = store.appendAuditBatch(List.of(
+                new AuditEvent(T0, "decision.denied", TOOL_C.toString(), "ingress", "/mcp", "denied", null,
+                        Map.of("peer", peer, "reason", "peer_not_allowed")),
+                new AuditEvent(T0.plusSeconds(10), "decision.denied", TOOL_C.toString(), "ingress", "/mcp", "denied",
+                        "task-1", Map.of("sub", AGENT_A.toString(), "reason", "revoked")),
+                new AuditEvent(T0.plusSeconds(20), "decision.allowed", TOOL_C.toString(), "ingress", "/mcp", "allowed",
+                        "task-1", Map.of("sub", AGENT_A.toString())),
+                new AuditEvent(T0.plusSeconds(30), "token.exchanged", AGENT_B.toString(), "token.exchange",
+                        AGENT_B.toString(), "invalid_grant", "task-2", Map.of()),
+                new AuditEvent(T0.plusSeconds(40), "operator.action", "operator:alice", "workload.register",
+                        AGENT_A.toString(), "ok", null, Map.of())));
+
+        assertThat(store.audit(AuditQuery.ALL.withKind("decision.denied"), 0, 10)).containsExactly(r.get(0), r.get(1));
+        assertThat(store.audit(AuditQuery.ALL.withTaskId("task-1"), 0, 10)).containsExactly(r.get(1), r.get(2));
+        assertThat(store.audit(AuditQuery.ALL.withOutcome("invalid_grant"), 0, 10)).containsExactly(r.get(3));
+        assertThat(store.audit(AuditQuery.ALL.withSince(T0.plusSeconds(10)).withUntil(T0.plusSeconds(30)), 0, 10))
+                .containsExactly(r.get(1), r.get(2));
+        // attributed by the refused peer, by a denied token's subject, as actor and as subject
+        assertThat(store.audit(AuditQuery.ALL.withIdentity(peer), 0, 10)).containsExactly(r.get(0));
+        assertThat(store.audit(AuditQuery.ALL.withIdentity(AGENT_A.toString()), 0, 10))
+                .containsExactly(r.get(1), r.get(2), r.get(4));
+        assertThat(store.audit(AuditQuery.ALL.withIdentity(AGENT_B.toString()), 0, 10)).containsExactly(r.get(3));
+        assertThat(store.audit(AuditQuery.ALL.withIdentity(TOOL_C.toString()), 0, 10)).hasSize(3);
+        // filters combine, and paging by seq continues within them
+        AuditQuery deniedA = AuditQuery.ALL.withIdentity(AGENT_A.toString()).withOutcome("denied");
+        assertThat(store.audit(deniedA, 0, 10)).containsExactly(r.get(1));
+        AuditQuery a = AuditQuery.ALL.withIdentity(AGENT_A.toString());
+        assertThat(store.audit(a, 0, 1)).containsExactly(r.get(1));
+        assertThat(store.audit(a, r.get(1).seq(), 1)).containsExactly(r.get(2));
+        assertThat(store.audit(a, r.get(2).seq(), 10)).containsExactly(r.get(4));
+        assertThat(store.audit(AuditQuery.ALL.withKind("no.such"), 0, 10)).isEmpty();
+        assertThat(store.verifyAudit().intact()).isTrue();
+    }
+
+    @Test
+    void anEventCutOffTheEndIsNotAttributedToTheEventThatReusesItsSeq() throws Exception {
+        Store store = newStore();
+        store.appendAudit(new AuditEvent(T0, "system", "system", "start", "", "ok", null, Map.of()));
+        AuditRecord cut = store.appendAudit(new AuditEvent(T0, "decision.denied", TOOL_C.toString(), "ingress", "/",
+                "denied", null, Map.of("peer", AGENT_B.toString())));
+        raw("DELETE FROM audit_event WHERE seq = " + cut.seq());
+        raw("UPDATE audit_head SET seq = 1, hash = '" + store.audit(0, 1).get(0).hash() + "' WHERE id = 1");
+
+        AuditRecord next = store.appendAudit(new AuditEvent(T0, "decision.denied", TOOL_C.toString(), "ingress", "/",
+                "denied", null, Map.of("peer", AGENT_A.toString())));
+
+        assertThat(next.seq()).isEqualTo(cut.seq());
+        assertThat(store.audit(AuditQuery.ALL.withIdentity(AGENT_B.toString()), 0, 10)).isEmpty();
+        assertThat(store.audit(AuditQuery.ALL.withIdentity(AGENT_A.toString()), 0, 10)).containsExactly(next);
+    }
+
+    @Test
+    void upstreamTlsKeepsOneRowPerWorkloadUpstreamAndSerialWithFirstAndLastSeen() {
+        Store store = newStore();
+        Instant notAfter = T0.plus(Duration.ofDays(90));
+        UpstreamTlsRecord legacy = new UpstreamTlsRecord(AGENT_A.toString(), "legacy.example:443", "0A:1B",
+                "TLSv1.2", "TLS_RSA_WITH_AES_128_CBC_SHA", "RSA", 1024, "SHA1withRSA", "CN=Legacy CA", notAfter,
+                "legacy.example", T0, T0);
+        store.recordUpstreamTls(List.of(legacy), T0);
+        store.recordUpstreamTls(List.of(new UpstreamTlsRecord(AGENT_A.toString(), "legacy.example:443", "0A:1B",
+                "TLSv1.3", "TLS_AES_128_GCM_SHA256", "RSA", 1024, "SHA1withRSA", "CN=Legacy CA", notAfter,
+                "legacy.example", T0, T0)), T0.plusSeconds(60));
+        store.recordUpstreamTls(List.of(new UpstreamTlsRecord(AGENT_B.toString(), "modern.example:443", "01",
+                "TLSv1.3", "TLS_AES_256_GCM_SHA384", "EC", 256, "SHA256withECDSA", "CN=Modern", notAfter, null,
+                T0, T0)), T0.plusSeconds(120));
+
+        List<UpstreamTlsRecord> all = store.upstreamTls(10);
+        assertThat(all).extracting(UpstreamTlsRecord::upstream).containsExactly("modern.example:443", "legacy.example:443");
+        UpstreamTlsRecord l = all.get(1);
+        assertThat(l.protocol()).isEqualTo("TLSv1.3");
+        assertThat(l.firstSeen()).isEqualTo(T0);
+        assertThat(l.lastSeen()).isEqualTo(T0.plusSeconds(60));
+        assertThat(l.notAfter()).isEqualTo(notAfter);
+        assertThat(all.get(0).peerId()).isNull();
+
+        assertThat(store.pruneUpstreamTls(T0.plusSeconds(61))).isEqualTo(1);
+        assertThat(store.upstreamTls(10)).extracting(UpstreamTlsRecord::workload).containsExactly(AGENT_B.toString());
+    }
+
+    @Test
+    void exemptUseIsCountedPerWorkloadWithItsLastUse() {
+        Store store = newStore();
+        store.countExemptUse(AGENT_A.toString(), 2, T0);
+        store.countExemptUse(AGENT_A.toString(), 3, T0.plusSeconds(30));
+        store.countExemptUse(AGENT_B.toString(), 1, T0.minusSeconds(3600));
+
+        assertThat(store.exemptUse(T0.minusSeconds(60), 10))
+                .containsExactly(new ExemptUseRecord(AGENT_A.toString(), 5, T0, T0.plusSeconds(30)));
+        assertThat(store.exemptUse(T0.minusSeconds(7200), 10)).hasSize(2);
+    }
+
+    @Test
     void auditRefusesDetailsThatAreNotPlainValues() {
         Store store = newStore();
         assertThatThrownBy(() -> store.appendAudit(event("x", T0, Map.of("nested", Map.of("a", 1)))))
@@ -1283,6 +1378,54 @@ abstract class StoreConformanceTest {
         assertThat(store.assetOwner("ca", "*")).contains(second);
         assertThat(store.assetOwner("ca", "other")).isEmpty();
         assertThat(store.assetOwners()).containsExactly(second);
+    }
+
+    static ExceptionRecord exception(String id, SpiffeId workload, Instant createdAt) {
+        return new ExceptionRecord(id, "no-task-token", workload.toString(), "legacy.internal:8443", "/v1/", null,
+                null, null, "legacy batch", "alice@example.org", "bob", createdAt, null, null,
+                createdAt.plus(Duration.ofDays(7)), createdAt.plus(Duration.ofDays(3)), null, null, null, null, null,
+                0, null);
+    }
+
+    @Test
+    void exceptionIsApprovedReviewedRevokedOnceAndCountsItsUses() {
+        Store store = newStore();
+        ExceptionRecord a = exception("exc-000000000000000a", AGENT_A, T0);
+        ExceptionRecord b = exception("exc-000000000000000b", AGENT_B, T0.plusSeconds(1));
+        store.insertException(a);
+        store.insertException(b);
+        assertThatThrownBy(() -> store.insertException(a)).isInstanceOf(StoreConflictException.class);
+        assertThat(store.exception(a.id())).contains(a);
+        assertThat(store.exceptions(Optional.empty(), 10)).extracting(ExceptionRecord::id)
+                .containsExactly(b.id(), a.id());
+        assertThat(store.exceptions(Optional.of(AGENT_A.toString()), 10)).containsExactly(a);
+
+        Instant at = T0.plusSeconds(60);
+        assertThat(store.approveException(a.id(), "carol", at)).isTrue();
+        assertThat(store.approveException(a.id(), "dave", at)).as("approved once").isFalse();
+        assertThat(store.approveException(b.id(), "carol", b.expiresAt())).as("not once expired").isFalse();
+        assertThat(store.exception(a.id()).orElseThrow().state(at)).isEqualTo(ExceptionRecord.State.ACTIVE);
+
+        assertThat(store.addExceptionUses(a.id(), 3, at.plusSeconds(10))).isTrue();
+        assertThat(store.addExceptionUses(a.id(), 2, at.plusSeconds(5))).isTrue();
+        assertThat(store.addExceptionUses("exc-ffffffffffffffff", 1, at)).isFalse();
+        ExceptionRecord used = store.exception(a.id()).orElseThrow();
+        assertThat(used.uses()).isEqualTo(5);
+        assertThat(used.lastUsedAt()).as("the latest use, whatever the order").isEqualTo(at.plusSeconds(10));
+
+        Instant next = at.plus(Duration.ofDays(3));
+        assertThat(store.reviewException(a.id(), "carol", at, next)).isTrue();
+        assertThat(store.exception(a.id()).orElseThrow().reviewBy()).isEqualTo(next);
+        assertThat(store.revokeException(a.id(), "bob", at.plusSeconds(1), "done")).isTrue();
+        assertThat(store.revokeException(a.id(), "bob", at.plusSeconds(2), "again")).isFalse();
+        assertThat(store.reviewException(a.id(), "carol", at, next)).as("not once revoked").isFalse();
+        ExceptionRecord revoked = store.exception(a.id()).orElseThrow();
+        assertThat(revoked.state(at.plusSeconds(2))).isEqualTo(ExceptionRecord.State.REVOKED);
+        assertThat(revoked.revokeReason()).isEqualTo("done");
+        assertThat(revoked.approvedBy()).isEqualTo("carol");
+        assertThat(revoked.state(revoked.expiresAt())).as("revoked wins over expired")
+                .isEqualTo(ExceptionRecord.State.REVOKED);
+        assertThat(store.exception(b.id()).orElseThrow().state(b.expiresAt())).isEqualTo(ExceptionRecord.State.EXPIRED);
     }
 
     // ---- tasks, signing keys, issued tokens, revocations ------------------------------------------------------
