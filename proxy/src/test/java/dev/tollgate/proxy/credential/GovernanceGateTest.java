@@ -23,6 +23,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.DecisionAggregate;
 import dev.tollgate.api.wire.ExceptionGrant;
 import dev.tollgate.api.wire.WatchEvent;
 import dev.tollgate.proxy.config.ConfigLoader;
@@ -49,6 +50,7 @@ class GovernanceGateTest {
     final MutableClock clock = new MutableClock(Instant.parse("2026-12-06T10:00:00Z"));
     final ProxyMetrics metrics = new ProxyMetrics(new SimpleMeterRegistry(), clock);
     final List<Map<String, Object>> shipped = new CopyOnWriteArrayList<>();
+    final List<DecisionAggregate> counted = new CopyOnWriteArrayList<>();
     DecisionShipper shipper;
     CredentialEnforcement ce;
     ExceptionBook book;
@@ -64,7 +66,10 @@ class GovernanceGateTest {
                   exempt: [{path-prefix: /healthz, direction: ingress}]
                 """, null);
         shipper = new DecisionShipper(SidecarConfig.DecisionLog.defaults(), Duration.ofMillis(10),
-                Duration.ofMillis(10), shipped::addAll, metrics);
+                Duration.ofMillis(10), batch -> {
+                    shipped.addAll(batch.events());
+                    counted.addAll(batch.aggregates());
+                }, metrics);
         ce = new CredentialEnforcement(config, clock, metrics, (t, a, s) -> CompletableFuture.failedFuture(
                 new IllegalStateException("no exchange on ingress")), DecisionLog.shippedBy(shipper), Runnable::run);
         book = new ExceptionBook(clock, () -> Optional.of(OWN));
@@ -88,10 +93,15 @@ class GovernanceGateTest {
     }
 
     @Test
-    void anExemptPassIsRecordedWithOutcomeAndReasonExempt() {
+    void anExemptPassIsCountedWithOutcomeAndReasonExempt() {
         assertThat(ingress("/healthz")).isSameAs(GateDecision.allow());
-        assertThat(decisions()).singleElement().satisfies(d -> assertThat(d).containsEntry("outcome", "exempt")
-                .containsEntry("reason", "exempt").containsEntry("path", "/healthz"));
+        assertThat(ingress("/healthz")).isSameAs(GateDecision.allow());
+        assertThat(decisions()).isEmpty(); // allowed decisions are aggregated per kind and interval
+        assertThat(counted).singleElement().satisfies(a -> {
+            assertThat(a.outcome()).isEqualTo("exempt");
+            assertThat(a.reason()).isEqualTo("exempt");
+            assertThat(a.count()).isEqualTo(2);
+        });
     }
 
     @Test
