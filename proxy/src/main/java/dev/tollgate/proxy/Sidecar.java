@@ -40,6 +40,11 @@ import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.decision.DecisionShipper;
 import dev.tollgate.proxy.forward.OffLoopResolverGroup;
 import dev.tollgate.proxy.forward.UpstreamPools;
+import dev.tollgate.proxy.governance.ExceptionBook;
+import dev.tollgate.proxy.governance.ExceptionWatchListener;
+import dev.tollgate.proxy.governance.Injection;
+import dev.tollgate.proxy.governance.UpstreamSecretFetcher;
+import dev.tollgate.proxy.governance.UpstreamTlsReporter;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.identity.ControlPlaneCertificateSource;
 import dev.tollgate.proxy.identity.IdentityMetrics;
@@ -60,6 +65,7 @@ import dev.tollgate.proxy.policy.PolicySource;
 import dev.tollgate.proxy.policy.PolicyUnavailableGate;
 import dev.tollgate.proxy.policy.PolicyWatchListener;
 import dev.tollgate.proxy.request.EnforcementWalk;
+import dev.tollgate.proxy.tls.CertificateSnapshot;
 import dev.tollgate.proxy.tls.CertificateSource;
 import dev.tollgate.proxy.tls.FileCertificateSource;
 import dev.tollgate.proxy.tls.SvidValidator;
@@ -104,6 +110,11 @@ public final class Sidecar implements AutoCloseable {
     private final ToolCallInspection inspection;
     /** The latest signed audit checkpoint pushed by the control plane; null when certificates come from files. */
     private final AuditCheckpointListener auditCheckpoints;
+    /** Governance (issue 12): exceptions, injected credentials, upstream TLS posture; null parts when not wired. */
+    private final ExceptionBook exceptions;
+    private final Injection injection;
+    private final UpstreamSecretFetcher secretFetcher;
+    private final UpstreamTlsReporter upstreamTls;
     /** Whether the credential state follows the certificate source's watch stream (wired here, not by the caller). */
     private final boolean credentialsFollowWatch;
     private final Transport transport = Transport.best();
@@ -177,6 +188,11 @@ public final class Sidecar implements AutoCloseable {
             this.decisionShipper = null;
             this.decisions = b.decisions != null ? b.decisions : DecisionLog.localOnly();
         }
+        // Governance glue (issue 12): upstream TLS posture travels with the decision batches (metrics only without).
+        this.upstreamTls = new UpstreamTlsReporter(clock, metrics, decisionShipper != null);
+        if (decisionShipper != null) {
+            decisionShipper.upstreamTls(upstreamTls);
+        }
         Clock credentialClock = b.credentialClock != null ? b.credentialClock : clock;
         this.inspection = new ToolCallInspection(config, metrics, credentialClock, policy, decisions);
         if (exchange != null) {
@@ -188,9 +204,37 @@ public final class Sidecar implements AutoCloseable {
             } else {
                 this.credentialsFollowWatch = false;
             }
+            // Governance glue (issue 12): exceptions and injected credentials follow the watch stream.
+            if (b.exchangeClient == null && certificates instanceof ControlPlaneCertificateSource cps) {
+                this.exceptions = new ExceptionBook(credentialClock,
+                        () -> cps.current().map(CertificateSnapshot::spiffeId));
+                cps.addWatchListener(new ExceptionWatchListener(exceptions, metrics));
+                this.injection = new Injection(config, exceptions);
+                credentials.governedBy(exceptions, injection);
+                var cp = config.controlPlane().orElseThrow();
+                this.secretFetcher = injection.configured() ? new UpstreamSecretFetcher(injection,
+                        UpstreamSecretFetcher.controlPlane(cps.transport()), metrics, credentialClock,
+                        cp.backoffInitial(), cp.backoffMax()) : null;
+                if (secretFetcher != null) {
+                    cps.addWatchListener(secretFetcher);
+                }
+                exceptions.onChange(() -> {
+                    injection.exceptionsChanged(credentialClock.instant());
+                    if (secretFetcher != null) {
+                        secretFetcher.exceptionsChanged();
+                    }
+                });
+            } else {
+                this.exceptions = null;
+                this.injection = null;
+                this.secretFetcher = null;
+            }
         } else {
             this.credentials = null;
             this.credentialsFollowWatch = false;
+            this.exceptions = null;
+            this.injection = null;
+            this.secretFetcher = null;
         }
         // The order of the steps is EnforcementWalk.Step's; here each step gets its gate.
         this.ingressWalk = EnforcementWalk.empty()
@@ -332,7 +376,7 @@ public final class Sidecar implements AutoCloseable {
         resolverPool = new ThreadPoolExecutor(0, 4, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024),
                 new DefaultThreadFactory("tollgate-resolver", true));
         pools = new UpstreamPools(tls, metrics, config.limits(), transport.clientChannel(),
-                new OffLoopResolverGroup(resolverPool));
+                new OffLoopResolverGroup(resolverPool)).reportTlsTo(upstreamTls);
         boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("tollgate-accept", true),
                 transport.ioHandlerFactory());
         int threads = config.workerThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.workerThreads();
@@ -354,6 +398,9 @@ public final class Sidecar implements AutoCloseable {
         }
         if (decisionShipper != null) {
             decisionShipper.start();
+        }
+        if (secretFetcher != null) {
+            secretFetcher.start();
         }
         if (credentials == null && config.credentials().required()) {
             LOG.warn("credential enforcement is not wired (Sidecar.builder(..).credentials(..)): requests are NOT "
@@ -509,6 +556,21 @@ public final class Sidecar implements AutoCloseable {
         return inspection;
     }
 
+    /** The exceptions this sidecar's workload holds, when they follow the control plane's watch stream. */
+    public Optional<ExceptionBook> exceptions() {
+        return Optional.ofNullable(exceptions);
+    }
+
+    /** Credential injection (upstreams with {@code inject}), when exceptions follow the watch stream. */
+    public Optional<Injection> injection() {
+        return Optional.ofNullable(injection);
+    }
+
+    /** What the sidecar saw of its upstreams' TLS, waiting to be shipped. */
+    public UpstreamTlsReporter upstreamTls() {
+        return upstreamTls;
+    }
+
     /** Task-credential enforcement, when {@link Builder#credentials} turned it on. */
     public Optional<CredentialEnforcement> credentials() {
         return Optional.ofNullable(credentials);
@@ -521,6 +583,9 @@ public final class Sidecar implements AutoCloseable {
         }
         if (decisionShipper != null) {
             decisionShipper.close(); // before the SVID source: the last batch still needs the current SVID
+        }
+        if (secretFetcher != null) {
+            secretFetcher.close();
         }
         certificates.close();
         if (credentials != null) {

@@ -33,6 +33,12 @@ class SidecarDashboardTest {
         ProxyMetrics metrics = new ProxyMetrics(registry, Clock.systemUTC());
         metrics.policyLoaded("2026-11-22.1", "sha256:00");
         metrics.requestDuration(Direction.EGRESS, "billing", 1_000_000);
+        // Per-exception and per-upstream injection counters exist once a request used them.
+        metrics.exceptionRequest("exc-1");
+        metrics.injection("legacy");
+        // A control-plane call series exists once the sidecar made one.
+        metrics.controlPlaneCall(dev.tollgate.proxy.controlplane.ControlPlaneRoute.UPSTREAM_SECRET,
+                dev.tollgate.proxy.controlplane.CallOutcome.OK);
         new IdentityMetrics(registry, Clock.systemUTC());
         Set<String> names = new TreeSet<>();
         for (String line : registry.scrape().split("\n")) {

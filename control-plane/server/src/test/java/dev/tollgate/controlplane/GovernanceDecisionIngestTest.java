@@ -21,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.client.ControlPlaneException;
+import dev.tollgate.api.wire.DecisionAggregate;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.InventoryAssetView;
 import dev.tollgate.api.wire.PostureView;
@@ -109,6 +110,22 @@ class GovernanceDecisionIngestTest {
     }
 
     @Test
+    void aBatchWithOnlyUpstreamTlsObservationsIsAcceptedAndAppendsNothingToTheChain() {
+        long before = admin.audit(0, 1000).size();
+        var view = batch.submitDecisions(new DecisionBatch(List.of(),
+                List.of(legacy(clock.instant().plus(Duration.ofDays(90))))));
+
+        assertThat(view.accepted()).isZero();
+        assertThat(admin.audit(0, 1000)).hasSize((int) before);
+        assertThat(admin.inventory(Map.of("kind", "upstream_tls")).assets()).singleElement()
+                .satisfies(a -> assertThat(a.workload()).isEqualTo(BATCH.toString()));
+        assertThat(admin.posture().findings()).anyMatch(f -> f.rule().equals("weak-upstream-tls"));
+        // neither events, aggregates nor observations: still refused
+        assertProblem(() -> batch.submitDecisions(new DecisionBatch(List.of(), List.of())), "missing_events",
+                "events");
+    }
+
+    @Test
     void anExpiredUpstreamCertificateIsAFindingAndAnUpstreamNotSeenForTheRetentionIsPruned() {
         batch.submitDecisions(new DecisionBatch(List.of(decision("egress", "allowed", null)),
                 List.of(legacy(clock.instant().minus(Duration.ofDays(1))))));
@@ -158,6 +175,17 @@ class GovernanceDecisionIngestTest {
         // outside the posture window (posture.expiring-within, 14d) a past use is no longer a finding
         assertThat(tcp.cp.store().exemptUse(clock.instant().plus(Duration.ofDays(15)).minus(Duration.ofDays(14)), 10))
                 .isEmpty();
+    }
+
+    @Test
+    void anAggregateOfExemptRequestsCountsAsManyUsesAsItCounted() {
+        Instant now = clock.instant();
+        batch.submitDecisions(new DecisionBatch(List.of(), List.of(), List.of(new DecisionAggregate("exempt",
+                "ingress", null, null, null, null, "exempt", null, 5, now, now, false))));
+
+        assertThat(admin.posture().findings()).filteredOn(f -> f.rule().equals("credentials-exempt-in-use"))
+                .singleElement().satisfies(f -> assertThat(f.detail())
+                        .startsWith("5 requests let through under credentials.exempt"));
     }
 
     private double denied(String identity) {

@@ -129,6 +129,20 @@ public final class ConfigLoader {
         }
         Optional<SidecarConfig.ControlPlane> controlPlane = fromControlPlane
                 ? Optional.ofNullable(controlPlane(root.path("control-plane"), tls, baseDir)) : Optional.empty();
+        if (!fromControlPlane) {
+            upstreams.values().stream().filter(u -> u.inject().isPresent()).forEach(u -> errors.add("upstreams."
+                    + u.name() + ".inject: set without control-plane (expected: a control-plane block; the secret "
+                    + "and the exception that allows it come from the control plane)"));
+        }
+        Map<String, String> secretOwners = new LinkedHashMap<>();
+        upstreams.values().stream().sorted(java.util.Comparator.comparingInt(SidecarConfig.Upstream::order))
+                .forEach(u -> u.inject().ifPresent(i -> {
+                    String prev = secretOwners.putIfAbsent(i.secret(), u.name());
+                    if (prev != null) {
+                        errors.add("upstreams." + u.name() + ".inject.secret: " + i.secret() + " (expected: unique; "
+                                + "already used by upstreams." + prev + "; a secret is bound to one upstream)");
+                    }
+                }));
         controlPlane.ifPresent(cp -> stalenessFitsTheWatch(credentials, cp));
         return new SidecarConfig(listeners, app, tls, identity, upstreams, limits, drain, workers, controlPlane,
                 credentials, policy, inspection);
@@ -740,7 +754,7 @@ public final class ConfigLoader {
                 continue;
             }
             knownKeys(u, p + ".", Set.of("address", "spiffe-id", "tls", "roots", "match", "connect-timeout",
-                    "idle-timeout", "request-timeout", "pool-size", "inspection", "routes"));
+                    "idle-timeout", "request-timeout", "pool-size", "inspection", "routes", "inject"));
             HostPort address = requiredHostPort(u.path("address"), p + ".address");
             SidecarConfig.UpstreamTls tls = upstreamTls(u, p, baseDir);
             SidecarConfig.Match match = match(u.path("match"), p + ".match");
@@ -765,12 +779,94 @@ public final class ConfigLoader {
                     ConfigDefaults.UPSTREAM_REQUEST_TIMEOUT, true);
             int pool = integer(u.path("pool-size"), p + ".pool-size", ConfigDefaults.UPSTREAM_POOL_SIZE, 1, 100_000);
             SidecarConfig.Inspect inspect = inspect(u.path("inspection"), u.path("routes"), p);
+            Optional<SidecarConfig.Inject> inject = inject(u.path("inject"), p + ".inject", tls);
             if (address != null && tls != null) {
                 out.put(name, new SidecarConfig.Upstream(name, order++, address, tls, match, connect, idle, request,
-                        pool, inspect));
+                        pool, inspect, inject));
             }
         }
         return out;
+    }
+
+    /** Upstream secret names as the control plane accepts them. */
+    private static final Pattern SECRET_NAME = Pattern.compile("[a-z0-9._-]{1,64}");
+    /** A header field name (RFC 9110 token). */
+    private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}");
+    /** Headers an injected credential must never take: framing, routing and Tollgate's own. */
+    private static final Set<String> RESERVED_HEADERS = Set.of("host", "content-length", "transfer-encoding",
+            "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection", "expect", "cookie",
+            "tollgate-token", "x-forwarded-client-cert", "proxy-authorization");
+
+    /** {@code upstreams.<name>.inject}: see {@link SidecarConfig.Inject}. */
+    private Optional<SidecarConfig.Inject> inject(JsonNode n, String p, SidecarConfig.UpstreamTls tls) {
+        if (n.isMissingNode() || !object(n, p)) {
+            return Optional.empty();
+        }
+        knownKeys(n, p + ".", Set.of("secret", "as", "header", "prefix", "username"));
+        int before = errors.size();
+        if (tls != null && !(tls instanceof SidecarConfig.ExternalTls)) {
+            errors.add(p + ": set on a " + (tls instanceof SidecarConfig.SpiffeTls ? "SPIFFE" : "plain-text")
+                    + " upstream (expected: only with tls: external; a Tollgate-fronted upstream takes exchanged "
+                    + "tokens, and a secret never travels in clear text)");
+        }
+        String secret = null;
+        if (n.path("secret").isMissingNode()) {
+            errors.add(p + ".secret: missing (expected: the name of an upstream secret in the control plane)");
+        } else {
+            secret = text(n.path("secret"), p + ".secret");
+            if (secret != null && !SECRET_NAME.matcher(secret).matches()) {
+                errors.add(p + ".secret: " + secret + " (expected: 1-64 of lowercase letters, digits, '.', '-', '_')");
+            }
+        }
+        SidecarConfig.InjectAs as = SidecarConfig.InjectAs.HEADER;
+        if (!n.path("as").isMissingNode()) {
+            String a = text(n.path("as"), p + ".as");
+            if ("basic".equals(a)) {
+                as = SidecarConfig.InjectAs.BASIC;
+            } else if (a != null && !a.equals("header")) {
+                errors.add(p + ".as: " + a + " (expected: header or basic)");
+            }
+        }
+        String header = SidecarConfig.Inject.DEFAULT_HEADER;
+        String prefix = "";
+        Optional<String> username = Optional.empty();
+        if (as == SidecarConfig.InjectAs.HEADER) {
+            if (!n.path("username").isMissingNode()) {
+                errors.add(p + ".username: set (expected: only with as: basic)");
+            }
+            if (!n.path("header").isMissingNode()) {
+                header = text(n.path("header"), p + ".header");
+                if (header != null && (!HEADER_NAME.matcher(header).matches()
+                        || RESERVED_HEADERS.contains(header.toLowerCase(java.util.Locale.ROOT)))) {
+                    errors.add(p + ".header: " + header + " (expected: a header name other than "
+                            + String.join(", ", RESERVED_HEADERS.stream().sorted().toList()) + ")");
+                }
+            }
+            if (!n.path("prefix").isMissingNode()) {
+                prefix = text(n.path("prefix"), p + ".prefix");
+                if (prefix != null && (prefix.length() > 64 || !prefix.chars().allMatch(c -> c >= 0x20 && c < 0x7f))) {
+                    errors.add(p + ".prefix: (expected: at most 64 visible ASCII characters or spaces)");
+                }
+            }
+        } else {
+            if (!n.path("header").isMissingNode() || !n.path("prefix").isMissingNode()) {
+                errors.add(p + ": header or prefix set (expected: neither with as: basic; it sets Authorization)");
+            }
+            if (n.path("username").isMissingNode()) {
+                errors.add(p + ".username: missing (expected: the user name, required by as: basic)");
+            } else {
+                String user = text(n.path("username"), p + ".username");
+                if (user != null && (user.isEmpty() || user.length() > 256 || user.contains(":")
+                        || !user.chars().allMatch(c -> c > 0x20 && c < 0x7f))) {
+                    errors.add(p + ".username: " + user + " (expected: 1-256 visible ASCII characters, no ':')");
+                }
+                username = Optional.ofNullable(user);
+            }
+        }
+        if (errors.size() > before || secret == null || header == null || prefix == null) {
+            return Optional.empty();
+        }
+        return Optional.of(new SidecarConfig.Inject(secret, as, header, prefix, username));
     }
 
     private SidecarConfig.UpstreamTls upstreamTls(JsonNode u, String p, Path baseDir) {

@@ -225,12 +225,22 @@ public record SidecarConfig(
 
     /**
      * @param inspect how requests to this upstream are read for tool calls ({@code inspection}, {@code routes})
+     * @param inject  the credential the sidecar injects into requests to this upstream ({@code inject}), if any
      */
     public record Upstream(String name, int order, HostPort address, UpstreamTls tls, Match match,
                            Duration connectTimeout, Duration idleTimeout, Duration requestTimeout, int poolSize,
-                           Inspect inspect) {
+                           Inspect inspect, Optional<Inject> inject) {
         public Upstream {
             inspect = inspect == null ? Inspect.NONE : inspect;
+            inject = inject == null ? Optional.empty() : inject;
+        }
+
+        /** Without credential injection. */
+        public Upstream(String name, int order, HostPort address, UpstreamTls tls, Match match,
+                        Duration connectTimeout, Duration idleTimeout, Duration requestTimeout, int poolSize,
+                        Inspect inspect) {
+            this(name, order, address, tls, match, connectTimeout, idleTimeout, requestTimeout, poolSize, inspect,
+                    Optional.empty());
         }
 
         /** Without inspection. */
@@ -239,6 +249,28 @@ public record SidecarConfig(
             this(name, order, address, tls, match, connectTimeout, idleTimeout, requestTimeout, poolSize,
                     Inspect.NONE);
         }
+    }
+
+    /** Where an injected credential goes: a header of its own, or {@code Authorization: Basic}. */
+    public enum InjectAs {
+        HEADER, BASIC
+    }
+
+    /**
+     * {@code upstreams.<name>.inject}: the upstream secret (fetched from the control plane, held in memory only) that
+     * the sidecar injects into every request to the upstream that passed every gate, after stripping whatever
+     * credential the agent sent for it. Only for {@code tls: external} upstreams (a Tollgate-fronted upstream takes
+     * exchanged tokens).
+     *
+     * @param secret   the upstream secret's name in the control plane
+     * @param as       {@code header}: {@code <header>: <prefix><value>}; {@code basic}:
+     *                 {@code Authorization: Basic base64(<username>:<value>)}
+     * @param header   the header's name (as header; default {@code X-Api-Key})
+     * @param prefix   put before the value (as header; default empty), e.g. {@code "Bearer "}
+     * @param username the user name (as basic; required)
+     */
+    public record Inject(String secret, InjectAs as, String header, String prefix, Optional<String> username) {
+        public static final String DEFAULT_HEADER = "X-Api-Key";
     }
 
     /** How the requests of an upstream (or of the local application, on ingress) are read for tool calls. */

@@ -24,6 +24,8 @@ import dev.tollgate.api.token.VerifiedToken;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.governance.ExceptionBook;
+import dev.tollgate.proxy.governance.Injection;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
@@ -55,6 +57,8 @@ public final class CredentialEnforcement implements AutoCloseable {
     final Admissions admissions;
     /** Consulted where the credential step would deny a waivable reason (see {@link CredentialWaiver}). */
     volatile CredentialWaiver waivers = CredentialWaiver.NONE;
+    /** Governance (issue 12): credential injection for upstreams configured with {@code inject}; null when not wired. */
+    volatile Injection injection;
     private final ExecutorService ownedExecutor;
     private final CredentialGate ingress;
     private final CredentialGate egress;
@@ -152,6 +156,20 @@ public final class CredentialEnforcement implements AutoCloseable {
         Duration margin = EXCHANGE_REFRESH_MARGIN.compareTo(left.dividedBy(2)) < 0 ? EXCHANGE_REFRESH_MARGIN
                 : left.dividedBy(2);
         return left.minus(margin).toNanos();
+    }
+
+    /**
+     * Governance (issue 12): a missing task token is waived by an active exception of {@code exceptions}, and
+     * requests to upstreams configured with {@code inject} get their credential from {@code injection}.
+     */
+    public CredentialEnforcement governedBy(ExceptionBook exceptions, Injection injection) {
+        this.injection = Objects.requireNonNull(injection, "injection");
+        waivers(new ExceptionWaiver(this, Objects.requireNonNull(exceptions, "exceptions")));
+        return this;
+    }
+
+    CredentialGate gate(Direction direction) {
+        return direction == Direction.INGRESS ? ingress : egress;
     }
 
     /** For {@code Sidecar.builder(..).ingressGate(..)}: exchanged tokens of peer sidecars. */

@@ -27,6 +27,7 @@ import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.decision.Decision;
 import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.governance.Injection;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.request.HeaderEdit;
 import dev.tollgate.proxy.request.RequestView;
@@ -87,11 +88,19 @@ final class CredentialGate implements RequestGate {
         }
         if (c.token() == null) {
             if (!e.settings.required()) {
+                // Governance glue (issue 12): an injected credential goes on even without task credentials.
+                SidecarConfig.Upstream u = direction == Direction.EGRESS ? r.route().orElse(null) : null;
+                Injection.Outcome inj = injection(u);
+                if (inj instanceof Injection.Outcome.Refused no) {
+                    return deny(DenyReason.INJECTION_UNAVAILABLE, r, null, u.name(), no.message(), null);
+                }
+                List<HeaderEdit> edits = injected(u, inj);
                 e.metrics.credentialDecision(direction, CredentialOutcome.UNAUTHENTICATED);
-                log(CredentialOutcome.UNAUTHENTICATED, null, r, null, null);
-                return GateDecision.allow();
+                log(CredentialOutcome.UNAUTHENTICATED, null, r, null, u == null ? null : u.name(), null,
+                        secretOf(inj));
+                return GateDecision.Allow.withEdits(edits);
             }
-            GateDecision.Allow waived = e.waivers.waive(r, DenyReason.MISSING);
+            GateDecision waived = e.waivers.waive(r, DenyReason.MISSING);
             if (waived != null) {
                 return waived;
             }
@@ -160,7 +169,16 @@ final class CredentialGate implements RequestGate {
         }
         if (!(u.tls() instanceof SidecarConfig.SpiffeTls spiffe)) {
             // External or plain upstreams are not Tollgate-fronted: they get no Tollgate token at all.
-            return allow(r, t, u.name(), stripCredential(r, c.token()));
+            // Governance glue (issue 12): a legacy upstream configured with inject gets its credential.
+            Injection.Outcome inj = injection(u);
+            if (inj instanceof Injection.Outcome.Refused no) {
+                return deny(DenyReason.INJECTION_UNAVAILABLE, r, t, u.name(), no.message(), null);
+            }
+            List<HeaderEdit> edits = new ArrayList<>(stripCredential(r, c.token()));
+            edits.addAll(injected(u, inj));
+            e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
+            log(CredentialOutcome.ALLOWED, null, r, t, u.name(), null, secretOf(inj));
+            return new GateDecision.Allow(t, edits, null);
         }
         String scope = String.join(" ", tools);
         CredentialEnforcement.ExchangeKey k = new CredentialEnforcement.ExchangeKey(t.jti(), spiffe.expectedId(), scope);
@@ -353,14 +371,58 @@ final class CredentialGate implements RequestGate {
         return prefix.endsWith("/") || path.length() == prefix.length() || path.charAt(prefix.length()) == '/';
     }
 
+    // ---- governance glue (issue 12): injected credentials; exceptions come through ExceptionWaiver ----------------
+
+    /** What injection says for an egress request to this upstream (nothing when none is configured). */
+    Injection.Outcome injection(SidecarConfig.Upstream u) {
+        Injection inj = e.injection;
+        if (direction != Direction.EGRESS || u == null || inj == null) {
+            return Injection.Outcome.NOT_CONFIGURED;
+        }
+        return inj.editsFor(u, e.clock.instant());
+    }
+
+    /** The header edits of an injection (counted), or none when nothing is injected. */
+    List<HeaderEdit> injected(SidecarConfig.Upstream u, Injection.Outcome o) {
+        if (!(o instanceof Injection.Outcome.Edits edits)) {
+            return List.of();
+        }
+        e.metrics.injection(u.name());
+        return Injection.headerEdits(edits);
+    }
+
+    /** The injected secret's name, or null when nothing is injected. */
+    static String secretOf(Injection.Outcome o) {
+        return o instanceof Injection.Outcome.Edits edits ? edits.secret() : null;
+    }
+
+    /** A request let through by an exception (its id and, when one was injected, the secret's name recorded). */
+    GateDecision.Allow waived(RequestView r, String upstream, String exception, String injected,
+                              List<HeaderEdit> edits) {
+        e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
+        log(CredentialOutcome.ALLOWED, null, r, null, upstream, exception, injected);
+        return GateDecision.Allow.withEdits(edits);
+    }
+
     private GateDecision allow(RequestView r, VerifiedToken t, String upstream, List<HeaderEdit> edits) {
         e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
         log(CredentialOutcome.ALLOWED, null, r, t, upstream);
         return new GateDecision.Allow(t, edits, null);
     }
 
-    private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream) {
-        return deny(reason, r, t, upstream, null);
+    GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream) {
+        return deny(reason, r, t, upstream, null, null, null);
+    }
+
+    private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream,
+                                   TokenRejection rejected) {
+        return deny(reason, r, t, upstream, rejected, null, null);
+    }
+
+    /** As below; {@code message} goes to the body and the decision, {@code exception} (an id) to the decision. */
+    GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream, String message,
+                           String exception) {
+        return deny(reason, r, t, upstream, null, message, exception);
     }
 
     /**
@@ -368,10 +430,11 @@ final class CredentialGate implements RequestGate {
      * verified) and, on ingress, the peer's SPIFFE ID.
      */
     private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream,
-                                   TokenRejection rejected) {
+                                   TokenRejection rejected, String message, String exception) {
         e.metrics.credentialDenied(direction, reason);
         if (e.decisions.wants(CredentialOutcome.DENIED.tag())) {
-            Decision d = decision(CredentialOutcome.DENIED, reason, r, t, upstream);
+            Decision d = decision(CredentialOutcome.DENIED, reason, r, t, upstream).exception(exception)
+                    .message(message);
             if (t == null && rejected != null && rejected.subject() != null) {
                 d.token(rejected.taskId(), null, rejected.subject());
             }
@@ -383,16 +446,27 @@ final class CredentialGate implements RequestGate {
         String error = switch (reason.status()) {
             case 403 -> "insufficient_scope";
             case 503 -> "credential_check_unavailable";
-            default -> reason == DenyReason.MISSING ? "credential_required" : "invalid_credential";
+            default -> reason == DenyReason.MISSING || reason == DenyReason.EXCEPTION_EXPIRED ? "credential_required"
+                    : "invalid_credential";
         };
-        return GateDecision.deny(reason.status(), error, reason.tag());
+        return message == null ? GateDecision.deny(reason.status(), error, reason.tag())
+                : GateDecision.deny(reason.status(), error, reason.tag(), message);
     }
 
     private void log(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t, String upstream) {
+        log(outcome, reason, req, t, upstream, null, null);
+    }
+
+    /**
+     * @param exception the id of the exception the request passed under, or null
+     * @param injected  the name of the upstream secret injected into it, or null
+     */
+    private void log(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t, String upstream,
+                     String exception, String injected) {
         if (!e.decisions.wants(outcome.tag())) {
             return;
         }
-        e.decisions.record(decision(outcome, reason, req, t, upstream));
+        e.decisions.record(decision(outcome, reason, req, t, upstream).exception(exception).injected(injected));
     }
 
     private Decision decision(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t,
@@ -406,6 +480,9 @@ final class CredentialGate implements RequestGate {
         }
         if (t != null) {
             d.token(t.taskId(), t.jti(), t.subject().toString());
+        }
+        if (outcome == CredentialOutcome.EXEMPT) {
+            d.reason("exempt", 0); // credentials.exempt: the development mode the posture report flags
         }
         return d;
     }

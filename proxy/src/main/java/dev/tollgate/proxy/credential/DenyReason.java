@@ -43,7 +43,17 @@ public enum DenyReason {
     /** The task's scope names no tool of the target upstream. */
     TOOL_NOT_IN_SCOPE(403),
     /** The control plane could not be reached for the exchange. */
-    EXCHANGE_UNAVAILABLE(503);
+    EXCHANGE_UNAVAILABLE(503),
+    /**
+     * No task token, and the exception that waived it for this scope has expired (the body's {@code message} names
+     * it): an expired exception waives nothing.
+     */
+    EXCEPTION_EXPIRED(401),
+    /**
+     * The upstream takes an injected credential ({@code upstreams.*.inject}) and none can be injected: no active
+     * {@code inject-credential} exception, or the secret is not held (the body's {@code message} says which).
+     */
+    INJECTION_UNAVAILABLE(403);
 
     private final int status;
     private final String tag;

@@ -36,6 +36,7 @@ public final class Decision {
     private Instant afterAt;
     private String exception;
     private String injected;
+    private String message;
     private String peer;
 
     private Decision(Instant at, Direction direction, String outcome) {
@@ -115,7 +116,6 @@ public final class Decision {
         return this;
     }
 
-    /** The name of the upstream secret injected into the request: such a decision is never aggregated. */
     /** The caller's SPIFFE ID from its verified certificate (ingress), so the control plane attributes the request. */
     public Decision peer(String spiffeId) {
         this.peer = spiffeId;
@@ -126,9 +126,20 @@ public final class Decision {
         return peer;
     }
 
+    /** The name of the upstream secret injected into the request: such a decision is never aggregated. */
     public Decision injected(String secretName) {
         this.injected = secretName;
         return this;
+    }
+
+    /** A denial's human-readable explanation (an expired exception named, an injection that cannot be made). */
+    public Decision message(String text) {
+        this.message = text;
+        return this;
+    }
+
+    public String message() {
+        return message;
     }
 
     public Instant at() {
@@ -249,6 +260,7 @@ public final class Decision {
         }
         put(m, "exception", exception);
         put(m, "injected", injected);
+        put(m, "message", message);
         put(m, "peer", peer);
         return m;
     }

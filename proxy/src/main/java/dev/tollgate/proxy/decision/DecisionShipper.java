@@ -26,8 +26,10 @@ import dev.tollgate.api.wire.DecisionAggregate;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.DecisionBatchView;
 import dev.tollgate.api.wire.Json;
+import dev.tollgate.api.wire.UpstreamTlsObservation;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.controlplane.ControlPlaneTransport;
+import dev.tollgate.proxy.governance.UpstreamTlsReporter;
 import dev.tollgate.proxy.metrics.BackgroundTask;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
@@ -89,6 +91,7 @@ public final class DecisionShipper implements AutoCloseable {
     private long droppedSinceWarning;
     private long lastWarningNanos;
     private volatile boolean closed;
+    private volatile UpstreamTlsReporter upstreamTls;
 
     public DecisionShipper(SidecarConfig.DecisionLog settings, Duration backoffInitial, Duration backoffMax, Sink sink,
                            ProxyMetrics metrics) {
@@ -123,6 +126,15 @@ public final class DecisionShipper implements AutoCloseable {
                 throw e;
             }
         };
+    }
+
+    /**
+     * Governance glue (issue 12): every batch also carries the upstream TLS observations {@code reporter} holds
+     * (they travel with the next batch of decisions, or alone when there is none; put back when it is not delivered).
+     */
+    public DecisionShipper upstreamTls(UpstreamTlsReporter reporter) {
+        this.upstreamTls = Objects.requireNonNull(reporter, "reporter");
+        return this;
     }
 
     /** Starts shipping (and closing the aggregation interval) every flush interval. */
@@ -319,10 +331,13 @@ public final class DecisionShipper implements AutoCloseable {
         while (true) {
             List<Object> batch = take();
             if (batch.isEmpty()) {
+                shipObservationsAlone();
                 return;
             }
             List<Object> notSent = new ArrayList<>();
-            RuntimeException failure = ship(batch, notSent);
+            UpstreamTlsReporter reporter = upstreamTls;
+            List<UpstreamTlsObservation> tls = reporter == null ? List.of() : reporter.drain();
+            RuntimeException failure = ship(batch, notSent, tls);
             if (failure != null) {
                 long waiting = weight(notSent);
                 putBack(notSent);
@@ -338,13 +353,40 @@ public final class DecisionShipper implements AutoCloseable {
     }
 
     /**
-     * Sends one batch. A batch of several the control plane refuses is split in halves, each sent again, so only the
-     * decisions refused on their own are dropped. On a failure to deliver, what was not delivered is added to
-     * {@code notSent} (in order) and the failure returned; null when everything landed.
+     * Upstream TLS observations with no decision to ride with (a quiet sidecar) go in a batch of their own; put back
+     * when it is not delivered, dropped (and counted) when the control plane refuses it.
      */
-    private RuntimeException ship(List<Object> batch, List<Object> notSent) {
+    private void shipObservationsAlone() {
+        UpstreamTlsReporter reporter = upstreamTls;
+        List<UpstreamTlsObservation> tls = reporter == null ? List.of() : reporter.drain();
+        if (tls.isEmpty()) {
+            return;
+        }
         try {
-            sink.submit(batchOf(batch));
+            sink.submit(new DecisionBatch(List.of(), tls, List.of()));
+            backoff.reset();
+        } catch (RejectedBatchException e) {
+            metrics.upstreamTlsDropped(tls.size());
+            LOG.error("the control plane refused {} upstream TLS observations; they are dropped: {}", tls.size(),
+                    e.getMessage());
+        } catch (RuntimeException e) {
+            reporter.restore(tls);
+            Duration wait = backoff.next();
+            retryAtNanos = System.nanoTime() + wait.toNanos();
+            LOG.info("cannot ship {} upstream TLS observations, retrying in {} ms: {}", tls.size(), wait.toMillis(),
+                    e instanceof UncheckedIOException u ? u.getMessage() : e.toString());
+        }
+    }
+
+    /**
+     * Sends one batch, with {@code tls} (upstream TLS observations) riding on it. A batch of several the control plane
+     * refuses is split in halves, each sent again (the observations with the first half), so only the decisions
+     * refused on their own are dropped. On a failure to deliver, what was not delivered is added to {@code notSent}
+     * (in order), the observations are put back, and the failure returned; null when everything landed.
+     */
+    private RuntimeException ship(List<Object> batch, List<Object> notSent, List<UpstreamTlsObservation> tls) {
+        try {
+            sink.submit(batchOf(batch, tls));
             landed(batch.size());
             metrics.decisionBatch(BatchResult.SHIPPED, weight(batch));
             backoff.reset();
@@ -353,19 +395,26 @@ public final class DecisionShipper implements AutoCloseable {
             metrics.decisionBatch(BatchResult.REJECTED, weight(batch));
             if (batch.size() > 1) {
                 int half = batch.size() / 2;
-                RuntimeException failure = ship(batch.subList(0, half), notSent);
+                RuntimeException failure = ship(batch.subList(0, half), notSent, tls);
                 if (failure != null) {
                     notSent.addAll(batch.subList(half, batch.size()));
                     return failure;
                 }
-                return ship(batch.subList(half, batch.size()), notSent);
+                return ship(batch.subList(half, batch.size()), notSent, List.of());
             }
             landed(1);
             dropped(DropReason.REJECTED, weight(batch.get(0)));
+            if (!tls.isEmpty()) {
+                metrics.upstreamTlsDropped(tls.size()); // refused with the decision: never sent again
+            }
             LOG.error("the control plane refused a decision; it is dropped: {}", e.getMessage());
             return null;
         } catch (RuntimeException e) {
             notSent.addAll(batch);
+            UpstreamTlsReporter reporter = upstreamTls;
+            if (!tls.isEmpty() && reporter != null) {
+                reporter.restore(tls);
+            }
             return e;
         }
     }
@@ -436,7 +485,7 @@ public final class DecisionShipper implements AutoCloseable {
     }
 
     /** The wire batch of some buffer entries, in order: decisions become their fields here, off the event loop. */
-    private static DecisionBatch batchOf(List<Object> entries) {
+    private static DecisionBatch batchOf(List<Object> entries, List<UpstreamTlsObservation> tls) {
         List<Map<String, Object>> events = new ArrayList<>(entries.size());
         List<DecisionAggregate> counted = new ArrayList<>();
         for (Object e : entries) {
@@ -446,7 +495,7 @@ public final class DecisionShipper implements AutoCloseable {
                 counted.add((DecisionAggregate) e);
             }
         }
-        return new DecisionBatch(events, List.of(), counted);
+        return new DecisionBatch(events, tls, counted);
     }
 
     /**

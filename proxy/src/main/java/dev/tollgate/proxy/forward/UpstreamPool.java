@@ -227,6 +227,7 @@ final class UpstreamPool {
                 }
                 owner.metrics().handshake(Listener.UPSTREAM, HandshakeResult.OK,
                         TlsVersionTag.of(ssl.engine().getSession().getProtocol()));
+                owner.tlsHandshake(upstream, ssl.engine().getSession()); // governance: upstream TLS posture
                 if (ApplicationProtocolNames.HTTP_2.equals(ssl.applicationProtocol())) {
                     speaksHttp2 = true;
                     awaitingSettings[0] = true;

@@ -12,6 +12,7 @@ import io.netty.util.concurrent.Future;
 
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
+import dev.tollgate.proxy.governance.UpstreamTlsReporter;
 import dev.tollgate.proxy.tls.TlsContextOwner;
 
 /**
@@ -25,6 +26,7 @@ public final class UpstreamPools {
     private final Class<? extends Channel> channelClass;
     private final AddressResolverGroup<InetSocketAddress> resolver;
     private final Map<EventLoop, Map<String, UpstreamPool>> pools = new ConcurrentHashMap<>();
+    private volatile UpstreamTlsReporter tlsReporter;
 
     public UpstreamPools(TlsContextOwner tls, ProxyMetrics metrics, SidecarConfig.Limits limits,
                          Class<? extends Channel> channelClass, AddressResolverGroup<InetSocketAddress> resolver) {
@@ -53,6 +55,20 @@ public final class UpstreamPools {
                 loop.execute(() -> byName.values().forEach(UpstreamPool::close));
             }
         });
+    }
+
+    /** Governance glue (issue 12): every TLS handshake with an upstream is reported to {@code reporter}. */
+    public UpstreamPools reportTlsTo(UpstreamTlsReporter reporter) {
+        this.tlsReporter = reporter;
+        return this;
+    }
+
+    /** A TLS handshake with this upstream completed (on its event loop): tells the reporter, if any. */
+    void tlsHandshake(SidecarConfig.Upstream upstream, javax.net.ssl.SSLSession session) {
+        UpstreamTlsReporter r = tlsReporter;
+        if (r != null) {
+            r.handshake(upstream.address().toString(), session);
+        }
     }
 
     TlsContextOwner tls() {

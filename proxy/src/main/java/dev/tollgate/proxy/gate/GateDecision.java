@@ -28,6 +28,11 @@ public sealed interface GateDecision permits GateDecision.Allow, GateDecision.De
         return new Deny(status, error, reason);
     }
 
+    /** A denial whose body also carries a human-readable {@code message} (e.g. naming an expired exception). */
+    static Deny deny(int status, String error, String reason, String message) {
+        return new Deny(status, error, reason, null, null, -1, message);
+    }
+
     /** A decision that is not known yet; the stage completes with an {@link Allow} or a {@link Deny}. */
     static Pending pending(CompletionStage<? extends GateDecision> stage) {
         return new Pending(stage);
@@ -61,8 +66,10 @@ public sealed interface GateDecision permits GateDecision.Allow, GateDecision.De
      * @param after the earlier call a transition rule names, or null
      * @param call  the index, among the request's tool calls, of the call that was denied; -1 when the denial is not
      *              about one call (a credential, a session, ...)
+     * @param message a human-readable explanation sent with the denial (an expired exception, an injection that cannot
+     *              be made), or null
      */
-    record Deny(int status, String error, String reason, String rule, EarlierCall after, int call)
+    record Deny(int status, String error, String reason, String rule, EarlierCall after, int call, String message)
             implements GateDecision {
         public Deny {
             if (status < 400 || status > 599) {
@@ -75,12 +82,16 @@ public sealed interface GateDecision permits GateDecision.Allow, GateDecision.De
             }
         }
 
+        public Deny(int status, String error, String reason, String rule, EarlierCall after, int call) {
+            this(status, error, reason, rule, after, call, null);
+        }
+
         public Deny(int status, String error, String reason, String rule, EarlierCall after) {
-            this(status, error, reason, rule, after, -1);
+            this(status, error, reason, rule, after, -1, null);
         }
 
         public Deny(int status, String error, String reason) {
-            this(status, error, reason, null, null, -1);
+            this(status, error, reason, null, null, -1, null);
         }
     }
 

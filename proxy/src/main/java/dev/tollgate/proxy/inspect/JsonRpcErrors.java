@@ -20,7 +20,8 @@ import dev.tollgate.proxy.gate.GateDecision;
  * When one {@code tools/call} of a batch caused the denial, only that call gets this error; every other request of
  * the batch gets code -32004 {@code not_run}, whose {@code data.denied_call} is the id of the call that was denied
  * (nothing of a denied batch is forwarded).
- * Otherwise {@code {"error":"…","reason":"…"}}, plus {@code rule} (and {@code after}) when a rule denied.
+ * Otherwise {@code {"error":"…","reason":"…"}}, plus {@code rule} (and {@code after}) when a rule denied, and
+ * {@code message} when the denial explains itself (an expired exception, an injection that cannot be made).
  */
 public final class JsonRpcErrors {
     public static final int CREDENTIAL = -32001;
@@ -41,7 +42,7 @@ public final class JsonRpcErrors {
                 return s;
             }
         }
-        if (deny.rule() == null) {
+        if (deny.rule() == null && deny.message() == null) {
             return null;
         }
         return write(data(deny)) + "\n";
@@ -60,7 +61,8 @@ public final class JsonRpcErrors {
             ObjectNode err = e.putObject("error");
             if (culprit == null || m == culprit) {
                 err.put("code", deny.status() == 401 ? CREDENTIAL : deny.status() == 403 ? SCOPE_OR_POLICY : OTHER);
-                err.put("message", deny.error() + ": " + deny.reason());
+                err.put("message", deny.error() + ": " + deny.reason()
+                        + (deny.message() == null ? "" : " (" + deny.message() + ")"));
                 err.set("data", data(deny));
             } else {
                 err.put("code", NOT_RUN);
@@ -110,6 +112,9 @@ public final class JsonRpcErrors {
         d.put("reason", deny.reason());
         if (deny.rule() != null) {
             d.put("rule", deny.rule());
+        }
+        if (deny.message() != null) {
+            d.put("message", deny.message());
         }
         if (deny.after() != null) {
             Map<String, Object> a = new LinkedHashMap<>();

@@ -13,7 +13,9 @@ public enum BackgroundTask {
     /** Polling the policy file. */
     POLICY_FILE,
     /** Polling the certificate files. */
-    CERTIFICATE_FILES;
+    CERTIFICATE_FILES,
+    /** Fetching upstream secrets for credential injection. */
+    UPSTREAM_SECRETS;
 
     public String tag() {
         return name().toLowerCase(Locale.ROOT);

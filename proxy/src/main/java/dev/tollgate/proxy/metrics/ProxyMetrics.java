@@ -96,6 +96,16 @@ public final class ProxyMetrics {
     public static final String CONTROL_PLANE_CALLS = "tollgate.proxy.control_plane.calls";
     public static final String TAG_ROUTE = "route";
     public static final String CREDENTIAL_EXEMPTIONS = "tollgate.proxy.credentials.exemptions";
+    // Governance (dev.tollgate.proxy.governance; docs/governance.md)
+    /** Requests that passed under an exception, per exception id (bounded: see {@code ExceptionBook.MAX_TAGS}). */
+    public static final String EXCEPTION_REQUESTS = "tollgate.proxy.exceptions.requests";
+    public static final String EXCEPTION_UPDATES = "tollgate.proxy.exceptions.updates";
+    public static final String INJECTIONS = "tollgate.proxy.injections";
+    public static final String SECRET_FETCHES = "tollgate.proxy.upstream_secrets.fetches";
+    public static final String UPSTREAM_TLS_HANDSHAKES = "tollgate.proxy.upstream.tls.handshakes";
+    public static final String UPSTREAM_TLS_DROPPED = "tollgate.proxy.upstream.tls.observations.dropped";
+    public static final String TAG_EXCEPTION = "exception";
+    public static final String TAG_PROTOCOL = "protocol";
     public static final String CREDENTIAL_STALENESS = "tollgate.proxy.credentials.revocation.staleness.seconds";
     public static final String CREDENTIAL_STALE_DENIALS = "tollgate.proxy.credentials.stale.denials";
     public static final String CREDENTIAL_UPDATES = "tollgate.proxy.credentials.updates";
@@ -170,6 +180,12 @@ public final class ProxyMetrics {
     private final Map<Direction, Counter[]> credentialCache = new EnumMap<>(Direction.class);
     private final Map<Direction, Counter> credentialVerifications = new EnumMap<>(Direction.class);
     private final Map<Direction, Counter> credentialExemptions = new EnumMap<>(Direction.class);
+    private final Map<String, Counter> exceptionRequests = new ConcurrentHashMap<>();
+    private final Counter[] exceptionUpdates;
+    private final Map<String, Counter> injections = new ConcurrentHashMap<>();
+    private final Map<SecretFetchResult, Counter> secretFetches = new EnumMap<>(SecretFetchResult.class);
+    private final Map<TlsVersionTag, Counter> upstreamTlsHandshakes = new EnumMap<>(TlsVersionTag.class);
+    private final Counter upstreamTlsDropped;
     private final Map<ExchangeResult, Counter> exchanges = new EnumMap<>(ExchangeResult.class);
     /** Registered on first use: most route and outcome pairs never happen. */
     private final java.util.concurrent.atomic.AtomicReferenceArray<Counter> controlPlaneCalls =
@@ -291,6 +307,23 @@ public final class ProxyMetrics {
             credentialExemptions.put(d, Counter.builder(CREDENTIAL_EXEMPTIONS).tag(TAG_DIRECTION, d.tag())
                     .description("Requests let through by a configured exemption").register(registry));
         }
+        exceptionUpdates = new Counter[] {
+            Counter.builder(EXCEPTION_UPDATES).tag(TAG_RESULT, "applied")
+                    .description("Exception watch events applied").register(registry),
+            Counter.builder(EXCEPTION_UPDATES).tag(TAG_RESULT, "rejected")
+                    .description("Exception watch events refused (nothing is waived until the next resync)")
+                    .register(registry)};
+        for (SecretFetchResult r : SecretFetchResult.values()) {
+            secretFetches.put(r, Counter.builder(SECRET_FETCHES).tag(TAG_RESULT, r.tag())
+                    .description("Fetches of upstream secrets' values from the control plane").register(registry));
+        }
+        for (TlsVersionTag v : TlsVersionTag.values()) {
+            upstreamTlsHandshakes.put(v, Counter.builder(UPSTREAM_TLS_HANDSHAKES).tag(TAG_PROTOCOL, v.tag())
+                    .description("TLS handshakes the sidecar completed with upstreams, per protocol version")
+                    .register(registry));
+        }
+        upstreamTlsDropped = Counter.builder(UPSTREAM_TLS_DROPPED)
+                .description("Upstream TLS observations not reported: the buffer was full").register(registry);
         for (ExchangeResult r : ExchangeResult.values()) {
             exchanges.put(r, Counter.builder(CREDENTIAL_EXCHANGES).tag(TAG_RESULT, r.tag())
                     .description("Egress token exchanges").register(registry));
@@ -623,6 +656,60 @@ public final class ProxyMetrics {
 
     public double credentialExemptionCount(Direction d) {
         return credentialExemptions.get(d).count();
+    }
+
+    /** A request passed under an exception; {@code tag} is bounded by the caller ({@code ExceptionBook.tagOf}). */
+    public void exceptionRequest(String tag) {
+        exceptionRequests.computeIfAbsent(tag, t -> Counter.builder(EXCEPTION_REQUESTS).tag(TAG_EXCEPTION, t)
+                .description("Requests that passed under an exception").register(registry)).increment();
+    }
+
+    public double exceptionRequestCount(String tag) {
+        Counter c = exceptionRequests.get(tag);
+        return c == null ? 0 : c.count();
+    }
+
+    public void exceptionUpdate(boolean applied) {
+        exceptionUpdates[applied ? 0 : 1].increment();
+    }
+
+    public double exceptionUpdateCount(boolean applied) {
+        return exceptionUpdates[applied ? 0 : 1].count();
+    }
+
+    /** A credential was injected into a request to this upstream (a configured name: bounded). */
+    public void injection(String upstream) {
+        injections.computeIfAbsent(upstream, u -> Counter.builder(INJECTIONS).tag(TAG_UPSTREAM, u)
+                .description("Requests into which an upstream secret was injected").register(registry)).increment();
+    }
+
+    public double injectionCount(String upstream) {
+        Counter c = injections.get(upstream);
+        return c == null ? 0 : c.count();
+    }
+
+    public void secretFetch(SecretFetchResult r) {
+        secretFetches.get(r).increment();
+    }
+
+    public double secretFetchCount(SecretFetchResult r) {
+        return secretFetches.get(r).count();
+    }
+
+    public void upstreamTlsHandshake(TlsVersionTag v) {
+        upstreamTlsHandshakes.get(v).increment();
+    }
+
+    public double upstreamTlsHandshakeCount(TlsVersionTag v) {
+        return upstreamTlsHandshakes.get(v).count();
+    }
+
+    public void upstreamTlsDropped(int n) {
+        upstreamTlsDropped.increment(n);
+    }
+
+    public double upstreamTlsDroppedCount() {
+        return upstreamTlsDropped.count();
     }
 
     public void exchange(ExchangeResult r) {

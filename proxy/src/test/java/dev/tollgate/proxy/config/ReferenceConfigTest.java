@@ -89,8 +89,10 @@ class ReferenceConfigTest {
                     if (error.contains(PROBE) && m.find()) {
                         sections++;
                         Set<String> inFiles = new TreeSet<>();
+                        boolean upstream = path.startsWith("/upstreams/");
                         for (JsonNode f : files) {
-                            if (path.isEmpty() || !f.at(path).isMissingNode()) {
+                            // an upstream's options: those of every upstream in both files together
+                            if (path.isEmpty() || !f.at(path).isMissingNode() || upstream && f.has("upstreams")) {
                                 inFiles.addAll(keysAt(f, path));
                             }
                         }

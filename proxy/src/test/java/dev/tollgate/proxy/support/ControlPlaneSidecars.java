@@ -23,9 +23,16 @@ public final class ControlPlaneSidecars {
      */
     public static Sidecar start(Path dir, TestControlPlane cp, String name, SpiffeId id, SidecarYaml yaml,
                                 String extra) throws Exception {
+        return start(dir, cp, name, id, yaml, extra, b -> b);
+    }
+
+    /** As above, with further builder settings (a credential clock, say). */
+    public static Sidecar start(Path dir, TestControlPlane cp, String name, SpiffeId id, SidecarYaml yaml,
+                                String extra, java.util.function.UnaryOperator<Sidecar.Builder> more)
+            throws Exception {
         Path file = dir.resolve(name + ".yaml");
         Mesh.write(file, yaml.controlPlane(joining(cp, dir, name, id) + extra).toString());
-        return Sidecar.builder(ConfigLoader.load(file)).build().start();
+        return more.apply(Sidecar.builder(ConfigLoader.load(file))).build().start();
     }
 
     /**

@@ -98,6 +98,12 @@ public final class SidecarYaml {
         return this;
     }
 
+    /** One upstream as raw YAML: its name line indented by two spaces, its options by four. */
+    public SidecarYaml upstream(String rawBlock) {
+        upstreams.add(rawBlock.endsWith("\n") ? rawBlock : rawBlock + "\n");
+        return this;
+    }
+
     public SidecarYaml limit(String yamlLine) {
         limits.add(yamlLine);
         return this;

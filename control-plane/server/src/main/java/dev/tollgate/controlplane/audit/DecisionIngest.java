@@ -84,13 +84,17 @@ public final class DecisionIngest {
         this.secrets = secrets;
     }
 
-    /** Validates the whole batch, then appends it in one transaction; nothing is stored when any event is refused. */
+    /**
+     * Validates the whole batch, then appends it in one transaction; nothing is stored when any event is refused. A
+     * batch needs events, aggregates or upstream TLS observations (a quiet sidecar reports the handshakes it saw
+     * alone); one with none of them is refused ({@code missing_events}).
+     */
     public DecisionBatchView ingest(SpiffeId workload, DecisionBatch batch) {
         List<Map<String, Object>> events = batch == null ? List.of() : batch.events();
         List<DecisionAggregate> aggregates = batch == null ? List.of() : batch.aggregates();
-        if (events.isEmpty() && aggregates.isEmpty()) {
+        if (events.isEmpty() && aggregates.isEmpty() && (batch == null || batch.upstreamTls().isEmpty())) {
             throw ApiProblem.badRequest("missing_events", "events: missing or empty (expected: 1 to " + MAX_EVENTS
-                    + " decision events, or 1 to " + MAX_AGGREGATES + " aggregates)");
+                    + " decision events, or 1 to " + MAX_AGGREGATES + " aggregates, or upstreamTls observations)");
         }
         if (events.size() > MAX_EVENTS) {
             throw ApiProblem.badRequest("too_many_events", "events: " + events.size() + " (expected: at most "
@@ -124,7 +128,7 @@ public final class DecisionIngest {
         // the decisions, the exception and secret uses they report, the upstream TLS they came with and the
         // development-mode count commit together
         List<AuditRecord> stored = store.inTransaction("ingest the decisions of " + workload, () -> {
-            List<AuditRecord> appended = store.appendAuditBatch(out);
+            List<AuditRecord> appended = out.isEmpty() ? List.of() : store.appendAuditBatch(out);
             if (!uses.isEmpty() && exceptions != null) {
                 exceptions.countUses(workload, uses, clock.instant());
             }
@@ -139,6 +143,9 @@ public final class DecisionIngest {
         metrics.decisionsIngested(DecisionKind.ALLOWED, events.size() - denied + aggregated);
         metrics.decisionsIngested(DecisionKind.ALLOWED_AGGREGATE, aggregates.size());
         countDenialsByIdentity(out);
+        if (stored.isEmpty()) {
+            return new DecisionBatchView(0, 0, 0); // upstream TLS observations only: nothing appended to the chain
+        }
         return new DecisionBatchView(stored.size(), stored.get(0).seq(), stored.get(stored.size() - 1).seq());
     }
 
@@ -240,9 +247,15 @@ public final class DecisionIngest {
         byIdentity.forEach(metrics::denied);
     }
 
-    /** Requests let through under the sidecar's local credentials.exempt list (outcome {@value #EXEMPT}). */
+    /**
+     * Requests let through under the sidecar's local credentials.exempt list (outcome {@value #EXEMPT}): one per event,
+     * an aggregate's {@code count}.
+     */
     private void countExemptUse(SpiffeId workload, List<AuditEvent> events) {
-        long exempt = events.stream().filter(e -> e.result().equals(EXEMPT)).count();
+        // an aggregate of exempt requests (the sidecar counts allowed decisions per kind) stands for its count
+        long exempt = events.stream().filter(e -> e.result().equals(EXEMPT))
+                .mapToLong(e -> e.details().get("count") instanceof Number c && c.longValue() > 0 ? c.longValue() : 1)
+                .sum();
         store.countExemptUse(workload.toString(), exempt, clock.instant());
     }
 
