@@ -445,6 +445,10 @@ public final class Walkthrough {
                 .map(a -> a.kind() + " " + shorten(a.id()) + " [" + a.state() + "] owners " + a.humanOwner() + " / "
                         + a.serviceOwner())
                 .collect(java.util.stream.Collectors.joining(NEXT_LINE));
+        if (!kinds.contains("upstream_secret")) { // a control plane whose inventory does not list secrets yet
+            inventory += NEXT_LINE + "upstream secret " + secret.name() + " v" + secret.version() + " [" + secret.state()
+                    + "] owners " + secret.humanOwner() + " / " + secret.serviceOwner() + " (ctl upstream-secret list)";
+        }
         return new StepResult(n, title, p.none(),
                 "operator dana asked for an " + Exceptions.INJECT_CREDENTIAL + " exception (" + requested.id() + ", "
                         + EXCEPTION_LIFETIME.toDays() + " days) for " + BATCH + " → " + legacy.address()
