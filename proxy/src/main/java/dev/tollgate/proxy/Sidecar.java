@@ -36,7 +36,6 @@ import dev.tollgate.proxy.config.HostPort;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.credential.CredentialEnforcement;
 import dev.tollgate.proxy.credential.ExchangeClient;
-import dev.tollgate.proxy.credential.SvidClients;
 import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.decision.DecisionShipper;
 import dev.tollgate.proxy.forward.OffLoopResolverGroup;
@@ -105,8 +104,6 @@ public final class Sidecar implements AutoCloseable {
     private final ToolCallInspection inspection;
     /** The latest signed audit checkpoint pushed by the control plane; null when certificates come from files. */
     private final AuditCheckpointListener auditCheckpoints;
-    /** Runs token exchanges with the control plane when enforcement is wired here; null otherwise. */
-    private final java.util.concurrent.ExecutorService exchangeExecutor;
     /** Whether the credential state follows the certificate source's watch stream (wired here, not by the caller). */
     private final boolean credentialsFollowWatch;
     private final Transport transport = Transport.best();
@@ -134,7 +131,8 @@ public final class Sidecar implements AutoCloseable {
                 : config.controlPlane().isPresent() ? ControlPlaneCertificateSource.builder(config.controlPlane().get())
                         .clock(clock).validator(new SvidValidator(clock, config.tls().spiffeId()))
                         .watchReconnectMax(config.watchReconnectMax().orElseThrow())
-                        .results(metrics::certificateReload).metrics(new IdentityMetrics(registry, clock)).build()
+                        .results(metrics::certificateReload).metrics(new IdentityMetrics(registry, clock))
+                        .outcomes(metrics::controlPlaneCall).build()
                 : new FileCertificateSource(config.tls().cert(), config.tls().key(), config.tls().bundle(),
                 config.tls().reloadInterval(), new SvidValidator(clock, config.tls().spiffeId()),
                 metrics::certificateReload, () -> metrics.backgroundFailure(BackgroundTask.CERTIFICATE_FILES));
@@ -167,24 +165,15 @@ public final class Sidecar implements AutoCloseable {
         if (certificates instanceof ControlPlaneCertificateSource cps) {
             // The SVID comes from the control plane: so do task tokens' keys and revocations, and exchanges; the
             // decision log goes there.
+            // All of it over the source's Netty transport, with the current SVID (no JDK HTTP client).
             var cp = config.controlPlane().orElseThrow();
-            var client = SvidClients.following(cp.url(), cps::controlPlaneTrust, cp.serverId(),
-                    cps::currentCredentials);
             this.decisionShipper = new DecisionShipper(cp.decisionLog(), cp.backoffInitial(), cp.backoffMax(),
-                    DecisionShipper.controlPlane(client), metrics);
+                    DecisionShipper.controlPlane(cps.transport()), metrics);
             this.decisions = DecisionLog.shippedBy(decisionShipper);
             if (exchange == null) {
-                this.exchangeExecutor = java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
-                    Thread t = new Thread(r, "tollgate-token-exchange");
-                    t.setDaemon(true);
-                    return t;
-                });
-                exchange = ExchangeClient.controlPlane(client, exchangeExecutor, clock);
-            } else {
-                this.exchangeExecutor = null;
+                exchange = ExchangeClient.controlPlane(cps.transport(), clock);
             }
         } else {
-            this.exchangeExecutor = null;
             this.decisionShipper = null;
             this.decisions = b.decisions != null ? b.decisions : DecisionLog.localOnly();
         }
@@ -282,8 +271,8 @@ public final class Sidecar implements AutoCloseable {
          * {@link CredentialEnforcement} whose gates run first on ingress and egress. Feed its state from the watch
          * stream with {@code sidecar.credentials().watchListener(sidecar::closeConnectionsOf)}.
          *
-         * @param exchange how egress exchanges task tokens, e.g. {@link ExchangeClient#controlPlane} with a
-         *                 supplier of a client holding the current SVID
+         * @param exchange how egress exchanges task tokens, e.g. {@link ExchangeClient#controlPlane} over a
+         *                 control-plane transport whose credentials are the current SVID
          */
         public Builder credentials(ExchangeClient exchange) {
             exchangeClient = Objects.requireNonNull(exchange);
@@ -350,6 +339,10 @@ public final class Sidecar implements AutoCloseable {
         workers = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("tollgate-io", true),
                 transport.ioHandlerFactory());
         LOG.info("transport {} with {} event loops", transport.name(), threads);
+        if (certificates instanceof ControlPlaneCertificateSource cps) {
+            // Control-plane calls share the sidecar's event loops, socket transport and off-loop resolver.
+            cps.transport().attach(workers, transport.clientChannel(), new OffLoopResolverGroup(resolverPool));
+        }
         certificates.start(tls);
         awaitFirstCredentialSync();
         if (policyFile != null) {
@@ -370,7 +363,8 @@ public final class Sidecar implements AutoCloseable {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }
         ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressWalk,
-                egressWalk, inspection, credentials != null ? credentials.admissions() : null);
+                egressWalk, inspection, credentials != null ? credentials.admissions() : null,
+                new dev.tollgate.proxy.gate.IdentityAllowListGate(config.identity(), decisions, clock));
         SidecarConfig.Listeners l = config.listeners();
         List<String> bound = new ArrayList<>();
         try {
@@ -529,9 +523,6 @@ public final class Sidecar implements AutoCloseable {
             decisionShipper.close(); // before the SVID source: the last batch still needs the current SVID
         }
         certificates.close();
-        if (exchangeExecutor != null) {
-            exchangeExecutor.shutdownNow();
-        }
         if (credentials != null) {
             credentials.close();
         }

@@ -21,6 +21,7 @@ import picocli.CommandLine.Parameters;
 
 import dev.tollgate.api.InvalidSpiffeIdException;
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.client.AuditFilter;
 import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.client.ControlPlaneException;
 import dev.tollgate.api.client.Failures;
@@ -633,22 +634,62 @@ public final class CtlCommand implements Runnable {
             spec.commandLine().usage(spec.commandLine().getOut());
         }
 
-        @Command(name = "list", mixinStandardHelpOptions = true, description = "List audit events, oldest first.")
+        @Command(name = "list", mixinStandardHelpOptions = true, description = "List audit events, oldest first, "
+                + "filtered by the control plane.")
         static final class ListCmd extends Action {
             @Option(names = "--after", defaultValue = "0", description = "only events after this sequence number; default: ${DEFAULT-VALUE}")
             long after;
             @Option(names = "--limit", defaultValue = "100", description = "most rows; default: ${DEFAULT-VALUE}")
             int limit;
+            @Option(names = "--kind", paramLabel = "KIND", description = "only events of this kind, e.g. decision.denied")
+            String kind;
+            @Option(names = "--task", paramLabel = "ID", description = "only events of this task")
+            String task;
+            @Option(names = "--identity", paramLabel = "SPIFFE_ID", description = "only events attributed to this "
+                    + "SPIFFE ID: as actor or subject, as a refused peer, or as the subject of a denied token")
+            String identity;
+            @Option(names = "--outcome", paramLabel = "RESULT", description = "only events with this result, e.g. denied, ok")
+            String outcome;
+            @Option(names = "--since", paramLabel = "AGO|TIME", description = "only events at or after this time: a "
+                    + "duration ago (30m, 1h, 7d) or an RFC 3339 time")
+            String since;
+            @Option(names = "--until", paramLabel = "AGO|TIME", description = "only events before this time: a "
+                    + "duration ago or an RFC 3339 time")
+            String until;
 
             @Override
             void run(ControlPlaneClient c, PrintWriter out) {
-                List<AuditEventView> events = c.audit(after, limit);
+                java.time.Instant now = java.time.Instant.now();
+                AuditFilter f = new AuditFilter(kind, task, identity, outcome, time("--since", since, now),
+                        time("--until", until, now));
+                List<AuditEventView> events = c.audit(f, after, limit);
                 print(out, events, () -> {
-                    Table t = new Table("SEQ", "AT", "KIND", "ACTOR", "ACTION", "SUBJECT", "RESULT");
-                    events.forEach(e -> t.row(Long.toString(e.seq()), e.at().toString(), e.kind(), e.actor(),
-                            e.action(), e.subject(), e.result()));
+                    Table t = new Table("SEQ", "AT", "KIND", "TASK", "ACTOR", "ACTION", "SUBJECT", "RESULT");
+                    events.forEach(e -> t.row(Long.toString(e.seq()), e.at().toString(), e.kind(),
+                            e.taskId() == null ? "-" : e.taskId(), e.actor(), e.action(), e.subject(), e.result()));
                     t.print(out);
                 });
+            }
+
+            /** A duration ago (1h) or an RFC 3339 time; a CtlException naming the option otherwise. */
+            static java.time.Instant time(String option, String value, java.time.Instant now) {
+                if (value == null) {
+                    return null;
+                }
+                try {
+                    return java.time.OffsetDateTime.parse(value).toInstant();
+                } catch (java.time.format.DateTimeParseException notATime) {
+                    try {
+                        java.time.Duration ago = Durations.parse(value);
+                        if (ago.isNegative()) {
+                            throw new IllegalArgumentException("negative");
+                        }
+                        return now.minus(ago);
+                    } catch (RuntimeException notADuration) {
+                        throw new CtlException(option + ": '" + value + "' (expected: a duration ago such as 30m, "
+                                + "1h, 7d, or an RFC 3339 time such as 2026-12-06T09:00:00Z)");
+                    }
+                }
             }
         }
 

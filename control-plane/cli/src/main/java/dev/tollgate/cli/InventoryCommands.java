@@ -39,7 +39,7 @@ final class InventoryCommands {
             description = "List assets by kind, newest first; the filters combine.")
     static final class ListCmd extends CtlCommand.Action {
         @Option(names = "--kind", paramLabel = "KIND", split = ",", description = "ca, kek, signing_key, svid, "
-                + "operator_credential, control_plane_credential, task_token, exchanged_token, join_token, exception (repeat or comma-separate)")
+                + "operator_credential, control_plane_credential, task_token, exchanged_token, join_token, exception, upstream_secret, upstream_tls (repeat or comma-separate)")
         List<String> kinds;
         @Option(names = "--owner", description = "human or service owner, exactly")
         String owner;

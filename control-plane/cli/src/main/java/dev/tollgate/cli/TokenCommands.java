@@ -85,7 +85,10 @@ final class TokenCommands {
             }
         }
 
-        @Command(name = "show", mixinStandardHelpOptions = true, description = "Show one task.")
+        @Command(name = "show", mixinStandardHelpOptions = true,
+                description = {"Show one task and its tokens: the task token and the tokens exchanged for it, with "
+                        + "their state (never the tokens themselves).",
+                        "With --output json only the task; its tokens: ctl inventory list --task ID --output json."})
         static final class Show extends CtlCommand.Action {
             @Parameters(index = "0", paramLabel = "TASK_ID")
             String id;
@@ -93,7 +96,25 @@ final class TokenCommands {
             @Override
             void run(ControlPlaneClient c, PrintWriter out) {
                 TaskView t = c.task(id);
-                print(out, t, () -> taskTable(out, List.of(t)));
+                print(out, t, () -> {
+                    taskTable(out, List.of(t));
+                    java.util.Map<String, String> f = new java.util.LinkedHashMap<>();
+                    f.put("kind", "task_token,exchanged_token");
+                    f.put("task", t.id());
+                    f.put("limit", "1000");
+                    var tokens = c.inventory(f);
+                    out.println();
+                    Table tt = new Table("TOKEN", "JTI", "STATE", "AUDIENCE", "ISSUED", "EXPIRES");
+                    for (var a : tokens.assets()) {
+                        tt.row(a.kind().equals("task_token") ? "task" : "exchanged", a.id(), a.state(),
+                                String.valueOf(a.details().getOrDefault("audience", "-")), a.createdAt().toString(),
+                                a.expiresAt() == null ? "-" : a.expiresAt().toString());
+                    }
+                    tt.print(out);
+                    if (tokens.truncated()) {
+                        out.println("(more tokens: ctl inventory list --task " + t.id() + " --limit 1000)");
+                    }
+                });
             }
         }
 

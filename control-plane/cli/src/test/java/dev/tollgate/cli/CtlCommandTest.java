@@ -21,6 +21,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine;
 
 import dev.tollgate.api.wire.Json;
+import dev.tollgate.api.SpiffeId;
 import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.controlplane.TestPolicies;
 
@@ -184,7 +185,10 @@ class CtlCommandTest {
 
         Result list = ctl("--credential-dir", creds, "task", "list", "--agent", agent);
         assertThat(list.out()).contains("ID", id, "active", "crm.read", "look up a customer");
-        assertThat(ctl("--credential-dir", creds, "task", "show", id).out()).contains(id);
+        // task show lists the task's tokens (by jti, never the token)
+        Result shown = ctl("--credential-dir", creds, "task", "show", id);
+        assertThat(shown.out()).contains(id).contains("JTI").contains(task.get("tokenId").asText())
+                .doesNotContain(task.get("token").asText());
         Result refused = ctl("--credential-dir", creds, "task", "create", agent, "--tool", "payments.send", "--intent", "x");
         assertThat(refused.code()).isEqualTo(1);
         assertThat(refused.err()).contains("reason: tool_not_registered");
@@ -317,6 +321,30 @@ class CtlCommandTest {
         Result v = ctl("--credential-dir", creds, "audit", "verify");
         assertThat(v.code()).isZero();
         assertThat(v.out()).contains("audit chain intact");
+    }
+
+    @Test
+    void auditListFiltersOnTheServerAndShowsTheTask() {
+        SpiffeId agent = TestControlPlane.agent("filtered");
+        tcp.register(agent, "crm.read");
+        String task = tcp.admin().createTask(new dev.tollgate.api.wire.TaskSpec(agent.toString(),
+                java.util.List.of(dev.tollgate.api.token.ToolGrant.of("crm.read")), "read", 300L)).task().id();
+
+        Result byTask = ctl("--credential-dir", creds, "audit", "list", "--task", task, "--since", "1h");
+        assertThat(byTask.code()).isZero();
+        assertThat(byTask.out()).contains("TASK", task, "task.created").doesNotContain("workload.register");
+        Result byIdentity = ctl("--credential-dir", creds, "audit", "list", "--identity", agent.toString(),
+                "--kind", "operator.action", "--outcome", "ok");
+        assertThat(byIdentity.out()).contains("workload.register").doesNotContain("task.created");
+        assertThat(ctl("--credential-dir", creds, "audit", "list", "--kind", "operator.action", "--until",
+                "2000-01-01T00:00:00Z").out()).doesNotContain("operator.action");
+
+        Result badSince = ctl("--credential-dir", creds, "audit", "list", "--since", "yesterday");
+        assertThat(badSince.code()).isEqualTo(2);
+        assertThat(badSince.err()).contains("--since: 'yesterday'");
+        Result badIdentity = ctl("--credential-dir", creds, "audit", "list", "--identity", "agent/filtered");
+        assertThat(badIdentity.code()).isEqualTo(1);
+        assertThat(badIdentity.err()).contains("identity:", "invalid_parameter");
     }
 
     @Test

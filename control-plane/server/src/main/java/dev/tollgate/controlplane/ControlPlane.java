@@ -48,6 +48,7 @@ import dev.tollgate.controlplane.audit.DecisionIngest;
 import dev.tollgate.controlplane.ca.CaManager;
 import dev.tollgate.controlplane.ca.CaTransition;
 import dev.tollgate.controlplane.ca.IssuedCertificate;
+import dev.tollgate.controlplane.ca.KekRotation;
 import dev.tollgate.controlplane.config.ControlPlaneConfig;
 import dev.tollgate.controlplane.governance.UpstreamSecrets;
 import dev.tollgate.controlplane.identity.JoinTokens;
@@ -167,7 +168,11 @@ public final class ControlPlane implements AutoCloseable {
         io.micrometer.core.instrument.binder.jvm.JvmGcMetrics gc = null;
         try {
             KeyEncryption sealing = CaManagerFactory.sealing(config, env);
+            Store.KekIdentity kek = store.kekIdentity("kek-" + java.util.HexFormat.of().formatHex(randomBytes(8)),
+                    clock.instant());
+            KekRotation.verify(store, sealing, kek); // a retired or wrong KEK is refused before anything is opened
             CaManager ca = CaManagerFactory.create(config, store, sealing, clock);
+            KekRotation.recordCheckValue(store, sealing, kek); // the KEK opened the CA key: it is this database's
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             ControlPlaneMetrics metrics = new ControlPlaneMetrics(registry);
             gc = ControlPlaneMetrics.bindJvmAndProcess(registry);
@@ -190,7 +195,7 @@ public final class ControlPlane implements AutoCloseable {
             Auditor auditor = new Auditor(store, clock, metrics::auditWriteFailure, metrics,
                     new RefusalAudit.Settings(au.refusalInterval(), au.refusalMaxRows(), au.refusalMaxSources()));
             WorkloadRegistry workloads = new WorkloadRegistry(store, auditor, clock, config.trustDomain(),
-                    config.svid().maxTtl(), config.k8sAttestation().clusters().keySet());
+                    config.svid().maxTtl(), config.k8sAttestation().clusters().keySet()).countDenialsIn(metrics);
             JoinTokens joinTokens = new JoinTokens(store, auditor, metrics, clock, config.joinTokenTtl(),
                     config.joinTokenMaxTtl());
             var tk = config.tokens();
@@ -233,8 +238,6 @@ public final class ControlPlane implements AutoCloseable {
             checkpoints.start();
             hub.register(checkpoints.keysSnapshotSource());
             hub.register(checkpoints.checkpointSnapshotSource());
-            Store.KekIdentity kek = store.kekIdentity("kek-" + java.util.HexFormat.of().formatHex(randomBytes(8)),
-                    clock.instant());
             UpstreamSecrets secrets = new UpstreamSecrets(store, sealing, kek.id(), publisher, auditor, metrics, clock);
             hub.register(secrets);
             bundles.publishIfChanged();
@@ -265,8 +268,8 @@ public final class ControlPlane implements AutoCloseable {
                     revocations::identityRevoked);
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
-                    tokens, policies, new DecisionIngest(store, clock, metrics, exceptions), inventory, posture,
-                    checkpoints, operators, attestor, exceptions, secrets);
+                    tokens, policies, new DecisionIngest(store, clock, metrics, exceptions, secrets), inventory,
+                    posture, checkpoints, operators, attestor, exceptions, secrets);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
@@ -306,6 +309,13 @@ public final class ControlPlane implements AutoCloseable {
             scheduler.scheduleWithFixedDelay(cp::checkpointAudit, every, every, TimeUnit.MILLISECONDS);
             long flush = Math.max(100, Math.min(5_000, au.refusalInterval().toMillis() / 10));
             scheduler.scheduleWithFixedDelay(cp::flushRefusals, flush, flush, TimeUnit.MILLISECONDS);
+            // registrations and deletions made by other replicas reach this replica's denial series
+            scheduler.scheduleWithFixedDelay(() -> upkeep("sync the denial metric's identities",
+                    workloads::syncDenialMetrics), 60, 60, TimeUnit.SECONDS);
+            long prune = Math.max(60_000, config.posture().interval().toMillis());
+            scheduler.scheduleWithFixedDelay(() -> upkeep("prune upstream TLS observations", () ->
+                    store.pruneUpstreamTls(clock.instant().minus(config.posture().upstreamTlsRetention()))),
+                    prune, prune, TimeUnit.MILLISECONDS);
             LOG.info("control plane for trust domain {} serving its API on {} (admin on {})", config.trustDomain(),
                     cp.apiUri(), admin.address());
             return cp;
@@ -368,6 +378,15 @@ public final class ControlPlane implements AutoCloseable {
             }
             return cached.get();
         };
+    }
+
+    /** Runs one scheduled upkeep task; a failure is logged and the schedule goes on. */
+    private static void upkeep(String what, Runnable task) {
+        try {
+            task.run();
+        } catch (RuntimeException e) {
+            LOG.warn("could not {}: {}", what, e.getMessage());
+        }
     }
 
     static Posture.Settings postureSettings(ControlPlaneConfig config) {

@@ -26,7 +26,8 @@ import dev.tollgate.controlplane.config.ControlPlaneConfig;
                 "Options come from --config (YAML; every option is listed with its default in config/control-plane.yaml)",
                 "and the flags below, which win over the file. The CA key is sealed with a key-encryption key from",
                 "--kek-file or the TOLLGATE_KEK environment variable."},
-        footer = {"", "Exit status: 0 after a clean stop, 2 for invalid configuration, 1 when start-up fails."})
+        footer = {"", "Exit status: 0 after a clean stop, 2 for invalid configuration, 1 when start-up fails."},
+        subcommands = ControlPlaneCommand.Kek.class)
 public final class ControlPlaneCommand implements Callable<Integer> {
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML configuration file")
@@ -149,6 +150,95 @@ public final class ControlPlaneCommand implements Callable<Integer> {
         new SecureRandom().nextBytes(raw);
         Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         Files.writeString(file, Base64.getEncoder().encodeToString(raw) + "\n");
+    }
+
+    /** {@code ./tollgate control-plane [options] kek rotate --new-kek-file FILE}. */
+    @Command(name = "kek", mixinStandardHelpOptions = true,
+            description = "The key-encryption key that seals CA keys, token signing keys, audit checkpoint keys and "
+                    + "upstream secrets.", subcommands = Kek.Rotate.class)
+    static final class Kek implements Runnable {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() {
+            spec.commandLine().usage(spec.commandLine().getOut());
+        }
+
+        @Command(name = "rotate", mixinStandardHelpOptions = true, sortOptions = false,
+                description = {"Re-seal every sealed value under a new KEK, in one transaction, offline: run it on "
+                        + "the control plane's host with every control-plane replica stopped.",
+                        "The current KEK comes from the control plane's options as at start-up (give them before "
+                                + "`kek`: --config, --data-dir, --database-url, --kek-file, or $TOLLGATE_KEK); the new "
+                                + "one from --new-kek-file. No key material crosses the API.",
+                        "Afterwards start the control plane with the new KEK; the old one is refused."},
+                footer = {"", "Exit status: 0 when rotated, 2 for invalid options, 1 when nothing was changed because "
+                        + "of an error."})
+        static final class Rotate implements Callable<Integer> {
+            @CommandLine.ParentCommand
+            Kek kek;
+
+            @Option(names = "--new-kek-file", required = true, paramLabel = "FILE",
+                    description = "file holding the new key-encryption key (at least 16 characters; e.g. "
+                            + "openssl rand -base64 32 > FILE, mode 0600)")
+            Path newKekFile;
+
+            @Option(names = "--generate", description = "create --new-kek-file with a new random key (mode 0600) "
+                    + "if it does not exist")
+            boolean generate;
+
+            @CommandLine.Spec
+            CommandLine.Model.CommandSpec spec;
+
+            @Override
+            public Integer call() throws Exception {
+                ControlPlaneCommand parent = (ControlPlaneCommand) spec.parent().parent().userObject();
+                var err = spec.commandLine().getErr();
+                ControlPlaneConfig cfg;
+                try {
+                    cfg = parent.parse(System.getenv());
+                } catch (ConfigException e) {
+                    err.println("error: " + e.getMessage());
+                    return 2;
+                }
+                if (generate) {
+                    generateKek(newKekFile);
+                }
+                try {
+                    var r = rotate(cfg, System.getenv(), newKekFile, Clock.systemUTC());
+                    var out = spec.commandLine().getOut();
+                    out.println("rotated the key-encryption key: " + r.previousKekId() + " -> " + r.kekId() + " at "
+                            + r.at());
+                    r.resealed().forEach((k, n) -> out.println("  re-sealed " + n + " "
+                            + k.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ') + (n == 1 ? "" : "s")));
+                    out.println("start the control plane with the new KEK (" + newKekFile + "); the old one is "
+                            + "refused from now on");
+                    out.flush();
+                    return 0;
+                } catch (RuntimeException e) {
+                    err.println("error: the KEK was not rotated, nothing changed (" + e.getMessage() + ")");
+                    return 1;
+                }
+            }
+        }
+    }
+
+    /**
+     * Re-seals everything in the configured database under the KEK in {@code newKekFile}; the current KEK is the
+     * configured one.
+     */
+    static dev.tollgate.controlplane.ca.KekRotation.Result rotate(ControlPlaneConfig cfg, Map<String, String> env,
+                                                                 Path newKekFile, Clock clock) {
+        var current = CaManagerFactory.sealing(cfg, env);
+        var next = new dev.tollgate.controlplane.ca.KeyEncryption(
+                dev.tollgate.controlplane.ca.KeyEncryption.load(java.util.Optional.of(newKekFile), env));
+        try (var store = dev.tollgate.controlplane.store.JdbcStore.open(new dev.tollgate.controlplane.store.StoreSettings(
+                cfg.database().url(), cfg.database().user().orElse(null), cfg.database().password().orElse(null),
+                2, clock))) {
+            var auditor = new dev.tollgate.controlplane.audit.Auditor(store, clock);
+            return dev.tollgate.controlplane.ca.KekRotation.rotate(store, current, next, auditor, clock,
+                    "local:" + System.getProperty("user.name", "unknown") + " (control-plane kek rotate)");
+        }
     }
 
     public static void main(String[] args) {

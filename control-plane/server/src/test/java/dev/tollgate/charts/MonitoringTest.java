@@ -47,6 +47,7 @@ class MonitoringTest {
             "tollgate_cp_watch_resyncs_total",
             "tollgate_cp_watch_revision_latest",
             "tollgate_cp_audit_decisions_total",
+            "tollgate_cp_decisions_denied_total",
             "tollgate_cp_posture_findings",
             "tollgate_cp_attestations_total",
             "tollgate_cp_attestation_audit_suppressed_total",
@@ -230,7 +231,7 @@ class MonitoringTest {
         alertRules().forEach(r -> alerts.add(r.path("alert").asText()));
         assertThat(alerts).contains("TollgateControlPlaneDown", "TollgateCAExpiringSoon", "TollgateCAExpiryCritical",
                 "TollgateSvidIssuanceErrors", "TollgateJoinTokenRefusals", "TollgateApiServerErrors", "TollgateApiSlow",
-                "TollgateApiConnectionLimit", "TollgateAuditChainBroken");
+                "TollgateApiConnectionLimit", "TollgateAuditChainBroken", "TollgateDenialSpike");
     }
 
     @Test

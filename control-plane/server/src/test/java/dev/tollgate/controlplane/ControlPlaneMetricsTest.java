@@ -63,6 +63,7 @@ class ControlPlaneMetricsTest {
             for (DecisionKind k : DecisionKind.values()) {
                 zero.add("tollgate_cp_audit_decisions_total{kind=\"" + lower(k) + "\"}");
             }
+            zero.add("tollgate_cp_decisions_denied_total{identity=\"unknown\"}");
             zero.add("tollgate_cp_watch_revisions_published_total{kind=\"revocation\"}");
             zero.add("tollgate_cp_watch_revisions_published_total{kind=\"policy\"}");
             for (String s : zero) {

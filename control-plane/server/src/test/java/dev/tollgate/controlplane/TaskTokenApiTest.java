@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import com.nimbusds.jwt.SignedJWT;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.client.AuditFilter;
 import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.client.ControlPlaneException;
 import dev.tollgate.api.tls.Csrs;
@@ -228,6 +229,34 @@ class TaskTokenApiTest {
         assertOAuthError(() -> other.exchangeToken(created.token(), CRM, null), "invalid_grant");
         ControlPlaneClient tool = tcp.as(tcp.join(CRM, null));
         assertOAuthError(() -> tool.exchangeToken(created.token(), CRM, null), "unauthorized_client");
+    }
+
+    @Test
+    void aRefusedExchangeIsAuditedWithTheCallerAndWhoseTokenItWas() {
+        TaskCreatedView created = task(admin, AGENT, 300, "crm.read");
+        ControlPlaneClient other = tcp.as(tcp.join(OTHER, null));
+        assertOAuthError(() -> other.exchangeToken(created.token(), CRM, null), "invalid_grant");
+        ControlPlaneClient agent = tcp.as(tcp.join(AGENT, null));
+        admin.revoke(new RevocationRequest("token", created.tokenId(), "leaked in a log"));
+        assertOAuthError(() -> agent.exchangeToken(created.token(), CRM, null), "invalid_grant");
+
+        List<AuditEventView> refused = admin.audit(new AuditFilter("token.exchanged", null, null, "invalid_grant",
+                null, null), 0, 100);
+        assertThat(refused).hasSize(2);
+        AuditEventView stolen = refused.get(0);
+        assertThat(stolen.actor()).isEqualTo(OTHER.toString());
+        assertThat(stolen.taskId()).isEqualTo(created.task().id());
+        assertThat(stolen.details()).containsEntry("sub", AGENT.toString());
+        AuditEventView revoked = refused.get(1);
+        assertThat(revoked.actor()).isEqualTo(AGENT.toString());
+        assertThat(revoked.taskId()).isEqualTo(created.task().id());
+        // both are found by the task and by the agent whose token it was; the thief's attempt also by the thief
+        assertThat(admin.audit(new AuditFilter(null, created.task().id(), null, "invalid_grant", null, null), 0, 100))
+                .containsExactlyElementsOf(refused);
+        assertThat(admin.audit(new AuditFilter("token.exchanged", null, AGENT.toString(), "invalid_grant", null,
+                null), 0, 100)).containsExactlyElementsOf(refused);
+        assertThat(admin.audit(new AuditFilter("token.exchanged", null, OTHER.toString(), null, null, null), 0, 100))
+                .containsExactly(stolen);
     }
 
     @Test

@@ -477,4 +477,59 @@ abstract class UpstreamSecretsApiContract {
         clock.advance(Duration.ofDays(90));
         assertThat(admin.upstreamSecret("billing-key").state()).isEqualTo("overdue");
     }
+
+    // ---- inventory, last use, posture ---------------------------------------------------------------------------
+
+    @Test
+    void injectionsReportedInDecisionBatchesShowAsLastUseInTheInventory() throws SQLException {
+        String exc = exception("exc-1", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
+        admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, exc, VALUE));
+        ControlPlaneClient sidecar = tcp.as(tcp.join(batch, 3600L));
+        ControlPlaneClient otherSidecar = tcp.as(tcp.join(other, 3600L));
+        assertThat(admin.upstreamSecret("billing-key").lastUsedAt()).isNull();
+        Map<String, Object> injected = Map.of("outcome", "allowed", "direction", "egress", "upstream", UPSTREAM,
+                "injected", "billing-key", "exception", exc);
+
+        clock.advance(Duration.ofMinutes(5));
+        Instant reported = clock.instant();
+        sidecar.submitDecisions(new dev.tollgate.api.wire.DecisionBatch(List.of(injected, injected,
+                Map.of("outcome", "allowed", "upstream", "other.internal:443")), null));
+        // another workload naming the secret does not make it look used
+        otherSidecar.submitDecisions(new dev.tollgate.api.wire.DecisionBatch(List.of(injected), null));
+
+        UpstreamSecretView v = admin.upstreamSecret("billing-key");
+        assertThat(v.uses()).isEqualTo(2);
+        assertThat(v.lastUsedAt()).isEqualTo(reported.truncatedTo(java.time.temporal.ChronoUnit.MILLIS));
+        var asset = admin.inventoryAsset("upstream_secret", "billing-key");
+        assertThat(asset.lastUsedAt()).isEqualTo(v.lastUsedAt());
+        assertThat(asset.humanOwner()).isEqualTo("bob@example.com");
+        assertThat(asset.serviceOwner()).isEqualTo("team-billing");
+        assertThat(asset.ownerSource()).isEqualTo("asset");
+        assertThat(asset.workload()).isEqualTo(batch.toString());
+        assertThat(asset.state()).isEqualTo("current");
+        assertThat(asset.details()).containsEntry("exceptionId", exc).containsEntry("exceptionState", "active");
+        assertThat(admin.inventory(Map.of("kind", "upstream_secret", "owner", "team-billing")).assets())
+                .extracting(a -> a.id()).containsExactly("billing-key");
+        assertProblem(() -> admin.setAssetOwner("upstream_secret", "billing-key",
+                new dev.tollgate.api.wire.AssetOwnerSpec("x@example.com", "x", "p", "r", "r")), 409, "owned_by_secret");
+    }
+
+    @Test
+    void postureFlagsASecretPastItsRotationPeriodAndOneWhoseExceptionExpired() throws SQLException {
+        exception("exc-1", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
+        exception("exc-2", "inject-credential", other, UPSTREAM, true, Duration.ofDays(400));
+        admin.putUpstreamSecret(request("short-lived-exception", batch, UPSTREAM, "exc-1", VALUE));
+        admin.putUpstreamSecret(new UpstreamSecretRequest("stale-key", other.toString(), UPSTREAM, "exc-2", VALUE,
+                "bob@example.com", "team-billing", Duration.ofDays(30).toSeconds()));
+        assertThat(tcp.cp.posture().evaluate().findings()).noneMatch(f -> f.assetKind().equals("upstream_secret"));
+
+        clock.advance(Duration.ofDays(31));
+        var findings = tcp.cp.posture().evaluate().findings().stream()
+                .filter(f -> f.assetKind().equals("upstream_secret")).toList();
+
+        assertThat(findings).extracting(f -> f.rule() + " " + f.assetId()).containsExactlyInAnyOrder(
+                "upstream-secret-rotation-due stale-key", "upstream-secret-exception-inactive short-lived-exception");
+        assertThat(findings).allSatisfy(f -> assertThat(f.humanOwner()).isEqualTo("bob@example.com"));
+        assertThat(findings.toString()).doesNotContain(VALUE);
+    }
 }

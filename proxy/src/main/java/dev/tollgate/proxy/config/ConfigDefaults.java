@@ -44,6 +44,14 @@ public final class ConfigDefaults {
     public static final int H2_MAX_RST_FRAMES_PER_WINDOW = 200;
     public static final int H2_RST_WINDOW_SECONDS = 30;
     public static final int H2_MAX_SMALL_CONTINUATION_FRAMES = 16;
+    /**
+     * limits.http2.initial-window-size: bytes a peer may send on one stream before we acknowledge them. 1 MiB lets
+     * one stream carry a 64 KiB-1 MiB response (or request) without waiting for WINDOW_UPDATE, and it is the most a
+     * stream can have buffered here: a stream is read only as fast as the other side takes it.
+     */
+    public static final int H2_INITIAL_WINDOW_SIZE = 1 << 20;
+    /** limits.http2.connection-window-size: bytes in flight on one connection, all streams together (its bound). */
+    public static final int H2_CONNECTION_WINDOW_SIZE = 4 << 20;
 
     /** {@code control-plane.*}: see docs/rotation.md. The server ID defaults to spiffe://<td>/tollgate/control-plane. */
     public static final String CONTROL_PLANE_SERVER_PATH = "/tollgate/control-plane";

@@ -865,7 +865,17 @@ public final class ConfigLoader {
         JsonNode h2 = n.path("http2");
         if (!h2.isMissingNode() && object(h2, "limits.http2")) {
             knownKeys(h2, "limits.http2.", Set.of("max-concurrent-streams", "max-header-list-size",
-                    "max-rst-frames-per-window", "rst-window", "max-small-continuation-frames"));
+                    "max-rst-frames-per-window", "rst-window", "max-small-continuation-frames",
+                    "initial-window-size", "connection-window-size"));
+        }
+        // RFC 9113 §6.9.1: a window is at most 2^31-1; a stream window below the default 64 KiB only slows streams.
+        int h2Window = size(h2.path("initial-window-size"), "limits.http2.initial-window-size",
+                d.h2InitialWindowSize(), 65_535, Integer.MAX_VALUE);
+        int h2ConnectionWindow = size(h2.path("connection-window-size"), "limits.http2.connection-window-size",
+                d.h2ConnectionWindowSize(), 65_535, Integer.MAX_VALUE);
+        if (h2ConnectionWindow < h2Window) {
+            errors.add("limits.http2.connection-window-size: " + h2ConnectionWindow + " (expected: >= "
+                    + "limits.http2.initial-window-size, " + h2Window + ", or one stream can never use its window)");
         }
         Duration rstWindow = duration(h2.path("rst-window"), "limits.http2.rst-window",
                 Duration.ofSeconds(d.h2RstWindowSeconds()), true);
@@ -889,6 +899,7 @@ public final class ConfigLoader {
                 (int) Math.max(1, rstWindow == null ? d.h2RstWindowSeconds() : rstWindow.toSeconds()),
                 integer(h2.path("max-small-continuation-frames"), "limits.http2.max-small-continuation-frames",
                         d.h2MaxSmallContinuationFrames(), 1, 1000),
+                h2Window, h2ConnectionWindow,
                 bufferedBodies(n.path("buffered-bodies")));
     }
 

@@ -302,7 +302,8 @@ public record SidecarConfig(
                          int maxBufferedBody, int maxConnections, int maxConnectionsPerPeer,
                          Duration headerReadTimeout, Duration idleTimeout, int h2MaxConcurrentStreams,
                          int h2MaxHeaderListSize, int h2MaxRstFramesPerWindow, int h2RstWindowSeconds,
-                         int h2MaxSmallContinuationFrames, BufferedBodies bufferedBodies) {
+                         int h2MaxSmallContinuationFrames, int h2InitialWindowSize, int h2ConnectionWindowSize,
+                         BufferedBodies bufferedBodies) {
         public static Limits defaults() {
             return new Limits(ConfigDefaults.MAX_INITIAL_LINE, ConfigDefaults.MAX_HEADER_SIZE,
                     ConfigDefaults.MAX_HEADER_COUNT, ConfigDefaults.MAX_CHUNK_SIZE, ConfigDefaults.MAX_BUFFERED_BODY,
@@ -310,7 +311,8 @@ public record SidecarConfig(
                     ConfigDefaults.HEADER_READ_TIMEOUT, ConfigDefaults.IDLE_TIMEOUT,
                     ConfigDefaults.H2_MAX_CONCURRENT_STREAMS, ConfigDefaults.H2_MAX_HEADER_LIST_SIZE,
                     ConfigDefaults.H2_MAX_RST_FRAMES_PER_WINDOW, ConfigDefaults.H2_RST_WINDOW_SECONDS,
-                    ConfigDefaults.H2_MAX_SMALL_CONTINUATION_FRAMES, BufferedBodies.defaults());
+                    ConfigDefaults.H2_MAX_SMALL_CONTINUATION_FRAMES, ConfigDefaults.H2_INITIAL_WINDOW_SIZE,
+                    ConfigDefaults.H2_CONNECTION_WINDOW_SIZE, BufferedBodies.defaults());
         }
     }
 

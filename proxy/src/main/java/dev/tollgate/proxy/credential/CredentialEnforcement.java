@@ -63,8 +63,8 @@ public final class CredentialEnforcement implements AutoCloseable {
     }
 
     /**
-     * @param exchangeClient how egress exchanges task tokens ({@link ExchangeClient#controlPlane}, with a supplier of
-     *                       a client holding the sidecar's current SVID)
+     * @param exchangeClient how egress exchanges task tokens ({@link ExchangeClient#controlPlane}, over a
+     *                       control-plane transport presenting the sidecar's current SVID)
      */
     public CredentialEnforcement(SidecarConfig config, Clock clock, ProxyMetrics metrics,
                                  ExchangeClient exchangeClient) {

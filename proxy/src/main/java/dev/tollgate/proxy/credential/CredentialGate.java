@@ -129,7 +129,7 @@ final class CredentialGate implements RequestGate {
         return GateDecision.pending(result.thenApply(res -> {
             if (res instanceof TokenRejection rej) {
                 LOG.debug("{} token refused: {} ({})", direction.tag(), rej.reason().wireName(), rej.detail());
-                return deny(DenyReason.of(rej.reason()), r, null, null);
+                return deny(DenyReason.of(rej.reason()), r, null, null, rej);
             }
             VerifiedToken t = (VerifiedToken) res;
             e.verified.put(key, t);
@@ -362,8 +362,27 @@ final class CredentialGate implements RequestGate {
     }
 
     private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream) {
+        return deny(reason, r, t, upstream, null);
+    }
+
+    /**
+     * A denial, recorded with whose token it was when known (a verified token, or a rejection after the signature
+     * verified) and, on ingress, the peer's SPIFFE ID.
+     */
+    private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream,
+                                   TokenRejection rejected) {
         e.metrics.credentialDenied(direction, reason);
-        log(CredentialOutcome.DENIED, reason, r, t, upstream);
+        if (e.decisions.wants(CredentialOutcome.DENIED.tag())) {
+            Map<String, Object> line = line(CredentialOutcome.DENIED, reason, r, t, upstream);
+            if (t == null && rejected != null && rejected.subject() != null) {
+                line.put("task_id", rejected.taskId());
+                line.put("sub", rejected.subject());
+            }
+            if (direction == Direction.INGRESS) {
+                r.peer().ifPresent(p -> line.put("peer", p.toString()));
+            }
+            e.decisions.record(line);
+        }
         String error = switch (reason.status()) {
             case 403 -> "insufficient_scope";
             case 503 -> "credential_check_unavailable";
@@ -376,6 +395,11 @@ final class CredentialGate implements RequestGate {
         if (!e.decisions.wants(outcome.tag())) {
             return;
         }
+        e.decisions.record(line(outcome, reason, req, t, upstream));
+    }
+
+    private Map<String, Object> line(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t,
+                                     String upstream) {
         Map<String, Object> line = new LinkedHashMap<>();
         line.put("at", e.clock.instant().toString());
         line.put("direction", direction.tag());
@@ -395,6 +419,6 @@ final class CredentialGate implements RequestGate {
         if (upstream != null) {
             line.put("upstream", upstream);
         }
-        e.decisions.record(line);
+        return line;
     }
 }

@@ -1,18 +1,18 @@
 package dev.tollgate.proxy.credential;
 
-import java.io.UncheckedIOException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.Executor;
-import java.util.function.Supplier;
 
 import dev.tollgate.api.SpiffeId;
-import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.client.ControlPlaneException;
 import dev.tollgate.api.wire.TokenExchangeResponse;
+import dev.tollgate.proxy.controlplane.ControlPlaneTransport;
 
 /**
  * RFC 8693 token exchange of a task token for a token bound to one tool service. Never blocks the caller: the
@@ -57,26 +57,47 @@ public interface ExchangeClient {
     }
 
     /**
-     * {@code POST /v1/token/exchange} over mTLS. The client is asked of {@code client} on every call, so the
-     * sidecar's current (renewed) SVID is presented; the call runs on {@code executor}.
+     * {@code POST /v1/token/exchange} over the sidecar's control-plane transport with its current SVID (so a renewed
+     * SVID is presented); the stage completes on the transport's event loop, within the transport's deadline.
      */
-    public static ExchangeClient controlPlane(Supplier<ControlPlaneClient> client, Executor executor, Clock clock) {
-        Objects.requireNonNull(client, "client");
-        Objects.requireNonNull(executor, "executor");
+    public static ExchangeClient controlPlane(ControlPlaneTransport transport, Clock clock) {
+        Objects.requireNonNull(transport, "transport");
         Objects.requireNonNull(clock, "clock");
-        return (taskToken, audience, scope) -> CompletableFuture.supplyAsync(() -> {
+        return (taskToken, audience, scope) -> {
+            StringBuilder form = new StringBuilder("grant_type=").append(enc(TokenExchangeResponse.GRANT_TYPE))
+                    .append("&subject_token=").append(enc(taskToken))
+                    .append("&subject_token_type=").append(enc(TokenExchangeResponse.JWT_TOKEN_TYPE))
+                    .append("&audience=").append(enc(audience.toString()));
+            if (scope != null) {
+                form.append("&scope=").append(enc(scope));
+            }
+            CompletableFuture<TokenExchangeResponse> call;
             try {
-                TokenExchangeResponse r = client.get().exchangeToken(taskToken, audience, scope);
+                call = transport.call(ControlPlaneTransport.Identity.WORKLOAD, "POST", "/v1/token/exchange",
+                        "application/x-www-form-urlencoded", form.toString().getBytes(StandardCharsets.UTF_8),
+                        TokenExchangeResponse.class, null);
+            } catch (RuntimeException e) {
+                call = CompletableFuture.failedFuture(e);
+            }
+            return call.handle((r, err) -> {
+                Throwable e = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+                if (e instanceof ControlPlaneException cpe) {
+                    throw new ExchangeException(reasonOf(cpe), "exchange refused: " + cpe.reason(), cpe);
+                }
+                if (e != null) {
+                    throw new ExchangeException(DenyReason.EXCHANGE_UNAVAILABLE, "exchange failed: " + e.getMessage(),
+                            e);
+                }
                 if (r == null || r.accessToken() == null || r.expiresIn() <= 0) {
                     throw new ExchangeException(DenyReason.EXCHANGE_UNAVAILABLE, "exchange answered no token", null);
                 }
                 return new ExchangedToken(r.accessToken(), clock.instant().plusSeconds(r.expiresIn()));
-            } catch (ControlPlaneException e) {
-                throw new ExchangeException(reasonOf(e), "exchange refused: " + e.reason(), e);
-            } catch (UncheckedIOException | IllegalStateException e) {
-                throw new ExchangeException(DenyReason.EXCHANGE_UNAVAILABLE, "exchange failed: " + e.getMessage(), e);
-            }
-        }, executor);
+            });
+        };
+    }
+
+    private static String enc(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
     }
 
     /** RFC 6749 error codes of the exchange endpoint to denial reasons. */

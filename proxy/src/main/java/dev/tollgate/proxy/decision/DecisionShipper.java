@@ -21,11 +21,12 @@ import org.slf4j.LoggerFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
 
 import dev.tollgate.api.client.Backoff;
-import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.client.ControlPlaneException;
 import dev.tollgate.api.wire.DecisionBatch;
+import dev.tollgate.api.wire.DecisionBatchView;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.controlplane.ControlPlaneTransport;
 import dev.tollgate.proxy.metrics.BackgroundTask;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
@@ -91,14 +92,16 @@ public final class DecisionShipper implements AutoCloseable {
     }
 
     /**
-     * {@code POST /v1/audit/decisions} with a client presenting the sidecar's current SVID; 400 and 413 answers are
-     * rejections, everything else (unreachable, 5xx, 401/403 while an SVID is renewed) is retried.
+     * {@code POST /v1/audit/decisions} over the sidecar's control-plane transport, presenting its current SVID, within
+     * the transport's deadline; 400 and 413 answers are rejections, everything else (unreachable, 5xx, 401/403 while
+     * an SVID is renewed) is retried.
      */
-    public static Sink controlPlane(Supplier<ControlPlaneClient> client) {
-        Objects.requireNonNull(client, "client");
+    public static Sink controlPlane(ControlPlaneTransport transport) {
+        Objects.requireNonNull(transport, "transport");
         return batch -> {
             try {
-                client.get().submitDecisions(new DecisionBatch(batch));
+                ControlPlaneTransport.await(transport.postJson("/v1/audit/decisions", new DecisionBatch(batch),
+                        DecisionBatchView.class, null));
             } catch (ControlPlaneException e) {
                 if (e.status() == 400 || e.status() == 413) {
                     throw new RejectedBatchException(e.status() + " " + e.reason() + ": " + e.getMessage(), e);

@@ -66,6 +66,8 @@ import dev.tollgate.proxy.request.RequestContext;
  */
 public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(HttpForwarder.class);
+    /** Retry-After of the 503 a request gets when no upstream connection frees up in time (overload). */
+    static final int OVERLOAD_RETRY_AFTER_SECONDS = 1;
 
     private final UpstreamPools pools;
     private final ConnectionTracker tracker;
@@ -430,6 +432,13 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(head);
             head = null;
             UpstreamException e = UpstreamErrors.wrap(upstream.name(), cause);
+            if (e.kind() == UpstreamErrorKind.POOL_EXHAUSTED) {
+                // Every connection to the upstream is busy and the queue for one is full or waited too long: the
+                // sidecar is overloaded, the upstream did nothing wrong. The client may try again shortly.
+                retryAfterSeconds = OVERLOAD_RETRY_AFTER_SECONDS;
+                respondLocally(503, "overloaded", e.kind().tag(), RequestOutcome.OVERLOADED);
+                return;
+            }
             respondLocally(e.kind() == UpstreamErrorKind.CONNECT_TIMEOUT ? 504 : 502, "upstream_unavailable",
                     e.kind().tag(), RequestOutcome.UPSTREAM_ERROR);
         }
@@ -583,7 +592,10 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             }
             UpstreamException e = UpstreamErrors.wrap(upstream.name(), cause);
             metrics.upstreamError(e.kind());
-            if (!responseStarted) {
+            if (!responseStarted && e.kind() == UpstreamErrorKind.REFUSED_STREAM) {
+                retryAfterSeconds = OVERLOAD_RETRY_AFTER_SECONDS;
+                respondLocally(503, "overloaded", e.kind().tag(), RequestOutcome.OVERLOADED);
+            } else if (!responseStarted) {
                 respondLocally(502, "upstream_unavailable", e.kind().tag(), RequestOutcome.UPSTREAM_ERROR);
             } else {
                 LOG.debug("upstream {} failed mid-response", upstream.name(), cause);

@@ -7,6 +7,8 @@ import java.nio.channels.ClosedChannelException;
 import javax.net.ssl.SSLException;
 
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
 
 import dev.tollgate.proxy.metrics.HandshakeResult;
 import dev.tollgate.proxy.metrics.UpstreamErrorKind;
@@ -38,6 +40,12 @@ final class UpstreamErrors {
         if (t instanceof SSLException || t.getCause() instanceof SSLException) {
             return HandshakeFailures.classify(t) == HandshakeResult.UNEXPECTED_SPIFFE_ID
                     ? UpstreamErrorKind.IDENTITY_MISMATCH : UpstreamErrorKind.TLS_HANDSHAKE;
+        }
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof Http2Exception h2 && h2.error() == Http2Error.REFUSED_STREAM) {
+                // Refused by the upstream's or our own codec for the upstream's stream limit: nothing was sent on.
+                return UpstreamErrorKind.REFUSED_STREAM;
+            }
         }
         if (t instanceof ClosedChannelException || t instanceof java.io.IOException) {
             return UpstreamErrorKind.RESET;

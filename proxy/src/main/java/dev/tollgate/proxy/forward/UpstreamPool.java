@@ -1,5 +1,6 @@
 package dev.tollgate.proxy.forward;
 
+import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,7 +20,6 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
@@ -56,6 +56,10 @@ final class UpstreamPool {
     private final List<Channel> http2 = new ArrayList<>();
     private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
     private int connections;
+    /** Connections started whose protocol is not known yet (TCP connect or TLS handshake in progress). */
+    private int connecting;
+    /** The upstream chose HTTP/2 on the last connection that completed its handshake. */
+    private boolean speaksHttp2;
     private boolean closed;
 
     private static final class Waiter {
@@ -131,6 +135,11 @@ final class UpstreamPool {
                 return true;
             }
         }
+        if (speaksHttp2 && connecting > 0) {
+            // One HTTP/2 connection carries many streams: wait for the one being set up rather than start a TLS
+            // handshake per waiting request (a storm of handshakes is what an overloaded sidecar can least afford).
+            return false;
+        }
         if (connections < upstream.poolSize()) {
             connect(p);
             return true;
@@ -145,6 +154,15 @@ final class UpstreamPool {
 
     private void connect(Promise<UpstreamLease> p) {
         connections++;
+        connecting++;
+        boolean[] settled = {false};
+        boolean[] awaitingSettings = {false};
+        Runnable settle = () -> {
+            if (!settled[0]) {
+                settled[0] = true;
+                connecting--;
+            }
+        };
         boolean tls = !(upstream.tls() instanceof SidecarConfig.PlainText);
         Bootstrap b = new Bootstrap()
                 .group(loop)
@@ -161,6 +179,7 @@ final class UpstreamPool {
                             ch.pipeline().addLast(PipelineNames.UPSTREAM_TLS,
                                     owner.tls().newUpstreamHandler(upstream, ch.alloc()));
                         }
+                        ch.pipeline().addLast(PipelineNames.UPSTREAM_FLUSH, DataPathFlush.newHandler());
                         ch.pipeline().addLast(PipelineNames.UPSTREAM_GUARD, new ChannelInboundHandlerAdapter() {
                             @Override
                             public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
@@ -177,19 +196,29 @@ final class UpstreamPool {
                 });
         ChannelFuture cf = b.connect(upstream.address().toUnresolved());
         Channel ch = cf.channel();
-        ch.closeFuture().addListener(f -> connectionClosed(ch));
+        ch.closeFuture().addListener(f -> {
+            settle.run();
+            if (awaitingSettings[0] && !p.isDone()) {
+                // Closed after the handshake, before the upstream's SETTINGS: nothing else will answer p.
+                fail(p, new ClosedChannelException());
+            }
+            connectionClosed(ch);
+        });
         cf.addListener(f -> {
             if (!f.isSuccess()) {
+                settle.run();
                 fail(p, f.cause());
                 return;
             }
             if (!tls) {
+                settle.run();
                 p.trySuccess(configureHttp1(ch));
                 return;
             }
             SslHandler ssl = (SslHandler) ch.pipeline().get(PipelineNames.UPSTREAM_TLS);
             ssl.handshakeFuture().addListener(h -> {
                 if (!h.isSuccess()) {
+                    settle.run();
                     HandshakeResult r = HandshakeFailures.classify(h.cause());
                     owner.metrics().handshake(Listener.UPSTREAM, r, TlsVersionTag.NONE);
                     ch.close();
@@ -199,11 +228,26 @@ final class UpstreamPool {
                 owner.metrics().handshake(Listener.UPSTREAM, HandshakeResult.OK,
                         TlsVersionTag.of(ssl.engine().getSession().getProtocol()));
                 if (ApplicationProtocolNames.HTTP_2.equals(ssl.applicationProtocol())) {
-                    configureHttp2(ch);
-                    http2.add(ch);
-                    openStream(ch, p);
+                    speaksHttp2 = true;
+                    awaitingSettings[0] = true;
+                    // Streams are lent once the upstream's SETTINGS are in: before, its stream limit is unknown and
+                    // a burst of requests would open streams it refuses.
+                    configureHttp2(ch, () -> {
+                        awaitingSettings[0] = false;
+                        settle.run();
+                        if (!ch.isActive() || closed) {
+                            return;
+                        }
+                        http2.add(ch);
+                        openStream(ch, p);
+                        // Requests that waited for this connection take its streams (or open their own).
+                        wakeWaiters();
+                    });
                 } else {
+                    settle.run();
+                    speaksHttp2 = false;
                     p.trySuccess(configureHttp1(ch));
+                    wakeWaiters();
                 }
             });
         });
@@ -232,9 +276,9 @@ final class UpstreamPool {
         return new UpstreamLease(ch, false, false, relay, this);
     }
 
-    private void configureHttp2(Channel ch) {
+    private void configureHttp2(Channel ch, Runnable onSettings) {
         Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
-                .initialSettings(Http2Settings.defaultSettings().pushEnabled(false)
+                .initialSettings(Http2Windows.settings(owner.limits()).pushEnabled(false)
                         .maxHeaderListSize(owner.limits().h2MaxHeaderListSize()))
                 .validateHeaders(true)
                 .decoderEnforceMaxRstFramesPerWindow(owner.limits().h2MaxRstFramesPerWindow(),
@@ -243,10 +287,11 @@ final class UpstreamPool {
                 .build();
         ChannelPipeline pl = ch.pipeline();
         pl.addLast(PipelineNames.UPSTREAM_CODEC, codec);
+        Http2Windows.openConnectionWindow(ch, codec, owner.limits());
         pl.addLast(PipelineNames.UPSTREAM_IDLE, new IdleStateHandler(0, 0, upstream.idleTimeout().toMillis(),
                 TimeUnit.MILLISECONDS));
         pl.addLast(PipelineNames.H2_MULTIPLEX, new Http2MultiplexHandler(new RefuseStreamHandler()));
-        pl.addLast(PipelineNames.UPSTREAM_RELAY, new Http2IdleCloser());
+        pl.addLast(PipelineNames.UPSTREAM_RELAY, new Http2IdleCloser(onSettings));
         // The connection reads continuously; each stream applies backpressure through HTTP/2 flow control.
         ch.config().setAutoRead(true);
     }

@@ -5,8 +5,12 @@ import java.nio.channels.ClosedChannelException;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
+
+import dev.tollgate.proxy.metrics.UpstreamErrorKind;
 
 /**
  * The last handler of an upstream channel (an HTTP/1.1 connection or an HTTP/2 stream): hands each response part to
@@ -55,6 +59,17 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof Http2ResetFrame reset && reset.errorCode() == Http2Error.REFUSED_STREAM.code()) {
+            // RFC 9113 §8.7: the upstream processed nothing, it was over its stream limit. Reported before the
+            // stream closes, so that the exchange answers an overload rather than a broken upstream.
+            ResponseSink s = sink;
+            sink = null;
+            if (s != null) {
+                s.onUpstreamFailed(new UpstreamException(UpstreamErrorKind.REFUSED_STREAM,
+                        "the upstream refused the stream (over its concurrent stream limit)", null));
+            }
+            return;
+        }
         if (evt instanceof IdleStateEvent && sink == null) {
             ctx.close();
             return;

@@ -1,29 +1,65 @@
 package dev.tollgate.proxy.gate;
 
+import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.request.RequestView;
 
 /**
  * Allows a request only when the verified peer SPIFFE ID is on the allow-list, compared byte for byte as a whole ID
- * or by its trust domain. A request without a verified peer identity is denied.
+ * or by its trust domain. A request without a verified peer identity is denied. Every denial is recorded in the
+ * decision log with the refused peer's SPIFFE ID ({@value #PEER}), so the control plane attributes it to the peer.
  */
 public final class IdentityAllowListGate implements RequestGate {
     public static final String ERROR = "peer_not_allowed";
+    /** The decision field naming the refused peer. */
+    public static final String PEER = "peer";
 
     private final SidecarConfig.Identity allowList;
+    private final DecisionLog decisions;
+    private final Clock clock;
 
+    /** A gate whose denials go to the local decision log only. */
     public IdentityAllowListGate(SidecarConfig.Identity allowList) {
+        this(allowList, DecisionLog.localOnly(), Clock.systemUTC());
+    }
+
+    public IdentityAllowListGate(SidecarConfig.Identity allowList, DecisionLog decisions, Clock clock) {
         this.allowList = allowList;
+        this.decisions = decisions;
+        this.clock = clock;
     }
 
     @Override
     public GateDecision decide(RequestView request) {
         if (request.peer().isEmpty()) {
+            record(request);
             return GateDecision.deny(403, ERROR, "no verified peer identity");
         }
         if (!allowList.allows(request.peer().get())) {
+            record(request);
             return GateDecision.deny(403, ERROR, "peer " + request.peer().get() + " is not on the identity allow-list");
         }
         return GateDecision.allow();
+    }
+
+    private void record(RequestView r) {
+        if (!decisions.wants(DecisionLog.DENIED)) {
+            return;
+        }
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("at", clock.instant().toString());
+        line.put("direction", r.direction().tag());
+        line.put(DecisionLog.OUTCOME, DecisionLog.DENIED);
+        line.put("reason", ERROR);
+        line.put("status", 403);
+        line.put("method", r.method().name());
+        String path = r.path() != null ? r.path() : r.uri();
+        line.put("path", path.length() > 256 ? path.substring(0, 256) : path);
+        r.peer().ifPresent(p -> line.put(PEER, p.toString()));
+        decisions.record(line);
     }
 }

@@ -14,10 +14,8 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
@@ -36,7 +34,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
 import dev.tollgate.api.client.Backoff;
-import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.client.Failures;
 import dev.tollgate.api.client.ControlPlaneException;
 import dev.tollgate.api.client.WatchClient;
@@ -48,6 +45,9 @@ import dev.tollgate.api.wire.SvidResponse;
 import dev.tollgate.api.wire.WatchEvent;
 import dev.tollgate.proxy.config.ConfigDefaults;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.controlplane.CallOutcome;
+import dev.tollgate.proxy.controlplane.ControlPlaneRoute;
+import dev.tollgate.proxy.controlplane.ControlPlaneTransport;
 import dev.tollgate.proxy.metrics.BackgroundTask;
 import dev.tollgate.proxy.metrics.ReloadResult;
 import dev.tollgate.proxy.tls.CertificateSnapshot;
@@ -69,8 +69,10 @@ import dev.tollgate.proxy.tls.SvidValidator;
  * token instead ({@code POST /v1/attest/k8s}), read again at every attempt: a restarted sidecar, or one whose SVID
  * expired, attests again by itself.
  *
- * <p>{@link #start} waits for the first join attempt (at most twice the request timeout). All work runs on one thread ({@code tollgate-identity}); calls to the control plane run on a helper thread with
- * a deadline, so a hanging connection never stalls the source. Attempt times follow the injected clock (checked every
+ * <p>{@link #start} waits for the first join attempt (at most twice the request timeout). All work runs on one thread ({@code tollgate-identity}); calls to the control plane go over the
+ * sidecar's Netty {@link ControlPlaneTransport} (the join and attestation without a client certificate, everything
+ * else with the current SVID), each with a deadline of twice the request timeout, so a hanging connection never
+ * stalls the source. Attempt times follow the injected clock (checked every
  * {@value #TICK_MILLIS} ms), so tests move renewal and expiry by advancing a clock.
  */
 public final class ControlPlaneCertificateSource implements CertificateSource {
@@ -92,7 +94,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
     private final RenewalSchedule schedule;
     private final Backoff backoff;
     private final ScheduledExecutorService exec;
-    private final ExecutorService calls;
+    private final ControlPlaneTransport transport;
 
     // Owned by the identity thread.
     private List<X509Certificate> anchor;
@@ -101,8 +103,6 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
     private Instant nextAttemptAt;
     private boolean expiryReported;
     private boolean needsTokenReported;
-    private ControlPlaneClient renewClient;
-    private CertificateSnapshot renewClientFor;
     private WatchClient watch;
     /** Since when the source holds no valid SVID (start, or the SVID's expiry); null while it holds one. */
     private Instant withoutSvidSince;
@@ -136,7 +136,9 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         this.backoff = new Backoff(cfg.backoffInitial(), cfg.backoffMax(), new java.util.Random(random.nextLong()));
         this.watchReconnectMax = b.watchReconnectMax != null ? b.watchReconnectMax : cfg.backoffMax();
         this.exec = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "tollgate-identity"));
-        this.calls = Executors.newCachedThreadPool(r -> daemon(r, "tollgate-identity-call"));
+        this.transport = ControlPlaneTransport.builder(cfg.url(), cfg.serverId(), this::serverTrust)
+                .credentials(this::currentCredentials).requestTimeout(cfg.requestTimeout())
+                .outcomes(b.outcomes).build();
     }
 
     private static Thread daemon(Runnable r, String name) {
@@ -198,7 +200,15 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         return joinTimedOut;
     }
 
-    /** Control-plane calls still running (a call given up on counts until its thread is back). */
+    /**
+     * The transport of every call to the control plane: this source's own and the sidecar's (token exchange, decision
+     * batches, fetches), presenting the current SVID; closed with this source.
+     */
+    public ControlPlaneTransport transport() {
+        return transport;
+    }
+
+    /** Control-plane calls still running (a call counts until its answer, failure or deadline). */
     public int callsInFlight() {
         return callsInFlight.get();
     }
@@ -244,7 +254,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
             w.complete(null);
         }
         exec.shutdown();
-        calls.shutdownNow();
+        transport.close(); // fails the calls in flight at once: the identity thread is not held up by them
         try {
             WatchClient wc = w.get(5, TimeUnit.SECONDS);
             if (wc != null) {
@@ -387,10 +397,9 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         KeyPair kp = keys.get();
         SvidResponse answer;
         try {
-            ControlPlaneClient anonymous = client(null);
             String csr = Csrs.csrPem(kp);
-            answer = call(() -> anonymous.attestK8s(new K8sAttestationRequest(csr, token.get(),
-                    k8s.cluster().orElse(null), null)));
+            answer = call(() -> transport.postJsonAnonymously("/v1/attest/k8s", new K8sAttestationRequest(csr,
+                    token.get(), k8s.cluster().orElse(null), null), SvidResponse.class, null));
         } catch (ControlPlaneException e) {
             if (e.status() >= 400 && e.status() < 500) {
                 metrics.renewal(RenewalResult.REFUSED);
@@ -450,9 +459,9 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         KeyPair kp = keys.get();
         SvidResponse answer;
         try {
-            ControlPlaneClient anonymous = client(null);
             String csr = Csrs.csrPem(kp);
-            answer = call(() -> anonymous.joinSvid(new SvidRequest(csr, token.get(), null)));
+            answer = call(() -> transport.postJsonAnonymously("/v1/svid/join", new SvidRequest(csr, token.get(), null),
+                    SvidResponse.class, null));
         } catch (ControlPlaneException e) {
             if (e.status() >= 400 && e.status() < 500) {
                 usedToken = token.get();
@@ -507,9 +516,9 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         KeyPair kp = cfg.rotateKey() ? keys.get() : new KeyPair(cur.leaf().getPublicKey(), cur.key());
         SvidResponse answer;
         try {
-            ControlPlaneClient c = client(cur);
             String csr = Csrs.csrPem(kp);
-            answer = call(() -> c.renewSvid(new SvidRequest(csr, null, null)));
+            answer = call(() -> transport.postJson("/v1/svid/renew", new SvidRequest(csr, null, null),
+                    SvidResponse.class, null));
         } catch (ControlPlaneException e) {
             if (e.status() >= 400 && e.status() < 500) {
                 metrics.renewal(RenewalResult.REFUSED);
@@ -677,44 +686,21 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         nextAttemptAt = clock.instant().plus(d);
     }
 
-    /** Runs a control-plane call on a helper thread; gives up (and interrupts it) after twice the request timeout. */
-    private <T> T call(Callable<T> c) {
-        Future<T> f = calls.submit(() -> {
-            callsInFlight.incrementAndGet();
-            try {
-                return c.call();
-            } finally {
-                callsInFlight.decrementAndGet();
-            }
-        });
+    /**
+     * Waits for a control-plane call (its deadline, twice the request timeout, bounds the wait); counted in
+     * {@link #callsInFlight} until it ends.
+     */
+    private <T> T call(Supplier<CompletableFuture<T>> c) {
+        callsInFlight.incrementAndGet();
+        CompletableFuture<T> f;
         try {
-            return f.get(cfg.requestTimeout().toMillis() * 2, TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            f.cancel(true);
-            throw new IllegalStateException("no answer within " + cfg.requestTimeout().multipliedBy(2));
-        } catch (InterruptedException e) {
-            f.cancel(true);
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted");
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IllegalStateException(e.getCause());
+            f = c.get();
+        } catch (RuntimeException e) {
+            callsInFlight.decrementAndGet();
+            throw e;
         }
-    }
-
-    private ControlPlaneClient client(CertificateSnapshot as) {
-        ControlPlaneClient.Builder b = ControlPlaneClient.builder(cfg.url()).trustBundle(this::serverTrust)
-                .serverId(cfg.serverId()).timeout(cfg.requestTimeout());
-        if (as == null) {
-            return b.build();
-        }
-        if (renewClientFor != as) {
-            renewClient = b.clientCertificate(as.chain(), as.key()).build();
-            renewClientFor = as;
-        }
-        return renewClient;
+        f.whenComplete((v, e) -> callsInFlight.decrementAndGet());
+        return ControlPlaneTransport.await(f);
     }
 
     /** The CAs the control plane's certificate must chain to: the current bundle, or the anchor before the first SVID. */
@@ -729,11 +715,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         if (watch != null || closed) {
             return;
         }
-        watch = WatchClient.builder(cfg.url()).trustBundle(this::serverTrust).serverId(cfg.serverId())
-                .credentials(() -> {
-                    CertificateSnapshot s = current;
-                    return new WatchClient.Credentials(s.key(), s.chain());
-                })
+        watch = WatchClient.builder(cfg.url()).transport(transport.watchTransport())
                 .backoff(cfg.backoffInitial(), watchReconnectMax)
                 .heartbeatInterval(cfg.heartbeatInterval())
                 .connectTimeout(cfg.requestTimeout())
@@ -936,6 +918,7 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         private RandomGenerator random = new SecureRandom();
         private Function<String, String> env = System::getenv;
         private Duration watchReconnectMax;
+        private java.util.function.BiConsumer<ControlPlaneRoute, CallOutcome> outcomes = (r, o) -> { };
 
         private Builder(SidecarConfig.ControlPlane cfg) {
             this.cfg = Objects.requireNonNull(cfg, "cfg");
@@ -991,6 +974,12 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                 throw new IllegalArgumentException("watchReconnectMax: " + d + " (expected: > 0)");
             }
             watchReconnectMax = d;
+            return this;
+        }
+
+        /** Told how each call to the control plane ended (the sidecar counts them in its metrics). */
+        public Builder outcomes(java.util.function.BiConsumer<ControlPlaneRoute, CallOutcome> o) {
+            outcomes = Objects.requireNonNull(o);
             return this;
         }
 

@@ -1,5 +1,7 @@
 package dev.tollgate.proxy.inspect;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
 import java.util.Set;
@@ -35,11 +37,13 @@ import dev.tollgate.proxy.metrics.Direction;
  * The response side of an allowed MCP request: remembers which identity a new {@code Mcp-Session-Id} belongs to (only
  * on the answer to a request without one), and filters every JSON-RPC response carrying a {@code result.tools} array
  * down to the allowed tools, whatever its id (a server may echo an id differently, a resumed GET stream replays
- * results) — an {@code application/json} body is read whole (bounded) and rewritten only when a tool was removed; a
- * {@code text/event-stream} is cut into events (each bounded), each forwarded as soon as it is complete and rewritten
- * when a tool was removed. While the request was a {@code tools/list}, an answer that cannot be read (an encoded body,
- * broken JSON, an unreadable event, another content type) is not relayed: 502, or the stream is cut, counted as
- * {@link InspectionReason#UNFILTERABLE_RESPONSE}. An event over the bound cuts any stream.
+ * results) in a {@code text/event-stream}, which is cut into events (each bounded), each forwarded as soon as it is
+ * complete, scanned by a streaming parser and rewritten when a tool was removed. An {@code application/json} answer
+ * is read only when the request was a {@code tools/list} (a JSON answer carries the answers to its request's messages
+ * only): held (bounded, its pooled chunks uncopied) and scanned as it arrives, rewritten only when a tool was removed;
+ * any other JSON answer streams through unread. While the request was a {@code tools/list}, an answer that cannot be
+ * read (an encoded body, broken JSON, an unreadable event, another content type) is not relayed: 502, or the stream
+ * is cut, counted as {@link InspectionReason#UNFILTERABLE_RESPONSE}. An event over the bound cuts any stream.
  */
 final class McpResponseInterceptor implements ResponseInterceptor {
     private enum Mode { PASS, INFORMATIONAL, JSON, SSE, DROP }
@@ -58,6 +62,8 @@ final class McpResponseInterceptor implements ResponseInterceptor {
     private HttpResponse head;
     private CompositeByteBuf buffer;
     private ByteBuf event;
+    /** Reads the JSON answer to a tools/list as it arrives. */
+    private ToolsResultScanner scanner;
     private int scanOffset;
     private boolean atLineStart = true;
 
@@ -125,13 +131,24 @@ final class McpResponseInterceptor implements ResponseInterceptor {
         CharSequence mime = type == null ? null : HttpUtil.getMimeType(type);
         boolean identity = encoding == null || HttpHeaderValues.IDENTITY.contentEqualsIgnoreCase(encoding);
         if (mime != null && HttpHeaderValues.APPLICATION_JSON.contentEqualsIgnoreCase(mime)) {
+            if (!toolsList) {
+                // The answer to another request carries no tools/list result: it streams through unread.
+                mode = Mode.PASS;
+                next.accept(headOnly(resp));
+                return;
+            }
             if (!identity) {
                 unreadable(resp, next);
                 return;
             }
+            try {
+                scanner = new ToolsResultScanner(in.json().getFactory(), allowed);
+            } catch (IOException e) {
+                unfilterable(resp, next);
+                return;
+            }
             mode = Mode.JSON;
             head = headOnly(resp);
-            buffer = Unpooled.compositeBuffer(1024);
         } else if (mime != null && HttpHeaderValues.TEXT_EVENT_STREAM.contentEqualsIgnoreCase(mime)) {
             if (!identity) {
                 unreadable(resp, next);
@@ -141,7 +158,6 @@ final class McpResponseInterceptor implements ResponseInterceptor {
             HttpResponse h = headOnly(resp);
             // Events may change length: the stream is framed anew.
             h.headers().remove(HttpHeaderNames.CONTENT_LENGTH);
-            event = Unpooled.buffer(1024);
             next.accept(h);
         } else if (toolsList && !emptyBody(resp)) {
             unfilterable(resp, next);
@@ -197,20 +213,14 @@ final class McpResponseInterceptor implements ResponseInterceptor {
         }
     }
 
+    /**
+     * The answer to a tools/list: held (its pooled chunks, uncopied) until complete, and scanned as it arrives; relayed
+     * as it came unless a tool must be removed, and only then read as a tree and rewritten.
+     */
     private void json(HttpContent c, Sink next) {
         boolean last = c instanceof LastHttpContent;
-        if (buffer.readableBytes() + (long) c.content().readableBytes() > in.settings.maxBody() && !toolsList) {
-            // Too large to read, and not the answer to a tools/list: relayed as it is, from here on unbuffered.
-            mode = Mode.PASS;
-            HttpResponse h = head;
-            head = null;
-            next.accept(h);
-            next.accept(new DefaultHttpContent(buffer));
-            buffer = null;
-            next.accept(c);
-            return;
-        }
-        if (buffer.readableBytes() + (long) c.content().readableBytes() > in.settings.maxBody()) {
+        int held = buffer == null ? 0 : buffer.readableBytes();
+        if (held + (long) c.content().readableBytes() > in.settings.maxBody()) {
             c.release();
             releaseBuffers();
             HttpResponse h = head;
@@ -218,28 +228,46 @@ final class McpResponseInterceptor implements ResponseInterceptor {
             unfilterable(h, next);
             return;
         }
-        buffer.addComponent(true, c.content().retain());
+        ByteBuf data = c.content();
+        if (data.isReadable()) {
+            if (buffer == null) {
+                buffer = data.alloc().compositeBuffer(64);
+            }
+            for (ByteBuffer nio : data.nioBuffers()) {
+                scanner.feed(nio);
+            }
+            buffer.addComponent(true, data.retain());
+        }
         c.release();
         if (!last) {
             return;
         }
-        byte[] bytes = ByteBufUtil.getBytes(buffer);
-        JsonNode tree = in.readJson(bytes);
+        scanner.end();
         HttpResponse h = head;
         head = null;
-        if (tree == null && toolsList) {
+        ByteBuf out;
+        if (scanner.removes()) {
+            JsonNode tree = in.readJson(ByteBufUtil.getBytes(buffer));
+            if (tree == null) {
+                releaseBuffers();
+                unfilterable(h, next);
+                return;
+            }
+            if (filter(tree) > 0) {
+                releaseBuffers();
+                out = Unpooled.wrappedBuffer(write(tree));
+            } else {
+                out = buffer;
+                buffer = null;
+            }
+        } else if (scanner.failed()) {
             releaseBuffers();
             unfilterable(h, next);
             return;
-        }
-        int removed = tree == null ? 0 : filter(tree);
-        ByteBuf out;
-        if (removed == 0) {
+        } else {
+            in.metrics.toolsFiltered(direction, 0);
             out = buffer;
             buffer = null;
-        } else {
-            releaseBuffers();
-            out = Unpooled.wrappedBuffer(write(tree));
         }
         mode = Mode.PASS;
         FullHttpResponse full = new DefaultFullHttpResponse(h.protocolVersion(), h.status(), out, h.headers(),
@@ -252,6 +280,10 @@ final class McpResponseInterceptor implements ResponseInterceptor {
     private void sse(HttpContent c, Sink next) {
         boolean last = c instanceof LastHttpContent;
         ByteBuf data = c.content();
+        if (event == null) {
+            // From the pool of the connection's allocator, as is each event cut from it and relayed.
+            event = data.alloc().buffer(Math.max(1024, data.readableBytes()));
+        }
         event.writeBytes(data);
         c.release();
         int end;
@@ -340,7 +372,22 @@ final class McpResponseInterceptor implements ResponseInterceptor {
         if (data.isEmpty()) {
             return one;
         }
-        JsonNode tree = in.readJson(data.toString().getBytes(StandardCharsets.UTF_8));
+        byte[] json = data.toString().getBytes(StandardCharsets.UTF_8);
+        try (ToolsResultScanner scan = new ToolsResultScanner(in.json().getFactory(), allowed)) {
+            scan.feed(ByteBuffer.wrap(json));
+            scan.end();
+            if (!scan.removes()) {
+                if (scan.failed()) {
+                    return toolsList ? null : one;
+                }
+                in.metrics.toolsFiltered(direction, 0);
+                return one;
+            }
+        } catch (IOException e) {
+            return toolsList ? null : one;
+        }
+        // Only an event with a tool to remove is read as a tree.
+        JsonNode tree = in.readJson(json);
         if (tree == null) {
             return toolsList ? null : one;
         }
@@ -396,6 +443,10 @@ final class McpResponseInterceptor implements ResponseInterceptor {
     }
 
     private void releaseBuffers() {
+        if (scanner != null) {
+            scanner.close();
+            scanner = null;
+        }
         if (buffer != null) {
             buffer.release();
             buffer = null;

@@ -18,6 +18,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.forward.Http2Windows;
 import dev.tollgate.proxy.metrics.LimitKind;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
@@ -57,7 +58,7 @@ final class Http2ServerCodec {
     static Http2FrameCodec create(SidecarConfig config, ProxyMetrics metrics) {
         SidecarConfig.Limits l = config.limits();
         return new Builder(metrics)
-                .initialSettings(Http2Settings.defaultSettings()
+                .initialSettings(Http2Windows.settings(l)
                         .maxConcurrentStreams(l.h2MaxConcurrentStreams())
                         .maxHeaderListSize(l.h2MaxHeaderListSize()))
                 .validateHeaders(true)

@@ -10,11 +10,14 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.forward.DataPathFlush;
+import dev.tollgate.proxy.forward.Http2Windows;
 import dev.tollgate.proxy.forward.HttpForwarder;
 import dev.tollgate.proxy.http.Http1Hardening;
 import dev.tollgate.proxy.http.HttpDecoding;
@@ -39,6 +42,7 @@ final class HttpRequestPipeline {
      */
     static HttpForwarder addHttp1(ChannelPipeline p, ListenerContext c, Direction direction, EnforcementWalk walk,
                                   Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
+        p.addLast(PipelineNames.FLUSH_CONSOLIDATION, DataPathFlush.newHandler());
         p.addLast(PipelineNames.HTTP_CODEC, new HttpServerCodec(HttpDecoding.decoderConfig(c.httpLimits())));
         Http1Hardening.addHttp1(p, PipelineNames.HTTP_CODEC, c.httpLimits(), c.metrics()::rejected,
                 direction == Direction.EGRESS);
@@ -54,7 +58,12 @@ final class HttpRequestPipeline {
     static void addHttp2(Channel ch, ListenerContext c, Direction direction, EnforcementWalk walk,
                          Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
         ChannelPipeline p = ch.pipeline();
-        p.addLast(PipelineNames.H2_CODEC, Http2ServerCodec.create(c.config(), c.metrics()));
+        Http2FrameCodec codec = Http2ServerCodec.create(c.config(), c.metrics());
+        p.addLast(PipelineNames.FLUSH_CONSOLIDATION, DataPathFlush.newHandler());
+        p.addLast(PipelineNames.H2_CODEC, codec);
+        if (ch.isActive()) {
+            Http2Windows.openConnectionWindow(ch, codec, c.config().limits());
+        }
         p.addLast(PipelineNames.H2_MULTIPLEX, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel stream) {

@@ -23,16 +23,26 @@ import dev.tollgate.proxy.tls.TlsContextOwner;
  * @param inspection  reads inspected requests before the gates (see {@code PipelineNames.INSPECT})
  * @param admissions  where requests allowed under a task credential are registered while in flight (null without
  *                    credential enforcement)
+ * @param allowList   the ingress identity allow-list, recording its denials in the sidecar's decision log
  */
 public record ListenerContext(SidecarConfig config, TlsContextOwner tls, ProxyMetrics metrics,
                               ConnectionTracker tracker, UpstreamPools pools, HttpHardening hardening,
                               EnforcementWalk ingressSteps, EnforcementWalk egressSteps, ToolCallInspection inspection,
-                              Admissions admissions) {
+                              Admissions admissions, IdentityAllowListGate allowList) {
+
+    /** A context whose allow-list denials go to the local decision log only. */
+    public ListenerContext(SidecarConfig config, TlsContextOwner tls, ProxyMetrics metrics,
+                           ConnectionTracker tracker, UpstreamPools pools, HttpHardening hardening,
+                           EnforcementWalk ingressSteps, EnforcementWalk egressSteps, ToolCallInspection inspection,
+                           Admissions admissions) {
+        this(config, tls, metrics, tracker, pools, hardening, ingressSteps, egressSteps, inspection, admissions,
+                new IdentityAllowListGate(config.identity()));
+    }
 
     /** Every step of ingress enforcement: accept → TLS identity → credential → tool call → policy. */
     EnforcementWalk ingressWalk() {
         return ingressSteps.with(EnforcementWalk.Step.READY, new ReadinessGate(tls::ready))
-                .with(EnforcementWalk.Step.PEER_IDENTITY, new IdentityAllowListGate(config.identity()));
+                .with(EnforcementWalk.Step.PEER_IDENTITY, allowList);
     }
 
     /** Every step of egress enforcement: accept → own identity → credential → tool call → policy. */

@@ -42,6 +42,8 @@ public final class PipelineNames {
     public static final String INSPECT = "inspect";
     public static final String GATE = "gate";
     public static final String FORWARD = "forward";
+    /** Before the HTTP/1.1 or HTTP/2 codec of a client connection: one flush (one TLS record batch) per burst. */
+    public static final String FLUSH_CONSOLIDATION = "flush-consolidation";
     public static final String H2_CODEC = "h2-codec";
     public static final String H2_MULTIPLEX = "h2-multiplex";
     public static final String H2_STREAM_CODEC = "h2-stream-codec";
@@ -54,6 +56,7 @@ public final class PipelineNames {
     // connections to upstreams
     public static final String UPSTREAM_TLS = "upstream-tls";
     public static final String UPSTREAM_GUARD = "upstream-guard";
+    public static final String UPSTREAM_FLUSH = "upstream-flush";
     public static final String UPSTREAM_CODEC = "upstream-codec";
     public static final String UPSTREAM_IDLE = "upstream-idle";
     public static final String UPSTREAM_RELAY = "upstream-relay";

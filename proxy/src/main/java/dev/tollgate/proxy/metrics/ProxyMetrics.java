@@ -28,6 +28,8 @@ import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 
 import dev.tollgate.proxy.request.DenialLog;
 import dev.tollgate.proxy.http.RejectReason;
+import dev.tollgate.proxy.controlplane.CallOutcome;
+import dev.tollgate.proxy.controlplane.ControlPlaneRoute;
 import dev.tollgate.proxy.credential.CredentialOutcome;
 import dev.tollgate.proxy.credential.CutReason;
 import dev.tollgate.proxy.credential.DenyReason;
@@ -91,6 +93,9 @@ public final class ProxyMetrics {
     public static final String CREDENTIAL_CACHE = "tollgate.proxy.credentials.cache";
     public static final String CREDENTIAL_VERIFICATIONS = "tollgate.proxy.credentials.verifications";
     public static final String CREDENTIAL_EXCHANGES = "tollgate.proxy.credentials.exchanges";
+    /** Calls to the control plane over the sidecar's Netty transport, by route and outcome. */
+    public static final String CONTROL_PLANE_CALLS = "tollgate.proxy.control_plane.calls";
+    public static final String TAG_ROUTE = "route";
     public static final String CREDENTIAL_EXEMPTIONS = "tollgate.proxy.credentials.exemptions";
     public static final String CREDENTIAL_STALENESS = "tollgate.proxy.credentials.revocation.staleness.seconds";
     public static final String CREDENTIAL_STALE_DENIALS = "tollgate.proxy.credentials.stale.denials";
@@ -164,6 +169,10 @@ public final class ProxyMetrics {
     private final Map<Direction, Counter> credentialVerifications = new EnumMap<>(Direction.class);
     private final Map<Direction, Counter> credentialExemptions = new EnumMap<>(Direction.class);
     private final Map<ExchangeResult, Counter> exchanges = new EnumMap<>(ExchangeResult.class);
+    /** Registered on first use: most route and outcome pairs never happen. */
+    private final java.util.concurrent.atomic.AtomicReferenceArray<Counter> controlPlaneCalls =
+            new java.util.concurrent.atomic.AtomicReferenceArray<>(ControlPlaneRoute.values().length
+                    * CallOutcome.values().length);
     private final Map<StateUpdate, Counter[]> credentialUpdates = new EnumMap<>(StateUpdate.class);
     private final Map<Direction, Map<InspectionReason, Counter>> inspectionDecisions = new EnumMap<>(Direction.class);
     private final Map<Direction, Map<InspectionReason, Counter>> inspectionDryRun = new EnumMap<>(Direction.class);
@@ -613,6 +622,23 @@ public final class ProxyMetrics {
 
     public double exchangeCount(ExchangeResult r) {
         return exchanges.get(r).count();
+    }
+
+    /** One call to the control plane ended so. */
+    public void controlPlaneCall(ControlPlaneRoute route, CallOutcome outcome) {
+        int i = route.ordinal() * CallOutcome.values().length + outcome.ordinal();
+        Counter c = controlPlaneCalls.get(i);
+        if (c == null) {
+            c = Counter.builder(CONTROL_PLANE_CALLS).tag(TAG_ROUTE, route.tag()).tag(TAG_OUTCOME, outcome.tag())
+                    .description("Calls to the control plane, by route and outcome").register(registry);
+            controlPlaneCalls.set(i, c);
+        }
+        c.increment();
+    }
+
+    public double controlPlaneCallCount(ControlPlaneRoute route, CallOutcome outcome) {
+        Counter c = controlPlaneCalls.get(route.ordinal() * CallOutcome.values().length + outcome.ordinal());
+        return c == null ? 0 : c.count();
     }
 
     public void credentialUpdate(StateUpdate u, boolean applied) {

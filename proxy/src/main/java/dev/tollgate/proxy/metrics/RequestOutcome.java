@@ -16,6 +16,11 @@ public enum RequestOutcome {
     CLIENT_ERROR,
     /** The sidecar was not ready (no valid certificate) or was draining. */
     UNAVAILABLE,
+    /**
+     * The sidecar could not serve the request in time because it was overloaded (no upstream connection or stream
+     * free within the wait): answered 503 with Retry-After, never 502.
+     */
+    OVERLOADED,
     /** Ended in flight because the credential that admitted it was revoked or expired. */
     REVOKED;
 

@@ -7,7 +7,10 @@ public enum UpstreamErrorKind {
     UNRESOLVED,
     TLS_HANDSHAKE,
     IDENTITY_MISMATCH,
+    /** Every connection and stream to the upstream was busy for the whole wait: the sidecar is overloaded (503). */
     POOL_EXHAUSTED,
+    /** The HTTP/2 upstream refused the stream (REFUSED_STREAM: over its concurrency, nothing processed): 503. */
+    REFUSED_STREAM,
     RESET,
     REQUEST_TIMEOUT,
     PROTOCOL_ERROR,

@@ -42,6 +42,7 @@ import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.proxy.Sidecar;
 import dev.tollgate.proxy.config.ConfigException;
 import dev.tollgate.proxy.config.ConfigLoader;
+import dev.tollgate.proxy.controlplane.ControlPlaneTransport;
 
 /**
  * A real control plane, real sidecars with SVIDs from it, their watch streams, and helpers to call through them.
@@ -108,11 +109,13 @@ public final class CredentialFixture implements AutoCloseable {
         Path file = dir.resolve("sidecar-" + (files++) + ".yaml");
         write(file, yaml);
         Sidecar s;
+        ControlPlaneTransport exchangeTransport = ControlPlaneTransport.builder(tcp.cp.apiUri(), tcp.cp.serverId(),
+                        () -> List.copyOf(tcp.cp.ca().bundle().anchors()))
+                .credentials(() -> new WatchClient.Credentials(w.key(), w.chain())).build();
+        open.add(0, exchangeTransport);
         try {
             s = more.apply(Sidecar.builder(ConfigLoader.load(file))
-                    .credentials(ExchangeClient.controlPlane(SvidClients.following(tcp.cp.apiUri(),
-                            () -> List.copyOf(tcp.cp.ca().bundle().anchors()), tcp.cp.serverId(),
-                            () -> new WatchClient.Credentials(w.key(), w.chain())), exchangeExecutor, clock))
+                    .credentials(ExchangeClient.controlPlane(exchangeTransport, clock))
                     .credentialClock(clock))
                     .build();
         } catch (ConfigException e) {

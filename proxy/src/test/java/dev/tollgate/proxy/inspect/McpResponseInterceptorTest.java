@@ -215,19 +215,17 @@ class McpResponseInterceptorTest {
             + "[{\"name\":\"a.read\"},{\"name\":\"b.write\"}]}}";
 
     @Test
-    void aToolsResultIsFilteredWhateverItsIdAndInAnyAnswer() {
+    void aToolsResultIsFilteredWhateverItsIdAndInAnyEventStream() {
         // an id echoed differently (a JS server rounds 18446744073709551617), twice in a batch, and results
         // replayed on a GET stream (Last-Event-ID) or answered to another request
+        McpResponseInterceptor i = interceptor(true);
+        Out out = new Out();
+        i.onResponse(head("application/json"), out);
+        i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer("[" + BIG_ID_RESULT + "," + BIG_ID_RESULT
+                + "]", StandardCharsets.UTF_8)), out);
+        i.release();
+        assertThat(out.body.toString()).doesNotContain("b.write").contains("a.read");
         for (boolean toolsList : new boolean[] {true, false}) {
-            McpResponseInterceptor i = interceptor(toolsList);
-            Out out = new Out();
-            i.onResponse(head("application/json"), out);
-            i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer("[" + BIG_ID_RESULT + "," + BIG_ID_RESULT
-                    + "]", StandardCharsets.UTF_8)), out);
-            i.release();
-            assertThat(out.body.toString()).as("tools/list: %s", toolsList).doesNotContain("b.write")
-                    .contains("a.read");
-
             McpResponseInterceptor j = interceptor(toolsList);
             Out sse = new Out();
             j.onResponse(head("text/event-stream"), sse);
@@ -239,6 +237,95 @@ class McpResponseInterceptorTest {
             assertThat(sse.body.toString()).as("tools/list: %s", toolsList).doesNotContain("b.write")
                     .contains("a.read");
             assertThat(sse.failed).isNull();
+        }
+    }
+
+    @Test
+    void aJsonAnswerToAnotherRequestStreamsThroughUnread() {
+        // the answer to a tools/call: not parsed, so even broken JSON (or a tools-shaped result) passes untouched,
+        // each chunk relayed as it arrives rather than held until the end
+        String broken = "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"tools\":[{\"name\":\"b.write\"}]} trailing {{";
+        McpResponseInterceptor i = interceptor(false);
+        Out out = new Out();
+        i.onResponse(head("application/json"), out);
+        assertThat(out.parts).isEqualTo(1);
+        i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer(broken.substring(0, 20), StandardCharsets.UTF_8)),
+                out);
+        assertThat(out.parts).isEqualTo(2);
+        assertThat(out.body.toString()).isEqualTo(broken.substring(0, 20));
+        i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer(broken.substring(20), StandardCharsets.UTF_8)),
+                out);
+        i.release();
+        assertThat(out.body.toString()).isEqualTo(broken);
+        assertThat(out.last).isTrue();
+        assertThat(out.heads.get(0).status().code()).isEqualTo(200);
+        assertThat(metrics.inspectionCount(Direction.EGRESS, InspectionReason.UNFILTERABLE_RESPONSE)).isZero();
+    }
+
+    @Test
+    void aToolsListAnswerSplitAcrossManyChunksIsStillFiltered() {
+        StringBuilder tools = new StringBuilder();
+        for (int n = 0; n < 50; n++) {
+            tools.append(n == 0 ? "" : ",").append("{\"name\":\"").append(n % 2 == 0 ? "a.read" : "b.write")
+                    .append("\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}}}}");
+        }
+        String answer = "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[" + tools + "]}}";
+        byte[] bytes = answer.getBytes(StandardCharsets.UTF_8);
+        for (int size : new int[] {1, 7, 64, 1000}) {
+            McpResponseInterceptor i = interceptor(true);
+            Out out = new Out();
+            i.onResponse(head("application/json"), out);
+            for (int at = 0; at < bytes.length; at += size) {
+                int len = Math.min(size, bytes.length - at);
+                boolean last = at + len == bytes.length;
+                io.netty.buffer.ByteBuf chunk = Unpooled.copiedBuffer(bytes, at, len);
+                i.onResponse(last ? new DefaultLastHttpContent(chunk) : new DefaultHttpContent(chunk), out);
+                if (!last) {
+                    assertThat(out.parts).as("held until complete").isZero();
+                }
+            }
+            i.release();
+            assertThat(out.body.toString()).as("chunks of %d", size).doesNotContain("b.write").contains("a.read");
+            assertThat(out.heads.get(0).headers().getInt("content-length")).isEqualTo(out.body.length());
+        }
+    }
+
+    @Test
+    void theStreamingScanAgreesWithTheTreeFilter() {
+        // answers to tools/list that only look harmless, and harmless ones that look suspicious; a rewritten answer
+        // is re-serialised (no spaces), an untouched one is relayed byte for byte
+        String[][] cases = {
+            {"{\"result\":{\"tools\":[{\"name\":\"a.re\\u0061d\"}]}}", "untouched"},
+            {"{\"result\":{\"tool\\u0073\":[{\"name\":\"b.write\"}]}}", "filtered"},
+            {"{\"result\":{\"tools\":[\"a.read\"]}}", "filtered"},
+            {"{\"result\":{\"tools\":[[{\"name\":\"a.read\"}]]}}", "filtered"},
+            {"{\"result\":{\"tools\":[{\"name\":5}]}}", "filtered"},
+            {"{\"result\":{\"tools\":[{\"title\":\"a.read\"}]}}", "filtered"},
+            {"{\"result\":{\"tools\":[{\"name\":\"a.read\",\"meta\":{\"name\":\"b.write\"}}]}}", "untouched"},
+            {"{\"params\":{\"result\":{\"tools\":[{\"name\":\"b.write\"}]}}}", "untouched"},
+            {"[[{\"result\":{\"tools\":[{\"name\":\"b.write\"}]}}]]", "untouched"},
+            {"{\"result\":{\"tools\":{\"name\":\"b.write\"}}}", "untouched"},
+            {"{\"result\":{\"tools\":[]}, \"id\":1}", "untouched"},
+            {"{\"result\":{\"tools\":[{\"name\":\"a.read\",\"name\":\"b.write\"}]}}", "refused"},
+            {"{\"id\":1} {\"id\":2}", "refused"},
+            {"{\"result\":{\"tools\":[{\"name\":\"a.read\"}]}", "refused"},
+            {"", "refused"},
+        };
+        for (String[] c : cases) {
+            McpResponseInterceptor i = interceptor(true);
+            Out out = new Out();
+            i.onResponse(head("application/json"), out);
+            byte[] b = c[0].getBytes(StandardCharsets.UTF_8);
+            int half = b.length / 2;
+            i.onResponse(new DefaultHttpContent(Unpooled.copiedBuffer(b, 0, half)), out);
+            i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer(b, half, b.length - half)), out);
+            i.release();
+            switch (c[1]) {
+                case "untouched" -> assertThat(out.body.toString()).as(c[0]).isEqualTo(c[0]);
+                case "filtered" -> assertThat(out.body.toString()).as(c[0]).isNotEqualTo(c[0])
+                        .doesNotContain("b.write").startsWith("{");
+                default -> assertThat(out.heads.get(0).status().code()).as(c[0]).isEqualTo(502);
+            }
         }
     }
 

@@ -277,8 +277,25 @@ public final class ControlPlaneClient {
     }
 
     public List<AuditEventView> audit(long afterSeq, int limit) {
-        return send("GET", "/v1/audit?after=" + afterSeq + "&limit=" + limit, null,
-                new TypeReference<List<AuditEventView>>() { });
+        return audit(AuditFilter.NONE, afterSeq, limit);
+    }
+
+    /** Audit events after {@code afterSeq} that match every filter given, oldest first (filtered by the server). */
+    public List<AuditEventView> audit(AuditFilter filter, long afterSeq, int limit) {
+        StringBuilder q = new StringBuilder("/v1/audit?after=" + afterSeq + "&limit=" + limit);
+        java.util.Map<String, Object> params = new java.util.LinkedHashMap<>();
+        params.put("kind", filter.kind());
+        params.put("task", filter.task());
+        params.put("identity", filter.identity());
+        params.put("outcome", filter.outcome());
+        params.put("since", filter.since());
+        params.put("until", filter.until());
+        params.forEach((k, v) -> {
+            if (v != null) {
+                q.append('&').append(k).append('=').append(enc(v.toString()));
+            }
+        });
+        return send("GET", q.toString(), null, new TypeReference<List<AuditEventView>>() { });
     }
 
     public AuditVerificationView verifyAudit() {

@@ -98,8 +98,12 @@ public final class WatchClient implements AutoCloseable {
         }
     }
 
-    /** Opens one stream after a revision: the body of a 200 response. */
-    interface Transport {
+    /**
+     * Opens one stream after a revision: the body of a 200 response ({@code GET /v1/watch?after=<revision>}), or an
+     * {@code IOException} naming the failure. Closing the stream closes its connection and must wake a reader blocked
+     * in it. The default is the JDK client's; the sidecar plugs in its Netty transport.
+     */
+    public interface Transport {
         InputStream open(long after) throws IOException, InterruptedException;
     }
 
@@ -447,6 +451,7 @@ public final class WatchClient implements AutoCloseable {
         private int maxLineBytes = 4 << 20;
         private Random random = new SecureRandom();
         private Clock clock = Clock.systemUTC();
+        private Transport transport;
 
         private Builder(URI base) {
             this.base = Objects.requireNonNull(base, "base");
@@ -528,7 +533,19 @@ public final class WatchClient implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Opens the stream over this transport instead of the JDK's HTTP client; the transport then owns the TLS
+         * settings (bundle, server ID and credentials are not needed here).
+         */
+        public Builder transport(Transport t) {
+            this.transport = Objects.requireNonNull(t, "transport");
+            return this;
+        }
+
         public WatchClient build() {
+            if (transport != null) {
+                return build(transport, null);
+            }
             if (bundle == null) {
                 throw new IllegalStateException("trustBundle: not set (expected: the CA bundle to verify the server)");
             }

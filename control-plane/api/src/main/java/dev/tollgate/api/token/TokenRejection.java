@@ -4,9 +4,16 @@ import java.util.Locale;
 
 /**
  * Why a token was refused. The reason is a closed enum (safe as a metric tag and in a 401 body); the detail is for
- * logs and never contains the token.
+ * logs and never contains the token. A token refused after its signature verified (wrong subject, expired, not yet
+ * valid, lifetime too long, a bad scope) names whose it was: its {@code subject} (SPIFFE ID) and {@code taskId};
+ * both are null otherwise, because an unverified token's claims are whatever its sender wrote.
  */
-public record TokenRejection(Reason reason, String detail) implements VerificationResult {
+public record TokenRejection(Reason reason, String detail, String subject, String taskId) implements VerificationResult {
+
+    /** A rejection of a token whose signature did not verify (or was not checked): it names nobody. */
+    public TokenRejection(Reason reason, String detail) {
+        this(reason, detail, null, null);
+    }
 
     public enum Reason {
         /** No token where one is required. */

@@ -226,10 +226,10 @@ public final class TokenVerifier {
             return reject(Reason.INVALID_CLAIM, "jti or task_id: empty or longer than 128 characters");
         }
         if (!issuer.equals(iss)) {
-            return reject(Reason.WRONG_ISSUER, "iss: '" + printable(iss) + "' (expected: " + issuer + ")");
+            return rejectVerified(sub, taskId, Reason.WRONG_ISSUER, "iss: '" + printable(iss) + "' (expected: " + issuer + ")");
         }
         if (aud.isEmpty() || !aud.contains(audience)) {
-            return reject(Reason.WRONG_AUDIENCE, "aud does not contain " + audience);
+            return rejectVerified(sub, taskId, Reason.WRONG_AUDIENCE, "aud does not contain " + audience);
         }
         SpiffeId subject;
         try {
@@ -238,38 +238,49 @@ public final class TokenVerifier {
             return reject(Reason.INVALID_CLAIM, "sub: not a SPIFFE ID (" + e.getMessage() + ")");
         }
         if (!subject.equals(expectedSubject)) {
-            return reject(Reason.WRONG_SUBJECT, "sub: " + subject + " (expected: " + expectedSubject + ")");
+            return rejectVerified(sub, taskId, Reason.WRONG_SUBJECT, "sub: " + subject + " (expected: " + expectedSubject + ")");
         }
         Instant now = clock.instant();
         Instant issuedAt = iat.toInstant();
         Instant expiresAt = exp.toInstant();
         if (!now.isBefore(expiresAt.plus(skew))) {
-            return reject(Reason.EXPIRED, "expired at " + expiresAt);
+            return rejectVerified(sub, taskId, Reason.EXPIRED, "expired at " + expiresAt);
         }
         if (nbf.toInstant().isAfter(now.plus(skew))) {
-            return reject(Reason.NOT_YET_VALID, "not before " + nbf.toInstant());
+            return rejectVerified(sub, taskId, Reason.NOT_YET_VALID, "not before " + nbf.toInstant());
         }
         if (issuedAt.isAfter(now.plus(skew))) {
-            return reject(Reason.NOT_YET_VALID, "issued in the future at " + issuedAt);
+            return rejectVerified(sub, taskId, Reason.NOT_YET_VALID, "issued in the future at " + issuedAt);
         }
         if (!expiresAt.isAfter(issuedAt)) {
-            return reject(Reason.INVALID_CLAIM, "exp " + expiresAt + " is not after iat " + issuedAt);
+            return rejectVerified(sub, taskId, Reason.INVALID_CLAIM, "exp " + expiresAt + " is not after iat " + issuedAt);
         }
         if (Duration.between(issuedAt, expiresAt).compareTo(maxLifetime) > 0) {
-            return reject(Reason.LIFETIME_TOO_LONG, "lifetime " + Duration.between(issuedAt, expiresAt)
+            return rejectVerified(sub, taskId, Reason.LIFETIME_TOO_LONG, "lifetime " + Duration.between(issuedAt, expiresAt)
                     + " (expected: <= " + maxLifetime + ")");
         }
         TaskScope scope;
         try {
             scope = TaskScope.fromClaim(claims.getClaim(TokenClaims.SCOPE));
         } catch (InvalidScopeException e) {
-            return reject(Reason.INVALID_CLAIM, e.getMessage());
+            return rejectVerified(sub, taskId, Reason.INVALID_CLAIM, e.getMessage());
         }
         return new VerifiedToken(type, jti, taskId, subject, aud, scope, issuedAt, expiresAt, kid);
     }
 
     private static TokenRejection reject(Reason reason, String detail) {
         return new TokenRejection(reason, detail);
+    }
+
+    /** A rejection of a token whose signature verified: it names the token's subject and task. */
+    private static TokenRejection rejectVerified(String sub, String taskId, Reason reason, String detail) {
+        String subject;
+        try {
+            subject = sub == null ? null : SpiffeId.parse(sub).toString();
+        } catch (RuntimeException e) { // not a SPIFFE ID: the rejection names nobody
+            subject = null;
+        }
+        return new TokenRejection(reason, detail, subject, taskId);
     }
 
     private static boolean isBase64Url(char c) {

@@ -8,7 +8,8 @@ import java.util.Map;
  * tokens by id.
  *
  * @param kind                     {@code ca}, {@code kek}, {@code svid}, {@code operator_credential},
- *                                 {@code signing_key}, {@code task_token}, {@code exchanged_token}, {@code join_token}
+ *                                 {@code signing_key}, {@code task_token}, {@code exchanged_token}, {@code join_token},
+ *                                 {@code upstream_tls} (id {@code host:port#serial}, owned by the reporting workload)
  * @param id                       the asset's id within its kind (CA id, KEK fingerprint, certificate serial as
  *                                 lowercase hex, kid, jti, join token id)
  * @param workload                 the SPIFFE ID the asset belongs to, or null

@@ -234,6 +234,28 @@ class TokenVerifierTest {
     }
 
     @Test
+    void aRejectionAfterTheSignatureVerifiedNamesWhoseTokenItWasAndAForgedOneNamesNobody() {
+        VerificationResult stolen = verifier.verify(tokens.sign(header, claims),
+                SpiffeId.parse("spiffe://example.org/agent/other"));
+        assertThat(stolen).isInstanceOfSatisfying(TokenRejection.class, rej -> {
+            assertThat(rej.subject()).isEqualTo(TestTokens.AGENT);
+            assertThat(rej.taskId()).isEqualTo("task-1");
+        });
+        clock.advance(Duration.ofHours(1));
+        assertThat(verify()).isInstanceOfSatisfying(TokenRejection.class, rej -> {
+            assertThat(rej.reason()).isEqualTo(Reason.EXPIRED);
+            assertThat(rej.subject()).isEqualTo(TestTokens.AGENT);
+        });
+        String token = tokens.sign(header, claims);
+        String forged = token.substring(0, token.lastIndexOf('.') + 1) + Base64URL.encode(new byte[64]);
+        assertThat(verifier.verify(forged, agent)).isInstanceOfSatisfying(TokenRejection.class, rej -> {
+            assertThat(rej.reason()).isEqualTo(Reason.BAD_SIGNATURE);
+            assertThat(rej.subject()).isNull();
+            assertThat(rej.taskId()).isNull();
+        });
+    }
+
+    @Test
     void refusesAScopeThatBreaksItsBounds() {
         claims.put("scope", List.of(Map.of("tool", "../etc")));
         assertRejected(verify(), Reason.INVALID_CLAIM);

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +53,7 @@ import dev.tollgate.controlplane.identity.SvidIssuer;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.policy.PolicyVersions;
 import dev.tollgate.controlplane.store.AssetOwner;
+import dev.tollgate.controlplane.store.AuditQuery;
 import dev.tollgate.controlplane.store.AuditRecord;
 import dev.tollgate.controlplane.store.ExceptionRecord;
 import dev.tollgate.controlplane.store.Store;
@@ -282,9 +284,10 @@ public final class ApiRoutes {
                         r -> ApiResponse.ok(operators.revoke(r.param("name"), r.json(OperatorRevocationRequest.class),
                                 actor(r)))),
                 new Route("GET", "/v1/audit", Access.VIEWER, r -> {
+                    AuditQuery q = auditQuery(r);
                     long after = r.queryLong("after", 0, 0, Long.MAX_VALUE);
                     int limit = (int) r.queryLong("limit", 100, 1, MAX_LIST);
-                    return ApiResponse.ok(store.audit(after, limit).stream().map(ApiRoutes::auditView).toList());
+                    return ApiResponse.ok(store.audit(q, after, limit).stream().map(ApiRoutes::auditView).toList());
                 }),
                 new Route("POST", "/v1/audit/decisions", Access.WORKLOAD, r -> {
                     SpiffeId id = ((Principal.Workload) r.principal()).id();
@@ -361,6 +364,61 @@ public final class ApiRoutes {
                 new Route("GET", "/v1/policy", Access.VIEWER, r -> ApiResponse.ok(policies.current())),
                 new Route("GET", "/v1/policy/versions", Access.VIEWER,
                         r -> ApiResponse.ok(policies.versions((int) r.queryLong("limit", 100, 1, MAX_LIST)))));
+    }
+
+    /** Audit kinds and outcomes as the trail writes them: lower-case words with dots and underscores. */
+    private static final java.util.regex.Pattern AUDIT_WORD = java.util.regex.Pattern.compile("[a-z][a-z0-9_.]{0,63}");
+
+    /** The filters of GET /v1/audit; an unknown parameter or a malformed value is a 400 naming it. */
+    static AuditQuery auditQuery(ApiRequest r) {
+        r.allowOnlyQuery("after", "limit", "kind", "task", "identity", "outcome", "since", "until");
+        AuditQuery q = AuditQuery.ALL.withKind(auditWord(r, "kind")).withOutcome(auditWord(r, "outcome"));
+        String task = r.queryParam("task");
+        if (task != null && (task.isEmpty() || task.length() > 128)) {
+            throw ApiProblem.badRequest("invalid_parameter", "task: " + task.length()
+                    + " characters (expected: a task id of 1 to 128 characters)");
+        }
+        String identity = r.queryParam("identity");
+        if (identity != null) {
+            try {
+                identity = SpiffeId.parse(identity).toString();
+            } catch (RuntimeException e) {
+                throw ApiProblem.badRequest("invalid_parameter", "identity: '" + cut(identity)
+                        + "' (expected: a SPIFFE ID such as spiffe://example.org/agent/name; " + e.getMessage() + ")");
+            }
+        }
+        Instant since = auditInstant(r, "since");
+        Instant until = auditInstant(r, "until");
+        if (since != null && until != null && !since.isBefore(until)) {
+            throw ApiProblem.badRequest("invalid_parameter", "until: " + until + " (expected: after since " + since + ")");
+        }
+        return q.withTaskId(task).withIdentity(identity).withSince(since).withUntil(until);
+    }
+
+    private static String auditWord(ApiRequest r, String name) {
+        String v = r.queryParam(name);
+        if (v != null && !AUDIT_WORD.matcher(v).matches()) {
+            throw ApiProblem.badRequest("invalid_parameter", name + ": '" + cut(v) + "' (expected: "
+                    + AUDIT_WORD.pattern() + ", e.g. " + (name.equals("kind") ? "decision.denied" : "denied") + ")");
+        }
+        return v;
+    }
+
+    private static Instant auditInstant(ApiRequest r, String name) {
+        String v = r.queryParam(name);
+        if (v == null) {
+            return null;
+        }
+        try {
+            return java.time.OffsetDateTime.parse(v).toInstant();
+        } catch (java.time.format.DateTimeParseException e) {
+            throw ApiProblem.badRequest("invalid_parameter", name + ": '" + cut(v)
+                    + "' (expected: an RFC 3339 time such as 2026-12-06T09:00:00Z)");
+        }
+    }
+
+    private static String cut(String s) {
+        return s.length() > 64 ? s.substring(0, 64) + "…" : s;
     }
 
     private static Inventory.Query inventoryQuery(ApiRequest r) {

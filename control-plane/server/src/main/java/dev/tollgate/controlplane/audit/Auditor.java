@@ -101,8 +101,14 @@ public final class Auditor {
      */
     public void recordQuietly(String kind, String actor, String action, String subject, String result,
                               Map<String, Object> details) {
+        recordQuietlyForTask(kind, actor, action, subject, result, null, details);
+    }
+
+    /** {@link #recordQuietly} for an event that belongs to a task (taskId may be null). */
+    public void recordQuietlyForTask(String kind, String actor, String action, String subject, String result,
+                                     String taskId, Map<String, Object> details) {
         try {
-            record(kind, actor, action, subject, result, details);
+            recordForTask(kind, actor, action, subject, result, taskId, details);
         } catch (StoreException e) {
             onLostEvent.run();
             LOG.error("audit event {} could not be stored: {}", kind, e.getMessage());

@@ -10,6 +10,7 @@ import java.util.regex.Pattern;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.DecisionBatchView;
+import dev.tollgate.api.wire.UpstreamTlsObservation;
 import dev.tollgate.controlplane.api.ApiProblem;
 import dev.tollgate.controlplane.governance.Exceptions;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
@@ -17,6 +18,7 @@ import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.DecisionKind;
 import dev.tollgate.controlplane.store.AuditEvent;
 import dev.tollgate.controlplane.store.AuditRecord;
 import dev.tollgate.controlplane.store.Store;
+import dev.tollgate.controlplane.store.UpstreamTlsRecord;
 
 /**
  * {@code POST /v1/audit/decisions}: a sidecar's batch of enforcement decisions, appended to the audit chain in one
@@ -29,6 +31,10 @@ import dev.tollgate.controlplane.store.Store;
 public final class DecisionIngest {
     public static final String ALLOWED = "decision.allowed";
     public static final String DENIED = "decision.denied";
+    /** The outcome of a request a sidecar let through under its local {@code credentials.exempt} list. */
+    public static final String EXEMPT = "exempt";
+    /** Most upstream TLS observations in one batch. */
+    public static final int MAX_UPSTREAM_TLS = 256;
     /** Most events in one batch. */
     public static final int MAX_EVENTS = 1000;
     /** Most fields in one event. */
@@ -45,17 +51,24 @@ public final class DecisionIngest {
     private final ControlPlaneMetrics metrics;
     /** Counts uses of exceptions named by decisions; null: not counted. */
     private final Exceptions exceptions;
+    /** Counts the upstream-secret injections the events report ({@code injected}); null counts none. */
+    private final dev.tollgate.controlplane.governance.UpstreamSecrets secrets;
 
     public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics) {
-        this(store, clock, metrics, null);
+        this(store, clock, metrics, null, null);
     }
 
-    /** @param exceptions counts the uses of the exceptions decisions name ({@code exception}), in the batch's transaction */
-    public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics, Exceptions exceptions) {
+    /**
+     * @param exceptions counts the uses of the exceptions decisions name ({@code exception}), in the batch's transaction
+     * @param secrets    counts the upstream-secret injections decisions report ({@code injected}), likewise
+     */
+    public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics, Exceptions exceptions,
+                          dev.tollgate.controlplane.governance.UpstreamSecrets secrets) {
         this.store = store;
         this.clock = clock;
         this.metrics = metrics;
         this.exceptions = exceptions;
+        this.secrets = secrets;
     }
 
     /** Validates the whole batch, then appends it in one transaction; nothing is stored when any event is refused. */
@@ -71,22 +84,36 @@ public final class DecisionIngest {
         }
         List<AuditEvent> out = new ArrayList<>(events.size());
         int denied = 0;
+        var injections = secrets == null ? null : secrets.uses(workload);
         for (int i = 0; i < events.size(); i++) {
             AuditEvent e = event(workload, events.get(i), "events[" + i + "]");
+            if (injections != null) {
+                injections.count(e.details().get("injected"));
+            }
             if (e.kind().equals(DENIED)) {
                 denied++;
             }
             out.add(e);
         }
         Map<String, Long> uses = exceptionUses(out);
-        List<AuditRecord> stored = uses.isEmpty() || exceptions == null ? store.appendAuditBatch(out)
-                : store.inTransaction("ingest decisions", () -> {
-                    List<AuditRecord> s = store.appendAuditBatch(out);
-                    exceptions.countUses(workload, uses, clock.instant());
-                    return s;
-                });
+        List<UpstreamTlsRecord> tls = upstreamTls(workload, batch.upstreamTls());
+        // the decisions, the exception and secret uses they report, the upstream TLS they came with and the
+        // development-mode count commit together
+        List<AuditRecord> stored = store.inTransaction("ingest the decisions of " + workload, () -> {
+            List<AuditRecord> appended = store.appendAuditBatch(out);
+            if (!uses.isEmpty() && exceptions != null) {
+                exceptions.countUses(workload, uses, clock.instant());
+            }
+            if (injections != null) {
+                injections.record();
+            }
+            recordUpstreamTls(tls);
+            countExemptUse(workload, out);
+            return appended;
+        });
         metrics.decisionsIngested(DecisionKind.DENIED, denied);
         metrics.decisionsIngested(DecisionKind.ALLOWED, out.size() - denied);
+        countDenialsByIdentity(out);
         return new DecisionBatchView(stored.size(), stored.get(0).seq(), stored.get(stored.size() - 1).seq());
     }
 
@@ -103,6 +130,87 @@ public final class DecisionIngest {
             }
         }
         return uses;
+    }
+
+    /**
+     * Counts each denial under the identity that made the denied request: the peer for an ingress denial, the
+     * reporting workload (the agent behind its sidecar) otherwise.
+     */
+    private void countDenialsByIdentity(List<AuditEvent> events) {
+        Map<String, Integer> byIdentity = new LinkedHashMap<>();
+        for (AuditEvent e : events) {
+            if (e.kind().equals(DENIED)) {
+                Object peer = e.details().get(AuditEvent.PEER);
+                String who = e.action().equals("ingress") ? (peer instanceof String p ? p : null) : e.actor();
+                byIdentity.merge(who == null ? ControlPlaneMetrics.UNKNOWN_IDENTITY : who, 1, Integer::sum);
+            }
+        }
+        byIdentity.forEach(metrics::denied);
+    }
+
+    /** Requests let through under the sidecar's local credentials.exempt list (outcome {@value #EXEMPT}). */
+    private void countExemptUse(SpiffeId workload, List<AuditEvent> events) {
+        long exempt = events.stream().filter(e -> e.result().equals(EXEMPT)).count();
+        store.countExemptUse(workload.toString(), exempt, clock.instant());
+    }
+
+    private void recordUpstreamTls(List<UpstreamTlsRecord> observations) {
+        store.recordUpstreamTls(observations, clock.instant());
+    }
+
+    /** Checks the batch's upstream TLS observations (bounded, every field present and short) before any write. */
+    static List<UpstreamTlsRecord> upstreamTls(SpiffeId workload, List<UpstreamTlsObservation> observations) {
+        if (observations.size() > MAX_UPSTREAM_TLS) {
+            throw ApiProblem.badRequest("too_many_observations", "upstreamTls: " + observations.size()
+                    + " (expected: at most " + MAX_UPSTREAM_TLS + " per batch)");
+        }
+        Map<String, UpstreamTlsRecord> out = new LinkedHashMap<>();
+        for (int i = 0; i < observations.size(); i++) {
+            UpstreamTlsObservation o = observations.get(i);
+            String where = "upstreamTls[" + i + "]";
+            if (o == null) {
+                throw invalidTls(where, "null (expected: an object)");
+            }
+            if (o.peerKeyBits() < 0 || o.peerKeyBits() > 65_536) {
+                throw invalidTls(where + ".peerKeyBits", o.peerKeyBits() + " (expected: 0 to 65536)");
+            }
+            if (o.notAfter() == null) {
+                throw invalidTls(where + ".notAfter", "missing (expected: the peer certificate's expiry)");
+            }
+            UpstreamTlsRecord r = new UpstreamTlsRecord(workload.toString(),
+                    tlsText(o.upstream(), where + ".upstream", 256, true),
+                    tlsText(o.serial(), where + ".serial", 128, true),
+                    tlsText(o.protocol(), where + ".protocol", 32, true),
+                    tlsText(o.cipher(), where + ".cipher", 128, true),
+                    tlsText(o.peerKeyType(), where + ".peerKeyType", 32, true), o.peerKeyBits(),
+                    tlsText(o.signatureAlgorithm(), where + ".signatureAlgorithm", 64, true),
+                    tlsText(o.issuer(), where + ".issuer", MAX_VALUE_LENGTH, true), o.notAfter(),
+                    tlsText(o.peerId(), where + ".peerId", MAX_VALUE_LENGTH, false), o.observedAt(), o.observedAt());
+            out.put(r.upstream() + "\u0000" + r.serial(), r); // the latest of duplicates in one batch
+        }
+        return List.copyOf(out.values());
+    }
+
+    private static String tlsText(String v, String where, int max, boolean required) {
+        if (v == null || v.isEmpty()) {
+            if (required) {
+                throw invalidTls(where, "missing");
+            }
+            return null;
+        }
+        if (v.length() > max) {
+            throw invalidTls(where, v.length() + " characters (expected: at most " + max + ")");
+        }
+        for (int i = 0; i < v.length(); i++) {
+            if (Character.isISOControl(v.charAt(i))) {
+                throw invalidTls(where, "a control character at " + i);
+            }
+        }
+        return v;
+    }
+
+    private static ApiProblem invalidTls(String where, String what) {
+        return ApiProblem.badRequest("invalid_observation", where + ": " + what);
     }
 
     private AuditEvent event(SpiffeId workload, Map<String, Object> fields, String where) {

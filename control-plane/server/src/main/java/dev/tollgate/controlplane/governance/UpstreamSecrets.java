@@ -275,13 +275,41 @@ public final class UpstreamSecrets implements SnapshotSource {
                 "refused", d);
     }
 
+    /** Starts counting the injections one decision batch of {@code workload} reports. */
+    public Uses uses(SpiffeId workload) {
+        return new Uses(workload);
+    }
+
     /**
-     * Counts injections a sidecar reported in a decision batch: {@code uses} more uses of {@code name} at {@code at},
-     * when the secret is bound to the reporting workload (a name it does not hold is ignored).
+     * The injections of one decision batch: {@link #count} once per event (its {@code injected} field, the secret's
+     * name), {@link #record} once the batch is stored. Only secrets bound to the reporting workload are counted (a
+     * name it does not hold is ignored), so a sidecar cannot make another workload's secret look used.
      */
-    public void recordUses(SpiffeId workload, String name, long uses, Instant at) {
-        if (name != null && NAME.matcher(name).matches() && uses > 0) {
-            store.recordUpstreamSecretUse(name, workload, uses, at);
+    public final class Uses {
+        private final SpiffeId workload;
+        private final Map<String, Long> byName = new LinkedHashMap<>();
+
+        private Uses(SpiffeId workload) {
+            this.workload = workload;
+        }
+
+        /** One event's {@code injected} field (absent for events without an injection). */
+        public void count(Object injected) {
+            if (injected instanceof String name && NAME.matcher(name).matches() && byName.size() < 64) {
+                byName.merge(name, 1L, Long::sum);
+            } else if (injected instanceof String name && byName.containsKey(name)) {
+                byName.merge(name, 1L, Long::sum);
+            }
+        }
+
+        /** Adds the counted uses and moves each secret's last use to now; one update per secret named. */
+        public void record() {
+            if (byName.isEmpty()) {
+                return;
+            }
+            Instant now = clock.instant();
+            store.inTransaction("count upstream secret uses of " + workload, () -> byName.forEach(
+                    (name, n) -> store.recordUpstreamSecretUse(name, workload, n, now)));
         }
     }
 

@@ -59,6 +59,27 @@ public final class WorkloadRegistry {
         this.k8sClusters = Set.copyOf(k8sClusters);
     }
 
+    private volatile dev.tollgate.controlplane.metrics.ControlPlaneMetrics denialMetrics;
+
+    /**
+     * Keeps the denials-per-identity metric's series in step with the registrations made here: every registered
+     * workload's series now, a new one's at registration, a deleted one's removed (other replicas' registrations
+     * arrive with {@link #syncDenialMetrics()}).
+     */
+    public WorkloadRegistry countDenialsIn(dev.tollgate.controlplane.metrics.ControlPlaneMetrics metrics) {
+        this.denialMetrics = metrics;
+        syncDenialMetrics();
+        return this;
+    }
+
+    /** Reads every registration and sets the denial series to exactly those workloads. */
+    public void syncDenialMetrics() {
+        var m = denialMetrics;
+        if (m != null) {
+            m.deniedIdentities(store.workloads().stream().map(w -> w.id().toString()).toList());
+        }
+    }
+
     /** Registers a workload; the registration and its audit event commit together. */
     public WorkloadView register(WorkloadSpec spec, String actor) {
         Workload w = validate(spec, null, List.of());
@@ -76,6 +97,10 @@ public final class WorkloadRegistry {
             auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.register", w.id().toString(), "ok",
                     Map.of("humanOwner", w.humanOwner(), "serviceOwner", w.serviceOwner(),
                             "tools", String.join(",", w.tools()), "k8sSelectors", selectorText(w)));
+            var m = denialMetrics;
+            if (m != null) {
+                store.afterCommit(() -> m.deniedIdentityRegistered(w.id().toString()));
+            }
         });
         return view(w);
     }
@@ -148,6 +173,10 @@ public final class WorkloadRegistry {
             for (JoinTokenRecord t : revoked) {
                 auditor.record(Auditor.OPERATOR_ACTION, actor, "join_token.revoke", id.toString(), "ok",
                         Map.of("tokenId", JoinTokens.tokenId(t.tokenHash()), "reason", "workload_deleted"));
+            }
+            var m = denialMetrics;
+            if (m != null) {
+                store.afterCommit(() -> m.deniedIdentityDeleted(id.toString()));
             }
         });
     }

@@ -38,7 +38,10 @@ import dev.tollgate.controlplane.store.OperatorCredentialRecord;
 import dev.tollgate.controlplane.store.SigningKeyRecord;
 import dev.tollgate.controlplane.store.SigningKeyState;
 import dev.tollgate.controlplane.store.Store;
+import dev.tollgate.controlplane.store.UpstreamTlsRecord;
 import dev.tollgate.controlplane.store.SvidRecord;
+import dev.tollgate.controlplane.governance.UpstreamSecrets;
+import dev.tollgate.controlplane.store.UpstreamSecretRecord;
 import dev.tollgate.controlplane.store.Workload;
 
 /**
@@ -60,7 +63,9 @@ public final class Inventory {
     /** The kinds of asset, in the order the inventory lists them. */
     public enum Kind {
         CA, KEK, SIGNING_KEY, SVID, OPERATOR_CREDENTIAL, CONTROL_PLANE_CREDENTIAL, TASK_TOKEN, EXCHANGED_TOKEN,
-        JOIN_TOKEN, EXCEPTION;
+        JOIN_TOKEN, EXCEPTION,
+        /** An upstream TLS endpoint a workload's sidecar reported, with the peer certificate it presented. */
+        UPSTREAM_TLS, UPSTREAM_SECRET;
 
         public String wireName() {
             return name().toLowerCase(Locale.ROOT);
@@ -225,6 +230,10 @@ public final class Inventory {
             throw ApiProblem.conflict("owned_by_workload", "an exception's human owner is named when it is requested "
                     + "and never changes (its service owner is its workload's); request a new exception instead");
         }
+        if (kind == Kind.UPSTREAM_SECRET) {
+            throw ApiProblem.conflict("owned_by_secret", "upstream secrets carry their own owners, given when they "
+                    + "are put (ctl upstream-secret put --human-owner ... --service-owner ...)");
+        }
         if (!kind.ownedDirectly()) {
             throw ApiProblem.conflict("owned_by_workload", kind.wireName() + " assets take their owners from their "
                     + "workload; change them with `ctl workload update ID --human-owner ... --service-owner ...`");
@@ -365,6 +374,18 @@ public final class Inventory {
                 yield new Scan((cut ? records.subList(0, SCAN_LIMIT) : records).stream().map(e -> exception(e, c))
                         .toList(), cut);
             }
+            case UPSTREAM_TLS -> {
+                List<UpstreamTlsRecord> records = store.upstreamTls(SCAN_LIMIT + 1);
+                boolean cut = records.size() > SCAN_LIMIT;
+                yield new Scan((cut ? records.subList(0, SCAN_LIMIT) : records).stream()
+                        .map(r -> upstreamTls(r, c)).toList(), cut);
+            }
+            case UPSTREAM_SECRET -> {
+                List<UpstreamSecretRecord> records = store.upstreamSecrets(q.workload(), !liveOnly, SCAN_LIMIT + 1);
+                boolean cut = records.size() > SCAN_LIMIT;
+                yield new Scan((cut ? records.subList(0, SCAN_LIMIT) : records).stream().map(r -> upstreamSecret(r, c))
+                        .toList(), cut);
+            }
             case JOIN_TOKEN -> {
                 List<JoinTokenEntry> records = store.joinTokens(q.workload(), SCAN_LIMIT + 1);
                 boolean cut = records.size() > SCAN_LIMIT;
@@ -431,7 +452,7 @@ public final class Inventory {
     private InventoryAssetView kek(Context c) {
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("source", kekSource);
-        d.put("seals", "CA private keys and token signing keys");
+        d.put("seals", "CA private keys, token signing keys, audit checkpoint keys and upstream secrets");
         return owned(Kind.KEK, kek.id(), c, "PBKDF2-HMAC-SHA256 / AES-256-CBC", 256, kek.createdAt(), null, null,
                 "current", d);
     }
@@ -524,6 +545,26 @@ public final class Inventory {
         return ofWorkload(kind, t.jti(), subject, t.taskId(), c, "ES256", 256, t.issuedAt(), t.expiresAt(), state, d);
     }
 
+    /**
+     * An upstream secret: its own owners (required when it is put), rotation state from its rotation period, last
+     * use as sidecars reported it; never its value. Details name the exception and its state now.
+     */
+    private InventoryAssetView upstreamSecret(UpstreamSecretRecord r, Context c) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("upstream", r.upstream());
+        d.put("exceptionId", r.exceptionId());
+        d.put("exceptionState", store.exceptionBinding(r.exceptionId()).map(e -> e.state(c.now)).orElse("unknown"));
+        d.put("version", r.version());
+        d.put("rotatedAt", r.rotatedAt().toString());
+        d.put("rotationPeriodSeconds", r.rotationPeriod().toSeconds());
+        d.put("uses", r.uses());
+        d.put("sealedBy", r.sealedBy());
+        return new InventoryAssetView(Kind.UPSTREAM_SECRET.wireName(), r.name(), r.workload().toString(), null,
+                r.humanOwner(), r.serviceOwner(), "credential injection into " + r.upstream(), r.serviceOwner(),
+                r.serviceOwner(), "asset", "AES-256-GCM (sealed by the KEK)", 256, r.createdAt(), null,
+                r.lastUsedAt().orElse(null), UpstreamSecrets.rotationState(r, c.now), Map.copyOf(d));
+    }
+
     private InventoryAssetView joinToken(JoinTokenEntry e, Context c) {
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("createdBy", e.token().createdBy());
@@ -536,7 +577,7 @@ public final class Inventory {
                 e.state(c.now).name().toLowerCase(Locale.ROOT), d);
         return new InventoryAssetView(a.kind(), a.id(), a.workload(), a.task(), a.humanOwner(), a.serviceOwner(),
                 a.purpose(), "none: single use; an operator creates a new one", a.revocationResponsibility(),
-                a.ownerSource(), a.algorithm(), a.keyBits(), a.createdAt(), a.expiresAt(), a.lastUsedAt(), a.state(),
+                a.ownerSource(), a.algorithm(), a.keyBits(), a.createdAt(), a.expiresAt(), e.usedAt().orElse(null), a.state(),
                 a.details());
     }
 
@@ -578,6 +619,61 @@ public final class Inventory {
         if (v != null) {
             d.put(k, v);
         }
+    }
+
+    /** The id of an upstream TLS asset: {@code host:port#serial}; the part before {@code #} is the upstream. */
+    public static String upstreamTlsId(String upstream, String serial) {
+        return upstream + "#" + serial;
+    }
+
+    /** The upstream ({@code host:port}) an upstream TLS asset id names: what an exception's upstream matches. */
+    public static String upstreamOf(String upstreamTlsId) {
+        int hash = upstreamTlsId.lastIndexOf('#');
+        return hash < 0 ? upstreamTlsId : upstreamTlsId.substring(0, hash);
+    }
+
+    /**
+     * An upstream a workload's sidecar reaches over TLS: owned by the reporting workload's owners, its key and
+     * validity those of the peer certificate, state {@code expired} once that certificate has expired.
+     */
+    private InventoryAssetView upstreamTls(UpstreamTlsRecord r, Context c) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("upstream", r.upstream());
+        d.put("serial", r.serial());
+        d.put("protocol", r.protocol());
+        d.put("cipher", r.cipher());
+        d.put("peerKeyType", r.peerKeyType());
+        d.put("signatureAlgorithm", r.signatureAlgorithm());
+        d.put("issuer", r.issuer());
+        if (r.peerId() != null) {
+            d.put("peerId", r.peerId());
+        }
+        d.put("firstSeen", r.firstSeen().toString());
+        d.put("lastSeen", r.lastSeen().toString());
+        SpiffeId workload;
+        try {
+            workload = SpiffeId.parse(r.workload());
+        } catch (RuntimeException e) {
+            workload = null;
+        }
+        String algorithm = r.peerKeyType().equals("EC") ? ecCurveName(r.peerKeyBits()) : r.peerKeyType();
+        InventoryAssetView a = ofWorkload(Kind.UPSTREAM_TLS, upstreamTlsId(r.upstream(), r.serial()), workload, null,
+                c, algorithm, r.peerKeyBits(), null, r.notAfter(), c.now.isBefore(r.notAfter()) ? "current" : "expired", d);
+        return new InventoryAssetView(a.kind(), a.id(), a.workload(), a.task(), a.humanOwner(), a.serviceOwner(),
+                a.purpose(), "the upstream's operator (outside Tollgate)", a.revocationResponsibility(),
+                a.ownerSource(), a.algorithm(), a.keyBits(), a.createdAt(), a.expiresAt(), r.lastSeen(), a.state(),
+                a.details());
+    }
+
+    private static String ecCurveName(int bits) {
+        return switch (bits) {
+            case 192 -> "EC P-192";
+            case 224 -> "EC P-224";
+            case 256 -> "EC P-256";
+            case 384 -> "EC P-384";
+            case 521 -> "EC P-521";
+            default -> "EC " + bits + " bits";
+        };
     }
 
     private InventoryAssetView ofWorkload(Kind kind, String id, SpiffeId workload, String task, Context c,

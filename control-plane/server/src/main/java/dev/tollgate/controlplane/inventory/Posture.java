@@ -115,7 +115,33 @@ public final class Posture {
                 "the exception ended recently: what it waived is refused now, so the integration it covered fails "
                         + "unless it was migrated",
                 "check that the integration was migrated; if not, request a new exception "
-                        + "(ctl exception request ...)");
+                        + "(ctl exception request ...)"),
+        WEAK_UPSTREAM_TLS("weak-upstream-tls", Severity.HIGH, "Weak upstream TLS",
+                "a sidecar reaches this upstream over TLS below 1.3, with a cipher that is not AEAD, a weak peer key "
+                        + "(RSA under 2048 bits, EC under 256), a SHA-1 or MD5 signature, or a certificate that "
+                        + "expires soon or has expired: what the agent sends there can be read or altered, or the "
+                        + "calls will start failing",
+                "have the upstream's operator offer TLS 1.3 with an AEAD suite and a current ECDSA P-256 or RSA "
+                        + "2048+ certificate signed with SHA-256; until then, acknowledge it with an exception: "
+                        + "ctl exception request --waive weak-upstream-tls --workload ID --upstream HOST:PORT"),
+        CREDENTIALS_EXEMPT_IN_USE("credentials-exempt-in-use", Severity.MEDIUM, "credentials.exempt in use",
+                "the workload's sidecar let requests through without a task credential under its local "
+                        + "credentials.exempt list (development mode): nobody approved it, it never expires and "
+                        + "the control plane cannot revoke it",
+                "remove credentials.exempt from the sidecar's configuration; for a legacy integration that cannot "
+                        + "take task tokens, request a time-boxed exception: ctl exception request --waive "
+                        + "no-task-token --workload ID"),
+        UPSTREAM_SECRET_ROTATION_DUE("upstream-secret-rotation-due", Severity.MEDIUM,
+                "Upstream secret older than its rotation period",
+                "a static credential kept past its rotation period has been exposed to every system that handled it "
+                        + "for longer than its owners agreed; a leak of it stays useful until it is changed",
+                "change it at the upstream and here: ctl upstream-secret rotate NAME --value-file FILE"),
+        UPSTREAM_SECRET_EXCEPTION_INACTIVE("upstream-secret-exception-inactive", Severity.MEDIUM,
+                "Upstream secret bound to an exception that is no longer active",
+                "the exception that justified holding the secret expired or was revoked: sidecars no longer get it, "
+                        + "yet the control plane still holds a static credential nobody is accountable for using",
+                "delete it (ctl upstream-secret delete NAME), or have a new exception approved and put the secret "
+                        + "again under it");
 
         public final String id;
         public final Severity severity;
@@ -177,6 +203,22 @@ public final class Posture {
         this.settings = settings;
     }
 
+    /** An upstream secret past its rotation period, or bound to an exception that expired, was revoked or is gone. */
+    static void checkUpstreamSecret(InventoryAssetView a, List<PostureView.Finding> found) {
+        if (!a.kind().equals("upstream_secret")) {
+            return;
+        }
+        if (a.state().equals("due") || a.state().equals("overdue")) {
+            found.add(finding(Rule.UPSTREAM_SECRET_ROTATION_DUE, a, "last rotated " + a.details().get("rotatedAt")
+                    + "; rotation period " + a.details().get("rotationPeriodSeconds") + "s"));
+        }
+        Object state = a.details().get("exceptionState");
+        if ("expired".equals(state) || "revoked".equals(state) || "unknown".equals(state)) {
+            found.add(finding(Rule.UPSTREAM_SECRET_EXCEPTION_INACTIVE, a, "exception " + a.details().get("exceptionId")
+                    + " is " + state));
+        }
+    }
+
     /** The latest evaluation, if one ran (the metrics read it). */
     public Optional<PostureView> latest() {
         return Optional.ofNullable(latest);
@@ -208,7 +250,17 @@ public final class Posture {
         }
         List<InventoryAssetView> assets = live.assets().stream().filter(a -> !DEAD.contains(a.state())).toList();
         boolean caPrepared = assets.stream().anyMatch(a -> a.kind().equals("ca") && a.state().equals("prepared"));
+        for (InventoryAssetView a : live.assets()) {
+            if (a.kind().equals(Inventory.Kind.UPSTREAM_TLS.wireName())) {
+                checkUpstreamTls(a, now, settings, found); // an expired upstream certificate is a finding too
+            }
+        }
+        checkExemptUse(now, found);
         for (InventoryAssetView a : assets) {
+            if (a.kind().equals(Inventory.Kind.UPSTREAM_TLS.wireName())) {
+                checkOwner(a, found); // its key and signature are weak-upstream-tls's
+                continue;
+            }
             checkKey(a, found);
             checkSignature(a, found);
             checkOwner(a, found);
@@ -218,6 +270,9 @@ public final class Posture {
                 found.add(finding(Rule.ROTATION_OVERDUE, a, "active since " + a.createdAt() + "; rotation was due "
                         + a.details().get("nextRotation")));
             }
+        }
+        for (InventoryAssetView a : assets) {
+            checkUpstreamSecret(a, found);
         }
         checkCaSuccessor(assets, now, settings, found);
         checkSigningKeyRotated(assets, now, found);
@@ -288,13 +343,18 @@ public final class Posture {
                 e.humanOwner(), null, scope + ": " + detail, r.why, r.fix);
     }
 
+    /** The sidecar waiver that also acknowledges the weak-upstream-tls findings of its workload and upstream. */
+    static final String WEAK_UPSTREAM_TLS = "weak-upstream-tls";
+
     /**
      * Marks each finding that an active {@code posture:<rule>} exception covers (the finding's asset, or its
-     * workload) as acknowledged by that exception.
+     * workload) as acknowledged by that exception, and each {@code weak-upstream-tls} finding that an active
+     * {@code weak-upstream-tls} exception of the same workload and upstream covers.
      */
     static void acknowledge(List<ExceptionRecord> exceptions, Instant now, List<PostureView.Finding> found) {
         List<ExceptionRecord> waivers = exceptions.stream()
-                .filter(e -> e.waive().startsWith(Exceptions.POSTURE_PREFIX) && e.state(now) == ExceptionRecord.State.ACTIVE)
+                .filter(e -> (e.waive().startsWith(Exceptions.POSTURE_PREFIX) || e.waive().equals(WEAK_UPSTREAM_TLS))
+                        && e.state(now) == ExceptionRecord.State.ACTIVE)
                 .toList();
         if (waivers.isEmpty()) {
             return;
@@ -302,6 +362,16 @@ public final class Posture {
         for (int i = 0; i < found.size(); i++) {
             PostureView.Finding f = found.get(i);
             for (ExceptionRecord e : waivers) {
+                if (e.waive().equals(WEAK_UPSTREAM_TLS)) {
+                    // a weak-upstream-tls exception for the reporting workload and that upstream (host:port)
+                    if (f.rule().equals(Rule.WEAK_UPSTREAM_TLS.id) && e.workload() != null
+                            && e.workload().equals(f.workload()) && e.upstream() != null && f.assetId() != null
+                            && e.upstream().equalsIgnoreCase(Inventory.upstreamOf(f.assetId()))) {
+                        found.set(i, f.acknowledged(e.id()));
+                        break;
+                    }
+                    continue;
+                }
                 if (!e.waive().equals(Exceptions.POSTURE_PREFIX + f.rule())) {
                     continue;
                 }
@@ -339,6 +409,71 @@ public final class Posture {
             if (s.startsWith("SHA1") || s.startsWith("MD5") || s.startsWith("MD2")) {
                 out.add(finding(Rule.WEAK_SIGNATURE, a, "signed with " + sig));
             }
+        }
+    }
+
+    /**
+     * One weak-upstream-tls finding per upstream TLS asset with any weakness, all of them in its detail. The finding's
+     * workload is the reporting workload and its asset id {@code host:port#serial} ({@link Inventory#upstreamOf}
+     * gives the upstream an exception names).
+     */
+    static void checkUpstreamTls(InventoryAssetView a, Instant now, Settings settings, List<PostureView.Finding> out) {
+        List<String> weak = new ArrayList<>();
+        Map<String, Object> d = a.details();
+        String protocol = String.valueOf(d.get("protocol"));
+        if (!protocol.equals("TLSv1.3")) {
+            weak.add(protocol + " (expected: TLSv1.3)");
+        }
+        String cipher = String.valueOf(d.get("cipher"));
+        if (!aead(cipher)) {
+            weak.add("cipher " + cipher + " is not AEAD");
+        }
+        String type = String.valueOf(d.get("peerKeyType"));
+        int bits = a.keyBits() == null ? 0 : a.keyBits();
+        if ((type.equals("RSA") || type.equals("DSA")) && bits < 2048) {
+            weak.add(type + " " + bits + "-bit peer key (expected: >= 2048)");
+        } else if (type.equals("EC") && bits < 256) {
+            weak.add("EC " + bits + "-bit peer key (expected: >= 256)");
+        }
+        String sig = String.valueOf(d.get("signatureAlgorithm"));
+        String upper = sig.toUpperCase(Locale.ROOT);
+        if (upper.contains("SHA1") || upper.contains("SHA-1") || upper.contains("MD5") || upper.contains("MD2")) {
+            weak.add("certificate signed with " + sig);
+        }
+        if (a.expiresAt() != null) {
+            if (!a.expiresAt().isAfter(now)) {
+                weak.add("certificate expired " + a.expiresAt());
+            } else if (!a.expiresAt().isAfter(now.plus(settings.expiringWithin()))) {
+                weak.add("certificate expires " + a.expiresAt() + ", within posture.expiring-within ("
+                        + Durations.format(settings.expiringWithin()) + ")");
+            }
+        }
+        if (!weak.isEmpty()) {
+            out.add(finding(Rule.WEAK_UPSTREAM_TLS, a, Inventory.upstreamOf(a.id()) + " as seen by " + a.workload()
+                    + ": " + String.join("; ", weak)));
+        }
+    }
+
+    /** AEAD suites by their IANA names: GCM, CCM and ChaCha20-Poly1305 (every TLS 1.3 suite is one). */
+    static boolean aead(String cipher) {
+        String c = cipher.toUpperCase(Locale.ROOT);
+        return c.contains("_GCM") || c.contains("_CCM") || c.contains("CHACHA20_POLY1305");
+    }
+
+    /** A finding per workload whose sidecar let requests through under credentials.exempt within the window. */
+    private void checkExemptUse(Instant now, List<PostureView.Finding> out) {
+        Rule r = Rule.CREDENTIALS_EXEMPT_IN_USE;
+        for (var use : store.exemptUse(now.minus(settings.expiringWithin()), Inventory.SCAN_LIMIT)) {
+            Optional<dev.tollgate.controlplane.store.Workload> w = Optional.empty();
+            try {
+                w = store.workload(SpiffeId.parse(use.workload()));
+            } catch (RuntimeException e) {
+                // not a SPIFFE ID: reported without owners
+            }
+            out.add(new PostureView.Finding(r.id, r.severity.wireName(), r.title, "workload", use.workload(),
+                    use.workload(), w.map(x -> x.humanOwner()).orElse(null), w.map(x -> x.serviceOwner()).orElse(null),
+                    use.uses() + " requests let through under credentials.exempt since " + use.firstSeen()
+                            + ", the latest at " + use.lastSeen(), r.why, r.fix));
         }
     }
 

@@ -36,6 +36,10 @@ public final class ControlPlaneMetrics {
     public static final String WATCH_RESYNCS = "tollgate.cp.watch.resyncs";
     public static final String WATCH_LATEST_REVISION = "tollgate.cp.watch.revision.latest";
     public static final String AUDIT_DECISIONS = "tollgate.cp.audit.decisions";
+    /** Denials reported by sidecars, by the identity that made the denied request (registered workloads only). */
+    public static final String DECISIONS_DENIED = "tollgate.cp.decisions.denied";
+    /** The identity tag of {@link #DECISIONS_DENIED} for a requester that is not a registered workload. */
+    public static final String UNKNOWN_IDENTITY = "unknown";
     public static final String ATTESTATIONS = "tollgate.cp.attestations";
     public static final String ATTESTATION_AUDIT_SUPPRESSED = "tollgate.cp.attestation.audit.suppressed";
     public static final String ATTESTATION_KEY_FETCHES = "tollgate.cp.attestation.key.fetches";
@@ -215,10 +219,14 @@ public final class ControlPlaneMetrics {
     }
 
     private final MeterRegistry registry;
+    private final java.util.concurrent.ConcurrentMap<String, Counter> deniedByIdentity =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private final Counter unknownDenied;
 
     public ControlPlaneMetrics(MeterRegistry registry) {
         this.registry = registry;
         registerCountersAtZero();
+        this.unknownDenied = deniedCounter(UNKNOWN_IDENTITY);
     }
 
     /**
@@ -450,6 +458,53 @@ public final class ControlPlaneMetrics {
 
     private Counter resyncCounter() {
         return Counter.builder(WATCH_RESYNCS).description("watchers sent full state because they were too far behind or ahead")
+                .register(registry);
+    }
+
+    /**
+     * The registered workloads whose denials are counted under their own SPIFFE ID: a new one gets its series at 0,
+     * one no longer registered loses its series (its denials count as {@value #UNKNOWN_IDENTITY} from then on). The
+     * tag's values are bounded by the registrations, never taken from what a sidecar reports.
+     */
+    public void deniedIdentities(java.util.Collection<String> registered) {
+        java.util.Set<String> keep = new java.util.HashSet<>(registered);
+        for (String id : keep) {
+            deniedByIdentity.computeIfAbsent(id, this::deniedCounter);
+        }
+        deniedByIdentity.keySet().removeIf(id -> {
+            if (keep.contains(id)) {
+                return false;
+            }
+            registry.remove(deniedByIdentity.get(id));
+            return true;
+        });
+    }
+
+    /** A workload was registered: its denial series starts at 0. */
+    public void deniedIdentityRegistered(String id) {
+        deniedByIdentity.computeIfAbsent(id, this::deniedCounter);
+    }
+
+    /** A workload was deleted: its denial series goes away. */
+    public void deniedIdentityDeleted(String id) {
+        Counter c = deniedByIdentity.remove(id);
+        if (c != null) {
+            registry.remove(c);
+        }
+    }
+
+    /** {@code n} denials of requests made by {@code identity} (null or unregistered: {@value #UNKNOWN_IDENTITY}). */
+    public void denied(String identity, int n) {
+        if (n <= 0) {
+            return;
+        }
+        Counter c = identity == null ? null : deniedByIdentity.get(identity);
+        (c != null ? c : unknownDenied).increment(n);
+    }
+
+    private Counter deniedCounter(String identity) {
+        return Counter.builder(DECISIONS_DENIED).description("denials reported by sidecars, by the registered "
+                + "identity that made the denied request (unknown: any other)").tag("identity", identity)
                 .register(registry);
     }
 

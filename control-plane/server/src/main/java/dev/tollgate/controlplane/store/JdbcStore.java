@@ -685,6 +685,7 @@ public final class JdbcStore implements Store {
             }
             List<AuditRecord> out = new ArrayList<>(stored.size());
             long seq = last - stored.size();
+            update(c, "DELETE FROM audit_identity WHERE seq > ?", seq);
             for (int i = 0; i < stored.size(); i++) {
                 seq++;
                 AuditEvent e = stored.get(i);
@@ -693,6 +694,9 @@ public final class JdbcStore implements Store {
                                 + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", seq, e.at().toEpochMilli(),
                         e.kind(), e.actor(), e.action(), e.subject(), e.result(), e.taskId(), details.get(i),
                         prevHash, hash, recordedAt);
+                for (String identity : e.identities()) {
+                    update(c, "INSERT INTO audit_identity (identity, seq) VALUES (?, ?)", identity, seq);
+                }
                 out.add(new AuditRecord(seq, e, prevHash, hash));
                 prevHash = hash;
             }
@@ -703,15 +707,57 @@ public final class JdbcStore implements Store {
 
     @Override
     public List<AuditRecord> audit(long afterSeq, int limit) {
+        return audit(AuditQuery.ALL, afterSeq, limit);
+    }
+
+    @Override
+    public List<AuditRecord> audit(AuditQuery q, long afterSeq, int limit) {
         if (afterSeq < 0) {
             throw new IllegalArgumentException("afterSeq: " + afterSeq + " (expected: >= 0)");
         }
         requirePositive(limit, "limit");
+        StringBuilder sql = new StringBuilder("SELECT " + AUDIT_COLUMNS + " FROM audit_event WHERE seq > ?");
+        List<Object> args = new ArrayList<>();
+        args.add(afterSeq);
+        q.kind().ifPresent(k -> {
+            sql.append(" AND kind = ?");
+            args.add(k);
+        });
+        q.taskId().ifPresent(t -> {
+            sql.append(" AND task_id = ?");
+            args.add(t);
+        });
+        q.outcome().ifPresent(o -> {
+            sql.append(" AND result = ?");
+            args.add(o);
+        });
+        q.since().ifPresent(s -> {
+            sql.append(" AND at >= ?");
+            args.add(s.toEpochMilli());
+        });
+        q.until().ifPresent(u -> {
+            sql.append(" AND at < ?");
+            args.add(u.toEpochMilli());
+        });
+        q.identity().ifPresent(i -> {
+            sql.append(" AND seq IN (SELECT seq FROM audit_identity WHERE identity = ? AND seq > ?)");
+            args.add(i);
+            args.add(afterSeq);
+        });
+        sql.append(" ORDER BY seq LIMIT ?");
+        args.add(limit);
         return read("list audit events", c -> {
-            try (PreparedStatement ps = c.prepareStatement(
-                    "SELECT " + AUDIT_COLUMNS + " FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?")) {
-                ps.setLong(1, afterSeq);
-                ps.setInt(2, limit);
+            try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
+                for (int i = 0; i < args.size(); i++) {
+                    Object v = args.get(i);
+                    if (v instanceof Long l) {
+                        ps.setLong(i + 1, l);
+                    } else if (v instanceof Integer n) {
+                        ps.setInt(i + 1, n);
+                    } else {
+                        ps.setString(i + 1, (String) v);
+                    }
+                }
                 try (ResultSet rs = ps.executeQuery()) {
                     List<AuditRecord> records = new ArrayList<>();
                     while (rs.next()) {
@@ -724,6 +770,89 @@ public final class JdbcStore implements Store {
                         }
                     }
                     return records;
+                }
+            }
+        });
+    }
+
+    // ---- upstream TLS posture and development-mode use -----------------------------------------------------
+
+    @Override
+    public void recordUpstreamTls(List<UpstreamTlsRecord> observations, Instant seenAt) {
+        if (observations.isEmpty()) {
+            return;
+        }
+        long now = seenAt.toEpochMilli();
+        write("record " + observations.size() + " upstream TLS observations", null, c -> {
+            for (UpstreamTlsRecord o : observations) {
+                update(c, "INSERT INTO upstream_tls (workload, upstream, serial, protocol, cipher, peer_key_type, "
+                                + "peer_key_bits, signature_algorithm, issuer, not_after, peer_id, first_seen, last_seen) "
+                                + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workload, upstream, serial) "
+                                + "DO UPDATE SET protocol = excluded.protocol, cipher = excluded.cipher, "
+                                + "peer_key_type = excluded.peer_key_type, peer_key_bits = excluded.peer_key_bits, "
+                                + "signature_algorithm = excluded.signature_algorithm, issuer = excluded.issuer, "
+                                + "not_after = excluded.not_after, peer_id = excluded.peer_id, last_seen = excluded.last_seen",
+                        o.workload(), o.upstream(), o.serial(), o.protocol(), o.cipher(), o.peerKeyType(),
+                        o.peerKeyBits(), o.signatureAlgorithm(), o.issuer(), o.notAfter().toEpochMilli(), o.peerId(),
+                        now, now);
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public List<UpstreamTlsRecord> upstreamTls(int limit) {
+        requirePositive(limit, "limit");
+        return read("list upstream TLS observations", c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT workload, upstream, serial, protocol, cipher, "
+                    + "peer_key_type, peer_key_bits, signature_algorithm, issuer, not_after, peer_id, first_seen, "
+                    + "last_seen FROM upstream_tls ORDER BY last_seen DESC, workload, upstream, serial LIMIT ?")) {
+                ps.setInt(1, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    List<UpstreamTlsRecord> out = new ArrayList<>();
+                    while (rs.next()) {
+                        out.add(new UpstreamTlsRecord(rs.getString(1), rs.getString(2), rs.getString(3),
+                                rs.getString(4), rs.getString(5), rs.getString(6), rs.getInt(7), rs.getString(8),
+                                rs.getString(9), instant(rs, 10), rs.getString(11), instant(rs, 12), instant(rs, 13)));
+                    }
+                    return out;
+                }
+            }
+        });
+    }
+
+    @Override
+    public int pruneUpstreamTls(Instant notSeenSince) {
+        return write("prune upstream TLS observations", null,
+                c -> update(c, "DELETE FROM upstream_tls WHERE last_seen < ?", notSeenSince.toEpochMilli()));
+    }
+
+    @Override
+    public void countExemptUse(String workload, long uses, Instant at) {
+        if (uses <= 0) {
+            return;
+        }
+        long now = at.toEpochMilli();
+        write("count credentials.exempt use of " + workload, null, c -> update(c,
+                "INSERT INTO credential_exempt_use (workload, uses, first_seen, last_seen) VALUES (?, ?, ?, ?) "
+                        + "ON CONFLICT (workload) DO UPDATE SET uses = credential_exempt_use.uses + excluded.uses, "
+                        + "last_seen = excluded.last_seen", workload, uses, now, now));
+    }
+
+    @Override
+    public List<ExemptUseRecord> exemptUse(Instant since, int limit) {
+        requirePositive(limit, "limit");
+        return read("list credentials.exempt use", c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT workload, uses, first_seen, last_seen FROM "
+                    + "credential_exempt_use WHERE last_seen >= ? ORDER BY last_seen DESC, workload LIMIT ?")) {
+                ps.setLong(1, since.toEpochMilli());
+                ps.setInt(2, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    List<ExemptUseRecord> out = new ArrayList<>();
+                    while (rs.next()) {
+                        out.add(new ExemptUseRecord(rs.getString(1), rs.getLong(2), instant(rs, 3), instant(rs, 4)));
+                    }
+                    return out;
                 }
             }
         });

@@ -198,6 +198,35 @@ public interface Store extends CaSlotRepository, AutoCloseable {
     List<AuditRecord> audit(long afterSeq, int limit);
 
     /**
+     * Events with sequence number greater than afterSeq that match every filter of the query, oldest first; the
+     * filters are evaluated by the database (indexed), so a page costs about {@code limit} rows whatever the
+     * trail's length.
+     *
+     * @throws IllegalArgumentException when afterSeq is negative or limit is not positive
+     */
+    List<AuditRecord> audit(AuditQuery query, long afterSeq, int limit);
+
+    // ---- upstream TLS posture and development-mode use, reported with decisions ------------------------------
+
+    /**
+     * Records what a workload's sidecar saw of its upstreams' TLS: one row per (workload, upstream, serial), its
+     * other columns replaced by the latest observation, first seen kept, last seen set to {@code seenAt}.
+     */
+    void recordUpstreamTls(List<UpstreamTlsRecord> observations, java.time.Instant seenAt);
+
+    /** Observed upstream TLS endpoints, most recently seen first. */
+    List<UpstreamTlsRecord> upstreamTls(int limit);
+
+    /** Deletes the observations last seen before {@code notSeenSince}; returns how many. */
+    int pruneUpstreamTls(java.time.Instant notSeenSince);
+
+    /** Adds {@code uses} requests let through under a workload's local credentials.exempt list, at {@code at}. */
+    void countExemptUse(String workload, long uses, java.time.Instant at);
+
+    /** Workloads that used credentials.exempt at or after {@code since}, most recent first. */
+    List<ExemptUseRecord> exemptUse(java.time.Instant since, int limit);
+
+    /**
      * Recomputes the whole hash chain. Intact: {@code (true, events, 0, "intact")}; otherwise the first sequence
      * number that breaks it and why (edited, missing, reordered, cut off the end).
      */

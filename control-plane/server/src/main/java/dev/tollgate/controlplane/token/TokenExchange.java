@@ -70,11 +70,18 @@ public final class TokenExchange {
         private static final long serialVersionUID = 1L;
         final String error;
         final transient String taskId;
+        /** Whose subject token it was, when its signature verified (another agent's token, say); else null. */
+        final transient String tokenSubject;
 
         Refusal(String error, String description, String taskId) {
+            this(error, description, taskId, null);
+        }
+
+        Refusal(String error, String description, String taskId, String tokenSubject) {
             super(description, null, false, false);
             this.error = error;
             this.taskId = taskId;
+            this.tokenSubject = tokenSubject;
         }
     }
 
@@ -83,8 +90,14 @@ public final class TokenExchange {
             TokenExchangeResponse r = exchangeOrRefuse(caller, contentType, body);
             return ApiResponse.ok(r);
         } catch (Refusal e) {
-            auditor.recordQuietly(Auditor.TOKEN_EXCHANGED, caller.toString(), "token.exchange", caller.toString(),
-                    e.error, Map.of("reason", e.getMessage()));
+            // the caller is the mTLS identity; the task is named when the subject token verified
+            Map<String, Object> details = new java.util.LinkedHashMap<>();
+            details.put("reason", e.getMessage());
+            if (e.tokenSubject != null) {
+                details.put("sub", e.tokenSubject);
+            }
+            auditor.recordQuietlyForTask(Auditor.TOKEN_EXCHANGED, caller.toString(), "token.exchange",
+                    caller.toString(), e.error, e.taskId, details);
             return ApiResponse.json(400, new OAuthError(e.error, e.getMessage()));
         }
     }
@@ -135,14 +148,15 @@ public final class TokenExchange {
                     || rej.reason() == TokenRejection.Reason.WRONG_SUBJECT
                     ? "subject_token was issued to another agent than the caller " + caller
                     : "subject_token: " + rej.reason().wireName();
-            throw new Refusal("invalid_grant", why, null);
+            throw new Refusal("invalid_grant", why, rej.taskId(), rej.subject());
         }
         VerifiedToken subject = (VerifiedToken) vr;
         if (revocations.isRevoked(subject)) {
             throw new Refusal("invalid_grant", "subject_token is revoked", subject.taskId());
         }
         TaskRecord task = store.task(subject.taskId())
-                .orElseThrow(() -> new Refusal("invalid_grant", "subject_token names no known task", null));
+                .orElseThrow(() -> new Refusal("invalid_grant", "subject_token names no known task",
+                        subject.taskId()));
         Instant now = clock.instant();
         if (task.state() != TaskState.ACTIVE || !now.isBefore(task.expiresAt())) {
             throw new Refusal("invalid_grant", "task " + task.id() + " is no longer active", task.id());

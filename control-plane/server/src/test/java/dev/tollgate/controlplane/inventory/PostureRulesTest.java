@@ -106,6 +106,92 @@ class PostureRulesTest {
         assertThat(out).extracting(PostureView.Finding::rule).containsExactly("expiring-soon");
     }
 
+    private static InventoryAssetView upstream(String protocol, String cipher, String type, int bits, String sig,
+                                               Instant notAfter) {
+        return new InventoryAssetView("upstream_tls", "legacy.example:443#0A1B", "spiffe://example.org/agent/batch",
+                null, "a", "b", "p", "r", "v", "workload", type, bits, null, notAfter, T0, "current",
+                Map.of("protocol", protocol, "cipher", cipher, "peerKeyType", type, "signatureAlgorithm", sig));
+    }
+
+    private static List<String> upstreamFindings(InventoryAssetView a, Instant now) {
+        List<PostureView.Finding> out = new ArrayList<>();
+        Posture.checkUpstreamTls(a, now, DEFAULTS, out);
+        out.forEach(f -> {
+            assertThat(f.rule()).isEqualTo("weak-upstream-tls");
+            assertThat(f.workload()).isEqualTo("spiffe://example.org/agent/batch");
+            assertThat(Inventory.upstreamOf(f.assetId())).isEqualTo("legacy.example:443");
+        });
+        return out.stream().map(PostureView.Finding::detail).toList();
+    }
+
+    @Test
+    void aModernUpstreamIsNotAFinding() {
+        assertThat(upstreamFindings(upstream("TLSv1.3", "TLS_AES_128_GCM_SHA256", "EC", 256, "SHA256withECDSA",
+                T0.plus(Duration.ofDays(90))), T0)).isEmpty();
+        assertThat(upstreamFindings(upstream("TLSv1.3", "TLS_CHACHA20_POLY1305_SHA256", "RSA", 2048,
+                "SHA256withRSA", T0.plus(Duration.ofDays(90))), T0)).isEmpty();
+    }
+
+    @Test
+    void everyUpstreamTlsWeaknessIsNamedInOneFinding() {
+        List<String> found = upstreamFindings(upstream("TLSv1.2", "TLS_RSA_WITH_AES_128_CBC_SHA", "RSA", 1024,
+                "SHA1withRSA", T0.plus(Duration.ofDays(3))), T0);
+        assertThat(found).hasSize(1);
+        assertThat(found.get(0)).startsWith("legacy.example:443 as seen by spiffe://example.org/agent/batch: ")
+                .contains("TLSv1.2 (expected: TLSv1.3)", "cipher TLS_RSA_WITH_AES_128_CBC_SHA is not AEAD",
+                        "RSA 1024-bit peer key (expected: >= 2048)", "certificate signed with SHA1withRSA",
+                        "certificate expires " + T0.plus(Duration.ofDays(3)));
+    }
+
+    @Test
+    void eachUpstreamTlsRuleFiresAlone() {
+        Instant later = T0.plus(Duration.ofDays(90));
+        assertThat(upstreamFindings(upstream("TLSv1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "EC", 256,
+                "SHA256withECDSA", later), T0)).singleElement().asString().endsWith(": TLSv1.2 (expected: TLSv1.3)");
+        assertThat(upstreamFindings(upstream("TLSv1.3", "TLS_AES_128_GCM_SHA256", "EC", 224, "SHA256withECDSA",
+                later), T0)).singleElement().asString().endsWith("EC 224-bit peer key (expected: >= 256)");
+        assertThat(upstreamFindings(upstream("TLSv1.3", "TLS_AES_128_GCM_SHA256", "RSA", 2048, "MD5withRSA",
+                later), T0)).singleElement().asString().endsWith("certificate signed with MD5withRSA");
+        assertThat(upstreamFindings(upstream("TLSv1.3", "TLS_AES_128_GCM_SHA256", "EC", 256, "SHA256withECDSA",
+                T0.minusSeconds(1)), T0)).singleElement().asString()
+                .endsWith("certificate expired " + T0.minusSeconds(1));
+        assertThat(upstreamFindings(upstream("TLSv1.3", "TLS_AES_128_GCM_SHA256", "EC", 256, "SHA256withECDSA",
+                T0.plus(Duration.ofDays(15))), T0)).isEmpty(); // outside posture.expiring-within (14d)
+    }
+
+    @Test
+    void aWeakUpstreamTlsExceptionAcknowledgesOnlyTheFindingOfItsWorkloadAndUpstreamWhileActive() {
+        String batch = "spiffe://example.org/agent/batch";
+        List<PostureView.Finding> found = new ArrayList<>(List.of(
+                weakUpstream(batch, "legacy.example:443#0a"), weakUpstream(batch, "other.example:443#0b"),
+                weakUpstream("spiffe://example.org/agent/planner", "legacy.example:443#0c")));
+        dev.tollgate.controlplane.store.ExceptionRecord active = waiver("exc-1", batch, "LEGACY.example:443",
+                T0.plusSeconds(3600), null);
+        dev.tollgate.controlplane.store.ExceptionRecord revoked = waiver("exc-2", batch, "other.example:443",
+                T0.plusSeconds(3600), T0.minusSeconds(1));
+
+        Posture.acknowledge(List.of(active, revoked), T0, found);
+
+        assertThat(found).extracting(PostureView.Finding::acknowledgedBy).containsExactly("exc-1", null, null);
+        List<PostureView.Finding> later = new ArrayList<>(List.of(weakUpstream(batch, "legacy.example:443#0a")));
+        Posture.acknowledge(List.of(active), T0.plusSeconds(3600), later); // expired at its expiresAt
+        assertThat(later.get(0).acknowledgedBy()).isNull();
+    }
+
+    private static PostureView.Finding weakUpstream(String workload, String assetId) {
+        return new PostureView.Finding("weak-upstream-tls", "high", "Weak upstream TLS", "upstream_tls", assetId,
+                workload, "carol@example.com", "team", "TLSv1.2 (expected: TLSv1.3)", "why", "fix");
+    }
+
+    private static dev.tollgate.controlplane.store.ExceptionRecord waiver(String id, String workload, String upstream,
+                                                                          Instant expires, Instant revokedAt) {
+        return new dev.tollgate.controlplane.store.ExceptionRecord(id, "weak-upstream-tls", workload,
+                upstream.toLowerCase(java.util.Locale.ROOT), null, null, null, null, "legacy vendor",
+                "alice@example.com", "alice", T0.minusSeconds(600), "bob", T0.minusSeconds(300), expires,
+                T0.plusSeconds(1800), null, null, revokedAt == null ? null : "bob", revokedAt,
+                revokedAt == null ? null : "done", 0, null);
+    }
+
     @Test
     void everyRuleHasAnIdATitleAWhyAndAFix() {
         for (Posture.Rule r : Posture.Rule.values()) {

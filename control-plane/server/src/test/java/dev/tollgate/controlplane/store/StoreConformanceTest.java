@@ -776,6 +776,101 @@ abstract class StoreConformanceTest {
     }
 
     @Test
+    void auditFiltersByKindTaskOutcomeTimeAndIdentityAndPagesWithinTheFilter() {
+        Store store = newStore();
+        String peer = "spiffe://example.org/agent/intruder";
+        List<AuditRecord> r = store.appendAuditBatch(List.of(
+                new AuditEvent(T0, "decision.denied", TOOL_C.toString(), "ingress", "/mcp", "denied", null,
+                        Map.of("peer", peer, "reason", "peer_not_allowed")),
+                new AuditEvent(T0.plusSeconds(10), "decision.denied", TOOL_C.toString(), "ingress", "/mcp", "denied",
+                        "task-1", Map.of("sub", AGENT_A.toString(), "reason", "revoked")),
+                new AuditEvent(T0.plusSeconds(20), "decision.allowed", TOOL_C.toString(), "ingress", "/mcp", "allowed",
+                        "task-1", Map.of("sub", AGENT_A.toString())),
+                new AuditEvent(T0.plusSeconds(30), "token.exchanged", AGENT_B.toString(), "token.exchange",
+                        AGENT_B.toString(), "invalid_grant", "task-2", Map.of()),
+                new AuditEvent(T0.plusSeconds(40), "operator.action", "operator:alice", "workload.register",
+                        AGENT_A.toString(), "ok", null, Map.of())));
+
+        assertThat(store.audit(AuditQuery.ALL.withKind("decision.denied"), 0, 10)).containsExactly(r.get(0), r.get(1));
+        assertThat(store.audit(AuditQuery.ALL.withTaskId("task-1"), 0, 10)).containsExactly(r.get(1), r.get(2));
+        assertThat(store.audit(AuditQuery.ALL.withOutcome("invalid_grant"), 0, 10)).containsExactly(r.get(3));
+        assertThat(store.audit(AuditQuery.ALL.withSince(T0.plusSeconds(10)).withUntil(T0.plusSeconds(30)), 0, 10))
+                .containsExactly(r.get(1), r.get(2));
+        // attributed by the refused peer, by a denied token's subject, as actor and as subject
+        assertThat(store.audit(AuditQuery.ALL.withIdentity(peer), 0, 10)).containsExactly(r.get(0));
+        assertThat(store.audit(AuditQuery.ALL.withIdentity(AGENT_A.toString()), 0, 10))
+                .containsExactly(r.get(1), r.get(2), r.get(4));
+        assertThat(store.audit(AuditQuery.ALL.withIdentity(AGENT_B.toString()), 0, 10)).containsExactly(r.get(3));
+        assertThat(store.audit(AuditQuery.ALL.withIdentity(TOOL_C.toString()), 0, 10)).hasSize(3);
+        // filters combine, and paging by seq continues within them
+        AuditQuery deniedA = AuditQuery.ALL.withIdentity(AGENT_A.toString()).withOutcome("denied");
+        assertThat(store.audit(deniedA, 0, 10)).containsExactly(r.get(1));
+        AuditQuery a = AuditQuery.ALL.withIdentity(AGENT_A.toString());
+        assertThat(store.audit(a, 0, 1)).containsExactly(r.get(1));
+        assertThat(store.audit(a, r.get(1).seq(), 1)).containsExactly(r.get(2));
+        assertThat(store.audit(a, r.get(2).seq(), 10)).containsExactly(r.get(4));
+        assertThat(store.audit(AuditQuery.ALL.withKind("no.such"), 0, 10)).isEmpty();
+        assertThat(store.verifyAudit().intact()).isTrue();
+    }
+
+    @Test
+    void anEventCutOffTheEndIsNotAttributedToTheEventThatReusesItsSeq() throws Exception {
+        Store store = newStore();
+        store.appendAudit(new AuditEvent(T0, "system", "system", "start", "", "ok", null, Map.of()));
+        AuditRecord cut = store.appendAudit(new AuditEvent(T0, "decision.denied", TOOL_C.toString(), "ingress", "/",
+                "denied", null, Map.of("peer", AGENT_B.toString())));
+        raw("DELETE FROM audit_event WHERE seq = " + cut.seq());
+        raw("UPDATE audit_head SET seq = 1, hash = '" + store.audit(0, 1).get(0).hash() + "' WHERE id = 1");
+
+        AuditRecord next = store.appendAudit(new AuditEvent(T0, "decision.denied", TOOL_C.toString(), "ingress", "/",
+                "denied", null, Map.of("peer", AGENT_A.toString())));
+
+        assertThat(next.seq()).isEqualTo(cut.seq());
+        assertThat(store.audit(AuditQuery.ALL.withIdentity(AGENT_B.toString()), 0, 10)).isEmpty();
+        assertThat(store.audit(AuditQuery.ALL.withIdentity(AGENT_A.toString()), 0, 10)).containsExactly(next);
+    }
+
+    @Test
+    void upstreamTlsKeepsOneRowPerWorkloadUpstreamAndSerialWithFirstAndLastSeen() {
+        Store store = newStore();
+        Instant notAfter = T0.plus(Duration.ofDays(90));
+        UpstreamTlsRecord legacy = new UpstreamTlsRecord(AGENT_A.toString(), "legacy.example:443", "0A:1B",
+                "TLSv1.2", "TLS_RSA_WITH_AES_128_CBC_SHA", "RSA", 1024, "SHA1withRSA", "CN=Legacy CA", notAfter,
+                "legacy.example", T0, T0);
+        store.recordUpstreamTls(List.of(legacy), T0);
+        store.recordUpstreamTls(List.of(new UpstreamTlsRecord(AGENT_A.toString(), "legacy.example:443", "0A:1B",
+                "TLSv1.3", "TLS_AES_128_GCM_SHA256", "RSA", 1024, "SHA1withRSA", "CN=Legacy CA", notAfter,
+                "legacy.example", T0, T0)), T0.plusSeconds(60));
+        store.recordUpstreamTls(List.of(new UpstreamTlsRecord(AGENT_B.toString(), "modern.example:443", "01",
+                "TLSv1.3", "TLS_AES_256_GCM_SHA384", "EC", 256, "SHA256withECDSA", "CN=Modern", notAfter, null,
+                T0, T0)), T0.plusSeconds(120));
+
+        List<UpstreamTlsRecord> all = store.upstreamTls(10);
+        assertThat(all).extracting(UpstreamTlsRecord::upstream).containsExactly("modern.example:443", "legacy.example:443");
+        UpstreamTlsRecord l = all.get(1);
+        assertThat(l.protocol()).isEqualTo("TLSv1.3");
+        assertThat(l.firstSeen()).isEqualTo(T0);
+        assertThat(l.lastSeen()).isEqualTo(T0.plusSeconds(60));
+        assertThat(l.notAfter()).isEqualTo(notAfter);
+        assertThat(all.get(0).peerId()).isNull();
+
+        assertThat(store.pruneUpstreamTls(T0.plusSeconds(61))).isEqualTo(1);
+        assertThat(store.upstreamTls(10)).extracting(UpstreamTlsRecord::workload).containsExactly(AGENT_B.toString());
+    }
+
+    @Test
+    void exemptUseIsCountedPerWorkloadWithItsLastUse() {
+        Store store = newStore();
+        store.countExemptUse(AGENT_A.toString(), 2, T0);
+        store.countExemptUse(AGENT_A.toString(), 3, T0.plusSeconds(30));
+        store.countExemptUse(AGENT_B.toString(), 1, T0.minusSeconds(3600));
+
+        assertThat(store.exemptUse(T0.minusSeconds(60), 10))
+                .containsExactly(new ExemptUseRecord(AGENT_A.toString(), 5, T0, T0.plusSeconds(30)));
+        assertThat(store.exemptUse(T0.minusSeconds(7200), 10)).hasSize(2);
+    }
+
+    @Test
     void auditRefusesDetailsThatAreNotPlainValues() {
         Store store = newStore();
         assertThatThrownBy(() -> store.appendAudit(event("x", T0, Map.of("nested", Map.of("a", 1)))))
