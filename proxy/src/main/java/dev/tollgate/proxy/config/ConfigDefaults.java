@@ -95,6 +95,11 @@ public final class ConfigDefaults {
     public static final int DECISION_LOG_MAX_BATCH_BYTES = 56 * 1024;
     /** control-plane.decision-log.flush-interval: how often buffered decisions are shipped. */
     public static final Duration DECISION_LOG_FLUSH_INTERVAL = Duration.ofSeconds(1);
+    /**
+     * control-plane.decision-log.aggregate-keys: distinct kinds of allowed decision counted per interval; past it,
+     * decisions are counted in one overflow aggregate.
+     */
+    public static final int DECISION_LOG_AGGREGATE_KEYS = 1024;
     /** inspection.max-body: the largest inspected request body buffered. */
     public static final int INSPECTION_MAX_BODY = 1024 * 1024;
     /** inspection.max-depth: nesting depth of a JSON-RPC body. */

@@ -664,7 +664,7 @@ public final class ConfigLoader {
             return d;
         }
         knownKeys(n, "control-plane.decision-log.", Set.of("buffer-size", "batch-size", "max-batch-bytes",
-                "flush-interval"));
+                "flush-interval", "aggregate-keys"));
         int buffer = integer(n.path("buffer-size"), "control-plane.decision-log.buffer-size", d.bufferSize(), 1,
                 10_000_000);
         int batch = integer(n.path("batch-size"), "control-plane.decision-log.batch-size", d.batchSize(), 1, 1000);
@@ -676,7 +676,9 @@ public final class ConfigLoader {
             errors.add("control-plane.decision-log.flush-interval: " + flush.toMillis()
                     + "ms (expected: between 10ms and 1m)");
         }
-        return new SidecarConfig.DecisionLog(buffer, batch, bytes, flush == null ? d.flushInterval() : flush);
+        int keys = integer(n.path("aggregate-keys"), "control-plane.decision-log.aggregate-keys", d.aggregateKeys(), 1,
+                100_000);
+        return new SidecarConfig.DecisionLog(buffer, batch, bytes, flush == null ? d.flushInterval() : flush, keys);
     }
 
     private SidecarConfig.Identity identity(JsonNode n) {

@@ -172,12 +172,21 @@ public record SidecarConfig(
      * @param bufferSize    decisions held while waiting to be shipped; when full the oldest is dropped and counted
      * @param batchSize     most decisions in one batch
      * @param maxBatchBytes largest JSON body of one batch
-     * @param flushInterval how often the buffer is shipped (a full batch is shipped at once)
+     * @param flushInterval how often the buffer is shipped (a full batch is shipped at once); also the interval over
+     *                      which allowed decisions are counted into aggregates
+     * @param aggregateKeys most distinct kinds of allowed decision counted in one interval; past it, one overflow
+     *                      aggregate counts the rest
      */
-    public record DecisionLog(int bufferSize, int batchSize, int maxBatchBytes, Duration flushInterval) {
+    public record DecisionLog(int bufferSize, int batchSize, int maxBatchBytes, Duration flushInterval,
+                              int aggregateKeys) {
+        public DecisionLog(int bufferSize, int batchSize, int maxBatchBytes, Duration flushInterval) {
+            this(bufferSize, batchSize, maxBatchBytes, flushInterval, ConfigDefaults.DECISION_LOG_AGGREGATE_KEYS);
+        }
+
         public static DecisionLog defaults() {
             return new DecisionLog(ConfigDefaults.DECISION_LOG_BUFFER_SIZE, ConfigDefaults.DECISION_LOG_BATCH_SIZE,
-                    ConfigDefaults.DECISION_LOG_MAX_BATCH_BYTES, ConfigDefaults.DECISION_LOG_FLUSH_INTERVAL);
+                    ConfigDefaults.DECISION_LOG_MAX_BATCH_BYTES, ConfigDefaults.DECISION_LOG_FLUSH_INTERVAL,
+                    ConfigDefaults.DECISION_LOG_AGGREGATE_KEYS);
         }
     }
 

@@ -1,9 +1,7 @@
 package dev.tollgate.proxy.credential;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -26,7 +24,7 @@ import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.api.token.VerificationResult;
 import dev.tollgate.api.token.VerifiedToken;
 import dev.tollgate.proxy.config.SidecarConfig;
-import dev.tollgate.proxy.decision.DecisionLog;
+import dev.tollgate.proxy.decision.Decision;
 import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.gate.RequestGate;
 import dev.tollgate.proxy.metrics.Direction;
@@ -373,15 +371,14 @@ final class CredentialGate implements RequestGate {
                                    TokenRejection rejected) {
         e.metrics.credentialDenied(direction, reason);
         if (e.decisions.wants(CredentialOutcome.DENIED.tag())) {
-            Map<String, Object> line = line(CredentialOutcome.DENIED, reason, r, t, upstream);
+            Decision d = decision(CredentialOutcome.DENIED, reason, r, t, upstream);
             if (t == null && rejected != null && rejected.subject() != null) {
-                line.put("task_id", rejected.taskId());
-                line.put("sub", rejected.subject());
+                d.token(rejected.taskId(), null, rejected.subject());
             }
             if (direction == Direction.INGRESS) {
-                r.peer().ifPresent(p -> line.put("peer", p.toString()));
+                r.peer().ifPresent(p -> d.peer(p.toString()));
             }
-            e.decisions.record(line);
+            e.decisions.record(d);
         }
         String error = switch (reason.status()) {
             case 403 -> "insufficient_scope";
@@ -395,30 +392,21 @@ final class CredentialGate implements RequestGate {
         if (!e.decisions.wants(outcome.tag())) {
             return;
         }
-        e.decisions.record(line(outcome, reason, req, t, upstream));
+        e.decisions.record(decision(outcome, reason, req, t, upstream));
     }
 
-    private Map<String, Object> line(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t,
-                                     String upstream) {
-        Map<String, Object> line = new LinkedHashMap<>();
-        line.put("at", e.clock.instant().toString());
-        line.put("direction", direction.tag());
-        line.put(DecisionLog.OUTCOME, outcome.tag());
-        if (reason != null) {
-            line.put("reason", reason.tag());
-            line.put("status", reason.status());
-        }
-        line.put("method", req.method().name());
+    private Decision decision(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t,
+                              String upstream) {
         String path = req.path();
-        line.put("path", path == null ? "" : path.length() > 256 ? path.substring(0, 256) : path);
+        Decision d = Decision.of(e.clock.instant(), direction, outcome.tag())
+                .request(req.method().name(), path == null ? "" : path.length() > 256 ? path.substring(0, 256) : path)
+                .upstream(upstream);
+        if (reason != null) {
+            d.reason(reason.tag(), reason.status());
+        }
         if (t != null) {
-            line.put("task_id", t.taskId());
-            line.put("jti", t.jti());
-            line.put("sub", t.subject().toString());
+            d.token(t.taskId(), t.jti(), t.subject().toString());
         }
-        if (upstream != null) {
-            line.put("upstream", upstream);
-        }
-        return line;
+        return d;
     }
 }

@@ -3,7 +3,9 @@ package dev.tollgate.proxy.decision;
 import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -18,16 +20,16 @@ import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-
 import dev.tollgate.api.client.Backoff;
 import dev.tollgate.api.client.ControlPlaneException;
+import dev.tollgate.api.wire.DecisionAggregate;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.DecisionBatchView;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.controlplane.ControlPlaneTransport;
 import dev.tollgate.proxy.metrics.BackgroundTask;
+import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
 /**
@@ -35,21 +37,28 @@ import dev.tollgate.proxy.metrics.ProxyMetrics;
  * {@code flush-interval} or as soon as a batch is full, by one thread of its own (never an event loop). A batch that
  * cannot be delivered stays at the head of the buffer and is retried after an exponential backoff with jitter; one
  * the control plane refuses as malformed is split in halves and each sent again, so only a decision refused on its
- * own is dropped. A full buffer drops its oldest decision. Nothing is dropped
- * silently: every dropped decision is counted by reason ({@code tollgate.proxy.decisions.dropped}) and a WARN line
- * (at most one per {@link #WARN_INTERVAL}) says how many.
+ * own is dropped. A full buffer drops its oldest entry. Nothing is dropped silently: every dropped decision is counted
+ * by reason ({@code tollgate.proxy.decisions.dropped}) and a WARN line (at most one per {@link #WARN_INTERVAL}) says
+ * how many.
+ *
+ * <p>Only denials, dry-run hits and decisions under an exception (or with an injected credential) enter the buffer one
+ * by one. Every other decision is counted, on the caller's thread, into an aggregate per (outcome, direction, gate,
+ * task, subject, tools, reason, upstream); every {@code flush-interval} the aggregates become buffer entries
+ * ({@link DecisionAggregate}) and the counting starts afresh. At most {@code aggregate-keys} kinds are counted per
+ * interval: past it, decisions are counted in one overflow aggregate ({@code tollgate.proxy.decisions.aggregate
+ * .overflow}). The event loop only counts; turning decisions into JSON happens here, once, when a batch is sent.
  */
 public final class DecisionShipper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DecisionShipper.class);
     /** At most one "decisions dropped" warning per this interval. */
     static final Duration WARN_INTERVAL = Duration.ofSeconds(10);
-    /** The JSON around the events of a batch: {@code {"events":[...]}}. */
-    private static final int ENVELOPE_BYTES = 13;
+    /** The JSON around the entries of a batch: {@code {"events":[...],"upstreamTls":[],"aggregates":[...]}}. */
+    private static final int ENVELOPE_BYTES = 56;
 
     /** Delivers one batch; throws {@link RejectedBatchException} when it must not be retried, anything else to retry. */
     @FunctionalInterface
     public interface Sink {
-        void submit(List<Map<String, Object>> batch);
+        void submit(DecisionBatch batch);
     }
 
     /** The control plane refused a batch as malformed: retrying would not help. */
@@ -66,7 +75,12 @@ public final class DecisionShipper implements AutoCloseable {
     private final ProxyMetrics metrics;
     private final Backoff backoff;
     private final ScheduledExecutorService executor;
-    private final ArrayDeque<Map<String, Object>> buffer = new ArrayDeque<>();
+    /** {@link Decision}s and {@link DecisionAggregate}s, oldest first. */
+    private final ArrayDeque<Object> buffer = new ArrayDeque<>();
+    /** Allowed decisions of the current interval, counted by kind; guarded by itself. */
+    private final Map<AggregateKey, Counted> aggregates = new HashMap<>();
+    /** Decisions past the cap in the current interval; guarded by {@code aggregates}. */
+    private Counted overflow;
     /** Decisions taken from the buffer for the batch being sent; guarded by {@code buffer}. */
     private int inFlight;
     private final AtomicBoolean wakeQueued = new AtomicBoolean();
@@ -100,8 +114,8 @@ public final class DecisionShipper implements AutoCloseable {
         Objects.requireNonNull(transport, "transport");
         return batch -> {
             try {
-                ControlPlaneTransport.await(transport.postJson("/v1/audit/decisions", new DecisionBatch(batch),
-                        DecisionBatchView.class, null));
+                ControlPlaneTransport.await(transport.postJson("/v1/audit/decisions", batch, DecisionBatchView.class,
+                        null));
             } catch (ControlPlaneException e) {
                 if (e.status() == 400 || e.status() == 413) {
                     throw new RejectedBatchException(e.status() + " " + e.reason() + ": " + e.getMessage(), e);
@@ -111,23 +125,29 @@ public final class DecisionShipper implements AutoCloseable {
         };
     }
 
-    /** Starts shipping every flush interval. */
+    /** Starts shipping (and closing the aggregation interval) every flush interval. */
     public DecisionShipper start() {
         long every = settings.flushInterval().toMillis();
-        executor.scheduleWithFixedDelay(this::flushQuietly, every, every, TimeUnit.MILLISECONDS);
+        executor.scheduleWithFixedDelay(this::tick, every, every, TimeUnit.MILLISECONDS);
         return this;
     }
 
-    /** Queues one decision; never blocks. A full buffer drops its oldest decision (counted). */
-    public void offer(Map<String, Object> event) {
+    /**
+     * Takes one decision; never blocks for long (safe on an event loop). An allowed decision is counted into its
+     * aggregate; any other is queued, and a full buffer drops its oldest entry (counted).
+     */
+    public void offer(Decision decision) {
+        if (decision.aggregated()) {
+            count(decision);
+            return;
+        }
         int size;
-        int dropped = 0;
+        long dropped = 0;
         synchronized (buffer) {
             if (buffer.size() >= settings.bufferSize()) {
-                buffer.pollFirst();
-                dropped = 1;
+                dropped = weight(buffer.pollFirst());
             }
-            buffer.addLast(event);
+            buffer.addLast(decision);
             size = buffer.size();
         }
         if (dropped > 0) {
@@ -141,6 +161,116 @@ public final class DecisionShipper implements AutoCloseable {
                 });
             } catch (RejectedExecutionException e) {
                 wakeQueued.set(false);
+            }
+        }
+    }
+
+    /** One allowed decision counted: one lookup and one allocation (the key) under a short lock. */
+    private void count(Decision d) {
+        AggregateKey key = new AggregateKey(d.outcome(), d.direction(), d.step(), d.taskId(), d.sub(), d.tools(),
+                d.reason(), d.upstream());
+        boolean overflowed = false;
+        synchronized (aggregates) {
+            Counted c = aggregates.get(key);
+            if (c == null) {
+                if (aggregates.size() < settings.aggregateKeys()) {
+                    c = new Counted(d.at());
+                    aggregates.put(key, c);
+                } else {
+                    if (overflow == null) {
+                        overflow = new Counted(d.at());
+                    }
+                    c = overflow;
+                    overflowed = true;
+                }
+            }
+            c.add(d.at());
+        }
+        if (overflowed) {
+            metrics.decisionsAggregateOverflow();
+        }
+    }
+
+    /**
+     * Ends the aggregation interval: every aggregate counted so far becomes a buffer entry (a full buffer drops its
+     * oldest entries, counted) and counting starts afresh. On the shipping thread.
+     */
+    private void closeInterval() {
+        List<DecisionAggregate> out;
+        synchronized (aggregates) {
+            if (aggregates.isEmpty() && overflow == null) {
+                return;
+            }
+            out = new ArrayList<>(aggregates.size() + 1);
+            for (Map.Entry<AggregateKey, Counted> e : aggregates.entrySet()) {
+                AggregateKey k = e.getKey();
+                Counted c = e.getValue();
+                out.add(new DecisionAggregate(DecisionLog.bounded(k.outcome()), k.direction().tag(), k.step(),
+                        cut(k.taskId()), cut(k.sub()), k.tools().isEmpty() ? null
+                        : DecisionLog.bounded(String.join(",", k.tools())), cut(k.reason()), cut(k.upstream()),
+                        c.count, c.first, c.last, false));
+            }
+            if (overflow != null) {
+                out.add(new DecisionAggregate(DecisionLog.ALLOWED, null, null, null, null, null, null, null,
+                        overflow.count, overflow.first, overflow.last, true));
+            }
+            aggregates.clear();
+            overflow = null;
+        }
+        long dropped = 0;
+        synchronized (buffer) {
+            for (DecisionAggregate a : out) {
+                if (buffer.size() >= settings.bufferSize()) {
+                    dropped += weight(buffer.pollFirst());
+                }
+                buffer.addLast(a);
+            }
+        }
+        if (dropped > 0) {
+            dropped(DropReason.BUFFER_FULL, dropped);
+        }
+    }
+
+    private static String cut(String s) {
+        return s == null ? null : DecisionLog.bounded(s);
+    }
+
+    /** How many decisions a buffer entry stands for. */
+    private static long weight(Object entry) {
+        return entry instanceof DecisionAggregate a ? a.count() : entry == null ? 0 : 1;
+    }
+
+    private static long weight(List<Object> entries) {
+        long n = 0;
+        for (Object e : entries) {
+            n += weight(e);
+        }
+        return n;
+    }
+
+    /** What makes two allowed decisions the same kind; never the path, the method or the token id (unbounded). */
+    private record AggregateKey(String outcome, Direction direction, String step, String taskId, String sub,
+                                List<String> tools, String reason, String upstream) {
+    }
+
+    /** Allowed decisions of one kind in the current interval; guarded by {@code aggregates}. */
+    private static final class Counted {
+        long count;
+        Instant first;
+        Instant last;
+
+        Counted(Instant at) {
+            first = at;
+            last = at;
+        }
+
+        void add(Instant at) {
+            count++;
+            if (at.isBefore(first)) {
+                first = at;
+            }
+            if (at.isAfter(last)) {
+                last = at;
             }
         }
     }
@@ -159,6 +289,18 @@ public final class DecisionShipper implements AutoCloseable {
         }
     }
 
+    /** The scheduled run: ends the aggregation interval, then ships. */
+    private void tick() {
+        try {
+            closeInterval();
+        } catch (RuntimeException e) {
+            LOG.warn("closing the decision aggregation interval failed unexpectedly: {}", e.toString());
+        } catch (Throwable t) {
+            BackgroundTask.DECISION_SHIPPER.failed(t, () -> metrics.backgroundFailure(BackgroundTask.DECISION_SHIPPER));
+        }
+        flushQuietly();
+    }
+
     private void flushQuietly() {
         try {
             flush();
@@ -175,18 +317,19 @@ public final class DecisionShipper implements AutoCloseable {
             return;
         }
         while (true) {
-            List<Map<String, Object>> batch = take();
+            List<Object> batch = take();
             if (batch.isEmpty()) {
                 return;
             }
-            List<Map<String, Object>> notSent = new ArrayList<>();
+            List<Object> notSent = new ArrayList<>();
             RuntimeException failure = ship(batch, notSent);
             if (failure != null) {
+                long waiting = weight(notSent);
                 putBack(notSent);
-                metrics.decisionBatch(BatchResult.FAILED, notSent.size());
+                metrics.decisionBatch(BatchResult.FAILED, waiting);
                 Duration wait = backoff.next();
                 retryAtNanos = System.nanoTime() + wait.toNanos();
-                LOG.info("cannot ship {} decisions ({} buffered), retrying in {} ms: {}", notSent.size(), buffered(),
+                LOG.info("cannot ship {} decisions ({} buffered), retrying in {} ms: {}", waiting, buffered(),
                         wait.toMillis(), failure instanceof UncheckedIOException u ? u.getMessage()
                                 : failure.toString());
                 return;
@@ -199,15 +342,15 @@ public final class DecisionShipper implements AutoCloseable {
      * decisions refused on their own are dropped. On a failure to deliver, what was not delivered is added to
      * {@code notSent} (in order) and the failure returned; null when everything landed.
      */
-    private RuntimeException ship(List<Map<String, Object>> batch, List<Map<String, Object>> notSent) {
+    private RuntimeException ship(List<Object> batch, List<Object> notSent) {
         try {
-            sink.submit(batch);
+            sink.submit(batchOf(batch));
             landed(batch.size());
-            metrics.decisionBatch(BatchResult.SHIPPED, batch.size());
+            metrics.decisionBatch(BatchResult.SHIPPED, weight(batch));
             backoff.reset();
             return null;
         } catch (RejectedBatchException e) {
-            metrics.decisionBatch(BatchResult.REJECTED, batch.size());
+            metrics.decisionBatch(BatchResult.REJECTED, weight(batch));
             if (batch.size() > 1) {
                 int half = batch.size() / 2;
                 RuntimeException failure = ship(batch.subList(0, half), notSent);
@@ -218,7 +361,7 @@ public final class DecisionShipper implements AutoCloseable {
                 return ship(batch.subList(half, batch.size()), notSent);
             }
             landed(1);
-            dropped(DropReason.REJECTED, 1);
+            dropped(DropReason.REJECTED, weight(batch.get(0)));
             LOG.error("the control plane refused a decision; it is dropped: {}", e.getMessage());
             return null;
         } catch (RuntimeException e) {
@@ -232,8 +375,8 @@ public final class DecisionShipper implements AutoCloseable {
      * removal holds the buffer's lock (event loops offer to it); the sizes are measured outside, and what does not
      * fit goes back to the head.
      */
-    private List<Map<String, Object>> take() {
-        List<Map<String, Object>> taken = new ArrayList<>();
+    private List<Object> take() {
+        List<Object> taken = new ArrayList<>();
         synchronized (buffer) {
             while (!buffer.isEmpty() && taken.size() < settings.batchSize()) {
                 taken.add(buffer.pollFirst());
@@ -243,7 +386,7 @@ public final class DecisionShipper implements AutoCloseable {
         int bytes = ENVELOPE_BYTES;
         int fit = 0;
         while (fit < taken.size()) {
-            int size = jsonSize(taken.get(fit)) + 1;
+            int size = JsonSize.of(taken.get(fit)) + 1;
             if (fit > 0 && bytes + size > settings.maxBatchBytes()) {
                 break;
             }
@@ -259,16 +402,15 @@ public final class DecisionShipper implements AutoCloseable {
     /**
      * Taken decisions that were not delivered go back to the head; what no longer fits is dropped, oldest first.
      */
-    private void putBack(List<Map<String, Object>> batch) {
-        int dropped = 0;
+    private void putBack(List<Object> batch) {
+        long dropped = 0;
         synchronized (buffer) {
             for (int i = batch.size() - 1; i >= 0; i--) {
                 buffer.addFirst(batch.get(i));
             }
             inFlight -= batch.size();
             while (buffer.size() > settings.bufferSize()) {
-                buffer.pollFirst();
-                dropped++;
+                dropped += weight(buffer.pollFirst());
             }
         }
         if (dropped > 0) {
@@ -276,7 +418,7 @@ public final class DecisionShipper implements AutoCloseable {
         }
     }
 
-    private void dropped(DropReason reason, int n) {
+    private void dropped(DropReason reason, long n) {
         metrics.decisionsDropped(reason, n);
         long now = System.nanoTime();
         long total;
@@ -293,22 +435,28 @@ public final class DecisionShipper implements AutoCloseable {
                 + "control plane's audit", total, reason.tag(), buffered(), settings.bufferSize());
     }
 
-    private static int jsonSize(Map<String, Object> event) {
-        try {
-            return Json.mapper().writeValueAsBytes(event).length;
-        } catch (JsonProcessingException e) {
-            return 1024;
+    /** The wire batch of some buffer entries, in order: decisions become their fields here, off the event loop. */
+    private static DecisionBatch batchOf(List<Object> entries) {
+        List<Map<String, Object>> events = new ArrayList<>(entries.size());
+        List<DecisionAggregate> counted = new ArrayList<>();
+        for (Object e : entries) {
+            if (e instanceof Decision d) {
+                events.add(d.fields());
+            } else {
+                counted.add((DecisionAggregate) e);
+            }
         }
+        return new DecisionBatch(events, List.of(), counted);
     }
 
     /**
-     * Stops: one last attempt to ship what is buffered (unless a backoff is running, at most {@code wait}), then
-     * whatever is left is counted as dropped ({@code shutdown}).
+     * Stops: the aggregation interval ends and one last attempt ships what is buffered (unless a backoff is running, at
+     * most {@code wait}), then whatever is left is counted as dropped ({@code shutdown}).
      */
     public void close(Duration wait) {
         closed = true;
         try {
-            executor.submit(this::flushQuietly);
+            executor.submit(this::tick);
         } catch (RejectedExecutionException e) {
             // already stopped
         }
@@ -321,9 +469,10 @@ public final class DecisionShipper implements AutoCloseable {
             executor.shutdownNow();
             Thread.currentThread().interrupt();
         }
-        int left;
+        closeInterval(); // what was counted after the last run: reported with the rest
+        long left;
         synchronized (buffer) {
-            left = buffer.size();
+            left = weight(new ArrayList<>(buffer));
             buffer.clear();
         }
         if (left > 0) {

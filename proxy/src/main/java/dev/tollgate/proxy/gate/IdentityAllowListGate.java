@@ -1,10 +1,9 @@
 package dev.tollgate.proxy.gate;
 
 import java.time.Clock;
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.decision.Decision;
 import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.request.RequestView;
 
@@ -50,16 +49,10 @@ public final class IdentityAllowListGate implements RequestGate {
         if (!decisions.wants(DecisionLog.DENIED)) {
             return;
         }
-        Map<String, Object> line = new LinkedHashMap<>();
-        line.put("at", clock.instant().toString());
-        line.put("direction", r.direction().tag());
-        line.put(DecisionLog.OUTCOME, DecisionLog.DENIED);
-        line.put("reason", ERROR);
-        line.put("status", 403);
-        line.put("method", r.method().name());
         String path = r.path() != null ? r.path() : r.uri();
-        line.put("path", path.length() > 256 ? path.substring(0, 256) : path);
-        r.peer().ifPresent(p -> line.put(PEER, p.toString()));
-        decisions.record(line);
+        Decision d = Decision.of(clock.instant(), r.direction(), DecisionLog.DENIED).reason(ERROR, 403)
+                .request(r.method().name(), path.length() > 256 ? path.substring(0, 256) : path);
+        r.peer().ifPresent(p -> d.peer(p.toString()));
+        decisions.record(d);
     }
 }

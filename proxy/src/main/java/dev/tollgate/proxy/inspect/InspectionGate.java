@@ -2,9 +2,7 @@ package dev.tollgate.proxy.inspect;
 
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -14,7 +12,6 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.policy.Decision;
 import dev.tollgate.api.policy.DryRunHit;
-import dev.tollgate.api.policy.EarlierCall;
 import dev.tollgate.api.policy.Policy;
 import dev.tollgate.api.policy.ToolCall;
 import dev.tollgate.api.token.ToolGrant;
@@ -168,14 +165,15 @@ final class InspectionGate implements RequestGate {
             InspectionReason reason = InspectionReason.ofPolicy(hit.reason());
             in.metrics.inspectionDryRun(direction, reason == null ? InspectionReason.UNKNOWN_TOOL : reason);
             if (in.log.enabled(true)) {
-                Map<String, Object> line = in.line(direction, "dry_run", reason, r, req.upstream());
-                line.remove("status");
+                dev.tollgate.proxy.decision.Decision line =
+                    in.decision(direction, DecisionLog.DRY_RUN, null, r, req.upstream());
+                if (reason != null) {
+                    line.reason(reason.tag(), 0);
+                }
                 token(line, token);
-                line.put("tool", req.calls().stream().map(Inspected.Call::tool).toList());
-                line.put("rule", hit.ruleId());
-                line.put("policy_version", policy.version());
-                hit.after().ifPresent(a -> line.put("after", after(a)));
-                in.log.write(true, line);
+                line.tools(tools(req)).rule(hit.ruleId(), policy.version());
+                hit.after().ifPresent(a -> line.after(a.tool(), a.index(), a.at()));
+                in.log.write(line);
             }
         }
         if (decision instanceof Decision.Denied denied) {
@@ -195,12 +193,16 @@ final class InspectionGate implements RequestGate {
         return null;
     }
 
-    private static Map<String, Object> after(EarlierCall a) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("tool", a.tool());
-        m.put("index", a.index());
-        m.put("at", a.at().toString());
-        return m;
+    private static List<String> tools(Inspected req) {
+        List<Inspected.Call> calls = req.calls();
+        if (calls.size() == 1) {
+            return List.of(calls.get(0).tool());
+        }
+        List<String> out = new ArrayList<>(calls.size());
+        for (Inspected.Call c : calls) {
+            out.add(c.tool());
+        }
+        return List.copyOf(out);
     }
 
     /** The grant for exactly this name: no case folding, no normalisation, no trimming. */
@@ -233,43 +235,35 @@ final class InspectionGate implements RequestGate {
     private void allowed(RequestView r, Inspected req, VerifiedToken token) {
         in.metrics.inspection(direction, InspectionReason.NONE);
         if (in.log.enabled(false)) {
-            Map<String, Object> line = in.line(direction, "allowed", null, r, req.upstream());
+            dev.tollgate.proxy.decision.Decision line =
+                    in.decision(direction, DecisionLog.ALLOWED, null, r, req.upstream());
             token(line, token);
             if (!req.calls().isEmpty()) {
-                line.put("tool", req.calls().stream().map(Inspected.Call::tool).toList());
+                line.tools(tools(req));
             }
-            in.log.write(false, line);
+            in.log.write(line);
         }
     }
 
     private GateDecision.Deny deny(RequestView r, Inspected req, VerifiedToken token, Denial d) {
         in.metrics.inspection(direction, d.reason());
         if (in.log.enabled(true)) {
-            Map<String, Object> line = in.line(direction, "denied", d.reason(), r, req.upstream());
+            dev.tollgate.proxy.decision.Decision line =
+                    in.decision(direction, DecisionLog.DENIED, d.reason(), r, req.upstream());
             token(line, token);
-            if (d.tool() != null) {
-                line.put("tool", d.tool());
-            }
-            if (d.rule() != null) {
-                line.put("rule", d.rule());
-            }
+            line.tool(d.tool()).rule(d.rule(), d.policyVersion());
             if (d.after() != null) {
-                line.put("after", Map.of("tool", d.after().tool(), "index", d.after().index()));
+                line.after(d.after().tool(), d.after().index(), null);
             }
-            if (d.policyVersion() != null) {
-                line.put("policy_version", d.policyVersion());
-            }
-            in.log.write(true, line);
+            in.log.write(line);
         }
         InspectionReason x = d.reason();
         return new GateDecision.Deny(x.status(), x.error(), x.tag(), d.rule(), d.after(), d.call());
     }
 
-    private static void token(Map<String, Object> line, VerifiedToken t) {
+    private static void token(dev.tollgate.proxy.decision.Decision line, VerifiedToken t) {
         if (t != null) {
-            line.put("task_id", t.taskId());
-            line.put("jti", t.jti());
-            line.put("sub", t.subject().toString());
+            line.token(t.taskId(), t.jti(), t.subject().toString());
         }
     }
 }

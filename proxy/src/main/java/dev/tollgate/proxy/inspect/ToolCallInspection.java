@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -25,6 +24,7 @@ import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.policy.Policy;
 import dev.tollgate.api.policy.TaskHistory;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.decision.Decision;
 import dev.tollgate.proxy.http.BodyBudget;
 import dev.tollgate.proxy.metrics.LimitKind;
 import dev.tollgate.proxy.gate.RequestGate;
@@ -54,6 +54,8 @@ public final class ToolCallInspection {
     private final Cache<String, History> histories;
     final Supplier<Optional<Policy>> policy;
     final Constraints constraints = new Constraints();
+    /** The {@code step} of inspection's decisions. */
+    static final String STEP = "inspection";
     final DecisionLog log;
     private final InspectionGate ingressToolCall;
     private final InspectionGate egressToolCall;
@@ -236,28 +238,19 @@ public final class ToolCallInspection {
         if (!log.enabled(true)) {
             return;
         }
-        Map<String, Object> line = line(d, "denied", reason, req, upstream);
-        log.write(true, line);
+        log.write(decision(d, DecisionLog.DENIED, reason, req, upstream));
     }
 
-    Map<String, Object> line(Direction d, String outcome, InspectionReason reason, RequestView req, String upstream) {
-        Map<String, Object> line = new LinkedHashMap<>();
-        line.put("at", clock.instant().toString());
-        line.put("direction", d.tag());
-        line.put("step", "inspection");
-        line.put("outcome", outcome);
+    /** An inspection decision with what every one carries: time, direction, outcome, reason, request, upstream. */
+    Decision decision(Direction d, String outcome, InspectionReason reason, RequestView req, String upstream) {
+        Decision decision = Decision.of(clock.instant(), d, outcome).step(STEP).upstream(upstream);
         if (reason != null && reason != InspectionReason.NONE) {
-            line.put("reason", reason.tag());
-            line.put("status", reason.status());
+            decision.reason(reason.tag(), reason.status());
         }
         if (req != null) {
-            line.put("method", req.method().name());
             String path = req.path() == null ? "" : req.path();
-            line.put("path", path.length() > 256 ? path.substring(0, 256) : path);
+            decision.request(req.method().name(), path.length() > 256 ? path.substring(0, 256) : path);
         }
-        if (upstream != null) {
-            line.put("upstream", upstream);
-        }
-        return line;
+        return decision;
     }
 }

@@ -23,7 +23,7 @@ import dev.tollgate.proxy.http.Http1Hardening;
 import dev.tollgate.proxy.http.HttpDecoding;
 import dev.tollgate.proxy.http.RequestHardeningHandler;
 import dev.tollgate.proxy.metrics.Direction;
-import dev.tollgate.proxy.request.DenialLog;
+import dev.tollgate.proxy.request.LogLines;
 import dev.tollgate.proxy.request.EnforcementWalk;
 
 /**
@@ -100,7 +100,7 @@ final class HttpRequestPipeline {
             p.addLast(PipelineNames.INSPECT, c.inspection().aggregator(direction));
         }
         p.addLast(PipelineNames.GATE, new RequestGateHandler(walk, direction, c.admissions(), c.metrics(),
-                DenialLog.shared()));
+                LogLines.shared()));
         HttpForwarder forwarder = new HttpForwarder(c.pools(), c.tracker(), c.metrics(), direction, http2Stream);
         p.addLast(PipelineNames.FORWARD, forwarder);
         return forwarder;

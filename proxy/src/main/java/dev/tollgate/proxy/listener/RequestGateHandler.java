@@ -14,7 +14,7 @@ import dev.tollgate.proxy.inspect.JsonRpcErrors;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.RequestOutcome;
-import dev.tollgate.proxy.request.DenialLog;
+import dev.tollgate.proxy.request.LogLines;
 import dev.tollgate.proxy.request.EnforcementWalk;
 import dev.tollgate.proxy.request.RequestContext;
 
@@ -39,7 +39,7 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
     private final Direction direction;
     private final Admissions admissions;
     private final ProxyMetrics metrics;
-    private final DenialLog failures;
+    private final LogLines failures;
     private final ArrayDeque<Object> held = new ArrayDeque<>();
     private long decideStart;
     private boolean deciding;
@@ -47,7 +47,7 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
     private boolean denied;
 
     RequestGateHandler(EnforcementWalk walk, Direction direction) {
-        this(walk, direction, null, null, DenialLog.shared());
+        this(walk, direction, null, null, LogLines.shared());
     }
 
     /**
@@ -56,7 +56,7 @@ final class RequestGateHandler extends ChannelInboundHandlerAdapter {
      * @param failures   where a failing gate is reported (off the event loop, rate-limited)
      */
     RequestGateHandler(EnforcementWalk walk, Direction direction, Admissions admissions, ProxyMetrics metrics,
-                       DenialLog failures) {
+                       LogLines failures) {
         this.walk = walk;
         this.direction = direction;
         this.admissions = admissions;

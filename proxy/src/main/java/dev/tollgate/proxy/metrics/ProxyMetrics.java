@@ -26,7 +26,8 @@ import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 
-import dev.tollgate.proxy.request.DenialLog;
+import dev.tollgate.proxy.request.LineDropReason;
+import dev.tollgate.proxy.request.LogLines;
 import dev.tollgate.proxy.http.RejectReason;
 import dev.tollgate.proxy.controlplane.CallOutcome;
 import dev.tollgate.proxy.controlplane.ControlPlaneRoute;
@@ -53,8 +54,6 @@ public final class ProxyMetrics {
     public static final String REQUEST_DURATION = "tollgate.proxy.request.duration";
     public static final String GATE_DURATION = "tollgate.proxy.gate.duration";
     public static final String INSPECTION_DURATION = "tollgate.proxy.inspection.duration";
-    /** Log lines of the request path (denials, failing gates) dropped because the logging thread fell behind. */
-    public static final String DENIAL_LOG_DROPPED = "tollgate.proxy.denial.log.dropped";
     public static final String TAG_UPSTREAM = "upstream";
     /** Upstream tag of a request that matched no upstream, and of names beyond {@link #MAX_UPSTREAM_TAGS}. */
     public static final String UPSTREAM_NONE = "none";
@@ -118,6 +117,9 @@ public final class ProxyMetrics {
     public static final String DECISION_BATCHES = "tollgate.proxy.decisions.batches";
     public static final String DECISIONS_DROPPED = "tollgate.proxy.decisions.dropped";
     public static final String DECISIONS_BUFFERED = "tollgate.proxy.decisions.buffered";
+    public static final String DECISIONS_AGGREGATE_OVERFLOW = "tollgate.proxy.decisions.aggregate.overflow";
+    /** Local log lines of the request path (decisions, failing gates) not written, by {@link LineDropReason}. */
+    public static final String DECISION_LINES_DROPPED = "tollgate.proxy.decisions.lines.dropped";
 
     public static final String BODY_BUDGET_BYTES = "tollgate.proxy.body_budget.bytes";
     public static final String BODY_BUDGET_LIMIT = "tollgate.proxy.body_budget.limit.bytes";
@@ -192,6 +194,7 @@ public final class ProxyMetrics {
     private final Counter decisionsShipped;
     private final Map<BatchResult, Counter> decisionBatches = new EnumMap<>(BatchResult.class);
     private final Map<DropReason, Counter> decisionsDropped = new EnumMap<>(DropReason.class);
+    private final Counter decisionsAggregateOverflow;
     private final AtomicReference<DoubleSupplier> decisionsBuffered = new AtomicReference<>();
     private final AtomicReference<DoubleSupplier> bodyBudgetBytes = new AtomicReference<>();
     private final java.util.concurrent.atomic.AtomicLong bodyBudgetLimit = new java.util.concurrent.atomic.AtomicLong();
@@ -360,12 +363,18 @@ public final class ProxyMetrics {
             decisionBatches.put(r, Counter.builder(DECISION_BATCHES).tag(TAG_RESULT, r.tag())
                     .description("Decision batches sent to the control plane, by result").register(registry));
         }
-        FunctionCounter.builder(DENIAL_LOG_DROPPED, DenialLog.shared(), DenialLog::dropped)
-                .description("Decision and gate-failure log lines dropped because the logging thread fell behind "
-                        + "(the decisions themselves stand, are counted and shipped)").register(registry);
         for (DropReason r : DropReason.values()) {
             decisionsDropped.put(r, Counter.builder(DECISIONS_DROPPED).tag(TAG_REASON, r.tag())
                     .description("Decisions that never reached the control plane, by reason").register(registry));
+        }
+        decisionsAggregateOverflow = Counter.builder(DECISIONS_AGGREGATE_OVERFLOW)
+                .description("Allowed decisions counted in the overflow aggregate: the aggregation table of the "
+                        + "interval was full (control-plane.decision-log.aggregate-keys)").register(registry);
+        for (LineDropReason r : LineDropReason.values()) {
+            // One writer per process (the logger is the process's): every sidecar of a process reports its count.
+            FunctionCounter.builder(DECISION_LINES_DROPPED, LogLines.shared(), w -> w.dropped(r)).tag(TAG_REASON,
+                    r.tag()).description("Local log lines of decisions and failing gates not written (the decisions "
+                    + "were still counted and shipped), by reason").register(registry);
         }
         Gauge.builder(DECISIONS_BUFFERED, this, m -> {
             DoubleSupplier s = m.decisionsBuffered.get();
@@ -719,22 +728,17 @@ public final class ProxyMetrics {
     }
 
     /** A batch of n decisions was sent: shipped, failed (kept for a retry) or rejected (dropped). */
-    public void decisionBatch(BatchResult result, int n) {
+    public void decisionBatch(BatchResult result, long n) {
         decisionBatches.get(result).increment();
         if (result == BatchResult.SHIPPED && n > 0) {
             decisionsShipped.increment(n);
         }
     }
 
-    public void decisionsDropped(DropReason reason, int n) {
+    public void decisionsDropped(DropReason reason, long n) {
         if (n > 0) {
             decisionsDropped.get(reason).increment(n);
         }
-    }
-
-    /** Log lines of the request path dropped so far (process-wide: one logging thread serves every sidecar). */
-    public double denialLogDroppedCount() {
-        return registry.find(DENIAL_LOG_DROPPED).functionCounter().count();
     }
 
     public double decisionsDroppedCount(DropReason reason) {
@@ -743,6 +747,20 @@ public final class ProxyMetrics {
 
     public double decisionsShippedCount() {
         return decisionsShipped.count();
+    }
+
+    /** An allowed decision found the aggregation table full and was counted in the overflow aggregate. */
+    public void decisionsAggregateOverflow() {
+        decisionsAggregateOverflow.increment();
+    }
+
+    public double decisionsAggregateOverflowCount() {
+        return decisionsAggregateOverflow.count();
+    }
+
+    /** Local log lines not written for {@code reason} so far (process-wide: one writer serves every sidecar). */
+    public double decisionLinesDroppedCount(LineDropReason reason) {
+        return registry.find(DECISION_LINES_DROPPED).tag(TAG_REASON, reason.tag()).functionCounter().count();
     }
 
     /** Where the body-budget gauge reads the bytes reserved now, and the budget's size. */

@@ -130,10 +130,17 @@ class DecisionShippingTest {
         assertThat(denied.result()).isEqualTo("denied");
         assertThat(denied.action()).isEqualTo("egress");
         assertThat(denied.details()).containsEntry("reason", "revoked").containsEntry("path", "/billing/invoices");
-        // the allowed call before it, at both sidecars, with the same task id
+        // the allowed call before it, at both sidecars, with the same task id: counted, one aggregate event each
         await().atMost(Duration.ofSeconds(20)).until(() -> decisionsOf(TOOL).stream()
-                .anyMatch(e -> e.kind().equals("decision.allowed") && id.equals(e.taskId())));
-        assertThat(decisionsOf(AGENT)).anyMatch(e -> e.kind().equals("decision.allowed") && id.equals(e.taskId()));
+                .anyMatch(e -> e.kind().equals("decision.allowed.aggregate") && id.equals(e.taskId())));
+        assertThat(decisionsOf(AGENT)).filteredOn(e -> e.kind().equals("decision.allowed.aggregate")
+                && id.equals(e.taskId())).allSatisfy(e -> {
+                    assertThat(e.result()).isEqualTo("allowed");
+                    assertThat(e.action()).isEqualTo("egress");
+                    assertThat(e.details()).containsKeys("count", "first", "last").containsEntry("upstream", "billing");
+                }).isNotEmpty();
+        assertThat(decisionsOf(AGENT)).as("no allowed request is audited on its own")
+                .noneMatch(e -> e.kind().equals("decision.allowed"));
         assertThat(cp.admin().verifyAudit().intact()).isTrue();
     }
 

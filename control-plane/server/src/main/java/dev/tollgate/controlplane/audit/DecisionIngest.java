@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.wire.DecisionAggregate;
 import dev.tollgate.api.wire.DecisionBatch;
 import dev.tollgate.api.wire.DecisionBatchView;
 import dev.tollgate.api.wire.UpstreamTlsObservation;
@@ -27,6 +28,12 @@ import dev.tollgate.controlplane.store.UpstreamTlsRecord;
  * bounded keys and values; its {@code task_id} becomes the event's task id, {@code outcome} its result, its
  * {@code direction} (if any) its action, its {@code upstream} or {@code path} its subject, and every field its
  * details. The whole batch is refused when one event is malformed (the sidecar drops it and counts it).
+ *
+ * <p>Allowed decisions arrive counted ({@link DecisionAggregate}): each aggregate becomes one {@link #ALLOWED_AGGREGATE}
+ * event with the same columns a single decision gets (the workload as actor, the direction as action, the upstream as
+ * subject, the outcome as result, the task id) and {@code count}, {@code first}, {@code last} among its details, so
+ * that one hash-chained row stands for every allowed request of a kind in an interval. Events are appended first,
+ * then aggregates, in the order sent.
  */
 public final class DecisionIngest {
     public static final String ALLOWED = "decision.allowed";
@@ -35,8 +42,12 @@ public final class DecisionIngest {
     public static final String EXEMPT = "exempt";
     /** Most upstream TLS observations in one batch. */
     public static final int MAX_UPSTREAM_TLS = 256;
+    /** Allowed decisions of one kind counted by a sidecar over one interval. */
+    public static final String ALLOWED_AGGREGATE = "decision.allowed.aggregate";
     /** Most events in one batch. */
     public static final int MAX_EVENTS = 1000;
+    /** Most aggregates in one batch. */
+    public static final int MAX_AGGREGATES = 1000;
     /** Most fields in one event. */
     public static final int MAX_FIELDS = 32;
     /** Longest string value. */
@@ -73,16 +84,21 @@ public final class DecisionIngest {
 
     /** Validates the whole batch, then appends it in one transaction; nothing is stored when any event is refused. */
     public DecisionBatchView ingest(SpiffeId workload, DecisionBatch batch) {
-        List<Map<String, Object>> events = batch == null ? null : batch.events();
-        if (events == null || events.isEmpty()) {
+        List<Map<String, Object>> events = batch == null ? List.of() : batch.events();
+        List<DecisionAggregate> aggregates = batch == null ? List.of() : batch.aggregates();
+        if (events.isEmpty() && aggregates.isEmpty()) {
             throw ApiProblem.badRequest("missing_events", "events: missing or empty (expected: 1 to " + MAX_EVENTS
-                    + " decision events)");
+                    + " decision events, or 1 to " + MAX_AGGREGATES + " aggregates)");
         }
         if (events.size() > MAX_EVENTS) {
             throw ApiProblem.badRequest("too_many_events", "events: " + events.size() + " (expected: at most "
                     + MAX_EVENTS + " per batch)");
         }
-        List<AuditEvent> out = new ArrayList<>(events.size());
+        if (aggregates.size() > MAX_AGGREGATES) {
+            throw ApiProblem.badRequest("too_many_events", "aggregates: " + aggregates.size() + " (expected: at most "
+                    + MAX_AGGREGATES + " per batch)");
+        }
+        List<AuditEvent> out = new ArrayList<>(events.size() + aggregates.size());
         int denied = 0;
         var injections = secrets == null ? null : secrets.uses(workload);
         for (int i = 0; i < events.size(); i++) {
@@ -94,6 +110,12 @@ public final class DecisionIngest {
                 denied++;
             }
             out.add(e);
+        }
+        long aggregated = 0;
+        for (int i = 0; i < aggregates.size(); i++) {
+            DecisionAggregate a = aggregates.get(i);
+            out.add(aggregate(workload, a, "aggregates[" + i + "]"));
+            aggregated += a.count();
         }
         Map<String, Long> uses = exceptionUses(out);
         List<UpstreamTlsRecord> tls = upstreamTls(workload, batch.upstreamTls());
@@ -112,19 +134,76 @@ public final class DecisionIngest {
             return appended;
         });
         metrics.decisionsIngested(DecisionKind.DENIED, denied);
-        metrics.decisionsIngested(DecisionKind.ALLOWED, out.size() - denied);
+        metrics.decisionsIngested(DecisionKind.ALLOWED, events.size() - denied + aggregated);
+        metrics.decisionsIngested(DecisionKind.ALLOWED_AGGREGATE, aggregates.size());
         countDenialsByIdentity(out);
         return new DecisionBatchView(stored.size(), stored.get(0).seq(), stored.get(stored.size() - 1).seq());
     }
 
     /**
+     * One aggregate as an audit event: the same columns and detail names a single decision of the same kind gets
+     * ({@code direction}, {@code outcome}, {@code step}, {@code sub}, {@code tool}, {@code reason}, {@code upstream};
+     * the task id as the event's task id), plus {@code count}, {@code first}, {@code last} and, for the overflow
+     * aggregate, {@code overflow}.
+     */
+    private AuditEvent aggregate(SpiffeId workload, DecisionAggregate a, String where) {
+        if (a == null) {
+            throw invalid(where, "null (expected: an object)");
+        }
+        String outcome = word(a.outcome(), where + ".outcome", true);
+        if (outcome.equals("denied") || outcome.equals("dry_run")) {
+            throw invalid(where + ".outcome", "'" + outcome + "' (expected: an allowed outcome; denials and dry-run "
+                    + "hits are sent one by one as events)");
+        }
+        String direction = word(a.direction(), where + ".direction", false);
+        String step = word(a.step(), where + ".step", false);
+        if (a.count() < 1) {
+            throw invalid(where + ".count", a.count() + " (expected: >= 1)");
+        }
+        if (a.first() == null || a.last() == null) {
+            throw invalid(where + (a.first() == null ? ".first" : ".last"), "missing (expected: a time)");
+        }
+        if (a.last().isBefore(a.first())) {
+            throw invalid(where + ".last", a.last() + " (expected: not before first, " + a.first() + ")");
+        }
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("direction", direction);
+        details.put("outcome", outcome);
+        details.put("step", step);
+        details.put("sub", text(a.sub(), where + ".sub"));
+        details.put("tool", text(a.tool(), where + ".tool"));
+        details.put("reason", text(a.reason(), where + ".reason"));
+        details.put("upstream", text(a.upstream(), where + ".upstream"));
+        details.put("count", a.count());
+        details.put("first", a.first().toString());
+        details.put("last", a.last().toString());
+        if (a.overflow()) {
+            details.put("overflow", true);
+        }
+        details.values().removeIf(v -> v == null);
+        String taskId = text(a.taskId(), where + ".taskId");
+        return new AuditEvent(clock.instant(), ALLOWED_AGGREGATE, workload.toString(),
+                direction == null ? "request" : direction, a.upstream() == null ? "" : a.upstream(), outcome, taskId,
+                details);
+    }
+
+    private static String text(String s, String where) {
+        if (s != null && s.length() > MAX_VALUE_LENGTH) {
+            throw invalid(where, s.length() + " characters (expected: at most " + MAX_VALUE_LENGTH + ")");
+        }
+        return s;
+    }
+
+    /**
      * Uses per exception id among the allowed decisions: one per event, or the event's {@code count} when it is an
-     * aggregate of several decisions (a positive whole number).
+     * aggregate of several decisions (a positive whole number). A sidecar ships a decision under an exception one by
+     * one, never in an {@code allowed_aggregate}; should an aggregate name one, its uses are its count.
      */
     private static Map<String, Long> exceptionUses(List<AuditEvent> events) {
         Map<String, Long> uses = new LinkedHashMap<>();
         for (AuditEvent e : events) {
-            if (e.kind().equals(ALLOWED) && e.details().get("exception") instanceof String id) {
+            boolean allowed = e.kind().equals(ALLOWED) || e.kind().equals(ALLOWED_AGGREGATE);
+            if (allowed && e.details().get("exception") instanceof String id) {
                 long n = e.details().get("count") instanceof Number c && c.longValue() > 0 ? c.longValue() : 1;
                 uses.merge(id, n, Long::sum);
             }

@@ -143,9 +143,12 @@ public final class ControlPlaneMetrics {
         UNSEALABLE
     }
 
-    /** The audit kind a sidecar's decision was stored as. */
+    /**
+     * The audit kind a sidecar's decision was stored as: {@code allowed} and {@code denied} count decisions (an
+     * aggregate adds its count to {@code allowed}), {@code allowed_aggregate} counts the aggregate events appended.
+     */
     public enum DecisionKind {
-        ALLOWED, DENIED
+        ALLOWED, DENIED, ALLOWED_AGGREGATE
     }
 
     /** How a workload proved where it runs: a Kubernetes projected service-account token. */
@@ -509,7 +512,7 @@ public final class ControlPlaneMetrics {
     }
 
     /** Decisions of sidecars appended to the audit chain ({@code POST /v1/audit/decisions}). */
-    public void decisionsIngested(DecisionKind kind, int count) {
+    public void decisionsIngested(DecisionKind kind, long count) {
         if (count > 0) {
             decisionCounter(kind).increment(count);
         }
