@@ -214,7 +214,9 @@ final class ExceptionCommands {
 
     private static void field(PrintWriter out, String name, String value) {
         if (value != null) {
-            out.printf("%-14s %s%n", name, value);
+            // a justification keeps its line breaks, each further line indented under the field: never a new field
+            String text = Table.printable(value, true).replace("\n", "\n" + " ".repeat(15));
+            out.printf("%-14s %s%n", name, text);
         }
     }
 

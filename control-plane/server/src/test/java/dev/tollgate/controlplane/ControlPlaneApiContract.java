@@ -421,6 +421,19 @@ abstract class ControlPlaneApiContract {
         assertThat(streamed.body()).contains("body_too_large");
     }
 
+    @Test
+    void aClientStillSendingAnOversizedBodyReadsThe413InsteadOfABrokenPipe() throws Exception {
+        // larger than the socket buffers between client and server: closing at once would reset the upload
+        String big = "{\"purpose\":\"" + "x".repeat(600 * 1024) + "\"}";
+        for (int i = 0; i < 3; i++) {
+            HttpResponse<String> declared = rawBody("POST", "/v1/workloads", null, null, big);
+            assertThat(declared.statusCode()).isEqualTo(413);
+            assertThat(declared.body()).contains("body_too_large");
+            HttpResponse<String> streamed = rawStream("/v1/workloads", big.getBytes(StandardCharsets.UTF_8));
+            assertThat(streamed.statusCode()).isEqualTo(413);
+        }
+    }
+
     /** A POST whose body is sent chunked (no content-length), as the bootstrap admin. */
     HttpResponse<String> rawStream(String path, byte[] body) throws Exception {
         List<X509Certificate> chain = Pem.certificates(Files.readString(tcp.cp.operatorDir().resolve(ControlPlane.ADMIN_CERT_FILE)));

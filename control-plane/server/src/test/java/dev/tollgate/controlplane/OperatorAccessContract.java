@@ -146,7 +146,7 @@ abstract class OperatorAccessContract {
             if (r.access() != Access.WORKLOAD && r.access() != Access.OPERATOR_OR_WORKLOAD) {
                 continue;
             }
-            String path = r.template().replace("{id}", "t1");
+            String path = r.template().replaceAll("\\{[^}]+}", "t1");
             HttpResponse<String> resp = ControlPlaneApiContract.rawBody(tcp, r.method(), path, w.chain(),
                     w.keys().getPrivate(), r.method().equals("GET") ? null : "{}", "application/json");
             assertThat(resp.statusCode()).as("%s %s", r.method(), path).isEqualTo(403);

@@ -162,7 +162,11 @@ public final class ApiRoutes {
                         r -> ApiResponse.ok(workloads.update(workloadId(r), r.json(WorkloadSpec.class), actor(r)))),
                 new Route("DELETE", "/v1/workloads/{kind}/{name}", Access.OPERATOR, r -> {
                     SpiffeId id = workloadId(r);
-                    workloads.delete(id, actor(r));
+                    // one transaction: the workload goes, and every exception it held ends with it
+                    store.inTransaction("delete workload " + id, () -> {
+                        workloads.delete(id, actor(r));
+                        exceptions.revokeAllOf(id, operator(r));
+                    });
                     watch.identityDeleted(id);
                     return ApiResponse.noContent();
                 }),

@@ -198,10 +198,19 @@ public final class ApiServer implements AutoCloseable {
 
     /**
      * Aggregates a request up to the body limit; a larger one (by its content-length, or as it arrives) is answered
-     * with the RFC 9457 problem 413 {@code body_too_large} and the connection closed.
+     * with the RFC 9457 problem 413 {@code body_too_large}, and the connection closes once the rest of that request's
+     * body has been read and dropped — at most {@link #DISCARD_BYTES} bytes and {@link #DISCARD_MILLIS} ms, then it
+     * closes anyway. Closing at once, with the client still sending, resets the connection and can destroy the answer
+     * before the client reads it (the client sees a broken pipe instead of the 413).
      */
     static final class BodyLimit extends HttpObjectAggregator {
+        /** Most bytes of an oversized body read and dropped before the connection closes. */
+        static final long DISCARD_BYTES = 1024 * 1024;
+        /** Longest wait for the rest of an oversized body after the 413. */
+        static final long DISCARD_MILLIS = 2_000;
         private final int max;
+        private boolean discarding;
+        private long discarded;
 
         BodyLimit(int max) {
             super(max, true);
@@ -218,7 +227,29 @@ public final class ApiServer implements AutoCloseable {
             resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, r.body().length);
             resp.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
             resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-            ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);
+            discarding = true;
+            ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+            // (when the body's last piece was what went over the limit, nothing more comes: the deadline closes)
+            ctx.executor().schedule(() -> {
+                ctx.close();
+            }, DISCARD_MILLIS, TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+            if (!discarding) {
+                super.channelRead(ctx, msg);
+                return;
+            }
+            // after the 413: drop the rest of the body (and anything after it), then close
+            boolean last = msg instanceof io.netty.handler.codec.http.LastHttpContent;
+            if (msg instanceof io.netty.handler.codec.http.HttpContent c) {
+                discarded += c.content().readableBytes();
+            }
+            io.netty.util.ReferenceCountUtil.release(msg);
+            if (last || discarded > DISCARD_BYTES) {
+                ctx.close();
+            }
         }
     }
 

@@ -50,6 +50,8 @@ public final class DecisionIngest {
     public static final int MAX_AGGREGATES = 1000;
     /** Most fields in one event. */
     public static final int MAX_FIELDS = 32;
+    /** Most decisions one event may stand for ({@code count}) when it names an exception. */
+    public static final long MAX_USES_PER_EVENT = 1_000_000;
     /** Longest string value. */
     public static final int MAX_VALUE_LENGTH = 1024;
     /** Field names: lower-case words with underscores, at most 64 characters. */
@@ -201,10 +203,21 @@ public final class DecisionIngest {
      */
     private static Map<String, Long> exceptionUses(List<AuditEvent> events) {
         Map<String, Long> uses = new LinkedHashMap<>();
-        for (AuditEvent e : events) {
+        for (int i = 0; i < events.size(); i++) {
+            AuditEvent e = events.get(i);
             boolean allowed = e.kind().equals(ALLOWED) || e.kind().equals(ALLOWED_AGGREGATE);
             if (allowed && e.details().get("exception") instanceof String id) {
-                long n = e.details().get("count") instanceof Number c && c.longValue() > 0 ? c.longValue() : 1;
+                Object c = e.details().get("count");
+                long n = 1;
+                if (c != null) {
+                    // bounded, so that no batch (nor a sum of them) can overflow an exception's uses
+                    if (!(c instanceof Integer || c instanceof Long) || ((Number) c).longValue() < 1
+                            || ((Number) c).longValue() > MAX_USES_PER_EVENT) {
+                        throw invalid("events[" + i + "].count", c + " (expected: a whole number from 1 to "
+                                + MAX_USES_PER_EVENT + ", the decisions this event stands for)");
+                    }
+                    n = ((Number) c).longValue();
+                }
                 uses.merge(id, n, Long::sum);
             }
         }

@@ -65,6 +65,8 @@ public final class Exceptions {
     /** Most exceptions one read looks at (newest first). */
     public static final int SCAN_LIMIT = 10_000;
     public static final int MAX_LIST = 1000;
+    /** Most credentials of one operator name read to find the person behind it (the four-eyes check). */
+    static final int MAX_CREDENTIALS_PER_OPERATOR = 1000;
 
     static final Pattern ID = Pattern.compile("exc-[0-9a-f]{16}");
     static final Pattern EMAIL = Pattern.compile("[^@\\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
@@ -208,6 +210,11 @@ public final class Exceptions {
                 throw ApiProblem.forbidden("approver_is_requester", "exception " + id + " was requested by "
                         + before.requestedBy() + ": another admin must approve it (four eyes)");
             }
+            samePerson(before.requestedBy(), by).ifPresent(person -> {
+                throw ApiProblem.forbidden("approver_is_requester", "exception " + id + " was requested by "
+                        + before.requestedBy() + ", a credential of " + person + " like " + by.id().name()
+                        + ": another person with the admin role must approve it (four eyes)");
+            });
             State s = before.state(now);
             if (s != State.REQUESTED) {
                 throw ApiProblem.conflict("exception_not_requested", "exception " + id + " is " + s.wireName()
@@ -245,6 +252,11 @@ public final class Exceptions {
                 throw ApiProblem.forbidden("reviewer_is_requester", "exception " + id + " was requested by "
                         + before.requestedBy() + ": another admin must review it");
             }
+            samePerson(before.requestedBy(), by).ifPresent(person -> {
+                throw ApiProblem.forbidden("reviewer_is_requester", "exception " + id + " was requested by "
+                        + before.requestedBy() + ", a credential of " + person + " like " + by.id().name()
+                        + ": another person with the admin role must review it");
+            });
             State s = before.state(now);
             if (s == State.EXPIRED || s == State.REVOKED) {
                 throw ApiProblem.conflict("exception_ended", "exception " + id + " is " + s.wireName()
@@ -296,6 +308,40 @@ public final class Exceptions {
             }
             store.afterCommit(() -> metrics.exceptionAction(ExceptionAction.REVOKED));
             return view(after, now);
+        });
+    }
+
+    /** The reason recorded on the exceptions a workload's deletion revokes. */
+    public static final String WORKLOAD_DELETED = "workload deleted";
+
+    /**
+     * Revokes every requested or active exception of a workload that is being deleted, inside the deletion's
+     * transaction, each audited and (when active) published like any revocation: a workload registered again under
+     * the same SPIFFE ID starts with no waiver and no upstream secret it can fetch. Returns how many were revoked.
+     */
+    public int revokeAllOf(SpiffeId workload, Principal.Operator by) {
+        return store.inTransaction("revoke exceptions of " + workload, () -> {
+            Instant now = now();
+            int n = 0;
+            for (ExceptionRecord e : store.exceptions(Optional.of(workload.toString()), SCAN_LIMIT)) {
+                State s = e.state(now);
+                if ((s != State.REQUESTED && s != State.ACTIVE)
+                        || !store.revokeException(e.id(), by.id().name(), now, WORKLOAD_DELETED)) {
+                    continue;
+                }
+                ExceptionRecord after = find(e.id());
+                Map<String, Object> d = scope(after);
+                d.put("reason", WORKLOAD_DELETED);
+                d.put("state.old", s.wireName());
+                d.put("state.new", State.REVOKED.wireName());
+                auditor.record(REVOKED, by.auditName(), "exception.revoke", e.id(), "ok", d);
+                if (s == State.ACTIVE) {
+                    publish(after, now);
+                }
+                store.afterCommit(() -> metrics.exceptionAction(ExceptionAction.REVOKED));
+                n++;
+            }
+            return n;
         });
     }
 
@@ -445,6 +491,27 @@ public final class Exceptions {
         if (v != null) {
             d.put(k, v);
         }
+    }
+
+    /**
+     * The person both operator names were issued to, if any: four eyes means two people, not two credentials. One
+     * person may hold several operator names (an everyday operator one and an admin one); the requester is then the
+     * person, compared case-insensitively over every credential either name was ever issued.
+     */
+    private Optional<String> samePerson(String requesterName, Principal.Operator by) {
+        Set<String> requester = persons(SpiffeId.of(by.id().trustDomain(), SpiffeId.Kind.OPERATOR, requesterName));
+        for (String p : persons(by.id())) {
+            if (requester.contains(p)) {
+                return Optional.of(p);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private Set<String> persons(SpiffeId operator) {
+        return store.operatorCredentials(Optional.of(operator), MAX_CREDENTIALS_PER_OPERATOR).stream()
+                .map(c -> c.issuedTo().strip().toLowerCase(java.util.Locale.ROOT))
+                .collect(Collectors.toSet());
     }
 
     private ExceptionRecord find(String id) {

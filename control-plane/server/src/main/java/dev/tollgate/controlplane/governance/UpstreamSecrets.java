@@ -238,6 +238,12 @@ public final class UpstreamSecrets implements SnapshotSource {
             throw ApiProblem.forbidden("not_bound_to_caller", "upstream secret " + name + " is not bound to " + caller
                     + " (only the workload it was stored for may fetch it)");
         }
+        if (store.workload(caller).isEmpty()) {
+            // a deleted workload's SVID stays valid until it expires; it fetches nothing meanwhile
+            refuse(caller, name, SecretFetchOutcome.NOT_BOUND_TO_CALLER, Map.of("workloadRegistered", false));
+            throw ApiProblem.forbidden("workload_not_registered", caller + " is not registered (deleted): upstream "
+                    + "secret " + name + " is served only to a registered workload");
+        }
         Instant now = clock.instant();
         Optional<ExceptionBinding> ex = store.exceptionBinding(s.exceptionId());
         String state = ex.map(e -> e.state(now)).orElse("unknown");
@@ -407,7 +413,7 @@ public final class UpstreamSecrets implements SnapshotSource {
             throw ApiProblem.badRequest("invalid_upstream", "upstream: '" + cut(s) + "' (expected: host:port, "
                     + "as in the sidecar's upstreams, e.g. billing.internal:443)");
         }
-        return s;
+        return s.toLowerCase(java.util.Locale.ROOT); // as an exception's upstream: host names know no case
     }
 
     private static String exceptionId(String s) {
