@@ -172,7 +172,7 @@ public final class Demo implements AutoCloseable {
         }
     }
 
-    private static boolean enforcing(Sidecar s) {
+    static boolean enforcing(Sidecar s) {
         return s.ready() && s.credentials().map(c -> c.state().synced() && !c.state().stale()).orElse(false);
     }
 
@@ -185,6 +185,34 @@ public final class Demo implements AutoCloseable {
             }
             Thread.sleep(10);
         }
+    }
+
+    /**
+     * Issues an operator credential through the bootstrap admin (a fresh P-256 key that never leaves this process) and
+     * returns a client that acts as that operator: the governance step needs a requester and a second admin.
+     */
+    ControlPlaneClient operatorClient(String name, String role, String person) {
+        java.security.KeyPair kp = dev.tollgate.api.tls.Csrs.newP256();
+        var issued = operator.issueOperatorCredential(new dev.tollgate.api.wire.OperatorCredentialRequest(name, role,
+                person, dev.tollgate.api.tls.Csrs.csrPem(kp), null));
+        return ControlPlaneClient.builder(controlPlane.apiUri())
+                .trustBundle(() -> controlPlane.ca().bundle().anchors())
+                .serverId(controlPlane.serverId())
+                .clientCertificate(Pem.certificates(issued.chainPem()), kp.getPrivate())
+                .build();
+    }
+
+    /** Starts the governance step's legacy API; it is stopped with the rest of the demo. */
+    LegacyApi startLegacyApi(String apiKey) throws IOException {
+        return track(new LegacyApi(dir, apiKey));
+    }
+
+    /**
+     * Starts one more sidecar for {@code id} (already registered) from {@code yaml} plus the control-plane and TLS
+     * sections, joined by a fresh one-time token; it is stopped with the rest of the demo.
+     */
+    Sidecar startSidecar(String name, SpiffeId id, String yaml) throws IOException {
+        return sidecar(name, id, yaml);
     }
 
     private <T extends AutoCloseable> T track(T c) {

@@ -18,12 +18,14 @@ import dev.tollgate.proxy.SidecarCommand;
 
 /**
  * {@code ./tollgate demo}: starts a control plane, two sidecars joined by token and a sample MCP tool server on
- * loopback, walks a scripted agent through six steps, prints what happened, why and the figure that proves it, then
+ * loopback, walks a scripted agent through seven steps (the last: a legacy integration under a time-boxed
+ * exception, with the inventory and the posture report), prints what happened, why and the figure that proves it, then
  * keeps everything running until Ctrl-C ({@code --once}: exits after the walk-through). Everything it started and
  * every file it wrote is removed on exit.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Run Tollgate locally with a scripted agent: blocked calls, rotation, revocation.",
+        description = {"Run Tollgate locally with a scripted agent: blocked calls, rotation, revocation,",
+                "and a legacy integration under a time-boxed exception (inventory, posture).",
                 "",
                 "A control plane, an agent and a tool with their sidecars and a sample MCP",
                 "tool server, on 127.0.0.1 with ephemeral ports; all state in a temporary",
@@ -129,6 +131,11 @@ public final class DemoCommand implements Callable<Integer> {
         out.println("            ./tollgate ctl --credential-dir " + creds + " svid list --id " + Demo.AGENT);
         out.println("            ./tollgate ctl --credential-dir " + creds + " task list");
         out.println("            ./tollgate ctl --credential-dir " + creds + " revocation list");
+        out.println("  govern    ./tollgate ctl --credential-dir " + creds + " inventory list --workload "
+                + Walkthrough.BATCH);
+        out.println("            ./tollgate ctl --credential-dir " + creds + " posture --report posture.md");
+        out.println("            ./tollgate ctl --credential-dir " + creds + " exception list");
+        out.println("            ./tollgate ctl --credential-dir " + creds + " upstream-secret list");
         out.println("            ./tollgate ctl --credential-dir " + creds + " task create " + Demo.AGENT
                 + " --tool " + McpToolServer.READ_CUSTOMER + " --intent \"look up c-1\"");
         out.println("            curl -s " + demo.mcpEndpoint() + " -H 'Authorization: Bearer <token>' "

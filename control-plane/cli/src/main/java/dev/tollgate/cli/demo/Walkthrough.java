@@ -3,10 +3,16 @@ package dev.tollgate.cli.demo;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.math.BigInteger;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.security.SecureRandom;
 import java.util.Base64;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,10 +26,20 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import io.micrometer.core.instrument.Counter;
 
+import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.TaskCreatedView;
 import dev.tollgate.api.wire.TaskSpec;
+import dev.tollgate.api.wire.ExceptionRequest;
+import dev.tollgate.api.wire.ExceptionView;
+import dev.tollgate.api.wire.InventoryAssetView;
+import dev.tollgate.api.wire.PostureView;
+import dev.tollgate.api.wire.UpstreamSecretRequest;
+import dev.tollgate.api.wire.UpstreamSecretView;
+import dev.tollgate.api.wire.WorkloadSpec;
+import dev.tollgate.controlplane.governance.Exceptions;
 import dev.tollgate.proxy.Sidecar;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.tls.CertificateSnapshot;
@@ -34,17 +50,25 @@ import static dev.tollgate.cli.demo.McpToolServer.SHELL_EXEC;
 import static dev.tollgate.cli.demo.McpToolServer.WEB_POST;
 
 /**
- * The scripted agent's walk-through: six steps against the running {@link Demo}, each judged on what the sidecars
+ * The scripted agent's walk-through: seven steps against the running {@link Demo}, each judged on what the sidecars
  * answered and what reached the tool, and printed as what happened, why, and the figure that proves it.
  */
 public final class Walkthrough {
-    public static final int STEPS = 6;
+    public static final int STEPS = 7;
     /** The policy rule that step 4 must run into. */
     public static final String TRANSITION_RULE = "no-exfiltration";
     /** Longest wait for anything a step waits for (an SVID renewal, a revocation reaching the sidecar). */
     static final Duration STEP_TIMEOUT = Duration.ofSeconds(20);
     /** Requests the background load must see complete before and after the rotation. */
     static final int LOAD_REQUESTS_EACH_SIDE = 50;
+    /** Step 7's batch workload: a legacy integration with no task tokens. */
+    public static final SpiffeId BATCH = SpiffeId.of(Demo.TRUST_DOMAIN, SpiffeId.Kind.AGENT, "nightly-billing");
+    /** The upstream secret step 7 stores and the batch sidecar injects. */
+    public static final String SECRET_NAME = "billing-api-key";
+    /** How long step 7's exception lasts (it is revoked before, at the end of the step). */
+    static final Duration EXCEPTION_LIFETIME = Duration.ofDays(7);
+    /** The posture rule step 7's legacy upstream (TLS 1.2 only) must run into. */
+    public static final String WEAK_TLS_RULE = "weak-upstream-tls";
 
     private final Demo demo;
     private final McpAgent agent;
@@ -65,6 +89,7 @@ public final class Walkthrough {
         results.add(step(4, "sensitive read, then external egress", this::exfiltration));
         results.add(step(5, "SVID rotation under load", this::rotation));
         results.add(step(6, "task completion, then revocation enforced", this::completion));
+        results.add(step(7, "governance: a legacy integration under a time-boxed exception", this::governance));
         return results;
     }
 
@@ -308,7 +333,180 @@ public final class Walkthrough {
                         propagation.toNanos() / 1e6, "executed", executed));
     }
 
+    private StepResult governance(int n, String title) throws Exception {
+        byte[] raw = new byte[18];
+        new SecureRandom().nextBytes(raw);
+        String apiKey = "lk_" + HexFormat.of().formatHex(raw);
+        LegacyApi legacy = demo.startLegacyApi(apiKey);
+        ControlPlaneClient admin = demo.operator();
+        admin.registerWorkload(new WorkloadSpec(BATCH.toString(), "carol@example.com", "team-billing",
+                "nightly billing export: reads invoices from the legacy billing API", List.of(), null, null));
+        ControlPlaneClient requester = demo.operatorClient("dana", "operator", "dana@example.com");
+        ControlPlaneClient approver = demo.operatorClient("erin", "admin", "erin@example.com");
+        ExceptionView requested = requester.requestException(new ExceptionRequest(Exceptions.INJECT_CREDENTIAL,
+                BATCH.toString(), legacy.address(), null, "egress", null, null,
+                "the legacy billing API takes only a static API key; its vendor ships OAuth next quarter",
+                "carol@example.com", EXCEPTION_LIFETIME.toSeconds(), null));
+        ExceptionView approved = approver.approveException(requested.id());
+        UpstreamSecretView secret = requester.putUpstreamSecret(new UpstreamSecretRequest(SECRET_NAME,
+                BATCH.toString(), legacy.address(), requested.id(), apiKey, "carol@example.com", "team-billing",
+                Duration.ofDays(30).toSeconds()));
+        Sidecar batch = demo.startSidecar("batch-sidecar", BATCH, """
+                listeners:
+                  egress: {address: "127.0.0.1:0"}
+                  admin: {address: "127.0.0.1:0"}
+                upstreams:
+                  billing:
+                    address: "%s"
+                    tls: external
+                    roots: "%s"
+                    match: {path-prefix: %s}
+                    inject: {secret: %s, header: %s}
+                """.formatted(legacy.address(), legacy.roots(), LegacyApi.PATH, SECRET_NAME, LegacyApi.KEY_HEADER));
+        Demo.await("the batch sidecar to hold an SVID and the signing keys", STEP_TIMEOUT,
+                () -> Demo.enforcing(batch));
+        URI invoices = URI.create("http://127.0.0.1:" + batch.egressAddress().orElseThrow().getPort()
+                + LegacyApi.PATH + "/invoices?month=2026-11");
+
+        // The batch agent has no task token and no API key; it sends a guess, which the sidecar must replace.
+        String guess = "agent-guessed-key";
+        Plain call = null;
+        int fetchWaits = 0;
+        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        while (System.nanoTime() < deadline) {
+            call = plain(invoices, guess);
+            if (!(call.status() == 403 && "injection_unavailable".equals(call.reason()))) {
+                break;
+            }
+            fetchWaits++; // the sidecar fetches the secret right after it starts; until then it refuses
+            Thread.sleep(50);
+        }
+        long acceptedUnderException = legacy.accepted();
+
+        // Inventory of the batch workload: the exception, the secret, its SVID, with owners.
+        List<InventoryAssetView> assets = admin.inventory(Map.of("workload", BATCH.toString())).assets();
+        List<String> kinds = assets.stream().map(InventoryAssetView::kind).distinct().toList();
+
+        // Posture: the sidecar ships what it saw of the upstream's TLS with its decisions (every second).
+        Optional<PostureView.Finding> weak = Optional.empty();
+        PostureView posture = null;
+        deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        while (weak.isEmpty() && System.nanoTime() < deadline) {
+            posture = admin.posture();
+            weak = posture.findings().stream().filter(f -> WEAK_TLS_RULE.equals(f.rule())
+                    && BATCH.toString().equals(f.workload())).findFirst();
+            if (weak.isEmpty()) {
+                Thread.sleep(250);
+            }
+        }
+
+        // Revoke the exception: the same call is refused at the sidecar, the legacy API sees nothing.
+        long requestsBefore = legacy.requests();
+        approver.revokeException(requested.id(), "demo: the vendor shipped OAuth, migrate to task tokens");
+        long revokedAt = System.nanoTime();
+        Plain refused = null;
+        long allowedAfter = 0;
+        deadline = revokedAt + STEP_TIMEOUT.toNanos();
+        while (System.nanoTime() < deadline) {
+            Plain r = plain(invoices, guess);
+            if (r.status() != 200) {
+                refused = r;
+                break;
+            }
+            allowedAfter++;
+        }
+        Duration propagation = Duration.ofNanos(System.nanoTime() - revokedAt);
+        Plain again = plain(invoices, guess);
+        long reachedAfter = legacy.requests() - requestsBefore - allowedAfter;
+
+        Problems p = new Problems();
+        p.expect(!requested.requestedBy().equals(approved.approvedBy()), "requested and approved by the same operator");
+        p.expect("active".equals(approved.state()), "the exception is '" + approved.state() + "' after approval");
+        p.expect(call != null && call.status() == 200, "the batch call answered "
+                + (call == null ? "nothing" : call.status() + " " + call.body()));
+        p.expect(acceptedUnderException == 1, "the legacy API accepted " + acceptedUnderException
+                + " requests with its key (expected 1)");
+        p.expect(legacy.foreignKey().isEmpty(), "the agent's own " + LegacyApi.KEY_HEADER
+                + " reached the legacy API");
+        p.expect(kinds.contains("exception"), "the inventory of " + BATCH + " lists no exception: " + kinds);
+        p.expect(kinds.contains("svid"), "the inventory of " + BATCH + " lists no SVID: " + kinds);
+        p.expect(assets.stream().filter(a -> "exception".equals(a.kind()) || "svid".equals(a.kind()))
+                .allMatch(a -> a.humanOwner() != null && a.serviceOwner() != null),
+                "an exception or SVID of " + BATCH + " has no owner");
+        p.expect(weak.isPresent(), "the posture report has no " + WEAK_TLS_RULE + " finding for " + BATCH
+                + " after " + STEP_TIMEOUT.toSeconds() + " s");
+        p.expect(refused != null, "still allowed " + STEP_TIMEOUT.toSeconds() + " s after the exception was revoked");
+        p.expect(again.status() != 200, "a call after the revocation answered " + again.status());
+        p.expect(reachedAfter == 0, reachedAfter + " requests reached the legacy API after the revocation");
+
+        String inventory = assets.stream()
+                .filter(a -> List.of("exception", "upstream_secret", "svid", "upstream_tls").contains(a.kind()))
+                .filter(a -> !"svid".equals(a.kind()) || "current".equals(a.state()))
+                .map(a -> a.kind() + " " + shorten(a.id()) + " [" + a.state() + "] owners " + a.humanOwner() + " / "
+                        + a.serviceOwner())
+                .collect(java.util.stream.Collectors.joining(NEXT_LINE));
+        if (!kinds.contains("upstream_secret")) { // a control plane whose inventory does not list secrets yet
+            inventory += NEXT_LINE + "upstream secret " + secret.name() + " v" + secret.version() + " [" + secret.state()
+                    + "] owners " + secret.humanOwner() + " / " + secret.serviceOwner() + " (ctl upstream-secret list)";
+        }
+        return new StepResult(n, title, p.none(),
+                "operator dana asked for an " + Exceptions.INJECT_CREDENTIAL + " exception (" + requested.id() + ", "
+                        + EXCEPTION_LIFETIME.toDays() + " days) for " + BATCH + " → " + legacy.address()
+                        + " (TLS 1.2 only, static API key); admin erin approved it; the key was stored as upstream "
+                        + "secret '" + secret.name() + "' (write-only); the batch agent called "
+                        + LegacyApi.PATH + "/invoices with no task token and a guessed key; then erin revoked it",
+                "an exception is scoped (workload, upstream, direction), owned, justified, time-boxed and approved "
+                        + "by a second admin; the batch sidecar learns it over its watch stream, fetches the secret "
+                        + "over mTLS, strips what the agent sent and injects the key: the agent never holds it. "
+                        + "Revoked, it waives nothing at once",
+                "under the exception: HTTP " + (call == null ? "-" : call.status()) + " (legacy API accepted "
+                        + acceptedUnderException + " request with the injected key, over " + legacy.lastProtocol()
+                        + "; the agent's guess reached it: " + (!legacy.foreignKey().isEmpty()) + ")"
+                        + (fetchWaits > 0 ? " after " + fetchWaits + " refusals while the secret was fetched" : "")
+                        + NEXT_LINE + "inventory (ctl inventory list --workload " + BATCH + "):"
+                        + NEXT_LINE + "  " + inventory.replace(NEXT_LINE, NEXT_LINE + "  ")
+                        + NEXT_LINE + "posture (ctl posture): score " + (posture == null ? "?" : posture.score())
+                        + ", " + weak.map(f -> f.severity() + " " + f.rule() + ": " + f.detail())
+                                .orElse("no " + WEAK_TLS_RULE + " finding")
+                        + NEXT_LINE + "after the revocation: HTTP " + (refused == null ? "-" : refused.status() + " '"
+                                + refused.reason() + "'") + " after " + ms(propagation) + " (" + allowedAfter
+                        + " still allowed in between); the legacy API saw " + reachedAfter + " requests after",
+                p.text(), facts("status", call == null ? 0 : call.status(), "injected", acceptedUnderException,
+                        "agentKeyReachedUpstream", !legacy.foreignKey().isEmpty(), "exception", requested.id(),
+                        "requestedBy", requested.requestedBy(), "approvedBy", String.valueOf(approved.approvedBy()),
+                        "inventoryKinds", kinds, "postureRule", weak.map(PostureView.Finding::rule).orElse(""),
+                        "deniedStatus", again.status(), "deniedReason", again.reason(),
+                        "reachedAfterRevocation", reachedAfter));
+    }
+
     // ---- helpers ------------------------------------------------------------------------------------------------
+
+    /** Continuation of a multi-line figure, aligned under its first line. */
+    private static final String NEXT_LINE = System.lineSeparator() + "          ";
+
+    /** What a plain HTTP client (the batch agent) got back. */
+    record Plain(int status, String body, String reason) {
+    }
+
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10)).build();
+
+    private Plain plain(URI uri, String apiKey) throws IOException, InterruptedException {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri).timeout(STEP_TIMEOUT)
+                .header(LegacyApi.KEY_HEADER, apiKey).GET().build(), HttpResponse.BodyHandlers.ofString());
+        String reason = "";
+        try {
+            reason = Json.mapper().readTree(r.body()).path("reason").asText("");
+        } catch (IOException e) {
+            // not JSON: the upstream's answer
+        }
+        return new Plain(r.statusCode(), r.body(), reason);
+    }
+
+    private static String shorten(String id) {
+        return id.length() > 40 ? id.substring(0, 40) + "…" : id;
+    }
+
 
     /** Sends tools/list requests back to back until stopped, counting answers and failures. */
     private final class Load implements Runnable {

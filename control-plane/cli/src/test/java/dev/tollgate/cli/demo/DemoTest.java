@@ -52,9 +52,23 @@ class DemoTest {
                 .containsEntry("executed", 0L);
         assertThat((Double) steps.get(5).facts().get("propagationMillis")).isGreaterThanOrEqualTo(0.0);
 
+        Map<String, Object> governance = steps.get(6).facts();
+        assertThat(governance).as("the batch agent's call without a task token reached the legacy API with the "
+                + "injected key, never with its own").containsEntry("status", 200).containsEntry("injected", 1L)
+                .containsEntry("agentKeyReachedUpstream", false);
+        assertThat(governance.get("requestedBy")).as("requested and approved by two operators")
+                .isNotEqualTo(governance.get("approvedBy"));
+        assertThat(((List<?>) governance.get("inventoryKinds")).stream().map(String::valueOf).toList())
+                .as("the batch workload's inventory").contains("exception", "svid");
+        assertThat(governance).as("the posture report flags the TLS 1.2 legacy upstream")
+                .containsEntry("postureRule", Walkthrough.WEAK_TLS_RULE);
+        assertThat(governance).as("after the revocation the same call is refused at the sidecar and nothing "
+                + "reaches the legacy API").containsEntry("reachedAfterRevocation", 0L);
+        assertThat((Integer) governance.get("deniedStatus")).isIn(401, 403);
+
         assertThat(code).as(err.toString()).isZero();
-        assertThat(out.toString()).contains("6 of 6 steps as expected").contains("Where to look next")
-                .contains("/metrics").contains("audit list");
+        assertThat(out.toString()).contains("7 of 7 steps as expected").contains("Where to look next")
+                .contains("/metrics").contains("audit list").contains("inventory list").contains("posture");
         assertThat(ran.workDir()).as("the temporary directory is deleted").isNotNull();
         assertThat(Files.exists(ran.workDir())).as("the temporary directory is deleted").isFalse();
     }
