@@ -436,18 +436,8 @@ public final class ApiRoutes {
         }
         Optional<SpiffeId> workload = Optional.ofNullable(r.queryParam("workload"))
                 .map(s -> WorkloadRegistry.parseId("workload", s));
-        Optional<Duration> within = Optional.ofNullable(r.queryParam("expiringWithin")).map(s -> {
-            try {
-                Duration d = Durations.parse(s);
-                if (d.isNegative() || d.isZero()) {
-                    throw new IllegalArgumentException("not positive");
-                }
-                return d;
-            } catch (RuntimeException e) {
-                throw ApiProblem.badRequest("invalid_duration",
-                        "expiringWithin: '" + s + "' (expected: a positive duration such as 7d, 12h, 30m)");
-            }
-        });
+        Optional<Duration> within = Optional.ofNullable(r.queryParam("expiringWithin"))
+                .map(s -> positiveDuration("expiringWithin", s));
         return new Inventory.Query(kinds, Optional.ofNullable(r.queryParam("owner")), workload,
                 Optional.ofNullable(r.queryParam("task")), Optional.ofNullable(r.queryParam("state")), within,
                 (int) r.queryLong("limit", 100, 1, Inventory.MAX_LIMIT));
