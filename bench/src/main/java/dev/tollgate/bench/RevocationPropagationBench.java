@@ -52,7 +52,7 @@ import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.credential.CredentialEnforcement;
 import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.gate.GateDecision;
-import dev.tollgate.proxy.gate.GateRequest;
+import dev.tollgate.proxy.request.RequestContext;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
@@ -254,8 +254,11 @@ public final class RevocationPropagationBench implements Callable<Integer> {
         Optional<String> denial(SpiffeId agent) {
             HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/probe");
             r.headers().set(TokenClaims.HEADER, token);
-            GateDecision d = ce.ingressGate().decide(new GateRequest(Direction.INGRESS, r, Optional.of(agent),
-                    Optional.of(id))).toCompletableFuture().join();
+            GateDecision d = ce.ingressGate().decide(new RequestContext(Direction.INGRESS, r, Optional.empty(),
+                    Optional.of(agent), Optional.of(id)));
+            if (d instanceof GateDecision.Pending p) {
+                d = p.stage().toCompletableFuture().join();
+            }
             return d instanceof GateDecision.Deny deny ? Optional.of(deny.reason()) : Optional.empty();
         }
     }
