@@ -68,7 +68,7 @@ public final class Walkthrough {
     /** How long step 7's exception lasts (it is revoked before, at the end of the step). */
     static final Duration EXCEPTION_LIFETIME = Duration.ofDays(7);
     /** The posture rule step 7's legacy upstream (TLS 1.2 only) must run into. */
-    public static final String WEAK_TLS_RULE = "weak-upstream-tls";
+    public static final String WEAK_TLS_RULE = dev.tollgate.controlplane.inventory.Posture.Rule.WEAK_UPSTREAM_TLS.id;
 
     private final Demo demo;
     private final McpAgent agent;
@@ -383,10 +383,6 @@ public final class Walkthrough {
         }
         long acceptedUnderException = legacy.accepted();
 
-        // Inventory of the batch workload: the exception, the secret, its SVID, with owners.
-        List<InventoryAssetView> assets = admin.inventory(Map.of("workload", BATCH.toString())).assets();
-        List<String> kinds = assets.stream().map(InventoryAssetView::kind).distinct().toList();
-
         // Posture: the sidecar ships what it saw of the upstream's TLS with its decisions (every second).
         Optional<PostureView.Finding> weak = Optional.empty();
         PostureView posture = null;
@@ -399,6 +395,11 @@ public final class Walkthrough {
                 Thread.sleep(250);
             }
         }
+
+        // Inventory of the batch workload (read once the sidecar's TLS report arrived with its decisions): the
+        // exception, the secret, its SVID and the upstream TLS endpoint it saw, with owners.
+        List<InventoryAssetView> assets = admin.inventory(Map.of("workload", BATCH.toString())).assets();
+        List<String> kinds = assets.stream().map(InventoryAssetView::kind).distinct().toList();
 
         // Revoke the exception: the same call is refused at the sidecar, the legacy API sees nothing.
         long requestsBefore = legacy.requests();
@@ -430,9 +431,12 @@ public final class Walkthrough {
                 + " reached the legacy API");
         p.expect(kinds.contains("exception"), "the inventory of " + BATCH + " lists no exception: " + kinds);
         p.expect(kinds.contains("svid"), "the inventory of " + BATCH + " lists no SVID: " + kinds);
-        p.expect(assets.stream().filter(a -> "exception".equals(a.kind()) || "svid".equals(a.kind()))
-                .allMatch(a -> a.humanOwner() != null && a.serviceOwner() != null),
-                "an exception or SVID of " + BATCH + " has no owner");
+        p.expect(kinds.contains("upstream_secret"), "the inventory of " + BATCH + " lists no upstream secret: " + kinds);
+        p.expect(kinds.contains("upstream_tls"), "the inventory of " + BATCH + " lists no upstream TLS endpoint: "
+                + kinds);
+        p.expect(assets.stream().filter(a -> List.of("exception", "svid", "upstream_secret", "upstream_tls")
+                .contains(a.kind())).allMatch(a -> a.humanOwner() != null && a.serviceOwner() != null),
+                "an asset of " + BATCH + " has no owner");
         p.expect(weak.isPresent(), "the posture report has no " + WEAK_TLS_RULE + " finding for " + BATCH
                 + " after " + STEP_TIMEOUT.toSeconds() + " s");
         p.expect(refused != null, "still allowed " + STEP_TIMEOUT.toSeconds() + " s after the exception was revoked");
@@ -445,10 +449,6 @@ public final class Walkthrough {
                 .map(a -> a.kind() + " " + shorten(a.id()) + " [" + a.state() + "] owners " + a.humanOwner() + " / "
                         + a.serviceOwner())
                 .collect(java.util.stream.Collectors.joining(NEXT_LINE));
-        if (!kinds.contains("upstream_secret")) { // a control plane whose inventory does not list secrets yet
-            inventory += NEXT_LINE + "upstream secret " + secret.name() + " v" + secret.version() + " [" + secret.state()
-                    + "] owners " + secret.humanOwner() + " / " + secret.serviceOwner() + " (ctl upstream-secret list)";
-        }
         return new StepResult(n, title, p.none(),
                 "operator dana asked for an " + Exceptions.INJECT_CREDENTIAL + " exception (" + requested.id() + ", "
                         + EXCEPTION_LIFETIME.toDays() + " days) for " + BATCH + " → " + legacy.address()

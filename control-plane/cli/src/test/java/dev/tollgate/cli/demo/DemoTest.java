@@ -59,7 +59,7 @@ class DemoTest {
         assertThat(governance.get("requestedBy")).as("requested and approved by two operators")
                 .isNotEqualTo(governance.get("approvedBy"));
         assertThat(((List<?>) governance.get("inventoryKinds")).stream().map(String::valueOf).toList())
-                .as("the batch workload's inventory").contains("exception", "svid");
+                .as("the batch workload's inventory").contains("exception", "svid", "upstream_secret", "upstream_tls");
         assertThat(governance).as("the posture report flags the TLS 1.2 legacy upstream")
                 .containsEntry("postureRule", Walkthrough.WEAK_TLS_RULE);
         assertThat(governance).as("after the revocation the same call is refused at the sidecar and nothing "

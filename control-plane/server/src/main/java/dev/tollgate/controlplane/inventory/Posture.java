@@ -343,9 +343,6 @@ public final class Posture {
                 e.humanOwner(), null, scope + ": " + detail, r.why, r.fix);
     }
 
-    /** The sidecar waiver that also acknowledges the weak-upstream-tls findings of its workload and upstream. */
-    static final String WEAK_UPSTREAM_TLS = "weak-upstream-tls";
-
     /**
      * Marks each finding that an active {@code posture:<rule>} exception covers (the finding's asset, or its
      * workload) as acknowledged by that exception, and each {@code weak-upstream-tls} finding that an active
@@ -353,7 +350,8 @@ public final class Posture {
      */
     static void acknowledge(List<ExceptionRecord> exceptions, Instant now, List<PostureView.Finding> found) {
         List<ExceptionRecord> waivers = exceptions.stream()
-                .filter(e -> (e.waive().startsWith(Exceptions.POSTURE_PREFIX) || e.waive().equals(WEAK_UPSTREAM_TLS))
+                .filter(e -> (e.waive().startsWith(Exceptions.POSTURE_PREFIX)
+                        || e.waive().equals(Exceptions.WEAK_UPSTREAM_TLS))
                         && e.state(now) == ExceptionRecord.State.ACTIVE)
                 .toList();
         if (waivers.isEmpty()) {
@@ -362,7 +360,7 @@ public final class Posture {
         for (int i = 0; i < found.size(); i++) {
             PostureView.Finding f = found.get(i);
             for (ExceptionRecord e : waivers) {
-                if (e.waive().equals(WEAK_UPSTREAM_TLS)) {
+                if (e.waive().equals(Exceptions.WEAK_UPSTREAM_TLS)) {
                     // a weak-upstream-tls exception for the reporting workload and that upstream (host:port)
                     if (f.rule().equals(Rule.WEAK_UPSTREAM_TLS.id) && e.workload() != null
                             && e.workload().equals(f.workload()) && e.upstream() != null && f.assetId() != null
