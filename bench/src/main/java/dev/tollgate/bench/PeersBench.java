@@ -159,6 +159,9 @@ public final class PeersBench implements Callable<Integer> {
                     + "(`sidecar --training-run`, as the launcher does); --no-sidecar-cds: without; default: ${DEFAULT-VALUE}")
     boolean sidecarCds;
 
+    /** The sidecars' JVM options with every @file replaced by what it holds, for the summary. */
+    private List<String> expandedJvmOpts = List.of();
+
     @Option(names = "--profile", description = "attach async-profiler to every Tollgate sidecar during each measured "
             + "scenario (not start-up or warm-up) and write flame graphs to <out>/profiles: cpu or alloc")
     String profile;
@@ -225,6 +228,7 @@ public final class PeersBench implements Callable<Integer> {
         pki.writeBundle(bundle);
         List<String> jvmOpts = expandArgumentFiles(sidecarJvmOpts.isBlank() ? List.of()
                 : Arrays.asList(sidecarJvmOpts.trim().split("\\s+")));
+        expandedJvmOpts = jvmOpts;
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         if (sidecarCds) {
             jvmOpts = withClassDataArchive(jvmOpts, classpath, work);
@@ -1040,7 +1044,8 @@ public final class PeersBench implements Callable<Integer> {
         s.put("large responses: sizes (bytes), seconds, closed-loop connections", largeSizes + ", " + largeSeconds
                 + ", " + largeConnections);
         s.put("usual response body (bytes)", bodyBytes);
-        s.put("sidecar JVM options", sidecarJvmOpts + (sidecarCds ? " -XX:SharedArchiveFile=<training-run archive>" : "")
+        s.put("sidecar JVM options", String.join(" ", expandedJvmOpts) + " (" + sidecarJvmOpts + ")"
+                + (sidecarCds ? " -XX:SharedArchiveFile=<training-run archive>" : "")
                 + " -Xlog:gc:file=…");
         return s;
     }
