@@ -438,6 +438,10 @@ class CtlCommandTest {
         assertThat(key.err()).contains("signing_key_not_found", "ctl signing-key list").doesNotContain("workload list");
         Result workload = ctl("--credential-dir", creds, "workload", "show", "spiffe://test.tollgate/agent/ghost");
         assertThat(workload.err()).contains("workload_not_found", "ctl workload list");
+        Result exception = ctl("--credential-dir", creds, "exception", "approve", "exc-0000000000000000");
+        assertThat(exception.code()).isEqualTo(1);
+        assertThat(exception.err()).contains("reason: exception_not_found",
+                "hint: check the id with './tollgate ctl exception list'").doesNotContain("upstream secret");
     }
 
     @Test
