@@ -681,12 +681,8 @@ public final class CtlCommand implements Runnable {
                     return java.time.OffsetDateTime.parse(value).toInstant();
                 } catch (java.time.format.DateTimeParseException notATime) {
                     try {
-                        java.time.Duration ago = Durations.parse(value);
-                        if (ago.isNegative()) {
-                            throw new IllegalArgumentException("negative");
-                        }
-                        return now.minus(ago);
-                    } catch (RuntimeException notADuration) {
+                        return now.minus(Durations.parse(value));
+                    } catch (IllegalArgumentException notADuration) {
                         throw new CtlException(option + ": '" + value + "' (expected: a duration ago such as 30m, "
                                 + "1h, 7d, or an RFC 3339 time such as 2026-12-06T09:00:00Z)");
                     }
