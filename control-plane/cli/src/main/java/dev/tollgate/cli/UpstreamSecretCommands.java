@@ -18,6 +18,7 @@ import picocli.CommandLine.Parameters;
 import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.wire.UpstreamSecretRequest;
 import dev.tollgate.api.wire.UpstreamSecretView;
+import dev.tollgate.controlplane.governance.UpstreamSecrets;
 
 /**
  * {@code ctl upstream-secret}: static credentials of legacy upstreams that sidecars inject, bound to an
@@ -25,8 +26,8 @@ import dev.tollgate.api.wire.UpstreamSecretView;
  * (arguments land in shell history and in {@code ps}); no command ever prints it.
  */
 final class UpstreamSecretCommands {
-    /** Longest value read, in bytes: the control plane's limit (8,192) and a line break. */
-    static final int MAX_READ = 8192 + 2;
+    /** Longest value read, in bytes: the control plane's limit and a line break ({@code \r\n}). */
+    static final int MAX_READ = UpstreamSecrets.MAX_VALUE_BYTES + 2;
 
     private UpstreamSecretCommands() {
     }
@@ -75,8 +76,8 @@ final class UpstreamSecretCommands {
                         + e.getMessage() + ")");
             }
             if (raw.length > MAX_READ) {
-                throw new CtlException("the value is longer than 8192 bytes (expected: 1 to 8192 bytes of visible "
-                        + "ASCII)");
+                throw new CtlException("the value is longer than " + UpstreamSecrets.MAX_VALUE_BYTES
+                        + " bytes (expected: 1 to " + UpstreamSecrets.MAX_VALUE_BYTES + " bytes of visible ASCII)");
             }
             String v = new String(raw, StandardCharsets.US_ASCII);
             if (v.endsWith("\r\n")) {
