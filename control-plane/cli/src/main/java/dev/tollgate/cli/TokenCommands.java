@@ -112,7 +112,7 @@ final class TokenCommands {
                     }
                     tt.print(out);
                     if (tokens.truncated()) {
-                        out.println("(more tokens: ctl inventory list --task " + t.id() + " --limit 1000)");
+                        out.println("(first 1000 tokens shown; the task has more)");
                     }
                 });
             }
