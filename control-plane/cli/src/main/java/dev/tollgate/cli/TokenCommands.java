@@ -23,6 +23,7 @@ final class TokenCommands {
     private TokenCommands() {
     }
 
+    /** A command that only groups subcommands: run alone, it prints its usage. */
     abstract static class Group implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;

@@ -9,7 +9,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 
-import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -39,14 +38,7 @@ final class UpstreamSecretCommands {
                     "The value is read from --value-file FILE or from standard input (--value-stdin), never from an "
                             + "argument: an argument would land in your shell history and in `ps`."},
             subcommands = {Put.class, Rotate.class, ListCmd.class, Show.class, Delete.class})
-    static final class UpstreamSecret implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class UpstreamSecret extends TokenCommands.Group {
     }
 
     /** Where the value comes from: exactly one of a file or standard input. */
