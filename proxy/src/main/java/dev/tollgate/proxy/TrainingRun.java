@@ -262,12 +262,12 @@ public final class TrainingRun {
             KeyPair caKeys = ecKeys(random);
             X500Name caName = new X500Name("CN=Tollgate training CA (throwaway)");
             X509Certificate ca = sign(random, caKeys.getPublic(), caName, caKeys.getPrivate(), caName, true,
-                    "spiffe://" + TRUST_DOMAIN);
+                    Duration.ofHours(1), uri("spiffe://" + TRUST_DOMAIN));
             Files.writeString(dir.resolve("bundle.pem"), pem("CERTIFICATE", ca.getEncoded()));
             for (String[] leaf : new String[][] {{"agent", AGENT_ID}, {"tool", TOOL_ID}}) {
                 KeyPair k = ecKeys(random);
                 X509Certificate c = sign(random, k.getPublic(), new X500Name("CN=" + leaf[0]), caKeys.getPrivate(),
-                        caName, false, leaf[1]);
+                        caName, false, Duration.ofHours(1), uri(leaf[1]));
                 Files.writeString(dir.resolve(leaf[0] + ".crt"), pem("CERTIFICATE", c.getEncoded()));
                 Files.writeString(dir.resolve(leaf[0] + ".key"), pem("PRIVATE KEY", k.getPrivate().getEncoded()));
             }
@@ -276,19 +276,25 @@ public final class TrainingRun {
         }
     }
 
-    private static KeyPair ecKeys(SecureRandom random) throws GeneralSecurityException {
+    /** A P-256 key pair for a throwaway certificate (the training run's, the demo's legacy API's). */
+    public static KeyPair ecKeys(SecureRandom random) throws GeneralSecurityException {
         KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
         g.initialize(new ECGenParameterSpec("secp256r1"), random);
         return g.generateKeyPair();
     }
 
-    private static X509Certificate sign(SecureRandom random, PublicKey subjectKey, X500Name subject,
-                                        PrivateKey issuerKey, X500Name issuer, boolean ca, String uri)
-            throws GeneralSecurityException {
+    /**
+     * A throwaway certificate signed with SHA256withECDSA, valid from a minute ago for {@code lifetime}: a CA
+     * (keyCertSign, cRLSign) or a leaf (digitalSignature; server and client authentication), with the given subject
+     * alternative names (none: no such extension). For the training run's PKI and the demo's legacy API only.
+     */
+    public static X509Certificate sign(SecureRandom random, PublicKey subjectKey, X500Name subject,
+                                       PrivateKey issuerKey, X500Name issuer, boolean ca, Duration lifetime,
+                                       GeneralName... sans) throws GeneralSecurityException {
         Instant now = Instant.now();
         try {
             var b = new JcaX509v3CertificateBuilder(issuer, new BigInteger(96, random).add(BigInteger.ONE),
-                    Date.from(now.minusSeconds(60)), Date.from(now.plus(Duration.ofHours(1))), subject, subjectKey);
+                    Date.from(now.minusSeconds(60)), Date.from(now.plus(lifetime)), subject, subjectKey);
             b.addExtension(Extension.basicConstraints, true, new BasicConstraints(ca));
             b.addExtension(Extension.keyUsage, true, new KeyUsage(ca ? KeyUsage.keyCertSign | KeyUsage.cRLSign
                     : KeyUsage.digitalSignature));
@@ -296,13 +302,18 @@ public final class TrainingRun {
                 b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(
                         new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
             }
-            b.addExtension(Extension.subjectAlternativeName, false,
-                    new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, uri)));
+            if (sans.length > 0) {
+                b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(sans));
+            }
             return new JcaX509CertificateConverter().getCertificate(
                     b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(issuerKey)));
         } catch (org.bouncycastle.operator.OperatorCreationException | org.bouncycastle.cert.CertIOException e) {
             throw new GeneralSecurityException(e.getMessage(), e);
         }
+    }
+
+    private static GeneralName uri(String uri) {
+        return new GeneralName(GeneralName.uniformResourceIdentifier, uri);
     }
 
     private static String pem(String type, byte[] der) {

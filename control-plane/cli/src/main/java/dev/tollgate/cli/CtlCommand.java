@@ -167,7 +167,8 @@ public final class CtlCommand implements Runnable {
             case "revocation_state_unknown", "overloaded" -> "the control plane cannot serve this now (see its log); retry";
             case "join_token_used", "join_token_expired", "join_token_invalid" -> "create a new one with "
                     + "'./tollgate ctl join-token create SPIFFE_ID'";
-            case "exception_not_found", "exception_scope_mismatch", "exception_revoked", "exception_expired" ->
+            case "exception_not_found" -> "check the id with './tollgate ctl exception list'";
+            case "exception_scope_mismatch", "exception_revoked", "exception_expired" ->
                     "an upstream secret needs an inject-credential exception for exactly its workload and upstream: "
                             + "see './tollgate ctl exception list', or request one with './tollgate ctl exception request'";
             case "upstream_secret_not_found" -> "check the name with './tollgate ctl upstream-secret list'";
@@ -680,12 +681,8 @@ public final class CtlCommand implements Runnable {
                     return java.time.OffsetDateTime.parse(value).toInstant();
                 } catch (java.time.format.DateTimeParseException notATime) {
                     try {
-                        java.time.Duration ago = Durations.parse(value);
-                        if (ago.isNegative()) {
-                            throw new IllegalArgumentException("negative");
-                        }
-                        return now.minus(ago);
-                    } catch (RuntimeException notADuration) {
+                        return now.minus(Durations.parse(value));
+                    } catch (IllegalArgumentException notADuration) {
                         throw new CtlException(option + ": '" + value + "' (expected: a duration ago such as 30m, "
                                 + "1h, 7d, or an RFC 3339 time such as 2026-12-06T09:00:00Z)");
                     }

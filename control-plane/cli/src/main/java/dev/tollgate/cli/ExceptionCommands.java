@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -24,14 +23,7 @@ final class ExceptionCommands {
             description = "Time-boxed, scoped, owned exceptions: request one (operator), approve and review it (an "
                     + "admin other than the requester), revoke it (operator), list and show them.",
             subcommands = {Request.class, Approve.class, Review.class, Revoke.class, ListCmd.class, Show.class})
-    static final class Exception implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class Exception extends TokenCommands.Group {
     }
 
     @Command(name = "request", mixinStandardHelpOptions = true,

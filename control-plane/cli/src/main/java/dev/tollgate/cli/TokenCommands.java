@@ -23,6 +23,7 @@ final class TokenCommands {
     private TokenCommands() {
     }
 
+    /** A command that only groups subcommands: run alone, it prints its usage. */
     abstract static class Group implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -112,7 +113,7 @@ final class TokenCommands {
                     }
                     tt.print(out);
                     if (tokens.truncated()) {
-                        out.println("(more tokens: ctl inventory list --task " + t.id() + " --limit 1000)");
+                        out.println("(first 1000 tokens shown; the task has more)");
                     }
                 });
             }

@@ -9,7 +9,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 
-import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -18,6 +17,7 @@ import picocli.CommandLine.Parameters;
 import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.wire.UpstreamSecretRequest;
 import dev.tollgate.api.wire.UpstreamSecretView;
+import dev.tollgate.controlplane.governance.UpstreamSecrets;
 
 /**
  * {@code ctl upstream-secret}: static credentials of legacy upstreams that sidecars inject, bound to an
@@ -25,8 +25,8 @@ import dev.tollgate.api.wire.UpstreamSecretView;
  * (arguments land in shell history and in {@code ps}); no command ever prints it.
  */
 final class UpstreamSecretCommands {
-    /** Longest value read, in bytes: the control plane's limit (8,192) and a line break. */
-    static final int MAX_READ = 8192 + 2;
+    /** Longest value read, in bytes: the control plane's limit and a line break ({@code \r\n}). */
+    static final int MAX_READ = UpstreamSecrets.MAX_VALUE_BYTES + 2;
 
     private UpstreamSecretCommands() {
     }
@@ -38,14 +38,7 @@ final class UpstreamSecretCommands {
                     "The value is read from --value-file FILE or from standard input (--value-stdin), never from an "
                             + "argument: an argument would land in your shell history and in `ps`."},
             subcommands = {Put.class, Rotate.class, ListCmd.class, Show.class, Delete.class})
-    static final class UpstreamSecret implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class UpstreamSecret extends TokenCommands.Group {
     }
 
     /** Where the value comes from: exactly one of a file or standard input. */
@@ -75,8 +68,8 @@ final class UpstreamSecretCommands {
                         + e.getMessage() + ")");
             }
             if (raw.length > MAX_READ) {
-                throw new CtlException("the value is longer than 8192 bytes (expected: 1 to 8192 bytes of visible "
-                        + "ASCII)");
+                throw new CtlException("the value is longer than " + UpstreamSecrets.MAX_VALUE_BYTES
+                        + " bytes (expected: 1 to " + UpstreamSecrets.MAX_VALUE_BYTES + " bytes of visible ASCII)");
             }
             String v = new String(raw, StandardCharsets.US_ASCII);
             if (v.endsWith("\r\n")) {

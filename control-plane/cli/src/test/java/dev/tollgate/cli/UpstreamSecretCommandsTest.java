@@ -9,9 +9,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.Statement;
+import java.security.KeyPair;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,11 +20,16 @@ import org.junit.jupiter.api.io.TempDir;
 
 import picocli.CommandLine;
 
+import dev.tollgate.api.tls.Csrs;
+import dev.tollgate.api.tls.Pem;
+import dev.tollgate.api.wire.ExceptionRequest;
+import dev.tollgate.api.wire.OperatorCredentialRequest;
 import dev.tollgate.controlplane.TestControlPlane;
 
 /**
  * {@code ctl upstream-secret}: the value goes in from a file or standard input only and never comes out of any
- * command. The bound exception is inserted with SQL (the exception service is built elsewhere).
+ * command. The bound {@code inject-credential} exception is requested by the operator and approved by a second admin,
+ * through the API.
  */
 class UpstreamSecretCommandsTest {
     static final String VALUE = "Basic-c3ZjLWJhdGNoOmh1bnRlcjI-value";
@@ -37,22 +40,19 @@ class UpstreamSecretCommandsTest {
 
     TestControlPlane tcp;
     String creds;
+    String exceptionId;
 
     @BeforeEach
     void start() throws Exception {
         tcp = TestControlPlane.start(dir.resolve("cp"));
         creds = tcp.cp.operatorDir().toString();
         tcp.register(dev.tollgate.api.SpiffeId.parse(AGENT));
-        long now = System.currentTimeMillis();
-        try (Connection c = DriverManager.getConnection(tcp.cp.config().database().url());
-             Statement s = c.createStatement()) {
-            s.execute("PRAGMA busy_timeout = 10000");
-            s.executeUpdate("INSERT INTO governance_exception (id, waive, workload, upstream, justification, "
-                    + "human_owner, requested_by, created_at, approved_by, approved_at, expires_at, review_by) VALUES "
-                    + "('exc-1', 'inject-credential', '" + AGENT + "', 'legacy.internal:443', 'legacy', "
-                    + "'bob@example.com', 'alice', " + now + ", 'carol', " + now + ", " + (now + 86_400_000L) + ", "
-                    + (now + 86_400_000L) + ")");
-        }
+        exceptionId = tcp.admin().requestException(new ExceptionRequest("inject-credential", AGENT,
+                "legacy.internal:443", null, null, null, null, "legacy", "bob@example.com", 86_400L, null)).id();
+        KeyPair kp = Csrs.newP256();
+        var approver = tcp.admin().issueOperatorCredential(new OperatorCredentialRequest("carol", "admin",
+                "carol@example.com", Csrs.csrPem(kp), 3600L));
+        tcp.as(Pem.certificates(approver.chainPem()), kp.getPrivate()).approveException(exceptionId);
     }
 
     @AfterEach
@@ -91,8 +91,8 @@ class UpstreamSecretCommandsTest {
         Files.writeString(file, VALUE + "\n");
 
         Result put = ctl("upstream-secret", "put", "legacy-key", "--workload", AGENT, "--upstream",
-                "legacy.internal:443", "--exception", "exc-1", "--human-owner", "bob@example.com", "--service-owner",
-                "team-billing", "--rotation-period", "90d", "--value-file", file.toString());
+                "legacy.internal:443", "--exception", exceptionId, "--human-owner", "bob@example.com",
+                "--service-owner", "team-billing", "--rotation-period", "90d", "--value-file", file.toString());
         assertThat(put.code()).as(put.err()).isZero();
         assertThat(put.out()).contains("legacy-key").contains("version 1");
 
@@ -106,6 +106,8 @@ class UpstreamSecretCommandsTest {
         Result show = ctl("--output", "json", "upstream-secret", "show", "legacy-key");
         assertThat(list.out()).contains("legacy-key").contains("legacy.internal:443").contains("bob@example.com");
         assertThat(json.out()).contains("\"version\" : 2");
+        assertThat(show.code()).as(show.err()).isZero();
+        assertThat(show.out()).contains("legacy-key");
         for (Result r : List.of(put, rotated, list, json, show)) {
             assertThat(r.out() + r.err()).doesNotContain(VALUE);
         }
@@ -122,8 +124,8 @@ class UpstreamSecretCommandsTest {
     @Test
     void valueIsNeverTakenFromAnArgumentAndTheHelpSaysWhy() {
         Result asArgument = ctl("upstream-secret", "put", "legacy-key", "--workload", AGENT, "--upstream",
-                "legacy.internal:443", "--exception", "exc-1", "--human-owner", "bob@example.com", "--service-owner",
-                "team-billing", "--rotation-period", "90d", "--value", VALUE);
+                "legacy.internal:443", "--exception", exceptionId, "--human-owner", "bob@example.com",
+                "--service-owner", "team-billing", "--rotation-period", "90d", "--value", VALUE);
         Result neither = ctl("upstream-secret", "rotate", "legacy-key");
         Result help = ctl("upstream-secret", "put", "--help");
 
@@ -144,11 +146,11 @@ class UpstreamSecretCommandsTest {
             throw new java.io.UncheckedIOException(e);
         }
         Result r = ctl("upstream-secret", "put", "legacy-key", "--workload", AGENT, "--upstream",
-                "other.internal:443", "--exception", "exc-1", "--human-owner", "bob@example.com", "--service-owner",
+                "other.internal:443", "--exception", exceptionId, "--human-owner", "bob@example.com", "--service-owner",
                 "team-billing", "--rotation-period", "90d", "--value-file", file.toString());
 
         assertThat(r.code()).isEqualTo(1);
-        assertThat(r.err()).contains("exc-1").contains("exception_scope_mismatch").contains("hint:")
+        assertThat(r.err()).contains(exceptionId).contains("exception_scope_mismatch").contains("hint:")
                 .doesNotContain(VALUE);
     }
 }

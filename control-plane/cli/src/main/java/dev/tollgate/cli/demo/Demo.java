@@ -85,12 +85,8 @@ public final class Demo implements AutoCloseable {
         Map<String, String> env = Map.of("TOLLGATE_KEK", Base64.getEncoder().encodeToString(kek));
         controlPlane = track(ControlPlane.start(ControlPlaneConfig.parse(v, env), env, Clock.systemUTC()));
         Path op = controlPlane.operatorDir();
-        operator = ControlPlaneClient.builder(controlPlane.apiUri())
-                .trustBundle(() -> controlPlane.ca().bundle().anchors())
-                .serverId(controlPlane.serverId())
-                .clientCertificate(Pem.certificates(Files.readString(op.resolve(ControlPlane.ADMIN_CERT_FILE))),
-                        Pem.privateKey(Files.readString(op.resolve(ControlPlane.ADMIN_KEY_FILE))))
-                .build();
+        operator = client(Pem.certificates(Files.readString(op.resolve(ControlPlane.ADMIN_CERT_FILE))),
+                Pem.privateKey(Files.readString(op.resolve(ControlPlane.ADMIN_KEY_FILE))));
         operator.registerWorkload(new WorkloadSpec(AGENT.toString(), "alice@example.com", "team-agents",
                 "research assistant: looks customers up and writes summaries",
                 List.of(McpToolServer.READ_CUSTOMER, McpToolServer.WEB_POST), null, 900L));
@@ -135,8 +131,12 @@ public final class Demo implements AutoCloseable {
                         && agentSidecar.policySource().current().isPresent());
     }
 
-    /** Writes the sidecar's join token and configuration into the demo directory and starts it from that file. */
-    private Sidecar sidecar(String name, SpiffeId id, String yaml) throws IOException {
+    /**
+     * Starts a sidecar for {@code id} (already registered) from {@code yaml} plus the control-plane and TLS sections,
+     * joined by a fresh one-time token: writes the token and the configuration into the demo directory and starts it
+     * from that file; it is stopped with the rest of the demo.
+     */
+    Sidecar sidecar(String name, SpiffeId id, String yaml) throws IOException {
         Path token = dir.resolve(name + ".join-token");
         Files.writeString(token, operator.createJoinToken(id, 300L).token());
         Path file = dir.resolve(name + ".yaml");
@@ -195,24 +195,21 @@ public final class Demo implements AutoCloseable {
         java.security.KeyPair kp = dev.tollgate.api.tls.Csrs.newP256();
         var issued = operator.issueOperatorCredential(new dev.tollgate.api.wire.OperatorCredentialRequest(name, role,
                 person, dev.tollgate.api.tls.Csrs.csrPem(kp), null));
+        return client(Pem.certificates(issued.chainPem()), kp.getPrivate());
+    }
+
+    /** A client of the demo's control plane that presents {@code chain} and {@code key}. */
+    private ControlPlaneClient client(List<java.security.cert.X509Certificate> chain, java.security.PrivateKey key) {
         return ControlPlaneClient.builder(controlPlane.apiUri())
                 .trustBundle(() -> controlPlane.ca().bundle().anchors())
                 .serverId(controlPlane.serverId())
-                .clientCertificate(Pem.certificates(issued.chainPem()), kp.getPrivate())
+                .clientCertificate(chain, key)
                 .build();
     }
 
     /** Starts the governance step's legacy API; it is stopped with the rest of the demo. */
     LegacyApi startLegacyApi(String apiKey) throws IOException {
         return track(new LegacyApi(dir, apiKey));
-    }
-
-    /**
-     * Starts one more sidecar for {@code id} (already registered) from {@code yaml} plus the control-plane and TLS
-     * sections, joined by a fresh one-time token; it is stopped with the rest of the demo.
-     */
-    Sidecar startSidecar(String name, SpiffeId id, String yaml) throws IOException {
-        return sidecar(name, id, yaml);
     }
 
     private <T extends AutoCloseable> T track(T c) {

@@ -135,6 +135,9 @@ public final class DemoCommand implements Callable<Integer> {
                 + Walkthrough.BATCH);
         out.println("            ./tollgate ctl --credential-dir " + creds + " posture --report posture.md");
         out.println("            ./tollgate ctl --credential-dir " + creds + " exception list");
+        out.println("            ./tollgate ctl --credential-dir " + creds + " exception show " + results.stream()
+                .map(r -> r.facts().get("exception")).filter(java.util.Objects::nonNull).map(String::valueOf)
+                .findFirst().orElse("<id from the list>") + "   (requester, approver, revoker)");
         out.println("            ./tollgate ctl --credential-dir " + creds + " upstream-secret list");
         out.println("            ./tollgate ctl --credential-dir " + creds + " task create " + Demo.AGENT
                 + " --tool " + McpToolServer.READ_CUSTOMER + " --intent \"look up c-1\"");

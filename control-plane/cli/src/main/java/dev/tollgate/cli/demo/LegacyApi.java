@@ -1,24 +1,17 @@
 package dev.tollgate.cli.demo;
 
 import java.io.IOException;
-import java.math.BigInteger;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.MessageDigest;
-import java.security.PrivateKey;
-import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
-import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.Date;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -35,18 +28,10 @@ import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
 
 import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.asn1.x509.BasicConstraints;
-import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
-import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.GeneralName;
-import org.bouncycastle.asn1.x509.GeneralNames;
-import org.bouncycastle.asn1.x509.KeyPurposeId;
-import org.bouncycastle.asn1.x509.KeyUsage;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 import dev.tollgate.api.tls.Pem;
+import dev.tollgate.proxy.TrainingRun;
 
 /**
  * The demo's legacy integration: a billing API on loopback that knows nothing of SPIFFE or task tokens. It speaks
@@ -88,12 +73,14 @@ public final class LegacyApi implements AutoCloseable {
         SSLContext ssl;
         try {
             SecureRandom random = new SecureRandom();
-            KeyPair caKeys = p256(random);
+            KeyPair caKeys = TrainingRun.ecKeys(random);
             X500Name caName = new X500Name("CN=Legacy billing CA (demo - throwaway)");
-            X509Certificate ca = sign(random, caKeys.getPublic(), caName, caKeys.getPrivate(), caName, true);
-            KeyPair leafKeys = p256(random);
-            X509Certificate leaf = sign(random, leafKeys.getPublic(), new X500Name("CN=localhost"),
-                    caKeys.getPrivate(), caName, false);
+            X509Certificate ca = TrainingRun.sign(random, caKeys.getPublic(), caName, caKeys.getPrivate(), caName,
+                    true, CERT_LIFETIME);
+            KeyPair leafKeys = TrainingRun.ecKeys(random);
+            X509Certificate leaf = TrainingRun.sign(random, leafKeys.getPublic(), new X500Name("CN=localhost"),
+                    caKeys.getPrivate(), caName, false, CERT_LIFETIME, new GeneralName(GeneralName.dNSName,
+                            "localhost"), new GeneralName(GeneralName.iPAddress, "127.0.0.1"));
             Files.writeString(roots, Pem.encodeCertificates(List.of(ca)));
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(null, null);
@@ -191,35 +178,5 @@ public final class LegacyApi implements AutoCloseable {
     public void close() {
         server.stop(0);
         executor.shutdownNow();
-    }
-
-    private static KeyPair p256(SecureRandom random) throws GeneralSecurityException {
-        KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
-        g.initialize(new ECGenParameterSpec("secp256r1"), random);
-        return g.generateKeyPair();
-    }
-
-    private static X509Certificate sign(SecureRandom random, PublicKey subjectKey, X500Name subject,
-                                        PrivateKey issuerKey, X500Name issuer, boolean ca)
-            throws GeneralSecurityException {
-        Instant now = Instant.now();
-        try {
-            var b = new JcaX509v3CertificateBuilder(issuer, new BigInteger(96, random).add(BigInteger.ONE),
-                    Date.from(now.minusSeconds(60)), Date.from(now.plus(CERT_LIFETIME)), subject, subjectKey);
-            b.addExtension(Extension.basicConstraints, true, new BasicConstraints(ca));
-            b.addExtension(Extension.keyUsage, true, new KeyUsage(ca ? KeyUsage.keyCertSign | KeyUsage.cRLSign
-                    : KeyUsage.digitalSignature));
-            if (!ca) {
-                b.addExtension(Extension.extendedKeyUsage, false,
-                        new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth));
-                b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
-                        new GeneralName(GeneralName.dNSName, "localhost"),
-                        new GeneralName(GeneralName.iPAddress, "127.0.0.1")}));
-            }
-            return new JcaX509CertificateConverter().getCertificate(
-                    b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(issuerKey)));
-        } catch (org.bouncycastle.operator.OperatorCreationException | org.bouncycastle.cert.CertIOException e) {
-            throw new GeneralSecurityException(e.getMessage(), e);
-        }
     }
 }

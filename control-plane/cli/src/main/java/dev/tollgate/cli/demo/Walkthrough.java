@@ -351,7 +351,7 @@ public final class Walkthrough {
         UpstreamSecretView secret = requester.putUpstreamSecret(new UpstreamSecretRequest(SECRET_NAME,
                 BATCH.toString(), legacy.address(), requested.id(), apiKey, "carol@example.com", "team-billing",
                 Duration.ofDays(30).toSeconds()));
-        Sidecar batch = demo.startSidecar("batch-sidecar", BATCH, """
+        Sidecar batch = demo.sidecar("batch-sidecar", BATCH, """
                 listeners:
                   egress: {address: "127.0.0.1:0"}
                   admin: {address: "127.0.0.1:0"}

@@ -68,7 +68,9 @@ class DemoTest {
 
         assertThat(code).as(err.toString()).isZero();
         assertThat(out.toString()).contains("7 of 7 steps as expected").contains("Where to look next")
-                .contains("/metrics").contains("audit list").contains("inventory list").contains("posture");
+                .contains("/metrics").contains("audit list").contains("inventory list").contains("posture")
+                .as("the govern hint names the exception whose requester, approver and revoker 'show' prints")
+                .contains("exception show " + governance.get("exception"));
         assertThat(ran.workDir()).as("the temporary directory is deleted").isNotNull();
         assertThat(Files.exists(ran.workDir())).as("the temporary directory is deleted").isFalse();
     }
