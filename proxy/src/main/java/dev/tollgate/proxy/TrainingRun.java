@@ -20,8 +20,8 @@ import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Date;
 import java.util.stream.Stream;
 
@@ -60,6 +60,7 @@ import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
+import dev.tollgate.api.tls.Pem;
 import dev.tollgate.proxy.config.ConfigLoader;
 import dev.tollgate.proxy.config.SidecarConfig;
 
@@ -129,7 +130,7 @@ public final class TrainingRun {
                     credentials: {required: false}
                     """.formatted(ingressPort, TOOL_ID))).build().start();
             int answered = send(agent.egressAddress().orElseThrow(), requests);
-            send(agent.adminAddress().orElseThrow(), java.util.List.of("GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n"));
+            send(agent.adminAddress().orElseThrow(), List.of("GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n"));
             return answered;
         } finally {
             if (agent != null) {
@@ -159,7 +160,7 @@ public final class TrainingRun {
         String get = "GET /status HTTP/1.1\r\nHost: tool\r\n\r\n";
         String post = "POST /mcp HTTP/1.1\r\nHost: tool\r\nContent-Type: application/json\r\nAccept: application/json, "
                 + "text/event-stream\r\nContent-Length: " + CALL.length + "\r\n\r\n" + new String(CALL, StandardCharsets.UTF_8);
-        java.util.List<String> all = new java.util.ArrayList<>();
+        List<String> all = new java.util.ArrayList<>();
         for (int i = 0; i < requests; i++) {
             all.add(i % 2 == 0 ? post : get);
         }
@@ -167,7 +168,7 @@ public final class TrainingRun {
     }
 
     /** Sends the requests one after the other on one keep-alive connection; returns how many were answered 200. */
-    private static int send(InetSocketAddress to, java.util.List<String> requests) throws IOException {
+    private static int send(InetSocketAddress to, List<String> requests) throws IOException {
         try (Socket s = new Socket()) {
             s.connect(to, (int) IO_TIMEOUT.toMillis());
             s.setSoTimeout((int) IO_TIMEOUT.toMillis());
@@ -263,13 +264,13 @@ public final class TrainingRun {
             X500Name caName = new X500Name("CN=Tollgate training CA (throwaway)");
             X509Certificate ca = sign(random, caKeys.getPublic(), caName, caKeys.getPrivate(), caName, true,
                     Duration.ofHours(1), uri("spiffe://" + TRUST_DOMAIN));
-            Files.writeString(dir.resolve("bundle.pem"), pem("CERTIFICATE", ca.getEncoded()));
+            Files.writeString(dir.resolve("bundle.pem"), Pem.encodeCertificates(List.of(ca)));
             for (String[] leaf : new String[][] {{"agent", AGENT_ID}, {"tool", TOOL_ID}}) {
                 KeyPair k = ecKeys(random);
                 X509Certificate c = sign(random, k.getPublic(), new X500Name("CN=" + leaf[0]), caKeys.getPrivate(),
                         caName, false, Duration.ofHours(1), uri(leaf[1]));
-                Files.writeString(dir.resolve(leaf[0] + ".crt"), pem("CERTIFICATE", c.getEncoded()));
-                Files.writeString(dir.resolve(leaf[0] + ".key"), pem("PRIVATE KEY", k.getPrivate().getEncoded()));
+                Files.writeString(dir.resolve(leaf[0] + ".crt"), Pem.encodeCertificates(List.of(c)));
+                Files.writeString(dir.resolve(leaf[0] + ".key"), Pem.encodePrivateKey(k.getPrivate()));
             }
         } catch (GeneralSecurityException e) {
             throw new IOException("training PKI: " + e.getMessage(), e);
@@ -314,10 +315,5 @@ public final class TrainingRun {
 
     private static GeneralName uri(String uri) {
         return new GeneralName(GeneralName.uniformResourceIdentifier, uri);
-    }
-
-    private static String pem(String type, byte[] der) {
-        return "-----BEGIN " + type + "-----\n" + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
-                + "\n-----END " + type + "-----\n";
     }
 }
