@@ -68,6 +68,13 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(HttpForwarder.class);
     /** Retry-After of the 503 a request gets when no upstream connection frees up in time (overload). */
     static final int OVERLOAD_RETRY_AFTER_SECONDS = 1;
+    /**
+     * A cut lets a short answer already on its way end (often the other sidecar's own {@code 401 revoked}, whose head
+     * arrived before its body): a response of at most this many declared bytes, not an event stream...
+     */
+    public static final long CUT_SHORT_ANSWER_BYTES = 8192;
+    /** ...within this long after the cut; then it is ended as any other. */
+    public static final long CUT_SHORT_ANSWER_MILLIS = 1000;
 
     private final UpstreamPools pools;
     private final ConnectionTracker tracker;
@@ -340,6 +347,10 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         boolean keepClient;
         boolean upstreamReusable;
         boolean streaming;
+        /** The response declared a body of at most {@link #CUT_SHORT_ANSWER_BYTES} and is not a stream. */
+        boolean shortAnswer;
+        /** Ends a short answer that did not end within {@link #CUT_SHORT_ANSWER_MILLIS} of its cut. */
+        ScheduledFuture<?> cutDeadline;
         boolean discarding;
         boolean finished;
         RequestOutcome localOutcome;
@@ -523,6 +534,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 upstreamReusable = !lease.http2 && HttpUtil.isKeepAlive(resp);
                 String type = resp.headers().get(HttpHeaderNames.CONTENT_TYPE);
                 streaming = type != null && type.regionMatches(true, 0, "text/event-stream", 0, 17);
+                long declared = HttpUtil.getContentLength(resp, -1L);
+                shortAnswer = !streaming && declared >= 0 && declared <= CUT_SHORT_ANSWER_BYTES;
                 HopByHop.removeFromResponse(resp.headers());
                 MessageFraming.removeHttp2Markers(resp.headers());
                 if (!http2Stream) {
@@ -698,13 +711,30 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             if (!http2Stream) {
                 draining = true;
             }
+            if (responseDone) {
+                // the whole answer is relayed already; its write completing finishes the exchange
+                return;
+            }
             if (!responseStarted) {
                 DenyReason d = reason.denyReason();
                 respondLocally(d.status(), "invalid_credential", d.tag(), RequestOutcome.REVOKED);
                 return;
             }
-            finish(RequestOutcome.REVOKED, false);
-            abortClient();
+            if (shortAnswer) {
+                if (cutDeadline == null) {
+                    cutDeadline = ctx.executor().schedule(this::abortAnswer, CUT_SHORT_ANSWER_MILLIS,
+                            TimeUnit.MILLISECONDS);
+                }
+                return;
+            }
+            abortAnswer();
+        }
+
+        private void abortAnswer() {
+            if (!finished) {
+                finish(RequestOutcome.REVOKED, false);
+                abortClient();
+            }
         }
 
         void maybeFinishAfterLocalResponse() {
@@ -723,6 +753,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             }
             if (timeout != null) {
                 timeout.cancel(false);
+            }
+            if (cutDeadline != null) {
+                cutDeadline.cancel(false);
             }
             if (interceptor != null) {
                 interceptor.release();

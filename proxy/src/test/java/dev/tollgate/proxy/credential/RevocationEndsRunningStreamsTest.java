@@ -31,6 +31,7 @@ import dev.tollgate.api.wire.RevocationRequest;
 import dev.tollgate.api.wire.TaskCreatedView;
 import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.proxy.Sidecar;
+import dev.tollgate.proxy.forward.HttpForwarder;
 import dev.tollgate.proxy.metrics.Direction;
 
 /**
@@ -127,6 +128,56 @@ class RevocationEndsRunningStreamsTest {
         HttpResponse<String> r = waiting.get(CUT_WITHIN.toSeconds(), TimeUnit.SECONDS);
         CredentialEnforcementTest.assertDenied(r, 401, "revoked");
         awaitCut(CutReason.TASK);
+    }
+
+    /**
+     * The head of a short answer (here the application's; in a race, often the tool's sidecar's own 401) reached the
+     * client before the revocation did: its body, when it follows within the grace, still reaches the client whole
+     * instead of a truncated answer.
+     */
+    @Test
+    void aShortAnswerAlreadyOnItsWayEndsWholeWhenItsBodyFollowsWithinTheGrace() throws Exception {
+        TaskCreatedView task = fx.task(bot, 300, "feed");
+        CompletableFuture<HttpResponse<String>> answer = egressAsync(task.token(), "/short");
+        await().atMost(Duration.ofSeconds(20)).until(() -> app.shortHeadsSent() == 1);
+
+        fx.tcp.admin().revoke(new RevocationRequest("token", task.tokenId(), "leaked"));
+        await().atMost(CUT_WITHIN).pollInterval(Duration.ofMillis(5))
+                .until(() -> agent.metrics().requestsCutCount(Direction.EGRESS, CutReason.TOKEN) == 1.0);
+        app.releaseShortBodies();
+
+        HttpResponse<String> r = answer.get(CUT_WITHIN.toSeconds(), TimeUnit.SECONDS);
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).isEqualTo("x".repeat(SseApp.SHORT_BODY));
+        // Its connection is not kept: the next request opens a new one and is denied.
+        CredentialEnforcementTest.assertDenied(CredentialFixture.viaEgress(agent, "feed", "/x", TokenClaims.HEADER,
+                task.token()), 401, "revoked");
+    }
+
+    /** A short answer whose body does not follow is ended like any other once the grace is over. */
+    @Test
+    void aShortAnswerWhoseBodyDoesNotFollowIsEndedAfterTheGrace() throws Exception {
+        TaskCreatedView task = fx.task(bot, 300, "feed");
+        CompletableFuture<HttpResponse<String>> answer = egressAsync(task.token(), "/short");
+        await().atMost(Duration.ofSeconds(20)).until(() -> app.shortHeadsSent() == 1);
+
+        long sent = System.nanoTime();
+        fx.tcp.admin().revoke(new RevocationRequest("token", task.tokenId(), "leaked"));
+
+        assertThat(answer).failsWithin(CUT_WITHIN);
+        assertThat(Duration.ofNanos(System.nanoTime() - sent))
+                .isGreaterThanOrEqualTo(Duration.ofMillis(HttpForwarder.CUT_SHORT_ANSWER_MILLIS));
+        assertThat(agent.metrics().requestsCutCount(Direction.EGRESS, CutReason.TOKEN)).isEqualTo(1.0);
+    }
+
+    CompletableFuture<HttpResponse<String>> egressAsync(String token, String path) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return CredentialFixture.viaEgress(agent, "feed", path, TokenClaims.HEADER, token);
+            } catch (IOException | InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
     }
 
     @Test
