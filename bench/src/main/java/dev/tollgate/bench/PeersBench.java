@@ -272,7 +272,10 @@ public final class PeersBench implements Callable<Integer> {
                     case "handshakes" -> handshakes(fullTls, resumingTls);
                     case "resources" -> resources();
                     case "large" -> large();
-                    case "coldstart" -> coldStart();
+                    case "coldstart" -> {
+                        copyGcLogs(); // the cold starts restart the sidecars, each start with a new log
+                        coldStart();
+                    }
                     default -> throw new IllegalStateException(scenario);
                 }
                 stopProfile(scenario);
@@ -287,7 +290,9 @@ public final class PeersBench implements Callable<Integer> {
                     denialTotals.put(p.name, t.denials());
                 }
             }
-            copyGcLogs();
+            if (!gcLogsCopied) {
+                copyGcLogs();
+            }
             uptimeAfter = uptime();
             writeResults();
         } finally {
@@ -976,7 +981,9 @@ public final class PeersBench implements Callable<Integer> {
         versions.put("h2load", Peer.onPath("h2load") ? Peer.versionOf("h2load", "--version") : "absent");
     }
 
+    /** The sidecars' GC logs of the load scenarios, read before the cold starts replace them. */
     private void copyGcLogs() throws IOException {
+        gcLogsCopied = true;
         for (Peer p : peers) {
             if (p instanceof TollgatePair t) {
                 Files.createDirectories(out.resolve("gc"));
@@ -994,6 +1001,8 @@ public final class PeersBench implements Callable<Integer> {
             }
         }
     }
+
+    private boolean gcLogsCopied;
 
     private void writeResults() throws IOException {
         StringBuilder csv = new StringBuilder("repetition,scenario,peer,param,metric,value\n");

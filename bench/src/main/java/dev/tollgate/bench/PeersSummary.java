@@ -258,8 +258,9 @@ final class PeersSummary {
         List<String> gcPeers = b.rows.stream().filter(r -> r.scenario().equals("gc")).map(PeersBench.Row::peer)
                 .distinct().toList();
         if (!gcPeers.isEmpty()) {
-            s.append("\n## Garbage collection of the sidecars (whole run, from `-Xlog:gc`; logs in `gc/`)\n\n"
-                    + "For a peer restarted by the cold-start scenario, the log of its last start.\n\n"
+            s.append("\n## Garbage collection of the sidecars (from `-Xlog:gc`; logs in `gc/`)\n\n"
+                    + "From each sidecar's start through warm-up and every load scenario, read before the cold-start "
+                    + "scenario restarts them; start-up pauses included.\n\n"
                     + "| sidecar | pauses | total pause ms | longest pause ms |\n| --- | ---: | ---: | ---: |\n");
             for (String g : gcPeers) {
                 s.append("| ").append(g).append(" | ").append(b.spread("gc", g, 0, "pauses").format(0)).append(" | ")
