@@ -387,7 +387,7 @@ public final class ApiRoutes {
             try {
                 identity = SpiffeId.parse(identity).toString();
             } catch (RuntimeException e) {
-                throw ApiProblem.badRequest("invalid_parameter", "identity: '" + cut(identity)
+                throw ApiProblem.badRequest("invalid_parameter", "identity: '" + ApiProblem.cut(identity)
                         + "' (expected: a SPIFFE ID such as spiffe://example.org/agent/name; " + e.getMessage() + ")");
             }
         }
@@ -402,7 +402,7 @@ public final class ApiRoutes {
     private static String auditWord(ApiRequest r, String name) {
         String v = r.queryParam(name);
         if (v != null && !AUDIT_WORD.matcher(v).matches()) {
-            throw ApiProblem.badRequest("invalid_parameter", name + ": '" + cut(v) + "' (expected: "
+            throw ApiProblem.badRequest("invalid_parameter", name + ": '" + ApiProblem.cut(v) + "' (expected: "
                     + AUDIT_WORD.pattern() + ", e.g. " + (name.equals("kind") ? "decision.denied" : "denied") + ")");
         }
         return v;
@@ -416,13 +416,9 @@ public final class ApiRoutes {
         try {
             return java.time.OffsetDateTime.parse(v).toInstant();
         } catch (java.time.format.DateTimeParseException e) {
-            throw ApiProblem.badRequest("invalid_parameter", name + ": '" + cut(v)
+            throw ApiProblem.badRequest("invalid_parameter", name + ": '" + ApiProblem.cut(v)
                     + "' (expected: an RFC 3339 time such as 2026-12-06T09:00:00Z)");
         }
-    }
-
-    private static String cut(String s) {
-        return s.length() > 64 ? s.substring(0, 64) + "…" : s;
     }
 
     private static Inventory.Query inventoryQuery(ApiRequest r) {

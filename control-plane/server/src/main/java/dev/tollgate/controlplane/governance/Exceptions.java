@@ -113,11 +113,6 @@ public final class Exceptions {
         this.assets = assets;
     }
 
-    /** The longest an exception may last (exceptions.max-duration). */
-    public Duration maxDuration() {
-        return maxDuration;
-    }
-
     // ---- writes -------------------------------------------------------------------------------------------------
 
     /** Records a request (state requested); the requester is the calling operator. Waives nothing until approved. */
@@ -521,7 +516,7 @@ public final class Exceptions {
 
     private static void requireId(String id) {
         if (id == null || !ID.matcher(id).matches()) {
-            throw ApiProblem.badRequest("invalid_exception_id", "id: '" + cut(id) + "' (expected: exc- and 16 "
+            throw ApiProblem.badRequest("invalid_exception_id", "id: '" + ApiProblem.cut(id) + "' (expected: exc- and 16 "
                     + "lowercase hex digits, as ctl exception list shows)");
         }
     }
@@ -543,7 +538,7 @@ public final class Exceptions {
         if (w.startsWith(POSTURE_PREFIX) && postureRules.contains(w.substring(POSTURE_PREFIX.length()))) {
             return w;
         }
-        throw ApiProblem.badRequest("invalid_waive", "waive: '" + cut(w) + "' (expected: " + waivers() + ")");
+        throw ApiProblem.badRequest("invalid_waive", "waive: '" + ApiProblem.cut(w) + "' (expected: " + waivers() + ")");
     }
 
     private String waivers() {
@@ -565,7 +560,7 @@ public final class Exceptions {
         var m = UPSTREAM.matcher(u);
         if (u.length() > 261 || !m.matches() || Integer.parseInt(m.group(1)) < 1
                 || Integer.parseInt(m.group(1)) > 65535) {
-            throw ApiProblem.badRequest("invalid_upstream", "upstream: '" + cut(u) + "' (expected: host:port, as "
+            throw ApiProblem.badRequest("invalid_upstream", "upstream: '" + ApiProblem.cut(u) + "' (expected: host:port, as "
                     + "in the sidecar's upstreams.*.address, port 1 to 65535)");
         }
         return u.toLowerCase(java.util.Locale.ROOT);
@@ -588,7 +583,7 @@ public final class Exceptions {
             }
         }
         if (bad) {
-            throw ApiProblem.badRequest("invalid_path_prefix", "pathPrefix: '" + cut(p) + "' (expected: a normalised "
+            throw ApiProblem.badRequest("invalid_path_prefix", "pathPrefix: '" + ApiProblem.cut(p) + "' (expected: a normalised "
                     + "absolute path such as /v1/reports/, at most " + MAX_PATH_PREFIX + " characters, without dot "
                     + "segments, empty segments, %-escapes, query or fragment)");
         }
@@ -599,7 +594,7 @@ public final class Exceptions {
         if (d == null || d.equals("egress") || d.equals("ingress")) {
             return d;
         }
-        throw ApiProblem.badRequest("invalid_direction", "direction: '" + cut(d) + "' (expected: egress, ingress, "
+        throw ApiProblem.badRequest("invalid_direction", "direction: '" + ApiProblem.cut(d) + "' (expected: egress, ingress, "
                 + "or absent for both)");
     }
 
@@ -610,7 +605,7 @@ public final class Exceptions {
         }
         String s = e.strip();
         if (s.length() > MAX_EMAIL || hasControl(s, false) || !EMAIL.matcher(s).matches()) {
-            throw ApiProblem.badRequest("invalid_email", "humanOwner: '" + cut(s) + "' (expected: an e-mail address "
+            throw ApiProblem.badRequest("invalid_email", "humanOwner: '" + ApiProblem.cut(s) + "' (expected: an e-mail address "
                     + "such as alice@example.com)");
         }
         return s;
@@ -667,12 +662,5 @@ public final class Exceptions {
                     + "most expiresInSeconds, " + life.toSeconds() + ")");
         }
         return Duration.ofSeconds(seconds);
-    }
-
-    private static String cut(String s) {
-        if (s == null) {
-            return "null";
-        }
-        return s.length() > 64 ? s.substring(0, 64) + "…" : s;
     }
 }
