@@ -1612,6 +1612,12 @@ public final class JdbcStore implements Store {
     }
 
     @Override
+    public long countUpstreamSecrets() {
+        return read("count upstream secrets", c -> first(query(c, "SELECT COUNT(*) FROM upstream_secret "
+                + "WHERE deleted_at IS NULL", rs -> rs.getLong(1))).orElse(0L));
+    }
+
+    @Override
     public boolean recordUpstreamSecretUse(String name, SpiffeId workload, long uses, Instant at) {
         String n = text(name, "name");
         String w = text(workload, "workload");
@@ -1623,16 +1629,6 @@ public final class JdbcStore implements Store {
                 + "uses = uses + ?, last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? "
                 + "ELSE last_used_at END WHERE name = ? AND workload = ? AND deleted_at IS NULL",
                 uses, atMillis, atMillis, n, w) == 1);
-    }
-
-    @Override
-    public Optional<ExceptionBinding> exceptionBinding(String id) {
-        String i = text(id, "id");
-        return read("read exception " + i, c -> first(query(c, "SELECT id, waive, workload, upstream, approved_at, "
-                + "expires_at, revoked_at FROM governance_exception WHERE id = ?", rs -> new ExceptionBinding(
-                rs.getString(1), rs.getString(2), Optional.ofNullable(rs.getString(3)),
-                Optional.ofNullable(rs.getString(4)), optionalInstant(rs, 5), instant(rs, 6),
-                optionalInstant(rs, 7)), i)));
     }
 
     private static UpstreamSecretRecord upstreamSecretRecord(ResultSet rs) throws SQLException {
