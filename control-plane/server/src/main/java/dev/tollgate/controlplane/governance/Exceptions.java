@@ -201,15 +201,7 @@ public final class Exceptions {
         return store.inTransaction("approve exception " + id, () -> {
             ExceptionRecord before = find(id);
             Instant now = now();
-            if (before.requestedBy().equals(by.id().name())) {
-                throw ApiProblem.forbidden("approver_is_requester", "exception " + id + " was requested by "
-                        + before.requestedBy() + ": another admin must approve it (four eyes)");
-            }
-            samePerson(before.requestedBy(), by).ifPresent(person -> {
-                throw ApiProblem.forbidden("approver_is_requester", "exception " + id + " was requested by "
-                        + before.requestedBy() + ", a credential of " + person + " like " + by.id().name()
-                        + ": another person with the admin role must approve it (four eyes)");
-            });
+            requireAnotherPerson(before, by, "approver_is_requester", "approve it (four eyes)");
             State s = before.state(now);
             if (s != State.REQUESTED) {
                 throw ApiProblem.conflict("exception_not_requested", "exception " + id + " is " + s.wireName()
@@ -243,15 +235,7 @@ public final class Exceptions {
         return store.inTransaction("review exception " + id, () -> {
             ExceptionRecord before = find(id);
             Instant now = now();
-            if (before.requestedBy().equals(by.id().name())) {
-                throw ApiProblem.forbidden("reviewer_is_requester", "exception " + id + " was requested by "
-                        + before.requestedBy() + ": another admin must review it");
-            }
-            samePerson(before.requestedBy(), by).ifPresent(person -> {
-                throw ApiProblem.forbidden("reviewer_is_requester", "exception " + id + " was requested by "
-                        + before.requestedBy() + ", a credential of " + person + " like " + by.id().name()
-                        + ": another person with the admin role must review it");
-            });
+            requireAnotherPerson(before, by, "reviewer_is_requester", "review it");
             State s = before.state(now);
             if (s == State.EXPIRED || s == State.REVOKED) {
                 throw ApiProblem.conflict("exception_ended", "exception " + id + " is " + s.wireName()
@@ -292,17 +276,7 @@ public final class Exceptions {
             if (!store.revokeException(id, by.id().name(), now, reason)) {
                 throw ApiProblem.conflict("exception_ended", "exception " + id + " was revoked meanwhile");
             }
-            ExceptionRecord after = find(id);
-            Map<String, Object> d = scope(after);
-            d.put("reason", reason);
-            d.put("state.old", s.wireName());
-            d.put("state.new", State.REVOKED.wireName());
-            auditor.record(REVOKED, by.auditName(), "exception.revoke", id, "ok", d);
-            if (s == State.ACTIVE) { // a request never reached a sidecar
-                publish(after, now);
-            }
-            store.afterCommit(() -> metrics.exceptionAction(ExceptionAction.REVOKED));
-            return view(after, now);
+            return view(recordRevocation(id, s, reason, by, now), now);
         });
     }
 
@@ -324,20 +298,45 @@ public final class Exceptions {
                         || !store.revokeException(e.id(), by.id().name(), now, WORKLOAD_DELETED)) {
                     continue;
                 }
-                ExceptionRecord after = find(e.id());
-                Map<String, Object> d = scope(after);
-                d.put("reason", WORKLOAD_DELETED);
-                d.put("state.old", s.wireName());
-                d.put("state.new", State.REVOKED.wireName());
-                auditor.record(REVOKED, by.auditName(), "exception.revoke", e.id(), "ok", d);
-                if (s == State.ACTIVE) {
-                    publish(after, now);
-                }
-                store.afterCommit(() -> metrics.exceptionAction(ExceptionAction.REVOKED));
+                recordRevocation(e.id(), s, WORKLOAD_DELETED, by, now);
                 n++;
             }
             return n;
         });
+    }
+
+    /**
+     * Refuses ({@code reason}, 403) an admin who requested the exception, by operator name or as the same person
+     * under another credential: another person must {@code act}.
+     */
+    private void requireAnotherPerson(ExceptionRecord e, Principal.Operator by, String reason, String act) {
+        if (e.requestedBy().equals(by.id().name())) {
+            throw ApiProblem.forbidden(reason, "exception " + e.id() + " was requested by " + e.requestedBy()
+                    + ": another admin must " + act);
+        }
+        samePerson(e.requestedBy(), by).ifPresent(person -> {
+            throw ApiProblem.forbidden(reason, "exception " + e.id() + " was requested by " + e.requestedBy()
+                    + ", a credential of " + person + " like " + by.id().name() + ": another person with the admin "
+                    + "role must " + act);
+        });
+    }
+
+    /**
+     * What follows a revocation the store made, in its transaction: the audit event, the revision when the exception
+     * was active (a request never reached a sidecar), the metric. Returns the revoked exception.
+     */
+    private ExceptionRecord recordRevocation(String id, State was, String reason, Principal.Operator by, Instant now) {
+        ExceptionRecord after = find(id);
+        Map<String, Object> d = scope(after);
+        d.put("reason", reason);
+        d.put("state.old", was.wireName());
+        d.put("state.new", State.REVOKED.wireName());
+        auditor.record(REVOKED, by.auditName(), "exception.revoke", id, "ok", d);
+        if (was == State.ACTIVE) {
+            publish(after, now);
+        }
+        store.afterCommit(() -> metrics.exceptionAction(ExceptionAction.REVOKED));
+        return after;
     }
 
     /**

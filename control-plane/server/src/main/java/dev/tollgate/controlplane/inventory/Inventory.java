@@ -666,12 +666,7 @@ public final class Inventory {
         }
         d.put("firstSeen", r.firstSeen().toString());
         d.put("lastSeen", r.lastSeen().toString());
-        SpiffeId workload;
-        try {
-            workload = SpiffeId.parse(r.workload());
-        } catch (RuntimeException e) {
-            workload = null;
-        }
+        SpiffeId workload = parseOrNull(r.workload());
         String algorithm = r.peerKeyType().equals("EC") ? ecCurveName(r.peerKeyBits()) : r.peerKeyType();
         InventoryAssetView a = ofWorkload(Kind.UPSTREAM_TLS, upstreamTlsId(r.upstream(), r.serial()), workload, null,
                 c, algorithm, r.peerKeyBits(), null, r.notAfter(), c.now.isBefore(r.notAfter()) ? "current" : "expired", d);
