@@ -90,6 +90,8 @@ public final class ControlPlane implements AutoCloseable {
     public static final String ADMIN_KEY_FILE = "admin.key";
     /** The SPIFFE ID of the bootstrap admin credential. */
     public static final String BOOTSTRAP_ADMIN = "bootstrap-admin";
+    /** How often the exception and upstream-secret gauges are read from the store. */
+    static final java.time.Duration GOVERNANCE_GAUGES_REFRESH = java.time.Duration.ofSeconds(10);
 
     private final ControlPlaneConfig config;
     private final Clock clock;
@@ -250,7 +252,10 @@ public final class ControlPlane implements AutoCloseable {
                     config.exceptions().maxDuration(), Posture.ruleIds(),
                     (kind, id) -> inventory.requireAsset("assetKind", kind, "assetId", id));
             hub.register(exceptions.snapshotSource());
-            metrics.exceptionGauges(exceptionSummary(exceptions, store));
+            // read on the scheduler (below), never on a scrape
+            java.util.concurrent.atomic.AtomicReference<Exceptions.Summary> exceptionSummary =
+                    new java.util.concurrent.atomic.AtomicReference<>(new Exceptions.Summary(0, 0, 0));
+            metrics.exceptionGauges(exceptionSummary::get);
             Map<String, String> rules = new LinkedHashMap<>();
             for (Posture.Rule r : Posture.Rule.values()) {
                 rules.put(r.id, r.severity.wireName());
@@ -313,9 +318,13 @@ public final class ControlPlane implements AutoCloseable {
             scheduler.scheduleWithFixedDelay(() -> upkeep("sync the denial metric's identities",
                     workloads::syncDenialMetrics), 60, 60, TimeUnit.SECONDS);
             long prune = Math.max(60_000, config.posture().interval().toMillis());
-            scheduler.scheduleWithFixedDelay(() -> upkeep("prune upstream TLS observations", () ->
-                    store.pruneUpstreamTls(clock.instant().minus(config.posture().upstreamTlsRetention()))),
+            scheduler.scheduleWithFixedDelay(() -> upkeep("prune upstream TLS observations", cp::pruneUpstreamTls),
                     prune, prune, TimeUnit.MILLISECONDS);
+            // the governance gauges: exceptions end by the clock, other replicas write too
+            scheduler.scheduleWithFixedDelay(() -> {
+                upkeep("read the exception gauges", () -> exceptionSummary.set(exceptions.summary()));
+                upkeep("count the upstream secrets", secrets::refreshCount);
+            }, 0, GOVERNANCE_GAUGES_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
             LOG.info("control plane for trust domain {} serving its API on {} (admin on {})", config.trustDomain(),
                     cp.apiUri(), admin.address());
             return cp;
@@ -352,32 +361,6 @@ public final class ControlPlane implements AutoCloseable {
         byte[] b = new byte[n];
         new java.security.SecureRandom().nextBytes(b);
         return b;
-    }
-
-    /**
-     * The exception gauges' values, read from the store when something was audited since the last read (every change
-     * of an exception and every decision batch is) or 10 seconds have passed (expiry by the clock); not on every
-     * scrape. When the store cannot be read the last values stay.
-     */
-    private static java.util.function.Supplier<int[]> exceptionSummary(Exceptions exceptions, Store store) {
-        java.util.concurrent.atomic.AtomicReference<long[]> cachedAt = new java.util.concurrent.atomic.AtomicReference<>();
-        java.util.concurrent.atomic.AtomicReference<int[]> cached = new java.util.concurrent.atomic.AtomicReference<>(new int[3]);
-        return () -> {
-            long now = System.nanoTime();
-            try {
-                long head = store.auditHead().seq();
-                long[] at = cachedAt.get();
-                if (at != null && at[1] == head && now - at[0] < TimeUnit.SECONDS.toNanos(10)) {
-                    return cached.get();
-                }
-                Exceptions.Summary s = exceptions.summary();
-                cached.set(new int[] {s.active(), s.expiringSoon(), s.usedAfterReview()});
-                cachedAt.set(new long[] {now, head});
-            } catch (RuntimeException e) {
-                LOG.warn("exception gauges: cannot read the exceptions: {}", e.toString());
-            }
-            return cached.get();
-        };
     }
 
     /** Runs one scheduled upkeep task; a failure is logged and the schedule goes on. */
@@ -428,6 +411,14 @@ public final class ControlPlane implements AutoCloseable {
         } catch (RuntimeException | IOException e) {
             LOG.error("control-plane upkeep failed; retrying at the next tick", e);
         }
+    }
+
+    /**
+     * Forgets the upstream TLS endpoints no sidecar reported for posture.upstream-tls-retention (the scheduled
+     * prune); returns how many.
+     */
+    int pruneUpstreamTls() {
+        return store.pruneUpstreamTls(clock.instant().minus(config.posture().upstreamTlsRetention()));
     }
 
     /** Signs the audit chain head when it moved (the periodic checkpoint); survives any failure. */

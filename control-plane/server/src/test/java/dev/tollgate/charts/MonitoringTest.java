@@ -133,7 +133,7 @@ class MonitoringTest {
         metrics.postureGauges(java.util.Map.of("weak-key", "high"), rule -> 0, () -> 90);
         metrics.registerAuditCounters();
         metrics.checkpointSeqGauge(() -> 12);
-        metrics.exceptionGauges(() -> new int[] {2, 1, 0});
+        metrics.exceptionGauges(() -> new dev.tollgate.controlplane.governance.Exceptions.Summary(2, 1, 0));
         metrics.upstreamSecretsGauge(() -> 0);
 
         Set<String> scraped = new TreeSet<>();

@@ -47,7 +47,8 @@ abstract class DecisionIngestContract {
 
     @BeforeEach
     void start() {
-        tcp = TestControlPlane.start(dir, databaseUrl(), Clock.systemUTC(), Map.of());
+        // 1 MiB bodies (the default is 64 KiB): a batch just over the count limits fits, so it is refused for its count
+        tcp = TestControlPlane.start(dir, databaseUrl(), Clock.systemUTC(), Map.of("api.max-body-bytes", "1048576"));
         tcp.register(SIDECAR);
         sidecar = tcp.as(tcp.join(SIDECAR, null));
     }
@@ -172,7 +173,21 @@ abstract class DecisionIngestContract {
             many.add(aggregate("t", 1));
         }
         assertThatThrownBy(() -> sidecar.submitDecisions(new DecisionBatch(List.of(), List.of(), many)))
-                .isInstanceOfSatisfying(ControlPlaneException.class, e -> assertThat(e.status()).isIn(400, 413));
+                .isInstanceOfSatisfying(ControlPlaneException.class, e -> {
+                    assertThat(e.status()).isEqualTo(400);
+                    assertThat(e.reason()).isEqualTo("too_many_events");
+                    assertThat(e.getMessage()).contains("aggregates: " + (DecisionIngest.MAX_AGGREGATES + 1));
+                });
+        List<Map<String, Object>> manyEvents = new ArrayList<>();
+        for (int i = 0; i <= DecisionIngest.MAX_EVENTS; i++) {
+            manyEvents.add(denial("t"));
+        }
+        assertThatThrownBy(() -> sidecar.submitDecisions(new DecisionBatch(manyEvents, List.of(), List.of())))
+                .isInstanceOfSatisfying(ControlPlaneException.class, e -> {
+                    assertThat(e.status()).isEqualTo(400);
+                    assertThat(e.reason()).isEqualTo("too_many_events");
+                    assertThat(e.getMessage()).contains("events: " + (DecisionIngest.MAX_EVENTS + 1));
+                });
         assertThatThrownBy(() -> sidecar.submitDecisions(new DecisionBatch(List.of(), List.of(), List.of())))
                 .isInstanceOfSatisfying(ControlPlaneException.class,
                         e -> assertThat(e.reason()).isEqualTo("missing_events"));

@@ -127,6 +127,7 @@ class GovernanceDecisionIngestTest {
 
     @Test
     void anExpiredUpstreamCertificateIsAFindingAndAnUpstreamNotSeenForTheRetentionIsPruned() {
+        // posture.upstream-tls-retention is 7d by default
         batch.submitDecisions(new DecisionBatch(List.of(decision("egress", "allowed", null)),
                 List.of(legacy(clock.instant().minus(Duration.ofDays(1))))));
 
@@ -135,9 +136,13 @@ class GovernanceDecisionIngestTest {
         assertThat(admin.posture().findings()).filteredOn(f -> f.rule().equals("weak-upstream-tls"))
                 .singleElement().satisfies(f -> assertThat(f.detail()).contains("certificate expired"));
 
-        assertThat(tcp.cp.store().pruneUpstreamTls(clock.instant().minusSeconds(60))).isZero();
-        assertThat(tcp.cp.store().pruneUpstreamTls(clock.instant().plus(Duration.ofDays(1)))).isEqualTo(1);
+        clock.advance(Duration.ofDays(7).minusMinutes(1));
+        assertThat(tcp.cp.pruneUpstreamTls()).as("seen within the retention").isZero();
+        assertThat(admin.inventory(Map.of("kind", "upstream_tls")).assets()).hasSize(1);
+        clock.advance(Duration.ofMinutes(2));
+        assertThat(tcp.cp.pruneUpstreamTls()).as("not seen for the retention").isEqualTo(1);
         assertThat(admin.inventory(Map.of("kind", "upstream_tls")).assets()).isEmpty();
+        assertThat(admin.posture().findings()).noneMatch(f -> f.rule().equals("weak-upstream-tls"));
     }
 
     @Test
@@ -173,8 +178,32 @@ class GovernanceDecisionIngestTest {
                     assertThat(f.detail()).startsWith("2 requests let through under credentials.exempt");
                 });
         // outside the posture window (posture.expiring-within, 14d) a past use is no longer a finding
-        assertThat(tcp.cp.store().exemptUse(clock.instant().plus(Duration.ofDays(15)).minus(Duration.ofDays(14)), 10))
-                .isEmpty();
+        clock.advance(Duration.ofDays(14).minusMinutes(1));
+        assertThat(admin.posture().findings()).anyMatch(f -> f.rule().equals("credentials-exempt-in-use"));
+        clock.advance(Duration.ofMinutes(2));
+        assertThat(admin.posture().findings()).noneMatch(f -> f.rule().equals("credentials-exempt-in-use"));
+    }
+
+    @Test
+    void anExemptEventStandingForMoreDecisionsThanAllowedIsRefusedAndStoresNothing() {
+        long before = admin.audit(0, 1000).size();
+        for (Object count : List.<Object>of(1e30, (double) Long.MAX_VALUE, Long.MAX_VALUE,
+                DecisionIngest.MAX_USES_PER_EVENT + 1, 0, -5, 2.5, "7")) {
+            Map<String, Object> huge = decision("egress", "exempt", null);
+            huge.put("count", count);
+            assertProblem(() -> batch.submitDecisions(new DecisionBatch(List.of(decision("egress", "exempt", null),
+                    huge))), "invalid_event", "events[1].count");
+        }
+
+        assertThat(admin.audit(0, 1000)).hasSize((int) before);
+        assertThat(tcp.cp.store().exemptUse(Instant.EPOCH, 10)).isEmpty();
+        assertThat(admin.posture().findings()).noneMatch(f -> f.rule().equals("credentials-exempt-in-use"));
+        // the largest count is accepted and counted
+        Map<String, Object> most = decision("egress", "exempt", null);
+        most.put("count", DecisionIngest.MAX_USES_PER_EVENT);
+        batch.submitDecisions(new DecisionBatch(List.of(most)));
+        assertThat(tcp.cp.store().exemptUse(Instant.EPOCH, 10)).singleElement()
+                .satisfies(u -> assertThat(u.uses()).isEqualTo(DecisionIngest.MAX_USES_PER_EVENT));
     }
 
     @Test

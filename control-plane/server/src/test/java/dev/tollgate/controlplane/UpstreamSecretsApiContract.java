@@ -26,6 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.client.ControlPlaneClient;
 import dev.tollgate.api.client.ControlPlaneException;
+import dev.tollgate.api.wire.ExceptionRequest;
+import dev.tollgate.api.wire.ExceptionView;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.UpstreamSecretRequest;
 import dev.tollgate.api.wire.UpstreamSecretValue;
@@ -40,8 +42,8 @@ import dev.tollgate.testing.MutableClock;
  * (responses, lists, audit rows, watch revisions, the database column, the process's log), the value served only to
  * the bound workload while its exception is active, rotation, soft deletion. Runs once per database.
  *
- * <p>Exceptions are inserted as {@code governance_exception} rows with SQL: the exception service is built
- * elsewhere; this suite needs only the rows it reads.
+ * <p>Exceptions are requested, approved and revoked through the API (operator bob requests, the admin, another
+ * person, approves); SQL touches the database only where a test plays someone who tampers with it.
  */
 abstract class UpstreamSecretsApiContract {
     static final String VALUE = "sk_live_Upstream-Secret-Value_7f3a9c";
@@ -55,6 +57,8 @@ abstract class UpstreamSecretsApiContract {
     ControlPlaneClient admin;
     SpiffeId batch;
     SpiffeId other;
+    /** An operator who requests and revokes exceptions (the admin approves them: four eyes). */
+    ControlPlaneClient bob;
     private PrintStream originalErr;
     private PrintStream originalOut;
     private final ByteArrayOutputStream logs = new ByteArrayOutputStream();
@@ -70,12 +74,15 @@ abstract class UpstreamSecretsApiContract {
         System.setErr(new PrintStream(tee(originalErr), true, StandardCharsets.UTF_8));
         System.setOut(new PrintStream(tee(originalOut), true, StandardCharsets.UTF_8));
         clock = new MutableClock(Instant.now());
-        tcp = TestControlPlane.start(dir, databaseUrl(), clock, Map.of());
+        // exceptions long enough for the rotation-period tests
+        tcp = TestControlPlane.start(dir, databaseUrl(), clock, Map.of("exceptions.max-duration", "365d"));
         admin = tcp.admin();
         batch = TestControlPlane.agent("nightly-batch");
         other = TestControlPlane.agent("other-agent");
         tcp.register(batch);
         tcp.register(other);
+        OperatorAccessContract.Credential b = OperatorAccessContract.issue(tcp, "bob", "operator", null);
+        bob = tcp.as(b.chain(), b.key());
     }
 
     @AfterEach
@@ -127,31 +134,18 @@ abstract class UpstreamSecretsApiContract {
         return c;
     }
 
-    /** Inserts an exception row; approved when {@code approved}, expiring {@code ttl} after the test clock's now. */
-    String exception(String id, String waive, SpiffeId workload, String upstream, boolean approved, Duration ttl)
-            throws SQLException {
-        long now = clock.instant().toEpochMilli();
-        try (Connection c = raw(); PreparedStatement ps = c.prepareStatement("INSERT INTO governance_exception "
-                + "(id, waive, workload, upstream, justification, human_owner, requested_by, created_at, approved_by, "
-                + "approved_at, expires_at, review_by) VALUES (?, ?, ?, ?, 'legacy batch API', 'bob@example.com', "
-                + "'spiffe://test.tollgate/operator/alice', ?, ?, ?, ?, ?)")) {
-            ps.setString(1, id);
-            ps.setString(2, waive);
-            ps.setString(3, workload.toString());
-            ps.setString(4, upstream);
-            ps.setLong(5, now);
-            if (approved) {
-                ps.setString(6, "spiffe://test.tollgate/operator/carol");
-                ps.setLong(7, now);
-            } else {
-                ps.setNull(6, java.sql.Types.VARCHAR);
-                ps.setNull(7, java.sql.Types.BIGINT);
-            }
-            ps.setLong(8, now + ttl.toMillis());
-            ps.setLong(9, now + ttl.toMillis());
-            ps.executeUpdate();
+    /**
+     * Requests an exception through the API as bob (for {@code no-task-token} with a path prefix, else the upstream
+     * alone), expiring {@code ttl} after the test clock's now; the admin approves it when {@code approved}.
+     */
+    String exception(String waive, SpiffeId workload, String upstream, boolean approved, Duration ttl) {
+        ExceptionView e = bob.requestException(new ExceptionRequest(waive, workload.toString(), upstream,
+                waive.equals("no-task-token") ? "/v1/batch/" : null, "egress", null, null,
+                "legacy batch API takes a static key only", "bob@example.com", ttl.toSeconds(), null));
+        if (approved) {
+            admin.approveException(e.id());
         }
-        return id;
+        return e.id();
     }
 
     void sql(String statement, Object... args) throws SQLException {
@@ -220,11 +214,11 @@ abstract class UpstreamSecretsApiContract {
 
     @Test
     void exceptionMustWaiveInjectCredentialForExactlyThatWorkloadAndUpstream() throws SQLException {
-        exception("exc-other-upstream", "inject-credential", batch, "elsewhere.internal:443", true, Duration.ofDays(7));
-        exception("exc-other-workload", "inject-credential", other, UPSTREAM, true, Duration.ofDays(7));
-        exception("exc-other-waiver", "no-task-token", batch, UPSTREAM, true, Duration.ofDays(7));
+        String otherUpstream = exception("inject-credential", batch, "elsewhere.internal:443", true, Duration.ofDays(7));
+        String otherWorkload = exception("inject-credential", other, UPSTREAM, true, Duration.ofDays(7));
+        String otherWaiver = exception("no-task-token", batch, UPSTREAM, true, Duration.ofDays(7));
 
-        for (String id : List.of("exc-other-upstream", "exc-other-workload", "exc-other-waiver")) {
+        for (String id : List.of(otherUpstream, otherWorkload, otherWaiver)) {
             assertThatThrownBy(() -> admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, id, VALUE)))
                     .isInstanceOfSatisfying(ControlPlaneException.class, e -> {
                         assertThat(e.status()).isEqualTo(409);
@@ -239,22 +233,21 @@ abstract class UpstreamSecretsApiContract {
 
     @Test
     void revokedOrExpiredExceptionIsRefusedByName() throws SQLException {
-        exception("exc-revoked", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
-        sql("UPDATE governance_exception SET revoked_at = ?, revoked_by = 'x' WHERE id = 'exc-revoked'",
-                clock.instant().toEpochMilli());
-        exception("exc-expiring", "inject-credential", batch, UPSTREAM, true, Duration.ofMinutes(10));
+        String revoked = exception("inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
+        bob.revokeException(revoked, "billing moved to task tokens");
+        String expiring = exception("inject-credential", batch, UPSTREAM, true, Duration.ofMinutes(10));
         clock.advance(Duration.ofMinutes(11));
 
-        assertProblem(() -> admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, "exc-revoked", VALUE)),
+        assertProblem(() -> admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, revoked, VALUE)),
                 409, "exception_revoked");
-        assertProblem(() -> admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, "exc-expiring", VALUE)),
+        assertProblem(() -> admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, expiring, VALUE)),
                 409, "exception_expired");
         assertThat(admin.upstreamSecrets(null, true, 100)).isEmpty();
     }
 
     @Test
     void badInputIsRefusedWithoutEchoingTheValue() throws SQLException {
-        String exc = exception("exc-1", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
+        String exc = exception("inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
         String withSpace = "secret with-space-" + VALUE;
         assertThatThrownBy(() -> admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, exc, withSpace)))
                 .isInstanceOfSatisfying(ControlPlaneException.class, e -> {
@@ -284,8 +277,27 @@ abstract class UpstreamSecretsApiContract {
     }
 
     @Test
+    void anUpstreamTheExceptionAcceptsIsAcceptedForItsSecretAndBothRefuseTheSameBadOnes() {
+        // a host name with a label longer than 63 characters: an exception may name it, so its secret may too
+        String upstream = "legacy-" + "x".repeat(70) + ".internal:8443";
+        String exc = exception("inject-credential", batch, upstream, true, Duration.ofDays(7));
+
+        UpstreamSecretView v = admin.putUpstreamSecret(request("billing-key", batch, upstream.toUpperCase(
+                java.util.Locale.ROOT), exc, VALUE));
+
+        assertThat(v.upstream()).isEqualTo(upstream);
+        for (String bad : List.of("no-port", "billing.internal:0", "billing.internal:65536", "[::1:443",
+                "billing internal:443", "x".repeat(300) + ":443")) {
+            assertProblem(() -> bob.requestException(new ExceptionRequest("inject-credential", batch.toString(), bad,
+                    null, "egress", null, null, "legacy", "bob@example.com", 3600L, null)), 400, "invalid_upstream");
+            assertProblem(() -> admin.putUpstreamSecret(request("other-key", batch, bad, exc, VALUE)), 400,
+                    "invalid_upstream");
+        }
+    }
+
+    @Test
     void viewerCannotStoreASecret() throws SQLException {
-        String exc = exception("exc-1", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
+        String exc = exception("inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
         OperatorAccessContract.Credential viewer = OperatorAccessContract.issue(tcp, "vera", "viewer", null);
         ControlPlaneClient asViewer = tcp.as(viewer.chain(), viewer.key());
 
@@ -299,7 +311,7 @@ abstract class UpstreamSecretsApiContract {
     @Test
     void storedSecretIsSealedAuditedAndPublishedWithoutItsValue() throws Exception {
         // a requested (not yet approved) exception is enough to store the secret
-        String exc = exception("exc-1", "inject-credential", batch, UPSTREAM, false, Duration.ofDays(7));
+        String exc = exception("inject-credential", batch, UPSTREAM, false, Duration.ofDays(7));
 
         UpstreamSecretView v = admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, exc, VALUE));
 
@@ -335,7 +347,7 @@ abstract class UpstreamSecretsApiContract {
 
     @Test
     void boundWorkloadFetchesTheValueOnlyWhileItsExceptionIsActive() throws SQLException {
-        String exc = exception("exc-1", "inject-credential", batch, UPSTREAM, false, Duration.ofMinutes(30));
+        String exc = exception("inject-credential", batch, UPSTREAM, false, Duration.ofMinutes(30));
         admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, exc, VALUE));
         ControlPlaneClient sidecar = tcp.as(tcp.join(batch, 3600L));
 
@@ -346,8 +358,7 @@ abstract class UpstreamSecretsApiContract {
                     assertThat(e.reason()).isEqualTo("exception_not_active");
                     assertThat(e.getMessage()).contains(exc).contains("requested");
                 });
-        sql("UPDATE governance_exception SET approved_at = ?, approved_by = 'carol' WHERE id = ?",
-                clock.instant().toEpochMilli(), exc);
+        admin.approveException(exc);
 
         UpstreamSecretValue got = sidecar.upstreamSecretValue("billing-key");
 
@@ -374,13 +385,12 @@ abstract class UpstreamSecretsApiContract {
 
     @Test
     void revokedExceptionStopsTheFetchAtOnce() throws SQLException {
-        String exc = exception("exc-1", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
+        String exc = exception("inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
         admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, exc, VALUE));
         ControlPlaneClient sidecar = tcp.as(tcp.join(batch, 3600L));
         assertThat(sidecar.upstreamSecretValue("billing-key").value()).isEqualTo(VALUE);
 
-        sql("UPDATE governance_exception SET revoked_at = ?, revoked_by = 'carol' WHERE id = ?",
-                clock.instant().toEpochMilli(), exc);
+        bob.revokeException(exc, "billing moved to task tokens");
 
         assertThatThrownBy(() -> sidecar.upstreamSecretValue("billing-key"))
                 .isInstanceOfSatisfying(ControlPlaneException.class, e -> {
@@ -391,7 +401,7 @@ abstract class UpstreamSecretsApiContract {
 
     @Test
     void onlyTheBoundWorkloadMayFetchAndOperatorsNever() throws SQLException {
-        String exc = exception("exc-1", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
+        String exc = exception("inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
         admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, exc, VALUE));
         ControlPlaneClient otherSidecar = tcp.as(tcp.join(other, 3600L));
 
@@ -408,7 +418,7 @@ abstract class UpstreamSecretsApiContract {
 
     @Test
     void rotationGivesANewVersionAndAnOldSealedValueDoesNotOpenAsTheNewOne() throws SQLException {
-        String exc = exception("exc-1", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
+        String exc = exception("inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
         admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, exc, VALUE));
         String v1 = sealedValue("billing-key");
         ControlPlaneClient sidecar = tcp.as(tcp.join(batch, 3600L));
@@ -429,21 +439,22 @@ abstract class UpstreamSecretsApiContract {
 
     @Test
     void deletedSecretIsGoneForTheSidecarAndItsNameStaysBound() throws SQLException {
-        String exc = exception("exc-1", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
-        exception("exc-2", "inject-credential", batch, "elsewhere.internal:443", true, Duration.ofDays(7));
+        String exc = exception("inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
+        String elsewhere = exception("inject-credential", batch, "elsewhere.internal:443", true, Duration.ofDays(7));
         admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, exc, VALUE));
         ControlPlaneClient sidecar = tcp.as(tcp.join(batch, 3600L));
 
         UpstreamSecretView deleted = admin.deleteUpstreamSecret("billing-key");
 
         assertThat(deleted.state()).isEqualTo("deleted");
+        assertThat(tcp.cp.registry().get(ControlPlaneMetrics.UPSTREAM_SECRETS).gauge().value()).isZero();
         assertThat(admin.upstreamSecrets(null, false, 100)).isEmpty();
         assertThat(admin.upstreamSecrets(null, true, 100)).extracting(UpstreamSecretView::name).containsExactly("billing-key");
         assertProblem(() -> sidecar.upstreamSecretValue("billing-key"), 404, "upstream_secret_not_found");
         assertThat(tcp.cp.store().latestRevisionOfKind(WatchEvent.UPSTREAM_SECRET).orElseThrow().payloadJson())
                 .contains("\"deleted\":true");
         // the name is not taken silently by another binding
-        assertProblem(() -> admin.putUpstreamSecret(request("billing-key", batch, "elsewhere.internal:443", "exc-2",
+        assertProblem(() -> admin.putUpstreamSecret(request("billing-key", batch, "elsewhere.internal:443", elsewhere,
                 VALUE)), 409, "upstream_secret_name_retired");
         // the same binding may store it again: the version continues so sidecars see the change
         assertThat(admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, exc, VALUE)).version()).isEqualTo(2);
@@ -454,10 +465,10 @@ abstract class UpstreamSecretsApiContract {
 
     @Test
     void listFiltersByWorkloadAndRefusesUnknownParameters() throws SQLException {
-        exception("exc-1", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
-        exception("exc-2", "inject-credential", other, UPSTREAM, true, Duration.ofDays(7));
-        admin.putUpstreamSecret(request("batch-key", batch, UPSTREAM, "exc-1", VALUE));
-        admin.putUpstreamSecret(request("other-key", other, UPSTREAM, "exc-2", VALUE));
+        String forBatch = exception("inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
+        String forOther = exception("inject-credential", other, UPSTREAM, true, Duration.ofDays(7));
+        admin.putUpstreamSecret(request("batch-key", batch, UPSTREAM, forBatch, VALUE));
+        admin.putUpstreamSecret(request("other-key", other, UPSTREAM, forOther, VALUE));
 
         assertThat(admin.upstreamSecrets(batch, false, 100)).extracting(UpstreamSecretView::name)
                 .containsExactly("batch-key");
@@ -468,8 +479,8 @@ abstract class UpstreamSecretsApiContract {
 
     @Test
     void rotationStateBecomesDueAfterTheRotationPeriod() throws SQLException {
-        exception("exc-1", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(400));
-        admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, "exc-1", VALUE));
+        String exc = exception("inject-credential", batch, UPSTREAM, true, Duration.ofDays(365));
+        admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, exc, VALUE));
         assertThat(admin.upstreamSecret("billing-key").state()).isEqualTo("current");
 
         clock.advance(Duration.ofDays(91));
@@ -482,7 +493,7 @@ abstract class UpstreamSecretsApiContract {
 
     @Test
     void injectionsReportedInDecisionBatchesShowAsLastUseInTheInventory() throws SQLException {
-        String exc = exception("exc-1", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
+        String exc = exception("inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
         admin.putUpstreamSecret(request("billing-key", batch, UPSTREAM, exc, VALUE));
         ControlPlaneClient sidecar = tcp.as(tcp.join(batch, 3600L));
         ControlPlaneClient otherSidecar = tcp.as(tcp.join(other, 3600L));
@@ -516,10 +527,10 @@ abstract class UpstreamSecretsApiContract {
 
     @Test
     void postureFlagsASecretPastItsRotationPeriodAndOneWhoseExceptionExpired() throws SQLException {
-        exception("exc-1", "inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
-        exception("exc-2", "inject-credential", other, UPSTREAM, true, Duration.ofDays(400));
-        admin.putUpstreamSecret(request("short-lived-exception", batch, UPSTREAM, "exc-1", VALUE));
-        admin.putUpstreamSecret(new UpstreamSecretRequest("stale-key", other.toString(), UPSTREAM, "exc-2", VALUE,
+        String shortLived = exception("inject-credential", batch, UPSTREAM, true, Duration.ofDays(7));
+        String longLived = exception("inject-credential", other, UPSTREAM, true, Duration.ofDays(365));
+        admin.putUpstreamSecret(request("short-lived-exception", batch, UPSTREAM, shortLived, VALUE));
+        admin.putUpstreamSecret(new UpstreamSecretRequest("stale-key", other.toString(), UPSTREAM, longLived, VALUE,
                 "bob@example.com", "team-billing", Duration.ofDays(30).toSeconds()));
         assertThat(tcp.cp.posture().evaluate().findings()).noneMatch(f -> f.assetKind().equals("upstream_secret"));
 

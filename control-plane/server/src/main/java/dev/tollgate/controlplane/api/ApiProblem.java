@@ -45,6 +45,17 @@ public final class ApiProblem extends RuntimeException {
         return new ApiProblem(409, reason, "Conflict", detail);
     }
 
+    /**
+     * {@code s} cut to 64 characters (with an ellipsis) for an error message, so that a long bad value does not make
+     * a long error; {@code "null"} for null.
+     */
+    public static String cut(String s) {
+        if (s == null) {
+            return "null";
+        }
+        return s.length() > 64 ? s.substring(0, 64) + "…" : s;
+    }
+
     public int status() {
         return status;
     }

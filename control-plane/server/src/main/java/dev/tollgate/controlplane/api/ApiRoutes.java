@@ -251,10 +251,8 @@ public final class ApiRoutes {
                 }),
                 new Route("GET", "/v1/upstream-secrets/{name}/value", Access.WORKLOAD, r -> {
                     r.allowOnlyQuery();
+                    // a revoked workload never gets here: Authenticator refuses it on every protected route
                     SpiffeId id = ((Principal.Workload) r.principal()).id();
-                    if (tokens.revocations().identityRevoked(id)) {
-                        throw ApiProblem.forbidden("identity_revoked", id + " is revoked");
-                    }
                     return ApiResponse.ok(secrets.fetch(id, r.param("name")));
                 }),
                 new Route("GET", "/v1/svids", Access.VIEWER, r -> {
@@ -294,10 +292,7 @@ public final class ApiRoutes {
                     return ApiResponse.ok(store.audit(q, after, limit).stream().map(ApiRoutes::auditView).toList());
                 }),
                 new Route("POST", "/v1/audit/decisions", Access.WORKLOAD, r -> {
-                    SpiffeId id = ((Principal.Workload) r.principal()).id();
-                    if (tokens.revocations().identityRevoked(id)) {
-                        throw ApiProblem.forbidden("identity_revoked", id + " is revoked");
-                    }
+                    SpiffeId id = ((Principal.Workload) r.principal()).id(); // not revoked: see Authenticator
                     return ApiResponse.ok(decisions.ingest(id, r.json(DecisionBatch.class)));
                 }),
                 new Route("GET", "/v1/audit/verify", Access.VIEWER,
@@ -387,7 +382,7 @@ public final class ApiRoutes {
             try {
                 identity = SpiffeId.parse(identity).toString();
             } catch (RuntimeException e) {
-                throw ApiProblem.badRequest("invalid_parameter", "identity: '" + cut(identity)
+                throw ApiProblem.badRequest("invalid_parameter", "identity: '" + ApiProblem.cut(identity)
                         + "' (expected: a SPIFFE ID such as spiffe://example.org/agent/name; " + e.getMessage() + ")");
             }
         }
@@ -402,7 +397,7 @@ public final class ApiRoutes {
     private static String auditWord(ApiRequest r, String name) {
         String v = r.queryParam(name);
         if (v != null && !AUDIT_WORD.matcher(v).matches()) {
-            throw ApiProblem.badRequest("invalid_parameter", name + ": '" + cut(v) + "' (expected: "
+            throw ApiProblem.badRequest("invalid_parameter", name + ": '" + ApiProblem.cut(v) + "' (expected: "
                     + AUDIT_WORD.pattern() + ", e.g. " + (name.equals("kind") ? "decision.denied" : "denied") + ")");
         }
         return v;
@@ -416,13 +411,9 @@ public final class ApiRoutes {
         try {
             return java.time.OffsetDateTime.parse(v).toInstant();
         } catch (java.time.format.DateTimeParseException e) {
-            throw ApiProblem.badRequest("invalid_parameter", name + ": '" + cut(v)
+            throw ApiProblem.badRequest("invalid_parameter", name + ": '" + ApiProblem.cut(v)
                     + "' (expected: an RFC 3339 time such as 2026-12-06T09:00:00Z)");
         }
-    }
-
-    private static String cut(String s) {
-        return s.length() > 64 ? s.substring(0, 64) + "…" : s;
     }
 
     private static Inventory.Query inventoryQuery(ApiRequest r) {

@@ -62,14 +62,8 @@ public final class DecisionIngest {
     private final Store store;
     private final Clock clock;
     private final ControlPlaneMetrics metrics;
-    /** Counts uses of exceptions named by decisions; null: not counted. */
     private final Exceptions exceptions;
-    /** Counts the upstream-secret injections the events report ({@code injected}); null counts none. */
     private final dev.tollgate.controlplane.governance.UpstreamSecrets secrets;
-
-    public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics) {
-        this(store, clock, metrics, null, null);
-    }
 
     /**
      * @param exceptions counts the uses of the exceptions decisions name ({@code exception}), in the batch's transaction
@@ -106,12 +100,10 @@ public final class DecisionIngest {
         }
         List<AuditEvent> out = new ArrayList<>(events.size() + aggregates.size());
         int denied = 0;
-        var injections = secrets == null ? null : secrets.uses(workload);
+        var injections = secrets.uses(workload);
         for (int i = 0; i < events.size(); i++) {
             AuditEvent e = event(workload, events.get(i), "events[" + i + "]");
-            if (injections != null) {
-                injections.count(e.details().get("injected"));
-            }
+            injections.count(e.details().get("injected"));
             if (e.kind().equals(DENIED)) {
                 denied++;
             }
@@ -124,19 +116,18 @@ public final class DecisionIngest {
             aggregated += a.count();
         }
         Map<String, Long> uses = exceptionUses(out);
+        long exempt = exemptUses(out); // checked before the transaction, like every other field
         List<UpstreamTlsRecord> tls = upstreamTls(workload, batch.upstreamTls());
         // the decisions, the exception and secret uses they report, the upstream TLS they came with and the
         // development-mode count commit together
         List<AuditRecord> stored = store.inTransaction("ingest the decisions of " + workload, () -> {
             List<AuditRecord> appended = out.isEmpty() ? List.of() : store.appendAuditBatch(out);
-            if (!uses.isEmpty() && exceptions != null) {
+            if (!uses.isEmpty()) {
                 exceptions.countUses(workload, uses, clock.instant());
             }
-            if (injections != null) {
-                injections.record();
-            }
-            recordUpstreamTls(tls);
-            countExemptUse(workload, out);
+            injections.record();
+            store.recordUpstreamTls(tls, clock.instant());
+            store.countExemptUse(workload.toString(), exempt, clock.instant());
             return appended;
         });
         metrics.decisionsIngested(DecisionKind.DENIED, denied);
@@ -204,31 +195,42 @@ public final class DecisionIngest {
     }
 
     /**
-     * Uses per exception id among the allowed decisions: one per event, or the event's {@code count} when it is an
-     * aggregate of several decisions (a positive whole number). A sidecar ships a decision under an exception one by
-     * one, never in an {@code allowed_aggregate}; should an aggregate name one, its uses are its count.
+     * Uses per exception id among the allowed single decisions: {@link #decisionsIn} each. Aggregates never name an
+     * exception (the sidecar ships a decision taken under an exception one by one, and an aggregate's details are
+     * built here from its fixed fields), so only {@link #ALLOWED} events are looked at.
      */
     private static Map<String, Long> exceptionUses(List<AuditEvent> events) {
         Map<String, Long> uses = new LinkedHashMap<>();
         for (int i = 0; i < events.size(); i++) {
             AuditEvent e = events.get(i);
-            boolean allowed = e.kind().equals(ALLOWED) || e.kind().equals(ALLOWED_AGGREGATE);
-            if (allowed && e.details().get("exception") instanceof String id) {
-                Object c = e.details().get("count");
-                long n = 1;
-                if (c != null) {
-                    // bounded, so that no batch (nor a sum of them) can overflow an exception's uses
-                    if (!(c instanceof Integer || c instanceof Long) || ((Number) c).longValue() < 1
-                            || ((Number) c).longValue() > MAX_USES_PER_EVENT) {
-                        throw invalid("events[" + i + "].count", c + " (expected: a whole number from 1 to "
-                                + MAX_USES_PER_EVENT + ", the decisions this event stands for)");
-                    }
-                    n = ((Number) c).longValue();
-                }
-                uses.merge(id, n, Long::sum);
+            if (e.kind().equals(ALLOWED) && e.details().get("exception") instanceof String id) {
+                uses.merge(id, decisionsIn(e, i), Long::sum);
             }
         }
         return uses;
+    }
+
+    /**
+     * How many decisions one appended event stands for: an aggregate's {@code count} (checked when it was read), a
+     * single event's {@code count} field when it has one (a whole number from 1 to {@value #MAX_USES_PER_EVENT}, so
+     * that no batch, nor a sum of them, can overflow a counter), else 1.
+     *
+     * @param i the event's index in the batch's {@code events}, for the error
+     */
+    static long decisionsIn(AuditEvent e, int i) {
+        Object c = e.details().get("count");
+        if (e.kind().equals(ALLOWED_AGGREGATE)) {
+            return (Long) c;
+        }
+        if (c == null) {
+            return 1;
+        }
+        if (!(c instanceof Integer || c instanceof Long) || ((Number) c).longValue() < 1
+                || ((Number) c).longValue() > MAX_USES_PER_EVENT) {
+            throw invalid("events[" + i + "].count", ApiProblem.cut(String.valueOf(c)) + " (expected: a whole number from 1 to "
+                    + MAX_USES_PER_EVENT + ", the decisions this event stands for)");
+        }
+        return ((Number) c).longValue();
     }
 
     /**
@@ -248,19 +250,20 @@ public final class DecisionIngest {
     }
 
     /**
-     * Requests let through under the sidecar's local credentials.exempt list (outcome {@value #EXEMPT}): one per event,
-     * an aggregate's {@code count}.
+     * Requests let through under the sidecar's local credentials.exempt list (outcome {@value #EXEMPT}):
+     * {@link #decisionsIn} each (an aggregate of exempt requests stands for its count). Aggregates' counts are only
+     * bounded below, so the sum saturates instead of overflowing.
      */
-    private void countExemptUse(SpiffeId workload, List<AuditEvent> events) {
-        // an aggregate of exempt requests (the sidecar counts allowed decisions per kind) stands for its count
-        long exempt = events.stream().filter(e -> e.result().equals(EXEMPT))
-                .mapToLong(e -> e.details().get("count") instanceof Number c && c.longValue() > 0 ? c.longValue() : 1)
-                .sum();
-        store.countExemptUse(workload.toString(), exempt, clock.instant());
-    }
-
-    private void recordUpstreamTls(List<UpstreamTlsRecord> observations) {
-        store.recordUpstreamTls(observations, clock.instant());
+    private static long exemptUses(List<AuditEvent> events) {
+        long exempt = 0;
+        for (int i = 0; i < events.size(); i++) {
+            AuditEvent e = events.get(i);
+            if (e.result().equals(EXEMPT)) {
+                long n = decisionsIn(e, i);
+                exempt = exempt > Long.MAX_VALUE - n ? Long.MAX_VALUE : exempt + n;
+            }
+        }
+        return exempt;
     }
 
     /** Checks the batch's upstream TLS observations (bounded, every field present and short) before any write. */
@@ -329,7 +332,7 @@ public final class DecisionIngest {
         for (Map.Entry<String, Object> f : fields.entrySet()) {
             String key = f.getKey();
             if (!KEY.matcher(key).matches()) {
-                throw invalid(where, "field name '" + cut(key) + "' (expected: " + KEY.pattern() + ")");
+                throw invalid(where, "field name '" + ApiProblem.cut(key) + "' (expected: " + KEY.pattern() + ")");
             }
             if (key.equals("actor")) {
                 throw new ApiProblem(400, "identity_in_body", "Bad request", where + ".actor: not accepted (expected: "
@@ -371,7 +374,7 @@ public final class DecisionIngest {
             return null;
         }
         if (!(v instanceof String s) || !WORD.matcher(s).matches()) {
-            throw invalid(where, (v == null ? "missing" : "'" + cut(String.valueOf(v)) + "'") + " (expected: "
+            throw invalid(where, (v == null ? "missing" : "'" + ApiProblem.cut(String.valueOf(v)) + "'") + " (expected: "
                     + WORD.pattern() + ")");
         }
         return s;
@@ -379,9 +382,5 @@ public final class DecisionIngest {
 
     private static ApiProblem invalid(String where, String what) {
         return ApiProblem.badRequest("invalid_event", where + ": " + what);
-    }
-
-    private static String cut(String s) {
-        return s.length() > 64 ? s.substring(0, 64) + "…" : s;
     }
 }

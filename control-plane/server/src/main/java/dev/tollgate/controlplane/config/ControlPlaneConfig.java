@@ -143,14 +143,6 @@ public record ControlPlaneConfig(
                           Duration operatorCredentialMaxLifetime, Duration svidMaxLifetime,
                           Duration taskTokenMaxLifetime, Duration exchangedTokenMaxLifetime,
                           Duration joinTokenMaxLifetime, Duration upstreamTlsRetention) {
-        public static final Duration DEFAULT_UPSTREAM_TLS_RETENTION = Duration.ofDays(7);
-
-        public Posture(Duration interval, Duration expiringWithin, Duration caMaxLifetime,
-                       Duration operatorCredentialMaxLifetime, Duration svidMaxLifetime, Duration taskTokenMaxLifetime,
-                       Duration exchangedTokenMaxLifetime, Duration joinTokenMaxLifetime) {
-            this(interval, expiringWithin, caMaxLifetime, operatorCredentialMaxLifetime, svidMaxLifetime,
-                    taskTokenMaxLifetime, exchangedTokenMaxLifetime, joinTokenMaxLifetime, DEFAULT_UPSTREAM_TLS_RETENTION);
-        }
     }
 
     /** Exceptions: the cap on their lifetime. */

@@ -113,11 +113,6 @@ public final class Exceptions {
         this.assets = assets;
     }
 
-    /** The longest an exception may last (exceptions.max-duration). */
-    public Duration maxDuration() {
-        return maxDuration;
-    }
-
     // ---- writes -------------------------------------------------------------------------------------------------
 
     /** Records a request (state requested); the requester is the calling operator. Waives nothing until approved. */
@@ -206,15 +201,7 @@ public final class Exceptions {
         return store.inTransaction("approve exception " + id, () -> {
             ExceptionRecord before = find(id);
             Instant now = now();
-            if (before.requestedBy().equals(by.id().name())) {
-                throw ApiProblem.forbidden("approver_is_requester", "exception " + id + " was requested by "
-                        + before.requestedBy() + ": another admin must approve it (four eyes)");
-            }
-            samePerson(before.requestedBy(), by).ifPresent(person -> {
-                throw ApiProblem.forbidden("approver_is_requester", "exception " + id + " was requested by "
-                        + before.requestedBy() + ", a credential of " + person + " like " + by.id().name()
-                        + ": another person with the admin role must approve it (four eyes)");
-            });
+            requireAnotherPerson(before, by, "approver_is_requester", "approve it (four eyes)");
             State s = before.state(now);
             if (s != State.REQUESTED) {
                 throw ApiProblem.conflict("exception_not_requested", "exception " + id + " is " + s.wireName()
@@ -248,15 +235,7 @@ public final class Exceptions {
         return store.inTransaction("review exception " + id, () -> {
             ExceptionRecord before = find(id);
             Instant now = now();
-            if (before.requestedBy().equals(by.id().name())) {
-                throw ApiProblem.forbidden("reviewer_is_requester", "exception " + id + " was requested by "
-                        + before.requestedBy() + ": another admin must review it");
-            }
-            samePerson(before.requestedBy(), by).ifPresent(person -> {
-                throw ApiProblem.forbidden("reviewer_is_requester", "exception " + id + " was requested by "
-                        + before.requestedBy() + ", a credential of " + person + " like " + by.id().name()
-                        + ": another person with the admin role must review it");
-            });
+            requireAnotherPerson(before, by, "reviewer_is_requester", "review it");
             State s = before.state(now);
             if (s == State.EXPIRED || s == State.REVOKED) {
                 throw ApiProblem.conflict("exception_ended", "exception " + id + " is " + s.wireName()
@@ -297,17 +276,7 @@ public final class Exceptions {
             if (!store.revokeException(id, by.id().name(), now, reason)) {
                 throw ApiProblem.conflict("exception_ended", "exception " + id + " was revoked meanwhile");
             }
-            ExceptionRecord after = find(id);
-            Map<String, Object> d = scope(after);
-            d.put("reason", reason);
-            d.put("state.old", s.wireName());
-            d.put("state.new", State.REVOKED.wireName());
-            auditor.record(REVOKED, by.auditName(), "exception.revoke", id, "ok", d);
-            if (s == State.ACTIVE) { // a request never reached a sidecar
-                publish(after, now);
-            }
-            store.afterCommit(() -> metrics.exceptionAction(ExceptionAction.REVOKED));
-            return view(after, now);
+            return view(recordRevocation(id, s, reason, by, now), now);
         });
     }
 
@@ -329,20 +298,45 @@ public final class Exceptions {
                         || !store.revokeException(e.id(), by.id().name(), now, WORKLOAD_DELETED)) {
                     continue;
                 }
-                ExceptionRecord after = find(e.id());
-                Map<String, Object> d = scope(after);
-                d.put("reason", WORKLOAD_DELETED);
-                d.put("state.old", s.wireName());
-                d.put("state.new", State.REVOKED.wireName());
-                auditor.record(REVOKED, by.auditName(), "exception.revoke", e.id(), "ok", d);
-                if (s == State.ACTIVE) {
-                    publish(after, now);
-                }
-                store.afterCommit(() -> metrics.exceptionAction(ExceptionAction.REVOKED));
+                recordRevocation(e.id(), s, WORKLOAD_DELETED, by, now);
                 n++;
             }
             return n;
         });
+    }
+
+    /**
+     * Refuses ({@code reason}, 403) an admin who requested the exception, by operator name or as the same person
+     * under another credential: another person must {@code act}.
+     */
+    private void requireAnotherPerson(ExceptionRecord e, Principal.Operator by, String reason, String act) {
+        if (e.requestedBy().equals(by.id().name())) {
+            throw ApiProblem.forbidden(reason, "exception " + e.id() + " was requested by " + e.requestedBy()
+                    + ": another admin must " + act);
+        }
+        samePerson(e.requestedBy(), by).ifPresent(person -> {
+            throw ApiProblem.forbidden(reason, "exception " + e.id() + " was requested by " + e.requestedBy()
+                    + ", a credential of " + person + " like " + by.id().name() + ": another person with the admin "
+                    + "role must " + act);
+        });
+    }
+
+    /**
+     * What follows a revocation the store made, in its transaction: the audit event, the revision when the exception
+     * was active (a request never reached a sidecar), the metric. Returns the revoked exception.
+     */
+    private ExceptionRecord recordRevocation(String id, State was, String reason, Principal.Operator by, Instant now) {
+        ExceptionRecord after = find(id);
+        Map<String, Object> d = scope(after);
+        d.put("reason", reason);
+        d.put("state.old", was.wireName());
+        d.put("state.new", State.REVOKED.wireName());
+        auditor.record(REVOKED, by.auditName(), "exception.revoke", id, "ok", d);
+        if (was == State.ACTIVE) {
+            publish(after, now);
+        }
+        store.afterCommit(() -> metrics.exceptionAction(ExceptionAction.REVOKED));
+        return after;
     }
 
     /**
@@ -521,7 +515,7 @@ public final class Exceptions {
 
     private static void requireId(String id) {
         if (id == null || !ID.matcher(id).matches()) {
-            throw ApiProblem.badRequest("invalid_exception_id", "id: '" + cut(id) + "' (expected: exc- and 16 "
+            throw ApiProblem.badRequest("invalid_exception_id", "id: '" + ApiProblem.cut(id) + "' (expected: exc- and 16 "
                     + "lowercase hex digits, as ctl exception list shows)");
         }
     }
@@ -543,7 +537,7 @@ public final class Exceptions {
         if (w.startsWith(POSTURE_PREFIX) && postureRules.contains(w.substring(POSTURE_PREFIX.length()))) {
             return w;
         }
-        throw ApiProblem.badRequest("invalid_waive", "waive: '" + cut(w) + "' (expected: " + waivers() + ")");
+        throw ApiProblem.badRequest("invalid_waive", "waive: '" + ApiProblem.cut(w) + "' (expected: " + waivers() + ")");
     }
 
     private String waivers() {
@@ -565,7 +559,7 @@ public final class Exceptions {
         var m = UPSTREAM.matcher(u);
         if (u.length() > 261 || !m.matches() || Integer.parseInt(m.group(1)) < 1
                 || Integer.parseInt(m.group(1)) > 65535) {
-            throw ApiProblem.badRequest("invalid_upstream", "upstream: '" + cut(u) + "' (expected: host:port, as "
+            throw ApiProblem.badRequest("invalid_upstream", "upstream: '" + ApiProblem.cut(u) + "' (expected: host:port, as "
                     + "in the sidecar's upstreams.*.address, port 1 to 65535)");
         }
         return u.toLowerCase(java.util.Locale.ROOT);
@@ -588,7 +582,7 @@ public final class Exceptions {
             }
         }
         if (bad) {
-            throw ApiProblem.badRequest("invalid_path_prefix", "pathPrefix: '" + cut(p) + "' (expected: a normalised "
+            throw ApiProblem.badRequest("invalid_path_prefix", "pathPrefix: '" + ApiProblem.cut(p) + "' (expected: a normalised "
                     + "absolute path such as /v1/reports/, at most " + MAX_PATH_PREFIX + " characters, without dot "
                     + "segments, empty segments, %-escapes, query or fragment)");
         }
@@ -599,7 +593,7 @@ public final class Exceptions {
         if (d == null || d.equals("egress") || d.equals("ingress")) {
             return d;
         }
-        throw ApiProblem.badRequest("invalid_direction", "direction: '" + cut(d) + "' (expected: egress, ingress, "
+        throw ApiProblem.badRequest("invalid_direction", "direction: '" + ApiProblem.cut(d) + "' (expected: egress, ingress, "
                 + "or absent for both)");
     }
 
@@ -610,7 +604,7 @@ public final class Exceptions {
         }
         String s = e.strip();
         if (s.length() > MAX_EMAIL || hasControl(s, false) || !EMAIL.matcher(s).matches()) {
-            throw ApiProblem.badRequest("invalid_email", "humanOwner: '" + cut(s) + "' (expected: an e-mail address "
+            throw ApiProblem.badRequest("invalid_email", "humanOwner: '" + ApiProblem.cut(s) + "' (expected: an e-mail address "
                     + "such as alice@example.com)");
         }
         return s;
@@ -667,12 +661,5 @@ public final class Exceptions {
                     + "most expiresInSeconds, " + life.toSeconds() + ")");
         }
         return Duration.ofSeconds(seconds);
-    }
-
-    private static String cut(String s) {
-        if (s == null) {
-            return "null";
-        }
-        return s.length() > 64 ? s.substring(0, 64) + "…" : s;
     }
 }

@@ -7,6 +7,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
@@ -23,7 +24,8 @@ import dev.tollgate.controlplane.ca.KeyEncryption;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.SecretFetchOutcome;
-import dev.tollgate.controlplane.store.ExceptionBinding;
+import dev.tollgate.controlplane.store.ExceptionRecord;
+import dev.tollgate.controlplane.store.ExceptionRecord.State;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.UpstreamSecretRecord;
 import dev.tollgate.controlplane.watch.RevisionPublisher;
@@ -42,17 +44,14 @@ import dev.tollgate.controlplane.watch.SnapshotSource;
 public final class UpstreamSecrets implements SnapshotSource {
     /** Names: lowercase letters, digits, {@code .-_}, 1–64, starting with a letter or digit. */
     public static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
-    /** Upstreams: {@code host:port} with a DNS name, an IPv4 address or a bracketed IPv6 address. */
-    static final Pattern UPSTREAM = Pattern.compile(
-            "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-                    + "|\\[[0-9A-Fa-f:.]{2,45}\\]):([0-9]{1,5})");
-    public static final int MAX_UPSTREAM_LENGTH = 261;
     /** Longest value, in bytes (visible ASCII only, so bytes = characters). */
     public static final int MAX_VALUE_BYTES = 8192;
     public static final int MAX_EXCEPTION_ID_LENGTH = 128;
     public static final Duration MIN_ROTATION_PERIOD = Duration.ofHours(1);
     public static final Duration MAX_ROTATION_PERIOD = Duration.ofDays(3650);
     public static final int MAX_LIST = 1000;
+    /** Most live secrets a resync snapshot lists (each is sealed with a slow key derivation: far above real use). */
+    public static final int MAX_SNAPSHOT = 100_000;
 
     private final Store store;
     private final KeyEncryption sealing;
@@ -245,9 +244,9 @@ public final class UpstreamSecrets implements SnapshotSource {
                     + "secret " + name + " is served only to a registered workload");
         }
         Instant now = clock.instant();
-        Optional<ExceptionBinding> ex = store.exceptionBinding(s.exceptionId());
-        String state = ex.map(e -> e.state(now)).orElse("unknown");
-        if (!state.equals("active")) {
+        Optional<State> st = store.exception(s.exceptionId()).map(e -> e.state(now));
+        if (st.orElse(null) != State.ACTIVE) {
+            String state = st.map(State::wireName).orElse("unknown");
             refuse(caller, name, SecretFetchOutcome.EXCEPTION_NOT_ACTIVE,
                     Map.of("exceptionId", s.exceptionId(), "exceptionState", state));
             throw ApiProblem.forbidden("exception_not_active", "upstream secret " + name + " is bound to exception "
@@ -326,10 +325,13 @@ public final class UpstreamSecrets implements SnapshotSource {
         return WatchEvent.UPSTREAM_SECRET;
     }
 
-    /** Every live secret in the revision's shape ({@code name, workload, upstream, version, deleted}), by name. */
+    /**
+     * Every live secret (at most {@value #MAX_SNAPSHOT}) in the revision's shape ({@code name, workload, upstream,
+     * version, deleted}), by name.
+     */
     @Override
     public Object snapshot() {
-        return store.upstreamSecrets(Optional.empty(), false, Integer.MAX_VALUE).stream().map(UpstreamSecrets::payload)
+        return store.upstreamSecrets(Optional.empty(), false, MAX_SNAPSHOT).stream().map(UpstreamSecrets::payload)
                 .toList();
     }
 
@@ -348,33 +350,34 @@ public final class UpstreamSecrets implements SnapshotSource {
         return p;
     }
 
-    /** Re-reads how many secrets are held (the gauge); after each write and at start. */
+    /** Re-counts the secrets held (the gauge): at start, after each write, and on the scheduler (other replicas). */
     public void refreshCount() {
-        held.set(store.upstreamSecrets(Optional.empty(), false, Integer.MAX_VALUE).size());
+        held.set(store.countUpstreamSecrets());
     }
 
     // ---- checks -------------------------------------------------------------------------------------------------
 
     private void checkBinding(String exceptionId, SpiffeId workload, String upstream, Instant now) {
-        ExceptionBinding e = store.exceptionBinding(exceptionId).orElseThrow(() -> ApiProblem.badRequest(
+        ExceptionRecord e = store.exception(exceptionId).orElseThrow(() -> ApiProblem.badRequest(
                 "exception_not_found", "exceptionId: no exception " + exceptionId + " (expected: an "
-                        + ExceptionBinding.INJECT_CREDENTIAL + " exception for " + workload + " and " + upstream
+                        + Exceptions.INJECT_CREDENTIAL + " exception for " + workload + " and " + upstream
                         + "; request one with ctl exception request)"));
-        if (!ExceptionBinding.INJECT_CREDENTIAL.equals(e.waive()) || !e.workload().equals(Optional.of(workload.toString()))
-                || !e.upstream().equals(Optional.of(upstream))) {
+        if (!Exceptions.INJECT_CREDENTIAL.equals(e.waive()) || !workload.toString().equals(e.workload())
+                || !upstream.equals(e.upstream())) {
             throw ApiProblem.conflict("exception_scope_mismatch", "exception " + exceptionId + " waives " + e.waive()
-                    + " for workload " + e.workload().orElse("(any)") + " and upstream " + e.upstream().orElse("(any)")
-                    + " (expected: " + ExceptionBinding.INJECT_CREDENTIAL + " for exactly " + workload + " and "
-                    + upstream + ")");
+                    + " for workload " + Objects.requireNonNullElse(e.workload(), "(any)") + " and upstream "
+                    + Objects.requireNonNullElse(e.upstream(), "(any)") + " (expected: " + Exceptions.INJECT_CREDENTIAL
+                    + " for exactly " + workload + " and " + upstream + ")");
         }
-        String state = e.state(now);
-        if (state.equals("revoked")) {
-            throw ApiProblem.conflict("exception_revoked", "exception " + exceptionId + " is revoked (expected: "
-                    + "requested or active; request a new exception)");
+        State state = e.state(now);
+        if (state == State.REVOKED) {
+            throw ApiProblem.conflict("exception_revoked", "exception " + exceptionId + " is "
+                    + State.REVOKED.wireName() + " (expected: requested or active; request a new exception)");
         }
-        if (state.equals("expired")) {
-            throw ApiProblem.conflict("exception_expired", "exception " + exceptionId + " expired at "
-                    + e.expiresAt() + " (expected: requested or active; request a new exception)");
+        if (state == State.EXPIRED) {
+            throw ApiProblem.conflict("exception_expired", "exception " + exceptionId + " "
+                    + State.EXPIRED.wireName() + " at " + e.expiresAt() + " (expected: requested or active; request "
+                    + "a new exception)");
         }
     }
 
@@ -397,7 +400,7 @@ public final class UpstreamSecrets implements SnapshotSource {
             throw ApiProblem.badRequest("missing_field", "name: missing (expected: 1 to 64 of a-z 0-9 . - _)");
         }
         if (!NAME.matcher(s).matches()) {
-            throw ApiProblem.badRequest("invalid_name", "name: '" + cut(s) + "' (expected: 1 to 64 of a-z 0-9 . - _, "
+            throw ApiProblem.badRequest("invalid_name", "name: '" + ApiProblem.cut(s) + "' (expected: 1 to 64 of a-z 0-9 . - _, "
                     + "starting with a letter or digit)");
         }
         return s;
@@ -407,19 +410,13 @@ public final class UpstreamSecrets implements SnapshotSource {
         if (s == null || s.isEmpty()) {
             throw ApiProblem.badRequest("missing_field", "upstream: missing (expected: host:port)");
         }
-        var m = UPSTREAM.matcher(s);
-        if (s.length() > MAX_UPSTREAM_LENGTH || !m.matches() || Integer.parseInt(m.group(1)) < 1
-                || Integer.parseInt(m.group(1)) > 65535) {
-            throw ApiProblem.badRequest("invalid_upstream", "upstream: '" + cut(s) + "' (expected: host:port, "
-                    + "as in the sidecar's upstreams, e.g. billing.internal:443)");
-        }
-        return s.toLowerCase(java.util.Locale.ROOT); // as an exception's upstream: host names know no case
+        return Exceptions.upstream(s); // the same host:port an inject-credential exception names
     }
 
     private static String exceptionId(String s) {
         if (s == null || s.isBlank()) {
             throw ApiProblem.badRequest("missing_field", "exceptionId: missing (expected: the id of the "
-                    + ExceptionBinding.INJECT_CREDENTIAL + " exception the secret is bound to)");
+                    + Exceptions.INJECT_CREDENTIAL + " exception the secret is bound to)");
         }
         if (s.length() > MAX_EXCEPTION_ID_LENGTH || !s.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
             throw ApiProblem.badRequest("invalid_exception_id", "exceptionId: not an exception id (expected: "
@@ -473,10 +470,6 @@ public final class UpstreamSecrets implements SnapshotSource {
                     + MAX_ROTATION_PERIOD.toSeconds() + " (3650d))");
         }
         return Duration.ofSeconds(seconds);
-    }
-
-    private static String cut(String s) {
-        return s.length() > 64 ? s.substring(0, 64) + "…" : s;
     }
 
     private static Map<String, Object> details(UpstreamSecretRecord r) {

@@ -298,6 +298,8 @@ public final class Inventory {
         final Set<String> revoked;
         /** Operator credentials by serial: the role and the person each was issued to. */
         final Map<String, OperatorCredentialRecord> operators = new HashMap<>();
+        /** Governance exceptions by id, read at the first upstream secret of the read; see {@link #exception}. */
+        private Map<String, Optional<ExceptionRecord>> exceptions;
 
         Context(Instant now) {
             this.now = now;
@@ -315,6 +317,20 @@ public final class Inventory {
 
         boolean revoked(RevocationSet.Type type, String value) {
             return value != null && revoked.contains(type.wireName() + "\u0000" + value);
+        }
+
+        /**
+         * The exception of that id: the newest {@link Inventory#SCAN_LIMIT} are read once, at the first call of the read; an
+         * older one is read on its own (once).
+         */
+        Optional<ExceptionRecord> exception(String id) {
+            if (exceptions == null) {
+                exceptions = new HashMap<>();
+                for (ExceptionRecord e : store.exceptions(Optional.empty(), SCAN_LIMIT)) {
+                    exceptions.put(e.id(), Optional.of(e));
+                }
+            }
+            return exceptions.computeIfAbsent(id, store::exception);
         }
 
         Optional<AssetOwner> owner(Kind kind, String id) {
@@ -553,7 +569,7 @@ public final class Inventory {
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("upstream", r.upstream());
         d.put("exceptionId", r.exceptionId());
-        d.put("exceptionState", store.exceptionBinding(r.exceptionId()).map(e -> e.state(c.now)).orElse("unknown"));
+        d.put("exceptionState", c.exception(r.exceptionId()).map(e -> e.state(c.now).wireName()).orElse("unknown"));
         d.put("version", r.version());
         d.put("rotatedAt", r.rotatedAt().toString());
         d.put("rotationPeriodSeconds", r.rotationPeriod().toSeconds());
@@ -650,12 +666,7 @@ public final class Inventory {
         }
         d.put("firstSeen", r.firstSeen().toString());
         d.put("lastSeen", r.lastSeen().toString());
-        SpiffeId workload;
-        try {
-            workload = SpiffeId.parse(r.workload());
-        } catch (RuntimeException e) {
-            workload = null;
-        }
+        SpiffeId workload = parseOrNull(r.workload());
         String algorithm = r.peerKeyType().equals("EC") ? ecCurveName(r.peerKeyBits()) : r.peerKeyType();
         InventoryAssetView a = ofWorkload(Kind.UPSTREAM_TLS, upstreamTlsId(r.upstream(), r.serial()), workload, null,
                 c, algorithm, r.peerKeyBits(), null, r.notAfter(), c.now.isBefore(r.notAfter()) ? "current" : "expired", d);

@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -461,13 +462,17 @@ public final class Posture {
     /** A finding per workload whose sidecar let requests through under credentials.exempt within the window. */
     private void checkExemptUse(Instant now, List<PostureView.Finding> out) {
         Rule r = Rule.CREDENTIALS_EXEMPT_IN_USE;
-        for (var use : store.exemptUse(now.minus(settings.expiringWithin()), Inventory.SCAN_LIMIT)) {
-            Optional<dev.tollgate.controlplane.store.Workload> w = Optional.empty();
-            try {
-                w = store.workload(SpiffeId.parse(use.workload()));
-            } catch (RuntimeException e) {
-                // not a SPIFFE ID: reported without owners
-            }
+        var uses = store.exemptUse(now.minus(settings.expiringWithin()), Inventory.SCAN_LIMIT);
+        if (uses.isEmpty()) {
+            return;
+        }
+        // one read of the workloads, not one per use; a use under a name that is no workload's has no owners
+        Map<String, dev.tollgate.controlplane.store.Workload> workloads = new HashMap<>();
+        for (var w : store.workloads()) {
+            workloads.put(w.id().toString(), w);
+        }
+        for (var use : uses) {
+            Optional<dev.tollgate.controlplane.store.Workload> w = Optional.ofNullable(workloads.get(use.workload()));
             out.add(new PostureView.Finding(r.id, r.severity.wireName(), r.title, "workload", use.workload(),
                     use.workload(), w.map(x -> x.humanOwner()).orElse(null), w.map(x -> x.serviceOwner()).orElse(null),
                     use.uses() + " requests let through under credentials.exempt since " + use.firstSeen()

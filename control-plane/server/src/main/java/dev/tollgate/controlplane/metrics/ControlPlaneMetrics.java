@@ -20,6 +20,8 @@ import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 
+import dev.tollgate.controlplane.governance.Exceptions;
+
 /** Every meter of the control plane, named in one place; tag values come only from enums and route templates. */
 public final class ControlPlaneMetrics {
     public static final String SVID_ISSUANCES = "tollgate.cp.svid.issuances";
@@ -404,12 +406,13 @@ public final class ControlPlaneMetrics {
      * The exception gauges: active exceptions, active ones expiring within 3 days, and active ones used after their
      * review date; each reads {@code summary} (an int array of those three), which the caller caches.
      */
-    public void exceptionGauges(Supplier<int[]> summary) {
-        Gauge.builder(EXCEPTIONS_ACTIVE, () -> summary.get()[0]).description("exceptions that are active now")
+    /** @param summary the latest counts, cheap to read (a scrape never reads the store) */
+    public void exceptionGauges(Supplier<Exceptions.Summary> summary) {
+        Gauge.builder(EXCEPTIONS_ACTIVE, () -> summary.get().active()).description("exceptions that are active now")
                 .register(registry);
-        Gauge.builder(EXCEPTIONS_EXPIRING, () -> summary.get()[1])
+        Gauge.builder(EXCEPTIONS_EXPIRING, () -> summary.get().expiringSoon())
                 .description("active exceptions that expire within 3 days").register(registry);
-        Gauge.builder(EXCEPTIONS_USED_AFTER_REVIEW, () -> summary.get()[2])
+        Gauge.builder(EXCEPTIONS_USED_AFTER_REVIEW, () -> summary.get().usedAfterReview())
                 .description("active exceptions used after their review date without a review since").register(registry);
     }
 

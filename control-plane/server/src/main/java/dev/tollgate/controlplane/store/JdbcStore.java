@@ -746,33 +746,15 @@ public final class JdbcStore implements Store {
         });
         sql.append(" ORDER BY seq LIMIT ?");
         args.add(limit);
-        return read("list audit events", c -> {
-            try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
-                for (int i = 0; i < args.size(); i++) {
-                    Object v = args.get(i);
-                    if (v instanceof Long l) {
-                        ps.setLong(i + 1, l);
-                    } else if (v instanceof Integer n) {
-                        ps.setInt(i + 1, n);
-                    } else {
-                        ps.setString(i + 1, (String) v);
-                    }
-                }
-                try (ResultSet rs = ps.executeQuery()) {
-                    List<AuditRecord> records = new ArrayList<>();
-                    while (rs.next()) {
-                        long seq = rs.getLong(1);
-                        try {
-                            records.add(auditRecord(rs));
-                        } catch (IllegalArgumentException e) {
-                            throw new StoreException("audit event " + seq + " is unreadable: " + e.getMessage()
-                                    + "; run verifyAudit()", e);
-                        }
-                    }
-                    return records;
-                }
+        return read("list audit events", c -> query(c, sql.toString(), rs -> {
+            long seq = rs.getLong(1);
+            try {
+                return auditRecord(rs);
+            } catch (IllegalArgumentException e) {
+                throw new StoreException("audit event " + seq + " is unreadable: " + e.getMessage()
+                        + "; run verifyAudit()", e);
             }
-        });
+        }, args.toArray()));
     }
 
     // ---- upstream TLS posture and development-mode use -----------------------------------------------------
@@ -1612,6 +1594,12 @@ public final class JdbcStore implements Store {
     }
 
     @Override
+    public long countUpstreamSecrets() {
+        return read("count upstream secrets", c -> first(query(c, "SELECT COUNT(*) FROM upstream_secret "
+                + "WHERE deleted_at IS NULL", rs -> rs.getLong(1))).orElse(0L));
+    }
+
+    @Override
     public boolean recordUpstreamSecretUse(String name, SpiffeId workload, long uses, Instant at) {
         String n = text(name, "name");
         String w = text(workload, "workload");
@@ -1623,16 +1611,6 @@ public final class JdbcStore implements Store {
                 + "uses = uses + ?, last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? "
                 + "ELSE last_used_at END WHERE name = ? AND workload = ? AND deleted_at IS NULL",
                 uses, atMillis, atMillis, n, w) == 1);
-    }
-
-    @Override
-    public Optional<ExceptionBinding> exceptionBinding(String id) {
-        String i = text(id, "id");
-        return read("read exception " + i, c -> first(query(c, "SELECT id, waive, workload, upstream, approved_at, "
-                + "expires_at, revoked_at FROM governance_exception WHERE id = ?", rs -> new ExceptionBinding(
-                rs.getString(1), rs.getString(2), Optional.ofNullable(rs.getString(3)),
-                Optional.ofNullable(rs.getString(4)), optionalInstant(rs, 5), instant(rs, 6),
-                optionalInstant(rs, 7)), i)));
     }
 
     private static UpstreamSecretRecord upstreamSecretRecord(ResultSet rs) throws SQLException {
@@ -1768,15 +1746,9 @@ public final class JdbcStore implements Store {
     private static ExceptionRecord exceptionRecord(ResultSet rs) throws SQLException {
         return new ExceptionRecord(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
                 rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8), rs.getString(9), rs.getString(10),
-                rs.getString(11), instant(rs, 12), rs.getString(13), nullableInstant(rs, 14), instant(rs, 15),
-                instant(rs, 16), rs.getString(17), nullableInstant(rs, 18), rs.getString(19), nullableInstant(rs, 20),
-                rs.getString(21), rs.getLong(22), nullableInstant(rs, 23));
-    }
-
-    /** A nullable epoch-milliseconds column: null when the column is NULL. */
-    private static Instant nullableInstant(ResultSet rs, int column) throws SQLException {
-        long v = rs.getLong(column);
-        return rs.wasNull() ? null : Instant.ofEpochMilli(v);
+                rs.getString(11), instant(rs, 12), rs.getString(13), optionalInstant(rs, 14).orElse(null), instant(rs, 15),
+                instant(rs, 16), rs.getString(17), optionalInstant(rs, 18).orElse(null), rs.getString(19), optionalInstant(rs, 20).orElse(null),
+                rs.getString(21), rs.getLong(22), optionalInstant(rs, 23).orElse(null));
     }
 
     private static final String REVOCATION_COLUMNS = "type, value, reason, actor, at, expires_at";

@@ -418,14 +418,14 @@ public interface Store extends CaSlotRepository, AutoCloseable {
      */
     List<UpstreamSecretRecord> upstreamSecrets(Optional<SpiffeId> workload, boolean includeDeleted, int limit);
 
+    /** How many upstream secrets are held (not deleted). */
+    long countUpstreamSecrets();
+
     /**
      * Counts {@code uses} injections of a secret by its workload: uses grows, last used becomes {@code at} unless it
      * is later already. False (nothing changes) when no undeleted secret of that name is bound to that workload.
      */
     boolean recordUpstreamSecretUse(String name, SpiffeId workload, long uses, Instant at);
-
-    /** The scope and state columns of a governance exception, read in the caller's transaction. */
-    Optional<ExceptionBinding> exceptionBinding(String id);
 
     // ---- asset owners ---------------------------------------------------------------------------------------
 
