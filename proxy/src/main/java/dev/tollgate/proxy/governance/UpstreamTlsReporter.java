@@ -54,12 +54,16 @@ public final class UpstreamTlsReporter {
         this.ships = ships;
     }
 
-    /** A handshake with {@code upstream} ({@code host:port}) completed with this session. Never throws. */
+    /**
+     * A handshake with {@code upstream} ({@code host:port}) completed with this session: counted, and recorded when the
+     * peer showed a certificate (the control plane keeps observations of a certificate only). Never throws.
+     */
     public void handshake(String upstream, SSLSession session) {
         try {
             metrics.upstreamTlsHandshake(TlsVersionTag.of(session.getProtocol()));
-            if (ships) {
-                observe(observation(upstream, session, clock.instant()));
+            UpstreamTlsObservation o = ships ? observation(upstream, session, clock.instant()) : null;
+            if (o != null) {
+                observe(o);
             }
         } catch (RuntimeException e) {
             LOG.warn("upstream TLS of {} not recorded: {}", upstream, e.toString());
@@ -125,7 +129,10 @@ public final class UpstreamTlsReporter {
         }
     }
 
-    /** What a session shows of the upstream: protocol, cipher and the peer's leaf certificate (when it sent one). */
+    /**
+     * What a session shows of the upstream: protocol, cipher and the peer's leaf certificate; null when the peer sent
+     * no certificate (nothing the control plane's inventory could keep).
+     */
     public static UpstreamTlsObservation observation(String upstream, SSLSession s, Instant at) {
         X509Certificate leaf = null;
         try {
@@ -134,11 +141,10 @@ public final class UpstreamTlsReporter {
                 leaf = x;
             }
         } catch (SSLPeerUnverifiedException e) {
-            // no certificate: report the protocol and the cipher only
+            // no certificate
         }
         if (leaf == null) {
-            return new UpstreamTlsObservation(upstream, s.getProtocol(), s.getCipherSuite(), null, 0, null, null, null,
-                    null, null, at);
+            return null;
         }
         PublicKey key = leaf.getPublicKey();
         return new UpstreamTlsObservation(upstream, s.getProtocol(), s.getCipherSuite(), keyType(key), keyBits(key),
