@@ -75,8 +75,6 @@ import dev.tollgate.api.client.Failures;
 import dev.tollgate.api.client.WatchClient;
 import dev.tollgate.api.tls.SpiffeTrustManager;
 import dev.tollgate.api.wire.Json;
-import dev.tollgate.api.wire.OAuthError;
-import dev.tollgate.api.wire.Problem;
 
 /**
  * The sidecar's one way to the control plane: HTTP/1.1 over TLS 1.3 on Netty with BoringSSL (netty-tcnative; the
@@ -251,16 +249,7 @@ public final class ControlPlaneTransport implements AutoCloseable {
     @SuppressWarnings("unchecked")
     private <T> T decode(String method, String path, Response r, JavaType type) {
         if (r.status() >= 400) {
-            Problem p;
-            try {
-                p = json.readValue(r.body(), Problem.class);
-            } catch (IOException notAProblem) {
-                p = oauthError(r.status(), r.body());
-            }
-            if (p == null) {
-                p = Problem.of(r.status(), "http_" + r.status(), "HTTP " + r.status(), r.text());
-            }
-            throw new ControlPlaneException(r.status(), p);
+            throw ControlPlaneException.fromAnswer(r.status(), r.body(), json);
         }
         if (type.getRawClass() == Void.class) {
             return null;
@@ -272,15 +261,6 @@ public final class ControlPlaneTransport implements AutoCloseable {
             return json.readValue(r.body(), type);
         } catch (IOException e) {
             throw new UncheckedIOException(method + " " + base.resolve(path) + ": " + Failures.describe(e), e);
-        }
-    }
-
-    private Problem oauthError(int status, byte[] bytes) {
-        try {
-            OAuthError e = json.readValue(bytes, OAuthError.class);
-            return e.error() == null ? null : Problem.of(status, e.error(), "OAuth error", e.errorDescription());
-        } catch (IOException notOAuth) {
-            return null;
         }
     }
 
