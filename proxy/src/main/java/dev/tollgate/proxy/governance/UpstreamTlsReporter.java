@@ -5,9 +5,6 @@ import java.security.PublicKey;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
-import java.security.interfaces.DSAPublicKey;
-import java.security.interfaces.ECPublicKey;
-import java.security.interfaces.RSAPublicKey;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -21,6 +18,7 @@ import java.util.Objects;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
+import dev.tollgate.api.tls.Svids;
 import dev.tollgate.api.wire.UpstreamTlsObservation;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.TlsVersionTag;
@@ -147,36 +145,9 @@ public final class UpstreamTlsReporter {
             return null;
         }
         PublicKey key = leaf.getPublicKey();
-        return new UpstreamTlsObservation(upstream, s.getProtocol(), s.getCipherSuite(), keyType(key), keyBits(key),
+        return new UpstreamTlsObservation(upstream, s.getProtocol(), s.getCipherSuite(), Svids.keyAlgorithm(key), Svids.keyBits(key),
                 leaf.getSigAlgName(), leaf.getIssuerX500Principal().getName(), leaf.getNotAfter().toInstant(),
                 peerId(leaf), serial(leaf.getSerialNumber()), at);
-    }
-
-    /** {@code RSA}, {@code EC}, {@code Ed25519}, … as the JDK names the key's algorithm. */
-    static String keyType(PublicKey key) {
-        if (key instanceof java.security.interfaces.EdECPublicKey ed) {
-            return ed.getParams().getName();
-        }
-        return key.getAlgorithm();
-    }
-
-    /** The key size in bits: RSA and DSA their modulus, EC its curve's field size, EdDSA its curve's. */
-    static int keyBits(PublicKey key) {
-        if (key instanceof RSAPublicKey r) {
-            return r.getModulus().bitLength();
-        }
-        if (key instanceof ECPublicKey e) {
-            return e.getParams().getCurve().getField().getFieldSize();
-        }
-        if (key instanceof DSAPublicKey d) {
-            return d.getParams().getP().bitLength();
-        }
-        String t = keyType(key);
-        return switch (t) {
-            case "Ed25519" -> 255;
-            case "Ed448" -> 448;
-            default -> 0;
-        };
     }
 
     /** The SPIFFE ID (URI SAN {@code spiffe://…}) of a certificate, or else its first DNS name, or null. */
