@@ -218,8 +218,8 @@ public final class DecisionShipper implements AutoCloseable {
                 AggregateKey k = e.getKey();
                 Counted c = e.getValue();
                 out.add(new DecisionAggregate(DecisionLog.bounded(k.outcome()), k.direction().tag(), k.step(),
-                        cut(k.taskId()), cut(k.sub()), k.tools().isEmpty() ? null
-                        : DecisionLog.bounded(String.join(",", k.tools())), cut(k.reason()), cut(k.upstream()),
+                        cut(k.taskId()), cut(k.sub()), cut(Decision.toolText(k.tools())), cut(k.reason()),
+                        cut(k.upstream()),
                         c.count, c.first, c.last, false));
             }
             if (overflow != null) {

@@ -96,6 +96,16 @@ class DecisionShipperTest {
     }
 
     @Test
+    void aDecisionsFieldsAreBuiltOnceForItsLineItsSizeAndItsBatchAndCannotBeChanged() {
+        Decision d = denial(1).tool("crm.read");
+        Map<String, Object> first = d.fields();
+        assertThat(d.fields()).as("the same map for the line writer, JsonSize and batchOf").isSameAs(first);
+        assertThat(first).containsEntry("tool", "crm.read").containsEntry("path", "/p/1");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> first.put("outcome", "allowed"))
+                .isInstanceOf(UnsupportedOperationException.class);
+    }
+
+    @Test
     void allowedDecisionsAreShippedAsOneAggregatePerKindAndIntervalWithCountAndFirstAndLastTime() {
         shipper = new DecisionShipper(new SidecarConfig.DecisionLog(1000, 500, 65536, Duration.ofMinutes(1)),
                 Duration.ofMillis(10), Duration.ofMillis(20), delivered::add, metrics);
