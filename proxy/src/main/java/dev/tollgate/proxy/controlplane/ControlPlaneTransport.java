@@ -3,7 +3,6 @@ package dev.tollgate.proxy.controlplane;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
-import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.channels.ClosedChannelException;
@@ -75,8 +74,6 @@ import dev.tollgate.api.client.Failures;
 import dev.tollgate.api.client.WatchClient;
 import dev.tollgate.api.tls.SpiffeTrustManager;
 import dev.tollgate.api.wire.Json;
-import dev.tollgate.api.wire.OAuthError;
-import dev.tollgate.api.wire.Problem;
 
 /**
  * The sidecar's one way to the control plane: HTTP/1.1 over TLS 1.3 on Netty with BoringSSL (netty-tcnative; the
@@ -186,15 +183,6 @@ public final class ControlPlaneTransport implements AutoCloseable {
         return new Builder(base, serverId, trust);
     }
 
-    public URI base() {
-        return base;
-    }
-
-    /** The default deadline of a call. */
-    public Duration deadline() {
-        return defaultDeadline;
-    }
-
     /**
      * Runs the transport on these event loops (the sidecar's own), before its first call; without this it starts
      * one event loop of its own on first use and stops it at {@link #close}.
@@ -251,16 +239,7 @@ public final class ControlPlaneTransport implements AutoCloseable {
     @SuppressWarnings("unchecked")
     private <T> T decode(String method, String path, Response r, JavaType type) {
         if (r.status() >= 400) {
-            Problem p;
-            try {
-                p = json.readValue(r.body(), Problem.class);
-            } catch (IOException notAProblem) {
-                p = oauthError(r.status(), r.body());
-            }
-            if (p == null) {
-                p = Problem.of(r.status(), "http_" + r.status(), "HTTP " + r.status(), r.text());
-            }
-            throw new ControlPlaneException(r.status(), p);
+            throw ControlPlaneException.fromAnswer(r.status(), r.body(), json);
         }
         if (type.getRawClass() == Void.class) {
             return null;
@@ -272,15 +251,6 @@ public final class ControlPlaneTransport implements AutoCloseable {
             return json.readValue(r.body(), type);
         } catch (IOException e) {
             throw new UncheckedIOException(method + " " + base.resolve(path) + ": " + Failures.describe(e), e);
-        }
-    }
-
-    private Problem oauthError(int status, byte[] bytes) {
-        try {
-            OAuthError e = json.readValue(bytes, OAuthError.class);
-            return e.error() == null ? null : Problem.of(status, e.error(), "OAuth error", e.errorDescription());
-        } catch (IOException notOAuth) {
-            return null;
         }
     }
 
@@ -518,22 +488,36 @@ public final class ControlPlaneTransport implements AutoCloseable {
         conn.channel.closeFuture().addListener(f -> onClosed(conn));
         call.conn = conn;
         conn.call = call;
+        whenHandshaken(cf, conn::fail, () -> {
+            if (conn.call == null || conn.call.done) {
+                conn.call = null;
+                release(conn);
+            } else {
+                conn.write();
+            }
+        });
+    }
+
+    /**
+     * Once {@code cf} connected and its TLS handshake completed, {@code ready} runs; else {@code failed} learns the
+     * cause and what failed ({@code connect_failed}, {@code tls_failed}) and the channel is closed.
+     */
+    private static void whenHandshaken(io.netty.channel.ChannelFuture cf, BiConsumer<Throwable, CallOutcome> failed,
+                                       Runnable ready) {
+        Channel ch = cf.channel();
         cf.addListener(f -> {
             if (!f.isSuccess()) {
-                conn.fail(f.cause(), CallOutcome.CONNECT_FAILED);
-                conn.channel.close();
+                failed.accept(f.cause(), CallOutcome.CONNECT_FAILED);
+                ch.close();
                 return;
             }
-            conn.channel.pipeline().get(SslHandler.class).handshakeFuture().addListener(h -> {
+            ch.pipeline().get(SslHandler.class).handshakeFuture().addListener(h -> {
                 if (!h.isSuccess()) {
-                    conn.fail(h.cause(), CallOutcome.TLS_FAILED);
-                    conn.channel.close();
-                } else if (conn.call == null || conn.call.done) {
-                    conn.call = null;
-                    release(conn);
-                } else {
-                    conn.write();
+                    failed.accept(h.cause(), CallOutcome.TLS_FAILED);
+                    ch.close();
+                    return;
                 }
+                ready.run();
             });
         });
     }
@@ -715,7 +699,7 @@ public final class ControlPlaneTransport implements AutoCloseable {
                 return;
             }
             if (c != null) {
-                c.fail(cause, tlsFailure(cause) ? CallOutcome.TLS_FAILED : o);
+                c.fail(cause, classify(cause, o));
             }
         }
 
@@ -786,6 +770,11 @@ public final class ControlPlaneTransport implements AutoCloseable {
         }
     }
 
+    /** What a failure was: {@code tls_failed} whenever TLS is its cause, else {@code otherwise}. */
+    static CallOutcome classify(Throwable cause, CallOutcome otherwise) {
+        return tlsFailure(cause) ? CallOutcome.TLS_FAILED : otherwise;
+    }
+
     static boolean tlsFailure(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
             if (c instanceof SSLException || c instanceof java.security.cert.CertificateException) {
@@ -826,26 +815,17 @@ public final class ControlPlaneTransport implements AutoCloseable {
         if (closed) {
             ch.close();
         }
-        cf.addListener(f -> {
-            if (!f.isSuccess()) {
-                w.head.completeExceptionally(f.cause());
-                ch.close();
-                return;
-            }
-            ch.pipeline().get(SslHandler.class).handshakeFuture().addListener(h -> {
-                if (!h.isSuccess()) {
-                    w.head.completeExceptionally(h.cause());
+        whenHandshaken(cf, (cause, o) -> {
+            w.failedAs = o;
+            w.head.completeExceptionally(cause);
+        }, () -> {
+            FullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
+            r.headers().set(HttpHeaderNames.HOST, hostHeader).set(HttpHeaderNames.ACCEPT, "application/x-ndjson");
+            ch.writeAndFlush(r).addListener(wf -> {
+                if (!wf.isSuccess()) {
+                    w.head.completeExceptionally(wf.cause());
                     ch.close();
-                    return;
                 }
-                FullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
-                r.headers().set(HttpHeaderNames.HOST, hostHeader).set(HttpHeaderNames.ACCEPT, "application/x-ndjson");
-                ch.writeAndFlush(r).addListener(wf -> {
-                    if (!wf.isSuccess()) {
-                        w.head.completeExceptionally(wf.cause());
-                        ch.close();
-                    }
-                });
             });
         });
         Duration d = defaultDeadline;
@@ -862,8 +842,8 @@ public final class ControlPlaneTransport implements AutoCloseable {
         } catch (ExecutionException e) {
             ch.close();
             Throwable c = e.getCause();
-            outcome(ControlPlaneRoute.WATCH, tlsFailure(c) ? CallOutcome.TLS_FAILED
-                    : c instanceof ConnectException ? CallOutcome.CONNECT_FAILED : CallOutcome.CONNECTION_CLOSED);
+            CallOutcome failedAs = w.failedAs;
+            outcome(ControlPlaneRoute.WATCH, classify(c, failedAs != null ? failedAs : CallOutcome.CONNECTION_CLOSED));
             throw new IOException("GET " + base.resolve(path) + ": " + Failures.describe(c), c);
         }
         if (status != 200) {
@@ -878,6 +858,8 @@ public final class ControlPlaneTransport implements AutoCloseable {
     /** Reads the watch answer: the head (and an error body) for the opener, then the stream for the watch thread. */
     private final class WatchConn extends ChannelInboundHandlerAdapter {
         final CompletableFuture<Integer> head = new CompletableFuture<>();
+        /** What failed before the request was written (connect or TLS), or null; set before {@code head} fails. */
+        volatile CallOutcome failedAs;
         volatile WatchStream stream;
         private int status;
         private final java.io.ByteArrayOutputStream error = new java.io.ByteArrayOutputStream();

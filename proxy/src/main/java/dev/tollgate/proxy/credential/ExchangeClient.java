@@ -1,7 +1,5 @@
 package dev.tollgate.proxy.credential;
 
-import java.net.URLEncoder;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Objects;
@@ -64,17 +62,11 @@ public interface ExchangeClient {
         Objects.requireNonNull(transport, "transport");
         Objects.requireNonNull(clock, "clock");
         return (taskToken, audience, scope) -> {
-            StringBuilder form = new StringBuilder("grant_type=").append(enc(TokenExchangeResponse.GRANT_TYPE))
-                    .append("&subject_token=").append(enc(taskToken))
-                    .append("&subject_token_type=").append(enc(TokenExchangeResponse.JWT_TOKEN_TYPE))
-                    .append("&audience=").append(enc(audience.toString()));
-            if (scope != null) {
-                form.append("&scope=").append(enc(scope));
-            }
             CompletableFuture<TokenExchangeResponse> call;
             try {
                 call = transport.call(ControlPlaneTransport.Identity.WORKLOAD, "POST", "/v1/token/exchange",
-                        "application/x-www-form-urlencoded", form.toString().getBytes(StandardCharsets.UTF_8),
+                        TokenExchangeResponse.FORM_CONTENT_TYPE,
+                        TokenExchangeResponse.requestForm(taskToken, audience.toString(), scope),
                         TokenExchangeResponse.class, null);
             } catch (RuntimeException e) {
                 call = CompletableFuture.failedFuture(e);
@@ -94,10 +86,6 @@ public interface ExchangeClient {
                 return new ExchangedToken(r.accessToken(), clock.instant().plusSeconds(r.expiresIn()));
             });
         };
-    }
-
-    private static String enc(String s) {
-        return URLEncoder.encode(s, StandardCharsets.UTF_8);
     }
 
     /** RFC 6749 error codes of the exchange endpoint to denial reasons. */

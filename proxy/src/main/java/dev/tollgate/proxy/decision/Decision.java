@@ -1,6 +1,7 @@
 package dev.tollgate.proxy.decision;
 
 import java.time.Instant;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,6 +39,8 @@ public final class Decision {
     private String injected;
     private String message;
     private String peer;
+    /** {@link #fields()} once built (the decision no longer changes once recorded); written by any reader. */
+    private volatile Map<String, Object> fields;
 
     private Decision(Instant at, Direction direction, String outcome) {
         this.at = Objects.requireNonNull(at, "at");
@@ -212,7 +215,7 @@ public final class Decision {
 
     /** A denial or a dry-run hit: written at INFO and shipped on its own. */
     public boolean notable() {
-        return DecisionLog.DENIED.equals(outcome) || DecisionLog.DRY_RUN.equals(outcome);
+        return DecisionLog.notable(outcome);
     }
 
     /**
@@ -225,14 +228,30 @@ public final class Decision {
 
     /** The tools as one value: comma-separated, null when there are none. */
     public String toolText() {
+        return toolText(tools);
+    }
+
+    /** Tools as one value: comma-separated, null when there are none. */
+    static String toolText(List<String> tools) {
         return tools.isEmpty() ? null : tools.size() == 1 ? tools.get(0) : String.join(",", tools);
     }
 
     /**
      * The decision as a flat map of its present fields (strings, numbers), in the order of the decision log's lines;
-     * every string cut to {@value DecisionLog#MAX_VALUE} characters. Call it off the event loop.
+     * every string cut to {@value DecisionLog#MAX_VALUE} characters; unmodifiable. Built once, by the first caller
+     * (the line writer, the shipper measuring or sending it): call it off the event loop, after the decision was
+     * recorded.
      */
     public Map<String, Object> fields() {
+        Map<String, Object> m = fields;
+        if (m == null) {
+            m = Collections.unmodifiableMap(build());
+            fields = m;
+        }
+        return m;
+    }
+
+    private Map<String, Object> build() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("at", at.toString());
         m.put("direction", direction.tag());
@@ -273,6 +292,6 @@ public final class Decision {
 
     @Override
     public String toString() {
-        return "Decision" + fields();
+        return "Decision" + build(); // may be asked while it is still being built: never memoised
     }
 }

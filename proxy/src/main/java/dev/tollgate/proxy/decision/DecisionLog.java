@@ -120,7 +120,8 @@ public final class DecisionLog {
         return s.substring(0, end) + CUT_MARKER;
     }
 
-    private static boolean notable(Object outcome) {
+    /** A denial or a dry-run hit: written at INFO and shipped on its own. */
+    static boolean notable(String outcome) {
         return DENIED.equals(outcome) || DRY_RUN.equals(outcome);
     }
 

@@ -218,8 +218,8 @@ public final class DecisionShipper implements AutoCloseable {
                 AggregateKey k = e.getKey();
                 Counted c = e.getValue();
                 out.add(new DecisionAggregate(DecisionLog.bounded(k.outcome()), k.direction().tag(), k.step(),
-                        cut(k.taskId()), cut(k.sub()), k.tools().isEmpty() ? null
-                        : DecisionLog.bounded(String.join(",", k.tools())), cut(k.reason()), cut(k.upstream()),
+                        cut(k.taskId()), cut(k.sub()), cut(Decision.toolText(k.tools())), cut(k.reason()),
+                        cut(k.upstream()),
                         c.count, c.first, c.last, false));
             }
             if (overflow != null) {
@@ -329,14 +329,14 @@ public final class DecisionShipper implements AutoCloseable {
             return;
         }
         while (true) {
-            List<Object> batch = take();
+            Taken taken = take();
+            List<Object> batch = taken.entries();
             if (batch.isEmpty()) {
                 shipObservationsAlone();
                 return;
             }
             List<Object> notSent = new ArrayList<>();
-            UpstreamTlsReporter reporter = upstreamTls;
-            List<UpstreamTlsObservation> tls = reporter == null ? List.of() : reporter.drain();
+            List<UpstreamTlsObservation> tls = observations(settings.maxBatchBytes() - taken.bytes(), false);
             RuntimeException failure = ship(batch, notSent, tls);
             if (failure != null) {
                 long waiting = weight(notSent);
@@ -353,70 +353,129 @@ public final class DecisionShipper implements AutoCloseable {
     }
 
     /**
-     * Upstream TLS observations with no decision to ride with (a quiet sidecar) go in a batch of their own; put back
-     * when it is not delivered, dropped (and counted) when the control plane refuses it.
+     * The waiting upstream TLS observations, oldest first, as many as fit in {@code room} bytes of a batch's JSON (at
+     * least one when {@code atLeastOne}); the others are put back for the next batch.
      */
-    private void shipObservationsAlone() {
+    private List<UpstreamTlsObservation> observations(int room, boolean atLeastOne) {
         UpstreamTlsReporter reporter = upstreamTls;
-        List<UpstreamTlsObservation> tls = reporter == null ? List.of() : reporter.drain();
-        if (tls.isEmpty()) {
-            return;
+        if (reporter == null) {
+            return List.of();
         }
-        try {
-            sink.submit(new DecisionBatch(List.of(), tls, List.of()));
-            backoff.reset();
-        } catch (RejectedBatchException e) {
-            metrics.upstreamTlsDropped(tls.size());
-            LOG.error("the control plane refused {} upstream TLS observations; they are dropped: {}", tls.size(),
-                    e.getMessage());
-        } catch (RuntimeException e) {
-            reporter.restore(tls);
-            Duration wait = backoff.next();
-            retryAtNanos = System.nanoTime() + wait.toNanos();
-            LOG.info("cannot ship {} upstream TLS observations, retrying in {} ms: {}", tls.size(), wait.toMillis(),
-                    e instanceof UncheckedIOException u ? u.getMessage() : e.toString());
+        List<UpstreamTlsObservation> all = reporter.drain();
+        int bytes = 0;
+        int fit = 0;
+        while (fit < all.size()) {
+            int size = JsonSize.of(all.get(fit));
+            if (bytes + size > room && !(atLeastOne && fit == 0)) {
+                break;
+            }
+            bytes += size;
+            fit++;
         }
+        if (fit < all.size()) {
+            reporter.restore(all.subList(fit, all.size()));
+        }
+        return List.copyOf(all.subList(0, fit));
     }
 
     /**
-     * Sends one batch, with {@code tls} (upstream TLS observations) riding on it. A batch of several the control plane
-     * refuses is split in halves, each sent again (the observations with the first half), so only the decisions
-     * refused on their own are dropped. On a failure to deliver, what was not delivered is added to {@code notSent}
-     * (in order), the observations are put back, and the failure returned; null when everything landed.
+     * Upstream TLS observations with no decision to ride with (a quiet sidecar) go in batches of their own, each within
+     * max-batch-bytes; put back when not delivered, dropped (and counted) when the control plane refuses them.
+     */
+    private void shipObservationsAlone() {
+        for (int round = 0; round < UpstreamTlsReporter.MAX_PENDING; round++) { // each round takes at least one
+            List<UpstreamTlsObservation> tls = observations(settings.maxBatchBytes() - ENVELOPE_BYTES, true);
+            if (tls.isEmpty()) {
+                return;
+            }
+            try {
+                sink.submit(new DecisionBatch(List.of(), tls, List.of()));
+                backoff.reset();
+            } catch (RejectedBatchException e) {
+                observationsRefused(tls, e);
+            } catch (RuntimeException e) {
+                upstreamTls.restore(tls);
+                Duration wait = backoff.next();
+                retryAtNanos = System.nanoTime() + wait.toNanos();
+                LOG.info("cannot ship {} upstream TLS observations, retrying in {} ms: {}", tls.size(),
+                        wait.toMillis(), e instanceof UncheckedIOException u ? u.getMessage() : e.toString());
+                return;
+            }
+        }
+    }
+
+    private void observationsRefused(List<UpstreamTlsObservation> tls, RejectedBatchException e) {
+        metrics.upstreamTlsDropped(tls.size());
+        LOG.error("the control plane refused {} upstream TLS observations; they are dropped: {}", tls.size(),
+                e.getMessage());
+    }
+
+    /**
+     * Sends one batch, with {@code tls} (upstream TLS observations) riding on it. When the control plane refuses a
+     * batch that carries observations, the same decisions are sent again without them: delivered, the observations
+     * were refused (dropped, counted); refused again, the observations go back to the reporter (to ride with a later
+     * batch, or alone) and the decisions are split. A batch of several decisions the control plane refuses is split
+     * in halves, each sent again, so only the decisions refused on their own are dropped. On a failure to deliver,
+     * what was not delivered is added to {@code notSent} (in order), the observations are put back, and the failure
+     * returned; null when everything landed.
      */
     private RuntimeException ship(List<Object> batch, List<Object> notSent, List<UpstreamTlsObservation> tls) {
         try {
             sink.submit(batchOf(batch, tls));
-            landed(batch.size());
-            metrics.decisionBatch(BatchResult.SHIPPED, weight(batch));
-            backoff.reset();
-            return null;
         } catch (RejectedBatchException e) {
             metrics.decisionBatch(BatchResult.REJECTED, weight(batch));
-            if (batch.size() > 1) {
-                int half = batch.size() / 2;
-                RuntimeException failure = ship(batch.subList(0, half), notSent, tls);
-                if (failure != null) {
-                    notSent.addAll(batch.subList(half, batch.size()));
-                    return failure;
-                }
-                return ship(batch.subList(half, batch.size()), notSent, List.of());
+            if (tls.isEmpty()) {
+                return split(batch, notSent, e);
             }
-            landed(1);
-            dropped(DropReason.REJECTED, weight(batch.get(0)));
-            if (!tls.isEmpty()) {
-                metrics.upstreamTlsDropped(tls.size()); // refused with the decision: never sent again
+            try {
+                sink.submit(batchOf(batch, List.of()));
+            } catch (RejectedBatchException again) {
+                upstreamTls.restore(tls); // the decisions were refused, perhaps not the observations
+                return split(batch, notSent, again);
+            } catch (RuntimeException failure) {
+                notSent.addAll(batch);
+                upstreamTls.restore(tls);
+                return failure;
             }
-            LOG.error("the control plane refused a decision; it is dropped: {}", e.getMessage());
+            observationsRefused(tls, e);
+            shipped(batch);
             return null;
         } catch (RuntimeException e) {
             notSent.addAll(batch);
-            UpstreamTlsReporter reporter = upstreamTls;
-            if (!tls.isEmpty() && reporter != null) {
-                reporter.restore(tls);
+            if (!tls.isEmpty()) {
+                upstreamTls.restore(tls);
             }
             return e;
         }
+        shipped(batch);
+        return null;
+    }
+
+    private void shipped(List<Object> batch) {
+        landed(batch.size());
+        metrics.decisionBatch(BatchResult.SHIPPED, weight(batch));
+        backoff.reset();
+    }
+
+    /** A batch of decisions (no observations) was refused: halves are sent again; one decision alone is dropped. */
+    private RuntimeException split(List<Object> batch, List<Object> notSent, RejectedBatchException e) {
+        if (batch.size() > 1) {
+            int half = batch.size() / 2;
+            RuntimeException failure = ship(batch.subList(0, half), notSent, List.of());
+            if (failure != null) {
+                notSent.addAll(batch.subList(half, batch.size()));
+                return failure;
+            }
+            return ship(batch.subList(half, batch.size()), notSent, List.of());
+        }
+        landed(1);
+        dropped(DropReason.REJECTED, weight(batch.get(0)));
+        LOG.error("the control plane refused a decision; it is dropped: {}", e.getMessage());
+        return null;
+    }
+
+    /** Entries taken for one batch and their size as JSON, the envelope included. */
+    private record Taken(List<Object> entries, int bytes) {
     }
 
     /**
@@ -424,7 +483,7 @@ public final class DecisionShipper implements AutoCloseable {
      * removal holds the buffer's lock (event loops offer to it); the sizes are measured outside, and what does not
      * fit goes back to the head.
      */
-    private List<Object> take() {
+    private Taken take() {
         List<Object> taken = new ArrayList<>();
         synchronized (buffer) {
             while (!buffer.isEmpty() && taken.size() < settings.batchSize()) {
@@ -445,7 +504,7 @@ public final class DecisionShipper implements AutoCloseable {
         if (fit < taken.size()) {
             putBack(taken.subList(fit, taken.size()));
         }
-        return new ArrayList<>(taken.subList(0, fit));
+        return new Taken(new ArrayList<>(taken.subList(0, fit)), bytes);
     }
 
     /**

@@ -4,6 +4,7 @@ import java.time.Instant;
 import java.util.Map;
 
 import dev.tollgate.api.wire.DecisionAggregate;
+import dev.tollgate.api.wire.UpstreamTlsObservation;
 
 /**
  * How many bytes an entry of the shipper's buffer takes in a batch's JSON, measured without serialising it (the sink
@@ -31,6 +32,18 @@ final class JsonSize {
         n += key("last") + instant(a.last()) + 1;
         n += key("overflow") + (a.overflow() ? 4 : 5);
         return n;
+    }
+
+    /** An upstream TLS observation with its comma: an upper bound (its times are counted at their longest). */
+    static int of(UpstreamTlsObservation o) {
+        int n = 2; // {}
+        n += field("upstream", o.upstream()) + field("protocol", o.protocol()) + field("cipher", o.cipher())
+                + field("peerKeyType", o.peerKeyType()) + field("signatureAlgorithm", o.signatureAlgorithm())
+                + field("issuer", o.issuer()) + field("peerId", o.peerId()) + field("serial", o.serial());
+        n += key("peerKeyBits") + Integer.toString(o.peerKeyBits()).length(); // always present: the last, no comma
+        n += o.notAfter() == null ? 0 : key("notAfter") + instant(o.notAfter()) + 1;
+        n += o.observedAt() == null ? 0 : key("observedAt") + instant(o.observedAt()) + 1;
+        return n + 1;
     }
 
     static int object(Map<String, Object> fields) {

@@ -5,9 +5,6 @@ import java.security.PublicKey;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
-import java.security.interfaces.DSAPublicKey;
-import java.security.interfaces.ECPublicKey;
-import java.security.interfaces.RSAPublicKey;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -21,6 +18,7 @@ import java.util.Objects;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
+import dev.tollgate.api.tls.Svids;
 import dev.tollgate.api.wire.UpstreamTlsObservation;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.TlsVersionTag;
@@ -54,12 +52,16 @@ public final class UpstreamTlsReporter {
         this.ships = ships;
     }
 
-    /** A handshake with {@code upstream} ({@code host:port}) completed with this session. Never throws. */
+    /**
+     * A handshake with {@code upstream} ({@code host:port}) completed with this session: counted, and recorded when the
+     * peer showed a certificate (the control plane keeps observations of a certificate only). Never throws.
+     */
     public void handshake(String upstream, SSLSession session) {
         try {
             metrics.upstreamTlsHandshake(TlsVersionTag.of(session.getProtocol()));
-            if (ships) {
-                observe(observation(upstream, session, clock.instant()));
+            UpstreamTlsObservation o = ships ? observation(upstream, session, clock.instant()) : null;
+            if (o != null) {
+                observe(o);
             }
         } catch (RuntimeException e) {
             LOG.warn("upstream TLS of {} not recorded: {}", upstream, e.toString());
@@ -125,7 +127,10 @@ public final class UpstreamTlsReporter {
         }
     }
 
-    /** What a session shows of the upstream: protocol, cipher and the peer's leaf certificate (when it sent one). */
+    /**
+     * What a session shows of the upstream: protocol, cipher and the peer's leaf certificate; null when the peer sent
+     * no certificate (nothing the control plane's inventory could keep).
+     */
     public static UpstreamTlsObservation observation(String upstream, SSLSession s, Instant at) {
         X509Certificate leaf = null;
         try {
@@ -134,43 +139,15 @@ public final class UpstreamTlsReporter {
                 leaf = x;
             }
         } catch (SSLPeerUnverifiedException e) {
-            // no certificate: report the protocol and the cipher only
+            // no certificate
         }
         if (leaf == null) {
-            return new UpstreamTlsObservation(upstream, s.getProtocol(), s.getCipherSuite(), null, 0, null, null, null,
-                    null, null, at);
+            return null;
         }
         PublicKey key = leaf.getPublicKey();
-        return new UpstreamTlsObservation(upstream, s.getProtocol(), s.getCipherSuite(), keyType(key), keyBits(key),
+        return new UpstreamTlsObservation(upstream, s.getProtocol(), s.getCipherSuite(), Svids.keyAlgorithm(key), Svids.keyBits(key),
                 leaf.getSigAlgName(), leaf.getIssuerX500Principal().getName(), leaf.getNotAfter().toInstant(),
                 peerId(leaf), serial(leaf.getSerialNumber()), at);
-    }
-
-    /** {@code RSA}, {@code EC}, {@code Ed25519}, … as the JDK names the key's algorithm. */
-    static String keyType(PublicKey key) {
-        if (key instanceof java.security.interfaces.EdECPublicKey ed) {
-            return ed.getParams().getName();
-        }
-        return key.getAlgorithm();
-    }
-
-    /** The key size in bits: RSA and DSA their modulus, EC its curve's field size, EdDSA its curve's. */
-    static int keyBits(PublicKey key) {
-        if (key instanceof RSAPublicKey r) {
-            return r.getModulus().bitLength();
-        }
-        if (key instanceof ECPublicKey e) {
-            return e.getParams().getCurve().getField().getFieldSize();
-        }
-        if (key instanceof DSAPublicKey d) {
-            return d.getParams().getP().bitLength();
-        }
-        String t = keyType(key);
-        return switch (t) {
-            case "Ed25519" -> 255;
-            case "Ed448" -> 448;
-            default -> 0;
-        };
     }
 
     /** The SPIFFE ID (URI SAN {@code spiffe://…}) of a certificate, or else its first DNS name, or null. */

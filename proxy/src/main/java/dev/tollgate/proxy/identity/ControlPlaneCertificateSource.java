@@ -718,7 +718,6 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         watch = WatchClient.builder(cfg.url()).transport(transport.watchTransport())
                 .backoff(cfg.backoffInitial(), watchReconnectMax)
                 .heartbeatInterval(cfg.heartbeatInterval())
-                .connectTimeout(cfg.requestTimeout())
                 .clock(clock)
                 .listener(new WatchClient.Listener() {
                     @Override

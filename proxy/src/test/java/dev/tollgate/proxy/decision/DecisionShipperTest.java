@@ -89,6 +89,20 @@ class DecisionShipperTest {
         DecisionAggregate a = new DecisionAggregate("allowed", "egress", "inspection", "task-1", "spiffe://t/agent/a",
                 "crm.read,crm.write", null, "crm", 12345, T0, T0.plusMillis(999), false);
         assertThat(JsonSize.of(a)).isGreaterThanOrEqualTo(json(a));
+        dev.tollgate.api.wire.UpstreamTlsObservation o = new dev.tollgate.api.wire.UpstreamTlsObservation(
+                "h\u00e9:443", "TLSv1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "RSA", 2048, "SHA256withRSA",
+                "CN=\"ca\",O=\u4e2d", T0.plusNanos(123_456_789), null, "0A", T0);
+        assertThat(JsonSize.of(o)).as("with its comma").isGreaterThanOrEqualTo(json(o) + 1);
+    }
+
+    @Test
+    void aDecisionsFieldsAreBuiltOnceForItsLineItsSizeAndItsBatchAndCannotBeChanged() {
+        Decision d = denial(1).tool("crm.read");
+        Map<String, Object> first = d.fields();
+        assertThat(d.fields()).as("the same map for the line writer, JsonSize and batchOf").isSameAs(first);
+        assertThat(first).containsEntry("tool", "crm.read").containsEntry("path", "/p/1");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> first.put("outcome", "allowed"))
+                .isInstanceOf(UnsupportedOperationException.class);
     }
 
     @Test
@@ -242,14 +256,22 @@ class DecisionShipperTest {
 
     @Test
     void aFullBufferDropsItsOldestEntryAndCountsEveryDecisionAnAggregateStoodFor() {
-        shipper = new DecisionShipper(new SidecarConfig.DecisionLog(2, 500, 65536, Duration.ofMinutes(1)),
+        shipper = new DecisionShipper(new SidecarConfig.DecisionLog(2, 500, 65536, Duration.ofMillis(20)),
                 Duration.ofMinutes(1), Duration.ofMinutes(1), b -> {
                     throw new IllegalStateException("control plane unreachable");
                 }, metrics);
-        for (int i = 0; i < 3; i++) {
-            shipper.offer(denial(i));
+        for (int i = 0; i < 5; i++) {
+            shipper.offer(allowed("task-1", "crm.read", T0));
         }
-        assertThat(metrics.decisionsDroppedCount(DropReason.BUFFER_FULL)).isEqualTo(1.0);
+        shipper.start();
+        await("the interval closed: one aggregate of 5 waits, undelivered").atMost(Duration.ofSeconds(10))
+                .until(() -> shipper.buffered() == 1);
+        shipper.offer(denial(0));
+        shipper.offer(denial(1));
+        await("the aggregate stood for 5 decisions").atMost(Duration.ofSeconds(10))
+                .until(() -> metrics.decisionsDroppedCount(DropReason.BUFFER_FULL) == 5.0);
+        shipper.offer(denial(2));
+        assertThat(metrics.decisionsDroppedCount(DropReason.BUFFER_FULL)).as("and a denial for one").isEqualTo(6.0);
         assertThat(shipper.buffered()).isEqualTo(2);
     }
 }

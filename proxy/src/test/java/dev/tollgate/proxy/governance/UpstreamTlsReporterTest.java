@@ -3,12 +3,17 @@ package dev.tollgate.proxy.governance;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.math.BigInteger;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.KeyStore;
+import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.List;
 
+import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
@@ -23,6 +28,7 @@ import dev.tollgate.api.wire.UpstreamTlsObservation;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.TlsVersionTag;
 import dev.tollgate.proxy.support.MutableClock;
+import dev.tollgate.testing.TestPki;
 
 /** Upstream TLS observations: what a handshake shows, deduplicated per interval, bounded, put back when unsent. */
 class UpstreamTlsReporterTest {
@@ -125,5 +131,74 @@ class UpstreamTlsReporterTest {
         }
         assertThat(local.pending()).isZero();
         assertThat(metrics.upstreamTlsHandshakeCount(TlsVersionTag.TLS_1_2)).isEqualTo(1);
+    }
+
+    @Test
+    void aHandshakeWithoutAPeerCertificateIsCountedButNotReported() throws Exception {
+        SSLSession noPeerCertificate = serverSideOfAHandshake();
+        reporter.handshake("agent.example:52000", noPeerCertificate);
+        assertThat(reporter.pending()).as("the control plane keeps observations of a certificate only").isZero();
+        assertThat(metrics.upstreamTlsHandshakeCount(TlsVersionTag.of(noPeerCertificate.getProtocol())))
+                .isEqualTo(1);
+    }
+
+    /** A real TLS handshake in memory; the server's session: its peer (the client) sent no certificate. */
+    private static SSLSession serverSideOfAHandshake() throws Exception {
+        TestPki pki = TestPki.create("peer.test");
+        TestPki.Issued issued = pki.leaf(null).dns("localhost").issue();
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        ks.setKeyEntry("peer", issued.key(), new char[0], issued.chain().toArray(new X509Certificate[0]));
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, new char[0]);
+        SSLContext serverCtx = SSLContext.getInstance("TLS");
+        serverCtx.init(kmf.getKeyManagers(), null, null);
+        KeyStore trust = KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        trust.setCertificateEntry("ca", issued.chain().get(issued.chain().size() - 1));
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        SSLContext clientCtx = SSLContext.getInstance("TLS");
+        clientCtx.init(null, tmf.getTrustManagers(), null);
+
+        SSLEngine client = clientCtx.createSSLEngine("localhost", 443);
+        client.setUseClientMode(true);
+        SSLEngine server = serverCtx.createSSLEngine();
+        server.setUseClientMode(false);
+        ByteBuffer toServer = ByteBuffer.allocate(1 << 17);
+        ByteBuffer toClient = ByteBuffer.allocate(1 << 17);
+        ByteBuffer app = ByteBuffer.allocate(1 << 17);
+        client.beginHandshake();
+        server.beginHandshake();
+        for (int i = 0; i < 1000 && (handshaking(client) || handshaking(server)); i++) {
+            step(client, toClient, toServer, app);
+            step(server, toServer, toClient, app);
+        }
+        assertThat(handshaking(client) || handshaking(server)).as("handshake completed").isFalse();
+        return server.getSession();
+    }
+
+    private static boolean handshaking(SSLEngine e) {
+        SSLEngineResult.HandshakeStatus s = e.getHandshakeStatus();
+        return s != SSLEngineResult.HandshakeStatus.NOT_HANDSHAKING && s != SSLEngineResult.HandshakeStatus.FINISHED;
+    }
+
+    private static void step(SSLEngine e, ByteBuffer in, ByteBuffer out, ByteBuffer app) throws Exception {
+        switch (e.getHandshakeStatus()) {
+            case NEED_WRAP -> e.wrap(ByteBuffer.allocate(0), out);
+            case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> {
+                in.flip();
+                e.unwrap(in, app);
+                in.compact();
+            }
+            case NEED_TASK -> {
+                Runnable task;
+                while ((task = e.getDelegatedTask()) != null) {
+                    task.run();
+                }
+            }
+            default -> {
+            }
+        }
     }
 }

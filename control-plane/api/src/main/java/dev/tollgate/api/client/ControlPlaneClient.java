@@ -39,7 +39,6 @@ import dev.tollgate.api.wire.CheckpointKeyView;
 import dev.tollgate.api.wire.JoinTokenView;
 import dev.tollgate.api.wire.PostureView;
 import dev.tollgate.api.wire.Json;
-import dev.tollgate.api.wire.OAuthError;
 import dev.tollgate.api.wire.OperatorCredentialRequest;
 import dev.tollgate.api.wire.OperatorCredentialView;
 import dev.tollgate.api.wire.OperatorRevocationRequest;
@@ -48,7 +47,6 @@ import dev.tollgate.api.wire.PolicyDiffView;
 import dev.tollgate.api.wire.PolicyUpload;
 import dev.tollgate.api.wire.PolicyValidationView;
 import dev.tollgate.api.wire.PolicyView;
-import dev.tollgate.api.wire.Problem;
 import dev.tollgate.api.wire.RevocationRequest;
 import dev.tollgate.api.wire.RevocationView;
 import dev.tollgate.api.wire.SigningKeyView;
@@ -368,15 +366,9 @@ public final class ControlPlaneClient {
      * @param scope space-separated tools, or null for the whole task scope
      */
     public TokenExchangeResponse exchangeToken(String subjectToken, SpiffeId audience, String scope) {
-        StringBuilder form = new StringBuilder("grant_type=").append(enc(TokenExchangeResponse.GRANT_TYPE))
-                .append("&subject_token=").append(enc(subjectToken))
-                .append("&subject_token_type=").append(enc(TokenExchangeResponse.JWT_TOKEN_TYPE))
-                .append("&audience=").append(enc(audience.toString()));
-        if (scope != null) {
-            form.append("&scope=").append(enc(scope));
-        }
-        return sendRaw("POST", "/v1/token/exchange", "application/x-www-form-urlencoded",
-                form.toString().getBytes(StandardCharsets.UTF_8), json.getTypeFactory().constructType(TokenExchangeResponse.class));
+        return sendRaw("POST", "/v1/token/exchange", TokenExchangeResponse.FORM_CONTENT_TYPE,
+                TokenExchangeResponse.requestForm(subjectToken, audience.toString(), scope),
+                json.getTypeFactory().constructType(TokenExchangeResponse.class));
     }
 
     public RevocationView revoke(RevocationRequest request) {
@@ -467,17 +459,7 @@ public final class ControlPlaneClient {
                 throw new IOException("response: " + bytes.length + " bytes (expected: <= " + MAX_RESPONSE_BYTES + ")");
             }
             if (resp.statusCode() >= 400) {
-                Problem p = null;
-                try {
-                    p = json.readValue(bytes, Problem.class);
-                } catch (IOException notAProblem) {
-                    p = oauthError(resp.statusCode(), bytes);
-                }
-                if (p == null) {
-                    p = Problem.of(resp.statusCode(), "http_" + resp.statusCode(), "HTTP " + resp.statusCode(),
-                            new String(bytes, StandardCharsets.UTF_8));
-                }
-                throw new ControlPlaneException(resp.statusCode(), p);
+                throw ControlPlaneException.fromAnswer(resp.statusCode(), bytes, json);
             }
             if (type.getRawClass() == Void.class) {
                 return null;
@@ -491,16 +473,6 @@ public final class ControlPlaneClient {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
-        }
-    }
-
-    /** An RFC 6749 error response as a problem whose reason is the error code, or null when it is not one. */
-    private Problem oauthError(int status, byte[] bytes) {
-        try {
-            OAuthError e = json.readValue(bytes, OAuthError.class);
-            return e.error() == null ? null : Problem.of(status, e.error(), "OAuth error", e.errorDescription());
-        } catch (IOException notOAuth) {
-            return null;
         }
     }
 

@@ -5,7 +5,9 @@ import java.security.NoSuchAlgorithmException;
 import java.security.PublicKey;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
+import java.security.interfaces.DSAPublicKey;
 import java.security.interfaces.ECPublicKey;
+import java.security.interfaces.EdECPublicKey;
 import java.security.interfaces.RSAPublicKey;
 import java.util.Collection;
 import java.util.HexFormat;
@@ -79,20 +81,33 @@ public final class Svids {
         }
     }
 
-    /** "EC", "RSA", ... */
+    /** {@code RSA}, {@code EC}, {@code DSA}, {@code Ed25519}, {@code Ed448}: the JDK's name, EdDSA's by its curve. */
     public static String keyAlgorithm(PublicKey key) {
+        if (key instanceof EdECPublicKey ed) {
+            return ed.getParams().getName();
+        }
         return key.getAlgorithm();
     }
 
-    /** Key size in bits: the field size for EC, the modulus length for RSA. */
+    /**
+     * The key size in bits: RSA and DSA their modulus, EC its curve's field size, EdDSA its curve's (255, 448); else
+     * the encoded key's length in bits.
+     */
     public static int keyBits(PublicKey key) {
-        if (key instanceof ECPublicKey ec) {
-            return ec.getParams().getCurve().getField().getFieldSize();
-        }
         if (key instanceof RSAPublicKey rsa) {
             return rsa.getModulus().bitLength();
         }
-        return key.getEncoded().length * 8;
+        if (key instanceof ECPublicKey ec) {
+            return ec.getParams().getCurve().getField().getFieldSize();
+        }
+        if (key instanceof DSAPublicKey dsa) {
+            return dsa.getParams().getP().bitLength();
+        }
+        return switch (keyAlgorithm(key)) {
+            case "Ed25519" -> 255;
+            case "Ed448" -> 448;
+            default -> key.getEncoded().length * 8;
+        };
     }
 
     /** The certificate serial as lowercase hex. */
