@@ -130,7 +130,9 @@ final class CredentialGate implements RequestGate {
                 return v.verify(c.token(), subject);
             }, e.verifyExecutor);
         } catch (RejectedExecutionException overloaded) {
-            return GateDecision.pending(CompletableFuture.failedFuture(overloaded));
+            // Every verifier thread is busy and the queue is full: an overload, answered and counted like any
+            // denial (no stack trace per request to eat the log budget).
+            return deny(DenyReason.VERIFY_OVERLOADED, r, null, null);
         }
         // What follows the verification may itself wait (an exchange): the gate handler waits on a pending result too.
         return GateDecision.pending(result.thenApply(res -> {

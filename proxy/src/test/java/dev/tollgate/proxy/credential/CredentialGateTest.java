@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -49,6 +50,8 @@ class CredentialGateTest {
     final MutableClock clock = new MutableClock(Instant.now());
     final ProxyMetrics metrics = new ProxyMetrics(new SimpleMeterRegistry(), clock);
     final ArrayDeque<Runnable> pending = new ArrayDeque<>();
+    /** The verification executor refuses work (every verifier thread busy and its queue full). */
+    boolean verifierFull;
     CredentialEnforcement ce;
     CredentialWatchListener listener;
     ECKey key;
@@ -65,7 +68,12 @@ class CredentialGateTest {
                 """, null);
         ce = new CredentialEnforcement(config, clock, metrics, (t, a, s) -> CompletableFuture.failedFuture(
                 new IllegalStateException("no exchange on ingress")), dev.tollgate.proxy.decision.DecisionLog.localOnly(),
-                pending::add);
+                task -> {
+                    if (verifierFull) {
+                        throw new RejectedExecutionException("verification queue full");
+                    }
+                    pending.add(task);
+                });
         listener = ce.watchListener(id -> { });
         key = new ECKeyGenerator(Curve.P_256).keyIDFromThumbprint(true).generate();
         listener.onEvent(new WatchEvent(1, WatchEvent.SIGNING_KEYS, clock.instant(),
@@ -163,6 +171,15 @@ class CredentialGateTest {
                     .isEqualTo(GateDecision.deny(401, "credential_required", "missing"));
         }
         assertThat(metrics.credentialExemptionCount(Direction.INGRESS)).isEqualTo(2);
+    }
+
+    @Test
+    void aFullVerificationQueueDenies503AtOnceCountedAsOverload() throws Exception {
+        verifierFull = true;
+        assertThat(now(ingress("/a", exchangedToken("j-9"))))
+                .isEqualTo(GateDecision.deny(503, "credential_check_unavailable", "verify_overloaded"));
+        assertThat(metrics.credentialDenialCount(Direction.INGRESS, DenyReason.VERIFY_OVERLOADED)).isEqualTo(1);
+        assertThat(metrics.credentialVerificationCount(Direction.INGRESS)).isZero();
     }
 
     @Test
