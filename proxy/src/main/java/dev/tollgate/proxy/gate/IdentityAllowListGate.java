@@ -49,9 +49,7 @@ public final class IdentityAllowListGate implements RequestGate {
         if (!decisions.wants(DecisionLog.DENIED)) {
             return;
         }
-        String path = r.path() != null ? r.path() : r.uri();
-        Decision d = Decision.of(clock.instant(), r.direction(), DecisionLog.DENIED).reason(ERROR, 403)
-                .request(r.method().name(), path.length() > 256 ? path.substring(0, 256) : path);
+        Decision d = Decision.of(clock.instant(), r.direction(), DecisionLog.DENIED).reason(ERROR, 403).request(r);
         r.peer().ifPresent(p -> d.peer(p.toString()));
         decisions.record(d);
     }

@@ -29,7 +29,10 @@ public interface RequestView {
     /** The request target as hardening left it (origin form). */
     String uri();
 
-    /** The target's path without query and fragment, parsed once; null when the target cannot be parsed. */
+    /**
+     * The target's path: what precedes the first '?' of the origin-form target hardening left (it turned an
+     * absolute-form target into origin form and refused a '#'); {@code *} for {@code OPTIONS *}. Never null.
+     */
     String path();
 
     /** The target's query (what follows the first '?'), or null when there is none. */

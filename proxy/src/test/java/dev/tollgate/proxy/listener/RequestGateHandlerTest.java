@@ -12,7 +12,6 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Function;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -53,11 +52,11 @@ class RequestGateHandlerTest {
             SidecarConfig.Inspect.NONE);
 
     private static EmbeddedChannel channel(EnforcementWalk walk) {
-        return channel(walk, r -> Optional.of(CRM));
+        return channel(walk, (host, path) -> Optional.of(CRM));
     }
 
     private static EmbeddedChannel channel(EnforcementWalk walk,
-                                           Function<HttpRequest, Optional<SidecarConfig.Upstream>> router) {
+                                           RequestContext.Router router) {
         return new EmbeddedChannel(new RequestContextHandler(Direction.INGRESS, router, () -> Optional.of(SELF)),
                 new RequestGateHandler(walk, Direction.INGRESS));
     }
@@ -172,7 +171,7 @@ class RequestGateHandlerTest {
                 : GateDecision.deny(403, "x", "y");
         EnforcementWalk walk = EnforcementWalk.empty().with(Step.CREDENTIAL, readsRoute)
                 .with(Step.TOOL_CALL, readsRoute).with(Step.POLICY, readsRoute).with(Step.EXTENSION, readsRoute);
-        EmbeddedChannel ch = channel(walk, req -> {
+        EmbeddedChannel ch = channel(walk, (host, path) -> {
             routed.incrementAndGet();
             return Optional.of(CRM);
         });
