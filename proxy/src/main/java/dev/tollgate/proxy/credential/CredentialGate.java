@@ -78,9 +78,7 @@ final class CredentialGate implements RequestGate {
                 edits = stripCredential(r, sent == null ? null : sent.trim());
             }
             e.metrics.credentialExemption(direction);
-            e.metrics.credentialDecision(direction, CredentialOutcome.EXEMPT);
-            log(CredentialOutcome.EXEMPT, null, r, null, null);
-            return GateDecision.Allow.withEdits(edits);
+            return allow(CredentialOutcome.EXEMPT, r, null, null, null, null, edits);
         }
         Credential c = credentialOf(r);
         if (c.problem() != null) {
@@ -90,15 +88,7 @@ final class CredentialGate implements RequestGate {
             if (!e.settings.required()) {
                 // Governance glue (issue 12): an injected credential goes on even without task credentials.
                 SidecarConfig.Upstream u = direction == Direction.EGRESS ? r.route().orElse(null) : null;
-                Injection.Outcome inj = injection(u);
-                if (inj instanceof Injection.Outcome.Refused no) {
-                    return deny(DenyReason.INJECTION_UNAVAILABLE, r, null, u.name(), no.message(), null);
-                }
-                List<HeaderEdit> edits = injected(u, inj);
-                e.metrics.credentialDecision(direction, CredentialOutcome.UNAUTHENTICATED);
-                log(CredentialOutcome.UNAUTHENTICATED, null, r, null, u == null ? null : u.name(), null,
-                        secretOf(inj));
-                return GateDecision.Allow.withEdits(edits);
+                return allowInjecting(CredentialOutcome.UNAUTHENTICATED, r, null, u, null, List.of());
             }
             GateDecision waived = e.waivers.waive(r, DenyReason.MISSING);
             if (waived != null) {
@@ -138,7 +128,7 @@ final class CredentialGate implements RequestGate {
         return GateDecision.pending(result.thenApply(res -> {
             if (res instanceof TokenRejection rej) {
                 LOG.debug("{} token refused: {} ({})", direction.tag(), rej.reason().wireName(), rej.detail());
-                return deny(DenyReason.of(rej.reason()), r, null, null, rej);
+                return deny(DenyReason.of(rej.reason()), r, null, null, rej, null, null);
             }
             VerifiedToken t = (VerifiedToken) res;
             e.verified.put(key, t);
@@ -158,7 +148,7 @@ final class CredentialGate implements RequestGate {
         }
         // Later steps (tool-call inspection) take the scope from the token; they run only when this one allows.
         if (direction == Direction.INGRESS) {
-            return allow(r, t, null, List.of());
+            return allow(CredentialOutcome.ALLOWED, r, t, null, null, null, List.of());
         }
         Optional<SidecarConfig.Upstream> upstream = r.route();
         if (upstream.isEmpty()) {
@@ -172,15 +162,7 @@ final class CredentialGate implements RequestGate {
         if (!(u.tls() instanceof SidecarConfig.SpiffeTls spiffe)) {
             // External or plain upstreams are not Tollgate-fronted: they get no Tollgate token at all.
             // Governance glue (issue 12): a legacy upstream configured with inject gets its credential.
-            Injection.Outcome inj = injection(u);
-            if (inj instanceof Injection.Outcome.Refused no) {
-                return deny(DenyReason.INJECTION_UNAVAILABLE, r, t, u.name(), no.message(), null);
-            }
-            List<HeaderEdit> edits = new ArrayList<>(stripCredential(r, c.token()));
-            edits.addAll(injected(u, inj));
-            e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
-            log(CredentialOutcome.ALLOWED, null, r, t, u.name(), null, secretOf(inj));
-            return new GateDecision.Allow(t, edits, null);
+            return allowInjecting(CredentialOutcome.ALLOWED, r, t, u, null, stripCredential(r, c.token()));
         }
         String scope = String.join(" ", tools);
         CredentialEnforcement.ExchangeKey k = new CredentialEnforcement.ExchangeKey(t.jti(), spiffe.expectedId(), scope);
@@ -249,7 +231,7 @@ final class CredentialGate implements RequestGate {
                                   String upstream) {
         List<HeaderEdit> edits = new ArrayList<>(stripCredential(r, c.token()));
         edits.add(HeaderEdit.set(TokenClaims.HEADER, x.token()));
-        return allow(r, t, upstream, edits);
+        return allow(CredentialOutcome.ALLOWED, r, t, upstream, null, null, edits);
     }
 
     /**
@@ -354,7 +336,7 @@ final class CredentialGate implements RequestGate {
     }
 
     private boolean exempt(String path) {
-        if (e.settings.exempt().isEmpty() || path == null || path.contains("%") || path.contains("/./")
+        if (e.settings.exempt().isEmpty() || path.contains("%") || path.contains("/./")
                 || path.contains("/../") || path.endsWith("/..") || path.endsWith("/.") || path.contains("//")) {
             return false;
         }
@@ -375,64 +357,56 @@ final class CredentialGate implements RequestGate {
 
     // ---- governance glue (issue 12): injected credentials; exceptions come through ExceptionWaiver ----------------
 
-    /** What injection says for an egress request to this upstream (nothing when none is configured). */
-    Injection.Outcome injection(SidecarConfig.Upstream u) {
+    /**
+     * Allows a request with {@code edits} and, toward an egress upstream configured with {@code inject}, the injected
+     * credential after them (counted; the secret's name recorded in the decision); denies {@code injection_unavailable}
+     * when none can be injected. {@code u} is null when no upstream serves the request, {@code exception} the id of the
+     * exception the request passes under (or null).
+     */
+    GateDecision allowInjecting(CredentialOutcome outcome, RequestView r, VerifiedToken t, SidecarConfig.Upstream u,
+                                String exception, List<HeaderEdit> edits) {
         Injection inj = e.injection;
-        if (direction != Direction.EGRESS || u == null || inj == null) {
-            return Injection.Outcome.NOT_CONFIGURED;
+        Injection.Outcome o = direction != Direction.EGRESS || u == null || inj == null
+                ? Injection.Outcome.NOT_CONFIGURED : inj.editsFor(u, e.clock.instant());
+        if (o instanceof Injection.Outcome.Refused no) {
+            return deny(DenyReason.INJECTION_UNAVAILABLE, r, t, u.name(), null, no.message(), exception);
         }
-        return inj.editsFor(u, e.clock.instant());
-    }
-
-    /** The header edits of an injection (counted), or none when nothing is injected. */
-    List<HeaderEdit> injected(SidecarConfig.Upstream u, Injection.Outcome o) {
-        if (!(o instanceof Injection.Outcome.Edits edits)) {
-            return List.of();
+        String secret = null;
+        if (o instanceof Injection.Outcome.Edits injected) {
+            e.metrics.injection(u.name());
+            List<HeaderEdit> all = new ArrayList<>(edits.size() + injected.edits().size());
+            all.addAll(edits);
+            all.addAll(injected.edits());
+            edits = all;
+            secret = injected.secret();
         }
-        e.metrics.injection(u.name());
-        return Injection.headerEdits(edits);
+        return allow(outcome, r, t, u == null ? null : u.name(), exception, secret, edits);
     }
 
-    /** The injected secret's name, or null when nothing is injected. */
-    static String secretOf(Injection.Outcome o) {
-        return o instanceof Injection.Outcome.Edits edits ? edits.secret() : null;
-    }
-
-    /** A request let through by an exception (its id and, when one was injected, the secret's name recorded). */
-    GateDecision.Allow waived(RequestView r, String upstream, String exception, String injected,
-                              List<HeaderEdit> edits) {
-        e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
-        log(CredentialOutcome.ALLOWED, null, r, null, upstream, exception, injected);
-        return GateDecision.Allow.withEdits(edits);
-    }
-
-    private GateDecision allow(RequestView r, VerifiedToken t, String upstream, List<HeaderEdit> edits) {
-        e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
-        log(CredentialOutcome.ALLOWED, null, r, t, upstream);
-        return new GateDecision.Allow(t, edits, null);
+    /**
+     * The step's allow, counted and recorded: with the verified token (for the later steps) when there is one, the
+     * exception it passed under and the injected secret's name when there are.
+     */
+    private GateDecision allow(CredentialOutcome outcome, RequestView r, VerifiedToken t, String upstream,
+                               String exception, String injected, List<HeaderEdit> edits) {
+        e.metrics.credentialDecision(direction, outcome);
+        if (e.decisions.wants(outcome.tag())) {
+            e.decisions.record(decision(outcome, null, r, t, upstream).exception(exception).injected(injected));
+        }
+        return t == null ? GateDecision.Allow.withEdits(edits) : new GateDecision.Allow(t, edits, null);
     }
 
     GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream) {
         return deny(reason, r, t, upstream, null, null, null);
     }
 
-    private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream,
-                                   TokenRejection rejected) {
-        return deny(reason, r, t, upstream, rejected, null, null);
-    }
-
-    /** As below; {@code message} goes to the body and the decision, {@code exception} (an id) to the decision. */
-    GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream, String message,
-                           String exception) {
-        return deny(reason, r, t, upstream, null, message, exception);
-    }
-
     /**
      * A denial, recorded with whose token it was when known (a verified token, or a rejection after the signature
-     * verified) and, on ingress, the peer's SPIFFE ID.
+     * verified) and, on ingress, the peer's SPIFFE ID; {@code message} goes to the body and the decision,
+     * {@code exception} (an id) to the decision.
      */
-    private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream,
-                                   TokenRejection rejected, String message, String exception) {
+    GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream,
+                           TokenRejection rejected, String message, String exception) {
         e.metrics.credentialDenied(direction, reason);
         if (e.decisions.wants(CredentialOutcome.DENIED.tag())) {
             Decision d = decision(CredentialOutcome.DENIED, reason, r, t, upstream).exception(exception)
@@ -455,28 +429,9 @@ final class CredentialGate implements RequestGate {
                 : GateDecision.deny(reason.status(), error, reason.tag(), message);
     }
 
-    private void log(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t, String upstream) {
-        log(outcome, reason, req, t, upstream, null, null);
-    }
-
-    /**
-     * @param exception the id of the exception the request passed under, or null
-     * @param injected  the name of the upstream secret injected into it, or null
-     */
-    private void log(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t, String upstream,
-                     String exception, String injected) {
-        if (!e.decisions.wants(outcome.tag())) {
-            return;
-        }
-        e.decisions.record(decision(outcome, reason, req, t, upstream).exception(exception).injected(injected));
-    }
-
     private Decision decision(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t,
                               String upstream) {
-        String path = req.path();
-        Decision d = Decision.of(e.clock.instant(), direction, outcome.tag())
-                .request(req.method().name(), path == null ? "" : path.length() > 256 ? path.substring(0, 256) : path)
-                .upstream(upstream);
+        Decision d = Decision.of(e.clock.instant(), direction, outcome.tag()).request(req).upstream(upstream);
         if (reason != null) {
             d.reason(reason.tag(), reason.status());
         }

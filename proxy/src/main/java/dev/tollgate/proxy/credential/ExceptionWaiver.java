@@ -1,15 +1,12 @@
 package dev.tollgate.proxy.credential;
 
-import java.util.ArrayList;
 import java.util.List;
 
 import dev.tollgate.api.wire.ExceptionGrant;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.governance.ExceptionBook;
-import dev.tollgate.proxy.governance.Injection;
 import dev.tollgate.proxy.metrics.Direction;
-import dev.tollgate.proxy.request.HeaderEdit;
 import dev.tollgate.proxy.request.RequestView;
 
 /**
@@ -44,7 +41,7 @@ final class ExceptionWaiver implements CredentialWaiver {
         ExceptionBook.Waiver w = book.waiverFor(direction, target, r.path(), e.clock.instant());
         if (w instanceof ExceptionBook.Waiver.Expired x) {
             ExceptionGrant g = x.grant();
-            return gate.deny(DenyReason.EXCEPTION_EXPIRED, r, null, upstreamName, "exception " + g.id() + " ("
+            return gate.deny(DenyReason.EXCEPTION_EXPIRED, r, null, upstreamName, null, "exception " + g.id() + " ("
                     + g.waive() + ") expired at " + g.expiresAt() + "; the request carries no task token", g.id());
         }
         if (!(w instanceof ExceptionBook.Waiver.Active a)) {
@@ -56,16 +53,12 @@ final class ExceptionWaiver implements CredentialWaiver {
         if (direction == Direction.EGRESS && u == null) {
             return gate.deny(DenyReason.UNKNOWN_TOOL, r, null, null);
         }
-        List<HeaderEdit> edits = new ArrayList<>();
-        if (direction == Direction.EGRESS) {
-            edits.addAll(CredentialGate.stripCredential(r, null));
+        String id = a.grant().id();
+        GateDecision d = gate.allowInjecting(CredentialOutcome.ALLOWED, r, null, u, id,
+                direction == Direction.EGRESS ? CredentialGate.stripCredential(r, null) : List.of());
+        if (d instanceof GateDecision.Allow) {
+            e.metrics.exceptionRequest(book.tagOf(id));
         }
-        Injection.Outcome inj = gate.injection(u);
-        if (inj instanceof Injection.Outcome.Refused no) {
-            return gate.deny(DenyReason.INJECTION_UNAVAILABLE, r, null, upstreamName, no.message(), a.grant().id());
-        }
-        edits.addAll(gate.injected(u, inj));
-        e.metrics.exceptionRequest(book.tagOf(a.grant().id()));
-        return gate.waived(r, upstreamName, a.grant().id(), CredentialGate.secretOf(inj), edits);
+        return d;
     }
 }
