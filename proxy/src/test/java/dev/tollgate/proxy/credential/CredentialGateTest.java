@@ -205,8 +205,10 @@ class CredentialGateTest {
         assertThat(now(ingress("/other", null)))
                 .isEqualTo(GateDecision.deny(401, "credential_required", "missing"));
         assertThat(asked).containsExactly(DenyReason.MISSING, DenyReason.MISSING);
-        // A credential that is present but bad is never waived.
-        assertThat(ingress("/legacy/report", "not-a-token")).isInstanceOf(GateDecision.Pending.class);
+        // A credential that is present but bad is never waived: its verification denies it.
+        CompletableFuture<GateDecision> bad = later(ingress("/legacy/report", "not-a-token"));
+        pending.poll().run();
+        assertThat(bad.join()).isEqualTo(GateDecision.deny(401, "invalid_credential", "malformed"));
         assertThat(asked).hasSize(2);
     }
 }
