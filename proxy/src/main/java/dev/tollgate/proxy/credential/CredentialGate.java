@@ -336,8 +336,7 @@ final class CredentialGate implements RequestGate {
     }
 
     private boolean exempt(String path) {
-        if (e.settings.exempt().isEmpty() || path.contains("%") || path.contains("/./")
-                || path.contains("/../") || path.endsWith("/..") || path.endsWith("/.") || path.contains("//")) {
+        if (e.settings.exempt().isEmpty() || !RequestView.isNormalPath(path)) {
             return false;
         }
         for (SidecarConfig.Exemption x : e.settings.exempt()) {

@@ -10,12 +10,10 @@ import dev.tollgate.proxy.request.RequestView;
 /**
  * Allows a request only when the verified peer SPIFFE ID is on the allow-list, compared byte for byte as a whole ID
  * or by its trust domain. A request without a verified peer identity is denied. Every denial is recorded in the
- * decision log with the refused peer's SPIFFE ID ({@value #PEER}), so the control plane attributes it to the peer.
+ * decision log with the refused peer's SPIFFE ID (its {@code peer}), so the control plane attributes it to the peer.
  */
 public final class IdentityAllowListGate implements RequestGate {
     public static final String ERROR = "peer_not_allowed";
-    /** The decision field naming the refused peer. */
-    public static final String PEER = "peer";
 
     private final SidecarConfig.Identity allowList;
     private final DecisionLog decisions;

@@ -35,6 +35,16 @@ public interface RequestView {
      */
     String path();
 
+    /**
+     * Whether a path says what it is: absolute, no percent-escapes, no dot segments, no empty segments. Only such a
+     * path may match a path prefix that loosens a check (a credential exemption, an exception's scope): hardening
+     * normalises what it can, and anything left that a server could read otherwise matches no prefix.
+     */
+    static boolean isNormalPath(String path) {
+        return path != null && path.startsWith("/") && !path.contains("%") && !path.contains("/./")
+                && !path.contains("/../") && !path.endsWith("/..") && !path.endsWith("/.") && !path.contains("//");
+    }
+
     /** The target's query (what follows the first '?'), or null when there is none. */
     String query();
 
