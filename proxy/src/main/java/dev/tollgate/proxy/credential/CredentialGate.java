@@ -23,10 +23,12 @@ import dev.tollgate.api.token.TokenVerifier;
 import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.api.token.VerificationResult;
 import dev.tollgate.api.token.VerifiedToken;
+import dev.tollgate.api.wire.ExceptionGrant;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.decision.Decision;
 import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.governance.ExceptionBook;
 import dev.tollgate.proxy.governance.Injection;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.request.HeaderEdit;
@@ -90,11 +92,8 @@ final class CredentialGate implements RequestGate {
                 SidecarConfig.Upstream u = direction == Direction.EGRESS ? r.route().orElse(null) : null;
                 return allowInjecting(CredentialOutcome.UNAUTHENTICATED, r, null, u, null, List.of());
             }
-            GateDecision waived = e.waivers.waive(r, DenyReason.MISSING);
-            if (waived != null) {
-                return waived;
-            }
-            return deny(DenyReason.MISSING, r, null, null);
+            GateDecision waived = waiveMissing(r);
+            return waived != null ? waived : deny(DenyReason.MISSING, r, null, null);
         }
         Optional<SpiffeId> bound = direction == Direction.INGRESS ? r.peer() : r.own();
         if (r.own().isEmpty() || bound.isEmpty()) {
@@ -354,7 +353,49 @@ final class CredentialGate implements RequestGate {
         return prefix.endsWith("/") || path.length() == prefix.length() || path.charAt(prefix.length()) == '/';
     }
 
-    // ---- governance glue (issue 12): injected credentials; exceptions come through ExceptionWaiver ----------------
+    // ---- governance glue (issue 12): exceptions and injected credentials -----------------------------------------
+
+    /**
+     * A request with no task token passes while an active exception of its scope ({@link ExceptionBook#waiverFor})
+     * covers it: its {@code tollgate-token} header is removed and, toward an upstream configured with {@code inject},
+     * the injected credential is put on; the decision carries the exception's id (and the injected secret's name) and
+     * the request is counted per exception. When the matching exception has expired, the denial is
+     * {@code exception_expired} and its message names the exception. Exceptions arrive on the same watch stream as
+     * revocations: while the revocation state is stale nothing is waived. Null when no exception applies (the
+     * missing-token denial stands as without exceptions).
+     */
+    private GateDecision waiveMissing(RequestView r) {
+        ExceptionBook book = e.exceptions;
+        if (book == null) {
+            return null;
+        }
+        SidecarConfig.Upstream u = direction == Direction.EGRESS ? r.route().orElse(null) : null;
+        String target = direction == Direction.EGRESS ? (u == null ? null : u.address().toString())
+                : e.config.app().map(Object::toString).orElse(null);
+        String upstreamName = u == null ? null : u.name();
+        ExceptionBook.Waiver w = book.waiverFor(direction, target, r.path(), e.clock.instant());
+        if (w instanceof ExceptionBook.Waiver.Expired x) {
+            ExceptionGrant g = x.grant();
+            return deny(DenyReason.EXCEPTION_EXPIRED, r, null, upstreamName, null, "exception " + g.id() + " ("
+                    + g.waive() + ") expired at " + g.expiresAt() + "; the request carries no task token", g.id());
+        }
+        if (!(w instanceof ExceptionBook.Waiver.Active a)) {
+            return null;
+        }
+        if (e.state.stale()) {
+            return deny(DenyReason.REVOCATION_STATE_STALE, r, null, upstreamName);
+        }
+        if (direction == Direction.EGRESS && u == null) {
+            return deny(DenyReason.UNKNOWN_TOOL, r, null, null);
+        }
+        String id = a.grant().id();
+        GateDecision d = allowInjecting(CredentialOutcome.ALLOWED, r, null, u, id,
+                direction == Direction.EGRESS ? stripCredential(r, null) : List.of());
+        if (d instanceof GateDecision.Allow) {
+            e.metrics.exceptionRequest(book.tagOf(id));
+        }
+        return d;
+    }
 
     /**
      * Allows a request with {@code edits} and, toward an egress upstream configured with {@code inject}, the injected
@@ -362,7 +403,7 @@ final class CredentialGate implements RequestGate {
      * when none can be injected. {@code u} is null when no upstream serves the request, {@code exception} the id of the
      * exception the request passes under (or null).
      */
-    GateDecision allowInjecting(CredentialOutcome outcome, RequestView r, VerifiedToken t, SidecarConfig.Upstream u,
+    private GateDecision allowInjecting(CredentialOutcome outcome, RequestView r, VerifiedToken t, SidecarConfig.Upstream u,
                                 String exception, List<HeaderEdit> edits) {
         Injection inj = e.injection;
         Injection.Outcome o = direction != Direction.EGRESS || u == null || inj == null
@@ -395,7 +436,7 @@ final class CredentialGate implements RequestGate {
         return t == null ? GateDecision.Allow.withEdits(edits) : new GateDecision.Allow(t, edits, null);
     }
 
-    GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream) {
+    private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream) {
         return deny(reason, r, t, upstream, null, null, null);
     }
 
@@ -404,8 +445,8 @@ final class CredentialGate implements RequestGate {
      * verified) and, on ingress, the peer's SPIFFE ID; {@code message} goes to the body and the decision,
      * {@code exception} (an id) to the decision.
      */
-    GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream,
-                           TokenRejection rejected, String message, String exception) {
+    private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream,
+                                   TokenRejection rejected, String message, String exception) {
         e.metrics.credentialDenied(direction, reason);
         if (e.decisions.wants(CredentialOutcome.DENIED.tag())) {
             Decision d = decision(CredentialOutcome.DENIED, reason, r, t, upstream).exception(exception)

@@ -56,9 +56,11 @@ class CredentialGateTest {
     CredentialWatchListener listener;
     ECKey key;
 
+    SidecarConfig config;
+
     @BeforeEach
     void start() throws Exception {
-        SidecarConfig config = ConfigLoader.parse("""
+        config = ConfigLoader.parse("""
                 listeners: {ingress: {}}
                 app: "127.0.0.1:8080"
                 tls: {cert: a.crt, key: a.key, bundle: b.pem}
@@ -192,23 +194,23 @@ class CredentialGateTest {
     }
 
     @Test
-    void aWaiverIsAskedOnlyWhereTheCredentialIsMissingAndItsAllowStandsForTheStep() throws Exception {
-        List<DenyReason> asked = new java.util.ArrayList<>();
-        GateDecision.Allow waived = GateDecision.Allow.withEdits(List.of(
-                dev.tollgate.proxy.request.HeaderEdit.set("x-waived-by", "exception-1")));
-        ce.waivers((r, reason) -> {
-            asked.add(reason);
-            return r.path().startsWith("/legacy") ? waived : null;
-        });
+    void anExceptionWaivesOnlyAMissingCredentialNeverABadOne() throws Exception {
+        dev.tollgate.proxy.governance.ExceptionBook book = new dev.tollgate.proxy.governance.ExceptionBook(clock,
+                () -> Optional.of(OWN));
+        ce.governedBy(book, new dev.tollgate.proxy.governance.Injection(config, book));
+        book.apply(new dev.tollgate.api.wire.ExceptionGrant("exc-1", "active",
+                dev.tollgate.proxy.governance.ExceptionBook.NO_TASK_TOKEN, OWN.toString(), null, "/legacy/",
+                "ingress", clock.instant().plus(Duration.ofHours(1)), null));
 
-        assertThat(now(ingress("/legacy/report", null))).isSameAs(waived);
+        assertThat(now(ingress("/legacy/report", null))).isSameAs(GateDecision.allow());
         assertThat(now(ingress("/other", null)))
                 .isEqualTo(GateDecision.deny(401, "credential_required", "missing"));
-        assertThat(asked).containsExactly(DenyReason.MISSING, DenyReason.MISSING);
-        // A credential that is present but bad is never waived: its verification denies it.
+        assertThat(metrics.credentialDecisionCount(Direction.INGRESS, CredentialOutcome.ALLOWED)).isEqualTo(1);
+        // A credential that is present but bad is never waived, even inside the exception's scope: its
+        // verification denies it.
         CompletableFuture<GateDecision> bad = later(ingress("/legacy/report", "not-a-token"));
         pending.poll().run();
         assertThat(bad.join()).isEqualTo(GateDecision.deny(401, "invalid_credential", "malformed"));
-        assertThat(asked).hasSize(2);
+        assertThat(metrics.credentialDecisionCount(Direction.INGRESS, CredentialOutcome.ALLOWED)).isEqualTo(1);
     }
 }
