@@ -238,6 +238,8 @@ public final class Sidecar implements AutoCloseable {
         }
         // The order of the steps is EnforcementWalk.Step's; here each step gets its gate.
         this.ingressWalk = EnforcementWalk.empty()
+                .with(EnforcementWalk.Step.PEER_IDENTITY,
+                        new dev.tollgate.proxy.gate.IdentityAllowListGate(config.identity(), decisions, clock))
                 .with(EnforcementWalk.Step.CREDENTIAL, credentials == null ? null : credentials.ingressGate())
                 .with(EnforcementWalk.Step.TOOL_CALL, inspection.toolCallGate(Direction.INGRESS))
                 .with(EnforcementWalk.Step.POLICY, inspection.policyGate(Direction.INGRESS))
@@ -410,8 +412,7 @@ public final class Sidecar implements AutoCloseable {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
         }
         ListenerContext ctx = new ListenerContext(config, tls, metrics, tracker, pools, hardening, ingressWalk,
-                egressWalk, inspection, credentials != null ? credentials.admissions() : null,
-                new dev.tollgate.proxy.gate.IdentityAllowListGate(config.identity(), decisions, clock));
+                egressWalk, inspection, credentials != null ? credentials.admissions() : null);
         SidecarConfig.Listeners l = config.listeners();
         List<String> bound = new ArrayList<>();
         try {

@@ -55,8 +55,8 @@ public final class CredentialEnforcement implements AutoCloseable {
     final Executor verifyExecutor;
     final DecisionLog decisions;
     final Admissions admissions;
-    /** Consulted where the credential step would deny a waivable reason (see {@link CredentialWaiver}). */
-    volatile CredentialWaiver waivers = CredentialWaiver.NONE;
+    /** Governance (issue 12): the exceptions that may waive a missing task token; null when not wired. */
+    volatile ExceptionBook exceptions;
     /** Governance (issue 12): credential injection for upstreams configured with {@code inject}; null when not wired. */
     volatile Injection injection;
     private final ExecutorService ownedExecutor;
@@ -164,12 +164,8 @@ public final class CredentialEnforcement implements AutoCloseable {
      */
     public CredentialEnforcement governedBy(ExceptionBook exceptions, Injection injection) {
         this.injection = Objects.requireNonNull(injection, "injection");
-        waivers(new ExceptionWaiver(this, Objects.requireNonNull(exceptions, "exceptions")));
+        this.exceptions = Objects.requireNonNull(exceptions, "exceptions");
         return this;
-    }
-
-    CredentialGate gate(Direction direction) {
-        return direction == Direction.INGRESS ? ingress : egress;
     }
 
     /** For {@code Sidecar.builder(..).ingressGate(..)}: exchanged tokens of peer sidecars. */
@@ -180,11 +176,6 @@ public final class CredentialEnforcement implements AutoCloseable {
     /** For {@code Sidecar.builder(..).egressGate(..)}: the local agent's task tokens, exchanged per upstream. */
     public RequestGate egressGate() {
         return egress;
-    }
-
-    /** Where the credential step asks for an exception before it denies a waivable reason; replaces the last one. */
-    public void waivers(CredentialWaiver source) {
-        this.waivers = Objects.requireNonNull(source, "source");
     }
 
     public CredentialState state() {

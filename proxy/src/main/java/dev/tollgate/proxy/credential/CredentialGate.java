@@ -23,10 +23,12 @@ import dev.tollgate.api.token.TokenVerifier;
 import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.api.token.VerificationResult;
 import dev.tollgate.api.token.VerifiedToken;
+import dev.tollgate.api.wire.ExceptionGrant;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.decision.Decision;
 import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.gate.RequestGate;
+import dev.tollgate.proxy.governance.ExceptionBook;
 import dev.tollgate.proxy.governance.Injection;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.request.HeaderEdit;
@@ -78,9 +80,7 @@ final class CredentialGate implements RequestGate {
                 edits = stripCredential(r, sent == null ? null : sent.trim());
             }
             e.metrics.credentialExemption(direction);
-            e.metrics.credentialDecision(direction, CredentialOutcome.EXEMPT);
-            log(CredentialOutcome.EXEMPT, null, r, null, null);
-            return GateDecision.Allow.withEdits(edits);
+            return allow(CredentialOutcome.EXEMPT, r, null, null, null, null, edits);
         }
         Credential c = credentialOf(r);
         if (c.problem() != null) {
@@ -90,21 +90,10 @@ final class CredentialGate implements RequestGate {
             if (!e.settings.required()) {
                 // Governance glue (issue 12): an injected credential goes on even without task credentials.
                 SidecarConfig.Upstream u = direction == Direction.EGRESS ? r.route().orElse(null) : null;
-                Injection.Outcome inj = injection(u);
-                if (inj instanceof Injection.Outcome.Refused no) {
-                    return deny(DenyReason.INJECTION_UNAVAILABLE, r, null, u.name(), no.message(), null);
-                }
-                List<HeaderEdit> edits = injected(u, inj);
-                e.metrics.credentialDecision(direction, CredentialOutcome.UNAUTHENTICATED);
-                log(CredentialOutcome.UNAUTHENTICATED, null, r, null, u == null ? null : u.name(), null,
-                        secretOf(inj));
-                return GateDecision.Allow.withEdits(edits);
+                return allowInjecting(CredentialOutcome.UNAUTHENTICATED, r, null, u, null, List.of());
             }
-            GateDecision waived = e.waivers.waive(r, DenyReason.MISSING);
-            if (waived != null) {
-                return waived;
-            }
-            return deny(DenyReason.MISSING, r, null, null);
+            GateDecision waived = waiveMissing(r);
+            return waived != null ? waived : deny(DenyReason.MISSING, r, null, null);
         }
         Optional<SpiffeId> bound = direction == Direction.INGRESS ? r.peer() : r.own();
         if (r.own().isEmpty() || bound.isEmpty()) {
@@ -130,13 +119,15 @@ final class CredentialGate implements RequestGate {
                 return v.verify(c.token(), subject);
             }, e.verifyExecutor);
         } catch (RejectedExecutionException overloaded) {
-            return GateDecision.pending(CompletableFuture.failedFuture(overloaded));
+            // Every verifier thread is busy and the queue is full: an overload, answered and counted like any
+            // denial (no stack trace per request to eat the log budget).
+            return deny(DenyReason.VERIFY_OVERLOADED, r, null, null);
         }
         // What follows the verification may itself wait (an exchange): the gate handler waits on a pending result too.
         return GateDecision.pending(result.thenApply(res -> {
             if (res instanceof TokenRejection rej) {
                 LOG.debug("{} token refused: {} ({})", direction.tag(), rej.reason().wireName(), rej.detail());
-                return deny(DenyReason.of(rej.reason()), r, null, null, rej);
+                return deny(DenyReason.of(rej.reason()), r, null, null, rej, null, null);
             }
             VerifiedToken t = (VerifiedToken) res;
             e.verified.put(key, t);
@@ -156,7 +147,7 @@ final class CredentialGate implements RequestGate {
         }
         // Later steps (tool-call inspection) take the scope from the token; they run only when this one allows.
         if (direction == Direction.INGRESS) {
-            return allow(r, t, null, List.of());
+            return allow(CredentialOutcome.ALLOWED, r, t, null, null, null, List.of());
         }
         Optional<SidecarConfig.Upstream> upstream = r.route();
         if (upstream.isEmpty()) {
@@ -170,15 +161,7 @@ final class CredentialGate implements RequestGate {
         if (!(u.tls() instanceof SidecarConfig.SpiffeTls spiffe)) {
             // External or plain upstreams are not Tollgate-fronted: they get no Tollgate token at all.
             // Governance glue (issue 12): a legacy upstream configured with inject gets its credential.
-            Injection.Outcome inj = injection(u);
-            if (inj instanceof Injection.Outcome.Refused no) {
-                return deny(DenyReason.INJECTION_UNAVAILABLE, r, t, u.name(), no.message(), null);
-            }
-            List<HeaderEdit> edits = new ArrayList<>(stripCredential(r, c.token()));
-            edits.addAll(injected(u, inj));
-            e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
-            log(CredentialOutcome.ALLOWED, null, r, t, u.name(), null, secretOf(inj));
-            return new GateDecision.Allow(t, edits, null);
+            return allowInjecting(CredentialOutcome.ALLOWED, r, t, u, null, stripCredential(r, c.token()));
         }
         String scope = String.join(" ", tools);
         CredentialEnforcement.ExchangeKey k = new CredentialEnforcement.ExchangeKey(t.jti(), spiffe.expectedId(), scope);
@@ -247,7 +230,7 @@ final class CredentialGate implements RequestGate {
                                   String upstream) {
         List<HeaderEdit> edits = new ArrayList<>(stripCredential(r, c.token()));
         edits.add(HeaderEdit.set(TokenClaims.HEADER, x.token()));
-        return allow(r, t, upstream, edits);
+        return allow(CredentialOutcome.ALLOWED, r, t, upstream, null, null, edits);
     }
 
     /**
@@ -352,8 +335,7 @@ final class CredentialGate implements RequestGate {
     }
 
     private boolean exempt(String path) {
-        if (e.settings.exempt().isEmpty() || path == null || path.contains("%") || path.contains("/./")
-                || path.contains("/../") || path.endsWith("/..") || path.endsWith("/.") || path.contains("//")) {
+        if (e.settings.exempt().isEmpty() || !RequestView.isNormalPath(path)) {
             return false;
         }
         for (SidecarConfig.Exemption x : e.settings.exempt()) {
@@ -371,63 +353,97 @@ final class CredentialGate implements RequestGate {
         return prefix.endsWith("/") || path.length() == prefix.length() || path.charAt(prefix.length()) == '/';
     }
 
-    // ---- governance glue (issue 12): injected credentials; exceptions come through ExceptionWaiver ----------------
+    // ---- governance glue (issue 12): exceptions and injected credentials -----------------------------------------
 
-    /** What injection says for an egress request to this upstream (nothing when none is configured). */
-    Injection.Outcome injection(SidecarConfig.Upstream u) {
+    /**
+     * A request with no task token passes while an active exception of its scope ({@link ExceptionBook#waiverFor})
+     * covers it: its {@code tollgate-token} header is removed and, toward an upstream configured with {@code inject},
+     * the injected credential is put on; the decision carries the exception's id (and the injected secret's name) and
+     * the request is counted per exception. When the matching exception has expired, the denial is
+     * {@code exception_expired} and its message names the exception. Exceptions arrive on the same watch stream as
+     * revocations: while the revocation state is stale nothing is waived. Null when no exception applies (the
+     * missing-token denial stands as without exceptions).
+     */
+    private GateDecision waiveMissing(RequestView r) {
+        ExceptionBook book = e.exceptions;
+        if (book == null) {
+            return null;
+        }
+        SidecarConfig.Upstream u = direction == Direction.EGRESS ? r.route().orElse(null) : null;
+        String target = direction == Direction.EGRESS ? (u == null ? null : u.address().toString())
+                : e.config.app().map(Object::toString).orElse(null);
+        String upstreamName = u == null ? null : u.name();
+        ExceptionBook.Waiver w = book.waiverFor(direction, target, r.path(), e.clock.instant());
+        if (w instanceof ExceptionBook.Waiver.Expired x) {
+            ExceptionGrant g = x.grant();
+            return deny(DenyReason.EXCEPTION_EXPIRED, r, null, upstreamName, null, "exception " + g.id() + " ("
+                    + g.waive() + ") expired at " + g.expiresAt() + "; the request carries no task token", g.id());
+        }
+        if (!(w instanceof ExceptionBook.Waiver.Active a)) {
+            return null;
+        }
+        if (e.state.stale()) {
+            return deny(DenyReason.REVOCATION_STATE_STALE, r, null, upstreamName);
+        }
+        if (direction == Direction.EGRESS && u == null) {
+            return deny(DenyReason.UNKNOWN_TOOL, r, null, null);
+        }
+        String id = a.grant().id();
+        GateDecision d = allowInjecting(CredentialOutcome.ALLOWED, r, null, u, id,
+                direction == Direction.EGRESS ? stripCredential(r, null) : List.of());
+        if (d instanceof GateDecision.Allow) {
+            e.metrics.exceptionRequest(book.tagOf(id));
+        }
+        return d;
+    }
+
+    /**
+     * Allows a request with {@code edits} and, toward an egress upstream configured with {@code inject}, the injected
+     * credential after them (counted; the secret's name recorded in the decision); denies {@code injection_unavailable}
+     * when none can be injected. {@code u} is null when no upstream serves the request, {@code exception} the id of the
+     * exception the request passes under (or null).
+     */
+    private GateDecision allowInjecting(CredentialOutcome outcome, RequestView r, VerifiedToken t, SidecarConfig.Upstream u,
+                                String exception, List<HeaderEdit> edits) {
         Injection inj = e.injection;
-        if (direction != Direction.EGRESS || u == null || inj == null) {
-            return Injection.Outcome.NOT_CONFIGURED;
+        Injection.Outcome o = direction != Direction.EGRESS || u == null || inj == null
+                ? Injection.Outcome.NOT_CONFIGURED : inj.editsFor(u, e.clock.instant());
+        if (o instanceof Injection.Outcome.Refused no) {
+            return deny(DenyReason.INJECTION_UNAVAILABLE, r, t, u.name(), null, no.message(), exception);
         }
-        return inj.editsFor(u, e.clock.instant());
-    }
-
-    /** The header edits of an injection (counted), or none when nothing is injected. */
-    List<HeaderEdit> injected(SidecarConfig.Upstream u, Injection.Outcome o) {
-        if (!(o instanceof Injection.Outcome.Edits edits)) {
-            return List.of();
+        String secret = null;
+        if (o instanceof Injection.Outcome.Edits injected) {
+            e.metrics.injection(u.name());
+            List<HeaderEdit> all = new ArrayList<>(edits.size() + injected.edits().size());
+            all.addAll(edits);
+            all.addAll(injected.edits());
+            edits = all;
+            secret = injected.secret();
         }
-        e.metrics.injection(u.name());
-        return Injection.headerEdits(edits);
+        return allow(outcome, r, t, u == null ? null : u.name(), exception, secret, edits);
     }
 
-    /** The injected secret's name, or null when nothing is injected. */
-    static String secretOf(Injection.Outcome o) {
-        return o instanceof Injection.Outcome.Edits edits ? edits.secret() : null;
+    /**
+     * The step's allow, counted and recorded: with the verified token (for the later steps) when there is one, the
+     * exception it passed under and the injected secret's name when there are.
+     */
+    private GateDecision allow(CredentialOutcome outcome, RequestView r, VerifiedToken t, String upstream,
+                               String exception, String injected, List<HeaderEdit> edits) {
+        e.metrics.credentialDecision(direction, outcome);
+        if (e.decisions.wants(outcome.tag())) {
+            e.decisions.record(decision(outcome, null, r, t, upstream).exception(exception).injected(injected));
+        }
+        return t == null ? GateDecision.Allow.withEdits(edits) : new GateDecision.Allow(t, edits, null);
     }
 
-    /** A request let through by an exception (its id and, when one was injected, the secret's name recorded). */
-    GateDecision.Allow waived(RequestView r, String upstream, String exception, String injected,
-                              List<HeaderEdit> edits) {
-        e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
-        log(CredentialOutcome.ALLOWED, null, r, null, upstream, exception, injected);
-        return GateDecision.Allow.withEdits(edits);
-    }
-
-    private GateDecision allow(RequestView r, VerifiedToken t, String upstream, List<HeaderEdit> edits) {
-        e.metrics.credentialDecision(direction, CredentialOutcome.ALLOWED);
-        log(CredentialOutcome.ALLOWED, null, r, t, upstream);
-        return new GateDecision.Allow(t, edits, null);
-    }
-
-    GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream) {
+    private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream) {
         return deny(reason, r, t, upstream, null, null, null);
-    }
-
-    private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream,
-                                   TokenRejection rejected) {
-        return deny(reason, r, t, upstream, rejected, null, null);
-    }
-
-    /** As below; {@code message} goes to the body and the decision, {@code exception} (an id) to the decision. */
-    GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream, String message,
-                           String exception) {
-        return deny(reason, r, t, upstream, null, message, exception);
     }
 
     /**
      * A denial, recorded with whose token it was when known (a verified token, or a rejection after the signature
-     * verified) and, on ingress, the peer's SPIFFE ID.
+     * verified) and, on ingress, the peer's SPIFFE ID; {@code message} goes to the body and the decision,
+     * {@code exception} (an id) to the decision.
      */
     private GateDecision.Deny deny(DenyReason reason, RequestView r, VerifiedToken t, String upstream,
                                    TokenRejection rejected, String message, String exception) {
@@ -453,28 +469,9 @@ final class CredentialGate implements RequestGate {
                 : GateDecision.deny(reason.status(), error, reason.tag(), message);
     }
 
-    private void log(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t, String upstream) {
-        log(outcome, reason, req, t, upstream, null, null);
-    }
-
-    /**
-     * @param exception the id of the exception the request passed under, or null
-     * @param injected  the name of the upstream secret injected into it, or null
-     */
-    private void log(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t, String upstream,
-                     String exception, String injected) {
-        if (!e.decisions.wants(outcome.tag())) {
-            return;
-        }
-        e.decisions.record(decision(outcome, reason, req, t, upstream).exception(exception).injected(injected));
-    }
-
     private Decision decision(CredentialOutcome outcome, DenyReason reason, RequestView req, VerifiedToken t,
                               String upstream) {
-        String path = req.path();
-        Decision d = Decision.of(e.clock.instant(), direction, outcome.tag())
-                .request(req.method().name(), path == null ? "" : path.length() > 256 ? path.substring(0, 256) : path)
-                .upstream(upstream);
+        Decision d = Decision.of(e.clock.instant(), direction, outcome.tag()).request(req).upstream(upstream);
         if (reason != null) {
             d.reason(reason.tag(), reason.status());
         }

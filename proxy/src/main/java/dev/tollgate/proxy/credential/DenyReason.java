@@ -45,6 +45,11 @@ public enum DenyReason {
     /** The control plane could not be reached for the exchange. */
     EXCHANGE_UNAVAILABLE(503),
     /**
+     * The token is not in the cache and the verification queue is full (every verifier thread busy): the sidecar is
+     * overloaded, the token was not looked at.
+     */
+    VERIFY_OVERLOADED(503),
+    /**
      * No task token, and the exception that waived it for this scope has expired (the body's {@code message} names
      * it): an expired exception waives nothing.
      */

@@ -17,6 +17,9 @@ import dev.tollgate.proxy.metrics.Direction;
  * was recorded.
  */
 public final class Decision {
+    /** How much of a request's path a decision keeps. */
+    public static final int MAX_PATH = 256;
+
     private final Instant at;
     private final Direction direction;
     private final String outcome;
@@ -67,6 +70,12 @@ public final class Decision {
         this.reason = reason;
         this.status = status;
         return this;
+    }
+
+    /** The request a decision is about: its method and path, the path cut to {@value #MAX_PATH} characters. */
+    public Decision request(dev.tollgate.proxy.request.RequestView r) {
+        String p = r.path();
+        return request(r.method().name(), p.length() > MAX_PATH ? p.substring(0, MAX_PATH) : p);
     }
 
     public Decision request(String method, String path) {

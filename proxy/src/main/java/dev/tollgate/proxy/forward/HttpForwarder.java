@@ -76,6 +76,20 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     /** ...within this long after the cut; then it is ended as any other. */
     public static final long CUT_SHORT_ANSWER_MILLIS = 1000;
 
+    /**
+     * The status the sidecar answers with when talking to the upstream failed before any response byte, the same
+     * whether acquiring a connection or stream failed or the upstream failed the request afterwards: 503 (with
+     * Retry-After) when the upstream or the pool was only too busy ({@code POOL_EXHAUSTED}, {@code REFUSED_STREAM}:
+     * nothing was processed, the client may try again shortly), 504 when connecting timed out, else 502.
+     */
+    static int statusFor(UpstreamErrorKind kind) {
+        return switch (kind) {
+            case POOL_EXHAUSTED, REFUSED_STREAM -> 503;
+            case CONNECT_TIMEOUT -> 504;
+            default -> 502;
+        };
+    }
+
     private final UpstreamPools pools;
     private final ConnectionTracker tracker;
     private final ProxyMetrics metrics;
@@ -442,16 +456,18 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             }
             ReferenceCountUtil.release(head);
             head = null;
-            UpstreamException e = UpstreamErrors.wrap(upstream.name(), cause);
-            if (e.kind() == UpstreamErrorKind.POOL_EXHAUSTED) {
-                // Every connection to the upstream is busy and the queue for one is full or waited too long: the
-                // sidecar is overloaded, the upstream did nothing wrong. The client may try again shortly.
+            answerFailure(UpstreamErrors.wrap(upstream.name(), cause).kind());
+        }
+
+        /** Answers a request no upstream byte has reached the client for with {@link #statusFor} of the failure. */
+        void answerFailure(UpstreamErrorKind kind) {
+            int status = statusFor(kind);
+            if (status == 503) {
                 retryAfterSeconds = OVERLOAD_RETRY_AFTER_SECONDS;
-                respondLocally(503, "overloaded", e.kind().tag(), RequestOutcome.OVERLOADED);
-                return;
+                respondLocally(503, "overloaded", kind.tag(), RequestOutcome.OVERLOADED);
+            } else {
+                respondLocally(status, "upstream_unavailable", kind.tag(), RequestOutcome.UPSTREAM_ERROR);
             }
-            respondLocally(e.kind() == UpstreamErrorKind.CONNECT_TIMEOUT ? 504 : 502, "upstream_unavailable",
-                    e.kind().tag(), RequestOutcome.UPSTREAM_ERROR);
         }
 
         void writeUpstream(HttpObject m) {
@@ -605,11 +621,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             }
             UpstreamException e = UpstreamErrors.wrap(upstream.name(), cause);
             metrics.upstreamError(e.kind());
-            if (!responseStarted && e.kind() == UpstreamErrorKind.REFUSED_STREAM) {
-                retryAfterSeconds = OVERLOAD_RETRY_AFTER_SECONDS;
-                respondLocally(503, "overloaded", e.kind().tag(), RequestOutcome.OVERLOADED);
-            } else if (!responseStarted) {
-                respondLocally(502, "upstream_unavailable", e.kind().tag(), RequestOutcome.UPSTREAM_ERROR);
+            if (!responseStarted) {
+                answerFailure(e.kind());
             } else {
                 LOG.debug("upstream {} failed mid-response", upstream.name(), cause);
                 finish(RequestOutcome.UPSTREAM_ERROR, false);

@@ -4,24 +4,23 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpRequest;
-
 import dev.tollgate.proxy.config.SidecarConfig;
 
 /**
  * Picks the egress upstream for a request: first an exact match of the Host header (lower-cased, port removed)
  * against {@code match.host}, then the longest {@code match.path-prefix} that matches whole path segments.
  */
-public final class UpstreamRouter {
+public final class UpstreamRouter implements dev.tollgate.proxy.request.RequestContext.Router {
     private final List<SidecarConfig.Upstream> upstreams;
 
     public UpstreamRouter(List<SidecarConfig.Upstream> upstreams) {
         this.upstreams = List.copyOf(upstreams);
     }
 
-    public Optional<SidecarConfig.Upstream> select(HttpRequest request) {
-        String host = hostOf(request.headers().get(HttpHeaderNames.HOST));
+    /** The upstream for a request with this Host header (null when absent) and path (without the query). */
+    @Override
+    public Optional<SidecarConfig.Upstream> select(String hostHeader, String path) {
+        String host = hostOf(hostHeader);
         if (host != null) {
             for (SidecarConfig.Upstream u : upstreams) {
                 if (u.match().host().isPresent() && u.match().host().get().equals(host)) {
@@ -29,7 +28,6 @@ public final class UpstreamRouter {
                 }
             }
         }
-        String path = pathOf(request.uri());
         SidecarConfig.Upstream best = null;
         int bestLength = -1;
         for (SidecarConfig.Upstream u : upstreams) {
@@ -59,13 +57,6 @@ public final class UpstreamRouter {
             h = h.substring(0, colon);
         }
         return h.toLowerCase(Locale.ROOT);
-    }
-
-    static String pathOf(String uri) {
-        int q = uri.indexOf('?');
-        String p = q < 0 ? uri : uri.substring(0, q);
-        int hash = p.indexOf('#');
-        return hash < 0 ? p : p.substring(0, hash);
     }
 
     static boolean segmentPrefix(String path, String prefix) {

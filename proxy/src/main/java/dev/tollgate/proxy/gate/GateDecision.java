@@ -86,10 +86,6 @@ public sealed interface GateDecision permits GateDecision.Allow, GateDecision.De
             this(status, error, reason, rule, after, call, null);
         }
 
-        public Deny(int status, String error, String reason, String rule, EarlierCall after) {
-            this(status, error, reason, rule, after, -1, null);
-        }
-
         public Deny(int status, String error, String reason) {
             this(status, error, reason, null, null, -1, null);
         }

@@ -10,12 +10,10 @@ import dev.tollgate.proxy.request.RequestView;
 /**
  * Allows a request only when the verified peer SPIFFE ID is on the allow-list, compared byte for byte as a whole ID
  * or by its trust domain. A request without a verified peer identity is denied. Every denial is recorded in the
- * decision log with the refused peer's SPIFFE ID ({@value #PEER}), so the control plane attributes it to the peer.
+ * decision log with the refused peer's SPIFFE ID (its {@code peer}), so the control plane attributes it to the peer.
  */
 public final class IdentityAllowListGate implements RequestGate {
     public static final String ERROR = "peer_not_allowed";
-    /** The decision field naming the refused peer. */
-    public static final String PEER = "peer";
 
     private final SidecarConfig.Identity allowList;
     private final DecisionLog decisions;
@@ -49,9 +47,7 @@ public final class IdentityAllowListGate implements RequestGate {
         if (!decisions.wants(DecisionLog.DENIED)) {
             return;
         }
-        String path = r.path() != null ? r.path() : r.uri();
-        Decision d = Decision.of(clock.instant(), r.direction(), DecisionLog.DENIED).reason(ERROR, 403)
-                .request(r.method().name(), path.length() > 256 ? path.substring(0, 256) : path);
+        Decision d = Decision.of(clock.instant(), r.direction(), DecisionLog.DENIED).reason(ERROR, 403).request(r);
         r.peer().ifPresent(p -> d.peer(p.toString()));
         decisions.record(d);
     }

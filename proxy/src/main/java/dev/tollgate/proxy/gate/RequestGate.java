@@ -14,9 +14,4 @@ import dev.tollgate.proxy.request.RequestView;
 public interface RequestGate {
 
     GateDecision decide(RequestView request);
-
-    /** A gate that allows everything; for listeners whose callers are authenticated elsewhere. */
-    static RequestGate allowAll() {
-        return r -> GateDecision.allow();
-    }
 }

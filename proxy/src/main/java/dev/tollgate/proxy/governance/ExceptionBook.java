@@ -23,6 +23,7 @@ import org.slf4j.LoggerFactory;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.wire.ExceptionGrant;
 import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.request.RequestView;
 
 /**
  * The exceptions this sidecar's workload holds, as the watch stream delivered them ({@link ExceptionGrant}). A grant
@@ -318,13 +319,8 @@ public final class ExceptionBook {
             return false;
         }
         // A plain string prefix (docs/governance.md: end it with '/' to mean a directory), of a path in normal form.
-        return g.pathPrefix() == null || g.pathPrefix().isEmpty() || normal(path) && path.startsWith(g.pathPrefix());
-    }
-
-    /** A path that says what it is: no escapes, no dot segments, no empty segments. */
-    private static boolean normal(String path) {
-        return path != null && path.startsWith("/") && !path.contains("%") && !path.contains("/./")
-                && !path.contains("/../") && !path.endsWith("/..") && !path.endsWith("/.") && !path.contains("//");
+        return g.pathPrefix() == null || g.pathPrefix().isEmpty() || RequestView.isNormalPath(path)
+                && path.startsWith(g.pathPrefix());
     }
 
     private static String scope(ExceptionGrant g) {

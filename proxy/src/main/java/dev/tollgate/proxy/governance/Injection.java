@@ -5,6 +5,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -14,7 +15,6 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaders;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,7 +37,11 @@ public final class Injection {
     private final Map<String, SidecarConfig.Upstream> byUpstream = new LinkedHashMap<>();
     private final Map<String, SidecarConfig.Upstream> bySecret = new LinkedHashMap<>();
     private final ExceptionBook book;
-    private final Map<String, UpstreamSecretValue> values = new ConcurrentHashMap<>();
+    /** The values held, by secret name, each with the edits that inject it (built once, in {@link #put}). */
+    private final Map<String, Held> values = new ConcurrentHashMap<>();
+
+    private record Held(UpstreamSecretValue value, Outcome.Edits edits) {
+    }
 
     public Injection(SidecarConfig config, ExceptionBook book) {
         this.book = Objects.requireNonNull(book, "book");
@@ -60,18 +64,15 @@ public final class Injection {
         }
 
         /**
-         * Remove these headers (every value), then set these: the agent's credentials for the upstream are gone and
-         * the injected one is on.
+         * The header edits as the forwarder applies them: remove every value of the agent's credential headers for
+         * the upstream, then set the injected one ({@link HeaderEdit#toString} never prints the value).
          *
          * @param secret    the upstream secret's name (the decision's {@code injected})
          * @param exception the {@code inject-credential} exception that allows it
          */
-        record Edits(List<String> remove, Map<String, String> set, String secret, String exception)
-                implements Outcome {
-            @Override
-            public String toString() {
-                return "Edits[remove=" + remove + ", set=" + set.keySet() + ", secret=" + secret + ", exception="
-                        + exception + "]";
+        record Edits(List<HeaderEdit> edits, String secret, String exception) implements Outcome {
+            public Edits {
+                edits = List.copyOf(edits);
             }
         }
 
@@ -96,8 +97,8 @@ public final class Injection {
 
     /** The version held of a secret, if any. */
     public Optional<Integer> versionOf(String secret) {
-        UpstreamSecretValue v = values.get(secret);
-        return v == null ? Optional.empty() : Optional.of(v.version());
+        Held h = values.get(secret);
+        return h == null ? Optional.empty() : Optional.of(h.value().version());
     }
 
     /**
@@ -114,8 +115,29 @@ public final class Injection {
                     u.name(), u.address());
             return false;
         }
-        values.put(v.name(), v);
+        values.put(v.name(), new Held(v, edits(u.inject().orElseThrow(), v)));
         return true;
+    }
+
+    /** The edits that inject a value as its upstream's {@code inject} says. */
+    private static Outcome.Edits edits(SidecarConfig.Inject spec, UpstreamSecretValue v) {
+        String header;
+        String value;
+        if (spec.as() == SidecarConfig.InjectAs.BASIC) {
+            header = HttpHeaderNames.AUTHORIZATION.toString();
+            value = "Basic " + Base64.getEncoder().encodeToString((spec.username().orElseThrow() + ":" + v.value())
+                    .getBytes(StandardCharsets.UTF_8));
+        } else {
+            header = spec.header();
+            value = spec.prefix() + v.value();
+        }
+        List<HeaderEdit> edits = new ArrayList<>(4);
+        for (String name : new LinkedHashSet<>(List.of(HttpHeaderNames.AUTHORIZATION.toString(), header,
+                TokenClaims.HEADER))) {
+            edits.add(HeaderEdit.remove(name));
+        }
+        edits.add(HeaderEdit.set(header, value));
+        return new Outcome.Edits(edits, spec.secret(), v.exceptionId());
     }
 
     /** Forgets a secret's value (deleted, or its exception ended). */
@@ -127,7 +149,8 @@ public final class Injection {
 
     /** Forgets every value whose exception is no longer active: called after every change of the exception book. */
     public void exceptionsChanged(Instant now) {
-        for (UpstreamSecretValue v : values.values()) {
+        for (Held h : values.values()) {
+            UpstreamSecretValue v = h.value();
             if (!(book.injectionGrant(v.exceptionId(), v.upstream(), now) instanceof ExceptionBook.Waiver.Active)) {
                 drop(v.name());
             }
@@ -144,11 +167,12 @@ public final class Injection {
             return Outcome.NOT_CONFIGURED;
         }
         SidecarConfig.Inject spec = u.inject().orElseThrow();
-        UpstreamSecretValue v = values.get(spec.secret());
-        if (v == null) {
+        Held held = values.get(spec.secret());
+        if (held == null) {
             return new Outcome.Refused("upstream secret " + spec.secret() + " is not held (not fetched from the "
                     + "control plane yet, or refused: its inject-credential exception must be active)");
         }
+        UpstreamSecretValue v = held.value();
         ExceptionBook.Waiver w = book.injectionGrant(v.exceptionId(), u.address().toString(), now);
         if (!(w instanceof ExceptionBook.Waiver.Active)) {
             drop(spec.secret());
@@ -157,36 +181,6 @@ public final class Injection {
             return new Outcome.Refused("exception " + v.exceptionId() + " (inject-credential for " + u.address()
                     + ") is " + state + ": upstream secret " + spec.secret() + " is not injected");
         }
-        String header;
-        String value;
-        if (spec.as() == SidecarConfig.InjectAs.BASIC) {
-            header = HttpHeaderNames.AUTHORIZATION.toString();
-            value = "Basic " + Base64.getEncoder().encodeToString((spec.username().orElseThrow() + ":" + v.value())
-                    .getBytes(StandardCharsets.UTF_8));
-        } else {
-            header = spec.header();
-            value = spec.prefix() + v.value();
-        }
-        List<String> remove = List.of(HttpHeaderNames.AUTHORIZATION.toString(), header, TokenClaims.HEADER);
-        return new Outcome.Edits(remove.stream().distinct().toList(), Map.of(header, value), spec.secret(),
-                v.exceptionId());
-    }
-
-    /** The edits as the forwarder applies them: removes every value of each named header, then sets the new ones. */
-    public static List<HeaderEdit> headerEdits(Outcome.Edits e) {
-        List<HeaderEdit> out = new ArrayList<>(e.remove().size() + e.set().size());
-        for (String name : e.remove()) {
-            out.add(HeaderEdit.remove(name));
-        }
-        e.set().forEach((name, value) -> out.add(HeaderEdit.set(name, value)));
-        return out;
-    }
-
-    /** Applies edits to a request's headers: removes every value of each named header, then sets the new ones. */
-    public static void apply(HttpHeaders h, Outcome.Edits e) {
-        for (String name : e.remove()) {
-            h.remove(name);
-        }
-        e.set().forEach(h::set);
+        return held.edits();
     }
 }

@@ -62,8 +62,6 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
     private final Direction direction;
 
     private RequestContext context;
-    private HttpRequest head;
-    private SidecarConfig.Upstream upstream;
     private RestRoutes.Match route;
     private BudgetedBody body;
     private boolean refused;
@@ -84,7 +82,7 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (head != null) {
+        if (context != null) {
             if (!(msg instanceof HttpContent c)) {
                 ReferenceCountUtil.release(msg);
                 return;
@@ -126,8 +124,6 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         if (how.mode() == SidecarConfig.InspectionMode.MCP) {
             InspectionReason wrong = mcpMethodProblem(req);
             if (wrong != null) {
-                head = req;
-                upstream = up;
                 context = rc;
                 refuse(ctx, wrong);
                 return;
@@ -146,14 +142,10 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         InspectionReason problem = req.method().equals(HttpMethod.POST) || how.mode() != SidecarConfig.InspectionMode.MCP
                 ? bodyProblem(req) : null;
         if (problem != null) {
-            head = req;
-            upstream = up;
             context = rc;
             refuse(ctx, problem);
             return;
         }
-        head = req;
-        upstream = up;
         route = m;
         context = rc;
         // The body's bytes are reserved before anything of it is allocated: the declared length at once (and
@@ -235,7 +227,7 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
     }
 
     private void expire(ChannelHandlerContext ctx, InspectionReason reason) {
-        if (head == null || refused || !ctx.channel().isActive()) {
+        if (context == null || refused || !ctx.channel().isActive()) {
             cancelDeadlines();
             return;
         }
@@ -286,8 +278,6 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         if (m != null) {
             ObjectNode args = RestRoutes.arguments(m, rc.query(), null);
             if (args == null) {
-                head = rc.head();
-                upstream = up;
                 context = rc;
                 refuse(ctx, InspectionReason.AMBIGUOUS_ARGUMENT);
                 return;
@@ -304,8 +294,9 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         List<Inspected.Call> calls = new ArrayList<>();
         JsonRpcBody parsed = null;
         InspectionReason problem = null;
+        SidecarConfig.Upstream upstream = context.route().orElseThrow();
         boolean mcp = upstream.inspect().mode() == SidecarConfig.InspectionMode.MCP;
-        if (mcp && !head.method().equals(HttpMethod.POST)) {
+        if (mcp && !context.method().equals(HttpMethod.POST)) {
             if (body.isReadable()) {
                 problem = InspectionReason.BODY_NOT_ALLOWED;
             }
@@ -339,13 +330,11 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         }
         cancelDeadlines();
         Inspected in = Inspected.of(direction, upstream.name(), upstream.inspect().mode(), parsed, calls, false);
-        HttpRequest h = head;
         RequestContext rc = context;
+        HttpRequest h = rc.head();
         ByteBuf content = body;
-        head = null;
         body = null;
         route = null;
-        upstream = null;
         context = null;
         HttpRequest whole = new DefaultFullHttpRequest(h.protocolVersion(), h.method(), h.uri(), content, h.headers(),
                 trailers == null ? EmptyHttpHeaders.INSTANCE : trailers);
@@ -360,13 +349,12 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
      * HTTP/2 stream.
      */
     private void refuse(ChannelHandlerContext ctx, InspectionReason reason) {
-        inspection.refusedBeforeGates(direction, reason, context, upstream == null ? null : upstream.name());
+        inspection.refusedBeforeGates(direction, reason, context,
+                context == null ? null : context.route().map(SidecarConfig.Upstream::name).orElse(null));
         inspection.bodyLimitHit(reason);
         if (context != null) {
             context.release();
         }
-        head = null;
-        upstream = null;
         route = null;
         context = null;
         releaseBody();

@@ -248,8 +248,7 @@ public final class ToolCallInspection {
             decision.reason(reason.tag(), reason.status());
         }
         if (req != null) {
-            String path = req.path() == null ? "" : req.path();
-            decision.request(req.method().name(), path.length() > 256 ? path.substring(0, 256) : path);
+            decision.request(req);
         }
         return decision;
     }

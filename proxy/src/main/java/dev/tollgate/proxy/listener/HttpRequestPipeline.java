@@ -1,21 +1,16 @@
 package dev.tollgate.proxy.listener;
 
-import java.util.Optional;
-import java.util.function.Function;
-
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 
-import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.forward.DataPathFlush;
 import dev.tollgate.proxy.forward.Http2Windows;
 import dev.tollgate.proxy.forward.HttpForwarder;
@@ -25,6 +20,7 @@ import dev.tollgate.proxy.http.RequestHardeningHandler;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.request.LogLines;
 import dev.tollgate.proxy.request.EnforcementWalk;
+import dev.tollgate.proxy.request.RequestContext;
 
 /**
  * The request half shared by every HTTP server pipeline: the hardening handlers, the optional hardening extension,
@@ -41,7 +37,7 @@ final class HttpRequestPipeline {
      * after it, then the request handlers. Absolute-form targets are accepted on egress only.
      */
     static HttpForwarder addHttp1(ChannelPipeline p, ListenerContext c, Direction direction, EnforcementWalk walk,
-                                  Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
+                                  RequestContext.Router target) {
         p.addLast(PipelineNames.FLUSH_CONSOLIDATION, DataPathFlush.newHandler());
         p.addLast(PipelineNames.HTTP_CODEC, new HttpServerCodec(HttpDecoding.decoderConfig(c.httpLimits())));
         Http1Hardening.addHttp1(p, PipelineNames.HTTP_CODEC, c.httpLimits(), c.metrics()::rejected,
@@ -56,7 +52,7 @@ final class HttpRequestPipeline {
      * it, which sends GOAWAY and waits for open streams up to the drain timeout.
      */
     static void addHttp2(Channel ch, ListenerContext c, Direction direction, EnforcementWalk walk,
-                         Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
+                         RequestContext.Router target) {
         ChannelPipeline p = ch.pipeline();
         Http2FrameCodec codec = Http2ServerCodec.create(c.config(), c.metrics());
         p.addLast(PipelineNames.FLUSH_CONSOLIDATION, DataPathFlush.newHandler());
@@ -80,7 +76,7 @@ final class HttpRequestPipeline {
 
     /** One HTTP/2 stream, after its stream-to-HttpObject codec: the hardening handler, then the request handlers. */
     static HttpForwarder addHttp2Stream(ChannelPipeline p, ListenerContext c, Direction direction, EnforcementWalk walk,
-                                        Function<HttpRequest, Optional<SidecarConfig.Upstream>> target) {
+                                        RequestContext.Router target) {
         p.addLast(PipelineNames.HANDLER_HARDENING, RequestHardeningHandler.forHttp2Stream(c.httpLimits(),
                 c.metrics()::rejected));
         return addRequestHandlers(p, c, direction, walk, target, true);
@@ -88,7 +84,7 @@ final class HttpRequestPipeline {
 
     private static HttpForwarder addRequestHandlers(ChannelPipeline p, ListenerContext c, Direction direction,
                                                     EnforcementWalk walk,
-                                                    Function<HttpRequest, Optional<SidecarConfig.Upstream>> target,
+                                                    RequestContext.Router target,
                                                     boolean http2Stream) {
         ChannelHandler extension = c.hardening().newHandler(direction);
         if (extension != null) {

@@ -84,11 +84,11 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
 
     private void configureHttp1(Channel ch) {
         HttpForwarder forwarder = HttpRequestPipeline.addHttp1(ch.pipeline(), c, Direction.INGRESS, walk,
-                r -> route);
+                (host, path) -> route);
         c.tracker().onDrain(ch, forwarder::drain);
     }
 
     private void configureHttp2(Channel ch) {
-        HttpRequestPipeline.addHttp2(ch, c, Direction.INGRESS, walk, r -> route);
+        HttpRequestPipeline.addHttp2(ch, c, Direction.INGRESS, walk, (host, path) -> route);
     }
 }

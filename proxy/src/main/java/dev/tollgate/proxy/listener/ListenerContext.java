@@ -7,7 +7,6 @@ import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.credential.Admissions;
 import dev.tollgate.proxy.forward.UpstreamPools;
 import dev.tollgate.proxy.forward.UpstreamRouter;
-import dev.tollgate.proxy.gate.IdentityAllowListGate;
 import dev.tollgate.proxy.http.HttpLimits;
 import dev.tollgate.proxy.inspect.ToolCallInspection;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
@@ -18,31 +17,20 @@ import dev.tollgate.proxy.tls.TlsContextOwner;
  * What every listener's initializer shares: configuration, the TLS owner, metrics, the connection tracker, the
  * upstream pools, the hardening slot and the request gates.
  *
- * @param ingressSteps the ingress steps from the credential on (readiness and the identity allow-list are added here)
+ * @param ingressSteps the ingress steps from the identity allow-list on (readiness is added here)
  * @param egressSteps  the egress steps from the credential on (readiness is added here)
  * @param inspection  reads inspected requests before the gates (see {@code PipelineNames.INSPECT})
  * @param admissions  where requests allowed under a task credential are registered while in flight (null without
  *                    credential enforcement)
- * @param allowList   the ingress identity allow-list, recording its denials in the sidecar's decision log
  */
 public record ListenerContext(SidecarConfig config, TlsContextOwner tls, ProxyMetrics metrics,
                               ConnectionTracker tracker, UpstreamPools pools, HttpHardening hardening,
                               EnforcementWalk ingressSteps, EnforcementWalk egressSteps, ToolCallInspection inspection,
-                              Admissions admissions, IdentityAllowListGate allowList) {
-
-    /** A context whose allow-list denials go to the local decision log only. */
-    public ListenerContext(SidecarConfig config, TlsContextOwner tls, ProxyMetrics metrics,
-                           ConnectionTracker tracker, UpstreamPools pools, HttpHardening hardening,
-                           EnforcementWalk ingressSteps, EnforcementWalk egressSteps, ToolCallInspection inspection,
-                           Admissions admissions) {
-        this(config, tls, metrics, tracker, pools, hardening, ingressSteps, egressSteps, inspection, admissions,
-                new IdentityAllowListGate(config.identity()));
-    }
+                              Admissions admissions) {
 
     /** Every step of ingress enforcement: accept → TLS identity → credential → tool call → policy. */
     EnforcementWalk ingressWalk() {
-        return ingressSteps.with(EnforcementWalk.Step.READY, new ReadinessGate(tls::ready))
-                .with(EnforcementWalk.Step.PEER_IDENTITY, allowList);
+        return ingressSteps.with(EnforcementWalk.Step.READY, new ReadinessGate(tls::ready));
     }
 
     /** Every step of egress enforcement: accept → own identity → credential → tool call → policy. */

@@ -36,9 +36,9 @@ public final class PipelineNames {
     /** Optional further handlers from {@link HttpHardening}, after the built-in hardening. */
     public static final String HARDENING_EXTENSION = "hardening-extension";
     public static final String PEER_ID_HEADER = "peer-id-header";
-    /** Tool-call inspection's reader, right before the gate: aggregates and parses inspected request bodies. */
     /** Gives each request head its {@code RequestContext}: routed once, target parsed once. */
     public static final String REQUEST_CONTEXT = "request-context";
+    /** Tool-call inspection's reader, right before the gate: aggregates and parses inspected request bodies. */
     public static final String INSPECT = "inspect";
     public static final String GATE = "gate";
     public static final String FORWARD = "forward";

@@ -1,7 +1,6 @@
 package dev.tollgate.proxy.listener;
 
 import java.util.Optional;
-import java.util.function.Function;
 import java.util.function.Supplier;
 
 import io.netty.channel.ChannelHandlerContext;
@@ -9,7 +8,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpRequest;
 
 import dev.tollgate.api.SpiffeId;
-import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.request.RequestContext;
 
@@ -21,10 +19,10 @@ import dev.tollgate.proxy.request.RequestContext;
  */
 final class RequestContextHandler extends ChannelInboundHandlerAdapter {
     private final Direction direction;
-    private final Function<HttpRequest, Optional<SidecarConfig.Upstream>> router;
+    private final RequestContext.Router router;
     private final Supplier<Optional<SpiffeId>> ownIdentity;
 
-    RequestContextHandler(Direction direction, Function<HttpRequest, Optional<SidecarConfig.Upstream>> router,
+    RequestContextHandler(Direction direction, RequestContext.Router router,
                           Supplier<Optional<SpiffeId>> ownIdentity) {
         this.direction = direction;
         this.router = router;
@@ -37,7 +35,7 @@ final class RequestContextHandler extends ChannelInboundHandlerAdapter {
             ctx.fireChannelRead(msg);
             return;
         }
-        ctx.fireChannelRead(new RequestContext(direction, head, router.apply(head), Peers.of(ctx.channel()),
+        ctx.fireChannelRead(RequestContext.routed(direction, head, router, Peers.of(ctx.channel()),
                 ownIdentity.get()));
     }
 }

@@ -82,9 +82,4 @@ public final class EnforcementWalk {
     public Step step(int i) {
         return steps[i];
     }
-
-    /** The steps that have a gate, in the order they run. */
-    public List<Step> steps() {
-        return List.of(steps);
-    }
 }

@@ -1,7 +1,5 @@
 package dev.tollgate.proxy.request;
 
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -10,6 +8,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.function.BiConsumer;
 
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.ReferenceCountUtil;
@@ -37,7 +36,7 @@ import dev.tollgate.proxy.metrics.Direction;
  */
 public final class RequestContext implements RequestView, ReferenceCounted {
     private final Direction direction;
-    private final Optional<SidecarConfig.Upstream> route;
+    private Optional<SidecarConfig.Upstream> route;
     private final String path;
     private final String query;
     private final Optional<SpiffeId> peer;
@@ -49,6 +48,27 @@ public final class RequestContext implements RequestView, ReferenceCounted {
     private ResponseInterceptor responseFilter;
     private Admissions.Admission admission;
 
+    /** Chooses a request's upstream from its Host header (null when absent) and its path. */
+    @FunctionalInterface
+    public interface Router {
+        Optional<SidecarConfig.Upstream> select(String host, String path);
+    }
+
+    /**
+     * The context of a request head as hardening left it (origin form, or {@code *}), routed with the path it parsed.
+     */
+    public static RequestContext routed(Direction direction, HttpRequest head, Router router, Optional<SpiffeId> peer,
+                                        Optional<SpiffeId> own) {
+        RequestContext c = new RequestContext(direction, head, Optional.empty(), peer, own);
+        c.route = Objects.requireNonNull(router.select(head.headers().get(HttpHeaderNames.HOST), c.path), "route");
+        return c;
+    }
+
+    /**
+     * The context of a request head as hardening left it, routed already. Hardening has turned an absolute-form
+     * target into origin form and refused any '#' ({@code PathNormalizer}), so the path is what precedes the first
+     * '?' and the query what follows it.
+     */
     public RequestContext(Direction direction, HttpRequest head, Optional<SidecarConfig.Upstream> route,
                           Optional<SpiffeId> peer, Optional<SpiffeId> own) {
         this.direction = Objects.requireNonNull(direction, "direction");
@@ -57,37 +77,9 @@ public final class RequestContext implements RequestView, ReferenceCounted {
         this.peer = Objects.requireNonNull(peer, "peer");
         this.own = Objects.requireNonNull(own, "own");
         String uri = head.uri();
-        this.path = pathOf(uri);
         int q = uri.indexOf('?');
+        this.path = q < 0 ? uri : uri.substring(0, q);
         this.query = q < 0 ? null : uri.substring(q + 1);
-    }
-
-    /**
-     * The path of an origin-form or absolute-form request target, without query and fragment; null when an
-     * absolute-form target does not parse.
-     */
-    static String pathOf(String uri) {
-        String p = uri;
-        if (uri.regionMatches(true, 0, "http://", 0, 7) || uri.regionMatches(true, 0, "https://", 0, 8)) {
-            try {
-                p = new URI(uri).getRawPath();
-            } catch (URISyntaxException ex) {
-                return null;
-            }
-            if (p == null || p.isEmpty()) {
-                return "/";
-            }
-        }
-        int end = p.length();
-        int q = p.indexOf('?');
-        if (q >= 0) {
-            end = q;
-        }
-        int hash = p.indexOf('#');
-        if (hash >= 0 && hash < end) {
-            end = hash;
-        }
-        return end == p.length() ? p : p.substring(0, end);
     }
 
     // ---- what gates read ---------------------------------------------------------------------------------------

@@ -29,8 +29,21 @@ public interface RequestView {
     /** The request target as hardening left it (origin form). */
     String uri();
 
-    /** The target's path without query and fragment, parsed once; null when the target cannot be parsed. */
+    /**
+     * The target's path: what precedes the first '?' of the origin-form target hardening left (it turned an
+     * absolute-form target into origin form and refused a '#'); {@code *} for {@code OPTIONS *}. Never null.
+     */
     String path();
+
+    /**
+     * Whether a path says what it is: absolute, no percent-escapes, no dot segments, no empty segments. Only such a
+     * path may match a path prefix that loosens a check (a credential exemption, an exception's scope): hardening
+     * normalises what it can, and anything left that a server could read otherwise matches no prefix.
+     */
+    static boolean isNormalPath(String path) {
+        return path != null && path.startsWith("/") && !path.contains("%") && !path.contains("/./")
+                && !path.contains("/../") && !path.endsWith("/..") && !path.endsWith("/.") && !path.contains("//");
+    }
 
     /** The target's query (what follows the first '?'), or null when there is none. */
     String query();

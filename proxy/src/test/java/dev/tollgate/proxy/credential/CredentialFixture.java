@@ -20,8 +20,6 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -54,11 +52,6 @@ public final class CredentialFixture implements AutoCloseable {
     final Path dir;
     public final TestControlPlane tcp;
     public final ShiftedClock clock = new ShiftedClock();
-    final ExecutorService exchangeExecutor = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "test-exchange");
-        t.setDaemon(true);
-        return t;
-    });
     private final List<AutoCloseable> open = new ArrayList<>();
     private final Path bundle;
     private int files;
@@ -311,6 +304,5 @@ public final class CredentialFixture implements AutoCloseable {
         for (AutoCloseable c : open) {
             c.close();
         }
-        exchangeExecutor.shutdownNow();
     }
 }

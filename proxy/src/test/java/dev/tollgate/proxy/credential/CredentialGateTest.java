@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -49,13 +50,17 @@ class CredentialGateTest {
     final MutableClock clock = new MutableClock(Instant.now());
     final ProxyMetrics metrics = new ProxyMetrics(new SimpleMeterRegistry(), clock);
     final ArrayDeque<Runnable> pending = new ArrayDeque<>();
+    /** The verification executor refuses work (every verifier thread busy and its queue full). */
+    boolean verifierFull;
     CredentialEnforcement ce;
     CredentialWatchListener listener;
     ECKey key;
 
+    SidecarConfig config;
+
     @BeforeEach
     void start() throws Exception {
-        SidecarConfig config = ConfigLoader.parse("""
+        config = ConfigLoader.parse("""
                 listeners: {ingress: {}}
                 app: "127.0.0.1:8080"
                 tls: {cert: a.crt, key: a.key, bundle: b.pem}
@@ -65,7 +70,12 @@ class CredentialGateTest {
                 """, null);
         ce = new CredentialEnforcement(config, clock, metrics, (t, a, s) -> CompletableFuture.failedFuture(
                 new IllegalStateException("no exchange on ingress")), dev.tollgate.proxy.decision.DecisionLog.localOnly(),
-                pending::add);
+                task -> {
+                    if (verifierFull) {
+                        throw new RejectedExecutionException("verification queue full");
+                    }
+                    pending.add(task);
+                });
         listener = ce.watchListener(id -> { });
         key = new ECKeyGenerator(Curve.P_256).keyIDFromThumbprint(true).generate();
         listener.onEvent(new WatchEvent(1, WatchEvent.SIGNING_KEYS, clock.instant(),
@@ -166,6 +176,15 @@ class CredentialGateTest {
     }
 
     @Test
+    void aFullVerificationQueueDenies503AtOnceCountedAsOverload() throws Exception {
+        verifierFull = true;
+        assertThat(now(ingress("/a", exchangedToken("j-9"))))
+                .isEqualTo(GateDecision.deny(503, "credential_check_unavailable", "verify_overloaded"));
+        assertThat(metrics.credentialDenialCount(Direction.INGRESS, DenyReason.VERIFY_OVERLOADED)).isEqualTo(1);
+        assertThat(metrics.credentialVerificationCount(Direction.INGRESS)).isZero();
+    }
+
+    @Test
     void staleStateDeniesBeforeAnyVerification() throws Exception {
         clock.advance(Duration.ofSeconds(31));
         assertThat(now(ingress("/a", exchangedToken("j-3"))))
@@ -175,21 +194,23 @@ class CredentialGateTest {
     }
 
     @Test
-    void aWaiverIsAskedOnlyWhereTheCredentialIsMissingAndItsAllowStandsForTheStep() throws Exception {
-        List<DenyReason> asked = new java.util.ArrayList<>();
-        GateDecision.Allow waived = GateDecision.Allow.withEdits(List.of(
-                dev.tollgate.proxy.request.HeaderEdit.set("x-waived-by", "exception-1")));
-        ce.waivers((r, reason) -> {
-            asked.add(reason);
-            return r.path().startsWith("/legacy") ? waived : null;
-        });
+    void anExceptionWaivesOnlyAMissingCredentialNeverABadOne() throws Exception {
+        dev.tollgate.proxy.governance.ExceptionBook book = new dev.tollgate.proxy.governance.ExceptionBook(clock,
+                () -> Optional.of(OWN));
+        ce.governedBy(book, new dev.tollgate.proxy.governance.Injection(config, book));
+        book.apply(new dev.tollgate.api.wire.ExceptionGrant("exc-1", "active",
+                dev.tollgate.proxy.governance.ExceptionBook.NO_TASK_TOKEN, OWN.toString(), null, "/legacy/",
+                "ingress", clock.instant().plus(Duration.ofHours(1)), null));
 
-        assertThat(now(ingress("/legacy/report", null))).isSameAs(waived);
+        assertThat(now(ingress("/legacy/report", null))).isSameAs(GateDecision.allow());
         assertThat(now(ingress("/other", null)))
                 .isEqualTo(GateDecision.deny(401, "credential_required", "missing"));
-        assertThat(asked).containsExactly(DenyReason.MISSING, DenyReason.MISSING);
-        // A credential that is present but bad is never waived.
-        assertThat(ingress("/legacy/report", "not-a-token")).isInstanceOf(GateDecision.Pending.class);
-        assertThat(asked).hasSize(2);
+        assertThat(metrics.credentialDecisionCount(Direction.INGRESS, CredentialOutcome.ALLOWED)).isEqualTo(1);
+        // A credential that is present but bad is never waived, even inside the exception's scope: its
+        // verification denies it.
+        CompletableFuture<GateDecision> bad = later(ingress("/legacy/report", "not-a-token"));
+        pending.poll().run();
+        assertThat(bad.join()).isEqualTo(GateDecision.deny(401, "invalid_credential", "malformed"));
+        assertThat(metrics.credentialDecisionCount(Direction.INGRESS, CredentialOutcome.ALLOWED)).isEqualTo(1);
     }
 }

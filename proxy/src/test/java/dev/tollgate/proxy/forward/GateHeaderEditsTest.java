@@ -23,7 +23,7 @@ import dev.tollgate.proxy.support.SidecarYaml;
 import dev.tollgate.proxy.support.TestApp;
 
 /**
- * A gate's header edits reach the upstream — applied by the forwarder, in order, once — while the gates themselves
+ * A gate's header edits reach the upstream — applied by the forwarder, in order — while the gates themselves
  * (the one that decided them and any later one) see the request as it arrived: agent egress → tool ingress → app,
  * real sidecars over mTLS.
  */

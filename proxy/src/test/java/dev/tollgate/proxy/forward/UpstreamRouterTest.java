@@ -15,6 +15,8 @@ import org.junit.jupiter.api.Test;
 
 import dev.tollgate.proxy.config.HostPort;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.request.RequestContext;
 
 class UpstreamRouterTest {
     static SidecarConfig.Upstream upstream(String name, String host, String prefix) {
@@ -27,12 +29,14 @@ class UpstreamRouterTest {
             upstream("search", null, "/search"), upstream("search-admin", null, "/search/admin"),
             upstream("root", null, "/api/")));
 
+    /** Routed as the request context routes a head: with its Host header and the path it parsed once. */
     private Optional<String> route(String host, String uri) {
         HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, uri);
         if (host != null) {
             r.headers().set("Host", host);
         }
-        return router.select(r).map(SidecarConfig.Upstream::name);
+        return RequestContext.routed(Direction.EGRESS, r, router, Optional.empty(), Optional.empty()).route()
+                .map(SidecarConfig.Upstream::name);
     }
 
     @Test

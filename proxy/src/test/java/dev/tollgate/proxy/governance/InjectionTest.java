@@ -21,6 +21,7 @@ import dev.tollgate.api.wire.ExceptionGrant;
 import dev.tollgate.api.wire.UpstreamSecretValue;
 import dev.tollgate.proxy.config.ConfigLoader;
 import dev.tollgate.proxy.config.SidecarConfig;
+import dev.tollgate.proxy.request.HeaderEdit;
 import dev.tollgate.proxy.support.MutableClock;
 
 /** Credential injection: which header edits, only under an active inject-credential exception, never the value. */
@@ -72,6 +73,8 @@ class InjectionTest {
         assertThat(e.secret()).isEqualTo("legacy-key");
         assertThat(e.exception()).isEqualTo("exc-inj");
         assertThat(e.toString()).doesNotContain(SECRET);
+        assertThat(inj.editsFor(c.upstreams().get("legacy"), clock.instant()))
+                .as("built once per value taken, not per request").isSameAs(e);
 
         HttpHeaders h = new DefaultHttpHeaders();
         h.add("authorization", "Bearer agent-token");
@@ -79,7 +82,7 @@ class InjectionTest {
         h.add("X-API-KEY", "another");
         h.add("tollgate-token", "task-token");
         h.add("accept", "application/json");
-        Injection.apply(h, e);
+        HeaderEdit.applyAll(e.edits(), h);
         assertThat(h.getAll("x-api-key")).containsExactly("Key " + SECRET);
         assertThat(h.contains("authorization")).isFalse();
         assertThat(h.contains("tollgate-token")).isFalse();
@@ -96,7 +99,8 @@ class InjectionTest {
         grant("active", T0.plus(Duration.ofHours(1)));
         inj.put(value(1, SECRET));
         HttpHeaders h = new DefaultHttpHeaders().add("authorization", "Basic YWdlbnQ6cHc=");
-        Injection.apply(h, (Injection.Outcome.Edits) inj.editsFor(c.upstreams().get("legacy"), clock.instant()));
+        HeaderEdit.applyAll(((Injection.Outcome.Edits) inj.editsFor(c.upstreams().get("legacy"), clock.instant()))
+                .edits(), h);
         assertThat(h.getAll("authorization")).containsExactly("Basic " + Base64.getEncoder()
                 .encodeToString(("batch:" + SECRET).getBytes(StandardCharsets.UTF_8)));
     }

@@ -82,6 +82,15 @@ class LogLinesTest {
     @Test
     void theSidecarMeterReportsTheProcessWriterDropsByReason() {
         ProxyMetrics metrics = new ProxyMetrics(new SimpleMeterRegistry(), Clock.systemUTC());
+        // Spend the process writer's budget of the second (empty lines: nothing is printed) until one is dropped, so
+        // that the meter has a count to report (bounded: a second may end while we offer).
+        LogLines shared = LogLines.shared();
+        long before = shared.dropped(LineDropReason.RATE_LIMITED);
+        for (int i = 0; i < 20 * LogLines.LINES_PER_SECOND && shared.dropped(LineDropReason.RATE_LIMITED) == before;
+             i++) {
+            shared.offer(() -> { });
+        }
+        assertThat(metrics.decisionLinesDroppedCount(LineDropReason.RATE_LIMITED)).isGreaterThan((double) before);
         for (LineDropReason r : LineDropReason.values()) {
             assertThat(metrics.registry().find(ProxyMetrics.DECISION_LINES_DROPPED).tag(ProxyMetrics.TAG_REASON,
                     r.tag()).functionCounter()).as(r.tag()).isNotNull();
