@@ -21,8 +21,11 @@ import io.netty.util.concurrent.ScheduledFuture;
  * way to hold a connection.
  */
 final class LingeringClose extends ChannelInboundHandlerAdapter {
-    /** Most bytes read and dropped after the answer. */
-    static final int MAX_BYTES = 64 * 1024;
+    /**
+     * Most bytes read and dropped after the answer: enough for a client that declared a body of a few MiB to finish
+     * sending it and read the answer (a 413 comes before any of the body is read); reading and dropping is cheap.
+     */
+    static final int MAX_BYTES = 4 * 1024 * 1024;
     /** Longest wait after the answer before the connection closes anyway. */
     static final long MAX_MILLIS = 2_000;
 
