@@ -82,8 +82,13 @@ public final class PeersBench implements Callable<Integer> {
             description = "warm-up goes on (in rounds of --warmup seconds) until a peer has answered this many; default: ${DEFAULT-VALUE}")
     long warmupRequests;
 
-    @Option(names = "--warmup-max", defaultValue = "60", description = "longest warm-up per peer (s); default: ${DEFAULT-VALUE}")
+    @Option(names = "--warmup-max", defaultValue = "120", description = "longest warm-up per peer (s); default: ${DEFAULT-VALUE}")
     double warmupMaxSeconds;
+
+    @Option(names = "--warmup-steady", defaultValue = "5",
+            description = "warm-up also goes on while a round's rate is more than this many percent above the round "
+                    + "before (a JVM still compiling its hot path); 0: off; default: ${DEFAULT-VALUE}")
+    double warmupSteadyPercent;
 
     @Option(names = "--connections", defaultValue = "32", description = "keep-alive connections of the open-loop generator; default: ${DEFAULT-VALUE}")
     int connections;
@@ -370,6 +375,7 @@ public final class PeersBench implements Callable<Integer> {
         range(errors, "warmup", warmupSeconds, 0, 600);
         range(errors, "warmup-requests", warmupRequests, 0, 10_000_000);
         range(errors, "warmup-max", warmupMaxSeconds, warmupSeconds, 600);
+        range(errors, "warmup-steady", warmupSteadyPercent, 0, 100);
         range(errors, "repetitions", repetitions, 1, 100);
         range(errors, "connections", connections, 1, 10_000);
         range(errors, "p99-limit-ms", p99LimitMs, 0.01, 10_000);
@@ -451,9 +457,10 @@ public final class PeersBench implements Callable<Integer> {
 
     /**
      * Closed loop on every peer (JIT, pools, connections), in rounds of {@code --warmup} seconds until the peer has
-     * answered {@code --warmup-requests} or {@code --warmup-max} seconds have passed: a JVM that starts slow (a busy
-     * core, code still interpreted) gets more rounds. Only the last round's throughput is recorded, to show how warm
-     * the peer was.
+     * answered {@code --warmup-requests} and its rate stopped rising (a round at most {@code --warmup-steady} percent
+     * above the one before), or {@code --warmup-max} seconds have passed: a JVM that starts slow (a busy core, code
+     * still interpreted, the compiler still busy with the hot path) gets more rounds. Only the last round's throughput
+     * is recorded, to show how warm the peer was.
      */
     private void warmUp() throws InterruptedException {
         if (warmupSeconds <= 0) {
@@ -464,18 +471,34 @@ public final class PeersBench implements Callable<Integer> {
             long begin = System.nanoTime();
             int round = 0;
             LoadResult last = null;
-            while (answered < warmupRequests && (System.nanoTime() - begin) / 1e9 + warmupSeconds <= warmupMaxSeconds
-                    || round == 0) {
+            double previousRate = -1;
+            boolean rising = warmupSteadyPercent > 0;
+            while (round == 0 || (answered < warmupRequests || rising)
+                    && (System.nanoTime() - begin) / 1e9 + warmupSeconds <= warmupMaxSeconds) {
                 round++;
                 last = load.run(withHeaders(call(LoadSpec.closed(p.egress(), Peer.TOOL_HOST, seconds(warmupSeconds),
                         connections)), p));
                 report("warm-up " + p.name + " round " + round, "", last);
                 answered += last.ok();
+                rising = stillRising(previousRate, last.throughput(), warmupSteadyPercent);
+                previousRate = last.throughput();
             }
             add(0, "warmup", p.name, 0, "rounds", round);
             add(0, "warmup", p.name, 0, "answered", answered);
             add(0, "warmup", p.name, 0, "last_round_ok_per_s", last.throughput());
         }
+    }
+
+    /**
+     * Whether a warm-up round's rate says the peer is still getting faster: true after the first round (nothing to
+     * compare with yet), then while {@code rate} is more than {@code percent} above {@code previous}; never with
+     * {@code percent} 0.
+     */
+    static boolean stillRising(double previous, double rate, double percent) {
+        if (percent <= 0) {
+            return false;
+        }
+        return previous < 0 || rate > previous * (1 + percent / 100);
     }
 
     /** The peers in the order of a repetition: rotated by one each time, so no peer always runs first. */
@@ -1041,8 +1064,8 @@ public final class PeersBench implements Callable<Integer> {
         s.put("open-loop rates (rps)", rates);
         s.put("open-loop duration per rate and peer (s)", durationSeconds);
         s.put("repetitions (open loop, cold start)", repetitions + ", " + coldstartRepetitions);
-        s.put("closed-loop warm-up per peer: round (s), until answered, at most (s)", warmupSeconds + ", "
-                + warmupRequests + ", " + warmupMaxSeconds);
+        s.put("closed-loop warm-up per peer: round (s), until answered, until a round rises at most (%), at most (s)",
+                warmupSeconds + ", " + warmupRequests + ", " + warmupSteadyPercent + ", " + warmupMaxSeconds);
         s.put("open-loop keep-alive connections", connections);
         s.put("step search: p99 limit (ms), first rate, highest rate, seconds per step, bisections",
                 p99LimitMs + ", " + stepStart + ", " + stepMax + ", " + stepSeconds + ", " + stepBisections);
