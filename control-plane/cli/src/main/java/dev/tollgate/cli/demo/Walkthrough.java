@@ -375,10 +375,14 @@ public final class Walkthrough {
         long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
         while (System.nanoTime() < deadline) {
             call = plain(invoices, guess);
-            if (!(call.status() == 403 && "injection_unavailable".equals(call.reason()))) {
+            boolean secretNotYetFetched = call.status() == 403 && "injection_unavailable".equals(call.reason());
+            boolean grantNotYetDelivered = call.status() == 401 && "missing".equals(call.reason());
+            if (!secretNotYetFetched && !grantNotYetDelivered) {
                 break;
             }
-            fetchWaits++; // the sidecar fetches the secret right after it starts; until then it refuses
+            // the sidecar fetches the secret and receives the exception's grant on its watch stream right after it
+            // starts; until then it refuses
+            fetchWaits++;
             Thread.sleep(50);
         }
         long acceptedUnderException = legacy.accepted();
