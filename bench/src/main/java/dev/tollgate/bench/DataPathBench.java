@@ -141,7 +141,8 @@ public final class DataPathBench implements Callable<Integer> {
         SslContext clientTls = clientTls(pki, clientSvid);
         List<String> jvmOpts = sidecarJvmOpts.isBlank() ? List.of() : Arrays.asList(sidecarJvmOpts.trim().split("\\s+"));
         Integer cpu = pinning.startsWith("pinned") ? sidecarCpu : null;
-        String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        String classpath = SidecarProcess.sidecarClasspath(
+                System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
 
         try (UpstreamServer upstream = new UpstreamServer(bodyBytes);
              LoadGenerator load = new LoadGenerator()) {

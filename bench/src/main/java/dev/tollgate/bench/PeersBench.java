@@ -234,7 +234,8 @@ public final class PeersBench implements Callable<Integer> {
         List<String> jvmOpts = expandArgumentFiles(sidecarJvmOpts.isBlank() ? List.of()
                 : Arrays.asList(sidecarJvmOpts.trim().split("\\s+")));
         expandedJvmOpts = jvmOpts;
-        String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        String classpath = SidecarProcess.sidecarClasspath(
+                System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
         if (sidecarCds) {
             jvmOpts = withClassDataArchive(jvmOpts, classpath, work);
         }
@@ -805,7 +806,7 @@ public final class PeersBench implements Callable<Integer> {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmOpts);
-        cmd.addAll(List.of("-XX:ArchiveClassesAtExit=" + archive, "-cp", classpath, "dev.tollgate.proxy.SidecarCommand",
+        cmd.addAll(List.of("-XX:ArchiveClassesAtExit=" + archive, "-cp", classpath, "dev.tollgate.proxy.SidecarMain",
                 "--training-run"));
         Path log = work.resolve("cds-training.log");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();

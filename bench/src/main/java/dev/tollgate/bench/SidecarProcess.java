@@ -17,8 +17,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * One sidecar as its own JVM: {@code [taskset -c <cpu>] java <opts> -cp <classpath> dev.tollgate.proxy.SidecarCommand
- * --config <file>}. Its listeners bind ephemeral loopback ports, read back from its "sidecar listening" log line; it
+ * One sidecar as its own JVM: {@code [taskset -c <cpu>] java <opts> -cp <classpath> dev.tollgate.proxy.SidecarMain
+ * --config <file>}, the class path being {@link #sidecarClasspath} of the bench's. Its listeners bind ephemeral loopback ports, read back from its "sidecar listening" log line; it
  * is started when {@code /readyz} answers 200. CPU time and RSS are read from {@code /proc/<pid>}.
  */
 final class SidecarProcess implements AutoCloseable {
@@ -38,6 +38,35 @@ final class SidecarProcess implements AutoCloseable {
     }
 
     /** The command that starts a sidecar, as run (for the summary). */
+    /**
+     * The class path of a sidecar process started from a JVM with {@code classpath}: the proxy jar alone when its
+     * manifest names its dependencies (Class-Path) and every one of them sits beside it, as in the launcher's
+     * {@code lib/} and in {@code bench/target/lib/} — a sidecar then opens exactly the jars it opens under
+     * {@code ./tollgate sidecar}; otherwise (the modules' classes directories, under the test runner) all of
+     * {@code classpath}.
+     */
+    static String sidecarClasspath(String classpath) {
+        for (String entry : classpath.split(java.io.File.pathSeparator)) {
+            Path jar = Path.of(entry);
+            String name = jar.getFileName() == null ? "" : jar.getFileName().toString();
+            if (!name.startsWith("tollgate-proxy-") || !name.endsWith(".jar") || name.contains("-tests")
+                    || !Files.isRegularFile(jar)) {
+                continue;
+            }
+            try (java.util.jar.JarFile f = new java.util.jar.JarFile(jar.toFile())) {
+                java.util.jar.Manifest m = f.getManifest();
+                String cp = m == null ? null : m.getMainAttributes().getValue(java.util.jar.Attributes.Name.CLASS_PATH);
+                if (cp != null && !cp.isBlank() && java.util.Arrays.stream(cp.trim().split("\\s+"))
+                        .allMatch(dep -> Files.isRegularFile(jar.resolveSibling(dep)))) {
+                    return jar.toString();
+                }
+            } catch (IOException e) {
+                // not a readable jar: fall back to the whole class path
+            }
+        }
+        return classpath;
+    }
+
     static List<String> command(String classpath, List<String> jvmOptions, Integer cpu, Path config) {
         List<String> cmd = new ArrayList<>();
         if (cpu != null) {
@@ -45,7 +74,7 @@ final class SidecarProcess implements AutoCloseable {
         }
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmOptions);
-        cmd.addAll(List.of("-cp", classpath, "dev.tollgate.proxy.SidecarCommand", "--config", config.toString()));
+        cmd.addAll(List.of("-cp", classpath, "dev.tollgate.proxy.SidecarMain", "--config", config.toString()));
         return cmd;
     }
 

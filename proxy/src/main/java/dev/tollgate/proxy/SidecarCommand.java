@@ -3,15 +3,10 @@ package dev.tollgate.proxy;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-
-import dev.tollgate.proxy.config.ConfigException;
-import dev.tollgate.proxy.config.ConfigLoader;
-import dev.tollgate.proxy.config.SidecarConfig;
 
 /**
  * {@code tollgate sidecar --config sidecar.yaml}: runs the sidecar until SIGTERM or SIGINT, then drains gracefully
@@ -19,7 +14,7 @@ import dev.tollgate.proxy.config.SidecarConfig;
  * SVID comes from the control plane and that holds none for {@code control-plane.join-timeout} (no usable join token,
  * say) exits 3, naming where it reads the join token, so that an orchestrator restarts it.
  */
-@Command(name = "sidecar", mixinStandardHelpOptions = true,
+@Command(name = "sidecar", mixinStandardHelpOptions = true, versionProvider = SidecarCommand.Version.class,
         description = "Runs the Tollgate sidecar: mTLS ingress, egress, L4 tunnel and admin listeners.",
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:drained cleanly after SIGTERM/SIGINT", "1:drain timed out or start failed",
@@ -79,131 +74,29 @@ public final class SidecarCommand implements Callable<Integer> {
         if (config == null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--config=<file>'");
         }
-        SidecarConfig cfg;
-        try {
-            cfg = ConfigLoader.load(config);
-        } catch (ConfigException e) {
-            err.println(config + ": " + e.getMessage());
-            err.flush();
-            return EXIT_CONFIG;
-        }
-        if (check) {
-            java.util.List<String> files = dev.tollgate.proxy.config.ConfigFiles.problems(cfg);
-            if (!files.isEmpty()) {
-                err.println(config + ": " + files.size() + (files.size() == 1 ? " file" : " files")
-                        + " named in the configuration cannot be read:");
-                files.forEach(f -> err.println("  " + f));
-                err.flush();
-                return EXIT_CONFIG;
-            }
-            out.println(config + ": configuration is valid");
-            dev.tollgate.proxy.config.ConfigFiles.notes(cfg).forEach(n -> out.println("note: " + n));
-            cfg.controlPlane().ifPresent(cp -> out.println("SVID from the control plane at " + cp.url()
-                    + cp.k8sAttestation().map(k -> " (Kubernetes attestation with the service-account token in "
-                            + k.tokenFile() + k.cluster().map(c -> ", cluster " + c).orElse("") + ")")
-                    .orElseGet(() -> " (join token: " + cp.joinTokenFile().map(Object::toString)
-                            .orElse("$" + dev.tollgate.proxy.config.ConfigDefaults.JOIN_TOKEN_ENV) + ")")));
-            var p = cfg.policy();
-            out.println(switch (p.origin()) {
-                case NONE -> "no policy: only the task scope is checked";
-                case FILE -> "policy from " + p.file().orElseThrow() + ", checked every " + p.reloadInterval().toMillis()
-                        + "ms" + (p.required() ? "; egress denied until it loads" : "");
-                case CONTROL_PLANE -> "policy from the control plane's watch stream"
-                        + (p.required() ? "; egress denied until it arrives" : "");
-            });
-            out.flush();
-            return EXIT_OK;
-        }
-        Sidecar sidecar = Sidecar.builder(cfg).build();
-        try {
-            sidecar.start();
-        } catch (java.io.IOException e) {
-            err.println("sidecar failed to start: " + e.getMessage());
-            err.flush();
-            sidecar.close();
-            return EXIT_FAILED;
-        }
-        CountDownLatch stop = new CountDownLatch(1);
-        java.util.concurrent.atomic.AtomicReference<String> gaveUp = new java.util.concurrent.atomic.AtomicReference<>();
-        if (sidecar.certificateSource() instanceof dev.tollgate.proxy.identity.ControlPlaneCertificateSource cps) {
-            cps.joinTimedOut().thenAccept(message -> {
-                gaveUp.set(message);
-                stop.countDown();
-            });
-        }
-        if (!onSignals(stop::countDown, "TERM", "INT")) {
-            // Without signal handlers, drain from a shutdown hook and end with the drain's exit code.
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                if (gaveUp.get() != null) {
-                    return; // exiting with EXIT_NO_SVID; the sidecar is closed already
-                }
-                int code = drainAndClose(sidecar);
-                Runtime.getRuntime().halt(code);
-            }, "tollgate-drain"));
-        }
-        stop.await();
-        if (gaveUp.get() != null) {
-            err.println("sidecar: " + gaveUp.get());
-            err.flush();
-            sidecar.close(); // without an SVID it serves nothing: no drain
-            return EXIT_NO_SVID;
-        }
-        return drainAndClose(sidecar);
+        return SidecarMain.run(config, check, out, err);
     }
 
-    private static int drainAndClose(Sidecar sidecar) {
-        // Whatever the connections and tasks do, the process ends: after the drain timeout and the bound of close.
-        long boundMillis = sidecar.drainTimeout().plus(Sidecar.CLOSE_BOUND).toMillis();
-        Thread watchdog = new Thread(() -> {
-            try {
-                Thread.sleep(boundMillis);
-            } catch (InterruptedException e) {
-                return;
-            }
-            System.err.println("shutdown did not finish within " + boundMillis + " ms: halting");
-            Runtime.getRuntime().halt(EXIT_FAILED);
-        }, "tollgate-shutdown-watchdog");
-        watchdog.setDaemon(true);
-        watchdog.start();
-        try {
-            return sidecar.drain() ? EXIT_OK : EXIT_FAILED;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return EXIT_FAILED;
-        } finally {
-            sidecar.close();
-        }
+    /** The command line of this command alone, named as under the launcher. */
+    public static CommandLine commandLine() {
+        return new CommandLine(new SidecarCommand()).setCommandName("tollgate sidecar");
     }
 
-    /**
-     * Installs {@code action} as the handler of the named signals through {@code sun.misc.Signal}, looked up
-     * reflectively because it is not a standard API. Returns false when it is not available.
-     */
-    public static boolean onSignals(Runnable action, String... names) {
-        try {
-            Class<?> signal = Class.forName("sun.misc.Signal");
-            Class<?> handlerType = Class.forName("sun.misc.SignalHandler");
-            Object handler = java.lang.reflect.Proxy.newProxyInstance(handlerType.getClassLoader(),
-                    new Class<?>[] {handlerType}, (proxy, method, args) -> switch (method.getName()) {
-                        case "handle" -> {
-                            action.run();
-                            yield null;
-                        }
-                        case "hashCode" -> System.identityHashCode(proxy);
-                        case "equals" -> proxy == args[0];
-                        default -> "tollgate-signal-handler";
-                    });
-            java.lang.reflect.Method handle = signal.getMethod("handle", signal, handlerType);
-            for (String name : names) {
-                handle.invoke(null, signal.getConstructor(String.class).newInstance(name), handler);
-            }
-            return true;
-        } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
-            return false;
-        }
+    /** Parses and runs {@code args} with {@link #commandLine()}; the exit code. */
+    static int execute(String[] args) {
+        return commandLine().execute(args);
     }
 
-    public static void main(String[] args) {
-        System.exit(new CommandLine(new SidecarCommand()).execute(args));
+    public static void main(String[] args) throws InterruptedException {
+        SidecarMain.main(args);
+    }
+
+    /** Tollgate's version from the jar manifest, or "development" when run from classes or a jar without one. */
+    public static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = SidecarCommand.class.getPackage().getImplementationVersion();
+            return new String[] {"tollgate " + (v == null ? "development" : v)};
+        }
     }
 }

@@ -57,7 +57,7 @@ class ClassDataArchiveTest {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(opts);
-        cmd.addAll(List.of("-cp", classpath, "dev.tollgate.proxy.SidecarCommand"));
+        cmd.addAll(List.of("-cp", classpath, "dev.tollgate.proxy.SidecarMain"));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         if (!p.waitFor(180, TimeUnit.SECONDS)) {

@@ -9,6 +9,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -100,6 +101,41 @@ class SidecarCommandTest {
     }
 
     @Test
+    void theLaunchersInvocationRunsWithoutLoadingPicocliAndEverythingElseGoesThroughIt() throws Exception {
+        Path file = dir.resolve("bad.yaml");
+        Files.writeString(file, "listeners: {egress: {address: \"127.0.0.1:15001\"}}\ndrain-timeout: 0s\n");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Path loaded = dir.resolve("classes.log");
+        Process p = new ProcessBuilder(java, "-Xlog:class+load=info:file=" + loaded, "-cp",
+                System.getProperty("java.class.path"), "dev.tollgate.proxy.SidecarMain", "--config=" + file)
+                .redirectErrorStream(true).redirectOutput(dir.resolve("direct.log").toFile()).start();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String log = Files.readString(dir.resolve("direct.log"));
+        assertThat(p.exitValue()).as(log).isEqualTo(SidecarCommand.EXIT_CONFIG);
+        assertThat(log).contains("drain-timeout: 0s (expected: > 0)");
+        assertThat(Files.readAllLines(loaded)).as("classes loaded").noneMatch(l -> l.contains(" picocli."))
+                .anyMatch(l -> l.contains(" dev.tollgate.proxy.config.ConfigLoader "));
+
+        Process help = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                "dev.tollgate.proxy.SidecarMain", "--help").redirectErrorStream(true).start();
+        String usage = new String(help.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(help.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(help.exitValue()).isZero();
+        assertThat(usage).startsWith("Usage: tollgate sidecar").contains("--training-run");
+    }
+
+    @Test
+    void onlyExactlyConfigAndAPlainPathSkipsTheParser() {
+        assertThat(SidecarMain.directConfig(new String[] {"--config", "a.yaml"})).isEqualTo(Path.of("a.yaml"));
+        assertThat(SidecarMain.directConfig(new String[] {"--config=/etc/t/s.yaml"})).isEqualTo(Path.of("/etc/t/s.yaml"));
+        for (String[] other : new String[][] {{}, {"--config"}, {"--config="}, {"--config", "--check"},
+                {"--config", "@args"}, {"--config=@args"}, {"--config", "a.yaml", "--check"}, {"--check", "--config", "a"},
+                {"-h"}, {"--training-run"}, {"--config", "a\0b"}, {"--CONFIG", "a.yaml"}}) {
+            assertThat(SidecarMain.directConfig(other)).as(String.join(" ", other)).isNull();
+        }
+    }
+
+    @Test
     void drainsAndExitsZeroOnSigterm() throws Exception {
         Mesh mesh = new Mesh(dir);
         Path file = dir.resolve("run.yaml");
@@ -110,7 +146,7 @@ class SidecarCommandTest {
                 "$1"));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-                "dev.tollgate.proxy.SidecarCommand", "--config", file.toString())
+                "dev.tollgate.proxy.SidecarMain", "--config", file.toString())
                 .redirectErrorStream(true).redirectOutput(dir.resolve("sidecar.log").toFile()).start();
         try {
             HttpClient http = HttpClient.newHttpClient();

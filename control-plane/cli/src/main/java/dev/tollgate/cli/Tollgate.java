@@ -6,10 +6,11 @@ import picocli.CommandLine.Command;
 import dev.tollgate.cli.demo.DemoCommand;
 import dev.tollgate.controlplane.ControlPlaneCommand;
 import dev.tollgate.proxy.SidecarCommand;
+import dev.tollgate.proxy.SidecarMain;
 import dev.tollgate.webhook.WebhookCommand;
 
 /** The one launcher: {@code ./tollgate control-plane | sidecar | webhook | ctl | demo}. */
-@Command(name = "tollgate", mixinStandardHelpOptions = true, versionProvider = Tollgate.Version.class,
+@Command(name = "tollgate", mixinStandardHelpOptions = true, versionProvider = SidecarCommand.Version.class,
         description = {"Short-lived, task-scoped credentials for AI agents, enforced by a sidecar on every request.", ""},
         subcommands = {ControlPlaneCommand.class, SidecarCommand.class, WebhookCommand.class, CtlCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class},
@@ -19,7 +20,12 @@ public final class Tollgate implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    public static void main(String[] args) {
+    public static void main(String[] args) throws InterruptedException {
+        if (args.length > 0 && args[0].equals("sidecar")) {
+            // A sidecar's start does not build the whole CLI's command model (SidecarMain says why).
+            SidecarMain.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
         System.exit(commandLine().execute(args));
     }
 
@@ -33,14 +39,5 @@ public final class Tollgate implements Runnable {
     @Override
     public void run() {
         spec.commandLine().usage(System.out);
-    }
-
-    /** The version from the jar manifest, or "development" when run from classes. */
-    static final class Version implements CommandLine.IVersionProvider {
-        @Override
-        public String[] getVersion() {
-            String v = Tollgate.class.getPackage().getImplementationVersion();
-            return new String[] {"tollgate " + (v == null ? "development" : v)};
-        }
     }
 }

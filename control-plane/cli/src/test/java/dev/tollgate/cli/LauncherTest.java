@@ -34,7 +34,8 @@ class LauncherTest {
     @BeforeEach
     void tree() throws IOException {
         Files.copy(TOP.resolve("tollgate"), root.resolve("tollgate"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        for (String f : List.of("control-plane/cli/target/tollgate.jar", "pom.xml", "proxy/pom.xml",
+        for (String f : List.of("control-plane/cli/target/tollgate.jar", "control-plane/cli/target/tollgate-sidecar.jar",
+                "pom.xml", "proxy/pom.xml",
                 "proxy/src/main/java/dev/tollgate/proxy/Sidecar.java",
                 "control-plane/cli/src/main/resources/dev/tollgate/cli/demo/policy-no-exfiltration.yaml",
                 "proxy/src/test/java/dev/tollgate/proxy/SomeTest.java", "config/examples/agent-sidecar.yaml",
@@ -43,7 +44,7 @@ class LauncherTest {
             Path p = root.resolve(f);
             Files.createDirectories(p.getParent());
             Files.writeString(p, "x");
-            at(f, f.endsWith("tollgate.jar") ? BUILT : BUILT.minusSeconds(3600));
+            at(f, f.endsWith(".jar") ? BUILT : BUILT.minusSeconds(3600));
         }
     }
 
@@ -96,6 +97,13 @@ class LauncherTest {
     @Test
     void noJarIsStale() throws Exception {
         Files.delete(root.resolve("control-plane/cli/target/tollgate.jar"));
+        assertThat(launcherSays()).isEqualTo("stale");
+    }
+
+    @Test
+    void noSidecarJarIsStale() throws Exception {
+        // A build from before the sidecar had its own jar: `./tollgate sidecar` would find nothing to run.
+        Files.delete(root.resolve("control-plane/cli/target/tollgate-sidecar.jar"));
         assertThat(launcherSays()).isEqualTo("stale");
     }
 

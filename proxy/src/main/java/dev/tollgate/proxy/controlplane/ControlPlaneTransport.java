@@ -365,7 +365,7 @@ public final class ControlPlaneTransport implements AutoCloseable {
                     .endpointIdentificationAlgorithm(null)
                     .trustManager(new SpiffeTrustManager(trust, serverId::equals));
             if (cred != null) {
-                b.keyManager(cred.key(), cred.chain().toArray(new X509Certificate[0]));
+                b.keyManager(dev.tollgate.proxy.tls.KeyMaterial.factory(cred.key(), cred.chain(), provider));
             }
             SslContext ctx = b.build();
             if (ctx.sessionContext() instanceof OpenSslSessionContext openssl) {

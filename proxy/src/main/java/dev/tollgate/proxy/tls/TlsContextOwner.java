@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 
+import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLSessionContext;
@@ -76,7 +77,7 @@ public final class TlsContextOwner implements CertificateSource.Listener {
             ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
             ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1);
 
-    /** The contexts built from one snapshot. */
+    /** The contexts built from one snapshot; {@code ingress} and {@code l4} null when that listener is not configured. */
     public record State(CertificateSnapshot snapshot, SslContext ingress, SslContext l4,
                         Map<String, SslContext> upstreams, PeerTrustManager clientVerifier) {
     }
@@ -176,23 +177,27 @@ public final class TlsContextOwner implements CertificateSource.Listener {
         PeerTrustManager clientVerifier = new PeerTrustManager(bundle, id -> true, HandshakeResult.PEER_NOT_ALLOWED,
                 clock, (verifier, engine, chain, id) -> verifiedInHandshake.put(engine,
                         new VerifiedChain(verifier, chain, id)));
-        SslContext ingress = serverContext(s, clientVerifier, HTTP_ALPN);
-        SslContext l4 = serverContext(s, clientVerifier, null);
+        // One key manager for every context of this SVID (KeyMaterial says why); a context only for a listener that
+        // is configured.
+        KeyManagerFactory keys = KeyMaterial.factory(s.key(), s.chain(), provider);
+        SidecarConfig.Listeners listeners = config.listeners();
+        SslContext ingress = listeners.ingress().isPresent() ? serverContext(keys, clientVerifier, HTTP_ALPN) : null;
+        SslContext l4 = listeners.l4().isPresent() ? serverContext(keys, clientVerifier, null) : null;
         Map<String, SslContext> upstreams = new LinkedHashMap<>();
         for (SidecarConfig.Upstream u : config.upstreamsInOrder()) {
             if (u.tls() instanceof SidecarConfig.SpiffeTls spiffe) {
                 SpiffeId expected = spiffe.expectedId();
                 Predicate<SpiffeId> exactly = expected::equals;
-                upstreams.put(u.name(), spiffeClientContext(s,
+                upstreams.put(u.name(), spiffeClientContext(keys,
                         new PeerTrustManager(bundle, exactly, HandshakeResult.UNEXPECTED_SPIFFE_ID, clock)));
             }
         }
         return new State(s, ingress, l4, Map.copyOf(upstreams), clientVerifier);
     }
 
-    private SslContext serverContext(CertificateSnapshot s, PeerTrustManager verifier, ApplicationProtocolConfig alpn)
+    private SslContext serverContext(KeyManagerFactory keys, PeerTrustManager verifier, ApplicationProtocolConfig alpn)
             throws SSLException {
-        SslContextBuilder b = SslContextBuilder.forServer(s.key(), s.chain())
+        SslContextBuilder b = SslContextBuilder.forServer(keys)
                 .sslProvider(provider)
                 .trustManager(verifier)
                 .clientAuth(ClientAuth.REQUIRE);
@@ -203,11 +208,11 @@ public final class TlsContextOwner implements CertificateSource.Listener {
         return noResumption(b.build());
     }
 
-    private SslContext spiffeClientContext(CertificateSnapshot s, PeerTrustManager verifier) throws SSLException {
+    private SslContext spiffeClientContext(KeyManagerFactory keys, PeerTrustManager verifier) throws SSLException {
         // SVIDs carry no DNS name: host name verification is off and the SPIFFE ID is verified by the trust manager.
         SslContextBuilder b = SslContextBuilder.forClient()
                 .sslProvider(provider)
-                .keyManager(s.key(), s.chain())
+                .keyManager(keys)
                 .trustManager(verifier)
                 .endpointIdentificationAlgorithm(null)
                 .applicationProtocolConfig(HTTP_ALPN);
@@ -299,12 +304,19 @@ public final class TlsContextOwner implements CertificateSource.Listener {
 
     /** A server-side handler for the ingress listener (ALPN h2 and http/1.1). */
     public SslHandler newIngressHandler(ByteBufAllocator alloc) {
-        return configure(requireState().ingress().newHandler(alloc));
+        return configure(listenerContext(requireState().ingress(), "ingress").newHandler(alloc));
     }
 
     /** A server-side handler for the L4 listener (no ALPN). */
     public SslHandler newL4Handler(ByteBufAllocator alloc) {
-        return configure(requireState().l4().newHandler(alloc));
+        return configure(listenerContext(requireState().l4(), "l4").newHandler(alloc));
+    }
+
+    private static SslContext listenerContext(SslContext ctx, String listener) {
+        if (ctx == null) {
+            throw new IllegalStateException("no " + listener + " listener is configured");
+        }
+        return ctx;
     }
 
     /** A client-side handler for an upstream, with SNI set to its host. */

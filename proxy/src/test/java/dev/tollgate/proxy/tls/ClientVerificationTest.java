@@ -140,4 +140,22 @@ class ClientVerificationTest {
             assertThat(sidecar.tls().fullClientVerifications()).isZero();
         }
     }
+
+    @Test
+    void buildsServerContextsOnlyForTheListenersConfigured() throws Exception {
+        // This owner's sidecar has an admin listener only: no ingress or L4 context is built at all.
+        assertThat(owner.current().orElseThrow().ingress()).isNull();
+        assertThat(owner.current().orElseThrow().l4()).isNull();
+        assertThatThrownBy(() -> owner.newIngressHandler(io.netty.buffer.ByteBufAllocator.DEFAULT))
+                .isInstanceOf(IllegalStateException.class).hasMessage("no ingress listener is configured");
+
+        TlsContextOwner both = new TlsContextOwner(ConfigLoader.parse("listeners: {ingress: {}, l4: {address: "
+                + "\"127.0.0.1:0\", target: \"127.0.0.1:9\"}}\napp: \"127.0.0.1:8080\"\n"
+                + "tls: {cert: a, key: b, bundle: c}\nidentity: {allow: [\"" + CALLER + "\"]}\n", null),
+                new ProxyMetrics(new SimpleMeterRegistry(), clock), clock);
+        assertThat(both.apply(snapshot(pki))).isTrue();
+        assertThat(both.current().orElseThrow().ingress()).isNotNull();
+        assertThat(both.current().orElseThrow().l4()).isNotNull();
+        io.netty.util.ReferenceCountUtil.release(both.newL4Handler(io.netty.buffer.ByteBufAllocator.DEFAULT).engine());
+    }
 }

@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import dev.tollgate.proxy.Sidecar;
-import dev.tollgate.proxy.SidecarCommand;
+import dev.tollgate.proxy.SidecarMain;
 
 /**
  * {@code ./tollgate demo}: starts a control plane, two sidecars joined by token and a sample MCP tool server on
@@ -84,7 +84,7 @@ public final class DemoCommand implements Callable<Integer> {
             CountDownLatch stop = new CountDownLatch(1);
             // Ctrl-C and SIGTERM end the wait and the run cleans up here; where signal handlers cannot be
             // installed, the JVM's shutdown runs the hook instead.
-            SidecarCommand.onSignals(stop::countDown, "INT", "TERM");
+            SidecarMain.onSignals(stop::countDown, "INT", "TERM");
             stop.await();
             out.println("Stopped; removing everything.");
             out.flush();
