@@ -281,6 +281,7 @@ public final class PeersBench implements Callable<Integer> {
                     case "coldstart" -> {
                         copyGcLogs(); // the cold starts restart the sidecars, each start with a new log
                         coldStart();
+                        copyStartLogs();
                     }
                     default -> throw new IllegalStateException(scenario);
                 }
@@ -1027,6 +1028,24 @@ public final class PeersBench implements Callable<Integer> {
     }
 
     private boolean gcLogsCopied;
+
+    /**
+     * The logs of every Tollgate sidecar's latest start (the last cold start) into {@code logs/}: their time stamps
+     * show where a start goes (TLS set-up, certificate, join, listening).
+     */
+    private void copyStartLogs() throws IOException {
+        for (Peer p : peers) {
+            if (p instanceof TollgatePair) {
+                for (Peer.Proc proc : p.procs()) {
+                    if (Files.exists(proc.log)) {
+                        Files.createDirectories(out.resolve("logs"));
+                        Files.copy(proc.log, out.resolve("logs").resolve(p.name + "-" + proc.log.getFileName()),
+                                StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+            }
+        }
+    }
 
     private void writeResults() throws IOException {
         StringBuilder csv = new StringBuilder("repetition,scenario,peer,param,metric,value\n");

@@ -312,7 +312,9 @@ final class PeersSummary {
     }
 
     private static String shorten(String command) {
-        return command.replaceAll("-cp \\S+", "-cp <bench classpath>")
+        // A sidecar started from the proxy jar alone (SidecarProcess.sidecarClasspath) shows it by name.
+        return command.replaceAll("-cp \\S*/(tollgate-proxy-[^/\\s]+\\.jar) ", "-cp <bench lib>/$1 ")
+                .replaceAll("-cp (?!<bench lib>)\\S+", "-cp <bench classpath>")
                 .replaceAll("/tmp/tollgate-peers\\d+/", "<work>/")
                 .replaceAll("Bearer \\S+", "Bearer <task token>");
     }
