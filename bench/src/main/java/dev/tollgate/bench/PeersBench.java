@@ -134,6 +134,10 @@ public final class PeersBench implements Callable<Integer> {
 
     @Option(names = "--large-duration", defaultValue = "4", description = "seconds per size and peer; default: ${DEFAULT-VALUE}")
     double largeSeconds;
+    @Option(names = "--large-warmup", defaultValue = "4", description = "seconds of the same load, unrecorded, before each "
+            + "size and peer (the JIT compiles the large-body paths; the warm-up runs small responses only); "
+            + "default: ${DEFAULT-VALUE}")
+    double largeWarmupSeconds;
 
     @Option(names = "--large-connections", defaultValue = "8", description = "closed-loop connections for large responses; default: ${DEFAULT-VALUE}")
     int largeConnections;
@@ -393,6 +397,7 @@ public final class PeersBench implements Callable<Integer> {
         range(errors, "resource-rate", resourceRate, 1, 1_000_000);
         range(errors, "resource-duration", resourceSeconds, 0.1, 600);
         range(errors, "large-duration", largeSeconds, 0.1, 600);
+        range(errors, "large-warmup", largeWarmupSeconds, 0, 600);
         range(errors, "large-connections", largeConnections, 1, 1000);
         range(errors, "coldstart-repetitions", coldstartRepetitions, 1, 20);
         range(errors, "body-bytes", bodyBytes, 0, 8 * 1024 * 1024);
@@ -758,6 +763,12 @@ public final class PeersBench implements Callable<Integer> {
     private void large() throws IOException, InterruptedException {
         for (int size : largeSizes) {
             for (Peer p : peers) {
+                if (largeWarmupSeconds > 0) {
+                    // the warm-up ran small responses: compile the large-body paths first, unrecorded
+                    report("warm-up large " + size + " " + p.name, "", load.run(withHeaders(LoadSpec.closed(p.egress(),
+                            Peer.TOOL_HOST, seconds(largeWarmupSeconds), largeConnections)
+                            .withPath(UpstreamServer.path(size)), p)));
+                }
                 LoadResult r = measure(1, "large", p, size, LoadSpec.closed(p.egress(), Peer.TOOL_HOST,
                         seconds(largeSeconds), largeConnections).withPath(UpstreamServer.path(size)));
                 add(1, "large", p.name, size, "mib_per_s", r.throughput() * size / (1024.0 * 1024.0));
@@ -1093,8 +1104,8 @@ public final class PeersBench implements Callable<Integer> {
         s.put("handshakes: seconds, concurrent new connections", handshakeSeconds + ", " + handshakeConcurrency);
         s.put("memory under load: open connections, rate (rps), seconds", resourceConnections + ", " + resourceRate
                 + ", " + resourceSeconds);
-        s.put("large responses: sizes (bytes), seconds, closed-loop connections", largeSizes + ", " + largeSeconds
-                + ", " + largeConnections);
+        s.put("large responses: sizes (bytes), seconds, closed-loop connections, unrecorded warm-up seconds",
+                largeSizes + ", " + largeSeconds + ", " + largeConnections + ", " + largeWarmupSeconds);
         s.put("usual response body (bytes)", bodyBytes);
         s.put("sidecar JVM options", String.join(" ", expandedJvmOpts) + " (" + sidecarJvmOpts + ")"
                 + (sidecarCds ? " -XX:SharedArchiveFile=<training-run archive>" : "")

@@ -219,8 +219,10 @@ final class PeersSummary {
 
         if (b.scenarios.contains("large")) {
             s.append("\n## Large responses\n\nClosed loop, ").append(b.largeConnections).append(" keep-alive "
-                    + "connections, ").append(PeersBench.fmt(b.largeSeconds, 0)).append(" s per size and peer; the "
-                    + "generator reads every body whole.\n\n![throughput with large responses](throughput-large.png)\n\n");
+                    + "connections, ").append(PeersBench.fmt(b.largeSeconds, 0)).append(" s per size and peer, after ")
+                    .append(PeersBench.fmt(b.largeWarmupSeconds, 0)).append(" s of the same load unrecorded (the "
+                    + "JIT compiles the large-body paths: the warm-up ran small responses only); the generator reads "
+                    + "every body whole.\n\n![throughput with large responses](throughput-large.png)\n\n");
             s.append("| peer |");
             for (int size : b.largeSizes) {
                 s.append(' ').append(size).append(" B: MiB/s | responses/s | p99 µs | CPU s/1,000 |");
