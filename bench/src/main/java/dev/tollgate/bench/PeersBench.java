@@ -765,15 +765,19 @@ public final class PeersBench implements Callable<Integer> {
             for (Peer p : peers) {
                 if (largeWarmupSeconds > 0) {
                     // the warm-up ran small responses: compile the large-body paths first, unrecorded
-                    report("warm-up large " + size + " " + p.name, "", load.run(withHeaders(LoadSpec.closed(p.egress(),
-                            Peer.TOOL_HOST, seconds(largeWarmupSeconds), largeConnections)
-                            .withPath(UpstreamServer.path(size)), p)));
+                    report("warm-up large " + size + " " + p.name, "",
+                            load.run(withHeaders(largeLoad(p, size, largeWarmupSeconds), p)));
                 }
-                LoadResult r = measure(1, "large", p, size, LoadSpec.closed(p.egress(), Peer.TOOL_HOST,
-                        seconds(largeSeconds), largeConnections).withPath(UpstreamServer.path(size)));
+                LoadResult r = measure(1, "large", p, size, largeLoad(p, size, largeSeconds));
                 add(1, "large", p.name, size, "mib_per_s", r.throughput() * size / (1024.0 * 1024.0));
             }
         }
+    }
+
+    /** Closed loop of {@code --large-connections} on {@code p}'s egress, {@code size}-byte responses. */
+    private LoadSpec largeLoad(Peer p, int size, double secs) {
+        return LoadSpec.closed(p.egress(), Peer.TOOL_HOST, seconds(secs), largeConnections)
+                .withPath(UpstreamServer.path(size));
     }
 
     /**

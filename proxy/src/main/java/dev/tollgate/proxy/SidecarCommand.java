@@ -87,10 +87,6 @@ public final class SidecarCommand implements Callable<Integer> {
         return commandLine().execute(args);
     }
 
-    public static void main(String[] args) throws InterruptedException {
-        SidecarMain.main(args);
-    }
-
     /** Tollgate's version from the jar manifest, or "development" when run from classes or a jar without one. */
     public static final class Version implements CommandLine.IVersionProvider {
         @Override

@@ -1,9 +1,9 @@
 package dev.tollgate.proxy;
 
 import java.io.PrintWriter;
-import java.util.concurrent.CountDownLatch;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
 
 import dev.tollgate.proxy.config.ConfigException;
 import dev.tollgate.proxy.config.ConfigLoader;
@@ -54,7 +54,7 @@ public final class SidecarMain {
         }
     }
 
-    /** Validates ({@code check}) or runs the sidecar of {@code config}: what {@link #call} does with a configuration. */
+    /** Validates ({@code check}) or runs the sidecar of {@code config}: what {@link SidecarCommand#call} does with one. */
     static int run(Path config, boolean check, PrintWriter out, PrintWriter err) throws InterruptedException {
         SidecarConfig cfg;
         try {

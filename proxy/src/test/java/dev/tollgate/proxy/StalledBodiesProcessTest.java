@@ -71,7 +71,7 @@ class StalledBodiesProcessTest {
             Path log = dir.resolve("sidecar.log");
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             Process p = new ProcessBuilder(java, "-Xmx96m", "-XX:MaxDirectMemorySize=24m", "-cp",
-                    System.getProperty("java.class.path"), "dev.tollgate.proxy.SidecarCommand", "--config",
+                    System.getProperty("java.class.path"), "dev.tollgate.proxy.SidecarMain", "--config",
                     config.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
             SSLContext caller = mesh.clientContext(mesh.pki.svid("agent/caller"));
