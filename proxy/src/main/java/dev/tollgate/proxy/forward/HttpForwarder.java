@@ -52,10 +52,14 @@ import dev.tollgate.proxy.request.RequestContext;
 /**
  * Forwards each request of one client connection (HTTP/1.1) or stream (HTTP/2) to its upstream and relays the
  * response back, re-serialised as {@code HttpObject}s. Bodies stream in both directions with backpressure: both
- * channels run with AUTO_READ off and each side is read again only after what was read from it has been written to
- * the other side (the HexDumpProxy pattern). The upstream channel lives on this channel's event loop. Server-sent
- * events are flushed per chunk. HTTP/1.1 requests of one connection are handled one after the other; the next
- * request is read only when the previous response is complete.
+ * channels run with AUTO_READ off and each side is read again while the other side is writable (below its write
+ * buffer's high-water mark), otherwise only after what was read from it has been written to the other side (the
+ * HexDumpProxy pattern). Reading on while writable lets every part the upstream sent in one burst (an HTTP/2 stream's
+ * DATA frames, one per read) leave in one gathering write at the consolidated flush, instead of one write and one
+ * round of the event loop per part; what one exchange holds stays bounded by the high-water mark and one read. The
+ * upstream channel lives on this channel's event loop. Server-sent events are flushed per chunk. HTTP/1.1 requests
+ * of one connection are handled one after the other; the next request is read only when the previous response is
+ * complete.
  *
  * <p>Each request arrives as its {@link RequestContext}: the forwarder takes the upstream from its route (it does not
  * route), applies the gates' header edits to the head once, when it writes it upstream, and runs the response
@@ -228,8 +232,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             ctx.read();
             return;
         }
-        if (ex.lease != null && !ex.requestDone && inbound.isEmpty()
-                && (ex.lastUpstreamWrite == null || ex.lastUpstreamWrite.isDone())) {
+        if (ex.lease != null && !ex.requestDone && inbound.isEmpty() && (ex.lastUpstreamWrite == null
+                || ex.lastUpstreamWrite.isDone() || ex.lease.channel.isWritable())) {
             ctx.read();
         }
     }
@@ -491,6 +495,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 return;
             }
             UpstreamLease writtenTo = lease;
+            if (!f.isDone() && writtenTo.channel.isWritable()) {
+                maybeReadClient(); // below the upstream's high-water mark: the body reads on (see onResponseReadComplete)
+            }
             f.addListener(w -> {
                 if (exchange != this || finished || lease != writtenTo) {
                     return;
@@ -601,6 +608,12 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 if (f == null || f.isSuccess()) {
                     l.channel.read();
                 }
+                return;
+            }
+            if (ctx.channel().isWritable()) {
+                // Below the client's high-water mark: read on while the last parts are still on their way, so that
+                // what the upstream sent in one burst leaves in one gathering write (a failed write closes the client).
+                l.channel.read();
                 return;
             }
             f.addListener(w -> {
