@@ -405,8 +405,10 @@ public final class Sidecar implements AutoCloseable {
             secretFetcher.start();
         }
         if (credentials == null && config.credentials().required()) {
-            LOG.warn("credential enforcement is not wired (Sidecar.builder(..).credentials(..)): requests are NOT "
-                    + "checked for task credentials although credentials.required is true");
+            LOG.warn("task credentials are NOT checked: without a control-plane section (SVIDs from files) there is "
+                    + "no key set to verify tokens against, so requests pass on mTLS identity, hardening and policy "
+                    + "alone; configure control-plane to enforce them, or set credentials.required: false to say this "
+                    + "pass-through is intended (embedders: Sidecar.builder(..).credentials(..))");
         }
         if (!tls.ready()) {
             LOG.warn("no valid certificate yet: not ready, ingress and L4 refuse connections");
