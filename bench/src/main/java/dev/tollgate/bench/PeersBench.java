@@ -134,10 +134,14 @@ public final class PeersBench implements Callable<Integer> {
 
     @Option(names = "--large-duration", defaultValue = "4", description = "seconds per size and peer; default: ${DEFAULT-VALUE}")
     double largeSeconds;
-    @Option(names = "--large-warmup", defaultValue = "4", description = "seconds of the same load, unrecorded, before each "
-            + "size and peer (the JIT compiles the large-body paths; the warm-up runs small responses only); "
-            + "default: ${DEFAULT-VALUE}")
+    @Option(names = "--large-warmup", defaultValue = "4", description = "seconds per round of the same load, unrecorded, "
+            + "before each size and peer, in rounds until a round's rate rises at most --warmup-steady percent (the JIT "
+            + "compiles the large-body paths; the warm-up runs small responses only); 0: none; default: ${DEFAULT-VALUE}")
     double largeWarmupSeconds;
+
+    @Option(names = "--large-warmup-max", defaultValue = "60", description = "longest large-response warm-up per size "
+            + "and peer (s); default: ${DEFAULT-VALUE}")
+    double largeWarmupMaxSeconds;
 
     @Option(names = "--large-connections", defaultValue = "8", description = "closed-loop connections for large responses; default: ${DEFAULT-VALUE}")
     int largeConnections;
@@ -398,6 +402,7 @@ public final class PeersBench implements Callable<Integer> {
         range(errors, "resource-duration", resourceSeconds, 0.1, 600);
         range(errors, "large-duration", largeSeconds, 0.1, 600);
         range(errors, "large-warmup", largeWarmupSeconds, 0, 600);
+        range(errors, "large-warmup-max", largeWarmupMaxSeconds, largeWarmupSeconds, 600);
         range(errors, "large-connections", largeConnections, 1, 1000);
         range(errors, "coldstart-repetitions", coldstartRepetitions, 1, 20);
         range(errors, "body-bytes", bodyBytes, 0, 8 * 1024 * 1024);
@@ -474,26 +479,40 @@ public final class PeersBench implements Callable<Integer> {
             return;
         }
         for (Peer p : peers) {
-            long answered = 0;
-            long begin = System.nanoTime();
-            int round = 0;
-            LoadResult last = null;
-            double previousRate = -1;
-            boolean rising = warmupSteadyPercent > 0;
-            while (round == 0 || (answered < warmupRequests || rising)
-                    && (System.nanoTime() - begin) / 1e9 + warmupSeconds <= warmupMaxSeconds) {
-                round++;
-                last = load.run(withHeaders(call(LoadSpec.closed(p.egress(), Peer.TOOL_HOST, seconds(warmupSeconds),
-                        connections)), p));
-                report("warm-up " + p.name + " round " + round, "", last);
-                answered += last.ok();
-                rising = stillRising(previousRate, last.throughput(), warmupSteadyPercent);
-                previousRate = last.throughput();
-            }
-            add(0, "warmup", p.name, 0, "rounds", round);
-            add(0, "warmup", p.name, 0, "answered", answered);
-            add(0, "warmup", p.name, 0, "last_round_ok_per_s", last.throughput());
+            warmUntilSteady("warmup", "warm-up " + p.name, p, 0, warmupRequests, warmupMaxSeconds,
+                    withHeaders(call(LoadSpec.closed(p.egress(), Peer.TOOL_HOST, seconds(warmupSeconds), connections)),
+                            p));
         }
+    }
+
+    /**
+     * Runs {@code round} on {@code p} again and again until {@code minAnswered} requests were answered and a round's
+     * rate rose at most {@code --warmup-steady} percent over the one before, or another round would pass
+     * {@code maxSeconds}; records the rounds, the requests answered and the last round's rate under
+     * {@code scenario}.
+     */
+    private void warmUntilSteady(String scenario, String label, Peer p, int param, long minAnswered,
+                                 double maxSeconds, LoadSpec round) throws InterruptedException {
+        long answered = 0;
+        long begin = System.nanoTime();
+        double roundSeconds = round.duration().toNanos() / 1e9;
+        int rounds = 0;
+        LoadResult last = null;
+        double previousRate = -1;
+        boolean rising = warmupSteadyPercent > 0;
+        while (rounds == 0 || (answered < minAnswered || rising)
+                && (System.nanoTime() - begin) / 1e9 + roundSeconds <= maxSeconds) {
+            rounds++;
+            last = load.run(round);
+            report(label + " round " + rounds, "", last);
+            answered += last.ok();
+            rising = stillRising(previousRate, last.throughput(), warmupSteadyPercent);
+            previousRate = last.throughput();
+        }
+        add(0, scenario, p.name, param, "rounds", rounds);
+        add(0, scenario, p.name, param, "answered", answered);
+        add(0, scenario, p.name, param, "seconds", (System.nanoTime() - begin) / 1e9);
+        add(0, scenario, p.name, param, "last_round_ok_per_s", last.throughput());
     }
 
     /**
@@ -764,9 +783,9 @@ public final class PeersBench implements Callable<Integer> {
         for (int size : largeSizes) {
             for (Peer p : peers) {
                 if (largeWarmupSeconds > 0) {
-                    // the warm-up ran small responses: compile the large-body paths first, unrecorded
-                    report("warm-up large " + size + " " + p.name, "",
-                            load.run(withHeaders(largeLoad(p, size, largeWarmupSeconds), p)));
+                    // the warm-up ran small responses: compile the large-body paths first, unrecorded, until steady
+                    warmUntilSteady("large-warmup", "warm-up large " + size + " " + p.name, p, size, 0,
+                            largeWarmupMaxSeconds, withHeaders(largeLoad(p, size, largeWarmupSeconds), p));
                 }
                 LoadResult r = measure(1, "large", p, size, largeLoad(p, size, largeSeconds));
                 add(1, "large", p.name, size, "mib_per_s", r.throughput() * size / (1024.0 * 1024.0));
@@ -1021,11 +1040,21 @@ public final class PeersBench implements Callable<Integer> {
         versions.put("h2load", Peer.onPath("h2load") ? Peer.versionOf("h2load", "--version") : "absent");
     }
 
-    /** The sidecars' GC logs of the load scenarios, read before the cold starts replace them. */
-    private void copyGcLogs() throws IOException {
+    /**
+     * The sidecars' GC logs of the load scenarios, read before the cold starts replace them; with them, what the JIT
+     * compilers did in each sidecar so far ({@code jstat -compiler}: methods compiled, seconds spent compiling).
+     */
+    private void copyGcLogs() throws IOException, InterruptedException {
         gcLogsCopied = true;
         for (Peer p : peers) {
             if (p instanceof TollgatePair t) {
+                for (Peer.Proc proc : p.procs()) {
+                    JitStats.of(proc.pid()).ifPresent(j -> {
+                        String side = p.name + "-" + proc.label.replace(" sidecar", "");
+                        add(0, "jit", side, 0, "compiled", j.compiled());
+                        add(0, "jit", side, 0, "compile_s", j.seconds());
+                    });
+                }
                 Files.createDirectories(out.resolve("gc"));
                 for (Path gc : t.gcLogs()) {
                     if (Files.exists(gc)) {
@@ -1108,8 +1137,9 @@ public final class PeersBench implements Callable<Integer> {
         s.put("handshakes: seconds, concurrent new connections", handshakeSeconds + ", " + handshakeConcurrency);
         s.put("memory under load: open connections, rate (rps), seconds", resourceConnections + ", " + resourceRate
                 + ", " + resourceSeconds);
-        s.put("large responses: sizes (bytes), seconds, closed-loop connections, unrecorded warm-up seconds",
-                largeSizes + ", " + largeSeconds + ", " + largeConnections + ", " + largeWarmupSeconds);
+        s.put("large responses: sizes (bytes), seconds, closed-loop connections, unrecorded warm-up: round (s), at "
+                + "most (s)", largeSizes + ", " + largeSeconds + ", " + largeConnections + ", " + largeWarmupSeconds
+                + ", " + largeWarmupMaxSeconds);
         s.put("usual response body (bytes)", bodyBytes);
         s.put("sidecar JVM options", String.join(" ", expandedJvmOpts) + " (" + sidecarJvmOpts + ")"
                 + (sidecarCds ? " -XX:SharedArchiveFile=<training-run archive>" : "")

@@ -219,15 +219,18 @@ final class PeersSummary {
 
         if (b.scenarios.contains("large")) {
             s.append("\n## Large responses\n\nClosed loop, ").append(b.largeConnections).append(" keep-alive "
-                    + "connections, ").append(PeersBench.fmt(b.largeSeconds, 0)).append(" s per size and peer, after ")
-                    .append(PeersBench.fmt(b.largeWarmupSeconds, 0)).append(" s of the same load unrecorded (the "
-                    + "JIT compiles the large-body paths: the warm-up ran small responses only); the generator reads "
-                    + "every body whole.\n\n![throughput with large responses](throughput-large.png)\n\n");
+                    + "connections, ").append(PeersBench.fmt(b.largeSeconds, 0)).append(" s per size and peer, after rounds of ")
+                    .append(PeersBench.fmt(b.largeWarmupSeconds, 0)).append(" s of the same load unrecorded until a "
+                    + "round's rate rose at most ").append(PeersBench.fmt(b.warmupSteadyPercent, 0))
+                    .append(" % over the one before, at most ").append(PeersBench.fmt(b.largeWarmupMaxSeconds, 0))
+                    .append(" s (the JIT compiles the large-body paths: the warm-up ran small responses only; "
+                    + "\"warm-up s\" is how long that took); the generator reads every body whole.\n\n"
+                    + "![throughput with large responses](throughput-large.png)\n\n");
             s.append("| peer |");
             for (int size : b.largeSizes) {
-                s.append(' ').append(size).append(" B: MiB/s | responses/s | p99 µs | CPU s/1,000 |");
+                s.append(' ').append(size).append(" B: MiB/s | responses/s | p99 µs | CPU s/1,000 | warm-up s |");
             }
-            s.append(" failed |\n| --- |").append(" ---: | ---: | ---: | ---: |".repeat(b.largeSizes.size()))
+            s.append(" failed |\n| --- |").append(" ---: | ---: | ---: | ---: | ---: |".repeat(b.largeSizes.size()))
                     .append(" ---: |\n");
             for (String p : peers) {
                 s.append("| ").append(p).append(" |");
@@ -237,6 +240,7 @@ final class PeersSummary {
                             .append(b.spread("large", p, size, "ok_per_s").format(0)).append(" | ")
                             .append(b.spread("large", p, size, "p99_us").format(0)).append(" | ")
                             .append(p.equals("direct") ? "–" : b.spread("large", p, size, "cpu_s_per_1k").format(3))
+                            .append(" | ").append(b.spread("large-warmup", p, size, "seconds").format(0))
                             .append(" |");
                     failed.append(failed.length() == 0 ? "" : " / ").append(errors(b, "large", p, size));
                 }
@@ -260,14 +264,18 @@ final class PeersSummary {
         List<String> gcPeers = b.rows.stream().filter(r -> r.scenario().equals("gc")).map(PeersBench.Row::peer)
                 .distinct().toList();
         if (!gcPeers.isEmpty()) {
-            s.append("\n## Garbage collection of the sidecars (from `-Xlog:gc`; logs in `gc/`)\n\n"
+            s.append("\n## Garbage collection and JIT of the sidecars (`-Xlog:gc`, logs in `gc/`; `jstat -compiler`)\n\n"
                     + "From each sidecar's start through warm-up and every load scenario, read before the cold-start "
-                    + "scenario restarts them; start-up pauses included.\n\n"
-                    + "| sidecar | pauses | total pause ms | longest pause ms |\n| --- | ---: | ---: | ---: |\n");
+                    + "scenario restarts them; start-up included. The JIT columns are the methods the JIT compilers "
+                    + "compiled and the seconds they spent on it: CPU taken from the sidecar's core while it warms "
+                    + "up.\n\n| sidecar | pauses | total pause ms | longest pause ms | JIT: methods | JIT: compile s |\n"
+                    + "| --- | ---: | ---: | ---: | ---: | ---: |\n");
             for (String g : gcPeers) {
                 s.append("| ").append(g).append(" | ").append(b.spread("gc", g, 0, "pauses").format(0)).append(" | ")
                         .append(b.spread("gc", g, 0, "pause_total_ms").format(1)).append(" | ")
-                        .append(b.spread("gc", g, 0, "pause_max_ms").format(1)).append(" |\n");
+                        .append(b.spread("gc", g, 0, "pause_max_ms").format(1)).append(" | ")
+                        .append(b.spread("jit", g, 0, "compiled").format(0)).append(" | ")
+                        .append(b.spread("jit", g, 0, "compile_s").format(1)).append(" |\n");
             }
         }
 

@@ -29,7 +29,7 @@ class PeersBenchSmokeTest {
                 "--step-bisections", "0", "--p99-limit-ms", "1000", "--wrk-duration", "3", "--wrk-connections", "2",
                 "--handshake-duration", "0.5", "--handshake-concurrency", "2", "--resource-connections", "20",
                 "--resource-rate", "20", "--resource-duration", "0.5", "--large-sizes", "65536,1048576",
-                "--large-duration", "0.5", "--large-warmup", "0.2", "--large-connections", "1", "--coldstart-repetitions", "1", "--no-pin",
+                "--large-duration", "0.5", "--large-warmup", "0.2", "--large-warmup-max", "0.4", "--large-connections", "1", "--coldstart-repetitions", "1", "--no-pin",
                 "--out", out.toString());
 
         assertThat(exit).as("exit code (1: a scenario got no 2xx, see the test output)").isZero();
@@ -57,6 +57,10 @@ class PeersBenchSmokeTest {
             assertThat(csv.get("0,step," + peer + ",0,max_rate_p99_under_limit")).as(peer + " step search").isNotNull();
             assertThat(csv.get("1,large," + peer + ",1048576,ok")).as(peer + " 1 MiB responses").isPositive();
             assertThat(csv.get("1,large," + peer + ",65536,ok")).as(peer + " 64 KiB responses").isPositive();
+            assertThat(csv.get("0,large-warmup," + peer + ",65536,rounds")).as(peer + " 64 KiB warm-up rounds")
+                    .isBetween(1.0, 2.0);
+            assertThat(csv.get("0,large-warmup," + peer + ",1048576,seconds")).as(peer + " 1 MiB warm-up, bounded")
+                    .isPositive().isLessThan(30.0);
             if (wrk) {
                 assertThat(csv.get("1,wrk," + peer + ",0,requests")).as(peer + " wrk").isPositive();
                 assertThat(csv.get("1,wrk," + peer + ",0,non_2xx")).as(peer + " wrk non-2xx").isZero();
@@ -93,6 +97,11 @@ class PeersBenchSmokeTest {
             assertThat(javax.imageio.ImageIO.read(out.resolve(png).toFile())).as(png).isNotNull();
         }
         assertThat(out.resolve("gc").resolve("tollgate-agent.log")).exists();
+        for (String side : List.of("tollgate-agent", "tollgate-tool", "tollgate-inspect-agent")) {
+            assertThat(csv.get("0,jit," + side + ",0,compiled")).as(side + ": methods the JIT compiled").isPositive();
+            assertThat(csv.get("0,jit," + side + ",0,compile_s")).as(side + ": seconds compiling").isPositive();
+        }
+        assertThat(summary).contains("| JIT: methods | JIT: compile s |");
         assertThat(out.resolve("gc").resolve("tollgate-enforce-tool.log")).exists();
         assertThat(out.resolve("gc").resolve("tollgate-inspect-agent.log")).exists();
         assertThat(csv.keySet()).as("no denial in any measured run").noneMatch(k -> k.contains(",denied "));
