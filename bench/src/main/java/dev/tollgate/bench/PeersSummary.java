@@ -219,10 +219,10 @@ final class PeersSummary {
 
         if (b.scenarios.contains("large")) {
             s.append("\n## Large responses\n\nClosed loop, ").append(b.largeConnections).append(" keep-alive "
-                    + "connections, ").append(PeersBench.fmt(b.largeSeconds, 0)).append(" s per size and peer, after rounds of ")
-                    .append(PeersBench.fmt(b.largeWarmupSeconds, 0)).append(" s of the same load unrecorded until a "
+                    + "connections, ").append(seconds(b.largeSeconds)).append(" s per size and peer, after rounds of ")
+                    .append(seconds(b.largeWarmupSeconds)).append(" s of the same load unrecorded until a "
                     + "round's rate rose at most ").append(PeersBench.fmt(b.warmupSteadyPercent, 0))
-                    .append(" % over the one before, at most ").append(PeersBench.fmt(b.largeWarmupMaxSeconds, 0))
+                    .append(" % over the one before, at most ").append(seconds(b.largeWarmupMaxSeconds))
                     .append(" s (the JIT compiles the large-body paths: the warm-up ran small responses only; "
                     + "\"warm-up s\" is how long that took); the generator reads every body whole.\n\n"
                     + "![throughput with large responses](throughput-large.png)\n\n");
@@ -349,5 +349,10 @@ final class PeersSummary {
                 .map(r -> r.metric().substring("status_".length())).distinct().sorted().collect(
                         java.util.stream.Collectors.joining(", "));
         return total == 0 ? "0" : e + (codes.isEmpty() ? "" : " (HTTP " + codes + ")");
+    }
+
+    /** Seconds as given: whole ones without decimals, others with one. */
+    static String seconds(double s) {
+        return PeersBench.fmt(s, s == Math.rint(s) ? 0 : 1);
     }
 }
