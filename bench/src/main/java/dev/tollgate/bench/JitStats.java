@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -43,10 +44,10 @@ record JitStats(long compiled, double seconds) {
         if (lines.length < 2) {
             return Optional.empty();
         }
-        String[] head = lines[0].trim().split("\\s+");
+        List<String> head = List.of(lines[0].trim().split("\\s+"));
         String[] values = lines[1].trim().split("\\s+");
-        int compiled = java.util.Arrays.asList(head).indexOf("Compiled");
-        int time = java.util.Arrays.asList(head).indexOf("Time");
+        int compiled = head.indexOf("Compiled");
+        int time = head.indexOf("Time");
         if (compiled < 0 || time < 0 || values.length <= Math.max(compiled, time)) {
             return Optional.empty();
         }

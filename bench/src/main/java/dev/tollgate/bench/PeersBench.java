@@ -287,7 +287,7 @@ public final class PeersBench implements Callable<Integer> {
                     case "resources" -> resources();
                     case "large" -> large();
                     case "coldstart" -> {
-                        copyGcLogs(); // the cold starts restart the sidecars, each start with a new log
+                        recordGcAndJit(); // the cold starts restart the sidecars, each start with a new log
                         coldStart();
                         copyStartLogs();
                     }
@@ -306,7 +306,7 @@ public final class PeersBench implements Callable<Integer> {
                 }
             }
             if (!gcLogsCopied) {
-                copyGcLogs();
+                recordGcAndJit();
             }
             uptimeAfter = uptime();
             writeResults();
@@ -1044,7 +1044,7 @@ public final class PeersBench implements Callable<Integer> {
      * The sidecars' GC logs of the load scenarios, read before the cold starts replace them; with them, what the JIT
      * compilers did in each sidecar so far ({@code jstat -compiler}: methods compiled, seconds spent compiling).
      */
-    private void copyGcLogs() throws IOException, InterruptedException {
+    private void recordGcAndJit() throws IOException, InterruptedException {
         gcLogsCopied = true;
         for (Peer p : peers) {
             if (p instanceof TollgatePair t) {

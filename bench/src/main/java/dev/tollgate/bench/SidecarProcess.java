@@ -19,8 +19,8 @@ import java.util.regex.Pattern;
 /**
  * One sidecar as its own JVM: {@code [taskset -c <cpu>] java <opts> -cp <classpath> dev.tollgate.proxy.SidecarMain
  * --config <file>}, the class path being {@link #sidecarClasspath} of the bench's. Its listeners bind ephemeral
- * loopback ports, read back from its "sidecar listening" log line; it
- * is started when {@code /readyz} answers 200. CPU time and RSS are read from {@code /proc/<pid>}.
+ * loopback ports, read back from its "sidecar listening" log line; it is started when {@code /readyz} answers 200.
+ * CPU time and RSS are read from {@code /proc/<pid>}.
  */
 final class SidecarProcess implements AutoCloseable {
     private static final Pattern LISTENING = Pattern.compile("sidecar listening: (.*)$", Pattern.MULTILINE);

@@ -29,7 +29,8 @@ class PeersBenchSmokeTest {
                 "--step-bisections", "0", "--p99-limit-ms", "1000", "--wrk-duration", "3", "--wrk-connections", "2",
                 "--handshake-duration", "0.5", "--handshake-concurrency", "2", "--resource-connections", "20",
                 "--resource-rate", "20", "--resource-duration", "0.5", "--large-sizes", "65536,1048576",
-                "--large-duration", "0.5", "--large-warmup", "0.2", "--large-warmup-max", "0.4", "--large-connections", "1", "--coldstart-repetitions", "1", "--no-pin",
+                "--large-duration", "0.5", "--large-warmup", "0.2", "--large-warmup-max", "0.4",
+                "--large-connections", "1", "--coldstart-repetitions", "1", "--no-pin",
                 "--out", out.toString());
 
         assertThat(exit).as("exit code (1: a scenario got no 2xx, see the test output)").isZero();
