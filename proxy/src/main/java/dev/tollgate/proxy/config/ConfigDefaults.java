@@ -30,6 +30,8 @@ public final class ConfigDefaults {
     public static final int MAX_CONNECTIONS_PER_PEER = 1_000;
     public static final Duration HEADER_READ_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration IDLE_TIMEOUT = Duration.ofSeconds(120);
+    /** limits.send-timeout: a response that makes no progress towards its client for this long ends (nginx: 60s). */
+    public static final Duration SEND_TIMEOUT = Duration.ofSeconds(60);
     /** limits.buffered-bodies.max-total: 0 means automatic (a quarter of the maximum heap, at most 256 MiB). */
     public static final int BODIES_MAX_TOTAL = 0;
     public static final long BODIES_AUTO_MAX_TOTAL_CAP = 256L << 20;

@@ -959,7 +959,7 @@ public final class ConfigLoader {
         }
         knownKeys(n, "limits.", Set.of("max-initial-line", "max-header-size", "max-header-count", "max-chunk-size",
                 "max-buffered-body", "max-connections", "max-connections-per-peer", "header-read-timeout",
-                "idle-timeout", "http2", "buffered-bodies"));
+                "idle-timeout", "send-timeout", "http2", "buffered-bodies"));
         JsonNode h2 = n.path("http2");
         if (!h2.isMissingNode() && object(h2, "limits.http2")) {
             knownKeys(h2, "limits.http2.", Set.of("max-concurrent-streams", "max-header-list-size",
@@ -988,6 +988,7 @@ public final class ConfigLoader {
                         d.maxConnectionsPerPeer(), 1, 1_000_000),
                 duration(n.path("header-read-timeout"), "limits.header-read-timeout", d.headerReadTimeout(), true),
                 duration(n.path("idle-timeout"), "limits.idle-timeout", d.idleTimeout(), true),
+                duration(n.path("send-timeout"), "limits.send-timeout", d.sendTimeout(), true),
                 integer(h2.path("max-concurrent-streams"), "limits.http2.max-concurrent-streams",
                         d.h2MaxConcurrentStreams(), 1, 10_000),
                 size(h2.path("max-header-list-size"), "limits.http2.max-header-list-size", d.h2MaxHeaderListSize(),

@@ -341,7 +341,8 @@ public record SidecarConfig(
 
     public record Limits(int maxInitialLine, int maxHeaderSize, int maxHeaderCount, int maxChunkSize,
                          int maxBufferedBody, int maxConnections, int maxConnectionsPerPeer,
-                         Duration headerReadTimeout, Duration idleTimeout, int h2MaxConcurrentStreams,
+                         Duration headerReadTimeout, Duration idleTimeout, Duration sendTimeout,
+                         int h2MaxConcurrentStreams,
                          int h2MaxHeaderListSize, int h2MaxRstFramesPerWindow, int h2RstWindowSeconds,
                          int h2MaxSmallContinuationFrames, int h2InitialWindowSize, int h2ConnectionWindowSize,
                          BufferedBodies bufferedBodies) {
@@ -349,7 +350,7 @@ public record SidecarConfig(
             return new Limits(ConfigDefaults.MAX_INITIAL_LINE, ConfigDefaults.MAX_HEADER_SIZE,
                     ConfigDefaults.MAX_HEADER_COUNT, ConfigDefaults.MAX_CHUNK_SIZE, ConfigDefaults.MAX_BUFFERED_BODY,
                     ConfigDefaults.MAX_CONNECTIONS, ConfigDefaults.MAX_CONNECTIONS_PER_PEER,
-                    ConfigDefaults.HEADER_READ_TIMEOUT, ConfigDefaults.IDLE_TIMEOUT,
+                    ConfigDefaults.HEADER_READ_TIMEOUT, ConfigDefaults.IDLE_TIMEOUT, ConfigDefaults.SEND_TIMEOUT,
                     ConfigDefaults.H2_MAX_CONCURRENT_STREAMS, ConfigDefaults.H2_MAX_HEADER_LIST_SIZE,
                     ConfigDefaults.H2_MAX_RST_FRAMES_PER_WINDOW, ConfigDefaults.H2_RST_WINDOW_SECONDS,
                     ConfigDefaults.H2_MAX_SMALL_CONTINUATION_FRAMES, ConfigDefaults.H2_INITIAL_WINDOW_SIZE,

@@ -61,7 +61,7 @@ public final class AdminInitializer extends ChannelInitializer<Channel> {
     protected void initChannel(Channel ch) {
         metrics.connectionOpened(Listener.ADMIN);
         ch.closeFuture().addListener(f -> metrics.connectionClosed(Listener.ADMIN));
-        ch.pipeline().addLast(PipelineNames.IDLE, new IdleTimeoutHandler(limits.idleTimeout().toMillis(), metrics));
+        ch.pipeline().addLast(PipelineNames.IDLE, new IdleTimeoutHandler(limits, metrics));
         ch.pipeline().addLast(PipelineNames.HTTP_CODEC, new HttpServerCodec(HttpDecoding.decoderConfig(ListenerContext.httpLimits(limits))));
         ch.pipeline().addLast(PipelineNames.ADMIN_AGGREGATOR, new HttpObjectAggregator(limits.maxBufferedBody()));
         ch.pipeline().addLast(PipelineNames.ADMIN, handler);

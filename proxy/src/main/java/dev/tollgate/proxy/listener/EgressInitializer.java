@@ -41,7 +41,7 @@ public final class EgressInitializer extends ChannelInitializer<Channel> {
             return;
         }
         ChannelPipeline p = ch.pipeline();
-        p.addLast(PipelineNames.IDLE, new IdleTimeoutHandler(c.config().limits().idleTimeout().toMillis(), c.metrics()));
+        p.addLast(PipelineNames.IDLE, new IdleTimeoutHandler(c.config().limits(), c.metrics()));
         if (c.config().listeners().egressHttp2PriorKnowledge()) {
             p.addLast(PipelineNames.H2C_DETECT, new Http2PrefaceDetector(() -> switchToHttp2(ch)));
         }

@@ -42,7 +42,7 @@ public final class IngressInitializer extends ChannelInitializer<Channel> {
             return;
         }
         ChannelPipeline p = ch.pipeline();
-        p.addLast(PipelineNames.IDLE, new IdleTimeoutHandler(c.config().limits().idleTimeout().toMillis(), c.metrics()));
+        p.addLast(PipelineNames.IDLE, new IdleTimeoutHandler(c.config().limits(), c.metrics()));
         p.addLast(PipelineNames.CLIENT_HELLO, new ClientHelloGuard(Listener.INGRESS, c.metrics(),
                 ClientHelloGuard.HTTP_PROTOCOLS));
         p.addLast(PipelineNames.TLS, c.tls().newIngressHandler(ch.alloc()));

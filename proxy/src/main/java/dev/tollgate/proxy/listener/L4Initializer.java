@@ -28,7 +28,7 @@ public final class L4Initializer extends ChannelInitializer<Channel> {
             return;
         }
         ChannelPipeline p = ch.pipeline();
-        p.addLast(PipelineNames.IDLE, new IdleTimeoutHandler(c.config().limits().idleTimeout().toMillis(), c.metrics()));
+        p.addLast(PipelineNames.IDLE, new IdleTimeoutHandler(c.config().limits(), c.metrics()));
         p.addLast(PipelineNames.CLIENT_HELLO, new ClientHelloGuard(Listener.L4, c.metrics(), null));
         p.addLast(PipelineNames.TLS, c.tls().newL4Handler(ch.alloc()));
         p.addLast(PipelineNames.HANDSHAKE, new HandshakeHandler(Listener.L4, c.tls(), c.metrics(), c.tracker(),

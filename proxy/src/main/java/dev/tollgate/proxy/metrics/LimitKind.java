@@ -9,6 +9,11 @@ public enum LimitKind {
     HEADER_COUNT,
     HEADER_READ_TIMEOUT,
     IDLE_TIMEOUT,
+    /**
+     * A client connection whose pending response bytes did not move for {@code limits.send-timeout} (the client
+     * stopped reading); the connection is closed.
+     */
+    SEND_TIMEOUT,
     /** HTTP/2: more RST_STREAM frames than allowed in the window (rapid reset); the connection is closed. */
     H2_RST_FLOOD,
     /** HTTP/2: too many small CONTINUATION frames in a row (CONTINUATION flood); the connection is closed. */

@@ -133,6 +133,11 @@ public final class ProxyMetrics {
 
     public static final String BODY_BUDGET_BYTES = "tollgate.proxy.body_budget.bytes";
     public static final String BODY_BUDGET_LIMIT = "tollgate.proxy.body_budget.limit.bytes";
+    /** Netty's buffer memory in use (pooled and unpooled), by {@code pool}: direct, heap. */
+    public static final String BUFFER_MEMORY = "tollgate.proxy.buffer_memory.bytes";
+    /** The most direct buffer memory the process may take (-XX:MaxDirectMemorySize); past it allocations fail. */
+    public static final String BUFFER_MEMORY_LIMIT = "tollgate.proxy.buffer_memory.limit.bytes";
+    public static final String TAG_POOL = "pool";
     public static final String BACKGROUND_FAILURES = "tollgate.proxy.background.failures";
     public static final String SHUTDOWN_FORCED_CLOSES = "tollgate.proxy.shutdown.forced.closes";
     public static final String TAG_TASK = "task";
@@ -420,6 +425,19 @@ public final class ProxyMetrics {
                 .baseUnit("bytes").register(registry);
         Gauge.builder(BODY_BUDGET_LIMIT, bodyBudgetLimit, java.util.concurrent.atomic.AtomicLong::get)
                 .description("The budget of buffered request bodies (limits.buffered-bodies.max-total, resolved)")
+                .baseUnit("bytes").register(registry);
+        if (io.netty.buffer.ByteBufAllocator.DEFAULT instanceof io.netty.buffer.ByteBufAllocatorMetricProvider p) {
+            io.netty.buffer.ByteBufAllocatorMetric buffers = p.metric();
+            Gauge.builder(BUFFER_MEMORY, buffers, io.netty.buffer.ByteBufAllocatorMetric::usedDirectMemory)
+                    .tag(TAG_POOL, "direct").description("Direct memory held by Netty's buffer allocator "
+                            + "(connections' reads and writes in flight)").baseUnit("bytes").register(registry);
+            Gauge.builder(BUFFER_MEMORY, buffers, io.netty.buffer.ByteBufAllocatorMetric::usedHeapMemory)
+                    .tag(TAG_POOL, "heap").description("Heap memory held by Netty's buffer allocator")
+                    .baseUnit("bytes").register(registry);
+        }
+        Gauge.builder(BUFFER_MEMORY_LIMIT, io.netty.util.internal.PlatformDependent::maxDirectMemory)
+                .tag(TAG_POOL, "direct").description("The most direct memory buffers may take "
+                        + "(-XX:MaxDirectMemorySize): allocations past it fail and their connections close")
                 .baseUnit("bytes").register(registry);
         for (BackgroundTask t : BackgroundTask.values()) {
             backgroundFailures.put(t, Counter.builder(BACKGROUND_FAILURES).tag(TAG_TASK, t.tag())

@@ -95,7 +95,7 @@ class ConfigLoaderTest {
                         "upstreams.search.tls: plain (expected: external, or omit it and set spiffe-id)",
                         "limits.surprise: unknown option (expected one of: buffered-bodies, header-read-timeout, http2, idle-timeout, "
                                 + "max-buffered-body, max-chunk-size, max-connections, max-connections-per-peer, "
-                                + "max-header-count, max-header-size, max-initial-line)",
+                                + "max-header-count, max-header-size, max-initial-line, send-timeout)",
                         "limits.max-connections: -1 (expected: > 0)"));
     }
 

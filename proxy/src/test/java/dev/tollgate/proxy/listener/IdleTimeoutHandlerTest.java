@@ -14,6 +14,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -29,9 +31,10 @@ import dev.tollgate.proxy.http.HttpLimits;
 import dev.tollgate.proxy.metrics.LimitKind;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 
-/** The idle handler in front of the hardened HTTP/1.1 handlers, with a frozen clock. */
+/** The idle and send deadlines in front of the hardened HTTP/1.1 handlers, with a frozen clock. */
 class IdleTimeoutHandlerTest {
     private static final Duration IDLE = Duration.ofSeconds(60);
+    private static final Duration SEND = Duration.ofSeconds(20);
     private static final HttpLimits LIMITS = HttpLimits.builder().headerReadTimeout(Duration.ofHours(1)).build();
 
     private final ProxyMetrics metrics = new ProxyMetrics(new SimpleMeterRegistry(), Clock.systemUTC());
@@ -39,7 +42,7 @@ class IdleTimeoutHandlerTest {
 
     IdleTimeoutHandlerTest() {
         channel.freezeTime();
-        channel.pipeline().addLast(PipelineNames.IDLE, new IdleTimeoutHandler(IDLE.toMillis(), metrics));
+        channel.pipeline().addLast(PipelineNames.IDLE, new IdleTimeoutHandler(IDLE.toMillis(), SEND.toMillis(), metrics));
         channel.pipeline().addLast(PipelineNames.HTTP_CODEC, new HttpServerCodec(HttpDecoding.decoderConfig(LIMITS)));
         Http1Hardening.addHttp1(channel.pipeline(), PipelineNames.HTTP_CODEC, LIMITS, r -> { });
         channel.pipeline().addLast(new ChannelInboundHandlerAdapter() {
@@ -91,5 +94,32 @@ class IdleTimeoutHandlerTest {
         advance(IDLE.plusSeconds(1));
         assertThat(channel.isOpen()).isFalse();
         assertThat(metrics.limitHitCount(LimitKind.IDLE_TIMEOUT)).isEqualTo(1);
+    }
+
+    @Test
+    void closesAConnectionWhoseResponseBytesDoNotMoveForTheSendTimeout() {
+        channel.writeInbound(Unpooled.copiedBuffer("GET /x HTTP/1.1\r\nHost: tool\r\n\r\n",
+                StandardCharsets.US_ASCII));
+        // the head of the response is queued and never taken by the client (here: never flushed out of the buffer)
+        DefaultHttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
+        channel.write(head);
+        channel.write(new DefaultHttpContent(Unpooled.wrappedBuffer(new byte[8192])));
+        advance(SEND.minusSeconds(1));
+        assertThat(channel.isOpen()).isTrue();
+        advance(Duration.ofSeconds(2));
+        assertThat(channel.isOpen()).isFalse();
+        assertThat(metrics.limitHitCount(LimitKind.SEND_TIMEOUT)).isEqualTo(1);
+        assertThat(metrics.limitHitCount(LimitKind.IDLE_TIMEOUT)).isZero();
+    }
+
+    @Test
+    void aRequestWaitingForItsUpstreamWithNothingToSendIsNotCutBySendTimeout() {
+        channel.writeInbound(Unpooled.copiedBuffer("GET /x HTTP/1.1\r\nHost: tool\r\n\r\n",
+                StandardCharsets.US_ASCII));
+        advance(SEND.plusSeconds(1));
+        advance(SEND.plusSeconds(1));
+        assertThat(channel.isOpen()).isTrue();
+        assertThat(metrics.limitHitCount(LimitKind.SEND_TIMEOUT)).isZero();
     }
 }

@@ -1,0 +1,138 @@
+package dev.tollgate.proxy.listener;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import javax.net.ssl.SSLSocket;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import dev.tollgate.proxy.Sidecar;
+import dev.tollgate.proxy.metrics.LimitKind;
+import dev.tollgate.proxy.metrics.ProxyMetrics;
+import dev.tollgate.proxy.support.Http;
+import dev.tollgate.proxy.support.Mesh;
+import dev.tollgate.proxy.support.SidecarYaml;
+import dev.tollgate.proxy.support.TestApp;
+
+/**
+ * {@code limits.send-timeout} over a real mTLS socket: a client that asks for a large response and stops reading is
+ * disconnected once its pending bytes have not moved for the timeout (a slow-read attack would otherwise hold the
+ * exchange, its upstream connection and buffered response bytes for as long as it likes); a client that reads slowly
+ * but steadily is not.
+ */
+class SendTimeoutTest {
+    /** Far more than any socket buffers on the way hold: the sidecar must end up with bytes it cannot send. */
+    static final long LARGE = 256L << 20;
+
+    @TempDir
+    Path dir;
+    Mesh mesh;
+    Sidecar sidecar;
+
+    @BeforeEach
+    void start() throws Exception {
+        mesh = new Mesh(dir);
+        TestApp app = mesh.track(new TestApp());
+        sidecar = mesh.start(new SidecarYaml().tls(mesh.svidFiles("tool", "tool/billing"), mesh.bundle())
+                .app(app.address()).allow(Mesh.id("agent/caller"))
+                .limit("send-timeout: 2s").limit("idle-timeout: 60s"));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        mesh.close();
+    }
+
+    private SSLSocket requestLargeResponse() throws IOException {
+        SSLSocket s = (SSLSocket) mesh.clientContext(mesh.pki.svid("agent/caller")).getSocketFactory().createSocket();
+        s.setReceiveBufferSize(4096);
+        InetSocketAddress ingress = sidecar.ingressAddress().orElseThrow();
+        s.connect(ingress, 5000);
+        s.setSoTimeout(10_000);
+        s.startHandshake();
+        s.getOutputStream().write(("GET /big?bytes=" + LARGE + " HTTP/1.1\r\nHost: tool\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+        return s;
+    }
+
+    @Test
+    void disconnectsAClientThatStoppedReading() throws Exception {
+        try (SSLSocket s = requestLargeResponse()) {
+            // the client reads nothing at all from here on; what the sidecar holds for it shows in its buffer gauge
+            await().atMost(Duration.ofSeconds(5)).until(() -> gauge(ProxyMetrics.BUFFER_MEMORY, "direct") > 0);
+            assertThat(gauge(ProxyMetrics.BUFFER_MEMORY_LIMIT, "direct"))
+                    .isEqualTo((double) io.netty.util.internal.PlatformDependent.maxDirectMemory()).isPositive();
+            await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> sidecar.metrics().limitHitCount(LimitKind.SEND_TIMEOUT) == 1);
+            long received = drain(s.getInputStream());
+            assertThat(received).as("bytes the stalled client got before the end").isLessThan(LARGE);
+        }
+        assertThat(sidecar.metrics().limitHitCount(LimitKind.IDLE_TIMEOUT)).isZero();
+        // the exchange ended with the connection: the sidecar serves the next client as usual
+        HttpClient client = Http.client(mesh.clientContext(mesh.pki.svid("agent/caller")), HttpClient.Version.HTTP_1_1);
+        HttpResponse<String> r = client.send(HttpRequest.newBuilder(
+                URI.create(Http.https(sidecar.ingressAddress().orElseThrow(), "/big?bytes=1000"))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).hasSize(1000);
+    }
+
+    @Test
+    void keepsAClientThatReadsSlowlyButSteadily() throws Exception {
+        try (SSLSocket s = requestLargeResponse()) {
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[64 * 1024];
+            long received = 0;
+            long end = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+            // 256 KiB every 200 ms, far below the sidecar's pace. Progress is what the sidecar sees of its own writes,
+            // so within every send-timeout the client must take more than the socket buffers between them hold.
+            while (System.nanoTime() < end) {
+                long chunk = 0;
+                while (chunk < 256 * 1024) {
+                    int n = in.read(buf);
+                    assertThat(n).as("the connection is still open after %d bytes", received + chunk).isPositive();
+                    chunk += n;
+                }
+                received += chunk;
+                Thread.sleep(200);
+            }
+            assertThat(received).isGreaterThan(4L << 20);
+            assertThat(sidecar.metrics().limitHitCount(LimitKind.SEND_TIMEOUT)).isZero();
+        }
+    }
+
+    private double gauge(String name, String pool) {
+        return sidecar.metrics().registry().get(name).tag(ProxyMetrics.TAG_POOL, pool).gauge().value();
+    }
+
+    /** Reads until the end of the stream or the reset of the connection; the bytes read. */
+    private static long drain(InputStream in) {
+        byte[] buf = new byte[64 * 1024];
+        long total = 0;
+        try {
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                total += n;
+            }
+        } catch (IOException closed) {
+            // reset or TLS alert: the sidecar closed the connection
+        }
+        return total;
+    }
+}
