@@ -99,6 +99,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private final ProxyMetrics metrics;
     private final Direction direction;
     private final boolean http2Stream;
+    /** {@code limits.send-timeout}, for an HTTP/2 stream whose client stopped taking its response (see below). */
+    private final long sendTimeoutNanos;
 
     private final ArrayDeque<Object> inbound = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
@@ -106,13 +108,19 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
     private boolean closed;
     private boolean draining;
 
+    /**
+     * @param sendTimeout how long a response part may wait to be taken by an HTTP/2 client (its stream's flow-control
+     *                    window stays shut) before the stream is reset; an HTTP/1.1 connection's stalled writes are
+     *                    the listener's idle handler's (limits.send-timeout)
+     */
     public HttpForwarder(UpstreamPools pools, ConnectionTracker tracker, ProxyMetrics metrics, Direction direction,
-                         boolean http2Stream) {
+                         boolean http2Stream, java.time.Duration sendTimeout) {
         this.pools = pools;
         this.tracker = tracker;
         this.metrics = metrics;
         this.direction = direction;
         this.http2Stream = http2Stream;
+        this.sendTimeoutNanos = sendTimeout.toNanos();
     }
 
     @Override
@@ -369,6 +377,8 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         boolean shortAnswer;
         /** Ends a short answer that did not end within {@link #CUT_SHORT_ANSWER_MILLIS} of its cut. */
         ScheduledFuture<?> cutDeadline;
+        /** HTTP/2: resets the stream when the response part it waits on is not taken within the send timeout. */
+        ScheduledFuture<?> sendDeadline;
         boolean discarding;
         boolean finished;
         RequestOutcome localOutcome;
@@ -616,11 +626,37 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 l.channel.read();
                 return;
             }
+            armSendDeadline(f);
             f.addListener(w -> {
                 if (w.isSuccess() && !finished && !responseDone) {
                     l.channel.read();
                 }
             });
+        }
+
+        /**
+         * HTTP/2: the response waits for {@code f}, a part the client's stream window does not let through. A client
+         * that keeps its connection busy but never opens the window holds the exchange, its upstream connection and a
+         * read's worth of memory; if {@code f} is not written within the send timeout the stream is reset (CANCEL)
+         * and counted as {@code send_timeout}. Each part written restarts the clock. HTTP/1.1 connections are left to
+         * the listener's idle handler, which sees their socket stall.
+         */
+        private void armSendDeadline(ChannelFuture f) {
+            if (!http2Stream) {
+                return;
+            }
+            if (sendDeadline != null) {
+                sendDeadline.cancel(false);
+            }
+            ScheduledFuture<?> deadline = ctx.executor().schedule(() -> {
+                if (!f.isDone() && !finished) {
+                    metrics.limitHit(dev.tollgate.proxy.metrics.LimitKind.SEND_TIMEOUT);
+                    finish(RequestOutcome.CLIENT_ERROR, false);
+                    abortClient();
+                }
+            }, sendTimeoutNanos, TimeUnit.NANOSECONDS);
+            sendDeadline = deadline;
+            f.addListener(w -> deadline.cancel(false));
         }
 
         @Override
@@ -782,6 +818,9 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             }
             if (cutDeadline != null) {
                 cutDeadline.cancel(false);
+            }
+            if (sendDeadline != null) {
+                sendDeadline.cancel(false);
             }
             if (interceptor != null) {
                 interceptor.release();

@@ -97,7 +97,8 @@ final class HttpRequestPipeline {
         }
         p.addLast(PipelineNames.GATE, new RequestGateHandler(walk, direction, c.admissions(), c.metrics(),
                 LogLines.shared()));
-        HttpForwarder forwarder = new HttpForwarder(c.pools(), c.tracker(), c.metrics(), direction, http2Stream);
+        HttpForwarder forwarder = new HttpForwarder(c.pools(), c.tracker(), c.metrics(), direction, http2Stream,
+                c.config().limits().sendTimeout());
         p.addLast(PipelineNames.FORWARD, forwarder);
         return forwarder;
     }

@@ -50,14 +50,14 @@ import dev.tollgate.proxy.support.TestApp;
  * {@code limits.http2.*}, and counted.
  */
 class Http2FloodTest {
-    private static final int HEADERS = 0x1;
+    static final int HEADERS = 0x1;
     private static final int RST_STREAM = 0x3;
     private static final long REFUSED_STREAM = Http2Error.REFUSED_STREAM.code();
     private static final int SETTINGS = 0x4;
     private static final int GOAWAY = 0x7;
     private static final int CONTINUATION = 0x9;
-    private static final int END_STREAM = 0x1;
-    private static final int END_HEADERS = 0x4;
+    static final int END_STREAM = 0x1;
+    static final int END_HEADERS = 0x4;
     /** HPACK, all from the static table: :method GET, :scheme https, :path /. */
     private static final byte[] GET_ROOT = {(byte) 0x82, (byte) 0x87, (byte) 0x84};
     /** HPACK: :method GET, :scheme http, :path /slow, :authority billing.internal (names from the static table). */
@@ -199,9 +199,14 @@ class Http2FloodTest {
     }
 
     private static byte[] hpackGet(String path, String authority) {
+        return hpackGet(false, path, authority);
+    }
+
+    /** HPACK: :method GET, :scheme http or https, :path, :authority (names from the static table). */
+    static byte[] hpackGet(boolean https, String path, String authority) {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         b.write(0x82);
-        b.write(0x86);
+        b.write(https ? 0x87 : 0x86);
         // Literal without indexing, indexed name: :path is entry 4, :authority entry 1; short values, no Huffman.
         b.write(0x04);
         b.write(path.length());
@@ -213,6 +218,11 @@ class Http2FloodTest {
     }
 
     private RawH2 connect() throws Exception {
+        return connect(group, mesh, sidecar);
+    }
+
+    /** mTLS to {@code sidecar}'s ingress as agent/caller, ALPN h2, then the HTTP/2 preface and SETTINGS. */
+    static RawH2 connect(EventLoopGroup group, Mesh mesh, Sidecar sidecar) throws Exception {
         SslContext tls = new JdkSslContext(mesh.clientContext(mesh.pki.svid("agent/caller")), true, null,
                 IdentityCipherSuiteFilter.INSTANCE,
                 new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
@@ -238,7 +248,7 @@ class Http2FloodTest {
         return client;
     }
 
-    private static ByteBuf frame(int type, int flags, int stream, byte[] payload) {
+    static ByteBuf frame(int type, int flags, int stream, byte[] payload) {
         ByteBuf b = Unpooled.buffer(9 + payload.length);
         b.writeMedium(payload.length);
         b.writeByte(type);
@@ -248,8 +258,11 @@ class Http2FloodTest {
         return b;
     }
 
-    /** Writes raw frames and keeps every byte the sidecar sent, to find its frames afterwards. */
-    private static final class RawH2 extends ChannelInboundHandlerAdapter {
+    /**
+     * Writes raw frames and keeps every byte the sidecar sent, to find its frames afterwards. It reads all the sidecar
+     * sends and never answers with WINDOW_UPDATE: a stream's response stops at the window of its SETTINGS (64 KiB).
+     */
+    static final class RawH2 extends ChannelInboundHandlerAdapter {
         final ByteArrayOutputStream received = new ByteArrayOutputStream();
         volatile Channel channel;
         volatile boolean handshakeDone;

@@ -13,8 +13,15 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import javax.net.ssl.SSLSocket;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.handler.codec.http2.Http2Error;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,7 +40,8 @@ import dev.tollgate.proxy.support.TestApp;
  * {@code limits.send-timeout} over a real mTLS socket: a client that asks for a large response and stops reading is
  * disconnected once its pending bytes have not moved for the timeout (a slow-read attack would otherwise hold the
  * exchange, its upstream connection and buffered response bytes for as long as it likes); a client that reads slowly
- * but steadily is not.
+ * but steadily is not; an HTTP/2 client that keeps its connection busy but never opens a stream's window has that
+ * stream reset.
  */
 class SendTimeoutTest {
     /** Far more than any socket buffers on the way hold: the sidecar must end up with bytes it cannot send. */
@@ -119,6 +127,24 @@ class SendTimeoutTest {
 
     private double gauge(String name, String pool) {
         return sidecar.metrics().registry().get(name).tag(ProxyMetrics.TAG_POOL, pool).gauge().value();
+    }
+
+    @Test
+    void resetsAnHttp2StreamWhoseClientNeverOpensItsWindow() throws Exception {
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        try {
+            Http2FloodTest.RawH2 client = Http2FloodTest.connect(group, mesh, sidecar);
+            // the client reads everything the sidecar sends (its socket never stalls) but takes only 64 KiB of it
+            client.send(List.of(Http2FloodTest.frame(Http2FloodTest.HEADERS,
+                    Http2FloodTest.END_STREAM | Http2FloodTest.END_HEADERS, 1,
+                    Http2FloodTest.hpackGet(true, "/big?bytes=" + (8 << 20), "tool"))));
+            await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> client.rstError(1) == Http2Error.CANCEL.code());
+            assertThat(sidecar.metrics().limitHitCount(LimitKind.SEND_TIMEOUT)).isEqualTo(1);
+            assertThat(client.channel.isActive()).as("only the stream ended, not the connection").isTrue();
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
     }
 
     /** Reads until the end of the stream or the reset of the connection; the bytes read. */
