@@ -38,7 +38,6 @@ final class SidecarProcess implements AutoCloseable {
         this.ports = ports;
     }
 
-    /** The command that starts a sidecar, as run (for the summary). */
     /**
      * The class path of a sidecar process started from a JVM with {@code classpath}: the proxy jar alone when its
      * manifest names its dependencies (Class-Path) and every one of them sits beside it, as in the launcher's
@@ -68,8 +67,15 @@ final class SidecarProcess implements AutoCloseable {
         return classpath;
     }
 
+    /**
+     * The command that starts a sidecar, as run and as the summary shows it: under {@code env MALLOC_ARENA_MAX=}
+     * the bench's own value or 2, as {@code ./tollgate sidecar} and the image's {@code tollgate.sh} start it (glibc's
+     * malloc arenas are part of the resident set the bench reports).
+     */
     static List<String> command(String classpath, List<String> jvmOptions, Integer cpu, Path config) {
         List<String> cmd = new ArrayList<>();
+        String arenas = System.getenv("MALLOC_ARENA_MAX");
+        cmd.addAll(List.of("env", "MALLOC_ARENA_MAX=" + (arenas == null || arenas.isBlank() ? "2" : arenas)));
         if (cpu != null) {
             cmd.addAll(List.of("taskset", "-c", String.valueOf(cpu)));
         }
