@@ -1,5 +1,6 @@
 package dev.tollgate.proxy.forward;
 
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -43,6 +44,7 @@ import dev.tollgate.proxy.http.HopByHop;
 import dev.tollgate.proxy.listener.ConnectionTracker;
 import dev.tollgate.proxy.listener.JsonResponses;
 import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.metrics.LimitKind;
 import dev.tollgate.proxy.metrics.ProxyMetrics;
 import dev.tollgate.proxy.metrics.RequestOutcome;
 import dev.tollgate.proxy.metrics.UpstreamErrorKind;
@@ -114,7 +116,7 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
      *                    the listener's idle handler's (limits.send-timeout)
      */
     public HttpForwarder(UpstreamPools pools, ConnectionTracker tracker, ProxyMetrics metrics, Direction direction,
-                         boolean http2Stream, java.time.Duration sendTimeout) {
+                         boolean http2Stream, Duration sendTimeout) {
         this.pools = pools;
         this.tracker = tracker;
         this.metrics = metrics;
@@ -596,6 +598,7 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             lastClientWrite = streaming || last ? ctx.writeAndFlush(msg) : ctx.write(msg);
             if (last) {
                 responseDone = true;
+                armSendDeadline(lastClientWrite);
                 lastClientWrite.addListener(f -> {
                     if (f.isSuccess()) {
                         finish(RequestOutcome.OK, keepClient);
@@ -635,25 +638,29 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
         }
 
         /**
-         * HTTP/2: the response waits for {@code f}, a part the client's stream window does not let through. A client
-         * that keeps its connection busy but never opens the window holds the exchange, its upstream connection and a
-         * read's worth of memory; if {@code f} is not written within the send timeout the stream is reset (CANCEL)
-         * and counted as {@code send_timeout}. Each part written restarts the clock. HTTP/1.1 connections are left to
-         * the listener's idle handler, which sees their socket stall.
+         * HTTP/2: the exchange waits for {@code f}, a write the client's stream window does not let through (a part
+         * of the response, its last part, or a local answer). A client that keeps its connection busy but never opens
+         * the window would hold the exchange, its upstream connection and a read's worth of memory; if {@code f} is
+         * not written within the send timeout the stream is reset (CANCEL) and counted as {@code send_timeout}. The
+         * clock restarts with the next write the exchange waits for. While the connection itself cannot send (its
+         * socket stalled), the listener's idle handler decides for the whole connection and the stream waits on.
+         * HTTP/1.1 connections are the idle handler's alone.
          */
         private void armSendDeadline(ChannelFuture f) {
-            if (!http2Stream) {
+            if (!http2Stream || f.isDone()) {
                 return;
             }
-            if (sendDeadline != null) {
-                sendDeadline.cancel(false);
-            }
             ScheduledFuture<?> deadline = ctx.executor().schedule(() -> {
-                if (!f.isDone() && !finished) {
-                    metrics.limitHit(dev.tollgate.proxy.metrics.LimitKind.SEND_TIMEOUT);
-                    finish(RequestOutcome.CLIENT_ERROR, false);
-                    abortClient();
+                if (f.isDone() || finished) {
+                    return;
                 }
+                if (!ctx.channel().parent().isWritable()) {
+                    armSendDeadline(f);
+                    return;
+                }
+                metrics.limitHit(LimitKind.SEND_TIMEOUT);
+                finish(RequestOutcome.CLIENT_ERROR, false);
+                abortClient();
             }, sendTimeoutNanos, TimeUnit.NANOSECONDS);
             sendDeadline = deadline;
             f.addListener(w -> deadline.cancel(false));
@@ -739,6 +746,7 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
                 answer.headers().setInt(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
             }
             lastClientWrite = ctx.writeAndFlush(answer);
+            armSendDeadline(lastClientWrite);
             if (!keepClient && !http2Stream) {
                 // A client still sending its body would be reset before it reads the answer: linger briefly.
                 LingeringClose.after(lastClientWrite);

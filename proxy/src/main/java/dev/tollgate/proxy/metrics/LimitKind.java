@@ -10,8 +10,8 @@ public enum LimitKind {
     HEADER_READ_TIMEOUT,
     IDLE_TIMEOUT,
     /**
-     * A client connection whose pending response bytes did not move for {@code limits.send-timeout} (the client
-     * stopped reading); the connection is closed.
+     * {@code limits.send-timeout}: a client connection whose pending bytes did not move for that long (the client
+     * stopped reading) is closed; an HTTP/2 stream whose response its client's window did not let through is reset.
      */
     SEND_TIMEOUT,
     /** HTTP/2: more RST_STREAM frames than allowed in the window (rapid reset); the connection is closed. */

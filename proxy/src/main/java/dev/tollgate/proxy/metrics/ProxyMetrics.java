@@ -133,7 +133,10 @@ public final class ProxyMetrics {
 
     public static final String BODY_BUDGET_BYTES = "tollgate.proxy.body_budget.bytes";
     public static final String BODY_BUDGET_LIMIT = "tollgate.proxy.body_budget.limit.bytes";
-    /** Netty's buffer memory in use (pooled and unpooled), by {@code pool}: direct, heap. */
+    /**
+     * Netty's buffer memory, by {@code pool}: direct (all Netty has taken against the direct memory limit, pooled
+     * chunks and unpooled buffers), heap (held by the default allocator).
+     */
     public static final String BUFFER_MEMORY = "tollgate.proxy.buffer_memory.bytes";
     /** The most direct buffer memory the process may take (-XX:MaxDirectMemorySize); past it allocations fail. */
     public static final String BUFFER_MEMORY_LIMIT = "tollgate.proxy.buffer_memory.limit.bytes";
@@ -428,9 +431,12 @@ public final class ProxyMetrics {
                 .baseUnit("bytes").register(registry);
         if (io.netty.buffer.ByteBufAllocator.DEFAULT instanceof io.netty.buffer.ByteBufAllocatorMetricProvider p) {
             io.netty.buffer.ByteBufAllocatorMetric buffers = p.metric();
-            Gauge.builder(BUFFER_MEMORY, buffers, io.netty.buffer.ByteBufAllocatorMetric::usedDirectMemory)
-                    .tag(TAG_POOL, "direct").description("Direct memory held by Netty's buffer allocator "
-                            + "(connections' reads and writes in flight)").baseUnit("bytes").register(registry);
+            Gauge.builder(BUFFER_MEMORY, buffers, b -> {
+                        long counted = io.netty.util.internal.PlatformDependent.usedDirectMemory();
+                        return counted >= 0 ? counted : b.usedDirectMemory();
+                    }).tag(TAG_POOL, "direct").description("Direct memory Netty's buffers have taken (connections' "
+                            + "reads and writes in flight, and the pools), counted against the limit")
+                    .baseUnit("bytes").register(registry);
             Gauge.builder(BUFFER_MEMORY, buffers, io.netty.buffer.ByteBufAllocatorMetric::usedHeapMemory)
                     .tag(TAG_POOL, "heap").description("Heap memory held by Netty's buffer allocator")
                     .baseUnit("bytes").register(registry);

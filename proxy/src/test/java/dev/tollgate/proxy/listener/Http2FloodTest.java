@@ -53,7 +53,7 @@ class Http2FloodTest {
     static final int HEADERS = 0x1;
     private static final int RST_STREAM = 0x3;
     private static final long REFUSED_STREAM = Http2Error.REFUSED_STREAM.code();
-    private static final int SETTINGS = 0x4;
+    static final int SETTINGS = 0x4;
     private static final int GOAWAY = 0x7;
     private static final int CONTINUATION = 0x9;
     static final int END_STREAM = 0x1;

@@ -105,9 +105,13 @@ class IdleTimeoutHandlerTest {
         head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
         channel.write(head);
         channel.write(new DefaultHttpContent(Unpooled.wrappedBuffer(new byte[8192])));
-        advance(SEND.minusSeconds(1));
+        // looked at every quarter of the timeout: first seen at SEND / 4, still stalled a whole timeout later
+        Duration check = SEND.dividedBy(IdleTimeoutHandler.SEND_CHECKS_PER_TIMEOUT);
+        for (int i = 0; i < IdleTimeoutHandler.SEND_CHECKS_PER_TIMEOUT; i++) {
+            advance(check);
+        }
         assertThat(channel.isOpen()).isTrue();
-        advance(Duration.ofSeconds(2));
+        advance(check);
         assertThat(channel.isOpen()).isFalse();
         assertThat(metrics.limitHitCount(LimitKind.SEND_TIMEOUT)).isEqualTo(1);
         assertThat(metrics.limitHitCount(LimitKind.IDLE_TIMEOUT)).isZero();
@@ -117,8 +121,9 @@ class IdleTimeoutHandlerTest {
     void aRequestWaitingForItsUpstreamWithNothingToSendIsNotCutBySendTimeout() {
         channel.writeInbound(Unpooled.copiedBuffer("GET /x HTTP/1.1\r\nHost: tool\r\n\r\n",
                 StandardCharsets.US_ASCII));
-        advance(SEND.plusSeconds(1));
-        advance(SEND.plusSeconds(1));
+        for (int i = 0; i < 3 * IdleTimeoutHandler.SEND_CHECKS_PER_TIMEOUT; i++) {
+            advance(SEND.dividedBy(IdleTimeoutHandler.SEND_CHECKS_PER_TIMEOUT));
+        }
         assertThat(channel.isOpen()).isTrue();
         assertThat(metrics.limitHitCount(LimitKind.SEND_TIMEOUT)).isZero();
     }

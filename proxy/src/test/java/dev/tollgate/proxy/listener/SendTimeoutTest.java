@@ -91,6 +91,8 @@ class SendTimeoutTest {
             long received = drain(s.getInputStream());
             assertThat(received).as("bytes the stalled client got before the end").isLessThan(LARGE);
         }
+        // the exchange ended with the connection (its upstream connection released), as a client's failure
+        await().atMost(Duration.ofSeconds(5)).until(() -> requests("client_error") == 1);
         assertThat(sidecar.metrics().limitHitCount(LimitKind.IDLE_TIMEOUT)).isZero();
         // the exchange ended with the connection: the sidecar serves the next client as usual
         HttpClient client = Http.client(mesh.clientContext(mesh.pki.svid("agent/caller")), HttpClient.Version.HTTP_1_1);
@@ -125,6 +127,11 @@ class SendTimeoutTest {
         }
     }
 
+    private long requests(String outcome) {
+        return sidecar.metrics().registry().get(ProxyMetrics.REQUESTS).tag(ProxyMetrics.TAG_OUTCOME, outcome).timers()
+                .stream().mapToLong(io.micrometer.core.instrument.Timer::count).sum();
+    }
+
     private double gauge(String name, String pool) {
         return sidecar.metrics().registry().get(name).tag(ProxyMetrics.TAG_POOL, pool).gauge().value();
     }
@@ -141,6 +148,26 @@ class SendTimeoutTest {
             await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(100))
                     .until(() -> client.rstError(1) == Http2Error.CANCEL.code());
             assertThat(sidecar.metrics().limitHitCount(LimitKind.SEND_TIMEOUT)).isEqualTo(1);
+            assertThat(client.channel.isActive()).as("only the stream ended, not the connection").isTrue();
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    @Test
+    void resetsAnHttp2StreamWhoseWholeSmallResponseWaitsOnAShutWindow() throws Exception {
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        try {
+            Http2FloodTest.RawH2 client = Http2FloodTest.connect(group, mesh, sidecar);
+            // SETTINGS_INITIAL_WINDOW_SIZE = 0: not one byte of any stream's response may be sent, not even the last
+            byte[] shut = {0x00, 0x04, 0, 0, 0, 0};
+            client.send(List.of(Http2FloodTest.frame(Http2FloodTest.SETTINGS, 0, 0, shut),
+                    Http2FloodTest.frame(Http2FloodTest.HEADERS, Http2FloodTest.END_STREAM | Http2FloodTest.END_HEADERS,
+                            1, Http2FloodTest.hpackGet(true, "/big?bytes=1000", "tool"))));
+            await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> client.rstError(1) == Http2Error.CANCEL.code());
+            assertThat(sidecar.metrics().limitHitCount(LimitKind.SEND_TIMEOUT)).isEqualTo(1);
+            await().atMost(Duration.ofSeconds(5)).until(() -> requests("client_error") == 1);
             assertThat(client.channel.isActive()).as("only the stream ended, not the connection").isTrue();
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
