@@ -25,6 +25,10 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetric;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import io.netty.util.internal.PlatformDependent;
 
 import dev.tollgate.proxy.request.LineDropReason;
 import dev.tollgate.proxy.request.LogLines;
@@ -429,19 +433,19 @@ public final class ProxyMetrics {
         Gauge.builder(BODY_BUDGET_LIMIT, bodyBudgetLimit, java.util.concurrent.atomic.AtomicLong::get)
                 .description("The budget of buffered request bodies (limits.buffered-bodies.max-total, resolved)")
                 .baseUnit("bytes").register(registry);
-        if (io.netty.buffer.ByteBufAllocator.DEFAULT instanceof io.netty.buffer.ByteBufAllocatorMetricProvider p) {
-            io.netty.buffer.ByteBufAllocatorMetric buffers = p.metric();
+        if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider p) {
+            ByteBufAllocatorMetric buffers = p.metric();
             Gauge.builder(BUFFER_MEMORY, buffers, b -> {
-                        long counted = io.netty.util.internal.PlatformDependent.usedDirectMemory();
+                        long counted = PlatformDependent.usedDirectMemory();
                         return counted >= 0 ? counted : b.usedDirectMemory();
                     }).tag(TAG_POOL, "direct").description("Direct memory Netty's buffers have taken (connections' "
                             + "reads and writes in flight, and the pools), counted against the limit")
                     .baseUnit("bytes").register(registry);
-            Gauge.builder(BUFFER_MEMORY, buffers, io.netty.buffer.ByteBufAllocatorMetric::usedHeapMemory)
+            Gauge.builder(BUFFER_MEMORY, buffers, ByteBufAllocatorMetric::usedHeapMemory)
                     .tag(TAG_POOL, "heap").description("Heap memory held by Netty's buffer allocator")
                     .baseUnit("bytes").register(registry);
         }
-        Gauge.builder(BUFFER_MEMORY_LIMIT, io.netty.util.internal.PlatformDependent::maxDirectMemory)
+        Gauge.builder(BUFFER_MEMORY_LIMIT, PlatformDependent::maxDirectMemory)
                 .tag(TAG_POOL, "direct").description("The most direct memory buffers may take "
                         + "(-XX:MaxDirectMemorySize): allocations past it fail and their connections close")
                 .baseUnit("bytes").register(registry);
