@@ -41,6 +41,7 @@ import dev.tollgate.proxy.credential.Admissions;
 import dev.tollgate.proxy.credential.CutReason;
 import dev.tollgate.proxy.credential.DenyReason;
 import dev.tollgate.proxy.http.HopByHop;
+import dev.tollgate.proxy.http.LingeringClose;
 import dev.tollgate.proxy.listener.ConnectionTracker;
 import dev.tollgate.proxy.listener.JsonResponses;
 import dev.tollgate.proxy.metrics.Direction;
@@ -749,10 +750,11 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             armSendDeadline(lastClientWrite);
             if (!keepClient && !http2Stream) {
                 // A client still sending its body would be reset before it reads the answer: linger briefly.
+                // Closed before finish, which would otherwise close the connection itself, at once, under the linger.
                 LingeringClose.after(lastClientWrite);
-                finish(outcome, false);
                 closed = true;
                 releaseInbound();
+                finish(outcome, false);
                 return;
             }
             if (refused) {

@@ -6,7 +6,6 @@ import java.util.Objects;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelDuplexHandler;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.DecoderResult;
@@ -321,7 +320,7 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
         if (deferred != null && requestsInFlight == 0 && !responseOpen) {
             RejectReason reason = deferred;
             deferred = null;
-            ctx.writeAndFlush(errorResponse(ctx, reason)).addListener(ChannelFutureListener.CLOSE);
+            LingeringClose.after(ctx.writeAndFlush(errorResponse(ctx, reason)));
         }
     }
 
@@ -338,7 +337,8 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
             } else if (responseOpen || requestsInFlight > (requestBodyOpen ? 1 : 0)) {
                 deferred = reason;
             } else {
-                ctx.writeAndFlush(errorResponse(ctx, reason)).addListener(ChannelFutureListener.CLOSE);
+                // the connection ends after the answer, without resetting a client still sending what was refused
+                LingeringClose.after(ctx.writeAndFlush(errorResponse(ctx, reason)));
             }
         }
     }

@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import javax.net.ssl.SSLSocket;
 
@@ -183,6 +185,40 @@ class BufferedBodiesTest {
 
         assertThat(a).startsWith("HTTP/1.1 413").contains("\"reason\":\"body_too_large\"");
         assertThat(reserved()).isZero();
+    }
+
+    @Test
+    void a413AtOnceLetsAClientStillSendingItsBodyFinishAndReadTheAnswerInsteadOfAReset() throws Exception {
+        start("{min-rate: 0}");
+        // over max-body (16 KiB), several times what a loopback pair's kernel buffers take at first, under the
+        // linger's byte bound: the answer comes on the head, and closing then would reset the client mid-body
+        int body = 3 * 1024 * 1024;
+        for (int round = 0; round < 3; round++) {
+            SSLSocket s = stalled(mesh.pki.svid("agent/caller"), body, 0);
+            CompletableFuture<Long> sending = CompletableFuture.supplyAsync(() -> send(s, body));
+            String a = answer(s);
+            assertThat(a).as("round %d", round).startsWith("HTTP/1.1 413").contains("\"reason\":\"body_too_large\"");
+            assertThat(sending.get(20, TimeUnit.SECONDS)).as("round %d: the whole body went out, no reset", round)
+                    .isEqualTo(body);
+        }
+    }
+
+    /** Writes {@code n} bytes of body in 64 KiB writes; returns how many went out before a write failed. */
+    private static long send(SSLSocket s, long n) {
+        byte[] chunk = new byte[64 * 1024];
+        java.util.Arrays.fill(chunk, (byte) ' ');
+        long sent = 0;
+        try {
+            while (sent < n) {
+                int k = (int) Math.min(chunk.length, n - sent);
+                s.getOutputStream().write(chunk, 0, k);
+                sent += k;
+            }
+            s.getOutputStream().flush();
+        } catch (IOException reset) {
+            // the sidecar closed the connection under the client
+        }
+        return sent;
     }
 
     @Test

@@ -1,4 +1,4 @@
-package dev.tollgate.proxy.forward;
+package dev.tollgate.proxy.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

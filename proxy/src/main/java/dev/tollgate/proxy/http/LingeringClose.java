@@ -1,4 +1,4 @@
-package dev.tollgate.proxy.forward;
+package dev.tollgate.proxy.http;
 
 import java.util.concurrent.TimeUnit;
 
@@ -13,14 +13,14 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 
 /**
- * Ends an HTTP/1.1 connection after a local answer (413, 408, 503, a denial) without resetting a client that is still
- * sending its request body: once the answer is written the sending side is shut down (TLS {@code close_notify}, then
- * FIN) and what still arrives is read and dropped, raw, before TLS — at most {@link #MAX_BYTES} bytes and for at most
- * {@link #MAX_MILLIS} ms — then the connection closes. Closing at once, with unread bytes in the socket, sends a
+ * Ends an HTTP/1.1 connection after a local answer (413, 408, 503, a denial, a request refused by hardening) without
+ * resetting a client that is still sending its request body: once the answer is written the sending side is shut down
+ * (TLS {@code close_notify}, then FIN) and what still arrives is read and dropped, raw, before TLS — at most
+ * {@link #MAX_BYTES} bytes and for at most {@link #MAX_MILLIS} ms — then the connection closes. Closing at once, with unread bytes in the socket, sends a
  * reset that can destroy the answer before the client reads it. Bounded in bytes and time, so it can never become a
  * way to hold a connection.
  */
-final class LingeringClose extends ChannelInboundHandlerAdapter {
+public final class LingeringClose extends ChannelInboundHandlerAdapter {
     /**
      * Most bytes read and dropped after the answer: enough for a client that declared a body of a few MiB to finish
      * sending it and read the answer (a 413 comes before any of the body is read); reading and dropping is cheap.
@@ -36,7 +36,7 @@ final class LingeringClose extends ChannelInboundHandlerAdapter {
     }
 
     /** Once {@code written} completes: shut the sending side down, drop a bounded rest of input, close. */
-    static void after(ChannelFuture written) {
+    public static void after(ChannelFuture written) {
         written.addListener(f -> {
             Channel ch = written.channel();
             if (!f.isSuccess() || !ch.isActive() || !(ch instanceof DuplexChannel duplex)) {
