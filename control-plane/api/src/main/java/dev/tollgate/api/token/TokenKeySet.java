@@ -9,8 +9,6 @@ import java.util.Optional;
 import java.util.Set;
 
 import com.nimbusds.jose.JOSEException;
-import com.nimbusds.jose.crypto.ECDSAVerifier;
-import com.nimbusds.jose.crypto.bc.BouncyCastleProviderSingleton;
 import com.nimbusds.jose.jwk.Curve;
 import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.JWK;
@@ -19,7 +17,7 @@ import com.nimbusds.jose.jwk.KeyUse;
 
 /**
  * The control plane's token signing keys as a verifier holds them: public P-256 keys by {@code kid}, each with a
- * ready ECDSA verifier on Bouncy Castle. Immutable; a sidecar builds a new one from each {@code signing_keys}
+ * ready ES256 verifier on Bouncy Castle's lightweight API ({@link Es256Verifier}). Immutable; a sidecar builds a new one from each {@code signing_keys}
  * revision and swaps it in. Parsing refuses private keys, other key types and curves, and a {@code kid} that is not
  * the key's RFC 7638 thumbprint.
  */
@@ -29,9 +27,9 @@ public final class TokenKeySet {
     private static final TokenKeySet EMPTY = new TokenKeySet(Map.of(), Map.of());
 
     private final Map<String, ECKey> keys;
-    private final Map<String, ECDSAVerifier> verifiers;
+    private final Map<String, Es256Verifier> verifiers;
 
-    private TokenKeySet(Map<String, ECKey> keys, Map<String, ECDSAVerifier> verifiers) {
+    private TokenKeySet(Map<String, ECKey> keys, Map<String, Es256Verifier> verifiers) {
         this.keys = keys;
         this.verifiers = verifiers;
     }
@@ -68,7 +66,7 @@ public final class TokenKeySet {
             throw new IllegalArgumentException("JWKS: " + jwks.size() + " keys (expected: <= " + MAX_KEYS + ")");
         }
         Map<String, ECKey> keys = new LinkedHashMap<>();
-        Map<String, ECDSAVerifier> verifiers = new LinkedHashMap<>();
+        Map<String, Es256Verifier> verifiers = new LinkedHashMap<>();
         for (JWK jwk : jwks) {
             if (!(jwk instanceof ECKey ec) || !Curve.P_256.equals(ec.getCurve())) {
                 throw new IllegalArgumentException("JWKS: key " + jwk.getKeyID() + " is " + jwk.getKeyType()
@@ -91,8 +89,13 @@ public final class TokenKeySet {
                             + "' (expected: the key's RFC 7638 thumbprint " + thumbprint + ")");
                 }
                 ECPublicKey pub = ec.toECPublicKey();
-                ECDSAVerifier v = new ECDSAVerifier(pub, Set.of());
-                v.getJCAContext().setProvider(BouncyCastleProviderSingleton.getInstance());
+                Es256Verifier v;
+                try {
+                    v = new Es256Verifier(pub);
+                } catch (IllegalArgumentException notOnCurve) {
+                    throw new IllegalArgumentException("JWKS: key " + jwk.getKeyID() + ": not a point of P-256 ("
+                            + notOnCurve.getMessage() + ")", notOnCurve);
+                }
                 verifiers.put(ec.getKeyID(), v);
                 keys.put(ec.getKeyID(), ec);
             } catch (JOSEException e) {
@@ -111,7 +114,7 @@ public final class TokenKeySet {
         return Optional.ofNullable(keys.get(kid));
     }
 
-    ECDSAVerifier verifier(String kid) {
+    Es256Verifier verifier(String kid) {
         return verifiers.get(kid);
     }
 

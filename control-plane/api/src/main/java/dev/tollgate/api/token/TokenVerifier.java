@@ -16,7 +16,6 @@ import com.nimbusds.jose.Header;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSHeader;
 import com.nimbusds.jose.PlainHeader;
-import com.nimbusds.jose.crypto.ECDSAVerifier;
 import com.nimbusds.jose.util.Base64URL;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
@@ -170,7 +169,7 @@ public final class TokenVerifier {
                     + "' (expected: " + type.typ() + ")");
         }
         TokenKeySet set = keys.get();
-        ECDSAVerifier verifier = set == null ? null : set.verifier(kid);
+        Es256Verifier verifier = set == null ? null : set.verifier(kid);
         if (verifier == null) {
             return reject(Reason.UNKNOWN_KEY_ID, "kid " + kid + " is not in the key set");
         }
