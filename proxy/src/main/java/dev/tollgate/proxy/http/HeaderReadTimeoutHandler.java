@@ -44,6 +44,15 @@ public final class HeaderReadTimeoutHandler extends ChannelDuplexHandler {
         this.listener = Objects.requireNonNull(listener, "listener");
     }
 
+    /**
+     * Disarms the deadline for good: the connection's request was refused and the connection is ending (its answer
+     * written, then a bounded linger that must not be cut short by a 408 nobody would read).
+     */
+    public void stop() {
+        closed = true;
+        cancelDeadline();
+    }
+
     /** Whether a request was read whose response has not been completely written. */
     public boolean requestInFlight() {
         return requestsInFlight > 0;

@@ -39,6 +39,9 @@ public final class LingeringClose extends ChannelInboundHandlerAdapter {
     public static void after(ChannelFuture written) {
         written.addListener(f -> {
             Channel ch = written.channel();
+            if (ch.pipeline().get(LingeringClose.class) != null) {
+                return; // already ending this way (a later answer's write failed on the shut output): let it
+            }
             if (!f.isSuccess() || !ch.isActive() || !(ch instanceof DuplexChannel duplex)) {
                 ch.close();
                 return;

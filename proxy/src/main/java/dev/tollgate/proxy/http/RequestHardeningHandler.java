@@ -6,6 +6,7 @@ import java.util.Objects;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.DecoderResult;
@@ -42,9 +43,11 @@ import io.netty.util.ReferenceCountUtil;
  * target {@link PathNormalizer} refuses. The answer is a small JSON body
  * {@code {"error":"bad_request","reason":"<tag>"}} with status 400, except 414 for
  * {@link RejectReason#REQUEST_LINE_TOO_LONG} and 431 for {@link RejectReason#HEADERS_TOO_LARGE} and
- * {@link RejectReason#TOO_MANY_HEADERS}, and {@code Connection: close}; the connection is closed once it is written.
- * If earlier requests on the connection are still waiting for their responses, the answer follows once they are
- * written; if the refused bytes belong to a request already passed on while another response is pending, the
+ * {@link RejectReason#TOO_MANY_HEADERS}, and {@code Connection: close}; once it is written the connection ends with a
+ * {@link LingeringClose} (a client still sending the refused request reads the answer instead of a reset), or is
+ * closed at once when the refused bytes are the body of the one request already passed on (its exchange may still
+ * answer). If earlier requests on the connection are still waiting for their responses, the answer follows once they
+ * are written; if the refused bytes belong to a request already passed on while another response is pending, the
  * connection is closed without an answer, because a client would read the error as part of that response. The refused message and
  * everything read after it is released, never passed on.
  */
@@ -326,6 +329,10 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
 
     private void reject(ChannelHandlerContext ctx, RejectReason reason) {
         rejected = true;
+        HeaderReadTimeoutHandler headerDeadline = ctx.pipeline().get(HeaderReadTimeoutHandler.class);
+        if (headerDeadline != null) {
+            headerDeadline.stop();
+        }
         try {
             listener.rejected(reason);
         } finally {
@@ -336,9 +343,13 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
                 ctx.close();
             } else if (responseOpen || requestsInFlight > (requestBodyOpen ? 1 : 0)) {
                 deferred = reason;
-            } else {
+            } else if (requestsInFlight == 0) {
                 // the connection ends after the answer, without resetting a client still sending what was refused
                 LingeringClose.after(ctx.writeAndFlush(errorResponse(ctx, reason)));
+            } else {
+                // the refused body belongs to the one request passed on: its exchange may still answer, and nothing
+                // may follow this answer on the wire, so the connection closes as soon as it is written
+                ctx.writeAndFlush(errorResponse(ctx, reason)).addListener(ChannelFutureListener.CLOSE);
             }
         }
     }

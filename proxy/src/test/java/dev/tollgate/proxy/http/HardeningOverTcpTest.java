@@ -186,6 +186,25 @@ class HardeningOverTcpTest {
         assertThat(REJECTIONS).containsExactly(RejectReason.CONTENT_LENGTH_WITH_TRANSFER_ENCODING);
     }
 
+    @Test
+    void theHeaderReadDeadlineDoesNotCutTheLingerOfARefusedRequest() throws Exception {
+        int body = 1024 * 1024;
+        try (Socket socket = connect()) {
+            send(socket, "POST /a HTTP/1.1\r\nHost: tool\r\nContent-Length: " + body
+                    + "\r\nTransfer-Encoding: chunked\r\n\r\n");
+            // past the header-read timeout (300 ms) from the start, inside the linger (2 s): the rest still goes out
+            Thread.sleep(HEADER_READ_TIMEOUT.toMillis() * 2);
+            CompletableFuture<Long> sending = CompletableFuture.supplyAsync(
+                    () -> LingeringCloseTest.send(uncheckedOut(socket), body));
+            Thread.sleep(HEADER_READ_TIMEOUT.toMillis() * 2);
+            assertThat(readUntilClosed(socket)).startsWith("HTTP/1.1 400 Bad Request")
+                    .endsWith("\"reason\":\"content_length_with_transfer_encoding\"}");
+            assertThat(sending.get(10, TimeUnit.SECONDS)).as("the whole body went out, no reset").isEqualTo(body);
+        }
+        assertThat(REJECTIONS).as("one refusal, no header_read_timeout after it")
+                .containsExactly(RejectReason.CONTENT_LENGTH_WITH_TRANSFER_ENCODING);
+    }
+
     private static java.io.OutputStream uncheckedOut(Socket socket) {
         try {
             return socket.getOutputStream();

@@ -23,10 +23,10 @@ import org.bouncycastle.crypto.signers.ECDSASigner;
 /**
  * ES256 (ECDSA on P-256 with SHA-256) checked on Bouncy Castle's lightweight API: the curve's own field arithmetic
  * ({@code CustomNamedCurves} "secp256r1") and {@link ECDSASigner}, the engine the Bouncy Castle provider runs, without
- * constructing that provider. Constructing it registers over a thousand algorithms and loads some 350 classes from
- * a signed jar at every start of a sidecar (its start-up profile: the largest single item of joining); this path
- * loads a few dozen. Bouncy Castle rather than JDK 17's SunEC because it is an order of magnitude faster on a cache
- * miss (DESIGN.md, "Performance posture"). Thread-safe: each check uses its own signer.
+ * constructing that provider. Constructing it registers over a thousand algorithms and loaded some 550 classes from
+ * the signed jar at every start of an enforcing sidecar (its start-up profile: the largest single item of joining).
+ * Bouncy Castle rather than JDK 17's SunEC because it is an order of magnitude faster on a cache miss (about 68 µs
+ * against 900 µs per verification on a 2-core machine). Thread-safe: each check uses its own signer.
  *
  * <p>The JWS signature is the fixed 64-byte {@code R || S} of RFC 7518 §3.4, nothing else; {@code R} and {@code S}
  * must lie in [1, n-1] (the signer refuses others). A header with critical parameters never verifies here (the token

@@ -120,8 +120,10 @@ class Es256VerifierTest {
         BigInteger r = new BigInteger(1, Arrays.copyOfRange(good, 0, 32));
         BigInteger s = new BigInteger(1, Arrays.copyOfRange(good, 32, 64));
         assertThat(both(input, rs(r, s))).isTrue();
-        for (byte[] bad : List.of(rs(BigInteger.ZERO, s), rs(r, BigInteger.ZERO), rs(r.add(N), s), rs(N, s),
-                rs(r, N), new byte[64])) {
+        BigInteger max = BigInteger.ONE.shiftLeft(256).subtract(BigInteger.ONE);
+        BigInteger overN = N.add(BigInteger.ONE);
+        for (byte[] bad : List.of(rs(BigInteger.ZERO, s), rs(r, BigInteger.ZERO), rs(N, s), rs(r, N), rs(overN, s),
+                rs(r, overN), rs(max, s), rs(r, max), new byte[64])) {
             assertThat(light.verify(ES256, input, Base64URL.encode(bad))).isFalse();
         }
         assertThat(light.verify(ES256, input, Base64URL.encode(Arrays.copyOf(good, 63)))).isFalse();
@@ -156,7 +158,7 @@ class Es256VerifierTest {
     }
 
     @Test
-    void aKeyThatIsNotAPointOfP256IsRefusedWhenTheSetIsBuilt() throws Exception {
+    void aKeyThatIsNotAPointOfP256IsRefused() throws Exception {
         ECPublicKey real = publicKey(key);
         ECPoint w = real.getW();
         ECPublicKey off = (ECPublicKey) KeyFactory.getInstance("EC").generatePublic(new ECPublicKeySpec(
