@@ -3,8 +3,10 @@ package dev.tollgate.api.tls;
 /**
  * The little DER this package reads without a library: the algorithm of a PKCS#8 {@code PrivateKeyInfo}
  * (RFC 5208: {@code SEQUENCE { version INTEGER, privateKeyAlgorithm SEQUENCE { algorithm OBJECT IDENTIFIER, ... },
- * privateKey OCTET STRING, ... }}), to choose the JDK key factory that then parses the whole key. Every length is
- * checked against what encloses it; anything else is refused.
+ * privateKey OCTET STRING, ... }}), to choose the JDK key factory that then parses the whole key; and that a
+ * certificate or key is one definite-length SEQUENCE with nothing after it, before the JDK's parser (which ignores
+ * trailing bytes and follows indefinite lengths) reads it. Every length is checked against what encloses it;
+ * anything else is refused.
  */
 final class Der {
     private static final int SEQUENCE = 0x30;
@@ -20,9 +22,27 @@ final class Der {
      * @throws IllegalArgumentException when the bytes do not begin as a PrivateKeyInfo
      */
     static String pkcs8AlgorithmOid(byte[] der) {
+        requireOneSequence(der, "PKCS#8");
         Reader info = new Reader(der, 0, der.length).enter(SEQUENCE);
         info.enter(INTEGER);
         return info.enter(SEQUENCE).oid();
+    }
+
+    /**
+     * Requires {@code der} to be exactly one SEQUENCE with a definite length: nothing before it, nothing after it.
+     *
+     * @throws IllegalArgumentException naming {@code what} otherwise
+     */
+    static void requireOneSequence(byte[] der, String what) {
+        Reader r = new Reader(der, 0, der.length);
+        try {
+            r.enter(SEQUENCE);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(what + ": not one DER SEQUENCE (" + e.getMessage() + ")", e);
+        }
+        if (r.pos != der.length) {
+            throw new IllegalArgumentException(what + ": " + (der.length - r.pos) + " bytes after its DER SEQUENCE");
+        }
     }
 
     private static final class Reader {
@@ -39,7 +59,7 @@ final class Der {
         /** Reads a TLV with this tag; returns a reader over its value, positioned after it. */
         Reader enter(int tag) {
             if (pos >= end || (b[pos] & 0xff) != tag) {
-                throw new IllegalArgumentException(String.format("PKCS#8: expected tag 0x%02x at byte %d", tag, pos));
+                throw new IllegalArgumentException(String.format("DER: expected tag 0x%02x at byte %d", tag, pos));
             }
             pos++;
             int len = length();
@@ -50,7 +70,7 @@ final class Der {
 
         private int length() {
             if (pos >= end) {
-                throw new IllegalArgumentException("PKCS#8: truncated at byte " + pos);
+                throw new IllegalArgumentException("DER: truncated at byte " + pos);
             }
             int first = b[pos++] & 0xff;
             int len;
@@ -59,7 +79,7 @@ final class Der {
             } else {
                 int n = first & 0x7f;
                 if (n == 0 || n > 3 || pos + n > end) {
-                    throw new IllegalArgumentException("PKCS#8: unsupported length form at byte " + (pos - 1));
+                    throw new IllegalArgumentException("DER: unsupported length form at byte " + (pos - 1));
                 }
                 len = 0;
                 for (int i = 0; i < n; i++) {
@@ -67,7 +87,7 @@ final class Der {
                 }
             }
             if (len > end - pos) {
-                throw new IllegalArgumentException("PKCS#8: length " + len + " overruns its container at byte " + pos);
+                throw new IllegalArgumentException("DER: length " + len + " overruns its container at byte " + pos);
             }
             return len;
         }

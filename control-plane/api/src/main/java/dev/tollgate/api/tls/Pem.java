@@ -57,13 +57,18 @@ public final class Pem {
             CertificateFactory cf = CertificateFactory.getInstance("X.509");
             for (Block b : blocks(pem)) {
                 if (!"CERTIFICATE".equals(b.label())) {
-                    throw new IllegalArgumentException("PEM block " + b.label() + " (expected: CERTIFICATE)");
+                    throw new IllegalArgumentException("PEM block " + printable(b.label()) + " (expected: CERTIFICATE)");
                 }
                 if (out.size() == MAX_CERTIFICATES) {
                     throw new IllegalArgumentException("PEM: more than " + MAX_CERTIFICATES + " certificates");
                 }
+                // one DER SEQUENCE filling the block: the JDK's parser would ignore what follows it, read text
+                // inside it, and follow indefinite (BER) lengths
+                Der.requireOneSequence(b.der(), "certificate");
                 out.add((X509Certificate) cf.generateCertificate(new java.io.ByteArrayInputStream(b.der())));
             }
+        } catch (StackOverflowError e) {
+            throw new IllegalArgumentException("PEM: not a valid certificate (nested too deeply)");
         } catch (CertificateException | RuntimeException e) {
             if (e instanceof IllegalArgumentException iae) {
                 throw iae;
@@ -125,6 +130,9 @@ public final class Pem {
                 info = kp.getPrivateKeyInfo();
             } else if (o instanceof PrivateKeyInfo pki) {
                 info = pki;
+            } else if (o != null && o.getClass().getSimpleName().contains("Encrypted")) {
+                throw new IllegalArgumentException("PEM: no unencrypted private key (found: an encrypted key, "
+                        + o.getClass().getSimpleName() + "; decrypt it first)");
             } else {
                 throw new IllegalArgumentException("PEM: no unencrypted private key (found: "
                         + (o == null ? "nothing" : o.getClass().getSimpleName()) + ")");
@@ -153,24 +161,28 @@ public final class Pem {
         boolean headers = false;
         StringBuilder body = new StringBuilder();
         for (String raw : pem.split("\r?\n|\r", -1)) {
-            String line = raw.strip();
+            String line = raw.trim();
             if (label == null) {
                 if (line.startsWith(BEGIN) && line.endsWith(DASHES) && line.length() > BEGIN.length() + DASHES.length()) {
                     label = line.substring(BEGIN.length(), line.length() - DASHES.length());
                     headers = false;
                     body.setLength(0);
+                } else if (line.startsWith("-----BEGIN") || line.startsWith("-----END")) {
+                    // a damaged BEGIN line would otherwise drop its whole block without a word
+                    throw new IllegalArgumentException("PEM: " + printable(line) + " is not a BEGIN line");
                 }
                 continue;
             }
             if (line.startsWith(END)) {
                 if (!line.equals(END + label + DASHES)) {
-                    throw new IllegalArgumentException("PEM: " + printable(line) + " ends a " + label + " block");
+                    throw new IllegalArgumentException("PEM: " + printable(line) + " ends a " + printable(label)
+                            + " block");
                 }
                 byte[] der;
                 try {
                     der = Base64.getDecoder().decode(body.toString());
                 } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("PEM: the " + label + " block is not base64 ("
+                    throw new IllegalArgumentException("PEM: the " + printable(label) + " block is not base64 ("
                             + e.getMessage() + ")", e);
                 }
                 out.add(new Block(label, headers, der));
@@ -178,16 +190,21 @@ public final class Pem {
                 continue;
             }
             if (line.startsWith(BEGIN)) {
-                throw new IllegalArgumentException("PEM: a BEGIN line inside the " + label + " block");
+                throw new IllegalArgumentException("PEM: a BEGIN line inside the " + printable(label) + " block");
             }
             if (line.indexOf(':') >= 0 && body.isEmpty()) {
                 headers = true;
                 continue;
             }
-            body.append(line);
+            for (int i = 0; i < line.length(); i++) {
+                char c = line.charAt(i);
+                if (c != ' ' && c != '\t') {
+                    body.append(c);
+                }
+            }
         }
         if (label != null) {
-            throw new IllegalArgumentException("PEM: the " + label + " block has no END line");
+            throw new IllegalArgumentException("PEM: the " + printable(label) + " block has no END line");
         }
         return out;
     }

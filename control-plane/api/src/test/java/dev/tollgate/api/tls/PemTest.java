@@ -101,6 +101,50 @@ class PemTest {
     }
 
     @Test
+    void acceptsHeadersAndSpacesInsideABlockAndRefusesADamagedBeginLineTrailingBytesAndBer() throws Exception {
+        X509Certificate ca = pki.caCert;
+        String cert = Pem.encodeCertificates(List.of(ca));
+        String withHeader = cert.replace("-----BEGIN CERTIFICATE-----\n", "-----BEGIN CERTIFICATE-----\nComment: ca\n\n");
+        assertThat(Pem.certificates(withHeader)).containsExactly(ca);
+        String spaced = cert.replaceFirst("(?m)^(MII.{7})", "$1 \t");
+        assertThat(Pem.certificates(spaced)).containsExactly(ca);
+
+        // a damaged BEGIN line must not make its certificate vanish from a chain
+        TestPki.Issued leaf = pki.svid("agent/a");
+        String chain = Pem.encodeCertificates(List.of(leaf.cert(), ca));
+        assertThatThrownBy(() -> Pem.certificates(chain.replaceFirst("-----BEGIN CERTIFICATE-----",
+                "-----BEGIN CERTIFICATE----- leaf"))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("is not a BEGIN line");
+
+        byte[] der = ca.getEncoded();
+        byte[] trailing = java.util.Arrays.copyOf(der, der.length + 1);
+        assertThatThrownBy(() -> Pem.certificates(block("CERTIFICATE", trailing)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("1 bytes after its DER SEQUENCE");
+        byte[] indefinite = new byte[der.length + 2];
+        indefinite[0] = 0x30;
+        indefinite[1] = (byte) 0x80;
+        System.arraycopy(der, 2, indefinite, 2, der.length - 2);
+        assertThatThrownBy(() -> Pem.certificates(block("CERTIFICATE", indefinite)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not one DER SEQUENCE");
+
+        // deeply nested indefinite-length sequences inside a definite one: refused, never a StackOverflowError
+        int depth = 30_000;
+        byte[] deep = new byte[5 + 4 * depth];
+        deep[0] = 0x30;
+        deep[1] = (byte) 0x83;
+        deep[2] = (byte) ((4 * depth) >> 16);
+        deep[3] = (byte) ((4 * depth) >> 8);
+        deep[4] = (byte) (4 * depth);
+        for (int i = 0; i < depth; i++) {
+            deep[5 + 2 * i] = 0x30;
+            deep[6 + 2 * i] = (byte) 0x80;
+        }
+        byte[] deepBlock = java.util.Arrays.copyOf(deep, 5 + 4 * depth);
+        assertThatThrownBy(() -> Pem.certificates(block("CERTIFICATE", deepBlock)))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void readsPkcs8KeysOfEveryAlgorithmTheSidecarUsesWithTheJdk() throws Exception {
         for (String alg : List.of("EC", "RSA", "Ed25519")) {
             PrivateKey key = keyPair(alg).getPrivate();
@@ -146,6 +190,18 @@ class PemTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no unencrypted private key");
         assertThatThrownBy(() -> Pem.privateKey(""))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no unencrypted private key");
+        // OpenSSL's default for an encrypted key: PKCS#8 "ENCRYPTED PRIVATE KEY"
+        String pkcs8Encrypted = Pem.encode(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(ec.getPrivate(),
+                new org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8EncryptorBuilder(
+                        org.bouncycastle.openssl.PKCS8Generator.AES_256_CBC)
+                        .setProvider(new org.bouncycastle.jce.provider.BouncyCastleProvider())
+                        .setPassword("secret".toCharArray()).build()).generate());
+        assertThat(pkcs8Encrypted).contains("BEGIN ENCRYPTED PRIVATE KEY");
+        assertThatThrownBy(() -> Pem.privateKey(pkcs8Encrypted))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("an encrypted key");
+        byte[] key = ec.getPrivate().getEncoded();
+        assertThatThrownBy(() -> Pem.privateKey(block("PRIVATE KEY", java.util.Arrays.copyOf(key, key.length + 2))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("2 bytes after its DER SEQUENCE");
     }
 
     @Test
