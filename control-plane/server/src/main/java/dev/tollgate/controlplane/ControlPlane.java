@@ -252,10 +252,19 @@ public final class ControlPlane implements AutoCloseable {
                     config.exceptions().maxDuration(), Posture.ruleIds(),
                     (kind, id) -> inventory.requireAsset("assetKind", kind, "assetId", id));
             hub.register(exceptions.snapshotSource());
-            // read on the scheduler (below), never on a scrape
+            // read on the scheduler, never on a scrape: every GOVERNANCE_GAUGES_REFRESH (exceptions end by the clock,
+            // other replicas write too) and soon after each change made here (one read for a burst of changes)
             java.util.concurrent.atomic.AtomicReference<Exceptions.Summary> exceptionSummary =
                     new java.util.concurrent.atomic.AtomicReference<>(new Exceptions.Summary(0, 0, 0));
             metrics.exceptionGauges(exceptionSummary::get);
+            scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "tollgate-cp-scheduler");
+                t.setDaemon(true);
+                return t;
+            });
+            Runnable readExceptionGauges = () -> upkeep("read the exception gauges",
+                    () -> exceptionSummary.set(exceptions.summary()));
+            exceptions.onChange(coalesced(scheduler, readExceptionGauges));
             Map<String, String> rules = new LinkedHashMap<>();
             for (Posture.Rule r : Posture.Rule.values()) {
                 rules.put(r.id, r.severity.wireName());
@@ -281,11 +290,6 @@ public final class ControlPlane implements AutoCloseable {
                     new Authenticator(() -> ca.bundle().anchors(), config.trustDomain(), revokedIdentities), blocking,
                     metrics, auditor);
             AdminServer admin = new AdminServer(config.adminListen(), registry, identity::valid);
-            scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "tollgate-cp-scheduler");
-                t.setDaemon(true);
-                return t;
-            });
             ControlPlane cp = new ControlPlane(config, clock, store, ca, auditor, registry, identity, api, admin, blocking,
                     scheduler, hub, bundles, tokens, policies, checkpoints, operators, revokedIdentities);
             cp.processMetrics = gc;
@@ -322,7 +326,7 @@ public final class ControlPlane implements AutoCloseable {
                     prune, prune, TimeUnit.MILLISECONDS);
             // the governance gauges: exceptions end by the clock, other replicas write too
             scheduler.scheduleWithFixedDelay(() -> {
-                upkeep("read the exception gauges", () -> exceptionSummary.set(exceptions.summary()));
+                readExceptionGauges.run();
                 upkeep("count the upstream secrets", secrets::refreshCount);
             }, 0, GOVERNANCE_GAUGES_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
             LOG.info("control plane for trust domain {} serving its API on {} (admin on {})", config.trustDomain(),
@@ -361,6 +365,27 @@ public final class ControlPlane implements AutoCloseable {
         byte[] b = new byte[n];
         new java.security.SecureRandom().nextBytes(b);
         return b;
+    }
+
+    /**
+     * A trigger that runs {@code task} on {@code executor} soon: triggers that come while a run is queued and not yet
+     * started share it. A trigger after the executor was shut down does nothing.
+     */
+    static Runnable coalesced(java.util.concurrent.Executor executor, Runnable task) {
+        java.util.concurrent.atomic.AtomicBoolean queued = new java.util.concurrent.atomic.AtomicBoolean();
+        return () -> {
+            if (!queued.compareAndSet(false, true)) {
+                return;
+            }
+            try {
+                executor.execute(() -> {
+                    queued.set(false);
+                    task.run();
+                });
+            } catch (java.util.concurrent.RejectedExecutionException closing) {
+                queued.set(false);
+            }
+        };
     }
 
     /** Runs one scheduled upkeep task; a failure is logged and the schedule goes on. */

@@ -89,6 +89,7 @@ public final class Exceptions {
     private final Duration maxDuration;
     private final Set<String> postureRules;
     private final AssetCheck assets;
+    private volatile Runnable changed = () -> { };
 
     /** Says whether an inventory asset exists; throws an {@link ApiProblem} naming the field when it does not. */
     @FunctionalInterface
@@ -111,6 +112,18 @@ public final class Exceptions {
         this.maxDuration = maxDuration;
         this.postureRules = Set.copyOf(postureRules);
         this.assets = assets;
+    }
+
+    /**
+     * Runs {@code r} after each committed change the gauges count (an approval, a review, a revocation, uses reported
+     * by a sidecar), on the committing thread: it should only hand the re-read to another thread.
+     */
+    public void onChange(Runnable r) {
+        this.changed = java.util.Objects.requireNonNull(r, "r");
+    }
+
+    private void changedAfterCommit() {
+        store.afterCommit(() -> changed.run());
     }
 
     // ---- writes -------------------------------------------------------------------------------------------------
@@ -221,6 +234,7 @@ public final class Exceptions {
             auditor.record(APPROVED, by.auditName(), "exception.approve", id, "ok", d);
             publish(after, now);
             store.afterCommit(() -> metrics.exceptionAction(ExceptionAction.APPROVED));
+            changedAfterCommit();
             return view(after, now);
         });
     }
@@ -257,6 +271,7 @@ public final class Exceptions {
                 publish(after, now);
             }
             store.afterCommit(() -> metrics.exceptionAction(ExceptionAction.REVIEWED));
+            changedAfterCommit();
             return view(after, now);
         });
     }
@@ -336,6 +351,7 @@ public final class Exceptions {
             publish(after, now);
         }
         store.afterCommit(() -> metrics.exceptionAction(ExceptionAction.REVOKED));
+        changedAfterCommit();
         return after;
     }
 
@@ -345,6 +361,7 @@ public final class Exceptions {
      * ignored and counted as unmatched: a sidecar cannot inflate the uses of someone else's exception.
      */
     public void countUses(SpiffeId workload, Map<String, Long> usesById, Instant at) {
+        boolean counted = false;
         for (Map.Entry<String, Long> u : usesById.entrySet()) {
             String id = u.getKey();
             Optional<ExceptionRecord> e = id != null && ID.matcher(id).matches() ? store.exception(id)
@@ -354,6 +371,10 @@ public final class Exceptions {
                 continue;
             }
             store.addExceptionUses(id, u.getValue(), at);
+            counted = true;
+        }
+        if (counted) {
+            changedAfterCommit();
         }
     }
 
