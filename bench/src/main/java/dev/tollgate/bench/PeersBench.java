@@ -143,6 +143,16 @@ public final class PeersBench implements Callable<Integer> {
             + "and peer (s); default: ${DEFAULT-VALUE}")
     double largeWarmupMaxSeconds;
 
+    @Option(names = "--h2load-warmup", defaultValue = "3", description = "seconds per round of h2load, unrecorded, "
+            + "before each pair's measured h2load, in rounds until a round's rate rises at most --warmup-steady percent "
+            + "(the first HTTP/2 client of a sidecar loads the h2c classes, which de-optimises code compiled without them; "
+            + "the warm-up runs HTTP/1.1 only); 0: none; default: ${DEFAULT-VALUE}")
+    int h2loadWarmupSeconds;
+
+    @Option(names = "--h2load-warmup-max", defaultValue = "60", description = "longest h2load warm-up per pair (s); "
+            + "default: ${DEFAULT-VALUE}")
+    int h2loadWarmupMaxSeconds;
+
     @Option(names = "--large-connections", defaultValue = "8", description = "closed-loop connections for large responses; default: ${DEFAULT-VALUE}")
     int largeConnections;
 
@@ -403,6 +413,8 @@ public final class PeersBench implements Callable<Integer> {
         range(errors, "large-duration", largeSeconds, 0.1, 600);
         range(errors, "large-warmup", largeWarmupSeconds, 0, 600);
         range(errors, "large-warmup-max", largeWarmupMaxSeconds, largeWarmupSeconds, 600);
+        range(errors, "h2load-warmup", h2loadWarmupSeconds, 0, 600);
+        range(errors, "h2load-warmup-max", h2loadWarmupMaxSeconds, h2loadWarmupSeconds, 600);
         range(errors, "large-connections", largeConnections, 1, 1000);
         range(errors, "coldstart-repetitions", coldstartRepetitions, 1, 20);
         range(errors, "body-bytes", bodyBytes, 0, 8 * 1024 * 1024);
@@ -472,9 +484,10 @@ public final class PeersBench implements Callable<Integer> {
      * answered {@code --warmup-requests} and its rate stopped rising (a round at most {@code --warmup-steady} percent
      * above the one before), or {@code --warmup-max} seconds have passed: a JVM that starts slow (a busy core, code
      * still interpreted, the compiler still busy with the hot path) gets more rounds. Only the last round's throughput
-     * is recorded, to show how warm the peer was.
+     * is recorded, to show how warm the peer was. Each round ends with a scrape of the Tollgate sides' {@code /metrics}
+     * (see {@link #warmUntilSteady}).
      */
-    private void warmUp() throws InterruptedException {
+    private void warmUp() throws IOException, InterruptedException {
         if (warmupSeconds <= 0) {
             return;
         }
@@ -490,9 +503,14 @@ public final class PeersBench implements Callable<Integer> {
      * rate rose at most {@code --warmup-steady} percent over the one before, or another round would pass
      * {@code maxSeconds}; records the rounds, the requests answered and the last round's rate under
      * {@code scenario}.
+     *
+     * <p>Each round ends with a scrape of the Tollgate sides' {@code /metrics}, as Prometheus scrapes a deployed
+     * sidecar and as every measured run here does before and after its load (the denial counters): the first scrape
+     * of a sidecar loads the exposition classes, and loading classes de-optimises compiled code that assumed they did
+     * not exist. Left to the first measured run, that recompilation landed inside its latency figures.
      */
     private void warmUntilSteady(String scenario, String label, Peer p, int param, long minAnswered,
-                                 double maxSeconds, LoadSpec round) throws InterruptedException {
+                                 double maxSeconds, LoadSpec round) throws IOException, InterruptedException {
         long answered = 0;
         long begin = System.nanoTime();
         double roundSeconds = round.duration().toNanos() / 1e9;
@@ -504,6 +522,7 @@ public final class PeersBench implements Callable<Integer> {
                 && (System.nanoTime() - begin) / 1e9 + roundSeconds <= maxSeconds) {
             rounds++;
             last = load.run(round);
+            denials(p);
             report(label + " round " + rounds, "", last);
             answered += last.ok();
             rising = stillRising(previousRate, last.throughput(), warmupSteadyPercent);
@@ -574,6 +593,11 @@ public final class PeersBench implements Callable<Integer> {
         notes.put("h2load", "h2c (HTTP/2 with prior knowledge) to each pair's agent side; direct is not run (the "
                 + "tool speaks HTTP/1.1 only). The tool sides are not driven by h2load: they require a client "
                 + "certificate, which h2load cannot present");
+        // the step search first: open loop over HTTP/1.1 keep-alive like the warm-up and the latency runs; h2load last,
+        // its new HTTP/2 clients recompile code on the agent sides
+        for (Peer p : peers) {
+            stepSearch(p);
+        }
         for (Peer p : peers) {
             if (wrk) {
                 wrk(p);
@@ -581,9 +605,6 @@ public final class PeersBench implements Callable<Integer> {
             if (h2load && p.h2cEgress().isPresent()) {
                 h2load(p);
             }
-        }
-        for (Peer p : peers) {
-            stepSearch(p);
         }
     }
 
@@ -665,18 +686,55 @@ public final class PeersBench implements Callable<Integer> {
     }
 
     /** h2load over h2c, one thread on the generator's core, against the peer's agent side. */
-    private void h2load(Peer p) throws IOException, InterruptedException {
+    private List<String> h2loadCommand(Peer p, int seconds) throws IOException {
         List<String> cmd = new ArrayList<>();
         if (cpu != null) {
             cmd.addAll(List.of("taskset", "-c", String.valueOf(loadCpu)));
         }
-        cmd.addAll(List.of("h2load", "-t1", "-c" + wrkConnections, "-m10", "-D", String.valueOf(wrkSeconds),
+        cmd.addAll(List.of("h2load", "-t1", "-c" + wrkConnections, "-m10", "-D", String.valueOf(seconds),
                 "-d", callFile().toString(), "-H", "content-type: application/json", "-H", ":authority: " + Peer.TOOL_HOST));
         for (Map.Entry<String, String> h : p.headers().entrySet()) {
             cmd.addAll(List.of("-H", h.getKey().toLowerCase(Locale.ROOT) + ": " + h.getValue()));
         }
         cmd.add("http://127.0.0.1:" + p.h2cEgress().orElseThrow().getPort() + Peer.CALL_PATH);
-        ToolRun run = runTool("h2load", p, cmd);
+        return cmd;
+    }
+
+    /**
+     * Unrecorded h2load rounds of {@code --h2load-warmup} seconds until a round's rate rose at most
+     * {@code --warmup-steady} percent over the one before, or another round would pass {@code --h2load-warmup-max};
+     * records the rounds and seconds under {@code h2load-warmup}.
+     */
+    private void h2loadWarmUp(Peer p) throws IOException, InterruptedException {
+        if (h2loadWarmupSeconds <= 0) {
+            return;
+        }
+        long begin = System.nanoTime();
+        int rounds = 0;
+        double previousRate = -1;
+        boolean rising = true;
+        while (rising && (rounds == 0 || (System.nanoTime() - begin) / 1e9 + h2loadWarmupSeconds <= h2loadWarmupMaxSeconds)) {
+            rounds++;
+            Process proc = new ProcessBuilder(h2loadCommand(p, h2loadWarmupSeconds)).redirectErrorStream(true).start();
+            String output = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!proc.waitFor(h2loadWarmupSeconds + 30L, TimeUnit.SECONDS)) {
+                proc.destroyForcibly();
+                failures.add("h2load warm-up " + p.name + ": did not finish");
+                return;
+            }
+            H2loadResult h = H2loadResult.parse(output);
+            System.out.printf(Locale.ROOT, "warm-up h2load %-15s round %d %9.0f req/s  failed %d%n", p.name, rounds,
+                    h.requestsPerSecond(), h.failed());
+            rising = stillRising(previousRate, h.requestsPerSecond(), warmupSteadyPercent);
+            previousRate = h.requestsPerSecond();
+        }
+        add(0, "h2load-warmup", p.name, 0, "rounds", rounds);
+        add(0, "h2load-warmup", p.name, 0, "seconds", (System.nanoTime() - begin) / 1e9);
+    }
+
+    private void h2load(Peer p) throws IOException, InterruptedException {
+        h2loadWarmUp(p);
+        ToolRun run = runTool("h2load", p, h2loadCommand(p, wrkSeconds));
         if (run == null) {
             return;
         }

@@ -64,7 +64,10 @@ final class PeersSummary {
         if (b.rows.stream().anyMatch(r -> r.scenario().equals("warmup"))) {
             s.append("\n## Warm-up (not measured)\n\nClosed loop, ").append(b.connections).append(" connections, "
                     + "in rounds until the peer answered ").append(b.warmupRequests).append(" requests or the time "
-                    + "ran out; the last round's rate shows how warm each peer was when measuring began.\n\n"
+                    + "ran out; each round ends with a scrape of the Tollgate sides' `/metrics` (as Prometheus scrapes a "
+                    + "sidecar, and as each measured run reads the denial counters): a first scrape during a measured "
+                    + "run would load classes and recompile code within it. The last round's rate shows how warm each "
+                    + "peer was when measuring began.\n\n"
                     + "| peer | rounds | answered | last round (responses/s) |\n| --- | ---: | ---: | ---: |\n");
             for (String p : peers) {
                 s.append("| ").append(p).append(" | ").append(b.spread("warmup", p, 0, "rounds").format(0))
@@ -138,9 +141,12 @@ final class PeersSummary {
             if (h2 != null && b.commands.containsKey("h2load")) {
                 s.append("\n### Maximum throughput with h2load (HTTP/2, closed loop)\n\n`")
                         .append(shorten(b.commands.get("h2load").get(0))).append("`: ").append(h2)
-                        .append(". h2load prints no percentiles, only the mean time for a request. Output per peer: "
-                                + "`hgrm/h2load-<peer>.txt`.\n\n| peer | requests/s | mean µs | CPU s per 1,000 | "
-                                + "2xx | failed |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
+                        .append(". h2load prints no percentiles, only the mean time for a request. Before each pair's "
+                                + "measured run, unrecorded h2load rounds until the rate stopped rising (the first "
+                                + "HTTP/2 clients of a sidecar load the h2c classes and recompile code; \"warm-up s\"). "
+                                + "Output per peer: `hgrm/h2load-<peer>.txt`.\n\n| peer | requests/s | mean µs | CPU s "
+                                + "per 1,000 | 2xx | failed | warm-up s |\n| --- | ---: | ---: | ---: | ---: | ---: "
+                                + "| ---: |\n");
                 for (String p : peers) {
                     if (b.spread("h2load", p, 0, "requests").n() == 0) {
                         continue;
@@ -149,7 +155,8 @@ final class PeersSummary {
                             .append(" | ").append(b.spread("h2load", p, 0, "mean_us").format(0))
                             .append(" | ").append(b.spread("h2load", p, 0, "cpu_s_per_1k").format(3))
                             .append(" | ").append(b.spread("h2load", p, 0, "status_2xx").format(0))
-                            .append(" | ").append(b.spread("h2load", p, 0, "failed").format(0)).append(" |\n");
+                            .append(" | ").append(b.spread("h2load", p, 0, "failed").format(0))
+                            .append(" | ").append(b.spread("h2load-warmup", p, 0, "seconds").format(1)).append(" |\n");
                 }
             }
         }

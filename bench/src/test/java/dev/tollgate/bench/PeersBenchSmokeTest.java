@@ -30,7 +30,8 @@ class PeersBenchSmokeTest {
                 "--handshake-duration", "0.5", "--handshake-concurrency", "2", "--resource-connections", "20",
                 "--resource-rate", "20", "--resource-duration", "0.5", "--large-sizes", "65536,1048576",
                 "--large-duration", "0.5", "--large-warmup", "0.2", "--large-warmup-max", "0.4",
-                "--large-connections", "1", "--coldstart-repetitions", "1", "--no-pin",
+                "--large-connections", "1", "--coldstart-repetitions", "1", "--h2load-warmup", "1",
+                "--h2load-warmup-max", "1", "--no-pin",
                 "--out", out.toString());
 
         assertThat(exit).as("exit code (1: a scenario got no 2xx, see the test output)").isZero();
@@ -69,6 +70,8 @@ class PeersBenchSmokeTest {
             if (h2load && !peer.equals("direct")) {
                 assertThat(csv.get("1,h2load," + peer + ",0,status_2xx")).as(peer + " h2load over h2c").isPositive();
                 assertThat(csv.get("1,h2load," + peer + ",0,failed")).as(peer + " h2load failed").isZero();
+                assertThat(csv.get("0,h2load-warmup," + peer + ",0,rounds")).as(peer + " h2load warm-up: one round "
+                        + "fits in --h2load-warmup-max").isEqualTo(1.0);
             }
             if (!peer.equals("direct")) {
                 assertThat(csv.get("1,added," + peer + ",50,p99_us")).as(peer + " added latency").isNotNull();
@@ -103,6 +106,9 @@ class PeersBenchSmokeTest {
             assertThat(csv.get("0,jit," + side + ",0,compile_s")).as(side + ": seconds compiling").isPositive();
         }
         assertThat(summary).contains("| JIT: methods | JIT: compile s |");
+        if (h2load) {
+            assertThat(summary).contains("| 2xx | failed | warm-up s |");
+        }
         assertThat(out.resolve("gc").resolve("tollgate-enforce-tool.log")).exists();
         assertThat(out.resolve("gc").resolve("tollgate-inspect-agent.log")).exists();
         assertThat(csv.keySet()).as("no denial in any measured run").noneMatch(k -> k.contains(",denied "));
