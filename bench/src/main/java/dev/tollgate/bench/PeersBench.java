@@ -484,10 +484,10 @@ public final class PeersBench implements Callable<Integer> {
      * answered {@code --warmup-requests} and its rate stopped rising (a round at most {@code --warmup-steady} percent
      * above the one before), or {@code --warmup-max} seconds have passed: a JVM that starts slow (a busy core, code
      * still interpreted, the compiler still busy with the hot path) gets more rounds. Only the last round's throughput
-     * is recorded, to show how warm the peer was. Each round ends with a scrape of the Tollgate sides' {@code /metrics}
-     * (see {@link #warmUntilSteady}).
+     * is recorded, to show how warm the peer was. Each round ends with a scrape of the enforcing pairs'
+     * {@code /metrics} (see {@link #warmUntilSteady}).
      */
-    private void warmUp() throws IOException, InterruptedException {
+    private void warmUp() throws InterruptedException {
         if (warmupSeconds <= 0) {
             return;
         }
@@ -504,13 +504,14 @@ public final class PeersBench implements Callable<Integer> {
      * {@code maxSeconds}; records the rounds, the requests answered and the last round's rate under
      * {@code scenario}.
      *
-     * <p>Each round ends with a scrape of the Tollgate sides' {@code /metrics}, as Prometheus scrapes a deployed
-     * sidecar and as every measured run here does before and after its load (the denial counters): the first scrape
+     * <p>Each round ends with a scrape of the enforcing pairs' {@code /metrics}, as Prometheus scrapes a deployed
+     * sidecar and as every measured run of those pairs does before and after its load (the denial counters; the
+     * pass-through pair has none and is not scraped): the first scrape
      * of a sidecar loads the exposition classes, and loading classes de-optimises compiled code that assumed they did
      * not exist. Left to the first measured run, that recompilation landed inside its latency figures.
      */
     private void warmUntilSteady(String scenario, String label, Peer p, int param, long minAnswered,
-                                 double maxSeconds, LoadSpec round) throws IOException, InterruptedException {
+                                 double maxSeconds, LoadSpec round) throws InterruptedException {
         long answered = 0;
         long begin = System.nanoTime();
         double roundSeconds = round.duration().toNanos() / 1e9;
@@ -522,7 +523,11 @@ public final class PeersBench implements Callable<Integer> {
                 && (System.nanoTime() - begin) / 1e9 + roundSeconds <= maxSeconds) {
             rounds++;
             last = load.run(round);
-            denials(p);
+            try {
+                denials(p);
+            } catch (IOException e) { // the measured runs read /metrics too, and fail loudly if it stays unreadable
+                System.out.println("  " + label + ": /metrics not read (" + e.getMessage() + ")");
+            }
             report(label + " round " + rounds, "", last);
             answered += last.ok();
             rising = stillRising(previousRate, last.throughput(), warmupSteadyPercent);
@@ -593,18 +598,16 @@ public final class PeersBench implements Callable<Integer> {
         notes.put("h2load", "h2c (HTTP/2 with prior knowledge) to each pair's agent side; direct is not run (the "
                 + "tool speaks HTTP/1.1 only). The tool sides are not driven by h2load: they require a client "
                 + "certificate, which h2load cannot present");
-        // the step search first: open loop over HTTP/1.1 keep-alive like the warm-up and the latency runs; h2load last,
-        // its new HTTP/2 clients recompile code on the agent sides
-        for (Peer p : peers) {
-            stepSearch(p);
-        }
         for (Peer p : peers) {
             if (wrk) {
                 wrk(p);
             }
             if (h2load && p.h2cEgress().isPresent()) {
-                h2load(p);
+                h2load(p); // after its own warm-up: the step search below must not pay for the h2c recompilation
             }
+        }
+        for (Peer p : peers) {
+            stepSearch(p);
         }
     }
 
@@ -622,17 +625,29 @@ public final class PeersBench implements Callable<Integer> {
                 .replaceAll("127\\.0\\.0\\.1:\\d+", "127.0.0.1:<agent side port>")));
         double cpuBefore = p.cpuSeconds();
         Map<String, Long> denialsBefore = denials(p);
-        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String output = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!proc.waitFor(wrkSeconds + 30L, TimeUnit.SECONDS)) {
-            proc.destroyForcibly();
+        String output = runBounded(cmd, out.resolve("hgrm").resolve(tool + "-" + p.name + ".txt"), wrkSeconds + 30L);
+        if (output == null) {
             failures.add(tool + " " + p.name + ": did not finish");
             return null;
         }
         double cpuUsed = p.cpuSeconds() - cpuBefore;
         recordDenials(1, tool, p, 0, denialsBefore);
-        Files.writeString(out.resolve("hgrm").resolve(tool + "-" + p.name + ".txt"), output);
         return new ToolRun(output, cpuUsed);
+    }
+
+    /**
+     * Runs a command with its output (stdout and stderr) going to {@code file}; returns that output, or null when it
+     * did not end within {@code seconds} (then it is killed). Reading the output only after the end is what lets the
+     * deadline hold: a process that never exits would otherwise block the read for ever.
+     */
+    static String runBounded(List<String> cmd, Path file, long seconds) throws IOException, InterruptedException {
+        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(file.toFile()).start();
+        if (!proc.waitFor(seconds, TimeUnit.SECONDS)) {
+            proc.destroyForcibly();
+            proc.waitFor(5, TimeUnit.SECONDS);
+            return null;
+        }
+        return Files.readString(file, StandardCharsets.UTF_8);
     }
 
     /** The benchmark's call as a file (h2load {@code -d}), in the result directory's {@code hgrm/}. */
@@ -715,16 +730,22 @@ public final class PeersBench implements Callable<Integer> {
         boolean rising = true;
         while (rising && (rounds == 0 || (System.nanoTime() - begin) / 1e9 + h2loadWarmupSeconds <= h2loadWarmupMaxSeconds)) {
             rounds++;
-            Process proc = new ProcessBuilder(h2loadCommand(p, h2loadWarmupSeconds)).redirectErrorStream(true).start();
-            String output = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!proc.waitFor(h2loadWarmupSeconds + 30L, TimeUnit.SECONDS)) {
-                proc.destroyForcibly();
+            Path file = out.resolve("hgrm").resolve("h2load-warmup-" + p.name + ".txt");
+            String output = runBounded(h2loadCommand(p, h2loadWarmupSeconds), file, h2loadWarmupSeconds + 30L);
+            Files.deleteIfExists(file);
+            if (output == null) {
                 failures.add("h2load warm-up " + p.name + ": did not finish");
                 return;
             }
             H2loadResult h = H2loadResult.parse(output);
             System.out.printf(Locale.ROOT, "warm-up h2load %-15s round %d %9.0f req/s  failed %d%n", p.name, rounds,
                     h.requestsPerSecond(), h.failed());
+            if (h.failed() > 0 || h.status2xx() < h.done() || !(h.requestsPerSecond() > 0)) {
+                // the measured run after it records its own failures; a warm-up that fails warms nothing up
+                failures.add("h2load warm-up " + p.name + " round " + rounds + ": " + h.done() + " requests, "
+                        + h.status2xx() + " 2xx, " + h.failed() + " failed");
+                break;
+            }
             rising = stillRising(previousRate, h.requestsPerSecond(), warmupSteadyPercent);
             previousRate = h.requestsPerSecond();
         }
@@ -1192,6 +1213,8 @@ public final class PeersBench implements Callable<Integer> {
         s.put("step search: p99 limit (ms), first rate, highest rate, seconds per step, bisections",
                 p99LimitMs + ", " + stepStart + ", " + stepMax + ", " + stepSeconds + ", " + stepBisections);
         s.put("wrk: seconds, connections (1 thread)", wrkSeconds + ", " + wrkConnections);
+        s.put("h2load: seconds, connections × streams (1 thread), unrecorded warm-up: round (s), at most (s)",
+                wrkSeconds + ", " + wrkConnections + " × 10, " + h2loadWarmupSeconds + ", " + h2loadWarmupMaxSeconds);
         s.put("handshakes: seconds, concurrent new connections", handshakeSeconds + ", " + handshakeConcurrency);
         s.put("memory under load: open connections, rate (rps), seconds", resourceConnections + ", " + resourceRate
                 + ", " + resourceSeconds);

@@ -64,10 +64,10 @@ final class PeersSummary {
         if (b.rows.stream().anyMatch(r -> r.scenario().equals("warmup"))) {
             s.append("\n## Warm-up (not measured)\n\nClosed loop, ").append(b.connections).append(" connections, "
                     + "in rounds until the peer answered ").append(b.warmupRequests).append(" requests or the time "
-                    + "ran out; each round ends with a scrape of the Tollgate sides' `/metrics` (as Prometheus scrapes a "
-                    + "sidecar, and as each measured run reads the denial counters): a first scrape during a measured "
-                    + "run would load classes and recompile code within it. The last round's rate shows how warm each "
-                    + "peer was when measuring began.\n\n"
+                    + "ran out; each round ends with a scrape of the enforcing pairs' `/metrics` (as Prometheus scrapes "
+                    + "a sidecar, and as each of their measured runs reads the denial counters): a first scrape during "
+                    + "a measured run would load classes and recompile code within it. The last round's rate shows how "
+                    + "warm each peer was when measuring began.\n\n"
                     + "| peer | rounds | answered | last round (responses/s) |\n| --- | ---: | ---: | ---: |\n");
             for (String p : peers) {
                 s.append("| ").append(p).append(" | ").append(b.spread("warmup", p, 0, "rounds").format(0))
@@ -141,10 +141,14 @@ final class PeersSummary {
             if (h2 != null && b.commands.containsKey("h2load")) {
                 s.append("\n### Maximum throughput with h2load (HTTP/2, closed loop)\n\n`")
                         .append(shorten(b.commands.get("h2load").get(0))).append("`: ").append(h2)
-                        .append(". h2load prints no percentiles, only the mean time for a request. Before each pair's "
-                                + "measured run, unrecorded h2load rounds until the rate stopped rising (the first "
-                                + "HTTP/2 clients of a sidecar load the h2c classes and recompile code; \"warm-up s\"). "
-                                + "Output per peer: `hgrm/h2load-<peer>.txt`.\n\n| peer | requests/s | mean µs | CPU s "
+                        .append(". h2load prints no percentiles, only the mean time for a request. ")
+                        .append(b.h2loadWarmupSeconds > 0 ? "Before each pair's measured run, unrecorded h2load rounds "
+                                + "of " + b.h2loadWarmupSeconds + " s until the rate stopped rising or "
+                                + b.h2loadWarmupMaxSeconds + " s passed (the first HTTP/2 clients of a sidecar load the "
+                                + "h2c classes and recompile code; \"warm-up s\"). " : "No h2load warm-up (--h2load-warmup "
+                                + "0): the first HTTP/2 clients of a sidecar load the h2c classes and recompile code "
+                                + "within the measured run. ")
+                        .append("Output per peer: `hgrm/h2load-<peer>.txt`.\n\n| peer | requests/s | mean µs | CPU s "
                                 + "per 1,000 | 2xx | failed | warm-up s |\n| --- | ---: | ---: | ---: | ---: | ---: "
                                 + "| ---: |\n");
                 for (String p : peers) {

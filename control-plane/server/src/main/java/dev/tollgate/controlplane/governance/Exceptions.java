@@ -361,7 +361,7 @@ public final class Exceptions {
      * ignored and counted as unmatched: a sidecar cannot inflate the uses of someone else's exception.
      */
     public void countUses(SpiffeId workload, Map<String, Long> usesById, Instant at) {
-        boolean counted = false;
+        boolean flips = false;
         for (Map.Entry<String, Long> u : usesById.entrySet()) {
             String id = u.getKey();
             Optional<ExceptionRecord> e = id != null && ID.matcher(id).matches() ? store.exception(id)
@@ -371,9 +371,11 @@ public final class Exceptions {
                 continue;
             }
             store.addExceptionUses(id, u.getValue(), at);
-            counted = true;
+            // the gauges change only when an active exception is first used past its review date
+            ExceptionRecord before = e.get();
+            flips |= before.state(at) == State.ACTIVE && !usedAfterReview(before) && at.isAfter(before.reviewBy());
         }
-        if (counted) {
+        if (flips) {
             changedAfterCommit();
         }
     }
