@@ -519,8 +519,7 @@ public final class PeersBench implements Callable<Integer> {
         LoadResult last = null;
         double previousRate = -1;
         boolean rising = warmupSteadyPercent > 0;
-        while (rounds == 0 || (answered < minAnswered || rising)
-                && (System.nanoTime() - begin) / 1e9 + roundSeconds <= maxSeconds) {
+        while (anotherRound(rounds, answered < minAnswered || rising, begin, roundSeconds, maxSeconds)) {
             rounds++;
             last = load.run(round);
             try {
@@ -537,6 +536,14 @@ public final class PeersBench implements Callable<Integer> {
         add(0, scenario, p.name, param, "answered", answered);
         add(0, scenario, p.name, param, "seconds", (System.nanoTime() - begin) / 1e9);
         add(0, scenario, p.name, param, "last_round_ok_per_s", last.throughput());
+    }
+
+    /**
+     * Whether a warm-up runs another round: always a first one; then while {@code wanted} (the peer still getting
+     * faster, or short of its requests) and the round would end within {@code maxSeconds} of {@code beginNanos}.
+     */
+    static boolean anotherRound(int rounds, boolean wanted, long beginNanos, double roundSeconds, double maxSeconds) {
+        return rounds == 0 || wanted && (System.nanoTime() - beginNanos) / 1e9 + roundSeconds <= maxSeconds;
     }
 
     /**
@@ -728,7 +735,7 @@ public final class PeersBench implements Callable<Integer> {
         int rounds = 0;
         double previousRate = -1;
         boolean rising = true;
-        while (rising && (rounds == 0 || (System.nanoTime() - begin) / 1e9 + h2loadWarmupSeconds <= h2loadWarmupMaxSeconds)) {
+        while (anotherRound(rounds, rising, begin, h2loadWarmupSeconds, h2loadWarmupMaxSeconds)) {
             rounds++;
             Path file = out.resolve("hgrm").resolve("h2load-warmup-" + p.name + ".txt");
             String output = runBounded(h2loadCommand(p, h2loadWarmupSeconds), file, h2loadWarmupSeconds + 30L);

@@ -28,4 +28,14 @@ class PeersBenchWarmUpTest {
         assertThat(PeersBench.stillRising(-1, 5000, 0)).isFalse();
         assertThat(PeersBench.stillRising(1000, 9000, 0)).isFalse();
     }
+
+    @Test
+    void aFirstRoundAlwaysRunsThenOnlyWhileWantedAndWithinTheLimit() {
+        long now = System.nanoTime();
+        assertThat(PeersBench.anotherRound(0, false, now, 10, 5)).as("first round, even past the limit").isTrue();
+        assertThat(PeersBench.anotherRound(1, true, now, 3, 60)).isTrue();
+        assertThat(PeersBench.anotherRound(1, false, now, 3, 60)).as("steady").isFalse();
+        assertThat(PeersBench.anotherRound(4, true, now - 58_000_000_000L, 3, 60)).as("would end past the limit")
+                .isFalse();
+    }
 }

@@ -115,8 +115,9 @@ public final class Exceptions {
     }
 
     /**
-     * Runs {@code r} after each committed change the gauges count (an approval, a review, a revocation, uses reported
-     * by a sidecar), on the committing thread: it should only hand the re-read to another thread.
+     * Runs {@code r} after each committed change the gauges count (an approval, a review, a revocation, a sidecar's
+     * first reported use of an active exception past its review date), on the committing thread: it should only hand
+     * the re-read to another thread.
      */
     public void onChange(Runnable r) {
         this.changed = java.util.Objects.requireNonNull(r, "r");
