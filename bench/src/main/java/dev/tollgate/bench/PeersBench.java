@@ -114,6 +114,16 @@ public final class PeersBench implements Callable<Integer> {
     @Option(names = "--wrk-connections", defaultValue = "16", description = "wrk connections (one thread); default: ${DEFAULT-VALUE}")
     int wrkConnections;
 
+    @Option(names = "--wrk-warmup", defaultValue = "3", description = "seconds per round of wrk, unrecorded, before "
+            + "each peer's measured wrk, in rounds until a round's rate rises at most --warmup-steady percent (wrk's "
+            + "requests differ from the generator's, e.g. in the case of their header names: paths of the sidecar "
+            + "the warm-up never took, which de-optimises code compiled without them); 0: none; default: ${DEFAULT-VALUE}")
+    int wrkWarmupSeconds;
+
+    @Option(names = "--wrk-warmup-max", defaultValue = "60", description = "longest wrk warm-up per peer (s); "
+            + "default: ${DEFAULT-VALUE}")
+    int wrkWarmupMaxSeconds;
+
     @Option(names = "--handshake-duration", defaultValue = "4", description = "seconds per handshake measurement; default: ${DEFAULT-VALUE}")
     double handshakeSeconds;
 
@@ -228,7 +238,15 @@ public final class PeersBench implements Callable<Integer> {
         // the in-process control plane logs every start-up step at INFO; the run's own output is what matters here
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel",
                 System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
-        System.exit(new CommandLine(new PeersBench()).execute(args));
+        System.exit(commandLine(new PeersBench()).execute(args));
+    }
+
+    /**
+     * The bench's command line. Picocli's own {@code @file} expansion is off: {@code --sidecar-jvm-opts @FILE} names a
+     * java argument file for the sidecars, read by {@link #expandArgumentFiles}, not more options of the bench.
+     */
+    static CommandLine commandLine(PeersBench bench) {
+        return new CommandLine(bench).setExpandAtFiles(false);
     }
 
     @Override
@@ -413,6 +431,8 @@ public final class PeersBench implements Callable<Integer> {
         range(errors, "large-duration", largeSeconds, 0.1, 600);
         range(errors, "large-warmup", largeWarmupSeconds, 0, 600);
         range(errors, "large-warmup-max", largeWarmupMaxSeconds, largeWarmupSeconds, 600);
+        range(errors, "wrk-warmup", wrkWarmupSeconds, 0, 600);
+        range(errors, "wrk-warmup-max", wrkWarmupMaxSeconds, wrkWarmupSeconds, 600);
         range(errors, "h2load-warmup", h2loadWarmupSeconds, 0, 600);
         range(errors, "h2load-warmup-max", h2loadWarmupMaxSeconds, h2loadWarmupSeconds, 600);
         range(errors, "large-connections", largeConnections, 1, 1000);
@@ -673,18 +693,27 @@ public final class PeersBench implements Callable<Integer> {
     }
 
     /** wrk, one thread on the generator's core, against the peer's agent side. */
-    private void wrk(Peer p) throws IOException, InterruptedException {
+    private List<String> wrkCommand(Peer p, int seconds) throws IOException {
         List<String> cmd = new ArrayList<>();
         if (cpu != null) {
             cmd.addAll(List.of("taskset", "-c", String.valueOf(loadCpu)));
         }
-        cmd.addAll(List.of("wrk", "-t1", "-c" + wrkConnections, "-d" + wrkSeconds + "s", "--latency", "-s",
+        cmd.addAll(List.of("wrk", "-t1", "-c" + wrkConnections, "-d" + seconds + "s", "--latency", "-s",
                 wrkScript().toString(), "-H", "Host: " + Peer.TOOL_HOST));
         for (Map.Entry<String, String> h : p.headers().entrySet()) {
             cmd.addAll(List.of("-H", h.getKey() + ": " + h.getValue()));
         }
         cmd.add("http://127.0.0.1:" + p.egress().getPort() + Peer.CALL_PATH);
-        ToolRun run = runTool("wrk", p, cmd);
+        return cmd;
+    }
+
+    private void wrk(Peer p) throws IOException, InterruptedException {
+        toolWarmUp("wrk", p, wrkWarmupSeconds, wrkWarmupMaxSeconds, seconds -> wrkCommand(p, seconds), output -> {
+            WrkResult w = WrkResult.parse(output);
+            return new WarmUpRound(w.requestsPerSecond(), w.requests() > 0 && w.non2xx() == 0 && w.socketErrors() == 0,
+                    w.requests() + " requests, " + w.non2xx() + " not 2xx, " + w.socketErrors() + " socket errors");
+        });
+        ToolRun run = runTool("wrk", p, wrkCommand(p, wrkSeconds));
         if (run == null) {
             return;
         }
@@ -722,46 +751,62 @@ public final class PeersBench implements Callable<Integer> {
         return cmd;
     }
 
+    /** What one unrecorded round of a load tool did: its rate, whether every request succeeded, and a description. */
+    record WarmUpRound(double requestsPerSecond, boolean allOk, String description) {
+    }
+
+    /** A load tool's command for a run of the given seconds. */
+    @FunctionalInterface
+    interface ToolCommand {
+        List<String> forSeconds(int seconds) throws IOException;
+    }
+
     /**
-     * Unrecorded h2load rounds of {@code --h2load-warmup} seconds until a round's rate rose at most
-     * {@code --warmup-steady} percent over the one before, or another round would pass {@code --h2load-warmup-max};
-     * records the rounds and seconds under {@code h2load-warmup}.
+     * Unrecorded rounds of a load tool ({@code tool}: wrk, h2load) of {@code seconds} each, until a round's rate rose
+     * at most {@code --warmup-steady} percent over the one before, a round failed, or another round would pass
+     * {@code maxSeconds}; records the rounds and seconds under {@code <tool>-warmup}. Nothing when {@code seconds} is 0.
      */
-    private void h2loadWarmUp(Peer p) throws IOException, InterruptedException {
-        if (h2loadWarmupSeconds <= 0) {
+    private void toolWarmUp(String tool, Peer p, int seconds, int maxSeconds, ToolCommand command,
+                            java.util.function.Function<String, WarmUpRound> parse)
+            throws IOException, InterruptedException {
+        if (seconds <= 0) {
             return;
         }
         long begin = System.nanoTime();
         int rounds = 0;
         double previousRate = -1;
         boolean rising = true;
-        while (anotherRound(rounds, rising, begin, h2loadWarmupSeconds, h2loadWarmupMaxSeconds)) {
+        while (anotherRound(rounds, rising, begin, seconds, maxSeconds)) {
             rounds++;
-            Path file = out.resolve("hgrm").resolve("h2load-warmup-" + p.name + ".txt");
-            String output = runBounded(h2loadCommand(p, h2loadWarmupSeconds), file, h2loadWarmupSeconds + 30L);
+            Path file = out.resolve("hgrm").resolve(tool + "-warmup-" + p.name + ".txt");
+            String output = runBounded(command.forSeconds(seconds), file, seconds + 30L);
             Files.deleteIfExists(file);
             if (output == null) {
-                failures.add("h2load warm-up " + p.name + ": did not finish");
-                return;
-            }
-            H2loadResult h = H2loadResult.parse(output);
-            System.out.printf(Locale.ROOT, "warm-up h2load %-15s round %d %9.0f req/s  failed %d%n", p.name, rounds,
-                    h.requestsPerSecond(), h.failed());
-            if (h.failed() > 0 || h.status2xx() < h.done() || !(h.requestsPerSecond() > 0)) {
-                // the measured run after it records its own failures; a warm-up that fails warms nothing up
-                failures.add("h2load warm-up " + p.name + " round " + rounds + ": " + h.done() + " requests, "
-                        + h.status2xx() + " 2xx, " + h.failed() + " failed");
+                failures.add(tool + " warm-up " + p.name + ": did not finish");
                 break;
             }
-            rising = stillRising(previousRate, h.requestsPerSecond(), warmupSteadyPercent);
-            previousRate = h.requestsPerSecond();
+            WarmUpRound r = parse.apply(output);
+            System.out.printf(Locale.ROOT, "warm-up %-6s %-15s round %d %9.0f req/s  %s%n", tool, p.name, rounds,
+                    r.requestsPerSecond(), r.description());
+            if (!r.allOk() || !(r.requestsPerSecond() > 0)) {
+                // the measured run after it records its own failures; a warm-up that fails warms nothing up
+                failures.add(tool + " warm-up " + p.name + " round " + rounds + ": " + r.description());
+                break;
+            }
+            rising = stillRising(previousRate, r.requestsPerSecond(), warmupSteadyPercent);
+            previousRate = r.requestsPerSecond();
         }
-        add(0, "h2load-warmup", p.name, 0, "rounds", rounds);
-        add(0, "h2load-warmup", p.name, 0, "seconds", (System.nanoTime() - begin) / 1e9);
+        add(0, tool + "-warmup", p.name, 0, "rounds", rounds);
+        add(0, tool + "-warmup", p.name, 0, "seconds", (System.nanoTime() - begin) / 1e9);
     }
 
     private void h2load(Peer p) throws IOException, InterruptedException {
-        h2loadWarmUp(p);
+        toolWarmUp("h2load", p, h2loadWarmupSeconds, h2loadWarmupMaxSeconds, seconds -> h2loadCommand(p, seconds),
+                output -> {
+                    H2loadResult h = H2loadResult.parse(output);
+                    return new WarmUpRound(h.requestsPerSecond(), h.failed() == 0 && h.status2xx() == h.done(),
+                            h.done() + " requests, " + h.status2xx() + " 2xx, " + h.failed() + " failed");
+                });
         ToolRun run = runTool("h2load", p, h2loadCommand(p, wrkSeconds));
         if (run == null) {
             return;
@@ -1151,6 +1196,7 @@ public final class PeersBench implements Callable<Integer> {
                         add(0, "gc", p.name + "-" + side, 0, "pauses", g.pauses());
                         add(0, "gc", p.name + "-" + side, 0, "pause_total_ms", g.totalMillis());
                         add(0, "gc", p.name + "-" + side, 0, "pause_max_ms", g.maxMillis());
+                        add(0, "gc", p.name + "-" + side, 0, "pause_p999_ms", g.p999Millis());
                     }
                 }
             }
@@ -1219,7 +1265,8 @@ public final class PeersBench implements Callable<Integer> {
         s.put("open-loop keep-alive connections", connections);
         s.put("step search: p99 limit (ms), first rate, highest rate, seconds per step, bisections",
                 p99LimitMs + ", " + stepStart + ", " + stepMax + ", " + stepSeconds + ", " + stepBisections);
-        s.put("wrk: seconds, connections (1 thread)", wrkSeconds + ", " + wrkConnections);
+        s.put("wrk: seconds, connections (1 thread), unrecorded warm-up: round (s), at most (s)",
+                wrkSeconds + ", " + wrkConnections + ", " + wrkWarmupSeconds + ", " + wrkWarmupMaxSeconds);
         s.put("h2load: seconds, connections × streams (1 thread), unrecorded warm-up: round (s), at most (s)",
                 wrkSeconds + ", " + wrkConnections + " × 10, " + h2loadWarmupSeconds + ", " + h2loadWarmupMaxSeconds);
         s.put("handshakes: seconds, concurrent new connections", handshakeSeconds + ", " + handshakeConcurrency);

@@ -125,17 +125,24 @@ final class PeersSummary {
             }
             s.append("\n### Maximum throughput with wrk (HTTP/1.1, closed loop)\n\n");
             s.append("`").append(shorten(String.join(" ", b.commands.getOrDefault("wrk", List.of("wrk (not run)")))))
-                    .append("`, against each peer's agent side; latencies from wrk's own (closed-loop) measurement. "
-                            + "Full output per peer: `hgrm/wrk-<peer>.txt`.\n\n![throughput](throughput.png)\n\n");
-            s.append("| peer | requests/s | p50 µs | p99 µs | CPU s per 1,000 (all proxy processes) | non-2xx | socket errors |\n"
-                    + "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+                    .append("`, against each peer's agent side; latencies from wrk's own (closed-loop) measurement. ")
+                    .append(b.wrkWarmupSeconds > 0 ? "Before each peer's measured run, unrecorded wrk rounds of "
+                            + b.wrkWarmupSeconds + " s until the rate stopped rising or " + b.wrkWarmupMaxSeconds
+                            + " s passed (wrk's requests are not the generator's byte for byte, e.g. their header names "
+                            + "are capitalised: paths the warm-up never took, which de-optimise compiled code; "
+                            + "\"warm-up s\"). " : "No wrk warm-up (--wrk-warmup 0): paths of wrk's requests the "
+                            + "warm-up never took are compiled within the measured run. ")
+                    .append("Full output per peer: `hgrm/wrk-<peer>.txt`.\n\n![throughput](throughput.png)\n\n");
+            s.append("| peer | requests/s | p50 µs | p99 µs | CPU s per 1,000 (all proxy processes) | non-2xx | socket errors "
+                    + "| warm-up s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
             for (String p : peers) {
                 s.append("| ").append(p).append(" | ").append(b.spread("wrk", p, 0, "requests_per_s").format(0))
                         .append(" | ").append(b.spread("wrk", p, 0, "p50_us").format(0))
                         .append(" | ").append(b.spread("wrk", p, 0, "p99_us").format(0))
                         .append(" | ").append(p.equals("direct") ? "–" : b.spread("wrk", p, 0, "cpu_s_per_1k").format(3))
                         .append(" | ").append(b.spread("wrk", p, 0, "non_2xx").format(0))
-                        .append(" | ").append(b.spread("wrk", p, 0, "socket_errors").format(0)).append(" |\n");
+                        .append(" | ").append(b.spread("wrk", p, 0, "socket_errors").format(0))
+                        .append(" | ").append(b.spread("wrk-warmup", p, 0, "seconds").format(1)).append(" |\n");
             }
             String h2 = b.notes.get("h2load");
             if (h2 != null && b.commands.containsKey("h2load")) {
@@ -279,11 +286,12 @@ final class PeersSummary {
                     + "From each sidecar's start through warm-up and every load scenario, read before the cold-start "
                     + "scenario restarts them; start-up included. The JIT columns are the methods the JIT compilers "
                     + "compiled and the seconds they spent on it: CPU taken from the sidecar's core while it warms "
-                    + "up.\n\n| sidecar | pauses | total pause ms | longest pause ms | JIT: methods | JIT: compile s |\n"
-                    + "| --- | ---: | ---: | ---: | ---: | ---: |\n");
+                    + "up.\n\n| sidecar | pauses | total pause ms | p99.9 pause ms | longest pause ms | JIT: methods | "
+                    + "JIT: compile s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
             for (String g : gcPeers) {
                 s.append("| ").append(g).append(" | ").append(b.spread("gc", g, 0, "pauses").format(0)).append(" | ")
                         .append(b.spread("gc", g, 0, "pause_total_ms").format(1)).append(" | ")
+                        .append(b.spread("gc", g, 0, "pause_p999_ms").format(1)).append(" | ")
                         .append(b.spread("gc", g, 0, "pause_max_ms").format(1)).append(" | ")
                         .append(b.spread("jit", g, 0, "compiled").format(0)).append(" | ")
                         .append(b.spread("jit", g, 0, "compile_s").format(1)).append(" |\n");

@@ -31,7 +31,7 @@ class PeersBenchSmokeTest {
                 "--resource-rate", "20", "--resource-duration", "0.5", "--large-sizes", "65536,1048576",
                 "--large-duration", "0.5", "--large-warmup", "0.2", "--large-warmup-max", "0.4",
                 "--large-connections", "1", "--coldstart-repetitions", "1", "--h2load-warmup", "1",
-                "--h2load-warmup-max", "1", "--no-pin",
+                "--h2load-warmup-max", "1", "--wrk-warmup", "1", "--wrk-warmup-max", "1", "--no-pin",
                 "--out", out.toString());
 
         assertThat(exit).as("exit code (1: a scenario got no 2xx, see the test output)").isZero();
@@ -66,6 +66,8 @@ class PeersBenchSmokeTest {
             if (wrk) {
                 assertThat(csv.get("1,wrk," + peer + ",0,requests")).as(peer + " wrk").isPositive();
                 assertThat(csv.get("1,wrk," + peer + ",0,non_2xx")).as(peer + " wrk non-2xx").isZero();
+                assertThat(csv.get("0,wrk-warmup," + peer + ",0,rounds")).as(peer + " wrk warm-up: one round fits "
+                        + "in --wrk-warmup-max").isEqualTo(1.0);
             }
             if (h2load && !peer.equals("direct")) {
                 assertThat(csv.get("1,h2load," + peer + ",0,status_2xx")).as(peer + " h2load over h2c").isPositive();
@@ -80,6 +82,10 @@ class PeersBenchSmokeTest {
                 assertThat(csv.get("1,connections," + peer + ",20,rss_peak_kib")).isPositive();
                 assertThat(csv.get("1,latency," + peer + ",50,cpu_s_per_1k")).isNotNull();
                 assertThat(csv.get("1,coldstart," + peer + ",0,ms")).as(peer + " cold start").isPositive();
+                if (peer.startsWith("tollgate")) {
+                    assertThat(csv.get("0,gc," + peer + "-agent,0,pause_p999_ms")).as(peer + " agent GC p99.9 pause")
+                            .isNotNull().isLessThanOrEqualTo(csv.get("0,gc," + peer + "-agent,0,pause_max_ms"));
+                }
             }
             if (List.of("nginx", "haproxy", "tollgate").contains(peer)) {
                 assertThat(csv.get("1,handshake-full," + peer + ",0,ok")).as(peer + " full handshakes").isPositive();
