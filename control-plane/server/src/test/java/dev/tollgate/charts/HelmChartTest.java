@@ -343,8 +343,13 @@ class HelmChartTest {
 
         // The rendered webhook.yaml is a valid configuration of ./tollgate webhook, injecting this chart's sidecar.
         java.nio.file.Path file = java.nio.file.Files.createTempFile("webhook-", ".yaml");
-        java.nio.file.Files.writeString(file, named(docs, "ConfigMap", "tg-tollgate-webhook").at("/data/webhook.yaml").asText());
-        dev.tollgate.webhook.WebhookConfig cfg = dev.tollgate.webhook.WebhookConfig.parse(dev.tollgate.webhook.WebhookConfig.values().loadYaml(file));
+        dev.tollgate.webhook.WebhookConfig cfg;
+        try {
+            java.nio.file.Files.writeString(file, named(docs, "ConfigMap", "tg-tollgate-webhook").at("/data/webhook.yaml").asText());
+            cfg = dev.tollgate.webhook.WebhookConfig.parse(dev.tollgate.webhook.WebhookConfig.values().loadYaml(file));
+        } finally {
+            java.nio.file.Files.deleteIfExists(file);
+        }
         String appVersion = ChartFiles.readYaml(ChartFiles.chart().resolve("Chart.yaml")).path("appVersion").asText();
         assertThat(cfg.injection().image()).isEqualTo("tollgate:" + appVersion);
         assertThat(cfg.injection().controlPlaneUrl()).isEqualTo("https://tg-tollgate.tollgate.svc:8443");

@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.io.TempDir;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.tls.Pem;
@@ -27,6 +28,8 @@ class ControlPlaneCertificateSourceTest extends CertificateSourceConformanceTest
     private final AtomicReference<KeyPair> nextKeys = new AtomicReference<>();
     private final AtomicReference<SvidResponse> nextAnswer = new AtomicReference<>();
     private final AtomicLong sequence = new AtomicLong();
+    @TempDir
+    Path tempDir;
 
     static SidecarConfig.ControlPlane config(URI url, SpiffeId serverId, Path anchor) {
         return new SidecarConfig.ControlPlane(url, serverId, anchor, Optional.empty(), 0.5, Duration.ofSeconds(1),
@@ -37,7 +40,7 @@ class ControlPlaneCertificateSourceTest extends CertificateSourceConformanceTest
     @Override
     protected CertificateSource newSource(TestPki.Issued initial) throws Exception {
         cp = new FakeControlPlane(pki);
-        Path dir = Files.createTempDirectory("cp-source");
+        Path dir = Files.createTempDirectory(tempDir, "cp-source");
         offer(initial, initial.key(), pki);
         cp.answer(r -> FakeControlPlane.Answer.json(nextAnswer.get()));
         return ControlPlaneCertificateSource.builder(config(cp.url(),

@@ -30,9 +30,11 @@ class K8sTokenVerifierFuzzTest {
     private static K8sTokenVerifier verifier() {
         try {
             Path dir = Files.createTempDirectory("k8s-fuzz");
+            dir.toFile().deleteOnExit();
             Path jwks = dir.resolve("jwks.json");
             Files.writeString(jwks, new JWKSet(new ECKeyGenerator(Curve.P_256).keyID("fuzz")
                     .algorithm(JWSAlgorithm.ES256).generate().toPublicJWK()).toString());
+            jwks.toFile().deleteOnExit(); // registered after the directory: deleted before it, at exit
             ConfigValues v = ControlPlaneConfig.values();
             v.set("k8s-attestation.clusters", Json.mapper().writeValueAsString(Map.of("prod", Map.of(
                     "issuer", "https://kubernetes.default.svc.cluster.local", "jwks-file", jwks.toString()))), "fuzz");
