@@ -86,8 +86,9 @@ public final class PeersBench implements Callable<Integer> {
     double warmupMaxSeconds;
 
     @Option(names = "--warmup-steady", defaultValue = "5",
-            description = "warm-up also goes on while a round's rate is more than this many percent above the round "
-                    + "before (a JVM still compiling its hot path); 0: off; default: ${DEFAULT-VALUE}")
+            description = "warm-up also goes on while a round's rate differs by more than this many percent, up or "
+                    + "down, from the round before (a JVM still compiling, or de-optimising and recompiling, its hot "
+                    + "path); 0: off; default: ${DEFAULT-VALUE}")
     double warmupSteadyPercent;
 
     @Option(names = "--connections", defaultValue = "32", description = "keep-alive connections of the open-loop generator; default: ${DEFAULT-VALUE}")
@@ -115,8 +116,8 @@ public final class PeersBench implements Callable<Integer> {
     int wrkConnections;
 
     @Option(names = "--wrk-warmup", defaultValue = "3", description = "seconds per round of wrk, unrecorded, before "
-            + "each peer's measured wrk, in rounds until a round's rate rises at most --warmup-steady percent (wrk's "
-            + "requests differ from the generator's, e.g. in the case of their header names: paths of the sidecar "
+            + "each peer's measured wrk, in rounds until a round's rate is within --warmup-steady percent of the one "
+            + "before (wrk's requests differ from the generator's, e.g. in the case of their header names: paths of the sidecar "
             + "the warm-up never took, which de-optimises code compiled without them); 0: none; default: ${DEFAULT-VALUE}")
     int wrkWarmupSeconds;
 
@@ -145,8 +146,8 @@ public final class PeersBench implements Callable<Integer> {
     @Option(names = "--large-duration", defaultValue = "4", description = "seconds per size and peer; default: ${DEFAULT-VALUE}")
     double largeSeconds;
     @Option(names = "--large-warmup", defaultValue = "4", description = "seconds per round of the same load, unrecorded, "
-            + "before each size and peer, in rounds until a round's rate rises at most --warmup-steady percent (the JIT "
-            + "compiles the large-body paths; the warm-up runs small responses only); 0: none; default: ${DEFAULT-VALUE}")
+            + "before each size and peer, in rounds until a round's rate is within --warmup-steady percent of the one "
+            + "before (the JIT compiles the large-body paths; the warm-up runs small responses only); 0: none; default: ${DEFAULT-VALUE}")
     double largeWarmupSeconds;
 
     @Option(names = "--large-warmup-max", defaultValue = "60", description = "longest large-response warm-up per size "
@@ -154,8 +155,8 @@ public final class PeersBench implements Callable<Integer> {
     double largeWarmupMaxSeconds;
 
     @Option(names = "--h2load-warmup", defaultValue = "3", description = "seconds per round of h2load, unrecorded, "
-            + "before each pair's measured h2load, in rounds until a round's rate rises at most --warmup-steady percent "
-            + "(the first HTTP/2 client of a sidecar loads the h2c classes, which de-optimises code compiled without them; "
+            + "before each pair's measured h2load, in rounds until a round's rate is within --warmup-steady percent of "
+            + "the one before (the first HTTP/2 client of a sidecar loads the h2c classes, which de-optimises code compiled without them; "
             + "the warm-up runs HTTP/1.1 only); 0: none; default: ${DEFAULT-VALUE}")
     int h2loadWarmupSeconds;
 
@@ -196,7 +197,8 @@ public final class PeersBench implements Callable<Integer> {
     private List<String> expandedJvmOpts = List.of();
 
     @Option(names = "--profile", description = "attach async-profiler to every Tollgate sidecar during each measured "
-            + "scenario (not start-up or warm-up) and write flame graphs to <out>/profiles: cpu or alloc")
+            + "scenario and write flame graphs to <out>/profiles: cpu or alloc; not start-up or the closed-loop "
+            + "warm-up, but the unrecorded rounds of wrk, h2load and large responses within a scenario are included")
     String profile;
 
     @Option(names = "--note", defaultValue = "", description = "a sentence for the summary, e.g. the state of the machine")
@@ -501,8 +503,8 @@ public final class PeersBench implements Callable<Integer> {
 
     /**
      * Closed loop on every peer (JIT, pools, connections), in rounds of {@code --warmup} seconds until the peer has
-     * answered {@code --warmup-requests} and its rate stopped rising (a round at most {@code --warmup-steady} percent
-     * above the one before), or {@code --warmup-max} seconds have passed: a JVM that starts slow (a busy core, code
+     * answered {@code --warmup-requests} and its rate is steady (a round within {@code --warmup-steady} percent of the
+     * one before, up or down), or {@code --warmup-max} seconds have passed: a JVM that starts slow (a busy core, code
      * still interpreted, the compiler still busy with the hot path) gets more rounds. Only the last round's throughput
      * is recorded, to show how warm the peer was. Each round ends with a scrape of the enforcing pairs'
      * {@code /metrics} (see {@link #warmUntilSteady}).
@@ -520,7 +522,7 @@ public final class PeersBench implements Callable<Integer> {
 
     /**
      * Runs {@code round} on {@code p} again and again until {@code minAnswered} requests were answered and a round's
-     * rate rose at most {@code --warmup-steady} percent over the one before, or another round would pass
+     * rate was within {@code --warmup-steady} percent of the one before, or another round would pass
      * {@code maxSeconds}; records the rounds, the requests answered and the last round's rate under
      * {@code scenario}.
      *
@@ -549,7 +551,7 @@ public final class PeersBench implements Callable<Integer> {
             }
             report(label + " round " + rounds, "", last);
             answered += last.ok();
-            rising = stillRising(previousRate, last.throughput(), warmupSteadyPercent);
+            rising = stillChanging(previousRate, last.throughput(), warmupSteadyPercent);
             previousRate = last.throughput();
         }
         add(0, scenario, p.name, param, "rounds", rounds);
@@ -567,15 +569,16 @@ public final class PeersBench implements Callable<Integer> {
     }
 
     /**
-     * Whether a warm-up round's rate says the peer is still getting faster: true after the first round (nothing to
-     * compare with yet), then while {@code rate} is more than {@code percent} above {@code previous}; never with
-     * {@code percent} 0.
+     * Whether a warm-up round's rate says the peer is not steady yet: true after the first round (nothing to compare
+     * with yet), then while {@code rate} differs from {@code previous} by more than {@code percent}, either way (a
+     * rate that falls after rising is a JVM recompiling what a new kind of traffic de-optimised, not a steady one);
+     * never with {@code percent} 0.
      */
-    static boolean stillRising(double previous, double rate, double percent) {
+    static boolean stillChanging(double previous, double rate, double percent) {
         if (percent <= 0) {
             return false;
         }
-        return previous < 0 || rate > previous * (1 + percent / 100);
+        return previous < 0 || Math.abs(rate - previous) > previous * percent / 100;
     }
 
     /** The peers in the order of a repetition: rotated by one each time, so no peer always runs first. */
@@ -710,7 +713,8 @@ public final class PeersBench implements Callable<Integer> {
     private void wrk(Peer p) throws IOException, InterruptedException {
         toolWarmUp("wrk", p, wrkWarmupSeconds, wrkWarmupMaxSeconds, seconds -> wrkCommand(p, seconds), output -> {
             WrkResult w = WrkResult.parse(output);
-            return new WarmUpRound(w.requestsPerSecond(), w.requests() > 0 && w.non2xx() == 0 && w.socketErrors() == 0,
+            // as the measured run: a failure is no request answered or one not 2xx; socket errors are only reported
+            return new WarmUpRound(w.requestsPerSecond(), w.requests() > 0 && w.non2xx() == 0,
                     w.requests() + " requests, " + w.non2xx() + " not 2xx, " + w.socketErrors() + " socket errors");
         });
         ToolRun run = runTool("wrk", p, wrkCommand(p, wrkSeconds));
@@ -762,8 +766,8 @@ public final class PeersBench implements Callable<Integer> {
     }
 
     /**
-     * Unrecorded rounds of a load tool ({@code tool}: wrk, h2load) of {@code seconds} each, until a round's rate rose
-     * at most {@code --warmup-steady} percent over the one before, a round failed, or another round would pass
+     * Unrecorded rounds of a load tool ({@code tool}: wrk, h2load) of {@code seconds} each, until a round's rate was
+     * within {@code --warmup-steady} percent of the one before, a round failed, or another round would pass
      * {@code maxSeconds}; records the rounds and seconds under {@code <tool>-warmup}. Nothing when {@code seconds} is 0.
      */
     private void toolWarmUp(String tool, Peer p, int seconds, int maxSeconds, ToolCommand command,
@@ -775,14 +779,13 @@ public final class PeersBench implements Callable<Integer> {
         long begin = System.nanoTime();
         int rounds = 0;
         double previousRate = -1;
-        boolean rising = true;
-        while (anotherRound(rounds, rising, begin, seconds, maxSeconds)) {
+        boolean changing = true;
+        while (anotherRound(rounds, changing, begin, seconds, maxSeconds)) {
             rounds++;
             Path file = out.resolve("hgrm").resolve(tool + "-warmup-" + p.name + ".txt");
             String output = runBounded(command.forSeconds(seconds), file, seconds + 30L);
-            Files.deleteIfExists(file);
             if (output == null) {
-                failures.add(tool + " warm-up " + p.name + ": did not finish");
+                failures.add(tool + " warm-up " + p.name + ": did not finish (its output: hgrm/" + file.getFileName() + ")");
                 break;
             }
             WarmUpRound r = parse.apply(output);
@@ -790,11 +793,19 @@ public final class PeersBench implements Callable<Integer> {
                     r.requestsPerSecond(), r.description());
             if (!r.allOk() || !(r.requestsPerSecond() > 0)) {
                 // the measured run after it records its own failures; a warm-up that fails warms nothing up
-                failures.add(tool + " warm-up " + p.name + " round " + rounds + ": " + r.description());
+                failures.add(tool + " warm-up " + p.name + " round " + rounds + ": " + r.description() + " (its output: hgrm/"
+                        + file.getFileName() + ")");
                 break;
             }
-            rising = stillRising(previousRate, r.requestsPerSecond(), warmupSteadyPercent);
+            Files.deleteIfExists(file); // kept only when the round failed
+            if (rounds == 1) {
+                add(0, tool + "-warmup", p.name, 0, "first_round_per_s", r.requestsPerSecond());
+            }
+            changing = stillChanging(previousRate, r.requestsPerSecond(), warmupSteadyPercent);
             previousRate = r.requestsPerSecond();
+        }
+        if (previousRate > 0) {
+            add(0, tool + "-warmup", p.name, 0, "last_round_per_s", previousRate);
         }
         add(0, tool + "-warmup", p.name, 0, "rounds", rounds);
         add(0, tool + "-warmup", p.name, 0, "seconds", (System.nanoTime() - begin) / 1e9);
@@ -804,7 +815,8 @@ public final class PeersBench implements Callable<Integer> {
         toolWarmUp("h2load", p, h2loadWarmupSeconds, h2loadWarmupMaxSeconds, seconds -> h2loadCommand(p, seconds),
                 output -> {
                     H2loadResult h = H2loadResult.parse(output);
-                    return new WarmUpRound(h.requestsPerSecond(), h.failed() == 0 && h.status2xx() == h.done(),
+                    // h2load can count one more 2xx than requests done (a response at its deadline): not a failure
+                    return new WarmUpRound(h.requestsPerSecond(), h.failed() == 0 && h.status2xx() >= h.done(),
                             h.done() + " requests, " + h.status2xx() + " 2xx, " + h.failed() + " failed");
                 });
         ToolRun run = runTool("h2load", p, h2loadCommand(p, wrkSeconds));
@@ -1260,7 +1272,7 @@ public final class PeersBench implements Callable<Integer> {
         s.put("open-loop rates (rps)", rates);
         s.put("open-loop duration per rate and peer (s)", durationSeconds);
         s.put("repetitions (open loop, cold start)", repetitions + ", " + coldstartRepetitions);
-        s.put("closed-loop warm-up per peer: round (s), until answered, until a round rises at most (%), at most (s)",
+        s.put("closed-loop warm-up per peer: round (s), until answered, until a round is within (%), at most (s)",
                 warmupSeconds + ", " + warmupRequests + ", " + warmupSteadyPercent + ", " + warmupMaxSeconds);
         s.put("open-loop keep-alive connections", connections);
         s.put("step search: p99 limit (ms), first rate, highest rate, seconds per step, bisections",

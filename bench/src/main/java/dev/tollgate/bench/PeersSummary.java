@@ -127,14 +127,16 @@ final class PeersSummary {
             s.append("`").append(shorten(String.join(" ", b.commands.getOrDefault("wrk", List.of("wrk (not run)")))))
                     .append("`, against each peer's agent side; latencies from wrk's own (closed-loop) measurement. ")
                     .append(b.wrkWarmupSeconds > 0 ? "Before each peer's measured run, unrecorded wrk rounds of "
-                            + b.wrkWarmupSeconds + " s until the rate stopped rising or " + b.wrkWarmupMaxSeconds
+                            + b.wrkWarmupSeconds + " s until a round's rate was within "
+                            + PeersBench.fmt(b.warmupSteadyPercent, 0) + " % of the round before or " + b.wrkWarmupMaxSeconds
                             + " s passed (wrk's requests are not the generator's byte for byte, e.g. their header names "
                             + "are capitalised: paths the warm-up never took, which de-optimise compiled code; "
                             + "\"warm-up s\"). " : "No wrk warm-up (--wrk-warmup 0): paths of wrk's requests the "
                             + "warm-up never took are compiled within the measured run. ")
                     .append("Full output per peer: `hgrm/wrk-<peer>.txt`.\n\n![throughput](throughput.png)\n\n");
             s.append("| peer | requests/s | p50 µs | p99 µs | CPU s per 1,000 (all proxy processes) | non-2xx | socket errors "
-                    + "| warm-up s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+                    + "| warm-up s | warm-up's first round, req/s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+                    + "| ---: |\n");
             for (String p : peers) {
                 s.append("| ").append(p).append(" | ").append(b.spread("wrk", p, 0, "requests_per_s").format(0))
                         .append(" | ").append(b.spread("wrk", p, 0, "p50_us").format(0))
@@ -142,7 +144,8 @@ final class PeersSummary {
                         .append(" | ").append(p.equals("direct") ? "–" : b.spread("wrk", p, 0, "cpu_s_per_1k").format(3))
                         .append(" | ").append(b.spread("wrk", p, 0, "non_2xx").format(0))
                         .append(" | ").append(b.spread("wrk", p, 0, "socket_errors").format(0))
-                        .append(" | ").append(b.spread("wrk-warmup", p, 0, "seconds").format(1)).append(" |\n");
+                        .append(" | ").append(b.spread("wrk-warmup", p, 0, "seconds").format(1))
+                        .append(" | ").append(b.spread("wrk-warmup", p, 0, "first_round_per_s").format(0)).append(" |\n");
             }
             String h2 = b.notes.get("h2load");
             if (h2 != null && b.commands.containsKey("h2load")) {
@@ -150,14 +153,15 @@ final class PeersSummary {
                         .append(shorten(b.commands.get("h2load").get(0))).append("`: ").append(h2)
                         .append(". h2load prints no percentiles, only the mean time for a request. ")
                         .append(b.h2loadWarmupSeconds > 0 ? "Before each pair's measured run, unrecorded h2load rounds "
-                                + "of " + b.h2loadWarmupSeconds + " s until the rate stopped rising or "
+                                + "of " + b.h2loadWarmupSeconds + " s until a round's rate was within "
+                                + PeersBench.fmt(b.warmupSteadyPercent, 0) + " % of the round before or "
                                 + b.h2loadWarmupMaxSeconds + " s passed (the first HTTP/2 clients of a sidecar load the "
                                 + "h2c classes and recompile code; \"warm-up s\"). " : "No h2load warm-up (--h2load-warmup "
                                 + "0): the first HTTP/2 clients of a sidecar load the h2c classes and recompile code "
                                 + "within the measured run. ")
                         .append("Output per peer: `hgrm/h2load-<peer>.txt`.\n\n| peer | requests/s | mean µs | CPU s "
-                                + "per 1,000 | 2xx | failed | warm-up s |\n| --- | ---: | ---: | ---: | ---: | ---: "
-                                + "| ---: |\n");
+                                + "per 1,000 | 2xx | failed | warm-up s | warm-up's first round, req/s |\n| --- | ---: "
+                                + "| ---: | ---: | ---: | ---: | ---: | ---: |\n");
                 for (String p : peers) {
                     if (b.spread("h2load", p, 0, "requests").n() == 0) {
                         continue;
@@ -167,7 +171,9 @@ final class PeersSummary {
                             .append(" | ").append(b.spread("h2load", p, 0, "cpu_s_per_1k").format(3))
                             .append(" | ").append(b.spread("h2load", p, 0, "status_2xx").format(0))
                             .append(" | ").append(b.spread("h2load", p, 0, "failed").format(0))
-                            .append(" | ").append(b.spread("h2load-warmup", p, 0, "seconds").format(1)).append(" |\n");
+                            .append(" | ").append(b.spread("h2load-warmup", p, 0, "seconds").format(1))
+                            .append(" | ").append(b.spread("h2load-warmup", p, 0, "first_round_per_s").format(0))
+                            .append(" |\n");
                 }
             }
         }
@@ -239,8 +245,8 @@ final class PeersSummary {
             s.append("\n## Large responses\n\nClosed loop, ").append(b.largeConnections).append(" keep-alive "
                     + "connections, ").append(seconds(b.largeSeconds)).append(" s per size and peer, after rounds of ")
                     .append(seconds(b.largeWarmupSeconds)).append(" s of the same load unrecorded until a "
-                    + "round's rate rose at most ").append(PeersBench.fmt(b.warmupSteadyPercent, 0))
-                    .append(" % over the one before, at most ").append(seconds(b.largeWarmupMaxSeconds))
+                    + "round's rate was within ").append(PeersBench.fmt(b.warmupSteadyPercent, 0))
+                    .append(" % of the one before, at most ").append(seconds(b.largeWarmupMaxSeconds))
                     .append(" s (the JIT compiles the large-body paths: the warm-up ran small responses only; "
                     + "\"warm-up s\" is how long that took); the generator reads every body whole.\n\n"
                     + "![throughput with large responses](throughput-large.png)\n\n");

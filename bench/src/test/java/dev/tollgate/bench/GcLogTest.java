@@ -50,6 +50,16 @@ class GcLogTest {
     }
 
     @Test
+    void theRankIsRoundedUp() throws Exception {
+        List<String> lines = new ArrayList<>();
+        for (int i = 1; i <= 1500; i++) {
+            lines.add("[1.0s][info][gc] GC(" + i + ") Pause Young (Allocation Failure) 5M->1M(23M) " + i + ".000ms");
+        }
+        // 1,500 × 0.999 = 1,498.5: the 1,499th of the sorted pauses, not the 1,498th
+        assertThat(GcLog.read(write(lines)).p999Millis()).isEqualTo(1499.0);
+    }
+
+    @Test
     void aLogWithoutPausesHasNone() throws Exception {
         assertThat(GcLog.read(write(List.of("[0.012s][info][gc] Using Serial")))).isEqualTo(new GcLog(0, 0, 0, 0));
     }

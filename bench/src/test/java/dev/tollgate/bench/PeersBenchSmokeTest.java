@@ -11,7 +11,6 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import picocli.CommandLine;
 
 /**
  * The peer comparison run end to end at a tiny load: every peer whose program is installed (nginx, HAProxy; the
@@ -24,7 +23,7 @@ class PeersBenchSmokeTest {
 
     @Test
     void everyPeerAnswersEveryScenarioAndTheResultsAreWritten() throws Exception {
-        int exit = new CommandLine(new PeersBench()).execute("--rates", "50", "--duration", "1", "--repetitions", "1",
+        int exit = PeersBench.commandLine(new PeersBench()).execute("--rates", "50", "--duration", "1", "--repetitions", "1",
                 "--warmup", "0", "--step-start", "100", "--step-max", "200", "--step-duration", "0.5",
                 "--step-bisections", "0", "--p99-limit-ms", "1000", "--wrk-duration", "3", "--wrk-connections", "2",
                 "--handshake-duration", "0.5", "--handshake-concurrency", "2", "--resource-connections", "20",

@@ -8,25 +8,33 @@ import org.junit.jupiter.api.Test;
 class PeersBenchWarmUpTest {
     @Test
     void aFirstRoundHasNothingToCompareWithSoTheWarmUpGoesOn() {
-        assertThat(PeersBench.stillRising(-1, 5000, 5)).isTrue();
+        assertThat(PeersBench.stillChanging(-1, 5000, 5)).isTrue();
     }
 
     @Test
-    void aRoundMoreThanThePercentAboveTheOneBeforeIsStillRising() {
-        assertThat(PeersBench.stillRising(3000, 3751, 25)).isTrue();
-        assertThat(PeersBench.stillRising(4000, 4300, 5)).isTrue();
+    void aRoundMoreThanThePercentAboveTheOneBeforeIsNotSteady() {
+        assertThat(PeersBench.stillChanging(3000, 3751, 25)).isTrue();
+        assertThat(PeersBench.stillChanging(4000, 4300, 5)).isTrue();
     }
 
     @Test
-    void aRoundWithinThePercentOrSlowerIsSteady() {
-        assertThat(PeersBench.stillRising(4000, 4200, 5)).isFalse();
-        assertThat(PeersBench.stillRising(4000, 3900, 5)).isFalse();
+    void aRoundWithinThePercentEitherWayIsSteady() {
+        assertThat(PeersBench.stillChanging(4000, 4200, 5)).isFalse();
+        assertThat(PeersBench.stillChanging(4000, 3900, 5)).isFalse();
+        assertThat(PeersBench.stillChanging(4000, 3800, 5)).isFalse();
+    }
+
+    @Test
+    void aRoundMoreThanThePercentBelowTheOneBeforeIsNotSteady() {
+        // a rate that falls after rising: the JVM recompiling what a new kind of traffic de-optimised
+        assertThat(PeersBench.stillChanging(6512, 4772, 5)).isTrue();
+        assertThat(PeersBench.stillChanging(4000, 3799, 5)).isTrue();
     }
 
     @Test
     void zeroPercentTurnsTheCriterionOff() {
-        assertThat(PeersBench.stillRising(-1, 5000, 0)).isFalse();
-        assertThat(PeersBench.stillRising(1000, 9000, 0)).isFalse();
+        assertThat(PeersBench.stillChanging(-1, 5000, 0)).isFalse();
+        assertThat(PeersBench.stillChanging(1000, 9000, 0)).isFalse();
     }
 
     @Test
