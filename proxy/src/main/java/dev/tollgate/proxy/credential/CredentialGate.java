@@ -324,7 +324,9 @@ final class CredentialGate implements RequestGate {
         List<HeaderEdit> edits = new ArrayList<>(2);
         edits.add(dropOwn);
         r.forEachHeader((name, value) -> {
-            if (AsciiString.contains(value, token) && !AsciiString.contentEqualsIgnoreCase(name, TokenClaims.HEADER)) {
+            // the name first: the tollgate-token header itself, removed above, is the one value that holds the
+            // token on every request, and searching it char by char was 3.5 % of an enforcing agent sidecar's CPU
+            if (!AsciiString.contentEqualsIgnoreCase(name, TokenClaims.HEADER) && contains(value, token)) {
                 HeaderEdit x = HeaderEdit.removeValuesContaining(name, token);
                 if (!edits.contains(x)) {
                     edits.add(x);
@@ -332,6 +334,14 @@ final class CredentialGate implements RequestGate {
             }
         });
         return edits;
+    }
+
+    /** Whether {@code value} holds {@code token}; a String value with the JDK's (vectorised) search. */
+    private static boolean contains(CharSequence value, String token) {
+        if (value.length() < token.length()) {
+            return false;
+        }
+        return value instanceof String s ? s.contains(token) : AsciiString.contains(value, token);
     }
 
     private boolean exempt(String path) {
