@@ -540,8 +540,8 @@ public final class PeersBench implements Callable<Integer> {
         int rounds = 0;
         LoadResult last = null;
         double previousRate = -1;
-        boolean rising = warmupSteadyPercent > 0;
-        while (anotherRound(rounds, answered < minAnswered || rising, begin, roundSeconds, maxSeconds)) {
+        boolean changing = warmupSteadyPercent > 0;
+        while (anotherRound(rounds, answered < minAnswered || changing, begin, roundSeconds, maxSeconds)) {
             rounds++;
             last = load.run(round);
             try {
@@ -551,7 +551,7 @@ public final class PeersBench implements Callable<Integer> {
             }
             report(label + " round " + rounds, "", last);
             answered += last.ok();
-            rising = stillChanging(previousRate, last.throughput(), warmupSteadyPercent);
+            changing = stillChanging(previousRate, last.throughput(), warmupSteadyPercent);
             previousRate = last.throughput();
         }
         add(0, scenario, p.name, param, "rounds", rounds);
@@ -561,8 +561,8 @@ public final class PeersBench implements Callable<Integer> {
     }
 
     /**
-     * Whether a warm-up runs another round: always a first one; then while {@code wanted} (the peer still getting
-     * faster, or short of its requests) and the round would end within {@code maxSeconds} of {@code beginNanos}.
+     * Whether a warm-up runs another round: always a first one; then while {@code wanted} (the peer's rate not steady
+     * yet, or the peer short of its requests) and the round would end within {@code maxSeconds} of {@code beginNanos}.
      */
     static boolean anotherRound(int rounds, boolean wanted, long beginNanos, double roundSeconds, double maxSeconds) {
         return rounds == 0 || wanted && (System.nanoTime() - beginNanos) / 1e9 + roundSeconds <= maxSeconds;

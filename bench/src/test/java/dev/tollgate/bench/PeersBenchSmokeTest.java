@@ -11,7 +11,6 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-
 /**
  * The peer comparison run end to end at a tiny load: every peer whose program is installed (nginx, HAProxy; the
  * Tollgate pairs and direct always) must answer in every scenario, and every output must be written. A peer whose
@@ -67,6 +66,8 @@ class PeersBenchSmokeTest {
                 assertThat(csv.get("1,wrk," + peer + ",0,non_2xx")).as(peer + " wrk non-2xx").isZero();
                 assertThat(csv.get("0,wrk-warmup," + peer + ",0,rounds")).as(peer + " wrk warm-up: one round fits "
                         + "in --wrk-warmup-max").isEqualTo(1.0);
+                assertThat(csv.get("0,wrk-warmup," + peer + ",0,first_round_per_s")).as(peer + " wrk warm-up's rate")
+                        .isPositive().isEqualTo(csv.get("0,wrk-warmup," + peer + ",0,last_round_per_s"));
             }
             if (h2load && !peer.equals("direct")) {
                 assertThat(csv.get("1,h2load," + peer + ",0,status_2xx")).as(peer + " h2load over h2c").isPositive();
