@@ -13,7 +13,6 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.nimbusds.jose.jwk.Curve;
 import com.nimbusds.jose.jwk.ECKey;
@@ -36,6 +35,7 @@ import dev.tollgate.api.token.TokenVerifier;
 import dev.tollgate.api.token.VerificationResult;
 import dev.tollgate.api.token.VerifiedToken;
 import dev.tollgate.api.wire.Json;
+import dev.tollgate.proxy.Caches;
 import dev.tollgate.proxy.credential.TokenKey;
 
 /**
@@ -68,7 +68,7 @@ public class TokenCheckBench {
         verifier = TokenVerifier.builder(TokenClaims.issuer(TRUST_DOMAIN), TokenType.TASK, OWN.toString(), () -> keys)
                 .clock(clock).clockSkew(Duration.ofSeconds(30)).build();
         token = sign(key, clock.instant(), "task-bench");
-        cache = Caffeine.newBuilder().maximumSize(10_000).expireAfter(new Expiry<TokenKey, VerifiedToken>() {
+        cache = Caches.builder().maximumSize(10_000).expireAfter(new Expiry<TokenKey, VerifiedToken>() {
             @Override
             public long expireAfterCreate(TokenKey k, VerifiedToken v, long now) {
                 return Math.max(0, Duration.between(clock.instant(), v.expiresAt()).toNanos());

@@ -13,7 +13,6 @@ import java.util.function.Consumer;
 
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
 
@@ -21,6 +20,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.token.VerifiedToken;
+import dev.tollgate.proxy.Caches;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.decision.DecisionLog;
 import dev.tollgate.proxy.gate.RequestGate;
@@ -94,7 +94,7 @@ public final class CredentialEnforcement implements AutoCloseable {
         metrics.credentialStaleness(() -> state.synced() ? state.age().toMillis() / 1000.0 : Double.NaN);
         this.admissions = new Admissions(clock, settings.clockSkew(), state.revocations(), metrics);
         Ticker ticker = () -> clock.millis() * 1_000_000L;
-        this.verified = Caffeine.newBuilder()
+        this.verified = Caches.builder()
                 .maximumSize(settings.cacheSize())
                 .ticker(ticker)
                 .expireAfter(new Expiry<TokenKey, VerifiedToken>() {
@@ -114,7 +114,7 @@ public final class CredentialEnforcement implements AutoCloseable {
                     }
                 })
                 .build();
-        this.exchanged = Caffeine.newBuilder()
+        this.exchanged = Caches.builder()
                 .maximumSize(settings.cacheSize())
                 .ticker(ticker)
                 .expireAfter(new Expiry<ExchangeKey, ExchangeClient.ExchangedToken>() {

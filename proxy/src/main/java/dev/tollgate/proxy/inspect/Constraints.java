@@ -2,11 +2,11 @@ package dev.tollgate.proxy.inspect;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 
 import dev.tollgate.api.policy.ArgumentMatcher;
 import dev.tollgate.api.token.ArgumentConstraint;
 import dev.tollgate.api.token.ToolGrant;
+import dev.tollgate.proxy.Caches;
 
 /**
  * The argument constraints of a scope's tool grant, checked against a call's arguments with the policy's
@@ -15,7 +15,7 @@ import dev.tollgate.api.token.ToolGrant;
 final class Constraints {
     static final int CACHE_SIZE = 10_000;
 
-    private final Cache<ArgumentConstraint, ArgumentMatcher> compiled = Caffeine.newBuilder()
+    private final Cache<ArgumentConstraint, ArgumentMatcher> compiled = Caches.builder()
             .maximumSize(CACHE_SIZE).build();
 
     /** Every constraint holds (none: any arguments). A constraint that does not compile fails closed. */

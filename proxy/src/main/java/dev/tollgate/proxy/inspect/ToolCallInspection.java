@@ -14,7 +14,6 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
 
@@ -23,6 +22,7 @@ import io.netty.channel.ChannelHandler;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.policy.Policy;
 import dev.tollgate.api.policy.TaskHistory;
+import dev.tollgate.proxy.Caches;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.decision.Decision;
 import dev.tollgate.proxy.http.BodyBudget;
@@ -99,9 +99,9 @@ public final class ToolCallInspection {
         this.json = new ObjectMapper(JsonRpcParser.boundedFactory(Math.max(settings.maxBody(), settings.maxSseEvent()),
                 settings.maxDepth()));
         Ticker ticker = () -> clock.millis() * 1_000_000L;
-        this.sessions = Caffeine.newBuilder().maximumSize(settings.maxSessions()).ticker(ticker)
+        this.sessions = Caches.builder().maximumSize(settings.maxSessions()).ticker(ticker)
                 .expireAfterAccess(SESSION_IDLE).build();
-        this.histories = Caffeine.newBuilder().maximumSize(settings.maxTasks()).ticker(ticker)
+        this.histories = Caches.builder().maximumSize(settings.maxTasks()).ticker(ticker)
                 .expireAfter(new Expiry<String, History>() {
                     @Override
                     public long expireAfterCreate(String k, History v, long now) {

@@ -24,7 +24,6 @@ import javax.net.ssl.SSLSessionContext;
 import javax.net.ssl.TrustManagerFactory;
 
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
@@ -43,6 +42,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.tls.Pem;
+import dev.tollgate.proxy.Caches;
 import dev.tollgate.proxy.config.SidecarConfig;
 import dev.tollgate.proxy.config.TlsVersion;
 import dev.tollgate.proxy.metrics.HandshakeResult;
@@ -98,7 +98,7 @@ public final class TlsContextOwner implements CertificateSource.Listener {
      * Client chains verified by the trust manager during a full handshake, by the handshake's engine, until the
      * handshake handler takes them; an engine whose connection failed before that is dropped with it (weak keys).
      */
-    private final Cache<SSLEngine, VerifiedChain> verifiedInHandshake = Caffeine.newBuilder().weakKeys().build();
+    private final Cache<SSLEngine, VerifiedChain> verifiedInHandshake = Caches.builder().weakKeys().build();
     private final AtomicLong fullClientVerifications = new AtomicLong();
 
     /**
