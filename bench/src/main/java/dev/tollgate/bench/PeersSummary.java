@@ -127,8 +127,7 @@ final class PeersSummary {
             s.append("`").append(shorten(String.join(" ", b.commands.getOrDefault("wrk", List.of("wrk (not run)")))))
                     .append("`, against each peer's agent side; latencies from wrk's own (closed-loop) measurement. ")
                     .append(b.wrkWarmupSeconds > 0 ? "Before each peer's measured run, unrecorded wrk rounds of "
-                            + b.wrkWarmupSeconds + " s until a round's rate was within "
-                            + PeersBench.fmt(b.warmupSteadyPercent, 0) + " % of the round before or " + b.wrkWarmupMaxSeconds
+                            + b.wrkWarmupSeconds + " s " + steadyRule(b) + " or " + b.wrkWarmupMaxSeconds
                             + " s passed (wrk's requests are not the generator's byte for byte, e.g. their header names "
                             + "are capitalised: paths the warm-up never took, which de-optimise compiled code; "
                             + "\"warm-up s\"). " : "No wrk warm-up (--wrk-warmup 0): paths of wrk's requests the "
@@ -153,8 +152,7 @@ final class PeersSummary {
                         .append(shorten(b.commands.get("h2load").get(0))).append("`: ").append(h2)
                         .append(". h2load prints no percentiles, only the mean time for a request. ")
                         .append(b.h2loadWarmupSeconds > 0 ? "Before each pair's measured run, unrecorded h2load rounds "
-                                + "of " + b.h2loadWarmupSeconds + " s until a round's rate was within "
-                                + PeersBench.fmt(b.warmupSteadyPercent, 0) + " % of the round before or "
+                                + "of " + b.h2loadWarmupSeconds + " s " + steadyRule(b) + " or "
                                 + b.h2loadWarmupMaxSeconds + " s passed (the first HTTP/2 clients of a sidecar load the "
                                 + "h2c classes and recompile code; \"warm-up s\"). " : "No h2load warm-up (--h2load-warmup "
                                 + "0): the first HTTP/2 clients of a sidecar load the h2c classes and recompile code "
@@ -244,9 +242,8 @@ final class PeersSummary {
         if (b.scenarios.contains("large")) {
             s.append("\n## Large responses\n\nClosed loop, ").append(b.largeConnections).append(" keep-alive "
                     + "connections, ").append(seconds(b.largeSeconds)).append(" s per size and peer, after rounds of ")
-                    .append(seconds(b.largeWarmupSeconds)).append(" s of the same load unrecorded until a "
-                    + "round's rate was within ").append(PeersBench.fmt(b.warmupSteadyPercent, 0))
-                    .append(" % of the one before, at most ").append(seconds(b.largeWarmupMaxSeconds))
+                    .append(seconds(b.largeWarmupSeconds)).append(" s of the same load unrecorded ")
+                    .append(steadyRule(b)).append(", at most ").append(seconds(b.largeWarmupMaxSeconds))
                     .append(" s (the JIT compiles the large-body paths: the warm-up ran small responses only; "
                     + "\"warm-up s\" is how long that took); the generator reads every body whole.\n\n"
                     + "![throughput with large responses](throughput-large.png)\n\n");
@@ -379,5 +376,10 @@ final class PeersSummary {
     /** Seconds as given: whole ones without decimals, others with one. */
     static String seconds(double s) {
         return PeersBench.fmt(s, s == Math.rint(s) ? 0 : 1);
+    }
+
+    /** When an unrecorded warm-up (wrk, h2load, large responses) stops, as {@link PeersBench#stillChanging} decides. */
+    private static String steadyRule(PeersBench b) {
+        return "until a round's rate was within " + PeersBench.fmt(b.warmupSteadyPercent, 0) + " % of the round before";
     }
 }

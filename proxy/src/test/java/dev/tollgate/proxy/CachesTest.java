@@ -2,8 +2,12 @@ package dev.tollgate.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.RemovalCause;
@@ -33,5 +37,21 @@ class CachesTest {
             assertThat(removals).hasSize(2).allMatch(r -> r.endsWith("SIZE on caller"));
         }
         assertThat(cache.estimatedSize()).isEqualTo(1);
+    }
+
+    /** Every cache of the sidecar is built through {@link Caches}: a plain Caffeine builder would bring the pool back. */
+    @Test
+    void noSidecarSourceBuildsACaffeineCacheAnyOtherWay() throws IOException {
+        Path main = Path.of("src", "main", "java");
+        assertThat(main).as("the proxy module's sources (tests run in the module's directory)").isDirectory();
+        List<Path> others = new ArrayList<>();
+        try (Stream<Path> files = Files.walk(main)) {
+            for (Path f : (Iterable<Path>) files.filter(x -> x.toString().endsWith(".java"))::iterator) {
+                if (!f.getFileName().toString().equals("Caches.java") && Files.readString(f).contains("Caffeine.newBuilder")) {
+                    others.add(f);
+                }
+            }
+        }
+        assertThat(others).isEmpty();
     }
 }
