@@ -31,9 +31,40 @@ public final class Tollgate implements Runnable {
 
     public static CommandLine commandLine() {
         // Identifiers such as a signing key's kid (a base64url thumbprint) may begin with '-': an argument that is no
-        // known option is taken as a parameter rather than refused as an unknown option.
-        return new CommandLine(new Tollgate()).setCaseInsensitiveEnumValuesAllowed(true)
-                .setUnmatchedOptionsArePositionalParams(true);
+        // known option is taken as a parameter rather than refused as an unknown option. Short options do not cluster
+        // (nor take a value attached without '='), so "-hAbc…" is a kid, never -h (help, exit 0 without revoking) and
+        // "-oAbc…" is never "-o Abc…": an option is only ever its exact name, or its name '=' its value.
+        CommandLine cl = new CommandLine(new Tollgate()).setCaseInsensitiveEnumValuesAllowed(true)
+                .setUnmatchedOptionsArePositionalParams(true)
+                .setPosixClusteredShortOptionsAllowed(false);
+        takeParametersVerbatim(cl);
+        return cl;
+    }
+
+    /**
+     * Every positional parameter takes its argument as given. picocli refuses a positional argument that begins with a
+     * known short option's "-h", "-V" or "-o" even when it is no option ("Expected parameter ... but found"); only a
+     * parameter consumer is asked before that check. The options and subcommands are matched first, as before, so
+     * exactly "-h", "--output=json" or "--" still mean what they say.
+     */
+    private static void takeParametersVerbatim(CommandLine cl) {
+        CommandLine.Model.CommandSpec spec = cl.getCommandSpec();
+        for (CommandLine.Model.PositionalParamSpec p : java.util.List.copyOf(spec.positionalParameters())) {
+            if (p.arity().max() != 1 || p.group() != null
+                    || (p.type() != String.class && p.type() != java.nio.file.Path.class)) {
+                throw new IllegalStateException(spec.qualifiedName() + " " + p.paramLabel()
+                        + ": a positional parameter is one String or Path (takeParametersVerbatim sets no other)");
+            }
+            spec.remove(p);
+            spec.addPositional(CommandLine.Model.PositionalParamSpec.builder(p).parameterConsumer(Tollgate::verbatim).build());
+        }
+        cl.getSubcommands().values().forEach(Tollgate::takeParametersVerbatim);
+    }
+
+    private static void verbatim(java.util.Stack<String> args, CommandLine.Model.ArgSpec argSpec,
+            CommandLine.Model.CommandSpec spec) {
+        String arg = args.pop();
+        argSpec.setValue(argSpec.type() == java.nio.file.Path.class ? java.nio.file.Path.of(arg) : arg);
     }
 
     @Override
