@@ -157,6 +157,21 @@ public final class RevocationPropagationBench implements Callable<Integer> {
         public void onResync(WatchEvent event) {
             delegate.onResync(event);
         }
+
+        @Override
+        public void onCaughtUp(long revision) {
+            delegate.onCaughtUp(revision);
+        }
+
+        @Override
+        public void onState(WatchClient.ConnectionState state) {
+            delegate.onState(state);
+        }
+
+        @Override
+        public void onFailure(Throwable failure) {
+            delegate.onFailure(failure);
+        }
     }
 
     private ControlPlane cp;

@@ -200,6 +200,59 @@ class WatchStreamTest {
                 .isEqualTo(WatchEvent.HEARTBEAT);
     }
 
+    /**
+     * The heartbeat timer of a stream starts with it, but the hub attaches the stream on its own thread. A heartbeat
+     * says "you hold everything up to here", so none may reach the client before the catch-up's own heartbeat: held
+     * up here by a hub thread that is busy with another revision, the stream sends nothing for ten heartbeat
+     * intervals, then the missed revision, then the heartbeat.
+     */
+    @Test
+    void noHeartbeatReachesANewStreamBeforeItsCatchUpHasEnded() throws Exception {
+        start(Clock.systemUTC(), Map.of("watch.heartbeat-interval", "50ms"));
+        TestControlPlane.Joined w = joined(null);
+        long before = tcp.cp.store().latestRevision();
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch holding = new java.util.concurrent.CountDownLatch(1);
+        tcp.cp.watchHub().listen(new dev.tollgate.controlplane.watch.WatchHub.RevisionListener() {
+            @Override
+            public void revision(WatchEvent e) {
+                holding.countDown();
+                try {
+                    release.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException x) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+
+            @Override
+            public void caughtUp() {
+            }
+
+            @Override
+            public void gap() {
+            }
+        });
+        tcp.admin().rotateSigningKey(); // a new revision: the new key set
+        assertThat(holding.await(20, TimeUnit.SECONDS)).as("the hub's thread reached the new revision").isTrue();
+
+        RawWatch r = watch(w, before);
+        Thread.sleep(500);
+        assertThat(r.events).as("no heartbeat before the catch-up").isEmpty();
+
+        release.countDown();
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> r.events.stream().anyMatch(e -> e.kind().equals(WatchEvent.HEARTBEAT)));
+        List<WatchEvent> events = List.copyOf(r.events);
+        int beat = events.stream().map(WatchEvent::kind).toList().indexOf(WatchEvent.HEARTBEAT);
+        long latest = tcp.cp.store().latestRevision();
+        assertThat(latest).isGreaterThan(before);
+        assertThat(events.subList(0, beat)).as("the missed revisions first, in order")
+                .extracting(WatchEvent::revision)
+                .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(before + 1, latest).boxed().toList());
+        assertThat(events.subList(0, beat)).extracting(WatchEvent::kind).doesNotContain(WatchEvent.HEARTBEAT);
+        assertThat(events.get(beat).revision()).as("then the heartbeat at the revision they reached").isEqualTo(latest);
+    }
+
     @Test
     void watchNeedsAWorkloadSvid() throws Exception {
         start(Clock.systemUTC(), Map.of());

@@ -13,10 +13,12 @@ import dev.tollgate.api.token.TokenKeySet;
  * The sidecar's copy of what the control plane says about credentials: the token signing key set, the revocation
  * set, and how fresh that copy is. Written by {@link CredentialWatchListener} (one thread), read on every request.
  *
- * <p><b>Staleness rule.</b> The state is <em>fresh</em> when (1) it has been synchronised — a {@code signing_keys}
- * event or a resync was applied — and (2) no update has been rejected since the last good resync, and (3) the age
- * is at most {@code credentials.max-staleness}. The age is the time since the last line of the watch stream (event
- * or heartbeat: a heartbeat confirms that nothing was missed) when a watch stream is {@linkplain #trackFreshness
+ * <p><b>Staleness rule.</b> The state is <em>fresh</em> when (1) it has been synchronised — a resync was applied, or
+ * signing keys and then the heartbeat that ends the stream's catch-up (the keys at the start of a replay may be
+ * revoked or replaced further on in it, and revocations follow them) — and (2) no update has been rejected since the
+ * last good resync, and (3) the age is at most {@code credentials.max-staleness}. The age is the time since the last
+ * line of the watch stream that arrived while it was caught up (event or heartbeat: a heartbeat confirms that nothing
+ * was missed; a replay after a reconnect does not count) when a watch stream is {@linkplain #trackFreshness
  * attached} — {@code WatchClient::sinceLastEvent} — and otherwise the time since the last event this state applied.
  * Anything else is stale and credentialed requests are denied ({@link DenyReason#REVOCATION_STATE_STALE}).
  */
@@ -26,6 +28,7 @@ public final class CredentialState {
     private final RevocationSet revocations;
     private volatile TokenKeySet keys = TokenKeySet.empty();
     private volatile boolean synced;
+    private volatile boolean keysApplied;
     private volatile boolean broken;
     private volatile Instant lastApplied;
     private volatile Supplier<Duration> sinceLastLine;
@@ -41,7 +44,10 @@ public final class CredentialState {
         this.lastApplied = clock.instant();
     }
 
-    /** Age of the watch stream's last line ({@code WatchClient::sinceLastEvent}); heartbeats count as freshness. */
+    /**
+     * Age of the watch stream's last line while caught up ({@code WatchClient::sinceLastEvent}); heartbeats count as
+     * freshness. Once attached, the age is that alone: events applied during a replay are not fresh news.
+     */
     public void trackFreshness(Supplier<Duration> sinceLastLine) {
         this.sinceLastLine = Objects.requireNonNull(sinceLastLine, "sinceLastLine");
     }
@@ -60,13 +66,8 @@ public final class CredentialState {
 
     /** Time since the state was last confirmed (see the class comment). */
     public Duration age() {
-        Duration own = Duration.between(lastApplied, clock.instant());
         Supplier<Duration> s = sinceLastLine;
-        if (s == null) {
-            return own;
-        }
-        Duration line = s.get();
-        return line.compareTo(own) < 0 ? line : own;
+        return s != null ? s.get() : Duration.between(lastApplied, clock.instant());
     }
 
     /** True when credentialed requests must be denied for want of fresh revocation state. */
@@ -80,7 +81,8 @@ public final class CredentialState {
      */
     public String staleReason() {
         if (!synced) {
-            return "credential state not synchronised yet (no signing keys from the control plane's watch stream)";
+            return "credential state not synchronised yet (no signing keys from the control plane's watch stream, or "
+                    + "its catch-up has not ended)";
         }
         if (broken) {
             return "credential state stale: a watch-stream update could not be applied; waiting for a resync";
@@ -97,7 +99,7 @@ public final class CredentialState {
         return String.format(java.util.Locale.ROOT, "%.1fs", d.toMillis() / 1000.0);
     }
 
-    /** Completes when the state is first synchronised (signing keys or a resync applied). */
+    /** Completes when the state is first synchronised (a resync, or signing keys and the end of the catch-up). */
     public java.util.concurrent.CompletionStage<Void> firstSync() {
         return firstSync;
     }
@@ -106,11 +108,24 @@ public final class CredentialState {
         return synced;
     }
 
+    /** A new key set; it synchronises a first state only with {@link #caughtUp} (the listener calls it). */
     void replaceKeys(TokenKeySet k) {
         keys = Objects.requireNonNull(k);
-        synced = true;
+        keysApplied = true;
         touch();
+    }
+
+    /**
+     * Everything the watch stream had is applied (a catch-up ended, or a live key set came after one): a state with
+     * signing keys is synchronised from now on. Returns true when this synchronised it for the first time.
+     */
+    boolean caughtUp() {
+        if (synced || !keysApplied) {
+            return false;
+        }
+        synced = true;
         firstSync.complete(null);
+        return true;
     }
 
     void touch() {
@@ -118,6 +133,7 @@ public final class CredentialState {
     }
 
     void resynced() {
+        keysApplied = true;
         synced = true;
         broken = false;
         touch();

@@ -30,6 +30,14 @@ import dev.tollgate.proxy.metrics.ProxyMetrics;
  * the next good resync. A revocation of type {@code spiffe_id} (live or in a resync snapshot) is also passed to the
  * identity-revoked callback, which closes that identity's connections. After every revocation or resync applied, the
  * revocations-changed callback ends the requests in flight that the new state no longer allows ({@link Admissions}).
+ *
+ * <p><b>Catch-up.</b> A new stream first replays the revisions this sidecar has not seen, then sends a heartbeat
+ * ({@link #onCaughtUp}). The events of a replay are held and applied together when it ends — revocations first, then
+ * the last key set — never one by one: the state in between could be more permissive than both the one before and
+ * the one after (keys published and revoked while the sidecar was away, accepted between the two). Until then the
+ * state is the one held before the connection, as fresh or as stale as it was. A first state is synchronised only
+ * at the end of a catch-up that brought signing keys (or by a resync, or by live keys). Held events outlive a
+ * connection that ends in the middle of its replay (the next one resumes after them); a resync replaces them.
  */
 public final class CredentialWatchListener implements WatchClient.Listener {
     private static final Logger LOG = LoggerFactory.getLogger(CredentialWatchListener.class);
@@ -39,6 +47,11 @@ public final class CredentialWatchListener implements WatchClient.Listener {
     private final ProxyMetrics metrics;
     private final Consumer<SpiffeId> identityRevoked;
     private final Runnable revocationsChanged;
+    // the watch thread only
+    private boolean live;
+    private TokenKeySet heldKeys;
+    private long heldKeysRevision;
+    private final List<RevocationSet.Entry> heldRevocations = new ArrayList<>();
 
     /**
      * @param identityRevoked called (on the watch thread; it must not block long) with each revoked SPIFFE ID, e.g.
@@ -61,6 +74,13 @@ public final class CredentialWatchListener implements WatchClient.Listener {
     }
 
     @Override
+    public void onState(WatchClient.ConnectionState s) {
+        if (s != WatchClient.ConnectionState.CONNECTED) {
+            live = false; // the next stream begins with a catch-up
+        }
+    }
+
+    @Override
     public void onEvent(WatchEvent event) {
         switch (event.kind()) {
             case WatchEvent.SIGNING_KEYS -> {
@@ -69,9 +89,13 @@ public final class CredentialWatchListener implements WatchClient.Listener {
                     rejected(StateUpdate.SIGNING_KEYS, event);
                     return;
                 }
-                state.replaceKeys(keys);
-                metrics.credentialUpdate(StateUpdate.SIGNING_KEYS, true);
-                LOG.info("signing keys at revision {}: {}", event.revision(), keys.kids());
+                if (!live) {
+                    heldKeys = keys;
+                    heldKeysRevision = event.revision();
+                    return;
+                }
+                applyKeys(keys, event.revision());
+                state.caughtUp();
             }
             case WatchEvent.REVOCATION -> {
                 RevocationSet.Entry e = parseRevocation(event.payload());
@@ -79,20 +103,62 @@ public final class CredentialWatchListener implements WatchClient.Listener {
                     rejected(StateUpdate.REVOCATION, event);
                     return;
                 }
-                state.revocations().apply(e);
-                state.revocations().purgeExpired(); // revocations are rare; this keeps the set to those in force
-                state.touch();
-                metrics.credentialUpdate(StateUpdate.REVOCATION, true);
-                LOG.info("revocation at revision {}: {} {}", event.revision(), e.type().wireName(), e.value());
-                if (e.type() == RevocationSet.Type.SPIFFE_ID) {
-                    revokeIdentity(e.value());
+                if (!live) {
+                    heldRevocations.add(e);
+                    return;
                 }
-                endRunning();
+                applyRevocations(List.of(e), event.revision());
             }
             default -> {
                 // bundle, policy: another listener's business
             }
         }
+    }
+
+    /**
+     * The stream's catch-up has ended: every revision up to {@code revision} has arrived. The held events are applied
+     * now, and only now is a first state with signing keys synchronised.
+     */
+    @Override
+    public void onCaughtUp(long revision) {
+        live = true;
+        if (!heldRevocations.isEmpty()) {
+            List<RevocationSet.Entry> entries = List.copyOf(heldRevocations);
+            heldRevocations.clear();
+            applyRevocations(entries, revision);
+        }
+        if (heldKeys != null) {
+            TokenKeySet keys = heldKeys;
+            heldKeys = null;
+            applyKeys(keys, heldKeysRevision);
+        }
+        if (state.caughtUp()) {
+            LOG.info("credential state synchronised at revision {}: {} keys, {} revocations", revision,
+                    state.keys().size(), state.revocations().size());
+        }
+    }
+
+    private void applyKeys(TokenKeySet keys, long revision) {
+        state.replaceKeys(keys);
+        metrics.credentialUpdate(StateUpdate.SIGNING_KEYS, true);
+        LOG.info("signing keys at revision {}: {}", revision, keys.kids());
+    }
+
+    /** Applies revocations (of one live revision, or of a whole catch-up up to {@code revision}). */
+    private void applyRevocations(List<RevocationSet.Entry> entries, long revision) {
+        for (RevocationSet.Entry e : entries) {
+            state.revocations().apply(e);
+            metrics.credentialUpdate(StateUpdate.REVOCATION, true);
+            LOG.info("revocation (revision {} or before): {} {}", revision, e.type().wireName(), e.value());
+        }
+        state.revocations().purgeExpired(); // revocations are rare; this keeps the set to those in force
+        state.touch();
+        for (RevocationSet.Entry e : entries) {
+            if (e.type() == RevocationSet.Type.SPIFFE_ID) {
+                revokeIdentity(e.value());
+            }
+        }
+        endRunning();
     }
 
     @Override
@@ -116,6 +182,9 @@ public final class CredentialWatchListener implements WatchClient.Listener {
             rejected(StateUpdate.RESYNC, event);
             return;
         }
+        heldRevocations.clear(); // the resync holds the whole state: what a replay had brought is in it
+        heldKeys = null;
+        live = true;
         state.revocations().replaceAllEntries(entries);
         state.revocations().purgeExpired();
         state.replaceKeys(keys);

@@ -213,7 +213,6 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         return callsInFlight.get();
     }
 
-    /** The last watch revision applied, or 0. */
     /**
      * Adds a follower of this source's watch stream: it sees every event, resync and state change after this source
      * has handled it. Add followers before {@link #start}.
@@ -222,7 +221,10 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         watchListeners.add(java.util.Objects.requireNonNull(l, "listener"));
     }
 
-    /** Time since the watch stream last delivered a line (event or heartbeat); very long before it first connects. */
+    /**
+     * Time since the watch stream last delivered a line (event or heartbeat) while caught up (a replay after a
+     * reconnect does not count: {@link WatchClient#sinceLastEvent}); very long before it first connects.
+     */
     public java.time.Duration sinceLastWatchLine() {
         WatchClient w = watch;
         return w == null ? java.time.Duration.ofDays(3650) : w.sinceLastEvent();
@@ -737,6 +739,11 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                         }
                         metrics.bundleRevision(e.revision());
                         watchListeners.forEach(l -> l.onResync(e));
+                    }
+
+                    @Override
+                    public void onCaughtUp(long revision) {
+                        watchListeners.forEach(l -> l.onCaughtUp(revision));
                     }
 
                     @Override

@@ -80,6 +80,7 @@ class CredentialGateTest {
         key = new ECKeyGenerator(Curve.P_256).keyIDFromThumbprint(true).generate();
         listener.onEvent(new WatchEvent(1, WatchEvent.SIGNING_KEYS, clock.instant(),
                 Json.mapper().valueToTree(Map.of("keys", List.of(key.toPublicJWK().toJSONObject())))));
+        listener.onCaughtUp(1);
     }
 
     String exchangedToken(String jti) throws Exception {

@@ -20,6 +20,7 @@ import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.client.WatchClient;
 import dev.tollgate.api.token.RevocationSet;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.WatchEvent;
@@ -55,10 +56,14 @@ class CredentialWatchListenerTest {
     }
 
     @Test
-    void isStaleUntilTheFirstSigningKeysThenFreshUntilTheBound() {
+    void isStaleUntilTheFirstSigningKeysAndTheEndOfTheCatchUpThenFreshUntilTheBound() {
         assertThat(state.stale()).isTrue();
         listener.onEvent(event(1, WatchEvent.SIGNING_KEYS, jwks(key)));
+        assertThat(state.stale()).isTrue();
+        assertThat(state.staleReason()).contains("not synchronised yet");
+        listener.onCaughtUp(1);
         assertThat(state.stale()).isFalse();
+        assertThat(state.firstSync().toCompletableFuture()).isCompleted();
         assertThat(state.keys().kids()).containsExactly(key.getKeyID());
         clock.advance(Duration.ofSeconds(30));
         assertThat(state.stale()).isFalse();
@@ -66,9 +71,121 @@ class CredentialWatchListenerTest {
         assertThat(state.stale()).isTrue();
     }
 
+    /**
+     * A replay from revision 0: the first signing keys are followed, in the same catch-up, by a newer key set and by
+     * revocations. The state must not be synchronised (a sidecar not ready, every credentialed request denied) until
+     * the heartbeat that ends the catch-up, so no request is ever checked against the old keys without those
+     * revocations.
+     */
+    @Test
+    void aReplayIsNotSynchronisedUntilItsLastRevisionHasBeenApplied() throws Exception {
+        ECKey next = new ECKeyGenerator(Curve.P_256).keyIDFromThumbprint(true).generate();
+        listener.onState(WatchClient.ConnectionState.CONNECTING);
+        listener.onState(WatchClient.ConnectionState.CONNECTED);
+        listener.onEvent(event(1, WatchEvent.SIGNING_KEYS, jwks(key)));
+        assertThat(state.synced()).isFalse();
+        assertThat(state.keys().kids()).as("held until the catch-up ends").isEmpty();
+        listener.onEvent(event(2, WatchEvent.REVOCATION, revocation("task", "t-1")));
+        assertThat(state.synced()).isFalse();
+        listener.onEvent(event(3, WatchEvent.SIGNING_KEYS, jwks(next))); // the first key was replaced
+        assertThat(state.stale()).isTrue();
+        assertThat(state.firstSync().toCompletableFuture()).isNotDone();
+        assertThat(state.revocations().isRevoked(RevocationSet.Type.TASK, "t-1")).isFalse();
+        listener.onCaughtUp(3);
+        assertThat(state.stale()).isFalse();
+        assertThat(state.keys().kids()).containsExactly(next.getKeyID());
+        assertThat(state.revocations().isRevoked(RevocationSet.Type.TASK, "t-1")).isTrue();
+    }
+
+    @Test
+    void aCaughtUpStreamWithoutSigningKeysIsNotSynchronised() {
+        listener.onCaughtUp(0);
+        assertThat(state.stale()).isTrue();
+        assertThat(state.staleReason()).contains("no signing keys");
+        listener.onEvent(event(1, WatchEvent.SIGNING_KEYS, jwks(key))); // a live event after the catch-up
+        assertThat(state.stale()).isFalse();
+    }
+
+    /** A connection that caught up without keys does not let the next connection's replay synchronise midway. */
+    @Test
+    void aCatchUpWithoutKeysThenAReconnectWaitsForTheNextCatchUp() {
+        listener.onCaughtUp(0);
+        listener.onState(WatchClient.ConnectionState.BACKING_OFF);
+        listener.onState(WatchClient.ConnectionState.CONNECTING);
+        listener.onState(WatchClient.ConnectionState.CONNECTED);
+        listener.onEvent(event(1, WatchEvent.SIGNING_KEYS, jwks(key)));
+        listener.onEvent(event(2, WatchEvent.REVOCATION, revocation("token", "j-1")));
+        assertThat(state.synced()).isFalse();
+        listener.onCaughtUp(2);
+        assertThat(state.synced()).isTrue();
+        assertThat(state.revocations().isRevoked(RevocationSet.Type.TOKEN, "j-1")).isTrue();
+    }
+
+    /**
+     * A reconnect within the staleness bound: the state stays the one held before (still fresh), and what the
+     * replay brings — a key published and then revoked, another key, a revocation — is applied together at its end,
+     * so the published-then-revoked key is never accepted in between.
+     */
+    @Test
+    void aReplayAfterAReconnectIsHeldUntilItsEndThenAppliedTogether() throws Exception {
+        listener.onCaughtUp(0);
+        listener.onEvent(event(1, WatchEvent.SIGNING_KEYS, jwks(key)));
+        assertThat(state.stale()).isFalse();
+        ECKey leaked = new ECKeyGenerator(Curve.P_256).keyIDFromThumbprint(true).generate();
+        ECKey next = new ECKeyGenerator(Curve.P_256).keyIDFromThumbprint(true).generate();
+
+        listener.onState(WatchClient.ConnectionState.BACKING_OFF);
+        listener.onState(WatchClient.ConnectionState.CONNECTING);
+        listener.onState(WatchClient.ConnectionState.CONNECTED);
+        listener.onEvent(event(2, WatchEvent.SIGNING_KEYS, jwks(key, leaked)));
+        assertThat(state.keys().kids()).as("the leaked key is not accepted midway").containsExactly(key.getKeyID());
+        listener.onEvent(event(3, WatchEvent.REVOCATION, revocation("signing_key", leaked.getKeyID())));
+        listener.onEvent(event(4, WatchEvent.SIGNING_KEYS, jwks(key, next)));
+        listener.onEvent(event(5, WatchEvent.REVOCATION, revocation("task", "t-9")));
+        assertThat(state.keys().kids()).containsExactly(key.getKeyID());
+        assertThat(state.revocations().isRevoked(RevocationSet.Type.TASK, "t-9")).isFalse();
+        assertThat(state.stale()).as("the state held before the reconnect, as fresh as it was").isFalse();
+
+        listener.onCaughtUp(5);
+        assertThat(state.keys().kids()).containsExactlyInAnyOrder(key.getKeyID(), next.getKeyID());
+        assertThat(state.revocations().isRevoked(RevocationSet.Type.SIGNING_KEY, leaked.getKeyID())).isTrue();
+        assertThat(state.revocations().isRevoked(RevocationSet.Type.TASK, "t-9")).isTrue();
+    }
+
+    @Test
+    void heldEventsOutliveAConnectionThatEndsInTheMiddleOfItsReplay() {
+        listener.onCaughtUp(0);
+        listener.onEvent(event(1, WatchEvent.SIGNING_KEYS, jwks(key)));
+        listener.onState(WatchClient.ConnectionState.CONNECTING);
+        listener.onState(WatchClient.ConnectionState.CONNECTED);
+        listener.onEvent(event(2, WatchEvent.REVOCATION, revocation("task", "t-1")));
+        listener.onState(WatchClient.ConnectionState.BACKING_OFF); // ended before its heartbeat
+        listener.onState(WatchClient.ConnectionState.CONNECTING);
+        listener.onState(WatchClient.ConnectionState.CONNECTED);
+        listener.onEvent(event(3, WatchEvent.REVOCATION, revocation("task", "t-2"))); // resumes after revision 2
+        listener.onCaughtUp(3);
+        assertThat(state.revocations().isRevoked(RevocationSet.Type.TASK, "t-1")).isTrue();
+        assertThat(state.revocations().isRevoked(RevocationSet.Type.TASK, "t-2")).isTrue();
+    }
+
+    /** With a watch stream attached, applying a revocation is no news of freshness: a stale state stays stale. */
+    @Test
+    void anAppliedRevocationDoesNotMakeAStaleStateFresh() {
+        listener.onCaughtUp(0);
+        listener.onEvent(event(1, WatchEvent.SIGNING_KEYS, jwks(key)));
+        Instant lastLine = clock.instant();
+        state.trackFreshness(() -> Duration.between(lastLine, clock.instant()));
+        clock.advance(Duration.ofSeconds(31));
+        assertThat(state.stale()).isTrue();
+        listener.onEvent(event(2, WatchEvent.REVOCATION, revocation("task", "t-1")));
+        assertThat(state.revocations().isRevoked(RevocationSet.Type.TASK, "t-1")).isTrue();
+        assertThat(state.stale()).isTrue();
+    }
+
     @Test
     void aHeartbeatSeenByTheWatchClientKeepsTheStateFresh() {
         listener.onEvent(event(1, WatchEvent.SIGNING_KEYS, jwks(key)));
+        listener.onCaughtUp(1);
         Instant[] lastLine = {clock.instant()};
         state.trackFreshness(() -> Duration.between(lastLine[0], clock.instant()));
         clock.advance(Duration.ofSeconds(25));
@@ -81,6 +198,7 @@ class CredentialWatchListenerTest {
 
     @Test
     void appliesRevocationsAndPassesRevokedIdentitiesOn() {
+        listener.onCaughtUp(0); // live from here on
         listener.onEvent(event(1, WatchEvent.SIGNING_KEYS, jwks(key)));
         listener.onEvent(event(2, WatchEvent.REVOCATION, revocation("task", "t-1")));
         listener.onEvent(event(3, WatchEvent.REVOCATION, revocation("spiffe_id", "spiffe://td/agent/bot")));
@@ -116,6 +234,7 @@ class CredentialWatchListenerTest {
 
     @Test
     void aBadUpdateKeepsTheOldKeysAndFailsClosedUntilAGoodResync() {
+        listener.onCaughtUp(0);
         listener.onEvent(event(1, WatchEvent.SIGNING_KEYS, jwks(key)));
         listener.onEvent(event(2, WatchEvent.SIGNING_KEYS, Json.mapper().valueToTree(
                 Map.of("keys", List.of(key.toJSONObject()))))); // a private key: refused

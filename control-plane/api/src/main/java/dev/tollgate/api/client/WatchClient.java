@@ -47,10 +47,15 @@ import dev.tollgate.api.wire.WatchEvent;
  * with the workload's current SVID (asked of the credentials supplier each time, so a renewed SVID is used) and
  * resumes after the last revision the listener applied, waiting an exponential backoff with full jitter between
  * failed attempts (it starts over after every good line). A connection silent for three heartbeat intervals, a line
- * longer than the limit or a line that is not a watch event is dropped and counted, and the client reconnects. The
- * control plane sends a heartbeat as soon as a new stream has caught up, so {@link #sinceLastEvent} drops at once on a
- * good reconnect; a caller that judges staleness by it chooses the heartbeat interval and the backoff's maximum
- * against its staleness bound (the sidecar: {@code docs/rotation.md}, "Watch stream and staleness").
+ * longer than the limit or a line that is not a watch event is dropped and counted, and the client reconnects.
+ *
+ * <p>A new stream first replays the revisions after the one asked for (or sends one resync), then a heartbeat: only
+ * from that heartbeat on does the listener hold everything the control plane had ({@link Listener#onCaughtUp}). The
+ * lines of a catch-up are history, so they do not count as freshness: {@link #sinceLastEvent} is the time since the
+ * last line that arrived while the stream was caught up (the heartbeat that ends a catch-up, a resync, every line
+ * after them), and it keeps growing through a disconnect and the replay after it. A caller that judges staleness by
+ * it chooses the heartbeat interval and the backoff's maximum against its staleness bound (the sidecar:
+ * {@code docs/rotation.md}, "Watch stream and staleness").
  */
 public final class WatchClient implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WatchClient.class);
@@ -77,6 +82,14 @@ public final class WatchClient implements AutoCloseable {
 
         /** Full state of every kind: replace what was held; revisions after event.revision() follow. */
         void onResync(WatchEvent event);
+
+        /**
+         * The stream has delivered every revision up to {@code revision}: a heartbeat arrived (the control plane sends
+         * one right after a new stream's catch-up, then every heartbeat interval). Until the first one on a
+         * connection, the events delivered are a replay and later revisions may still be on their way.
+         */
+        default void onCaughtUp(long revision) {
+        }
 
         /** The connection state changed. */
         default void onState(ConnectionState state) {
@@ -134,6 +147,8 @@ public final class WatchClient implements AutoCloseable {
     private final Thread thread;
     private volatile Instant lastLineAt;
     private volatile Instant lastEventAt;
+    /** Whether this connection's catch-up has ended (a heartbeat or a resync arrived); the client's thread only. */
+    private boolean caughtUp;
     private volatile boolean closed;
 
     private WatchClient(Builder b, Transport transport, Sleeper sleeper) {
@@ -178,7 +193,10 @@ public final class WatchClient implements AutoCloseable {
         return Math.max(0, latestSeen.get() - lastRevision.get());
     }
 
-    /** Time since the last line (event or heartbeat) arrived. */
+    /**
+     * Time since the last line (event or heartbeat) that arrived while the stream was caught up; lines replayed after a
+     * (re)connect do not count until the heartbeat that ends the replay.
+     */
     public Duration sinceLastEvent() {
         return Duration.between(lastEventAt, clock.instant());
     }
@@ -239,6 +257,7 @@ public final class WatchClient implements AutoCloseable {
                         break;
                     }
                     lastLineAt = clock.instant();
+                    caughtUp = false;
                     setState(ConnectionState.CONNECTED);
                     follow(in);
                 } finally {
@@ -322,19 +341,28 @@ public final class WatchClient implements AutoCloseable {
     }
 
     private void deliver(WatchEvent e) {
-        lastEventAt = clock.instant();
         backoff.reset(); // a good connection: it delivered a valid line
         if (closed) {
             return;
         }
         switch (e.kind()) {
-            case WatchEvent.HEARTBEAT -> latestSeen.accumulateAndGet(e.revision(), Math::max);
+            case WatchEvent.HEARTBEAT -> {
+                latestSeen.accumulateAndGet(e.revision(), Math::max);
+                caughtUp = true;
+                lastEventAt = clock.instant();
+                listener.onCaughtUp(e.revision());
+            }
             case WatchEvent.RESYNC -> {
                 listener.onResync(e);
                 lastRevision.set(e.revision());
                 latestSeen.accumulateAndGet(e.revision(), Math::max);
+                caughtUp = true; // the whole state as of the control plane's head
+                lastEventAt = clock.instant();
             }
             default -> {
+                if (caughtUp) {
+                    lastEventAt = clock.instant(); // a live event (before it is applied, as a heartbeat would be)
+                }
                 listener.onEvent(e);
                 lastRevision.set(e.revision());
                 latestSeen.accumulateAndGet(e.revision(), Math::max);

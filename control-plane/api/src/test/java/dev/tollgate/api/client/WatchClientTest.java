@@ -136,6 +136,56 @@ class WatchClientTest {
                 WatchClient.ConnectionState.CONNECTED).endsWith(WatchClient.ConnectionState.STOPPED);
     }
 
+    /**
+     * The lines of a catch-up are history: freshness ({@code sinceLastEvent}) runs on through a reconnect's replay and
+     * drops only at the heartbeat that ends it; a live event after that heartbeat counts. The listener is told when
+     * each catch-up has ended.
+     */
+    @Test
+    void aReplayDoesNotCountAsFreshnessUntilTheHeartbeatThatEndsIt() {
+        List<String> seen = new CopyOnWriteArrayList<>();
+        WatchClient[] self = new WatchClient[1];
+        WatchClient.Listener timing = new WatchClient.Listener() {
+            @Override
+            public void onEvent(WatchEvent event) {
+                seen.add("event " + event.revision() + " " + self[0].sinceLastEvent().toSeconds() + "s");
+                clock.advance(Duration.ofSeconds(10));
+            }
+
+            @Override
+            public void onResync(WatchEvent event) {
+                seen.add("resync " + event.revision() + " " + self[0].sinceLastEvent().toSeconds() + "s");
+                clock.advance(Duration.ofSeconds(10));
+            }
+
+            @Override
+            public void onCaughtUp(long revision) {
+                seen.add("caught up " + revision + " " + self[0].sinceLastEvent().toSeconds() + "s");
+                clock.advance(Duration.ofSeconds(10));
+            }
+        };
+        List<Object> script = List.of(
+                lines(event(1, "revocation"), event(1, "heartbeat"), event(2, "revocation")),
+                lines(event(3, "revocation"), event(4, "revocation"), event(4, "heartbeat")),
+                lines(event(7, "resync"), event(8, "revocation")));
+        client = WatchClient.builder(URI.create("https://127.0.0.1:1")).listener(timing).clock(clock)
+                .backoff(Duration.ofSeconds(1), Duration.ofSeconds(30)).random(half())
+                .build(transport(script), recordingSleeper(3));
+        self[0] = client;
+        clock.advance(Duration.ofSeconds(5)); // the client was built 5 s before its first connection
+        client.start();
+
+        await().until(() -> client.state() == WatchClient.ConnectionState.STOPPED);
+        assertThat(seen).containsExactly(
+                "event 1 5s", // a replay: the age since the client was built, not refreshed
+                "caught up 1 0s",
+                "event 2 0s", // live
+                "event 3 10s", "event 4 20s", // the next connection's replay: still counting from event 2
+                "caught up 4 0s",
+                "resync 7 10s", // a resync is the whole state: fresh from the line after it on
+                "event 8 0s");
+    }
+
     @Test
     void silentConnectionIsDroppedAfterThreeMissedHeartbeats() {
         HangingStream hanging = new HangingStream();

@@ -41,6 +41,13 @@ final class WatchStream implements StreamingResponse, WatchHub.Subscriber {
     private final AtomicInteger queued = new AtomicInteger();
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private final AtomicBoolean ended = new AtomicBoolean();
+    /**
+     * Whether the hub has queued the heartbeat that ends this stream's catch-up. Until then the timer sends nothing: a
+     * heartbeat tells the client it holds everything up to its revision, and one sent before or amid the replay (the
+     * hub attaches a stream on its own thread, after this one started) would make a sidecar synchronised, or fresh,
+     * before the replay's later revocations reached it.
+     */
+    private volatile boolean caughtUp;
     private volatile Channel channel;
     // event loop only
     private ScheduledFuture<?> heartbeatTask;
@@ -94,6 +101,9 @@ final class WatchStream implements StreamingResponse, WatchHub.Subscriber {
             return false;
         }
         queue.add(entry.line());
+        if (WatchEvent.HEARTBEAT.equals(entry.event().kind())) {
+            caughtUp = true;
+        }
         if (drainScheduled.compareAndSet(false, true)) {
             channel.eventLoop().execute(this::drain);
         }
@@ -153,7 +163,7 @@ final class WatchStream implements StreamingResponse, WatchHub.Subscriber {
 
     private void heartbeat() {
         drain();
-        if (ended.get() || !channel.isWritable() || !queue.isEmpty()) {
+        if (!caughtUp || ended.get() || !channel.isWritable() || !queue.isEmpty()) {
             return;
         }
         WatchEvent beat = new WatchEvent(hub.head(), WatchEvent.HEARTBEAT, hub.clock().instant(), null);
