@@ -410,8 +410,10 @@ final class CredentialGate implements RequestGate {
     /**
      * Allows a request with {@code edits} and, toward an egress upstream configured with {@code inject}, the injected
      * credential after them (counted; the secret's name recorded in the decision); denies {@code injection_unavailable}
-     * when none can be injected. {@code u} is null when no upstream serves the request, {@code exception} the id of the
-     * exception the request passes under (or null).
+     * when none can be injected, or while the revocation state is stale: an inject-credential exception is a grant
+     * like any other, and nothing is waived on a state that may lack its revocation (with {@code credentials.required:
+     * false} no other step has looked at the state). {@code u} is null when no upstream serves the request,
+     * {@code exception} the id of the exception the request passes under (or null).
      */
     private GateDecision allowInjecting(CredentialOutcome outcome, RequestView r, VerifiedToken t, SidecarConfig.Upstream u,
                                 String exception, List<HeaderEdit> edits) {
@@ -420,6 +422,11 @@ final class CredentialGate implements RequestGate {
                 ? Injection.Outcome.NOT_CONFIGURED : inj.editsFor(u, e.clock.instant());
         if (o instanceof Injection.Outcome.Refused no) {
             return deny(DenyReason.INJECTION_UNAVAILABLE, r, t, u.name(), null, no.message(), exception);
+        }
+        if (o instanceof Injection.Outcome.Edits && e.state.stale()) {
+            return deny(DenyReason.INJECTION_UNAVAILABLE, r, t, u.name(), null, "the revocation state is stale ("
+                    + e.state.staleReason() + "): no credential is injected under an exception it may have revoked",
+                    exception);
         }
         String secret = null;
         if (o instanceof Injection.Outcome.Edits injected) {

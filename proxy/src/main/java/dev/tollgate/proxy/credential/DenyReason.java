@@ -56,7 +56,8 @@ public enum DenyReason {
     EXCEPTION_EXPIRED(401),
     /**
      * The upstream takes an injected credential ({@code upstreams.*.inject}) and none can be injected: no active
-     * {@code inject-credential} exception, or the secret is not held (the body's {@code message} says which).
+     * {@code inject-credential} exception, the secret is not held, or the revocation state is stale (the body's
+     * {@code message} says which).
      */
     INJECTION_UNAVAILABLE(403);
 

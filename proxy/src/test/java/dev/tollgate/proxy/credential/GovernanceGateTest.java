@@ -104,6 +104,63 @@ class GovernanceGateTest {
         });
     }
 
+    /**
+     * {@code credentials.required: false} toward an upstream that takes an injected credential: no other step looks
+     * at the revocation state, so the injection itself must — a secret is injected under an inject-credential exception
+     * only while the state that would carry the exception's revocation is fresh.
+     */
+    @Test
+    void noCredentialIsInjectedWhileTheRevocationStateIsStale(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Files.writeString(dir.resolve("anchor.pem"), "");
+        java.nio.file.Path file = dir.resolve("sidecar.yaml");
+        java.nio.file.Files.writeString(file, """
+                listeners: {egress: {address: "127.0.0.1:0"}}
+                control-plane:
+                  url: "https://127.0.0.1:1"
+                  server-id: "spiffe://example.org/control-plane"
+                  trust-anchor: "%s"
+                tls: {spiffe-id: "%s"}
+                upstreams:
+                  legacy:
+                    address: "legacy.example:443"
+                    tls: external
+                    match: {host: legacy}
+                    inject: {secret: legacy-key, header: X-Api-Key}
+                credentials: {required: false}
+                """.formatted(dir.resolve("anchor.pem"), PEER));
+        SidecarConfig config = ConfigLoader.load(file);
+        ExceptionBook agentBook = new ExceptionBook(clock, () -> Optional.of(PEER));
+        Injection injection = new Injection(config, agentBook);
+        CredentialEnforcement agent = new CredentialEnforcement(config, clock, metrics, (t, a, s) ->
+                CompletableFuture.failedFuture(new IllegalStateException("no exchange")), DecisionLog.shippedBy(shipper),
+                Runnable::run);
+        agent.governedBy(agentBook, injection);
+        ObjectNode resync = JsonNodeFactory.instance.objectNode();
+        resync.putObject(WatchEvent.SIGNING_KEYS).putArray("keys");
+        resync.putArray(WatchEvent.REVOCATION);
+        agent.watchListener(id -> { }).onResync(new WatchEvent(1, WatchEvent.RESYNC, clock.instant(), resync));
+        agentBook.apply(new ExceptionGrant("exc-inj", "active", ExceptionBook.INJECT_CREDENTIAL, PEER.toString(),
+                "legacy.example:443", null, "egress", clock.instant().plus(Duration.ofHours(2)), null));
+        assertThat(injection.put(new dev.tollgate.api.wire.UpstreamSecretValue("legacy-key", "legacy.example:443",
+                "exc-inj", 1, "s3cr3t"))).isTrue();
+        java.util.function.Supplier<GateDecision> egress = () -> {
+            HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/v1/things");
+            r.headers().set("host", "legacy");
+            return agent.egressGate().decide(new RequestContext(Direction.EGRESS, r,
+                    Optional.of(config.upstreams().get("legacy")), Optional.empty(), Optional.of(PEER)));
+        };
+
+        assertThat(egress.get()).isInstanceOfSatisfying(GateDecision.Allow.class,
+                a -> assertThat(a.edits()).isNotEmpty());
+        clock.advance(Duration.ofMinutes(1)); // past credentials.max-staleness (30s) without a watch line
+        assertThat(egress.get()).isInstanceOfSatisfying(GateDecision.Deny.class, d -> {
+            assertThat(d.status()).isEqualTo(403);
+            assertThat(d.reason()).isEqualTo("injection_unavailable");
+            assertThat(d.message()).contains("revocation state is stale");
+        });
+    }
+
     @Test
     void anExceptionWaivesTheMissingTokenOnlyWhileTheRevocationStateIsFresh() {
         book.apply(new ExceptionGrant("exc-in", "active", ExceptionBook.NO_TASK_TOKEN, OWN.toString(), null,
