@@ -344,9 +344,12 @@ final class PeersSummary {
     }
 
     private static String shorten(String command) {
-        // A sidecar started from the proxy jar alone (SidecarProcess.sidecarClasspath) shows it by name.
-        return command.replaceAll("-cp \\S*/(tollgate-proxy-[^/\\s]+\\.jar) ", "-cp <bench lib>/$1 ")
-                .replaceAll("-cp (?!<bench lib>)\\S+", "-cp <bench classpath>")
+        // A sidecar started from the proxy jar alone (SidecarProcess.sidecarClasspath) shows it by name, and the
+        // unsigned Bouncy Castle copies before it by theirs.
+        return command.replaceAll("[^\\s:]*/sidecar-lib/(bc[^/\\s:]+\\.jar):", "<bench sidecar-lib>/$1:")
+                .replaceAll("-cp ((?:<bench sidecar-lib>/\\S+?:)*)\\S*/(tollgate-proxy-[^/\\s]+\\.jar) ",
+                        "-cp $1<bench lib>/$2 ")
+                .replaceAll("-cp (?!<bench )\\S+", "-cp <bench classpath>")
                 .replaceAll("/tmp/tollgate-peers\\d+/", "<work>/")
                 .replaceAll("Bearer \\S+", "Bearer <task token>");
     }

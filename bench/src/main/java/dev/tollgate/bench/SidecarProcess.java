@@ -42,8 +42,9 @@ final class SidecarProcess implements AutoCloseable {
      * The class path of a sidecar process started from a JVM with {@code classpath}: the proxy jar alone when its
      * manifest names its dependencies (Class-Path) and every one of them sits beside it, as in the launcher's
      * {@code lib/} and in {@code bench/target/lib/} — a sidecar then opens exactly the jars it opens under
-     * {@code ./tollgate sidecar}; otherwise (the modules' classes directories, under the test runner) all of
-     * {@code classpath}.
+     * {@code ./tollgate sidecar}, which also puts the unsigned copies of Bouncy Castle's jars in {@code sidecar-lib/}
+     * beside {@code lib/} before it (build/unsigned-jars.xml), and so does this when that directory is there;
+     * otherwise (the modules' classes directories, under the test runner) all of {@code classpath}.
      */
     static String sidecarClasspath(String classpath) {
         for (String entry : classpath.split(java.io.File.pathSeparator)) {
@@ -58,13 +59,29 @@ final class SidecarProcess implements AutoCloseable {
                 String cp = m == null ? null : m.getMainAttributes().getValue(java.util.jar.Attributes.Name.CLASS_PATH);
                 if (cp != null && !cp.isBlank() && java.util.Arrays.stream(cp.trim().split("\\s+"))
                         .allMatch(dep -> Files.isRegularFile(jar.resolveSibling(dep)))) {
-                    return jar.toString();
+                    return unsignedCopiesBefore(jar);
                 }
             } catch (IOException e) {
                 // not a readable jar: fall back to the whole class path
             }
         }
         return classpath;
+    }
+
+    /** {@code ../sidecar-lib/*.jar} (by name) then {@code proxyJar}, or the proxy jar alone without that directory. */
+    private static String unsignedCopiesBefore(Path proxyJar) throws IOException {
+        Path lib = proxyJar.toAbsolutePath().getParent();
+        Path unsigned = lib == null ? null : lib.resolveSibling("sidecar-lib");
+        if (unsigned == null || !Files.isDirectory(unsigned)) {
+            return proxyJar.toString();
+        }
+        List<String> entries = new java.util.ArrayList<>();
+        try (var files = Files.list(unsigned)) {
+            files.filter(f -> f.getFileName().toString().endsWith(".jar")).sorted()
+                    .forEach(f -> entries.add(f.toString()));
+        }
+        entries.add(proxyJar.toString());
+        return String.join(java.io.File.pathSeparator, entries);
     }
 
     /**

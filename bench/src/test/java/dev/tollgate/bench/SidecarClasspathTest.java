@@ -31,6 +31,23 @@ class SidecarClasspathTest {
         assertThat(SidecarProcess.sidecarClasspath(full)).isEqualTo(proxy.toString());
     }
 
+    /** As the launcher's tollgate-sidecar.jar: the unsigned Bouncy Castle copies of sidecar-lib/ come first. */
+    @Test
+    void theUnsignedCopiesInSidecarLibBeforeTheProxyJarWhenThatDirectoryIsThere() throws IOException {
+        Path lib = Files.createDirectories(dir.resolve("lib"));
+        Path unsigned = Files.createDirectories(dir.resolve("sidecar-lib"));
+        Path proxy = jar(lib, "tollgate-proxy-0.1.0-SNAPSHOT.jar", "bcprov-jdk18on-1.87.jar netty-common-1.jar");
+        jar(lib, "bcprov-jdk18on-1.87.jar", null);
+        jar(lib, "netty-common-1.jar", null);
+        Path prov = jar(unsigned, "bcprov-jdk18on-1.87.jar", null);
+        Path pkix = jar(unsigned, "bcpkix-jdk18on-1.87.jar", null);
+        Files.writeString(unsigned.resolve("README"), "not a jar");
+
+        assertThat(SidecarProcess.sidecarClasspath(String.join(File.pathSeparator, dir.resolve("bench.jar").toString(),
+                proxy.toString()))).isEqualTo(String.join(File.pathSeparator, pkix.toString(), prov.toString(),
+                proxy.toString()));
+    }
+
     @Test
     void theWholeClassPathWhenADependencyIsMissingOrTheJarNamesNone() throws IOException {
         Path proxy = jar("tollgate-proxy-0.1.0-SNAPSHOT.jar", "netty-common-1.jar caffeine-2.jar");
@@ -45,12 +62,16 @@ class SidecarClasspathTest {
     }
 
     private Path jar(String name, String classPath) throws IOException {
+        return jar(dir, name, classPath);
+    }
+
+    private Path jar(Path in, String name, String classPath) throws IOException {
         Manifest m = new Manifest();
         m.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
         if (classPath != null) {
             m.getMainAttributes().put(Attributes.Name.CLASS_PATH, classPath);
         }
-        Path p = dir.resolve(name);
+        Path p = in.resolve(name);
         try (OutputStream out = Files.newOutputStream(p); JarOutputStream j = new JarOutputStream(out, m)) {
             j.flush();
         }

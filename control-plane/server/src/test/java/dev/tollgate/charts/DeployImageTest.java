@@ -62,29 +62,37 @@ class DeployImageTest {
                 .contains("<classpathPrefix>lib/</classpathPrefix>");
         List<String[]> copies = copies();
         assertThat(copies).extracting(c -> c[0]).containsExactly("control-plane/cli/target/lib/",
+                "control-plane/cli/target/sidecar-lib/",
                 "control-plane/cli/target/tollgate.jar", "control-plane/cli/target/tollgate-sidecar.jar",
                 "deploy/tollgate.sh", "deploy/sidecar-jvm.options");
-        assertThat(cliPom).as("the sidecar jar: the proxy jar (beside its dependencies in lib/) on its class path")
+        assertThat(cliPom).as("the sidecar jar: the unsigned Bouncy Castle copies of sidecar-lib/, then the proxy jar "
+                        + "(beside its dependencies in lib/) on its class path")
                 .contains("<classifier>sidecar</classifier>")
-                .contains("<Class-Path>lib/tollgate-proxy-${project.version}.jar</Class-Path>")
+                .contains("<Class-Path>sidecar-lib/bcprov-jdk18on-${bouncycastle.version}.jar "
+                        + "sidecar-lib/bcpkix-jdk18on-${bouncycastle.version}.jar "
+                        + "sidecar-lib/bcutil-jdk18on-${bouncycastle.version}.jar "
+                        + "lib/tollgate-proxy-${project.version}.jar</Class-Path>")
+                .contains("<property name=\"to.dir\" value=\"${project.build.directory}/sidecar-lib\"/>")
                 .contains("<mainClass>dev.tollgate.proxy.SidecarMain</mainClass>");
         Path script = ROOT.resolve("deploy/tollgate.sh");
         assertThat(Files.isExecutable(script)).isTrue();
-        String jarInImage = copies.get(1)[1];
+        String jarInImage = copies.get(2)[1];
         String libInImage = copies.get(0)[1];
         assertThat(libInImage).as("lib/ beside the jar, as its manifest class path says")
                 .isEqualTo(Path.of(jarInImage).getParent() + "/lib/");
+        assertThat(copies.get(1)[1]).as("sidecar-lib/ beside the sidecar jar, as its manifest class path says")
+                .isEqualTo(Path.of(jarInImage).getParent() + "/sidecar-lib/");
         assertThat(Files.readString(script)).contains("exec java ${TOLLGATE_JAVA_OPTS:-} -jar " + jarInImage + " \"$@\"");
         // The sidecar: its own jar beside the launcher's (the same lib/), its options file and the archive the image
         // build makes with the same jar path and options.
-        String sidecarJar = copies.get(2)[1];
+        String sidecarJar = copies.get(3)[1];
         assertThat(Path.of(sidecarJar).getParent()).isEqualTo(Path.of(jarInImage).getParent());
-        String options = copies.get(4)[1];
+        String options = copies.get(5)[1];
         assertThat(Files.readString(script)).contains("exec java @" + options + " -XX:SharedArchiveFile=/opt/tollgate/"
                 + "sidecar.jsa ${TOLLGATE_JAVA_OPTS:-} -jar " + sidecarJar + " \"$@\"");
         assertThat(dockerfile()).contains("RUN java @" + options + " -XX:ArchiveClassesAtExit=/opt/tollgate/sidecar.jsa "
                 + "\\\n        -jar " + sidecarJar + " --training-run");
-        assertThat(dockerfile()).contains("ENTRYPOINT [\"" + copies.get(3)[1] + "\"]");
+        assertThat(dockerfile()).contains("ENTRYPOINT [\"" + copies.get(4)[1] + "\"]");
     }
 
     @Test
