@@ -59,7 +59,7 @@ final class SidecarProcess implements AutoCloseable {
                 String cp = m == null ? null : m.getMainAttributes().getValue(java.util.jar.Attributes.Name.CLASS_PATH);
                 if (cp != null && !cp.isBlank() && java.util.Arrays.stream(cp.trim().split("\\s+"))
                         .allMatch(dep -> Files.isRegularFile(jar.resolveSibling(dep)))) {
-                    return unsignedCopiesBefore(jar);
+                    return unsignedCopiesBefore(jar, cp.trim().split("\\s+"));
                 }
             } catch (IOException e) {
                 // not a readable jar: fall back to the whole class path
@@ -68,17 +68,22 @@ final class SidecarProcess implements AutoCloseable {
         return classpath;
     }
 
-    /** {@code ../sidecar-lib/*.jar} (by name) then {@code proxyJar}, or the proxy jar alone without that directory. */
-    private static String unsignedCopiesBefore(Path proxyJar) throws IOException {
+    /**
+     * The copies in {@code ../sidecar-lib/} of the jars the proxy jar's Class-Path names ({@code deps}), in that order,
+     * then {@code proxyJar}: what the launcher's tollgate-sidecar.jar names. Only copies of named jars, so a copy left
+     * there by an earlier build of another version is never taken.
+     */
+    private static String unsignedCopiesBefore(Path proxyJar, String[] deps) {
         Path lib = proxyJar.toAbsolutePath().getParent();
         Path unsigned = lib == null ? null : lib.resolveSibling("sidecar-lib");
-        if (unsigned == null || !Files.isDirectory(unsigned)) {
-            return proxyJar.toString();
-        }
-        List<String> entries = new java.util.ArrayList<>();
-        try (var files = Files.list(unsigned)) {
-            files.filter(f -> f.getFileName().toString().endsWith(".jar")).sorted()
-                    .forEach(f -> entries.add(f.toString()));
+        List<String> entries = new ArrayList<>();
+        if (unsigned != null) {
+            for (String dep : deps) {
+                Path copy = unsigned.resolve(dep);
+                if (Files.isRegularFile(copy)) {
+                    entries.add(copy.toString());
+                }
+            }
         }
         entries.add(proxyJar.toString());
         return String.join(java.io.File.pathSeparator, entries);

@@ -36,15 +36,17 @@ class SidecarClasspathTest {
     void theUnsignedCopiesInSidecarLibBeforeTheProxyJarWhenThatDirectoryIsThere() throws IOException {
         Path lib = Files.createDirectories(dir.resolve("lib"));
         Path unsigned = Files.createDirectories(dir.resolve("sidecar-lib"));
-        Path proxy = jar(lib, "tollgate-proxy-0.1.0-SNAPSHOT.jar", "bcprov-jdk18on-1.87.jar netty-common-1.jar");
+        Path proxy = jar(lib, "tollgate-proxy-0.1.0-SNAPSHOT.jar",
+                "bcprov-jdk18on-1.87.jar netty-common-1.jar bcpkix-jdk18on-1.87.jar");
         jar(lib, "bcprov-jdk18on-1.87.jar", null);
+        jar(lib, "bcpkix-jdk18on-1.87.jar", null);
         jar(lib, "netty-common-1.jar", null);
         Path prov = jar(unsigned, "bcprov-jdk18on-1.87.jar", null);
         Path pkix = jar(unsigned, "bcpkix-jdk18on-1.87.jar", null);
-        Files.writeString(unsigned.resolve("README"), "not a jar");
+        jar(unsigned, "bcprov-jdk18on-1.86.jar", null); // left by a build of another version: not named, not taken
 
         assertThat(SidecarProcess.sidecarClasspath(String.join(File.pathSeparator, dir.resolve("bench.jar").toString(),
-                proxy.toString()))).isEqualTo(String.join(File.pathSeparator, pkix.toString(), prov.toString(),
+                proxy.toString()))).isEqualTo(String.join(File.pathSeparator, prov.toString(), pkix.toString(),
                 proxy.toString()));
     }
 

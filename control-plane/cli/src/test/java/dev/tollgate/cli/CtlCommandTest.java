@@ -231,6 +231,19 @@ class CtlCommandTest {
                 assertThat(r.out()).as(command.toString()).doesNotContain("Usage:");
             }
         }
+        // an option's value may begin with '-' too (an asset id is a kid); one that is exactly an option is missing
+        String dashed = "spiffe://test.tollgate/agent/dashed";
+        Result reg = ctl("--credential-dir", creds, "workload", "register", dashed, "--human-owner", "a@example.com",
+                "--service-owner", "team-agents", "--purpose", "-hAbc nightly", "--tool", "crm.read");
+        assertThat(reg.code()).as(reg.err()).isZero();
+        assertThat(ctl("--credential-dir", creds, "--output", "json", "workload", "show", dashed).out())
+                .contains("\"-hAbc nightly\"");
+        Result missing = ctl("--credential-dir", creds, "revoke", "token", "jti-y", "--reason", "--output", "json");
+        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.err()).contains("Missing required parameter for option '--reason'");
+        Result missingAtEnd = ctl("--credential-dir", creds, "revoke", "token", "jti-y", "--reason");
+        assertThat(missingAtEnd.code()).isEqualTo(2);
+        assertThat(missingAtEnd.err()).contains("Missing required parameter for option '--reason'");
         // exactly -h is still help
         Result help = ctl("--credential-dir", creds, "signing-key", "revoke", "-h");
         assertThat(help.code()).isZero();

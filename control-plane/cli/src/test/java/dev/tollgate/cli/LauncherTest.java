@@ -19,8 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 import dev.tollgate.cli.demo.Demo;
 
 /**
- * The launcher ({@code ./tollgate}) rebuilds only when a build input of its jar changed: a POM, or a file under a
- * module's {@code src/main} (sources, resources packed into the jar). Editing an example under {@code config/examples}
+ * The launcher ({@code ./tollgate}) rebuilds only when a build input of its jar changed: a POM, a file under a
+ * module's {@code src/main} (sources, resources packed into the jar) or under {@code build/}. Editing an example under {@code config/examples}
  * in place, as the docs invite, a doc or a test does not trigger a one-to-two-minute rebuild. Checked with the
  * launcher's own {@code stale} function on a copy of it in a scratch tree whose file times the test sets.
  */
@@ -35,6 +35,7 @@ class LauncherTest {
     void tree() throws IOException {
         Files.copy(TOP.resolve("tollgate"), root.resolve("tollgate"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         for (String f : List.of("control-plane/cli/target/tollgate.jar", "control-plane/cli/target/tollgate-sidecar.jar",
+                "control-plane/cli/target/sidecar-lib/bcprov-jdk18on-1.87.jar", "build/unsigned-jars.xml",
                 "pom.xml", "proxy/pom.xml",
                 "proxy/src/main/java/dev/tollgate/proxy/Sidecar.java",
                 "control-plane/cli/src/main/resources/dev/tollgate/cli/demo/policy-no-exfiltration.yaml",
@@ -87,7 +88,7 @@ class LauncherTest {
     void aChangedSourceResourceOrPomRebuilds() throws Exception {
         for (String f : List.of("proxy/src/main/java/dev/tollgate/proxy/Sidecar.java",
                 "control-plane/cli/src/main/resources/dev/tollgate/cli/demo/policy-no-exfiltration.yaml",
-                "proxy/pom.xml")) {
+                "proxy/pom.xml", "build/unsigned-jars.xml")) {
             tree();
             touched(f);
             assertThat(launcherSays()).as(f).isEqualTo("stale");
@@ -104,6 +105,14 @@ class LauncherTest {
     void noSidecarJarIsStale() throws Exception {
         // A build from before the sidecar had its own jar: `./tollgate sidecar` would find nothing to run.
         Files.delete(root.resolve("control-plane/cli/target/tollgate-sidecar.jar"));
+        assertThat(launcherSays()).isEqualTo("stale");
+    }
+
+    @Test
+    void noSidecarLibIsStale() throws Exception {
+        // A build from before the unsigned Bouncy Castle copies: the sidecar would run on the signed jars, unarchived.
+        Files.delete(root.resolve("control-plane/cli/target/sidecar-lib/bcprov-jdk18on-1.87.jar"));
+        Files.delete(root.resolve("control-plane/cli/target/sidecar-lib"));
         assertThat(launcherSays()).isEqualTo("stale");
     }
 

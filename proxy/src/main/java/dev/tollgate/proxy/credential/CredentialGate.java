@@ -424,6 +424,7 @@ final class CredentialGate implements RequestGate {
             return deny(DenyReason.INJECTION_UNAVAILABLE, r, t, u.name(), null, no.message(), exception);
         }
         if (o instanceof Injection.Outcome.Edits && e.state.stale()) {
+            e.metrics.staleDenial(); // the alert on failing closed for a stale state counts this one too
             return deny(DenyReason.INJECTION_UNAVAILABLE, r, t, u.name(), null, "the revocation state is stale ("
                     + e.state.staleReason() + "): no credential is injected under an exception it may have revoked",
                     exception);

@@ -650,6 +650,11 @@ public final class ProxyMetrics {
         }
     }
 
+    /** A request refused for a stale revocation state under another reason (an injection refused): counted as such. */
+    public void staleDenial() {
+        staleDenials.increment();
+    }
+
     public double credentialDecisionCount(Direction d, CredentialOutcome o) {
         return credentialDecisions.get(d).get(o).count();
     }

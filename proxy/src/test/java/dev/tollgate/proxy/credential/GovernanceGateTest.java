@@ -159,6 +159,7 @@ class GovernanceGateTest {
             assertThat(d.reason()).isEqualTo("injection_unavailable");
             assertThat(d.message()).contains("revocation state is stale");
         });
+        assertThat(metrics.staleDenialCount()).as("counted where the failing-closed alert looks").isEqualTo(1);
     }
 
     @Test
