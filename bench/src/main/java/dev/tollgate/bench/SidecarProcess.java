@@ -57,9 +57,10 @@ final class SidecarProcess implements AutoCloseable {
             try (java.util.jar.JarFile f = new java.util.jar.JarFile(jar.toFile())) {
                 java.util.jar.Manifest m = f.getManifest();
                 String cp = m == null ? null : m.getMainAttributes().getValue(java.util.jar.Attributes.Name.CLASS_PATH);
-                if (cp != null && !cp.isBlank() && java.util.Arrays.stream(cp.trim().split("\\s+"))
+                String[] deps = cp == null || cp.isBlank() ? new String[0] : cp.trim().split("\\s+");
+                if (deps.length > 0 && java.util.Arrays.stream(deps)
                         .allMatch(dep -> Files.isRegularFile(jar.resolveSibling(dep)))) {
-                    return unsignedCopiesBefore(jar, cp.trim().split("\\s+"));
+                    return unsignedCopiesBefore(jar, deps);
                 }
             } catch (IOException e) {
                 // not a readable jar: fall back to the whole class path
