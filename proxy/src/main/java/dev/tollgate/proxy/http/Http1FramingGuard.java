@@ -107,6 +107,20 @@ public final class Http1FramingGuard extends ChannelInboundHandlerAdapter {
                 case REQUEST_START:
                     requestStart = i;
                     break;
+                case REQUEST_LINE:
+                case HEADER_LINE: {
+                    // The bytes of a line up to its CR are copied and checked in one pass; the CR, anything past the
+                    // line's limit and every other state go byte by byte through step().
+                    int n = lineRun(in, i, end);
+                    if (n > 0) {
+                        reason = checkRun(n);
+                        if (reason == null) {
+                            i += n;
+                        }
+                        continue;
+                    }
+                    break;
+                }
                 default:
                     break;
             }
@@ -262,6 +276,56 @@ public final class Http1FramingGuard extends ChannelInboundHandlerAdapter {
             default:
                 throw new IllegalStateException("no byte step in state " + state);
         }
+    }
+
+    /**
+     * Copies the bytes of the current request-line or header line from {@code in[from, end)} up to (not including)
+     * its CR, and no more than the line's limit leaves room for, to {@code line} after {@code lineLength}; returns
+     * how many ({@code lineLength} is not advanced: {@link #checkRun} does that for bytes it accepts).
+     */
+    private int lineRun(ByteBuf in, int from, int end) {
+        int room = state == State.REQUEST_LINE ? limits.maxInitialLineLength() - lineLength
+                : limits.maxHeaderSize() - headerBytes;
+        int to = (int) Math.min(end, (long) from + Math.max(room, 0));
+        if (to <= from) {
+            return 0;
+        }
+        int cr = in.indexOf(from, to, CR);
+        int n = (cr < 0 ? to : cr) - from;
+        if (n > 0) {
+            if (lineLength + n > line.length) {
+                int max = state == State.REQUEST_LINE ? limits.maxInitialLineLength() : limits.maxHeaderSize();
+                line = Arrays.copyOf(line, Math.min(max, Math.max(line.length * 2, lineLength + n)));
+            }
+            in.getBytes(from, line, lineLength, n);
+        }
+        return n;
+    }
+
+    /**
+     * Checks the {@code n} bytes {@link #lineRun} copied, in order, as {@link #step} would one by one (none of them is
+     * a CR and all fit the line's limit): the first refused byte's reason, or null and the bytes are the line's.
+     */
+    private RejectReason checkRun(int n) {
+        int endOfRun = lineLength + n;
+        if (state == State.REQUEST_LINE) {
+            for (int k = lineLength; k < endOfRun; k++) {
+                byte b = line[k];
+                if (b < SP || b >= 0x7F) {
+                    return b == LF ? RejectReason.BARE_LF : RejectReason.INVALID_REQUEST_LINE;
+                }
+            }
+        } else {
+            for (int k = lineLength; k < endOfRun; k++) {
+                byte b = line[k];
+                if ((b < SP && b != HTAB) || b == 0x7F) {
+                    return b == LF ? RejectReason.BARE_LF : RejectReason.INVALID_HEADER;
+                }
+            }
+            headerBytes += n;
+        }
+        lineLength = endOfRun;
+        return null;
     }
 
     private void resetRequest() {
