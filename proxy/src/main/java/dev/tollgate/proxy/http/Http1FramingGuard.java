@@ -58,6 +58,8 @@ public final class Http1FramingGuard extends ChannelInboundHandlerAdapter {
     }
 
     private final HttpLimits limits;
+    /** Whether lines are copied and checked a run at a time (always, but for the test that compares both ways). */
+    private final boolean lineRuns;
     private State state = State.REQUEST_START;
     private byte[] line = new byte[INITIAL_LINE_BUFFER];
     private int lineLength;
@@ -71,7 +73,13 @@ public final class Http1FramingGuard extends ChannelInboundHandlerAdapter {
     private int chunkSizeDigits;
 
     public Http1FramingGuard(HttpLimits limits) {
+        this(limits, true);
+    }
+
+    /** With {@code lineRuns} false, every byte goes through {@link #step}: the reference the tests compare with. */
+    Http1FramingGuard(HttpLimits limits, boolean lineRuns) {
         this.limits = limits;
+        this.lineRuns = lineRuns;
     }
 
     @Override
@@ -109,6 +117,9 @@ public final class Http1FramingGuard extends ChannelInboundHandlerAdapter {
                     break;
                 case REQUEST_LINE:
                 case HEADER_LINE: {
+                    if (!lineRuns) {
+                        break;
+                    }
                     // The bytes of a line up to its CR are copied and checked in one pass; the CR, anything past the
                     // line's limit and every other state go byte by byte through step().
                     int n = lineRun(in, i, end);

@@ -35,10 +35,21 @@ class Http1FramingGuardTest {
     private record Outcome(String passed, List<RejectReason> rejected) {
     }
 
+    /** Everything the guard fired and passed on, in order: the reference and the guard must agree on all of it. */
+    private record Trace(String passed, List<Object> events) {
+    }
+
     private static Outcome feed(HttpLimits limits, List<byte[]> reads) {
+        Trace t = trace(new Http1FramingGuard(limits), reads);
+        List<RejectReason> rejected = t.events().stream().filter(e -> e instanceof RequestRejectedEvent)
+                .map(e -> ((RequestRejectedEvent) e).reason()).toList();
+        return new Outcome(t.passed(), rejected);
+    }
+
+    private static Trace trace(Http1FramingGuard guard, List<byte[]> reads) {
         ByteArrayOutputStream passed = new ByteArrayOutputStream();
         List<Object> events = new ArrayList<>();
-        EmbeddedChannel ch = new EmbeddedChannel(new Http1FramingGuard(limits), new ChannelInboundHandlerAdapter() {
+        EmbeddedChannel ch = new EmbeddedChannel(guard, new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
                 ByteBuf b = (ByteBuf) msg;
@@ -67,9 +78,7 @@ class Http1FramingGuardTest {
         } finally {
             ch.finishAndReleaseAll();
         }
-        List<RejectReason> rejected = events.stream().filter(e -> e instanceof RequestRejectedEvent)
-                .map(e -> ((RequestRejectedEvent) e).reason()).toList();
-        return new Outcome(passed.toString(StandardCharsets.ISO_8859_1), rejected);
+        return new Trace(passed.toString(StandardCharsets.ISO_8859_1), events);
     }
 
     /**
@@ -186,5 +195,97 @@ class Http1FramingGuardTest {
         assertRejected(d, "GET  / HTTP/1.1\r\nHost: t\r\n\r\n", RejectReason.INVALID_REQUEST_LINE, "");
         assertRejected(d, "GET / HTTP/1.2\r\nHost: t\r\n\r\n", RejectReason.INVALID_REQUEST_LINE, "");
         assertAccepted(d, "GET / HTTP/1.0\r\n\r\n");
+    }
+
+    /**
+     * Random requests — valid ones and ones with a bad byte, a wrong line end, a line at or past a limit, a body,
+     * chunks — cut into random reads, fed to the guard and to the same guard stepping through every byte: what each
+     * passes on and every event each fires must be the same.
+     */
+    @Test
+    void agreesWithStepByStepOnRandomInput() {
+        long seed = new java.util.Random().nextLong();
+        java.util.Random random = new java.util.Random(seed);
+        int rejected = 0;
+        int cases = 4000;
+        for (int n = 0; n < cases; n++) {
+            HttpLimits limits = random.nextBoolean() ? SMALL : HttpLimits.defaults();
+            String raw = randomInput(random);
+            byte[] all = raw.getBytes(StandardCharsets.ISO_8859_1);
+            List<byte[]> reads = new ArrayList<>();
+            int at = 0;
+            while (at < all.length) {
+                int len = 1 + random.nextInt(random.nextBoolean() ? 8 : all.length);
+                reads.add(Arrays.copyOfRange(all, at, Math.min(all.length, at + len)));
+                at += len;
+            }
+            Trace reference = trace(new Http1FramingGuard(limits, false), reads);
+            Trace runs = trace(new Http1FramingGuard(limits, true), reads);
+            assertThat(runs).as("seed %d, case %d: %s in %d reads", seed, n, printable(raw), reads.size())
+                    .isEqualTo(reference);
+            if (reference.events().stream().anyMatch(e -> e instanceof RequestRejectedEvent)) {
+                rejected++;
+            }
+        }
+        // Both kinds must be common, or the comparison says little.
+        assertThat(rejected).as("refused of %d", cases).isBetween(cases / 10, cases * 9 / 10);
+    }
+
+    private static final String[] LINE_ENDS = {"\r\n", "\r\n", "\r\n", "\r\n", "\r\n", "\r\n", "\n", "\r", "\r\r\n"};
+    private static final String[] NAMES = {"Host", "X-A", "Accept", "Content-Length", "Transfer-Encoding",
+        "Bad Name", "", " Folded", "X\u00e9"};
+    private static final String VALUE_BYTES = "abcXYZ019 /:;,.-\t\u0001\u007f\u00e9\r\n";
+
+    /** One to three requests; about half of the inputs are clean (each line valid, perhaps too long), half noisy. */
+    private static String randomInput(java.util.Random r) {
+        boolean noisy = r.nextBoolean();
+        StringBuilder sb = new StringBuilder();
+        int requests = 1 + r.nextInt(3);
+        for (int q = 0; q < requests; q++) {
+            sb.append(noisy ? pick(r, "GET", "POST", "G T", "GE\u0001T") : pick(r, "GET", "POST")).append(" /")
+                    .append(randomText(r, r.nextInt(4) == 0 ? 14 + r.nextInt(6) : r.nextInt(8),
+                            noisy ? "abc/%?=\u0001\u00e9 \t" : "abc/%?="))
+                    .append(' ').append(noisy ? pick(r, "HTTP/1.1", "HTTP/1.0", "HTTP/1.2") : "HTTP/1.1")
+                    .append(lineEnd(r, noisy)).append("Host: t").append(lineEnd(r, noisy));
+            int headers = r.nextInt(4);
+            String body = "";
+            for (int h = 0; h < headers; h++) {
+                String name = noisy ? NAMES[r.nextInt(NAMES.length)] : pick(r, "X-A", "Accept", "Content-Length",
+                        "Transfer-Encoding");
+                String value;
+                if (name.equals("Content-Length")) {
+                    body = randomText(r, r.nextInt(6), "abc\r\n");
+                    value = noisy && r.nextInt(5) == 0 ? randomText(r, 2, "0a1 ,") : Integer.toString(body.length());
+                } else if (name.equals("Transfer-Encoding")) {
+                    value = noisy ? pick(r, "chunked", "chunked ", "gzip") : "chunked";
+                    body = noisy ? pick(r, "3\r\nabc\r\n0\r\n\r\n", "3;x\r\nabc\r\n0\r\n\r\n", "g\r\n",
+                            "3\r\nabcd\r\n0\r\n\r\n", "0\r\nX: y\r\n\r\n") : "3\r\nabc\r\n0\r\n\r\n";
+                } else {
+                    value = randomText(r, r.nextInt(4) == 0 ? 20 + r.nextInt(20) : r.nextInt(10),
+                            noisy ? VALUE_BYTES : " \t/:;,.-");
+                }
+                sb.append(name).append(noisy && r.nextInt(12) == 0 ? " : " : ": ").append(value)
+                        .append(lineEnd(r, noisy));
+            }
+            sb.append(lineEnd(r, noisy)).append(body);
+        }
+        return sb.toString();
+    }
+
+    private static String lineEnd(java.util.Random r, boolean noisy) {
+        return noisy ? LINE_ENDS[r.nextInt(LINE_ENDS.length)] : "\r\n";
+    }
+
+    private static String pick(java.util.Random r, String... options) {
+        return options[r.nextInt(options.length)];
+    }
+
+    /** {@code length} characters, each a letter with probability 3/4, else one of {@code odd}. */
+    private static String randomText(java.util.Random r, int length, String odd) {
+        StringBuilder sb = new StringBuilder(length);
+        for (int i = 0; i < length; i++) {
+            sb.append(r.nextInt(4) > 0 ? (char) ('a' + r.nextInt(26)) : odd.charAt(r.nextInt(odd.length())));
+        }
+        return sb.toString();
     }
 }
