@@ -54,6 +54,8 @@ import dev.tollgate.proxy.request.RequestView;
 final class CredentialGate implements RequestGate {
     private static final Logger LOG = LoggerFactory.getLogger(CredentialGate.class);
     static final String BEARER = "bearer ";
+    /** {@code tollgate-token} as the bytes the forwarder sets and removes (its hash computed once). */
+    private static final AsciiString TOKEN_HEADER = AsciiString.cached(TokenClaims.HEADER);
 
     private final CredentialEnforcement e;
     private final Direction direction;
@@ -229,7 +231,7 @@ final class CredentialGate implements RequestGate {
     private GateDecision replaced(RequestView r, Credential c, ExchangeClient.ExchangedToken x, VerifiedToken t,
                                   String upstream) {
         List<HeaderEdit> edits = new ArrayList<>(stripCredential(r, c.token()));
-        edits.add(HeaderEdit.set(TokenClaims.HEADER, x.token()));
+        edits.add(HeaderEdit.set(TOKEN_HEADER, x.headerValue()));
         return allow(CredentialOutcome.ALLOWED, r, t, upstream, null, null, edits);
     }
 
@@ -317,7 +319,7 @@ final class CredentialGate implements RequestGate {
      * stay.
      */
     static List<HeaderEdit> stripCredential(RequestView r, String token) {
-        HeaderEdit dropOwn = HeaderEdit.remove(TokenClaims.HEADER);
+        HeaderEdit dropOwn = HeaderEdit.remove(TOKEN_HEADER);
         if (token == null || token.isEmpty()) {
             return List.of(dropOwn);
         }

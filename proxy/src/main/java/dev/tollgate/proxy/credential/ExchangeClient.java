@@ -7,8 +7,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 
+import io.netty.util.AsciiString;
+
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.client.ControlPlaneException;
+import dev.tollgate.api.token.TokenVerifier;
 import dev.tollgate.api.wire.TokenExchangeResponse;
 import dev.tollgate.proxy.controlplane.ControlPlaneTransport;
 
@@ -28,10 +31,27 @@ public interface ExchangeClient {
     CompletionStage<ExchangedToken> exchange(String taskToken, SpiffeId audience, String scope);
 
     /** A token issued by the exchange, and when it expires. */
-    record ExchangedToken(String token, Instant expiresAt) {
+    /**
+     * @param headerValue the token as the bytes the forwarder sets as {@code tollgate-token}, made once per exchanged
+     *                    token: every request that reuses it skips converting, re-checking and re-hashing ~700 chars
+     */
+    record ExchangedToken(String token, Instant expiresAt, AsciiString headerValue) {
         public ExchangedToken {
             Objects.requireNonNull(token, "token");
             Objects.requireNonNull(expiresAt, "expiresAt");
+            Objects.requireNonNull(headerValue, "headerValue");
+        }
+
+        /** @throws IllegalArgumentException when the token is not a compact JWS (base64url parts and dots) */
+        ExchangedToken(String token, Instant expiresAt) {
+            this(token, expiresAt, headerBytes(token));
+        }
+
+        private static AsciiString headerBytes(String token) {
+            if (!compactJws(token)) {
+                throw new IllegalArgumentException("not a compact JWS");
+            }
+            return new AsciiString(token);
         }
 
         @Override
@@ -83,9 +103,38 @@ public interface ExchangeClient {
                 if (r == null || r.accessToken() == null || r.expiresIn() <= 0) {
                     throw new ExchangeException(DenyReason.EXCHANGE_UNAVAILABLE, "exchange answered no token", null);
                 }
+                if (!compactJws(r.accessToken())) {
+                    throw new ExchangeException(DenyReason.EXCHANGE_UNAVAILABLE,
+                            "exchange answered a token that is not a compact JWS", null);
+                }
                 return new ExchangedToken(r.accessToken(), clock.instant().plusSeconds(r.expiresIn()));
             });
         };
+    }
+
+    /**
+     * Whether {@code token} has the form of a compact JWS: three non-empty base64url parts joined by dots, at most
+     * {@link TokenVerifier#DEFAULT_MAX_TOKEN_LENGTH} characters. The sidecar sets it as a header value as it is.
+     */
+    static boolean compactJws(String token) {
+        int n = token.length();
+        if (n == 0 || n > TokenVerifier.DEFAULT_MAX_TOKEN_LENGTH) {
+            return false;
+        }
+        int dots = 0;
+        char previous = '.';
+        for (int i = 0; i < n; i++) {
+            char c = token.charAt(i);
+            if (c == '.') {
+                if (previous == '.' || ++dots > 2) {
+                    return false;
+                }
+            } else if (!(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_')) {
+                return false;
+            }
+            previous = c;
+        }
+        return dots == 2 && previous != '.';
     }
 
     /** RFC 6749 error codes of the exchange endpoint to denial reasons. */

@@ -22,21 +22,26 @@ public final class HeaderEdit {
     }
 
     private final Kind kind;
-    private final String name;
-    private final String value;
+    private final CharSequence name;
+    private final CharSequence value;
 
-    private HeaderEdit(Kind kind, String name, String value) {
+    private HeaderEdit(Kind kind, CharSequence name, CharSequence value) {
         this.kind = kind;
         this.name = Objects.requireNonNull(name, "name");
         this.value = value;
     }
 
-    public static HeaderEdit set(CharSequence name, String value) {
-        return new HeaderEdit(Kind.SET, name.toString(), Objects.requireNonNull(value, "value"));
+    /**
+     * Sets the header to one value. The name and value go into the head as given: an {@code AsciiString} made once
+     * for a value set on many requests (an exchanged token) is checked and HPACK-hashed as bytes, and its hash is
+     * computed once.
+     */
+    public static HeaderEdit set(CharSequence name, CharSequence value) {
+        return new HeaderEdit(Kind.SET, name, Objects.requireNonNull(value, "value"));
     }
 
     public static HeaderEdit remove(CharSequence name) {
-        return new HeaderEdit(Kind.REMOVE, name.toString(), null);
+        return new HeaderEdit(Kind.REMOVE, name, null);
     }
 
     /** @param secret a credential: never printed by {@link #toString()} */
@@ -44,7 +49,7 @@ public final class HeaderEdit {
         if (secret == null || secret.isEmpty()) {
             throw new IllegalArgumentException("secret: empty (expected: the value to find)");
         }
-        return new HeaderEdit(Kind.REMOVE_VALUES_CONTAINING, name.toString(), secret);
+        return new HeaderEdit(Kind.REMOVE_VALUES_CONTAINING, name, secret);
     }
 
     public Kind kind() {
@@ -52,12 +57,12 @@ public final class HeaderEdit {
     }
 
     public String name() {
-        return name;
+        return name.toString();
     }
 
     /** The value set, or the secret whose values are removed; null for {@link Kind#REMOVE}. */
     public String value() {
-        return value;
+        return value == null ? null : value.toString();
     }
 
     /** Applies this edit to the head's headers. */
@@ -71,8 +76,9 @@ public final class HeaderEdit {
                     return;
                 }
                 h.remove(name);
+                String secret = value.toString();
                 for (String v : values) {
-                    if (!v.contains(value)) {
+                    if (!v.contains(secret)) {
                         h.add(name, v);
                     }
                 }
@@ -89,13 +95,13 @@ public final class HeaderEdit {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof HeaderEdit e && e.kind == kind && e.name.equalsIgnoreCase(name)
-                && Objects.equals(e.value, value);
+        return o instanceof HeaderEdit e && e.kind == kind && e.name().equalsIgnoreCase(name())
+                && Objects.equals(e.value(), value());
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(kind, name.toLowerCase(java.util.Locale.ROOT), value);
+        return Objects.hash(kind, name().toLowerCase(java.util.Locale.ROOT), value());
     }
 
     @Override
