@@ -36,10 +36,15 @@ public final class SidecarCommand implements Callable<Integer> {
     boolean check;
 
     @Option(names = "--training-run", paramLabel = "<requests>", arity = "0..1", fallbackValue = "400",
-            description = "Instead of serving: run an agent sidecar and a tool sidecar in this process on loopback with "
-                    + "a throwaway PKI, send <requests> requests (default ${FALLBACK-VALUE}) through them, and exit 0. "
-                    + "Run under -XX:ArchiveClassesAtExit=FILE it writes the class-data archive that makes later starts "
-                    + "faster; the launcher does this on first use (docs/sidecar.md).")
+            description = "Instead of serving: run pairs of an agent sidecar and a tool sidecar in this process on "
+                    + "loopback with a throwaway PKI, send requests through them, and exit 0 (1, naming the reason, "
+                    + "when a request is not answered 200). One pair passes traffic through and gets <requests> "
+                    + "requests (default ${FALLBACK-VALUE}); the other, which gets at most "
+                    + TrainingRun.ENFORCING_REQUESTS + ", enforces: joined to an in-process training control plane "
+                    + "(join token, watch stream, token exchange, decision log), task credentials required, MCP "
+                    + "inspection and a policy, so that it loads what an enforcing sidecar loads. Run under "
+                    + "-XX:ArchiveClassesAtExit=FILE it writes the class-data archive that makes later starts faster, "
+                    + "enforcing ones included; the launcher does this on first use (docs/sidecar.md).")
     Integer trainingRun;
 
     @CommandLine.Spec
@@ -60,8 +65,9 @@ public final class SidecarCommand implements Callable<Integer> {
             }
             long started = System.nanoTime();
             try {
-                int answered = TrainingRun.run(trainingRun);
-                out.printf("training run: %d requests answered in %d ms%n", answered,
+                TrainingRun.Result answered = TrainingRun.run(trainingRun);
+                out.printf("training run: %d requests answered by the pass-through pair and %d by the enforcing pair "
+                        + "in %d ms%n", answered.passThrough(), answered.enforcing(),
                         (System.nanoTime() - started) / 1_000_000);
                 out.flush();
                 return EXIT_OK;

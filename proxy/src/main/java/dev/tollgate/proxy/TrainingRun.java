@@ -18,11 +18,15 @@ import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.List;
 import java.util.Date;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import io.netty.bootstrap.ServerBootstrap;
@@ -60,48 +64,146 @@ import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
+import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.tls.Pem;
+import dev.tollgate.api.token.TaskScope;
+import dev.tollgate.api.token.TokenClaims;
+import dev.tollgate.api.token.ToolGrant;
 import dev.tollgate.proxy.config.ConfigLoader;
 import dev.tollgate.proxy.config.SidecarConfig;
 
 /**
- * {@code tollgate sidecar --training-run}: an agent sidecar and a tool sidecar in this process, on loopback ports
- * the system picks, with a throwaway certificate authority and SVIDs made for the run and deleted after it, in front
- * of a small tool that answers JSON-RPC. It sends MCP {@code tools/list} POSTs (inspected on both sides, the answer filtered) and GETs
- * through the pair over mTLS, HTTP/1.1 from the agent and HTTP/2 between the sidecars, then closes everything.
- * Nothing leaves the machine and nothing outside a temporary directory is written.
+ * {@code tollgate sidecar --training-run}: two pairs of an agent sidecar and a tool sidecar in this process, one pair
+ * after the other, on loopback ports the system picks, with a throwaway certificate authority and SVIDs made for the
+ * run and deleted after it, in front of a small tool that answers JSON-RPC. Nothing leaves the machine and nothing
+ * outside a temporary directory is written.
+ * <ol>
+ * <li>The <b>pass-through</b> pair: SVIDs from files, {@code credentials: {required: false}}, MCP inspection on both
+ * sides. It sends MCP {@code tools/list} POSTs (inspected on both sides, the answer filtered) and GETs through the
+ * pair over mTLS, HTTP/1.1 from the agent and HTTP/2 between the sidecars.</li>
+ * <li>The <b>enforcing</b> pair, joined to an in-process {@link TrainingControlPlane} (HTTPS on loopback, the same
+ * throwaway CA): each sidecar enrols with a one-time join token (key pair, CSR, SVID), follows the watch stream until
+ * its credential state is synchronised (bundle, token signing keys, audit checkpoint keys and a checkpoint), and
+ * requires task credentials; MCP inspection on both sides and a policy file on the agent side, as the bench's
+ * inspecting pair. A task token for the agent, signed with the training signing key as the control plane's
+ * {@code TokenIssuer} signs one, goes with every request ({@code tollgate-token}): at most
+ * {@link #ENFORCING_REQUESTS} MCP {@code tools/list} and {@code tools/call} POSTs and GETs, each verified on egress,
+ * exchanged for the tool ({@code POST /v1/token/exchange}), verified again on ingress, scoped and evaluated by the
+ * policy; the decisions are shipped ({@code POST /v1/audit/decisions}).</li>
+ * </ol>
+ * Every request must be answered 200: a denial fails the training run, naming the status and the sidecar's reason.
+ * Both pairs' {@code /metrics} are scraped once. The run is bounded: every connect, socket read, start and close
+ * waits a bounded time, and the run gives up once past {@link #DEADLINE} (checked before each step; socket timeouts
+ * shrink to what is left of it).
  *
  * <p>Its purpose is the class-data-sharing archive: run under {@code -XX:ArchiveClassesAtExit}, the JVM records every
  * class a sidecar loads to serve traffic (configuration, TLS, HTTP/1.1 and HTTP/2 codecs, inspection, metrics), so
- * that later sidecars start from the archive instead of loading and verifying those classes one by one. The
- * launcher does this on first use (docs/sidecar.md, "Start-up").
+ * that later sidecars start from the archive instead of loading and verifying those classes one by one. The enforcing
+ * pair is there for the classes only an enforcing sidecar loads, about 950 of them, which otherwise come from the
+ * jars at every start of one: nimbus-jose-jwt (token parsing), Bouncy Castle (the enrolment's CSR, the ES256 check),
+ * jackson-databind and its JSR-310 module for the control plane's wire records, and Tollgate's own control-plane
+ * client, watch, credential, exchange and decision-shipping classes. The launcher does this on first use
+ * (docs/sidecar.md, "Memory and start-up").
  */
 public final class TrainingRun {
     /** The trust domain of the throwaway SVIDs; {@code .invalid} never resolves to anything real. */
     static final String TRUST_DOMAIN = "training.invalid";
     static final String AGENT_ID = "spiffe://" + TRUST_DOMAIN + "/agent/training";
     static final String TOOL_ID = "spiffe://" + TRUST_DOMAIN + "/tool/training";
-    private static final byte[] CALL = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\","
+    /** The training tool's one tool: served by the tool service {@code training} (its SPIFFE ID's last segment). */
+    static final String TOOL_NAME = "training.echo";
+    /** The agent side's policy: the tool is a sensitive read; nothing after it may post; its argument is bounded. */
+    static final String POLICY = """
+            version: "training-1"
+            tools:
+              %s:
+                labels: [sensitive-read]
+              web.post:
+                labels: [external-egress]
+            rules:
+              - id: no-exfiltration
+                transition:
+                  after: {label: sensitive-read}
+                  then: {label: external-egress}
+                  within: ever
+              - id: echo-training-text
+                arguments:
+                  select: {tool: %s}
+                  constraints:
+                    - {pointer: /text, prefix: "training"}
+            """.formatted(TOOL_NAME, TOOL_NAME);
+    /**
+     * Most requests sent through the enforcing pair: ten of each kind. Its classes load with the first few requests
+     * (the first of each kind verifies and exchanges, the next ones take the caches' hits); more requests would add
+     * only time, and the pass-through pair's volume already loads what traffic volume loads (HTTP/2 window updates).
+     */
+    static final int ENFORCING_REQUESTS = 30;
+    /** How long the enforcing pair's task lives: longer than any run. */
+    static final Duration TASK_TTL = Duration.ofMinutes(15);
+    /** The whole run gives up after this. */
+    static final Duration DEADLINE = Duration.ofSeconds(90);
+    private static final byte[] LIST = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\","
             + "\"params\":{}}").getBytes(StandardCharsets.UTF_8);
+    private static final byte[] CALL = ("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
+            + "\"params\":{\"name\":\"" + TOOL_NAME + "\",\"arguments\":{\"text\":\"training run\"}}}")
+            .getBytes(StandardCharsets.UTF_8);
     private static final Duration IO_TIMEOUT = Duration.ofSeconds(10);
+    /** The enforcing sidecars' control-plane.request-timeout: a join and the first sync each wait twice it at most. */
+    private static final Duration CONTROL_PLANE_TIMEOUT = Duration.ofSeconds(5);
+    /** Most of an answer's body kept for the message of a failed request. */
+    private static final int MAX_KEPT_BODY = 1024;
+    /** Largest answer body read. */
+    private static final int MAX_BODY = 1 << 20;
 
     private TrainingRun() {
     }
 
     /**
-     * Runs the pair and sends {@code requests} requests (half MCP {@code tools/list} POSTs, half GETs) on one keep-alive connection.
+     * What a training run did.
      *
-     * @return the number of requests answered 200
-     * @throws IOException when the pair cannot start or a request is not answered 200
+     * @param passThrough requests the pass-through pair answered 200
+     * @param enforcing   requests the enforcing pair answered 200
      */
-    public static int run(int requests) throws IOException {
+    public record Result(int passThrough, int enforcing) {
+    }
+
+    /** The throwaway CA: its certificate (the bundle, the trust anchor) and its key. */
+    private record Pki(X509Certificate ca, PrivateKey caKey) {
+    }
+
+    /** One request of a pair, as sent, and what to call it in a failure. */
+    private record Request(String name, String text) {
+    }
+
+    /**
+     * Runs the pass-through pair, then the enforcing pair, each request on one keep-alive connection: {@code requests}
+     * requests through the pass-through pair, half MCP {@code tools/list} POSTs, half GETs; then at most
+     * {@link #ENFORCING_REQUESTS} through the enforcing pair, {@code tools/list} POSTs, {@code tools/call} POSTs and
+     * GETs in turn, each with the task token.
+     *
+     * @return the number of requests each pair answered 200 (all it was sent)
+     * @throws IOException when a pair cannot start, a request is not answered 200, or the run passes its deadline
+     */
+    public static Result run(int requests) throws IOException {
+        return run(requests, TOOL_NAME);
+    }
+
+    /**
+     * As {@link #run(int)}, the enforcing pair's task scope granting {@code grantedTool} (a test names another tool
+     * to see the run fail on the denial).
+     */
+    static Result run(int requests, String grantedTool) throws IOException {
+        long deadline = System.nanoTime() + DEADLINE.toNanos();
         Path dir = Files.createTempDirectory("tollgate-training-");
         EventLoopGroup toolLoop = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("training-tool", true),
                 NioIoHandler.newFactory());
         Sidecar tool = null;
         Sidecar agent = null;
+        TrainingControlPlane cp = null;
+        Sidecar enforcingTool = null;
+        Sidecar enforcingAgent = null;
         try {
-            writePki(dir);
+            Pki pki = writePki(dir);
             Channel app = startTool(toolLoop);
             int appPort = ((InetSocketAddress) app.localAddress()).getPort();
             tool = Sidecar.builder(config(dir, "tool.yaml", """
@@ -129,21 +231,126 @@ public final class TrainingRun {
                         inspection: mcp
                     credentials: {required: false}
                     """.formatted(ingressPort, TOOL_ID))).build().start();
-            int answered = send(agent.egressAddress().orElseThrow(), requests);
-            send(agent.adminAddress().orElseThrow(), List.of("GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n"));
-            return answered;
+            List<Request> plain = new ArrayList<>();
+            for (int i = 0; i < requests; i++) {
+                plain.add(i % 2 == 0 ? post("tools/list", LIST, null) : get(null));
+            }
+            int passThrough = send("pass-through pair", agent.egressAddress().orElseThrow(), plain, deadline);
+            send("pass-through agent's admin", agent.adminAddress().orElseThrow(), List.of(metrics()), deadline);
+            agent.close();
+            agent = null;
+            tool.close();
+            tool = null;
+
+            checkDeadline(deadline, "starting the training control plane");
+            SpiffeId agentId = SpiffeId.parse(AGENT_ID);
+            SpiffeId toolId = SpiffeId.parse(TOOL_ID);
+            cp = TrainingControlPlane.start(TRUST_DOMAIN, pki.ca(), pki.caKey(), Set.of(agentId, toolId),
+                    Clock.systemUTC());
+            Files.writeString(dir.resolve("tool.token"), cp.joinToken(toolId));
+            Files.writeString(dir.resolve("agent.token"), cp.joinToken(agentId));
+            Files.writeString(dir.resolve("policy.yaml"), POLICY);
+            String controlPlane = """
+                    control-plane:
+                      url: "%s"
+                      server-id: "%s"
+                      trust-anchor: bundle.pem
+                      join-token-file: %%s
+                      request-timeout: %ds
+                    """.formatted(cp.url(), cp.serverId(), CONTROL_PLANE_TIMEOUT.toSeconds());
+            enforcingTool = Sidecar.builder(config(dir, "enforcing-tool.yaml", """
+                    listeners:
+                      ingress: {address: "127.0.0.1:0"}
+                      admin: {address: "127.0.0.1:0"}
+                    app: "127.0.0.1:%d"
+                    %s
+                    tls: {spiffe-id: "%s"}
+                    identity:
+                      allow: ["%s"]
+                    ingress: {inspection: mcp}
+                    """.formatted(appPort, controlPlane.formatted("tool.token").strip(), TOOL_ID, AGENT_ID)))
+                    .build().start();
+            requireReady("enforcing tool sidecar", enforcingTool);
+            checkDeadline(deadline, "starting the enforcing agent sidecar");
+            enforcingAgent = Sidecar.builder(config(dir, "enforcing-agent.yaml", """
+                    listeners:
+                      egress: {address: "127.0.0.1:0"}
+                      admin: {address: "127.0.0.1:0"}
+                    %s
+                    tls: {spiffe-id: "%s"}
+                    upstreams:
+                      tool:
+                        address: "127.0.0.1:%d"
+                        spiffe-id: "%s"
+                        match: {path-prefix: /}
+                        pool-size: 1
+                        inspection: mcp
+                    policy:
+                      file: policy.yaml
+                    """.formatted(controlPlane.formatted("agent.token").strip(), AGENT_ID,
+                    enforcingTool.ingressAddress().orElseThrow().getPort(), TOOL_ID))).build().start();
+            requireReady("enforcing agent sidecar", enforcingAgent);
+            String token = cp.taskToken(agentId, new TaskScope(List.of(ToolGrant.of(grantedTool))), TASK_TTL);
+            List<Request> credentialed = new ArrayList<>();
+            for (int i = 0; i < Math.min(requests, ENFORCING_REQUESTS); i++) {
+                credentialed.add(switch (i % 3) {
+                    case 0 -> post("tools/list", LIST, token);
+                    case 1 -> post("tools/call", CALL, token);
+                    default -> get(token);
+                });
+            }
+            int enforcing = send("enforcing pair", enforcingAgent.egressAddress().orElseThrow(), credentialed,
+                    deadline);
+            send("enforcing agent's admin", enforcingAgent.adminAddress().orElseThrow(), List.of(metrics()), deadline);
+            send("enforcing tool's admin", enforcingTool.adminAddress().orElseThrow(), List.of(metrics()), deadline);
+            return new Result(passThrough, enforcing);
         } finally {
-            if (agent != null) {
-                agent.close();
+            // The sidecars before the control plane: an agent's last decision batch still goes there as it closes.
+            for (Sidecar s : new Sidecar[] {enforcingAgent, enforcingTool, agent, tool}) {
+                if (s != null) {
+                    s.close();
+                }
             }
-            if (tool != null) {
-                tool.close();
+            if (cp != null) {
+                cp.close();
             }
-            toolLoop.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
+            toolLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
             try (Stream<Path> files = Files.walk(dir)) {
                 files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
+    }
+
+    /** A started sidecar joined to the training control plane must hold an SVID and a synchronised credential state. */
+    private static void requireReady(String name, Sidecar s) throws IOException {
+        String why = s.notReadyReason();
+        if (why != null) {
+            throw new IOException(name + " is not ready after its start: " + why);
+        }
+    }
+
+    private static void checkDeadline(long deadline, String step) throws IOException {
+        if (System.nanoTime() - deadline > 0) {
+            throw new IOException("over the training run's deadline of " + DEADLINE.toSeconds() + " s before " + step);
+        }
+    }
+
+    private static Request post(String method, byte[] body, String token) {
+        return new Request("POST " + method, "POST /mcp HTTP/1.1\r\nHost: tool\r\nContent-Type: application/json\r\n"
+                + "Accept: application/json, text/event-stream\r\n" + tokenHeader(token) + "Content-Length: "
+                + body.length + "\r\n\r\n" + new String(body, StandardCharsets.UTF_8));
+    }
+
+    private static Request get(String token) {
+        return new Request("GET /status", "GET /status HTTP/1.1\r\nHost: tool\r\n" + tokenHeader(token) + "\r\n");
+    }
+
+    private static Request metrics() {
+        return new Request("GET /metrics", "GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n");
+    }
+
+    private static String tokenHeader(String token) {
+        return token == null ? "" : TokenClaims.HEADER + ": " + token + "\r\n";
     }
 
     private static SidecarConfig config(Path dir, String name, String yaml) throws IOException {
@@ -156,31 +363,26 @@ public final class TrainingRun {
         }
     }
 
-    private static int send(InetSocketAddress egress, int requests) throws IOException {
-        String get = "GET /status HTTP/1.1\r\nHost: tool\r\n\r\n";
-        String post = "POST /mcp HTTP/1.1\r\nHost: tool\r\nContent-Type: application/json\r\nAccept: application/json, "
-                + "text/event-stream\r\nContent-Length: " + CALL.length + "\r\n\r\n" + new String(CALL, StandardCharsets.UTF_8);
-        List<String> all = new java.util.ArrayList<>();
-        for (int i = 0; i < requests; i++) {
-            all.add(i % 2 == 0 ? post : get);
-        }
-        return send(egress, all);
-    }
-
-    /** Sends the requests one after the other on one keep-alive connection; returns how many were answered 200. */
-    private static int send(InetSocketAddress to, List<String> requests) throws IOException {
+    /**
+     * Sends the requests one after the other on one keep-alive connection; returns how many were answered 200 (all of
+     * them: the first other answer fails the run with its status and the start of its body, the sidecar's reason).
+     */
+    private static int send(String what, InetSocketAddress to, List<Request> requests, long deadline)
+            throws IOException {
+        checkDeadline(deadline, "sending through the " + what);
         try (Socket s = new Socket()) {
-            s.connect(to, (int) IO_TIMEOUT.toMillis());
-            s.setSoTimeout((int) IO_TIMEOUT.toMillis());
+            s.connect(to, timeoutMillis(deadline));
             OutputStream out = s.getOutputStream();
             InputStream in = s.getInputStream();
             int ok = 0;
-            for (String request : requests) {
-                out.write(request.getBytes(StandardCharsets.UTF_8));
+            for (Request request : requests) {
+                s.setSoTimeout(timeoutMillis(deadline));
+                out.write(request.text().getBytes(StandardCharsets.UTF_8));
                 out.flush();
-                String status = readResponse(in);
-                if (!status.startsWith("HTTP/1.1 200")) {
-                    throw new IOException("training request answered " + status);
+                Answer a = readResponse(in);
+                if (!a.status().startsWith("HTTP/1.1 200")) {
+                    throw new IOException(what + ": request " + (ok + 1) + " (" + request.name() + ") answered "
+                            + a.status() + (a.body().isEmpty() ? "" : ": " + a.body()));
                 }
                 ok++;
             }
@@ -188,8 +390,21 @@ public final class TrainingRun {
         }
     }
 
-    /** Reads one HTTP/1.1 response with a Content-Length or chunked body; returns its status line. */
-    private static String readResponse(InputStream in) throws IOException {
+    /** The socket timeout: {@link #IO_TIMEOUT}, or less when the deadline is nearer. */
+    private static int timeoutMillis(long deadline) throws IOException {
+        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        if (left <= 0) {
+            throw new IOException("over the training run's deadline of " + DEADLINE.toSeconds() + " s");
+        }
+        return (int) Math.min(IO_TIMEOUT.toMillis(), left);
+    }
+
+    /** An answer's status line and the start of its body (at most {@link #MAX_KEPT_BODY} characters). */
+    private record Answer(String status, String body) {
+    }
+
+    /** Reads one HTTP/1.1 response with a Content-Length or chunked body. */
+    private static Answer readResponse(InputStream in) throws IOException {
         String status = line(in);
         long length = -1;
         boolean chunked = false;
@@ -201,16 +416,33 @@ public final class TrainingRun {
                 chunked = true;
             }
         }
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
         if (chunked) {
             for (long size = Long.parseLong(line(in).trim(), 16); size > 0; size = Long.parseLong(line(in).trim(), 16)) {
-                in.readNBytes((int) size);
+                keep(body, readExactly(in, size));
                 line(in);
             }
             line(in);
         } else if (length > 0) {
-            in.readNBytes((int) length);
+            keep(body, readExactly(in, length));
         }
-        return status;
+        String text = body.toString(StandardCharsets.UTF_8);
+        return new Answer(status, text.length() > MAX_KEPT_BODY ? text.substring(0, MAX_KEPT_BODY) + "…" : text);
+    }
+
+    private static byte[] readExactly(InputStream in, long n) throws IOException {
+        if (n > MAX_BODY) {
+            throw new IOException("an answer of " + n + " bytes (expected: at most " + MAX_BODY + ")");
+        }
+        byte[] b = in.readNBytes((int) n);
+        if (b.length < n) {
+            throw new IOException("connection closed by the training pair in the middle of an answer");
+        }
+        return b;
+    }
+
+    private static void keep(ByteArrayOutputStream body, byte[] b) {
+        body.write(b, 0, Math.min(b.length, Math.max(0, MAX_KEPT_BODY + 1 - body.size())));
     }
 
     private static String line(InputStream in) throws IOException {
@@ -226,6 +458,12 @@ public final class TrainingRun {
         return b.toString(StandardCharsets.US_ASCII);
     }
 
+    private static final String TOOLS_LIST_RESULT = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\""
+            + TOOL_NAME + "\",\"inputSchema\":{\"type\":\"object\"}}]}}";
+    private static final String TOOL_CALL_RESULT = "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":[{\"type\":"
+            + "\"text\",\"text\":\"training run\"}]}}";
+
+    /** The tool behind both pairs: the answer to a {@code tools/call} for a call, else the {@code tools/list} one. */
     private static Channel startTool(EventLoopGroup loop) throws IOException {
         var f = new ServerBootstrap().group(loop).channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -235,8 +473,9 @@ public final class TrainingRun {
                                 new SimpleChannelInboundHandler<FullHttpRequest>() {
                                     @Override
                                     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-                                        byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":"
-                                                + "\"training.echo\",\"inputSchema\":{\"type\":\"object\"}}]}}")
+                                        boolean call = req.content().toString(StandardCharsets.UTF_8)
+                                                .contains("\"tools/call\"");
+                                        byte[] body = (call ? TOOL_CALL_RESULT : TOOLS_LIST_RESULT)
                                                 .getBytes(StandardCharsets.UTF_8);
                                         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                                                 HttpResponseStatus.OK, Unpooled.wrappedBuffer(body));
@@ -257,7 +496,8 @@ public final class TrainingRun {
         return f.channel();
     }
 
-    private static void writePki(Path dir) throws IOException {
+    /** Writes the CA (bundle.pem) and the pass-through pair's SVIDs and keys; returns the CA and its key. */
+    private static Pki writePki(Path dir) throws IOException {
         try {
             SecureRandom random = new SecureRandom();
             KeyPair caKeys = ecKeys(random);
@@ -272,6 +512,7 @@ public final class TrainingRun {
                 Files.writeString(dir.resolve(leaf[0] + ".crt"), Pem.encodeCertificates(List.of(c)));
                 Files.writeString(dir.resolve(leaf[0] + ".key"), Pem.encodePrivateKey(k.getPrivate()));
             }
+            return new Pki(ca, caKeys.getPrivate());
         } catch (GeneralSecurityException e) {
             throw new IOException("training PKI: " + e.getMessage(), e);
         }

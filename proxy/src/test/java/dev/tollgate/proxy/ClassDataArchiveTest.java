@@ -10,8 +10,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.jar.Attributes;
 import java.util.jar.JarEntry;
+import java.util.jar.JarFile;
 import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
@@ -19,9 +22,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What the launcher does for a sidecar (docs/sidecar.md, "Memory and start-up"): a training run under
- * {@code -XX:ArchiveClassesAtExit} writes a class-data archive with the classes a sidecar serves traffic with, and a
- * later start with {@code -XX:SharedArchiveFile} and the JVM options of {@code deploy/sidecar-jvm.options} loads them
- * from it. Real JVMs on a class path of jars (the JVM archives classes from jars only, as the launcher's are).
+ * {@code -XX:ArchiveClassesAtExit} writes a class-data archive with the classes a sidecar serves traffic with, those
+ * of an enforcing sidecar (joined to a control plane, task credentials required) included, and a later start with
+ * {@code -XX:SharedArchiveFile} and the JVM options of {@code deploy/sidecar-jvm.options} loads them from it. Real
+ * JVMs on a class path of jars (the JVM archives classes from jars only, as the launcher's are; signed jars, Bouncy
+ * Castle's, replaced by unsigned copies as in the launcher's sidecar-lib/).
  */
 class ClassDataArchiveTest {
     @TempDir
@@ -47,6 +52,24 @@ class ClassDataArchiveTest {
         for (String cls : List.of("dev.tollgate.proxy.Sidecar ", "io.netty.handler.ssl.ReferenceCountedOpenSslEngine ",
                 "io.netty.handler.codec.http2.DefaultHttp2ConnectionDecoder ",
                 "dev.tollgate.proxy.inspect.JsonRpcParser ")) {
+            assertThat(lines).as(cls + "loaded from the archive")
+                    .anyMatch(l -> l.contains(" " + cls) && l.contains("shared objects file (top)"));
+        }
+        // What only an enforcing sidecar loads (the training run's enforcing pair, joined to its training control
+        // plane): token parsing and the ES256 check, the enrolment's CSR (Bouncy Castle, from unsigned copies as
+        // the launcher's sidecar-lib/), the control-plane client, watch and credential state, the wire records and
+        // Jackson's creator-based (record) and JSR-310 deserialisers for them.
+        for (String cls : List.of("com.nimbusds.jwt.SignedJWT ", "dev.tollgate.api.token.Es256Verifier ",
+                "dev.tollgate.api.token.TokenVerifier ", "org.bouncycastle.pkcs.PKCS10CertificationRequest ",
+                "dev.tollgate.api.tls.Csrs ", "dev.tollgate.proxy.identity.ControlPlaneCertificateSource ",
+                "dev.tollgate.proxy.controlplane.ControlPlaneTransport ", "dev.tollgate.api.client.WatchClient ",
+                "dev.tollgate.proxy.credential.CredentialWatchListener ",
+                "dev.tollgate.proxy.credential.CredentialGate ",
+                "dev.tollgate.proxy.credential.ExchangeClient ", "dev.tollgate.proxy.decision.DecisionShipper ",
+                "dev.tollgate.api.wire.WatchEvent ", "dev.tollgate.api.wire.SvidResponse ",
+                "dev.tollgate.api.wire.TokenExchangeResponse ",
+                "com.fasterxml.jackson.databind.deser.impl.PropertyBasedCreator ",
+                "com.fasterxml.jackson.datatype.jsr310.deser.InstantDeserializer ")) {
             assertThat(lines).as(cls + "loaded from the archive")
                     .anyMatch(l -> l.contains(" " + cls) && l.contains("shared objects file (top)"));
         }
@@ -81,10 +104,47 @@ class ClassDataArchiveTest {
                 jar(p, jar);
                 out.add(jar.toString());
             } else if (Files.isRegularFile(p)) {
-                out.add(entry);
+                out.add(signed(p) ? unsigned(p).toString() : entry);
             }
         }
         return String.join(File.pathSeparator, out);
+    }
+
+    /** Whether a jar is signed (the JVM archives no class from a signed jar). */
+    private static boolean signed(Path jar) throws IOException {
+        try (JarFile j = new JarFile(jar.toFile(), false)) {
+            return j.stream().anyMatch(e -> isSignature(e.getName()));
+        }
+    }
+
+    private static boolean isSignature(String name) {
+        return name.startsWith("META-INF/") && name.indexOf('/', 9) < 0
+                && (name.endsWith(".SF") || name.endsWith(".RSA") || name.endsWith(".DSA") || name.endsWith(".EC"));
+    }
+
+    /**
+     * A copy of a signed jar without its signature and per-class digests, as build/unsigned-jars.xml makes the
+     * launcher's sidecar-lib/ copies of Bouncy Castle's jars (the sidecar loads it from them).
+     */
+    private Path unsigned(Path jar) throws IOException {
+        Path copy = dir.resolve("unsigned-" + jar.getFileName());
+        Manifest manifest = new Manifest();
+        manifest.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        manifest.getMainAttributes().put(Attributes.Name.MULTI_RELEASE, "true");
+        try (JarFile in = new JarFile(jar.toFile(), false);
+             JarOutputStream out = new JarOutputStream(Files.newOutputStream(copy), manifest)) {
+            for (JarEntry e : (Iterable<JarEntry>) in.stream()::iterator) {
+                if (e.isDirectory() || e.getName().equals(JarFile.MANIFEST_NAME) || isSignature(e.getName())) {
+                    continue;
+                }
+                out.putNextEntry(new JarEntry(e.getName()));
+                try (var data = in.getInputStream(e)) {
+                    data.transferTo(out);
+                }
+                out.closeEntry();
+            }
+        }
+        return copy;
     }
 
     private static void jar(Path classes, Path jar) throws IOException {

@@ -83,7 +83,8 @@ class SidecarCommandTest {
         int code = run(out, err, "--training-run", "12");
 
         assertThat(code).as(err.toString()).isEqualTo(SidecarCommand.EXIT_OK);
-        assertThat(out.toString()).contains("training run: 12 requests answered");
+        assertThat(out.toString())
+                .contains("training run: 12 requests answered by the pass-through pair and 12 by the enforcing pair");
     }
 
     @Test
