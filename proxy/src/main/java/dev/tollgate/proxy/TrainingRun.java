@@ -91,8 +91,9 @@ import dev.tollgate.proxy.config.SidecarConfig;
  * exchanged for the tool ({@code POST /v1/token/exchange}), verified again on ingress, scoped and evaluated by the
  * policy; the decisions are shipped ({@code POST /v1/audit/decisions}).</li>
  * </ol>
- * Every request must be answered 200: a denial fails the training run, naming the status and the sidecar's reason.
- * Both pairs' {@code /metrics} are scraped once. The run is bounded: every connect, socket read, start and close
+ * Every request must be answered 200: a denial fails the training run, naming the status and the sidecar's reason;
+ * so does an enforcing pair that exchanged no token or shipped no decision. The pass-through agent's and both
+ * enforcing sidecars' {@code /metrics} are scraped once. The run is bounded: every connect, socket read, start and close
  * waits a bounded time, and the run gives up once past {@link #DEADLINE} (checked before each step; socket timeouts
  * shrink to what is left of it).
  *
@@ -140,16 +141,25 @@ public final class TrainingRun {
     static final int ENFORCING_REQUESTS = 30;
     /** How long the enforcing pair's task lives: longer than any run. */
     static final Duration TASK_TTL = Duration.ofMinutes(15);
-    /** The whole run gives up after this. */
+    /** The whole run gives up after this, plus {@link #DEADLINE_PER_REQUEST} for each pass-through request. */
     static final Duration DEADLINE = Duration.ofSeconds(90);
+    /** What each pass-through request adds to the deadline (up to 100,000 of them: 200 s more). */
+    static final Duration DEADLINE_PER_REQUEST = Duration.ofMillis(2);
+    /** Fewest requests through the enforcing pair: one of each kind, whatever the pass-through count. */
+    static final int MIN_ENFORCING_REQUESTS = 3;
     private static final byte[] LIST = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\","
             + "\"params\":{}}").getBytes(StandardCharsets.UTF_8);
     private static final byte[] CALL = ("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
             + "\"params\":{\"name\":\"" + TOOL_NAME + "\",\"arguments\":{\"text\":\"training run\"}}}")
             .getBytes(StandardCharsets.UTF_8);
     private static final Duration IO_TIMEOUT = Duration.ofSeconds(10);
-    /** The enforcing sidecars' control-plane.request-timeout: a join and the first sync each wait twice it at most. */
-    private static final Duration CONTROL_PLANE_TIMEOUT = Duration.ofSeconds(5);
+    /**
+     * The enforcing sidecars' control-plane.request-timeout: the first join of a JVM loads and verifies its classes
+     * cold, on a busy machine slowly; readiness is then awaited until the run's deadline.
+     */
+    private static final Duration CONTROL_PLANE_TIMEOUT = Duration.ofSeconds(20);
+    /** How often a starting enforcing sidecar is asked whether it is ready. */
+    private static final Duration READY_POLL = Duration.ofMillis(50);
     /** Most of an answer's body kept for the message of a failed request. */
     private static final int MAX_KEPT_BODY = 1024;
     /** Largest answer body read. */
@@ -193,7 +203,7 @@ public final class TrainingRun {
      * to see the run fail on the denial).
      */
     static Result run(int requests, String grantedTool) throws IOException {
-        long deadline = System.nanoTime() + DEADLINE.toNanos();
+        long deadline = System.nanoTime() + DEADLINE.toNanos() + DEADLINE_PER_REQUEST.toNanos() * requests;
         Path dir = Files.createTempDirectory("tollgate-training-");
         EventLoopGroup toolLoop = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("training-tool", true),
                 NioIoHandler.newFactory());
@@ -206,6 +216,7 @@ public final class TrainingRun {
             Pki pki = writePki(dir);
             Channel app = startTool(toolLoop);
             int appPort = ((InetSocketAddress) app.localAddress()).getPort();
+            // Each sidecar is assigned before it starts, so that one whose start fails is still closed.
             tool = Sidecar.builder(config(dir, "tool.yaml", """
                     listeners:
                       ingress: {address: "127.0.0.1:0"}
@@ -215,7 +226,8 @@ public final class TrainingRun {
                       allow: ["%s"]
                     ingress: {inspection: mcp}
                     credentials: {required: false}
-                    """.formatted(appPort, AGENT_ID))).build().start();
+                    """.formatted(appPort, AGENT_ID))).build();
+            tool.start();
             int ingressPort = tool.ingressAddress().orElseThrow().getPort();
             agent = Sidecar.builder(config(dir, "agent.yaml", """
                     listeners:
@@ -230,10 +242,13 @@ public final class TrainingRun {
                         pool-size: 1
                         inspection: mcp
                     credentials: {required: false}
-                    """.formatted(ingressPort, TOOL_ID))).build().start();
-            List<Request> plain = new ArrayList<>();
+                    """.formatted(ingressPort, TOOL_ID))).build();
+            agent.start();
+            Request list = post("tools/list", LIST, null);
+            Request status = get(null);
+            List<Request> plain = new ArrayList<>(requests);
             for (int i = 0; i < requests; i++) {
-                plain.add(i % 2 == 0 ? post("tools/list", LIST, null) : get(null));
+                plain.add(i % 2 == 0 ? list : status);
             }
             int passThrough = send("pass-through pair", agent.egressAddress().orElseThrow(), plain, deadline);
             send("pass-through agent's admin", agent.adminAddress().orElseThrow(), List.of(metrics()), deadline);
@@ -268,9 +283,11 @@ public final class TrainingRun {
                     identity:
                       allow: ["%s"]
                     ingress: {inspection: mcp}
+                    credentials: {required: true}
                     """.formatted(appPort, controlPlane.formatted("tool.token").strip(), TOOL_ID, AGENT_ID)))
-                    .build().start();
-            requireReady("enforcing tool sidecar", enforcingTool);
+                    .build();
+            enforcingTool.start();
+            awaitReady("enforcing tool sidecar", enforcingTool, deadline);
             checkDeadline(deadline, "starting the enforcing agent sidecar");
             enforcingAgent = Sidecar.builder(config(dir, "enforcing-agent.yaml", """
                     listeners:
@@ -287,12 +304,15 @@ public final class TrainingRun {
                         inspection: mcp
                     policy:
                       file: policy.yaml
+                    credentials: {required: true}
                     """.formatted(controlPlane.formatted("agent.token").strip(), AGENT_ID,
-                    enforcingTool.ingressAddress().orElseThrow().getPort(), TOOL_ID))).build().start();
-            requireReady("enforcing agent sidecar", enforcingAgent);
+                    enforcingTool.ingressAddress().orElseThrow().getPort(), TOOL_ID))).build();
+            enforcingAgent.start();
+            awaitReady("enforcing agent sidecar", enforcingAgent, deadline);
             String token = cp.taskToken(agentId, new TaskScope(List.of(ToolGrant.of(grantedTool))), TASK_TTL);
             List<Request> credentialed = new ArrayList<>();
-            for (int i = 0; i < Math.min(requests, ENFORCING_REQUESTS); i++) {
+            int enforcingRequests = Math.max(MIN_ENFORCING_REQUESTS, Math.min(requests, ENFORCING_REQUESTS));
+            for (int i = 0; i < enforcingRequests; i++) {
                 credentialed.add(switch (i % 3) {
                     case 0 -> post("tools/list", LIST, token);
                     case 1 -> post("tools/call", CALL, token);
@@ -303,35 +323,90 @@ public final class TrainingRun {
                     deadline);
             send("enforcing agent's admin", enforcingAgent.adminAddress().orElseThrow(), List.of(metrics()), deadline);
             send("enforcing tool's admin", enforcingTool.adminAddress().orElseThrow(), List.of(metrics()), deadline);
+            // Every answer was a 200 from sidecars that require credentials; the agent's must have come through the
+            // exchange, and closing the agent ships its last decisions (before the control plane closes).
+            if (cp.exchanges() < 1) {
+                throw new IOException("enforcing pair: answered without a token exchange");
+            }
+            Sidecar closing = enforcingAgent;
+            enforcingAgent = null;
+            closing.close();
+            if (cp.decisionBatches() < 1) {
+                throw new IOException("enforcing pair: the agent shipped no decisions");
+            }
             return new Result(passThrough, enforcing);
         } finally {
             // The sidecars before the control plane: an agent's last decision batch still goes there as it closes.
+            // Each closes on its own, so that one that fails to close leaves nothing else running or on disk.
+            List<AutoCloseable> open = new ArrayList<>();
             for (Sidecar s : new Sidecar[] {enforcingAgent, enforcingTool, agent, tool}) {
                 if (s != null) {
-                    s.close();
+                    open.add(s::close);
                 }
             }
             if (cp != null) {
-                cp.close();
+                open.add(cp::close);
             }
-            toolLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
-            try (Stream<Path> files = Files.walk(dir)) {
-                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            open.add(() -> toolLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS)
+                    .awaitUninterruptibly(5, TimeUnit.SECONDS));
+            open.add(() -> deleteTree(dir));
+            closeAll(open);
+        }
+    }
+
+    /**
+     * Closes each in order, every one even when one before it fails; a failure is reported (to standard error: the
+     * run's own outcome, success or the first failure, stays what the caller sees).
+     */
+    private static void closeAll(List<AutoCloseable> open) {
+        for (AutoCloseable c : open) {
+            try {
+                c.close();
+            } catch (Exception | LinkageError e) {
+                System.err.println("training run: cleaning up: " + e);
             }
         }
     }
 
-    /** A started sidecar joined to the training control plane must hold an SVID and a synchronised credential state. */
-    private static void requireReady(String name, Sidecar s) throws IOException {
-        String why = s.notReadyReason();
-        if (why != null) {
-            throw new IOException(name + " is not ready after its start: " + why);
+    /** Deletes the run's temporary directory (its throwaway keys and join tokens): every file it can. */
+    private static void deleteTree(Path dir) throws IOException {
+        List<Path> left = new ArrayList<>();
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    left.add(p);
+                }
+            });
+        }
+        if (!left.isEmpty()) {
+            throw new IOException("could not delete " + left);
+        }
+    }
+
+    /**
+     * Waits until a started sidecar joined to the training control plane holds an SVID and a synchronised credential
+     * state (its own join and watch are bounded by its control-plane request timeout); fails at the run's deadline
+     * with the sidecar's reason.
+     */
+    private static void awaitReady(String name, Sidecar s, long deadline) throws IOException {
+        for (String why = s.notReadyReason(); why != null; why = s.notReadyReason()) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new IOException(name + " is not ready by the training run's deadline: " + why);
+            }
+            try {
+                Thread.sleep(READY_POLL.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(name + ": interrupted while waiting for it to be ready", e);
+            }
         }
     }
 
     private static void checkDeadline(long deadline, String step) throws IOException {
         if (System.nanoTime() - deadline > 0) {
-            throw new IOException("over the training run's deadline of " + DEADLINE.toSeconds() + " s before " + step);
+            throw new IOException("over the training run's deadline before " + step);
         }
     }
 
@@ -394,7 +469,7 @@ public final class TrainingRun {
     private static int timeoutMillis(long deadline) throws IOException {
         long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
         if (left <= 0) {
-            throw new IOException("over the training run's deadline of " + DEADLINE.toSeconds() + " s");
+            throw new IOException("over the training run's deadline");
         }
         return (int) Math.min(IO_TIMEOUT.toMillis(), left);
     }
