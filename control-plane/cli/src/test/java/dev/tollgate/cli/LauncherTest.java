@@ -126,4 +126,73 @@ class LauncherTest {
                     .isEqualTo(Files.readString(TOP.resolve("config/examples").resolve(Demo.POLICY_FILE)));
         }
     }
+
+    /**
+     * Runs {@code ./tollgate sidecar --check} in the scratch tree with a stand-in {@code java} first on the PATH: it
+     * records its arguments, and for a training run ({@code --training-run}) fails when {@code training} says so or
+     * else writes the archive it was asked for; otherwise it answers "started". Returns the launcher's stderr.
+     */
+    private String launchSidecar(boolean trainingFails) throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/bash")) || Files.isExecutable(Path.of("/usr/bin/bash")),
+                "bash is not installed: the launcher is a bash script");
+        Path bin = Files.createDirectories(root.resolve("fake-bin"));
+        Path java = bin.resolve("java");
+        Files.writeString(java, """
+                #!/usr/bin/env bash
+                echo "$*" >> "$(dirname "$0")/calls"
+                for a in "$@"; do
+                  case "$a" in
+                    -XX:ArchiveClassesAtExit=*) out="${a#-XX:ArchiveClassesAtExit=}" ;;
+                    --training-run)
+                      if [ "$TRAINING" = fail ]; then echo "training run failed: enforcing pair: 403" >&2; exit 1; fi
+                      echo archive > "$out"; exit 0 ;;
+                  esac
+                done
+                echo started
+                """);
+        Files.writeString(root.resolve("deploy/sidecar-jvm.options"), "-Xmx64m\n");
+        at("deploy/sidecar-jvm.options", BUILT.minusSeconds(3600));
+        java.toFile().setExecutable(true);
+        ProcessBuilder pb = new ProcessBuilder("bash", root.resolve("tollgate").toString(), "sidecar", "--check");
+        pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+        pb.environment().put("TRAINING", trainingFails ? "fail" : "ok");
+        pb.environment().remove("TOLLGATE_CDS_ARCHIVE");
+        pb.environment().remove("TOLLGATE_CDS");
+        Process p = pb.redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.exitValue()).as(err).isZero();
+        return err;
+    }
+
+    private List<String> javaCalls() throws IOException {
+        Path calls = root.resolve("fake-bin/calls");
+        return Files.isRegularFile(calls) ? Files.readAllLines(calls) : List.of();
+    }
+
+    @Test
+    void aFailedTrainingRunIsLoggedAndNotRetriedUntilTheNextBuild() throws Exception {
+        Files.createDirectories(root.resolve("deploy"));
+        Path archive = root.resolve("control-plane/cli/target/tollgate-sidecar.jsa");
+        String first = launchSidecar(true);
+        assertThat(first).contains("could not be built (see " + archive + ".log)");
+        assertThat(Files.readString(Path.of(archive + ".log"))).contains("enforcing pair: 403");
+        assertThat(archive).doesNotExist();
+        assertThat(javaCalls()).hasSize(2).last().asString().doesNotContain("SharedArchiveFile")
+                .endsWith("--check");
+
+        // The next start of the same build does not run the training again, and says why there is no archive.
+        String second = launchSidecar(true);
+        assertThat(second).contains("no class-data archive for this build (the training run failed: "
+                + archive + ".log)");
+        assertThat(javaCalls()).hasSize(3).filteredOn(c -> c.contains("--training-run")).hasSize(1);
+
+        // A new build tries again; a training run that succeeds gives the archive to this and every later start.
+        at("control-plane/cli/target/tollgate-sidecar.jar", Instant.now().plusSeconds(60));
+        String third = launchSidecar(false);
+        assertThat(third).contains("building the sidecar's class-data archive");
+        assertThat(archive).exists();
+        assertThat(Path.of(archive + ".failed")).doesNotExist();
+        assertThat(javaCalls()).hasSize(5).last().asString().contains("-XX:SharedArchiveFile=" + archive);
+    }
 }
