@@ -53,8 +53,9 @@ import dev.tollgate.proxy.credential.ExchangeClient;
 
 /**
  * The training run's control plane against the sidecar's own client of the control plane (its Netty transport, watch
- * stream and exchange client): it answers the calls of an enforcing sidecar's start and first requests with the
- * real server's semantics and wire shapes, and refuses the rest as the real server does.
+ * stream and exchange client): it answers the calls of an enforcing sidecar's start and first requests in the real
+ * server's wire shapes. Its refusals are not the server's (it has none of its rules) and are not tested beyond what
+ * the sidecar relies on.
  */
 class TrainingControlPlaneTest {
     static final String TD = "training.invalid";
@@ -100,14 +101,12 @@ class TrainingControlPlaneTest {
         assertThat(Pem.certificates(joined.bundlePem())).containsExactly(ca);
         assertThat(joined.bundleSequence()).isEqualTo(TrainingControlPlane.BUNDLE_SEQUENCE);
         assertThat(joined.notAfter()).isAfter(joined.notBefore());
-        assertThat(refusal(() -> join(token))).satisfies(e -> {
-            assertThat(e.status()).isEqualTo(401);
-            assertThat(e.reason()).isEqualTo("join_token_used");
-        });
-        assertThat(refusal(() -> join("tgjt_never-made"))).satisfies(e -> {
-            assertThat(e.status()).isEqualTo(401);
-            assertThat(e.reason()).isEqualTo("join_token_invalid");
-        });
+        for (String spentOrUnknown : List.of(token, "tgjt_never-made")) {
+            assertThat(refusal(() -> join(spentOrUnknown))).satisfies(e -> {
+                assertThat(e.status()).isEqualTo(401);
+                assertThat(e.reason()).isEqualTo("join_token_invalid");
+            });
+        }
     }
 
     @Test
@@ -166,7 +165,7 @@ class TrainingControlPlaneTest {
     }
 
     @Test
-    void aDecisionBatchIsAcknowledgedAndAnEmptyOneRefused() {
+    void aDecisionBatchIsAcknowledgedAndCounted() {
         join(cp.joinToken(TOOL));
 
         DecisionBatchView ack = ControlPlaneTransport.await(transport.postJson("/v1/audit/decisions",
@@ -174,28 +173,21 @@ class TrainingControlPlaneTest {
                 DecisionBatchView.class, null));
 
         assertThat(ack).isEqualTo(new DecisionBatchView(1, 1, 1));
-        assertThat(refusal(() -> ControlPlaneTransport.await(transport.postJson("/v1/audit/decisions",
-                new DecisionBatch(List.of()), DecisionBatchView.class, null)))).satisfies(e -> {
-                    assertThat(e.status()).isEqualTo(400);
-                    assertThat(e.reason()).isEqualTo("missing_events");
-                });
         assertThat(cp.decisionBatches()).isEqualTo(1);
     }
 
     @Test
-    void workloadRoutesNeedAnSvidAndAnythingElseIsAProblem() throws Exception {
+    void workloadRoutesNeedAnSvidAndAnythingElseIsNotFound() throws Exception {
         assertThat(problem("GET", "/v1/watch?after=0")).satisfies(p -> {
             assertThat(p.status()).isEqualTo(401);
             assertThat(p.reason()).isEqualTo("no_client_certificate");
         });
-        assertThat(problem("GET", "/v1/policy")).satisfies(p -> {
-            assertThat(p.status()).isEqualTo(404);
-            assertThat(p.reason()).isEqualTo("no_such_route");
-        });
-        assertThat(problem("GET", "/v1/svid/join")).satisfies(p -> {
-            assertThat(p.status()).isEqualTo(405);
-            assertThat(p.reason()).isEqualTo("method_not_allowed");
-        });
+        for (String path : List.of("/v1/policy", "/v1/svid/join")) {
+            assertThat(problem("GET", path)).satisfies(p -> {
+                assertThat(p.status()).isEqualTo(404);
+                assertThat(p.reason()).isEqualTo("not_found");
+            });
+        }
     }
 
     private SvidResponse join(String token) {
@@ -212,7 +204,10 @@ class TrainingControlPlaneTest {
         try (InputStream in = transport.watchTransport().open(after);
              BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
             while (out.size() < n) {
-                out.add(Json.mapper().readValue(r.readLine(), WatchEvent.class));
+                String line = r.readLine();
+                assertThat(line).as("line %d of the watch stream after %d (the stream ended after %s)", out.size() + 1,
+                        after, out).isNotNull();
+                out.add(Json.mapper().readValue(line, WatchEvent.class));
             }
         }
         return out;
