@@ -100,7 +100,7 @@ import dev.tollgate.proxy.config.SidecarConfig;
  * <p>Its purpose is the class-data-sharing archive: run under {@code -XX:ArchiveClassesAtExit}, the JVM records every
  * class a sidecar loads to serve traffic (configuration, TLS, HTTP/1.1 and HTTP/2 codecs, inspection, metrics), so
  * that later sidecars start from the archive instead of loading and verifying those classes one by one. The enforcing
- * pair is there for the classes only an enforcing sidecar loads, about 950 of them, which otherwise come from the
+ * pair is there for the classes only an enforcing sidecar loads, about 900 to 990 of them, which otherwise come from the
  * jars at every start of one: nimbus-jose-jwt (token parsing), Bouncy Castle (the enrolment's CSR, the ES256 check),
  * jackson-databind and its JSR-310 module for the control plane's wire records, and Tollgate's own control-plane
  * client, watch, credential, exchange and decision-shipping classes. The launcher does this on first use
