@@ -30,8 +30,9 @@ public interface ExchangeClient {
      */
     CompletionStage<ExchangedToken> exchange(String taskToken, SpiffeId audience, String scope);
 
-    /** A token issued by the exchange, and when it expires. */
     /**
+     * A token issued by the exchange, and when it expires.
+     *
      * @param headerValue the token as the bytes the forwarder sets as {@code tollgate-token}, made once per exchanged
      *                    token: every request that reuses it skips converting, re-checking and re-hashing ~700 chars
      */
@@ -42,13 +43,16 @@ public interface ExchangeClient {
             Objects.requireNonNull(headerValue, "headerValue");
         }
 
-        /** @throws IllegalArgumentException when the token is not a compact JWS (base64url parts and dots) */
+        /**
+         * @throws IllegalArgumentException when the token is not a compact JWS ({@link TokenVerifier#isCompactJws}): its
+         *                                  characters go into the head as bytes, as they are
+         */
         ExchangedToken(String token, Instant expiresAt) {
             this(token, expiresAt, headerBytes(token));
         }
 
         private static AsciiString headerBytes(String token) {
-            if (!compactJws(token)) {
+            if (!TokenVerifier.isCompactJws(token)) {
                 throw new IllegalArgumentException("not a compact JWS");
             }
             return new AsciiString(token);
@@ -103,38 +107,14 @@ public interface ExchangeClient {
                 if (r == null || r.accessToken() == null || r.expiresIn() <= 0) {
                     throw new ExchangeException(DenyReason.EXCHANGE_UNAVAILABLE, "exchange answered no token", null);
                 }
-                if (!compactJws(r.accessToken())) {
+                try {
+                    return new ExchangedToken(r.accessToken(), clock.instant().plusSeconds(r.expiresIn()));
+                } catch (IllegalArgumentException notJws) {
                     throw new ExchangeException(DenyReason.EXCHANGE_UNAVAILABLE,
-                            "exchange answered a token that is not a compact JWS", null);
+                            "exchange answered a token that is not a compact JWS", notJws);
                 }
-                return new ExchangedToken(r.accessToken(), clock.instant().plusSeconds(r.expiresIn()));
             });
         };
-    }
-
-    /**
-     * Whether {@code token} has the form of a compact JWS: three non-empty base64url parts joined by dots, at most
-     * {@link TokenVerifier#DEFAULT_MAX_TOKEN_LENGTH} characters. The sidecar sets it as a header value as it is.
-     */
-    static boolean compactJws(String token) {
-        int n = token.length();
-        if (n == 0 || n > TokenVerifier.DEFAULT_MAX_TOKEN_LENGTH) {
-            return false;
-        }
-        int dots = 0;
-        char previous = '.';
-        for (int i = 0; i < n; i++) {
-            char c = token.charAt(i);
-            if (c == '.') {
-                if (previous == '.' || ++dots > 2) {
-                    return false;
-                }
-            } else if (!(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_')) {
-                return false;
-            }
-            previous = c;
-        }
-        return dots == 2 && previous != '.';
     }
 
     /** RFC 6749 error codes of the exchange endpoint to denial reasons. */

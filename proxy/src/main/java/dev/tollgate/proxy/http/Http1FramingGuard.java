@@ -295,8 +295,9 @@ public final class Http1FramingGuard extends ChannelInboundHandlerAdapter {
      * how many ({@code lineLength} is not advanced: {@link #checkRun} does that for bytes it accepts).
      */
     private int lineRun(ByteBuf in, int from, int end) {
-        int room = state == State.REQUEST_LINE ? limits.maxInitialLineLength() - lineLength
-                : limits.maxHeaderSize() - headerBytes;
+        boolean requestLine = state == State.REQUEST_LINE;
+        int max = requestLine ? limits.maxInitialLineLength() : limits.maxHeaderSize();
+        int room = max - (requestLine ? lineLength : headerBytes);
         int to = (int) Math.min(end, (long) from + Math.max(room, 0));
         if (to <= from) {
             return 0;
@@ -305,7 +306,6 @@ public final class Http1FramingGuard extends ChannelInboundHandlerAdapter {
         int n = (cr < 0 ? to : cr) - from;
         if (n > 0) {
             if (lineLength + n > line.length) {
-                int max = state == State.REQUEST_LINE ? limits.maxInitialLineLength() : limits.maxHeaderSize();
                 line = Arrays.copyOf(line, Math.min(max, Math.max(line.length * 2, lineLength + n)));
             }
             in.getBytes(from, line, lineLength, n);

@@ -282,6 +282,32 @@ public final class TokenVerifier {
         return new TokenRejection(reason, detail, subject, taskId);
     }
 
+    /**
+     * Whether {@code token} has the shape of a compact JWS: three non-empty base64url parts joined by two dots, at most
+     * {@link #DEFAULT_MAX_TOKEN_LENGTH} characters; {@link #verify} refuses every other shape. Nothing is parsed or
+     * checked beyond the shape (for a token taken as it is, e.g. one the control plane just issued).
+     */
+    public static boolean isCompactJws(String token) {
+        int n = token == null ? 0 : token.length();
+        if (n == 0 || n > DEFAULT_MAX_TOKEN_LENGTH) {
+            return false;
+        }
+        int dots = 0;
+        char previous = '.';
+        for (int i = 0; i < n; i++) {
+            char c = token.charAt(i);
+            if (c == '.') {
+                if (previous == '.' || ++dots > 2) {
+                    return false;
+                }
+            } else if (!isBase64Url(c)) {
+                return false;
+            }
+            previous = c;
+        }
+        return dots == 2 && previous != '.';
+    }
+
     private static boolean isBase64Url(char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     }
