@@ -299,7 +299,7 @@ final class TrainingControlPlane implements AutoCloseable {
     private String sign(TokenType type, String taskId, SpiffeId subject, String audience, TaskScope scope,
                         Instant issuedAt, Instant expiresAt) {
         Date iat = Date.from(issuedAt.truncatedTo(ChronoUnit.SECONDS));
-        JWTClaimsSet claims = new JWTClaimsSet.Builder().issuer(TokenClaims.issuer(trustDomain))
+        JWTClaimsSet claims = new JWTClaimsSet.Builder().issuer(serverId.toString())
                 .subject(subject.toString()).audience(audience).jwtID(UUID.randomUUID().toString())
                 .issueTime(iat).notBeforeTime(iat).expirationTime(Date.from(expiresAt.truncatedTo(ChronoUnit.SECONDS)))
                 .claim(TokenClaims.TASK_ID, taskId).claim(TokenClaims.SCOPE, scope.toClaim()).build();
@@ -537,16 +537,17 @@ final class TrainingControlPlane implements AutoCloseable {
         try {
             json(ctx, 200, exchange(caller, body), keepAlive);
             exchanges.incrementAndGet();
+        } catch (Refused r) {
+            json(ctx, r.status, new OAuthError(r.reason, r.getMessage()), keepAlive);
         } catch (RuntimeException e) {
-            String m = String.valueOf(e.getMessage());
-            json(ctx, 400, new OAuthError(m.startsWith("scope:") ? "invalid_scope" : "invalid_grant", m), keepAlive);
+            json(ctx, 400, new OAuthError("invalid_grant", String.valueOf(e.getMessage())), keepAlive);
         }
     }
 
     private TokenExchangeResponse exchange(SpiffeId caller, byte[] body) {
         Map<String, List<String>> form = new QueryStringDecoder(new String(body, StandardCharsets.UTF_8), false)
                 .parameters();
-        VerificationResult vr = TokenVerifier.builder(TokenClaims.issuer(trustDomain), TokenType.TASK,
+        VerificationResult vr = TokenVerifier.builder(serverId.toString(), TokenType.TASK,
                 caller.toString(), () -> keySet).clock(clock).build()
                 .verify(form.getOrDefault("subject_token", List.of("")).get(0), caller);
         String audience = form.getOrDefault("audience", List.of()).stream().findFirst().orElse(null);
@@ -558,7 +559,7 @@ final class TrainingControlPlane implements AutoCloseable {
         if (requested != null) {
             Set<String> names = new LinkedHashSet<>(List.of(requested.trim().split(" +")));
             if (!names.stream().allMatch(scope::allows)) {
-                throw new IllegalArgumentException("scope: " + requested + " is not in the task's scope");
+                throw new Refused(400, "invalid_scope", requested + " is not in the task's scope");
             }
             scope = scope.narrowTo(names);
         }

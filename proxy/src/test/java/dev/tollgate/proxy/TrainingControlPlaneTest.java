@@ -178,10 +178,13 @@ class TrainingControlPlaneTest {
 
     @Test
     void workloadRoutesNeedAnSvidAndAnythingElseIsNotFound() throws Exception {
-        assertThat(problem("GET", "/v1/watch?after=0")).satisfies(p -> {
-            assertThat(p.status()).isEqualTo(401);
-            assertThat(p.reason()).isEqualTo("no_client_certificate");
-        });
+        for (String[] route : new String[][] {{"GET", "/v1/watch?after=0"}, {"POST", "/v1/svid/renew"},
+            {"POST", "/v1/token/exchange"}, {"POST", "/v1/audit/decisions"}}) {
+            assertThat(problem(route[0], route[1])).as(route[0] + " " + route[1]).satisfies(p -> {
+                assertThat(p.status()).isEqualTo(401);
+                assertThat(p.reason()).isEqualTo("no_client_certificate");
+            });
+        }
         for (String path : List.of("/v1/policy", "/v1/svid/join")) {
             assertThat(problem("GET", path)).satisfies(p -> {
                 assertThat(p.status()).isEqualTo(404);
