@@ -16,7 +16,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Base64;
 import java.util.Date;
 import java.util.LinkedHashSet;
@@ -63,14 +62,12 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -123,6 +120,7 @@ import dev.tollgate.api.wire.SvidResponse;
 import dev.tollgate.api.wire.TokenExchangeResponse;
 import dev.tollgate.api.wire.WatchEvent;
 import dev.tollgate.proxy.config.ConfigDefaults;
+import dev.tollgate.proxy.listener.JsonResponses;
 
 /**
  * A stand-in control plane that exists only for {@code tollgate sidecar --training-run}: {@link TrainingRun}, the
@@ -521,10 +519,7 @@ final class TrainingControlPlane implements AutoCloseable {
 
     /** One line of the stream: the event's JSON and a newline. */
     private static DefaultHttpContent line(WatchEvent e) {
-        byte[] json = toJson(e);
-        byte[] line = Arrays.copyOf(json, json.length + 1);
-        line[json.length] = '\n';
-        return new DefaultHttpContent(Unpooled.wrappedBuffer(line));
+        return new DefaultHttpContent(Unpooled.copiedBuffer(toJson(e) + "\n", StandardCharsets.UTF_8));
     }
 
     /**
@@ -575,30 +570,28 @@ final class TrainingControlPlane implements AutoCloseable {
 
     private static void problem(ChannelHandlerContext ctx, int status, String reason, String detail,
                                 boolean keepAlive) {
-        write(ctx, status, Problem.MEDIA_TYPE, toJson(Problem.of(status, reason,
-                HttpResponseStatus.valueOf(status).reasonPhrase(), detail)), keepAlive);
+        write(ctx, status, Problem.MEDIA_TYPE, Problem.of(status, reason,
+                HttpResponseStatus.valueOf(status).reasonPhrase(), detail), keepAlive);
     }
 
     private static void json(ChannelHandlerContext ctx, int status, Object value, boolean keepAlive) {
-        write(ctx, status, "application/json", toJson(value), keepAlive);
+        write(ctx, status, null, value, keepAlive);
     }
 
-    private static byte[] toJson(Object value) {
+    private static String toJson(Object value) {
         try {
-            return JSON.writeValueAsBytes(value);
+            return JSON.writeValueAsString(value);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("answer cannot be serialised: " + e.getOriginalMessage(), e);
         }
     }
 
-    private static void write(ChannelHandlerContext ctx, int status, String contentType, byte[] body,
+    /** The sidecar's own JSON answer ({@link JsonResponses#json}), as {@code contentType} when not null. */
+    private static void write(ChannelHandlerContext ctx, int status, String contentType, Object value,
                               boolean keepAlive) {
-        FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
-                Unpooled.wrappedBuffer(body));
-        resp.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType).setInt(HttpHeaderNames.CONTENT_LENGTH,
-                body.length);
-        if (!keepAlive) {
-            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        FullHttpResponse resp = JsonResponses.json(ctx.alloc(), status, toJson(value), keepAlive);
+        if (contentType != null) {
+            resp.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
         }
         var f = ctx.writeAndFlush(resp);
         if (!keepAlive) {

@@ -257,7 +257,7 @@ public final class TrainingRun {
             tool.close();
             tool = null;
 
-            checkDeadline(deadline, "starting the training control plane");
+            timeoutMillis(deadline, "starting the training control plane");
             SpiffeId agentId = SpiffeId.parse(AGENT_ID);
             SpiffeId toolId = SpiffeId.parse(TOOL_ID);
             cp = TrainingControlPlane.start(TRUST_DOMAIN, pki.ca(), pki.caKey(), Set.of(agentId, toolId),
@@ -288,7 +288,7 @@ public final class TrainingRun {
                     .build();
             enforcingTool.start();
             awaitReady("enforcing tool sidecar", enforcingTool, deadline);
-            checkDeadline(deadline, "starting the enforcing agent sidecar");
+            timeoutMillis(deadline, "starting the enforcing agent sidecar");
             enforcingAgent = Sidecar.builder(config(dir, "enforcing-agent.yaml", """
                     listeners:
                       egress: {address: "127.0.0.1:0"}
@@ -404,10 +404,13 @@ public final class TrainingRun {
         }
     }
 
-    private static void checkDeadline(long deadline, String step) throws IOException {
-        if (System.nanoTime() - deadline > 0) {
+    /** Fails once past the deadline; else the time left for {@code step}, at most {@link #IO_TIMEOUT} (ms). */
+    private static int timeoutMillis(long deadline, String step) throws IOException {
+        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        if (left <= 0) {
             throw new IOException("over the training run's deadline before " + step);
         }
+        return (int) Math.min(IO_TIMEOUT.toMillis(), left);
     }
 
     private static Request post(String method, byte[] body, String token) {
@@ -444,14 +447,13 @@ public final class TrainingRun {
      */
     private static int send(String what, InetSocketAddress to, List<Request> requests, long deadline)
             throws IOException {
-        checkDeadline(deadline, "sending through the " + what);
         try (Socket s = new Socket()) {
-            s.connect(to, timeoutMillis(deadline));
+            s.connect(to, timeoutMillis(deadline, "sending through the " + what));
             OutputStream out = s.getOutputStream();
             InputStream in = s.getInputStream();
             int ok = 0;
             for (Request request : requests) {
-                s.setSoTimeout(timeoutMillis(deadline));
+                s.setSoTimeout(timeoutMillis(deadline, "reading from the " + what));
                 out.write(request.text().getBytes(StandardCharsets.UTF_8));
                 out.flush();
                 Answer a = readResponse(in);
@@ -463,15 +465,6 @@ public final class TrainingRun {
             }
             return ok;
         }
-    }
-
-    /** The socket timeout: {@link #IO_TIMEOUT}, or less when the deadline is nearer. */
-    private static int timeoutMillis(long deadline) throws IOException {
-        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-        if (left <= 0) {
-            throw new IOException("over the training run's deadline");
-        }
-        return (int) Math.min(IO_TIMEOUT.toMillis(), left);
     }
 
     /** An answer's status line and the start of its body (at most {@link #MAX_KEPT_BODY} characters). */

@@ -58,9 +58,9 @@ import dev.tollgate.proxy.credential.ExchangeClient;
  * the sidecar relies on.
  */
 class TrainingControlPlaneTest {
-    static final String TD = "training.invalid";
-    static final SpiffeId AGENT = SpiffeId.parse("spiffe://" + TD + "/agent/training");
-    static final SpiffeId TOOL = SpiffeId.parse("spiffe://" + TD + "/tool/training");
+    static final String TD = TrainingRun.TRUST_DOMAIN;
+    static final SpiffeId AGENT = SpiffeId.parse(TrainingRun.AGENT_ID);
+    static final SpiffeId TOOL = SpiffeId.parse(TrainingRun.TOOL_ID);
 
     X509Certificate ca;
     TrainingControlPlane cp;
@@ -147,15 +147,15 @@ class TrainingControlPlaneTest {
     void aTaskTokenIsExchangedForATokenTheToolsSidecarVerifiesAndOnlyForToolsOfItsScope() throws Exception {
         join(cp.joinToken(AGENT));
         TokenKeySet keys = keys(watch(0, 5).get(1));
-        String task = cp.taskToken(AGENT, new TaskScope(List.of(ToolGrant.of("training.echo"))), Duration.ofMinutes(5));
+        String task = cp.taskToken(AGENT, new TaskScope(List.of(ToolGrant.of(TrainingRun.TOOL_NAME))), Duration.ofMinutes(5));
         ExchangeClient exchange = ExchangeClient.controlPlane(transport, Clock.systemUTC());
 
-        ExchangeClient.ExchangedToken x = exchange.exchange(task, TOOL, "training.echo").toCompletableFuture()
+        ExchangeClient.ExchangedToken x = exchange.exchange(task, TOOL, TrainingRun.TOOL_NAME).toCompletableFuture()
                 .get(10, TimeUnit.SECONDS);
 
         VerifiedToken t = (VerifiedToken) TokenVerifier.builder("spiffe://" + TD + "/tollgate/control-plane",
                 TokenType.EXCHANGED, TOOL.toString(), () -> keys).build().verify(x.token(), AGENT);
-        assertThat(t.scope().toolNames()).containsExactly("training.echo");
+        assertThat(t.scope().toolNames()).containsExactly(TrainingRun.TOOL_NAME);
         assertThat(cp.exchanges()).isEqualTo(1);
         assertThatThrownBy(() -> exchange.exchange(task, TOOL, "training.other").toCompletableFuture()
                 .get(10, TimeUnit.SECONDS))
