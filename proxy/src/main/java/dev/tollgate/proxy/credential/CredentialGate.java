@@ -338,12 +338,42 @@ final class CredentialGate implements RequestGate {
         return edits;
     }
 
-    /** Whether {@code value} holds {@code token}; a String value with the JDK's (vectorised) search. */
-    private static boolean contains(CharSequence value, String token) {
+    /**
+     * Whether {@code value} holds {@code token}: a String value with the JDK's search, an {@code AsciiString} (how
+     * the HTTP/2 codec gives header values) over its bytes, anything else as a String. Not Netty's
+     * {@code AsciiString.contains}: after a partial match it starts again past the mismatch instead of one past the
+     * match's start, so it misses the token behind a copy of its first characters ({@code "e" + token}).
+     */
+    static boolean contains(CharSequence value, String token) {
         if (value.length() < token.length()) {
             return false;
         }
-        return value instanceof String s ? s.contains(token) : AsciiString.contains(value, token);
+        if (value instanceof String s) {
+            return s.contains(token);
+        }
+        if (value instanceof AsciiString a) {
+            return indexOf(a.array(), a.arrayOffset(), a.length(), token) >= 0;
+        }
+        return value.toString().contains(token);
+    }
+
+    /** The first index of {@code token} in {@code bytes[offset, offset + length)} read as ISO-8859-1, or -1. */
+    private static int indexOf(byte[] bytes, int offset, int length, String token) {
+        int m = token.length();
+        char first = token.charAt(0);
+        for (int i = 0, last = length - m; i <= last; i++) {
+            if ((bytes[offset + i] & 0xFF) != first) {
+                continue;
+            }
+            int j = 1;
+            while (j < m && (bytes[offset + i + j] & 0xFF) == token.charAt(j)) {
+                j++;
+            }
+            if (j == m) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private boolean exempt(String path) {

@@ -12,6 +12,7 @@ import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -21,6 +22,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
 
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
@@ -31,6 +38,7 @@ import dev.tollgate.api.wire.TaskCreatedView;
 import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.proxy.Sidecar;
 import dev.tollgate.proxy.metrics.Direction;
+import dev.tollgate.proxy.support.H2cClient;
 import dev.tollgate.testing.TestPki;
 
 /**
@@ -47,6 +55,7 @@ class EgressCredentialModesTest {
     CredentialFixture.Workload bot;
     Sidecar strict;
     Sidecar lenient;
+    final EventLoopGroup h2cGroup = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
 
     @BeforeAll
     void start(@TempDir Path dir) throws Exception {
@@ -89,6 +98,7 @@ class EgressCredentialModesTest {
     @AfterAll
     void stop() throws Exception {
         web.stop(0);
+        h2cGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         fx.close();
     }
 
@@ -108,6 +118,38 @@ class EgressCredentialModesTest {
         assertDenied(CredentialFixture.viaEgress(strict, "localhost", "/api/search", TokenClaims.HEADER,
                 crmOnly.token()), 403, "tool_not_in_scope");
         assertThat(webSaw).hasSize(before + 1);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"HTTP/1.1", "h2c"})
+    void aTaskTokenCopiedIntoAnyOtherHeaderNeverLeavesWhateverComesBeforeIt(String protocol) throws Exception {
+        TaskCreatedView task = fx.task(bot, 300, "web.search");
+        String token = task.token();
+        // values where part of the token's start comes just before the token: a search that resets on a mismatch
+        // without stepping back (Netty's AsciiString.contains, which saw the h2c header values) missed these, and
+        // the task token went upstream
+        String[] headers = {TokenClaims.HEADER, token,
+                "x-copy-one", "e" + token,
+                "x-copy-prefix", token.substring(0, 3) + token,
+                "x-copy-twice", token.substring(0, token.length() / 2) + token + ";" + token,
+                "x-keep", "abc"};
+        int status;
+        String body;
+        if (protocol.equals("h2c")) {
+            H2cClient.Answer a = H2cClient.connect(h2cGroup, strict.egressAddress().orElseThrow())
+                    .get("localhost", "/api/search", headers).get(20, TimeUnit.SECONDS);
+            status = a.status();
+            body = a.body();
+        } else {
+            HttpResponse<String> r = CredentialFixture.viaEgress(strict, "localhost", "/api/search", headers);
+            status = r.statusCode();
+            body = r.body();
+        }
+        assertThat(status).as(body).isEqualTo(200);
+        Map<String, List<String>> saw = webSaw.get(webSaw.size() - 1);
+        assertThat(saw).doesNotContainKeys("x-copy-one", "x-copy-prefix", "x-copy-twice", TokenClaims.HEADER);
+        assertThat(saw.values()).flatMap(v -> v).noneMatch(v -> v.contains(token));
+        assertThat(saw).containsEntry("x-keep", List.of("abc"));
     }
 
     @Test

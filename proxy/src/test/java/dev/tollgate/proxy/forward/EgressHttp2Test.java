@@ -48,6 +48,7 @@ import dev.tollgate.proxy.gate.GateDecision;
 import dev.tollgate.proxy.http.RejectReason;
 import dev.tollgate.proxy.metrics.Direction;
 import dev.tollgate.proxy.metrics.RequestOutcome;
+import dev.tollgate.proxy.support.H2cClient;
 import dev.tollgate.proxy.support.Http;
 import dev.tollgate.proxy.support.Mesh;
 import dev.tollgate.proxy.support.SidecarYaml;
@@ -106,13 +107,13 @@ class EgressHttp2Test {
         Sidecar agent = agent();
         H2cClient client = connect(agent.egressAddress().orElseThrow());
 
-        List<CompletableFuture<Answer>> answers = new ArrayList<>();
+        List<CompletableFuture<H2cClient.Answer>> answers = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
-            answers.add(client.get("/echo?n=" + i));
+            answers.add(client.get("billing.internal", "/echo?n=" + i));
         }
 
         for (int i = 0; i < 4; i++) {
-            Answer a = answers.get(i).get(10, TimeUnit.SECONDS);
+            H2cClient.Answer a = answers.get(i).get(10, TimeUnit.SECONDS);
             assertThat(a.status()).isEqualTo(200);
             assertThat(a.body()).contains("peer=" + AGENT + "\n").contains("path=/echo?n=" + i + "\n")
                     .contains("host=billing.internal\n");
@@ -129,10 +130,10 @@ class EgressHttp2Test {
         Sidecar agent = agent();
         H2cClient client = connect(agent.egressAddress().orElseThrow());
 
-        Answer dotSegment = client.get("/echo/../admin").get(10, TimeUnit.SECONDS);
-        Answer encodedSlash = client.get("/echo%2F..%2Fadmin").get(10, TimeUnit.SECONDS);
-        Answer denied = client.get("/echo", "x-deny", "1").get(10, TimeUnit.SECONDS);
-        Answer allowed = client.get("/echo").get(10, TimeUnit.SECONDS);
+        H2cClient.Answer dotSegment = client.get("billing.internal", "/echo/../admin").get(10, TimeUnit.SECONDS);
+        H2cClient.Answer encodedSlash = client.get("billing.internal", "/echo%2F..%2Fadmin").get(10, TimeUnit.SECONDS);
+        H2cClient.Answer denied = client.get("billing.internal", "/echo", "x-deny", "1").get(10, TimeUnit.SECONDS);
+        H2cClient.Answer allowed = client.get("billing.internal", "/echo").get(10, TimeUnit.SECONDS);
 
         assertThat(dotSegment.status()).isEqualTo(400);
         assertThat(dotSegment.body()).contains("\"reason\":\"dot_segment\"");
@@ -142,7 +143,7 @@ class EgressHttp2Test {
         assertThat(denied.body()).contains("denied_by_test");
         assertThat(allowed.status()).isEqualTo(200);
         assertThat(allowed.body()).contains("peer=" + AGENT + "\n");
-        assertThat(client.channel.isActive()).as("refusals end their stream, not the connection").isTrue();
+        assertThat(client.channel().isActive()).as("refusals end their stream, not the connection").isTrue();
         assertThat(toolApp.requests()).isEqualTo(1);
         assertThat(agent.metrics().rejectedCount(RejectReason.DOT_SEGMENT)).isEqualTo(1);
     }
@@ -151,12 +152,12 @@ class EgressHttp2Test {
     void drainSendsGoAwayToH2cConnections() throws Exception {
         Sidecar agent = agent();
         H2cClient client = connect(agent.egressAddress().orElseThrow());
-        assertThat(client.get("/echo").get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+        assertThat(client.get("billing.internal", "/echo").get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
 
         assertThat(agent.drain()).isTrue();
 
-        await().until(() -> client.goAway != null);
-        assertThat(client.channel.closeFuture().awaitUninterruptibly(5, TimeUnit.SECONDS)).isTrue();
+        await().until(() -> client.goAway() != null);
+        assertThat(client.channel().closeFuture().awaitUninterruptibly(5, TimeUnit.SECONDS)).isTrue();
     }
 
     @Test
@@ -214,66 +215,7 @@ class EgressHttp2Test {
                 .doesNotContain("101 Switching");
     }
 
-    record Answer(int status, String body) {
-    }
-
     private H2cClient connect(InetSocketAddress egress) throws Exception {
-        H2cClient client = new H2cClient();
-        client.channel = new Bootstrap().group(group).channel(NioSocketChannel.class)
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel c) {
-                        c.pipeline().addLast(Http2FrameCodecBuilder.forClient().build());
-                        c.pipeline().addLast(new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
-                        c.pipeline().addLast(client);
-                    }
-                })
-                .connect("127.0.0.1", egress.getPort()).sync().channel();
-        return client;
-    }
-
-    /** An HTTP/2 client with prior knowledge: Netty's codec sends the preface as soon as TCP is connected. */
-    static final class H2cClient extends ChannelInboundHandlerAdapter {
-        volatile Channel channel;
-        volatile Http2GoAwayFrame goAway;
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (msg instanceof Http2GoAwayFrame g) {
-                goAway = g;
-            }
-            ReferenceCountUtil.release(msg);
-        }
-
-        CompletableFuture<Answer> get(String path, String... headers) throws Exception {
-            CompletableFuture<Answer> answer = new CompletableFuture<>();
-            Http2StreamChannel stream = new Http2StreamChannelBootstrap(channel)
-                    .handler(new ChannelInitializer<Http2StreamChannel>() {
-                        @Override
-                        protected void initChannel(Http2StreamChannel s) {
-                            s.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false));
-                            s.pipeline().addLast(new HttpObjectAggregator(1 << 20));
-                            s.pipeline().addLast(new SimpleChannelInboundHandler<FullHttpResponse>() {
-                                @Override
-                                protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse r) {
-                                    answer.complete(new Answer(r.status().code(),
-                                            r.content().toString(StandardCharsets.UTF_8)));
-                                }
-
-                                @Override
-                                public void channelInactive(ChannelHandlerContext ctx) {
-                                    answer.completeExceptionally(new IllegalStateException("stream closed"));
-                                }
-                            });
-                        }
-                    }).open().sync().getNow();
-            FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
-            request.headers().set(HttpHeaderNames.HOST, "billing.internal");
-            for (int i = 0; i < headers.length; i += 2) {
-                request.headers().add(headers[i], headers[i + 1]);
-            }
-            stream.writeAndFlush(request);
-            return answer;
-        }
+        return H2cClient.connect(group, egress);
     }
 }
