@@ -269,7 +269,10 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             return;
         }
         ex.upstream = upstream.get();
-        // The gates' decisions on the head (credential stripped or exchanged, encoding asked for), applied once.
+        // The hop-by-hop fields go first (the client's keep-alive was read above), so a header the client names in
+        // Connection cannot take away what the sidecar sets; then the gates' decisions on the head (credential
+        // stripped or exchanged, encoding asked for, credential injected), applied once.
+        HopByHop.removeFromRequest(head.headers());
         HeaderEdit.applyAll(rc.edits(), head.headers());
         if (ex.admission != null) {
             ex.admission.open(ctx.channel().eventLoop(), ex);
@@ -447,7 +450,6 @@ public final class HttpForwarder extends ChannelInboundHandlerAdapter {
             if (h instanceof FullHttpRequest) {
                 retryWritesLast = false;
             }
-            HopByHop.removeFromRequest(h.headers());
             MessageFraming.removeHttp2Markers(h.headers());
             if (!l.http2) {
                 h.setProtocolVersion(HttpVersion.HTTP_1_1);

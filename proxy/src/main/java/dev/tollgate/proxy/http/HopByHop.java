@@ -20,8 +20,11 @@ import io.netty.util.AsciiString;
  * to the next.
  *
  * <p>Kept even when Connection names them: Transfer-Encoding and Content-Length, because the HTTP codec owns
- * message framing and re-frames the body when it encodes; and Host. A client that lists one of them in Connection
- * changes nothing.
+ * message framing and re-frames the body when it encodes; Host; and {@link IdentityHeader#NAME}, which on ingress
+ * the sidecar sets to the peer's verified identity (a peer naming it in Connection would have the application see
+ * an authenticated request without it). A client that lists one of them in Connection changes nothing. The
+ * forwarder removes a request's hop-by-hop fields before it applies the gates' header edits, so nothing a gate set
+ * can be named away either.
  */
 public final class HopByHop {
     private static final List<AsciiString> ALWAYS = List.of(HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE,
@@ -53,7 +56,7 @@ public final class HopByHop {
         for (String value : headers.getAll(HttpHeaderNames.CONNECTION)) {
             for (String token : value.split(",")) {
                 String name = token.trim().toLowerCase(Locale.ROOT);
-                if (!name.isEmpty() && !isFraming(name)) {
+                if (!name.isEmpty() && !isKept(name)) {
                     named.add(name);
                 }
             }
@@ -66,10 +69,11 @@ public final class HopByHop {
         }
     }
 
-    private static boolean isFraming(String lowerName) {
+    private static boolean isKept(String lowerName) {
         return HttpHeaderNames.TRANSFER_ENCODING.contentEquals(lowerName)
                 || HttpHeaderNames.CONTENT_LENGTH.contentEquals(lowerName)
-                || HttpHeaderNames.HOST.contentEquals(lowerName);
+                || HttpHeaderNames.HOST.contentEquals(lowerName)
+                || IdentityHeader.NAME.contentEquals(lowerName);
     }
 
     private static boolean acceptsTrailers(HttpHeaders headers) {

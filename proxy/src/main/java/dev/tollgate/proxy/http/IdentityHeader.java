@@ -1,5 +1,10 @@
 package dev.tollgate.proxy.http;
 
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
 
@@ -7,7 +12,10 @@ import dev.tollgate.api.SpiffeId;
 
 /**
  * The {@code x-tollgate-peer-id} header, which carries the mTLS-verified SPIFFE ID of the peer to the upstream.
- * Only the sidecar may set it: every copy a client sent is removed first, whatever its case.
+ * Only the sidecar may set it: every copy a client sent is removed first, whatever its case, and so is every header
+ * whose name reads the same with {@code _} for {@code -} ({@code X_Tollgate_Peer_Id}): application servers that map
+ * header names to CGI-style variables ({@code HTTP_X_TOLLGATE_PEER_ID}) give both spellings one key. The same holds
+ * for {@code tollgate-token} on ingress: {@link #removeUnderscoreSpellings}.
  */
 public final class IdentityHeader {
     /** The header name. Netty header lookups ignore case, so removing it removes every spelling. */
@@ -16,9 +24,48 @@ public final class IdentityHeader {
     private IdentityHeader() {
     }
 
-    /** Removes every incoming copy; for requests forwarded without a verified peer. */
+    /** Removes every incoming copy, in any spelling; for requests forwarded without a verified peer. */
     public static void strip(HttpHeaders headers) {
         headers.remove(NAME);
+        removeUnderscoreSpellings(headers, NAME);
+    }
+
+    /**
+     * Removes every header whose name is {@code name} (lower case) with {@code _} for one or more {@code -}, in any
+     * case; {@code name} itself stays.
+     */
+    public static void removeUnderscoreSpellings(HttpHeaders headers, AsciiString name) {
+        List<CharSequence> lookalikes = null;
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> i = headers.iteratorCharSequence(); i.hasNext(); ) {
+            CharSequence n = i.next().getKey();
+            if (readsAs(n, name) && !AsciiString.contentEqualsIgnoreCase(n, name)) {
+                if (lookalikes == null) {
+                    lookalikes = new ArrayList<>(1);
+                }
+                lookalikes.add(n);
+            }
+        }
+        if (lookalikes != null) {
+            for (CharSequence n : lookalikes) {
+                headers.remove(n);
+            }
+        }
+    }
+
+    /** Whether {@code candidate} is {@code name} (lower case) ignoring case, with any {@code -} written {@code _}. */
+    static boolean readsAs(CharSequence candidate, AsciiString name) {
+        if (candidate.length() != name.length()) {
+            return false;
+        }
+        for (int i = 0; i < candidate.length(); i++) {
+            char c = candidate.charAt(i);
+            char n = name.charAt(i);
+            if (c == n || (n == '-' && c == '_') || (c >= 'A' && c <= 'Z' && c + ('a' - 'A') == n)) {
+                continue;
+            }
+            return false;
+        }
+        return true;
     }
 
     /**
@@ -30,7 +77,7 @@ public final class IdentityHeader {
      */
     public static void setVerified(HttpHeaders headers, String verifiedSpiffeId) {
         String canonical = SpiffeId.parse(verifiedSpiffeId).toString();
-        headers.remove(NAME);
+        strip(headers);
         headers.set(NAME, canonical);
     }
 }

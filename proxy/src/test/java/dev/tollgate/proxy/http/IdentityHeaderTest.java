@@ -30,6 +30,28 @@ class IdentityHeaderTest {
     }
 
     @Test
+    void aSpellingWithUnderscoresForDashesIsACopyToo() {
+        HttpHeaders h = new DefaultHttpHeaders().add("x_tollgate_peer_id", "spiffe://evil/agent/x")
+                .add("X_Tollgate-Peer_ID", "spiffe://evil/agent/y").add("x-tollgate-peer-idx", "kept")
+                .add("x.tollgate.peer.id", "kept").add("x_tollgate_peer", "kept");
+        IdentityHeader.setVerified(h, AGENT);
+        assertThat(h.getAll(IdentityHeader.NAME)).containsExactly(AGENT);
+        assertThat(h.names()).containsExactlyInAnyOrder("x-tollgate-peer-id", "x-tollgate-peer-idx",
+                "x.tollgate.peer.id", "x_tollgate_peer");
+        HttpHeaders egress = new DefaultHttpHeaders().add("X_TOLLGATE_PEER_ID", "spiffe://evil/agent/z");
+        IdentityHeader.strip(egress);
+        assertThat(egress.isEmpty()).isTrue();
+    }
+
+    @Test
+    void underscoreSpellingsOfAnotherHeaderGoAndTheHeaderItselfStays() {
+        HttpHeaders h = new DefaultHttpHeaders().add("Tollgate-Token", "checked").add("tollgate_token", "x")
+                .add("TOLLGATE_TOKEN", "y").add("tollgate_tokens", "kept");
+        IdentityHeader.removeUnderscoreSpellings(h, io.netty.util.AsciiString.cached("tollgate-token"));
+        assertThat(h.names()).containsExactlyInAnyOrder("Tollgate-Token", "tollgate_tokens");
+    }
+
+    @Test
     void refusesAValueThatIsNotASpiffeId() {
         HttpHeaders h = new DefaultHttpHeaders().add("x-tollgate-peer-id", "spiffe://evil/agent/x");
         assertThatThrownBy(() -> IdentityHeader.setVerified(h, "spiffe://example.org/agent/a\r\nX-Injected: 1"))

@@ -75,6 +75,20 @@ class IngressTest {
     }
 
     @Test
+    void aPeerCannotNameTheIdentityHeaderAwayNorSendItOrTheTokenHeaderSpelledWithUnderscores() throws Exception {
+        String response = Http.rawTls(as(mesh.pki.svid("agent/caller")), ingress, "GET /echo HTTP/1.1\r\n"
+                + "Host: app\r\nConnection: close, x-tollgate-peer-id, X_Tollgate_Peer_Id\r\n"
+                + "x_tollgate_peer_id: spiffe://example.org/agent/admin\r\n"
+                + "X_TOLLGATE-PEER_ID: spiffe://example.org/agent/root\r\nTollgate_Token: unchecked\r\n\r\n");
+
+        assertThat(response).startsWith("HTTP/1.1 200").contains("peer=" + CALLER + "\n")
+                .doesNotContain("agent/admin").doesNotContain("agent/root");
+        String names = response.substring(response.indexOf("names=") + 6);
+        assertThat(names.substring(0, names.indexOf('\n')).split(","))
+                .contains("x-tollgate-peer-id").doesNotContain("x_tollgate_peer_id", "x_tollgate-peer_id", "tollgate_token");
+    }
+
+    @Test
     void servesHttp2NegotiatedByAlpn() throws Exception {
         HttpClient client = Http.client(as(mesh.pki.svid("agent/caller")), HttpClient.Version.HTTP_2);
 

@@ -68,6 +68,17 @@ public final class Http {
         }
     }
 
+    /** Sends raw request text over a TLS connection and returns everything the server sent until it closed. */
+    public static String rawTls(SSLContext ssl, InetSocketAddress a, String request) throws IOException {
+        try (SSLSocket s = (SSLSocket) ssl.getSocketFactory().createSocket("127.0.0.1", a.getPort())) {
+            s.setSoTimeout(20_000);
+            s.startHandshake();
+            s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        }
+    }
+
     /** Sends raw request text over plain TCP and returns everything the server sent until it closed. */
     public static String rawPlain(InetSocketAddress a, String request) throws IOException {
         try (java.net.Socket s = new java.net.Socket("127.0.0.1", a.getPort())) {
