@@ -1,5 +1,6 @@
 package dev.tollgate.proxy.credential;
 
+import java.text.ParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -7,6 +8,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.RejectedExecutionException;
+
+import com.nimbusds.jose.JOSEObjectType;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.util.Base64URL;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.util.AsciiString;
@@ -78,8 +83,7 @@ final class CredentialGate implements RequestGate {
         if (exempt(path)) {
             List<HeaderEdit> edits = List.of();
             if (direction == Direction.EGRESS) {
-                String sent = r.header(TokenClaims.HEADER);
-                edits = stripCredential(r, sent == null ? null : sent.trim());
+                edits = stripExempt(r);
             }
             e.metrics.credentialExemption(direction);
             return allow(CredentialOutcome.EXEMPT, r, null, null, null, null, edits);
@@ -336,6 +340,40 @@ final class CredentialGate implements RequestGate {
             }
         });
         return edits;
+    }
+
+    /**
+     * On an exempt egress path, where nothing is verified: {@code tollgate-token} removed, and every value carrying
+     * its token or a task token sent as {@code Authorization: Bearer} (a compact JWS of the task token's
+     * {@code typ}); a bearer token of any other kind is the upstream's own and stays.
+     */
+    static List<HeaderEdit> stripExempt(RequestView r) {
+        String sent = r.header(TokenClaims.HEADER);
+        List<HeaderEdit> edits = new ArrayList<>(stripCredential(r, sent == null ? null : sent.trim()));
+        for (String a : r.headerValues(HttpHeaderNames.AUTHORIZATION)) {
+            String bearer = bearerToken(a);
+            if (bearer != null && isTaskTyped(bearer)) {
+                for (HeaderEdit x : stripCredential(r, bearer)) {
+                    if (!edits.contains(x)) {
+                        edits.add(x);
+                    }
+                }
+            }
+        }
+        return edits;
+    }
+
+    /** Whether {@code token} is a compact JWS whose protected header says it is a task token. */
+    static boolean isTaskTyped(String token) {
+        if (!TokenVerifier.isCompactJws(token)) {
+            return false;
+        }
+        try {
+            JOSEObjectType typ = JWSHeader.parse(Base64URL.from(token.substring(0, token.indexOf('.')))).getType();
+            return typ != null && TokenType.TASK.typ().equals(typ.getType());
+        } catch (ParseException | RuntimeException notAJwsHeader) {
+            return false;
+        }
     }
 
     /**

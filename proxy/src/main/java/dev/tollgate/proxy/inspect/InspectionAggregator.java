@@ -261,7 +261,9 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         if (h.contains(HttpHeaderNames.CONTENT_ENCODING)) {
             return InspectionReason.CONTENT_ENCODING_NOT_ALLOWED;
         }
-        String type = h.get(HttpHeaderNames.CONTENT_TYPE);
+        List<String> types = h.getAll(HttpHeaderNames.CONTENT_TYPE);
+        // one Content-Type: with two, the upstream may read the body by the one not checked here
+        String type = types.size() == 1 ? types.get(0) : null;
         CharSequence mime = type == null ? null : HttpUtil.getMimeType(type);
         if (mime == null || !HttpHeaderValues.APPLICATION_JSON.contentEqualsIgnoreCase(mime)) {
             return InspectionReason.NOT_JSON;
@@ -318,6 +320,8 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             ObjectNode args = tree == null ? null : RestRoutes.arguments(route, context.query(), tree);
             if (tree == null) {
                 problem = InspectionReason.MALFORMED_JSON;
+            } else if (CaseFold.collision(tree) != null) {
+                problem = InspectionReason.DUPLICATE_KEY;
             } else if (args == null) {
                 problem = InspectionReason.AMBIGUOUS_ARGUMENT;
             } else {

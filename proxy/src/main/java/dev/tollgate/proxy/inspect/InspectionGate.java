@@ -86,7 +86,15 @@ final class InspectionGate implements RequestGate {
     private GateDecision toolCall(RequestView r, Inspected req) {
         VerifiedToken token = r.credential().orElse(null);
         SpiffeId who = caller(r, token);
-        String sid = req.mode() == SidecarConfig.InspectionMode.MCP ? r.header(SESSION_HEADER) : null;
+        String sid = null;
+        if (req.mode() == SidecarConfig.InspectionMode.MCP) {
+            List<String> sids = r.headerValues(SESSION_HEADER);
+            if (sids.size() > 1) {
+                // only one could be checked; servers differ on which they read
+                return deny(r, req, token, new Denial(InspectionReason.AMBIGUOUS_SESSION_ID, null));
+            }
+            sid = sids.isEmpty() ? null : sids.get(0);
+        }
         if (sid != null) {
             // Only a session this sidecar saw created is let through: an unknown one (never seen, forgotten,
             // evicted) is answered 404, on which MCP clients start a new session.

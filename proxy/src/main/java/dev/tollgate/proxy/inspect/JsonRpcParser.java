@@ -26,6 +26,13 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
  * a closed {@link InspectionReason}. Thread-safe; never throws on any input.
  */
 public final class JsonRpcParser {
+    /**
+     * The members of a message and of its {@code params} the parser reads: a key equal to one of them under case
+     * folding but spelled otherwise is refused ({@link CaseFold}).
+     */
+    private static final String[] MESSAGE_MEMBERS = {"jsonrpc", "id", "method", "params", "result", "error"};
+    private static final String[] PARAMS_MEMBERS = {"name", "arguments"};
+
     private final Limits limits;
     private final JsonFactory factory;
     private final ObjectMapper mapper;
@@ -228,7 +235,13 @@ public final class JsonRpcParser {
                     error = true;
                     p.skipChildren();
                 }
-                default -> p.skipChildren();
+                default -> {
+                    String member = CaseFold.lookalikeOf(key, MESSAGE_MEMBERS);
+                    if (member != null) {
+                        return lookalike(key, member);
+                    }
+                    p.skipChildren();
+                }
             }
         }
         if (t != JsonToken.END_OBJECT) {
@@ -258,6 +271,11 @@ public final class JsonRpcParser {
         return new JsonRpcMessage(JsonRpcMessage.Kind.RESPONSE, id, null, null, null);
     }
 
+    private static Refused lookalike(String key, String member) {
+        return new Refused(InspectionReason.INVALID_REQUEST, "\"" + key + "\" is \"" + member
+                + "\" in another case (servers that ignore case would read it as that)");
+    }
+
     /** {@code params}: on its START_OBJECT, left on its END_OBJECT; fills name and arguments. */
     private Refused params(JsonParser p, Object[] nameArgs) throws IOException {
         JsonToken t;
@@ -280,8 +298,17 @@ public final class JsonRpcParser {
                     return new Refused(InspectionReason.ARGUMENTS_TOO_LARGE, (end - start) + " bytes (expected: <= "
                             + limits.maxArguments() + ")");
                 }
+                String collision = CaseFold.collision(tree);
+                if (collision != null) {
+                    return new Refused(InspectionReason.DUPLICATE_KEY, "params.arguments: keys " + collision
+                            + " differ only in case");
+                }
                 nameArgs[1] = tree;
             } else {
+                String member = CaseFold.lookalikeOf(key, PARAMS_MEMBERS);
+                if (member != null) {
+                    return lookalike("params." + key, "params." + member);
+                }
                 p.skipChildren();
             }
         }

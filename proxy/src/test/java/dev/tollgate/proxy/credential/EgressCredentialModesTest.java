@@ -168,6 +168,25 @@ class EgressCredentialModesTest {
     }
 
     @Test
+    void onAnExemptPathATaskTokenSentAsBearerIsRemovedAndTheUpstreamsOwnBearerPasses() throws Exception {
+        String token = fx.task(bot, 300, "web.search").token();
+        HttpResponse<String> r = CredentialFixture.viaEgress(strict, "localhost", "/api/public/status",
+                "Authorization", "Bearer " + token, "x-copy", "e" + token);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        Map<String, List<String>> saw = webSaw.get(webSaw.size() - 1);
+        assertThat(saw).doesNotContainKeys("authorization", "x-copy");
+        assertThat(saw.values()).flatMap(v -> v).noneMatch(v -> v.contains(token));
+
+        // a JWS of another type, and an opaque key: the upstream's own credentials
+        String otherJws = "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJ4In0.c2ln";
+        r = CredentialFixture.viaEgress(strict, "localhost", "/api/public/status", "Authorization", "Bearer " + otherJws);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(webSaw.get(webSaw.size() - 1)).containsEntry("authorization", List.of("Bearer " + otherJws));
+        r = CredentialFixture.viaEgress(strict, "localhost", "/api/public/status", "Authorization", "Bearer k-123");
+        assertThat(webSaw.get(webSaw.size() - 1)).containsEntry("authorization", List.of("Bearer k-123"));
+    }
+
+    @Test
     void notRequiredLetsRequestsWithoutACredentialThroughButStillChecksOneThatIsPresent() throws Exception {
         double unauthenticated = lenient.metrics().credentialDecisionCount(Direction.EGRESS,
                 CredentialOutcome.UNAUTHENTICATED);

@@ -58,6 +58,8 @@ class McpInspectionTest {
     Sidecar agent;
     Sidecar otherAgent;
     Sidecar lenient;
+    /** A tool sidecar without inspection of its own (the app behind it serves MCP too). */
+    Sidecar billingSidecar;
 
     @BeforeAll
     void start(@TempDir Path dir) throws Exception {
@@ -68,7 +70,7 @@ class McpInspectionTest {
         bot = fx.workload(BOT, AGENT_TOOLS);
         other = fx.workload(OTHER, AGENT_TOOLS);
         crmSidecar = fx.sidecar(crm, CredentialFixture.toolYaml(app.address(), "") + "ingress: {inspection: mcp}\n");
-        Sidecar billingSidecar = fx.sidecar(billing, CredentialFixture.toolYaml(app.address(), ""));
+        billingSidecar = fx.sidecar(billing, CredentialFixture.toolYaml(app.address(), ""));
         String yaml = agentYaml(crmSidecar, billingSidecar);
         agent = fx.sidecar(bot, yaml);
         otherAgent = fx.sidecar(other, yaml);
@@ -402,6 +404,27 @@ class McpInspectionTest {
     }
 
     @Test
+    void aSecondSessionIdOrASecondContentTypeIsRefused() throws Exception {
+        String init = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+                + "\"2025-03-26\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}";
+        HttpResponse<String> created = rpc(token("crm.read_customer"), init);
+        String sid = created.headers().firstValue("mcp-session-id").orElseThrow();
+        int before = app.requests();
+        // the bound session first, another one after it: a server reading the last would use that one
+        assertRpcError(rpc(token("crm.read_customer"), call(2, "crm.read_customer", "{}"), "Mcp-Session-Id", sid,
+                "Mcp-Session-Id", "someone-elses"), 400, 2, -32000, "ambiguous_session_id");
+        assertThat(agent.metrics().inspectionCount(Direction.EGRESS, InspectionReason.AMBIGUOUS_SESSION_ID))
+                .isEqualTo(1);
+        // JSON, then a type a server taking the last would read the body as
+        HttpResponse<String> twoTypes = post(agent, "http://crm/mcp", call(3, "crm.read_customer", "{}")
+                .getBytes(StandardCharsets.UTF_8), TokenClaims.HEADER, token("crm.read_customer"),
+                "Content-Type", "application/json", "Content-Type", "application/x-www-form-urlencoded");
+        assertThat(twoTypes.statusCode()).as(twoTypes.body()).isEqualTo(415);
+        assertThat(json(twoTypes).path("reason").asText()).isEqualTo("not_json");
+        assertThat(app.requests()).isEqualTo(before);
+    }
+
+    @Test
     void anUnknownSessionIdIsAnswered404AndAnOverLongOne400() throws Exception {
         // never created through this sidecar (forgotten, evicted, or another sidecar's): the client starts anew
         int before = app.requests();
@@ -432,6 +455,23 @@ class McpInspectionTest {
         json(r).path("result").path("tools").forEach(t -> names.add(t.path("name").asText()));
         assertThat(names).containsExactly("crm.read_customer", "web.post");
         assertThat(r.headers().firstValue("content-length")).contains(String.valueOf(r.body().getBytes(StandardCharsets.UTF_8).length));
+        assertThat(app.last().headers().get("accept-encoding")).containsExactly("identity");
+    }
+
+    @Test
+    void namingAcceptEncodingInConnectionDoesNotUndoTheIdentityEncodingAskedFor() throws Exception {
+        // toward a tool sidecar that does not inspect (and so does not ask for identity itself)
+        Sidecar only = fx.sidecar(bot, "listeners:\n  egress: {address: \"127.0.0.1:0\"}\nupstreams:\n  mcp:\n"
+                + "    address: \"127.0.0.1:" + billingSidecar.ingressAddress().orElseThrow().getPort() + "\"\n"
+                + "    spiffe-id: \"" + BILLING + "\"\n    match: {host: mcp}\n    inspection: mcp\n"
+                + "credentials:\n  upstream-tools: {mcp: [crm.read_customer]}\n");
+        byte[] body = "{\"jsonrpc\":\"2.0\",\"id\":\"l\",\"method\":\"tools/list\"}".getBytes(StandardCharsets.UTF_8);
+        String request = "POST /mcp HTTP/1.1\r\nHost: mcp\r\nContent-Type: application/json\r\nContent-Length: "
+                + body.length + "\r\n" + TokenClaims.HEADER + ": " + token("crm.read_customer") + "\r\n"
+                + "Accept-Encoding: gzip\r\nConnection: close, accept-encoding\r\n\r\n"
+                + new String(body, StandardCharsets.UTF_8);
+        String response = dev.tollgate.proxy.support.Http.rawPlain(only.egressAddress().orElseThrow(), request);
+        assertThat(response).startsWith("HTTP/1.1 200").contains("crm.read_customer");
         assertThat(app.last().headers().get("accept-encoding")).containsExactly("identity");
     }
 
@@ -509,5 +549,12 @@ class McpInspectionTest {
                 "{\"text\":\"hi\"}".getBytes(StandardCharsets.UTF_8), TokenClaims.HEADER, token("billing.annotate"));
         assertThat(note.statusCode()).as(note.body()).isEqualTo(200);
         assertThat(app.last().body()).isEqualTo("{\"text\":\"hi\"}".getBytes(StandardCharsets.UTF_8));
+        // two keys equal but for case: a server that ignores case would read the one inspection did not
+        int forwarded = app.requests();
+        HttpResponse<String> folded = post(agent, "http://billing/invoices/i-1/notes",
+                "{\"text\":\"hi\",\"TEXT\":\"other\"}".getBytes(StandardCharsets.UTF_8), TokenClaims.HEADER,
+                token("billing.annotate"));
+        assertPlain(folded, 400, "invalid_json_rpc", "duplicate_key");
+        assertThat(app.requests()).isEqualTo(forwarded);
     }
 }
