@@ -83,7 +83,7 @@ final class CredentialGate implements RequestGate {
         if (exempt(path)) {
             List<HeaderEdit> edits = List.of();
             if (direction == Direction.EGRESS) {
-                edits = stripExempt(r);
+                edits = stripUnverified(r);
             }
             e.metrics.credentialExemption(direction);
             return allow(CredentialOutcome.EXEMPT, r, null, null, null, null, edits);
@@ -96,7 +96,8 @@ final class CredentialGate implements RequestGate {
             if (!e.settings.required()) {
                 // Governance glue (issue 12): an injected credential goes on even without task credentials.
                 SidecarConfig.Upstream u = direction == Direction.EGRESS ? r.route().orElse(null) : null;
-                return allowInjecting(CredentialOutcome.UNAUTHENTICATED, r, null, u, null, List.of());
+                return allowInjecting(CredentialOutcome.UNAUTHENTICATED, r, null, u, null,
+                        direction == Direction.EGRESS ? stripUnverified(r) : List.of());
             }
             GateDecision waived = waiveMissing(r);
             return waived != null ? waived : deny(DenyReason.MISSING, r, null, null);
@@ -343,24 +344,61 @@ final class CredentialGate implements RequestGate {
     }
 
     /**
-     * On an exempt egress path, where nothing is verified: {@code tollgate-token} removed, and every value carrying
-     * its token or a task token sent as {@code Authorization: Bearer} (a compact JWS of the task token's
-     * {@code typ}); a bearer token of any other kind is the upstream's own and stays.
+     * On an egress path where nothing is verified (an exemption; {@code credentials.required: false} without a
+     * credential): {@code tollgate-token} removed, and every value carrying one of its values or a task token found
+     * anywhere in a header value (a compact JWS of the task token's {@code typ}: {@code Authorization: Bearer},
+     * {@code Token}, a cookie, {@code X-Api-Key}, …). A token of any other kind is the upstream's own and stays.
      */
-    static List<HeaderEdit> stripExempt(RequestView r) {
-        String sent = r.header(TokenClaims.HEADER);
-        List<HeaderEdit> edits = new ArrayList<>(stripCredential(r, sent == null ? null : sent.trim()));
-        for (String a : r.headerValues(HttpHeaderNames.AUTHORIZATION)) {
-            String bearer = bearerToken(a);
-            if (bearer != null && isTaskTyped(bearer)) {
-                for (HeaderEdit x : stripCredential(r, bearer)) {
-                    if (!edits.contains(x)) {
-                        edits.add(x);
-                    }
+    static List<HeaderEdit> stripUnverified(RequestView r) {
+        List<String> tokens = new ArrayList<>(1);
+        for (String v : r.headerValues(TokenClaims.HEADER)) {
+            String t = v.trim();
+            if (!t.isEmpty() && !tokens.contains(t)) {
+                tokens.add(t);
+            }
+        }
+        r.forEachHeader((name, value) -> {
+            if (!AsciiString.contentEqualsIgnoreCase(name, TokenClaims.HEADER)) {
+                taskTokensIn(value, tokens);
+            }
+        });
+        if (tokens.isEmpty()) {
+            return stripCredential(r, null);
+        }
+        List<HeaderEdit> edits = new ArrayList<>();
+        for (String t : tokens) {
+            for (HeaderEdit x : stripCredential(r, t)) {
+                if (!edits.contains(x)) {
+                    edits.add(x);
                 }
             }
         }
         return edits;
+    }
+
+    /** Adds to {@code out} each run of JWS characters in {@code value} that is a task-typed compact JWS. */
+    private static void taskTokensIn(CharSequence value, List<String> out) {
+        int n = value.length();
+        int i = 0;
+        while (i < n) {
+            while (i < n && !isJwsChar(value.charAt(i))) {
+                i++;
+            }
+            int start = i;
+            while (i < n && isJwsChar(value.charAt(i))) {
+                i++;
+            }
+            if (i - start > 2) {
+                String run = value.subSequence(start, i).toString();
+                if (isTaskTyped(run) && !out.contains(run)) {
+                    out.add(run);
+                }
+            }
+        }
+    }
+
+    private static boolean isJwsChar(char c) {
+        return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.';
     }
 
     /** Whether {@code token} is a compact JWS whose protected header says it is a task token. */

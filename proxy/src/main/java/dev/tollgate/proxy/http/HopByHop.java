@@ -22,9 +22,10 @@ import io.netty.util.AsciiString;
  * <p>Kept even when Connection names them: Transfer-Encoding and Content-Length, because the HTTP codec owns
  * message framing and re-frames the body when it encodes; Host; and {@link IdentityHeader#NAME}, which on ingress
  * the sidecar sets to the peer's verified identity (a peer naming it in Connection would have the application see
- * an authenticated request without it). A client that lists one of them in Connection changes nothing. The
- * forwarder removes a request's hop-by-hop fields before it applies the gates' header edits, so nothing a gate set
- * can be named away either.
+ * an authenticated request without it). A client that lists one of them in Connection changes nothing. The fields
+ * a request's Connection names go as it comes in, before any gate ({@link #removeNamedFields}: what the gates check
+ * is what goes upstream); the rest goes when it is forwarded, before the gates' header edits are applied, so nothing
+ * a gate set can be named away either.
  */
 public final class HopByHop {
     private static final List<AsciiString> ALWAYS = List.of(HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE,
@@ -51,7 +52,26 @@ public final class HopByHop {
         headers.remove(HttpHeaderNames.TE);
     }
 
+    /**
+     * Removes the fields a request's Connection names (not Connection itself, which still says whether the client
+     * keeps the connection open, nor the fields kept), as the request comes in: the gates then judge the head the
+     * upstream will get, and a client cannot have a field inspection checked (Content-Type, Mcp-Session-Id) vanish
+     * on the way. The rest goes when the request is forwarded ({@link #removeFromRequest}).
+     */
+    public static void removeNamedFields(HttpHeaders headers) {
+        if (headers.contains(HttpHeaderNames.CONNECTION)) {
+            removeNamed(headers);
+        }
+    }
+
     private static void removeCommon(HttpHeaders headers) {
+        removeNamed(headers);
+        for (AsciiString name : ALWAYS) {
+            headers.remove(name);
+        }
+    }
+
+    private static void removeNamed(HttpHeaders headers) {
         List<String> named = new ArrayList<>();
         for (String value : headers.getAll(HttpHeaderNames.CONNECTION)) {
             for (String token : value.split(",")) {
@@ -62,9 +82,6 @@ public final class HopByHop {
             }
         }
         for (String name : named) {
-            headers.remove(name);
-        }
-        for (AsciiString name : ALWAYS) {
             headers.remove(name);
         }
     }

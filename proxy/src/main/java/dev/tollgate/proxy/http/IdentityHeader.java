@@ -13,8 +13,9 @@ import dev.tollgate.api.SpiffeId;
 /**
  * The {@code x-tollgate-peer-id} header, which carries the mTLS-verified SPIFFE ID of the peer to the upstream.
  * Only the sidecar may set it: every copy a client sent is removed first, whatever its case, and so is every header
- * whose name reads the same with {@code _} for {@code -} ({@code X_Tollgate_Peer_Id}): application servers that map
- * header names to CGI-style variables ({@code HTTP_X_TOLLGATE_PEER_ID}) give both spellings one key. The same holds
+ * whose name reads the same with {@code _} (or {@code .}, any character not a letter or digit) for {@code -}
+ * ({@code X_Tollgate_Peer_Id}): application servers that map header names to CGI-style variables
+ * ({@code HTTP_X_TOLLGATE_PEER_ID}) give these spellings one key. The same holds
  * for {@code tollgate-token} on ingress: {@link #removeUnderscoreSpellings}.
  */
 public final class IdentityHeader {
@@ -31,8 +32,8 @@ public final class IdentityHeader {
     }
 
     /**
-     * Removes every header whose name is {@code name} (lower case) with {@code _} for one or more {@code -}, in any
-     * case; {@code name} itself stays.
+     * Removes every header whose name is {@code name} (lower case) with {@code _} (or another character that is not a
+     * letter or digit) for one or more {@code -}, in any case; {@code name} itself stays.
      */
     public static void removeUnderscoreSpellings(HttpHeaders headers, AsciiString name) {
         List<CharSequence> lookalikes = null;
@@ -52,7 +53,14 @@ public final class IdentityHeader {
         }
     }
 
-    /** Whether {@code candidate} is {@code name} (lower case) ignoring case, with any {@code -} written {@code _}. */
+    private static boolean isAsciiLetterOrDigit(char c) {
+        return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9';
+    }
+
+    /**
+     * Whether {@code candidate} is {@code name} (lower case) ignoring case, with any {@code -} written as another
+     * character that is not a letter or digit ({@code _}, {@code .}): CGI gateways map each of those to {@code _}.
+     */
     static boolean readsAs(CharSequence candidate, AsciiString name) {
         if (candidate.length() != name.length()) {
             return false;
@@ -60,7 +68,7 @@ public final class IdentityHeader {
         for (int i = 0; i < candidate.length(); i++) {
             char c = candidate.charAt(i);
             char n = name.charAt(i);
-            if (c == n || (n == '-' && c == '_') || (c >= 'A' && c <= 'Z' && c + ('a' - 'A') == n)) {
+            if (c == n || (n == '-' && !isAsciiLetterOrDigit(c)) || (c >= 'A' && c <= 'Z' && c + ('a' - 'A') == n)) {
                 continue;
             }
             return false;

@@ -217,6 +217,7 @@ public final class RequestHardeningHandler extends ChannelDuplexHandler {
         if (!uri.equals(request.uri())) {
             request.setUri(uri);
         }
+        HopByHop.removeNamedFields(headers);
         return null;
     }
 

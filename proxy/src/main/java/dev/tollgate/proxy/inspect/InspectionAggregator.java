@@ -320,8 +320,6 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
             ObjectNode args = tree == null ? null : RestRoutes.arguments(route, context.query(), tree);
             if (tree == null) {
                 problem = InspectionReason.MALFORMED_JSON;
-            } else if (CaseFold.collision(tree) != null) {
-                problem = InspectionReason.DUPLICATE_KEY;
             } else if (args == null) {
                 problem = InspectionReason.AMBIGUOUS_ARGUMENT;
             } else {

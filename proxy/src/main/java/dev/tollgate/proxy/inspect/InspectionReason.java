@@ -35,7 +35,7 @@ public enum InspectionReason {
     BODY_NOT_ALLOWED(400, "invalid_request"),
     /** MCP: an {@code Mcp-Session-Id} longer than 256 characters. */
     SESSION_ID_TOO_LONG(400, "invalid_request"),
-    /** MCP: more than one {@code Mcp-Session-Id} on a tool call. */
+    /** MCP: more than one {@code Mcp-Session-Id} on an inspected request (POST, the GET of a stream, DELETE). */
     AMBIGUOUS_SESSION_ID(400, "invalid_request"),
     /** REST: a query parameter an argument is taken from appears more than once. */
     AMBIGUOUS_ARGUMENT(400, "invalid_request"),

@@ -18,6 +18,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 
+import dev.tollgate.api.policy.CaseFold;
+
 /**
  * Reads a JSON-RPC 2.0 POST body (one message or a batch, MCP revision 2025-03-26) with Jackson's streaming parser,
  * keeping only {@code jsonrpc}, {@code id}, {@code method}, {@code params.name} and {@code params.arguments} (the
@@ -297,11 +299,6 @@ public final class JsonRpcParser {
                 if (end - start > limits.maxArguments()) {
                     return new Refused(InspectionReason.ARGUMENTS_TOO_LARGE, (end - start) + " bytes (expected: <= "
                             + limits.maxArguments() + ")");
-                }
-                String collision = CaseFold.collision(tree);
-                if (collision != null) {
-                    return new Refused(InspectionReason.DUPLICATE_KEY, "params.arguments: keys " + collision
-                            + " differ only in case");
                 }
                 nameArgs[1] = tree;
             } else {

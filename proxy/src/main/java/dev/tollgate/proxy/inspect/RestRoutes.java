@@ -5,10 +5,12 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 
+import com.fasterxml.jackson.core.JsonPointer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.tollgate.api.policy.CaseFold;
 import dev.tollgate.proxy.config.SidecarConfig;
 
 /**
@@ -98,7 +100,9 @@ final class RestRoutes {
                     }
                 }
                 case BODY -> {
-                    JsonNode v = body == null ? null : body.at(src.name());
+                    // missing when a key on the way has another equal but for case (CaseFold): fails closed in a
+                    // constraint that reads it
+                    JsonNode v = body == null ? null : CaseFold.at(body, JsonPointer.compile(src.name()));
                     if (v != null && !v.isMissingNode()) {
                         out.set(e.getKey(), v);
                     }

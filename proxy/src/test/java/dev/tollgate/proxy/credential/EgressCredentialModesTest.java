@@ -168,7 +168,7 @@ class EgressCredentialModesTest {
     }
 
     @Test
-    void onAnExemptPathATaskTokenSentAsBearerIsRemovedAndTheUpstreamsOwnBearerPasses() throws Exception {
+    void onAnExemptPathATaskTokenInAnyHeaderIsRemovedAndTheUpstreamsOwnTokenPasses() throws Exception {
         String token = fx.task(bot, 300, "web.search").token();
         HttpResponse<String> r = CredentialFixture.viaEgress(strict, "localhost", "/api/public/status",
                 "Authorization", "Bearer " + token, "x-copy", "e" + token);
@@ -183,7 +183,18 @@ class EgressCredentialModesTest {
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         assertThat(webSaw.get(webSaw.size() - 1)).containsEntry("authorization", List.of("Bearer " + otherJws));
         r = CredentialFixture.viaEgress(strict, "localhost", "/api/public/status", "Authorization", "Bearer k-123");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         assertThat(webSaw.get(webSaw.size() - 1)).containsEntry("authorization", List.of("Bearer k-123"));
+        // a task token in any other header, and every value of tollgate-token, are found too
+        String second = fx.task(bot, 300, "web.search").token();
+        r = CredentialFixture.viaEgress(strict, "localhost", "/api/public/status", "Authorization", "Token " + token,
+                "x-api-key", second, "cookie", "a=1; t=" + token, TokenClaims.HEADER, "x", TokenClaims.HEADER, second,
+                "x-keep", "Bearer " + otherJws);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        saw = webSaw.get(webSaw.size() - 1);
+        assertThat(saw).doesNotContainKeys("authorization", "x-api-key", "cookie", TokenClaims.HEADER);
+        assertThat(saw.values()).flatMap(v -> v).noneMatch(v -> v.contains(token) || v.contains(second));
+        assertThat(saw).containsEntry("x-keep", List.of("Bearer " + otherJws));
     }
 
     @Test

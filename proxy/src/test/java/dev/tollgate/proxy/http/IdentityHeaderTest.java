@@ -33,11 +33,10 @@ class IdentityHeaderTest {
     void aSpellingWithUnderscoresForDashesIsACopyToo() {
         HttpHeaders h = new DefaultHttpHeaders().add("x_tollgate_peer_id", "spiffe://evil/agent/x")
                 .add("X_Tollgate-Peer_ID", "spiffe://evil/agent/y").add("x-tollgate-peer-idx", "kept")
-                .add("x.tollgate.peer.id", "kept").add("x_tollgate_peer", "kept");
+                .add("x.tollgate.peer.id", "spiffe://evil/agent/w").add("x_tollgate_peer", "kept");
         IdentityHeader.setVerified(h, AGENT);
         assertThat(h.getAll(IdentityHeader.NAME)).containsExactly(AGENT);
-        assertThat(h.names()).containsExactlyInAnyOrder("x-tollgate-peer-id", "x-tollgate-peer-idx",
-                "x.tollgate.peer.id", "x_tollgate_peer");
+        assertThat(h.names()).containsExactlyInAnyOrder("x-tollgate-peer-id", "x-tollgate-peer-idx", "x_tollgate_peer");
         HttpHeaders egress = new DefaultHttpHeaders().add("X_TOLLGATE_PEER_ID", "spiffe://evil/agent/z");
         IdentityHeader.strip(egress);
         assertThat(egress.isEmpty()).isTrue();

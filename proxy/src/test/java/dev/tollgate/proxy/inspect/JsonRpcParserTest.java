@@ -70,37 +70,30 @@ class JsonRpcParserTest {
     }
 
     @Test
-    void refusesWhatAServerMatchingKeysWithoutCaseWouldReadAsAnotherCall() {
+    void refusesAMemberItReadsSpelledInAnotherCase() {
         String call = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"crm.read\"";
-        // a member in another case: Go's encoding/json reads it as the member, the last one winning
+        // Go's encoding/json reads it as the member, the last one winning: a tools/call of crm.delete there
         assertThat(refused("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"METHOD\":\"tools/call\","
                 + "\"params\":{\"name\":\"crm.delete\"}}")).isEqualTo(InspectionReason.INVALID_REQUEST);
-        assertThat(refused("{\"jsonrpc\":\"2.0\",\"id\":1,\"Method\":\"tools/call\"}"))
-                .isEqualTo(InspectionReason.INVALID_REQUEST);
         assertThat(refused(call + ",\"NAME\":\"crm.delete\"}}")).isEqualTo(InspectionReason.INVALID_REQUEST);
-        assertThat(refused(call + ",\"Arguments\":{\"amount\":1000}}}")).isEqualTo(InspectionReason.INVALID_REQUEST);
+        assertThat(refused(call + ",\"arguments\":{},\"Arguments\":{\"amount\":1000}}}"))
+                .isEqualTo(InspectionReason.INVALID_REQUEST);
         assertThat(refused("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"Params\":{}}"))
                 .isEqualTo(InspectionReason.INVALID_REQUEST);
         assertThat(refused("{\"jsonrpc\":\"2.0\",\"ID\":2,\"id\":1,\"method\":\"ping\"}"))
                 .isEqualTo(InspectionReason.INVALID_REQUEST);
-        assertThat(refused("{\"JSONRPC\":\"1.0\",\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"))
+        assertThat(refused("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"Error\":{}}"))
                 .isEqualTo(InspectionReason.INVALID_REQUEST);
         // the folds Go makes beyond ASCII: K (Kelvin) is k, ſ (long s) is s
         assertThat(refused("{\"jsonrpc\":\"2.0\",\"j\u017Fonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}"))
                 .isEqualTo(InspectionReason.INVALID_REQUEST);
-        assertThat(refused("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"\u0274ame\":1,"
-                + "\"name\":\"a\",\"arguments\":{},\"Argument\u017F\":{}}}")).isEqualTo(InspectionReason.INVALID_REQUEST);
-        // two keys of one arguments object equal under folding, at any depth
-        assertThat(refused(call + ",\"arguments\":{\"amount\":1,\"Amount\":1000}}}"))
-                .isEqualTo(InspectionReason.DUPLICATE_KEY);
-        assertThat(refused(call + ",\"arguments\":{\"to\":[{\"acct\":\"a\",\"ACCT\":\"b\"}]}}}"))
-                .isEqualTo(InspectionReason.DUPLICATE_KEY);
-        assertThat(refused(call + ",\"arguments\":{\"desk\":1,\"des\u212A\":2}}}"))
-                .isEqualTo(InspectionReason.DUPLICATE_KEY);
-        // keys that merely resemble members, and distinct keys, are fine
-        JsonRpcBody b = parsed(call + ",\"arguments\":{\"amount\":1,\"amounts\":[{\"a\":1},{\"a\":2}],"
-                + "\"Ab\":{\"x\":1},\"ab_\":2},\"names\":[],\"_meta\":{\"Name\":1,\"name\":2}},\"methods\":1}");
+        assertThat(refused(call + ",\"arguments\":{},\"Argument\u017F\":{}}}")).isEqualTo(InspectionReason.INVALID_REQUEST);
+        // keys that only resemble members, keys in arguments or skipped parts that differ only in case: read as sent
+        // (a constraint reading such a key does not hold: ArgumentMatcherTest)
+        JsonRpcBody b = parsed(call + ",\"arguments\":{\"amount\":1,\"Amount\":1000,\"env\":{\"Path\":1,\"PATH\":2}},"
+                + "\"names\":[],\"_meta\":{\"Name\":1,\"name\":2}},\"methods\":1}");
         assertThat(b.messages().get(0).toolName()).isEqualTo("crm.read");
+        assertThat(b.messages().get(0).arguments().get("Amount").asInt()).isEqualTo(1000);
     }
 
     @Test

@@ -28,7 +28,7 @@ import com.sun.net.httpserver.HttpServer;
  * {@code Mcp-Session-Id}, {@code tools/list} with {@link #TOOLS}, {@code tools/call} with the tool's name; as
  * {@code application/json}, or as {@code text/event-stream} (a notification event, then the response event) when the
  * path is {@code /sse}. A GET opens a server-sent event stream that sends one event, waits for {@link #release}, then
- * sends a second one. Records every request it was sent, body bytes included.
+ * sends a second one; a GET under {@code /invoices/} (the REST routes) is answered at once. Records every request it was sent, body bytes included.
  */
 final class McpApp implements AutoCloseable {
     static final List<String> TOOLS = List.of("crm.read_customer", "crm.delete_customer", "web.post", "other.tool");
@@ -77,7 +77,14 @@ final class McpApp implements AutoCloseable {
         seen.add(new Seen(ex.getRequestMethod(), ex.getRequestURI().toString(), h, body));
         try {
             switch (ex.getRequestMethod()) {
-                case "GET" -> stream(ex);
+                case "GET" -> {
+                    if (path.startsWith("/invoices/")) {
+                        // a REST read: answered at once, not held open like an MCP event stream
+                        send(ex, 200, "text/plain", ("rest ok " + path + "\n").getBytes(StandardCharsets.UTF_8));
+                    } else {
+                        stream(ex);
+                    }
+                }
                 case "POST" -> post(ex, path, body);
                 default -> send(ex, 200, "text/plain", new byte[0]);
             }

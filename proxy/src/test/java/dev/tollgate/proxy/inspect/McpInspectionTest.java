@@ -28,7 +28,10 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.tollgate.api.SpiffeId;
+import dev.tollgate.api.token.ArgumentConstraint;
 import dev.tollgate.api.token.TokenClaims;
+import dev.tollgate.api.token.ToolGrant;
+import dev.tollgate.api.wire.TaskSpec;
 import dev.tollgate.controlplane.TestControlPlane;
 import dev.tollgate.proxy.Sidecar;
 import dev.tollgate.proxy.credential.CredentialFixture;
@@ -404,7 +407,7 @@ class McpInspectionTest {
     }
 
     @Test
-    void aSecondSessionIdOrASecondContentTypeIsRefused() throws Exception {
+    void aSecondSessionIdOrContentTypeOrOneNamedInConnectionIsRefused() throws Exception {
         String init = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
                 + "\"2025-03-26\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}";
         HttpResponse<String> created = rpc(token("crm.read_customer"), init);
@@ -421,6 +424,13 @@ class McpInspectionTest {
                 "Content-Type", "application/json", "Content-Type", "application/x-www-form-urlencoded");
         assertThat(twoTypes.statusCode()).as(twoTypes.body()).isEqualTo(415);
         assertThat(json(twoTypes).path("reason").asText()).isEqualTo("not_json");
+        // a field named in Connection goes before inspection reads the head, not after it checked it
+        byte[] body = call(4, "crm.read_customer", "{}").getBytes(StandardCharsets.UTF_8);
+        String response = dev.tollgate.proxy.support.Http.rawPlain(agent.egressAddress().orElseThrow(),
+                "POST /mcp HTTP/1.1\r\nHost: crm\r\nContent-Type: application/json\r\nContent-Length: "
+                        + body.length + "\r\n" + TokenClaims.HEADER + ": " + token("crm.read_customer") + "\r\n"
+                        + "Connection: close, content-type\r\n\r\n" + new String(body, StandardCharsets.UTF_8));
+        assertThat(response).startsWith("HTTP/1.1 415").contains("not_json");
         assertThat(app.requests()).isEqualTo(before);
     }
 
@@ -549,12 +559,19 @@ class McpInspectionTest {
                 "{\"text\":\"hi\"}".getBytes(StandardCharsets.UTF_8), TokenClaims.HEADER, token("billing.annotate"));
         assertThat(note.statusCode()).as(note.body()).isEqualTo(200);
         assertThat(app.last().body()).isEqualTo("{\"text\":\"hi\"}".getBytes(StandardCharsets.UTF_8));
-        // two keys equal but for case: a server that ignores case would read the one inspection did not
+        // a body argument a constraint reads, with another key equal but for case: a server that ignores case may
+        // read the other one, so the constraint does not hold; keys nothing reads may differ only in case
+        String onlyHi = fx.tcp.admin().createTask(new TaskSpec(bot.id().toString(), List.of(new ToolGrant(
+                "billing.annotate", List.of(new ArgumentConstraint("/text", "hi", null, null, null)))), "hi only",
+                300L)).token();
         int forwarded = app.requests();
         HttpResponse<String> folded = post(agent, "http://billing/invoices/i-1/notes",
-                "{\"text\":\"hi\",\"TEXT\":\"other\"}".getBytes(StandardCharsets.UTF_8), TokenClaims.HEADER,
-                token("billing.annotate"));
-        assertPlain(folded, 400, "invalid_json_rpc", "duplicate_key");
+                "{\"text\":\"hi\",\"TEXT\":\"other\"}".getBytes(StandardCharsets.UTF_8), TokenClaims.HEADER, onlyHi);
+        assertPlain(folded, 403, "insufficient_scope", "argument_not_allowed");
         assertThat(app.requests()).isEqualTo(forwarded);
+        HttpResponse<String> unread = post(agent, "http://billing/invoices/i-1/notes",
+                "{\"text\":\"hi\",\"meta\":{\"a\":1,\"A\":2}}".getBytes(StandardCharsets.UTF_8), TokenClaims.HEADER,
+                onlyHi);
+        assertThat(unread.statusCode()).as(unread.body()).isEqualTo(200);
     }
 }

@@ -237,7 +237,15 @@ class PolicyInspectionTest {
         assertRpcError(rpc(t, call(2, "crm.read_customer", "{\"id\":\"x-42\"}")), 403, 2, -32003,
                 "argument_not_allowed");
         assertRpcError(rpc(t, call(3, "crm.read_customer", null)), 403, 3, -32003, "argument_not_allowed");
-        assertThat(app.requests()).isEqualTo(before + 1);
+        // a key the constraint reads with another equal but for case: a server ignoring case may read the other
+        assertRpcError(rpc(t, call(4, "crm.read_customer", "{\"id\":\"c-42\",\"ID\":\"x-42\"}")), 403, 4, -32003,
+                "argument_not_allowed");
+        assertRpcError(rpc(t, call(5, "crm.read_customer", "{\"\u0130d\":\"x\",\"id\":\"c-1\"}")), 403, 5, -32003,
+                "argument_not_allowed");
+        // keys no constraint reads may differ only in case
+        assertThat(rpc(t, call(6, "crm.read_customer", "{\"id\":\"c-7\",\"env\":{\"Path\":\"a\",\"PATH\":\"b\"}}"))
+                .statusCode()).isEqualTo(200);
+        assertThat(app.requests()).isEqualTo(before + 2);
     }
 
     @Test

@@ -65,12 +65,16 @@ public final class ArgumentMatcher {
         return constraint;
     }
 
-    /** Whether the arguments meet this constraint; false for missing, non-scalar, too long or too costly values. */
+    /**
+     * Whether the arguments meet this constraint; false for missing, non-scalar, too long or too costly values, and
+     * for a value reached through a key another key of its object equals but for case ({@link CaseFold#at}).
+     */
     public boolean test(JsonNode arguments) {
         if (arguments == null) {
             return false;
         }
-        String text = text(arguments.at(pointer));
+        // through no key that another of its object equals under case folding ("id" and "ID"): CaseFold
+        String text = text(CaseFold.at(arguments, pointer));
         if (text == null) {
             return false;
         }

@@ -26,6 +26,33 @@ class ArgumentMatcherTest {
     }
 
     @Test
+    void aValueReachedThroughAKeyAnotherKeyEqualsButForCaseDoesNotHold() throws Exception {
+        // a server matching keys without regard to case (Go's encoding/json) may read the other value
+        assertThat(equals("/amount", "1").test(json("{\"amount\": 1, \"Amount\": 1000}"))).isFalse();
+        assertThat(equals("/to/0/acct", "a").test(json("{\"to\": [{\"acct\": \"a\", \"ACCT\": \"b\"}]}"))).isFalse();
+        assertThat(equals("/to/0/acct", "a").test(json("{\"to\": [{\"acct\": \"a\"}], \"TO\": []}"))).isFalse();
+        assertThat(equals("/desk", "1").test(json("{\"desk\": 1, \"des\u212A\": 2}"))).isFalse();
+        // other keys differing only in case, off the pointer's path, change nothing
+        assertThat(equals("/to/0/acct", "a").test(json("{\"to\": [{\"acct\": \"a\"}], \"env\": {\"Path\": 1, \"PATH\": 2}}")))
+                .isTrue();
+        assertThat(equals("/a", "x").test(json("{\"a\": \"x\", \"ab\": 1, \"b\": 2}"))).isTrue();
+        assertThat(equals("/0", "x").test(json("[\"x\"]"))).isTrue();
+    }
+
+    @Test
+    void caseFoldingIsGosForKeysAndMembers() {
+        assertThat(CaseFold.fold("amount")).isSameAs("amount");
+        assertThat(CaseFold.fold("AmOUNT")).isEqualTo("amount");
+        assertThat(CaseFold.fold("\u212Aey")).isEqualTo("key");
+        assertThat(CaseFold.fold("\u017Fum")).isEqualTo("sum");
+        assertThat(CaseFold.fold("\u03A3\u03C2\u03C3")).isEqualTo("\u03C3\u03C3\u03C3");
+        assertThat(CaseFold.fold("\uD801\uDC00x")).isEqualTo("\uD801\uDC28x"); // Deseret: outside the BMP
+        assertThat(CaseFold.lookalikeOf("method", "jsonrpc", "method")).isNull();
+        assertThat(CaseFold.lookalikeOf("METHOD", "jsonrpc", "method")).isEqualTo("method");
+        assertThat(CaseFold.lookalikeOf("methods", "jsonrpc", "method")).isNull();
+    }
+
+    @Test
     void equalsComparesTheTextOfStringsNumbersAndBooleans() throws Exception {
         assertThat(equals("/a", "x").test(json("{\"a\": \"x\"}"))).isTrue();
         assertThat(equals("/a", "x").test(json("{\"a\": \"xy\"}"))).isFalse();
