@@ -265,13 +265,42 @@ public final class InspectionAggregator extends ChannelInboundHandlerAdapter {
         // one Content-Type: with two, the upstream may read the body by the one not checked here
         String type = types.size() == 1 ? types.get(0) : null;
         CharSequence mime = type == null ? null : HttpUtil.getMimeType(type);
-        if (mime == null || !HttpHeaderValues.APPLICATION_JSON.contentEqualsIgnoreCase(mime)) {
+        if (mime == null || !HttpHeaderValues.APPLICATION_JSON.contentEqualsIgnoreCase(mime) || !utf8Charset(type)) {
             return InspectionReason.NOT_JSON;
         }
         if (HttpUtil.getContentLength(req, -1L) > inspection.limits().maxBody()) {
             return InspectionReason.BODY_TOO_LARGE;
         }
         return null;
+    }
+
+    /**
+     * Whether the Content-Type's {@code charset}, if it names one, is UTF-8 (in any case, quoted or not), the only
+     * encoding the body is read in here: an upstream decoding by another ({@code charset=utf-7}, which Express's JSON
+     * parser honours) would read {@code "tools+AC8-call"}, plain ASCII here, as {@code tools/call}.
+     */
+    static boolean utf8Charset(String contentType) {
+        int semicolon = contentType.indexOf(';');
+        boolean seen = false;
+        while (semicolon >= 0) {
+            int next = contentType.indexOf(';', semicolon + 1);
+            String param = (next < 0 ? contentType.substring(semicolon + 1) : contentType.substring(semicolon + 1, next))
+                    .strip();
+            int eq = param.indexOf('=');
+            String name = (eq < 0 ? param : param.substring(0, eq)).strip();
+            if (name.equalsIgnoreCase("charset")) {
+                String value = eq < 0 ? "" : param.substring(eq + 1).strip();
+                if (value.length() >= 2 && value.startsWith("\"") && value.endsWith("\"")) {
+                    value = value.substring(1, value.length() - 1);
+                }
+                if (seen || !value.equalsIgnoreCase("utf-8")) {
+                    return false;
+                }
+                seen = true;
+            }
+            semicolon = next;
+        }
+        return true;
     }
 
     private void passHead(ChannelHandlerContext ctx, RequestContext rc, SidecarConfig.Upstream up,

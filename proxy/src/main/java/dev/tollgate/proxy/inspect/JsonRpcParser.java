@@ -101,6 +101,10 @@ public final class JsonRpcParser {
         if (bad >= 0) {
             return new Refused(InspectionReason.INVALID_UTF8, "at byte " + bad);
         }
+        if (Utf8.nulInFirstFour(body, offset, length)) {
+            // Jackson would take the body for UTF-16 or UTF-32 by its zero bytes, and read it unlike the upstream
+            return new Refused(InspectionReason.MALFORMED_JSON, "a zero byte at the start");
+        }
         try (JsonParser p = factory.createParser(body, offset, length)) {
             return read(p);
         } catch (StreamConstraintsException e) {

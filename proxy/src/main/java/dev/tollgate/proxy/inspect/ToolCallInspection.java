@@ -201,7 +201,7 @@ public final class ToolCallInspection {
 
     /** A JSON document read with the same bounds (duplicate keys refused, depth, size); null when it is not one. */
     JsonNode readJson(byte[] bytes) {
-        if (Utf8.firstInvalid(bytes, 0, bytes.length) >= 0) {
+        if (Utf8.firstInvalid(bytes, 0, bytes.length) >= 0 || Utf8.nulInFirstFour(bytes, 0, bytes.length)) {
             return null;
         }
         try (JsonParser p = json.getFactory().createParser(bytes)) {

@@ -5,6 +5,19 @@ final class Utf8 {
     private Utf8() {
     }
 
+    /**
+     * Whether one of the first four bytes is zero: JSON text never holds a raw NUL, and Jackson, given bytes, reads such
+     * a start as UTF-16 or UTF-32 (RFC 4627's detection) where the upstream reads UTF-8.
+     */
+    static boolean nulInFirstFour(byte[] b, int off, int len) {
+        for (int i = off, end = off + Math.min(len, 4); i < end; i++) {
+            if (b[i] == 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The offset of the first byte of the first invalid sequence, or -1 when all of it is valid UTF-8. */
     static int firstInvalid(byte[] b, int off, int len) {
         int i = off;

@@ -3,6 +3,7 @@ package dev.tollgate.proxy.inspect;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
@@ -94,6 +95,17 @@ class JsonRpcParserTest {
                 + "\"names\":[],\"_meta\":{\"Name\":1,\"name\":2}},\"methods\":1}");
         assertThat(b.messages().get(0).toolName()).isEqualTo("crm.read");
         assertThat(b.messages().get(0).arguments().get("Amount").asInt()).isEqualTo(1000);
+    }
+
+    @Test
+    void refusesABodyThatAParserGuessingItsEncodingWouldReadAsUtf16Or32() {
+        String call = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\"}}";
+        for (java.nio.charset.Charset cs : List.of(StandardCharsets.UTF_16BE, StandardCharsets.UTF_16LE,
+                java.nio.charset.Charset.forName("UTF-32BE"), java.nio.charset.Charset.forName("UTF-32LE"))) {
+            assertThat(PARSER.parse(call.getBytes(cs))).as(cs.name())
+                    .isEqualTo(new JsonRpcParser.Refused(InspectionReason.MALFORMED_JSON, "a zero byte at the start"));
+        }
+        assertThat(parsed(" \n" + call).messages()).hasSize(1);
     }
 
     @Test

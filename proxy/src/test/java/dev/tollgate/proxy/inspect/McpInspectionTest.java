@@ -407,6 +407,31 @@ class McpInspectionTest {
     }
 
     @Test
+    void aBodyDeclaredInAnotherCharsetOrOpeningWithAZeroByteIsRefused() throws Exception {
+        int before = app.requests();
+        // plain ASCII, read here as the method "tools+AC8-call"; Express's JSON parser decodes UTF-7: tools/call
+        byte[] utf7 = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools+AC8-call\",\"params\":{\"name\":\"web.post\"}}"
+                .getBytes(StandardCharsets.US_ASCII);
+        for (String type : List.of("application/json; charset=utf-7", "application/json;charset=\"UTF-7\"",
+                "application/json; charset=utf-8; charset=utf-7", "application/json; charset=iso-8859-1")) {
+            HttpResponse<String> r = post(agent, "http://crm/mcp", utf7, "Content-Type", type, TokenClaims.HEADER,
+                    token("crm.read_customer"));
+            assertThat(r.statusCode()).as(type + ": " + r.body()).isEqualTo(415);
+            assertThat(json(r).path("reason").asText()).isEqualTo("not_json");
+        }
+        // UTF-16: valid UTF-8 byte by byte, but a parser guessing the encoding reads it as UTF-16
+        byte[] utf16 = call(2, "crm.read_customer", "{}").getBytes(StandardCharsets.UTF_16BE);
+        assertPlain(post(agent, "http://crm/mcp", utf16, TokenClaims.HEADER, token("crm.read_customer")), 400,
+                "invalid_json_rpc", "malformed_json");
+        assertThat(app.requests()).isEqualTo(before);
+        // UTF-8 named in any spelling is fine
+        HttpResponse<String> ok = post(agent, "http://crm/mcp", call(3, "crm.read_customer", "{}")
+                .getBytes(StandardCharsets.UTF_8), "Content-Type", "application/json; Charset=\"UTF-8\"",
+                TokenClaims.HEADER, token("crm.read_customer"));
+        assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+    }
+
+    @Test
     void aSecondSessionIdOrContentTypeOrOneNamedInConnectionIsRefused() throws Exception {
         String init = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
                 + "\"2025-03-26\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}";
