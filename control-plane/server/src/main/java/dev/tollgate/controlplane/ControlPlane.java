@@ -110,6 +110,8 @@ public final class ControlPlane implements AutoCloseable {
     private final WatchHub hub;
     private final BundleRevisions bundles;
     private final AtomicLong writtenBundleSequence = new AtomicLong(-1);
+    /** Whether the refusal to write a revoked bootstrap admin's credential was logged (once per revocation). */
+    private volatile boolean bootstrapRevokedLogged;
     private final TokenServices tokens;
     private final PolicyVersions policies;
     private final AuditCheckpointer checkpoints;
@@ -544,8 +546,17 @@ public final class ControlPlane implements AutoCloseable {
         if (Files.exists(certFile) && !pastHalfLife(certFile)) {
             return;
         }
-        KeyPair kp = Csrs.newP256();
         SpiffeId id = SpiffeId.of(config.trustDomain(), SpiffeId.Kind.OPERATOR, BOOTSTRAP_ADMIN);
+        if (operators.revoked(id)) {
+            // an operator revoked the bootstrap admin: no new credential for it until every one it had has expired
+            if (!bootstrapRevokedLogged) {
+                bootstrapRevokedLogged = true;
+                LOG.warn("the bootstrap admin {} is revoked: no new credential is written to {}", id, dir);
+            }
+            return;
+        }
+        bootstrapRevokedLogged = false;
+        KeyPair kp = Csrs.newP256();
         IssuedCertificate cert = operators.issueBootstrap(id, kp.getPublic(), config.operators().bootstrapTtl());
         X509Certificate leaf = cert.leaf();
         Path keyTmp = dir.resolve(ADMIN_KEY_FILE + ".tmp");

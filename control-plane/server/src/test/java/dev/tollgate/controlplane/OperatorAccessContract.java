@@ -132,6 +132,15 @@ abstract class OperatorAccessContract {
     }
 
     @Test
+    void anIdentityRevocationLastsUntilItsLongestLivedCertificateExpiresNotItsNewest() throws Exception {
+        start(Map.of());
+        Credential longLived = issue(tcp, "erin", "operator", 6L * 24 * 3600);
+        issue(tcp, "erin", "operator", 300L); // newer, and shorter-lived
+        var r = tcp.admin().revoke(new RevocationRequest("spiffe_id", revokedId("erin"), "laptop stolen"));
+        assertThat(r.expiresAt()).isAfterOrEqualTo(longLived.chain().get(0).getNotAfter().toInstant());
+    }
+
+    @Test
     void revokedWorkloadIsRefusedOnEveryRouteItMayCall() throws Exception {
         start(Map.of());
         SpiffeId agent = TestControlPlane.agent("rogue");

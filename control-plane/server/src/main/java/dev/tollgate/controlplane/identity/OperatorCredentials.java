@@ -98,6 +98,11 @@ public final class OperatorCredentials {
                 leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant(), bundle.pem(), bundle.sequence());
     }
 
+    /** Whether {@code id} is revoked: no credential is issued to it, the bootstrap admin's included. */
+    public boolean revoked(SpiffeId id) {
+        return revocations.identityRevoked(id);
+    }
+
     /** The bootstrap admin credential a control plane writes to its data directory, recorded like any other. */
     public IssuedCertificate issueBootstrap(SpiffeId id, PublicKey key, Duration ttl) {
         return issueAndRecord(id, key, ttl, OperatorRole.ADMIN, BOOTSTRAP_PERSON, Auditor.SYSTEM);

@@ -1345,6 +1345,21 @@ public final class JdbcStore implements Store {
     }
 
     @Override
+    public Optional<Instant> latestSvidExpiry(SpiffeId id) {
+        Objects.requireNonNull(id, "id");
+        return read("read latest SVID expiry", c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT MAX(not_after) FROM svid WHERE spiffe_id = ?")) {
+                ps.setString(1, id.toString());
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    long v = rs.getLong(1);
+                    return rs.wasNull() ? Optional.<Instant>empty() : Optional.of(Instant.ofEpochMilli(v));
+                }
+            }
+        });
+    }
+
+    @Override
     public Optional<Instant> latestTokenExpiryOfSubject(String subject) {
         return latestTokenExpiry("subject", text(subject, "subject"));
     }

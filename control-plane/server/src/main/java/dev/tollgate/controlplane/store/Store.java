@@ -125,6 +125,9 @@ public interface Store extends CaSlotRepository, AutoCloseable {
      */
     List<SvidRecord> svids(Optional<SpiffeId> id, int limit);
 
+    /** The latest notAfter of any certificate ever issued to {@code id} (not the newest one's: TTLs differ). */
+    Optional<Instant> latestSvidExpiry(SpiffeId id);
+
     // ---- operator credentials (the operator inventory) -----------------------------------------------------
 
     /** @throws StoreConflictException when a credential with this serial was recorded */

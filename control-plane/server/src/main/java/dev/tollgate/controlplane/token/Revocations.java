@@ -23,7 +23,6 @@ import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.store.IssuedTokenRecord;
 import dev.tollgate.controlplane.store.RevocationRecord;
 import dev.tollgate.controlplane.store.Store;
-import dev.tollgate.controlplane.store.SvidRecord;
 import dev.tollgate.controlplane.store.TaskRecord;
 import dev.tollgate.controlplane.watch.RevisionPublisher;
 import dev.tollgate.controlplane.watch.SnapshotSource;
@@ -120,7 +119,8 @@ public final class Revocations {
                             + trustDomain + ")");
                 }
                 // its SVIDs, its tokens and any join token it may still redeem
-                Instant svids = store.svids(Optional.of(id), 1).stream().map(SvidRecord::notAfter).findFirst().orElse(now);
+                // the latest expiry of any of its certificates: an older one may outlive the newest (TTLs differ)
+                Instant svids = store.latestSvidExpiry(id).orElse(now);
                 coveredUntil = latest(latest(svids, store.latestTokenExpiryOfSubject(id.toString())),
                         Optional.of(now.plus(joinTokenMaxTtl)));
             }
