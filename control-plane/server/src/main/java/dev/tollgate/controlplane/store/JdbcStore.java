@@ -1800,6 +1800,16 @@ public final class JdbcStore implements Store {
     }
 
     @Override
+    public List<RevocationRecord> revocations(Instant now, String type, int limit) {
+        requirePositive(limit, "limit");
+        long n = millis(now, "now");
+        String t = text(type, "type");
+        return read("list revocations of a type", c -> query(c, "SELECT " + REVOCATION_COLUMNS
+                + " FROM revocation WHERE expires_at > ? AND type = ? ORDER BY at, value LIMIT ?",
+                JdbcStore::revocationRecord, n, t, (long) limit));
+    }
+
+    @Override
     public int deleteRevocationsExpiredBy(Instant now) {
         long n = millis(now, "now");
         return write("drop expired revocations", null,

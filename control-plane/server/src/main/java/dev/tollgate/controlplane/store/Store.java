@@ -490,6 +490,9 @@ public interface Store extends CaSlotRepository, AutoCloseable {
      */
     List<RevocationRecord> revocations(Instant now, int limit);
 
+    /** As {@link #revocations(Instant, int)}, of one type only ({@code spiffe_id}, say). */
+    List<RevocationRecord> revocations(Instant now, String type, int limit);
+
     /** Drops revocations whose expiresAt is at or before now; returns how many. */
     int deleteRevocationsExpiredBy(Instant now);
 

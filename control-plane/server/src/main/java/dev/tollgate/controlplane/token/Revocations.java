@@ -217,7 +217,14 @@ public final class Revocations {
 
             @Override
             public Object snapshot() {
-                return store.revocations(clock.instant(), MAX_LIST).stream().map(Revocations::event).toList();
+                List<RevocationRecord> all = store.revocations(clock.instant(), MAX_LIST + 1);
+                if (all.size() > MAX_LIST) {
+                    // a snapshot without some revocations would have the sidecars forget them: no snapshot (the
+                    // stream ends, the sidecars retry and their credential state goes stale: they deny) instead
+                    throw new IllegalStateException("more than " + MAX_LIST + " revocations in force: too many for"
+                            + " one resync");
+                }
+                return all.stream().map(Revocations::event).toList();
             }
         };
     }

@@ -3,6 +3,7 @@ package dev.tollgate.controlplane.token;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
@@ -65,12 +66,17 @@ public final class RevokedIdentities implements Authenticator.RevocationCheck, W
     public void reload() {
         Instant now = clock.instant();
         Map<SpiffeId, Instant> fresh = new ConcurrentHashMap<>();
-        for (RevocationRecord r : store.revocations(now, Revocations.MAX_LIST)) {
-            if (SPIFFE_ID.equals(r.type())) {
-                SpiffeId id = parse(r.value());
-                if (id != null) {
-                    fresh.merge(id, r.expiresAt(), (a, b) -> a.isAfter(b) ? a : b);
-                }
+        // only identities' revocations (tasks and tokens, however many, cannot crowd them out of the list)
+        List<RevocationRecord> records = store.revocations(now, SPIFFE_ID, Revocations.MAX_LIST + 1);
+        if (records.size() > Revocations.MAX_LIST) {
+            // not all of them: keep what is known and let it go stale (known() turns false) rather than forget some
+            LOG.error("more than {} identity revocations in force: not reloaded", Revocations.MAX_LIST);
+            return;
+        }
+        for (RevocationRecord r : records) {
+            SpiffeId id = parse(r.value());
+            if (id != null) {
+                fresh.merge(id, r.expiresAt(), (a, b) -> a.isAfter(b) ? a : b);
             }
         }
         revoked.keySet().retainAll(fresh.keySet());

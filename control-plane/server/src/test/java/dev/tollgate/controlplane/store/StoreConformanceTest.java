@@ -1543,6 +1543,21 @@ abstract class StoreConformanceTest {
     }
 
     @Test
+    void revocationsOfOneTypeAreNotCrowdedOutByOthersAndTheLatestCertificateExpiryIsTheLongestLived() {
+        Store store = newStore();
+        for (int i = 0; i < 5; i++) {
+            store.insertRevocation(new RevocationRecord("task", "t" + i, "done", "alice", T0, T0.plusSeconds(600)));
+        }
+        RevocationRecord id = new RevocationRecord("spiffe_id", AGENT_A.toString(), "stolen", "alice",
+                T0.plusSeconds(1), T0.plusSeconds(600));
+        store.insertRevocation(id);
+        assertThat(store.revocations(T0, 3)).extracting(RevocationRecord::type).containsOnly("task");
+        assertThat(store.revocations(T0, "spiffe_id", 3)).containsExactly(id);
+        assertThat(store.revocations(T0.plusSeconds(600), "spiffe_id", 3)).isEmpty();
+        assertThat(store.latestSvidExpiry(AGENT_A)).isEmpty();
+    }
+
+    @Test
     void revokingAgainAfterExpiryStartsAFreshRevocation() {
         Store store = newStore();
         store.insertRevocation(new RevocationRecord("token", "j1", "leaked", "alice", T0, T0.plusSeconds(60)));
