@@ -274,11 +274,16 @@ public final class ControlPlane implements AutoCloseable {
             metrics.postureGauges(rules, rule -> posture.latest().map(p -> p.byRule().getOrDefault(rule, 0)).orElse(0),
                     () -> posture.latest().map(PostureView::score).orElse(null));
             AtomicInteger threads = new AtomicInteger();
-            blocking = new ThreadPoolExecutor(2, 16, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(512), r -> {
-                Thread t = new Thread(r, "tollgate-api-" + threads.incrementAndGet());
-                t.setDaemon(true);
-                return t;
-            });
+            // 16 threads that run at once (a pool grows past its core size only once its queue is full: a core of 2
+            // let two slow reads hold issuance up), ended when idle
+            ThreadPoolExecutor pool = new ThreadPoolExecutor(16, 16, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(512),
+                    r -> {
+                        Thread t = new Thread(r, "tollgate-api-" + threads.incrementAndGet());
+                        t.setDaemon(true);
+                        return t;
+                    });
+            pool.allowCoreThreadTimeOut(true);
+            blocking = pool;
             K8sAttestor attestor = new K8sAttestor(store, issuer,
                     new K8sTokenVerifier(config.k8sAttestation(), clock, metrics), auditor, metrics, clock,
                     revocations::identityRevoked);

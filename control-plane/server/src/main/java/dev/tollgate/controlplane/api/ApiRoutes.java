@@ -295,8 +295,9 @@ public final class ApiRoutes {
                     SpiffeId id = ((Principal.Workload) r.principal()).id(); // not revoked: see Authenticator
                     return ApiResponse.ok(decisions.ingest(id, r.json(DecisionBatch.class)));
                 }),
+                // verifying scans and hashes the whole trail: bounded like the inventory's heavy reads
                 new Route("GET", "/v1/audit/verify", Access.VIEWER,
-                        r -> ApiResponse.ok(checkpoints.verify(Optional.empty()))),
+                        r -> ApiResponse.ok(inventory.heavyRead(() -> checkpoints.verify(Optional.empty())))),
                 new Route("POST", "/v1/audit/verify", Access.VIEWER, r -> {
                     AuditCheckpointView kept = r.json(AuditCheckpointView.class);
                     if (kept == null) {
@@ -304,7 +305,7 @@ public final class ApiRoutes {
                                 + "as exported by ctl audit checkpoint export)");
                     }
                     try {
-                        return ApiResponse.ok(checkpoints.verify(Optional.of(kept)));
+                        return ApiResponse.ok(inventory.heavyRead(() -> checkpoints.verify(Optional.of(kept))));
                     } catch (IllegalArgumentException e) {
                         throw ApiProblem.badRequest("invalid_checkpoint", e.getMessage());
                     }
