@@ -92,6 +92,12 @@ abstract class GovernanceAttackContract {
         ExceptionView requested = aliceOps.requestException(noTaskToken(batch));
 
         assertProblem(() -> aliceAdmin.approveException(requested.id()), 403, "approver_is_requester");
+        // spellings that print alike: a no-break space, a zero-width space, full-width letters
+        for (String[] variant : new String[][]{{"alice-nbsp", "alice@example.com\u00a0"},
+                {"alice-zw", "ali\u200bce@example.com"}, {"alice-wide", "\uff41lice@example.com"}}) {
+            ControlPlaneClient alike = operator(variant[0], "admin", variant[1]);
+            assertProblem(() -> alike.approveException(requested.id()), 403, "approver_is_requester");
+        }
 
         assertThat(admin.exception(requested.id()).state()).isEqualTo("requested");
         assertThat(auditCount("exception.approved")).isZero();

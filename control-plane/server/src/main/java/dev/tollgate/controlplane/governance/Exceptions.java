@@ -514,7 +514,7 @@ public final class Exceptions {
     /**
      * The person both operator names were issued to, if any: four eyes means two people, not two credentials. One
      * person may hold several operator names (an everyday operator one and an admin one); the requester is then the
-     * person, compared case-insensitively over every credential either name was ever issued.
+     * person, compared over every credential either name was ever issued as {@link #personKey} reads it.
      */
     private Optional<String> samePerson(String requesterName, Principal.Operator by) {
         Set<String> requester = persons(SpiffeId.of(by.id().trustDomain(), SpiffeId.Kind.OPERATOR, requesterName));
@@ -528,8 +528,22 @@ public final class Exceptions {
 
     private Set<String> persons(SpiffeId operator) {
         return store.operatorCredentials(Optional.of(operator), MAX_CREDENTIALS_PER_OPERATOR).stream()
-                .map(c -> c.issuedTo().strip().toLowerCase(java.util.Locale.ROOT))
+                .map(c -> personKey(c.issuedTo()))
                 .collect(Collectors.toSet());
+    }
+
+    /**
+     * A person as the four-eyes check compares them: NFKC-normalised (full-width letters as ASCII), without any
+     * space or invisible formatting character (a no-break or zero-width space), case-folded; so names that print
+     * alike are one person.
+     */
+    static String personKey(String person) {
+        String n = java.text.Normalizer.normalize(person, java.text.Normalizer.Form.NFKC);
+        StringBuilder b = new StringBuilder(n.length());
+        n.codePoints().filter(cp -> !Character.isWhitespace(cp) && !Character.isSpaceChar(cp)
+                        && Character.getType(cp) != Character.FORMAT)
+                .map(cp -> Character.toLowerCase(Character.toUpperCase(cp))).forEach(b::appendCodePoint);
+        return b.toString();
     }
 
     private ExceptionRecord find(String id) {
