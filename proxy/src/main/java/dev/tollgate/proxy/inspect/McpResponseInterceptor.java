@@ -128,7 +128,9 @@ final class McpResponseInterceptor implements ResponseInterceptor {
     private void startBody(HttpResponse resp, Sink next) {
         String encoding = resp.headers().get(HttpHeaderNames.CONTENT_ENCODING);
         String type = resp.headers().get(HttpHeaderNames.CONTENT_TYPE);
+        // trimmed, as clients read it ("text/event-stream ;charset=utf-8")
         CharSequence mime = type == null ? null : HttpUtil.getMimeType(type);
+        mime = mime == null ? null : mime.toString().strip();
         boolean identity = encoding == null || HttpHeaderValues.IDENTITY.contentEqualsIgnoreCase(encoding);
         if (mime != null && HttpHeaderValues.APPLICATION_JSON.contentEqualsIgnoreCase(mime)) {
             if (!toolsList) {
@@ -353,23 +355,31 @@ final class McpResponseInterceptor implements ResponseInterceptor {
      */
     private ByteBuf rewriteEvent(ByteBuf one) {
         String text = one.toString(StandardCharsets.UTF_8);
+        if (text.startsWith("\uFEFF")) {
+            // a byte order mark opening the stream: event stream parsers skip it, so the line after it counts
+            text = text.substring(1);
+        }
         StringBuilder data = new StringBuilder();
         StringBuilder others = new StringBuilder();
+        boolean hasData = false;
         for (String line : text.split("\r\n|\r|\n", -1)) {
-            if (line.startsWith("data:")) {
-                String v = line.substring(5);
+            if (line.startsWith("data:") || line.equals("data")) {
+                // "data" alone is the field with an empty value (the event stream format's rule for a line without
+                // a colon)
+                String v = line.length() > 5 ? line.substring(5) : "";
                 if (v.startsWith(" ")) {
                     v = v.substring(1);
                 }
-                if (!data.isEmpty()) {
+                if (hasData) {
                     data.append('\n');
                 }
+                hasData = true;
                 data.append(v);
             } else if (!line.isEmpty()) {
                 others.append(line).append('\n');
             }
         }
-        if (data.isEmpty()) {
+        if (!hasData || data.isEmpty()) {
             return one;
         }
         byte[] json = data.toString().getBytes(StandardCharsets.UTF_8);

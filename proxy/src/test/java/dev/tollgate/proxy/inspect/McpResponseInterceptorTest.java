@@ -241,6 +241,29 @@ class McpResponseInterceptorTest {
     }
 
     @Test
+    void aToolsResultBehindAByteOrderMarkABareDataLineOrASpacedContentTypeIsFilteredToo() {
+        // an event stream parser skips a leading BOM and reads "data" alone as an empty data line; clients trim the
+        // media type: each of these once carried an unfiltered result past the interceptor
+        String[][] cases = {
+            {"text/event-stream", "\uFEFFdata: " + RESULT + "\n\n"},
+            {"text/event-stream", "data\ndata: " + RESULT + "\n\n"},
+            {"text/event-stream ;charset=utf-8", "data: " + RESULT + "\n\n"},
+        };
+        for (String[] c : cases) {
+            for (boolean toolsList : new boolean[] {true, false}) {
+                McpResponseInterceptor i = interceptor(toolsList);
+                Out out = new Out();
+                i.onResponse(head(c[0]), out);
+                i.onResponse(new DefaultLastHttpContent(Unpooled.copiedBuffer(c[1], StandardCharsets.UTF_8)), out);
+                i.release();
+                assertThat(out.failed).as("%s %s", c[0], c[1]).isNull();
+                assertThat(out.body.toString()).as("%s %s, tools/list: %s", c[0], c[1], toolsList)
+                        .doesNotContain("b.write").contains("a.read");
+            }
+        }
+    }
+
+    @Test
     void aJsonAnswerToAnotherRequestStreamsThroughUnread() {
         // the answer to a tools/call: not parsed, so even broken JSON (or a tools-shaped result) passes untouched,
         // each chunk relayed as it arrives rather than held until the end
