@@ -66,7 +66,8 @@ final class RestRoutes {
 
     /**
      * The call's arguments; null when a query parameter that an argument reads appears more than once (the
-     * application could read another copy than the one checked). A missing source leaves the argument out.
+     * application could read another copy than the one checked), or when an argument reads the query and it holds
+     * a raw {@code ;} (which some servers take as a separator too). A missing source leaves the argument out.
      */
     static ObjectNode arguments(Match m, String rawQuery, JsonNode body) {
         ObjectNode out = JsonNodeFactory.instance.objectNode();
@@ -82,6 +83,10 @@ final class RestRoutes {
                 case QUERY -> {
                     String v = null;
                     int seen = 0;
+                    if (rawQuery != null && rawQuery.indexOf(';') >= 0) {
+                        // some servers also split the query on ';' (a=ok;a=evil is two values there, one here)
+                        return null;
+                    }
                     if (rawQuery != null && !rawQuery.isEmpty()) {
                         for (String pair : rawQuery.split("&", -1)) {
                             int eq = pair.indexOf('=');
