@@ -109,6 +109,8 @@ public final class ControlPlane implements AutoCloseable {
     private volatile Posture posture;
     private final WatchHub hub;
     private final BundleRevisions bundles;
+    /** In the operator directory while the bootstrap admin stays revoked: no new bootstrap credential is written. */
+    public static final String BOOTSTRAP_REVOKED_FILE = "admin.revoked";
     private final AtomicLong writtenBundleSequence = new AtomicLong(-1);
     /** Whether the refusal to write a revoked bootstrap admin's credential was logged (once per revocation). */
     private volatile boolean bootstrapRevokedLogged;
@@ -274,9 +276,11 @@ public final class ControlPlane implements AutoCloseable {
             metrics.postureGauges(rules, rule -> posture.latest().map(p -> p.byRule().getOrDefault(rule, 0)).orElse(0),
                     () -> posture.latest().map(PostureView::score).orElse(null));
             AtomicInteger threads = new AtomicInteger();
-            // 16 threads that run at once (a pool grows past its core size only once its queue is full: a core of 2
-            // let two slow reads hold issuance up), ended when idle
-            ThreadPoolExecutor pool = new ThreadPoolExecutor(16, 16, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(512),
+            // as many threads as database connections, all running at once (a pool grows past its core size only
+            // once its queue is full: a core of 2 let two slow reads hold issuance up), ended when idle
+            int apiThreads = Math.max(2, config.database().maxPoolSize());
+            ThreadPoolExecutor pool = new ThreadPoolExecutor(apiThreads, apiThreads, 60, TimeUnit.SECONDS,
+                    new ArrayBlockingQueue<>(512),
                     r -> {
                         Thread t = new Thread(r, "tollgate-api-" + threads.incrementAndGet());
                         t.setDaemon(true);
@@ -552,11 +556,17 @@ public final class ControlPlane implements AutoCloseable {
             return;
         }
         SpiffeId id = SpiffeId.of(config.trustDomain(), SpiffeId.Kind.OPERATOR, BOOTSTRAP_ADMIN);
-        if (operators.revoked(id)) {
-            // an operator revoked the bootstrap admin: no new credential for it until every one it had has expired
+        Path marker = dir.resolve(BOOTSTRAP_REVOKED_FILE);
+        if (operators.revoked(id) && !Files.exists(marker)) {
+            // lasting, unlike the revocation (which ends when every credential it covered has expired): if the
+            // directory is what leaked, a new credential written there would hand admin back
+            writeAtomically(marker, "the bootstrap admin " + id + " was revoked; delete this file to have the control"
+                    + " plane write a new bootstrap credential here\n");
+        }
+        if (Files.exists(marker)) {
             if (!bootstrapRevokedLogged) {
                 bootstrapRevokedLogged = true;
-                LOG.warn("the bootstrap admin {} is revoked: no new credential is written to {}", id, dir);
+                LOG.warn("the bootstrap admin {} was revoked ({} exists): no new credential is written", id, marker);
             }
             return;
         }

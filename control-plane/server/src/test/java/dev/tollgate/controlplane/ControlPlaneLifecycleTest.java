@@ -67,6 +67,29 @@ class ControlPlaneLifecycleTest {
     }
 
     @Test
+    void aRevokedBootstrapAdminIsNotWrittenAgainEvenAfterItsRevocationCouldLapse() throws Exception {
+        try (TestControlPlane tcp = TestControlPlane.start(dir)) {
+            Path op = tcp.cp.operatorDir();
+            tcp.admin().revoke(new dev.tollgate.api.wire.RevocationRequest("spiffe_id", "spiffe://"
+                    + TestControlPlane.TRUST_DOMAIN + "/operator/" + ControlPlane.BOOTSTRAP_ADMIN, "directory leaked"));
+            Files.delete(op.resolve(ControlPlane.ADMIN_CERT_FILE));
+
+            tcp.cp.writeOperatorFiles();
+
+            assertThat(op.resolve(ControlPlane.ADMIN_CERT_FILE)).doesNotExist();
+            assertThat(op.resolve(ControlPlane.BOOTSTRAP_REVOKED_FILE)).exists();
+            // the marker outlasts the revocation: with it, nothing is written whatever the revocation says
+            tcp.cp.writeOperatorFiles();
+            assertThat(op.resolve(ControlPlane.ADMIN_CERT_FILE)).doesNotExist();
+            // deleting it is how an operator has one written again (here the revocation still stands: still none)
+            Files.delete(op.resolve(ControlPlane.BOOTSTRAP_REVOKED_FILE));
+            tcp.cp.writeOperatorFiles();
+            assertThat(op.resolve(ControlPlane.ADMIN_CERT_FILE)).doesNotExist();
+            assertThat(op.resolve(ControlPlane.BOOTSTRAP_REVOKED_FILE)).exists();
+        }
+    }
+
+    @Test
     void missingKekIsAClearStartupError() {
         ConfigValues v = ControlPlaneConfig.values();
         v.set("data-dir", dir.toString(), "test");

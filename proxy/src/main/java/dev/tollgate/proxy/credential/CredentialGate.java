@@ -345,7 +345,7 @@ final class CredentialGate implements RequestGate {
 
     /**
      * On an egress path where nothing is verified (an exemption; {@code credentials.required: false} without a
-     * credential): {@code tollgate-token} removed, and every value carrying one of its values or a task token found
+     * credential): {@code tollgate-token} removed, and every value carrying one of its JWS-shaped values or a task token found
      * anywhere in a header value (a compact JWS of the task token's {@code typ}: {@code Authorization: Bearer},
      * {@code Token}, a cookie, {@code X-Api-Key}, …). A token of any other kind is the upstream's own and stays.
      */
@@ -353,7 +353,8 @@ final class CredentialGate implements RequestGate {
         List<String> tokens = new ArrayList<>(1);
         for (String v : r.headerValues(TokenClaims.HEADER)) {
             String t = v.trim();
-            if (!t.isEmpty() && !tokens.contains(t)) {
+            // only a value shaped like a token is searched for elsewhere: "a" would remove every value with an a
+            if (TokenVerifier.isCompactJws(t) && !tokens.contains(t)) {
                 tokens.add(t);
             }
         }

@@ -60,23 +60,25 @@ public final class HopByHop {
      */
     public static void removeNamedFields(HttpHeaders headers) {
         if (headers.contains(HttpHeaderNames.CONNECTION)) {
-            removeNamed(headers);
+            // TE stays for now: a client sending TE names it in Connection (RFC 9110 §10.1.4), and TE: trailers
+            // is forwarded ({@link #removeFromRequest})
+            removeNamed(headers, true);
         }
     }
 
     private static void removeCommon(HttpHeaders headers) {
-        removeNamed(headers);
+        removeNamed(headers, false);
         for (AsciiString name : ALWAYS) {
             headers.remove(name);
         }
     }
 
-    private static void removeNamed(HttpHeaders headers) {
+    private static void removeNamed(HttpHeaders headers, boolean keepTe) {
         List<String> named = new ArrayList<>();
         for (String value : headers.getAll(HttpHeaderNames.CONNECTION)) {
             for (String token : value.split(",")) {
                 String name = token.trim().toLowerCase(Locale.ROOT);
-                if (!name.isEmpty() && !isKept(name)) {
+                if (!name.isEmpty() && !isKept(name) && !(keepTe && HttpHeaderNames.TE.contentEquals(name))) {
                     named.add(name);
                 }
             }

@@ -188,13 +188,32 @@ class EgressCredentialModesTest {
         // a task token in any other header, and every value of tollgate-token, are found too
         String second = fx.task(bot, 300, "web.search").token();
         r = CredentialFixture.viaEgress(strict, "localhost", "/api/public/status", "Authorization", "Token " + token,
-                "x-api-key", second, "cookie", "a=1; t=" + token, TokenClaims.HEADER, "x", TokenClaims.HEADER, second,
+                "x-api-key", second, "cookie", "a=1; t=" + token, TokenClaims.HEADER, "not-a-token",
+                TokenClaims.HEADER, second,
                 "x-keep", "Bearer " + otherJws);
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         saw = webSaw.get(webSaw.size() - 1);
         assertThat(saw).doesNotContainKeys("authorization", "x-api-key", "cookie", TokenClaims.HEADER);
         assertThat(saw.values()).flatMap(v -> v).noneMatch(v -> v.contains(token) || v.contains(second));
         assertThat(saw).containsEntry("x-keep", List.of("Bearer " + otherJws));
+        // a tollgate-token value that is no token removes only itself, not every value containing it
+        r = CredentialFixture.viaEgress(strict, "localhost", "/api/public/status", TokenClaims.HEADER, "a",
+                "x-keep", "abc");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(webSaw.get(webSaw.size() - 1)).containsEntry("x-keep", List.of("abc"))
+                .doesNotContainKey(TokenClaims.HEADER);
+    }
+
+    @Test
+    void withoutACredentialWhereNoneIsRequiredATaskTokenInAnotherHeaderIsStillRemoved() throws Exception {
+        String token = fx.task(bot, 300, "web.search").token();
+        HttpResponse<String> r = CredentialFixture.viaEgress(lenient, "localhost", "/api/search",
+                "Authorization", "Token " + token, "cookie", "t=" + token, "x-keep", "abc");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        Map<String, List<String>> saw = webSaw.get(webSaw.size() - 1);
+        assertThat(saw).doesNotContainKeys("authorization", "cookie");
+        assertThat(saw.values()).flatMap(v -> v).noneMatch(v -> v.contains(token));
+        assertThat(saw).containsEntry("x-keep", List.of("abc"));
     }
 
     @Test

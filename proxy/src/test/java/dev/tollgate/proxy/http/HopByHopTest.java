@@ -32,6 +32,17 @@ class HopByHopTest {
     }
 
     @Test
+    void onEntryOnlyTheFieldsConnectionNamesGoAndTeTrailersNamedThereIsStillForwarded() {
+        HttpHeaders h = new DefaultHttpHeaders().add("Host", "tool").add("Connection", "close, TE, content-type")
+                .add("TE", "trailers").add("Content-Type", "application/json").add("Keep-Alive", "timeout=5");
+        HopByHop.removeNamedFields(h);
+        assertThat(h.names()).containsExactlyInAnyOrder("Host", "Connection", "TE", "Keep-Alive");
+        HopByHop.removeFromRequest(h);
+        assertThat(h.names()).containsExactlyInAnyOrder("Host", "te");
+        assertThat(h.getAll("te")).containsExactly("trailers");
+    }
+
+    @Test
     void neverRemovesFramingOrHostEvenWhenConnectionNamesThem() {
         HttpHeaders h = new DefaultHttpHeaders().add("Host", "tool").add("Transfer-Encoding", "chunked")
                 .add("Connection", "Transfer-Encoding, Content-Length, Host");

@@ -534,8 +534,8 @@ public final class Exceptions {
 
     /**
      * A person as the four-eyes check compares them: NFKC-normalised (full-width letters as ASCII), without any
-     * space or invisible formatting character (a no-break or zero-width space), case-folded; so names that print
-     * alike are one person.
+     * space or invisible formatting character (a no-break or zero-width space), case-folded: spellings that differ
+     * only so are one person (lookalike letters from other scripts are not caught).
      */
     static String personKey(String person) {
         String n = java.text.Normalizer.normalize(person, java.text.Normalizer.Form.NFKC);

@@ -107,7 +107,7 @@ public final class Inventory {
     private final Duration signingKeyRotation;
     private final Store.KekIdentity kek;
     private final String kekSource;
-    /** At most two inventory reads or posture evaluations at once: they are the API's most expensive reads. */
+    /** At most two inventory reads, posture evaluations or audit verifications at once: the API's most expensive. */
     private final java.util.concurrent.Semaphore heavyReads = new java.util.concurrent.Semaphore(2);
 
     /**
@@ -130,7 +130,7 @@ public final class Inventory {
      */
     public <T> T heavyRead(java.util.function.Supplier<T> read) {
         if (!heavyReads.tryAcquire()) {
-            throw new ApiProblem(429, "busy", "Too many requests", "two inventory or posture reads are running; "
+            throw new ApiProblem(429, "busy", "Too many requests", "two inventory reads, posture evaluations or audit verifications are running; "
                     + "retry in a few seconds");
         }
         try {

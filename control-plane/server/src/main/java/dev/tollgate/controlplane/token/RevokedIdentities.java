@@ -43,6 +43,8 @@ public final class RevokedIdentities implements Authenticator.RevocationCheck, W
     private final Clock clock;
     private final LongSupplier nanoTime;
     private final long maxStalenessNanos;
+    /** False after a reload found more identity revocations than it reads at once. */
+    private volatile boolean complete = true;
     private final Consumer<SpiffeId> onNewRevocation;
     private final Map<SpiffeId, Instant> revoked = new ConcurrentHashMap<>();
     /** Ticker reading of the latest confirmation that the set is current; Long.MIN_VALUE before the first load. */
@@ -69,10 +71,13 @@ public final class RevokedIdentities implements Authenticator.RevocationCheck, W
         // only identities' revocations (tasks and tokens, however many, cannot crowd them out of the list)
         List<RevocationRecord> records = store.revocations(now, SPIFFE_ID, Revocations.MAX_LIST + 1);
         if (records.size() > Revocations.MAX_LIST) {
-            // not all of them: keep what is known and let it go stale (known() turns false) rather than forget some
+            // not all of them: keep what is known but say it is not known whole (known() is false until a reload
+            // reads all of them) rather than forget some
             LOG.error("more than {} identity revocations in force: not reloaded", Revocations.MAX_LIST);
+            complete = false;
             return;
         }
+        complete = true;
         for (RevocationRecord r : records) {
             SpiffeId id = parse(r.value());
             if (id != null) {
@@ -93,7 +98,7 @@ public final class RevokedIdentities implements Authenticator.RevocationCheck, W
     @Override
     public boolean known() {
         long at = confirmedAt;
-        return loaded && at != Long.MIN_VALUE && nanoTime.getAsLong() - at <= maxStalenessNanos;
+        return loaded && complete && at != Long.MIN_VALUE && nanoTime.getAsLong() - at <= maxStalenessNanos;
     }
 
     @Override

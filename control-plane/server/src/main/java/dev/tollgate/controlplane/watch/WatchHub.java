@@ -399,9 +399,22 @@ public final class WatchHub implements RevisionPublisher, AutoCloseable {
                 // This replica could not read the log for so long that revisions were pruned unseen.
                 LOG.warn("revisions {} to {} were pruned before this replica delivered them; resynchronising {} watchers",
                         head + 1, first - 1, live.size());
-                Entry resync = resync(first - 1);
-                for (Subscription s : live) {
-                    offer(s, resync);
+                Entry resync;
+                try {
+                    resync = resync(first - 1);
+                } catch (RuntimeException e) {
+                    // without a resync they would miss the pruned revisions while the heartbeats said they were
+                    // current: end their streams (they reconnect, and stay stale while no resync can be made)
+                    LOG.error("cannot resynchronise {} watchers, ending their streams: {}", live.size(), e.toString());
+                    resync = null;
+                    for (Subscription s : live) {
+                        s.end(StreamCloseReason.ERROR);
+                    }
+                }
+                if (resync != null) {
+                    for (Subscription s : live) {
+                        offer(s, resync);
+                    }
                 }
             }
             for (RevisionRecord r : page) {
