@@ -399,7 +399,7 @@ final class CredentialGate implements RequestGate {
     }
 
     private static boolean isJwsChar(char c) {
-        return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.';
+        return c == '.' || TokenVerifier.isBase64Url(c);
     }
 
     /** Whether {@code token} is a compact JWS whose protected header says it is a task token. */

@@ -1,11 +1,14 @@
 package dev.tollgate.proxy.listener;
 
+import java.util.Optional;
+
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.AsciiString;
 
+import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.token.TokenClaims;
 import dev.tollgate.proxy.http.IdentityHeader;
 
@@ -29,10 +32,16 @@ public final class PeerIdentityHeaderHandler extends ChannelInboundHandlerAdapte
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof HttpRequest r) {
-            IdentityHeader.strip(r.headers());
-            if (setFromPeer) {
-                IdentityHeader.removeUnderscoreSpellings(r.headers(), TOKEN_HEADER);
-                Peers.of(ctx.channel()).ifPresent(id -> IdentityHeader.setVerified(r.headers(), id.toString()));
+            // one pass over the headers: the identity header's copies and, on ingress, tollgate-token's lookalikes
+            if (!setFromPeer) {
+                IdentityHeader.strip(r.headers());
+            } else {
+                Optional<SpiffeId> peer = Peers.of(ctx.channel());
+                if (peer.isPresent()) {
+                    IdentityHeader.setVerified(r.headers(), peer.get().toString(), TOKEN_HEADER);
+                } else {
+                    IdentityHeader.strip(r.headers(), TOKEN_HEADER);
+                }
             }
         }
         ctx.fireChannelRead(msg);

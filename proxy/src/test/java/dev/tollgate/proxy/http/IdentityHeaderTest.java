@@ -46,8 +46,11 @@ class IdentityHeaderTest {
     void underscoreSpellingsOfAnotherHeaderGoAndTheHeaderItselfStays() {
         HttpHeaders h = new DefaultHttpHeaders().add("Tollgate-Token", "checked").add("tollgate_token", "x")
                 .add("TOLLGATE_TOKEN", "y").add("tollgate_tokens", "kept");
-        IdentityHeader.removeUnderscoreSpellings(h, io.netty.util.AsciiString.cached("tollgate-token"));
+        IdentityHeader.strip(h, io.netty.util.AsciiString.cached("tollgate-token"));
         assertThat(h.names()).containsExactlyInAnyOrder("Tollgate-Token", "tollgate_tokens");
+        HttpHeaders verified = new DefaultHttpHeaders().add("tollgate_token", "x").add("X_Tollgate_Peer_Id", "y");
+        IdentityHeader.setVerified(verified, AGENT, io.netty.util.AsciiString.cached("tollgate-token"));
+        assertThat(verified.names()).containsExactly("x-tollgate-peer-id");
     }
 
     @Test

@@ -308,7 +308,8 @@ public final class TokenVerifier {
         return dots == 2 && previous != '.';
     }
 
-    private static boolean isBase64Url(char c) {
+    /** Whether {@code c} is a base64url character (RFC 4648 §5, no padding). */
+    public static boolean isBase64Url(char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     }
 
