@@ -223,7 +223,8 @@ public final class ControlPlane implements AutoCloseable {
             hub.refuseRevoked(revocations::identityRevoked);
             TokenIssuer tokenIssuer = new TokenIssuer(signingKeys, store, config.trustDomain());
             TokenServices tokens = new TokenServices(
-                    new Tasks(store, tokenIssuer, revocations, auditor, clock, config.trustDomain(), tk.maxTaskTtl()),
+                    new Tasks(store, tokenIssuer, revocations, auditor, clock, config.trustDomain(), tk.maxTaskTtl(),
+                            tk.maxLiveTasksPerAgent(), metrics::taskQuotaRefusal),
                     new TokenExchange(store, tokenIssuer, signingKeys, revocations, auditor, clock,
                             config.trustDomain(), tk.exchangeMaxTtl(), tk.clockSkew()),
                     revocations, signingKeys);

@@ -59,6 +59,67 @@ abstract class OperationTransactionsContract {
     }
 
     @Test
+    void concurrentTaskCreationsForOneAgentStopExactlyAtItsQuotaWhichCompletingDoesNotFree() throws Exception {
+        tcp.close();
+        tcp = TestControlPlane.start(dir, databaseUrl(), Clock.systemUTC(), Map.of("tokens.max-live-tasks-per-agent", "4"));
+        admin = tcp.admin();
+        SpiffeId agent = TestControlPlane.agent("prolific");
+        SpiffeId other = TestControlPlane.agent("modest");
+        tcp.register(agent, "crm.read");
+        tcp.register(other, "crm.read");
+        TaskSpec spec = new TaskSpec(agent.toString(), List.of(ToolGrant.of("crm.read")), "one of many", 300L);
+
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(12);
+        List<java.util.concurrent.Future<Object>> answers = new java.util.ArrayList<>();
+        var start = new java.util.concurrent.CountDownLatch(1);
+        try {
+            for (int i = 0; i < 12; i++) {
+                answers.add(pool.submit(() -> {
+                    start.await();
+                    try {
+                        return admin.createTask(spec);
+                    } catch (ControlPlaneException e) {
+                        return e;
+                    }
+                }));
+            }
+            start.countDown();
+            List<TaskCreatedView> created = new java.util.ArrayList<>();
+            for (var a : answers) {
+                Object r = a.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                if (r instanceof TaskCreatedView t) {
+                    created.add(t);
+                } else {
+                    ControlPlaneException e = (ControlPlaneException) r;
+                    assertThat(e.status()).as(e.getMessage()).isEqualTo(429);
+                    assertThat(e.reason()).isEqualTo("task_quota_exceeded");
+                }
+            }
+            assertThat(created).as("exactly the quota, however the creations interleave").hasSize(4);
+            assertThat(admin.tasks(agent, null, 100)).hasSize(4);
+
+            // completing a task revokes it, and its revocation is in force until its TTL: it still counts
+            admin.completeTask(created.get(0).task().id());
+            var refused = ControlPlaneApiContract.rawBody(tcp, "POST", "/v1/tasks",
+                    Pem.certificates(java.nio.file.Files.readString(tcp.cp.operatorDir().resolve(ControlPlane.ADMIN_CERT_FILE))),
+                    Pem.privateKey(java.nio.file.Files.readString(tcp.cp.operatorDir().resolve(ControlPlane.ADMIN_KEY_FILE))),
+                    dev.tollgate.api.wire.Json.mapper().writeValueAsString(spec), "application/json");
+            assertThat(refused.statusCode()).isEqualTo(429);
+            assertThat(refused.body()).contains("task_quota_exceeded").contains("tokens.max-live-tasks-per-agent");
+            long retryAfter = Long.parseLong(refused.headers().firstValue("retry-after").orElseThrow());
+            assertThat(retryAfter).as("seconds until the earliest of its tasks expires").isBetween(1L, 301L);
+            assertThat(tcp.cp.registry().get(dev.tollgate.controlplane.metrics.ControlPlaneMetrics.TASK_QUOTA_REFUSALS)
+                    .counter().count()).isEqualTo(9.0);
+
+            // the quota is the agent's own: another agent still creates tasks
+            assertThat(admin.createTask(new TaskSpec(other.toString(), List.of(ToolGrant.of("crm.read")), "mine",
+                    300L)).task().agent()).isEqualTo(other.toString());
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void completingATaskWhoseRevocationCannotBePublishedLeavesItActiveAndARetrySucceeds() throws Exception {
         SpiffeId agent = TestControlPlane.agent("completer");
         tcp.register(agent, "crm.read");

@@ -162,6 +162,23 @@ class TaskTokenApiTest {
     }
 
     @Test
+    void anAgentOverItsTaskQuotaIsRefusedUntilItsEarliestTaskExpires() {
+        tcp.close();
+        tcp = TestControlPlane.start(dir, null, clock, Map.of("tokens.max-live-tasks-per-agent", "2"), published);
+        admin = tcp.admin();
+        task(admin, AGENT, 60, "crm.read");
+        TaskCreatedView later = task(admin, AGENT, 300, "crm.read");
+        assertProblem(() -> task(admin, AGENT, 60, "crm.read"), 429, "task_quota_exceeded");
+        admin.completeTask(later.task().id());
+        assertProblem(() -> task(admin, AGENT, 60, "crm.read"), 429, "task_quota_exceeded");
+
+        clock.advance(Duration.ofSeconds(60)); // the first task's TTL has run out: one slot
+        assertThat(task(admin, AGENT, 60, "crm.read").task().state()).isEqualTo("active");
+        assertProblem(() -> task(admin, AGENT, 60, "crm.read"), 429, "task_quota_exceeded");
+        assertThat(task(admin, OTHER, 60, "crm.read").task().state()).isEqualTo("active");
+    }
+
+    @Test
     void aToolOutsideTheRegistrationIsRefusedWith403() {
         assertProblem(() -> task(admin, AGENT, 60, "crm.read", "payments.transfer"), 403, "tool_not_registered");
         assertProblem(() -> task(admin, AGENT, 60), 400, "invalid_scope");
@@ -272,6 +289,33 @@ class TaskTokenApiTest {
         ControlPlaneClient agent = tcp.as(tcp.join(AGENT, null));
         TaskCreatedView created = task(agent, AGENT, 300, "crm.read");
         assertOAuthError(() -> agent.exchangeToken(created.token(), CRM, "crm.read mail.send"), "invalid_scope");
+    }
+
+    @Test
+    void exchangeGrantsOnlyToolsTheAgentIsStillRegisteredFor() {
+        ControlPlaneClient agent = tcp.as(tcp.join(AGENT, null));
+        TaskCreatedView created = task(agent, AGENT, 300, "crm.read", "crm.search");
+        assertThat(agent.exchangeToken(created.token(), CRM, null).scope()).isEqualTo("crm.read crm.search");
+
+        // an operator takes crm.search away while the task runs
+        admin.updateWorkload(AGENT, new WorkloadSpec(null, null, null, null, List.of("crm.read", "mail.send"), null,
+                null));
+        TokenExchangeResponse narrowed = agent.exchangeToken(created.token(), CRM, null);
+        assertThat(narrowed.scope()).isEqualTo("crm.read");
+        TokenKeySet keys = servedKeys(agent);
+        assertThat(TokenVerifier.builder(ISSUER, TokenType.EXCHANGED, CRM.toString(), () -> keys).clock(clock).build()
+                .verify(narrowed.accessToken(), AGENT)).isInstanceOfSatisfying(VerifiedToken.class,
+                t -> assertThat(t.scope().toolNames()).containsExactly("crm.read"));
+        assertOAuthError(() -> agent.exchangeToken(created.token(), CRM, "crm.search"), "invalid_scope");
+        assertThat(agent.exchangeToken(created.token(), CRM, "crm.read").scope()).isEqualTo("crm.read");
+
+        admin.updateWorkload(AGENT, new WorkloadSpec(null, null, null, null, List.of("mail.send"), null, null));
+        assertOAuthError(() -> agent.exchangeToken(created.token(), CRM, null), "invalid_scope");
+        assertThat(admin.audit(new AuditFilter("token.exchanged", created.task().id(), null, "invalid_scope", null,
+                null), 0, 100)).hasSize(2);
+
+        admin.deleteWorkload(AGENT); // its SVID is still valid, its task still active: no token either
+        assertOAuthError(() -> agent.exchangeToken(created.token(), CRM, null), "invalid_grant");
     }
 
     @Test

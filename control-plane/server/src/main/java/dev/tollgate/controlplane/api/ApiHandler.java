@@ -117,7 +117,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                     authorized = true;
                     resp = chosen.handler().handle(request);
                 } catch (ApiProblem p) {
-                    resp = ApiResponse.problem(p.toProblem());
+                    resp = p.toResponse();
                     if (!authorized && unauthenticated(principal)) {
                         // Sampled: a peer without a valid certificate must not add one durable row per request.
                         auditor.refusals().refused(principal instanceof Principal.Rejected
@@ -142,7 +142,8 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             });
         } catch (RejectedExecutionException e) {
             write(ctx, ApiResponse.problem(Problem.of(503, "overloaded", "Service unavailable",
-                    "too many requests in progress; retry later")), false, method, chosen.template(), start);
+                    "too many requests in progress; retry later")).withRetryAfter(1), false, method,
+                    chosen.template(), start);
         }
     }
 
@@ -176,6 +177,9 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         resp.headers().set(HttpHeaderNames.CONTENT_LENGTH, r.body().length);
         resp.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
         resp.headers().set("x-content-type-options", "nosniff");
+        if (r.retryAfterSeconds() > 0) {
+            resp.headers().set(HttpHeaderNames.RETRY_AFTER, r.retryAfterSeconds());
+        }
         if (!keepAlive) {
             resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }

@@ -11,18 +11,31 @@ public final class ApiProblem extends RuntimeException {
     private final String reason;
     private final String title;
     private final transient List<String> problems;
+    /** Seconds for the Retry-After header; 0 for none. */
+    private final long retryAfterSeconds;
 
     public ApiProblem(int status, String reason, String title, String detail) {
         this(status, reason, title, detail, null);
     }
 
+    /** A problem answered with {@code Retry-After: retryAfterSeconds} (at least 1). */
+    public ApiProblem(int status, String reason, String title, String detail, long retryAfterSeconds) {
+        this(status, reason, title, detail, null, Math.max(1, retryAfterSeconds));
+    }
+
     /** A problem that lists every problem found in a submitted document (the {@code problems} member). */
     public ApiProblem(int status, String reason, String title, String detail, List<String> problems) {
+        this(status, reason, title, detail, problems, 0);
+    }
+
+    private ApiProblem(int status, String reason, String title, String detail, List<String> problems,
+                       long retryAfterSeconds) {
         super(detail);
         this.status = status;
         this.reason = reason;
         this.title = title;
         this.problems = problems == null ? null : List.copyOf(problems);
+        this.retryAfterSeconds = retryAfterSeconds;
     }
 
     public static ApiProblem badRequest(String reason, String detail) {
@@ -62,6 +75,17 @@ public final class ApiProblem extends RuntimeException {
 
     public String reason() {
         return reason;
+    }
+
+    /** Seconds for the Retry-After header, or 0 when the answer has none. */
+    public long retryAfterSeconds() {
+        return retryAfterSeconds;
+    }
+
+    /** The response: the problem document, with its Retry-After when it has one. */
+    public ApiResponse toResponse() {
+        ApiResponse r = ApiResponse.problem(toProblem());
+        return retryAfterSeconds > 0 ? r.withRetryAfter(retryAfterSeconds) : r;
     }
 
     public Problem toProblem() {

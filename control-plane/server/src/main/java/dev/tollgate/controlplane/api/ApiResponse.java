@@ -7,8 +7,17 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.tollgate.api.wire.Json;
 import dev.tollgate.api.wire.Problem;
 
-/** What a route answers. */
-public record ApiResponse(int status, String contentType, byte[] body) implements RouteResult {
+/** What a route answers; {@code retryAfterSeconds} > 0 adds a Retry-After header. */
+public record ApiResponse(int status, String contentType, byte[] body, long retryAfterSeconds) implements RouteResult {
+    public ApiResponse(int status, String contentType, byte[] body) {
+        this(status, contentType, body, 0);
+    }
+
+    /** This answer with {@code Retry-After: seconds} (at least 1). */
+    public ApiResponse withRetryAfter(long seconds) {
+        return new ApiResponse(status, contentType, body, Math.max(1, seconds));
+    }
+
     public static ApiResponse json(int status, Object value) {
         try {
             return new ApiResponse(status, "application/json", Json.mapper().writeValueAsBytes(value));

@@ -32,7 +32,7 @@ public final class WatchStreams {
         try {
             s = hub.reserve(workload.id(), workload.notAfter());
         } catch (WatchHub.StreamLimitException e) {
-            throw new ApiProblem(429, "too_many_streams", "Too many requests", e.getMessage());
+            throw new ApiProblem(429, "too_many_streams", "Too many requests", e.getMessage(), 5);
         }
         // Again, now that the slot is reserved: a revocation that landed after the check above ended no stream of
         // this one (it was not reserved yet); one that lands from now on ends it.

@@ -75,6 +75,7 @@ public record ControlPlaneConfig(
             opt("watch.write-stall-timeout", "30s", "a watch stream whose connection accepts no writes for this long is closed"),
             opt("tokens.signing-key-rotation", "24h", "how often a new token signing key (ES256) takes over; the old one stays published until its tokens expire"),
             opt("tokens.max-task-ttl", "24h", "longest task (and task token) the control plane issues, whatever a registration allows"),
+            opt("tokens.max-live-tasks-per-agent", "1000", "most tasks of one agent not yet past their TTL, completed ones included (their revocations stay in force until then); more get 429"),
             opt("tokens.exchange-max-ttl", "60s", "longest exchanged (audience-bound) token; never beyond the task's remaining life"),
             opt("tokens.clock-skew", "30s", "tolerance for the time claims when the control plane verifies a subject token"),
             opt("posture.interval", "5m", "how often the posture report is evaluated for the metrics (GET /v1/posture evaluates on request)"),
@@ -137,7 +138,6 @@ public record ControlPlaneConfig(
                         int refusalMaxSources) {
     }
 
-    /** Task tokens, exchanged tokens and their signing keys. */
     /** The posture report's schedule and the limits its rules hold assets to. */
     public record Posture(Duration interval, Duration expiringWithin, Duration caMaxLifetime,
                           Duration operatorCredentialMaxLifetime, Duration svidMaxLifetime,
@@ -149,7 +149,9 @@ public record ControlPlaneConfig(
     public record Exceptions(Duration maxDuration) {
     }
 
-    public record Tokens(Duration signingKeyRotation, Duration maxTaskTtl, Duration exchangeMaxTtl, Duration clockSkew) {
+    /** Task tokens, exchanged tokens and their signing keys. */
+    public record Tokens(Duration signingKeyRotation, Duration maxTaskTtl, int maxLiveTasksPerAgent,
+                         Duration exchangeMaxTtl, Duration clockSkew) {
     }
 
     /** The control plane's own SPIFFE ID, presented by its API. */
@@ -231,6 +233,7 @@ public record ControlPlaneConfig(
                 v.duration("watch.write-stall-timeout", Duration.ofMillis(100), Duration.ofHours(1)));
         Tokens tokens = new Tokens(v.duration("tokens.signing-key-rotation", Duration.ofMinutes(1), Duration.ofDays(90)),
                 v.duration("tokens.max-task-ttl", Duration.ofMinutes(1), Duration.ofHours(24)),
+                (int) v.integer("tokens.max-live-tasks-per-agent", 1, 100_000),
                 v.duration("tokens.exchange-max-ttl", Duration.ofSeconds(5), Duration.ofSeconds(60)),
                 v.duration("tokens.clock-skew", Duration.ZERO, Duration.ofMinutes(5)));
         Posture posture = new Posture(v.duration("posture.interval", Duration.ofSeconds(10), Duration.ofDays(1)),

@@ -131,7 +131,7 @@ public final class Inventory {
     public <T> T heavyRead(java.util.function.Supplier<T> read) {
         if (!heavyReads.tryAcquire()) {
             throw new ApiProblem(429, "busy", "Too many requests", "two inventory reads, posture evaluations or audit verifications are running; "
-                    + "retry in a few seconds");
+                    + "retry in a few seconds", 2);
         }
         try {
             return read.get();

@@ -60,6 +60,7 @@ public final class ControlPlaneMetrics {
     public static final String EXCEPTION_USES_UNMATCHED = "tollgate.cp.exception.uses.unmatched";
     public static final String UPSTREAM_SECRETS = "tollgate.cp.upstream.secrets";
     public static final String UPSTREAM_SECRET_FETCHES = "tollgate.cp.upstream.secret.fetches";
+    public static final String TASK_QUOTA_REFUSALS = "tollgate.cp.task.quota.refusals";
 
     /**
      * Binds Micrometer's JVM and process meters (jvm_memory_*, jvm_gc_pause_seconds, jvm_threads_*, process_cpu_*,
@@ -250,6 +251,7 @@ public final class ControlPlaneMetrics {
         }
         auditWriteFailureCounter();
         connectionRefusedCounter();
+        taskQuotaRefusalCounter();
         for (StreamCloseReason r : StreamCloseReason.values()) {
             watchStreamClosedCounter(r);
         }
@@ -317,6 +319,16 @@ public final class ControlPlaneMetrics {
     private Counter joinTokenCounter(JoinTokenOutcome outcome) {
         return Counter.builder(JOIN_TOKENS).description("join tokens created and redeemed, by outcome")
                 .tag("outcome", lower(outcome)).register(registry);
+    }
+
+    /** A task creation refused because its agent has tokens.max-live-tasks-per-agent tasks not past their TTL. */
+    public void taskQuotaRefusal() {
+        taskQuotaRefusalCounter().increment();
+    }
+
+    private Counter taskQuotaRefusalCounter() {
+        return Counter.builder(TASK_QUOTA_REFUSALS).description("task creations refused by the per-agent task quota")
+                .register(registry);
     }
 
     /** An audit event of a refused request could not be stored. */

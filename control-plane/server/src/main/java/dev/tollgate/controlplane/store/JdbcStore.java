@@ -1271,6 +1271,31 @@ public final class JdbcStore implements Store {
                 JdbcStore::taskRecord, n, (long) limit));
     }
 
+    @Override
+    public LiveTasks liveTasks(SpiffeId agent, Instant now) {
+        Objects.requireNonNull(agent, "agent");
+        long n = millis(now, "now");
+        return read("count live tasks of " + agent, c -> {
+            if (sqliteWriteLock == null && currentTx.get() != null) {
+                // held until the caller's transaction ends: the next creation for this agent counts after it
+                query(c, "SELECT spiffe_id FROM workload WHERE spiffe_id = ? FOR UPDATE", rs -> rs.getString(1),
+                        agent.toString());
+            }
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT COUNT(*), MIN(expires_at) FROM task WHERE agent = ? AND expires_at > ?")) {
+                ps.setString(1, agent.toString());
+                ps.setLong(2, n);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    long count = rs.getLong(1);
+                    long earliest = rs.getLong(2);
+                    return new LiveTasks(count, rs.wasNull() ? Optional.empty()
+                            : Optional.of(Instant.ofEpochMilli(earliest)));
+                }
+            }
+        });
+    }
+
     private static TaskRecord taskRecord(ResultSet rs) throws SQLException {
         long ended = rs.getLong(9);
         Instant endedAt = rs.wasNull() ? null : Instant.ofEpochMilli(ended);

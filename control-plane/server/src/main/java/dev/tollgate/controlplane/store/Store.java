@@ -308,6 +308,14 @@ public interface Store extends CaSlotRepository, AutoCloseable {
     /** Active tasks whose expiresAt is at or before now, oldest expiry first. */
     List<TaskRecord> activeTasksExpiredBy(Instant now, int limit);
 
+    /**
+     * The agent's tasks whose expiresAt is after now, ended or not (an ended task's revocation stays in force until
+     * then), and the earliest of their expiries: what a per-agent task quota counts. Inside {@link #inTransaction} it
+     * first locks the agent's registration until the transaction ends (PostgreSQL: its workload row; SQLite has one
+     * writer at a time), so that concurrent task creations for one agent are counted one after another.
+     */
+    LiveTasks liveTasks(SpiffeId agent, Instant now);
+
     // ---- token signing keys ---------------------------------------------------------------------------------
 
     /** @throws StoreConflictException when a key with this kid exists */

@@ -23,6 +23,7 @@ import dev.tollgate.controlplane.api.ApiProblem;
 import dev.tollgate.controlplane.api.Principal;
 import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.identity.WorkloadRegistry;
+import dev.tollgate.controlplane.store.LiveTasks;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.TaskRecord;
 import dev.tollgate.controlplane.store.TaskState;
@@ -50,9 +51,22 @@ public final class Tasks {
     private final Clock clock;
     private final String trustDomain;
     private final Duration maxTaskTtl;
+    private final int maxLiveTasks;
+    private final Runnable quotaRefused;
 
+    /**
+     * @param maxLiveTasks most tasks of one agent not yet past their TTL, ended ones included (each ended task's
+     *                     revocation is in force until then, and every revocation in force is in every sidecar's
+     *                     resync): one agent cannot grow the revocation set without bound
+     * @param quotaRefused called for each creation refused by that quota (a metric)
+     */
     public Tasks(Store store, TokenIssuer issuer, Revocations revocations, Auditor auditor, Clock clock,
-                 String trustDomain, Duration maxTaskTtl) {
+                 String trustDomain, Duration maxTaskTtl, int maxLiveTasks, Runnable quotaRefused) {
+        if (maxLiveTasks < 1) {
+            throw new IllegalArgumentException("maxLiveTasks: " + maxLiveTasks + " (expected: >= 1)");
+        }
+        this.maxLiveTasks = maxLiveTasks;
+        this.quotaRefused = quotaRefused;
         this.store = store;
         this.issuer = issuer;
         this.revocations = revocations;
@@ -103,6 +117,7 @@ public final class Tasks {
             ttl = cap;
         }
         Instant now = clock.instant();
+        requireQuota(agent, now); // before signing: a refused creation costs one indexed count
         String id = UUID.randomUUID().toString();
         TokenIssuer.Issued token = issuer.sign(TokenType.TASK, id, agent, agent.toString(), scope, now, now.plus(ttl));
         if (token.token().length() > TokenVerifier.DEFAULT_MAX_TOKEN_LENGTH) {
@@ -114,6 +129,7 @@ public final class Tasks {
                 token.issuedAt(), token.expiresAt(), null);
         Duration granted = ttl;
         store.inTransaction("create task", () -> {
+            requireQuota(agent, now); // again, under the agent's lock: concurrent creations count one after another
             store.insertTask(task);
             issuer.record(token, TokenType.TASK, id, agent, agent.toString());
             auditor.recordForTask(Auditor.TASK_CREATED, caller.auditName(), "task.create", agent.toString(), "ok", id,
@@ -123,6 +139,20 @@ public final class Tasks {
                             "expiresAt", token.expiresAt().toString()));
         });
         return new TaskCreatedView(view(task), token.token(), token.jti(), token.expiresAt());
+    }
+
+    private void requireQuota(SpiffeId agent, Instant now) {
+        LiveTasks live = store.liveTasks(agent, now);
+        if (live.count() < maxLiveTasks) {
+            return;
+        }
+        quotaRefused.run();
+        Instant next = live.earliestExpiry().orElse(now);
+        long wait = Duration.between(now, next).toSeconds() + 1;
+        throw new ApiProblem(429, "task_quota_exceeded", "Too many requests", agent + " has " + live.count()
+                + " tasks not yet past their TTL (limit: tokens.max-live-tasks-per-agent = " + maxLiveTasks
+                + "); a completed task counts until its TTL runs out, so shorter TTLs free room sooner; the next"
+                + " frees at " + next, wait);
     }
 
     /**

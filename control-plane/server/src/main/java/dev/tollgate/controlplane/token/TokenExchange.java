@@ -28,6 +28,7 @@ import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.TaskRecord;
 import dev.tollgate.controlplane.store.TaskState;
+import dev.tollgate.controlplane.store.Workload;
 
 /**
  * RFC 8693 token exchange: an agent (authenticated by its SVID over mTLS) trades its task token for a short token
@@ -161,7 +162,11 @@ public final class TokenExchange {
         if (task.state() != TaskState.ACTIVE || !now.isBefore(task.expiresAt())) {
             throw new Refusal("invalid_grant", "task " + task.id() + " is no longer active", task.id());
         }
-        TaskScope scope = narrow(subject.scope(), single(form, "scope", false), task.id());
+        // the registration as it is now: a tool removed from it, or the workload deleted, since the task was
+        // created gets no new token (those already exchanged live at most maxTtl)
+        Workload agent = store.workload(caller).orElseThrow(() -> new Refusal("invalid_grant", caller
+                + " is no longer a registered workload", task.id()));
+        TaskScope scope = narrow(subject.scope(), single(form, "scope", false), task.id(), Set.copyOf(agent.tools()));
 
         Instant end = min(task.expiresAt(), subject.expiresAt(), now.plus(maxTtl));
         // tokens carry whole seconds: round the end down so the token never outlives the task or maxTtl
@@ -200,9 +205,21 @@ public final class TokenExchange {
         return id;
     }
 
-    private static TaskScope narrow(TaskScope taskScope, String requested, String taskId) throws Refusal {
+    /** The requested tools (or all of the task's) that the task allows and the agent is still registered for. */
+    private static TaskScope narrow(TaskScope taskScope, String requested, String taskId, Set<String> registered)
+            throws Refusal {
         if (requested == null) {
-            return taskScope;
+            Set<String> still = new LinkedHashSet<>();
+            for (String t : taskScope.toolNames()) {
+                if (registered.contains(t)) {
+                    still.add(t);
+                }
+            }
+            if (still.isEmpty()) {
+                throw new Refusal("invalid_scope", "none of the task's tools is still registered for the agent",
+                        taskId);
+            }
+            return still.size() == taskScope.toolNames().size() ? taskScope : taskScope.narrowTo(still);
         }
         Set<String> names = new LinkedHashSet<>();
         for (String s : requested.split(" ")) {
@@ -212,6 +229,9 @@ public final class TokenExchange {
             if (!ToolGrant.TOOL_NAME.matcher(s).matches() || !taskScope.allows(s)) {
                 throw new Refusal("invalid_scope", "scope: '" + (s.length() > 128 ? s.substring(0, 128) : s)
                         + "' is not in the task's scope", taskId);
+            }
+            if (!registered.contains(s)) {
+                throw new Refusal("invalid_scope", "scope: '" + s + "' is no longer registered for the agent", taskId);
             }
             names.add(s);
         }

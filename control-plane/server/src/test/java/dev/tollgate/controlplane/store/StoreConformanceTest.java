@@ -1480,6 +1480,28 @@ abstract class StoreConformanceTest {
     }
 
     @Test
+    void liveTasksCountsAnAgentsTasksNotYetPastTheirExpiryEndedOrNot() {
+        Store store = newStore();
+        store.insertWorkload(workload(AGENT_A, "triage mail"));
+        assertThat(store.liveTasks(AGENT_A, T0)).isEqualTo(new LiveTasks(0, Optional.empty()));
+        store.insertTask(task("short", AGENT_A, T0, Duration.ofMinutes(1)));
+        store.insertTask(task("long", AGENT_A, T0, Duration.ofMinutes(10)));
+        store.insertTask(task("done", AGENT_A, T0, Duration.ofMinutes(5)));
+        store.endTask("done", TaskState.COMPLETED, T0.plusSeconds(1));
+        store.insertTask(task("other", AGENT_B, T0, Duration.ofMinutes(1)));
+
+        // ended or not, a task counts until its expiry (its revocation is in force until then)
+        assertThat(store.liveTasks(AGENT_A, T0)).isEqualTo(new LiveTasks(3, Optional.of(T0.plusSeconds(60))));
+        // a task at its expiry no longer counts
+        assertThat(store.liveTasks(AGENT_A, T0.plusSeconds(60)))
+                .isEqualTo(new LiveTasks(2, Optional.of(T0.plusSeconds(300))));
+        assertThat(store.liveTasks(AGENT_A, T0.plusSeconds(600))).isEqualTo(new LiveTasks(0, Optional.empty()));
+        assertThat(store.liveTasks(AGENT_B, T0)).isEqualTo(new LiveTasks(1, Optional.of(T0.plusSeconds(60))));
+        // inside a transaction too (where PostgreSQL locks the agent's registration first)
+        assertThat(store.inTransaction("count", () -> store.liveTasks(AGENT_A, T0)).count()).isEqualTo(3);
+    }
+
+    @Test
     void signingKeysRoundTripOldestFirstAndChangeStateByCompareAndSet() {
         Store store = newStore();
         SigningKeyRecord k1 = new SigningKeyRecord("kid-1", SigningKeyState.ACTIVE, "{\"kty\":\"EC\"}",
