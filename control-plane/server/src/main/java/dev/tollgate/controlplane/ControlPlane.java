@@ -69,6 +69,7 @@ import dev.tollgate.controlplane.store.SvidRecord;
 import dev.tollgate.controlplane.watch.BundleRevisions;
 import dev.tollgate.controlplane.watch.WatchHub;
 import dev.tollgate.controlplane.ca.KeyEncryption;
+import dev.tollgate.controlplane.token.AgentRateLimit;
 import dev.tollgate.controlplane.token.Revocations;
 import dev.tollgate.controlplane.token.RevokedIdentities;
 import dev.tollgate.controlplane.token.SigningKeys;
@@ -205,7 +206,7 @@ public final class ControlPlane implements AutoCloseable {
             JoinTokens joinTokens = new JoinTokens(store, auditor, metrics, clock, config.joinTokenTtl(),
                     config.joinTokenMaxTtl());
             var tk = config.tokens();
-            SigningKeys signingKeys = new SigningKeys(store, sealing, publisher, clock, tk.signingKeyRotation(),
+            SigningKeys signingKeys = new SigningKeys(store, auditor, sealing, publisher, clock, tk.signingKeyRotation(),
                     tk.clockSkew());
             signingKeys.start();
             WatchHub watchHub = hub;
@@ -222,11 +223,13 @@ public final class ControlPlane implements AutoCloseable {
                     }));
             hub.refuseRevoked(revocations::identityRevoked);
             TokenIssuer tokenIssuer = new TokenIssuer(signingKeys, store, config.trustDomain());
+            AgentRateLimit agentRate = new AgentRateLimit(tk.agentRate(), tk.agentBurst(), System::nanoTime,
+                    metrics::agentRateRefusal);
             TokenServices tokens = new TokenServices(
                     new Tasks(store, tokenIssuer, revocations, auditor, clock, config.trustDomain(), tk.maxTaskTtl(),
-                            tk.maxLiveTasksPerAgent(), metrics::taskQuotaRefusal),
+                            tk.maxLiveTasksPerAgent(), metrics::taskQuotaRefusal, agentRate),
                     new TokenExchange(store, tokenIssuer, signingKeys, revocations, auditor, clock,
-                            config.trustDomain(), tk.exchangeMaxTtl(), tk.clockSkew()),
+                            config.trustDomain(), tk.exchangeMaxTtl(), tk.clockSkew(), agentRate),
                     revocations, signingKeys);
             SvidIssuer issuer = new SvidIssuer(store, ca, joinTokens, workloads, auditor, metrics, clock,
                     config.trustDomain(), config.svid().defaultTtl(), config.svid().maxTtl(),

@@ -34,6 +34,7 @@ class MonitoringTest {
             "tollgate_cp_svid_issuances_total",
             "tollgate_cp_join_tokens_total",
             "tollgate_cp_task_quota_refusals_total",
+            "tollgate_cp_agent_rate_refusals_total",
             "tollgate_cp_ca_expiry_seconds",
             "tollgate_cp_bundle_sequence",
             "tollgate_cp_api_requests_seconds_count",

@@ -179,6 +179,58 @@ class TaskTokenApiTest {
     }
 
     @Test
+    void anAgentAskingFasterThanItsRateIsRefusedWith429AndOperatorsAreNot() {
+        tcp.close();
+        tcp = TestControlPlane.start(dir, null, clock, Map.of("tokens.agent-rate", "1", "tokens.agent-burst", "2"),
+                published);
+        admin = tcp.admin();
+        ControlPlaneClient agent = tcp.as(tcp.join(AGENT, null));
+        long started = System.nanoTime();
+        int created = 0;
+        int refused = 0;
+        String token = null;
+        for (int i = 0; i < 10; i++) {
+            try {
+                token = task(agent, AGENT, 300, "crm.read").token();
+                created++;
+            } catch (ControlPlaneException e) {
+                assertThat(e.status()).isEqualTo(429);
+                assertThat(e.reason()).isEqualTo("rate_limited");
+                refused++;
+            }
+        }
+        long seconds = (System.nanoTime() - started) / 1_000_000_000L + 1;
+        assertThat(created).as("the burst, and one per second after it").isBetween(2, (int) (2 + seconds));
+        assertThat(refused).isPositive();
+        // operators are not limited
+        for (int i = 0; i < 5; i++) {
+            task(admin, AGENT, 300, "crm.read");
+        }
+
+        // exchanges draw on the same bucket; a refused one is not audited (that is what the limit bounds)
+        String subject = token;
+        int exchanged = 0;
+        int limited = 0;
+        for (int i = 0; i < 10; i++) {
+            try {
+                agent.exchangeToken(subject, CRM, null);
+                exchanged++;
+            } catch (ControlPlaneException e) {
+                assertThat(e.status()).isEqualTo(429);
+                assertThat(e.reason()).isEqualTo("rate_limited");
+                limited++;
+            }
+        }
+        assertThat(limited).isPositive();
+        assertThat(admin.audit(new AuditFilter("token.exchanged", null, null, null, null, null), 0, 100))
+                .hasSize(exchanged);
+        assertThat(tcp.cp.registry().get(dev.tollgate.controlplane.metrics.ControlPlaneMetrics.AGENT_RATE_REFUSALS)
+                .tag("request", "token_exchange").counter().count()).isEqualTo(limited);
+        assertThat(tcp.cp.registry().get(dev.tollgate.controlplane.metrics.ControlPlaneMetrics.AGENT_RATE_REFUSALS)
+                .tag("request", "task_create").counter().count()).isEqualTo(refused);
+    }
+
+    @Test
     void aToolOutsideTheRegistrationIsRefusedWith403() {
         assertProblem(() -> task(admin, AGENT, 60, "crm.read", "payments.transfer"), 403, "tool_not_registered");
         assertProblem(() -> task(admin, AGENT, 60), 400, "invalid_scope");
@@ -431,6 +483,18 @@ class TaskTokenApiTest {
         assertThat(servedKeys(admin).kids()).doesNotContain(first).contains(tcp.cp.tokens().keys().active().kid());
         assertThat(TokenKeySet.fromJson(castMap(published.of(WatchEvent.SIGNING_KEYS).get(
                 published.of(WatchEvent.SIGNING_KEYS).size() - 1))).kids()).doesNotContain(first);
+
+        // the key's whole life is in the audit trail, by the system: created, rotated out, expired
+        List<AuditEventView> life = admin.audit(new AuditFilter("signing_key.rotation", null, null, null, null, null),
+                0, 100);
+        assertThat(life).allSatisfy(e -> assertThat(e.actor()).isEqualTo("system"));
+        assertThat(life).filteredOn(e -> e.subject().equals(first)).extracting(AuditEventView::action)
+                .containsExactly("signing_key.create", "signing_key.expire");
+        assertThat(life).filteredOn(e -> e.subject().equals(second)).first().satisfies(e -> {
+            assertThat(e.action()).isEqualTo("signing_key.rotate");
+            assertThat(e.details()).containsEntry("retired", first);
+        });
+        assertThat(admin.verifyAudit().intact()).isTrue();
     }
 
     @Test

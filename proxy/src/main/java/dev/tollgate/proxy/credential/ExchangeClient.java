@@ -117,9 +117,12 @@ public interface ExchangeClient {
         };
     }
 
-    /** RFC 6749 error codes of the exchange endpoint to denial reasons. */
+    /**
+     * RFC 6749 error codes of the exchange endpoint to denial reasons; the control plane's own trouble (5xx) and its
+     * rate limit (429) are "unavailable": the agent may retry, nothing about its credential was refused.
+     */
     static DenyReason reasonOf(ControlPlaneException e) {
-        if (e.status() >= 500) {
+        if (e.status() >= 500 || e.status() == 429) {
             return DenyReason.EXCHANGE_UNAVAILABLE;
         }
         return switch (e.reason()) {

@@ -27,6 +27,17 @@ class ExchangedTokenTest {
     }
 
     @Test
+    void aRateLimitedOrFailingControlPlaneIsUnavailableNotARefusedCredential() {
+        java.util.function.BiFunction<Integer, String, DenyReason> reason = (status, error) ->
+                ExchangeClient.reasonOf(new dev.tollgate.api.client.ControlPlaneException(status,
+                        dev.tollgate.api.wire.Problem.of(status, error, "t", "d")));
+        assertThat(reason.apply(429, "rate_limited")).isEqualTo(DenyReason.EXCHANGE_UNAVAILABLE);
+        assertThat(reason.apply(503, "overloaded")).isEqualTo(DenyReason.EXCHANGE_UNAVAILABLE);
+        assertThat(reason.apply(400, "invalid_grant")).isEqualTo(DenyReason.EXCHANGE_REFUSED);
+        assertThat(reason.apply(400, "invalid_scope")).isEqualTo(DenyReason.TOOL_NOT_IN_SCOPE);
+    }
+
+    @Test
     void refusesWhatIsNotACompactJws() {
         String tooLong = "a".repeat(TokenVerifier.DEFAULT_MAX_TOKEN_LENGTH - 3) + ".b.c";
         for (String bad : new String[] {"", "a.b", "a.b.c.d", ".b.c", "a..c", "a.b.", "a.b.c ", "a b.c.d",

@@ -30,6 +30,8 @@ public final class Auditor {
     public static final String OPERATOR_ACTION = "operator.action";
     public static final String OPERATOR_CREDENTIAL_ISSUED = "operator.credential_issued";
     public static final String CA_ROTATION = "ca.rotation";
+    /** A token signing key created at first start, rotated in on schedule, or expired once its tokens have. */
+    public static final String SIGNING_KEY_ROTATION = "signing_key.rotation";
     public static final String TASK_CREATED = "task.created";
     public static final String TASK_COMPLETED = "task.completed";
     public static final String TOKEN_ISSUED = "token.issued";

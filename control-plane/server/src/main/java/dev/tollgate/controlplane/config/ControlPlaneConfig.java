@@ -76,6 +76,8 @@ public record ControlPlaneConfig(
             opt("tokens.signing-key-rotation", "24h", "how often a new token signing key (ES256) takes over; the old one stays published until its tokens expire"),
             opt("tokens.max-task-ttl", "24h", "longest task (and task token) the control plane issues, whatever a registration allows"),
             opt("tokens.max-live-tasks-per-agent", "1000", "most tasks of one agent not yet past their TTL, completed ones included (their revocations stay in force until then); more get 429"),
+            opt("tokens.agent-rate", "20", "task creations and token exchanges per second one agent may sustain at one replica (operators are not limited); more get 429"),
+            opt("tokens.agent-burst", "100", "task creations and token exchanges one idle agent may make at once"),
             opt("tokens.exchange-max-ttl", "60s", "longest exchanged (audience-bound) token; never beyond the task's remaining life"),
             opt("tokens.clock-skew", "30s", "tolerance for the time claims when the control plane verifies a subject token"),
             opt("posture.interval", "5m", "how often the posture report is evaluated for the metrics (GET /v1/posture evaluates on request)"),
@@ -150,8 +152,8 @@ public record ControlPlaneConfig(
     }
 
     /** Task tokens, exchanged tokens and their signing keys. */
-    public record Tokens(Duration signingKeyRotation, Duration maxTaskTtl, int maxLiveTasksPerAgent,
-                         Duration exchangeMaxTtl, Duration clockSkew) {
+    public record Tokens(Duration signingKeyRotation, Duration maxTaskTtl, int maxLiveTasksPerAgent, int agentRate,
+                         int agentBurst, Duration exchangeMaxTtl, Duration clockSkew) {
     }
 
     /** The control plane's own SPIFFE ID, presented by its API. */
@@ -234,6 +236,8 @@ public record ControlPlaneConfig(
         Tokens tokens = new Tokens(v.duration("tokens.signing-key-rotation", Duration.ofMinutes(1), Duration.ofDays(90)),
                 v.duration("tokens.max-task-ttl", Duration.ofMinutes(1), Duration.ofHours(24)),
                 (int) v.integer("tokens.max-live-tasks-per-agent", 1, 100_000),
+                (int) v.integer("tokens.agent-rate", 1, 100_000),
+                (int) v.integer("tokens.agent-burst", 1, 1_000_000),
                 v.duration("tokens.exchange-max-ttl", Duration.ofSeconds(5), Duration.ofSeconds(60)),
                 v.duration("tokens.clock-skew", Duration.ZERO, Duration.ofMinutes(5)));
         Posture posture = new Posture(v.duration("posture.interval", Duration.ofSeconds(10), Duration.ofDays(1)),

@@ -21,6 +21,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 
 import dev.tollgate.controlplane.governance.Exceptions;
+import dev.tollgate.controlplane.token.AgentRateLimit;
 
 /** Every meter of the control plane, named in one place; tag values come only from enums and route templates. */
 public final class ControlPlaneMetrics {
@@ -61,6 +62,7 @@ public final class ControlPlaneMetrics {
     public static final String UPSTREAM_SECRETS = "tollgate.cp.upstream.secrets";
     public static final String UPSTREAM_SECRET_FETCHES = "tollgate.cp.upstream.secret.fetches";
     public static final String TASK_QUOTA_REFUSALS = "tollgate.cp.task.quota.refusals";
+    public static final String AGENT_RATE_REFUSALS = "tollgate.cp.agent.rate.refusals";
 
     /**
      * Binds Micrometer's JVM and process meters (jvm_memory_*, jvm_gc_pause_seconds, jvm_threads_*, process_cpu_*,
@@ -252,6 +254,9 @@ public final class ControlPlaneMetrics {
         auditWriteFailureCounter();
         connectionRefusedCounter();
         taskQuotaRefusalCounter();
+        for (AgentRateLimit.Request r : AgentRateLimit.Request.values()) {
+            agentRateRefusalCounter(r);
+        }
         for (StreamCloseReason r : StreamCloseReason.values()) {
             watchStreamClosedCounter(r);
         }
@@ -329,6 +334,16 @@ public final class ControlPlaneMetrics {
     private Counter taskQuotaRefusalCounter() {
         return Counter.builder(TASK_QUOTA_REFUSALS).description("task creations refused by the per-agent task quota")
                 .register(registry);
+    }
+
+    /** A task creation or token exchange refused by the agent's rate limit (tokens.agent-rate). */
+    public void agentRateRefusal(AgentRateLimit.Request request) {
+        agentRateRefusalCounter(request).increment();
+    }
+
+    private Counter agentRateRefusalCounter(AgentRateLimit.Request request) {
+        return Counter.builder(AGENT_RATE_REFUSALS).description("task creations and token exchanges refused by the "
+                + "per-agent rate limit").tag("request", request.tag()).register(registry);
     }
 
     /** An audit event of a refused request could not be stored. */

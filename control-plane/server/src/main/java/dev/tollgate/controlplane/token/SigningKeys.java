@@ -30,6 +30,7 @@ import com.nimbusds.jose.JWSAlgorithm;
 import dev.tollgate.api.token.TokenKeySet;
 import dev.tollgate.api.wire.SigningKeyView;
 import dev.tollgate.api.wire.WatchEvent;
+import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.ca.KeyEncryption;
 import dev.tollgate.controlplane.store.SigningKeyRecord;
 import dev.tollgate.controlplane.store.SigningKeyState;
@@ -63,6 +64,7 @@ public final class SigningKeys {
     }
 
     private final Store store;
+    private final Auditor auditor;
     private final KeyEncryption sealing;
     private final RevisionPublisher publisher;
     private final Clock clock;
@@ -71,9 +73,10 @@ public final class SigningKeys {
     private final Map<String, ECDSASigner> opened = new HashMap<>();
     private volatile State state;
 
-    public SigningKeys(Store store, KeyEncryption sealing, RevisionPublisher publisher, Clock clock, Duration rotation,
-                       Duration skew) {
+    public SigningKeys(Store store, Auditor auditor, KeyEncryption sealing, RevisionPublisher publisher, Clock clock,
+                       Duration rotation, Duration skew) {
         this.store = store;
+        this.auditor = auditor;
         this.sealing = sealing;
         this.publisher = publisher;
         this.clock = clock;
@@ -86,7 +89,9 @@ public final class SigningKeys {
         exclusively(() -> {
             boolean changed = false;
             if (store.signingKeys().stream().noneMatch(k -> k.state() == SigningKeyState.ACTIVE)) {
-                create();
+                SigningKeyRecord first = create();
+                auditor.record(Auditor.SIGNING_KEY_ROTATION, Auditor.SYSTEM, "signing_key.create", first.kid(), "ok",
+                        Map.of("reason", "no active key"));
                 changed = true;
             }
             reload(changed);
@@ -122,21 +127,30 @@ public final class SigningKeys {
         return state.records().stream().filter(r -> r.kid().equals(kid)).findFirst();
     }
 
-    /** Rotates when the active key is due, expires retired keys whose tokens have all expired, picks up replicas' changes. */
+    /**
+     * Expires retired keys whose tokens have all expired, rotates when the active key is due, picks up replicas'
+     * changes; each expiry and each scheduled rotation is an audit event ({@code signing_key.rotation}, actor
+     * {@code system}) in the change's transaction.
+     */
     public void maintain() {
         exclusively(() -> {
             Instant now = clock.instant();
             boolean changed = false;
+            for (SigningKeyRecord r : store.signingKeys()) {
+                if (r.state() == SigningKeyState.RETIRED && !publishNeeded(r.kid(), now)
+                        && store.updateSigningKeyState(r.kid(), SigningKeyState.RETIRED, SigningKeyState.EXPIRED, now)) {
+                    auditor.record(Auditor.SIGNING_KEY_ROTATION, Auditor.SYSTEM, "signing_key.expire", r.kid(), "ok",
+                            Map.of("retiredAt", r.stateChangedAt().toString(),
+                                    "reason", "every token it signed has expired"));
+                    changed = true;
+                }
+            }
             SigningKeyRecord active = state.records().stream().filter(r -> r.kid().equals(state.active().kid()))
                     .findFirst().orElseThrow();
             if (!now.isBefore(active.createdAt().plus(rotation))) {
-                return rotateNow();
-            }
-            for (SigningKeyRecord r : store.signingKeys()) {
-                if (r.state() == SigningKeyState.RETIRED && !publishNeeded(r.kid(), now)) {
-                    changed |= store.updateSigningKeyState(r.kid(), SigningKeyState.RETIRED, SigningKeyState.EXPIRED,
-                            now);
-                }
+                return rotateNow(kid -> auditor.record(Auditor.SIGNING_KEY_ROTATION, Auditor.SYSTEM,
+                        "signing_key.rotate", kid, "ok", Map.of("retired", active.kid(),
+                                "reason", "scheduled (tokens.signing-key-rotation " + rotation + ")")));
             }
             reload(changed);
             return null;
@@ -174,10 +188,6 @@ public final class SigningKeys {
         synchronized (this) {
             return store.inTransaction("change the token signing keys", work);
         }
-    }
-
-    private SigningKeyView rotateNow() {
-        return rotateNow(kid -> { });
     }
 
     private SigningKeyView rotateNow(Consumer<String> recordInTransaction) {

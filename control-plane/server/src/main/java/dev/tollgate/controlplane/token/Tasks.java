@@ -53,15 +53,19 @@ public final class Tasks {
     private final Duration maxTaskTtl;
     private final int maxLiveTasks;
     private final Runnable quotaRefused;
+    private final AgentRateLimit rateLimit;
 
     /**
      * @param maxLiveTasks most tasks of one agent not yet past their TTL, ended ones included (each ended task's
      *                     revocation is in force until then, and every revocation in force is in every sidecar's
      *                     resync): one agent cannot grow the revocation set without bound
      * @param quotaRefused called for each creation refused by that quota (a metric)
+     * @param rateLimit    how often an agent may create its own tasks (operators are not limited)
      */
     public Tasks(Store store, TokenIssuer issuer, Revocations revocations, Auditor auditor, Clock clock,
-                 String trustDomain, Duration maxTaskTtl, int maxLiveTasks, Runnable quotaRefused) {
+                 String trustDomain, Duration maxTaskTtl, int maxLiveTasks, Runnable quotaRefused,
+                 AgentRateLimit rateLimit) {
+        this.rateLimit = rateLimit;
         if (maxLiveTasks < 1) {
             throw new IllegalArgumentException("maxLiveTasks: " + maxLiveTasks + " (expected: >= 1)");
         }
@@ -84,6 +88,9 @@ public final class Tasks {
         if (caller instanceof Principal.Workload w && !w.id().equals(agent)) {
             throw ApiProblem.forbidden("not_own_task", "a workload may create tasks only for itself (" + w.id()
                     + "), not for " + agent);
+        }
+        if (caller instanceof Principal.Workload w) {
+            rateLimit.acquire(w.id(), AgentRateLimit.Request.TASK_CREATE);
         }
         if (!agent.memberOf(trustDomain) || agent.kind() != SpiffeId.Kind.AGENT) {
             throw ApiProblem.badRequest("not_an_agent", "agent: " + agent + " (expected: spiffe://" + trustDomain

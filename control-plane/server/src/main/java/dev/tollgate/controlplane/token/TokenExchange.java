@@ -53,8 +53,11 @@ public final class TokenExchange {
     private final SigningKeys keys;
     private final Duration skew;
 
+    private final AgentRateLimit rateLimit;
+
     public TokenExchange(Store store, TokenIssuer issuer, SigningKeys keys, Revocations revocations, Auditor auditor,
-                         Clock clock, String trustDomain, Duration maxTtl, Duration skew) {
+                         Clock clock, String trustDomain, Duration maxTtl, Duration skew, AgentRateLimit rateLimit) {
+        this.rateLimit = rateLimit;
         this.store = store;
         this.issuer = issuer;
         this.keys = keys;
@@ -86,7 +89,12 @@ public final class TokenExchange {
         }
     }
 
+    /**
+     * @throws dev.tollgate.controlplane.api.ApiProblem 429 {@code rate_limited} when the caller exchanges faster than
+     *                                                  its rate limit allows (not audited: that is what it bounds)
+     */
     public ApiResponse exchange(SpiffeId caller, String contentType, byte[] body) {
+        rateLimit.acquire(caller, AgentRateLimit.Request.TOKEN_EXCHANGE);
         try {
             TokenExchangeResponse r = exchangeOrRefuse(caller, contentType, body);
             return ApiResponse.ok(r);
