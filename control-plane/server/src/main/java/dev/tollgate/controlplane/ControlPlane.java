@@ -227,7 +227,7 @@ public final class ControlPlane implements AutoCloseable {
                     metrics::agentRateRefusal);
             TokenServices tokens = new TokenServices(
                     new Tasks(store, tokenIssuer, revocations, auditor, clock, config.trustDomain(), tk.maxTaskTtl(),
-                            tk.maxLiveTasksPerAgent(), metrics::taskQuotaRefusal, agentRate),
+                            tk.maxLiveTasksPerAgent(), metrics::taskQuotaRefusal, agentRate, tk.clockSkew()),
                     new TokenExchange(store, tokenIssuer, signingKeys, revocations, auditor, clock,
                             config.trustDomain(), tk.exchangeMaxTtl(), tk.clockSkew(), agentRate),
                     revocations, signingKeys);

@@ -172,7 +172,9 @@ class TaskTokenApiTest {
         admin.completeTask(later.task().id());
         assertProblem(() -> task(admin, AGENT, 60, "crm.read"), 429, "task_quota_exceeded");
 
-        clock.advance(Duration.ofSeconds(60)); // the first task's TTL has run out: one slot
+        clock.advance(Duration.ofSeconds(89)); // a task counts until its TTL and the clock skew (30 s) have run out
+        assertProblem(() -> task(admin, AGENT, 60, "crm.read"), 429, "task_quota_exceeded");
+        clock.advance(Duration.ofSeconds(1)); // the first task's revocation has lapsed: one slot
         assertThat(task(admin, AGENT, 60, "crm.read").task().state()).isEqualTo("active");
         assertProblem(() -> task(admin, AGENT, 60, "crm.read"), 429, "task_quota_exceeded");
         assertThat(task(admin, OTHER, 60, "crm.read").task().state()).isEqualTo("active");
@@ -224,6 +226,8 @@ class TaskTokenApiTest {
         assertThat(limited).isPositive();
         assertThat(admin.audit(new AuditFilter("token.exchanged", null, null, null, null, null), 0, 100))
                 .hasSize(exchanged);
+        // and a rate-limited request leaves no row at all, not even a refusal
+        assertThat(admin.audit(0, 1000)).noneMatch(e -> "rate_limited".equals(e.result()));
         assertThat(tcp.cp.registry().get(dev.tollgate.controlplane.metrics.ControlPlaneMetrics.AGENT_RATE_REFUSALS)
                 .tag("request", "token_exchange").counter().count()).isEqualTo(limited);
         assertThat(tcp.cp.registry().get(dev.tollgate.controlplane.metrics.ControlPlaneMetrics.AGENT_RATE_REFUSALS)
@@ -360,6 +364,8 @@ class TaskTokenApiTest {
                 t -> assertThat(t.scope().toolNames()).containsExactly("crm.read"));
         assertOAuthError(() -> agent.exchangeToken(created.token(), CRM, "crm.search"), "invalid_scope");
         assertThat(agent.exchangeToken(created.token(), CRM, "crm.read").scope()).isEqualTo("crm.read");
+        // a sidecar asks for every tool of the task behind the upstream: the others still get a token
+        assertThat(agent.exchangeToken(created.token(), CRM, "crm.read crm.search").scope()).isEqualTo("crm.read");
 
         admin.updateWorkload(AGENT, new WorkloadSpec(null, null, null, null, List.of("mail.send"), null, null));
         assertOAuthError(() -> agent.exchangeToken(created.token(), CRM, null), "invalid_scope");

@@ -34,6 +34,7 @@ import io.netty.handler.ssl.SslHandler;
 
 import dev.tollgate.api.wire.Problem;
 import dev.tollgate.controlplane.audit.Auditor;
+import dev.tollgate.controlplane.token.AgentRateLimit;
 import dev.tollgate.controlplane.audit.RefusalAudit;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.RefusalReason;
@@ -124,8 +125,9 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                                         ? RefusalReason.UNTRUSTED_CLIENT_CERTIFICATE : RefusalReason.NO_CLIENT_CERTIFICATE,
                                 remote, RefusalAudit.API_REFUSED, method + " " + chosen.template(), cut(path),
                                 p.reason(), Map.of("status", p.status()));
-                    } else if (!"GET".equals(method) && (chosen.access().role() != null
-                            || "identity_revoked".equals(p.reason()))) {
+                    } else if (!"GET".equals(method) && !AgentRateLimit.RATE_LIMITED.equals(p.reason())
+                            && (chosen.access().role() != null || "identity_revoked".equals(p.reason()))) {
+                        // (a rate-limited request leaves no row: the limit bounds what an agent writes)
                         auditor.recordQuietly(Auditor.OPERATOR_ACTION, principal.auditName(),
                                 method + " " + chosen.template(), path, p.reason(), Map.of("status", p.status()));
                     }

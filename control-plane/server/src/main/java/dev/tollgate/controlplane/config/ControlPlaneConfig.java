@@ -75,7 +75,7 @@ public record ControlPlaneConfig(
             opt("watch.write-stall-timeout", "30s", "a watch stream whose connection accepts no writes for this long is closed"),
             opt("tokens.signing-key-rotation", "24h", "how often a new token signing key (ES256) takes over; the old one stays published until its tokens expire"),
             opt("tokens.max-task-ttl", "24h", "longest task (and task token) the control plane issues, whatever a registration allows"),
-            opt("tokens.max-live-tasks-per-agent", "1000", "most tasks of one agent not yet past their TTL, completed ones included (their revocations stay in force until then); more get 429"),
+            opt("tokens.max-live-tasks-per-agent", "1000", "most tasks of one agent not yet past their TTL plus tokens.clock-skew, completed ones included (their revocations stay in force until then); more get 429"),
             opt("tokens.agent-rate", "20", "task creations and token exchanges per second one agent may sustain at one replica (operators are not limited); more get 429"),
             opt("tokens.agent-burst", "100", "task creations and token exchanges one idle agent may make at once"),
             opt("tokens.exchange-max-ttl", "60s", "longest exchanged (audience-bound) token; never beyond the task's remaining life"),

@@ -15,15 +15,17 @@ import dev.tollgate.controlplane.api.ApiProblem;
  * How often one agent may ask this replica for a credential (create a task, exchange a token): a token bucket per
  * SPIFFE ID, {@code rate} per second with bursts of {@code burst}. Each granted request writes durable rows (a task or
  * token record and its audit events), so an agent in a loop would otherwise grow the database and the audit chain as
- * fast as the API answers. Operators are not limited. Buckets of agents idle for a minute are dropped, and at most
- * {@link #MAX_AGENTS} are held (an evicted bucket starts full again, which only ever favours the agent).
+ * fast as the API answers. Operators are not limited. A bucket is dropped once its agent has been idle for as long as
+ * it takes to fill (at least a minute), so dropping it gives nothing away; at most {@link #MAX_AGENTS} are held.
  */
 public final class AgentRateLimit {
     static final int MAX_AGENTS = 100_000;
+    /** The problem reason of a refused request; such a refusal writes no audit row. */
+    public static final String RATE_LIMITED = "rate_limited";
 
     /** What an agent asked for; one bucket covers both. */
     public enum Request {
-        TASK_CREATE("create a task"), TOKEN_EXCHANGE("exchange a token");
+        TASK_CREATE("create a task"), TASK_COMPLETE("complete a task"), TOKEN_EXCHANGE("exchange a token");
 
         private final String words;
 
@@ -56,8 +58,9 @@ public final class AgentRateLimit {
         this.burst = burst;
         this.nanos = nanos;
         this.refused = refused;
-        this.buckets = Caffeine.newBuilder().maximumSize(MAX_AGENTS).expireAfterAccess(Duration.ofMinutes(1))
-                .build();
+        // kept at least as long as an empty bucket takes to fill: a dropped bucket comes back full
+        Duration idle = Duration.ofMillis(Math.max(60_000L, (long) Math.ceil(burst / rate * 1000)));
+        this.buckets = Caffeine.newBuilder().maximumSize(MAX_AGENTS).expireAfterAccess(idle).build();
     }
 
     /**
@@ -70,7 +73,7 @@ public final class AgentRateLimit {
         double wait = b.take(nanos.getAsLong());
         if (wait > 0) {
             refused.accept(request);
-            throw new ApiProblem(429, "rate_limited", "Too many requests", agent + " asks to " + request.words
+            throw new ApiProblem(429, RATE_LIMITED, "Too many requests", agent + " asks to " + request.words
                     + " faster than " + rate + " per second (bursts of " + (long) burst
                     + "; tokens.agent-rate, tokens.agent-burst); retry later", (long) Math.ceil(wait));
         }

@@ -54,18 +54,21 @@ public final class Tasks {
     private final int maxLiveTasks;
     private final Runnable quotaRefused;
     private final AgentRateLimit rateLimit;
+    private final Duration revocationSkew;
 
     /**
      * @param maxLiveTasks most tasks of one agent not yet past their TTL, ended ones included (each ended task's
      *                     revocation is in force until then, and every revocation in force is in every sidecar's
      *                     resync): one agent cannot grow the revocation set without bound
      * @param quotaRefused called for each creation refused by that quota (a metric)
-     * @param rateLimit    how often an agent may create its own tasks (operators are not limited)
+     * @param rateLimit    how often an agent may create and complete its own tasks (operators are not limited)
+     * @param revocationSkew how long past its expiry a task's revocation stays in force (tokens.clock-skew)
      */
     public Tasks(Store store, TokenIssuer issuer, Revocations revocations, Auditor auditor, Clock clock,
                  String trustDomain, Duration maxTaskTtl, int maxLiveTasks, Runnable quotaRefused,
-                 AgentRateLimit rateLimit) {
+                 AgentRateLimit rateLimit, Duration revocationSkew) {
         this.rateLimit = rateLimit;
+        this.revocationSkew = revocationSkew;
         if (maxLiveTasks < 1) {
             throw new IllegalArgumentException("maxLiveTasks: " + maxLiveTasks + " (expected: >= 1)");
         }
@@ -81,6 +84,10 @@ public final class Tasks {
     }
 
     public TaskCreatedView create(TaskSpec spec, Principal caller) {
+        // first: every request of a workload, refused or not, draws on its rate (a refusal writes an audit row too)
+        if (caller instanceof Principal.Workload w) {
+            rateLimit.acquire(w.id(), AgentRateLimit.Request.TASK_CREATE);
+        }
         if (spec == null) {
             throw ApiProblem.badRequest("missing_body", "request body: empty (expected: {agent, scope, intent, ttlSeconds})");
         }
@@ -88,9 +95,6 @@ public final class Tasks {
         if (caller instanceof Principal.Workload w && !w.id().equals(agent)) {
             throw ApiProblem.forbidden("not_own_task", "a workload may create tasks only for itself (" + w.id()
                     + "), not for " + agent);
-        }
-        if (caller instanceof Principal.Workload w) {
-            rateLimit.acquire(w.id(), AgentRateLimit.Request.TASK_CREATE);
         }
         if (!agent.memberOf(trustDomain) || agent.kind() != SpiffeId.Kind.AGENT) {
             throw ApiProblem.badRequest("not_an_agent", "agent: " + agent + " (expected: spiffe://" + trustDomain
@@ -148,17 +152,21 @@ public final class Tasks {
         return new TaskCreatedView(view(task), token.token(), token.jti(), token.expiresAt());
     }
 
+    /**
+     * Refuses a creation while the agent holds maxLiveTasks tasks whose revocation would still be in force: their
+     * expiry plus the clock skew, which a task's revocation is kept for beyond its expiry.
+     */
     private void requireQuota(SpiffeId agent, Instant now) {
-        LiveTasks live = store.liveTasks(agent, now);
+        LiveTasks live = store.liveTasks(agent, now.minus(revocationSkew));
         if (live.count() < maxLiveTasks) {
             return;
         }
         quotaRefused.run();
-        Instant next = live.earliestExpiry().orElse(now);
+        Instant next = live.earliestExpiry().orElse(now).plus(revocationSkew);
         long wait = Duration.between(now, next).toSeconds() + 1;
         throw new ApiProblem(429, "task_quota_exceeded", "Too many requests", agent + " has " + live.count()
-                + " tasks not yet past their TTL (limit: tokens.max-live-tasks-per-agent = " + maxLiveTasks
-                + "); a completed task counts until its TTL runs out, so shorter TTLs free room sooner; the next"
+                + " tasks not yet past their TTL and tokens.clock-skew (limit: tokens.max-live-tasks-per-agent = "
+                + maxLiveTasks + "); a completed task counts until then, so shorter TTLs free room sooner; the next"
                 + " frees at " + next, wait);
     }
 
@@ -167,6 +175,9 @@ public final class Tasks {
      * revocation's revision. A workload may complete only its own tasks.
      */
     public TaskView complete(String id, Principal caller) {
+        if (caller instanceof Principal.Workload w) {
+            rateLimit.acquire(w.id(), AgentRateLimit.Request.TASK_COMPLETE);
+        }
         TaskRecord task = find(id);
         if (caller instanceof Principal.Workload w && !w.id().equals(task.agent())) {
             throw ApiProblem.forbidden("not_own_task", "a workload may complete only its own tasks");

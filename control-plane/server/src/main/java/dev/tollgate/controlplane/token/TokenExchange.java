@@ -213,41 +213,39 @@ public final class TokenExchange {
         return id;
     }
 
-    /** The requested tools (or all of the task's) that the task allows and the agent is still registered for. */
+    /**
+     * The requested tools (or all of the task's) that the agent is still registered for. A requested tool outside
+     * the task's scope is refused; one the agent is no longer registered for is left out of the token (the sidecar
+     * asks for every tool of the task behind one upstream: taking one tool away must not cut off the others); none
+     * left is refused.
+     */
     private static TaskScope narrow(TaskScope taskScope, String requested, String taskId, Set<String> registered)
             throws Refusal {
-        if (requested == null) {
-            Set<String> still = new LinkedHashSet<>();
-            for (String t : taskScope.toolNames()) {
-                if (registered.contains(t)) {
-                    still.add(t);
-                }
-            }
-            if (still.isEmpty()) {
-                throw new Refusal("invalid_scope", "none of the task's tools is still registered for the agent",
-                        taskId);
-            }
-            return still.size() == taskScope.toolNames().size() ? taskScope : taskScope.narrowTo(still);
-        }
         Set<String> names = new LinkedHashSet<>();
-        for (String s : requested.split(" ")) {
-            if (s.isEmpty()) {
-                continue;
+        if (requested == null) {
+            names.addAll(taskScope.toolNames());
+        } else {
+            for (String s : requested.split(" ")) {
+                if (s.isEmpty()) {
+                    continue;
+                }
+                if (!ToolGrant.TOOL_NAME.matcher(s).matches() || !taskScope.allows(s)) {
+                    throw new Refusal("invalid_scope", "scope: '" + (s.length() > 128 ? s.substring(0, 128) : s)
+                            + "' is not in the task's scope", taskId);
+                }
+                names.add(s);
             }
-            if (!ToolGrant.TOOL_NAME.matcher(s).matches() || !taskScope.allows(s)) {
-                throw new Refusal("invalid_scope", "scope: '" + (s.length() > 128 ? s.substring(0, 128) : s)
-                        + "' is not in the task's scope", taskId);
+            if (names.isEmpty() || names.size() > MAX_SCOPE_TOOLS) {
+                throw new Refusal("invalid_scope", "scope: " + names.size() + " tools (expected: 1 to "
+                        + MAX_SCOPE_TOOLS + ")", taskId);
             }
-            if (!registered.contains(s)) {
-                throw new Refusal("invalid_scope", "scope: '" + s + "' is no longer registered for the agent", taskId);
-            }
-            names.add(s);
         }
-        if (names.isEmpty() || names.size() > MAX_SCOPE_TOOLS) {
-            throw new Refusal("invalid_scope", "scope: " + names.size() + " tools (expected: 1 to " + MAX_SCOPE_TOOLS + ")",
-                    taskId);
+        names.retainAll(registered);
+        if (names.isEmpty()) {
+            throw new Refusal("invalid_scope", "scope: " + (requested == null ? "none of the task's tools"
+                    : "none of the requested tools") + " is still registered for the agent", taskId);
         }
-        return taskScope.narrowTo(names);
+        return names.size() == taskScope.toolNames().size() ? taskScope : taskScope.narrowTo(names);
     }
 
     private static String single(Map<String, List<String>> form, String name, boolean required) throws Refusal {
