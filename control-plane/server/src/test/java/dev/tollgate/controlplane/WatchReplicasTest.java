@@ -119,6 +119,46 @@ class WatchReplicasTest {
     }
 
     /** A new, empty database of the shared PostgreSQL; its JDBC URL. */
+    @Test
+    void aScheduledSigningKeyRotationHappensOncePerPeriodWhicheverReplicasRunTheirUpkeep() throws Exception {
+        String url = database("key_rotation_replicas");
+        dev.tollgate.testing.MutableClock clock = new dev.tollgate.testing.MutableClock();
+        Map<String, String> o = Map.of("tokens.signing-key-rotation", "5m", "audit.checkpoint-interval", "1h");
+        try (TestControlPlane a = TestControlPlane.start(dir.resolve("a"), url, clock, o);
+             TestControlPlane b = TestControlPlane.start(dir.resolve("b"), url, clock, o)) {
+            String first = a.cp.tokens().keys().active().kid();
+            assertThat(b.cp.tokens().keys().active().kid()).as("the second replica uses the first one's key")
+                    .isEqualTo(first);
+
+            clock.advance(java.time.Duration.ofMinutes(5).plusSeconds(1));
+            a.cp.maintain();
+            b.cp.maintain(); // its own view still says the first key is due: the store says it was rotated already
+            assertThat(a.cp.store().signingKeys()).hasSize(2);
+            assertThat(b.cp.tokens().keys().active().kid()).isEqualTo(a.cp.tokens().keys().active().kid())
+                    .isNotEqualTo(first);
+
+            clock.advance(java.time.Duration.ofMinutes(5).plusSeconds(1));
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+            try {
+                var fa = pool.submit(() -> a.cp.maintain());
+                var fb = pool.submit(() -> b.cp.maintain());
+                fa.get(30, TimeUnit.SECONDS);
+                fb.get(30, TimeUnit.SECONDS);
+            } finally {
+                pool.shutdownNow();
+            }
+            assertThat(a.cp.store().signingKeys()).as("both at once: still one rotation").hasSize(3);
+            var rotations = a.admin().audit(new dev.tollgate.api.client.AuditFilter("signing_key.rotation", null, null,
+                    null, null, null), 0, 100);
+            // (a retired key that signed nothing expires at the next upkeep of either replica, once)
+            assertThat(rotations).extracting(e -> e.action()).filteredOn(x -> !x.equals("signing_key.expire"))
+                    .containsExactly("signing_key.create", "signing_key.rotate", "signing_key.rotate");
+            assertThat(rotations).filteredOn(e -> e.action().equals("signing_key.expire")).extracting(e -> e.subject())
+                    .doesNotHaveDuplicates();
+            assertThat(a.admin().verifyAudit().intact()).isTrue();
+        }
+    }
+
     private static String database(String name) throws Exception {
         try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
             s.execute("CREATE DATABASE " + name);

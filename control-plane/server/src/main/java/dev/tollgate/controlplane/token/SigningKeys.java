@@ -145,9 +145,12 @@ public final class SigningKeys {
                     changed = true;
                 }
             }
-            SigningKeyRecord active = state.records().stream().filter(r -> r.kid().equals(state.active().kid()))
-                    .findFirst().orElseThrow();
-            if (!now.isBefore(active.createdAt().plus(rotation))) {
+            // Decided from the store, in this transaction: another replica may have rotated since this one's state.
+            SigningKeyRecord active = newestActive(store.signingKeys());
+            // Retiring the due key first claims the rotation: a replica doing the same at once waits for the row
+            // (PostgreSQL; SQLite has one writer) and then finds it retired, so each period has one rotation.
+            if (active != null && !now.isBefore(active.createdAt().plus(rotation))
+                    && store.updateSigningKeyState(active.kid(), SigningKeyState.ACTIVE, SigningKeyState.RETIRED, now)) {
                 return rotateNow(kid -> auditor.record(Auditor.SIGNING_KEY_ROTATION, Auditor.SYSTEM,
                         "signing_key.rotate", kid, "ok", Map.of("retired", active.kid(),
                                 "reason", "scheduled (tokens.signing-key-rotation " + rotation + ")")));
@@ -264,17 +267,15 @@ public final class SigningKeys {
      */
     private State reload(boolean publish) {
         List<SigningKeyRecord> records = store.signingKeys();
-        SigningKeyRecord newest = null;
+        SigningKeyRecord newest = newestActive(records);
         List<JWK> published = new ArrayList<>();
-        for (SigningKeyRecord r : records) {
-            if (r.state() == SigningKeyState.ACTIVE && (newest == null || !r.createdAt().isBefore(newest.createdAt()))) {
-                newest = r;
-            }
-        }
         Instant now = clock.instant();
         for (SigningKeyRecord r : records) {
-            if (r.state() == SigningKeyState.ACTIVE && r != newest) {
-                store.updateSigningKeyState(r.kid(), SigningKeyState.ACTIVE, SigningKeyState.RETIRED, now);
+            if (r.state() == SigningKeyState.ACTIVE && r != newest
+                    && store.updateSigningKeyState(r.kid(), SigningKeyState.ACTIVE, SigningKeyState.RETIRED, now)) {
+                // two replicas made a key at once (their first start): the newer signs
+                auditor.record(Auditor.SIGNING_KEY_ROTATION, Auditor.SYSTEM, "signing_key.retire", r.kid(), "ok",
+                        Map.of("activeKey", newest.kid(), "reason", "a newer key is active"));
             }
             if (r.state() == SigningKeyState.ACTIVE || r.state() == SigningKeyState.RETIRED) {
                 published.add(publicJwk(r));
@@ -292,6 +293,17 @@ public final class SigningKeys {
         }
         store.afterCommit(() -> state = next);
         return next;
+    }
+
+    /** The newest ACTIVE key (by createdAt; the later one on a tie), or null. */
+    private static SigningKeyRecord newestActive(List<SigningKeyRecord> records) {
+        SigningKeyRecord newest = null;
+        for (SigningKeyRecord r : records) {
+            if (r.state() == SigningKeyState.ACTIVE && (newest == null || !r.createdAt().isBefore(newest.createdAt()))) {
+                newest = r;
+            }
+        }
+        return newest;
     }
 
     private static JWK publicJwk(SigningKeyRecord r) {
