@@ -220,6 +220,14 @@ public final class ControlPlane implements AutoCloseable {
                     config.trustDomain(), tk.clockSkew(), config.joinTokenMaxTtl(), id -> store.afterCommit(() -> {
                         revokedIdentities.load(id);
                         watchHub.identityRevoked(id);
+                        if (id.equals(SpiffeId.of(config.trustDomain(), SpiffeId.Kind.OPERATOR, BOOTSTRAP_ADMIN))) {
+                            try {
+                                markBootstrapRevoked(config.operatorDir(), id); // at once; the upkeep writes it too
+                            } catch (IOException e) {
+                                LOG.error("cannot write {} (the next upkeep tries again): {}",
+                                        config.operatorDir().resolve(BOOTSTRAP_REVOKED_FILE), e.toString());
+                            }
+                        }
                     }));
             hub.refuseRevoked(revocations::identityRevoked);
             TokenIssuer tokenIssuer = new TokenIssuer(signingKeys, store, config.trustDomain());
@@ -555,17 +563,16 @@ public final class ControlPlane implements AutoCloseable {
         if (writtenBundleSequence.getAndSet(bundle.sequence()) != bundle.sequence()) {
             writeAtomically(dir.resolve(BUNDLE_FILE), bundle.pem());
         }
+        SpiffeId id = SpiffeId.of(config.trustDomain(), SpiffeId.Kind.OPERATOR, BOOTSTRAP_ADMIN);
+        Path marker = dir.resolve(BOOTSTRAP_REVOKED_FILE);
+        // before anything else: at every upkeep while the revocation is in force, not only once the credential is
+        // past half its life (the revocation may have lapsed by then)
+        if (operators.revoked(id)) {
+            markBootstrapRevoked(dir, id);
+        }
         Path certFile = dir.resolve(ADMIN_CERT_FILE);
         if (Files.exists(certFile) && !pastHalfLife(certFile)) {
             return;
-        }
-        SpiffeId id = SpiffeId.of(config.trustDomain(), SpiffeId.Kind.OPERATOR, BOOTSTRAP_ADMIN);
-        Path marker = dir.resolve(BOOTSTRAP_REVOKED_FILE);
-        if (operators.revoked(id) && !Files.exists(marker)) {
-            // lasting, unlike the revocation (which ends when every credential it covered has expired): if the
-            // directory is what leaked, a new credential written there would hand admin back
-            writeAtomically(marker, "the bootstrap admin " + id + " was revoked; delete this file to have the control"
-                    + " plane write a new bootstrap credential here\n");
         }
         if (Files.exists(marker)) {
             if (!bootstrapRevokedLogged) {
@@ -585,6 +592,20 @@ public final class ControlPlane implements AutoCloseable {
         Files.move(keyTmp, dir.resolve(ADMIN_KEY_FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         writeAtomically(certFile, Pem.encodeCertificates(cert.chain()));
         LOG.info("bootstrap admin credential written to {} (valid until {})", dir, leaf.getNotAfter().toInstant());
+    }
+
+    /**
+     * Writes the lasting marker that the bootstrap admin was revoked, unless it exists. Lasting, unlike the revocation
+     * (which ends when every credential it covered has expired): if the directory is what leaked, a new credential
+     * written there would hand admin back. Called at each upkeep and right after the revocation commits.
+     */
+    static void markBootstrapRevoked(Path operatorDir, SpiffeId id) throws IOException {
+        Path marker = operatorDir.resolve(BOOTSTRAP_REVOKED_FILE);
+        if (!Files.exists(marker)) {
+            createPrivateDirectory(operatorDir);
+            writeAtomically(marker, "the bootstrap admin " + id + " was revoked; delete this file to have the control"
+                    + " plane write a new bootstrap credential here\n");
+        }
     }
 
     private boolean pastHalfLife(Path certFile) {

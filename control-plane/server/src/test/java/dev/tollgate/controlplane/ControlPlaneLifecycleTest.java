@@ -72,6 +72,11 @@ class ControlPlaneLifecycleTest {
             Path op = tcp.cp.operatorDir();
             tcp.admin().revoke(new dev.tollgate.api.wire.RevocationRequest("spiffe_id", "spiffe://"
                     + TestControlPlane.TRUST_DOMAIN + "/operator/" + ControlPlane.BOOTSTRAP_ADMIN, "directory leaked"));
+            // at once, not when the credential is next due for renewal (the revocation may have lapsed by then)
+            assertThat(op.resolve(ControlPlane.BOOTSTRAP_REVOKED_FILE)).exists();
+            Files.delete(op.resolve(ControlPlane.BOOTSTRAP_REVOKED_FILE));
+            tcp.cp.writeOperatorFiles(); // the credential is young: the upkeep still writes the marker again
+            assertThat(op.resolve(ControlPlane.BOOTSTRAP_REVOKED_FILE)).exists();
             Files.delete(op.resolve(ControlPlane.ADMIN_CERT_FILE));
 
             tcp.cp.writeOperatorFiles();

@@ -178,14 +178,29 @@ class K8sAttestationApiTest {
     }
 
     @Test
-    void aRevokedIdentityIsNotIssuedByAttestation() {
+    void aRevokedIdentityIsNotIssuedByAttestationNowNorOnceItsRevocationLapses() {
         register(TRIAGE, new K8sSelector("prod", "agents", "triage"));
         cp.admin().revoke(new dev.tollgate.api.wire.RevocationRequest("spiffe_id", TRIAGE.toString(), "test"));
 
-        ControlPlaneException e = refused(cluster.token(cluster.pod("agents", "triage"), TestControlPlane.TRUST_DOMAIN));
-
+        // The revocation lapses once nothing it covered is valid, but the pod keeps running and keeps its token
+        // fresh: its selectors are gone with the revocation, so it does not attest again by itself.
+        assertThat(cp.admin().workload(TRIAGE).k8sSelectors()).isEmpty();
+        assertThat(cp.admin().audit(0, 1000)).anySatisfy(ev -> {
+            assertThat(ev.action()).isEqualTo("workload.update");
+            assertThat(ev.subject()).isEqualTo(TRIAGE.toString());
+            assertThat(ev.details()).containsEntry("changed", "k8sSelectors").containsKey("reason");
+        });
+        Pod pod = cluster.pod("agents", "triage");
+        ControlPlaneException e = refused(cluster.token(pod, TestControlPlane.TRUST_DOMAIN));
         assertThat(e.status()).isEqualTo(403);
-        assertThat(e.reason()).isEqualTo("identity_revoked");
+        assertThat(e.reason()).isEqualTo("k8s_no_registration");
+
+        // an operator sets them again while the revocation is in force: still refused, as revoked
+        cp.admin().updateWorkload(TRIAGE, new WorkloadSpec(null, null, null, null, null, null, null,
+                List.of(new K8sSelector("prod", "agents", "triage"))));
+        ControlPlaneException again = refused(cluster.token(pod, TestControlPlane.TRUST_DOMAIN));
+        assertThat(again.status()).isEqualTo(403);
+        assertThat(again.reason()).isEqualTo("identity_revoked");
     }
 
     @Test

@@ -139,7 +139,7 @@ public final class WorkloadRegistry {
     }
 
     /** What an update changed, each field as {@code <field>.old} and {@code <field>.new}, and their names. */
-    static Map<String, Object> changes(Workload before, Workload after) {
+    public static Map<String, Object> changes(Workload before, Workload after) {
         Map<String, Object> d = new LinkedHashMap<>();
         List<String> changed = new ArrayList<>();
         change(d, changed, "humanOwner", before.humanOwner(), after.humanOwner());

@@ -24,6 +24,7 @@ import dev.tollgate.controlplane.store.IssuedTokenRecord;
 import dev.tollgate.controlplane.store.RevocationRecord;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.store.TaskRecord;
+import dev.tollgate.controlplane.store.Workload;
 import dev.tollgate.controlplane.watch.RevisionPublisher;
 import dev.tollgate.controlplane.watch.SnapshotSource;
 
@@ -140,11 +141,34 @@ public final class Revocations {
             keys.revoke(value);
         }
         if (type == RevocationSet.Type.SPIFFE_ID) {
-            // after the commit: the sidecars learn of the revocation before the revoked one loses its stream
             SpiffeId id = SpiffeId.parse(value);
+            stopKubernetesAttestation(id, actor, now);
+            // after the commit: the sidecars learn of the revocation before the revoked one loses its stream
             store.afterCommit(() -> identityRevoked.accept(id));
         }
         return r;
+    }
+
+    /**
+     * A revocation lapses once nothing it covered can be valid, but a compromised pod keeps running and its kubelet
+     * keeps refreshing the token it attests with: it would be issued an SVID again the moment the revocation lapsed,
+     * with no one asking. So revoking an identity also removes its Kubernetes selectors (in the revocation's
+     * transaction, audited as a workload.update): it attests again only once an operator sets them again.
+     */
+    private void stopKubernetesAttestation(SpiffeId id, String actor, Instant now) {
+        Optional<Workload> found = store.workload(id);
+        if (found.isEmpty() || found.get().k8sSelectors().isEmpty()) {
+            return;
+        }
+        Workload w = found.get();
+        Workload stripped = new Workload(w.id(), w.humanOwner(), w.serviceOwner(), w.purpose(), w.tools(),
+                w.maxSvidTtl(), w.maxTaskTtl(), w.createdAt(), now, List.of());
+        if (store.updateWorkload(stripped)) {
+            Map<String, Object> details = new LinkedHashMap<>(WorkloadRegistry.changes(w, stripped));
+            details.put("reason", "identity revoked: Kubernetes attestation stops until an operator sets the selectors"
+                    + " again");
+            auditor.record(Auditor.OPERATOR_ACTION, actor, "workload.update", id.toString(), "ok", details);
+        }
     }
 
     /**
