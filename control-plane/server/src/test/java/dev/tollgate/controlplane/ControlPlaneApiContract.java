@@ -321,6 +321,19 @@ abstract class ControlPlaneApiContract {
         admin.deleteWorkload(id);
         assertProblem(() -> asWorkload.renewSvid(new SvidRequest(Csrs.csrPem(Csrs.newP256()), null, null)),
                 403, "workload_not_registered");
+
+        // Registered again under the same ID: the decommissioned instance's SVID, still valid, renews nothing
+        tcp.register(id);
+        assertProblem(() -> asWorkload.renewSvid(new SvidRequest(Csrs.csrPem(Csrs.newP256()), null, null)),
+                403, "svid_predates_registration");
+        ControlPlaneClient renewedClient = tcp.as(Pem.certificates(renewed.chainPem()), next.getPrivate());
+        assertProblem(() -> renewedClient.renewSvid(new SvidRequest(Csrs.csrPem(Csrs.newP256()), null, null)),
+                403, "svid_predates_registration");
+        // an SVID issued under the new registration renews
+        TestControlPlane.Joined rejoined = tcp.join(id, null);
+        assertThat(tcp.as(rejoined.chain(), rejoined.keys().getPrivate())
+                .renewSvid(new SvidRequest(Csrs.csrPem(Csrs.newP256()), null, null)).serial())
+                .isNotEqualTo(rejoined.svid().serial());
     }
 
     @Test

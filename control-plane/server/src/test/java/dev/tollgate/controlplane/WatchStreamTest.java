@@ -277,6 +277,10 @@ class WatchStreamTest {
         await().until(() -> r.ended);
         assertThat(closedFor("deleted")).isEqualTo(1.0);
         assertThat(tcp.cp.watchHub().openStreams()).isZero();
+        // and its still valid SVID opens no new one (another replica would notice the deletion only later)
+        RawWatch again = watch(w, 0);
+        assertThat(again.status).isEqualTo(403);
+        assertThat(tcp.cp.watchHub().openStreams()).isZero();
     }
 
     @Test

@@ -149,7 +149,7 @@ public final class ApiRoutes {
                 new Route("POST", "/v1/attest/k8s", Access.PUBLIC,
                         r -> ApiResponse.ok(attestor.attest(r.json(K8sAttestationRequest.class), r.remote()))),
                 new Route("POST", "/v1/svid/renew", Access.WORKLOAD,
-                        r -> ApiResponse.ok(issuer.renew(((Principal.Workload) r.principal()).id(),
+                        r -> ApiResponse.ok(issuer.renew((Principal.Workload) r.principal(),
                                 r.json(SvidRequest.class)))),
                 new Route("GET", "/v1/watch", Access.WORKLOAD,
                         r -> watch.open((Principal.Workload) r.principal(), r.queryLong("after", 0, 0, Long.MAX_VALUE))),

@@ -13,6 +13,7 @@ import org.bouncycastle.asn1.ASN1UTF8String;
 import dev.tollgate.api.OperatorRole;
 import dev.tollgate.api.SpiffeId;
 import dev.tollgate.api.tls.SpiffeTrustManager;
+import dev.tollgate.api.tls.Svids;
 
 /**
  * Turns a connection's client certificate chain into a {@link Principal}: the chain must lead to the current trust
@@ -50,7 +51,7 @@ public final class Authenticator {
         if (id.kind() == SpiffeId.Kind.OPERATOR) {
             return new Principal.Operator(id, role(chain[0]));
         }
-        return new Principal.Workload(id, chain[0].getNotAfter().toInstant());
+        return new Principal.Workload(id, chain[0].getNotAfter().toInstant(), Svids.serialHex(chain[0]));
     }
 
     /** The operator role the certificate carries, or null. */

@@ -33,7 +33,12 @@ public sealed interface Principal {
     }
 
     /** A workload's X.509-SVID, valid until notAfter. */
-    record Workload(SpiffeId id, java.time.Instant notAfter) implements Principal {
+    /** A workload, by the SVID it presented: its notAfter, and its serial (hex, as recorded; null when unknown). */
+    record Workload(SpiffeId id, java.time.Instant notAfter, String serialHex) implements Principal {
+        public Workload(SpiffeId id, java.time.Instant notAfter) {
+            this(id, notAfter, null);
+        }
+
         @Override
         public String auditName() {
             return id.toString();

@@ -28,6 +28,12 @@ public final class WatchStreams {
         if (hub.revoked(workload.id())) {
             throw ApiProblem.forbidden("identity_revoked", workload.id() + " is revoked");
         }
+        if (!hub.registered(workload.id())) {
+            // a deleted workload's streams end at once on this replica, on others at their next identity check;
+            // without this it could open a new one (and take a resync) in between, as often as it liked
+            throw ApiProblem.forbidden("workload_not_registered", "workload " + workload.id()
+                    + " is not registered (deleted?)");
+        }
         WatchHub.Subscription s;
         try {
             s = hub.reserve(workload.id(), workload.notAfter());

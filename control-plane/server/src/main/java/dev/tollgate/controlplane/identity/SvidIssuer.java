@@ -16,6 +16,7 @@ import dev.tollgate.api.tls.Svids;
 import dev.tollgate.api.wire.SvidRequest;
 import dev.tollgate.api.wire.SvidResponse;
 import dev.tollgate.controlplane.api.ApiProblem;
+import dev.tollgate.controlplane.api.Principal;
 import dev.tollgate.controlplane.audit.Auditor;
 import dev.tollgate.controlplane.ca.BadCsrException;
 import dev.tollgate.controlplane.ca.CaManager;
@@ -147,8 +148,13 @@ public final class SvidIssuer {
                 leaf -> { });
     }
 
-    /** Renewal over mTLS: the caller is the workload its current SVID names. */
-    public SvidResponse renew(SpiffeId caller, SvidRequest request) {
+    /**
+     * Renewal over mTLS: the caller is the workload its current SVID names. That SVID must have been issued under the
+     * workload's current registration: one issued before the workload was deleted and registered again (a
+     * decommissioned instance's) is not renewed, or it could renew itself for as long as it liked.
+     */
+    public SvidResponse renew(Principal.Workload presented, SvidRequest request) {
+        SpiffeId caller = presented.id();
         PublicKey key = csrKey(request, IssuanceKind.RENEWAL, caller.toString());
         if (request.joinToken() != null) {
             metrics.issuance(IssuanceKind.RENEWAL, IssuanceResult.BAD_REQUEST);
@@ -162,6 +168,17 @@ public final class SvidIssuer {
             auditor.recordQuietly(Auditor.SVID_REFUSED, caller.toString(), "svid.renew", caller.toString(),
                     "denied", Map.of("reason", "workload_not_registered"));
             throw ApiProblem.forbidden("workload_not_registered", "workload " + caller + " is not registered (deleted?)");
+        }
+        Optional<SvidRecord> current = presented.serialHex() == null ? Optional.empty()
+                : store.svid(presented.serialHex());
+        if (current.isEmpty() || current.get().issuedAt().isBefore(w.get().createdAt())) {
+            metrics.issuance(IssuanceKind.RENEWAL, IssuanceResult.REFUSED);
+            auditor.recordQuietly(Auditor.SVID_REFUSED, caller.toString(), "svid.renew", caller.toString(),
+                    "denied", Map.of("reason", "svid_predates_registration", "serial",
+                            String.valueOf(presented.serialHex())));
+            throw ApiProblem.forbidden("svid_predates_registration", "the presented SVID (serial "
+                    + presented.serialHex() + ") was not issued under the current registration of " + caller
+                    + " (registered " + w.get().createdAt() + "): join again");
         }
         return issue(caller, key, ttl(request.ttlSeconds(), w.get().maxSvidTtl()), Optional.empty(),
                 IssuanceKind.RENEWAL, caller.toString(), leaf -> { });

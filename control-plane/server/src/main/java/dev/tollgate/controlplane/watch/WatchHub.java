@@ -301,6 +301,11 @@ public final class WatchHub implements RevisionPublisher, AutoCloseable {
         this.revoked = Objects.requireNonNull(isRevoked, "isRevoked");
     }
 
+    /** True while the identity is a registered workload (read from the store): only then may it open a stream. */
+    public boolean registered(SpiffeId id) {
+        return store.workload(id).isPresent();
+    }
+
     /** True when the identity's SPIFFE ID is revoked: it may not open a watch stream. */
     public boolean revoked(SpiffeId id) {
         return revoked.test(id);

@@ -37,6 +37,7 @@ class WatchStreamsTest {
     @Test
     void aRevocationLandingBetweenTheCheckAndTheReservationStillRefusesTheStream() {
         tcp = TestControlPlane.start(dir);
+        tcp.register(AGENT);
         WatchHub hub = tcp.cp.watchHub();
         AtomicBoolean revoked = new AtomicBoolean();
         // The first check answers "not revoked"; right after it the revocation is stored and published, as
