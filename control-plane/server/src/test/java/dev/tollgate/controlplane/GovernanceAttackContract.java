@@ -105,6 +105,38 @@ abstract class GovernanceAttackContract {
         assertThat(bobAdmin.approveException(requested.id()).approvedBy()).isEqualTo("bob-admin");
     }
 
+    /** A client of a new operator credential issued by {@code issuer} (not the bootstrap admin). */
+    ControlPlaneClient issuedBy(ControlPlaneClient issuer, String name, String role, String person) {
+        KeyPair kp = Csrs.newP256();
+        SvidResponse r = issuer.issueOperatorCredential(new OperatorCredentialRequest(name, role, person,
+                Csrs.csrPem(kp), 3600L));
+        return tcp.as(Pem.certificates(r.chainPem()), kp.getPrivate());
+    }
+
+    @Test
+    void refusesApprovalByANameTheRequesterMintedDirectlyOrThroughAnother() {
+        start();
+        SpiffeId batch = TestControlPlane.agent("legacy-batch");
+        tcp.register(batch);
+        ControlPlaneClient alice = operator("alice-admin", "admin", "alice@example.com");
+        ExceptionView requested = alice.requestException(noTaskToken(batch));
+
+        // alice issues herself an admin credential under an invented person, and that one issues another
+        ControlPlaneClient zed = issuedBy(alice, "zed", "admin", "zed@example.com");
+        ControlPlaneClient yan = issuedBy(zed, "yan", "admin", "yan@example.com");
+        assertProblem(() -> zed.approveException(requested.id()), 403, "approver_is_requester");
+        assertProblem(() -> yan.approveException(requested.id()), 403, "approver_is_requester");
+        assertThat(admin.exception(requested.id()).state()).isEqualTo("requested");
+
+        // an admin alice did not issue approves; neither of hers may review it either
+        ControlPlaneClient bob = operator("bob-admin", "admin", "bob@example.com");
+        assertThat(bob.approveException(requested.id()).approvedBy()).isEqualTo("bob-admin");
+        assertProblem(() -> yan.reviewException(requested.id()), 403, "reviewer_is_requester");
+        // and what bob issues is bob's: it may act on alice's requests
+        ControlPlaneClient carol = issuedBy(bob, "carol", "admin", "carol@example.com");
+        assertThat(carol.reviewException(requested.id()).reviewedBy()).isEqualTo("carol");
+    }
+
     @Test
     void refusesReviewBySecondCredentialOfTheRequestingPerson() {
         start();

@@ -28,6 +28,7 @@ import dev.tollgate.controlplane.identity.WorkloadRegistry;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
 import dev.tollgate.controlplane.metrics.ControlPlaneMetrics.ExceptionAction;
 import dev.tollgate.controlplane.store.ExceptionRecord;
+import dev.tollgate.controlplane.store.OperatorCredentialRecord;
 import dev.tollgate.controlplane.store.ExceptionRecord.State;
 import dev.tollgate.controlplane.store.Store;
 import dev.tollgate.controlplane.watch.RevisionPublisher;
@@ -335,6 +336,51 @@ public final class Exceptions {
                     + ", a credential of " + person + " like " + by.id().name() + ": another person with the admin "
                     + "role must " + act);
         });
+        issuedThrough(e.requestedBy(), by).ifPresent(issuer -> {
+            throw ApiProblem.forbidden(reason, "exception " + e.id() + " was requested by " + e.requestedBy()
+                    + ", who issued " + (issuer.equals(by.id().name()) ? "" : "the credential of " + issuer
+                    + ", which issued ") + "a credential of " + by.id().name() + ": an admin cannot approve its own "
+                    + "request under a name it minted; an admin it did not issue must " + act);
+        });
+    }
+
+    /** How far {@link #issuedThrough} follows who issued whose credential. */
+    static final int MAX_ISSUER_DEPTH = 16;
+
+    /**
+     * The operator name through which the requester (or another name of the same person) issued a credential of the
+     * approver, directly or through credentials those issued in turn, if any: an admin can issue a credential to a
+     * person who does not exist, so a name it minted (or one minted by a name it minted) is not a second person.
+     */
+    private Optional<String> issuedThrough(String requesterName, Principal.Operator by) {
+        String td = by.id().trustDomain();
+        Set<String> requesterPersons = persons(SpiffeId.of(td, SpiffeId.Kind.OPERATOR, requesterName));
+        Set<SpiffeId> seen = new java.util.HashSet<>();
+        java.util.ArrayDeque<SpiffeId> next = new java.util.ArrayDeque<>(List.of(by.id()));
+        for (int depth = 0; depth < MAX_ISSUER_DEPTH && !next.isEmpty(); depth++) {
+            java.util.ArrayDeque<SpiffeId> issuers = new java.util.ArrayDeque<>();
+            for (SpiffeId name : next) {
+                for (OperatorCredentialRecord c : store.operatorCredentials(Optional.of(name),
+                        MAX_CREDENTIALS_PER_OPERATOR)) {
+                    SpiffeId issuer;
+                    try {
+                        issuer = SpiffeId.parse(c.issuedBy());
+                    } catch (RuntimeException notAnOperator) { // "system": the bootstrap credential
+                        continue;
+                    }
+                    if (issuer.kind() != SpiffeId.Kind.OPERATOR || !seen.add(issuer)) {
+                        continue;
+                    }
+                    if (issuer.name().equals(requesterName)
+                            || persons(issuer).stream().anyMatch(requesterPersons::contains)) {
+                        return Optional.of(name.name());
+                    }
+                    issuers.add(issuer);
+                }
+            }
+            next = issuers;
+        }
+        return Optional.empty();
     }
 
     /**
