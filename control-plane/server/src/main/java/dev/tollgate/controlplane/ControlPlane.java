@@ -310,7 +310,8 @@ public final class ControlPlane implements AutoCloseable {
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),
                             a.idleTimeout(), a.handshakeTimeout()), identity::context, routes.routes(),
-                    new Authenticator(() -> ca.bundle().anchors(), config.trustDomain(), revokedIdentities), blocking,
+                    new Authenticator(() -> ca.bundle().anchors(), ca::issuingCertificates, config.trustDomain(),
+                            revokedIdentities), blocking,
                     metrics, auditor);
             AdminServer admin = new AdminServer(config.adminListen(), registry, identity::valid);
             ControlPlane cp = new ControlPlane(config, clock, store, ca, auditor, registry, identity, api, admin, blocking,

@@ -30,11 +30,25 @@ public final class Authenticator {
     }
 
     private final SpiffeTrustManager verifier;
+    private final Supplier<? extends Collection<X509Certificate>> issuers;
     private final RevocationCheck revocations;
 
+    /** An authenticator whose trust bundle's CAs are the only issuers (a generated root CA). */
     public Authenticator(Supplier<? extends Collection<X509Certificate>> bundle, String trustDomain,
                          RevocationCheck revocations) {
+        this(bundle, bundle, trustDomain, revocations);
+    }
+
+    /**
+     * @param issuers this control plane's own CA certificates (CaManager.issuingCertificates): a client leaf must be
+     *                signed by one of them, not only lead to the bundle (whose anchor may be an outside root that
+     *                other CAs chain to as well)
+     */
+    public Authenticator(Supplier<? extends Collection<X509Certificate>> bundle,
+                         Supplier<? extends Collection<X509Certificate>> issuers, String trustDomain,
+                         RevocationCheck revocations) {
         this.verifier = new SpiffeTrustManager(bundle, id -> id.memberOf(trustDomain));
+        this.issuers = java.util.Objects.requireNonNull(issuers, "issuers");
         this.revocations = java.util.Objects.requireNonNull(revocations, "revocations");
     }
 
@@ -48,10 +62,33 @@ public final class Authenticator {
         } catch (CertificateException e) {
             return new Principal.Rejected("untrusted_client_certificate", e.getMessage(), remote);
         }
+        if (!issuedByOwnCa(chain[0])) {
+            return new Principal.Rejected("untrusted_client_certificate", "the client certificate leads to the trust"
+                    + " bundle but was not issued by this control plane's CA", remote);
+        }
         if (id.kind() == SpiffeId.Kind.OPERATOR) {
             return new Principal.Operator(id, role(chain[0]));
         }
         return new Principal.Workload(id, chain[0].getNotAfter().toInstant(), Svids.serialHex(chain[0]));
+    }
+
+    private boolean issuedByOwnCa(X509Certificate leaf) {
+        Collection<X509Certificate> own = issuers.get();
+        if (own == null) {
+            return false;
+        }
+        for (X509Certificate ca : own) {
+            if (!ca.getSubjectX500Principal().equals(leaf.getIssuerX500Principal())) {
+                continue;
+            }
+            try {
+                leaf.verify(ca.getPublicKey());
+                return true;
+            } catch (java.security.GeneralSecurityException e) {
+                // another CA of the same name (a rotation keeps the name): try the next
+            }
+        }
+        return false;
     }
 
     /** The operator role the certificate carries, or null. */

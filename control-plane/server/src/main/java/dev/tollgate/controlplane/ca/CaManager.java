@@ -293,6 +293,15 @@ public final class CaManager {
         }
     }
 
+    /**
+     * The certificates of this control plane's own CAs that are not retired (prepared, active, old): the issuers of
+     * every certificate it ever issued that may still be trusted. With a provided intermediate the trust bundle holds
+     * the outside root, under which other CAs may issue too; only these issued Tollgate's SVIDs.
+     */
+    public List<X509Certificate> issuingCertificates() {
+        return requireStarted().issuers();
+    }
+
     /** The current trust bundle: anchors of every prepared, active and old CA. */
     public TrustBundle bundle() {
         return requireStarted().bundle();
@@ -458,7 +467,13 @@ public final class CaManager {
         }
         material.clear();
         material.putAll(next);
-        view = new View(List.copyOf(recs), signing, new TrustBundle(seq, anchors));
+        List<X509Certificate> issuers = new ArrayList<>();
+        for (Material m : next.values()) {
+            if (!issuers.contains(m.chain().get(0))) {
+                issuers.add(m.chain().get(0));
+            }
+        }
+        view = new View(List.copyOf(recs), signing, new TrustBundle(seq, anchors), List.copyOf(issuers));
     }
 
     private Material loadMaterial(CaRecord r, boolean withKey) {
@@ -685,7 +700,7 @@ public final class CaManager {
     }
 
     /** One consistent state, replaced as a whole. */
-    private record View(List<CaRecord> records, Signing active, TrustBundle bundle) {
+    private record View(List<CaRecord> records, Signing active, TrustBundle bundle, List<X509Certificate> issuers) {
     }
 
     /** A CA about to be stored. */

@@ -78,6 +78,44 @@ class ProvidedCaTest {
     }
 
     @Test
+    void theApiTrustsOnlyCertificatesItsOwnIntermediateIssuedNotASiblingUnderTheSameRoot() {
+        CaManager ca = CaTestSupport.manager(repo, clock, settings);
+        ca.start(Optional.of(providedIntermediate()));
+        // another CA of the same organisation, under the same root: it can sign a leaf with a SPIFFE ID (an
+        // operator's, with the admin role) of this trust domain, and that leaf leads to the bundle
+        KeyPair siblingKeys = CaKeyType.EC_P256.generate();
+        X509Certificate sibling = CaTestSupport.ca(siblingKeys.getPublic(),
+                new X500Name("O=Operator, CN=Operator Web Intermediate"), pki.rootKeys().getPrivate(),
+                new X500Name("O=Operator, CN=Operator Root"), pki.rootKeys().getPublic(), clock.instant().minusSeconds(60),
+                clock.instant().plusSeconds(86400), 0, "SHA384withECDSA");
+        CaManager siblingCa = CaTestSupport.manager(new InMemoryCaSlotRepository(), clock, settings);
+        siblingCa.start(Optional.of(new ProvidedCa(Pem.encode(sibling), Pem.encodePrivateKey(siblingKeys.getPrivate()),
+                Optional.of(Pem.encode(pki.root())))));
+
+        dev.tollgate.controlplane.api.Authenticator auth = new dev.tollgate.controlplane.api.Authenticator(
+                () -> ca.bundle().anchors(), ca::issuingCertificates, TD,
+                new dev.tollgate.controlplane.api.Authenticator.RevocationCheck() {
+                    @Override
+                    public boolean known() {
+                        return true;
+                    }
+
+                    @Override
+                    public boolean revoked(SpiffeId id) {
+                        return false;
+                    }
+                });
+        IssuedCertificate ours = issue(ca);
+        IssuedCertificate theirs = issue(siblingCa);
+        assertThat(ca.issuingCertificates()).containsExactly(pki.intermediate());
+        assertThat(auth.authenticate(ours.chain().toArray(new X509Certificate[0]), "test"))
+                .isInstanceOf(dev.tollgate.controlplane.api.Principal.Workload.class);
+        assertThat(auth.authenticate(theirs.chain().toArray(new X509Certificate[0]), "test"))
+                .isInstanceOfSatisfying(dev.tollgate.controlplane.api.Principal.Rejected.class,
+                        r -> assertThat(r.auditName()).startsWith("unverified@"));
+    }
+
+    @Test
     void intermediateWhoseChainEndsWithTheRootNeedsNoSeparateRoot() {
         CaManager ca = CaTestSupport.manager(repo, clock, settings);
         ca.start(Optional.of(new ProvidedCa(Pem.encodeCertificates(java.util.List.of(pki.intermediate(), pki.root())),
