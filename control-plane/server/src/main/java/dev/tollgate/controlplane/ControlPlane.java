@@ -217,7 +217,10 @@ public final class ControlPlane implements AutoCloseable {
             revokedIdentities.reload();
             hub.listen(revokedIdentities);
             Revocations revocations = new Revocations(store, publisher, auditor, clock, signingKeys,
-                    config.trustDomain(), tk.clockSkew(), config.joinTokenMaxTtl(), id -> store.afterCommit(() -> {
+                    // an identity's revocation covers at least what could be issued to it from now on: a join token
+                    // redeemed later, or a renewal that checked for revocations just before this one committed
+                    config.trustDomain(), tk.clockSkew(), max(config.joinTokenMaxTtl(), config.svid().maxTtl()),
+                    id -> store.afterCommit(() -> {
                         revokedIdentities.load(id);
                         watchHub.identityRevoked(id);
                         if (id.equals(SpiffeId.of(config.trustDomain(), SpiffeId.Kind.OPERATOR, BOOTSTRAP_ADMIN))) {
@@ -600,6 +603,10 @@ public final class ControlPlane implements AutoCloseable {
      * (which ends when every credential it covered has expired): if the directory is what leaked, a new credential
      * written there would hand admin back. Called at each upkeep and right after the revocation commits.
      */
+    private static Duration max(Duration a, Duration b) {
+        return a.compareTo(b) >= 0 ? a : b;
+    }
+
     static void markBootstrapRevoked(Path operatorDir, SpiffeId id) throws IOException {
         Path marker = operatorDir.resolve(BOOTSTRAP_REVOKED_FILE);
         if (!Files.exists(marker)) {

@@ -52,15 +52,18 @@ public final class Revocations {
     private final SigningKeys keys;
     private final String trustDomain;
     private final Duration skew;
-    private final Duration joinTokenMaxTtl;
+    private final Duration issuanceWindow;
     private final Consumer<SpiffeId> identityRevoked;
 
     /**
+     * @param issuanceWindow  how long a SPIFFE ID's revocation lasts at least: the longer of the join-token and SVID
+     *                        maximum TTLs, covering a join token redeemed later and a certificate issued by a renewal
+     *                        that checked for revocations just before the revocation committed
      * @param identityRevoked called with a SPIFFE ID right after its revocation is stored and published, e.g. to end
      *                        its watch streams ({@code WatchHub::identityRevoked})
      */
     public Revocations(Store store, RevisionPublisher publisher, Auditor auditor, Clock clock, SigningKeys keys,
-                       String trustDomain, Duration skew, Duration joinTokenMaxTtl,
+                       String trustDomain, Duration skew, Duration issuanceWindow,
                        Consumer<SpiffeId> identityRevoked) {
         this.identityRevoked = identityRevoked;
         this.store = store;
@@ -70,7 +73,7 @@ public final class Revocations {
         this.keys = keys;
         this.trustDomain = trustDomain;
         this.skew = skew;
-        this.joinTokenMaxTtl = joinTokenMaxTtl;
+        this.issuanceWindow = issuanceWindow;
     }
 
     /** An operator's revocation ({@code POST /v1/revocations}). */
@@ -119,11 +122,12 @@ public final class Revocations {
                     throw ApiProblem.badRequest("foreign_trust_domain", "value: " + id + " (expected: in trust domain "
                             + trustDomain + ")");
                 }
-                // its SVIDs, its tokens and any join token it may still redeem
+                // its SVIDs, its tokens, and what could still be issued to it: a join token redeemed later, or a
+                // renewal that passed its revocation check just before this commit (issuanceWindow)
                 // the latest expiry of any of its certificates: an older one may outlive the newest (TTLs differ)
                 Instant svids = store.latestSvidExpiry(id).orElse(now);
                 coveredUntil = latest(latest(svids, store.latestTokenExpiryOfSubject(id.toString())),
-                        Optional.of(now.plus(joinTokenMaxTtl)));
+                        Optional.of(now.plus(issuanceWindow)));
             }
             case SIGNING_KEY -> {
                 if (keys.record(value).isEmpty()) {
