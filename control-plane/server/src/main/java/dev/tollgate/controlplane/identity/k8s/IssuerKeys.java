@@ -263,13 +263,17 @@ final class IssuerKeys {
                 current = fresh;
                 cur = fresh;
                 metrics.attestationKeyFetch(KeyFetchResult.OK);
+            } else if (cur.fetchedAt().isBefore(clock.instant().minusSeconds(1))) {
+                // the file is as it was when read: its keys are confirmed now (their age restarts)
+                cur = new Loaded(cur.keys(), clock.instant(), version);
+                current = cur;
             }
         } catch (IOException e) {
-            if (cur == null || !keepOld(file + " cannot be read: " + e.getMessage(), KeyFetchResult.UNREACHABLE)) {
+            if (cur == null || !keepOld(cur, file + " cannot be read: " + e.getMessage(), KeyFetchResult.UNREACHABLE)) {
                 throw unavailable();
             }
         } catch (FetchFailed e) {
-            if (cur == null || !keepOld(e.getMessage(), e.result)) {
+            if (cur == null || !keepOld(cur, e.getMessage(), e.result)) {
                 throw unavailable();
             }
         }
@@ -280,9 +284,18 @@ final class IssuerKeys {
         return k;
     }
 
-    /** A JWKS file that cannot be read (again) keeps the keys read before it: logged and counted; true to go on. */
-    private boolean keepOld(String message, KeyFetchResult result) {
+    /**
+     * A JWKS file that cannot be read (again, or as it now is) keeps the keys last confirmed from it until
+     * {@code keys-max-age} after that, like a failed fetch: logged and counted; true to go on, false once they are
+     * too old (fail closed).
+     */
+    private boolean keepOld(Loaded cur, String message, KeyFetchResult result) {
         metrics.attestationKeyFetch(result);
+        if (!clock.instant().isBefore(cur.fetchedAt().plus(settings.keysMaxAge()))) {
+            LOG.warn("JWKS file of cluster {} not read again ({}); the keys read before are older than keys-max-age:"
+                    + " refusing its tokens", cluster.name(), message);
+            return false;
+        }
         LOG.warn("JWKS file of cluster {} not read again ({}); keeping the keys read before", cluster.name(), message);
         return true;
     }

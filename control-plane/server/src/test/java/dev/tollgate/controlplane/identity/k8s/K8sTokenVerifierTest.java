@@ -163,7 +163,9 @@ class K8sTokenVerifierTest {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("issuer", TestK8sCluster.ISSUER);
         s.put("jwks-file", jwks.toString());
-        K8sTokenVerifier v = verifier(s);
+        K8sTokenVerifier v = verifier(s, "k8s-attestation.keys-max-age", "10m");
+        v.verify(cluster.token(pod, AUDIENCE), null);
+        clock.advance(Duration.ofMinutes(8)); // the file unchanged: its keys are confirmed again when used
         v.verify(cluster.token(pod, AUDIENCE), null);
 
         Files.writeString(jwks, "{\"keys\": [");
@@ -171,6 +173,11 @@ class K8sTokenVerifierTest {
 
         assertThat(v.verify(cluster.token(pod, AUDIENCE), null).podUid()).isEqualTo(pod.uid());
         assertThat(fetches("invalid")).isEqualTo(1);
+        // ... but not forever: keys-max-age after they were last confirmed, fail closed
+        clock.advance(Duration.ofMinutes(9));
+        assertThat(v.verify(cluster.token(pod, AUDIENCE), null).podUid()).isEqualTo(pod.uid());
+        clock.advance(Duration.ofMinutes(1));
+        assertThat(refusal(() -> v.verify(cluster.token(pod, AUDIENCE), null))).isEqualTo(K8sRefusal.KEYS_UNAVAILABLE);
     }
 
     @Test
