@@ -146,6 +146,30 @@ abstract class AuditCheckpointContract {
     }
 
     @Test
+    void aRewriteWithTheCheckpointsDeletedIsNotSignedOverByTheRunningProcess() throws Exception {
+        long denied = decision("denied");
+        AuditCheckpointView kept = admin.checkpointAudit();
+        try (Connection c = raw()) {
+            AuditTampering.editResultAndRehash(c, denied, "allowed");
+            AuditTampering.deleteCheckpointsAbove(c, 0);
+        }
+        decision("allowed"); // the chain moves on past the rewrite: the next checkpoint would cover it
+
+        // neither on demand nor at its interval does it sign the forged head
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> admin.checkpointAudit())
+                .isInstanceOfSatisfying(ControlPlaneException.class, e -> {
+                    assertThat(e.status()).isEqualTo(409);
+                    assertThat(e.reason()).isEqualTo("audit_chain_broken");
+                });
+        assertThat(tcp.cp.checkpoints().checkpointIfMoved()).isEmpty();
+        assertThat(tcp.cp.store().latestAuditCheckpoint()).isEmpty();
+        AuditVerificationView v = admin.verifyAudit();
+        assertThat(v.intact()).isFalse();
+        assertThat(v.reason()).contains("checkpoint " + kept.seq());
+        assertThat(admin.verifyAudit(kept).intact()).isFalse();
+    }
+
+    @Test
     void aCheckpointSignedByAKeyThatIsNotACheckpointKeyIsRefused() throws Exception {
         decision("denied");
         admin.checkpointAudit();

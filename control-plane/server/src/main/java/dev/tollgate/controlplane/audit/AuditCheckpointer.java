@@ -224,6 +224,15 @@ public final class AuditCheckpointer {
                     + "(checkpoints deleted" + (chain.intact() ? "" : ", chain rewritten") + ")";
             problemSeq = floor.seq();
         }
+        if (problem == null && floor != null) {
+            // the stored checkpoint may be gone and a later one signed over a rewrite: the hash this process saw counts
+            Optional<String> hashThen = store.auditHashAt(floor.seq());
+            if (hashThen.isEmpty() || !hashThen.get().equals(floor.headHash())) {
+                problem = "event " + floor.seq() + " does not have the hash checkpoint " + floor.seq() + " (signed by "
+                        + "this control plane) signed (history at or before event " + floor.seq() + " rewritten)";
+                problemSeq = floor.seq();
+            }
+        }
         if (problem == null && against.isPresent()) {
             AuditCheckpointView a = against.get();
             Optional<String> hash = store.auditHashAt(a.seq());
@@ -328,6 +337,21 @@ public final class AuditCheckpointer {
                         + "run audit verify", head.seq(), from);
             }
             return Optional.empty();
+        }
+        // What this process signed or read last must still be there as it was: someone who rewrote history, recomputed
+        // the hashes and deleted the checkpoints above the change must not get the forged head signed now (its
+        // signature would vouch for the rewrite to every sidecar and every later verification).
+        AuditCheckpointRecord known = highWater;
+        if (known != null) {
+            if (latest.isEmpty() || latest.get().seq() < known.seq()) {
+                return refuseBroken("checkpoint " + known.seq() + ", signed by this control plane, is missing from the "
+                        + "database (checkpoints deleted)");
+            }
+            Optional<String> hashThen = store.auditHashAt(known.seq());
+            if (hashThen.isEmpty() || !hashThen.get().equals(known.headHash())) {
+                return refuseBroken("event " + known.seq() + " no longer has the hash checkpoint " + known.seq()
+                        + " signed (history rewritten or cut)");
+            }
         }
         if (latest.isPresent() && head.seq() == from) {
             raiseHighWater(latest.get());
