@@ -103,9 +103,16 @@ final class AuditCommands {
                 } catch (IllegalArgumentException e) {
                     throw new CtlException("the control plane's latest checkpoint does not verify: " + e.getMessage());
                 }
-                Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-                Files.writeString(tmp, Json.mapper().writerWithDefaultPrettyPrinter().writeValueAsString(cp) + "\n");
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                // a new file of our own beside the target (never a name someone could have planted a link at), then
+                // renamed over it
+                Path dir = file.toAbsolutePath().getParent();
+                Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
+                try {
+                    Files.writeString(tmp, Json.mapper().writerWithDefaultPrettyPrinter().writeValueAsString(cp) + "\n");
+                    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                } finally {
+                    Files.deleteIfExists(tmp);
+                }
                 print(out, cp, () -> out.println("wrote checkpoint seq " + cp.seq() + " (head " + cp.headHash()
                         + ", key " + cp.keyId() + ") to " + file + "; keep it where the control plane's database "
                         + "writers cannot reach it"));

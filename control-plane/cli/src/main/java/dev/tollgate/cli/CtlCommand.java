@@ -96,9 +96,11 @@ public final class CtlCommand implements Runnable {
                 out.flush();
                 return exitCode;
             } catch (ControlPlaneException e) {
-                err.println("error: " + e.problem().title() + ": " + e.problem().detail() + " (reason: " + e.reason() + ")");
+                // the detail can quote what someone sent the control plane: shown so that it cannot drive the terminal
+                err.println("error: " + Table.printable(e.problem().title() + ": " + e.problem().detail(), false)
+                        + " (reason: " + Table.printable(e.reason(), false) + ")");
                 if (e.problem().problems() != null) {
-                    e.problem().problems().forEach(p -> err.println("  - " + p));
+                    e.problem().problems().forEach(p -> err.println("  - " + Table.printable(p, false)));
                 }
                 String hint = hint(e.reason());
                 if (hint != null) {

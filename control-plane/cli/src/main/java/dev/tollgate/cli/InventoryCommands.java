@@ -142,7 +142,7 @@ final class InventoryCommands {
 
     private static void field(PrintWriter out, String name, String value) {
         if (value != null) {
-            out.printf("%-20s %s%n", name, value);
+            out.printf("%-20s %s%n", name, Table.printable(value, false));
         }
     }
 

@@ -140,6 +140,24 @@ class AuditCheckpointCommandsTest {
     }
 
     @Test
+    void exportDoesNotFollowALinkPlantedAtAPredictableTemporaryName() throws Exception {
+        decision("denied");
+        ctl("audit", "checkpoint", "create");
+        Path victim = dir.resolve("victim.txt");
+        Files.writeString(victim, "precious\n");
+        Path kept = dir.resolve("kept.json");
+        Files.createSymbolicLink(dir.resolve("kept.json.tmp"), victim);
+
+        assertThat(ctl("audit", "checkpoint", "export", "--out", kept.toString()).code()).isZero();
+
+        assertThat(Files.readString(victim)).isEqualTo("precious\n");
+        assertThat(Json.mapper().readValue(Files.readString(kept), AuditCheckpointView.class).seq()).isPositive();
+        try (var left = Files.list(dir)) {
+            assertThat(left.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".kept.json."));
+        }
+    }
+
+    @Test
     void listsAndRotatesCheckpointKeys() {
         decision("denied");
         Result rotated = ctl("audit", "checkpoint-key", "rotate");

@@ -308,7 +308,10 @@ public final class ControlPlane implements AutoCloseable {
                     revocations::identityRevoked);
             ApiRoutes routes = new ApiRoutes(store, ca, workloads, joinTokens, issuer, auditor, config.trustDomain(),
                     new WatchStreams(hub, w.heartbeatInterval(), w.maxQueuedEvents(), w.writeStallTimeout()), bundles,
-                    tokens, policies, new DecisionIngest(store, clock, metrics, exceptions, secrets), inventory,
+                    tokens, policies, new DecisionIngest(store, clock, metrics, exceptions, secrets,
+                            new AgentRateLimit(config.audit().decisionBatchRate(), config.audit().decisionBatchBurst(),
+                                    System::nanoTime, metrics::agentRateRefusal,
+                                    "audit.decision-batch-rate, audit.decision-batch-burst")), inventory,
                     posture, checkpoints, operators, attestor, exceptions, secrets);
             var a = config.api();
             api = ApiServer.start(new ApiServer.Settings(a.listen(), a.maxBodyBytes(), a.maxConnections(),

@@ -52,7 +52,8 @@ public final class SidecarInjector {
             .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(32).build())
             .build()).enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION.mappedFeature());
     private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
-    private static final Pattern UPSTREAM_NAME = Pattern.compile("[a-z0-9]([-a-z0-9_.]*[a-z0-9])?");
+    /** As the sidecar's configuration takes an upstream name (ConfigLoader): a name it refuses would crash-loop it. */
+    private static final Pattern UPSTREAM_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
     private static final int MODE_READ_ALL = 0444;
 
     private final InjectionSettings s;
@@ -93,6 +94,33 @@ public final class SidecarInjector {
             if (hasNamed(pod.at("/spec/volumes"), v)) {
                 problems.add("spec.volumes: '" + v + "' already exists (expected: names tollgate-sidecar-* are the sidecar's)");
             }
+        }
+        // The sidecar's volumes hold its attestation token and its unpacked native code: no other container of the
+        // pod mounts them (a mount by name is valid once the patch adds the volume), nor sees into its process.
+        for (String list : List.of("/spec/containers", "/spec/initContainers", "/spec/ephemeralContainers")) {
+            for (JsonNode c : pod.at(list)) {
+                for (JsonNode m : c.path("volumeMounts")) {
+                    if (m.path("name").asText().startsWith(Annotations.CONTAINER + "-")) {
+                        problems.add("container '" + c.path("name").asText() + "' mounts volume '"
+                                + m.path("name").asText() + "' (expected: names tollgate-sidecar-* are the sidecar's"
+                                + " alone)");
+                    }
+                }
+                if (c.at("/securityContext/runAsUser").isIntegralNumber()
+                        && c.at("/securityContext/runAsUser").asLong() == s.runAsUser()) {
+                    problems.add("container '" + c.path("name").asText() + "' runs as user " + s.runAsUser()
+                            + " (expected: not the sidecar's user, sidecar.run-as-user)");
+                }
+            }
+        }
+        if (pod.at("/spec/securityContext/runAsUser").isIntegralNumber()
+                && pod.at("/spec/securityContext/runAsUser").asLong() == s.runAsUser()) {
+            problems.add("spec.securityContext.runAsUser: " + s.runAsUser() + " (expected: not the sidecar's user, "
+                    + "sidecar.run-as-user)");
+        }
+        if (pod.at("/spec/shareProcessNamespace").asBoolean(false)) {
+            problems.add("spec.shareProcessNamespace: true (expected: false; the agent would see into the sidecar's "
+                    + "process and memory, its keys and injected credentials among them)");
         }
         List<Integer> sidecarPorts = new ArrayList<>(List.of(s.adminPort(), s.egressPort()));
         if (o.appPort != null) {

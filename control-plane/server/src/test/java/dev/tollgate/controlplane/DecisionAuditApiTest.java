@@ -95,6 +95,35 @@ class DecisionAuditApiTest {
     }
 
     @Test
+    void aSidecarShippingFasterThanItsBatchRateIsRefusedWith429AndNothingOfTheBatchIsAppended() {
+        try (TestControlPlane limited = TestControlPlane.start(dir.resolve("limited"), null,
+                java.time.Clock.systemUTC(), Map.of("audit.decision-batch-rate", "1", "audit.decision-batch-burst", "2"))) {
+            limited.register(SIDECAR);
+            ControlPlaneClient s = limited.as(limited.join(SIDECAR, null));
+            long started = System.nanoTime();
+            int accepted = 0;
+            int refused = 0;
+            for (int i = 0; i < 10; i++) {
+                try {
+                    accepted += s.submitDecisions(new DecisionBatch(List.of(decision("denied", "t-" + i)))).accepted();
+                } catch (ControlPlaneException e) {
+                    assertThat(e.status()).isEqualTo(429);
+                    assertThat(e.reason()).isEqualTo("rate_limited");
+                    assertThat(e.problem().detail()).contains("audit.decision-batch-rate");
+                    refused++;
+                }
+            }
+            long seconds = (System.nanoTime() - started) / 1_000_000_000L + 1;
+            assertThat(accepted).as("the burst, and one per second after it").isBetween(2, (int) (2 + seconds));
+            assertThat(refused).isPositive();
+            assertThat(limited.admin().audit(0, 1000)).filteredOn(e -> e.kind().equals(DecisionIngest.DENIED))
+                    .hasSize(accepted);
+            assertThat(limited.cp.registry().get(ControlPlaneMetrics.AGENT_RATE_REFUSALS).tag("request", "decision_batch")
+                    .counter().count()).isEqualTo(refused);
+        }
+    }
+
+    @Test
     void appendsEachDecisionWithItsTaskIdUnderTheCallersIdentity() {
         long before = head();
         DecisionBatchView v = sidecar.submitDecisions(new DecisionBatch(List.of(decision("denied", "task-1"),

@@ -9,6 +9,8 @@ import static dev.tollgate.webhook.Fixtures.review;
 import static dev.tollgate.webhook.Fixtures.settings;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.List;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
@@ -270,6 +272,32 @@ class SidecarInjectorTest {
         assertThat(h.message()).contains("spec.hostNetwork: true");
         assertThat(c.result()).isEqualTo(Result.REFUSED);
         assertThat(c.message()).contains("sidecar.tollgate.dev/app-port: 15001 (expected: not a port of the sidecar");
+    }
+
+    @Test
+    void refusesPodsWhoseOtherContainersWouldReachIntoTheSidecar() {
+        ObjectNode mounts = review("pod-create-agent.json");
+        ((ObjectNode) pod(mounts).with("spec").withArray("containers").get(0)).withArray("volumeMounts").addObject().put("name", "tollgate-sidecar-token")
+                .put("mountPath", "/stolen");
+        ObjectNode shared = review("pod-create-agent.json");
+        pod(shared).with("spec").put("shareProcessNamespace", true);
+        ObjectNode sameUser = review("pod-create-agent.json");
+        ((ObjectNode) pod(sameUser).with("spec").withArray("containers").get(0)).with("securityContext")
+                .put("runAsUser", 10002);
+        ObjectNode podUser = review("pod-create-agent.json");
+        pod(podUser).with("spec").with("securityContext").put("runAsUser", 10002);
+        ObjectNode dotted = review("pod-create-agent.json");
+        annotations(dotted).put(Annotations.UPSTREAMS, "crm.v2: {address: crm:8443}");
+
+        assertThat(admit(mounts).message()).contains("container 'agent' mounts volume 'tollgate-sidecar-token'");
+        assertThat(admit(shared).message()).contains("spec.shareProcessNamespace: true");
+        assertThat(admit(sameUser).message()).contains("container 'agent' runs as user 10002");
+        assertThat(admit(podUser).message()).contains("spec.securityContext.runAsUser: 10002");
+        // a name the sidecar would refuse at start (and crash-loop on) is refused here
+        assertThat(admit(dotted).result()).isEqualTo(Result.REFUSED);
+        for (ObjectNode r : List.of(mounts, shared, sameUser, podUser)) {
+            assertThat(admit(r).result()).isEqualTo(Result.REFUSED);
+        }
     }
 
     @Test

@@ -293,6 +293,7 @@ public final class ApiRoutes {
                 }),
                 new Route("POST", "/v1/audit/decisions", Access.WORKLOAD, r -> {
                     SpiffeId id = ((Principal.Workload) r.principal()).id(); // not revoked: see Authenticator
+                    decisions.admit(id);
                     return ApiResponse.ok(decisions.ingest(id, r.json(DecisionBatch.class)));
                 }),
                 // verifying scans and hashes the whole trail: bounded like the inventory's heavy reads

@@ -69,8 +69,12 @@ public final class DecisionIngest {
      * @param exceptions counts the uses of the exceptions decisions name ({@code exception}), in the batch's transaction
      * @param secrets    counts the upstream-secret injections decisions report ({@code injected}), likewise
      */
+    private final dev.tollgate.controlplane.token.AgentRateLimit batchRate;
+
     public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics, Exceptions exceptions,
-                          dev.tollgate.controlplane.governance.UpstreamSecrets secrets) {
+                          dev.tollgate.controlplane.governance.UpstreamSecrets secrets,
+                          dev.tollgate.controlplane.token.AgentRateLimit batchRate) {
+        this.batchRate = batchRate;
         this.store = store;
         this.clock = clock;
         this.metrics = metrics;
@@ -83,6 +87,17 @@ public final class DecisionIngest {
      * batch needs events, aggregates or upstream TLS observations (a quiet sidecar reports the handshakes it saw
      * alone); one with none of them is refused ({@code missing_events}).
      */
+    /**
+     * Takes one batch from the workload's rate (audit.decision-batch-rate), before its body is read: each batch
+     * appends up to a thousand audit rows under the chain's one lock, so a workload in a loop would otherwise grow
+     * the trail, and slow every audited write, as fast as the API answers. A refused batch is retried by the sidecar.
+     *
+     * @throws dev.tollgate.controlplane.api.ApiProblem 429 rate_limited with Retry-After
+     */
+    public void admit(SpiffeId workload) {
+        batchRate.acquire(workload, dev.tollgate.controlplane.token.AgentRateLimit.Request.DECISION_BATCH);
+    }
+
     public DecisionBatchView ingest(SpiffeId workload, DecisionBatch batch) {
         List<Map<String, Object>> events = batch == null ? List.of() : batch.events();
         List<DecisionAggregate> aggregates = batch == null ? List.of() : batch.aggregates();

@@ -90,6 +90,8 @@ public record ControlPlaneConfig(
             opt("posture.max-lifetime.join-token", "1d", "longest join token lifetime the posture report accepts"),
             opt("exceptions.max-duration", "30d", "longest an exception may last (expiresInSeconds of POST /v1/exceptions, --expires of ctl exception request); longer requests are refused with expiry_over_cap"),
             opt("posture.upstream-tls-retention", "7d", "an upstream TLS endpoint a sidecar reported is forgotten (leaves the inventory and the posture report) when no sidecar saw it for this long"),
+            opt("audit.decision-batch-rate", "10", "decision batches per second one sidecar may sustain at one replica (each up to 1000 audit rows); more get 429 and are retried"),
+            opt("audit.decision-batch-burst", "50", "decision batches one idle sidecar may ship at once"),
             opt("audit.checkpoint-interval", "60s", "how often the audit chain head is signed as a checkpoint when it moved since the last one"),
             opt("audit.refusals.interval", "60s", "refusals of unauthenticated peers: at most one audit row per (source address, reason) per interval, carrying the count of refusals it stands for"),
             opt("audit.refusals.max-rows", "100", "most audit rows of refusals of unauthenticated peers per interval across all sources; the rest are counted in one overflow row"),
@@ -137,7 +139,7 @@ public record ControlPlaneConfig(
 
     /** Signed audit checkpoints and the sampling of refusals of unauthenticated peers. */
     public record Audit(Duration checkpointInterval, Duration refusalInterval, int refusalMaxRows,
-                        int refusalMaxSources) {
+                        int refusalMaxSources, int decisionBatchRate, int decisionBatchBurst) {
     }
 
     /** The posture report's schedule and the limits its rules hold assets to. */
@@ -254,7 +256,9 @@ public record ControlPlaneConfig(
         Audit audit = new Audit(v.duration("audit.checkpoint-interval", Duration.ofMillis(100), Duration.ofDays(1)),
                 v.duration("audit.refusals.interval", Duration.ofSeconds(1), Duration.ofDays(1)),
                 (int) v.integer("audit.refusals.max-rows", 1, 1_000_000),
-                (int) v.integer("audit.refusals.max-sources", 1, 10_000_000));
+                (int) v.integer("audit.refusals.max-sources", 1, 10_000_000),
+                (int) v.integer("audit.decision-batch-rate", 1, 100_000),
+                (int) v.integer("audit.decision-batch-burst", 1, 1_000_000));
         ControlPlaneConfig cfg = new ControlPlaneConfig(td, dataDir, db, api, v.address("admin.listen"),
                 v.path("kek.file"), ca, svid, jt, jtMax, ops, watch, tokens, posture, exceptions, audit,
                 K8sAttestationSettings.parse(v, td));

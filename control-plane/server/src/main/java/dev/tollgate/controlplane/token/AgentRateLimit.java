@@ -25,7 +25,8 @@ public final class AgentRateLimit {
 
     /** What an agent asked for; one bucket covers both. */
     public enum Request {
-        TASK_CREATE("create a task"), TASK_COMPLETE("complete a task"), TOKEN_EXCHANGE("exchange a token");
+        TASK_CREATE("create a task"), TASK_COMPLETE("complete a task"), TOKEN_EXCHANGE("exchange a token"),
+        DECISION_BATCH("ship a decision batch");
 
         private final String words;
 
@@ -43,6 +44,7 @@ public final class AgentRateLimit {
     private final double burst;
     private final LongSupplier nanos;
     private final Consumer<Request> refused;
+    private final String settings;
     private final Cache<SpiffeId, Bucket> buckets;
 
     /**
@@ -51,6 +53,12 @@ public final class AgentRateLimit {
      * @param refused called for each refused request (a metric)
      */
     public AgentRateLimit(double rate, int burst, LongSupplier nanos, Consumer<Request> refused) {
+        this(rate, burst, nanos, refused, "tokens.agent-rate, tokens.agent-burst");
+    }
+
+    /** @param settings the configuration options of rate and burst, named in a refusal */
+    public AgentRateLimit(double rate, int burst, LongSupplier nanos, Consumer<Request> refused, String settings) {
+        this.settings = settings;
         if (!(rate > 0) || burst < 1) {
             throw new IllegalArgumentException("rate: " + rate + ", burst: " + burst + " (expected: rate > 0, burst >= 1)");
         }
@@ -75,7 +83,7 @@ public final class AgentRateLimit {
             refused.accept(request);
             throw new ApiProblem(429, RATE_LIMITED, "Too many requests", agent + " asks to " + request.words
                     + " faster than " + rate + " per second (bursts of " + (long) burst
-                    + "; tokens.agent-rate, tokens.agent-burst); retry later", (long) Math.ceil(wait));
+                    + "; " + settings + "); retry later", (long) Math.ceil(wait));
         }
     }
 
