@@ -35,7 +35,8 @@ import dev.tollgate.controlplane.metrics.ControlPlaneMetrics;
  */
 abstract class DecisionIngestContract {
     static final SpiffeId SIDECAR = TestControlPlane.agent("planner");
-    static final Instant T0 = Instant.parse("2026-12-06T10:00:00Z");
+    /** Aggregates must count an interval of the last day (and not the future): now, to the second. */
+    static final Instant T0 = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
 
     @TempDir
     Path dir;
@@ -158,7 +159,14 @@ abstract class DecisionIngestContract {
                 new DecisionAggregate(null, "egress", null, "t", null, null, null, null, 1, T0, T0, false),
                 new DecisionAggregate("allowed", "Egress!", null, "t", null, null, null, null, 1, T0, T0, false),
                 new DecisionAggregate("allowed", "egress", null, "t".repeat(DecisionIngest.MAX_VALUE_LENGTH + 1),
-                        null, null, null, null, 1, T0, T0, false));
+                        null, null, null, null, 1, T0, T0, false),
+                // counts that would overflow the sums they feed, intervals from long ago or from the future
+                new DecisionAggregate("allowed", "egress", null, "t", null, null, null, null, Long.MAX_VALUE, T0, T0,
+                        false),
+                new DecisionAggregate("allowed", "egress", null, "t", null, null, null, null, 1,
+                        T0.minus(java.time.Duration.ofDays(2)), T0, false),
+                new DecisionAggregate("allowed", "egress", null, "t", null, null, null, null, 1, T0,
+                        T0.plus(java.time.Duration.ofHours(1)), false));
         for (DecisionAggregate a : bad) {
             assertThatThrownBy(() -> sidecar.submitDecisions(new DecisionBatch(List.of(denial("t")), List.of(),
                     List.of(aggregate("t", 1), a)))).as(a.toString())

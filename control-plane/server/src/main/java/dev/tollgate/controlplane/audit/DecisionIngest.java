@@ -1,6 +1,7 @@
 package dev.tollgate.controlplane.audit;
 
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -69,6 +70,16 @@ public final class DecisionIngest {
      * @param exceptions counts the uses of the exceptions decisions name ({@code exception}), in the batch's transaction
      * @param secrets    counts the upstream-secret injections decisions report ({@code injected}), likewise
      */
+    /**
+     * Most allowed decisions one aggregate may count: a billion per flush interval is far beyond any sidecar, and it
+     * keeps every sum of counts (metrics, the exempt-use counter) far from overflowing.
+     */
+    static final long MAX_AGGREGATE_COUNT = 1_000_000_000L;
+    /** How old an aggregate's interval may begin: a sidecar that could not ship for a day has dropped it already. */
+    static final java.time.Duration MAX_AGGREGATE_AGE = java.time.Duration.ofHours(24);
+    /** How far ahead of this control plane's clock an aggregate's interval may end. */
+    static final java.time.Duration AGGREGATE_CLOCK_SKEW = java.time.Duration.ofMinutes(5);
+
     private final dev.tollgate.controlplane.token.AgentRateLimit batchRate;
 
     public DecisionIngest(Store store, Clock clock, ControlPlaneMetrics metrics, Exceptions exceptions,
@@ -172,14 +183,21 @@ public final class DecisionIngest {
         }
         String direction = word(a.direction(), where + ".direction", false);
         String step = word(a.step(), where + ".step", false);
-        if (a.count() < 1) {
-            throw invalid(where + ".count", a.count() + " (expected: >= 1)");
+        if (a.count() < 1 || a.count() > MAX_AGGREGATE_COUNT) {
+            throw invalid(where + ".count", a.count() + " (expected: 1 to " + MAX_AGGREGATE_COUNT + ")");
         }
         if (a.first() == null || a.last() == null) {
             throw invalid(where + (a.first() == null ? ".first" : ".last"), "missing (expected: a time)");
         }
         if (a.last().isBefore(a.first())) {
             throw invalid(where + ".last", a.last() + " (expected: not before first, " + a.first() + ")");
+        }
+        // an interval the sidecar counted in: not before it could have started, not in the future
+        Instant now = clock.instant();
+        if (a.first().isBefore(now.minus(MAX_AGGREGATE_AGE)) || a.last().isAfter(now.plus(AGGREGATE_CLOCK_SKEW))) {
+            throw invalid(where + (a.last().isAfter(now.plus(AGGREGATE_CLOCK_SKEW)) ? ".last" : ".first"),
+                    a.first() + " to " + a.last() + " (expected: within the last " + MAX_AGGREGATE_AGE.toHours()
+                            + " hours, and not later than now plus " + AGGREGATE_CLOCK_SKEW.toMinutes() + " minutes)");
         }
         Map<String, Object> details = new LinkedHashMap<>();
         details.put("direction", direction);
