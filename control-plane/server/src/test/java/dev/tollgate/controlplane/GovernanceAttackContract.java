@@ -135,6 +135,12 @@ abstract class GovernanceAttackContract {
         // and what bob issues is bob's: it may act on alice's requests
         ControlPlaneClient carol = issuedBy(bob, "carol", "admin", "carol@example.com");
         assertThat(carol.reviewException(requested.id()).reviewedBy()).isEqualTo("carol");
+
+        // the other way round: a name bob minted files the request, bob approves it
+        ControlPlaneClient minted = issuedBy(bob, "mallory", "operator", "mallory@example.com");
+        ExceptionView byMinted = minted.requestException(noTaskToken(batch));
+        assertProblem(() -> bob.approveException(byMinted.id()), 403, "approver_is_requester");
+        assertThat(alice.approveException(byMinted.id()).approvedBy()).isEqualTo("alice-admin");
     }
 
     @Test

@@ -513,6 +513,9 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
         startWatch();
     }
 
+    /** The control plane's refusal of a renewal whose SVID predates the workload's current registration. */
+    static final String REGISTERED_AGAIN = "svid_predates_registration";
+
     private void renew() {
         CertificateSnapshot cur = current;
         KeyPair kp = cfg.rotateKey() ? keys.get() : new KeyPair(cur.leaf().getPublicKey(), cur.key());
@@ -528,6 +531,14 @@ public final class ControlPlaneCertificateSource implements CertificateSource {
                         e.getMessage(), cur);
                 audit.event("renewal_refused", "spiffe_id", cur.spiffeId(), "status", e.status(),
                         "reason", e.getMessage());
+                if (REGISTERED_AGAIN.equals(e.reason())
+                        && (cfg.k8sAttestation().isPresent() || hasFreshToken())) {
+                    // the workload was registered again since this SVID: a renewal never will; join the new
+                    // registration now (Kubernetes attestation, or a join token newer than the one used)
+                    LOG.info("the workload was registered again since {} was issued; joining again", cur);
+                    join();
+                    return;
+                }
                 degrade();
                 retryAfter(backoff.next());
                 return;

@@ -196,6 +196,33 @@ class K8sAttestationTest {
                 && e.result().equals("ok")).count()).isEqualTo(2);
     }
 
+    @Test
+    void aSidecarWhoseWorkloadWasRegisteredAgainAttestsTheNewRegistrationAtItsNextRenewal() throws Exception {
+        select(IdentityMesh.TOOL, "tools", "billing");
+        Pod pod = cluster.pod("tools", "billing");
+        Path token = kubelet(pod, dir.resolve("token"));
+        Sidecar tool = mesh.tool(app, k8sControlPlane(token), Clock.systemUTC());
+        await().atMost(Duration.ofSeconds(20)).until(tool::ready);
+        String firstSerial = tool.tls().current().orElseThrow().snapshot().leaf().getSerialNumber().toString(16);
+
+        // deleted and registered again under the same ID: the old SVID renews nothing (the control plane refuses
+        // svid_predates_registration), so the sidecar attests the new registration instead of waiting for expiry
+        mesh.cp.admin().deleteWorkload(IdentityMesh.TOOL);
+        mesh.cp.admin().registerWorkload(new WorkloadSpec(IdentityMesh.TOOL.toString(), "alice@example.com",
+                "team-tools", "runs in Kubernetes", List.of(), null, null,
+                List.of(new K8sSelector("prod", "tools", "billing"))));
+        kubelet(pod, token);
+
+        await().atMost(Duration.ofSeconds(90)).until(() -> mesh.cp.admin().audit(0, 1000).stream()
+                .filter(e -> e.kind().equals("attestation.k8s_psat") && e.result().equals("ok")).count() == 2);
+        await().atMost(Duration.ofSeconds(20)).until(() -> !tool.tls().current().orElseThrow().snapshot().leaf()
+                .getSerialNumber().toString(16).equals(firstSerial));
+        assertThat(mesh.cp.admin().audit(0, 1000)).anyMatch(e -> e.kind().equals("svid.refused")
+                && "svid_predates_registration".equals(e.details().get("reason")));
+        assertThat(tool.ready()).isTrue();
+        assertThat(servesEcho(mesh, tool)).isTrue();
+    }
+
     long operatorActions() {
         return mesh.cp.admin().audit(0, 1000).stream()
                 .filter(e -> e.kind().equals("operator.action") || e.kind().equals("join_token.created")

@@ -192,13 +192,15 @@ public final class DecisionIngest {
         if (a.last().isBefore(a.first())) {
             throw invalid(where + ".last", a.last() + " (expected: not before first, " + a.first() + ")");
         }
-        // an interval the sidecar counted in: not before it could have started, not in the future
+        // The interval as stored: within the last day and not after now (plus a little skew). One outside (a sidecar
+        // whose clock is wrong, or that buffered through a long outage) is kept, clamped and marked, not refused:
+        // refusing would lose its counts, and a batch refused as malformed is not retried.
         Instant now = clock.instant();
-        if (a.first().isBefore(now.minus(MAX_AGGREGATE_AGE)) || a.last().isAfter(now.plus(AGGREGATE_CLOCK_SKEW))) {
-            throw invalid(where + (a.last().isAfter(now.plus(AGGREGATE_CLOCK_SKEW)) ? ".last" : ".first"),
-                    a.first() + " to " + a.last() + " (expected: within the last " + MAX_AGGREGATE_AGE.toHours()
-                            + " hours, and not later than now plus " + AGGREGATE_CLOCK_SKEW.toMinutes() + " minutes)");
-        }
+        Instant lo = now.minus(MAX_AGGREGATE_AGE);
+        Instant hi = now.plus(AGGREGATE_CLOCK_SKEW);
+        Instant first = clamp(a.first(), lo, hi); // monotonic: first stays at or before last
+        Instant last = clamp(a.last(), lo, hi);
+        boolean clamped = !first.equals(a.first()) || !last.equals(a.last());
         Map<String, Object> details = new LinkedHashMap<>();
         details.put("direction", direction);
         details.put("outcome", outcome);
@@ -208,16 +210,23 @@ public final class DecisionIngest {
         details.put("reason", text(a.reason(), where + ".reason"));
         details.put("upstream", text(a.upstream(), where + ".upstream"));
         details.put("count", a.count());
-        details.put("first", a.first().toString());
-        details.put("last", a.last().toString());
+        details.put("first", first.toString());
+        details.put("last", last.toString());
         if (a.overflow()) {
             details.put("overflow", true);
+        }
+        if (clamped) {
+            details.put("clamped", a.first() + " to " + a.last());
         }
         details.values().removeIf(v -> v == null);
         String taskId = text(a.taskId(), where + ".taskId");
         return new AuditEvent(clock.instant(), ALLOWED_AGGREGATE, workload.toString(),
                 direction == null ? "request" : direction, a.upstream() == null ? "" : a.upstream(), outcome, taskId,
                 details);
+    }
+
+    private static Instant clamp(Instant t, Instant lo, Instant hi) {
+        return t.isBefore(lo) ? lo : t.isAfter(hi) ? hi : t;
     }
 
     private static String text(String s, String where) {

@@ -336,27 +336,30 @@ public final class Exceptions {
                     + ", a credential of " + person + " like " + by.id().name() + ": another person with the admin "
                     + "role must " + act);
         });
-        issuedThrough(e.requestedBy(), by).ifPresent(issuer -> {
+        String td = by.id().trustDomain();
+        SpiffeId requester = SpiffeId.of(td, SpiffeId.Kind.OPERATOR, e.requestedBy());
+        // either way round: a name the requester minted approving, or the requester being a name the approver minted
+        if (issuedThrough(by.id(), requester) || issuedThrough(requester, by.id())) {
             throw ApiProblem.forbidden(reason, "exception " + e.id() + " was requested by " + e.requestedBy()
-                    + ", who issued " + (issuer.equals(by.id().name()) ? "" : "the credential of " + issuer
-                    + ", which issued ") + "a credential of " + by.id().name() + ": an admin cannot approve its own "
-                    + "request under a name it minted; an admin it did not issue must " + act);
-        });
+                    + ", and one of " + e.requestedBy() + " and " + by.id().name() + " issued a credential of the "
+                    + "other (directly or through names it issued): an admin cannot act on a request under a name it "
+                    + "minted; an admin that neither issued nor was issued by the requester must " + act);
+        }
     }
 
     /** How far {@link #issuedThrough} follows who issued whose credential. */
     static final int MAX_ISSUER_DEPTH = 16;
 
     /**
-     * The operator name through which the requester (or another name of the same person) issued a credential of the
-     * approver, directly or through credentials those issued in turn, if any: an admin can issue a credential to a
-     * person who does not exist, so a name it minted (or one minted by a name it minted) is not a second person.
+     * Whether {@code ancestor} (or another name of the same person) issued a credential of {@code descendant},
+     * directly or through credentials those issued in turn (up to {@link #MAX_ISSUER_DEPTH} steps; any credential
+     * ever issued counts): an admin can issue a credential to a person who does not exist, so a name it minted is not
+     * a second person. Credentials the bootstrap admin issued are not followed: that is where admins are onboarded.
      */
-    private Optional<String> issuedThrough(String requesterName, Principal.Operator by) {
-        String td = by.id().trustDomain();
-        Set<String> requesterPersons = persons(SpiffeId.of(td, SpiffeId.Kind.OPERATOR, requesterName));
+    private boolean issuedThrough(SpiffeId descendant, SpiffeId ancestor) {
+        Set<String> ancestorPersons = persons(ancestor);
         Set<SpiffeId> seen = new java.util.HashSet<>();
-        java.util.ArrayDeque<SpiffeId> next = new java.util.ArrayDeque<>(List.of(by.id()));
+        java.util.ArrayDeque<SpiffeId> next = new java.util.ArrayDeque<>(List.of(descendant));
         for (int depth = 0; depth < MAX_ISSUER_DEPTH && !next.isEmpty(); depth++) {
             java.util.ArrayDeque<SpiffeId> issuers = new java.util.ArrayDeque<>();
             for (SpiffeId name : next) {
@@ -375,16 +378,15 @@ public final class Exceptions {
                             || !seen.add(issuer)) {
                         continue;
                     }
-                    if (issuer.name().equals(requesterName)
-                            || persons(issuer).stream().anyMatch(requesterPersons::contains)) {
-                        return Optional.of(name.name());
+                    if (issuer.equals(ancestor) || persons(issuer).stream().anyMatch(ancestorPersons::contains)) {
+                        return true;
                     }
                     issuers.add(issuer);
                 }
             }
             next = issuers;
         }
-        return Optional.empty();
+        return false;
     }
 
     /**

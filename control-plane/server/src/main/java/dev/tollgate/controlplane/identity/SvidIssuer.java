@@ -148,6 +148,9 @@ public final class SvidIssuer {
                 leaf -> { });
     }
 
+    /** How much earlier than its workload's registration a renewed SVID may say it was issued (replica clocks). */
+    static final java.time.Duration REGISTRATION_CLOCK_SKEW = java.time.Duration.ofSeconds(1);
+
     /**
      * Renewal over mTLS: the caller is the workload its current SVID names. That SVID must have been issued under the
      * workload's current registration: one issued before the workload was deleted and registered again (a
@@ -171,7 +174,9 @@ public final class SvidIssuer {
         }
         Optional<SvidRecord> current = presented.serialHex() == null ? Optional.empty()
                 : store.svid(presented.serialHex());
-        if (current.isEmpty() || current.get().issuedAt().isBefore(w.get().createdAt())) {
+        // a few seconds of leeway: the registration and the first SVID may come from replicas whose clocks differ
+        if (current.isEmpty()
+                || current.get().issuedAt().plus(REGISTRATION_CLOCK_SKEW).isBefore(w.get().createdAt())) {
             metrics.issuance(IssuanceKind.RENEWAL, IssuanceResult.REFUSED);
             auditor.recordQuietly(Auditor.SVID_REFUSED, caller.toString(), "svid.renew", caller.toString(),
                     "denied", Map.of("reason", "svid_predates_registration", "serial",

@@ -115,7 +115,9 @@ public final class WorkloadRegistry {
                     "spiffeId: '" + spec.spiffeId() + "' (expected: the workload's own ID " + id + " or absent)");
         }
         return store.inTransaction("update workload " + id, () -> {
-            Workload existing = get(id);
+            // locked until commit: a concurrent revocation removing the selectors is not overwritten with them
+            Workload existing = store.workloadForUpdate(id)
+                    .orElseThrow(() -> ApiProblem.notFound("workload_not_found", "no workload " + id));
             // A field absent from the request keeps its value: an update changes only what it names (selectors too).
             WorkloadSpec full = new WorkloadSpec(id.toString(),
                     spec.humanOwner() != null ? spec.humanOwner() : existing.humanOwner(),

@@ -1272,6 +1272,16 @@ public final class JdbcStore implements Store {
     }
 
     @Override
+    public Optional<Workload> workloadForUpdate(SpiffeId id) {
+        Objects.requireNonNull(id, "id");
+        if (sqliteWriteLock == null && currentTx.get() != null) {
+            read("lock workload " + id, c -> query(c, "SELECT spiffe_id FROM workload WHERE spiffe_id = ? FOR UPDATE",
+                    rs -> rs.getString(1), id.toString()));
+        }
+        return workload(id);
+    }
+
+    @Override
     public LiveTasks liveTasks(SpiffeId agent, Instant now) {
         Objects.requireNonNull(agent, "agent");
         long n = millis(now, "now");

@@ -316,6 +316,13 @@ public interface Store extends CaSlotRepository, AutoCloseable {
      */
     LiveTasks liveTasks(SpiffeId agent, Instant now);
 
+    /**
+     * The workload, read after locking its row until the enclosing {@link #inTransaction} ends (PostgreSQL; SQLite
+     * has one writer at a time): for a change of a registration that must not race another one. Take it before any
+     * audit event of the transaction, as task creation does: the workload row first, then the chain's head.
+     */
+    Optional<Workload> workloadForUpdate(SpiffeId id);
+
     // ---- token signing keys ---------------------------------------------------------------------------------
 
     /** @throws StoreConflictException when a key with this kid exists */

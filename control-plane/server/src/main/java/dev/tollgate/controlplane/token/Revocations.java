@@ -139,6 +139,10 @@ public final class Revocations {
         }
         String task = taskId;
         RevocationRecord r;
+        if (type == RevocationSet.Type.SPIFFE_ID) {
+            // the workload row before the audit chain, as task creation and registration changes take them
+            stopKubernetesAttestation(SpiffeId.parse(value), actor, now);
+        }
         // the audit event before the revisions: the order every transaction locks the chain and the log in
         r = store(type, value, reason, actor, now, coveredUntil, task);
         if (type == RevocationSet.Type.SIGNING_KEY) {
@@ -146,7 +150,6 @@ public final class Revocations {
         }
         if (type == RevocationSet.Type.SPIFFE_ID) {
             SpiffeId id = SpiffeId.parse(value);
-            stopKubernetesAttestation(id, actor, now);
             // after the commit: the sidecars learn of the revocation before the revoked one loses its stream
             store.afterCommit(() -> identityRevoked.accept(id));
         }
@@ -160,7 +163,8 @@ public final class Revocations {
      * transaction, audited as a workload.update): it attests again only once an operator sets them again.
      */
     private void stopKubernetesAttestation(SpiffeId id, String actor, Instant now) {
-        Optional<Workload> found = store.workload(id);
+        // locked: a registration update that read the selectors before this could otherwise write them back
+        Optional<Workload> found = store.workloadForUpdate(id);
         if (found.isEmpty() || found.get().k8sSelectors().isEmpty()) {
             return;
         }
