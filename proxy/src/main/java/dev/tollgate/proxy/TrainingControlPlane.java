@@ -530,8 +530,9 @@ final class TrainingControlPlane implements AutoCloseable {
      */
     private void exchange(ChannelHandlerContext ctx, SpiffeId caller, byte[] body, boolean keepAlive) {
         try {
-            json(ctx, 200, exchange(caller, body), keepAlive);
-            exchanges.incrementAndGet();
+            Object answer = exchange(caller, body);
+            exchanges.incrementAndGet(); // before the answer: a caller that got its token sees it counted
+            json(ctx, 200, answer, keepAlive);
         } catch (Refused r) {
             json(ctx, r.status, new OAuthError(r.reason, r.getMessage()), keepAlive);
         } catch (RuntimeException e) {

@@ -205,8 +205,10 @@ class K8sAttestationTest {
         await().atMost(Duration.ofSeconds(20)).until(tool::ready);
         String firstSerial = tool.tls().current().orElseThrow().snapshot().leaf().getSerialNumber().toString(16);
 
-        // deleted and registered again under the same ID: the old SVID renews nothing (the control plane refuses
-        // svid_predates_registration), so the sidecar attests the new registration instead of waiting for expiry
+        // deleted and registered again under the same ID (later than the second of clock leeway the control plane
+        // allows): the old SVID renews nothing (svid_predates_registration), so the sidecar attests the new
+        // registration instead of waiting for its SVID to expire
+        await().pollDelay(Duration.ofMillis(1100)).until(() -> true);
         mesh.cp.admin().deleteWorkload(IdentityMesh.TOOL);
         mesh.cp.admin().registerWorkload(new WorkloadSpec(IdentityMesh.TOOL.toString(), "alice@example.com",
                 "team-tools", "runs in Kubernetes", List.of(), null, null,
