@@ -235,7 +235,7 @@ public final class ControlPlane implements AutoCloseable {
             hub.refuseRevoked(revocations::identityRevoked);
             TokenIssuer tokenIssuer = new TokenIssuer(signingKeys, store, config.trustDomain());
             AgentRateLimit agentRate = new AgentRateLimit(tk.agentRate(), tk.agentBurst(), System::nanoTime,
-                    metrics::agentRateRefusal);
+                    metrics::agentRateRefusal, "tokens.agent-rate, tokens.agent-burst");
             TokenServices tokens = new TokenServices(
                     new Tasks(store, tokenIssuer, revocations, auditor, clock, config.trustDomain(), tk.maxTaskTtl(),
                             tk.maxLiveTasksPerAgent(), metrics::taskQuotaRefusal, agentRate, tk.clockSkew()),

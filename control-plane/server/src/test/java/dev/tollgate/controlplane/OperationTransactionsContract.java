@@ -63,7 +63,7 @@ abstract class OperationTransactionsContract {
     @Test
     void concurrentTaskCreationsForOneAgentStopExactlyAtItsQuotaWhichCompletingDoesNotFree() throws Exception {
         tcp.close();
-        // the same database again, with a quota of 4 (and no agent rate limit in the way of 12 creations at once)
+        // the same database again, with a quota of 4 (the operator creating them is not rate-limited)
         tcp = TestControlPlane.start(dir, url, Clock.systemUTC(), Map.of("tokens.max-live-tasks-per-agent", "4"));
         admin = tcp.admin();
         SpiffeId agent = TestControlPlane.agent("prolific");

@@ -1286,11 +1286,6 @@ public final class JdbcStore implements Store {
         Objects.requireNonNull(agent, "agent");
         long n = millis(now, "now");
         return read("count live tasks of " + agent, c -> {
-            if (sqliteWriteLock == null && currentTx.get() != null) {
-                // held until the caller's transaction ends: the next creation for this agent counts after it
-                query(c, "SELECT spiffe_id FROM workload WHERE spiffe_id = ? FOR UPDATE", rs -> rs.getString(1),
-                        agent.toString());
-            }
             try (PreparedStatement ps = c.prepareStatement(
                     "SELECT COUNT(*), MIN(expires_at) FROM task WHERE agent = ? AND expires_at > ?")) {
                 ps.setString(1, agent.toString());

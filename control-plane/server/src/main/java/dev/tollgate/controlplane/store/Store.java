@@ -310,9 +310,8 @@ public interface Store extends CaSlotRepository, AutoCloseable {
 
     /**
      * The agent's tasks whose expiresAt is after now, ended or not (an ended task's revocation stays in force until
-     * then), and the earliest of their expiries: what a per-agent task quota counts. Inside {@link #inTransaction} it
-     * first locks the agent's registration until the transaction ends (PostgreSQL: its workload row; SQLite has one
-     * writer at a time), so that concurrent task creations for one agent are counted one after another.
+     * then), and the earliest of their expiries: what a per-agent task quota counts. To count concurrent creations
+     * for one agent one after another, take {@link #workloadForUpdate} first in the same transaction.
      */
     LiveTasks liveTasks(SpiffeId agent, Instant now);
 

@@ -48,15 +48,11 @@ public final class AgentRateLimit {
     private final Cache<SpiffeId, Bucket> buckets;
 
     /**
-     * @param rate    requests per second each agent may sustain, > 0
-     * @param burst   requests an idle agent may make at once, >= 1
-     * @param refused called for each refused request (a metric)
+     * @param rate     requests per second each agent may sustain, > 0
+     * @param burst    requests an idle agent may make at once, >= 1
+     * @param refused  called for each refused request (a metric)
+     * @param settings the configuration options of rate and burst, named in a refusal
      */
-    public AgentRateLimit(double rate, int burst, LongSupplier nanos, Consumer<Request> refused) {
-        this(rate, burst, nanos, refused, "tokens.agent-rate, tokens.agent-burst");
-    }
-
-    /** @param settings the configuration options of rate and burst, named in a refusal */
     public AgentRateLimit(double rate, int burst, LongSupplier nanos, Consumer<Request> refused, String settings) {
         this.settings = settings;
         if (!(rate > 0) || burst < 1) {

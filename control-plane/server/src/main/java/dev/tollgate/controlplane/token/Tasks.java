@@ -140,7 +140,9 @@ public final class Tasks {
                 token.issuedAt(), token.expiresAt(), null);
         Duration granted = ttl;
         store.inTransaction("create task", () -> {
-            requireQuota(agent, now); // again, under the agent's lock: concurrent creations count one after another
+            // again, under the lock of the agent's registration: concurrent creations count one after another
+            store.workloadForUpdate(agent);
+            requireQuota(agent, now);
             store.insertTask(task);
             issuer.record(token, TokenType.TASK, id, agent, agent.toString());
             auditor.recordForTask(Auditor.TASK_CREATED, caller.auditName(), "task.create", agent.toString(), "ok", id,

@@ -1497,8 +1497,12 @@ abstract class StoreConformanceTest {
                 .isEqualTo(new LiveTasks(2, Optional.of(T0.plusSeconds(300))));
         assertThat(store.liveTasks(AGENT_A, T0.plusSeconds(600))).isEqualTo(new LiveTasks(0, Optional.empty()));
         assertThat(store.liveTasks(AGENT_B, T0)).isEqualTo(new LiveTasks(1, Optional.of(T0.plusSeconds(60))));
-        // inside a transaction too (where PostgreSQL locks the agent's registration first)
-        assertThat(store.inTransaction("count", () -> store.liveTasks(AGENT_A, T0)).count()).isEqualTo(3);
+        // inside a transaction, after taking the registration's lock, as task creation does
+        assertThat(store.inTransaction("count", () -> {
+            assertThat(store.workloadForUpdate(AGENT_A)).isPresent();
+            assertThat(store.workloadForUpdate(AGENT_B)).isEmpty();
+            return store.liveTasks(AGENT_A, T0);
+        }).count()).isEqualTo(3);
     }
 
     @Test

@@ -18,7 +18,8 @@ class AgentRateLimitTest {
 
     final AtomicLong nanos = new AtomicLong(1_000_000_000L);
     final List<AgentRateLimit.Request> refused = new ArrayList<>();
-    final AgentRateLimit limit = new AgentRateLimit(2, 3, nanos::get, refused::add);
+    final AgentRateLimit limit = new AgentRateLimit(2, 3, nanos::get, refused::add,
+            "tokens.agent-rate, tokens.agent-burst");
 
     @Test
     void anIdleAgentHasItsBurstThenItsRateAndEachAgentItsOwnBucket() {
@@ -49,7 +50,7 @@ class AgentRateLimitTest {
 
     @Test
     void retryAfterIsTheWholeSecondsUntilTheNextRequestIsAllowed() {
-        AgentRateLimit slow = new AgentRateLimit(1.0 / 10, 1, nanos::get, r -> { });
+        AgentRateLimit slow = new AgentRateLimit(1.0 / 10, 1, nanos::get, r -> { }, "test");
         slow.acquire(A, AgentRateLimit.Request.TASK_CREATE);
         nanos.addAndGet(2_500_000_000L);
         assertThatThrownBy(() -> slow.acquire(A, AgentRateLimit.Request.TASK_CREATE))
@@ -58,9 +59,9 @@ class AgentRateLimitTest {
 
     @Test
     void nonsenseSettingsAreRefused() {
-        assertThatThrownBy(() -> new AgentRateLimit(0, 1, nanos::get, r -> { }))
+        assertThatThrownBy(() -> new AgentRateLimit(0, 1, nanos::get, r -> { }, "test"))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> new AgentRateLimit(1, 0, nanos::get, r -> { }))
+        assertThatThrownBy(() -> new AgentRateLimit(1, 0, nanos::get, r -> { }, "test"))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 }
